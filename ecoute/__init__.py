@@ -1,0 +1,1 @@
+"""Generated protobuf contracts (from proto/); regenerate with `make proto`, never edit."""

@@ -1,0 +1,103 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from ecoute.v1 import message_pb2 as _message_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class MessageIngested(_message.Message):
+    __slots__ = ("workspace_id", "message_id", "conversation_id", "channel_id", "author_id", "message", "received_at")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    message_id: int
+    conversation_id: int
+    channel_id: int
+    author_id: int
+    message: _message_pb2.NormalizedMessage
+    received_at: _timestamp_pb2.Timestamp
+    def __init__(self, workspace_id: _Optional[str] = ..., message_id: _Optional[int] = ..., conversation_id: _Optional[int] = ..., channel_id: _Optional[int] = ..., author_id: _Optional[int] = ..., message: _Optional[_Union[_message_pb2.NormalizedMessage, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ConversationTriaged(_message.Message):
+    __slots__ = ("workspace_id", "conversation_id", "message_id", "needs_answer", "intent", "abuse", "priority", "reasons", "model_version", "decided_at")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_ANSWER_FIELD_NUMBER: _ClassVar[int]
+    INTENT_FIELD_NUMBER: _ClassVar[int]
+    ABUSE_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    conversation_id: int
+    message_id: int
+    needs_answer: bool
+    intent: str
+    abuse: bool
+    priority: int
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    model_version: str
+    decided_at: _timestamp_pb2.Timestamp
+    def __init__(self, workspace_id: _Optional[str] = ..., conversation_id: _Optional[int] = ..., message_id: _Optional[int] = ..., needs_answer: _Optional[bool] = ..., intent: _Optional[str] = ..., abuse: _Optional[bool] = ..., priority: _Optional[int] = ..., reasons: _Optional[_Iterable[str]] = ..., model_version: _Optional[str] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReplyRequested(_message.Message):
+    __slots__ = ("workspace_id", "reply_id", "conversation_id", "in_reply_to_message_id", "text", "agent_id", "requested_at")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLY_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    IN_REPLY_TO_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    reply_id: str
+    conversation_id: int
+    in_reply_to_message_id: int
+    text: str
+    agent_id: str
+    requested_at: _timestamp_pb2.Timestamp
+    def __init__(self, workspace_id: _Optional[str] = ..., reply_id: _Optional[str] = ..., conversation_id: _Optional[int] = ..., in_reply_to_message_id: _Optional[int] = ..., text: _Optional[str] = ..., agent_id: _Optional[str] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReplyDelivered(_message.Message):
+    __slots__ = ("workspace_id", "reply_id", "conversation_id", "platform_message_id", "delivered_at")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLY_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_AT_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    reply_id: str
+    conversation_id: int
+    platform_message_id: str
+    delivered_at: _timestamp_pb2.Timestamp
+    def __init__(self, workspace_id: _Optional[str] = ..., reply_id: _Optional[str] = ..., conversation_id: _Optional[int] = ..., platform_message_id: _Optional[str] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReplyFailed(_message.Message):
+    __slots__ = ("workspace_id", "reply_id", "conversation_id", "reason", "detail", "retryable", "failed_at")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLY_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    RETRYABLE_FIELD_NUMBER: _ClassVar[int]
+    FAILED_AT_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    reply_id: str
+    conversation_id: int
+    reason: str
+    detail: str
+    retryable: bool
+    failed_at: _timestamp_pb2.Timestamp
+    def __init__(self, workspace_id: _Optional[str] = ..., reply_id: _Optional[str] = ..., conversation_id: _Optional[int] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ..., retryable: _Optional[bool] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

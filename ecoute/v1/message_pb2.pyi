@@ -1,0 +1,48 @@
+import datetime
+
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Author(_message.Message):
+    __slots__ = ("external_id", "handle", "display_name")
+    EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    external_id: str
+    handle: str
+    display_name: str
+    def __init__(self, external_id: _Optional[str] = ..., handle: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
+
+class NormalizedMessage(_message.Message):
+    __slots__ = ("platform", "channel", "external_id", "kind", "direction", "author", "text", "created_at", "in_reply_to", "thread_id", "lang", "raw")
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    IN_REPLY_TO_FIELD_NUMBER: _ClassVar[int]
+    THREAD_ID_FIELD_NUMBER: _ClassVar[int]
+    LANG_FIELD_NUMBER: _ClassVar[int]
+    RAW_FIELD_NUMBER: _ClassVar[int]
+    platform: str
+    channel: str
+    external_id: str
+    kind: str
+    direction: str
+    author: Author
+    text: str
+    created_at: _timestamp_pb2.Timestamp
+    in_reply_to: str
+    thread_id: str
+    lang: str
+    raw: _struct_pb2.Struct
+    def __init__(self, platform: _Optional[str] = ..., channel: _Optional[str] = ..., external_id: _Optional[str] = ..., kind: _Optional[str] = ..., direction: _Optional[str] = ..., author: _Optional[_Union[Author, _Mapping]] = ..., text: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., in_reply_to: _Optional[str] = ..., thread_id: _Optional[str] = ..., lang: _Optional[str] = ..., raw: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,1 @@
+"""Écoute services: inbox (platform edge) and triage (agents desk), plus shared infrastructure."""

@@ -1,0 +1,61 @@
+"""``python -m services.inbox serve | migrate | create-ingest-token``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+
+from services.inbox.settings import InboxSettings
+from services.infra import logs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.inbox",
+                                     description="Écoute inbox: the edge to the platforms.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve the ingest API (INBOX_PORT, default 8080)")
+    commands.add_parser("migrate", help="apply the inbox's database migrations")
+    token = commands.add_parser("create-ingest-token", help="create an ingest token; prints it")
+    token.add_argument("--workspace", required=True, type=uuid.UUID)
+    token.add_argument("--name", default="ingest")
+    token.add_argument("--token", default=None,
+                       help="use this token instead of a random one (demo and scripts)")
+    args = parser.parse_args(argv)
+
+    settings = InboxSettings()
+    logs.configure("inbox", settings.log_level)
+    url = settings.database_url.get_secret_value()
+    if args.command == "migrate":
+        from services.infra.migrate import upgrade
+
+        upgrade(url, "inbox@head")
+        return 0
+    if args.command == "create-ingest-token":
+        print(asyncio.run(_create_token(url, args.workspace, args.name, args.token)))
+        return 0
+    from services.inbox.app import create_app
+    from services.infra.serve import run
+
+    run(create_app(settings), settings.host, settings.port)
+    return 0
+
+
+async def _create_token(url: str, workspace: uuid.UUID, name: str, token: str | None) -> str:
+    from services.inbox.store import create_ingest_token
+    from services.infra.auth import new_token
+    from services.infra.db import create_engine
+
+    token = token or new_token("eci")
+    engine = create_engine(url, 1)
+    try:
+        async with engine.begin() as conn:
+            await create_ingest_token(conn, workspace, token, name)
+    finally:
+        await engine.dispose()
+    return token
+
+
+if __name__ == "__main__":
+    sys.exit(main())

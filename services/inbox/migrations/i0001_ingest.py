@@ -1,0 +1,105 @@
+"""Inbox: ingest tokens, channels, authors, conversations, messages.
+
+Revision ID: i0001
+Revises:
+"""
+
+from alembic import op
+
+revision = "i0001"
+down_revision = None
+branch_labels = ("inbox",)
+depends_on = "e0001"
+
+
+def upgrade() -> None:
+    op.execute("CREATE SCHEMA IF NOT EXISTS inbox")
+    op.execute(
+        """
+        CREATE TABLE inbox.ingest_tokens (
+            digest       bytea PRIMARY KEY,
+            workspace_id uuid NOT NULL,
+            name         text NOT NULL DEFAULT '',
+            created_at   timestamptz NOT NULL DEFAULT now(),
+            revoked_at   timestamptz
+        )
+        """
+    )
+    op.execute("CREATE INDEX ingest_tokens_workspace ON inbox.ingest_tokens (workspace_id)")
+    op.execute(
+        """
+        CREATE TABLE inbox.channels (
+            workspace_id uuid NOT NULL,
+            id           bigint GENERATED ALWAYS AS IDENTITY,
+            platform     text NOT NULL,
+            key          text NOT NULL,
+            created_at   timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (workspace_id, id),
+            UNIQUE (workspace_id, platform, key)
+        )
+        """
+    )
+    op.execute(
+        """
+        CREATE TABLE inbox.authors (
+            workspace_id  uuid NOT NULL,
+            id            bigint GENERATED ALWAYS AS IDENTITY,
+            platform      text NOT NULL,
+            external_id   text NOT NULL,
+            handle        text NOT NULL DEFAULT '',
+            display_name  text NOT NULL DEFAULT '',
+            first_seen_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (workspace_id, id),
+            UNIQUE (workspace_id, platform, external_id)
+        )
+        """
+    )
+    op.execute(
+        """
+        CREATE TABLE inbox.conversations (
+            workspace_id uuid NOT NULL,
+            id           bigint GENERATED ALWAYS AS IDENTITY,
+            channel_id   bigint NOT NULL,
+            thread_key   text NOT NULL,
+            kind         text NOT NULL CHECK (kind IN ('public', 'dm')),
+            started_at   timestamptz NOT NULL,
+            PRIMARY KEY (workspace_id, id),
+            UNIQUE (workspace_id, channel_id, thread_key),
+            FOREIGN KEY (workspace_id, channel_id) REFERENCES inbox.channels (workspace_id, id)
+        )
+        """
+    )
+    op.execute(
+        """
+        CREATE TABLE inbox.messages (
+            workspace_id    uuid NOT NULL,
+            id              bigint GENERATED ALWAYS AS IDENTITY,
+            channel_id      bigint NOT NULL,
+            external_id     text NOT NULL,
+            conversation_id bigint NOT NULL,
+            author_id       bigint NOT NULL,
+            direction       text NOT NULL CHECK (direction IN ('in', 'out')),
+            kind            text NOT NULL CHECK (kind IN ('mention', 'dm', 'comment', 'reply')),
+            text            text NOT NULL,
+            lang            text NOT NULL DEFAULT '',
+            in_reply_to     text NOT NULL DEFAULT '',
+            thread_id       text NOT NULL DEFAULT '',
+            created_at      timestamptz NOT NULL,
+            received_at     timestamptz NOT NULL DEFAULT now(),
+            raw             jsonb,
+            PRIMARY KEY (workspace_id, id),
+            UNIQUE (workspace_id, channel_id, external_id),
+            FOREIGN KEY (workspace_id, conversation_id)
+                REFERENCES inbox.conversations (workspace_id, id),
+            FOREIGN KEY (workspace_id, author_id) REFERENCES inbox.authors (workspace_id, id)
+        )
+        """
+    )
+    op.execute(
+        "CREATE INDEX messages_conversation ON inbox.messages "
+        "(workspace_id, conversation_id, created_at)"
+    )
+
+
+def downgrade() -> None:
+    op.execute("DROP SCHEMA inbox CASCADE")

@@ -1,0 +1,79 @@
+"""The database engine, and telling "the database is unreachable" apart from real bugs."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``postgresql://…`` as SQLAlchemy's asyncpg dialect wants it."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    raise ValueError("DATABASE_URL must start with postgresql://")
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The same URL as plain asyncpg (LISTEN connections, COPY) wants it."""
+    return "postgresql://" + sqlalchemy_url(url)[len("postgresql+asyncpg://"):]
+
+
+def create_engine(url: str, pool_size: int) -> AsyncEngine:
+    """One pool per process, sized to the concurrency it serves (see CONVENTIONS)."""
+    return create_async_engine(
+        sqlalchemy_url(url),
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=10,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"timeout": 5, "command_timeout": 30,
+                      "server_settings": {"application_name": "ecoute"}},
+    )
+
+
+def database_name(url: str) -> str:
+    """The database a URL names (for messages and scratch databases)."""
+    return urlsplit(asyncpg_dsn(url)).path.lstrip("/") or "postgres"
+
+
+def socket_dir(url: str) -> str | None:
+    """The Unix-socket directory of a ``?host=/dir`` URL, if any."""
+    hosts = parse_qs(urlsplit(url).query).get("host", [])
+    return hosts[0] if hosts and hosts[0].startswith("/") else None
+
+
+_UNREACHABLE = (
+    ConnectionError,
+    OSError,
+    TimeoutError,
+    socket.gaierror,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.ConnectionFailureError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when the error means the database cannot be reached now (answer 503, retry)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, sa_exc.TimeoutError):  # pool exhausted or connect timeout
+            return True
+        if isinstance(current, _UNREACHABLE):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -1,0 +1,285 @@
+"""The event transport between services: a transactional outbox in Postgres.
+
+A producer writes its events in the same transaction as its state change; each subscribed
+consumer gets its own row (``events.outbox``), so no consumer depends on a cursor and none
+can skip a row whose transaction commits late. A consumer claims rows with ``FOR UPDATE SKIP
+LOCKED``, handles them and deletes them in one transaction: a crash releases the claim, and
+the state change and the acknowledgement commit together (exactly-once effects).
+``LISTEN/NOTIFY`` only wakes consumers up; a poll every few seconds is the fallback.
+
+This module is the one interface a broker (NATS JetStream, Kafka) would replace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.infra.db import asyncpg_dsn, is_unavailable
+
+log = logging.getLogger("ecoute.events")
+
+MAX_ATTEMPTS = 5
+
+
+def wake_channel(consumer: str) -> str:
+    """The NOTIFY channel that wakes one consumer."""
+    return f"ecoute_events_{consumer}"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One delivery of an event to one consumer."""
+
+    id: int
+    topic: str
+    workspace_id: uuid.UUID
+    payload: bytes
+    attempts: int
+
+
+_PUBLISH = text(
+    """
+    WITH published AS (
+        INSERT INTO events.outbox (consumer, topic, workspace_id, payload)
+        SELECT s.consumer, s.topic, e.workspace_id, e.payload
+        FROM unnest(CAST(:workspace_ids AS uuid[]), CAST(:payloads AS bytea[]))
+             AS e(workspace_id, payload)
+        JOIN events.subscription AS s ON s.topic = :topic
+        RETURNING consumer
+    )
+    SELECT pg_notify('ecoute_events_' || consumer, '') FROM (SELECT DISTINCT consumer
+                                                            FROM published) AS c
+    """
+)
+
+
+async def publish(
+    conn: AsyncConnection,
+    topic: str,
+    workspace_ids: Sequence[uuid.UUID],
+    payloads: Sequence[bytes],
+) -> None:
+    """Queue events for every consumer subscribed to ``topic``, inside the caller's transaction.
+
+    Nothing is visible, and no one is woken, until that transaction commits.
+    """
+    if not payloads:
+        return
+    await conn.execute(
+        _PUBLISH,
+        {"topic": topic, "workspace_ids": list(workspace_ids), "payloads": list(payloads)},
+    )
+
+
+Handler = Callable[[AsyncConnection, list[Event]], Awaitable[None]]
+
+_CLAIM = text(
+    """
+    SELECT id, topic, workspace_id, payload, attempts FROM events.outbox
+    WHERE consumer = :consumer AND available_at <= now()
+    ORDER BY id
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+    """
+)
+_CLAIM_ONE = text(
+    """
+    SELECT id, topic, workspace_id, payload, attempts FROM events.outbox
+    WHERE consumer = :consumer AND id = :id
+    FOR UPDATE SKIP LOCKED
+    """
+)
+_ACK = text("DELETE FROM events.outbox WHERE consumer = :consumer AND id = ANY(:ids)")
+_RETRY_LATER = text(
+    """
+    UPDATE events.outbox
+    SET attempts = attempts + 1, last_error = :error,
+        available_at = now() + make_interval(secs => :delay)
+    WHERE consumer = :consumer AND id = :id
+    """
+)
+_BURY = text(
+    """
+    WITH gone AS (DELETE FROM events.outbox WHERE consumer = :consumer AND id = :id RETURNING *)
+    INSERT INTO events.dead_letter (id, consumer, topic, workspace_id, payload, created_at,
+                                    attempts, last_error)
+    SELECT id, consumer, topic, workspace_id, payload, created_at, attempts + 1, :error
+    FROM gone
+    """
+)
+
+
+class Consumer:
+    """Claims, handles and acknowledges one consumer's events, batch by batch.
+
+    A batch is handled in one transaction. If the handler raises, each event of the batch is
+    retried alone, so one bad event never blocks the others: it is delayed with back-off and,
+    after ``MAX_ATTEMPTS``, moved to ``events.dead_letter``. ``on_failure`` hears of each.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        database_url: str,
+        name: str,
+        handler: Handler,
+        *,
+        batch_size: int = 100,
+        poll_seconds: float = 2.0,
+        on_failure: Callable[[Event, BaseException], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.database_url = database_url
+        self.name = name
+        self.handler = handler
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.on_failure = on_failure
+        self._wake = asyncio.Event()
+
+    async def drain_once(self) -> int:
+        """Handle one batch; returns how many events were acknowledged."""
+        async with self.engine.connect() as conn:
+            async with conn.begin():
+                rows = (await conn.execute(
+                    _CLAIM, {"consumer": self.name, "limit": self.batch_size})).all()
+                if not rows:
+                    return 0
+                events = [Event(r.id, r.topic, r.workspace_id, r.payload, r.attempts)
+                          for r in rows]
+                try:
+                    async with conn.begin_nested():
+                        await self.handler(conn, events)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if is_unavailable(exc):
+                        raise
+                    log.warning("batch failed; handling its events one by one",
+                                extra={"consumer": self.name, "events": len(events),
+                                       "error_type": type(exc).__name__})
+                    failed = True
+                else:
+                    failed = False
+                    await conn.execute(_ACK, {"consumer": self.name,
+                                              "ids": [e.id for e in events]})
+        if not failed:
+            return len(events)
+        done = 0
+        for event in events:
+            done += await self._handle_alone(event.id)
+        return done
+
+    async def _handle_alone(self, event_id: int) -> int:
+        async with self.engine.connect() as conn:
+            async with conn.begin():
+                row = (await conn.execute(
+                    _CLAIM_ONE, {"consumer": self.name, "id": event_id})).first()
+                if row is None:
+                    return 0
+                event = Event(row.id, row.topic, row.workspace_id, row.payload, row.attempts)
+                try:
+                    async with conn.begin_nested():
+                        await self.handler(conn, [event])
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if is_unavailable(exc):
+                        raise
+                    error = type(exc).__name__
+                    if event.attempts + 1 >= MAX_ATTEMPTS:
+                        await conn.execute(_BURY, {"consumer": self.name, "id": event.id,
+                                                   "error": error})
+                    else:
+                        delay = min(300.0, 2.0 ** event.attempts) * (0.5 + random.random())
+                        await conn.execute(_RETRY_LATER, {"consumer": self.name,
+                                                          "id": event.id, "error": error,
+                                                          "delay": delay})
+                    log.warning("event failed", extra={"consumer": self.name,
+                                                       "event_id": event.id,
+                                                       "topic": event.topic,
+                                                       "attempt": event.attempts + 1,
+                                                       "error_type": error})
+                    if self.on_failure is not None:
+                        self.on_failure(event, exc)
+                    return 0
+                await conn.execute(_ACK, {"consumer": self.name, "ids": [event.id]})
+                return 1
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain, then sleep until woken by NOTIFY, the poll interval, or ``stop``."""
+        listener = asyncio.create_task(self._listen(stop))
+        backoff = 0.5
+        try:
+            while not stop.is_set():
+                try:
+                    handled = await self.drain_once()
+                    backoff = 0.5
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if not is_unavailable(exc):
+                        log.exception("consumer loop error", extra={"consumer": self.name})
+                    await _sleep_or_stop(stop, backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    continue
+                if handled:
+                    continue
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_seconds):
+                        waiter = asyncio.create_task(self._wake.wait())
+                        stopper = asyncio.create_task(stop.wait())
+                        try:
+                            await asyncio.wait({waiter, stopper},
+                                               return_when=asyncio.FIRST_COMPLETED)
+                        finally:
+                            waiter.cancel()
+                            stopper.cancel()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """Keep one direct connection LISTENing; reconnect when it drops."""
+        channel = wake_channel(self.name)
+        while not stop.is_set():
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(asyncpg_dsn(self.database_url), timeout=5)
+                await conn.add_listener(channel, lambda *_: self._wake.set())
+                self._wake.set()  # anything published while we were not listening
+                while not stop.is_set() and not conn.is_closed():
+                    await _sleep_or_stop(stop, 5.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                await _sleep_or_stop(stop, 2.0)
+            finally:
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=2)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()
+
+
+async def backlog(conn: AsyncConnection) -> dict[str, int]:
+    """Events waiting per consumer (for metrics and operators)."""
+    rows = (await conn.execute(text(
+        "SELECT consumer, count(*) AS n FROM events.outbox GROUP BY consumer"))).all()
+    return {r.consumer: r.n for r in rows}

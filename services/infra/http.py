@@ -1,0 +1,165 @@
+"""HTTP plumbing shared by both services: problem+json errors, request ids, probes, bodies.
+
+A client error is a 4xx ``application/problem+json`` body that names what is wrong; an error
+the client cannot fix is a 5xx with a request id that the log line also carries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.infra.db import is_unavailable
+
+log = logging.getLogger("ecoute.http")
+
+PROBLEM_TYPE = "application/problem+json"
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
+ENGINE_KEY = web.AppKey("engine", AsyncEngine)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ProblemError(Exception):
+    """Raised by handlers for an error the client can fix (or must wait out)."""
+
+    def __init__(self, status: int, title: str, detail: str = "", **extra: Any) -> None:
+        super().__init__(title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.extra = extra
+
+
+def problem_response(status: int, title: str, detail: str = "", **extra: Any) -> web.Response:
+    """An RFC 9457 problem document."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    headers = {"Content-Type": PROBLEM_TYPE}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="ecoute"'
+    if status == 503:
+        headers["Retry-After"] = "2"
+    return web.Response(status=status, body=orjson.dumps(body), headers=headers)
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """JSON answer serialised with orjson (datetimes as RFC 3339, UUIDs as strings)."""
+    return web.Response(
+        status=status,
+        body=orjson.dumps(data, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC),
+        content_type="application/json",
+    )
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id on every answer; problems as problem+json; database outages as 503."""
+    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    request[REQUEST_ID_KEY] = request_id
+    try:
+        response = await handler(request)
+    except ProblemError as exc:
+        response = problem_response(exc.status, exc.title, exc.detail, **exc.extra)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = problem_response(exc.status, exc.reason)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        if is_unavailable(exc):
+            log.warning("database unavailable", extra={"request_id": request_id,
+                                                        "error_type": type(exc).__name__})
+            response = problem_response(503, "Service Unavailable",
+                                        "The database cannot be reached; retry shortly.",
+                                        request_id=request_id)
+        else:
+            log.exception("unhandled error", extra={"request_id": request_id,
+                                                    "route": request.path.split("?")[0][:200]})
+            response = problem_response(500, "Internal Server Error",
+                                        "Quote the request id when reporting this.",
+                                        request_id=request_id)
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+async def read_body(request: web.Request, max_bytes: int) -> bytes:
+    """The whole body, refusing (413) anything over ``max_bytes`` without reading it all."""
+    declared = request.content_length
+    if declared is not None and declared > max_bytes:
+        raise ProblemError(413, "Payload Too Large",
+                           f"The body is {declared} bytes; the limit is {max_bytes}.")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(65536)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > max_bytes:
+            raise ProblemError(413, "Payload Too Large", f"The body exceeds {max_bytes} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class Readiness:
+    """Answers "can this process reach its database?", cached so probes stay cheap."""
+
+    def __init__(self, cache_seconds: float) -> None:
+        self.cache_seconds = cache_seconds
+        self._checked_at = -1e9
+        self._ready = False
+        self._lock = asyncio.Lock()
+
+    async def ready(self, engine: AsyncEngine) -> bool:
+        async with self._lock:
+            now = time.monotonic()
+            if now - self._checked_at >= self.cache_seconds:
+                self._ready = await self._probe(engine)
+                self._checked_at = now
+            return self._ready
+
+    @staticmethod
+    async def _probe(engine: AsyncEngine) -> bool:
+        try:
+            async with asyncio.timeout(3):
+                async with engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+
+READINESS_KEY = web.AppKey("readiness", Readiness)
+
+
+async def livez(request: web.Request) -> web.Response:
+    """Alive if the event loop answers; never touches the database."""
+    return json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when the database answers (cached a few seconds)."""
+    if await request.app[READINESS_KEY].ready(request.app[ENGINE_KEY]):
+        return json_response({"status": "ready", "database": "ok"})
+    return problem_response(503, "Not Ready", "The database cannot be reached.",
+                            database="unreachable")
+
+
+def add_probes(app: web.Application, cache_seconds: float) -> None:
+    """``/livez`` and ``/readyz`` for Kubernetes; the app must hold ``ENGINE_KEY``."""
+    app[READINESS_KEY] = Readiness(cache_seconds)
+    app.router.add_get("/livez", livez)
+    app.router.add_get("/readyz", readyz)

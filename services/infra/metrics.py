@@ -1,0 +1,62 @@
+"""Prometheus helpers: one registry per app, HTTP request durations by route template."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+
+# Request durations a person feels: 5 ms .. 10 s.
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+REGISTRY_KEY = web.AppKey("metrics_registry", CollectorRegistry)
+HTTP_DURATION_KEY = web.AppKey("http_duration", Histogram)
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def install(app: web.Application, registry: CollectorRegistry) -> None:
+    """Give the app its registry, the HTTP histogram, its middleware and ``/metrics``."""
+    app[REGISTRY_KEY] = registry
+    app[HTTP_DURATION_KEY] = Histogram(
+        "ecoute_http_request_duration_seconds",
+        "Time to answer an HTTP request, by route template, method and status class.",
+        ["method", "route", "status"],
+        buckets=HTTP_BUCKETS,
+        registry=registry,
+    )
+    app.middlewares.insert(0, _measure)
+    app.router.add_get("/metrics", _serve_metrics)
+
+
+def route_template(request: web.Request) -> str:
+    """The route as declared (``/v1/conversations/{id}``), never the concrete path."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def _measure(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        method = request.method if request.method in _METHODS else "other"
+        request.app[HTTP_DURATION_KEY].labels(
+            method, route_template(request), f"{status // 100}xx"
+        ).observe(time.perf_counter() - started)
+
+
+async def _serve_metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[REGISTRY_KEY])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,27 @@
+"""Running an aiohttp app as a service process, with a clean stop on SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+log = logging.getLogger("ecoute.serve")
+
+
+def run(app: web.Application, host: str, port: int, grace_seconds: float = 10.0) -> None:
+    """Serve until SIGINT/SIGTERM; then stop accepting, finish requests and close resources."""
+    log.info("listening", extra={"host": host, "port": port})
+    web.run_app(app, host=host, port=port, print=None, access_log=None,
+                shutdown_timeout=grace_seconds, handle_signals=True)
+
+
+async def run_until_stopped(stop: asyncio.Event) -> None:
+    """Wait for SIGINT/SIGTERM (for worker-only processes)."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

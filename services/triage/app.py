@@ -1,0 +1,72 @@
+"""``create_app(settings)``: the one place triage wires resources to handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from services.infra import metrics
+from services.infra.db import create_engine
+from services.infra.events import Consumer
+from services.infra.http import ENGINE_KEY, add_probes, errors_middleware
+from services.triage.consumer import handle_batch
+from services.triage.http_queue import get_queue
+from services.triage.metrics import TriageMetrics
+from services.triage.settings import TriageSettings
+
+UI = Path(__file__).parent / "ui"
+METRICS_KEY = web.AppKey("triage_metrics", TriageMetrics)
+CONSUMER_NAME = "triage"
+
+
+def build_consumer(app: web.Application, settings: TriageSettings) -> Consumer:
+    """The message-ingested consumer, counting its decisions and failures."""
+    counters = app[METRICS_KEY]
+
+    async def handler(conn, events):  # type: ignore[no-untyped-def]
+        await handle_batch(conn, events, on_decision=counters.count_decision)
+
+    return Consumer(app[ENGINE_KEY], settings.database_url.get_secret_value(), CONSUMER_NAME,
+                    handler, batch_size=settings.consumer_batch_size,
+                    poll_seconds=settings.consumer_poll_seconds,
+                    on_failure=counters.count_failure)
+
+
+def create_app(settings: TriageSettings) -> web.Application:
+    """The triage HTTP app; with ``run_consumer`` it also triages incoming events."""
+    app = web.Application(middlewares=[errors_middleware])
+    registry = CollectorRegistry()
+    metrics.install(app, registry)
+    app[METRICS_KEY] = TriageMetrics.create(registry)
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url.get_secret_value(), settings.db_pool_size)
+        app[ENGINE_KEY] = engine
+        yield
+        await engine.dispose()
+
+    async def consumer(app: web.Application) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(build_consumer(app, settings).run(stop))
+        yield
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=10)
+
+    app.cleanup_ctx.append(database)
+    if settings.run_consumer:
+        app.cleanup_ctx.append(consumer)
+    add_probes(app, settings.readiness_cache_seconds)
+    app.router.add_get("/v1/queue", get_queue)
+    app.router.add_get("/", _index)
+    app.router.add_static("/ui/", UI, show_index=False)
+    return app
+
+
+async def _index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(UI / "index.html")

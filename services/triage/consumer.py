@@ -1,0 +1,106 @@
+"""Triage's event handler: decide what each ingested message needs, update its conversation.
+
+One call handles a claimed batch in the consumer's transaction, set-based: conversations are
+locked once (in key order), messages and decisions inserted with ``unnest``, conversations
+updated in one statement. A message seen twice (redelivery) changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ecoute.v1 import events_pb2
+from services.infra.events import Event
+from services.triage.domain.conversation import (
+    ConversationState,
+    MessageVerdict,
+    after_inbound,
+    after_outbound,
+    is_repeat_contact,
+    waited_seconds,
+)
+from services.triage.domain.rules import Decision, decide
+from services.triage.store import (
+    insert_decisions,
+    insert_messages,
+    join_reasons,
+    lock_conversations,
+    save_conversations,
+)
+
+MESSAGE_INGESTED = "message.ingested"
+
+OnDecision = Callable[[Decision], None]
+
+
+def _ingested(event: Event) -> events_pb2.MessageIngested:
+    message = events_pb2.MessageIngested.FromString(event.payload)
+    if str(event.workspace_id) != message.workspace_id:
+        raise ValueError("event workspace does not match its envelope")
+    return message
+
+
+async def handle_batch(conn: AsyncConnection, events: list[Event], *,
+                       now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                       on_decision: OnDecision | None = None) -> None:
+    """Apply a batch of message-ingested events inside the caller's transaction."""
+    ingested = [_ingested(e) for e in events if e.topic == MESSAGE_INGESTED]
+    if not ingested:
+        return
+    conversation_rows = [
+        (uuid.UUID(m.workspace_id), m.conversation_id, m.message.platform, m.message.channel,
+         "dm" if m.message.kind == "dm" else "public")
+        for m in ingested
+    ]
+    states = await lock_conversations(conn, conversation_rows)
+    new = await insert_messages(conn, [
+        {
+            "ws": uuid.UUID(m.workspace_id), "ids": m.message_id,
+            "conversation_ids": m.conversation_id, "directions": m.message.direction or "in",
+            "kinds": m.message.kind, "handles": m.message.author.handle,
+            "names": m.message.author.display_name, "texts": m.message.text,
+            "created": m.message.created_at.ToDatetime(UTC),
+            "received": m.received_at.ToDatetime(UTC),
+        }
+        for m in ingested
+    ])
+    decided_at = now()
+    decisions: list[dict[str, Any]] = []
+    changed: dict[tuple[uuid.UUID, int], ConversationState] = {}
+    for m in sorted(ingested, key=lambda x: (x.message.created_at.ToDatetime(UTC), x.message_id)):
+        key = (uuid.UUID(m.workspace_id), m.conversation_id)
+        if (key[0], m.message_id) not in new:
+            continue  # already triaged: this event was delivered again
+        created = m.message.created_at.ToDatetime(UTC)
+        state = states[key]
+        if (m.message.direction or "in") == "out":
+            states[key] = after_outbound(state, created)
+            changed[key] = states[key]
+            continue
+        decision = decide(
+            m.message.text,
+            kind=m.message.kind,
+            repeat_contact=is_repeat_contact(state),
+            waited_seconds=waited_seconds(state, decided_at),
+        )
+        if on_decision is not None:
+            on_decision(decision)
+        decisions.append({
+            "ws": key[0], "ids": m.message_id, "needs_answer": decision.needs_answer,
+            "intents": decision.intent, "abuse": decision.abuse,
+            "languages": decision.language, "priorities": decision.priority,
+            "confidences": decision.confidence, "reasons": join_reasons(decision.reasons),
+            "versions": decision.model_version, "decided": decided_at,
+        })
+        states[key] = after_inbound(state, MessageVerdict(
+            message_id=m.message_id, created_at=created, needs_answer=decision.needs_answer,
+            intent=decision.intent, abuse=decision.abuse, priority=decision.priority,
+            reasons=decision.reasons))
+        changed[key] = states[key]
+    await insert_decisions(conn, decisions)
+    await save_conversations(conn, changed)

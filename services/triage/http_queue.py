@@ -1,0 +1,44 @@
+"""The agents' API: ``GET /v1/queue``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from services.infra.auth import bearer_token
+from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.triage.store import Caller, caller_of_token, queue
+
+MAX_LIMIT = 500
+
+
+async def authenticate(request: web.Request) -> Caller:
+    """The caller of an agent API token, or 401."""
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        raise ProblemError(401, "Unauthorized", "Send your API token as 'Bearer <token>'.")
+    async with request.app[ENGINE_KEY].connect() as conn:
+        caller = await caller_of_token(conn, token)
+    if caller is None:
+        raise ProblemError(401, "Unauthorized", "Unknown or revoked API token.")
+    return caller
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ProblemError(422, "Invalid query", f"limit must be an integer from 1 to {MAX_LIMIT}.",
+                           errors=[{"pointer": "/query/limit",
+                                    "detail": f"expected 1..{MAX_LIMIT}"}])
+    return int(raw)
+
+
+async def get_queue(request: web.Request) -> web.Response:
+    """Open conversations needing an answer, highest priority then longest waiting first."""
+    limit = _limit(request)
+    caller = await authenticate(request)
+    now = datetime.now(UTC)
+    async with request.app[ENGINE_KEY].connect() as conn:
+        items = await queue(conn, caller.workspace_id, limit, now)
+    return json_response({"items": items, "count": len(items), "as_of": now})

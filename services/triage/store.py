@@ -1,0 +1,238 @@
+"""SQL of the triage schema. Every statement names the workspace."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.infra.auth import token_digest
+from services.triage.domain.conversation import ConversationState
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling the desk API."""
+
+    workspace_id: uuid.UUID
+    user_id: uuid.UUID
+    role: str
+
+
+async def caller_of_token(conn: AsyncConnection, token: str) -> Caller | None:
+    row = (await conn.execute(text(
+        """
+        SELECT t.workspace_id, t.user_id, u.role FROM triage.api_tokens AS t
+        JOIN triage.users AS u ON u.workspace_id = t.workspace_id AND u.id = t.user_id
+        WHERE t.digest = :digest AND t.revoked_at IS NULL
+        """), {"digest": token_digest(token)})).first()
+    return Caller(row.workspace_id, row.user_id, row.role) if row else None
+
+
+async def create_workspace(conn: AsyncConnection, name: str,
+                           workspace_id: uuid.UUID | None = None) -> uuid.UUID:
+    workspace_id = workspace_id or uuid.uuid4()
+    await conn.execute(text("INSERT INTO triage.workspaces (id, name) VALUES (:id, :name) "
+                            "ON CONFLICT (id) DO NOTHING"), {"id": workspace_id, "name": name})
+    return workspace_id
+
+
+async def create_user(conn: AsyncConnection, workspace_id: uuid.UUID, email: str,
+                      display_name: str, role: str) -> uuid.UUID:
+    """Create the user, or return the existing one with that e-mail in the workspace."""
+    row = (await conn.execute(text(
+        """
+        INSERT INTO triage.users (workspace_id, id, email, display_name, role)
+        VALUES (:ws, :id, :email, :name, :role)
+        ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET role = EXCLUDED.role
+        RETURNING id
+        """), {"ws": workspace_id, "id": uuid.uuid4(), "email": email, "name": display_name,
+               "role": role})).one()
+    return uuid.UUID(str(row.id))
+
+
+async def create_api_token(conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID,
+                           token: str, name: str) -> None:
+    await conn.execute(text(
+        "INSERT INTO triage.api_tokens (digest, workspace_id, user_id, name) "
+        "VALUES (:digest, :ws, :user, :name) ON CONFLICT (digest) DO NOTHING"),
+        {"digest": token_digest(token), "ws": workspace_id, "user": user_id, "name": name})
+
+
+_ENSURE_CONVERSATIONS = text(
+    """
+    INSERT INTO triage.conversations (workspace_id, id, platform, channel, kind)
+    SELECT * FROM unnest(CAST(:ws AS uuid[]), CAST(:ids AS bigint[]), CAST(:platforms AS text[]),
+                         CAST(:channels AS text[]), CAST(:kinds AS text[]))
+    ORDER BY 1, 2
+    ON CONFLICT (workspace_id, id) DO NOTHING
+    """
+)
+_LOCK_CONVERSATIONS = text(
+    """
+    SELECT c.* FROM triage.conversations AS c
+    JOIN unnest(CAST(:ws AS uuid[]), CAST(:ids AS bigint[])) AS k(workspace_id, id)
+      ON c.workspace_id = k.workspace_id AND c.id = k.id
+    ORDER BY c.workspace_id, c.id
+    FOR UPDATE OF c
+    """
+)
+
+StateKey = tuple[uuid.UUID, int]
+
+
+async def lock_conversations(conn: AsyncConnection, conversations: Sequence[tuple[
+        uuid.UUID, int, str, str, str]]) -> dict[StateKey, ConversationState]:
+    """Create missing conversations and lock all of them (in key order: no deadlock)."""
+    rows = sorted(set(conversations))
+    columns = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
+    await conn.execute(_ENSURE_CONVERSATIONS, {
+        "ws": list(columns[0]), "ids": list(columns[1]), "platforms": list(columns[2]),
+        "channels": list(columns[3]), "kinds": list(columns[4])})
+    locked = (await conn.execute(_LOCK_CONVERSATIONS, {
+        "ws": list(columns[0]), "ids": list(columns[1])})).all()
+    return {
+        (r.workspace_id, r.id): ConversationState(
+            status=r.status, needs_answer=r.needs_answer, priority=r.priority, intent=r.intent,
+            abuse=r.abuse, reasons=tuple(r.reasons), waiting_since=r.waiting_since,
+            last_inbound_at=r.last_inbound_at, last_outbound_at=r.last_outbound_at,
+            last_message_id=r.last_message_id)
+        for r in locked
+    }
+
+
+_INSERT_MESSAGES = text(
+    """
+    INSERT INTO triage.messages (workspace_id, id, conversation_id, direction, kind,
+                                 author_handle, author_name, text, created_at, received_at)
+    SELECT * FROM unnest(CAST(:ws AS uuid[]), CAST(:ids AS bigint[]),
+                         CAST(:conversation_ids AS bigint[]), CAST(:directions AS text[]),
+                         CAST(:kinds AS text[]), CAST(:handles AS text[]),
+                         CAST(:names AS text[]), CAST(:texts AS text[]),
+                         CAST(:created AS timestamptz[]), CAST(:received AS timestamptz[]))
+    ON CONFLICT (workspace_id, id) DO NOTHING
+    RETURNING workspace_id, id
+    """
+)
+
+
+async def insert_messages(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[StateKey]:
+    """Insert messages; return the keys that were new (an event seen twice changes nothing)."""
+    if not rows:
+        return set()
+    params = {name: [r[name] for r in rows] for name in rows[0]}
+    inserted = (await conn.execute(_INSERT_MESSAGES, params)).all()
+    return {(r.workspace_id, r.id) for r in inserted}
+
+
+_INSERT_DECISIONS = text(
+    """
+    INSERT INTO triage.decisions (workspace_id, message_id, needs_answer, intent, abuse,
+                                  language, priority, confidence, reasons, model_version,
+                                  decided_at)
+    SELECT ws, id, needs_answer, intent, abuse, language, priority, confidence,
+           string_to_array(reasons, E'\\x1f'), model_version, decided_at
+    FROM unnest(CAST(:ws AS uuid[]), CAST(:ids AS bigint[]), CAST(:needs_answer AS boolean[]),
+                CAST(:intents AS text[]), CAST(:abuse AS boolean[]), CAST(:languages AS text[]),
+                CAST(:priorities AS smallint[]), CAST(:confidences AS real[]),
+                CAST(:reasons AS text[]), CAST(:versions AS text[]),
+                CAST(:decided AS timestamptz[]))
+         AS d(ws, id, needs_answer, intent, abuse, language, priority, confidence, reasons,
+              model_version, decided_at)
+    ON CONFLICT (workspace_id, message_id) DO NOTHING
+    """
+)
+
+
+async def insert_decisions(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(_INSERT_DECISIONS,
+                           {name: [r[name] for r in rows] for name in rows[0]})
+
+
+_UPDATE_CONVERSATIONS = text(
+    """
+    UPDATE triage.conversations AS c SET
+        status = u.status, needs_answer = u.needs_answer, priority = u.priority,
+        intent = u.intent, abuse = u.abuse, reasons = string_to_array(u.reasons, E'\\x1f'),
+        waiting_since = u.waiting_since, last_inbound_at = u.last_inbound_at,
+        last_outbound_at = u.last_outbound_at, last_message_id = u.last_message_id,
+        updated_at = now()
+    FROM unnest(CAST(:ws AS uuid[]), CAST(:ids AS bigint[]), CAST(:statuses AS text[]),
+                CAST(:needs_answer AS boolean[]), CAST(:priorities AS smallint[]),
+                CAST(:intents AS text[]), CAST(:abuse AS boolean[]), CAST(:reasons AS text[]),
+                CAST(:waiting AS timestamptz[]), CAST(:inbound AS timestamptz[]),
+                CAST(:outbound AS timestamptz[]), CAST(:last_ids AS bigint[]))
+         AS u(ws, id, status, needs_answer, priority, intent, abuse, reasons, waiting_since,
+              last_inbound_at, last_outbound_at, last_message_id)
+    WHERE c.workspace_id = u.ws AND c.id = u.id
+    """
+)
+
+
+def join_reasons(reasons: Sequence[str]) -> str:
+    """Reasons travel to ``text[]`` as one unit-separated string (unnest cannot nest arrays)."""
+    return "\x1f".join(r.replace("\x1f", " ") for r in reasons)
+
+
+async def save_conversations(conn: AsyncConnection,
+                             states: dict[StateKey, ConversationState]) -> None:
+    if not states:
+        return
+    keys = sorted(states)
+    s = [states[k] for k in keys]
+    await conn.execute(_UPDATE_CONVERSATIONS, {
+        "ws": [k[0] for k in keys], "ids": [k[1] for k in keys],
+        "statuses": [x.status for x in s], "needs_answer": [x.needs_answer for x in s],
+        "priorities": [x.priority for x in s], "intents": [x.intent for x in s],
+        "abuse": [x.abuse for x in s], "reasons": [join_reasons(x.reasons) for x in s],
+        "waiting": [x.waiting_since for x in s], "inbound": [x.last_inbound_at for x in s],
+        "outbound": [x.last_outbound_at for x in s],
+        "last_ids": [x.last_message_id for x in s],
+    })
+
+
+_QUEUE = text(
+    """
+    SELECT c.id, c.platform, c.channel, c.kind, c.priority, c.intent, c.abuse, c.reasons,
+           c.waiting_since, m.id AS message_id, m.text, m.author_handle, m.author_name,
+           m.created_at
+    FROM triage.conversations AS c
+    LEFT JOIN triage.messages AS m
+      ON m.workspace_id = c.workspace_id AND m.id = c.last_message_id
+    WHERE c.workspace_id = :ws AND c.status = 'open' AND c.needs_answer
+    ORDER BY c.priority, c.waiting_since, c.id
+    LIMIT :limit
+    """
+)
+
+
+async def queue(conn: AsyncConnection, workspace_id: uuid.UUID, limit: int,
+                now: datetime) -> list[dict[str, Any]]:
+    """Open conversations that need an answer: most urgent first, then longest waiting."""
+    rows = (await conn.execute(_QUEUE, {"ws": workspace_id, "limit": limit})).all()
+    return [
+        {
+            "conversation_id": r.id,
+            "platform": r.platform,
+            "channel": r.channel,
+            "kind": r.kind,
+            "priority": f"P{r.priority}",
+            "intent": r.intent,
+            "abuse": r.abuse,
+            "reasons": list(r.reasons),
+            "waiting_since": r.waiting_since,
+            "waiting_seconds": (max(0, int((now - r.waiting_since).total_seconds()))
+                                if r.waiting_since else 0),
+            "latest_message": None if r.message_id is None else {
+                "id": r.message_id, "text": r.text, "created_at": r.created_at,
+                "author": {"handle": r.author_handle, "display_name": r.author_name},
+            },
+        }
+        for r in rows
+    ]

@@ -1,0 +1,58 @@
+"""Test harness: one real Postgres per run, a migrated template, a fresh database per test.
+
+``TEST_DATABASE_URL`` points at a server to use; otherwise an embedded one (pgserver) starts
+with its data in ``.pgdata-test/``. Each test that asks for ``database_url`` gets its own
+database cloned from the template (about 40 ms), so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from tools.embedded_pg import ROOT, ensure_database, ensure_database_sync, server_url, with_database
+
+TEMPLATE = "ecoute_test_template"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    url, _server = server_url(ROOT / ".pgdata-test", env_var="TEST_DATABASE_URL", fast=True)
+    yield url
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_server: str) -> str:
+    from services.infra.migrate import upgrade
+
+    url = ensure_database_sync(pg_server, TEMPLATE, recreate=True)
+    upgrade(url, "heads")
+    return url
+
+
+@pytest.fixture
+async def database_url(pg_server: str, template_url: str) -> AsyncIterator[str]:
+    import asyncpg
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    url = await ensure_database(pg_server, name, template=TEMPLATE)
+    yield url
+    conn = await asyncpg.connect(with_database(pg_server, "postgres"))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI a skipped test is a failure: a missing tool must not pass silently."""
+    if not os.environ.get("CI"):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped:
+        reporter.write_line(f"CI: {skipped} test(s) skipped; skips are failures in CI", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,71 @@
+"""Building blocks for integration tests: settings, workspaces, tokens, messages."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.inbox.settings import InboxSettings
+from services.inbox.store import create_ingest_token
+from services.infra.auth import new_token
+from services.infra.db import create_engine
+from services.triage.settings import TriageSettings
+from services.triage.store import create_api_token, create_user, create_workspace
+
+
+def inbox_settings(database_url: str, **overrides: Any) -> InboxSettings:
+    return InboxSettings(database_url=database_url, db_pool_size=5,  # type: ignore[arg-type]
+                         readiness_cache_seconds=0, **overrides)
+
+
+def triage_settings(database_url: str, **overrides: Any) -> TriageSettings:
+    values: dict[str, Any] = {"db_pool_size": 5, "readiness_cache_seconds": 0,
+                              "consumer_poll_seconds": 0.2}
+    values.update(overrides)
+    return TriageSettings(database_url=database_url, **values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: uuid.UUID
+    ingest_token: str
+    agent_token: str
+
+
+async def make_workspace(database_url: str, name: str = "Acme care") -> Workspace:
+    """A workspace with an agent (API token) and an ingest token, as the CLI makes them."""
+    engine = create_engine(database_url, 1)
+    ingest, agent = new_token("eci"), new_token("eca")
+    try:
+        async with engine.begin() as conn:
+            workspace_id = await create_workspace(conn, name)
+            user = await create_user(conn, workspace_id, f"agent@{name[:4].lower()}.test",
+                                     "Agent", "agent")
+            await create_api_token(conn, workspace_id, user, agent, "test")
+            await create_ingest_token(conn, workspace_id, ingest, "test")
+    finally:
+        await engine.dispose()
+    return Workspace(workspace_id, ingest, agent)
+
+
+BASE_TIME = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+def message(external_id: str, text: str = "my order never arrived, can you help?", *,
+            minutes: float = 0, platform: str = "x", channel: str = "support-en",
+            kind: str = "mention", author: str = "42", **extra: Any) -> dict[str, Any]:
+    """One ingest-API message in the documented JSON shape."""
+    item: dict[str, Any] = {
+        "platform": platform, "channel": channel, "external_id": external_id, "kind": kind,
+        "author": {"external_id": author, "handle": f"user{author}"}, "text": text,
+        "created_at": (BASE_TIME + timedelta(minutes=minutes)).isoformat().replace(
+            "+00:00", "Z"),
+    }
+    item.update(extra)
+    return item
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,1 @@
+"""Developer tools: embedded Postgres, the `make run` launcher, code generation, demo feed."""

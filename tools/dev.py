@@ -1,0 +1,114 @@
+"""``make run``: Postgres, migrations, both services and demo traffic, stopped by Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from typing import Any
+
+import aiohttp
+
+from tools.embedded_pg import ROOT, ensure_database_sync, server_url, stop_embedded
+
+DEMO_WORKSPACE = uuid.UUID("0e5c07e0-0000-4000-8000-00000000de70")
+
+
+def _service(module: str, *args: str, env: dict[str, str]) -> list[str]:
+    return [sys.executable, "-m", f"services.{module}", *args]
+
+
+def _run(module: str, *args: str, env: dict[str, str]) -> str:
+    done = subprocess.run(_service(module, *args, env=env), env=env, cwd=ROOT, check=True,
+                          capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+async def _wait_ready(urls: list[str], seconds: float = 60) -> None:
+    async with aiohttp.ClientSession() as session:
+        deadline = asyncio.get_running_loop().time() + seconds
+        for url in urls:
+            while True:
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(url) as response:
+                        if response.status == 200:
+                            break
+                if asyncio.get_running_loop().time() > deadline:
+                    raise SystemExit(f"{url} did not become ready")
+                await asyncio.sleep(0.3)
+
+
+def main() -> int:
+    url, server = server_url(ROOT / ".pgdata")
+    if server is not None:
+        url = ensure_database_sync(url, "ecoute")
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    inbox_port = env.get("INBOX_PORT", "8080")
+    triage_port = env.get("TRIAGE_PORT", "8081")
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        print("• migrating the database …", flush=True)
+        _run("inbox", "migrate", env=env)
+        _run("triage", "migrate", env=env)
+        agent_args = ["--token", env["DEMO_AGENT_TOKEN"]] if env.get("DEMO_AGENT_TOKEN") else []
+        workspace: dict[str, Any] = json.loads(_run(
+            "triage", "create-workspace", "--name", "Demo care team", "--id", str(DEMO_WORKSPACE),
+            "--email", "agent@demo.ecoute", "--role", "agent", *agent_args, env=env))
+        ingest_args = (["--token", env["DEMO_INGEST_TOKEN"]]
+                       if env.get("DEMO_INGEST_TOKEN") else [])
+        ingest_token = _run("inbox", "create-ingest-token", "--workspace", str(DEMO_WORKSPACE),
+                            "--name", "demo", *ingest_args, env=env)
+        for module in ("inbox", "triage"):
+            children.append(subprocess.Popen(_service(module, "serve", env=env), env=env,
+                                             cwd=ROOT))
+        asyncio.run(_wait_ready([f"http://127.0.0.1:{inbox_port}/readyz",
+                                 f"http://127.0.0.1:{triage_port}/readyz"]))
+        token = workspace["token"]
+        print(f"""
+  Écoute is running.
+    Agent queue (web):  http://127.0.0.1:{triage_port}/#token={token}
+    Queue API:          curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{triage_port}/v1/queue
+    Ingest API:         POST http://127.0.0.1:{inbox_port}/v1/ingest  (Bearer {ingest_token})
+    Metrics:            http://127.0.0.1:{inbox_port}/metrics  http://127.0.0.1:{triage_port}/metrics
+    Demo agent:         agent@demo.ecoute, API token {token}
+  Demo traffic is arriving; Ctrl-C stops everything.
+""", flush=True)
+        asyncio.run(_feed_until_interrupted(f"http://127.0.0.1:{inbox_port}/v1/ingest",
+                                            ingest_token, children))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\n• stopping …", flush=True)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=15)
+            if child.poll() is None:
+                child.kill()
+        if server is not None:
+            stop_embedded(server)
+        print("• stopped; the data stays in .pgdata/", flush=True)
+    return 0
+
+
+async def _feed_until_interrupted(ingest_url: str, token: str,
+                                  children: list[subprocess.Popen[bytes]]) -> None:
+    from demo.feed import feed
+
+    sent = await feed(ingest_url, token)
+    print(f"• demo corpus sent ({sent} messages); services keep running until Ctrl-C",
+          flush=True)
+    while all(child.poll() is None for child in children):
+        await asyncio.sleep(1)
+    raise SystemExit("a service stopped unexpectedly")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
