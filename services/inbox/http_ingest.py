@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -64,11 +65,11 @@ async def ingest(request: web.Request) -> web.Response:
         results = await store_batch(conn, workspace_id, messages, datetime.now(UTC))
 
     stored = [r for r in results if r.status == "stored"]
-    for r in stored:
-        metrics.ingested.labels(r.platform, messages[r.index].direction).inc()
-    for r in results:
-        if r.status == "duplicate":
-            metrics.duplicates.labels(r.platform).inc()
+    ingested = Counter((r.platform, messages[r.index].direction) for r in stored)
+    for (platform, direction), n in ingested.items():
+        metrics.ingested.labels(platform, direction).inc(n)
+    for platform, n in Counter(r.platform for r in results if r.status == "duplicate").items():
+        metrics.duplicates.labels(platform).inc(n)
     log.info("batch ingested", extra={"request_id": request[REQUEST_ID_KEY],
                                       "workspace_id": str(workspace_id),
                                       "stored": len(stored),

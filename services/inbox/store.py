@@ -1,9 +1,11 @@
 """SQL of the inbox schema. Every statement names the workspace; batches are set-based.
 
-``store_batch`` writes a whole ingest batch in one transaction with a handful of ``unnest``
+``store_batch`` writes a whole ingest batch in one transaction with a handful of set-based
 statements: channels, authors, conversations, messages and their message-ingested events.
 A message is stored once per (workspace, channel, external id): a unique index decides, so
-concurrent copies of the same message cannot both land.
+concurrent copies of the same message cannot both land. Row sets travel as one JSON document
+(``json_to_recordset``): Postgres parses it on its own core, far cheaper than encoding a dozen
+1,000-element arrays value by value in the service.
 """
 
 from __future__ import annotations
@@ -80,9 +82,8 @@ _CHANNELS = text(
 _AUTHORS = text(
     """
     WITH wanted AS (
-        SELECT * FROM unnest(CAST(:platforms AS text[]), CAST(:external_ids AS text[]),
-                             CAST(:handles AS text[]), CAST(:names AS text[]))
-                 AS w(platform, external_id, handle, display_name)
+        SELECT * FROM json_to_recordset(CAST(:rows AS json))
+                 AS w(platform text, external_id text, handle text, display_name text)
     ), added AS (
         INSERT INTO inbox.authors (workspace_id, platform, external_id, handle, display_name)
         SELECT CAST(:ws AS uuid), platform, external_id, handle, display_name FROM wanted
@@ -108,8 +109,7 @@ _AUTHORS = text(
 _EXISTING = text(
     """
     SELECT m.id, m.channel_id, m.external_id, m.conversation_id, c.thread_key
-    FROM unnest(CAST(:channel_ids AS bigint[]), CAST(:external_ids AS text[]))
-         AS w(channel_id, external_id)
+    FROM json_to_recordset(CAST(:rows AS json)) AS w(channel_id bigint, external_id text)
     JOIN inbox.messages AS m
       ON m.workspace_id = :ws AND m.channel_id = w.channel_id AND m.external_id = w.external_id
     JOIN inbox.conversations AS c ON c.workspace_id = :ws AND c.id = m.conversation_id
@@ -119,9 +119,8 @@ _EXISTING = text(
 _CONVERSATIONS = text(
     """
     WITH wanted AS (
-        SELECT * FROM unnest(CAST(:channel_ids AS bigint[]), CAST(:thread_keys AS text[]),
-                             CAST(:kinds AS text[]), CAST(:started AS timestamptz[]))
-                 AS w(channel_id, thread_key, kind, started_at)
+        SELECT * FROM json_to_recordset(CAST(:rows AS json))
+                 AS w(channel_id bigint, thread_key text, kind text, started_at timestamptz)
     ), added AS (
         INSERT INTO inbox.conversations (workspace_id, channel_id, thread_key, kind, started_at)
         SELECT CAST(:ws AS uuid), channel_id, thread_key, kind, started_at FROM wanted
@@ -142,18 +141,20 @@ _MESSAGES = text(
     INSERT INTO inbox.messages (workspace_id, channel_id, external_id, conversation_id,
                                 author_id, direction, kind, text, lang, in_reply_to, thread_id,
                                 created_at, received_at, raw)
-    SELECT CAST(:ws AS uuid), * FROM unnest(
-        CAST(:channel_ids AS bigint[]), CAST(:external_ids AS text[]),
-        CAST(:conversation_ids AS bigint[]), CAST(:author_ids AS bigint[]),
-        CAST(:directions AS text[]), CAST(:kinds AS text[]), CAST(:texts AS text[]),
-        CAST(:langs AS text[]), CAST(:in_reply_tos AS text[]), CAST(:thread_ids AS text[]),
-        CAST(:created AS timestamptz[]), CAST(:received AS timestamptz[]),
-        CAST(:raws AS jsonb[]))
-    ORDER BY 1, 2
+    SELECT CAST(:ws AS uuid), r.c, r.e, r.v, r.a, r.d, r.k, r.t, r.l, r.p, r.h, r.at,
+           CAST(:received AS timestamptz), r.raw
+    FROM json_to_recordset(CAST(:rows AS json))
+         AS r(c bigint, e text, v bigint, a bigint, d text, k text, t text, l text, p text,
+              h text, at timestamptz, raw jsonb)
+    ORDER BY r.c, r.e
     ON CONFLICT (workspace_id, channel_id, external_id) DO NOTHING
     RETURNING id, channel_id, external_id
     """
 )
+
+
+def _json(rows: list[dict[str, object]]) -> str:
+    return orjson.dumps(rows, option=orjson.OPT_UTC_Z).decode()
 
 
 async def _resolve(conn: AsyncConnection, statement: object, params: dict[str, object],
@@ -195,7 +196,7 @@ async def store_batch(
                      | {(channel_of(m), m.in_reply_to) for m in unique if m.in_reply_to})
     known = (await conn.execute(_EXISTING, {
         "ws": workspace_id,
-        "channel_ids": [c for c, _ in lookups], "external_ids": [e for _, e in lookups],
+        "rows": _json([{"channel_id": c, "external_id": e} for c, e in lookups]),
     })).all()
     stored: dict[tuple[int, str], tuple[int, int, str]] = {
         (r.channel_id, r.external_id): (r.id, r.conversation_id, r.thread_key) for r in known
@@ -225,10 +226,10 @@ async def store_batch(
         author_keys = sorted(author_map)
         author_rows = await _resolve(conn, _AUTHORS, {
             "ws": workspace_id,
-            "platforms": [p for p, _ in author_keys],
-            "external_ids": [e for _, e in author_keys],
-            "handles": [author_map[k].author_handle for k in author_keys],
-            "names": [author_map[k].author_display_name for k in author_keys],
+            "rows": _json([{"platform": p, "external_id": e,
+                            "handle": author_map[(p, e)].author_handle,
+                            "display_name": author_map[(p, e)].author_display_name}
+                           for p, e in author_keys]),
         }, len(author_keys))
         author_ids = {(str(r[1]), str(r[2])): int(r[0]) for r in author_rows}  # type: ignore[call-overload]
 
@@ -240,59 +241,50 @@ async def store_batch(
         thread_list = sorted(threads)
         conversation_rows = await _resolve(conn, _CONVERSATIONS, {
             "ws": workspace_id,
-            "channel_ids": [c for c, _ in thread_list],
-            "thread_keys": [k for _, k in thread_list],
-            "kinds": [threads[t][0] for t in thread_list],
-            "started": [threads[t][1] for t in thread_list],
+            "rows": _json([{"channel_id": c, "thread_key": k, "kind": threads[(c, k)][0],
+                            "started_at": threads[(c, k)][1]} for c, k in thread_list]),
         }, len(thread_list))
         conversation_ids = {(int(r[1]), str(r[2])): int(r[0]) for r in conversation_rows}  # type: ignore[call-overload]
 
         conv_of = [conversation_ids[(channel_of(m), k)] for m, k in zip(fresh, keys, strict=True)]
+        rows: list[dict[str, object]] = [
+            {"c": channel_of(m), "e": m.external_id, "v": conv_of[pos],
+             "a": author_ids[(m.platform, m.author_external_id)], "d": m.direction,
+             "k": m.kind, "t": m.text, "l": m.lang, "p": m.in_reply_to, "h": m.thread_id,
+             "at": m.created_at, "raw": m.raw}
+            for pos, m in enumerate(fresh)
+        ]
         inserted = (await conn.execute(_MESSAGES, {
-            "ws": workspace_id,
-            "channel_ids": [channel_of(m) for m in fresh],
-            "external_ids": [m.external_id for m in fresh],
-            "conversation_ids": conv_of,
-            "author_ids": [author_ids[(m.platform, m.author_external_id)] for m in fresh],
-            "directions": [m.direction for m in fresh],
-            "kinds": [m.kind for m in fresh],
-            "texts": [m.text for m in fresh],
-            "langs": [m.lang for m in fresh],
-            "in_reply_tos": [m.in_reply_to for m in fresh],
-            "thread_ids": [m.thread_id for m in fresh],
-            "created": [m.created_at for m in fresh],
-            "received": [received_at] * len(fresh),
-            "raws": [orjson.dumps(m.raw).decode() if m.raw is not None else None
-                     for m in fresh],
+            "ws": workspace_id, "received": received_at, "rows": _json(rows),
         })).all()
-        new_ids = {(r.channel_id, r.external_id): r.id for r in inserted}
+        new_ids = {(r[1], r[2]): r[0] for r in inserted}
 
         raced = [i for i in fresh_idx
                  if (channel_of(batch[i]), batch[i].external_id) not in new_ids]
         if raced:  # a concurrent request stored these first: report its ids
             again = (await conn.execute(_EXISTING, {
                 "ws": workspace_id,
-                "channel_ids": [channel_of(batch[i]) for i in raced],
-                "external_ids": [batch[i].external_id for i in raced],
+                "rows": _json([{"channel_id": channel_of(batch[i]),
+                                "external_id": batch[i].external_id} for i in raced]),
             })).all()
             for r in again:
                 stored[(r.channel_id, r.external_id)] = (r.id, r.conversation_id, r.thread_key)
 
         events: list[bytes] = []
-        received = Timestamp()
-        received.FromDatetime(received_at)
+        received = _timestamp(received_at)
+        workspace = str(workspace_id)
         for pos, i in enumerate(fresh_idx):
             m = batch[i]
-            key = (channel_of(m), m.external_id)
-            message_id = new_ids.get(key)
+            slot = (channel_of(m), m.external_id)
+            message_id = new_ids.get(slot)
             if message_id is None:
-                hit = stored[key]
+                hit = stored[slot]
                 results[i] = ItemResult(i, m.external_id, "duplicate", hit[0], hit[1],
                                         m.platform)
                 continue
             results[i] = ItemResult(i, m.external_id, "stored", message_id, conv_of[pos],
                                     m.platform)
-            events.append(_ingested_event(workspace_id, message_id, conv_of[pos],
+            events.append(_ingested_event(workspace, message_id, conv_of[pos],
                                           channel_of(m),
                                           author_ids[(m.platform, m.author_external_id)],
                                           m, received))
@@ -307,13 +299,16 @@ async def store_batch(
     return [results[i] for i in range(len(batch))]
 
 
-def _ingested_event(workspace_id: uuid.UUID, message_id: int, conversation_id: int,
+def _timestamp(moment: datetime) -> Timestamp:
+    """A protobuf Timestamp, built directly (``FromDatetime`` costs a calendar conversion)."""
+    return Timestamp(seconds=int(moment.timestamp() // 1), nanos=moment.microsecond * 1000)
+
+
+def _ingested_event(workspace: str, message_id: int, conversation_id: int,
                     channel_id: int, author_id: int, m: Incoming,
                     received: Timestamp) -> bytes:
-    created = Timestamp()
-    created.FromDatetime(m.created_at)
     event = events_pb2.MessageIngested(
-        workspace_id=str(workspace_id),
+        workspace_id=workspace,
         message_id=message_id,
         conversation_id=conversation_id,
         channel_id=channel_id,
@@ -323,9 +318,9 @@ def _ingested_event(workspace_id: uuid.UUID, message_id: int, conversation_id: i
             direction=m.direction,
             author=message_pb2.Author(external_id=m.author_external_id, handle=m.author_handle,
                                       display_name=m.author_display_name),
-            text=m.text, created_at=created, in_reply_to=m.in_reply_to,
+            text=m.text, created_at=_timestamp(m.created_at), in_reply_to=m.in_reply_to,
             thread_id=m.thread_id, lang=m.lang,
         ),
         received_at=received,
     )
-    return event.SerializeToString()
+    return bytes(event.SerializeToString())

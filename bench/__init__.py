@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): figures written to bench/results.json."""
