@@ -13,7 +13,6 @@ import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -43,10 +42,16 @@ def free_port() -> int:
 def service(module: str, database_url: str, port: int, **env: str) -> Iterator[str]:
     """Run ``python -m services.<module> serve`` in its own process; yield its base URL."""
     prefix = module.upper()
-    environment = {**os.environ, "DATABASE_URL": database_url, f"{prefix}_PORT": str(port),
-                   f"{prefix}_LOG_LEVEL": "WARNING", **env}
-    process = subprocess.Popen([sys.executable, "-m", f"services.{module}", "serve"],
-                               env=environment, cwd=ROOT)
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        f"{prefix}_PORT": str(port),
+        f"{prefix}_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"services.{module}", "serve"], env=environment, cwd=ROOT
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         asyncio.run(_wait_ready(base + "/readyz"))
@@ -73,8 +78,11 @@ def record(figures: dict[str, Any]) -> dict[str, Any]:
     if RESULTS.exists():
         results = json.loads(RESULTS.read_text())
     results.update(figures)
-    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     return results
 
@@ -87,7 +95,9 @@ def customer_texts(limit: int = 5000) -> list[str]:
     """Real inbound customer-support tweets for realistic sizes, or a fallback sentence."""
     import csv
 
-    source = ROOT.parent / "shared" / "data" / "twcs_customer_support_on_twitter" / "twcs_first5000.csv"
+    source = (
+        ROOT.parent / "shared" / "data" / "twcs_customer_support_on_twitter" / "twcs_first5000.csv"
+    )
     texts: list[str] = []
     if source.exists():
         with source.open(encoding="utf-8", newline="") as handle:

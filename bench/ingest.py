@@ -30,8 +30,10 @@ def make_messages(n: int) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
         item: dict[str, Any] = {
-            "platform": platforms[i % 3], "channel": f"bench-{platforms[i % 3]}",
-            "external_id": f"b{i}", "kind": "dm" if i % 7 == 0 else "mention",
+            "platform": platforms[i % 3],
+            "channel": f"bench-{platforms[i % 3]}",
+            "external_id": f"b{i}",
+            "kind": "dm" if i % 7 == 0 else "mention",
             "author": {"external_id": str(i // 4), "handle": f"user{i // 4}"},
             "text": texts[i % len(texts)],
             "created_at": (start + timedelta(seconds=i)).isoformat(),
@@ -77,21 +79,55 @@ async def copy_rate(url: str, messages: list[dict[str, Any]]) -> float:
     """Rows per second for asyncpg COPY of the same message rows into a scratch table."""
     conn = await asyncpg.connect(asyncpg_dsn(url))
     await conn.execute("DROP TABLE IF EXISTS public.copy_scratch")
-    await conn.execute("CREATE TABLE public.copy_scratch (LIKE inbox.messages INCLUDING DEFAULTS)"
-                       " ")
+    await conn.execute("CREATE TABLE public.copy_scratch (LIKE inbox.messages INCLUDING DEFAULTS) ")
     await conn.execute("ALTER TABLE public.copy_scratch ALTER COLUMN id DROP IDENTITY IF EXISTS")
     ws = __import__("uuid").uuid4()
     now = datetime.now(UTC)
-    records = [(ws, i, 1, m["external_id"], i // 3, i // 4, "in", m["kind"], m["text"], "",
-                m.get("in_reply_to", ""), "", datetime.fromisoformat(m["created_at"]), now,
-                None) for i, m in enumerate(messages)]
-    columns = ["workspace_id", "id", "channel_id", "external_id", "conversation_id", "author_id",
-               "direction", "kind", "text", "lang", "in_reply_to", "thread_id", "created_at",
-               "received_at", "raw"]
+    records = [
+        (
+            ws,
+            i,
+            1,
+            m["external_id"],
+            i // 3,
+            i // 4,
+            "in",
+            m["kind"],
+            m["text"],
+            "",
+            m.get("in_reply_to", ""),
+            "",
+            datetime.fromisoformat(m["created_at"]),
+            now,
+            None,
+        )
+        for i, m in enumerate(messages)
+    ]
+    columns = [
+        "workspace_id",
+        "id",
+        "channel_id",
+        "external_id",
+        "conversation_id",
+        "author_id",
+        "direction",
+        "kind",
+        "text",
+        "lang",
+        "in_reply_to",
+        "thread_id",
+        "created_at",
+        "received_at",
+        "raw",
+    ]
     started = time.perf_counter()
     for offset in range(0, len(records), 10_000):
-        await conn.copy_records_to_table("copy_scratch", records=records[offset:offset + 10_000],
-                                         columns=columns, schema_name="public")
+        await conn.copy_records_to_table(
+            "copy_scratch",
+            records=records[offset : offset + 10_000],
+            columns=columns,
+            schema_name="public",
+        )
     elapsed = time.perf_counter() - started
     await conn.execute("DROP TABLE public.copy_scratch")
     await conn.close()
@@ -116,8 +152,10 @@ def main() -> None:
     url = scratch_database("ecoute_bench")
     token = asyncio.run(create_token(url))
     messages = make_messages(args.messages)
-    bodies = [orjson.dumps({"messages": messages[i:i + args.batch]})
-              for i in range(0, len(messages), args.batch)]
+    bodies = [
+        orjson.dumps({"messages": messages[i : i + args.batch]})
+        for i in range(0, len(messages), args.batch)
+    ]
     with service("inbox", url, free_port(), INBOX_DB_POOL_SIZE=str(args.concurrency + 2)) as base:
         elapsed = asyncio.run(send_all(base, token, bodies, args.concurrency))
     stored = asyncio.run(stored_count(url))

@@ -40,8 +40,14 @@ def to_ingest(item: dict[str, Any], run: str, started: datetime) -> dict[str, An
     return message
 
 
-async def feed(ingest_url: str, token: str, *, backlog: int = 60, interval: float = 1.5,
-               stop: asyncio.Event | None = None) -> int:
+async def feed(
+    ingest_url: str,
+    token: str,
+    *,
+    backlog: int = 60,
+    interval: float = 1.5,
+    stop: asyncio.Event | None = None,
+) -> int:
     """Send the first ``backlog`` messages at once, then one every ``interval`` seconds."""
     started = datetime.now(UTC)
     run = started.strftime("demo%Y%m%d%H%M%S")
@@ -49,11 +55,13 @@ async def feed(ingest_url: str, token: str, *, backlog: int = 60, interval: floa
     headers = {"Authorization": f"Bearer {token}"}
     sent = 0
     async with aiohttp.ClientSession(headers=headers) as session:
+
         async def post(messages: list[dict[str, Any]]) -> None:
             async with session.post(ingest_url, json={"messages": messages}) as response:
                 if response.status != 200:
-                    raise RuntimeError(f"ingest answered {response.status}: "
-                                       f"{await response.text()}")
+                    raise RuntimeError(
+                        f"ingest answered {response.status}: {await response.text()}"
+                    )
 
         await post(corpus[:backlog])
         sent = backlog

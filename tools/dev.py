@@ -24,8 +24,14 @@ def _service(module: str, *args: str, env: dict[str, str]) -> list[str]:
 
 
 def _run(module: str, *args: str, env: dict[str, str]) -> str:
-    done = subprocess.run(_service(module, *args, env=env), env=env, cwd=ROOT, check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        _service(module, *args, env=env),
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return done.stdout.strip()
 
 
@@ -56,20 +62,43 @@ def main() -> int:
         _run("inbox", "migrate", env=env)
         _run("triage", "migrate", env=env)
         agent_args = ["--token", env["DEMO_AGENT_TOKEN"]] if env.get("DEMO_AGENT_TOKEN") else []
-        workspace: dict[str, Any] = json.loads(_run(
-            "triage", "create-workspace", "--name", "Demo care team", "--id", str(DEMO_WORKSPACE),
-            "--email", "agent@demo.ecoute", "--role", "agent", *agent_args, env=env))
-        ingest_args = (["--token", env["DEMO_INGEST_TOKEN"]]
-                       if env.get("DEMO_INGEST_TOKEN") else [])
-        ingest_token = _run("inbox", "create-ingest-token", "--workspace", str(DEMO_WORKSPACE),
-                            "--name", "demo", *ingest_args, env=env)
+        workspace: dict[str, Any] = json.loads(
+            _run(
+                "triage",
+                "create-workspace",
+                "--name",
+                "Demo care team",
+                "--id",
+                str(DEMO_WORKSPACE),
+                "--email",
+                "agent@demo.ecoute",
+                "--role",
+                "agent",
+                *agent_args,
+                env=env,
+            )
+        )
+        ingest_args = ["--token", env["DEMO_INGEST_TOKEN"]] if env.get("DEMO_INGEST_TOKEN") else []
+        ingest_token = _run(
+            "inbox",
+            "create-ingest-token",
+            "--workspace",
+            str(DEMO_WORKSPACE),
+            "--name",
+            "demo",
+            *ingest_args,
+            env=env,
+        )
         for module in ("inbox", "triage"):
-            children.append(subprocess.Popen(_service(module, "serve", env=env), env=env,
-                                             cwd=ROOT))
-        asyncio.run(_wait_ready([f"http://127.0.0.1:{inbox_port}/readyz",
-                                 f"http://127.0.0.1:{triage_port}/readyz"]))
+            children.append(subprocess.Popen(_service(module, "serve", env=env), env=env, cwd=ROOT))
+        asyncio.run(
+            _wait_ready(
+                [f"http://127.0.0.1:{inbox_port}/readyz", f"http://127.0.0.1:{triage_port}/readyz"]
+            )
+        )
         token = workspace["token"]
-        print(f"""
+        print(
+            f"""
   Écoute is running.
     Agent queue (web):  http://127.0.0.1:{triage_port}/#token={token}
     Queue API:          curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{triage_port}/v1/queue
@@ -77,9 +106,14 @@ def main() -> int:
     Metrics:            http://127.0.0.1:{inbox_port}/metrics  http://127.0.0.1:{triage_port}/metrics
     Demo agent:         agent@demo.ecoute, API token {token}
   Demo traffic is arriving; Ctrl-C stops everything.
-""", flush=True)
-        asyncio.run(_feed_until_interrupted(f"http://127.0.0.1:{inbox_port}/v1/ingest",
-                                            ingest_token, children))
+""",
+            flush=True,
+        )
+        asyncio.run(
+            _feed_until_interrupted(
+                f"http://127.0.0.1:{inbox_port}/v1/ingest", ingest_token, children
+            )
+        )
     except KeyboardInterrupt:
         pass
     finally:
@@ -98,13 +132,13 @@ def main() -> int:
     return 0
 
 
-async def _feed_until_interrupted(ingest_url: str, token: str,
-                                  children: list[subprocess.Popen[bytes]]) -> None:
+async def _feed_until_interrupted(
+    ingest_url: str, token: str, children: list[subprocess.Popen[bytes]]
+) -> None:
     from demo.feed import feed
 
     sent = await feed(ingest_url, token)
-    print(f"• demo corpus sent ({sent} messages); services keep running until Ctrl-C",
-          flush=True)
+    print(f"• demo corpus sent ({sent} messages); services keep running until Ctrl-C", flush=True)
     while all(child.poll() is None for child in children):
         await asyncio.sleep(1)
     raise SystemExit("a service stopped unexpectedly")

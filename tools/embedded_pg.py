@@ -29,8 +29,10 @@ def start_embedded(folder: Path, *, fast: bool = False) -> Any:
 
     server = pgserver.get_server(folder, cleanup_mode=None)
     if fast:
-        server.psql("ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off;"
-                    " ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();")
+        server.psql(
+            "ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off;"
+            " ALTER SYSTEM SET full_page_writes = off; SELECT pg_reload_conf();"
+        )
     return server
 
 
@@ -46,8 +48,9 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
-def server_url(folder: Path, env_var: str = "DATABASE_URL",
-               fast: bool = False) -> tuple[str, Any | None]:
+def server_url(
+    folder: Path, env_var: str = "DATABASE_URL", fast: bool = False
+) -> tuple[str, Any | None]:
     """The URL of a Postgres server to use, and the embedded server if one was started."""
     url = os.environ.get(env_var)
     if url:
@@ -56,8 +59,9 @@ def server_url(folder: Path, env_var: str = "DATABASE_URL",
     return server.get_uri(), server
 
 
-async def ensure_database(url: str, database: str, template: str | None = None,
-                          recreate: bool = False) -> str:
+async def ensure_database(
+    url: str, database: str, template: str | None = None, recreate: bool = False
+) -> str:
     """Create ``database`` on the server of ``url`` if missing; return its URL."""
     conn = await asyncpg.connect(with_database(url, "postgres"))
     try:

@@ -12,16 +12,18 @@ from services.infra import logs
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.inbox",
-                                     description="Écoute inbox: the edge to the platforms.")
+    parser = argparse.ArgumentParser(
+        prog="python -m services.inbox", description="Écoute inbox: the edge to the platforms."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve the ingest API (INBOX_PORT, default 8080)")
     commands.add_parser("migrate", help="apply the inbox's database migrations")
     token = commands.add_parser("create-ingest-token", help="create an ingest token; prints it")
     token.add_argument("--workspace", required=True, type=uuid.UUID)
     token.add_argument("--name", default="ingest")
-    token.add_argument("--token", default=None,
-                       help="use this token instead of a random one (demo and scripts)")
+    token.add_argument(
+        "--token", default=None, help="use this token instead of a random one (demo and scripts)"
+    )
     args = parser.parse_args(argv)
 
     settings = InboxSettings()

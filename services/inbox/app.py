@@ -17,8 +17,7 @@ from services.infra.http import ENGINE_KEY, add_probes, errors_middleware
 
 def create_app(settings: InboxSettings) -> web.Application:
     """The inbox HTTP app; the database engine lives and dies with it."""
-    app = web.Application(middlewares=[errors_middleware],
-                          client_max_size=settings.max_body_bytes)
+    app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS_KEY] = settings
     registry = CollectorRegistry()
     metrics.install(app, registry)

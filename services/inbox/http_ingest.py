@@ -40,8 +40,11 @@ async def ingest(request: web.Request) -> web.Response:
     content_type = request.content_type
     if content_type not in ("application/json", PROTOBUF):
         metrics.rejected_batches.labels("415").inc()
-        raise ProblemError(415, "Unsupported Media Type",
-                           f"Send application/json or {PROTOBUF}, not {content_type!r}.")
+        raise ProblemError(
+            415,
+            "Unsupported Media Type",
+            f"Send application/json or {PROTOBUF}, not {content_type!r}.",
+        )
     try:
         body = await read_body(request, settings.max_body_bytes)
     except ProblemError as exc:
@@ -58,8 +61,9 @@ async def ingest(request: web.Request) -> web.Response:
         messages = parse(body, settings.max_batch_messages)
     except BatchError as exc:
         metrics.rejected_batches.labels(str(exc.status)).inc()
-        raise ProblemError(exc.status, exc.title, exc.detail,
-                           **({"errors": exc.errors} if exc.errors else {})) from None
+        raise ProblemError(
+            exc.status, exc.title, exc.detail, **({"errors": exc.errors} if exc.errors else {})
+        ) from None
 
     async with engine.begin() as conn:
         results = await store_batch(conn, workspace_id, messages, datetime.now(UTC))
@@ -70,26 +74,48 @@ async def ingest(request: web.Request) -> web.Response:
         metrics.ingested.labels(platform, direction).inc(n)
     for platform, n in Counter(r.platform for r in results if r.status == "duplicate").items():
         metrics.duplicates.labels(platform).inc(n)
-    log.info("batch ingested", extra={"request_id": request[REQUEST_ID_KEY],
-                                      "workspace_id": str(workspace_id),
-                                      "stored": len(stored),
-                                      "duplicates": len(results) - len(stored)})
+    log.info(
+        "batch ingested",
+        extra={
+            "request_id": request[REQUEST_ID_KEY],
+            "workspace_id": str(workspace_id),
+            "stored": len(stored),
+            "duplicates": len(results) - len(stored),
+        },
+    )
     if PROTOBUF in request.headers.get("Accept", ""):
         return _protobuf_result(results, len(stored))
-    return json_response({
-        "stored": len(stored),
-        "duplicates": len(results) - len(stored),
-        "items": [{"index": r.index, "external_id": r.external_id, "status": r.status,
-                   "message_id": r.message_id, "conversation_id": r.conversation_id}
-                  for r in results],
-    })
+    return json_response(
+        {
+            "stored": len(stored),
+            "duplicates": len(results) - len(stored),
+            "items": [
+                {
+                    "index": r.index,
+                    "external_id": r.external_id,
+                    "status": r.status,
+                    "message_id": r.message_id,
+                    "conversation_id": r.conversation_id,
+                }
+                for r in results
+            ],
+        }
+    )
 
 
 def _protobuf_result(results: list[ItemResult], stored: int) -> web.Response:
     answer = ingest_pb2.IngestResult(
-        stored=stored, duplicates=len(results) - stored,
-        items=[ingest_pb2.IngestItemResult(index=r.index, external_id=r.external_id,
-                                           status=r.status, message_id=r.message_id,
-                                           conversation_id=r.conversation_id)
-               for r in results])
+        stored=stored,
+        duplicates=len(results) - stored,
+        items=[
+            ingest_pb2.IngestItemResult(
+                index=r.index,
+                external_id=r.external_id,
+                status=r.status,
+                message_id=r.message_id,
+                conversation_id=r.conversation_id,
+            )
+            for r in results
+        ],
+    )
     return web.Response(body=answer.SerializeToString(), content_type=PROTOBUF)

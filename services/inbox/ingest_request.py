@@ -31,9 +31,12 @@ from services.inbox.domain.messages import Incoming, normalise_text
 NO_NUL = r"^[^\x00]*$"
 
 
-def _text(max_length: int, min_length: int = 0) -> Any:
-    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length,
-                                            pattern=NO_NUL)]
+AuthorId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NO_NUL)]
+PlatformId = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=NO_NUL)]
+OptionalRef = Annotated[str, StringConstraints(max_length=512, pattern=NO_NUL)]
+Handle = Annotated[str, StringConstraints(max_length=256, pattern=NO_NUL)]
+DisplayName = Annotated[str, StringConstraints(max_length=512, pattern=NO_NUL)]
+Body = Annotated[str, StringConstraints(max_length=40_000, pattern=NO_NUL)]
 
 
 _MODEL_CONFIG = ConfigDict(
@@ -50,25 +53,26 @@ _MODEL_CONFIG = ConfigDict(
 class AuthorIn(BaseModel):
     model_config = _MODEL_CONFIG
 
-    external_id: _text(256, min_length=1)
-    handle: _text(256) = ""
-    display_name: _text(512) = ""
+    external_id: AuthorId
+    handle: Handle = ""
+    display_name: DisplayName = ""
 
 
 class MessageIn(BaseModel):
     model_config = _MODEL_CONFIG
 
     platform: Literal["x", "facebook", "instagram", "messenger", "mastodon", "bluesky", "other"]
-    channel: Annotated[str, Field(min_length=1, max_length=128,
-                                  pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
-    external_id: _text(512, min_length=1)
+    channel: Annotated[
+        str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+    ]
+    external_id: PlatformId
     kind: Literal["mention", "dm", "comment", "reply"]
     direction: Literal["in", "out", ""] = ""
     author: AuthorIn
-    text: _text(40_000) = ""
+    text: Body = ""
     created_at: AwareDatetime
-    in_reply_to: _text(512) = ""
-    thread_id: _text(512) = ""
+    in_reply_to: OptionalRef = ""
+    thread_id: OptionalRef = ""
     lang: Annotated[str, Field(max_length=35, pattern=r"^[A-Za-z0-9-]*$")] = ""
     raw: dict[str, Any] | None = None
 
@@ -82,8 +86,9 @@ class BatchIn(BaseModel):
 class BatchError(Exception):
     """A batch that cannot be accepted; ``errors`` name each item and field."""
 
-    def __init__(self, status: int, title: str, detail: str,
-                 errors: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
+    ) -> None:
         super().__init__(title)
         self.status = status
         self.title = title
@@ -97,10 +102,12 @@ def _pointer(location: tuple[int | str, ...]) -> str:
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     return [
-        {"pointer": _pointer(tuple(e["loc"])),
-         "detail": "contains a NUL character, which cannot be stored"
-         if e["type"] == "string_pattern_mismatch" and e.get("ctx", {}).get("pattern") == NO_NUL
-         else e["msg"]}
+        {
+            "pointer": _pointer(tuple(e["loc"])),
+            "detail": "contains a NUL character, which cannot be stored"
+            if e["type"] == "string_pattern_mismatch" and e.get("ctx", {}).get("pattern") == NO_NUL
+            else e["msg"],
+        }
         for e in exc.errors(include_url=False, include_input=False)[:50]
     ]
 
@@ -110,25 +117,30 @@ def _to_incoming(batch: BatchIn) -> list[Incoming]:
     for i, m in enumerate(batch.messages):
         raw = m.raw
         if raw is not None and b"\\u0000" in orjson.dumps(raw):
-            raise BatchError(422, "Invalid batch", f"/messages/{i}/raw contains a NUL character",
-                             [{"pointer": f"/messages/{i}/raw",
-                               "detail": "contains a NUL character"}])
-        out.append(Incoming(
-            platform=m.platform,
-            channel=m.channel,
-            external_id=m.external_id,
-            kind=m.kind,
-            direction=m.direction or "in",
-            author_external_id=m.author.external_id,
-            author_handle=m.author.handle,
-            author_display_name=m.author.display_name,
-            text=normalise_text(m.text),
-            created_at=m.created_at.astimezone(UTC),
-            in_reply_to=m.in_reply_to,
-            thread_id=m.thread_id,
-            lang=m.lang,
-            raw=raw,
-        ))
+            raise BatchError(
+                422,
+                "Invalid batch",
+                f"/messages/{i}/raw contains a NUL character",
+                [{"pointer": f"/messages/{i}/raw", "detail": "contains a NUL character"}],
+            )
+        out.append(
+            Incoming(
+                platform=m.platform,
+                channel=m.channel,
+                external_id=m.external_id,
+                kind=m.kind,
+                direction=m.direction or "in",
+                author_external_id=m.author.external_id,
+                author_handle=m.author.handle,
+                author_display_name=m.author.display_name,
+                text=normalise_text(m.text),
+                created_at=m.created_at.astimezone(UTC),
+                in_reply_to=m.in_reply_to,
+                thread_id=m.thread_id,
+                lang=m.lang,
+                raw=raw,
+            )
+        )
     return out
 
 
@@ -141,11 +153,15 @@ def _validated(make: Any, max_messages: int) -> list[Incoming]:
                 raise BatchError(400, "Malformed JSON", error["msg"]) from None
         errors = _field_errors(exc)
         first = errors[0] if errors else {"pointer": "/", "detail": "invalid"}
-        raise BatchError(422, "Invalid batch", f"{first['pointer']}: {first['detail']}",
-                         errors) from None
+        raise BatchError(
+            422, "Invalid batch", f"{first['pointer']}: {first['detail']}", errors
+        ) from None
     if len(batch.messages) > max_messages:
-        raise BatchError(413, "Batch too large",
-                         f"{len(batch.messages)} messages; at most {max_messages} per batch.")
+        raise BatchError(
+            413,
+            "Batch too large",
+            f"{len(batch.messages)} messages; at most {max_messages} per batch.",
+        )
     return _to_incoming(batch)
 
 
@@ -154,8 +170,7 @@ def parse_json(body: bytes, max_messages: int) -> list[Incoming]:
     try:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BatchError(400, "Body is not UTF-8",
-                         f"Invalid UTF-8 at byte {exc.start}.") from None
+        raise BatchError(400, "Body is not UTF-8", f"Invalid UTF-8 at byte {exc.start}.") from None
     return _validated(lambda: BatchIn.model_validate_json(body), max_messages)
 
 
@@ -171,16 +186,25 @@ def parse_protobuf(body: bytes, max_messages: int) -> list[Incoming]:
     try:
         batch = ingest_pb2.IngestBatch.FromString(body)
     except DecodeError as exc:
-        raise BatchError(400, "Malformed protobuf",
-                         f"Not an ecoute.v1.IngestBatch: {exc}") from None
+        raise BatchError(
+            400, "Malformed protobuf", f"Not an ecoute.v1.IngestBatch: {exc}"
+        ) from None
     items: list[dict[str, Any]] = []
     for m in batch.messages:
         item: dict[str, Any] = {
-            "platform": m.platform, "channel": m.channel, "external_id": m.external_id,
-            "kind": m.kind, "direction": m.direction,
-            "author": {"external_id": m.author.external_id, "handle": m.author.handle,
-                       "display_name": m.author.display_name},
-            "text": m.text, "in_reply_to": m.in_reply_to, "thread_id": m.thread_id,
+            "platform": m.platform,
+            "channel": m.channel,
+            "external_id": m.external_id,
+            "kind": m.kind,
+            "direction": m.direction,
+            "author": {
+                "external_id": m.author.external_id,
+                "handle": m.author.handle,
+                "display_name": m.author.display_name,
+            },
+            "text": m.text,
+            "in_reply_to": m.in_reply_to,
+            "thread_id": m.thread_id,
             "lang": m.lang,
         }
         created = _timestamp(m)

@@ -16,13 +16,22 @@ class InboxMetrics:
     @classmethod
     def create(cls, registry: CollectorRegistry) -> InboxMetrics:
         return cls(
-            ingested=Counter("ecoute_messages_ingested_total",
-                             "Messages stored for the first time, by platform and direction.",
-                             ["platform", "direction"], registry=registry),
-            duplicates=Counter("ecoute_messages_duplicate_total",
-                               "Messages received again and not stored twice, by platform.",
-                               ["platform"], registry=registry),
-            rejected_batches=Counter("ecoute_ingest_rejected_batches_total",
-                                     "Ingest batches refused, by HTTP status.",
-                                     ["status"], registry=registry),
+            ingested=Counter(
+                "ecoute_messages_ingested_total",
+                "Messages stored for the first time, by platform and direction.",
+                ["platform", "direction"],
+                registry=registry,
+            ),
+            duplicates=Counter(
+                "ecoute_messages_duplicate_total",
+                "Messages received again and not stored twice, by platform.",
+                ["platform"],
+                registry=registry,
+            ),
+            rejected_batches=Counter(
+                "ecoute_ingest_rejected_batches_total",
+                "Ingest batches refused, by HTTP status.",
+                ["status"],
+                registry=registry,
+            ),
         )

@@ -43,20 +43,27 @@ class ItemResult:
 
 async def workspace_of_ingest_token(conn: AsyncConnection, token: str) -> uuid.UUID | None:
     """The workspace an ingest token belongs to, if it is valid and not revoked."""
-    row = (await conn.execute(
-        text("SELECT workspace_id FROM inbox.ingest_tokens "
-             "WHERE digest = :digest AND revoked_at IS NULL"),
-        {"digest": token_digest(token)},
-    )).first()
+    row = (
+        await conn.execute(
+            text(
+                "SELECT workspace_id FROM inbox.ingest_tokens "
+                "WHERE digest = :digest AND revoked_at IS NULL"
+            ),
+            {"digest": token_digest(token)},
+        )
+    ).first()
     return row.workspace_id if row else None
 
 
-async def create_ingest_token(conn: AsyncConnection, workspace_id: uuid.UUID, token: str,
-                              name: str) -> None:
+async def create_ingest_token(
+    conn: AsyncConnection, workspace_id: uuid.UUID, token: str, name: str
+) -> None:
     """Store a new ingest token (its digest only). Re-adding the same token is a no-op."""
     await conn.execute(
-        text("INSERT INTO inbox.ingest_tokens (digest, workspace_id, name) "
-             "VALUES (:digest, :ws, :name) ON CONFLICT (digest) DO NOTHING"),
+        text(
+            "INSERT INTO inbox.ingest_tokens (digest, workspace_id, name) "
+            "VALUES (:digest, :ws, :name) ON CONFLICT (digest) DO NOTHING"
+        ),
         {"digest": token_digest(token), "ws": workspace_id, "name": name},
     )
 
@@ -157,8 +164,9 @@ def _json(rows: list[dict[str, object]]) -> str:
     return orjson.dumps(rows, option=orjson.OPT_UTC_Z).decode()
 
 
-async def _resolve(conn: AsyncConnection, statement: object, params: dict[str, object],
-                   wanted: int) -> list[tuple[object, ...]]:
+async def _resolve(
+    conn: AsyncConnection, statement: object, params: dict[str, object], wanted: int
+) -> list[tuple[object, ...]]:
     """Run an insert-or-select; rerun once if a concurrent insert hid rows from our snapshot."""
     rows = [tuple(r) for r in (await conn.execute(statement, params)).all()]  # type: ignore[call-overload]
     if len({r[1:] for r in rows}) < wanted:
@@ -181,23 +189,38 @@ async def store_batch(
     unique = [batch[i] for i in first]
 
     channel_pairs = sorted({(m.platform, m.channel) for m in unique})
-    channel_rows = await _resolve(conn, _CHANNELS, {
-        "ws": workspace_id,
-        "platforms": [p for p, _ in channel_pairs], "keys": [k for _, k in channel_pairs],
-    }, len(channel_pairs))
-    channel_ids: dict[tuple[str, str], int] = {(str(r[1]), str(r[2])): int(r[0])  # type: ignore[call-overload]
-                                               for r in channel_rows}
+    channel_rows = await _resolve(
+        conn,
+        _CHANNELS,
+        {
+            "ws": workspace_id,
+            "platforms": [p for p, _ in channel_pairs],
+            "keys": [k for _, k in channel_pairs],
+        },
+        len(channel_pairs),
+    )
+    channel_ids: dict[tuple[str, str], int] = {
+        (str(r[1]), str(r[2])): int(r[0])  # type: ignore[call-overload]
+        for r in channel_rows
+    }
 
     def channel_of(m: Incoming) -> int:
         return channel_ids[(m.platform, m.channel)]
 
     # Which are already stored, and which stored messages do the new ones answer?
-    lookups = sorted({(channel_of(m), m.external_id) for m in unique}
-                     | {(channel_of(m), m.in_reply_to) for m in unique if m.in_reply_to})
-    known = (await conn.execute(_EXISTING, {
-        "ws": workspace_id,
-        "rows": _json([{"channel_id": c, "external_id": e} for c, e in lookups]),
-    })).all()
+    lookups = sorted(
+        {(channel_of(m), m.external_id) for m in unique}
+        | {(channel_of(m), m.in_reply_to) for m in unique if m.in_reply_to}
+    )
+    known = (
+        await conn.execute(
+            _EXISTING,
+            {
+                "ws": workspace_id,
+                "rows": _json([{"channel_id": c, "external_id": e} for c, e in lookups]),
+            },
+        )
+    ).all()
     stored: dict[tuple[int, str], tuple[int, int, str]] = {
         (r.channel_id, r.external_id): (r.id, r.conversation_id, r.thread_key) for r in known
     }
@@ -215,22 +238,32 @@ async def store_batch(
 
     if fresh:
         by_channel = {v: k for k, v in channel_ids.items()}
-        known_parents = {
-            (*by_channel[ch], ext): key for (ch, ext), (_, _, key) in stored.items()
-        }
+        known_parents = {(*by_channel[ch], ext): key for (ch, ext), (_, _, key) in stored.items()}
         keys = thread_keys(fresh, known_parents)
 
         author_map: dict[tuple[str, str], Incoming] = {}
         for m in fresh:
             author_map[(m.platform, m.author_external_id)] = m
         author_keys = sorted(author_map)
-        author_rows = await _resolve(conn, _AUTHORS, {
-            "ws": workspace_id,
-            "rows": _json([{"platform": p, "external_id": e,
+        author_rows = await _resolve(
+            conn,
+            _AUTHORS,
+            {
+                "ws": workspace_id,
+                "rows": _json(
+                    [
+                        {
+                            "platform": p,
+                            "external_id": e,
                             "handle": author_map[(p, e)].author_handle,
-                            "display_name": author_map[(p, e)].author_display_name}
-                           for p, e in author_keys]),
-        }, len(author_keys))
+                            "display_name": author_map[(p, e)].author_display_name,
+                        }
+                        for p, e in author_keys
+                    ]
+                ),
+            },
+            len(author_keys),
+        )
         author_ids = {(str(r[1]), str(r[2])): int(r[0]) for r in author_rows}  # type: ignore[call-overload]
 
         threads: dict[tuple[int, str], tuple[str, datetime]] = {}
@@ -239,34 +272,78 @@ async def store_batch(
             kind, started = threads.get(slot, (conversation_kind(m), m.created_at))
             threads[slot] = (kind, min(started, m.created_at))
         thread_list = sorted(threads)
-        conversation_rows = await _resolve(conn, _CONVERSATIONS, {
-            "ws": workspace_id,
-            "rows": _json([{"channel_id": c, "thread_key": k, "kind": threads[(c, k)][0],
-                            "started_at": threads[(c, k)][1]} for c, k in thread_list]),
-        }, len(thread_list))
+        conversation_rows = await _resolve(
+            conn,
+            _CONVERSATIONS,
+            {
+                "ws": workspace_id,
+                "rows": _json(
+                    [
+                        {
+                            "channel_id": c,
+                            "thread_key": k,
+                            "kind": threads[(c, k)][0],
+                            "started_at": threads[(c, k)][1],
+                        }
+                        for c, k in thread_list
+                    ]
+                ),
+            },
+            len(thread_list),
+        )
         conversation_ids = {(int(r[1]), str(r[2])): int(r[0]) for r in conversation_rows}  # type: ignore[call-overload]
 
         conv_of = [conversation_ids[(channel_of(m), k)] for m, k in zip(fresh, keys, strict=True)]
         rows: list[dict[str, object]] = [
-            {"c": channel_of(m), "e": m.external_id, "v": conv_of[pos],
-             "a": author_ids[(m.platform, m.author_external_id)], "d": m.direction,
-             "k": m.kind, "t": m.text, "l": m.lang, "p": m.in_reply_to, "h": m.thread_id,
-             "at": m.created_at, "raw": m.raw}
+            {
+                "c": channel_of(m),
+                "e": m.external_id,
+                "v": conv_of[pos],
+                "a": author_ids[(m.platform, m.author_external_id)],
+                "d": m.direction,
+                "k": m.kind,
+                "t": m.text,
+                "l": m.lang,
+                "p": m.in_reply_to,
+                "h": m.thread_id,
+                "at": m.created_at,
+                "raw": m.raw,
+            }
             for pos, m in enumerate(fresh)
         ]
-        inserted = (await conn.execute(_MESSAGES, {
-            "ws": workspace_id, "received": received_at, "rows": _json(rows),
-        })).all()
+        inserted = (
+            await conn.execute(
+                _MESSAGES,
+                {
+                    "ws": workspace_id,
+                    "received": received_at,
+                    "rows": _json(rows),
+                },
+            )
+        ).all()
         new_ids = {(r[1], r[2]): r[0] for r in inserted}
 
-        raced = [i for i in fresh_idx
-                 if (channel_of(batch[i]), batch[i].external_id) not in new_ids]
+        raced = [
+            i for i in fresh_idx if (channel_of(batch[i]), batch[i].external_id) not in new_ids
+        ]
         if raced:  # a concurrent request stored these first: report its ids
-            again = (await conn.execute(_EXISTING, {
-                "ws": workspace_id,
-                "rows": _json([{"channel_id": channel_of(batch[i]),
-                                "external_id": batch[i].external_id} for i in raced]),
-            })).all()
+            again = (
+                await conn.execute(
+                    _EXISTING,
+                    {
+                        "ws": workspace_id,
+                        "rows": _json(
+                            [
+                                {
+                                    "channel_id": channel_of(batch[i]),
+                                    "external_id": batch[i].external_id,
+                                }
+                                for i in raced
+                            ]
+                        ),
+                    },
+                )
+            ).all()
             for r in again:
                 stored[(r.channel_id, r.external_id)] = (r.id, r.conversation_id, r.thread_key)
 
@@ -279,23 +356,31 @@ async def store_batch(
             message_id = new_ids.get(slot)
             if message_id is None:
                 hit = stored[slot]
-                results[i] = ItemResult(i, m.external_id, "duplicate", hit[0], hit[1],
-                                        m.platform)
+                results[i] = ItemResult(i, m.external_id, "duplicate", hit[0], hit[1], m.platform)
                 continue
-            results[i] = ItemResult(i, m.external_id, "stored", message_id, conv_of[pos],
-                                    m.platform)
-            events.append(_ingested_event(workspace, message_id, conv_of[pos],
-                                          channel_of(m),
-                                          author_ids[(m.platform, m.author_external_id)],
-                                          m, received))
+            results[i] = ItemResult(
+                i, m.external_id, "stored", message_id, conv_of[pos], m.platform
+            )
+            events.append(
+                _ingested_event(
+                    workspace,
+                    message_id,
+                    conv_of[pos],
+                    channel_of(m),
+                    author_ids[(m.platform, m.author_external_id)],
+                    m,
+                    received,
+                )
+            )
         await publish(conn, MESSAGE_INGESTED, [workspace_id] * len(events), events)
 
     first_of = {(batch[i].platform, batch[i].channel, batch[i].external_id): i for i in first}
     for i in repeats:
         m = batch[i]
         original = results[first_of[(m.platform, m.channel, m.external_id)]]
-        results[i] = ItemResult(i, m.external_id, "duplicate", original.message_id,
-                                original.conversation_id, m.platform)
+        results[i] = ItemResult(
+            i, m.external_id, "duplicate", original.message_id, original.conversation_id, m.platform
+        )
     return [results[i] for i in range(len(batch))]
 
 
@@ -304,9 +389,15 @@ def _timestamp(moment: datetime) -> Timestamp:
     return Timestamp(seconds=int(moment.timestamp() // 1), nanos=moment.microsecond * 1000)
 
 
-def _ingested_event(workspace: str, message_id: int, conversation_id: int,
-                    channel_id: int, author_id: int, m: Incoming,
-                    received: Timestamp) -> bytes:
+def _ingested_event(
+    workspace: str,
+    message_id: int,
+    conversation_id: int,
+    channel_id: int,
+    author_id: int,
+    m: Incoming,
+    received: Timestamp,
+) -> bytes:
     event = events_pb2.MessageIngested(
         workspace_id=workspace,
         message_id=message_id,
@@ -314,12 +405,21 @@ def _ingested_event(workspace: str, message_id: int, conversation_id: int,
         channel_id=channel_id,
         author_id=author_id,
         message=message_pb2.NormalizedMessage(
-            platform=m.platform, channel=m.channel, external_id=m.external_id, kind=m.kind,
+            platform=m.platform,
+            channel=m.channel,
+            external_id=m.external_id,
+            kind=m.kind,
             direction=m.direction,
-            author=message_pb2.Author(external_id=m.author_external_id, handle=m.author_handle,
-                                      display_name=m.author_display_name),
-            text=m.text, created_at=_timestamp(m.created_at), in_reply_to=m.in_reply_to,
-            thread_id=m.thread_id, lang=m.lang,
+            author=message_pb2.Author(
+                external_id=m.author_external_id,
+                handle=m.author_handle,
+                display_name=m.author_display_name,
+            ),
+            text=m.text,
+            created_at=_timestamp(m.created_at),
+            in_reply_to=m.in_reply_to,
+            thread_id=m.thread_id,
+            lang=m.lang,
         ),
         received_at=received,
     )

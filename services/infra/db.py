@@ -14,13 +14,13 @@ def sqlalchemy_url(url: str) -> str:
     """``postgresql://…`` as SQLAlchemy's asyncpg dialect wants it."""
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix):]
+            return "postgresql+asyncpg://" + url[len(prefix) :]
     raise ValueError("DATABASE_URL must start with postgresql://")
 
 
 def asyncpg_dsn(url: str) -> str:
     """The same URL as plain asyncpg (LISTEN connections, COPY) wants it."""
-    return "postgresql://" + sqlalchemy_url(url)[len("postgresql+asyncpg://"):]
+    return "postgresql://" + sqlalchemy_url(url)[len("postgresql+asyncpg://") :]
 
 
 def create_engine(url: str, pool_size: int) -> AsyncEngine:
@@ -32,8 +32,11 @@ def create_engine(url: str, pool_size: int) -> AsyncEngine:
         pool_timeout=10,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"timeout": 5, "command_timeout": 30,
-                      "server_settings": {"application_name": "ecoute"}},
+        connect_args={
+            "timeout": 5,
+            "command_timeout": 30,
+            "server_settings": {"application_name": "ecoute"},
+        },
     )
 
 

@@ -149,30 +149,33 @@ class Consumer:
 
     async def drain_once(self) -> int:
         """Handle one batch; returns how many events were acknowledged."""
-        async with self.engine.connect() as conn:
-            async with conn.begin():
-                rows = (await conn.execute(
-                    _CLAIM, {"consumer": self.name, "limit": self.batch_size})).all()
-                if not rows:
-                    return 0
-                events = [Event(r.id, r.topic, r.workspace_id, r.payload, r.attempts)
-                          for r in rows]
-                try:
-                    async with conn.begin_nested():
-                        await self.handler(conn, events)
-                except asyncio.CancelledError:
+        async with self.engine.connect() as conn, conn.begin():
+            rows = (
+                await conn.execute(_CLAIM, {"consumer": self.name, "limit": self.batch_size})
+            ).all()
+            if not rows:
+                return 0
+            events = [Event(r.id, r.topic, r.workspace_id, r.payload, r.attempts) for r in rows]
+            try:
+                async with conn.begin_nested():
+                    await self.handler(conn, events)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_unavailable(exc):
                     raise
-                except Exception as exc:
-                    if is_unavailable(exc):
-                        raise
-                    log.warning("batch failed; handling its events one by one",
-                                extra={"consumer": self.name, "events": len(events),
-                                       "error_type": type(exc).__name__})
-                    failed = True
-                else:
-                    failed = False
-                    await conn.execute(_ACK, {"consumer": self.name,
-                                              "ids": [e.id for e in events]})
+                log.warning(
+                    "batch failed; handling its events one by one",
+                    extra={
+                        "consumer": self.name,
+                        "events": len(events),
+                        "error_type": type(exc).__name__,
+                    },
+                )
+                failed = True
+            else:
+                failed = False
+                await conn.execute(_ACK, {"consumer": self.name, "ids": [e.id for e in events]})
         if not failed:
             return len(events)
         done = 0
@@ -181,40 +184,45 @@ class Consumer:
         return done
 
     async def _handle_alone(self, event_id: int) -> int:
-        async with self.engine.connect() as conn:
-            async with conn.begin():
-                row = (await conn.execute(
-                    _CLAIM_ONE, {"consumer": self.name, "id": event_id})).first()
-                if row is None:
-                    return 0
-                event = Event(row.id, row.topic, row.workspace_id, row.payload, row.attempts)
-                try:
-                    async with conn.begin_nested():
-                        await self.handler(conn, [event])
-                except asyncio.CancelledError:
+        async with self.engine.connect() as conn, conn.begin():
+            row = (await conn.execute(_CLAIM_ONE, {"consumer": self.name, "id": event_id})).first()
+            if row is None:
+                return 0
+            event = Event(row.id, row.topic, row.workspace_id, row.payload, row.attempts)
+            try:
+                async with conn.begin_nested():
+                    await self.handler(conn, [event])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_unavailable(exc):
                     raise
-                except Exception as exc:
-                    if is_unavailable(exc):
-                        raise
-                    error = type(exc).__name__
-                    if event.attempts + 1 >= MAX_ATTEMPTS:
-                        await conn.execute(_BURY, {"consumer": self.name, "id": event.id,
-                                                   "error": error})
-                    else:
-                        delay = min(300.0, 2.0 ** event.attempts) * (0.5 + random.random())
-                        await conn.execute(_RETRY_LATER, {"consumer": self.name,
-                                                          "id": event.id, "error": error,
-                                                          "delay": delay})
-                    log.warning("event failed", extra={"consumer": self.name,
-                                                       "event_id": event.id,
-                                                       "topic": event.topic,
-                                                       "attempt": event.attempts + 1,
-                                                       "error_type": error})
-                    if self.on_failure is not None:
-                        self.on_failure(event, exc)
-                    return 0
-                await conn.execute(_ACK, {"consumer": self.name, "ids": [event.id]})
-                return 1
+                error = type(exc).__name__
+                if event.attempts + 1 >= MAX_ATTEMPTS:
+                    await conn.execute(
+                        _BURY, {"consumer": self.name, "id": event.id, "error": error}
+                    )
+                else:
+                    delay = min(300.0, 2.0**event.attempts) * (0.5 + random.random())
+                    await conn.execute(
+                        _RETRY_LATER,
+                        {"consumer": self.name, "id": event.id, "error": error, "delay": delay},
+                    )
+                log.warning(
+                    "event failed",
+                    extra={
+                        "consumer": self.name,
+                        "event_id": event.id,
+                        "topic": event.topic,
+                        "attempt": event.attempts + 1,
+                        "error_type": error,
+                    },
+                )
+                if self.on_failure is not None:
+                    self.on_failure(event, exc)
+                return 0
+            await conn.execute(_ACK, {"consumer": self.name, "ids": [event.id]})
+            return 1
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain, then sleep until woken by NOTIFY, the poll interval, or ``stop``."""
@@ -241,8 +249,9 @@ class Consumer:
                         waiter = asyncio.create_task(self._wake.wait())
                         stopper = asyncio.create_task(stop.wait())
                         try:
-                            await asyncio.wait({waiter, stopper},
-                                               return_when=asyncio.FIRST_COMPLETED)
+                            await asyncio.wait(
+                                {waiter, stopper}, return_when=asyncio.FIRST_COMPLETED
+                            )
                         finally:
                             waiter.cancel()
                             stopper.cancel()
@@ -280,6 +289,9 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
 
 async def backlog(conn: AsyncConnection) -> dict[str, int]:
     """Events waiting per consumer (for metrics and operators)."""
-    rows = (await conn.execute(text(
-        "SELECT consumer, count(*) AS n FROM events.outbox GROUP BY consumer"))).all()
+    rows = (
+        await conn.execute(
+            text("SELECT consumer, count(*) AS n FROM events.outbox GROUP BY consumer")
+        )
+    ).all()
     return {r.consumer: r.n for r in rows}

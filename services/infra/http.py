@@ -80,17 +80,27 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         raise
     except Exception as exc:
         if is_unavailable(exc):
-            log.warning("database unavailable", extra={"request_id": request_id,
-                                                        "error_type": type(exc).__name__})
-            response = problem_response(503, "Service Unavailable",
-                                        "The database cannot be reached; retry shortly.",
-                                        request_id=request_id)
+            log.warning(
+                "database unavailable",
+                extra={"request_id": request_id, "error_type": type(exc).__name__},
+            )
+            response = problem_response(
+                503,
+                "Service Unavailable",
+                "The database cannot be reached; retry shortly.",
+                request_id=request_id,
+            )
         else:
-            log.exception("unhandled error", extra={"request_id": request_id,
-                                                    "route": request.path.split("?")[0][:200]})
-            response = problem_response(500, "Internal Server Error",
-                                        "Quote the request id when reporting this.",
-                                        request_id=request_id)
+            log.exception(
+                "unhandled error",
+                extra={"request_id": request_id, "route": request.path.split("?")[0][:200]},
+            )
+            response = problem_response(
+                500,
+                "Internal Server Error",
+                "Quote the request id when reporting this.",
+                request_id=request_id,
+            )
     response.headers["X-Request-Id"] = request_id
     return response
 
@@ -99,8 +109,9 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
     """The whole body, refusing (413) anything over ``max_bytes`` without reading it all."""
     declared = request.content_length
     if declared is not None and declared > max_bytes:
-        raise ProblemError(413, "Payload Too Large",
-                           f"The body is {declared} bytes; the limit is {max_bytes}.")
+        raise ProblemError(
+            413, "Payload Too Large", f"The body is {declared} bytes; the limit is {max_bytes}."
+        )
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -154,8 +165,9 @@ async def readyz(request: web.Request) -> web.Response:
     """Ready when the database answers (cached a few seconds)."""
     if await request.app[READINESS_KEY].ready(request.app[ENGINE_KEY]):
         return json_response({"status": "ready", "database": "ok"})
-    return problem_response(503, "Not Ready", "The database cannot be reached.",
-                            database="unreachable")
+    return problem_response(
+        503, "Not Ready", "The database cannot be reached.", database="unreachable"
+    )
 
 
 def add_probes(app: web.Application, cache_seconds: float) -> None:

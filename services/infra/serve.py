@@ -13,8 +13,15 @@ log = logging.getLogger("ecoute.serve")
 def run(app: web.Application, host: str, port: int, grace_seconds: float = 10.0) -> None:
     """Serve until SIGINT/SIGTERM; then stop accepting, finish requests and close resources."""
     log.info("listening", extra={"host": host, "port": port})
-    web.run_app(app, host=host, port=port, print=None, access_log=None,
-                shutdown_timeout=grace_seconds, handle_signals=True)
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=grace_seconds,
+        handle_signals=True,
+    )
 
 
 async def run_until_stopped(stop: asyncio.Event) -> None:

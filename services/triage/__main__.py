@@ -14,20 +14,23 @@ from services.triage.settings import TriageSettings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.triage",
-                                     description="Écoute triage: the agents' desk.")
+    parser = argparse.ArgumentParser(
+        prog="python -m services.triage", description="Écoute triage: the agents' desk."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve the agent API and UI (TRIAGE_PORT, default 8081)")
     commands.add_parser("worker", help="only consume events (no HTTP API)")
     commands.add_parser("migrate", help="apply triage's database migrations")
     workspace = commands.add_parser(
-        "create-workspace", help="create a workspace with one user and an API token (JSON out)")
+        "create-workspace", help="create a workspace with one user and an API token (JSON out)"
+    )
     workspace.add_argument("--name", required=True)
     workspace.add_argument("--id", type=uuid.UUID, default=None)
     workspace.add_argument("--email", required=True)
     workspace.add_argument("--role", choices=("agent", "lead", "admin"), default="agent")
-    workspace.add_argument("--token", default=None,
-                           help="use this API token instead of a random one (demo, scripts)")
+    workspace.add_argument(
+        "--token", default=None, help="use this API token instead of a random one (demo, scripts)"
+    )
     args = parser.parse_args(argv)
 
     settings = TriageSettings()

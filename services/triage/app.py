@@ -31,10 +31,15 @@ def build_consumer(app: web.Application, settings: TriageSettings) -> Consumer:
     async def handler(conn, events):  # type: ignore[no-untyped-def]
         await handle_batch(conn, events, on_decision=counters.count_decision)
 
-    return Consumer(app[ENGINE_KEY], settings.database_url.get_secret_value(), CONSUMER_NAME,
-                    handler, batch_size=settings.consumer_batch_size,
-                    poll_seconds=settings.consumer_poll_seconds,
-                    on_failure=counters.count_failure)
+    return Consumer(
+        app[ENGINE_KEY],
+        settings.database_url.get_secret_value(),
+        CONSUMER_NAME,
+        handler,
+        batch_size=settings.consumer_batch_size,
+        poll_seconds=settings.consumer_poll_seconds,
+        on_failure=counters.count_failure,
+    )
 
 
 def create_app(settings: TriageSettings) -> web.Application:

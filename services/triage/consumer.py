@@ -39,36 +39,53 @@ OnDecision = Callable[[Decision], None]
 
 
 def _ingested(event: Event) -> events_pb2.MessageIngested:
-    message = events_pb2.MessageIngested.FromString(event.payload)
+    message = events_pb2.MessageIngested()
+    message.ParseFromString(event.payload)
     if str(event.workspace_id) != message.workspace_id:
         raise ValueError("event workspace does not match its envelope")
     return message
 
 
-async def handle_batch(conn: AsyncConnection, events: list[Event], *,
-                       now: Callable[[], datetime] = lambda: datetime.now(UTC),
-                       on_decision: OnDecision | None = None) -> None:
+async def handle_batch(
+    conn: AsyncConnection,
+    events: list[Event],
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    on_decision: OnDecision | None = None,
+) -> None:
     """Apply a batch of message-ingested events inside the caller's transaction."""
     ingested = [_ingested(e) for e in events if e.topic == MESSAGE_INGESTED]
     if not ingested:
         return
     conversation_rows = [
-        (uuid.UUID(m.workspace_id), m.conversation_id, m.message.platform, m.message.channel,
-         "dm" if m.message.kind == "dm" else "public")
+        (
+            uuid.UUID(m.workspace_id),
+            m.conversation_id,
+            m.message.platform,
+            m.message.channel,
+            "dm" if m.message.kind == "dm" else "public",
+        )
         for m in ingested
     ]
     states = await lock_conversations(conn, conversation_rows)
-    new = await insert_messages(conn, [
-        {
-            "ws": uuid.UUID(m.workspace_id), "ids": m.message_id,
-            "conversation_ids": m.conversation_id, "directions": m.message.direction or "in",
-            "kinds": m.message.kind, "handles": m.message.author.handle,
-            "names": m.message.author.display_name, "texts": m.message.text,
-            "created": m.message.created_at.ToDatetime(UTC),
-            "received": m.received_at.ToDatetime(UTC),
-        }
-        for m in ingested
-    ])
+    new = await insert_messages(
+        conn,
+        [
+            {
+                "ws": uuid.UUID(m.workspace_id),
+                "ids": m.message_id,
+                "conversation_ids": m.conversation_id,
+                "directions": m.message.direction or "in",
+                "kinds": m.message.kind,
+                "handles": m.message.author.handle,
+                "names": m.message.author.display_name,
+                "texts": m.message.text,
+                "created": m.message.created_at.ToDatetime(UTC),
+                "received": m.received_at.ToDatetime(UTC),
+            }
+            for m in ingested
+        ],
+    )
     decided_at = now()
     decisions: list[dict[str, Any]] = []
     changed: dict[tuple[uuid.UUID, int], ConversationState] = {}
@@ -90,17 +107,33 @@ async def handle_batch(conn: AsyncConnection, events: list[Event], *,
         )
         if on_decision is not None:
             on_decision(decision)
-        decisions.append({
-            "ws": key[0], "ids": m.message_id, "needs_answer": decision.needs_answer,
-            "intents": decision.intent, "abuse": decision.abuse,
-            "languages": decision.language, "priorities": decision.priority,
-            "confidences": decision.confidence, "reasons": join_reasons(decision.reasons),
-            "versions": decision.model_version, "decided": decided_at,
-        })
-        states[key] = after_inbound(state, MessageVerdict(
-            message_id=m.message_id, created_at=created, needs_answer=decision.needs_answer,
-            intent=decision.intent, abuse=decision.abuse, priority=decision.priority,
-            reasons=decision.reasons))
+        decisions.append(
+            {
+                "ws": key[0],
+                "ids": m.message_id,
+                "needs_answer": decision.needs_answer,
+                "intents": decision.intent,
+                "abuse": decision.abuse,
+                "languages": decision.language,
+                "priorities": decision.priority,
+                "confidences": decision.confidence,
+                "reasons": join_reasons(decision.reasons),
+                "versions": decision.model_version,
+                "decided": decided_at,
+            }
+        )
+        states[key] = after_inbound(
+            state,
+            MessageVerdict(
+                message_id=m.message_id,
+                created_at=created,
+                needs_answer=decision.needs_answer,
+                intent=decision.intent,
+                abuse=decision.abuse,
+                priority=decision.priority,
+                reasons=decision.reasons,
+            ),
+        )
         changed[key] = states[key]
     await insert_decisions(conn, decisions)
     await save_conversations(conn, changed)

@@ -28,9 +28,12 @@ async def authenticate(request: web.Request) -> Caller:
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ProblemError(422, "Invalid query", f"limit must be an integer from 1 to {MAX_LIMIT}.",
-                           errors=[{"pointer": "/query/limit",
-                                    "detail": f"expected 1..{MAX_LIMIT}"}])
+        raise ProblemError(
+            422,
+            "Invalid query",
+            f"limit must be an integer from 1 to {MAX_LIMIT}.",
+            errors=[{"pointer": "/query/limit", "detail": f"expected 1..{MAX_LIMIT}"}],
+        )
     return int(raw)
 
 

@@ -18,17 +18,24 @@ class TriageMetrics:
     @classmethod
     def create(cls, registry: CollectorRegistry) -> TriageMetrics:
         return cls(
-            triaged=Counter("ecoute_messages_triaged_total",
-                            "Inbound messages triaged, by intent, priority and need.",
-                            ["intent", "priority", "needs_answer"], registry=registry),
-            failures=Counter("ecoute_triage_failures_total",
-                             "Events triage could not handle (retried, then dead-lettered).",
-                             ["topic"], registry=registry),
+            triaged=Counter(
+                "ecoute_messages_triaged_total",
+                "Inbound messages triaged, by intent, priority and need.",
+                ["intent", "priority", "needs_answer"],
+                registry=registry,
+            ),
+            failures=Counter(
+                "ecoute_triage_failures_total",
+                "Events triage could not handle (retried, then dead-lettered).",
+                ["topic"],
+                registry=registry,
+            ),
         )
 
     def count_decision(self, decision: Decision) -> None:
-        self.triaged.labels(decision.intent, f"P{decision.priority}",
-                            "true" if decision.needs_answer else "false").inc()
+        self.triaged.labels(
+            decision.intent, f"P{decision.priority}", "true" if decision.needs_answer else "false"
+        ).inc()
 
     def count_failure(self, event: Event, _exc: BaseException) -> None:
         self.failures.labels(event.topic if event.topic.count(".") == 1 else "other").inc()

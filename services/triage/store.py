@@ -25,43 +25,71 @@ class Caller:
 
 
 async def caller_of_token(conn: AsyncConnection, token: str) -> Caller | None:
-    row = (await conn.execute(text(
-        """
+    row = (
+        await conn.execute(
+            text(
+                """
         SELECT t.workspace_id, t.user_id, u.role FROM triage.api_tokens AS t
         JOIN triage.users AS u ON u.workspace_id = t.workspace_id AND u.id = t.user_id
         WHERE t.digest = :digest AND t.revoked_at IS NULL
-        """), {"digest": token_digest(token)})).first()
+        """
+            ),
+            {"digest": token_digest(token)},
+        )
+    ).first()
     return Caller(row.workspace_id, row.user_id, row.role) if row else None
 
 
-async def create_workspace(conn: AsyncConnection, name: str,
-                           workspace_id: uuid.UUID | None = None) -> uuid.UUID:
+async def create_workspace(
+    conn: AsyncConnection, name: str, workspace_id: uuid.UUID | None = None
+) -> uuid.UUID:
     workspace_id = workspace_id or uuid.uuid4()
-    await conn.execute(text("INSERT INTO triage.workspaces (id, name) VALUES (:id, :name) "
-                            "ON CONFLICT (id) DO NOTHING"), {"id": workspace_id, "name": name})
+    await conn.execute(
+        text(
+            "INSERT INTO triage.workspaces (id, name) VALUES (:id, :name) "
+            "ON CONFLICT (id) DO NOTHING"
+        ),
+        {"id": workspace_id, "name": name},
+    )
     return workspace_id
 
 
-async def create_user(conn: AsyncConnection, workspace_id: uuid.UUID, email: str,
-                      display_name: str, role: str) -> uuid.UUID:
+async def create_user(
+    conn: AsyncConnection, workspace_id: uuid.UUID, email: str, display_name: str, role: str
+) -> uuid.UUID:
     """Create the user, or return the existing one with that e-mail in the workspace."""
-    row = (await conn.execute(text(
-        """
+    row = (
+        await conn.execute(
+            text(
+                """
         INSERT INTO triage.users (workspace_id, id, email, display_name, role)
         VALUES (:ws, :id, :email, :name, :role)
         ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET role = EXCLUDED.role
         RETURNING id
-        """), {"ws": workspace_id, "id": uuid.uuid4(), "email": email, "name": display_name,
-               "role": role})).one()
+        """
+            ),
+            {
+                "ws": workspace_id,
+                "id": uuid.uuid4(),
+                "email": email,
+                "name": display_name,
+                "role": role,
+            },
+        )
+    ).one()
     return uuid.UUID(str(row.id))
 
 
-async def create_api_token(conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID,
-                           token: str, name: str) -> None:
-    await conn.execute(text(
-        "INSERT INTO triage.api_tokens (digest, workspace_id, user_id, name) "
-        "VALUES (:digest, :ws, :user, :name) ON CONFLICT (digest) DO NOTHING"),
-        {"digest": token_digest(token), "ws": workspace_id, "user": user_id, "name": name})
+async def create_api_token(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, token: str, name: str
+) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO triage.api_tokens (digest, workspace_id, user_id, name) "
+            "VALUES (:digest, :ws, :user, :name) ON CONFLICT (digest) DO NOTHING"
+        ),
+        {"digest": token_digest(token), "ws": workspace_id, "user": user_id, "name": name},
+    )
 
 
 _ENSURE_CONVERSATIONS = text(
@@ -86,22 +114,38 @@ _LOCK_CONVERSATIONS = text(
 StateKey = tuple[uuid.UUID, int]
 
 
-async def lock_conversations(conn: AsyncConnection, conversations: Sequence[tuple[
-        uuid.UUID, int, str, str, str]]) -> dict[StateKey, ConversationState]:
+async def lock_conversations(
+    conn: AsyncConnection, conversations: Sequence[tuple[uuid.UUID, int, str, str, str]]
+) -> dict[StateKey, ConversationState]:
     """Create missing conversations and lock all of them (in key order: no deadlock)."""
     rows = sorted(set(conversations))
-    columns = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
-    await conn.execute(_ENSURE_CONVERSATIONS, {
-        "ws": list(columns[0]), "ids": list(columns[1]), "platforms": list(columns[2]),
-        "channels": list(columns[3]), "kinds": list(columns[4])})
-    locked = (await conn.execute(_LOCK_CONVERSATIONS, {
-        "ws": list(columns[0]), "ids": list(columns[1])})).all()
+    columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] or [[]] * 5
+    await conn.execute(
+        _ENSURE_CONVERSATIONS,
+        {
+            "ws": list(columns[0]),
+            "ids": list(columns[1]),
+            "platforms": list(columns[2]),
+            "channels": list(columns[3]),
+            "kinds": list(columns[4]),
+        },
+    )
+    locked = (
+        await conn.execute(_LOCK_CONVERSATIONS, {"ws": list(columns[0]), "ids": list(columns[1])})
+    ).all()
     return {
         (r.workspace_id, r.id): ConversationState(
-            status=r.status, needs_answer=r.needs_answer, priority=r.priority, intent=r.intent,
-            abuse=r.abuse, reasons=tuple(r.reasons), waiting_since=r.waiting_since,
-            last_inbound_at=r.last_inbound_at, last_outbound_at=r.last_outbound_at,
-            last_message_id=r.last_message_id)
+            status=r.status,
+            needs_answer=r.needs_answer,
+            priority=r.priority,
+            intent=r.intent,
+            abuse=r.abuse,
+            reasons=tuple(r.reasons),
+            waiting_since=r.waiting_since,
+            last_inbound_at=r.last_inbound_at,
+            last_outbound_at=r.last_outbound_at,
+            last_message_id=r.last_message_id,
+        )
         for r in locked
     }
 
@@ -151,8 +195,7 @@ _INSERT_DECISIONS = text(
 
 async def insert_decisions(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await conn.execute(_INSERT_DECISIONS,
-                           {name: [r[name] for r in rows] for name in rows[0]})
+        await conn.execute(_INSERT_DECISIONS, {name: [r[name] for r in rows] for name in rows[0]})
 
 
 _UPDATE_CONVERSATIONS = text(
@@ -180,21 +223,30 @@ def join_reasons(reasons: Sequence[str]) -> str:
     return "\x1f".join(r.replace("\x1f", " ") for r in reasons)
 
 
-async def save_conversations(conn: AsyncConnection,
-                             states: dict[StateKey, ConversationState]) -> None:
+async def save_conversations(
+    conn: AsyncConnection, states: dict[StateKey, ConversationState]
+) -> None:
     if not states:
         return
     keys = sorted(states)
     s = [states[k] for k in keys]
-    await conn.execute(_UPDATE_CONVERSATIONS, {
-        "ws": [k[0] for k in keys], "ids": [k[1] for k in keys],
-        "statuses": [x.status for x in s], "needs_answer": [x.needs_answer for x in s],
-        "priorities": [x.priority for x in s], "intents": [x.intent for x in s],
-        "abuse": [x.abuse for x in s], "reasons": [join_reasons(x.reasons) for x in s],
-        "waiting": [x.waiting_since for x in s], "inbound": [x.last_inbound_at for x in s],
-        "outbound": [x.last_outbound_at for x in s],
-        "last_ids": [x.last_message_id for x in s],
-    })
+    await conn.execute(
+        _UPDATE_CONVERSATIONS,
+        {
+            "ws": [k[0] for k in keys],
+            "ids": [k[1] for k in keys],
+            "statuses": [x.status for x in s],
+            "needs_answer": [x.needs_answer for x in s],
+            "priorities": [x.priority for x in s],
+            "intents": [x.intent for x in s],
+            "abuse": [x.abuse for x in s],
+            "reasons": [join_reasons(x.reasons) for x in s],
+            "waiting": [x.waiting_since for x in s],
+            "inbound": [x.last_inbound_at for x in s],
+            "outbound": [x.last_outbound_at for x in s],
+            "last_ids": [x.last_message_id for x in s],
+        },
+    )
 
 
 _QUEUE = text(
@@ -212,8 +264,9 @@ _QUEUE = text(
 )
 
 
-async def queue(conn: AsyncConnection, workspace_id: uuid.UUID, limit: int,
-                now: datetime) -> list[dict[str, Any]]:
+async def queue(
+    conn: AsyncConnection, workspace_id: uuid.UUID, limit: int, now: datetime
+) -> list[dict[str, Any]]:
     """Open conversations that need an answer: most urgent first, then longest waiting."""
     rows = (await conn.execute(_QUEUE, {"ws": workspace_id, "limit": limit})).all()
     return [
@@ -227,10 +280,15 @@ async def queue(conn: AsyncConnection, workspace_id: uuid.UUID, limit: int,
             "abuse": r.abuse,
             "reasons": list(r.reasons),
             "waiting_since": r.waiting_since,
-            "waiting_seconds": (max(0, int((now - r.waiting_since).total_seconds()))
-                                if r.waiting_since else 0),
-            "latest_message": None if r.message_id is None else {
-                "id": r.message_id, "text": r.text, "created_at": r.created_at,
+            "waiting_seconds": (
+                max(0, int((now - r.waiting_since).total_seconds())) if r.waiting_since else 0
+            ),
+            "latest_message": None
+            if r.message_id is None
+            else {
+                "id": r.message_id,
+                "text": r.text,
+                "created_at": r.created_at,
                 "author": {"handle": r.author_handle, "display_name": r.author_name},
             },
         }

@@ -30,8 +30,10 @@ def samples(exposition: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
 
 
 async def test_probes_answer_on_both_services(aiohttp_client: Any, database_url: str) -> None:
-    for app in (create_inbox(inbox_settings(database_url)),
-                create_triage(triage_settings(database_url, run_consumer=False))):
+    for app in (
+        create_inbox(inbox_settings(database_url)),
+        create_triage(triage_settings(database_url, run_consumer=False)),
+    ):
         client = await aiohttp_client(app)
         assert (await client.get("/livez")).status == 200
         ready = await client.get("/readyz")
@@ -40,31 +42,41 @@ async def test_probes_answer_on_both_services(aiohttp_client: Any, database_url:
 
 
 async def test_metrics_count_ingested_duplicates_triaged_and_time_routes(
-        aiohttp_client: Any, database_url: str) -> None:
+    aiohttp_client: Any, database_url: str
+) -> None:
     inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
     triage = await aiohttp_client(create_triage(triage_settings(database_url)))
     ws = await make_workspace(database_url)
-    batch = [message("1", "my flight was cancelled and nobody helps"),
-             message("2", "lol same", author="7", platform="mastodon", channel="m")]
+    batch = [
+        message("1", "my flight was cancelled and nobody helps"),
+        message("2", "lol same", author="7", platform="mastodon", channel="m"),
+    ]
     for _ in range(2):
-        response = await inbox.post("/v1/ingest", json={"messages": batch},
-                                    headers=bearer(ws.ingest_token))
+        response = await inbox.post(
+            "/v1/ingest", json={"messages": batch}, headers=bearer(ws.ingest_token)
+        )
         assert response.status == 200
-    await inbox.post("/v1/ingest", data=b"{", headers={**bearer(ws.ingest_token),
-                                                       "Content-Type": "application/json"})
+    await inbox.post(
+        "/v1/ingest",
+        data=b"{",
+        headers={**bearer(ws.ingest_token), "Content-Type": "application/json"},
+    )
     found = samples(await (await inbox.get("/metrics")).text())
-    assert found[("ecoute_messages_ingested_total",
-                  (("direction", "in"), ("platform", "x")))] == 1
+    assert found[("ecoute_messages_ingested_total", (("direction", "in"), ("platform", "x")))] == 1
     assert found[("ecoute_messages_duplicate_total", (("platform", "mastodon"),))] == 1
     assert found[("ecoute_ingest_rejected_batches_total", (("status", "400"),))] == 1
-    route_counts = {labels: v for (name, labels), v in found.items()
-                    if name == "ecoute_http_request_duration_seconds_count"}
+    route_counts = {
+        labels: v
+        for (name, labels), v in found.items()
+        if name == "ecoute_http_request_duration_seconds_count"
+    }
     assert route_counts[(("method", "POST"), ("route", "/v1/ingest"), ("status", "2xx"))] == 2
 
     for _ in range(100):
         triaged = samples(await (await triage.get("/metrics")).text())
-        total = sum(v for (name, _), v in triaged.items()
-                    if name == "ecoute_messages_triaged_total")
+        total = sum(
+            v for (name, _), v in triaged.items() if name == "ecoute_messages_triaged_total"
+        )
         if total == 2:
             break
         await asyncio.sleep(0.05)
@@ -72,23 +84,26 @@ async def test_metrics_count_ingested_duplicates_triaged_and_time_routes(
 
 
 async def test_database_outage_gives_503_stores_nothing_and_recovers_without_restart(
-        aiohttp_client: Any, database_url: str) -> None:
+    aiohttp_client: Any, database_url: str
+) -> None:
     ws = await make_workspace(database_url)
     proxy = CuttableProxy(database_url)
     await proxy.start()
     inbox = await aiohttp_client(create_inbox(inbox_settings(proxy.url)))
     triage = await aiohttp_client(create_triage(triage_settings(proxy.url)))
     try:
-        ok = await inbox.post("/v1/ingest", json={"messages": [message("before")]},
-                              headers=bearer(ws.ingest_token))
+        ok = await inbox.post(
+            "/v1/ingest", json={"messages": [message("before")]}, headers=bearer(ws.ingest_token)
+        )
         assert ok.status == 200
 
         proxy.cut()
         assert (await inbox.get("/readyz")).status == 503
         assert (await triage.get("/readyz")).status == 503
         assert (await inbox.get("/livez")).status == 200
-        down = await inbox.post("/v1/ingest", json={"messages": [message("during")]},
-                                headers=bearer(ws.ingest_token))
+        down = await inbox.post(
+            "/v1/ingest", json={"messages": [message("during")]}, headers=bearer(ws.ingest_token)
+        )
         assert down.status == 503
         problem = await down.json()
         assert problem["request_id"] == down.headers["X-Request-Id"]
@@ -97,8 +112,9 @@ async def test_database_outage_gives_503_stores_nothing_and_recovers_without_res
 
         proxy.restore()
         assert (await inbox.get("/readyz")).status == 200
-        again = await inbox.post("/v1/ingest", json={"messages": [message("after")]},
-                                 headers=bearer(ws.ingest_token))
+        again = await inbox.post(
+            "/v1/ingest", json={"messages": [message("after")]}, headers=bearer(ws.ingest_token)
+        )
         assert again.status == 200
         for _ in range(200):
             queue = await triage.get("/v1/queue", headers=bearer(ws.agent_token))
@@ -110,7 +126,9 @@ async def test_database_outage_gives_503_stores_nothing_and_recovers_without_res
         await proxy.close()
     engine = create_engine(database_url, 1)
     async with engine.connect() as conn:
-        stored = [r[0] for r in await conn.execute(
-            text("SELECT external_id FROM inbox.messages ORDER BY id"))]
+        stored = [
+            r[0]
+            for r in await conn.execute(text("SELECT external_id FROM inbox.messages ORDER BY id"))
+        ]
     await engine.dispose()
     assert stored == ["before", "after"]

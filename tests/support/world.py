@@ -16,13 +16,20 @@ from services.triage.store import create_api_token, create_user, create_workspac
 
 
 def inbox_settings(database_url: str, **overrides: Any) -> InboxSettings:
-    return InboxSettings(database_url=database_url, db_pool_size=5,  # type: ignore[arg-type]
-                         readiness_cache_seconds=0, **overrides)
+    return InboxSettings(
+        database_url=database_url,
+        db_pool_size=5,  # type: ignore[arg-type]
+        readiness_cache_seconds=0,
+        **overrides,
+    )
 
 
 def triage_settings(database_url: str, **overrides: Any) -> TriageSettings:
-    values: dict[str, Any] = {"db_pool_size": 5, "readiness_cache_seconds": 0,
-                              "consumer_poll_seconds": 0.2}
+    values: dict[str, Any] = {
+        "db_pool_size": 5,
+        "readiness_cache_seconds": 0,
+        "consumer_poll_seconds": 0.2,
+    }
     values.update(overrides)
     return TriageSettings(database_url=database_url, **values)  # type: ignore[arg-type]
 
@@ -41,8 +48,9 @@ async def make_workspace(database_url: str, name: str = "Acme care") -> Workspac
     try:
         async with engine.begin() as conn:
             workspace_id = await create_workspace(conn, name)
-            user = await create_user(conn, workspace_id, f"agent@{name[:4].lower()}.test",
-                                     "Agent", "agent")
+            user = await create_user(
+                conn, workspace_id, f"agent@{name[:4].lower()}.test", "Agent", "agent"
+            )
             await create_api_token(conn, workspace_id, user, agent, "test")
             await create_ingest_token(conn, workspace_id, ingest, "test")
     finally:
@@ -53,15 +61,26 @@ async def make_workspace(database_url: str, name: str = "Acme care") -> Workspac
 BASE_TIME = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
-def message(external_id: str, text: str = "my order never arrived, can you help?", *,
-            minutes: float = 0, platform: str = "x", channel: str = "support-en",
-            kind: str = "mention", author: str = "42", **extra: Any) -> dict[str, Any]:
+def message(
+    external_id: str,
+    text: str = "my order never arrived, can you help?",
+    *,
+    minutes: float = 0,
+    platform: str = "x",
+    channel: str = "support-en",
+    kind: str = "mention",
+    author: str = "42",
+    **extra: Any,
+) -> dict[str, Any]:
     """One ingest-API message in the documented JSON shape."""
     item: dict[str, Any] = {
-        "platform": platform, "channel": channel, "external_id": external_id, "kind": kind,
-        "author": {"external_id": author, "handle": f"user{author}"}, "text": text,
-        "created_at": (BASE_TIME + timedelta(minutes=minutes)).isoformat().replace(
-            "+00:00", "Z"),
+        "platform": platform,
+        "channel": channel,
+        "external_id": external_id,
+        "kind": kind,
+        "author": {"external_id": author, "handle": f"user{author}"},
+        "text": text,
+        "created_at": (BASE_TIME + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z"),
     }
     item.update(extra)
     return item

@@ -18,8 +18,11 @@ def test_generated_code_is_current(tmp_path: Path) -> None:
     fresh = generate(tmp_path)
     committed = sorted((ROOT / "ecoute").rglob("*_pb2.py*"))
     assert [p.relative_to(tmp_path) for p in fresh] == [p.relative_to(ROOT) for p in committed]
-    stale = [str(p.relative_to(tmp_path)) for p in fresh
-             if not filecmp.cmp(p, ROOT / p.relative_to(tmp_path), shallow=False)]
+    stale = [
+        str(p.relative_to(tmp_path))
+        for p in fresh
+        if not filecmp.cmp(p, ROOT / p.relative_to(tmp_path), shallow=False)
+    ]
     assert stale == [], f"run `make proto`: {stale} differ from proto/"
 
 
@@ -28,13 +31,16 @@ DOCUMENTED_EXAMPLE = b"""{"messages": [{"platform": "x", "channel": "support-fr"
   "text": "ma box ne marche plus \xf0\x9f\x98\xa1", "created_at": "2026-11-21T10:00:00Z"}]}"""
 
 
-@pytest.mark.parametrize("body", [
-    DOCUMENTED_EXAMPLE,
-    b"""{"messages": [{"platform": "bluesky", "channel": "sky", "externalId": "at://a/b/c",
+@pytest.mark.parametrize(
+    "body",
+    [
+        DOCUMENTED_EXAMPLE,
+        b"""{"messages": [{"platform": "bluesky", "channel": "sky", "externalId": "at://a/b/c",
       "kind": "reply", "direction": "in", "author": {"externalId": "did:plc:1",
       "displayName": "Ann"}, "text": "x", "createdAt": "2026-11-21T10:00:00.123456+02:00",
       "inReplyTo": "at://a/b/0", "threadId": "at://a/b/root", "lang": "fr"}]}""",
-])
+    ],
+)
 def test_json_and_protobuf_encodings_give_the_same_messages(body: bytes) -> None:
     """A producer may send either encoding of the contract and get the same result."""
     via_json = parse_json(body, 10)
@@ -46,7 +52,12 @@ def test_json_and_protobuf_encodings_give_the_same_messages(body: bytes) -> None
 def test_the_documented_example_is_read_as_written() -> None:
     (m,) = parse_json(DOCUMENTED_EXAMPLE, 10)
     assert (m.platform, m.channel, m.external_id, m.kind, m.direction) == (
-        "x", "support-fr", "1790", "mention", "in")
+        "x",
+        "support-fr",
+        "1790",
+        "mention",
+        "in",
+    )
     assert (m.author_external_id, m.author_handle) == ("42", "jane")
     assert m.created_at == datetime(2026, 11, 21, 10, tzinfo=UTC)
     assert m.text.endswith("😡")

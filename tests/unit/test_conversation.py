@@ -21,9 +21,16 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def verdict(message_id: int, minutes: float, *, needs: bool = True, priority: int = 3,
-            intent: str = "problem", reasons: tuple[str, ...] = ("reports a problem",),
-            abuse: bool = False) -> MessageVerdict:
+def verdict(
+    message_id: int,
+    minutes: float,
+    *,
+    needs: bool = True,
+    priority: int = 3,
+    intent: str = "problem",
+    reasons: tuple[str, ...] = ("reports a problem",),
+    abuse: bool = False,
+) -> MessageVerdict:
     return MessageVerdict(message_id, at(minutes), needs, intent, abuse, priority, reasons)
 
 
@@ -52,8 +59,9 @@ def test_chatter_does_not_open_a_need_nor_close_one() -> None:
 
 def test_saying_it_is_resolved_closes_the_need() -> None:
     state = after_inbound(ConversationState(), verdict(1, 0))
-    state = after_inbound(state, verdict(2, 5, needs=False, intent="praise",
-                                         reasons=(RESOLVED_REASON,)))
+    state = after_inbound(
+        state, verdict(2, 5, needs=False, intent="praise", reasons=(RESOLVED_REASON,))
+    )
     assert not state.needs_answer and state.waiting_since is None
 
 

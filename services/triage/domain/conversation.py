@@ -60,8 +60,9 @@ def after_inbound(state: ConversationState, verdict: MessageVerdict) -> Conversa
         last_inbound_at=verdict.created_at if latest else state.last_inbound_at,
         last_message_id=verdict.message_id if latest else state.last_message_id,
     )
-    answered_after = (state.last_outbound_at is not None
-                      and verdict.created_at <= state.last_outbound_at)
+    answered_after = (
+        state.last_outbound_at is not None and verdict.created_at <= state.last_outbound_at
+    )
     if answered_after:
         return shown
     if verdict.needs_answer:
@@ -71,19 +72,25 @@ def after_inbound(state: ConversationState, verdict: MessageVerdict) -> Conversa
             status="open",
             needs_answer=True,
             priority=min(state.priority, verdict.priority) if waiting else verdict.priority,
-            intent=verdict.intent if not waiting or verdict.priority <= state.priority
+            intent=verdict.intent
+            if not waiting or verdict.priority <= state.priority
             else state.intent,
             abuse=state.abuse or verdict.abuse if waiting else verdict.abuse,
             reasons=verdict.reasons,
-            waiting_since=(min(state.waiting_since, verdict.created_at)
-                           if waiting and state.waiting_since else verdict.created_at),
+            waiting_since=(
+                min(state.waiting_since, verdict.created_at)
+                if waiting and state.waiting_since
+                else verdict.created_at
+            ),
         )
     if RESOLVED_REASON in verdict.reasons and latest:
-        return replace(shown, needs_answer=False, waiting_since=None, priority=4,
-                       reasons=verdict.reasons)
+        return replace(
+            shown, needs_answer=False, waiting_since=None, priority=4, reasons=verdict.reasons
+        )
     if not state.needs_answer:
-        return replace(shown, intent=verdict.intent, abuse=verdict.abuse,
-                       reasons=verdict.reasons, priority=4)
+        return replace(
+            shown, intent=verdict.intent, abuse=verdict.abuse, reasons=verdict.reasons, priority=4
+        )
     return shown
 
 

@@ -121,8 +121,10 @@ def upgrade() -> None:
         )
         """
     )
-    op.execute("INSERT INTO events.subscription (topic, consumer) VALUES "
-               "('message.ingested', 'triage') ON CONFLICT DO NOTHING")
+    op.execute(
+        "INSERT INTO events.subscription (topic, consumer) VALUES "
+        "('message.ingested', 'triage') ON CONFLICT DO NOTHING"
+    )
 
 
 def downgrade() -> None:

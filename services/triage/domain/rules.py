@@ -1,0 +1,1175 @@
+"""Rule-based triage: does a post need an agent, what is it, how urgent, and why.
+
+First honest baseline before a learned model. Cues are grouped in families
+(outage, money, question, ...), each one alternation of FR+EN phrases written in
+normalised form (see ``normalise``). All families are compiled together into a
+single trie-shaped scanner so a post is read once (twenty separate family
+searches cost ~5 µs each on a tweet; the one scan costs about as much as two);
+each family's own alternation then names the family of every phrase found.
+Pure: no I/O, no clock; the caller passes the waiting time in.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+
+from services.triage.domain.language import detect_normalised
+from services.triage.domain.normalise import normalise
+
+__all__ = ["INTENTS", "MODEL_VERSION", "Decision", "decide"]
+
+INTENTS = (
+    "problem",
+    "question",
+    "request",
+    "complaint",
+    "praise",
+    "banter",
+    "spam",
+    "abuse",
+    "brand",
+    "other",
+)
+MODEL_VERSION = "rules-1"
+
+WAIT_RAISE_SECONDS = 4 * 3600.0
+MAX_REASONS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    needs_answer: bool
+    intent: str  # one of INTENTS
+    abuse: bool
+    language: str  # "fr" | "en" | "other"
+    priority: int  # 1 (most urgent) .. 4 (least); no answer needed -> 4
+    confidence: float  # 0..1, rough chance that needs_answer is right
+    reasons: tuple[str, ...]  # 1..4 short phrases an agent can read
+    model_version: str
+
+
+# --- Lexicons -----------------------------------------------------------------
+# Normalised form: lower case, no accents, "'" apostrophes, "url" and "@user"
+# placeholders. A fragment is a regex matched from a word start to a word end.
+
+_NUM = r"(?:\d+|un|une|deux|trois|quatre|cinq|six|dix|quinze|plusieurs|two|three|four|five)"
+_UNIT_FR = r"(?:min\w*|h|heures?|j|jours?|jrs|semaines?|sem|mois|ans?)"
+_UNIT_EN = r"(?:mins?|minutes?|hrs?|hours?|days?|weeks?|months?|nights?)"
+_OF = r"(?:d'|d |de |du |de la |la |le |l'|ma |mon |mes )?"
+_LINK = r"(?:d?internet|interne|connexion|connection|co|reseau|wifi|wi-fi|fibre|signal|"
+_LINK += r"telephone|tel|ligne|data|4g|5g|mails?|webmail|debit|box|freebox)"
+
+_FAMILIES: dict[str, tuple[str, ...]] = {
+    "safety": (
+        r"danger\w*",
+        r"unsafe",
+        r"not safe",
+        r"safety (?:issue|hazard|concern|risk)",
+        r"injur\w*",
+        r"blesse\w*",
+        r"blessures?",
+        r"(?:en|au|pris|prend|prendre) feu",
+        r"incendie",
+        r"(?:on|caught) fire",
+        r"fire (?:alarm|on board)",
+        r"smoke",
+        r"fumee",
+        r"medical\w*",
+        r"medicaments?",
+        r"hospital\w*",
+        r"hopital",
+        r"ambulance",
+        r"heart (?:attack|condition)",
+        r"malaise",
+        r"bleed\w*",
+        r"electrocut\w*",
+        r"gas leak",
+        r"fuite de gaz",
+        r"pompiers",
+        r"samu",
+    ),
+    "urgent": (
+        r"urgent\w*",
+        r"urgences?",
+        r"emergenc\w*",
+        r"asap",
+        r"au secours",
+        r"immediatement",
+        r"tout de suite",
+    ),
+    "vulnerable": (
+        r"(?:ma|mon|my) (?:mere|pere|grand-mere|grand-pere|voisine|voisin|mother|father|mom|dad|"
+        r"grandmother|grandfather|grandma|grandpa) (?:de |a |of |is )?\d{2}(?: ans| years)?",
+        r"\d{2} (?:ans|piges) qui vit seule?",
+        r"personnes? agees?",
+        r"elderly",
+        r"handicap\w*",
+        r"disabled",
+        r"disability",
+        r"wheelchair",
+        r"fauteuil roulant",
+        r"pregnant\w*",
+        r"enceinte",
+        r"hemophil\w*",
+        r"diabet\w*",
+        r"nourrisson",
+        r"infant",
+    ),
+    "outage": (
+        r"pannes?",
+        r"en rade",
+        r"outages?",
+        r"(?:plus|pas|aucune?|0|zero|perte|manque) " + _OF + _LINK,
+        r"(?:plus|0|zero) " + _OF + r"(?:tv|tele|television)",
+        r"(?:sans|privee?s?) " + _OF + r"(?:internet|connexion|reseau|wifi|fibre|signal|ligne)",
+        r"plus dinternet",
+        r"coupures?",
+        r"(?:est|sont|ete|suis|sommes|m'ont|m'avez|nous ont|nous avez|qui) coupee?s?",
+        r"(?:ca|cela|elle|il|box|co|connexion|internet|tv|fibre|ligne) coupe(?:nt)?",
+        r"deconnect\w*",
+        r"deconnexions?",
+        r"hors service",
+        r"hs",
+        r"hors ligne",
+        r"(?:plus|pas) en service",
+        r"out of service",
+        r"(?:plus )?rien (?:ne )?(?:marche|fonctionne)",
+        r"(?:bloquee?s?|reste|bloque) (?:a|en|sur) (?:l'|l )?etape",
+        r"(?:l'|l |a l'|a l |en |d'|d )etape ?\d\w?",
+        r"ecran noir",
+        r"(?:is|are|was|went|goes|been|still|app|site|website|system|systems|server|servers|"
+        r"network|wifi|internet|est|sont) down",
+        r"no (?:service|signal|internet|wifi|wi-fi|connection|network|power|data|phone|phone line|"
+        r"line|landline|tv|cable|broadband|cell service|mobile data)",
+    ),
+    "money": (
+        r"charged (?:me |us )?(?:twice|double|two times|2x|again)",
+        r"charg(?:ed|ing) (?:me|my|us|our)",
+        r"double[- ]charged?",
+        r"overcharg\w*",
+        r"billed (?:twice|double|wrong\w*)",
+        r"billing (?:error|mistake|issue|problem)",
+        r"my money",
+        r"unauthori[sz]ed (?:charge|transaction|payment)s?",
+        r"fraud\w*",
+        r"preleve\w*",
+        r"prelevement\w*",
+        r"debite\w*",
+        r"debiter",
+        r"(?:me|nous) (?:factur|prelev|debit)\w*",
+        r"(?:m'|nous )(?:a|ont|avez|avait|avaient) (?:ete )?(?:factur|prelev|debit)\w*",
+        r"(?:me|nous) (?:faire|fait|font) payer",
+        r"factur\w* (?:deux|2) fois",
+        r"double (?:facturation|prelevement)",
+        r"trop percu",
+        r"hors forfait",
+        r"escroqu\w*",
+        r"arnaqu\w*",
+    ),
+    "refund": (
+        # asking for money back is a request about money, not necessarily a fault
+        r"refund\w*",
+        r"reimburs\w*",
+        r"money back",
+        r"rembours\w*",
+    ),
+    "access": (
+        r"lock(?:ed)? out",
+        r"account (?:is |was |has been |got )?(?:locked|blocked|suspended|disabled|hacked|closed|"
+        r"compromised)",
+        r"(?:locked|blocked|suspended|hacked) (?:my )?account",
+        r"(?:can't|cant|cannot|can not|unable to|couldn't|won't let me) (?:log ?in|login|sign ?in|"
+        r"access|get into)",
+        r"(?:reset|forgot|forgotten) (?:my )?password",
+        r"password reset",
+        r"hacked",
+        r"compte (?:est |a ete )?(?:bloque|suspendu|pirate|ferme|desactive|verrouille|hacke)\w*",
+        r"bloquee?s?(?! (?:a|en|sur) (?:l'|l )?etape)",
+        r"(?:impossible|pas pu|peux pas|peut pas|peux plus|peut plus|n'arrive pas|arrive pas|"
+        r"ne peux|ne peut) (?:de |d'|a )?(?:me |se |m')?(?:connecter|acceder|logger|identifier)",
+        r"acces a (?:mon|ma|mes) (?:compte|espace|boite|adresse|mails?)",
+        r"mot de passe",
+        r"pirat\w*",
+        r"(?:reprendre )?le controle de (?:mon|ma)",
+    ),
+    "problem": (
+        r"delay\w*",
+        r"cancel\w*",
+        r"annul\w*",
+        r"(?:is|was|running|arrived|landed|departed|\d+ ?(?:mins?|minutes|hours?|hrs?)|hours|days|"
+        r"weeks) late",
+        r"lost",
+        r"lose",
+        r"missing",
+        r"never (?:arrived|came|showed|received|got|heard)",
+        r"(?:didn't|did not|haven't|have not|hasn't|has not|not) (?:yet )?"
+        r"(?:arrive|arrived|get|got|receive|received|show|shown up|heard)",
+        r"stuck",
+        r"stranded",
+        r"abandon\w*",
+        r"on standby",
+        r"standby",
+        r"miss(?:ed)? (?:my|our|the) (?:flight|connection|connecting)",
+        r"misconnect\w*",
+        r"on hold",
+        r"hold for",
+        r"(?:hung|hangs?|hanging) up",
+        r"disconnect\w*",
+        r"no one (?:answers|picks|is|will|can|has|notified|told|called|contacted|helped)",
+        r"nobody",
+        r"no idea (?:where|when|what|why|how)",
+        r"(?:said|did|done|heard) nothing",
+        r"unanswered",
+        r"(?:i was|we were|i've been|we've been|was|were) told",
+        r"you (?:said|promised|told)",
+        r"every (?:day|time|week|night)",
+        r"since (?:yesterday|this morning|last night|last week|monday|tuesday|wednesday|thursday|"
+        r"friday|saturday|sunday|\d+|the \d+\w*)",
+        r"no (?:option|way) to",
+        r"(?:can't|cant|cannot|couldn't|unable to) (?:get|reach|find|change|book|check|use|access|"
+        r"make|add|select|see|load|confirm|connect|speak|talk|call|afford|write|open|submit|send|"
+        r"download|install|update|pay|order|return|cancel|watch|stream|hear|receive|track)",
+        r"(?:can't|cannot|couldn't) be (?:made|done|changed|used|found|booked|reached|processed)",
+        r"unable to",
+        r"won't let me",
+        r"only to find",
+        r"(?:not|no longer|isn't|isnt|aren't|wasn't|weren't|its not|it's not) (?:working|allowing|"
+        r"allowed|loading|responding|showing|there|connecting|charging|opening|starting|syncing|"
+        r"updating|turning on)",
+        r"(?:doesn't|doesnt|does not|won't|wont|didn't|don't|can't) (?:work|load|show|let|connect|"
+        r"charge|open|start|sync|turn on)",
+        r"(?:stopped|stops|stop) (?:working|charging|connecting|loading)",
+        r"out of stock",
+        r"struggl\w*",
+        r"no (?:response|reply|answer|help|call ?back|update|info\w*|luggage|bags?|hotel|"
+        r"compensation|explanation|communication)",
+        r"(?:been |keep |kept |am |was |are |were |i'm |we're )trying to",
+        r"wait(?:ing)? for",
+        r"waiting",
+        r"waited",
+        r"damaged",
+        r"broken",
+        r"broke",
+        r"overbooked",
+        r"bumped",
+        r"downgraded",
+        r"wrong",
+        r"errors?",
+        r"glitch\w*",
+        r"issues?",
+        r"problems?",
+        r"trouble",
+        r"mistake",
+        r"inconvenienc\w*",
+        r"tarmac",
+        r"diverted",
+        r"mechanical",
+        r"(?:my|a|the) claim",
+        r"claim number",
+        r"(?:for|over|than) (?:an? |over |more than |another )?(?:\d+ |an? |two |three |another )?"
+        + _UNIT_EN,
+        r"\d+ ?" + _UNIT_EN + r" (?:on hold|wait|waiting|late|delay\w*|later|now)",
+        # French
+        r"probleme\w*",
+        r"souci\w*",
+        r"pb",
+        r"bug\w*",
+        r"beug\w*",
+        r"crash\w*",
+        r"freez\w*",
+        r"plante\w*",
+        r"erreur\w*",
+        r"incident\w*",
+        r"image figee",
+        r"instable",
+        r"lenteur\w*",
+        r"ping",
+        r"(?:pas|aucune?|sans|0|zero) (?:de |d')?(?:reponses?|retours?|nouvelles?|solutions?|"
+        r"infos?|informations?|communication|technicien|rappel|explications?|moyen)",
+        r"injoignables?",
+        r"impossible (?:de|d')",
+        r"personne (?:ne )?(?:repond|decroche|nous recontacte|ne s'occupe)",
+        r"(?:le |un |du |aucun |pas de |sans |mon |ce )(?:technicien|tech|rdv|rendez-vous) "
+        r"(?:n'|ne |pas|jamais|toujours|est reparti|est parti|devait|doit|annule|avant|pour|"
+        r"dans|fibre)\w*",
+        r"(?:ticket|demande|signalement)s? (?:d'incident |d'assistance )?(?:ouvert|en cours|"
+        r"clos|cloture|ferme)\w*",
+        r"en attente",
+        r"j'attends?",
+        r"attend\w*",
+        r"retabli(?:r|ssement)",
+        r"depuis (?:\d+|hier|ce matin|ce midi|ce soir|cet apres-midi|avant-hier|lundi|mardi|"
+        r"mercredi|jeudi|vendredi|samedi|dimanche|le \d+|plusieurs|des|une?|presque|plus d|"
+        r"quelques|octobre|septembre|novembre|decembre|janvier|fevrier|mars|avril|mai|juin|juillet|"
+        r"aout|\w+ (?:jours|semaines|mois|heures))",
+        r"(?:ca|sa|cela|voila) fait " + _NUM,
+        _NUM + r" ?" + _UNIT_FR + r" (?:sans|que|qu'\w+|d'attente|de panne)",
+        r"(?:jours|semaines|mois|heures) sans",
+        r"(?:pas|jamais) (?:encore )?(?:recu|livre|arrive|venu|passe|raccorde\w*|installe\w*)",
+        r"ecrasement",
+        r"decabl\w*",
+        r"(?:ne |n')?(?:peux|peut|pouvons|arrive|arrivons|fonctionne|marche|marchent|fonctionnent)"
+        r"(?: deja| toujours)? (?:pas|plus)",
+        r"(?:n'ai|n'a|n'avons|j'ai|on a|ai) (?:toujours )?(?:plus|pas|aucun\w*) (?:de |d'|le |la )?"
+        r"(?:acces|reseau|connexion|internet|wifi|tv|tele|fibre|signal|reponse|retour|rdv|nouvelles|"
+        r"solution|moyen|droits?|chaines?)",
+        r"(?:ne |n')?(?:recois|recoit|capte) (?:pas|plus|rien)",
+        r"(?:ne |n')?permet pas",
+        r"(?:j'essaie|j'essaye|essaie|essaye|tente) (?:de|d')",
+        r"(?:me |nous )?harcel\w*",
+        r"(?:on|vous|ils) (?:m'a|nous a|m'avez|nous avez|m'avait|m'ont|nous ont) (?:dit|promis)",
+        r"(?:tous les|chaque) (?:jours|soirs|matins|semaines|mois)",
+        r"geste commercial",
+        r"dedommag\w*",
+        r"indemni\w*",
+        r"compensation",
+    ),
+    "followup": (
+        r"still (?:waiting|no|nothing|haven't|hasn't|not|on hold|sitting|stuck|there|broken)",
+        r"any (?:update|news)",
+        r"follow(?:ing)? up",
+        r"(?:second|2nd|third|3rd) time",
+        r"(?:have|i've|already|we've|just) (?:called|emailed|tried|sent|messaged|dm'd|dmed)",
+        r"(?:i|we) (?:called|emailed|messaged) (?:you|twice|again|\d+)",
+        r"toujours (?:pas|rien|aucun\w*|en attente|le meme|bloque\w*|sans|en panne)",
+        r"tjr?s? (?:pas|rien)",
+        r"des nouvelles",
+        r"relances?",
+        r"(?:deja|already) (?:appele|signale|envoye|contacte|ecrit|fait|reported)",
+        r"(?:\d+|plusieurs|trois|deux|4|5) (?:appels|relances)",
+        r"encore (?:une|un)? ?(?:coupure|panne|bug|probleme|fois)",
+    ),
+    "notresolved": (
+        r"(?:not|never|isn't|wasn't|hasn't|haven't|still not|yet to be|un)\s?"
+        r"(?:been |yet |be |being )?(?:sorted|resolved|fixed|solved)",
+        r"pas (?:encore |toujours |du tout )?(?:ete )?(?:regle|resolu|repare|retabli|revenu)e?",
+        r"jamais (?:regle|resolu)",
+    ),
+    "metoo": (
+        r"pareil",
+        r"idem",
+        r"(?:moi|nous|chez moi) aussi",
+        r"meme (?:probleme|souci|chose|situation|cas)",
+        r"me too",
+        r"same (?:here|problem|issue|for me|thing)",
+    ),
+    "request": (
+        r"please",
+        r"plz",
+        r"pls",
+        r"(?:can|could) (?:you|u) (?:please |pls |plz )?(?:help|refund|cancel|rebook|call|contact|"
+        r"fix|send|add|change|check|find|look|get|reimburse|waive|dm|follow|switch|move|upgrade|"
+        r"confirm|email|give|put|hold|book)",
+        r"(?:call|contact|dm|email|text|help|rebook|refund) (?:me|us)",
+        r"follow (?:me )?back",
+        r"let (?:me|us) know",
+        r"(?:for|need|needs|require|requires|requested|request) (?:\w+ )?assistance",
+        r"(?:if you|you don't|please) follow me",
+        r"(?:can't|cannot|so i can|so we can|to) dm",
+        r"(?:i|we) (?:want|need|would like|'d like|demand) (?:a |my |to |the |our |an )?"
+        r"(?:refund|money|compensation|credit|voucher|call|agent|human|someone|speak|talk|rebook|"
+        r"cancel|receipt)",
+        r"(?:speak|talk) (?:to|with) (?:a|an|someone|somebody)",
+        r"reinstate",
+        r"waive",
+        r"(?:dm|message) (?:sent|you)",
+        r"sent (?:you )?a dm",
+        r"fix (?:it|this|your|my)",
+        r"merci de (?:me|m'\w+|nous|bien vouloir|faire|regler|rappeler|retablir|traiter|trouver|"
+        r"corriger|resoudre|reparer|revenir|contacter|recontacter)",
+        r"(?:pouvez|pourriez)[- ]vous (?:me|m'\w+|nous|regarder|verifier|faire|reparer|envoyer)",
+        r"(?:rappelez|contactez|aidez|recontactez|remboursez|envoyez|dedommagez|aider)[- ]?"
+        r"(?:moi|nous)",
+        r"(?:me|nous) (?:rappeler|contacter|recontacter|rembourser|aider|envoyer|repondre|"
+        r"remettre)",
+        r"m'(?:envoyer|appeler|aider|rappeler|recontacter)",
+        r"je (?:souhaite|souhaiterais|voudrais|veux|demande|exige)",
+        r"j'aimerais",
+        r"nous (?:souhaitons|voudrions|voulons|demandons|exigeons)",
+        r"message (?:prive|privee)",
+        r"en (?:prive|mp|dm)",
+        r"(?:par|en|un|une|mes|vos|nos) (?:mp|dm|dms)",
+        r"faites (?:le necessaire|quelque chose|vite)",
+        r"faire quelque chose",
+        r"arretez (?:de|d') ?\w+",
+        r"(?:un|une) (?:rappel|intervention|conseiller|humain)",
+        r"resilier",
+        r"s'il vous plait",
+        r"svp",
+        r"stp",
+        r"retablissez",
+        r"reparez",
+        r"remettez",
+        r"rendez-moi",
+    ),
+    "question": (
+        r"how (?:do|can|does|long|much|many|come|is|are|would|should|will|did)",
+        r"what (?:is|are|do|does|should|can|time|happened|about|would|will|did|caused)",
+        r"what's",
+        r"when (?:is|are|will|does|do|can|should|would|did)",
+        r"where (?:is|are|can|do|does|did|should)",
+        r"why (?:is|are|do|does|did|was|were|can't|won't|would|don't|wouldn't)",
+        r"which",
+        r"who (?:do|can|should|is|will)",
+        r"(?:can|could|may) (?:i|we)",
+        r"do (?:i|we) (?:have|need)",
+        r"what if",
+        r"what \w+ (?:do|does|did|can|should|will) (?:you|i|we)",
+        r"(?:is|are) there",
+        r"do you have",
+        r"does anyone",
+        r"any (?:way|chance|idea|ideas|info\w*)",
+        r"(?:any|some) help",
+        r"help (?:please|pls|plz)",
+        r"anyone know",
+        r"please advise",
+        r"wondering",
+        r"question",
+        r"need (?:help|assistance|info\w*)",
+        r"comment (?:faire|on|je|puis|peut|fait|ca|cela|se fait|proceder|les)",
+        r"pourquoi",
+        r"pq",
+        r"pk",
+        r"quand (?:est-ce|est ce|est|va|sera|allez|aurai|aurons|pourra|pourrai|reviendra|comptez|"
+        r"serons|vais)",
+        r"c'est quand",
+        r"a quand",
+        r"quel(?:le)?s? (?:est|sont|solution|delai|offre)",
+        r"combien",
+        r"est[- ]ce",
+        r"y a[- ]t[- ']?il",
+        r"(?:savez|pouvez|avez|pourriez|auriez|comptez|allez)-vous",
+        r"(?:sais|peux|as)-tu",
+        r"que (?:faire|faut-il|dois-je|se passe|puis-je)",
+        r"(?:je|on) fais? comment",
+        r"qu'est-ce",
+        r"qu'en est-il",
+        r"ou en est",
+        r"se passe quoi",
+        r"c'est quoi",
+        r"une idee",
+        r"plus d'infos",
+        r"possible (?:de|d')",
+        r"est-il possible",
+        r"c'est possible",
+        r"besoin d'(?:aide|une aide|une assistance|assistance|informations?|un renseignement)",
+        r"a l'aide",
+        r"help",
+        r"renseign\w*",
+    ),
+    "abuse": (
+        # insults, slurs and threats aimed at people (not swearing in general)
+        r"idiots?",
+        r"morons?",
+        r"imbeciles?",
+        r"stupid (?:people|agents?|staff|woman|man|bitch|idiots?|employees?|crew|pilots?|"
+        r"attendants?)",
+        r"dumb ?(?:ass|asses|bitch|people|agents?)",
+        r"assholes?",
+        r"a-holes?",
+        r"arseholes?",
+        r"bitch\w*",
+        r"bastards?",
+        r"cunts?",
+        r"dicks?",
+        r"dickheads?",
+        r"pricks?",
+        r"scum\w*",
+        r"twats?",
+        r"wankers?",
+        r"retard\w*",
+        r"f[u*]+c?k (?:you|u|off|yourself|yourselves)",
+        r"screw (?:you|u)",
+        r"go to hell",
+        r"kill (?:you|u|yourself|yourselves|them)",
+        r"(?:i'll|i will|gonna|going to) (?:kill|hurt|find|beat|punch|smash) "
+        r"(?:you|u|them|him|her)",
+        r"hope (?:you|u) die",
+        r"kys",
+        r"shut up",
+        r"faggots?",
+        r"fags?",
+        r"niggers?",
+        r"niggas?",
+        r"tranny",
+        r"connards?",
+        r"connasses?",
+        r"encul\w*",
+        r"batards?",
+        r"fdp",
+        r"fils de (?:pute|chien)",
+        r"ntm",
+        r"nique (?:ta|vos|votre|sa|ses|leurs?) (?:mere|race|grand-mere|morts)",
+        r"niquez",
+        r"ta mere",
+        r"abrutis?",
+        r"debiles?",
+        r"cretins?",
+        r"salopes?",
+        r"salauds?",
+        r"putes?",
+        r"pd",
+        r"pedes?",
+        r"tarlouzes?",
+        r"tdc",
+        r"tete de (?:con|noeud)",
+        r"trisos?",
+        r"trisomiques?",
+        r"mongols?",
+        r"attardes?",
+        r"bouffons?",
+        r"guignols?",
+        r"tocards?",
+        r"boulets?",
+        r"(?:gros|grosse|grosses|sales?|pauvres?|bande de|espece de|des|vrais?) cons?",
+        r"(?:grosses?|sous|sacs? a|tas de|des) merdes?",
+        r"vous puez",
+        r"(?:je|on) (?:vous|te|t') ?(?:emmerde|encule|nique)",
+        r"(?:allez|va|aller) (?:vous|te|tous vous) faire (?:foutre|enculer|voir)",
+        r"(?:ferme|fermez) (?:ta|vos|votre) gueules?",
+        r"ta gueule",
+        r"(?:je|on) (?:va|vais) (?:te|vous) (?:tuer|buter|defoncer|casser|frapper|retrouver)",
+        r"crevez",
+        r"bougnoules?",
+        r"negres?",
+        r"youpins?",
+        r"bicots?",
+        r"sales? (?:arabes?|noirs?|juifs?|etrangers?|immigres?)",
+    ),
+    "complaint": (
+        r"worst\w*",
+        r"worse",
+        r"terrible",
+        r"horrible",
+        r"awful",
+        r"atrocious",
+        r"ridiculous",
+        r"unacceptable",
+        r"disappoint\w*",
+        r"pathetic",
+        r"joke",
+        r"never (?:again|fly\w*|use|book\w*)",
+        r"neveragain",
+        r"will never",
+        r"sucks?",
+        r"rude\w*",
+        r"poor(?:ly)?",
+        r"bad (?:service|experience|idea|customer)",
+        r"(?:customer|cust\.?) (?:service|serv\w*)",
+        r"fail\w*",
+        r"frustrat\w*",
+        r"annoy\w*",
+        r"angry",
+        r"livid",
+        r"furious",
+        r"upset",
+        r"shame\w*",
+        r"ashamed",
+        r"incompet\w*",
+        r"nightmar\w*",
+        r"useless",
+        r"lousy",
+        r"disgrace\w*",
+        r"appall\w*",
+        r"li(?:es|ars?)",
+        r"rip[ -]?off",
+        r"overpriced",
+        r"unprofessional",
+        r"inexcusable",
+        r"shock\w*",
+        r"smh",
+        r"ugh",
+        r"wtf",
+        r"seriously",
+        r"a pain",
+        r"not (?:happy|impressed|ok|okay|acceptable)",
+        r"switch\w* (?:back )?to",
+        r"lost (?:my|a|your) (?:business|customer)",
+        r"regret\w*",
+        r"dup(?:e|ed)",
+        r"mistreat\w*",
+        r"not (?:cool|fair|right)",
+        r"do better",
+        r"try harder",
+        r"disregard",
+        r"no thanks",
+        r"de (?:merde|chiotte)",
+        r"boo+",
+        r":/",
+        r":\(",
+        "\U0001f620",
+        "\U0001f621",
+        "\U0001f624",
+        "\U0001f92c",
+        "\U0001f44e",
+        r"nul(?:le|s|les)?",
+        r"pire\w*",
+        r"honte\w*",
+        r"inadmissible",
+        r"inacceptable",
+        r"scandal\w*",
+        r"catastroph\w*",
+        r"lamentable",
+        r"decevant",
+        r"decu\w*",
+        r"deception",
+        r"marre",
+        r"ras le bol",
+        r"plein le cul",
+        r"a fuir",
+        r"fuir",
+        r"incompeten\w*",
+        r"incapables?",
+        r"mediocre",
+        r"deteste\w*",
+        r"n'importe quoi",
+        r"foutage de gueule",
+        r"(?:se )?moque\w*",
+        r"serieux",
+        r"(?:c'est )?une blague",
+        r"inexistant",
+        r"0/10",
+        r"minable",
+        r"degoute\w*",
+        r"enerv\w*",
+        r"insupportable",
+        r"galere\w*",
+        r"dinguerie",
+        r"chiant\w*",
+        r"calvaire",
+        r"cauchemar",
+        r"voleurs?",
+        r"escrocs?",
+        r"changer d'operateur",
+        r"(?:partir|passer|aller) chez",
+        r"concurrence",
+        r"service client",
+        r"service apres[- ]vente",
+        r"sav",
+        r"resili\w*",
+        r"guez",
+        r"dommage",
+    ),
+    "praise": (
+        r"thanks?",
+        r"thank (?:you|u)",
+        r"thx",
+        r"thnx",
+        r"ty",
+        r"kudos",
+        r"great",
+        r"awesome",
+        r"amazing",
+        r"excellent",
+        r"wonderful",
+        r"fantastic",
+        r"outstanding",
+        r"love",
+        r"luv",
+        r"best",
+        r"appreciate\w*",
+        r"shout ?out",
+        r"s/o",
+        r"props",
+        r"above and beyond",
+        r"helpful",
+        r"friendly",
+        r"courteous",
+        r"smooth",
+        r"perfect",
+        r"(?:good|nice) job",
+        r"well done",
+        r"glad",
+        r"pleased",
+        r"impressed",
+        r"superb",
+        r"brilliant",
+        r"you rock",
+        r"no worries",
+        r"merci\w*",
+        r"bravo",
+        r"top",
+        r"genial",
+        r"parfait",
+        r"felicitation\w*",
+        r"chapeau",
+        r"ravie?",
+        r"j'adore",
+        r"adore",
+        r"je vous aime",
+        r"nickel",
+        r"impeccable",
+        r"bien joue",
+        r"formidable",
+        "\u2764",
+        "\U0001f60d",
+        "\U0001f44d",
+        "\U0001f64f",
+        "\U0001f499",
+    ),
+    "banter": (
+        r"lol",
+        r"lmao",
+        r"rofl",
+        r"haha\w*",
+        r"hehe\w*",
+        r"mdr\w*",
+        r"ptdr",
+        r"xd",
+        "\U0001f602",
+        "\U0001f923",
+        "\U0001f605",
+        "\U0001f606",
+        "\U0001f61c",
+        "\U0001f609",
+    ),
+    "details": (
+        # booking references and thread parts: the author is giving an agent material
+        r"(?:flight|flt|fl|vol) ?#? ?\d{2,4}",
+        r"\d{3,4} flight",
+        r"(?:ua|aa|us|dl|wn|b6|vx|as|nk|af) ?\d{2,4}",
+        r"(?:confirmation|conf|booking|reservation|ticket|claim|file|reference|ref|case|dossier|"
+        r"commande|client) (?:number|code|#|no|ref|reference|numero|n°)",
+        r"(?:numero|n°) (?:de )?(?:ticket|dossier|client|commande|suivi)",
+        r"\(\d(?:/\d)?\)",
+        r"part \d of \d",
+    ),
+    "spam": (
+        r"follow (?:me|us) on",
+        r"follow (?:and|&|\+) rt",
+        r"check out (?:my|our)",
+        r"subscribe",
+        r"abonnez-vous",
+        r"gagne[rz]",
+        r"gagnants?",
+        r"(?:jeu-?)?concours",
+        r"tirage au sort",
+        r"giveaway",
+        r"tag (?:a|your|\d+|two|three) (?:friends?|amis?|potes?)",
+        r"taguez",
+        r"identifiez? (?:un|deux|\d) amis?",
+        r"win (?:a|an|free|\$|\d)",
+        r"(?:you can|chance to) win",
+        r"promo ?code",
+        r"code promo",
+        r"discount code",
+        r"click (?:here|the link)",
+        r"cliquez",
+        r"link in (?:my )?bio",
+        r"lien en bio",
+        r"my channel",
+        r"ma chaine (?:youtube|twitch)",
+        r"free followers",
+        r"crypto\w*",
+        r"bitcoin",
+        r"forex",
+        r"onlyfans",
+        r"make money",
+        r"deals",
+        r"#ad",
+        r"#sponsored",
+        r"sponsoris\w*",
+        r"rt (?:ce|this) (?:post|tweet)",
+        r"rt pour",
+        # automated outage trackers and headline links: nobody to answer
+        r"\d+ \w+ ont (?:signale|remonte)",
+        r"villes? concernees?",
+        r"- [a-z][a-z .'()&]{2,40} url",
+    ),
+    "brand": (
+        r"retrouvez[- ](?:moi|nous)",
+        r"n'hesitez pas a (?:nous|me) (?:contacter|ecrire|envoyer|solliciter)",
+        r"(?:nous )?(?:en )?sommes desoles",
+        r"sommes (?:egalement )?disponibles",
+        r"je comprends votre (?:interrogation|frustration|mecontentement|agacement|deception)",
+        r"messagerie (?:privee )?x n'est plus disponible",
+        r"je vous propose de (?:nous|me) contacter",
+        r"nous vous (?:presentons|prions)",
+        r"(?:nos|toutes nos) excuses pour",
+        r"(?:une|des|nos) equipes? (?:est|sont) (?:sur place|mobilisees?|sur le terrain)",
+        r"we(?:'re| are) sorry to hear",
+        r"(?:please )?dm us (?:your|with|the)",
+        r"(?:send|drop) us a (?:dm|direct message)",
+        r"we apologi[sz]e",
+        r"our team (?:is|will)",
+        r"\^[a-z]{1,4}(?= ?(?:url)? ?$)",  # staff signature closing the post: "... ^JD"
+    ),
+    "resolved": (
+        r"(?:all|now|problem|issue|everything|it's|its|got it|got everything) "
+        r"(?:is |was |been |now )?(?:sorted|resolved|fixed|solved|taken care of)(?: now| out)?",
+        r"(?:sorted|resolved|fixed|solved) now",
+        r"working (?:again|now|fine now)",
+        r"works (?:now|again)",
+        r"back (?:up|online|to normal)",
+        r"never ?mind",
+        r"nvm",
+        r"took care of (?:it|everything)",
+        r"problem solved",
+        r"(?:finally )?got through",
+        r"all good now",
+        r"no longer needed",
+        r"c'est (?:tout )?(?:regle|resolu|repare|rentre dans l'ordre|revenu)",
+        r"c'est (?:tout )?bon(?=[ ,.!]*(?:merci|ca|tout|$))",
+        r"(?:probleme|souci|incident|panne|tout) (?:est |a ete )?(?:regle|resolu|repare|retabli)e?",
+        r"(?:ca|cela|tout|internet|la connexion|la box|la fibre|le reseau) (?:re)?"
+        r"(?:marche|fonctionne) (?:a nouveau|de nouveau|maintenant|enfin)",
+        r"(?:ca|cela|tout) (?:remarche|refonctionne)",
+        r"(?:internet|connexion|reseau|co|fibre|tv|tout) (?:est |sont )?(?:enfin )?revenue?s?",
+        r"retablie?s?",
+        r"plus besoin",
+        r"laissez tomber",
+    ),
+}
+
+
+# --- One-pass scanner -------------------------------------------------------------
+
+_META = frozenset("\\.^$*+?{}[]|()")
+_QUANTIFIERS = frozenset("?*+{")
+
+
+def _matching_paren(pattern: str, start: int) -> int:
+    depth = 0
+    i = start
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            i = pattern.index("]", i + 2)
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise ValueError(f"unbalanced group in {pattern!r}")
+
+
+def _top_level_alternatives(body: str) -> list[str]:
+    parts: list[str] = []
+    depth = 0
+    last = 0
+    i = 0
+    while i < len(body):
+        char = body[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            i = body.index("]", i + 2)
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(body[last:i])
+            last = i + 1
+        i += 1
+    parts.append(body[last:])
+    return parts
+
+
+_LEADING_DIGITS = re.compile(r"\\d(?:(\+)|\{(\d+)(?:,(\d+))?\})?")
+
+
+def _expand(fragment: str) -> list[str]:
+    """Spell out a leading (?:a|b) group or digit class so every branch starts with a literal."""
+    digits = _LEADING_DIGITS.match(fragment)
+    if digits:
+        # r"\d+ jours" -> "0\d* jours" ... "9\d* jours";  r"\d{3,4}" -> "0\d{2,3}" ...
+        plus, low, high = digits.groups()
+        if plus:
+            tail = r"\d*"
+        elif low:
+            tail = rf"\d{{{int(low) - 1},{int(high or low) - 1}}}"
+        else:
+            tail = ""
+        return [f"{digit}{tail}{fragment[digits.end() :]}" for digit in range(10)]
+    if not fragment.startswith("(?:"):
+        return [fragment]
+    end = _matching_paren(fragment, 0)
+    rest = fragment[end + 1 :]
+    if rest[:1] in ("*", "+", "{") or rest.startswith("??"):
+        return [fragment]
+    optional = rest.startswith("?")
+    if optional:
+        rest = rest[1:]
+    variants = [alt + rest for alt in _top_level_alternatives(fragment[3:end])]
+    if optional and rest:
+        variants.append(rest)
+    return [leaf for variant in variants for leaf in _expand(variant)]
+
+
+def _literal_prefix(fragment: str) -> tuple[str, str]:
+    """Split a fragment into its leading plain text and the regex remainder."""
+    chars: list[str] = []
+    i = 0
+    while i < len(fragment):
+        char = fragment[i]
+        if char == "\\":
+            if i + 1 >= len(fragment) or fragment[i + 1].isalnum():
+                break
+            char, width = fragment[i + 1], 2
+        elif char in _META:
+            break
+        else:
+            width = 1
+        if fragment[i + width : i + width + 1] in _QUANTIFIERS:
+            break  # a quantified character is not fixed text
+        chars.append(char)
+        i += width
+    return "".join(chars), fragment[i:]
+
+
+class _TrieNode:
+    __slots__ = ("children", "rests")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _TrieNode] = {}
+        self.rests: list[str] = []  # regex remainders of phrases ending here
+
+
+def _compile_scanner(families: dict[str, tuple[str, ...]]) -> re.Pattern[str]:
+    """One regex finding every cue phrase of every family, shaped as a prefix trie.
+
+    A non-word character (the scanned text starts with a space) marks a word
+    start; the trie lets the regex engine drop most phrases on their first letter;
+    the lookahead keeps one phrase from swallowing the next. Longest phrase wins.
+    """
+    root = _TrieNode()
+    loose: list[str] = []  # variants that do not start with plain text, e.g. r"\d+ jours"
+    for fragments in families.values():
+        for fragment in fragments:
+            for variant in _expand(fragment):
+                prefix, rest = _literal_prefix(variant)
+                if not prefix:
+                    loose.append(variant)
+                    continue
+                node = root
+                for char in prefix:
+                    node = node.children.setdefault(char, _TrieNode())
+                node.rests.append(rest)
+
+    def emit(node: _TrieNode) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.children.items())]
+        if node.rests:
+            rests = node.rests
+            body = rests[0] if len(rests) == 1 else "(?:" + "|".join(rests) + ")"
+            branches.append(body + r"(?!\w)")
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return re.compile(r"\W(?=(" + "|".join([emit(root), *loose]) + r")(?!\w))")
+
+
+_SCANNER = _compile_scanner(_FAMILIES)
+# Each family as one alternation, to name the family (or families) of a found phrase.
+_FAMILY_PATTERNS = {
+    family: re.compile("(?:" + "|".join(fragments) + ")") for family, fragments in _FAMILIES.items()
+}
+
+
+@functools.lru_cache(maxsize=32_768)
+def _families_of(phrase: str) -> tuple[str, ...]:
+    """Families a found phrase belongs to; memoised because phrases repeat a lot."""
+    return tuple(f for f, pattern in _FAMILY_PATTERNS.items() if pattern.fullmatch(phrase))
+
+
+# Something an agent could act on: a number, a time, a person, a thing of the service.
+_CONCRETE = re.compile(
+    r"\d|\$|€|(?<!\w)(?:flight|flt|agent|agents|crew|staff|employee|employees|gate|bag|bags|"
+    r"luggage|seat|seats|plane|ticket|today|yesterday|tonight|hotel|voucher|vouchers|phone|call|"
+    r"hold|hours|days|weeks|lines?|cab|taxi|situation|box|freebox|fibre|internet|technicien|"
+    r"facture|abonnement|hier|aujourd'hui|matin|ligne|offre|conseiller|commande|colis|rdv|"
+    r"jours|semaines|mois|heures|un|deux|trois|two|three)(?!\w)"
+)
+_QUOTED = re.compile(r'(?:"|rt )@user:?[^"]*"?')
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+_PLACEHOLDERS = frozenset({"url", "user"})
+
+_ESCALATION = frozenset(
+    {
+        "marked urgent",
+        "vulnerable person involved",
+        "second message while waiting",
+        "waiting over 4 hours",
+    }
+)
+
+
+def _scan(text: str) -> dict[str, int]:
+    """Count cue phrases per family in one pass over the text."""
+    counts: dict[str, int] = {}
+    for phrase in _SCANNER.findall(" " + text):
+        for family in _families_of(phrase):
+            counts[family] = counts.get(family, 0) + 1
+    return counts
+
+
+def _has_words(norm: str) -> bool:
+    return any(match.group() not in _PLACEHOLDERS for match in _LETTERS.finditer(norm))
+
+
+def _raise(priority: int) -> int:
+    return max(1, priority - 1)
+
+
+def _waited(waited_seconds: float) -> float:
+    try:
+        value = float(waited_seconds)
+    except (TypeError, ValueError):
+        return 0.0
+    return 0.0 if math.isnan(value) else value
+
+
+def _decision(
+    needs_answer: bool,
+    intent: str,
+    language: str,
+    confidence: float,
+    reasons: list[str],
+    *,
+    abuse: bool = False,
+    priority: int = 4,
+) -> Decision:
+    unique = tuple(dict.fromkeys(reasons))[:MAX_REASONS] or ("no problem or question found",)
+    return Decision(
+        needs_answer=needs_answer,
+        intent=intent,
+        abuse=abuse,
+        language=language,
+        priority=priority if needs_answer else 4,
+        confidence=confidence,
+        reasons=unique,
+        model_version=MODEL_VERSION,
+    )
+
+
+def decide(
+    text: str,
+    *,
+    kind: str = "mention",
+    repeat_contact: bool = False,
+    waited_seconds: float = 0.0,
+) -> Decision:
+    """kind is mention|dm|comment|reply. repeat_contact = the author wrote again while a
+    previous message in the same open conversation is unanswered. waited_seconds = how
+    long the oldest unanswered message of the conversation has waited (now is passed in
+    by the caller as this number; never read a clock)."""
+    norm = normalise(text) if isinstance(text, str) else ""
+    language = detect_normalised(norm)
+    if not _has_words(norm):
+        return _decision(False, "other", language, 0.9, ["no words to read"])
+
+    # Words quoted from someone else (usually the brand) are not the author's.
+    own = norm
+    if '"@user' in norm or "rt @user" in norm:
+        own = _QUOTED.sub(" ", norm)
+        if not _has_words(own):
+            own = norm
+    cues = _scan(own)
+    abuse = "abuse" in cues
+    asks = "?" in own
+    request = "request" in cues or "refund" in cues
+
+    if "brand" in cues and not abuse:
+        return _decision(False, "brand", language, 0.85, ["written by the brand"])
+    if ("spam" in cues or own.count("url") >= 2) and not (asks or request or abuse):
+        return _decision(False, "spam", language, 0.8, ["looks like spam"])
+    resolved = "resolved" in cues and not ("notresolved" in cues or "followup" in cues)
+    if resolved and not (asks or request):
+        closing = ["says the matter is resolved"] + (["insults someone"] if abuse else [])
+        intent = "praise" if "praise" in cues else "other"
+        return _decision(False, intent, language, 0.8, closing, abuse=abuse)
+
+    safety = "safety" in cues
+    fault = safety or "outage" in cues or "money" in cues or "access" in cues
+    money = "money" in cues or "refund" in cues
+    strong = fault or money
+    problem_hits = cues.get("problem", 0)
+    followup = "followup" in cues or "notresolved" in cues
+    praise = "praise" in cues
+    complaint = "complaint" in cues
+    question = asks or "question" in cues
+
+    reasons: list[str] = []
+    needs_answer, priority = True, 3
+    if fault or problem_hits or followup or "metoo" in cues:
+        intent = "problem"
+        if safety:
+            reasons.append("safety issue")
+        if "outage" in cues:
+            reasons.append("reports an outage")
+        if money:
+            reasons.append("mentions money lost")
+        if "access" in cues:
+            reasons.append("reports lost access")
+        if followup:
+            reasons.append("follows up on an open case")
+        if not reasons:
+            reasons.append("reports a problem" if problem_hits else "says they are affected too")
+        priority = 1 if safety else 2 if strong else 3
+        confidence = 0.9 if strong or problem_hits >= 2 else 0.8
+    elif request:
+        intent, confidence = "request", 0.8
+        reasons.append("mentions money lost" if money else "asks for an action")
+        priority = 2 if money else 3
+    elif question:
+        intent = "question"
+        confidence = 0.75 if "question" in cues else 0.65
+        reasons.append("asks a question")
+    elif abuse:
+        intent, needs_answer, confidence = "abuse", False, 0.7
+    elif complaint:
+        # Guideline: a complaint about something concrete can be answered (apology,
+        # fix, explanation); only an emotion or opinion with nothing concrete cannot.
+        concrete = "details" in cues or _CONCRETE.search(own) is not None
+        intent, needs_answer, priority, confidence = "complaint", concrete, 4, 0.6
+        reasons.append(
+            "complains about a specific experience" if concrete else "venting with nothing concrete"
+        )
+    elif praise:
+        intent, needs_answer, confidence = "praise", False, 0.8
+        reasons.append("praise with nothing to act on")
+    elif "details" in cues:
+        intent, confidence = "other", 0.6
+        reasons.append("shares booking or case details")
+    elif kind == "dm":
+        # A direct message is addressed to the care team: someone should read it.
+        intent, priority, confidence = "other", 4, 0.5
+        reasons.append("direct message to the brand")
+    elif language != "other" or "banter" in cues:
+        intent, needs_answer, confidence = "banter", False, 0.7
+        reasons.append("chit-chat with nothing to act on")
+    else:
+        intent, needs_answer, confidence = "other", False, 0.6
+        reasons.append("no problem or question found")
+    if abuse:
+        reasons.append("insults someone")
+
+    if needs_answer:
+        if "urgent" in cues:
+            priority = _raise(priority)
+            reasons.append("marked urgent")
+        elif "vulnerable" in cues:
+            priority = _raise(priority)
+            reasons.append("vulnerable person involved")
+        if repeat_contact:
+            priority = _raise(priority)
+            reasons.append("second message while waiting")
+        if _waited(waited_seconds) >= WAIT_RAISE_SECONDS:
+            priority = _raise(priority)
+            reasons.append("waiting over 4 hours")
+        # Escalation reasons explain the priority: keep them within the cap.
+        extra = [reason for reason in reasons if reason in _ESCALATION]
+        core = [reason for reason in reasons if reason not in _ESCALATION]
+        reasons = core[: max(1, MAX_REASONS - len(extra))] + extra
+
+    return _decision(
+        needs_answer, intent, language, confidence, reasons, abuse=abuse, priority=priority
+    )
