@@ -1,7 +1,8 @@
 """Posts the demo corpus through the ingest API, spaced out, as a live brand inbox would see it.
 
-``created_at`` is set from each message's ``minutes_ago`` at the start of the run, and each
-run gets its own external ids, so every ``make run`` shows fresh traffic arriving.
+``created_at`` is set from each message's ``minutes_ago`` at the start of the first run. The
+external ids are the corpus's own, so, as with a real platform, a message sent again is a
+duplicate: the first ``make run`` fills the queue, later ones find it stored and say so.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ def load_corpus() -> list[dict[str, Any]]:
     return list(json.loads(CORPUS.read_text(encoding="utf-8"))["messages"])
 
 
-def to_ingest(item: dict[str, Any], run: str, started: datetime) -> dict[str, Any]:
+def to_ingest(item: dict[str, Any], started: datetime) -> dict[str, Any]:
     """One corpus item as an ingest-API message (the corpus's labels stay behind)."""
     message: dict[str, Any] = {
         "platform": item["platform"],
         "channel": item["channel"],
-        "external_id": f"{run}-{item['external_id']}",
+        "external_id": item["external_id"],
         "kind": item["kind"],
         "direction": item.get("direction") or "in",
         "author": item["author"],
@@ -34,9 +35,9 @@ def to_ingest(item: dict[str, Any], run: str, started: datetime) -> dict[str, An
         "created_at": (started - timedelta(minutes=item["minutes_ago"])).isoformat(),
     }
     if item.get("in_reply_to"):
-        message["in_reply_to"] = f"{run}-{item['in_reply_to']}"
+        message["in_reply_to"] = item["in_reply_to"]
     if item.get("thread_id"):
-        message["thread_id"] = f"{run}-{item['thread_id']}"
+        message["thread_id"] = item["thread_id"]
     return message
 
 
@@ -47,28 +48,35 @@ async def feed(
     backlog: int = 60,
     interval: float = 1.5,
     stop: asyncio.Event | None = None,
-) -> int:
-    """Send the first ``backlog`` messages at once, then one every ``interval`` seconds."""
+) -> tuple[int, int]:
+    """Send the first ``backlog`` messages at once, then one every ``interval`` seconds.
+
+    Returns (stored, duplicates). When the first batch is all duplicates the corpus is
+    already loaded, and the rest is not replayed.
+    """
     started = datetime.now(UTC)
-    run = started.strftime("demo%Y%m%d%H%M%S")
-    corpus = [to_ingest(item, run, started) for item in load_corpus()]
+    corpus = [to_ingest(item, started) for item in load_corpus()]
     headers = {"Authorization": f"Bearer {token}"}
-    sent = 0
+    stored = duplicates = 0
     async with aiohttp.ClientSession(headers=headers) as session:
 
         async def post(messages: list[dict[str, Any]]) -> None:
+            nonlocal stored, duplicates
             async with session.post(ingest_url, json={"messages": messages}) as response:
                 if response.status != 200:
                     raise RuntimeError(
                         f"ingest answered {response.status}: {await response.text()}"
                     )
+                answer = await response.json()
+            stored += answer["stored"]
+            duplicates += answer["duplicates"]
 
         await post(corpus[:backlog])
-        sent = backlog
+        if stored == 0:
+            return stored, duplicates
         for message in corpus[backlog:]:
             if stop is not None and stop.is_set():
                 break
             await asyncio.sleep(interval)
             await post([message])
-            sent += 1
-    return sent
+    return stored, duplicates

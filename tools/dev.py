@@ -49,7 +49,14 @@ async def _wait_ready(urls: list[str], seconds: float = 60) -> None:
                 await asyncio.sleep(0.3)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # Ctrl-C and a process manager's SIGTERM both mean: stop everything, in order.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     url, server = server_url(ROOT / ".pgdata")
     if server is not None:
         url = ensure_database_sync(url, "ecoute")
@@ -57,6 +64,7 @@ def main() -> int:
     inbox_port = env.get("INBOX_PORT", "8080")
     triage_port = env.get("TRIAGE_PORT", "8081")
     children: list[subprocess.Popen[bytes]] = []
+    status = 0
     try:
         print("• migrating the database …", flush=True)
         _run("inbox", "migrate", env=env)
@@ -90,7 +98,11 @@ def main() -> int:
             env=env,
         )
         for module in ("inbox", "triage"):
-            children.append(subprocess.Popen(_service(module, "serve", env=env), env=env, cwd=ROOT))
+            # Own session: Ctrl-C reaches only this launcher, which stops them in order.
+            process = subprocess.Popen(
+                _service(module, "serve", env=env), env=env, cwd=ROOT, start_new_session=True
+            )
+            children.append(process)
         asyncio.run(
             _wait_ready(
                 [f"http://127.0.0.1:{inbox_port}/readyz", f"http://127.0.0.1:{triage_port}/readyz"]
@@ -116,6 +128,9 @@ def main() -> int:
         )
     except KeyboardInterrupt:
         pass
+    except (aiohttp.ClientError, subprocess.CalledProcessError) as exc:
+        print(f"\n• stopped on an error: {exc}", file=sys.stderr, flush=True)
+        status = 1
     finally:
         print("\n• stopping …", flush=True)
         for child in children:
@@ -129,7 +144,7 @@ def main() -> int:
         if server is not None:
             stop_embedded(server)
         print("• stopped; the data stays in .pgdata/", flush=True)
-    return 0
+    return status
 
 
 async def _feed_until_interrupted(
@@ -137,8 +152,16 @@ async def _feed_until_interrupted(
 ) -> None:
     from demo.feed import feed
 
-    sent = await feed(ingest_url, token)
-    print(f"• demo corpus sent ({sent} messages); services keep running until Ctrl-C", flush=True)
+    stored, duplicates = await feed(ingest_url, token)
+    if stored == 0:
+        print(
+            f"• the demo corpus was already stored ({duplicates} duplicates refused); "
+            "the queue above is the one you left. Post more to the ingest API, or delete "
+            ".pgdata/ to start afresh.",
+            flush=True,
+        )
+    else:
+        print(f"• demo corpus sent ({stored} messages stored); running until Ctrl-C", flush=True)
     while all(child.poll() is None for child in children):
         await asyncio.sleep(1)
     raise SystemExit("a service stopped unexpectedly")

@@ -37,9 +37,14 @@ def start_embedded(folder: Path, *, fast: bool = False) -> Any:
 
 
 def stop_embedded(server: Any) -> None:
-    """Stop the embedded server cleanly (data kept)."""
-    server.cleanup_mode = "stop"
-    server.cleanup()
+    """Stop the embedded server cleanly (data kept).
+
+    pgserver stops a server only when no other process it once served is listed, and a killed
+    process stays listed; so stop it ourselves with its own ``pg_ctl``.
+    """
+    from pgserver._commands import pg_ctl
+
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
 
 
 def with_database(url: str, database: str) -> str:

@@ -1,0 +1,64 @@
+"""The service processes as ops run them: a triage worker triages, and stops on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from typing import Any
+
+from services.inbox.app import create_app as create_inbox
+from tests.support.world import bearer, inbox_settings, make_workspace, message
+from tools.embedded_pg import ROOT
+
+
+async def test_a_worker_process_triages_and_stops_cleanly_on_sigterm(
+    aiohttp_client: Any, database_url: str
+) -> None:
+    ws = await make_workspace(database_url)
+    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TRIAGE_CONSUMER_POLL_SECONDS": "0.2",
+        "TRIAGE_DB_POOL_SIZE": "2",
+    }
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.triage",
+        "worker",
+        env=env,
+        cwd=ROOT,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        response = await inbox.post(
+            "/v1/ingest",
+            headers=bearer(ws.ingest_token),
+            json={"messages": [message("w1", "my internet is down")]},
+        )
+        assert response.status == 200
+        from sqlalchemy import text
+
+        from services.infra.db import create_engine
+
+        engine = create_engine(database_url, 1)
+        triaged = 0
+        for _ in range(100):
+            async with engine.connect() as conn:
+                triaged = (
+                    await conn.execute(text("SELECT count(*) FROM triage.decisions"))
+                ).scalar_one()
+            if triaged:
+                break
+            await asyncio.sleep(0.1)
+        await engine.dispose()
+        assert triaged == 1
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(worker.wait(), timeout=15)
+        stderr = (await worker.stderr.read()).decode() if worker.stderr else ""
+    assert code == 0, stderr
+    assert "my internet" not in stderr, "logs never carry message text"
