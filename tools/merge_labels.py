@@ -14,11 +14,16 @@ import sys
 from pathlib import Path
 
 
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 def merge(prefix: Path) -> Path:
-    pool = list(csv.DictReader((prefix.parent / f"{prefix.name}.csv").open(encoding="utf-8")))
-    a = {r["id"]: r for r in csv.DictReader(Path(f"{prefix}_labeller_a.csv").open())}
-    b = {r["id"]: r for r in csv.DictReader(Path(f"{prefix}_labeller_b.csv").open())}
-    judged = {r["id"]: r for r in csv.DictReader(Path(f"{prefix}_adjudicated.csv").open())}
+    pool = _rows(prefix.parent / f"{prefix.name}.csv")
+    a = {r["id"]: r for r in _rows(Path(f"{prefix}_labeller_a.csv"))}
+    b = {r["id"]: r for r in _rows(Path(f"{prefix}_labeller_b.csv"))}
+    judged = {r["id"]: r for r in _rows(Path(f"{prefix}_adjudicated.csv"))}
     out = Path(f"{prefix}_labels.csv")
     with out.open("w", newline="", encoding="utf-8") as handle:
         fields = ["id", "lang", "text", "needs_answer", "intent", "abuse", "agreement"]
