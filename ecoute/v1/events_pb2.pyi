@@ -101,3 +101,29 @@ class ReplyFailed(_message.Message):
     retryable: bool
     failed_at: _timestamp_pb2.Timestamp
     def __init__(self, workspace_id: _Optional[str] = ..., reply_id: _Optional[str] = ..., conversation_id: _Optional[int] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ..., retryable: _Optional[bool] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SlaStateChanged(_message.Message):
+    __slots__ = ("workspace_id", "conversation_id", "clock_id", "clock_kind", "priority", "state", "started_at", "due_at", "crossed_at", "raised_at", "target_seconds")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_ID_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_KIND_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    CROSSED_AT_FIELD_NUMBER: _ClassVar[int]
+    RAISED_AT_FIELD_NUMBER: _ClassVar[int]
+    TARGET_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    conversation_id: int
+    clock_id: int
+    clock_kind: str
+    priority: int
+    state: str
+    started_at: _timestamp_pb2.Timestamp
+    due_at: _timestamp_pb2.Timestamp
+    crossed_at: _timestamp_pb2.Timestamp
+    raised_at: _timestamp_pb2.Timestamp
+    target_seconds: int
+    def __init__(self, workspace_id: _Optional[str] = ..., conversation_id: _Optional[int] = ..., clock_id: _Optional[int] = ..., clock_kind: _Optional[str] = ..., priority: _Optional[int] = ..., state: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., crossed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., target_seconds: _Optional[int] = ...) -> None: ...

@@ -9,14 +9,18 @@ from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra import metrics
 from services.infra.db import create_engine
-from services.infra.events import Consumer
+from services.infra.events import Consumer, Event
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware
 from services.triage.consumer import handle_batch
 from services.triage.http_queue import get_queue
+from services.triage.http_sla import CLOCK_STOP_KEY
+from services.triage.http_sla import add_routes as add_sla_routes
 from services.triage.metrics import TriageMetrics
+from services.triage.scheduler import SlaScheduler
 from services.triage.settings import TriageSettings
 
 UI = Path(__file__).parent / "ui"
@@ -28,8 +32,13 @@ def build_consumer(app: web.Application, settings: TriageSettings) -> Consumer:
     """The message-ingested consumer, counting its decisions and failures."""
     counters = app[METRICS_KEY]
 
-    async def handler(conn, events):  # type: ignore[no-untyped-def]
-        await handle_batch(conn, events, on_decision=counters.count_decision)
+    async def handler(conn: AsyncConnection, events: list[Event]) -> None:
+        await handle_batch(
+            conn,
+            events,
+            on_decision=counters.count_decision,
+            on_clock_stop=counters.count_clock_stop,
+        )
 
     return Consumer(
         app[ENGINE_KEY],
@@ -55,19 +64,33 @@ def create_app(settings: TriageSettings) -> web.Application:
         yield
         await engine.dispose()
 
-    async def consumer(app: web.Application) -> AsyncIterator[None]:
+    async def workers(app: web.Application) -> AsyncIterator[None]:
+        """The event consumer, the SLA scheduler and the gauges, stopped before the engine."""
         stop = asyncio.Event()
-        task = asyncio.create_task(build_consumer(app, settings).run(stop))
+        counters = app[METRICS_KEY]
+        scheduler = SlaScheduler(
+            app[ENGINE_KEY],
+            settings.database_url.get_secret_value(),
+            on_transition=counters.count_transition,
+        )
+        tasks = [
+            asyncio.create_task(build_consumer(app, settings).run(stop)),
+            asyncio.create_task(scheduler.run(stop)),
+            asyncio.create_task(counters.refresh_forever(app[ENGINE_KEY], stop)),
+        ]
         yield
         stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(task, timeout=10)
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=10)
 
     app.cleanup_ctx.append(database)
     if settings.run_consumer:
-        app.cleanup_ctx.append(consumer)
+        app.cleanup_ctx.append(workers)
+    app[CLOCK_STOP_KEY] = app[METRICS_KEY].count_clock_stop
     add_probes(app, settings.readiness_cache_seconds)
     app.router.add_get("/v1/queue", get_queue)
+    add_sla_routes(app)
     app.router.add_get("/", _index)
     app.router.add_static("/ui/", UI, show_index=False)
     return app

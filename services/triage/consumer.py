@@ -16,6 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.infra.events import Event
+from services.triage.clocks import OnStop, load_policies, lock_running
+from services.triage.clocks import save as save_clocks
+from services.triage.domain import clock_rules
+from services.triage.domain.clock_rules import Change
 from services.triage.domain.conversation import (
     ConversationState,
     MessageVerdict,
@@ -52,6 +56,7 @@ async def handle_batch(
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     on_decision: OnDecision | None = None,
+    on_clock_stop: OnStop | None = None,
 ) -> None:
     """Apply a batch of message-ingested events inside the caller's transaction."""
     ingested = [_ingested(e) for e in events if e.topic == MESSAGE_INGESTED]
@@ -87,6 +92,9 @@ async def handle_batch(
         ],
     )
     decided_at = now()
+    policies = await load_policies(conn, (k[0] for k in states))
+    stored_clocks = await lock_running(conn, states)
+    clocks = {k: {kind: s.clock for kind, s in v.items()} for k, v in stored_clocks.items()}
     decisions: list[dict[str, Any]] = []
     changed: dict[tuple[uuid.UUID, int], ConversationState] = {}
     for m in sorted(ingested, key=lambda x: (x.message.created_at.ToDatetime(UTC), x.message_id)):
@@ -98,6 +106,9 @@ async def handle_batch(
         if (m.message.direction or "in") == "out":
             states[key] = after_outbound(state, created)
             changed[key] = states[key]
+            clocks[key] = clock_rules.apply(
+                clocks[key], state, states[key], Change("outbound", created), policies[key[0]]
+            )
             continue
         decision = decide(
             m.message.text,
@@ -135,5 +146,11 @@ async def handle_batch(
             ),
         )
         changed[key] = states[key]
+        clocks[key] = clock_rules.apply(
+            clocks[key], state, states[key], Change("inbound", created), policies[key[0]]
+        )
     await insert_decisions(conn, decisions)
     await save_conversations(conn, changed)
+    await save_clocks(
+        conn, stored_clocks, {k: clocks[k] for k in changed}, policies, decided_at, on_clock_stop
+    )

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from services.infra.auth import bearer_token
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.triage.clocks import load_policies
 from services.triage.store import Caller, caller_of_token, queue
 
 MAX_LIMIT = 500
@@ -43,5 +44,6 @@ async def get_queue(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].connect() as conn:
-        items = await queue(conn, caller.workspace_id, limit, now)
+        policy = (await load_policies(conn, [caller.workspace_id]))[caller.workspace_id]
+        items = await queue(conn, caller.workspace_id, limit, now, policy.calendar)
     return json_response({"items": items, "count": len(items), "as_of": now})

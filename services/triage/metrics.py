@@ -1,19 +1,64 @@
-"""Triage's Prometheus metrics (labels from closed sets only)."""
+"""Triage's Prometheus metrics (labels from closed sets only).
+
+Counters and histograms are observed by the replica that did the work, once, so summing over
+replicas is right. Gauges computed from the database (clocks by state, event backlog) are
+the same on every replica: dashboards and rules take ``max`` over instances, never ``sum``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass
+from itertools import product
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.infra.events import Event
+from services.infra.events import Event, backlog, sleep_or_stop
 from services.triage.domain.rules import Decision
+from services.triage.domain.sla import DEFAULT_POLICY, KINDS, Clock
+from services.triage.scheduler import Transition
+
+log = logging.getLogger("ecoute.triage.metrics")
+
+
+def _sla_buckets(kind: str) -> tuple[float, ...]:
+    """Bucket edges at the default policy's targets for ``kind``, plus usual marks."""
+    targets = {t.of(kind) for t in DEFAULT_POLICY.targets.values()}
+    marks = {
+        60,
+        300,
+        900,
+        1800,
+        3600,
+        2 * 3600,
+        4 * 3600,
+        8 * 3600,
+        24 * 3600,
+        72 * 3600,
+        168 * 3600,
+    }
+    return tuple(sorted(float(v) for v in targets | marks))
+
+
+PRIORITIES = ("P1", "P2", "P3", "P4")
+CLOCK_STATES = ("ok", "at_risk", "breached", "paused")
 
 
 @dataclass(frozen=True)
 class TriageMetrics:
     triaged: Counter
     failures: Counter
+    first_response: Histogram
+    resolution: Histogram
+    breaches: Counter
+    at_risk: Counter
+    transition_lag: Histogram
+    clocks: Gauge
+    event_backlog: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> TriageMetrics:
@@ -30,6 +75,53 @@ class TriageMetrics:
                 ["topic"],
                 registry=registry,
             ),
+            first_response=Histogram(
+                "ecoute_first_response_seconds",
+                "Business time from the customer's first unanswered message to the first "
+                "reply delivered, by priority (bucket edges at the default targets).",
+                ["priority"],
+                buckets=_sla_buckets("first_response"),
+                registry=registry,
+            ),
+            resolution=Histogram(
+                "ecoute_resolution_seconds",
+                "Business time from the first unanswered message to resolution, by priority.",
+                ["priority"],
+                buckets=_sla_buckets("resolution"),
+                registry=registry,
+            ),
+            breaches=Counter(
+                "ecoute_sla_breaches_total",
+                "SLA clocks that reached their target unanswered, by kind and priority.",
+                ["kind", "priority"],
+                registry=registry,
+            ),
+            at_risk=Counter(
+                "ecoute_sla_at_risk_total",
+                "SLA clocks that passed the at-risk share of their target.",
+                ["kind", "priority"],
+                registry=registry,
+            ),
+            transition_lag=Histogram(
+                "ecoute_sla_transition_lag_seconds",
+                "Delay between an SLA threshold falling due and its event being raised.",
+                buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+                registry=registry,
+            ),
+            clocks=Gauge(
+                "ecoute_sla_clocks",
+                "Running SLA clocks by kind, state and priority (from the database: "
+                "the same on every replica, aggregate with max).",
+                ["kind", "state", "priority"],
+                registry=registry,
+            ),
+            event_backlog=Gauge(
+                "ecoute_event_backlog",
+                "Events waiting for a consumer (from the database: the same on "
+                "every replica, aggregate with max).",
+                ["consumer"],
+                registry=registry,
+            ),
         )
 
     def count_decision(self, decision: Decision) -> None:
@@ -39,3 +131,48 @@ class TriageMetrics:
 
     def count_failure(self, event: Event, _exc: BaseException) -> None:
         self.failures.labels(event.topic if event.topic.count(".") == 1 else "other").inc()
+
+    def count_clock_stop(self, clock: Clock, elapsed_seconds: float) -> None:
+        if clock.kind == "first_response":
+            self.first_response.labels(f"P{clock.priority}").observe(elapsed_seconds)
+        elif clock.kind == "resolution":
+            self.resolution.labels(f"P{clock.priority}").observe(elapsed_seconds)
+
+    def count_transition(self, transition: Transition) -> None:
+        counter = self.breaches if transition.state == "breached" else self.at_risk
+        counter.labels(transition.kind, f"P{transition.priority}").inc()
+        lag = (transition.raised_at - transition.crossed_at).total_seconds()
+        self.transition_lag.observe(max(0.0, lag))
+
+    async def refresh_from_database(self, engine: AsyncEngine) -> None:
+        """Set the database-derived gauges once."""
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        """
+                SELECT kind, priority,
+                       CASE WHEN paused_since IS NOT NULL THEN 'paused' ELSE state END AS state,
+                       count(*) AS n
+                FROM triage.sla_clocks WHERE stopped_at IS NULL
+                GROUP BY 1, 2, 3
+                """
+                    )
+                )
+            ).all()
+            waiting = await backlog(conn)
+        counts = {(r.kind, r.state, f"P{r.priority}"): r.n for r in rows}
+        for kind, clock_state, priority in product(KINDS, CLOCK_STATES, PRIORITIES):
+            self.clocks.labels(kind, clock_state, priority).set(
+                counts.get((kind, clock_state, priority), 0)
+            )
+        for consumer in ("triage", "triage-webhooks", *waiting):
+            self.event_backlog.labels(consumer).set(waiting.get(consumer, 0))
+
+    async def refresh_forever(
+        self, engine: AsyncEngine, stop: asyncio.Event, every: float = 15.0
+    ) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(Exception):
+                await self.refresh_from_database(engine)
+            await sleep_or_stop(stop, every)

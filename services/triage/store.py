@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.auth import token_digest
+from services.triage.domain.calendar import Calendar, business_seconds
 from services.triage.domain.conversation import ConversationState
 
 
@@ -252,22 +253,24 @@ async def save_conversations(
 _QUEUE = text(
     """
     SELECT c.id, c.platform, c.channel, c.kind, c.priority, c.intent, c.abuse, c.reasons,
-           c.waiting_since, m.id AS message_id, m.text, m.author_handle, m.author_name,
-           m.created_at
+           c.waiting_since, c.sla_rank, c.sla_due_at, m.id AS message_id, m.text,
+           m.author_handle, m.author_name, m.created_at
     FROM triage.conversations AS c
     LEFT JOIN triage.messages AS m
       ON m.workspace_id = c.workspace_id AND m.id = c.last_message_id
     WHERE c.workspace_id = :ws AND c.status = 'open' AND c.needs_answer
-    ORDER BY c.priority, c.waiting_since, c.id
+    ORDER BY c.sla_rank, c.priority, c.sla_due_at NULLS LAST, c.waiting_since, c.id
     LIMIT :limit
     """
 )
 
+SLA_STATES = {0: "breached", 1: "at_risk", 2: "ok", 3: "paused", 4: "none"}
+
 
 async def queue(
-    conn: AsyncConnection, workspace_id: uuid.UUID, limit: int, now: datetime
+    conn: AsyncConnection, workspace_id: uuid.UUID, limit: int, now: datetime, calendar: Calendar
 ) -> list[dict[str, Any]]:
-    """Open conversations that need an answer: most urgent first, then longest waiting."""
+    """Open conversations needing an answer: breached, at risk, ok; then priority, deadline."""
     rows = (await conn.execute(_QUEUE, {"ws": workspace_id, "limit": limit})).all()
     return [
         {
@@ -283,6 +286,15 @@ async def queue(
             "waiting_seconds": (
                 max(0, int((now - r.waiting_since).total_seconds())) if r.waiting_since else 0
             ),
+            "sla": {
+                "state": SLA_STATES[r.sla_rank],
+                "due_at": r.sla_due_at,
+                "time_left_seconds": (
+                    None
+                    if r.sla_due_at is None
+                    else round(business_seconds(calendar, now, r.sla_due_at))
+                ),
+            },
             "latest_message": None
             if r.message_id is None
             else {

@@ -61,6 +61,26 @@ async def make_workspace(database_url: str, name: str = "Acme care") -> Workspac
 BASE_TIME = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
+async def make_user(database_url: str, workspace_id: uuid.UUID, role: str) -> str:
+    """Another user of the workspace with this role; returns their API token."""
+    engine = create_engine(database_url, 1)
+    token = new_token("eca")
+    try:
+        async with engine.begin() as conn:
+            user = await create_user(
+                conn, workspace_id, f"{role}-{uuid.uuid4().hex[:6]}@x.test", role.title(), role
+            )
+            await create_api_token(conn, workspace_id, user, token, "test")
+    finally:
+        await engine.dispose()
+    return token
+
+
+def ago(**delta: float) -> str:
+    """An RFC 3339 instant that long before the real now (for clocks that must be running)."""
+    return (datetime.now(UTC) - timedelta(**delta)).isoformat().replace("+00:00", "Z")
+
+
 def message(
     external_id: str,
     text: str = "my order never arrived, can you help?",

@@ -1,0 +1,216 @@
+"""The SLA scheduler: raises at-risk and breach events when they happen, once.
+
+It sleeps until the earliest ``next_transition_at`` of any running clock (woken early by
+NOTIFY when a save brings a transition closer), claims the due clocks with ``FOR UPDATE SKIP
+LOCKED``, and in one transaction records the new state, logs it, reorders the queue and
+publishes the event. Any number of triage replicas may run it: a clock is claimed by one,
+and its stored state says which thresholds were already raised, so each is raised once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ecoute.v1 import events_pb2
+from services.infra.db import is_unavailable
+from services.infra.events import Wakeup, publish, sleep_or_stop
+from services.triage.clocks import THRESHOLDS, WAKE_SCHEDULER, clock_of_row, load_policies
+from services.triage.domain.sla import (
+    RANK,
+    RESPONSE_KINDS,
+    at_risk_at,
+    due_at,
+    next_transition,
+    state,
+)
+
+log = logging.getLogger("ecoute.triage.scheduler")
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A threshold a clock crossed, for metrics: when it was due and when it was raised."""
+
+    kind: str
+    priority: int
+    state: str
+    crossed_at: datetime
+    raised_at: datetime
+
+
+_DUE = text(
+    """
+    SELECT * FROM triage.sla_clocks
+    WHERE next_transition_at <= :now
+    ORDER BY next_transition_at
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+    """
+)
+_UPDATE = text(
+    """
+    UPDATE triage.sla_clocks AS s SET state = r.state, next_transition_at = r.next
+    FROM json_to_recordset(CAST(:rows AS json)) AS r(w uuid, id bigint, state text,
+                                                     next timestamptz)
+    WHERE s.workspace_id = r.w AND s.id = r.id
+    """
+)
+_LOG = text(
+    """
+    INSERT INTO triage.sla_clock_log (workspace_id, clock_id, at, change, state)
+    SELECT r.w, r.id, r.at, r.state, r.state
+    FROM json_to_recordset(CAST(:rows AS json)) AS r(w uuid, id bigint, at timestamptz,
+                                                     state text)
+    """
+)
+_RANK = text(
+    """
+    UPDATE triage.conversations AS c SET sla_rank = r.rank
+    FROM json_to_recordset(CAST(:rows AS json)) AS r(w uuid, c bigint, rank smallint)
+    WHERE c.workspace_id = r.w AND c.id = r.c
+    """
+)
+_NEXT = text(
+    "SELECT min(next_transition_at) FROM triage.sla_clocks WHERE next_transition_at IS NOT NULL"
+)
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    return orjson.dumps(rows, option=orjson.OPT_UTC_Z).decode()
+
+
+def _ts(moment: datetime) -> Timestamp:
+    return Timestamp(seconds=int(moment.timestamp() // 1), nanos=moment.microsecond * 1000)
+
+
+class SlaScheduler:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        database_url: str,
+        *,
+        batch_size: int = 500,
+        max_sleep: float = 30.0,
+        on_transition: Callable[[Transition], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.database_url = database_url
+        self.batch_size = batch_size
+        self.max_sleep = max_sleep
+        self.on_transition = on_transition
+        self.clock = clock
+
+    async def tick(self) -> int:
+        """Raise every transition due now; returns how many clocks were examined."""
+        now = self.clock()
+        raised: list[Transition] = []
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(_DUE, {"now": now, "limit": self.batch_size})).all()
+            if not rows:
+                return 0
+            policies = await load_policies(conn, {r.workspace_id for r in rows})
+            updates, logs, ranks = [], [], []
+            events: dict[str, tuple[list[Any], list[bytes]]] = {}
+            for r in rows:
+                policy = policies[r.workspace_id]
+                calendar, ratio = policy.calendar, policy.at_risk_ratio
+                clock = clock_of_row(r)
+                current = state(clock, calendar, ratio, now)
+                stored = r.state
+                if current in THRESHOLDS and THRESHOLDS.index(current) > THRESHOLDS.index(stored):
+                    crossed = (
+                        due_at(clock, calendar)
+                        if current == "breached"
+                        else at_risk_at(clock, calendar, ratio)
+                    ) or now
+                    stored = current
+                    logs.append(
+                        {"w": str(r.workspace_id), "id": r.id, "at": crossed, "state": current}
+                    )
+                    if r.kind in RESPONSE_KINDS:
+                        ranks.append(
+                            {
+                                "w": str(r.workspace_id),
+                                "c": r.conversation_id,
+                                "rank": RANK[current],
+                            }
+                        )
+                    event = events_pb2.SlaStateChanged(
+                        workspace_id=str(r.workspace_id),
+                        conversation_id=r.conversation_id,
+                        clock_id=r.id,
+                        clock_kind=r.kind,
+                        priority=r.priority,
+                        state=current,
+                        started_at=_ts(clock.started_at),
+                        due_at=_ts(due_at(clock, calendar) or now),
+                        crossed_at=_ts(crossed),
+                        raised_at=_ts(now),
+                        target_seconds=r.target_seconds,
+                    )
+                    ids, payloads = events.setdefault(f"sla.{current}", ([], []))
+                    ids.append(r.workspace_id)
+                    payloads.append(event.SerializeToString())
+                    raised.append(Transition(r.kind, r.priority, current, crossed, now))
+                updates.append(
+                    {
+                        "w": str(r.workspace_id),
+                        "id": r.id,
+                        "state": stored,
+                        "next": next_transition(clock, calendar, ratio, now),
+                    }
+                )
+            await conn.execute(_UPDATE, {"rows": _json(updates)})
+            if logs:
+                await conn.execute(_LOG, {"rows": _json(logs)})
+            if ranks:
+                await conn.execute(_RANK, {"rows": _json(ranks)})
+            for topic, (ids, payloads) in events.items():
+                await publish(conn, topic, ids, payloads)
+        if self.on_transition is not None:
+            for transition in raised:
+                self.on_transition(transition)
+        return len(rows)
+
+    async def seconds_to_next(self) -> float:
+        async with self.engine.connect() as conn:
+            nearest = (await conn.execute(_NEXT)).scalar_one_or_none()
+        if nearest is None:
+            return self.max_sleep
+        return float(min(self.max_sleep, max(0.0, (nearest - self.clock()).total_seconds())))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Raise transitions as they fall due, until ``stop``."""
+        wakeup = Wakeup(self.database_url, WAKE_SCHEDULER)
+        listener = asyncio.create_task(wakeup.listen(stop))
+        backoff = 0.5
+        try:
+            while not stop.is_set():
+                try:
+                    if await self.tick() >= self.batch_size:
+                        continue
+                    await wakeup.wait(stop, await self.seconds_to_next())
+                    backoff = 0.5
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if not is_unavailable(exc):
+                        log.exception("scheduler error")
+                    await sleep_or_stop(stop, backoff)
+                    backoff = min(backoff * 2, 10.0)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener

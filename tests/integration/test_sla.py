@@ -1,0 +1,362 @@
+"""SLA clocks end to end: policies, queue order by state, history, actions, scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from ecoute.v1 import events_pb2
+from services.inbox.app import create_app as create_inbox
+from services.infra.db import create_engine
+from services.infra.events import Consumer
+from services.triage.app import create_app as create_triage
+from services.triage.consumer import handle_batch
+from services.triage.scheduler import SlaScheduler, Transition
+from services.triage.sla_policy import DEFAULT_DOCUMENT
+from tests.support.world import (
+    ago,
+    bearer,
+    inbox_settings,
+    make_user,
+    make_workspace,
+    message,
+    triage_settings,
+)
+
+OUTAGE = "No internet since this morning, the whole street is down, outage!"  # P2: 2 h
+QUESTION = "How do I change the date of my flight?"  # P3: 8 h
+SAFETY = "There is smoke coming from the engine, the crew is ignoring us!"  # P1: 30 min
+
+
+@pytest.fixture
+async def services(aiohttp_client: Any, database_url: str) -> tuple[Any, Any]:
+    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
+    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
+    return inbox, triage
+
+
+async def ingest(inbox: Any, token: str, *messages: dict[str, Any]) -> list[dict[str, Any]]:
+    response = await inbox.post(
+        "/v1/ingest", json={"messages": list(messages)}, headers=bearer(token)
+    )
+    assert response.status == 200, await response.text()
+    return list((await response.json())["items"])
+
+
+async def wait_for(triage: Any, path: str, token: str, ready: Any) -> Any:
+    body: Any = None
+    for _ in range(150):
+        response = await triage.get(path, headers=bearer(token))
+        body = await response.json()
+        if response.status == 200 and ready(body):
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path} never reached the expected state: {body}")
+
+
+async def test_the_queue_puts_breached_then_at_risk_then_ok_whatever_the_priority(
+    services: tuple[Any, Any], database_url: str
+) -> None:
+    inbox, triage = services
+    ws = await make_workspace(database_url)
+    await ingest(
+        inbox,
+        ws.ingest_token,
+        message("fresh-p1", SAFETY, author="1", created_at=ago(minutes=1)),
+        message("risky-p2", OUTAGE, author="2", created_at=ago(minutes=100)),
+        message("late-p3", QUESTION, author="3", created_at=ago(hours=9)),
+    )
+    body = await wait_for(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 3)
+    assert [(i["sla"]["state"], i["priority"]) for i in body["items"]] == [
+        ("breached", "P3"),
+        ("at_risk", "P2"),
+        ("ok", "P1"),
+    ]
+    late, risky, fresh = body["items"]
+    assert late["sla"]["time_left_seconds"] < -3000
+    assert 0 < risky["sla"]["time_left_seconds"] <= 20 * 60
+    assert 27 * 60 < fresh["sla"]["time_left_seconds"] <= 29 * 60 + 5
+    assert fresh["sla"]["due_at"] > risky["sla"]["due_at"]
+
+
+async def test_a_brand_reply_meets_the_first_response_and_history_says_so(
+    services: tuple[Any, Any], database_url: str
+) -> None:
+    inbox, triage = services
+    ws = await make_workspace(database_url)
+    (item,) = await ingest(
+        inbox, ws.ingest_token, message("m1", OUTAGE, author="5", created_at=ago(minutes=20))
+    )
+    path = f"/v1/conversations/{item['conversation_id']}/sla"
+    body = await wait_for(triage, path, ws.agent_token, lambda b: len(b["clocks"]) == 2)
+    assert {c["kind"] for c in body["clocks"]} == {"first_response", "resolution"}
+    await ingest(
+        inbox,
+        ws.ingest_token,
+        message(
+            "m2",
+            "So sorry, a technician is on the way",
+            author="brand",
+            kind="reply",
+            direction="out",
+            in_reply_to="m1",
+            created_at=ago(minutes=5),
+        ),
+    )
+    body = await wait_for(
+        triage, path, ws.agent_token, lambda b: any(c["state"] == "met" for c in b["clocks"])
+    )
+    first = next(c for c in body["clocks"] if c["kind"] == "first_response")
+    assert [h["change"] for h in first["history"]] == ["started", "met"]
+    resolution = next(c for c in body["clocks"] if c["kind"] == "resolution")
+    assert resolution["stopped_at"] is None
+    await wait_for(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 0)
+
+    await ingest(
+        inbox,
+        ws.ingest_token,
+        message(
+            "m3",
+            "It is down again, still no internet!",
+            author="5",
+            in_reply_to="m2",
+            created_at=ago(minutes=1),
+        ),
+    )
+    body = await wait_for(
+        triage,
+        path,
+        ws.agent_token,
+        lambda b: any(c["kind"] == "next_response" for c in b["clocks"]),
+    )
+
+
+async def test_waiting_on_the_customer_pauses_and_resolve_and_reopen_follow(
+    services: tuple[Any, Any], database_url: str
+) -> None:
+    inbox, triage = services
+    ws = await make_workspace(database_url)
+    (item,) = await ingest(
+        inbox, ws.ingest_token, message("w1", OUTAGE, author="6", created_at=ago(minutes=10))
+    )
+    conversation = item["conversation_id"]
+    path = f"/v1/conversations/{conversation}/sla"
+    await wait_for(triage, path, ws.agent_token, lambda b: len(b["clocks"]) == 2)
+
+    async def act(action: str) -> Any:
+        return await triage.post(
+            f"/v1/conversations/{conversation}/{action}", headers=bearer(ws.agent_token)
+        )
+
+    assert (await act("reopen")).status == 409
+    assert (await (await act("wait")).json())["status"] == "waiting"
+    body = await (await triage.get(path, headers=bearer(ws.agent_token))).json()
+    assert {c["state"] for c in body["clocks"]} == {"paused"}
+    await ingest(
+        inbox,
+        ws.ingest_token,
+        message(
+            "w2",
+            "Here is my customer number 4411, still down",
+            author="6",
+            in_reply_to="w1",
+            created_at=ago(seconds=5),
+        ),
+    )
+    body = await wait_for(
+        triage, path, ws.agent_token, lambda b: "paused" not in {c["state"] for c in b["clocks"]}
+    )
+    assert all("resumed" in [h["change"] for h in c["history"]] for c in body["clocks"])
+
+    assert (await (await act("resolve")).json())["status"] == "resolved"
+    body = await (await triage.get(path, headers=bearer(ws.agent_token))).json()
+    resolution = next(c for c in body["clocks"] if c["kind"] == "resolution")
+    assert resolution["state"] == "met"
+    assert (await (await act("reopen")).json())["status"] == "open"
+    body = await (await triage.get(path, headers=bearer(ws.agent_token))).json()
+    assert [c["state"] for c in body["clocks"] if c["kind"] == "resolution"] == ["met", "ok"]
+
+
+async def test_another_workspaces_conversation_is_404(
+    services: tuple[Any, Any], database_url: str
+) -> None:
+    inbox, triage = services
+    acme = await make_workspace(database_url, "Acme")
+    globex = await make_workspace(database_url, "Globex")
+    (item,) = await ingest(inbox, acme.ingest_token, message("x", OUTAGE))
+    for path in (
+        f"/v1/conversations/{item['conversation_id']}/sla",
+        "/v1/conversations/999999/sla",
+        "/v1/conversations/abc/sla",
+    ):
+        response = await triage.get(path, headers=bearer(globex.agent_token))
+        assert response.status == 404, path
+    response = await triage.post(
+        f"/v1/conversations/{item['conversation_id']}/resolve", headers=bearer(globex.agent_token)
+    )
+    assert response.status == 404
+
+
+async def test_policies_are_read_by_all_and_changed_by_leads_only(
+    services: tuple[Any, Any], database_url: str
+) -> None:
+    _, triage = services
+    ws = await make_workspace(database_url)
+    lead = await make_user(database_url, ws.id, "lead")
+    current = await (await triage.get("/v1/sla/policies", headers=bearer(ws.agent_token))).json()
+    assert current == DEFAULT_DOCUMENT
+    office = copy.deepcopy(DEFAULT_DOCUMENT)
+    office["calendar"] = {
+        "timezone": "Europe/Paris",
+        "always_open": False,
+        "hours": [
+            {"day": d, "start": "09:00", "end": "18:00"}
+            for d in ("mon", "tue", "wed", "thu", "fri")
+        ],
+        "holidays": ["2026-12-25"],
+    }
+    office["targets"]["P1"]["first_response_seconds"] = 900
+    forbidden = await triage.put("/v1/sla/policies", json=office, headers=bearer(ws.agent_token))
+    assert forbidden.status == 403
+    saved = await triage.put("/v1/sla/policies", json=office, headers=bearer(lead))
+    assert saved.status == 200
+    again = await (await triage.get("/v1/sla/policies", headers=bearer(ws.agent_token))).json()
+    assert again == office
+
+
+def _with(path: list[str | int], value: Any) -> dict[str, Any]:
+    document = copy.deepcopy(DEFAULT_DOCUMENT)
+    target: Any = document
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return document
+
+
+BAD_POLICIES = [
+    ("unknown zone", _with(["calendar", "timezone"], "Europe/Atlantis"), "/calendar/timezone"),
+    ("no hours", _with(["calendar"], {"timezone": "UTC", "always_open": False}), "/calendar/hours"),
+    (
+        "overlap",
+        _with(
+            ["calendar"],
+            {
+                "timezone": "UTC",
+                "hours": [
+                    {"day": "mon", "start": "09:00", "end": "18:00"},
+                    {"day": "mon", "start": "17:00", "end": "20:00"},
+                ],
+            },
+        ),
+        "/calendar/hours",
+    ),
+    (
+        "empty opening",
+        _with(
+            ["calendar"],
+            {"timezone": "UTC", "hours": [{"day": "tue", "start": "09:00", "end": "09:00"}]},
+        ),
+        "/calendar/hours/0",
+    ),
+    ("bad holiday", _with(["calendar", "holidays"], ["2026-02-30"]), "/calendar/holidays/0"),
+    (
+        "zero target",
+        _with(["targets", "P2", "first_response_seconds"], 0),
+        "/targets/P2/first_response_seconds",
+    ),
+    (
+        "negative target",
+        _with(["targets", "P4", "resolution_seconds"], -5),
+        "/targets/P4/resolution_seconds",
+    ),
+    ("ratio", _with(["at_risk_ratio"], 1.5), "/at_risk_ratio"),
+    (
+        "bad day",
+        _with(
+            ["calendar"],
+            {"timezone": "UTC", "hours": [{"day": "someday", "start": "09:00", "end": "18:00"}]},
+        ),
+        "/calendar/hours/0/day",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "document", "pointer"), BAD_POLICIES, ids=[c[0] for c in BAD_POLICIES]
+)
+async def test_an_impossible_policy_is_422_naming_the_field_and_changes_nothing(
+    services: tuple[Any, Any], database_url: str, case: str, document: dict[str, Any], pointer: str
+) -> None:
+    _, triage = services
+    ws = await make_workspace(database_url)
+    lead = await make_user(database_url, ws.id, "lead")
+    response = await triage.put("/v1/sla/policies", json=document, headers=bearer(lead))
+    assert response.status == 422
+    problem = await response.json()
+    assert pointer in [e["pointer"] for e in problem["errors"]], problem
+    current = await (await triage.get("/v1/sla/policies", headers=bearer(lead))).json()
+    assert current == DEFAULT_DOCUMENT
+
+
+async def test_three_schedulers_raise_each_breach_exactly_once(
+    aiohttp_client: Any, database_url: str
+) -> None:
+    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
+    triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
+    ws = await make_workspace(database_url)
+    # P1 first response: 30 min target, at risk at 22.5 min. These cross both within seconds.
+    await ingest(
+        inbox,
+        ws.ingest_token,
+        *[
+            message(f"s{n}", SAFETY, author=str(n), created_at=ago(minutes=30, seconds=-1 - n % 3))
+            for n in range(12)
+        ],
+    )
+    engine = create_engine(database_url, 12)
+    assert await Consumer(engine, database_url, "triage", handle_batch).drain_once() == 12
+    raised: list[Transition] = []
+    schedulers = [
+        SlaScheduler(engine, database_url, on_transition=raised.append, max_sleep=0.2)
+        for _ in range(3)
+    ]
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(s.run(stop)) for s in schedulers]
+    for _ in range(200):
+        if sum(t.state == "breached" for t in raised) >= 12:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)  # room for a duplicate to show up, were there one
+    stop.set()
+    await asyncio.gather(*tasks)
+    async with engine.connect() as conn:
+        logged = (
+            await conn.execute(
+                text(
+                    "SELECT clock_id, change, count(*) AS n FROM triage.sla_clock_log "
+                    "WHERE change IN ('at_risk', 'breached') GROUP BY 1, 2"
+                )
+            )
+        ).all()
+        payloads = [
+            r[0]
+            for r in await conn.execute(
+                text("SELECT payload FROM events.outbox WHERE topic = 'sla.breached'")
+            )
+        ]
+    await engine.dispose()
+    breaches = [t for t in raised if t.state == "breached"]
+    assert len(breaches) == 12
+    assert {t.kind for t in breaches} == {"first_response"}
+    assert all(r.n == 1 for r in logged)
+    events = [events_pb2.SlaStateChanged.FromString(p) for p in payloads]
+    assert len(events) == 12 and len({e.clock_id for e in events}) == 12
+    assert all(e.state == "breached" and e.priority == 1 for e in events)
+    now = datetime.now(UTC)
+    assert all(e.crossed_at.ToDatetime(UTC) <= now for e in events)
+    await triage.close()
