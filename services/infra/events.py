@@ -155,32 +155,38 @@ class Consumer:
             if not rows:
                 return 0
             events = [Event(r.id, r.topic, r.workspace_id, r.payload, r.attempts) for r in rows]
-            try:
-                async with conn.begin_nested():
-                    await self.handler(conn, events)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if is_unavailable(exc):
-                    raise
-                log.warning(
-                    "batch failed; handling its events one by one",
-                    extra={
-                        "consumer": self.name,
-                        "events": len(events),
-                        "error_type": type(exc).__name__,
-                    },
-                )
-                failed = True
-            else:
-                failed = False
-                await conn.execute(_ACK, {"consumer": self.name, "ids": [e.id for e in events]})
-        if not failed:
-            return len(events)
+            error = await self._attempt(conn, events)
+            if error is None:
+                return len(events)
+            if len(events) == 1:  # nothing to isolate: back off now, not after a second try
+                await self._failed(conn, events[0], error)
+                return 0
+            log.warning(
+                "batch failed; handling its events one by one",
+                extra={
+                    "consumer": self.name,
+                    "events": len(events),
+                    "error_type": type(error).__name__,
+                },
+            )
         done = 0
         for event in events:
             done += await self._handle_alone(event.id)
         return done
+
+    async def _attempt(self, conn: AsyncConnection, events: list[Event]) -> Exception | None:
+        """Run the handler in a savepoint and acknowledge; the error if it raised."""
+        try:
+            async with conn.begin_nested():
+                await self.handler(conn, events)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise
+            return exc
+        await conn.execute(_ACK, {"consumer": self.name, "ids": [e.id for e in events]})
+        return None
 
     async def _handle_alone(self, event_id: int) -> int:
         async with self.engine.connect() as conn, conn.begin():
@@ -188,40 +194,35 @@ class Consumer:
             if row is None:
                 return 0
             event = Event(row.id, row.topic, row.workspace_id, row.payload, row.attempts)
-            try:
-                async with conn.begin_nested():
-                    await self.handler(conn, [event])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if is_unavailable(exc):
-                    raise
-                error = type(exc).__name__
-                if event.attempts + 1 >= MAX_ATTEMPTS:
-                    await conn.execute(
-                        _BURY, {"consumer": self.name, "id": event.id, "error": error}
-                    )
-                else:
-                    delay = min(300.0, 2.0**event.attempts) * (0.5 + random.random())
-                    await conn.execute(
-                        _RETRY_LATER,
-                        {"consumer": self.name, "id": event.id, "error": error, "delay": delay},
-                    )
-                log.warning(
-                    "event failed",
-                    extra={
-                        "consumer": self.name,
-                        "event_id": event.id,
-                        "topic": event.topic,
-                        "attempt": event.attempts + 1,
-                        "error_type": error,
-                    },
-                )
-                if self.on_failure is not None:
-                    self.on_failure(event, exc)
-                return 0
-            await conn.execute(_ACK, {"consumer": self.name, "ids": [event.id]})
-            return 1
+            error = await self._attempt(conn, [event])
+            if error is None:
+                return 1
+            await self._failed(conn, event, error)
+            return 0
+
+    async def _failed(self, conn: AsyncConnection, event: Event, exc: Exception) -> None:
+        """Delay the event with back-off, or bury it after ``MAX_ATTEMPTS``; tell the listener."""
+        error = type(exc).__name__
+        if event.attempts + 1 >= MAX_ATTEMPTS:
+            await conn.execute(_BURY, {"consumer": self.name, "id": event.id, "error": error})
+        else:
+            delay = min(300.0, 2.0**event.attempts) * (0.5 + random.random())
+            await conn.execute(
+                _RETRY_LATER,
+                {"consumer": self.name, "id": event.id, "error": error, "delay": delay},
+            )
+        log.warning(
+            "event failed",
+            extra={
+                "consumer": self.name,
+                "event_id": event.id,
+                "topic": event.topic,
+                "attempt": event.attempts + 1,
+                "error_type": error,
+            },
+        )
+        if self.on_failure is not None:
+            self.on_failure(event, exc)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain, then sleep until woken by NOTIFY, the poll interval, or ``stop``."""

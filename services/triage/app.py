@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,6 +16,7 @@ from services.infra import metrics
 from services.infra.db import create_engine
 from services.infra.events import Consumer, Event
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware
+from services.triage import webhooks
 from services.triage.consumer import handle_batch
 from services.triage.http_queue import get_queue
 from services.triage.http_sla import CLOCK_STOP_KEY
@@ -65,7 +67,7 @@ def create_app(settings: TriageSettings) -> web.Application:
         await engine.dispose()
 
     async def workers(app: web.Application) -> AsyncIterator[None]:
-        """The event consumer, the SLA scheduler and the gauges, stopped before the engine."""
+        """Event consumers, the SLA scheduler and the gauges, stopped before the engine."""
         stop = asyncio.Event()
         counters = app[METRICS_KEY]
         scheduler = SlaScheduler(
@@ -73,8 +75,18 @@ def create_app(settings: TriageSettings) -> web.Application:
             settings.database_url.get_secret_value(),
             on_transition=counters.count_transition,
         )
+        session = aiohttp.ClientSession()
+        hooks = Consumer(
+            app[ENGINE_KEY],
+            settings.database_url.get_secret_value(),
+            webhooks.CONSUMER,
+            webhooks.sender(session),
+            batch_size=1,
+            on_failure=counters.count_failure,
+        )
         tasks = [
             asyncio.create_task(build_consumer(app, settings).run(stop)),
+            asyncio.create_task(hooks.run(stop)),
             asyncio.create_task(scheduler.run(stop)),
             asyncio.create_task(counters.refresh_forever(app[ENGINE_KEY], stop)),
         ]
@@ -83,6 +95,7 @@ def create_app(settings: TriageSettings) -> web.Application:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=10)
+        await session.close()
 
     app.cleanup_ctx.append(database)
     if settings.run_consumer:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
@@ -191,3 +193,60 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/conversations/{id}/sla", get_conversation_sla)
     for action in ACTIONS:
         app.router.add_post(f"/v1/conversations/{{id}}/{action}", status_action(action))
+    app.router.add_put("/v1/webhooks", put_webhook)
+    app.router.add_get("/v1/webhooks", get_webhook)
+
+
+MAX_URL = 2048
+
+
+async def put_webhook(request: web.Request) -> web.Response:
+    """Set the breach webhook; the signing secret is shown once, in this answer."""
+    caller = await authenticate(request)
+    if caller.role not in EDITORS:
+        raise ProblemError(403, "Forbidden", "Only leads and admins set webhooks.")
+    try:
+        document = orjson.loads(await request.content.read(8192))
+    except orjson.JSONDecodeError as exc:
+        raise ProblemError(400, "Malformed JSON", str(exc)) from None
+    url = document.get("url") if isinstance(document, dict) else None
+    parsed = urlsplit(url) if isinstance(url, str) else None
+    if (
+        parsed is None
+        or parsed.scheme not in ("http", "https")
+        or not parsed.hostname
+        or len(str(url)) > MAX_URL
+        or set(document) != {"url"}
+    ):
+        raise ProblemError(
+            422,
+            "Invalid webhook",
+            'Send {"url": "https://…"}.',
+            errors=[{"pointer": "/url", "detail": "an http(s) URL is needed"}],
+        )
+    secret = secrets.token_urlsafe(32)
+    async with request.app[ENGINE_KEY].begin() as conn:
+        await conn.execute(
+            text(
+                """
+            INSERT INTO triage.webhooks (workspace_id, url, secret) VALUES (:ws, :url, :secret)
+            ON CONFLICT (workspace_id) DO UPDATE SET url = EXCLUDED.url, secret = EXCLUDED.secret
+            """
+            ),
+            {"ws": caller.workspace_id, "url": url, "secret": secret},
+        )
+    return json_response({"url": url, "secret": secret, "events": ["sla.breached"]})
+
+
+async def get_webhook(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    async with request.app[ENGINE_KEY].connect() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT url FROM triage.webhooks WHERE workspace_id = :ws"),
+                {"ws": caller.workspace_id},
+            )
+        ).first()
+    if row is None:
+        raise ProblemError(404, "Not Found", "No webhook is set.")
+    return json_response({"url": row.url, "events": ["sla.breached"]})

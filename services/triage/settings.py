@@ -12,6 +12,9 @@ class TriageSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore", frozen=True)
 
     port: int = Field(default=8081, ge=0, le=65535)
-    run_consumer: bool = Field(default=True, description="Also run the event consumer and SLA scheduler in the API process.")
+    run_consumer: bool = Field(
+        default=True,
+        description="Also run the event consumer and SLA scheduler in the API process.",
+    )
     consumer_batch_size: int = Field(default=200, ge=1, le=5000)
     consumer_poll_seconds: float = Field(default=2.0, gt=0)

@@ -1,0 +1,96 @@
+"""A workspace's webhook hears of each SLA breach: signed, retried, without message text."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+from sqlalchemy import text
+
+from services.inbox.app import create_app as create_inbox
+from services.infra.db import create_engine
+from services.infra.events import Consumer
+from services.triage import webhooks
+from services.triage.app import create_app as create_triage
+from services.triage.consumer import handle_batch
+from services.triage.scheduler import SlaScheduler
+from tests.support.world import (
+    ago,
+    bearer,
+    inbox_settings,
+    make_user,
+    make_workspace,
+    message,
+    triage_settings,
+)
+
+SAFETY = "There is smoke coming from the engine, the crew is ignoring us!"
+
+
+async def test_a_breach_is_posted_signed_and_retried_until_accepted(
+    aiohttp_client: Any, aiohttp_server: Any, database_url: str
+) -> None:
+    received: list[tuple[bytes, dict[str, str]]] = []
+    answers = [500, 200]
+
+    async def receiver(request: web.Request) -> web.Response:
+        received.append((await request.read(), dict(request.headers)))
+        return web.Response(status=answers.pop(0) if answers else 200)
+
+    hook_app = web.Application()
+    hook_app.router.add_post("/hook", receiver)
+    server = await aiohttp_server(hook_app)
+
+    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
+    triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
+    ws = await make_workspace(database_url)
+    lead = await make_user(database_url, ws.id, "lead")
+    bad = await triage.put("/v1/webhooks", json={"url": "ftp://x"}, headers=bearer(lead))
+    assert bad.status == 422
+    agent = await triage.put(
+        "/v1/webhooks", json={"url": str(server.make_url("/hook"))}, headers=bearer(ws.agent_token)
+    )
+    assert agent.status == 403
+    created = await (
+        await triage.put(
+            "/v1/webhooks", json={"url": str(server.make_url("/hook"))}, headers=bearer(lead)
+        )
+    ).json()
+    secret = created["secret"]
+    shown = await (await triage.get("/v1/webhooks", headers=bearer(lead))).json()
+    assert "secret" not in shown
+
+    response = await inbox.post(
+        "/v1/ingest",
+        headers=bearer(ws.ingest_token),
+        json={"messages": [message("late", SAFETY, created_at=ago(minutes=45))]},
+    )
+    assert response.status == 200
+    engine = create_engine(database_url, 4)
+    assert await Consumer(engine, database_url, "triage", handle_batch).drain_once() == 1
+    assert await SlaScheduler(engine, database_url).tick() >= 1
+
+    async with aiohttp.ClientSession() as session:
+        hooks = Consumer(
+            engine, database_url, webhooks.CONSUMER, webhooks.sender(session), batch_size=1
+        )
+        assert await hooks.drain_once() == 0  # the receiver answered 500
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE events.outbox SET available_at = now()"))
+        assert await hooks.drain_once() == 1
+        assert await hooks.drain_once() == 0
+    await engine.dispose()
+
+    assert len(received) == 2
+    (first_body, first), (body, headers) = received
+    assert body == first_body and headers["X-Ecoute-Delivery"] == first["X-Ecoute-Delivery"]
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers[webhooks.SIGNATURE_HEADER], expected)
+    payload = orjson.loads(body)
+    assert payload["type"] == "sla.breached" and payload["priority"] == "P1"
+    assert payload["clock"] == "first_response"
+    assert "smoke" not in body.decode(), "a webhook never carries message text"
