@@ -1,0 +1,1 @@
+"""Local fake platform servers speaking the real wire formats, for tests and the demo."""
