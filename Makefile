@@ -37,6 +37,7 @@ proto: setup
 
 bench: setup
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.sla
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -180,8 +180,9 @@ class SlaScheduler:
             for topic, (ids, payloads) in events.items():
                 await publish(conn, topic, ids, payloads)
         if self.on_transition is not None:
+            committed = self.clock()  # the events exist from the commit on
             for transition in raised:
-                self.on_transition(transition)
+                self.on_transition(replace(transition, raised_at=committed))
         return len(rows)
 
     async def seconds_to_next(self) -> float:
