@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from services.inbox.credentials import CredentialStore
+from services.inbox.delivery import delivery_tasks
+from services.inbox.http_channels import add_routes as add_channel_routes
 from services.inbox.http_ingest import METRICS_KEY, SETTINGS_KEY, ingest
 from services.inbox.metrics import InboxMetrics
+from services.inbox.poller import Poller
 from services.inbox.settings import InboxSettings
 from services.infra import metrics
 from services.infra.db import create_engine
@@ -29,7 +36,28 @@ def create_app(settings: InboxSettings) -> web.Application:
         yield
         await engine.dispose()
 
+    async def workers(app: web.Application) -> AsyncIterator[None]:
+        """The poller and the reply delivery, stopped before the engine is disposed."""
+        stop = asyncio.Event()
+        session = aiohttp.ClientSession()
+        credentials = CredentialStore.from_settings(
+            settings.channel_credentials.get_secret_value(), settings.channel_credentials_dir
+        )
+        url = settings.database_url.get_secret_value()
+        poller = Poller(app[ENGINE_KEY], url, credentials, session, app[METRICS_KEY])
+        tasks = [asyncio.create_task(poller.run(stop))]
+        tasks += delivery_tasks(app[ENGINE_KEY], url, credentials, session, app[METRICS_KEY], stop)
+        yield
+        stop.set()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=10)
+        await session.close()
+
     app.cleanup_ctx.append(database)
+    if settings.run_workers:
+        app.cleanup_ctx.append(workers)
     add_probes(app, settings.readiness_cache_seconds)
+    add_channel_routes(app)
     app.router.add_post("/v1/ingest", ingest)
     return app

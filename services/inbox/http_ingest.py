@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -69,11 +68,7 @@ async def ingest(request: web.Request) -> web.Response:
         results = await store_batch(conn, workspace_id, messages, datetime.now(UTC))
 
     stored = [r for r in results if r.status == "stored"]
-    ingested = Counter((r.platform, messages[r.index].direction) for r in stored)
-    for (platform, direction), n in ingested.items():
-        metrics.ingested.labels(platform, direction).inc(n)
-    for platform, n in Counter(r.platform for r in results if r.status == "duplicate").items():
-        metrics.duplicates.labels(platform).inc(n)
+    metrics.count_stored(messages, results)
     log.info(
         "batch ingested",
         extra={

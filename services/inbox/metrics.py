@@ -1,10 +1,15 @@
-"""The inbox's Prometheus metrics (labels from closed sets only)."""
+"""The inbox's Prometheus metrics (labels from closed sets only: platform, outcome, reason)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter as Tally
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from services.inbox.domain.messages import Incoming
+from services.inbox.store import ItemResult
 
 
 @dataclass(frozen=True)
@@ -12,6 +17,13 @@ class InboxMetrics:
     ingested: Counter
     duplicates: Counter
     rejected_batches: Counter
+    polls: Counter
+    rate_limit_wait: Counter
+    newest_item: Gauge
+    deliveries: Counter
+    delivery_failures: Counter
+    webhook_requests: Counter
+    _newest: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> InboxMetrics:
@@ -34,4 +46,61 @@ class InboxMetrics:
                 ["status"],
                 registry=registry,
             ),
+            polls=Counter(
+                "ecoute_connector_polls_total",
+                "Channel polls by platform and outcome (ok, rate_limited, "
+                "auth_expired, unavailable, rejected).",
+                ["platform", "outcome"],
+                registry=registry,
+            ),
+            rate_limit_wait=Counter(
+                "ecoute_connector_rate_limit_wait_seconds_total",
+                "Time polls were held back by platform rate limits.",
+                ["platform"],
+                registry=registry,
+            ),
+            newest_item=Gauge(
+                "ecoute_connector_newest_item_timestamp_seconds",
+                "Platform time of the newest message stored from a platform "
+                "(connector lag = now - this).",
+                ["platform"],
+                registry=registry,
+            ),
+            deliveries=Counter(
+                "ecoute_replies_delivered_total",
+                "Agents' replies accepted by the platform.",
+                ["platform"],
+                registry=registry,
+            ),
+            delivery_failures=Counter(
+                "ecoute_reply_delivery_failures_total",
+                "Reply delivery attempts that failed, by platform and reason.",
+                ["platform", "reason"],
+                registry=registry,
+            ),
+            webhook_requests=Counter(
+                "ecoute_webhook_requests_total",
+                "Platform webhook requests by platform and outcome.",
+                ["platform", "outcome"],
+                registry=registry,
+            ),
         )
+
+    def count_stored(self, messages: Sequence[Incoming], results: Sequence[ItemResult]) -> None:
+        """Count one batch's new and duplicate messages, in a few label updates."""
+        stored = Tally(
+            (r.platform, messages[r.index].direction) for r in results if r.status == "stored"
+        )
+        for (platform, direction), n in stored.items():
+            self.ingested.labels(platform, direction).inc(n)
+        for platform, n in Tally(r.platform for r in results if r.status == "duplicate").items():
+            self.duplicates.labels(platform).inc(n)
+        newest: dict[str, float] = {}
+        for r in results:
+            if r.status == "stored":
+                moment = messages[r.index].created_at.timestamp()
+                newest[r.platform] = max(newest.get(r.platform, 0.0), moment)
+        for platform, moment in newest.items():
+            if moment > self._newest.get(platform, 0.0):
+                self._newest[platform] = moment
+                self.newest_item.labels(platform).set(moment)

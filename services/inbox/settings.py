@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.infra.settings import ServiceSettings
@@ -16,3 +16,12 @@ class InboxSettings(ServiceSettings):
         default=8 * 1024 * 1024, ge=1024, description="Largest ingest body accepted (413 above)."
     )
     max_batch_messages: int = Field(default=1000, ge=1, le=10_000)
+    run_workers: bool = Field(
+        default=True, description="Also poll channels and deliver replies in this process."
+    )
+    channel_credentials: SecretStr = Field(
+        default=SecretStr(""), description="JSON object: credentials reference -> credentials."
+    )
+    channel_credentials_dir: str = Field(
+        default="", description="Directory of <credentials_ref>.json files (a mounted Secret)."
+    )

@@ -1,0 +1,98 @@
+"""What every connector offers, and the errors that decide what happens next."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from services.inbox.domain.messages import Incoming
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A connected account: where to reach it and which credentials (by reference) to use."""
+
+    workspace_id: uuid.UUID
+    id: int
+    platform: str
+    key: str
+    account_id: str
+    base_url: str
+    credentials_ref: str
+    poll_seconds: int
+    cursor: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Messages to store, and the cursor to save with them (None: keep the old one)."""
+
+    messages: list[Incoming]
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An agent's answer to deliver, with what the platform needs to thread it."""
+
+    reply_id: uuid.UUID
+    text: str
+    kind: str  # the kind of the message answered: mention, dm, comment, reply
+    in_reply_to: str  # the platform id of the message answered
+    author_external_id: str  # the customer
+    author_handle: str
+    thread_id: str
+    raw: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    platform_message_id: str
+    created_at: datetime
+
+
+class ConnectorError(Exception):
+    """Base of the errors below; ``detail`` is the platform's own words (never logged)."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(type(self).__name__)
+        self.detail = detail
+
+
+class RateLimited(ConnectorError):
+    def __init__(self, retry_at: datetime | None, detail: str = "") -> None:
+        super().__init__(detail)
+        self.retry_at = retry_at
+
+
+class AuthExpired(ConnectorError):
+    """The credentials no longer work: a person must re-authorise the channel."""
+
+
+class Unavailable(ConnectorError):
+    """5xx, timeouts, network errors: try again later."""
+
+
+class Rejected(ConnectorError):
+    """The platform refuses this request for good (4xx); ``reason`` is a bounded code."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class CursorRejected(ConnectorError):
+    """The platform no longer knows our cursor: recover from the newest items, no gap."""
+
+
+class Connector(Protocol):
+    streams: tuple[str, ...]
+
+    def poll(self, stream: str, cursor: str | None) -> AsyncIterator[Page]:
+        """Pages in an order where saving each page's cursor never skips a message."""
+        ...
+
+    async def send(self, reply: Reply) -> Sent: ...

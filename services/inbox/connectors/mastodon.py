@@ -1,0 +1,145 @@
+"""Mastodon: mention notifications caught up oldest-first with ``min_id``; replies as statuses.
+
+Each page of notifications is stored with its newest id as the cursor, so a crash between
+pages loses nothing and repeats nothing. Replies carry an ``Idempotency-Key`` (the reply id):
+Mastodon keeps it for an hour, so a resend after a crash returns the same status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from services.inbox.connectors.base import (
+    AuthExpired,
+    Channel,
+    CursorRejected,
+    Page,
+    RateLimited,
+    Rejected,
+    Reply,
+    Sent,
+    Unavailable,
+)
+from services.inbox.domain.mastodon import id_key, parse_time, reset_at, status_message
+
+PAGE = 40
+
+
+class MastodonConnector:
+    streams: tuple[str, ...] = ("notifications",)
+
+    def __init__(
+        self,
+        channel: Channel,
+        credentials: dict[str, Any],
+        session: aiohttp.ClientSession,
+        clock: Callable[[], datetime],
+    ) -> None:
+        token = credentials.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise AuthExpired("the credentials have no access_token")
+        self.channel = channel
+        self.session = session
+        self.clock = clock
+        self.base = channel.base_url.rstrip("/")
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        data: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[Any, Any]:
+        try:
+            async with self.session.request(
+                method,
+                self.base + path,
+                params=params,
+                data=data,
+                headers={**self.headers, **(headers or {})},
+                timeout=aiohttp.ClientTimeout(total=20),
+                allow_redirects=False,
+            ) as response:
+                body = (
+                    await response.json(content_type=None) if response.content_length != 0 else None
+                )
+                status = response.status
+                response_headers = response.headers
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Unavailable(type(exc).__name__) from None
+        detail = body.get("error", "") if isinstance(body, dict) else ""
+        if status == 401:
+            raise AuthExpired(str(detail))
+        if status == 429:
+            raise RateLimited(
+                reset_at(response_headers.get("X-RateLimit-Reset"), self.clock()), str(detail)
+            )
+        if status >= 500:
+            raise Unavailable(f"HTTP {status}")
+        if status >= 400:
+            raise Rejected("rejected", str(detail) or f"HTTP {status}")
+        return body, response_headers
+
+    async def poll(self, stream: str, cursor: str | None) -> AsyncIterator[Page]:
+        if cursor is None:
+            body, _ = await self._call(
+                "GET",
+                "/api/v1/notifications",
+                params=[("types[]", "mention"), ("limit", str(PAGE))],
+            )
+            notes = list(body or [])
+            yield self._page(notes, None)
+            return
+        try:
+            async for page in self._catch_up(cursor):
+                yield page
+        except Rejected as exc:
+            raise CursorRejected(exc.detail) from None
+
+    async def _catch_up(self, cursor: str) -> AsyncIterator[Page]:
+        while True:
+            body, _ = await self._call(
+                "GET",
+                "/api/v1/notifications",
+                params=[("types[]", "mention"), ("limit", str(PAGE)), ("min_id", cursor)],
+            )
+            notes = [n for n in (body or []) if id_key(str(n["id"])) > id_key(cursor)]
+            if not notes:
+                return
+            page = self._page(notes, cursor)
+            yield page
+            cursor = page.cursor or cursor
+            if len(body) < PAGE:
+                return
+
+    def _page(self, notes: list[dict[str, Any]], cursor: str | None) -> Page:
+        notes = sorted(notes, key=lambda n: id_key(str(n["id"])))
+        messages = [
+            status_message(n["status"], self.channel.key, self.channel.account_id)
+            for n in notes
+            if n.get("type") == "mention" and n.get("status")
+        ]
+        newest = str(notes[-1]["id"]) if notes else cursor
+        return Page(messages, newest)
+
+    async def send(self, reply: Reply) -> Sent:
+        mention = f"@{reply.author_handle}"
+        text = reply.text if reply.text.startswith(mention) else f"{mention} {reply.text}"
+        body, _ = await self._call(
+            "POST",
+            "/api/v1/statuses",
+            data={
+                "status": text,
+                "in_reply_to_id": reply.in_reply_to,
+                "visibility": "direct" if reply.kind == "dm" else "public",
+            },
+            headers={"Idempotency-Key": str(reply.reply_id)},
+        )
+        return Sent(str(body["id"]), parse_time(str(body["created_at"])))

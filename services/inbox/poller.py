@@ -1,0 +1,174 @@
+"""The poller: every inbox process polls the channels that are due, one lease at a time.
+
+A channel is leased (not locked) while its pages are fetched, since that takes network
+time; each page is stored with its cursor in one transaction. Outcomes set the channel's
+health and next poll: rate limits wait for the platform's reset, failures back off with
+jitter, expired credentials mark the channel for re-authorisation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.inbox import channels as store
+from services.inbox.connectors.base import (
+    AuthExpired,
+    Channel,
+    CursorRejected,
+    RateLimited,
+    Rejected,
+    Unavailable,
+)
+from services.inbox.connectors.registry import connector_for
+from services.inbox.credentials import CredentialStore
+from services.inbox.domain import polling
+from services.inbox.metrics import InboxMetrics
+from services.inbox.store import store_batch
+from services.infra.db import is_unavailable
+from services.infra.events import Wakeup, sleep_or_stop
+
+log = logging.getLogger("ecoute.inbox.poller")
+
+
+class Poller:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        database_url: str,
+        credentials: CredentialStore,
+        session: aiohttp.ClientSession,
+        metrics: InboxMetrics | None = None,
+        *,
+        lease_seconds: float = 120.0,
+        batch: int = 8,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.database_url = database_url
+        self.credentials = credentials
+        self.session = session
+        self.metrics = metrics
+        self.lease_seconds = lease_seconds
+        self.batch = batch
+        self.clock = clock
+
+    async def poll_due(self) -> int:
+        """Poll every channel due now (several at once); returns how many were polled."""
+        async with self.engine.begin() as conn:
+            due = await store.claim_due(conn, self.clock(), self.lease_seconds, self.batch)
+        await asyncio.gather(*(self.poll_channel(channel) for channel in due))
+        return len(due)
+
+    async def poll_channel(self, channel: Channel) -> str:
+        """Fetch and store everything new on one channel; returns the outcome."""
+        outcome, health, detail = "ok", "ok", ""
+        failures = 0
+        retry_at: datetime | None = None
+        try:
+            connector = connector_for(
+                channel, self.credentials.get(channel.credentials_ref), self.session, self.clock
+            )
+            for stream in connector.streams:
+                await self._poll_stream(channel, connector, stream)
+        except RateLimited as exc:
+            outcome, health, retry_at = "rate_limited", "rate_limited", exc.retry_at
+            detail = f"rate limited until {retry_at.isoformat() if retry_at else 'unknown'}"
+        except AuthExpired:
+            outcome, health, detail = "auth_expired", "needs_reauth", "credentials refused"
+        except (Unavailable, Rejected) as exc:
+            outcome = "unavailable" if isinstance(exc, Unavailable) else "rejected"
+            async with self.engine.connect() as conn:
+                failures = await store.failures_of(conn, channel) + 1
+            health = polling.health_after_failure(failures)
+            detail = f"{outcome} ({type(exc).__name__}), {failures} in a row"
+        now = self.clock()
+        jitter = random.random()
+        if outcome == "ok":
+            next_poll = polling.after_success(now, channel.poll_seconds)
+        elif outcome == "rate_limited":
+            next_poll = polling.after_rate_limit(now, retry_at, channel.poll_seconds, jitter)
+            if self.metrics is not None:
+                self.metrics.rate_limit_wait.labels(channel.platform).inc(
+                    max(0.0, (next_poll - now).total_seconds())
+                )
+        elif outcome == "auth_expired":
+            next_poll = now + polling.REAUTH_RECHECK
+        else:
+            next_poll = polling.after_failure(now, failures, jitter)
+        async with self.engine.begin() as conn:
+            await store.finish(
+                conn,
+                channel,
+                health=health,
+                detail=detail,
+                next_poll_at=next_poll,
+                failures=failures,
+                succeeded_at=now if outcome == "ok" else None,
+            )
+        if self.metrics is not None:
+            self.metrics.polls.labels(channel.platform, outcome).inc()
+        if outcome != "ok":
+            log.warning(
+                "poll did not succeed",
+                extra={
+                    "workspace_id": str(channel.workspace_id),
+                    "platform": channel.platform,
+                    "outcome": outcome,
+                },
+            )
+        return outcome
+
+    async def _poll_stream(self, channel: Channel, connector: object, stream: str) -> None:
+        cursor = channel.cursor.get(stream)
+        try:
+            await self._store_pages(channel, connector, stream, cursor)
+        except CursorRejected:
+            # The platform forgot our place: start again from its newest items. Messages
+            # already stored are duplicates, so the overlap costs nothing and leaves no gap.
+            async with self.engine.begin() as conn:
+                await store.reset_cursor(conn, channel, stream)
+            await self._store_pages(channel, connector, stream, None)
+
+    async def _store_pages(
+        self, channel: Channel, connector: object, stream: str, cursor: str | None
+    ) -> None:
+        async for page in connector.poll(stream, cursor):  # type: ignore[attr-defined]
+            async with self.engine.begin() as conn:
+                if page.messages:
+                    results = await store_batch(
+                        conn, channel.workspace_id, page.messages, self.clock()
+                    )
+                    if self.metrics is not None:
+                        self.metrics.count_stored(page.messages, results)
+                if page.cursor is not None:
+                    await store.save_cursor(conn, channel, stream, page.cursor)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        wakeup = Wakeup(self.database_url, store.WAKE_POLLER)
+        listener = asyncio.create_task(wakeup.listen(stop))
+        try:
+            while not stop.is_set():
+                try:
+                    if await self.poll_due() >= self.batch:
+                        continue
+                    async with self.engine.connect() as conn:
+                        wait = await store.seconds_to_next_poll(conn, self.clock())
+                    await wakeup.wait(stop, min(30.0, wait if wait is not None else 30.0))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if not is_unavailable(exc):
+                        log.exception("poller error")
+                    await sleep_or_stop(stop, 2.0)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
