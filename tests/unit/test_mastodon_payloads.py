@@ -26,7 +26,8 @@ from services.inbox.domain.mastodon import id_key, link_params, reset_at, status
         ),
         (
             '<p><a href="https://example.com/very/long/path" rel="nofollow">'
-            '<span class="invisible">https://</span><span class="ellipsis">example.com/very</span><span class="invisible">'
+            '<span class="invisible">https://</span><span class="ellipsis">example.com/very</span>'
+            '<span class="invisible">'
             "/long/path</span></a></p>",
             "example.com/very",
         ),
