@@ -17,6 +17,8 @@ from services.inbox.http_ingest import METRICS_KEY, SETTINGS_KEY, ingest
 from services.inbox.metrics import InboxMetrics
 from services.inbox.poller import Poller
 from services.inbox.settings import InboxSettings
+from services.inbox.webhooks import HUB_KEY, WebhookHub
+from services.inbox.webhooks import add_routes as add_webhook_routes
 from services.infra import metrics
 from services.infra.db import create_engine
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware
@@ -33,6 +35,7 @@ def create_app(settings: InboxSettings) -> web.Application:
     async def database(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url.get_secret_value(), settings.db_pool_size)
         app[ENGINE_KEY] = engine
+        app[HUB_KEY] = WebhookHub(engine, settings, app[METRICS_KEY])
         yield
         await engine.dispose()
 
@@ -59,5 +62,6 @@ def create_app(settings: InboxSettings) -> web.Application:
         app.cleanup_ctx.append(workers)
     add_probes(app, settings.readiness_cache_seconds)
     add_channel_routes(app)
+    add_webhook_routes(app)
     app.router.add_post("/v1/ingest", ingest)
     return app

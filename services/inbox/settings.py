@@ -22,6 +22,15 @@ class InboxSettings(ServiceSettings):
     channel_credentials: SecretStr = Field(
         default=SecretStr(""), description="JSON object: credentials reference -> credentials."
     )
+    x_consumer_secret: SecretStr = Field(
+        default=SecretStr(""), description="X app consumer secret: CRC answers, webhook signatures."
+    )
+    meta_app_secret: SecretStr = Field(
+        default=SecretStr(""), description="Meta app secret: X-Hub-Signature-256 checks."
+    )
+    meta_verify_token: SecretStr = Field(
+        default=SecretStr(""), description="Meta webhook subscription verify token."
+    )
     channel_credentials_dir: str = Field(
         default="", description="Directory of <credentials_ref>.json files (a mounted Secret)."
     )
