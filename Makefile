@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup run test lint typecheck unit proto bench clean
+.PHONY: setup system-deps run test lint typecheck unit proto bench clean
 
 setup: $(STAMP)
 
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+system-deps:
+	@tools/system-deps.sh
+
 run: setup
 	$(BIN)/python -m tools.dev
 
@@ -26,7 +29,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-test: setup lint typecheck
+test: setup system-deps lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 unit: setup

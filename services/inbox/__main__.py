@@ -17,7 +17,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve the ingest API (INBOX_PORT, default 8080)")
-    commands.add_parser("migrate", help="apply the inbox's database migrations")
+    commands.add_parser(
+        "worker", help="only poll channels and deliver replies (probes and metrics on INBOX_PORT)"
+    )
+    migrate = commands.add_parser("migrate", help="apply the inbox's database migrations")
+    migrate.add_argument(
+        "--check",
+        action="store_true",
+        help="apply nothing; exit 0 if up to date, 3 if migrations are pending",
+    )
     token = commands.add_parser("create-ingest-token", help="create an ingest token; prints it")
     token.add_argument("--workspace", required=True, type=uuid.UUID)
     token.add_argument("--name", default="ingest")
@@ -32,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         from services.infra.migrate import upgrade
 
+        if args.check:
+            from services.infra.migrate import is_current
+
+            return 0 if is_current(url, "inbox") else 3
         upgrade(url, "inbox@head")
         return 0
     if args.command == "create-ingest-token":
@@ -40,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     from services.inbox.app import create_app
     from services.infra.serve import run
 
-    run(create_app(settings), settings.host, settings.port)
+    worker = args.command == "worker"
+    if worker:
+        settings = settings.model_copy(update={"run_workers": True})
+    run(create_app(settings, api=not worker), settings.host, settings.port)
     return 0
 
 

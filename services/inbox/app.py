@@ -24,8 +24,11 @@ from services.infra.db import create_engine
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware
 
 
-def create_app(settings: InboxSettings) -> web.Application:
-    """The inbox HTTP app; the database engine lives and dies with it."""
+def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
+    """The inbox HTTP app; the database engine lives and dies with it.
+
+    With ``api=False`` (a worker process) it serves only probes and metrics.
+    """
     app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_body_bytes)
     app[SETTINGS_KEY] = settings
     registry = CollectorRegistry()
@@ -61,7 +64,9 @@ def create_app(settings: InboxSettings) -> web.Application:
     if settings.run_workers:
         app.cleanup_ctx.append(workers)
     add_probes(app, settings.readiness_cache_seconds)
-    add_channel_routes(app)
-    add_webhook_routes(app)
-    app.router.add_post("/v1/ingest", ingest)
+    if api:
+        add_channel_routes(app)
+        add_webhook_routes(app)
+    if api:
+        app.router.add_post("/v1/ingest", ingest)
     return app

@@ -32,3 +32,34 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, target: str = "heads") -> None:
     """Apply migrations up to ``target`` (``inbox@head``, ``triage@head`` or ``heads``)."""
     command.upgrade(alembic_config(database_url), target)
+
+
+def is_current(database_url: str, branch: str) -> bool:
+    """Whether ``branch`` (inbox, triage, events) is at its newest revision in the database.
+
+    Deployments wait on this in an init container, so a rollout starts only after the
+    migration Job has finished.
+    """
+    import asyncio
+
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from services.infra.db import sqlalchemy_url
+
+    script = ScriptDirectory.from_config(alembic_config(database_url))
+    wanted = {r.revision for r in script.get_revisions(f"{branch}@head") if r is not None}
+
+    async def current() -> set[str]:
+        engine = create_async_engine(sqlalchemy_url(database_url))
+        try:
+            async with engine.connect() as conn:
+                heads = await conn.run_sync(
+                    lambda sync: MigrationContext.configure(sync).get_current_heads()
+                )
+        finally:
+            await engine.dispose()
+        return set(heads)
+
+    return wanted <= asyncio.run(current())

@@ -19,8 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve the agent API and UI (TRIAGE_PORT, default 8081)")
-    commands.add_parser("worker", help="only consume events (no HTTP API)")
-    commands.add_parser("migrate", help="apply triage's database migrations")
+    commands.add_parser(
+        "worker",
+        help="only consume events and raise SLA transitions (probes and metrics on TRIAGE_PORT)",
+    )
+    migrate = commands.add_parser("migrate", help="apply triage's database migrations")
+    migrate.add_argument(
+        "--check",
+        action="store_true",
+        help="apply nothing; exit 0 if up to date, 3 if migrations are pending",
+    )
     workspace = commands.add_parser(
         "create-workspace", help="create a workspace with one user and an API token (JSON out)"
     )
@@ -39,19 +47,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         from services.infra.migrate import upgrade
 
+        if args.check:
+            from services.infra.migrate import is_current
+
+            return 0 if is_current(url, "triage") else 3
         upgrade(url, "triage@head")
         return 0
     if args.command == "create-workspace":
         result = asyncio.run(_create_workspace(url, args))
         print(orjson.dumps(result).decode())
         return 0
-    if args.command == "worker":
-        asyncio.run(_worker(settings))
-        return 0
     from services.infra.serve import run
     from services.triage.app import create_app
 
-    run(create_app(settings), settings.host, settings.port)
+    worker = args.command == "worker"
+    if worker:
+        settings = settings.model_copy(update={"run_consumer": True})
+    run(create_app(settings, api=not worker), settings.host, settings.port)
     return 0
 
 
@@ -70,21 +82,6 @@ async def _create_workspace(url: str, args: argparse.Namespace) -> dict[str, str
     finally:
         await engine.dispose()
     return {"workspace_id": str(workspace_id), "user_id": str(user_id), "token": token}
-
-
-async def _worker(settings: TriageSettings) -> None:
-    from aiohttp import web
-
-    from services.infra.serve import run_until_stopped
-    from services.triage.app import create_app
-
-    app = create_app(settings.model_copy(update={"run_consumer": True}))
-    runner = web.AppRunner(app)
-    await runner.setup()  # resources and the consumer start; no socket is opened
-    try:
-        await run_until_stopped(asyncio.Event())
-    finally:
-        await runner.cleanup()
 
 
 if __name__ == "__main__":

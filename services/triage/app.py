@@ -53,8 +53,11 @@ def build_consumer(app: web.Application, settings: TriageSettings) -> Consumer:
     )
 
 
-def create_app(settings: TriageSettings) -> web.Application:
-    """The triage HTTP app; with ``run_consumer`` it also triages incoming events."""
+def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application:
+    """The triage HTTP app; with ``run_consumer`` it also triages incoming events.
+
+    With ``api=False`` (a worker process) it serves only probes and metrics.
+    """
     app = web.Application(middlewares=[errors_middleware])
     registry = CollectorRegistry()
     metrics.install(app, registry)
@@ -102,10 +105,11 @@ def create_app(settings: TriageSettings) -> web.Application:
         app.cleanup_ctx.append(workers)
     app[CLOCK_STOP_KEY] = app[METRICS_KEY].count_clock_stop
     add_probes(app, settings.readiness_cache_seconds)
-    app.router.add_get("/v1/queue", get_queue)
-    add_sla_routes(app)
-    app.router.add_get("/", _index)
-    app.router.add_static("/ui/", UI, show_index=False)
+    if api:
+        app.router.add_get("/v1/queue", get_queue)
+        add_sla_routes(app)
+        app.router.add_get("/", _index)
+        app.router.add_static("/ui/", UI, show_index=False)
     return app
 
 

@@ -29,3 +29,33 @@ async def test_a_service_migrates_an_empty_database_alone(pg_server: str, branch
         conn = await asyncpg.connect(with_database(pg_server, "postgres"))
         await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await conn.close()
+
+
+async def test_migrate_check_tells_whether_migrations_are_pending(pg_server: str) -> None:
+    import asyncio
+    import os
+    import sys
+
+    import asyncpg
+
+    from tools.embedded_pg import ROOT
+
+    name = f"m_{uuid.uuid4().hex[:12]}"
+    url = await ensure_database(pg_server, name)
+    env = {**os.environ, "DATABASE_URL": url}
+
+    async def check(service: str) -> int:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", f"services.{service}", "migrate", "--check", env=env, cwd=ROOT
+        )
+        return await process.wait()
+
+    try:
+        assert await check("triage") == 3
+        await asyncio.to_thread(upgrade, url, "triage@head")
+        assert await check("triage") == 0
+        assert await check("inbox") == 3
+    finally:
+        conn = await asyncpg.connect(with_database(pg_server, "postgres"))
+        await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await conn.close()

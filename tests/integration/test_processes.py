@@ -8,6 +8,9 @@ import signal
 import sys
 from typing import Any
 
+import aiohttp
+
+from bench.common import free_port
 from services.inbox.app import create_app as create_inbox
 from tests.support.world import bearer, inbox_settings, make_workspace, message
 from tools.embedded_pg import ROOT
@@ -18,11 +21,13 @@ async def test_a_worker_process_triages_and_stops_cleanly_on_sigterm(
 ) -> None:
     ws = await make_workspace(database_url)
     inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "TRIAGE_CONSUMER_POLL_SECONDS": "0.2",
         "TRIAGE_DB_POOL_SIZE": "2",
+        "TRIAGE_PORT": str(port),
     }
     worker = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -56,6 +61,12 @@ async def test_a_worker_process_triages_and_stops_cleanly_on_sigterm(
             await asyncio.sleep(0.1)
         await engine.dispose()
         assert triaged == 1
+        async with aiohttp.ClientSession() as session:
+            for path, status in (("/livez", 200), ("/readyz", 200), ("/v1/queue", 404)):
+                async with session.get(f"http://127.0.0.1:{port}{path}") as answer:
+                    assert answer.status == status, path
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as answer:
+                assert "ecoute_messages_triaged_total" in await answer.text()
     finally:
         worker.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(worker.wait(), timeout=15)
