@@ -14,7 +14,7 @@ from services.inbox.credentials import CredentialStore
 from services.inbox.delivery import delivery_tasks
 from services.inbox.http_channels import add_routes as add_channel_routes
 from services.inbox.http_ingest import METRICS_KEY, SETTINGS_KEY, ingest
-from services.inbox.metrics import InboxMetrics
+from services.inbox.metrics import InboxMetrics, refresh_forever
 from services.inbox.poller import Poller
 from services.inbox.settings import InboxSettings
 from services.inbox.webhooks import HUB_KEY, WebhookHub
@@ -51,7 +51,10 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
         )
         url = settings.database_url.get_secret_value()
         poller = Poller(app[ENGINE_KEY], url, credentials, session, app[METRICS_KEY])
-        tasks = [asyncio.create_task(poller.run(stop))]
+        tasks = [
+            asyncio.create_task(poller.run(stop)),
+            asyncio.create_task(refresh_forever(app[METRICS_KEY], app[ENGINE_KEY], stop)),
+        ]
         tasks += delivery_tasks(app[ENGINE_KEY], url, credentials, session, app[METRICS_KEY], stop)
         yield
         stop.set()

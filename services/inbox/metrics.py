@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import Counter as Tally
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import product
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.inbox.domain.messages import Incoming
 from services.inbox.store import ItemResult
+from services.infra.events import sleep_or_stop
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,7 @@ class InboxMetrics:
     deliveries: Counter
     delivery_failures: Counter
     webhook_requests: Counter
+    channels: Gauge
     _newest: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -84,6 +91,13 @@ class InboxMetrics:
                 ["platform", "outcome"],
                 registry=registry,
             ),
+            channels=Gauge(
+                "ecoute_channels",
+                "Polled channels by platform and health (from the database: the same "
+                "on every replica, aggregate with max).",
+                ["platform", "health"],
+                registry=registry,
+            ),
         )
 
     def count_stored(self, messages: Sequence[Incoming], results: Sequence[ItemResult]) -> None:
@@ -104,3 +118,33 @@ class InboxMetrics:
             if moment > self._newest.get(platform, 0.0):
                 self._newest[platform] = moment
                 self.newest_item.labels(platform).set(moment)
+
+
+PLATFORMS = ("x", "facebook", "instagram", "messenger", "mastodon", "bluesky")
+HEALTH = ("ok", "rate_limited", "needs_reauth", "failing")
+
+
+async def refresh_channels(metrics: InboxMetrics, engine: AsyncEngine) -> None:
+    """Set the channels-by-health gauge from the database once."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT platform, health, count(*) AS n FROM inbox.channels WHERE polling "
+                    "OR platform IN ('facebook', 'instagram', 'messenger') AND account_id <> '' "
+                    "GROUP BY 1, 2"
+                )
+            )
+        ).all()
+    counts = {(r.platform, r.health): r.n for r in rows}
+    for platform, health in product(PLATFORMS, HEALTH):
+        metrics.channels.labels(platform, health).set(counts.get((platform, health), 0))
+
+
+async def refresh_forever(
+    metrics: InboxMetrics, engine: AsyncEngine, stop: asyncio.Event, every: float = 15.0
+) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(Exception):
+            await refresh_channels(metrics, engine)
+        await sleep_or_stop(stop, every)

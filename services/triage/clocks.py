@@ -46,7 +46,9 @@ class Stored:
     raised: str
 
 
-OnStop = Callable[[Clock, float], None]  # (stopped clock, elapsed business seconds)
+# (what happened: "started" or "stopped", the clock, business seconds it ran)
+OnClock = Callable[[str, Clock, float], None]
+OnStop = OnClock
 
 
 async def load_policies(
@@ -224,9 +226,11 @@ async def save(
             notes = _changes(stored.clock if stored else None, clock)
             if not notes:
                 continue
-            kept_or_not = clock.outcome in ("met", "missed")
-            if on_stop is not None and clock.stopped_at is not None and kept_or_not:
-                on_stop(clock, elapsed(clock, policy.calendar, clock.stopped_at))
+            if on_stop is not None:
+                if stored is None:
+                    on_stop("started", clock, 0.0)
+                if clock.stopped_at is not None:
+                    on_stop("stopped", clock, elapsed(clock, policy.calendar, clock.stopped_at))
             row = _row(key, clock, stored.raised if stored else "ok", policy, now)
             at = clock.stopped_at or clock.paused_since or now
             if stored is None:

@@ -57,6 +57,8 @@ class TriageMetrics:
     breaches: Counter
     at_risk: Counter
     transition_lag: Histogram
+    clocks_started: Counter
+    clocks_stopped: Counter
     clocks: Gauge
     event_backlog: Gauge
 
@@ -108,6 +110,18 @@ class TriageMetrics:
                 buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
                 registry=registry,
             ),
+            clocks_started=Counter(
+                "ecoute_sla_clocks_started_total",
+                "SLA clocks started, by kind and priority.",
+                ["kind", "priority"],
+                registry=registry,
+            ),
+            clocks_stopped=Counter(
+                "ecoute_sla_clocks_stopped_total",
+                "SLA clocks stopped, by kind, priority and outcome (met, missed, cancelled).",
+                ["kind", "priority", "outcome"],
+                registry=registry,
+            ),
             clocks=Gauge(
                 "ecoute_sla_clocks",
                 "Running SLA clocks by kind, state and priority (from the database: "
@@ -132,11 +146,19 @@ class TriageMetrics:
     def count_failure(self, event: Event, _exc: BaseException) -> None:
         self.failures.labels(event.topic if event.topic.count(".") == 1 else "other").inc()
 
-    def count_clock_stop(self, clock: Clock, elapsed_seconds: float) -> None:
+    def count_clock_stop(self, event: str, clock: Clock, elapsed_seconds: float) -> None:
+        """A clock started or stopped: the SLI counters and the duration histograms."""
+        priority = f"P{clock.priority}"
+        if event == "started":
+            self.clocks_started.labels(clock.kind, priority).inc()
+            return
+        self.clocks_stopped.labels(clock.kind, priority, clock.outcome or "cancelled").inc()
+        if clock.outcome not in ("met", "missed"):
+            return
         if clock.kind == "first_response":
-            self.first_response.labels(f"P{clock.priority}").observe(elapsed_seconds)
+            self.first_response.labels(priority).observe(elapsed_seconds)
         elif clock.kind == "resolution":
-            self.resolution.labels(f"P{clock.priority}").observe(elapsed_seconds)
+            self.resolution.labels(priority).observe(elapsed_seconds)
 
     def count_transition(self, transition: Transition) -> None:
         counter = self.breaches if transition.state == "breached" else self.at_risk
