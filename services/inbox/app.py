@@ -33,6 +33,7 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
     app[SETTINGS_KEY] = settings
     registry = CollectorRegistry()
     metrics.install(app, registry)
+    metrics.install_pool_gauges(app, registry, ENGINE_KEY)
     app[METRICS_KEY] = InboxMetrics.create(registry)
 
     async def database(app: web.Application) -> AsyncIterator[None]:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 # Request durations a person feels: 5 ms .. 10 s.
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -31,6 +38,28 @@ def install(app: web.Application, registry: CollectorRegistry) -> None:
     )
     app.middlewares.insert(0, _measure)
     app.router.add_get("/metrics", _serve_metrics)
+
+
+def install_pool_gauges(
+    app: web.Application, registry: CollectorRegistry, engine_key: web.AppKey[Any]
+) -> None:
+    """Connections in use and pool size, read from the app's engine at scrape time."""
+
+    def pool_value(read: Callable[[Any], int]) -> Callable[[], float]:
+        def value() -> float:
+            engine = app.get(engine_key)
+            return float(read(engine.pool)) if engine is not None else 0.0
+
+        return value
+
+    Gauge(
+        "ecoute_db_pool_connections_in_use",
+        "Database connections checked out of the pool.",
+        registry=registry,
+    ).set_function(pool_value(lambda pool: pool.checkedout()))
+    Gauge(
+        "ecoute_db_pool_size", "Database connections the pool keeps.", registry=registry
+    ).set_function(pool_value(lambda pool: pool.size()))
 
 
 def route_template(request: web.Request) -> str:

@@ -61,6 +61,7 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     app = web.Application(middlewares=[errors_middleware])
     registry = CollectorRegistry()
     metrics.install(app, registry)
+    metrics.install_pool_gauges(app, registry, ENGINE_KEY)
     app[METRICS_KEY] = TriageMetrics.create(registry)
 
     async def database(app: web.Application) -> AsyncIterator[None]:

@@ -61,6 +61,8 @@ class TriageMetrics:
     clocks_stopped: Counter
     clocks: Gauge
     event_backlog: Gauge
+    queue_size: Gauge
+    queue_oldest: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> TriageMetrics:
@@ -136,6 +138,20 @@ class TriageMetrics:
                 ["consumer"],
                 registry=registry,
             ),
+            queue_size=Gauge(
+                "ecoute_queue_conversations",
+                "Open conversations waiting for an answer, by priority (from the database: "
+                "aggregate with max).",
+                ["priority"],
+                registry=registry,
+            ),
+            queue_oldest=Gauge(
+                "ecoute_queue_oldest_waiting_since_timestamp_seconds",
+                "When the longest-waiting person of each priority wrote (oldest wait = now - "
+                "this; from the database: aggregate with min).",
+                ["priority"],
+                registry=registry,
+            ),
         )
 
     def count_decision(self, decision: Decision) -> None:
@@ -183,11 +199,30 @@ class TriageMetrics:
                 )
             ).all()
             waiting = await backlog(conn)
+            queued = (
+                await conn.execute(
+                    text(
+                        """
+                SELECT priority, count(*) AS n, min(waiting_since) AS oldest
+                FROM triage.conversations
+                WHERE status = 'open' AND needs_answer GROUP BY priority
+                """
+                    )
+                )
+            ).all()
         counts = {(r.kind, r.state, f"P{r.priority}"): r.n for r in rows}
         for kind, clock_state, priority in product(KINDS, CLOCK_STATES, PRIORITIES):
             self.clocks.labels(kind, clock_state, priority).set(
                 counts.get((kind, clock_state, priority), 0)
             )
+        by_priority = {f"P{r.priority}": r for r in queued}
+        for priority in PRIORITIES:
+            row = by_priority.get(priority)
+            self.queue_size.labels(priority).set(row.n if row else 0)
+            if row is not None and row.oldest is not None:
+                self.queue_oldest.labels(priority).set(row.oldest.timestamp())
+            else:
+                self.queue_oldest.labels(priority).set(float("nan"))
         for consumer in ("triage", "triage-webhooks", *waiting):
             self.event_backlog.labels(consumer).set(waiting.get(consumer, 0))
 

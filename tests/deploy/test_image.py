@@ -12,16 +12,35 @@ from tools.embedded_pg import ROOT
 
 
 def test_the_wheel_holds_what_the_services_need_at_run_time(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, cwd=tmp_path)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
     (wheel,) = tmp_path.glob("ecoute-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ("services/infra/alembic/env.py", "services/infra/alembic/script.py.mako",
-                   "services/infra/alembic/versions/e0001_event_transport.py",
-                   "services/inbox/migrations/i0001_ingest.py",
-                   "services/triage/migrations/t0001_desk.py",
-                   "services/triage/ui/index.html", "services/triage/ui/queue.js",
-                   "ecoute/v1/events_pb2.py", "services/inbox/__main__.py"):
+    for needed in (
+        "services/infra/alembic/env.py",
+        "services/infra/alembic/script.py.mako",
+        "services/infra/alembic/versions/e0001_event_transport.py",
+        "services/inbox/migrations/i0001_ingest.py",
+        "services/triage/migrations/t0001_desk.py",
+        "services/triage/ui/index.html",
+        "services/triage/ui/queue.js",
+        "ecoute/v1/events_pb2.py",
+        "services/inbox/__main__.py",
+    ):
         assert needed in names, needed
     migrations = {p.relative_to(ROOT).as_posix() for p in ROOT.glob("services/*/migrations/*.py")}
     assert migrations <= names

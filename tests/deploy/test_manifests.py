@@ -1,0 +1,198 @@
+"""Kubernetes manifests, alert rules and dashboards, validated offline with the real tools."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.dashboard import Dashboard
+
+from tools.embedded_pg import ROOT
+
+K8S = ROOT / "deploy" / "k8s"
+KUBERNETES_VERSION = "1.31.0"
+OVERLAYS = ["dev", "prod"]
+CRDS = {"ServiceMonitor", "PrometheusRule"}
+SHUTDOWN_SECONDS = 10  # aiohttp's shutdown_timeout in services/infra/serve.py
+DASHBOARDS = sorted((K8S / "base" / "dashboards").glob("*.json"))
+
+
+def build(overlay: str) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(K8S / "overlays" / overlay)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def objects(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    return build(request.param)
+
+
+def test_every_object_is_valid_for_the_target_kubernetes(objects: list[dict[str, Any]]) -> None:
+    for obj in objects:
+        if obj["kind"] in CRDS:
+            continue
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def pods(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (o["metadata"]["name"], o["spec"]["template"]["spec"])
+        for o in objects
+        if o["kind"] in ("Deployment", "Job")
+    ]
+
+
+def test_every_pod_is_hardened_and_bounded(objects: list[dict[str, Any]]) -> None:
+    for name, spec in pods(objects):
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
+        assert spec.get("automountServiceAccountToken") is False, name
+        for container in spec["containers"] + spec.get("initContainers", []):
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True, (name, container["name"])
+            assert context["allowPrivilegeEscalation"] is False, (name, container["name"])
+            assert context["capabilities"]["drop"] == ["ALL"], (name, container["name"])
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"]), name
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"]), name
+
+
+def test_services_are_probed_drained_and_given_time_to_stop(objects: list[dict[str, Any]]) -> None:
+    deployments = [o for o in objects if o["kind"] == "Deployment"]
+    assert {d["metadata"]["name"] for d in deployments} == {
+        "inbox-api",
+        "inbox-worker",
+        "triage-api",
+        "triage-worker",
+    }
+    for deployment in deployments:
+        spec = deployment["spec"]["template"]["spec"]
+        (main,) = spec["containers"]
+        assert main["livenessProbe"]["httpGet"]["path"] == "/livez"
+        assert main["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        pause = int(main["lifecycle"]["preStop"]["exec"]["command"][-1])
+        assert spec["terminationGracePeriodSeconds"] > pause + SHUTDOWN_SECONDS
+        waits = [c for c in spec["initContainers"] if c["name"] == "wait-for-migrations"]
+        assert waits and "migrate --check" in waits[0]["command"][-1]
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "ecoute"
+        assert labels["app.kubernetes.io/part-of"] == "ecoute"
+        assert "app.kubernetes.io/component" in labels
+
+
+def test_network_is_denied_by_default_and_secrets_only_referenced(
+    objects: list[dict[str, Any]],
+) -> None:
+    policies = {o["metadata"]["name"]: o for o in objects if o["kind"] == "NetworkPolicy"}
+    deny = policies["default-deny"]["spec"]
+    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert not [o for o in objects if o["kind"] == "Secret"], "no secret values committed"
+    kinds = {o["kind"] for o in objects}
+    assert {
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Ingress",
+        "Job",
+        "ServiceMonitor",
+        "PrometheusRule",
+        "ConfigMap",
+        "Service",
+    } <= kinds
+
+
+def rule_groups() -> list[dict[str, Any]]:
+    (rule,) = [o for o in build("prod") if o["kind"] == "PrometheusRule"]
+    groups: list[dict[str, Any]] = rule["spec"]["groups"]
+    return groups
+
+
+def test_alert_rules_pass_promtool_check_and_their_unit_tests(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": rule_groups()}, sort_keys=False))
+    checked = subprocess.run(
+        ["promtool", "check", "rules", str(rules)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tests = tmp_path / "rules.test.yaml"
+    tests.write_text((ROOT / "deploy" / "prometheus" / "rules.test.yaml").read_text())
+    tested = subprocess.run(
+        ["promtool", "test", "rules", str(tests)], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_every_alert_says_how_bad_and_what_to_do() -> None:
+    alerts = [r for g in rule_groups() for r in g["rules"] if "alert" in r]
+    assert {a["alert"] for a in alerts} >= {
+        "FirstResponseBudgetBurnFast",
+        "FirstResponseBudgetBurnSlow",
+        "IngestStalled",
+        "ChannelNeedsReauthorisation",
+        "EventBacklogGrowing",
+        "HttpErrorRatioHigh",
+    }
+    for alert in alerts:
+        assert alert["labels"]["severity"] in ("page", "ticket")
+        assert alert["annotations"]["summary"] and alert["annotations"]["description"]
+
+
+def catalog() -> set[str]:
+    """Metric names listed in the README's metrics table."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Metrics", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `(ecoute_[a-z0-9_]+)`", section, flags=re.M))
+
+
+def expressions(dashboard: dict[str, Any]) -> list[str]:
+    return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_dashboard_follows_grafanas_schema(path: Path) -> None:
+    document = json.loads(path.read_text())
+    model = Dashboard.from_json(document)
+    again = json.loads(json.dumps(model, cls=JSONEncoder))
+    for key in document:
+        assert key in again, f"{key} is not part of Grafana's dashboard schema"
+    for original, kept in zip(document["panels"], again["panels"], strict=True):
+        assert set(original) <= set(kept), set(original) - set(kept)
+        assert original["targets"] == kept["targets"]
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_dashboard_queries_are_valid_promql_on_catalogued_metrics(
+    path: Path, tmp_path: Path
+) -> None:
+    exprs = expressions(json.loads(path.read_text()))
+    assert exprs
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"dashboard:query_{n}", "expr": e} for n, e in enumerate(exprs)
+                ],
+            }
+        ]
+    }
+    file = tmp_path / "queries.yaml"
+    file.write_text(yaml.safe_dump(rules))
+    checked = subprocess.run(
+        ["promtool", "check", "rules", str(file)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    known = catalog()
+    for expr in exprs:
+        for name in re.findall(r"\b(ecoute_[a-z0-9_]+?)(?:_bucket|_count|_sum)?\b", expr):
+            assert name in known, f"{name} (in {expr!r}) is not in the README's catalog"
