@@ -1,0 +1,169 @@
+"""Meta (Facebook Page comments, Messenger, Instagram): replies through the Graph API.
+
+Meta only pushes: messages arrive through ``/webhooks/meta`` (``webhooks_meta.py``), so this
+connector has no streams and the poller does nothing with it; create these channels with
+``"polling": false``. A channel's ``account_id`` is the Page id (``facebook``: feed comments;
+``messenger``: DMs) or the Instagram professional account id (``instagram``: comments,
+mentions, DMs); its credentials are ``{"page_access_token": ...}``, sent as a Bearer header
+(never in a URL).
+
+Replies:
+- a Facebook comment: ``POST /{version}/{comment-id}/comments {"message"}`` → ``{"id"}``;
+- an Instagram comment: ``POST /{version}/{ig-comment-id}/replies {"message"}`` → ``{"id"}``;
+- a DM (Messenger, or Instagram): ``POST /{version}/{account-id}/messages`` with
+  ``recipient.id`` = the customer's page-scoped id, ``messaging_type: RESPONSE`` and
+  ``message.text`` → ``{"recipient_id", "message_id"}``. The account id rather than ``me``,
+  so a token for another Page fails instead of writing from the wrong Page.
+Instagram mentions carry no text or author, and platforms.md documents no reply for them:
+replying is ``Rejected("unsupported")``.
+
+Graph errors: code 190 (or 102) → ``AuthExpired``; throttling (4, 17, 32, 341, 613, 80000-80014)
+→ ``RateLimited`` until ``estimated_time_to_regain_access`` of the usage headers, else the
+delivery loop's back-off; outside the 24-hour window (subcode 2018278, or code 10 with Meta's
+window text) → ``Rejected("window_closed")``; 506 → ``Rejected("duplicate")``; 5xx and the
+transient codes 1 and 2 → ``Unavailable``; any other 4xx → ``Rejected("rejected")``.
+
+Meta has no idempotency key and platforms.md documents no read endpoint to find a reply
+already made, so there is no ``find_sent``: an interrupted send is failed as
+``unknown_outcome`` by the delivery loop rather than risk a double post. For the same reason a
+request that may have reached Meta but got no answer (connection dropped, read timeout) is
+``Rejected("unknown_outcome")``, not retried; only a connection never made is ``Unavailable``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from services.inbox.connectors.base import (
+    AuthExpired,
+    Channel,
+    Page,
+    RateLimited,
+    Rejected,
+    Reply,
+    Sent,
+    Unavailable,
+)
+from services.inbox.domain.meta import graph_error, regain_at
+
+GRAPH_VERSION = "v21.0"
+AUTH_CODES = frozenset({102, 190})
+THROTTLE_CODES = frozenset({4, 17, 32, 341, 613, *range(80000, 80015)})
+TRANSIENT_CODES = frozenset({1, 2})
+WINDOW_SUBCODE = 2018278
+DUPLICATE_CODE = 506
+USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage")
+_GRAPH_ID = re.compile(r"[A-Za-z0-9_]{1,256}")
+TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+
+
+class MetaConnector:
+    streams: tuple[str, ...] = ()  # push-only: webhooks feed these channels
+
+    def __init__(
+        self,
+        channel: Channel,
+        credentials: dict[str, Any],
+        session: aiohttp.ClientSession,
+        clock: Callable[[], datetime],
+    ) -> None:
+        token = credentials.get("page_access_token")
+        if not isinstance(token, str) or not token:
+            raise AuthExpired("the credentials have no page_access_token")
+        self.channel = channel
+        self.session = session
+        self.clock = clock
+        self.base = channel.base_url.rstrip("/")
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def poll(self, stream: str, cursor: str | None) -> AsyncIterator[Page]:
+        """Nothing to poll: Meta pushes (and ``streams`` is empty, so this is never called)."""
+        pages: tuple[Page, ...] = ()
+        for page in pages:
+            yield page
+
+    async def send(self, reply: Reply) -> Sent:
+        platform = self.channel.platform
+        if platform == "messenger" or (platform == "instagram" and reply.kind == "dm"):
+            return await self._message(reply)
+        if platform in ("facebook", "instagram") and reply.kind in ("comment", "reply"):
+            edge = "comments" if platform == "facebook" else "replies"
+            target = _graph_id(reply.in_reply_to, "the comment answered")
+            body = await self._post(f"/{GRAPH_VERSION}/{target}/{edge}", {"message": reply.text})
+            return Sent(_answer_id(body, "id"), self.clock())
+        raise Rejected("unsupported", f"no {platform} reply to a {reply.kind}")
+
+    async def _message(self, reply: Reply) -> Sent:
+        recipient = _graph_id(reply.thread_id or reply.author_external_id, "the recipient")
+        account = _graph_id(self.channel.account_id, "the channel's account")
+        body = await self._post(
+            f"/{GRAPH_VERSION}/{account}/messages",
+            {
+                "recipient": {"id": recipient},
+                "messaging_type": "RESPONSE",
+                "message": {"text": reply.text},
+            },
+        )
+        return Sent(_answer_id(body, "message_id"), self.clock())
+
+    async def _post(self, path: str, payload: dict[str, Any]) -> Any:
+        try:
+            async with self.session.post(
+                self.base + path,
+                json=payload,
+                headers=self.headers,
+                timeout=TIMEOUT,
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+                usage = [response.headers.get(name) for name in USAGE_HEADERS]
+                raw = await response.read()
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            raise Unavailable(type(exc).__name__) from None  # nothing reached Meta
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Rejected(
+                "unknown_outcome",
+                f"no answer from Meta ({type(exc).__name__}); the reply may have been posted",
+            ) from None
+        try:
+            body = json.loads(raw) if raw else None
+        except (ValueError, RecursionError):
+            body = None
+        if 200 <= status < 300:
+            return body
+        error = graph_error(body)
+        detail = error.message or f"HTTP {status}"
+        code = error.code
+        if code in AUTH_CODES or status == 401:
+            raise AuthExpired(detail)
+        if code in THROTTLE_CODES or status == 429:
+            raise RateLimited(regain_at(usage, self.clock()), detail)
+        if error.subcode == WINDOW_SUBCODE or (
+            code == 10 and "outside of allowed window" in error.message
+        ):
+            raise Rejected("window_closed", detail)
+        if code == DUPLICATE_CODE:
+            raise Rejected("duplicate", detail)
+        if status >= 500 or code in TRANSIENT_CODES or error.transient:
+            raise Unavailable(detail)
+        raise Rejected("rejected", detail)
+
+
+def _graph_id(value: str, what: str) -> str:
+    """Ids go into URL paths: only what Graph ids are made of."""
+    if not _GRAPH_ID.fullmatch(value or ""):
+        raise Rejected("rejected", f"{what} is not a Graph id")
+    return value
+
+
+def _answer_id(body: Any, key: str) -> str:
+    found = body.get(key) if isinstance(body, dict) else None
+    if isinstance(found, int | str) and not isinstance(found, bool) and str(found):
+        return str(found)
+    raise Rejected("unknown_outcome", f"Meta accepted the reply but sent no {key}")

@@ -1,0 +1,394 @@
+"""The Meta connector against the fake Graph API: replies out, exactly once, through its faults.
+
+Inbound messages arrive the way Meta sends them (signed webhooks to the inbox); replies go
+through the delivery loop (``reply.requested`` → ``Deliverer``) to the fake, which counts them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from sqlalchemy import text
+
+from ecoute.v1 import events_pb2
+from fakes.meta import ManualClock, MetaState, deliver_webhook
+from fakes.meta import create_app as create_fake
+from services.inbox import channels
+from services.inbox.app import create_app as create_inbox
+from services.inbox.connectors.meta import MetaConnector
+from services.inbox.credentials import CredentialStore
+from services.inbox.delivery import CONSUMER, Deliverer, record_requests
+from services.inbox.poller import Poller
+from services.infra.db import create_engine
+from services.infra.events import Consumer, publish
+from tests.support.world import bearer, inbox_settings, make_workspace
+
+CUSTOMER = "139560936744123"
+PSID = "24000000000000001"
+IGSID = "17800000000000001"
+KEYS = {"facebook": "acme-page", "messenger": "acme-dm", "instagram": "acme-ig"}
+
+
+class World:
+    def __init__(
+        self,
+        database_url: str,
+        inbox: TestClient[Any, Any],
+        state: MetaState,
+        clock: ManualClock,
+        workspace: Any,
+        engine: Any,
+        session: aiohttp.ClientSession,
+    ) -> None:
+        self.database_url = database_url
+        self.inbox = inbox
+        self.state = state
+        self.clock = clock
+        self.workspace = workspace
+        self.engine = engine
+        self.session = session
+        self.credentials = CredentialStore({"meta": {"page_access_token": state.page_access_token}})
+
+    async def webhook(self, payload: dict[str, Any]) -> None:
+        url = str(self.inbox.make_url("/webhooks/meta"))
+        assert await deliver_webhook(self.session, url, self.state.app_secret, payload) == 200
+
+    async def request_reply(self, external_id: str, reply_text: str) -> uuid.UUID:
+        """An agent answers the stored message ``external_id`` (as triage would ask)."""
+        reply_id = uuid.uuid4()
+        async with self.engine.begin() as conn:
+            message_id, conversation_id = (
+                await conn.execute(
+                    text("SELECT id, conversation_id FROM inbox.messages WHERE external_id = :e"),
+                    {"e": external_id},
+                )
+            ).one()
+            request = events_pb2.ReplyRequested(
+                workspace_id=str(self.workspace.id),
+                reply_id=str(reply_id),
+                conversation_id=conversation_id,
+                in_reply_to_message_id=message_id,
+                text=reply_text,
+                agent_id="agent-1",
+            )
+            request.requested_at.FromDatetime(self.clock())
+            await publish(
+                conn, "reply.requested", [self.workspace.id], [request.SerializeToString()]
+            )
+        consumer = Consumer(self.engine, self.database_url, CONSUMER, record_requests)
+        assert await consumer.drain_once() == 1
+        async with self.engine.begin() as conn:  # due on the test's clock, not the database's
+            await conn.execute(
+                text("UPDATE inbox.deliveries SET next_attempt_at = :now WHERE reply_id = :r"),
+                {"now": self.clock(), "r": reply_id},
+            )
+        return reply_id
+
+    def deliverer(self) -> Deliverer:
+        return Deliverer(self.engine, self.credentials, self.session, clock=self.clock)
+
+    async def delivery(self) -> Any:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(text("SELECT * FROM inbox.deliveries"))).one()
+
+    async def scalar(self, sql: str, **params: Any) -> Any:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(text(sql), params)).scalar_one()
+
+    async def failures(self) -> list[events_pb2.ReplyFailed]:
+        async with self.engine.connect() as conn:
+            payloads = (
+                await conn.execute(
+                    text(
+                        "SELECT payload FROM events.outbox WHERE topic = 'reply.failed' "
+                        "AND consumer = 'observer' ORDER BY id"
+                    )
+                )
+            ).scalars()
+            return [events_pb2.ReplyFailed.FromString(bytes(p)) for p in payloads]
+
+    async def point_at(self, platform: str, base_url: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE inbox.channels SET base_url = :u WHERE platform = :p"),
+                {"u": base_url, "p": platform},
+            )
+
+
+@pytest.fixture
+async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> Any:
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    state = MetaState(clock=clock)
+    fake = await aiohttp_server(create_fake(state))
+    ws = await make_workspace(database_url)
+    settings = inbox_settings(
+        database_url,
+        run_workers=False,
+        meta_app_secret=state.app_secret,
+        meta_verify_token=state.verify_token,
+    )
+    inbox = await aiohttp_client(create_inbox(settings))
+    accounts = {"facebook": state.page_id, "messenger": state.page_id}
+    accounts["instagram"] = state.ig_account_id
+    for platform, account in accounts.items():
+        response = await inbox.put(
+            f"/v1/channels/{platform}/{KEYS[platform]}",
+            headers=bearer(ws.ingest_token),
+            json={
+                "account_id": account,
+                "base_url": str(fake.make_url("/")),
+                "credentials_ref": "meta",
+                "polling": False,
+            },
+        )
+        assert response.status == 200, await response.text()
+    engine = create_engine(database_url, 4)
+    async with engine.begin() as conn:  # someone listening for the delivery outcomes
+        await conn.execute(
+            text(
+                "INSERT INTO events.subscription (topic, consumer) VALUES "
+                "('reply.failed', 'observer'), ('reply.delivered', 'observer')"
+            )
+        )
+    async with aiohttp.ClientSession() as session:
+        yield World(database_url, inbox, state, clock, ws, engine, session)
+    await engine.dispose()
+
+
+async def test_a_facebook_comment_reply_is_posted_once_and_its_echo_is_not_stored_twice(
+    world: World,
+) -> None:
+    comment = world.state.feed_comment(CUSTOMER, "Where is my order?")
+    await world.webhook(comment.payload)
+    reply_id = await world.request_reply(comment.id, "Hi Jane, it ships today.")
+    assert await world.deliverer().deliver_due() == 1
+    (sent,) = world.state.sends
+    assert (sent.kind, sent.target, sent.text) == ("comment_reply", comment.id, sent.text)
+    assert sent.text == "Hi Jane, it ships today."
+    delivery = await world.delivery()
+    assert (delivery.reply_id, delivery.state, delivery.platform_message_id) == (
+        reply_id,
+        "delivered",
+        sent.id,
+    )
+    # Meta sends the Page's own reply back through the feed: it is the message already stored.
+    await world.webhook(world.state.outbound_webhooks[-1])
+    rows = await world.scalar(
+        "SELECT string_agg(direction || ':' || external_id, ',' ORDER BY id) FROM inbox.messages"
+    )
+    assert rows == f"in:{comment.id},out:{sent.id}"
+    assert await world.scalar("SELECT count(DISTINCT conversation_id) FROM inbox.messages") == 1
+    assert await world.deliverer().deliver_due() == 0
+    assert len(world.state.sends) == 1
+    authorised = [r for r in world.state.requests if r.startswith("POST")]
+    assert authorised == [f"POST /v21.0/{comment.id}/comments"]  # the token is not in the URL
+
+
+async def test_a_messenger_reply_inside_the_window_is_delivered_once(world: World) -> None:
+    message = world.state.messenger_message(PSID, "my parcel is lost 😡")
+    await world.webhook(message.payload)
+    world.clock.advance(23 * 3600)
+    await world.request_reply(message.id, "So sorry! Checking now.")
+    assert await world.deliverer().deliver_due() == 1
+    (sent,) = world.state.messages_to(PSID)
+    assert (sent.account_id, sent.messaging_type, sent.text) == (
+        world.state.page_id,
+        "RESPONSE",
+        "So sorry! Checking now.",
+    )
+    assert (await world.delivery()).state == "delivered"
+    await world.webhook(world.state.outbound_webhooks[-1])  # the is_echo of our own message
+    assert await world.scalar("SELECT count(*) FROM inbox.messages WHERE direction = 'out'") == 1
+    assert await world.deliverer().deliver_due() == 0
+    assert len(world.state.sends) == 1
+    assert await world.failures() == []
+
+
+async def test_outside_the_24_hour_window_the_reply_fails_as_window_closed(world: World) -> None:
+    message = world.state.messenger_message(PSID, "hello?")
+    await world.webhook(message.payload)
+    world.clock.advance(24 * 3600 + 1)
+    reply_id = await world.request_reply(message.id, "Sorry for the wait")
+    assert await world.deliverer().deliver_due() == 1
+    delivery = await world.delivery()
+    assert (delivery.state, delivery.failure_reason) == ("failed", "window_closed")
+    assert "outside of allowed window" in delivery.failure_detail
+    (failed,) = await world.failures()
+    assert (failed.reply_id, failed.reason, failed.retryable) == (
+        str(reply_id),
+        "window_closed",
+        False,
+    )
+    assert world.state.sends == []
+    assert await world.deliverer().deliver_due() == 0
+
+
+async def test_the_window_error_without_its_subcode_is_still_window_closed(world: World) -> None:
+    world.state.window_error_subcode = None
+    message = world.state.messenger_message(PSID, "hello?")
+    await world.webhook(message.payload)
+    world.clock.advance(25 * 3600)
+    await world.request_reply(message.id, "Sorry for the wait")
+    await world.deliverer().deliver_due()
+    assert (await world.delivery()).failure_reason == "window_closed"
+
+
+async def test_an_expired_token_fails_as_auth_expired(world: World) -> None:
+    comment = world.state.feed_comment(CUSTOMER, "Where is my order?")
+    await world.webhook(comment.payload)
+    world.state.expire_token()
+    await world.request_reply(comment.id, "On it")
+    assert await world.deliverer().deliver_due() == 1
+    delivery = await world.delivery()
+    assert (delivery.state, delivery.failure_reason) == ("failed", "auth_expired")
+    (failed,) = await world.failures()
+    assert (failed.reason, failed.retryable) == ("auth_expired", True)
+    assert world.state.sends == []
+
+
+@pytest.mark.parametrize("code", [4, 613, 80001])
+async def test_throttling_waits_for_the_regain_time_then_delivers_once(
+    world: World, code: int
+) -> None:
+    message = world.state.messenger_message(PSID, "hi")
+    await world.webhook(message.payload)
+    await world.request_reply(message.id, "Hello!")
+    world.state.throttle_next(code=code)
+    assert await world.deliverer().deliver_due() == 1
+    delivery = await world.delivery()
+    assert (delivery.state, delivery.failure_reason) == ("queued", "rate_limited")
+    # The fake's usage header says 60 minutes to regain access (its usage window).
+    assert delivery.next_attempt_at == world.clock() + timedelta(minutes=60)
+    assert await world.deliverer().deliver_due() == 0  # not before then
+    world.clock.advance(60 * 60)
+    assert await world.deliverer().deliver_due() == 1
+    assert (await world.delivery()).state == "delivered"
+    assert len(world.state.messages_to(PSID)) == 1
+    assert await world.failures() == []
+
+
+async def test_throttling_without_usage_headers_backs_off(world: World) -> None:
+    world.state.usage_headers = False
+    message = world.state.messenger_message(PSID, "hi")
+    await world.webhook(message.payload)
+    await world.request_reply(message.id, "Hello!")
+    world.state.throttle_next()
+    await world.deliverer().deliver_due()
+    delivery = await world.delivery()
+    assert (delivery.state, delivery.failure_reason) == ("queued", "rate_limited")
+    assert delivery.next_attempt_at > world.clock()
+
+
+async def test_server_errors_are_retried_and_delivered_once(world: World) -> None:
+    comment = world.state.feed_comment(CUSTOMER, "Where is my order?")
+    await world.webhook(comment.payload)
+    await world.request_reply(comment.id, "Checking")
+    world.state.fail_next(503)
+    assert await world.deliverer().deliver_due() == 1
+    delivery = await world.delivery()
+    assert (delivery.state, delivery.failure_reason) == ("queued", "unreachable")
+    world.clock.advance(3600)
+    assert await world.deliverer().deliver_due() == 1
+    assert (await world.delivery()).state == "delivered"
+    assert len(world.state.sends) == 1
+
+
+async def test_instagram_comment_reply_and_dm(world: World) -> None:
+    comment = world.state.ig_comment(IGSID, "@acme my order never came")
+    dm = world.state.ig_message(IGSID, "any news?")
+    await world.webhook(comment.payload)
+    await world.webhook(dm.payload)
+    await world.request_reply(comment.id, "Sent you a DM")
+    await world.request_reply(dm.id, "It ships today")
+    assert await world.deliverer().deliver_due() == 2
+    sends = sorted((s.kind, s.account_id, s.target, s.text) for s in world.state.sends)
+    ig = world.state.ig_account_id
+    assert sends == [
+        ("ig_comment_reply", ig, comment.id, "Sent you a DM"),
+        ("message", ig, IGSID, "It ships today"),
+    ]
+    states = await world.scalar("SELECT string_agg(state, ',') FROM inbox.deliveries")
+    assert states == "delivered,delivered"
+
+
+async def test_an_instagram_mention_cannot_be_answered_yet(world: World) -> None:
+    await world.webhook(world.state.ig_mention("17918195224117851", "17894227972186120").payload)
+    await world.request_reply("17894227972186120", "Thanks for the mention")
+    await world.deliverer().deliver_due()
+    assert (await world.delivery()).failure_reason == "unsupported"
+    assert world.state.requests == []
+
+
+async def test_an_interrupted_send_is_never_repeated(world: World) -> None:
+    message = world.state.messenger_message(PSID, "hi")
+    await world.webhook(message.payload)
+    await world.request_reply(message.id, "Hello!")
+    async with world.engine.begin() as conn:  # the process died after recording the attempt
+        await conn.execute(
+            text(
+                "UPDATE inbox.deliveries SET state = 'sending', attempts = 1, "
+                "next_attempt_at = :past"
+            ),
+            {"past": world.clock() - timedelta(hours=1)},
+        )
+    assert await world.deliverer().deliver_due() == 1
+    delivery = await world.delivery()
+    assert (delivery.state, delivery.failure_reason) == ("failed", "unknown_outcome")
+    assert world.state.requests == []
+
+
+async def test_no_answer_after_sending_is_an_unknown_outcome_not_a_retry(
+    world: World, aiohttp_server: Any
+) -> None:
+    calls: list[str] = []
+
+    async def hang_up(request: web.Request) -> web.StreamResponse:
+        calls.append(request.path)
+        await request.read()
+        assert request.transport is not None
+        request.transport.close()  # the reply may have been made; no answer comes back
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", hang_up)
+    server = await aiohttp_server(app)
+    message = world.state.messenger_message(PSID, "hi")
+    await world.webhook(message.payload)
+    await world.point_at("messenger", str(server.make_url("/")))
+    await world.request_reply(message.id, "Hello!")
+    assert await world.deliverer().deliver_due() == 1
+    delivery = await world.delivery()
+    assert (delivery.state, delivery.failure_reason) == ("failed", "unknown_outcome")
+    assert len(calls) == 1
+
+
+async def test_a_connection_never_made_is_retried(world: World, unused_tcp_port: int) -> None:
+    message = world.state.messenger_message(PSID, "hi")
+    await world.webhook(message.payload)
+    await world.point_at("messenger", f"http://127.0.0.1:{unused_tcp_port}")
+    await world.request_reply(message.id, "Hello!")
+    assert await world.deliverer().deliver_due() == 1
+    delivery = await world.delivery()
+    assert (delivery.state, delivery.failure_reason) == ("queued", "unreachable")
+
+
+async def test_meta_channels_are_push_only(world: World) -> None:
+    async with world.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT * FROM inbox.channels ORDER BY id"))).all()
+    assert [r.polling for r in rows] == [False, False, False]
+    poller = Poller(world.engine, world.database_url, world.credentials, world.session)
+    for row in rows:
+        channel = channels.describe_channel(row)
+        connector = MetaConnector(
+            channel, world.credentials.get("meta"), world.session, world.clock
+        )
+        assert connector.streams == ()
+        assert [page async for page in connector.poll("anything", None)] == []
+        assert await poller.poll_channel(channel) == "ok"
+    assert world.state.requests == []
