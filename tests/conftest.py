@@ -15,7 +15,8 @@ import pytest
 
 from tools.embedded_pg import ROOT, ensure_database, ensure_database_sync, server_url, with_database
 
-TEMPLATE = "ecoute_test_template"
+# One template per test run, so two runs on the same server never drop each other's.
+TEMPLATE = f"ecoute_test_template_{os.getpid()}"
 
 
 @pytest.fixture(scope="session")
@@ -25,12 +26,28 @@ def pg_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def template_url(pg_server: str) -> str:
+def template_url(pg_server: str) -> Iterator[str]:
     from services.infra.migrate import upgrade
 
     url = ensure_database_sync(pg_server, TEMPLATE, recreate=True)
     upgrade(url, "heads")
-    return url
+    yield url
+    _drop_sync(pg_server, TEMPLATE)
+
+
+def _drop_sync(server_url: str, name: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(with_database(server_url, "postgres"))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
 
 
 @pytest.fixture

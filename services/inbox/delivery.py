@@ -172,15 +172,18 @@ class Deliverer:
             thread_id=context.answered_thread,
             raw=context.answered_raw,
         )
+        interrupted = row.was == "sending"  # a previous attempt may have posted already
+        reconciled = False
         try:
             connector = connector_for(
                 channel, self.credentials.get(channel.credentials_ref), self.session, self.clock
             )
             sent: Sent | None = None
-            if row.was == "sending":  # interrupted mid-send: did the post happen?
+            if interrupted:  # did the earlier post happen?
                 finder = getattr(connector, "find_sent", None)
                 if finder is not None:
                     sent = await finder(reply)
+                    reconciled = True
                 elif channel.platform not in SELF_DEDUPING:
                     await self._failed(
                         row,
@@ -192,11 +195,14 @@ class Deliverer:
                     return
             if sent is None:
                 sent = await connector.send(reply)
-        except RateLimited as exc:
-            await self._retry(row, channel, "rate_limited", exc.retry_at)
+        except RateLimited as exc:  # refused: nothing was posted by this attempt
+            await self._retry(
+                row, channel, "rate_limited", exc.retry_at, uncertain=interrupted and not reconciled
+            )
             return
-        except Unavailable:
-            await self._retry(row, channel, "unreachable", None)
+        except Unavailable as exc:
+            unknown = exc.maybe_sent or (interrupted and not reconciled)
+            await self._retry(row, channel, "unreachable", None, uncertain=unknown)
             return
         except AuthExpired as exc:
             await self._failed(row, channel, "auth_expired", exc.detail, True)
@@ -244,8 +250,10 @@ class Deliverer:
             self.metrics.deliveries.labels(channel.platform).inc()
 
     async def _retry(
-        self, row: Any, channel: Channel, reason: str, retry_at: datetime | None
+        self, row: Any, channel: Channel, reason: str, retry_at: datetime | None, *, uncertain: bool
     ) -> None:
+        """Try again later. An attempt whose outcome is unknown stays ``sending``, so the
+        next claim reconciles with the platform before it sends again."""
         if row.attempts >= MAX_ATTEMPTS:
             await self._failed(row, channel, reason, "gave up after retries", True)
             return
@@ -255,11 +263,17 @@ class Deliverer:
         async with self.engine.begin() as conn:
             await conn.execute(
                 text(
-                    "UPDATE inbox.deliveries SET state = 'queued', next_attempt_at = :when, "
+                    "UPDATE inbox.deliveries SET state = :state, next_attempt_at = :when, "
                     "failure_reason = :reason, updated_at = now() "
                     "WHERE workspace_id = :ws AND reply_id = :reply"
                 ),
-                {"when": when, "reason": reason, "ws": row.workspace_id, "reply": row.reply_id},
+                {
+                    "state": "sending" if uncertain else "queued",
+                    "when": when,
+                    "reason": reason,
+                    "ws": row.workspace_id,
+                    "reply": row.reply_id,
+                },
             )
         if self.metrics is not None:
             self.metrics.delivery_failures.labels(channel.platform, reason).inc()

@@ -13,7 +13,8 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,6 +37,19 @@ from services.infra.db import is_unavailable
 from services.infra.events import Wakeup, sleep_or_stop
 
 log = logging.getLogger("ecoute.inbox.poller")
+
+HOLD = "@retry_at"  # cursor key suffix: a stream held back by its rate limit until then
+
+
+def _later(value: str | None, now: datetime) -> datetime | None:
+    """The instant in ``value`` if it is still ahead of ``now``."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment > now else None
 
 
 class Poller:
@@ -76,8 +90,10 @@ class Poller:
             connector = connector_for(
                 channel, self.credentials.get(channel.credentials_ref), self.session, self.clock
             )
-            for stream in connector.streams:
-                await self._poll_stream(channel, connector, stream)
+            limited, held = await self._poll_streams(channel, connector)
+            if limited is not None:  # every stream is held back by its rate limit
+                raise RateLimited(limited)
+            detail = f"held back by rate limits: {', '.join(held)}" if held else ""
         except RateLimited as exc:
             outcome, health, retry_at = "rate_limited", "rate_limited", exc.retry_at
             detail = f"rate limited until {retry_at.isoformat() if retry_at else 'unknown'}"
@@ -125,6 +141,36 @@ class Poller:
                 },
             )
         return outcome
+
+    async def _poll_streams(
+        self, channel: Channel, connector: Any
+    ) -> tuple[datetime | None, list[str]]:
+        """Poll each stream; a rate-limited stream waits for its own reset, the others go on.
+
+        Returns when polling may resume if every stream is rate limited (else None), and the
+        streams held back.
+        """
+        holds: list[datetime] = []
+        held: list[str] = []
+        streams: tuple[str, ...] = connector.streams
+        for stream in streams:
+            held_until = _later(channel.cursor.get(stream + HOLD), self.clock())
+            if held_until is None:
+                try:
+                    await self._poll_stream(channel, connector, stream)
+                    continue
+                except RateLimited as exc:
+                    held_until = exc.retry_at or self.clock() + timedelta(
+                        seconds=channel.poll_seconds
+                    )
+                    async with self.engine.begin() as conn:
+                        await store.save_cursor(
+                            conn, channel, stream + HOLD, held_until.isoformat()
+                        )
+            holds.append(held_until)
+            held.append(stream)
+        every = bool(streams) and len(holds) == len(streams)
+        return (min(holds) if every else None), held
 
     async def _poll_stream(self, channel: Channel, connector: object, stream: str) -> None:
         cursor = channel.cursor.get(stream)

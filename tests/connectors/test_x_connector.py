@@ -207,11 +207,13 @@ async def test_the_cursor_moves_only_after_the_last_page(world: World) -> None:
     assert await world.poll() == "ok"
     newest = [world.mention(f"u{n}", f"message {n}", 100 - n * 0.1) for n in range(250)][-1]
     world.state.rate_limits["mentions"] = (2, 900)  # the third page is refused
-    assert await world.poll() == "rate_limited"
+    assert await world.poll() == "ok"  # the DMs stream still polled; mentions wait
     assert await world.scalar("SELECT count(*) FROM inbox.messages") == 201
     channel = await world.channel()
     assert channel.cursor["mentions"] == first
-    assert channel.next_poll_at >= world.clock() + timedelta(seconds=899)
+    assert "mentions" in channel.health_detail
+    held = datetime.fromisoformat(channel.cursor["mentions@retry_at"])
+    assert held >= world.clock() + timedelta(seconds=899)
     world.state.rate_limits["mentions"] = (300, 900)
     world.clock.advance(901)
     assert await world.poll() == "ok"
@@ -338,16 +340,27 @@ async def test_dms_both_ways_land_in_one_conversation_and_paging_stops_at_the_cu
 # -- faults --------------------------------------------------------------------------------------
 
 
-async def test_rate_limit_waits_for_the_reset_and_says_so(world: World) -> None:
-    world.state.rate_limit_next(1, reset_in_seconds=300)
+async def test_rate_limit_holds_back_that_stream_until_its_reset(world: World) -> None:
+    world.state.rate_limit_next(1, reset_in_seconds=300)  # the mentions request gets the 429
+    world.state.add_dm("pat", "my parcel is late", world.clock() - timedelta(minutes=1))
+    assert await world.poll() == "ok"
+    channel = await world.channel()
+    assert "mentions" in channel.health_detail
+    assert await world.scalar("SELECT count(*) FROM inbox.messages WHERE kind = 'dm'") == 1
+    world.mention("jane", "still there?")
+    assert await world.poll() == "ok"
+    assert await world.scalar("SELECT count(*) FROM inbox.messages WHERE kind <> 'dm'") == 0
+    world.clock.advance(301)
+    assert await world.poll() == "ok"
+    assert await world.scalar("SELECT count(*) FROM inbox.messages WHERE kind <> 'dm'") == 1
+
+
+async def test_every_stream_rate_limited_is_a_rate_limited_channel(world: World) -> None:
+    world.state.rate_limit_next(2, reset_in_seconds=300)
     assert await world.poll() == "rate_limited"
     channel = await world.channel()
     assert channel.health == "rate_limited"
     assert channel.next_poll_at >= world.clock() + timedelta(seconds=300)
-    world.mention("jane", "still there?")
-    world.clock.advance(301)
-    assert await world.poll() == "ok"
-    assert await world.scalar("SELECT count(*) FROM inbox.messages") == 1
 
 
 async def test_an_expired_token_marks_the_channel_for_reauthorisation(world: World) -> None:

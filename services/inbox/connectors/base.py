@@ -73,7 +73,16 @@ class AuthExpired(ConnectorError):
 
 
 class Unavailable(ConnectorError):
-    """5xx, timeouts, network errors: try again later."""
+    """5xx, timeouts, network errors: try again later.
+
+    ``maybe_sent``: the request may have reached the platform and been acted on (the answer
+    was lost: a timeout or a dropped connection after sending). A delivery then reconciles
+    before sending again. A 5xx answer or a refused connection is not ``maybe_sent``.
+    """
+
+    def __init__(self, detail: str = "", *, maybe_sent: bool = False) -> None:
+        super().__init__(detail)
+        self.maybe_sent = maybe_sent
 
 
 class Rejected(ConnectorError):
