@@ -54,7 +54,11 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
         poller = Poller(app[ENGINE_KEY], url, credentials, session, app[METRICS_KEY])
         tasks = [
             asyncio.create_task(poller.run(stop)),
-            asyncio.create_task(refresh_forever(app[METRICS_KEY], app[ENGINE_KEY], stop)),
+            asyncio.create_task(
+                refresh_forever(
+                    app[METRICS_KEY], app[ENGINE_KEY], stop, settings.gauges_refresh_seconds
+                )
+            ),
         ]
         tasks += delivery_tasks(app[ENGINE_KEY], url, credentials, session, app[METRICS_KEY], stop)
         yield

@@ -12,6 +12,9 @@ class InboxSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="INBOX_", extra="ignore", frozen=True)
 
     port: int = Field(default=8080, ge=0, le=65535)
+    gauges_refresh_seconds: float = Field(
+        default=15.0, gt=0, description="How often gauges read from the database refresh."
+    )
     max_body_bytes: int = Field(
         default=8 * 1024 * 1024, ge=1024, description="Largest ingest body accepted (413 above)."
     )

@@ -92,7 +92,9 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
             asyncio.create_task(build_consumer(app, settings).run(stop)),
             asyncio.create_task(hooks.run(stop)),
             asyncio.create_task(scheduler.run(stop)),
-            asyncio.create_task(counters.refresh_forever(app[ENGINE_KEY], stop)),
+            asyncio.create_task(
+                counters.refresh_forever(app[ENGINE_KEY], stop, settings.gauges_refresh_seconds)
+            ),
         ]
         yield
         stop.set()

@@ -12,6 +12,9 @@ class TriageSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore", frozen=True)
 
     port: int = Field(default=8081, ge=0, le=65535)
+    gauges_refresh_seconds: float = Field(
+        default=15.0, gt=0, description="How often gauges read from the database refresh."
+    )
     run_consumer: bool = Field(
         default=True,
         description="Also run the event consumer and SLA scheduler in the API process.",
