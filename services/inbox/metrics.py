@@ -17,6 +17,20 @@ from services.inbox.domain.messages import Incoming
 from services.inbox.store import ItemResult
 from services.infra.events import sleep_or_stop
 
+PLATFORMS = ("x", "facebook", "instagram", "messenger", "mastodon", "bluesky")
+POLL_OUTCOMES = ("ok", "rate_limited", "auth_expired", "unavailable", "rejected")
+FAILURE_REASONS = (
+    "rate_limited",
+    "unreachable",
+    "auth_expired",
+    "window_closed",
+    "rejected",
+    "duplicate",
+    "unknown_outcome",
+    "unsupported",
+)
+WEBHOOK_OUTCOMES = ("stored", "duplicate", "ignored", "handshake", "forged", "malformed")
+
 
 @dataclass(frozen=True)
 class InboxMetrics:
@@ -100,6 +114,22 @@ class InboxMetrics:
             ),
         )
 
+    def initialise(self) -> InboxMetrics:
+        """Create every child of the bounded label sets at zero (see TriageMetrics)."""
+        for platform in PLATFORMS:
+            self.duplicates.labels(platform)
+            self.deliveries.labels(platform)
+            for direction in ("in", "out"):
+                self.ingested.labels(platform, direction)
+            for outcome in POLL_OUTCOMES:
+                self.polls.labels(platform, outcome)
+            for reason in FAILURE_REASONS:
+                self.delivery_failures.labels(platform, reason)
+        for receiver in ("x", "meta"):
+            for outcome in WEBHOOK_OUTCOMES:
+                self.webhook_requests.labels(receiver, outcome)
+        return self
+
     def count_stored(self, messages: Sequence[Incoming], results: Sequence[ItemResult]) -> None:
         """Count one batch's new and duplicate messages, in a few label updates."""
         stored = Tally(
@@ -120,7 +150,6 @@ class InboxMetrics:
                 self.newest_item.labels(platform).set(moment)
 
 
-PLATFORMS = ("x", "facebook", "instagram", "messenger", "mastodon", "bluesky")
 HEALTH = ("ok", "rate_limited", "needs_reauth", "failing")
 
 

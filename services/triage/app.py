@@ -62,7 +62,7 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     registry = CollectorRegistry()
     metrics.install(app, registry)
     metrics.install_pool_gauges(app, registry, ENGINE_KEY)
-    app[METRICS_KEY] = TriageMetrics.create(registry)
+    app[METRICS_KEY] = TriageMetrics.create(registry).initialise()
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url.get_secret_value(), settings.db_pool_size)

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.infra.events import Event, backlog, sleep_or_stop
-from services.triage.domain.rules import Decision
+from services.triage.domain.rules import INTENTS, Decision
 from services.triage.domain.sla import DEFAULT_POLICY, KINDS, Clock
 from services.triage.scheduler import Transition
 
@@ -153,6 +153,24 @@ class TriageMetrics:
                 registry=registry,
             ),
         )
+
+    def initialise(self) -> TriageMetrics:
+        """Create every child of the bounded label sets at zero, so the first event of a
+        series counts in ``increase()`` and ratios are 0, not NaN, before anything happens."""
+        outcomes = ("met", "missed", "cancelled")
+        for priority in PRIORITIES:
+            self.first_response.labels(priority)
+            self.resolution.labels(priority)
+            for kind in KINDS:
+                self.breaches.labels(kind, priority)
+                self.at_risk.labels(kind, priority)
+                self.clocks_started.labels(kind, priority)
+                for outcome in outcomes:
+                    self.clocks_stopped.labels(kind, priority, outcome)
+            for intent in INTENTS:
+                for need in ("true", "false"):
+                    self.triaged.labels(intent, priority, need)
+        return self
 
     def count_decision(self, decision: Decision) -> None:
         self.triaged.labels(
