@@ -67,7 +67,7 @@ class Hook:
             if line.startswith("ecoute_webhook_requests_total{") and 'platform="x"' in line:
                 outcome = line.split('outcome="')[1].split('"')[0]
                 found[outcome] = float(line.rsplit(" ", 1)[1])
-        return found
+        return {k: v for k, v in found.items() if v}  # series start at zero
 
 
 async def _hook(aiohttp_client: Any, database_url: str, secret: str) -> Hook:

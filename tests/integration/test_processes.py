@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import aiohttp
+from sqlalchemy import text
 
 from bench.common import free_port
 from services.inbox.app import create_app as create_inbox
@@ -73,3 +74,85 @@ async def test_a_worker_process_triages_and_stops_cleanly_on_sigterm(
         stderr = (await worker.stderr.read()).decode() if worker.stderr else ""
     assert code == 0, stderr
     assert "my internet" not in stderr, "logs never carry message text"
+
+
+async def test_sigterm_mid_backlog_loses_no_claimed_message(database_url: str) -> None:
+    """The worker stops within its grace period; what it held is released, then finished."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from services.inbox.domain.messages import Incoming
+    from services.inbox.store import store_batch
+    from services.infra.db import create_engine
+    from services.infra.events import Consumer
+    from services.triage.consumer import handle_batch
+
+    ws = await make_workspace(database_url)
+    engine = create_engine(database_url, 2)
+    total = 3000
+    start = datetime.now(UTC) - timedelta(hours=1)
+    async with engine.begin() as conn:
+        for offset in range(0, total, 500):
+            await store_batch(
+                conn,
+                ws.id,
+                [
+                    Incoming(
+                        platform="x",
+                        channel="c",
+                        external_id=str(n),
+                        kind="mention",
+                        direction="in",
+                        author_external_id=str(n % 300),
+                        author_handle="h",
+                        author_display_name="",
+                        text="my internet is down since this morning",
+                        created_at=start + timedelta(seconds=n),
+                    )
+                    for n in range(offset, offset + 500)
+                ],
+                datetime.now(UTC),
+            )
+
+    async def triaged() -> int:
+        async with engine.connect() as conn:
+            return int(
+                (await conn.execute(text("SELECT count(*) FROM triage.decisions"))).scalar_one()
+            )
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TRIAGE_PORT": str(free_port()),
+        "TRIAGE_CONSUMER_BATCH_SIZE": "50",
+        "TRIAGE_DB_POOL_SIZE": "3",
+    }
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.triage",
+        "worker",
+        env=env,
+        cwd=ROOT,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    for _ in range(300):
+        if await triaged() > 0:
+            break
+        await asyncio.sleep(0.05)
+    worker.send_signal(signal.SIGTERM)
+    stopped_at = time.monotonic()
+    code = await asyncio.wait_for(worker.wait(), timeout=30)
+    took = time.monotonic() - stopped_at
+    assert code == 0
+    assert took < 45, "within the Kubernetes grace period"
+    assert 0 < await triaged() < total, "the worker was stopped mid-backlog"
+
+    consumer = Consumer(engine, database_url, "triage", handle_batch, batch_size=500)
+    while await consumer.drain_once():
+        pass
+    async with engine.connect() as conn:
+        left = (await conn.execute(text("SELECT count(*) FROM events.outbox"))).scalar_one()
+        messages = (await conn.execute(text("SELECT count(*) FROM triage.messages"))).scalar_one()
+    await engine.dispose()
+    assert (await triaged(), messages, left) == (total, total, 0)
