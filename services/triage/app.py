@@ -18,6 +18,9 @@ from services.infra.events import Consumer, Event
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware
 from services.triage import webhooks
 from services.triage.consumer import handle_batch
+from services.triage.http_auth import add_routes as add_auth_routes
+from services.triage.http_desk import REPLY_ORIGIN_KEY
+from services.triage.http_desk import add_routes as add_desk_routes
 from services.triage.http_queue import get_queue
 from services.triage.http_sla import CLOCK_STOP_KEY
 from services.triage.http_sla import add_routes as add_sla_routes
@@ -107,10 +110,13 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     if settings.run_consumer:
         app.cleanup_ctx.append(workers)
     app[CLOCK_STOP_KEY] = app[METRICS_KEY].count_clock_stop
+    app[REPLY_ORIGIN_KEY] = app[METRICS_KEY].count_reply_origin
     add_probes(app, settings.readiness_cache_seconds)
     if api:
         app.router.add_get("/v1/queue", get_queue)
         add_sla_routes(app)
+        add_auth_routes(app)
+        add_desk_routes(app)
         app.router.add_get("/", _index)
         app.router.add_static("/ui/", UI, show_index=False)
     return app

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.infra.events import Event
+from services.triage import desk
 from services.triage.clocks import OnStop, load_policies, lock_running
 from services.triage.clocks import save as save_clocks
 from services.triage.domain import clock_rules
@@ -38,6 +39,27 @@ from services.triage.store import (
 )
 
 MESSAGE_INGESTED = "message.ingested"
+DELIVERY_TOPICS = ("reply.delivered", "reply.failed")
+
+
+async def apply_delivery_news(conn: AsyncConnection, events: list[Event]) -> None:
+    """The desk shows each reply's fate: delivered (with the platform's id) or failed (why).
+
+    The clock stops through the message path (inbox stores the delivered reply as an
+    outbound message); these events only update the reply's state.
+    """
+    for event in events:
+        if event.topic == "reply.delivered":
+            done = events_pb2.ReplyDelivered.FromString(event.payload)
+            await desk.reply_delivered(
+                conn, event.workspace_id, uuid.UUID(done.reply_id), done.platform_message_id
+            )
+        else:
+            failed = events_pb2.ReplyFailed.FromString(event.payload)
+            await desk.reply_failed(
+                conn, event.workspace_id, uuid.UUID(failed.reply_id), failed.reason, failed.detail
+            )
+
 
 OnDecision = Callable[[Decision], None]
 
@@ -59,6 +81,7 @@ async def handle_batch(
     on_clock_stop: OnStop | None = None,
 ) -> None:
     """Apply a batch of message-ingested events inside the caller's transaction."""
+    await apply_delivery_news(conn, [e for e in events if e.topic in DELIVERY_TOPICS])
     ingested = [_ingested(e) for e in events if e.topic == MESSAGE_INGESTED]
     if not ingested:
         return

@@ -6,24 +6,12 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from services.infra.auth import bearer_token
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
 from services.triage.clocks import load_policies
-from services.triage.store import Caller, caller_of_token, queue
+from services.triage.http_auth import authenticate
+from services.triage.store import queue
 
 MAX_LIMIT = 500
-
-
-async def authenticate(request: web.Request) -> Caller:
-    """The caller of an agent API token, or 401."""
-    token = bearer_token(request.headers.get("Authorization"))
-    if token is None:
-        raise ProblemError(401, "Unauthorized", "Send your API token as 'Bearer <token>'.")
-    async with request.app[ENGINE_KEY].connect() as conn:
-        caller = await caller_of_token(conn, token)
-    if caller is None:
-        raise ProblemError(401, "Unauthorized", "Unknown or revoked API token.")
-    return caller
 
 
 def _limit(request: web.Request) -> int:

@@ -23,7 +23,7 @@ from services.triage.conversation_actions import (
     conversation_exists,
 )
 from services.triage.domain.sla import Policy, due_at, retarget, state, time_left
-from services.triage.http_queue import authenticate
+from services.triage.http_auth import authenticate
 from services.triage.sla_policy import PolicyError, parse_policy, policy_document
 
 EDITORS = ("lead", "admin")

@@ -62,6 +62,7 @@ class TriageMetrics:
     clocks: Gauge
     event_backlog: Gauge
     queue_size: Gauge
+    replies_requested: Counter
     queue_oldest: Gauge
 
     @classmethod
@@ -138,6 +139,13 @@ class TriageMetrics:
                 ["consumer"],
                 registry=registry,
             ),
+            replies_requested=Counter(
+                "ecoute_replies_requested_total",
+                "Replies agents sent, by origin: written, saved_personalised (a saved reply "
+                "edited for the person) or saved_unchanged.",
+                ["origin"],
+                registry=registry,
+            ),
             queue_size=Gauge(
                 "ecoute_queue_conversations",
                 "Open conversations waiting for an answer, by priority (from the database: "
@@ -170,7 +178,12 @@ class TriageMetrics:
             for intent in INTENTS:
                 for need in ("true", "false"):
                     self.triaged.labels(intent, priority, need)
+        for origin in ("written", "saved_personalised", "saved_unchanged"):
+            self.replies_requested.labels(origin)
         return self
+
+    def count_reply_origin(self, origin: str) -> None:
+        self.replies_requested.labels(origin).inc()
 
     def count_decision(self, decision: Decision) -> None:
         self.triaged.labels(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,31 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.infra.auth import token_digest
 from services.triage.domain.calendar import Calendar, business_seconds
 from services.triage.domain.conversation import ConversationState
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is calling the desk API."""
-
-    workspace_id: uuid.UUID
-    user_id: uuid.UUID
-    role: str
-
-
-async def caller_of_token(conn: AsyncConnection, token: str) -> Caller | None:
-    row = (
-        await conn.execute(
-            text(
-                """
-        SELECT t.workspace_id, t.user_id, u.role FROM triage.api_tokens AS t
-        JOIN triage.users AS u ON u.workspace_id = t.workspace_id AND u.id = t.user_id
-        WHERE t.digest = :digest AND t.revoked_at IS NULL
-        """
-            ),
-            {"digest": token_digest(token)},
-        )
-    ).first()
-    return Caller(row.workspace_id, row.user_id, row.role) if row else None
 
 
 async def create_workspace(

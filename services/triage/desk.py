@@ -1,0 +1,417 @@
+"""SQL of the agents' desk: claims, the conversation view, replies, notes, saved replies.
+
+A claim is a lease (``assignee_id`` until ``claim_expires_at``) so two agents never hold
+the same conversation and a forgotten claim frees itself. Every statement names the
+workspace; another workspace's id simply finds nothing (the API answers 404).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+CLAIM_LEASE = timedelta(minutes=15)
+IDENTICAL_WINDOW = timedelta(hours=24)
+
+
+def text_digest(value: str) -> bytes:
+    """Replies compare by the digest of their whitespace-folded, case-folded text."""
+    return hashlib.sha256(" ".join(value.split()).casefold().encode()).digest()
+
+
+async def claim(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    conversation_id: int,
+    user_id: uuid.UUID,
+    now: datetime,
+) -> str:
+    """'claimed' (or renewed), 'held' by someone else, or 'missing'."""
+    row = (
+        await conn.execute(
+            text(
+                """
+        UPDATE triage.conversations SET assignee_id = :me, claim_expires_at = :until
+        WHERE workspace_id = :ws AND id = :id
+          AND (assignee_id IS NULL OR assignee_id = :me OR claim_expires_at < :now)
+        RETURNING id
+        """
+            ),
+            {
+                "ws": workspace_id,
+                "id": conversation_id,
+                "me": user_id,
+                "now": now,
+                "until": now + CLAIM_LEASE,
+            },
+        )
+    ).first()
+    if row is not None:
+        return "claimed"
+    exists = (
+        await conn.execute(
+            text("SELECT 1 FROM triage.conversations WHERE workspace_id = :ws AND id = :id"),
+            {"ws": workspace_id, "id": conversation_id},
+        )
+    ).first()
+    return "held" if exists else "missing"
+
+
+async def claim_next(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> int | None:
+    """Take the most urgent unclaimed conversation (queue order), skipping those being taken."""
+    row = (
+        await conn.execute(
+            text(
+                """
+        WITH next AS (
+            SELECT workspace_id, id FROM triage.conversations
+            WHERE workspace_id = :ws AND status = 'open' AND needs_answer
+              AND (assignee_id IS NULL OR claim_expires_at < :now)
+            ORDER BY sla_rank, priority, sla_due_at NULLS LAST, waiting_since, id
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE triage.conversations AS c SET assignee_id = :me, claim_expires_at = :until
+        FROM next WHERE c.workspace_id = next.workspace_id AND c.id = next.id
+        RETURNING c.id
+        """
+            ),
+            {"ws": workspace_id, "me": user_id, "now": now, "until": now + CLAIM_LEASE},
+        )
+    ).first()
+    return int(row.id) if row else None
+
+
+async def release(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    conversation_id: int,
+    user_id: uuid.UUID,
+    any_holder: bool,
+) -> bool:
+    row = (
+        await conn.execute(
+            text(
+                """
+        UPDATE triage.conversations SET assignee_id = NULL, claim_expires_at = NULL
+        WHERE workspace_id = :ws AND id = :id AND (assignee_id = :me OR :any)
+        RETURNING id
+        """
+            ),
+            {"ws": workspace_id, "id": conversation_id, "me": user_id, "any": any_holder},
+        )
+    ).first()
+    return row is not None
+
+
+async def holder(
+    conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int, now: datetime
+) -> tuple[str, uuid.UUID | None, int | None] | None:
+    """(status, current holder, latest inbound message) of a conversation, or None."""
+    row = (
+        await conn.execute(
+            text(
+                """
+        SELECT status, CASE WHEN claim_expires_at > :now THEN assignee_id END AS holder,
+               last_message_id
+        FROM triage.conversations WHERE workspace_id = :ws AND id = :id
+        """
+            ),
+            {"ws": workspace_id, "id": conversation_id, "now": now},
+        )
+    ).first()
+    return (row.status, row.holder, row.last_message_id) if row else None
+
+
+async def renew_claim(
+    conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int, now: datetime
+) -> None:
+    await conn.execute(
+        text(
+            "UPDATE triage.conversations SET claim_expires_at = :until "
+            "WHERE workspace_id = :ws AND id = :id"
+        ),
+        {"until": now + CLAIM_LEASE, "ws": workspace_id, "id": conversation_id},
+    )
+
+
+async def reply_by_client_key(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, client_key: str
+) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(
+            text(
+                "SELECT * FROM triage.replies WHERE workspace_id = :ws AND author_id = :me "
+                "AND client_key = :key"
+            ),
+            {"ws": workspace_id, "me": user_id, "key": client_key},
+        )
+    ).first()
+    return reply_view(row) if row else None
+
+
+async def identical_elsewhere(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    conversation_id: int,
+    digest: bytes,
+    now: datetime,
+) -> int:
+    """Replies with the same text sent to other conversations in the last 24 hours."""
+    return int(
+        (
+            await conn.execute(
+                text(
+                    """
+        SELECT count(*) FROM triage.replies
+        WHERE workspace_id = :ws AND text_digest = :digest AND created_at > :since
+          AND conversation_id <> :conversation
+        """
+                ),
+                {
+                    "ws": workspace_id,
+                    "digest": digest,
+                    "since": now - IDENTICAL_WINDOW,
+                    "conversation": conversation_id,
+                },
+            )
+        ).scalar_one()
+    )
+
+
+async def saved_reply_text(
+    conn: AsyncConnection, workspace_id: uuid.UUID, saved_id: uuid.UUID
+) -> str | None:
+    row = (
+        await conn.execute(
+            text("SELECT text FROM triage.saved_replies WHERE workspace_id = :ws AND id = :id"),
+            {"ws": workspace_id, "id": saved_id},
+        )
+    ).first()
+    return str(row.text) if row else None
+
+
+async def insert_reply(conn: AsyncConnection, values: dict[str, Any]) -> dict[str, Any] | None:
+    """The new reply, or None when this author already sent one with the same client key
+    (a double submit, even a concurrent one: the unique index decides)."""
+    row = (
+        await conn.execute(
+            text(
+                """
+        INSERT INTO triage.replies (workspace_id, id, conversation_id, in_reply_to_id, author_id,
+                                    text, text_digest, client_key, saved_reply_id,
+                                    unchanged_saved, created_at, updated_at)
+        VALUES (:ws, :id, :conversation, :in_reply_to, :author, :text, :digest, :client_key,
+                :saved, :unchanged, :now, :now)
+        ON CONFLICT (workspace_id, author_id, client_key) WHERE client_key IS NOT NULL
+        DO NOTHING
+        RETURNING *
+        """
+            ),
+            values,
+        )
+    ).first()
+    return reply_view(row) if row else None
+
+
+def reply_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "conversation_id": row.conversation_id,
+        "text": row.text,
+        "state": row.state,
+        "failure_reason": row.failure_reason,
+        "failure_detail": row.failure_detail,
+        "platform_message_id": row.platform_message_id,
+        "author_id": row.author_id,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+async def reply_delivered(
+    conn: AsyncConnection, workspace_id: uuid.UUID, reply_id: uuid.UUID, platform_message_id: str
+) -> None:
+    await conn.execute(
+        text(
+            "UPDATE triage.replies SET state = 'delivered', platform_message_id = :pid, "
+            "failure_reason = NULL, failure_detail = NULL, updated_at = now() "
+            "WHERE workspace_id = :ws AND id = :id"
+        ),
+        {"pid": platform_message_id, "ws": workspace_id, "id": reply_id},
+    )
+
+
+async def reply_failed(
+    conn: AsyncConnection, workspace_id: uuid.UUID, reply_id: uuid.UUID, reason: str, detail: str
+) -> None:
+    await conn.execute(
+        text(
+            "UPDATE triage.replies SET state = 'failed', failure_reason = :reason, "
+            "failure_detail = :detail, updated_at = now() WHERE workspace_id = :ws AND id = :id "
+            "AND state <> 'delivered'"
+        ),
+        {"reason": reason, "detail": detail, "ws": workspace_id, "id": reply_id},
+    )
+
+
+async def add_note(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    conversation_id: int,
+    author_id: uuid.UUID,
+    body: str,
+    now: datetime,
+) -> dict[str, Any]:
+    row = (
+        await conn.execute(
+            text(
+                """
+        INSERT INTO triage.notes (workspace_id, id, conversation_id, author_id, text, created_at)
+        VALUES (:ws, :id, :conversation, :author, :text, :now) RETURNING *
+        """
+            ),
+            {
+                "ws": workspace_id,
+                "id": uuid.uuid4(),
+                "conversation": conversation_id,
+                "author": author_id,
+                "text": body,
+                "now": now,
+            },
+        )
+    ).one()
+    return {
+        "id": row.id,
+        "text": row.text,
+        "author_id": row.author_id,
+        "created_at": row.created_at,
+    }
+
+
+async def conversation_view(
+    conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int
+) -> dict[str, Any] | None:
+    """The whole conversation as an agent sees it: thread, decisions, replies, notes."""
+    c = (
+        await conn.execute(
+            text("SELECT * FROM triage.conversations WHERE workspace_id = :ws AND id = :id"),
+            {"ws": workspace_id, "id": conversation_id},
+        )
+    ).first()
+    if c is None:
+        return None
+    params = {"ws": workspace_id, "id": conversation_id}
+    messages = (
+        await conn.execute(
+            text(
+                """
+        SELECT m.*, d.needs_answer, d.intent, d.abuse, d.language, d.priority, d.confidence,
+               d.reasons, d.model_version
+        FROM triage.messages AS m
+        LEFT JOIN triage.decisions AS d ON d.workspace_id = m.workspace_id AND d.message_id = m.id
+        WHERE m.workspace_id = :ws AND m.conversation_id = :id
+        ORDER BY m.created_at, m.id
+        """
+            ),
+            params,
+        )
+    ).all()
+    replies = (
+        await conn.execute(
+            text(
+                "SELECT * FROM triage.replies WHERE workspace_id = :ws AND conversation_id = :id "
+                "ORDER BY created_at"
+            ),
+            params,
+        )
+    ).all()
+    notes = (
+        await conn.execute(
+            text(
+                "SELECT * FROM triage.notes WHERE workspace_id = :ws AND conversation_id = :id "
+                "ORDER BY created_at"
+            ),
+            params,
+        )
+    ).all()
+    return {
+        "id": c.id,
+        "platform": c.platform,
+        "channel": c.channel,
+        "kind": c.kind,
+        "status": c.status,
+        "needs_answer": c.needs_answer,
+        "priority": f"P{c.priority}",
+        "intent": c.intent,
+        "abuse": c.abuse,
+        "reasons": list(c.reasons),
+        "waiting_since": c.waiting_since,
+        "assignee_id": c.assignee_id,
+        "claim_expires_at": c.claim_expires_at,
+        "messages": [
+            {
+                "id": m.id,
+                "direction": m.direction,
+                "kind": m.kind,
+                "text": m.text,
+                "created_at": m.created_at,
+                "author": {"handle": m.author_handle, "display_name": m.author_name},
+                "triage": None
+                if m.intent is None
+                else {
+                    "needs_answer": m.needs_answer,
+                    "intent": m.intent,
+                    "abuse": m.abuse,
+                    "language": m.language,
+                    "priority": f"P{m.priority}",
+                    "confidence": m.confidence,
+                    "reasons": list(m.reasons),
+                    "model_version": m.model_version,
+                },
+            }
+            for m in messages
+        ],
+        "replies": [reply_view(r) for r in replies],
+        "notes": [
+            {"id": n.id, "text": n.text, "author_id": n.author_id, "created_at": n.created_at}
+            for n in notes
+        ],
+    }
+
+
+async def saved_replies(conn: AsyncConnection, workspace_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = (
+        await conn.execute(
+            text(
+                "SELECT id, title, text, created_at FROM triage.saved_replies "
+                "WHERE workspace_id = :ws ORDER BY title"
+            ),
+            {"ws": workspace_id},
+        )
+    ).all()
+    return [
+        {"id": r.id, "title": r.title, "text": r.text, "created_at": r.created_at} for r in rows
+    ]
+
+
+async def add_saved_reply(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, title: str, body: str
+) -> dict[str, Any]:
+    row = (
+        await conn.execute(
+            text(
+                "INSERT INTO triage.saved_replies (workspace_id, id, title, text, created_by) "
+                "VALUES (:ws, :id, :title, :text, :user) RETURNING id, title, text, created_at"
+            ),
+            {"ws": workspace_id, "id": uuid.uuid4(), "title": title, "text": body, "user": user_id},
+        )
+    ).one()
+    return {"id": row.id, "title": row.title, "text": row.text, "created_at": row.created_at}

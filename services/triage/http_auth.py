@@ -1,0 +1,175 @@
+"""Signing in and out, and who is calling: an API token (Bearer) or a session cookie."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import text
+
+from services.infra.auth import bearer_token, same_secret, token_digest
+from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.triage import accounts
+from services.triage.accounts import Caller
+
+COOKIE = "ecoute_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: Annotated[str, Field(min_length=3, max_length=320)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+    workspace_id: uuid.UUID | None = None
+
+
+async def authenticate(request: web.Request) -> Caller:
+    """The caller, or 401. Writes made with a session cookie must carry its CSRF token."""
+    now = datetime.now(UTC)
+    token = bearer_token(request.headers.get("Authorization"))
+    async with request.app[ENGINE_KEY].begin() as conn:
+        if token is not None:
+            caller = await accounts.caller_of_token(conn, token)
+        elif COOKIE in request.cookies:
+            caller = await accounts.caller_of_session(conn, request.cookies[COOKIE], now)
+        else:
+            raise ProblemError(
+                401, "Unauthorized", "Sign in, or send an API token as 'Bearer <token>'."
+            )
+    if caller is None:
+        raise ProblemError(401, "Unauthorized", "Unknown, expired or revoked credentials.")
+    if caller.via_session and request.method not in SAFE_METHODS:
+        sent = request.headers.get("X-CSRF-Token", "")
+        if (
+            not sent
+            or caller.csrf_digest is None
+            or not same_secret(token_digest(sent), caller.csrf_digest)
+        ):
+            raise ProblemError(403, "Forbidden", "Missing or wrong X-CSRF-Token header.")
+    return caller
+
+
+def require_role(caller: Caller, *roles: str) -> None:
+    if caller.role not in roles:
+        raise ProblemError(403, "Forbidden", f"Only {' and '.join(roles)}s may do this.")
+
+
+async def login(request: web.Request) -> web.Response:
+    """Password sign-in; the same answer for an unknown e-mail and a wrong password."""
+    try:
+        body = LoginIn.model_validate_json(await request.content.read(8192))
+    except ValidationError as exc:
+        errors = [
+            {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise ProblemError(
+            422, "Invalid sign-in", errors[0]["pointer"] + ": " + errors[0]["detail"], errors=errors
+        ) from None
+    now = datetime.now(UTC)
+    keys = [f"email:{body.email.lower()}", f"ip:{request.remote or 'unknown'}"]
+    engine = request.app[ENGINE_KEY]
+    async with engine.begin() as conn:
+        if await accounts.recent_failures(conn, keys, now) >= accounts.LOGIN_MAX_FAILURES:
+            raise ProblemError(
+                429, "Too Many Requests", "Too many failed sign-ins; try again in 15 minutes."
+            )
+        candidates = [
+            c
+            for c in await accounts.find_login(conn, body.email)
+            if body.workspace_id in (None, c[0])
+        ]
+        matching = [c for c in candidates if accounts.verify_password(body.password, c[3])]
+        if not candidates:
+            accounts.verify_password(body.password, None)  # spend the same time
+        if not matching:
+            await accounts.record_failure(conn, keys, now)
+    if not matching:
+        raise ProblemError(401, "Unauthorized", "Wrong e-mail or password.")
+    if len(matching) > 1:
+        raise ProblemError(
+            409,
+            "Choose a workspace",
+            "This e-mail signs in to several workspaces: send workspace_id.",
+            workspaces=[str(c[0]) for c in matching],
+        )
+    workspace_id, user_id, role, _ = matching[0]
+    async with engine.begin() as conn:
+        token, csrf = await accounts.open_session(conn, workspace_id, user_id, now)
+        await accounts.audit(conn, workspace_id, user_id, "signed_in")
+    response = json_response(
+        {
+            "user": {
+                "id": user_id,
+                "workspace_id": workspace_id,
+                "email": body.email,
+                "role": role,
+            },
+            "csrf_token": csrf,
+        }
+    )
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+        path="/",
+        max_age=int(accounts.SESSION_MAX.total_seconds()),
+    )
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    if caller.via_session:
+        async with request.app[ENGINE_KEY].begin() as conn:
+            await accounts.close_session(conn, request.cookies[COOKIE], datetime.now(UTC))
+            await accounts.audit(conn, caller.workspace_id, caller.user_id, "signed_out")
+    response = json_response({"signed_out": True})
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    """Who I am; with a session, a fresh CSRF token (a page reload loses the old one)."""
+    caller = await authenticate(request)
+    async with request.app[ENGINE_KEY].begin() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT email, display_name, role FROM triage.users "
+                    "WHERE workspace_id = :ws AND id = :id"
+                ),
+                {"ws": caller.workspace_id, "id": caller.user_id},
+            )
+        ).one()
+        csrf = None
+        if caller.via_session:
+            csrf = secrets.token_urlsafe(32)
+            await conn.execute(
+                text("UPDATE triage.sessions SET csrf_digest = :c WHERE digest = :d"),
+                {"c": token_digest(csrf), "d": token_digest(request.cookies[COOKIE])},
+            )
+    return json_response(
+        {
+            "user": {
+                "id": caller.user_id,
+                "workspace_id": caller.workspace_id,
+                "email": row.email,
+                "display_name": row.display_name,
+                "role": row.role,
+            },
+            "csrf_token": csrf,
+        }
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/auth/login", login)
+    app.router.add_post("/v1/auth/logout", logout)
+    app.router.add_get("/v1/me", me)

@@ -1,0 +1,269 @@
+"""The agents' desk API: claim, read, reply, note; saved replies.
+
+Another workspace's conversation is a 404 (never a 403: its existence is not disclosed).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from aiohttp import web
+from google.protobuf.timestamp_pb2 import Timestamp
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ecoute.v1 import events_pb2
+from services.infra.events import publish
+from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.triage import desk
+from services.triage.accounts import audit
+from services.triage.http_auth import authenticate, require_role
+
+MAX_REPLY = 5000
+REPLY_ORIGIN_KEY: web.AppKey[Any] = web.AppKey("reply_origin", object)
+
+
+def _strict(model: type[BaseModel], body: bytes) -> Any:
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [
+            {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise ProblemError(
+            422, "Invalid request", errors[0]["pointer"] + ": " + errors[0]["detail"], errors=errors
+        ) from None
+
+
+class ReplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: Annotated[str, Field(max_length=MAX_REPLY)]
+    client_key: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    saved_reply_id: uuid.UUID | None = None
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: Annotated[str, Field(min_length=1, max_length=MAX_REPLY)]
+
+
+class SavedReplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Annotated[str, Field(min_length=1, max_length=120)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_REPLY)]
+
+
+def conversation_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise ProblemError(404, "Not Found", "No such conversation.")
+    return int(raw)
+
+
+async def claim(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    cid = conversation_id(request)
+    async with request.app[ENGINE_KEY].begin() as conn:
+        outcome = await desk.claim(
+            conn, caller.workspace_id, cid, caller.user_id, datetime.now(UTC)
+        )
+        if outcome == "claimed":
+            await audit(conn, caller.workspace_id, caller.user_id, "claimed", cid)
+    if outcome == "missing":
+        raise ProblemError(404, "Not Found", "No such conversation.")
+    if outcome == "held":
+        raise ProblemError(409, "Conflict", "Another agent holds this conversation.")
+    return json_response({"conversation_id": cid, "claimed": True})
+
+
+async def claim_next(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    async with request.app[ENGINE_KEY].begin() as conn:
+        cid = await desk.claim_next(conn, caller.workspace_id, caller.user_id, datetime.now(UTC))
+        if cid is not None:
+            await audit(conn, caller.workspace_id, caller.user_id, "claimed", cid)
+    if cid is None:
+        raise ProblemError(404, "Not Found", "Nothing is waiting for an answer.")
+    return json_response({"conversation_id": cid, "claimed": True})
+
+
+async def release(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    cid = conversation_id(request)
+    async with request.app[ENGINE_KEY].begin() as conn:
+        if await desk.holder(conn, caller.workspace_id, cid, datetime.now(UTC)) is None:
+            raise ProblemError(404, "Not Found", "No such conversation.")
+        done = await desk.release(
+            conn, caller.workspace_id, cid, caller.user_id, caller.role in ("lead", "admin")
+        )
+        if done:
+            await audit(conn, caller.workspace_id, caller.user_id, "released", cid)
+    if not done:
+        raise ProblemError(409, "Conflict", "You do not hold this conversation.")
+    return json_response({"conversation_id": cid, "claimed": False})
+
+
+async def get_conversation(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    async with request.app[ENGINE_KEY].connect() as conn:
+        view = await desk.conversation_view(conn, caller.workspace_id, conversation_id(request))
+    if view is None:
+        raise ProblemError(404, "Not Found", "No such conversation.")
+    return json_response(view)
+
+
+async def _held_by(conn: Any, caller: Any, cid: int, now: datetime) -> int:
+    """The message to answer, if the caller holds the open conversation; else the problem."""
+    found = await desk.holder(conn, caller.workspace_id, cid, now)
+    if found is None:
+        raise ProblemError(404, "Not Found", "No such conversation.")
+    status, holder, latest = found
+    if status == "resolved":
+        raise ProblemError(409, "Conflict", "The conversation is resolved: reopen it first.")
+    if holder != caller.user_id:
+        raise ProblemError(409, "Conflict", "Claim the conversation before answering.")
+    if latest is None:
+        raise ProblemError(409, "Conflict", "There is no customer message to answer yet.")
+    return int(latest)
+
+
+async def post_reply(request: web.Request) -> web.Response:
+    """Queue a reply for delivery; the same client_key twice stores it once."""
+    caller = await authenticate(request)
+    cid = conversation_id(request)
+    body: ReplyIn = _strict(ReplyIn, await request.content.read(4 * MAX_REPLY + 1024))
+    if not body.text.strip():
+        raise ProblemError(
+            422,
+            "Invalid request",
+            "/text: an empty reply answers no one.",
+            errors=[{"pointer": "/text", "detail": "must not be empty"}],
+        )
+    now = datetime.now(UTC)
+    async with request.app[ENGINE_KEY].begin() as conn:
+        if body.client_key:
+            earlier = await desk.reply_by_client_key(
+                conn, caller.workspace_id, caller.user_id, body.client_key
+            )
+            if earlier is not None:
+                return json_response({"reply": earlier, "warnings": []}, status=200)
+        answered = await _held_by(conn, caller, cid, now)
+        digest = desk.text_digest(body.text)
+        unchanged = False
+        if body.saved_reply_id is not None:
+            template = await desk.saved_reply_text(conn, caller.workspace_id, body.saved_reply_id)
+            if template is None:
+                raise ProblemError(
+                    422,
+                    "Invalid request",
+                    "/saved_reply_id: no such reply.",
+                    errors=[{"pointer": "/saved_reply_id", "detail": "not found"}],
+                )
+            unchanged = desk.text_digest(template) == digest
+        same = await desk.identical_elsewhere(conn, caller.workspace_id, cid, digest, now)
+        reply = await desk.insert_reply(
+            conn,
+            {
+                "ws": caller.workspace_id,
+                "id": uuid.uuid4(),
+                "conversation": cid,
+                "in_reply_to": answered,
+                "author": caller.user_id,
+                "text": body.text,
+                "digest": digest,
+                "client_key": body.client_key,
+                "saved": body.saved_reply_id,
+                "unchanged": unchanged,
+                "now": now,
+            },
+        )
+        if reply is None:  # the same client_key was sent concurrently: keep the first
+            earlier = await desk.reply_by_client_key(
+                conn, caller.workspace_id, caller.user_id, str(body.client_key)
+            )
+            return json_response({"reply": earlier, "warnings": []}, status=200)
+        requested = Timestamp(seconds=int(now.timestamp()), nanos=now.microsecond * 1000)
+        event = events_pb2.ReplyRequested(
+            workspace_id=str(caller.workspace_id),
+            reply_id=str(reply["id"]),
+            conversation_id=cid,
+            in_reply_to_message_id=answered,
+            text=body.text,
+            agent_id=str(caller.user_id),
+            requested_at=requested,
+        )
+        await publish(conn, "reply.requested", [caller.workspace_id], [event.SerializeToString()])
+        await desk.renew_claim(conn, caller.workspace_id, cid, now)
+        await audit(
+            conn,
+            caller.workspace_id,
+            caller.user_id,
+            "replied",
+            cid,
+            {"reply_id": str(reply["id"])},
+        )
+    origin = (
+        "written"
+        if body.saved_reply_id is None
+        else "saved_unchanged"
+        if unchanged
+        else "saved_personalised"
+    )
+    count = request.app.get(REPLY_ORIGIN_KEY)
+    if count is not None:
+        count(origin)
+    warnings = (
+        [
+            f"The same text was sent to {same} other conversation(s) in the last 24 "
+            "hours: a personal answer builds more trust."
+        ]
+        if same
+        else []
+    )
+    return json_response({"reply": reply, "warnings": warnings}, status=202)
+
+
+async def post_note(request: web.Request) -> web.Response:
+    """An internal note: seen by agents, never sent, and it stops no clock."""
+    caller = await authenticate(request)
+    cid = conversation_id(request)
+    body: NoteIn = _strict(NoteIn, await request.content.read(4 * MAX_REPLY + 1024))
+    now = datetime.now(UTC)
+    async with request.app[ENGINE_KEY].begin() as conn:
+        if await desk.holder(conn, caller.workspace_id, cid, now) is None:
+            raise ProblemError(404, "Not Found", "No such conversation.")
+        note = await desk.add_note(conn, caller.workspace_id, cid, caller.user_id, body.text, now)
+        await audit(conn, caller.workspace_id, caller.user_id, "noted", cid)
+    return json_response(note, status=201)
+
+
+async def get_saved_replies(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    async with request.app[ENGINE_KEY].connect() as conn:
+        items = await desk.saved_replies(conn, caller.workspace_id)
+    return json_response({"items": items})
+
+
+async def post_saved_reply(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    require_role(caller, "lead", "admin")
+    body: SavedReplyIn = _strict(SavedReplyIn, await request.content.read(4 * MAX_REPLY + 1024))
+    async with request.app[ENGINE_KEY].begin() as conn:
+        saved = await desk.add_saved_reply(
+            conn, caller.workspace_id, caller.user_id, body.title, body.text
+        )
+        await audit(conn, caller.workspace_id, caller.user_id, "saved_reply_added")
+    return json_response(saved, status=201)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/queue/claim-next", claim_next)
+    app.router.add_get("/v1/conversations/{id}", get_conversation)
+    app.router.add_post("/v1/conversations/{id}/claim", claim)
+    app.router.add_post("/v1/conversations/{id}/release", release)
+    app.router.add_post("/v1/conversations/{id}/replies", post_reply)
+    app.router.add_post("/v1/conversations/{id}/notes", post_note)
+    app.router.add_get("/v1/saved-replies", get_saved_replies)
+    app.router.add_post("/v1/saved-replies", post_saved_reply)

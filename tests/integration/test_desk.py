@@ -1,0 +1,316 @@
+"""The agents' desk API end to end: sign-in, claims, replies, notes, delivery state."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from ecoute.v1 import events_pb2
+from services.inbox.app import create_app as create_inbox
+from services.infra.db import create_engine
+from services.infra.events import publish
+from services.triage.app import create_app as create_triage
+from tests.support.world import (
+    bearer,
+    inbox_settings,
+    make_user,
+    make_workspace,
+    message,
+    triage_settings,
+)
+
+PROBLEM = "My internet has been down since this morning, please help"
+
+
+@pytest.fixture
+async def desk(aiohttp_client: Any, database_url: str) -> Any:
+    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
+    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
+    ws = await make_workspace(database_url)
+    return inbox, triage, ws
+
+
+async def conversation(
+    inbox: Any, triage: Any, ws: Any, external_id: str, body: str = PROBLEM, author: str = "42"
+) -> int:
+    """A customer writes; returns the conversation once triage has it in the queue."""
+    response = await inbox.post(
+        "/v1/ingest",
+        headers=bearer(ws.ingest_token),
+        json={"messages": [message(external_id, body, author=author)]},
+    )
+    cid = int((await response.json())["items"][0]["conversation_id"])
+    for _ in range(100):
+        view = await triage.get(f"/v1/conversations/{cid}", headers=bearer(ws.agent_token))
+        if view.status == 200 and (await view.json())["messages"]:
+            return cid
+        await asyncio.sleep(0.05)
+    raise AssertionError("triage never saw the conversation")
+
+
+async def count(database_url: str, sql: str, **params: Any) -> int:
+    engine = create_engine(database_url, 1)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text(sql), params)).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def test_sign_in_gives_an_httponly_cookie_and_writes_need_the_csrf_token(
+    desk: Any, database_url: str
+) -> None:
+    _, triage, ws = desk
+    await make_user(database_url, ws.id, "agent", email="ana@acme.test", password="s3cret-pass")
+    wrong = await triage.post("/v1/auth/login", json={"email": "ana@acme.test", "password": "nope"})
+    unknown = await triage.post(
+        "/v1/auth/login", json={"email": "who@acme.test", "password": "nope"}
+    )
+    assert wrong.status == unknown.status == 401
+    assert await wrong.json() == await unknown.json()
+
+    signed = await triage.post(
+        "/v1/auth/login", json={"email": "ANA@acme.test", "password": "s3cret-pass"}
+    )
+    assert signed.status == 200
+    cookie = signed.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    csrf = (await signed.json())["csrf_token"]
+    me = await triage.get("/v1/me")
+    assert me.status == 200 and (await me.json())["user"]["role"] == "agent"
+    csrf = (await me.json())["csrf_token"] or csrf
+    refused = await triage.post("/v1/queue/claim-next")
+    assert refused.status == 403
+    forged = await triage.post("/v1/queue/claim-next", headers={"X-CSRF-Token": "forged"})
+    assert forged.status == 403
+    allowed = await triage.post("/v1/queue/claim-next", headers={"X-CSRF-Token": csrf})
+    assert allowed.status == 404  # authorised; nothing is waiting
+    out = await triage.post("/v1/auth/logout", headers={"X-CSRF-Token": csrf})
+    assert out.status == 200
+    assert (await triage.get("/v1/me")).status == 401
+
+
+async def test_repeated_wrong_passwords_are_rate_limited(desk: Any, database_url: str) -> None:
+    _, triage, ws = desk
+    await make_user(database_url, ws.id, "agent", email="bo@acme.test", password="right-one")
+    for _ in range(10):
+        answer = await triage.post(
+            "/v1/auth/login", json={"email": "bo@acme.test", "password": "wrong"}
+        )
+        assert answer.status == 401
+    blocked = await triage.post(
+        "/v1/auth/login", json={"email": "bo@acme.test", "password": "right-one"}
+    )
+    assert blocked.status == 429
+
+
+async def test_two_agents_never_hold_the_same_conversation(desk: Any, database_url: str) -> None:
+    inbox, triage, ws = desk
+    other = await make_user(database_url, ws.id, "agent")
+    lead = await make_user(database_url, ws.id, "lead")
+    first = await conversation(inbox, triage, ws, "c1", author="1")
+    second = await conversation(inbox, triage, ws, "c2", author="2")
+    assert (
+        await triage.post(f"/v1/conversations/{first}/claim", headers=bearer(ws.agent_token))
+    ).status == 200
+    held = await triage.post(f"/v1/conversations/{first}/claim", headers=bearer(other))
+    assert held.status == 409
+    taken = await (await triage.post("/v1/queue/claim-next", headers=bearer(other))).json()
+    assert taken["conversation_id"] == second
+    assert (await triage.post("/v1/queue/claim-next", headers=bearer(lead))).status == 404
+    assert (
+        await triage.post(f"/v1/conversations/{first}/release", headers=bearer(other))
+    ).status == 409
+    assert (
+        await triage.post(f"/v1/conversations/{first}/release", headers=bearer(lead))
+    ).status == 200
+    racers = await asyncio.gather(
+        *(
+            triage.post(f"/v1/conversations/{first}/claim", headers=bearer(t))
+            for t in (ws.agent_token, other)
+        )
+    )
+    assert sorted(r.status for r in racers) == [200, 409]
+
+
+async def test_a_reply_needs_the_claim_is_stored_once_and_becomes_an_event(
+    desk: Any, database_url: str
+) -> None:
+    inbox, triage, ws = desk
+    cid = await conversation(inbox, triage, ws, "r1")
+    path = f"/v1/conversations/{cid}/replies"
+    body = {"text": "Sorry about that, a technician is on the way.", "client_key": "k-1"}
+    unclaimed = await triage.post(path, json=body, headers=bearer(ws.agent_token))
+    assert unclaimed.status == 409
+    await triage.post(f"/v1/conversations/{cid}/claim", headers=bearer(ws.agent_token))
+    for bad, status in (
+        ({"text": "   "}, 422),
+        ({"text": "x" * 5001}, 422),
+        ({"text": "hi", "colour": "red"}, 422),
+        ({}, 422),
+    ):
+        answer = await triage.post(path, json=bad, headers=bearer(ws.agent_token))
+        assert answer.status == status, bad
+        assert answer.content_type == "application/problem+json"
+    sent = await asyncio.gather(
+        *(triage.post(path, json=body, headers=bearer(ws.agent_token)) for _ in range(2))
+    )
+    statuses = sorted(r.status for r in sent)
+    replies = [(await r.json())["reply"] for r in sent]
+    assert statuses == [200, 202]
+    assert len({r["id"] for r in replies}) == 1
+    assert replies[0]["state"] == "queued"
+    assert await count(database_url, "SELECT count(*) FROM triage.replies") == 1
+    assert (
+        await count(
+            database_url,
+            "SELECT count(*) FROM events.outbox "
+            "WHERE topic = 'reply.requested' AND consumer = 'inbox'",
+        )
+        == 1
+    )
+    outsider = await make_workspace(database_url, "Globex")
+    foreign = await triage.post(path, json={"text": "hello"}, headers=bearer(outsider.agent_token))
+    assert foreign.status == 404
+    assert (
+        await triage.post(f"/v1/conversations/{cid}/resolve", headers=bearer(ws.agent_token))
+    ).status == 200
+    late = await triage.post(path, json={"text": "one more thing"}, headers=bearer(ws.agent_token))
+    assert late.status == 409
+
+
+async def test_the_desk_shows_delivery_and_failure_with_the_platforms_reason(
+    desk: Any, database_url: str
+) -> None:
+    inbox, triage, ws = desk
+    cid = await conversation(inbox, triage, ws, "d1")
+    await triage.post(f"/v1/conversations/{cid}/claim", headers=bearer(ws.agent_token))
+    path = f"/v1/conversations/{cid}/replies"
+    ok = (
+        await (
+            await triage.post(path, json={"text": "On it!"}, headers=bearer(ws.agent_token))
+        ).json()
+    )["reply"]
+    bad = (
+        await (
+            await triage.post(
+                path, json={"text": "And another thing"}, headers=bearer(ws.agent_token)
+            )
+        ).json()
+    )["reply"]
+    engine = create_engine(database_url, 1)
+    async with engine.begin() as conn:
+        await publish(
+            conn,
+            "reply.delivered",
+            [ws.id],
+            [
+                events_pb2.ReplyDelivered(
+                    workspace_id=str(ws.id),
+                    reply_id=ok["id"],
+                    conversation_id=cid,
+                    platform_message_id="1790",
+                ).SerializeToString()
+            ],
+        )
+        await publish(
+            conn,
+            "reply.failed",
+            [ws.id],
+            [
+                events_pb2.ReplyFailed(
+                    workspace_id=str(ws.id),
+                    reply_id=bad["id"],
+                    conversation_id=cid,
+                    reason="window_closed",
+                    detail="outside the 24-hour window",
+                ).SerializeToString()
+            ],
+        )
+    await engine.dispose()
+    states: dict[str, Any] = {}
+    for _ in range(100):
+        view = await (
+            await triage.get(f"/v1/conversations/{cid}", headers=bearer(ws.agent_token))
+        ).json()
+        states = {r["id"]: r for r in view["replies"]}
+        if states[ok["id"]]["state"] != "queued" and states[bad["id"]]["state"] != "queued":
+            break
+        await asyncio.sleep(0.05)
+    assert (states[ok["id"]]["state"], states[ok["id"]]["platform_message_id"]) == (
+        "delivered",
+        "1790",
+    )
+    assert (states[bad["id"]]["state"], states[bad["id"]]["failure_reason"]) == (
+        "failed",
+        "window_closed",
+    )
+
+
+async def test_the_conversation_view_shows_thread_triage_notes_and_no_clock_stops(
+    desk: Any, database_url: str
+) -> None:
+    inbox, triage, ws = desk
+    cid = await conversation(inbox, triage, ws, "v1")
+    note = await triage.post(
+        f"/v1/conversations/{cid}/notes",
+        json={"text": "Checked: outage"},
+        headers=bearer(ws.agent_token),
+    )
+    assert note.status == 201
+    view = await (
+        await triage.get(f"/v1/conversations/{cid}", headers=bearer(ws.agent_token))
+    ).json()
+    (first,) = view["messages"]
+    assert first["text"] == PROBLEM and first["triage"]["reasons"]
+    assert [n["text"] for n in view["notes"]] == ["Checked: outage"]
+    clocks = await (
+        await triage.get(f"/v1/conversations/{cid}/sla", headers=bearer(ws.agent_token))
+    ).json()
+    assert all(c["stopped_at"] is None for c in clocks["clocks"]), "a note is not an answer"
+    assert (
+        await triage.get("/v1/conversations/424242", headers=bearer(ws.agent_token))
+    ).status == 404
+
+
+async def test_saved_replies_and_the_warning_about_pasted_answers(
+    desk: Any, database_url: str
+) -> None:
+    inbox, triage, ws = desk
+    lead = await make_user(database_url, ws.id, "lead")
+    saved = {"title": "Outage", "text": "We know about the outage and are fixing it."}
+    assert (
+        await triage.post("/v1/saved-replies", json=saved, headers=bearer(ws.agent_token))
+    ).status == 403
+    template = await (
+        await triage.post("/v1/saved-replies", json=saved, headers=bearer(lead))
+    ).json()
+    first = await conversation(inbox, triage, ws, "s1", author="1")
+    second = await conversation(inbox, triage, ws, "s2", author="2")
+    answers = []
+    for cid in (first, second):
+        await triage.post(f"/v1/conversations/{cid}/claim", headers=bearer(ws.agent_token))
+        answer = await triage.post(
+            f"/v1/conversations/{cid}/replies",
+            headers=bearer(ws.agent_token),
+            json={"text": saved["text"], "saved_reply_id": template["id"]},
+        )
+        answers.append(await answer.json())
+    assert answers[0]["warnings"] == []
+    assert "1 other conversation" in answers[1]["warnings"][0]
+    metrics = await (await triage.get("/metrics")).text()
+    assert 'ecoute_replies_requested_total{origin="saved_unchanged"} 2.0' in metrics
+    assert (
+        await count(database_url, "SELECT count(*) FROM triage.audit_log WHERE action = 'replied'")
+        == 2
+    )
+    unknown = await triage.post(
+        f"/v1/conversations/{first}/replies",
+        headers=bearer(ws.agent_token),
+        json={"text": "x", "saved_reply_id": str(uuid.uuid4())},
+    )
+    assert unknown.status == 422
