@@ -54,11 +54,18 @@ def problem_response(status: int, title: str, detail: str = "", **extra: Any) ->
     return web.Response(status=status, body=orjson.dumps(body), headers=headers)
 
 
+def _default(value: Any) -> Any:
+    """What orjson does not know natively: asyncpg's UUID subclass."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def json_response(data: Any, status: int = 200) -> web.Response:
     """JSON answer serialised with orjson (datetimes as RFC 3339, UUIDs as strings)."""
     return web.Response(
         status=status,
-        body=orjson.dumps(data, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC),
+        body=orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC),
         content_type="application/json",
     )
 

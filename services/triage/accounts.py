@@ -25,7 +25,8 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SESSION_IDLE = timedelta(hours=12)
 SESSION_MAX = timedelta(days=7)
 LOGIN_WINDOW = timedelta(minutes=15)
-LOGIN_MAX_FAILURES = 10
+LOGIN_MAX_FAILURES = 10  # per e-mail
+LOGIN_MAX_PER_ADDRESS = 50  # per client address (offices share one)
 ROLES = ("agent", "lead", "admin")
 
 
@@ -82,17 +83,20 @@ async def find_login(
     return [(r.workspace_id, r.id, r.role, r.password_hash) for r in rows]
 
 
-async def recent_failures(conn: AsyncConnection, keys: list[str], now: datetime) -> int:
-    return int(
-        (
-            await conn.execute(
-                text(
-                    "SELECT count(*) FROM triage.login_attempts "
-                    "WHERE key = ANY(CAST(:keys AS text[])) AND at > :since"
-                ),
-                {"keys": keys, "since": now - LOGIN_WINDOW},
-            )
-        ).scalar_one()
+async def too_many_failures(conn: AsyncConnection, keys: list[str], now: datetime) -> bool:
+    """Whether any key (an e-mail, an address) failed too often in the last 15 minutes."""
+    rows = (
+        await conn.execute(
+            text(
+                "SELECT key, count(*) AS n FROM triage.login_attempts "
+                "WHERE key = ANY(CAST(:keys AS text[])) AND at > :since GROUP BY key"
+            ),
+            {"keys": keys, "since": now - LOGIN_WINDOW},
+        )
+    ).all()
+    return any(
+        r.n >= (LOGIN_MAX_PER_ADDRESS if r.key.startswith("ip:") else LOGIN_MAX_FAILURES)
+        for r in rows
     )
 
 

@@ -74,7 +74,7 @@ async def login(request: web.Request) -> web.Response:
     keys = [f"email:{body.email.lower()}", f"ip:{request.remote or 'unknown'}"]
     engine = request.app[ENGINE_KEY]
     async with engine.begin() as conn:
-        if await accounts.recent_failures(conn, keys, now) >= accounts.LOGIN_MAX_FAILURES:
+        if await accounts.too_many_failures(conn, keys, now):
             raise ProblemError(
                 429, "Too Many Requests", "Too many failed sign-ins; try again in 15 minutes."
             )

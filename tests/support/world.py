@@ -11,6 +11,7 @@ from services.inbox.settings import InboxSettings
 from services.inbox.store import create_ingest_token
 from services.infra.auth import new_token
 from services.infra.db import create_engine
+from services.triage.accounts import set_password
 from services.triage.settings import TriageSettings
 from services.triage.store import create_api_token, create_user, create_workspace
 
@@ -61,16 +62,23 @@ async def make_workspace(database_url: str, name: str = "Acme care") -> Workspac
 BASE_TIME = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
-async def make_user(database_url: str, workspace_id: uuid.UUID, role: str) -> str:
+async def make_user(
+    database_url: str,
+    workspace_id: uuid.UUID,
+    role: str,
+    email: str | None = None,
+    password: str | None = None,
+) -> str:
     """Another user of the workspace with this role; returns their API token."""
     engine = create_engine(database_url, 1)
     token = new_token("eca")
     try:
         async with engine.begin() as conn:
-            user = await create_user(
-                conn, workspace_id, f"{role}-{uuid.uuid4().hex[:6]}@x.test", role.title(), role
-            )
+            address = email or f"{role}-{uuid.uuid4().hex[:6]}@x.test"
+            user = await create_user(conn, workspace_id, address, role.title(), role)
             await create_api_token(conn, workspace_id, user, token, "test")
+            if password is not None:
+                await set_password(conn, workspace_id, user, password)
     finally:
         await engine.dispose()
     return token
