@@ -13,7 +13,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("ALTER TABLE triage.api_tokens ADD COLUMN id uuid NOT NULL DEFAULT gen_random_uuid()")
+    op.execute(
+        "ALTER TABLE triage.api_tokens ADD COLUMN id uuid NOT NULL DEFAULT gen_random_uuid()"
+    )
     op.execute("CREATE UNIQUE INDEX api_tokens_id ON triage.api_tokens (workspace_id, id)")
     op.execute(
         """
@@ -126,7 +128,9 @@ def upgrade() -> None:
         )
         """
     )
-    op.execute("CREATE INDEX audit_conversation ON triage.audit_log (workspace_id, conversation_id)")
+    op.execute(
+        "CREATE INDEX audit_conversation ON triage.audit_log (workspace_id, conversation_id)"
+    )
     op.execute(
         "INSERT INTO events.subscription (topic, consumer) VALUES "
         "('reply.delivered', 'triage'), ('reply.failed', 'triage') ON CONFLICT DO NOTHING"
