@@ -138,11 +138,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM events.subscription WHERE consumer = 'triage' "
-               "AND topic IN ('reply.delivered', 'reply.failed')")
-    op.execute("DROP TABLE triage.audit_log, triage.saved_replies, triage.notes, triage.replies, "
-               "triage.login_attempts, triage.sessions")
-    op.execute("ALTER TABLE triage.conversations DROP COLUMN assignee_id, "
-               "DROP COLUMN claim_expires_at")
+    op.execute(
+        "DELETE FROM events.subscription WHERE consumer = 'triage' "
+        "AND topic IN ('reply.delivered', 'reply.failed')"
+    )
+    op.execute(
+        "DROP TABLE triage.audit_log, triage.saved_replies, triage.notes, triage.replies, "
+        "triage.login_attempts, triage.sessions"
+    )
+    op.execute(
+        "ALTER TABLE triage.conversations DROP COLUMN assignee_id, DROP COLUMN claim_expires_at"
+    )
     op.execute("DROP INDEX triage.api_tokens_id")
     op.execute("ALTER TABLE triage.api_tokens DROP COLUMN id")
