@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -24,6 +25,8 @@ from services.triage.http_desk import add_routes as add_desk_routes
 from services.triage.http_queue import get_queue
 from services.triage.http_sla import CLOCK_STOP_KEY
 from services.triage.http_sla import add_routes as add_sla_routes
+from services.triage.http_stream import NEWS_KEY, DeskNews
+from services.triage.http_stream import add_routes as add_stream_routes
 from services.triage.metrics import TriageMetrics
 from services.triage.scheduler import SlaScheduler
 from services.triage.settings import TriageSettings
@@ -54,6 +57,20 @@ def build_consumer(app: web.Application, settings: TriageSettings) -> Consumer:
         poll_seconds=settings.consumer_poll_seconds,
         on_failure=counters.count_failure,
     )
+
+
+def desk_news_context(settings: TriageSettings) -> Any:
+    async def desk_news(app: web.Application) -> AsyncIterator[None]:
+        """Live updates: one LISTEN for the process; open streams end at shutdown."""
+        news = DeskNews(settings.database_url.get_secret_value())
+        app[NEWS_KEY] = news
+        task = asyncio.create_task(news.run())
+        yield
+        news.stop.set()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, timeout=5)
+
+    return desk_news
 
 
 def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application:
@@ -117,6 +134,8 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
         add_sla_routes(app)
         add_auth_routes(app)
         add_desk_routes(app)
+        add_stream_routes(app)
+        app.cleanup_ctx.append(desk_news_context(settings))
         app.router.add_get("/", _index)
         app.router.add_static("/ui/", UI, show_index=False)
     return app

@@ -144,6 +144,7 @@ def _row(key: Key, clock: Clock, raised: str, policy: Policy, now: datetime) -> 
         "state": raised,
         "due": due_at(clock, calendar),
         "next": transition,
+        "elapsed": None if clock.stopped_at is None else elapsed(clock, calendar, clock.stopped_at),
     }
 
 
@@ -151,13 +152,13 @@ _INSERT = text(
     """
     INSERT INTO triage.sla_clocks (workspace_id, conversation_id, kind, priority, target_seconds,
         started_at, paused_seconds, paused_since, stopped_at, outcome, state, due_at,
-        next_transition_at)
+        next_transition_at, elapsed_seconds)
     SELECT r.w, r.c, r.kind, r.priority, r.target, r.started, r.paused_seconds, r.paused_since,
-           r.stopped, r.outcome, r.state, r.due, r.next
+           r.stopped, r.outcome, r.state, r.due, r.next, r.elapsed
     FROM json_to_recordset(CAST(:rows AS json)) AS r(w uuid, c bigint, kind text,
         priority smallint, target integer, started timestamptz, paused_seconds float8,
         paused_since timestamptz, stopped timestamptz, outcome text, state text,
-        due timestamptz, next timestamptz)
+        due timestamptz, next timestamptz, elapsed float8)
     RETURNING workspace_id, conversation_id, kind, id
     """
 )
@@ -165,10 +166,11 @@ _UPDATE = text(
     """
     UPDATE triage.sla_clocks AS s SET priority = r.priority, target_seconds = r.target,
         paused_seconds = r.paused_seconds, paused_since = r.paused_since, stopped_at = r.stopped,
-        outcome = r.outcome, due_at = r.due, next_transition_at = r.next
+        outcome = r.outcome, due_at = r.due, next_transition_at = r.next,
+        elapsed_seconds = r.elapsed
     FROM json_to_recordset(CAST(:rows AS json)) AS r(w uuid, id bigint, priority smallint,
         target integer, paused_seconds float8, paused_since timestamptz, stopped timestamptz,
-        outcome text, due timestamptz, next timestamptz)
+        outcome text, due timestamptz, next timestamptz, elapsed float8)
     WHERE s.workspace_id = r.w AND s.id = r.id
     """
 )

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.infra.events import Event
+from services.triage import changes as desk_changes
 from services.triage import desk
 from services.triage.clocks import OnStop, load_policies, lock_running
 from services.triage.clocks import save as save_clocks
@@ -48,17 +49,21 @@ async def apply_delivery_news(conn: AsyncConnection, events: list[Event]) -> Non
     The clock stops through the message path (inbox stores the delivered reply as an
     outbound message); these events only update the reply's state.
     """
+    touched: list[tuple[uuid.UUID, int]] = []
     for event in events:
         if event.topic == "reply.delivered":
             done = events_pb2.ReplyDelivered.FromString(event.payload)
+            touched.append((event.workspace_id, done.conversation_id))
             await desk.reply_delivered(
                 conn, event.workspace_id, uuid.UUID(done.reply_id), done.platform_message_id
             )
         else:
             failed = events_pb2.ReplyFailed.FromString(event.payload)
+            touched.append((event.workspace_id, failed.conversation_id))
             await desk.reply_failed(
                 conn, event.workspace_id, uuid.UUID(failed.reply_id), failed.reason, failed.detail
             )
+    await desk_changes.record(conn, touched, "reply")
 
 
 OnDecision = Callable[[Decision], None]
@@ -174,6 +179,7 @@ async def handle_batch(
         )
     await insert_decisions(conn, decisions)
     await save_conversations(conn, changed)
+    await desk_changes.record(conn, changed, "message")
     await save_clocks(
         conn, stored_clocks, {k: clocks[k] for k in changed}, policies, decided_at, on_clock_stop
     )

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.triage import changes
 from services.triage.clocks import OnStop, load_policies, lock_running
 from services.triage.clocks import save as save_clocks
 from services.triage.domain import clock_rules
@@ -74,4 +75,5 @@ async def change_status(
     clocks = clock_rules.apply(clocks, before, after, Change(action, now), policies[workspace_id])
     await save_conversations(conn, {key: after})
     await save_clocks(conn, stored, {key: clocks}, policies, now, on_stop)
+    await changes.record(conn, [key], "status")
     return target

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
-from services.triage import desk
+from services.triage import changes, desk
 from services.triage.accounts import audit
 from services.triage.http_auth import authenticate, require_role
 
@@ -71,6 +71,7 @@ async def claim(request: web.Request) -> web.Response:
         )
         if outcome == "claimed":
             await audit(conn, caller.workspace_id, caller.user_id, "claimed", cid)
+            await changes.record(conn, [(caller.workspace_id, cid)], "claim")
     if outcome == "missing":
         raise ProblemError(404, "Not Found", "No such conversation.")
     if outcome == "held":
@@ -84,6 +85,7 @@ async def claim_next(request: web.Request) -> web.Response:
         cid = await desk.claim_next(conn, caller.workspace_id, caller.user_id, datetime.now(UTC))
         if cid is not None:
             await audit(conn, caller.workspace_id, caller.user_id, "claimed", cid)
+            await changes.record(conn, [(caller.workspace_id, cid)], "claim")
     if cid is None:
         raise ProblemError(404, "Not Found", "Nothing is waiting for an answer.")
     return json_response({"conversation_id": cid, "claimed": True})
@@ -100,6 +102,7 @@ async def release(request: web.Request) -> web.Response:
         )
         if done:
             await audit(conn, caller.workspace_id, caller.user_id, "released", cid)
+            await changes.record(conn, [(caller.workspace_id, cid)], "claim")
     if not done:
         raise ProblemError(409, "Conflict", "You do not hold this conversation.")
     return json_response({"conversation_id": cid, "claimed": False})
@@ -196,6 +199,7 @@ async def post_reply(request: web.Request) -> web.Response:
         )
         await publish(conn, "reply.requested", [caller.workspace_id], [event.SerializeToString()])
         await desk.renew_claim(conn, caller.workspace_id, cid, now)
+        await changes.record(conn, [(caller.workspace_id, cid)], "reply")
         await audit(
             conn,
             caller.workspace_id,
@@ -235,6 +239,7 @@ async def post_note(request: web.Request) -> web.Response:
         if await desk.holder(conn, caller.workspace_id, cid, now) is None:
             raise ProblemError(404, "Not Found", "No such conversation.")
         note = await desk.add_note(conn, caller.workspace_id, cid, caller.user_id, body.text, now)
+        await changes.record(conn, [(caller.workspace_id, cid)], "note")
         await audit(conn, caller.workspace_id, caller.user_id, "noted", cid)
     return json_response(note, status=201)
 

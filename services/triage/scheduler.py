@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ecoute.v1 import events_pb2
 from services.infra.db import is_unavailable
 from services.infra.events import Wakeup, publish, sleep_or_stop
+from services.triage import changes
 from services.triage.clocks import THRESHOLDS, WAKE_SCHEDULER, clock_of_row, load_policies
 from services.triage.domain.sla import (
     RANK,
@@ -177,6 +179,7 @@ class SlaScheduler:
                 await conn.execute(_LOG, {"rows": _json(logs)})
             if ranks:
                 await conn.execute(_RANK, {"rows": _json(ranks)})
+                await changes.record(conn, [(uuid.UUID(r["w"]), r["c"]) for r in ranks], "sla")
             for topic, (ids, payloads) in events.items():
                 await publish(conn, topic, ids, payloads)
         if self.on_transition is not None:

@@ -314,3 +314,53 @@ async def test_saved_replies_and_the_warning_about_pasted_answers(
         json={"text": "x", "saved_reply_id": str(uuid.uuid4())},
     )
     assert unknown.status == 422
+
+
+async def next_change(response: Any, seconds: float = 10) -> tuple[int, dict[str, Any]]:
+    """The next ``change`` event of an SSE response: (id, data)."""
+    import json
+
+    event_id, data = None, None
+    async with asyncio.timeout(seconds):
+        while True:
+            line = (await response.content.readline()).decode().rstrip("\n")
+            if line.startswith("id: "):
+                event_id = int(line[4:])
+            elif line.startswith("data: "):
+                data = json.loads(line[6:])
+            elif line == "" and event_id is not None and data is not None:
+                return event_id, data
+
+
+async def test_live_updates_survive_a_reconnect_without_losing_a_change(
+    desk: Any, database_url: str
+) -> None:
+    inbox, triage, ws = desk
+    stream = await triage.get("/v1/stream", headers=bearer(ws.agent_token))
+    assert stream.status == 200
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+    cid = await conversation(inbox, triage, ws, "live-1")
+    event_id, data = await next_change(stream)
+    assert data == {"conversation_id": cid, "change": "message"}
+    stream.close()
+
+    await triage.post(f"/v1/conversations/{cid}/claim", headers=bearer(ws.agent_token))
+    await triage.post(
+        f"/v1/conversations/{cid}/notes",
+        json={"text": "while you were away"},
+        headers=bearer(ws.agent_token),
+    )
+    again = await triage.get(
+        "/v1/stream", headers={**bearer(ws.agent_token), "Last-Event-ID": str(event_id)}
+    )
+    missed = [await next_change(again), await next_change(again)]
+    assert [d["change"] for _, d in missed] == ["claim", "note"]
+    assert all(i > event_id for i, _ in missed)
+    again.close()
+    outsider = await make_workspace(database_url, "Globex")
+    theirs = await triage.get(
+        "/v1/stream", headers={**bearer(outsider.agent_token), "Last-Event-ID": "0"}
+    )
+    with pytest.raises(TimeoutError):
+        await next_change(theirs, seconds=1.5)
+    theirs.close()
