@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from demo.feed import load_corpus
+from demo.feed import feed, load_corpus
 from demo.platforms import (
     META_APP_SECRET,
     META_VERIFY_TOKEN,
@@ -291,3 +291,17 @@ async def test_agents_replies_to_demo_messages_land_on_the_fakes(
     assert [(s.kind, s.account_id, s.target) for s in volteo.meta.sends] == [
         ("message", volteo.brand.ig_account_id, igsid)
     ]
+
+
+async def test_a_corpus_loaded_by_the_ingest_feeder_counts_as_loaded(
+    stage: Stage, aiohttp_server: Any
+) -> None:
+    """A .pgdata from before the fakes (the corpus posted to the ingest API) is not doubled."""
+    corpus = load_corpus()
+    stored, _ = await feed(stage.inbox.url("/v1/ingest"), stage.workspace.ingest_token, interval=0)
+    assert stored == len(corpus)
+    _, outcome = await stage.load(aiohttp_server, build_worlds())
+    assert outcome.already_loaded
+    await stage.poll()
+    assert set(stage.polls) == {"ok"}
+    assert len(await stage.stored()) == len(corpus)
