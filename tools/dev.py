@@ -1,4 +1,10 @@
-"""``make run``: Postgres, migrations, both services and demo traffic, stopped by Ctrl-C."""
+"""``make run``: Postgres, migrations, both services and demo traffic, stopped by Ctrl-C.
+
+The demo traffic comes from a third child, ``python -m demo.platforms``: local fake X,
+Mastodon, Bluesky and Meta servers that the inbox's real pollers, webhook receivers and reply
+delivery talk to. The inbox gets the fakes' credentials and the demo's webhook secrets in its
+environment (``demo.platforms.inbox_environment``) before it starts.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 
+from demo.platforms import BRANDS, DEFAULT_PORT, FAKES, inbox_environment
 from tools.embedded_pg import ROOT, ensure_database_sync, server_url, stop_embedded
 
 DEMO_WORKSPACE = uuid.UUID("0e5c07e0-0000-4000-8000-00000000de70")
@@ -49,6 +58,15 @@ async def _wait_ready(urls: list[str], seconds: float = 60) -> None:
                 await asyncio.sleep(0.3)
 
 
+def _relay(stream: IO[bytes] | None) -> None:
+    """Copy a child's output to ours, line by line, until it closes."""
+    if stream is None:
+        return
+    for line in stream:
+        sys.stdout.buffer.write(line)
+        sys.stdout.buffer.flush()
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -61,8 +79,14 @@ def main() -> int:
     if server is not None:
         url = ensure_database_sync(url, "ecoute")
     env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    try:  # the fakes' credentials and webhook secrets, for the inbox
+        env |= inbox_environment(env)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     inbox_port = env.get("INBOX_PORT", "8080")
     triage_port = env.get("TRIAGE_PORT", "8081")
+    first_port = int(env.get("DEMO_PLATFORMS_PORT", DEFAULT_PORT))
+    last_port = first_port + len(BRANDS) * len(FAKES) - 1
     children: list[subprocess.Popen[bytes]] = []
     status = 0
     try:
@@ -97,6 +121,25 @@ def main() -> int:
             *ingest_args,
             env=env,
         )
+        # The fake platforms listen before the inbox polls them (on a restart its channels
+        # exist already). Own session, like the services; the ingest token goes by environment,
+        # not on the command line; its output is relayed after the banner.
+        platforms = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "demo.platforms",
+                "--inbox",
+                f"http://127.0.0.1:{inbox_port}",
+                "--port",
+                str(first_port),
+            ],
+            env={**env, "DEMO_INGEST_TOKEN": ingest_token},
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+        )
+        children.append(platforms)
         for module in ("inbox", "triage"):
             # Own session: Ctrl-C reaches only this launcher, which stops them in order.
             process = subprocess.Popen(
@@ -115,17 +158,19 @@ def main() -> int:
     Agent queue (web):  http://127.0.0.1:{triage_port}/#token={token}
     Queue API:          curl -H 'Authorization: Bearer {token}' http://127.0.0.1:{triage_port}/v1/queue
     Ingest API:         POST http://127.0.0.1:{inbox_port}/v1/ingest  (Bearer {ingest_token})
+    Channels:           curl -H 'Authorization: Bearer {ingest_token}' http://127.0.0.1:{inbox_port}/v1/channels
     Metrics:            http://127.0.0.1:{inbox_port}/metrics  http://127.0.0.1:{triage_port}/metrics
     Demo agent:         agent@demo.ecoute, API token {token}
-  Demo traffic is arriving; Ctrl-C stops everything.
+  Demo traffic arrives through local fake X, Mastodon, Bluesky and Meta servers
+  (127.0.0.1:{first_port}-{last_port}), read by the inbox's real pollers and webhooks; agents'
+  replies are delivered to them. Ctrl-C stops everything.
 """,
             flush=True,
         )
-        asyncio.run(
-            _feed_until_interrupted(
-                f"http://127.0.0.1:{inbox_port}/v1/ingest", ingest_token, children
-            )
-        )
+        threading.Thread(target=_relay, args=(platforms.stdout,), daemon=True).start()
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+        raise SystemExit("a service stopped unexpectedly")
     except KeyboardInterrupt:
         pass
     except (aiohttp.ClientError, subprocess.CalledProcessError) as exc:
@@ -133,38 +178,20 @@ def main() -> int:
         status = 1
     finally:
         print("\n• stopping …", flush=True)
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=15)
-            if child.poll() is None:
-                child.kill()
+        # The demo platforms first (no more traffic), then both services.
+        for group in (children[:1], children[1:]):
+            for child in group:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            for child in group:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(timeout=15)
+                if child.poll() is None:
+                    child.kill()
         if server is not None:
             stop_embedded(server)
         print("• stopped; the data stays in .pgdata/", flush=True)
     return status
-
-
-async def _feed_until_interrupted(
-    ingest_url: str, token: str, children: list[subprocess.Popen[bytes]]
-) -> None:
-    from demo.feed import feed
-
-    stored, duplicates = await feed(ingest_url, token)
-    if stored == 0:
-        print(
-            f"• the demo corpus was already stored ({duplicates} duplicates refused); "
-            "the queue above is the one you left. Post more to the ingest API, or delete "
-            ".pgdata/ to start afresh.",
-            flush=True,
-        )
-    else:
-        print(f"• demo corpus sent ({stored} messages stored); running until Ctrl-C", flush=True)
-    while all(child.poll() is None for child in children):
-        await asyncio.sleep(1)
-    raise SystemExit("a service stopped unexpectedly")
 
 
 if __name__ == "__main__":
