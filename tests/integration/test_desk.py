@@ -358,7 +358,9 @@ async def test_live_updates_survive_a_reconnect_without_losing_a_change(
         missed.append(await next_change(again))
     kinds = [d["change"] for _, d in missed]
     assert "claim" in kinds and kinds.index("claim") < kinds.index("note"), kinds
-    assert all(i > event_id and d["conversation_id"] == cid for i, d in missed)
+    # At least once: the last seconds are re-read (late commits), so a repeat is possible.
+    assert all(i > event_id for i, d in missed if d["change"] in ("claim", "note"))
+    assert {d["conversation_id"] for _, d in missed} == {cid}
     again.close()
     outsider = await make_workspace(database_url, "Globex")
     theirs = await triage.get(
