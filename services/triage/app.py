@@ -25,6 +25,7 @@ from services.triage.http_desk import add_routes as add_desk_routes
 from services.triage.http_queue import get_queue
 from services.triage.http_sla import CLOCK_STOP_KEY
 from services.triage.http_sla import add_routes as add_sla_routes
+from services.triage.http_stats import add_routes as add_stats_routes
 from services.triage.http_stream import NEWS_KEY, DeskNews
 from services.triage.http_stream import add_routes as add_stream_routes
 from services.triage.metrics import TriageMetrics
@@ -135,6 +136,7 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
         add_auth_routes(app)
         add_desk_routes(app)
         add_stream_routes(app)
+        add_stats_routes(app)
         app.cleanup_ctx.append(desk_news_context(settings))
         app.router.add_get("/", _index)
         app.router.add_static("/ui/", UI, show_index=False)

@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import text
 
-from services.infra.auth import bearer_token, same_secret, token_digest
+from services.infra.auth import bearer_token, new_token, same_secret, token_digest
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
 from services.triage import accounts
 from services.triage.accounts import Caller
@@ -170,6 +170,120 @@ async def me(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    add_token_routes(app)
     app.router.add_post("/v1/auth/login", login)
     app.router.add_post("/v1/auth/logout", logout)
     app.router.add_get("/v1/me", me)
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+async def list_tokens(request: web.Request) -> web.Response:
+    """My API tokens (never their values, which are shown once at creation)."""
+    caller = await authenticate(request)
+    async with request.app[ENGINE_KEY].connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT id, name, created_at, revoked_at FROM triage.api_tokens "
+                    "WHERE workspace_id = :ws AND user_id = :me ORDER BY created_at"
+                ),
+                {"ws": caller.workspace_id, "me": caller.user_id},
+            )
+        ).all()
+    return json_response(
+        {
+            "items": [
+                {"id": r.id, "name": r.name, "created_at": r.created_at, "revoked_at": r.revoked_at}
+                for r in rows
+            ]
+        }
+    )
+
+
+async def create_token(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    try:
+        body = TokenIn.model_validate_json(await request.content.read(4096))
+    except ValidationError as exc:
+        errors = [
+            {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise ProblemError(
+            422,
+            "Invalid token request",
+            errors[0]["pointer"] + ": " + errors[0]["detail"],
+            errors=errors,
+        ) from None
+    token = new_token("eca")
+    token_id = uuid.uuid4()
+    async with request.app[ENGINE_KEY].begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO triage.api_tokens (digest, workspace_id, user_id, name, id) "
+                "VALUES (:d, :ws, :me, :name, :id)"
+            ),
+            {
+                "d": token_digest(token),
+                "ws": caller.workspace_id,
+                "me": caller.user_id,
+                "name": body.name,
+                "id": token_id,
+            },
+        )
+        await accounts.audit(
+            conn,
+            caller.workspace_id,
+            caller.user_id,
+            "token_created",
+            detail={"token_id": str(token_id)},
+        )
+    return json_response({"id": token_id, "name": body.name, "token": token}, status=201)
+
+
+async def revoke_token(request: web.Request) -> web.Response:
+    """Revoke one of my tokens (an admin may revoke anyone's in the workspace)."""
+    caller = await authenticate(request)
+    try:
+        token_id = uuid.UUID(request.match_info["id"])
+    except ValueError:
+        raise ProblemError(404, "Not Found", "No such token.") from None
+    async with request.app[ENGINE_KEY].begin() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    """
+            UPDATE triage.api_tokens SET revoked_at = coalesce(revoked_at, now())
+            WHERE workspace_id = :ws AND id = :id AND (user_id = :me OR :admin)
+            RETURNING id
+            """
+                ),
+                {
+                    "ws": caller.workspace_id,
+                    "id": token_id,
+                    "me": caller.user_id,
+                    "admin": caller.role == "admin",
+                },
+            )
+        ).first()
+        if row is not None:
+            await accounts.audit(
+                conn,
+                caller.workspace_id,
+                caller.user_id,
+                "token_revoked",
+                detail={"token_id": str(token_id)},
+            )
+    if row is None:
+        raise ProblemError(404, "Not Found", "No such token.")
+    return json_response({"id": token_id, "revoked": True})
+
+
+def add_token_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/tokens", list_tokens)
+    app.router.add_post("/v1/tokens", create_token)
+    app.router.add_delete("/v1/tokens/{id}", revoke_token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -26,12 +27,63 @@ def _limit(request: web.Request) -> int:
     return int(raw)
 
 
+PLATFORMS = ("x", "facebook", "instagram", "messenger", "mastodon", "bluesky", "other")
+INTENTS = (
+    "problem",
+    "question",
+    "request",
+    "complaint",
+    "praise",
+    "banter",
+    "spam",
+    "abuse",
+    "brand",
+    "other",
+)
+STATES = {"breached": 0, "at_risk": 1, "ok": 2, "paused": 3, "none": 4}
+LANGUAGES = ("fr", "en", "other")
+
+
+def _filters(request: web.Request) -> dict[str, Any]:
+    """Queue filters from the query string; a value outside its closed set is a 422."""
+    query = request.query
+    allowed = {
+        "priority": ("P1", "P2", "P3", "P4"),
+        "platform": PLATFORMS,
+        "intent": INTENTS,
+        "state": tuple(STATES),
+        "language": LANGUAGES,
+        "mine": ("true", "false"),
+    }
+    errors = [
+        {"pointer": f"/query/{name}", "detail": "expected one of " + ", ".join(values)}
+        for name, values in allowed.items()
+        if name in query and query[name] not in values
+    ]
+    unknown = set(query) - set(allowed) - {"limit"}
+    errors += [{"pointer": f"/query/{name}", "detail": "unknown filter"} for name in unknown]
+    if errors:
+        raise ProblemError(
+            422, "Invalid query", f"{errors[0]['pointer']}: {errors[0]['detail']}", errors=errors
+        )
+    return {
+        "priority": int(query["priority"][1]) if "priority" in query else None,
+        "platform": query.get("platform"),
+        "intent": query.get("intent"),
+        "rank": STATES[query["state"]] if "state" in query else None,
+        "language": query.get("language"),
+        "mine": query.get("mine") == "true",
+    }
+
+
 async def get_queue(request: web.Request) -> web.Response:
-    """Open conversations needing an answer, highest priority then longest waiting first."""
+    """Open conversations needing an answer: SLA state, priority, deadline; filterable."""
     limit = _limit(request)
+    filters = _filters(request)
     caller = await authenticate(request)
+    filters["mine"] = caller.user_id if filters["mine"] else None
     now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].connect() as conn:
         policy = (await load_policies(conn, [caller.workspace_id]))[caller.workspace_id]
-        items = await queue(conn, caller.workspace_id, limit, now, policy.calendar)
+        items = await queue(conn, caller.workspace_id, limit, now, policy.calendar, filters)
     return json_response({"items": items, "count": len(items), "as_of": now})

@@ -227,12 +227,22 @@ async def save_conversations(
 _QUEUE = text(
     """
     SELECT c.id, c.platform, c.channel, c.kind, c.priority, c.intent, c.abuse, c.reasons,
-           c.waiting_since, c.sla_rank, c.sla_due_at, m.id AS message_id, m.text,
-           m.author_handle, m.author_name, m.created_at
+           c.waiting_since, c.sla_rank, c.sla_due_at, c.assignee_id, c.claim_expires_at,
+           m.id AS message_id, m.text, m.author_handle, m.author_name, m.created_at,
+           d.language
     FROM triage.conversations AS c
     LEFT JOIN triage.messages AS m
       ON m.workspace_id = c.workspace_id AND m.id = c.last_message_id
+    LEFT JOIN triage.decisions AS d
+      ON d.workspace_id = m.workspace_id AND d.message_id = m.id
     WHERE c.workspace_id = :ws AND c.status = 'open' AND c.needs_answer
+      AND (CAST(:priority AS smallint) IS NULL OR c.priority = CAST(:priority AS smallint))
+      AND (CAST(:platform AS text) IS NULL OR c.platform = CAST(:platform AS text))
+      AND (CAST(:intent AS text) IS NULL OR c.intent = CAST(:intent AS text))
+      AND (CAST(:rank AS smallint) IS NULL OR c.sla_rank = CAST(:rank AS smallint))
+      AND (CAST(:language AS text) IS NULL OR d.language = CAST(:language AS text))
+      AND (CAST(:mine AS uuid) IS NULL
+           OR (c.assignee_id = CAST(:mine AS uuid) AND c.claim_expires_at > :now))
     ORDER BY c.sla_rank, c.priority, c.sla_due_at NULLS LAST, c.waiting_since, c.id
     LIMIT :limit
     """
@@ -242,10 +252,30 @@ SLA_STATES = {0: "breached", 1: "at_risk", 2: "ok", 3: "paused", 4: "none"}
 
 
 async def queue(
-    conn: AsyncConnection, workspace_id: uuid.UUID, limit: int, now: datetime, calendar: Calendar
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    limit: int,
+    now: datetime,
+    calendar: Calendar,
+    filters: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Open conversations needing an answer: breached, at risk, ok; then priority, deadline."""
-    rows = (await conn.execute(_QUEUE, {"ws": workspace_id, "limit": limit})).all()
+    """Open conversations needing an answer: breached, at risk, ok; then priority, deadline.
+
+    ``filters`` may hold priority (1-4), platform, intent, rank (SLA state), language and
+    mine (a user id: conversations that user holds).
+    """
+    wanted = {
+        "priority": None,
+        "platform": None,
+        "intent": None,
+        "rank": None,
+        "language": None,
+        "mine": None,
+        **(filters or {}),
+    }
+    rows = (
+        await conn.execute(_QUEUE, {"ws": workspace_id, "limit": limit, "now": now, **wanted})
+    ).all()
     return [
         {
             "conversation_id": r.id,
@@ -260,6 +290,10 @@ async def queue(
             "waiting_seconds": (
                 max(0, int((now - r.waiting_since).total_seconds())) if r.waiting_since else 0
             ),
+            "language": r.language,
+            "assignee_id": r.assignee_id
+            if r.claim_expires_at and r.claim_expires_at > now
+            else None,
             "sla": {
                 "state": SLA_STATES[r.sla_rank],
                 "due_at": r.sla_due_at,

@@ -369,3 +369,55 @@ async def test_live_updates_survive_a_reconnect_without_losing_a_change(
     with pytest.raises(TimeoutError):
         await next_change(theirs, seconds=1.5)
     theirs.close()
+
+
+async def test_queue_filters_narrow_the_queue_and_refuse_unknown_values(
+    desk: Any, database_url: str
+) -> None:
+    inbox, triage, ws = desk
+    mine = await conversation(inbox, triage, ws, "f1", author="1")
+    await conversation(
+        inbox, triage, ws, "f2", "How do I change the date of my flight?", author="2"
+    )
+    await triage.post(f"/v1/conversations/{mine}/claim", headers=bearer(ws.agent_token))
+
+    async def ids(query: str) -> list[int]:
+        answer = await triage.get(f"/v1/queue?{query}", headers=bearer(ws.agent_token))
+        assert answer.status == 200, await answer.text()
+        return [i["conversation_id"] for i in (await answer.json())["items"]]
+
+    assert await ids("mine=true") == [mine]
+    assert mine not in await ids("intent=question")
+    assert await ids("platform=bluesky") == []
+    assert len(await ids("language=en")) == 2
+    for bad in ("priority=P9", "state=sleepy", "platform=myspace", "colour=red"):
+        refused = await triage.get(f"/v1/queue?{bad}", headers=bearer(ws.agent_token))
+        assert refused.status == 422, bad
+        assert (await refused.json())["errors"][0]["pointer"].startswith("/query/")
+
+
+async def test_leads_read_stats_agents_do_not(desk: Any, database_url: str) -> None:
+    inbox, triage, ws = desk
+    lead = await make_user(database_url, ws.id, "lead")
+    await conversation(inbox, triage, ws, "st1")
+    assert (await triage.get("/v1/stats", headers=bearer(ws.agent_token))).status == 403
+    stats = await (await triage.get("/v1/stats?days=7", headers=bearer(lead))).json()
+    assert sum(b["conversations"] for b in stats["backlog"]) == 1
+    assert stats["first_response"]["answered"] == 0
+    assert (await triage.get("/v1/stats?days=0", headers=bearer(lead))).status == 422
+
+
+async def test_api_tokens_are_shown_once_and_can_be_revoked(desk: Any, database_url: str) -> None:
+    _, triage, ws = desk
+    made = await triage.post("/v1/tokens", json={"name": "script"}, headers=bearer(ws.agent_token))
+    assert made.status == 201
+    created = await made.json()
+    assert (await triage.get("/v1/me", headers=bearer(created["token"]))).status == 200
+    listed = await (await triage.get("/v1/tokens", headers=bearer(ws.agent_token))).json()
+    assert created["token"] not in str(listed)
+    revoked = await triage.delete(f"/v1/tokens/{created['id']}", headers=bearer(ws.agent_token))
+    assert revoked.status == 200
+    assert (await triage.get("/v1/me", headers=bearer(created["token"]))).status == 401
+    other = await make_user(database_url, ws.id, "agent")
+    theirs = await triage.delete(f"/v1/tokens/{created['id']}", headers=bearer(other))
+    assert theirs.status == 404
