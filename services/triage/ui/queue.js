@@ -1,74 +1,251 @@
-// Read-only queue for the walking skeleton: polls GET /v1/queue every 2 s.
-// Every customer-written string is rendered with textContent, never as HTML.
-const form = document.getElementById("login");
-const table = document.getElementById("queue");
-const statusLine = document.getElementById("status");
+// The queue: conversations waiting for an answer in the server's order (SLA state, then
+// priority, then deadline), with live SLA countdowns, the reasons triage gave, and filters.
+import { h, reconcile } from "./dom.js";
+import { SLA_STATES, authorName, countdown, duration, platformName } from "./format.js";
 
-function waited(seconds) {
-  if (seconds < 60) return `${seconds}s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
-  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+/** The countdown element every screen uses; app.js ticks every `.countdown` once a second. */
+export function countdownElement(sla, id) {
+  const left = sla?.time_left_seconds;
+  const paused = sla?.state === "paused";
+  return h(
+    "time",
+    {
+      className: "countdown",
+      id,
+      dateTime: sla?.due_at || "",
+      dataset: left === null || left === undefined ? {} : { left: String(left), at: String(Date.now()), paused: paused ? "1" : "" },
+    },
+    countdown(left),
+  );
 }
 
-function cell(row, text, className) {
-  const td = row.insertCell();
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
+export function slaBadge(sla, countdownId) {
+  const state = sla?.state || "none";
+  return h(
+    "span",
+    { className: `sla sla-${state}` },
+    h("span", { className: "sla-state" }, SLA_STATES[state] || state),
+    state === "none" ? null : [" · ", countdownElement(sla, countdownId)],
+  );
 }
 
-function render(items) {
-  const body = table.tBodies[0];
-  body.replaceChildren();
-  for (const item of items) {
-    const row = body.insertRow();
-    const badge = document.createElement("span");
-    badge.className = `badge ${item.priority}`;
-    badge.textContent = item.priority;
-    row.insertCell().append(badge);
-    cell(row, waited(item.waiting_seconds));
-    cell(row, `${item.platform} · ${item.channel}`);
-    const author = item.latest_message ? item.latest_message.author : { handle: "" };
-    cell(row, author.handle ? `@${author.handle}` : author.display_name || "");
-    cell(row, item.latest_message ? item.latest_message.text : "", "text");
-    const reasons = document.createElement("ul");
-    reasons.className = "reasons";
-    for (const reason of item.reasons) {
-      const li = document.createElement("li");
-      li.textContent = reason;
-      reasons.append(li);
-    }
-    row.insertCell().append(reasons);
+export function priorityBadge(priority) {
+  return h("span", { className: `badge ${priority}`, title: `Priority ${priority}` }, priority);
+}
+
+/**
+ * Abusive text, blurred and hidden from assistive technology until the agent reveals it.
+ * `revealed` is the shared set of revealed message ids.
+ */
+export function maybeBlurred(tag, text, { abusive, messageId, revealed, className, id }) {
+  const body = h(tag, { className: `text ${className || ""}`.trim(), id }, text || "");
+  if (!abusive || revealed.has(String(messageId))) return body;
+  body.classList.add("blurred");
+  body.setAttribute("aria-hidden", "true");
+  body.inert = true;
+  const button = h(
+    "button",
+    {
+      type: "button",
+      className: "reveal",
+      "aria-expanded": "false",
+      on: {
+        click: (event) => {
+          event.stopPropagation();
+          revealed.add(String(messageId));
+          body.classList.remove("blurred");
+          body.removeAttribute("aria-hidden");
+          body.inert = false;
+          note.remove();
+          button.remove();
+        },
+      },
+    },
+    "Reveal abusive text",
+  );
+  const note = h("span", { className: "abuse-note" }, "Abusive text hidden. ");
+  return h("div", { className: "abusive" }, note, body, button);
+}
+
+function steady(item) {
+  const { waiting_seconds: _waited, ...rest } = item;
+  return { ...rest, sla: { ...item.sla, time_left_seconds: undefined } };
+}
+
+const FILTER_NAMES = ["priority", "state", "platform", "intent", "language", "mine"];
+
+export class Queue {
+  constructor({ list, count, empty, filters, onOpen, revealed }) {
+    this.list = list;
+    this.count = count;
+    this.empty = empty;
+    this.filtersForm = filters;
+    this.onOpen = onOpen;
+    this.revealed = revealed;
+    this.items = [];
+    this.selectedId = null;
+    this.me = null;
+    list.addEventListener("click", (event) => {
+      const row = event.target.closest("li[data-key]");
+      if (!row || event.target.closest("a, button")) return;
+      this.select(row.dataset.key, { focus: true });
+      this.onOpen(row.dataset.key);
+    });
+    list.addEventListener("focusin", (event) => {
+      const row = event.target.closest("li[data-key]");
+      if (row) this.select(row.dataset.key);
+    });
   }
-  table.hidden = false;
-  statusLine.textContent = `${items.length} conversation(s) waiting`;
-}
 
-async function poll() {
-  const token = sessionStorage.getItem("ecoute-token");
-  if (!token) { form.hidden = false; return; }
-  try {
-    const response = await fetch("/v1/queue?limit=200", { headers: { Authorization: `Bearer ${token}` } });
-    if (response.status === 401) {
-      sessionStorage.removeItem("ecoute-token");
-      form.hidden = false;
-      statusLine.textContent = "That token was refused.";
-      return;
+  /** The active filters, as the query parameters of GET /v1/queue. */
+  filters() {
+    const data = new FormData(this.filtersForm);
+    const out = {};
+    for (const name of FILTER_NAMES) {
+      const value = data.get(name);
+      if (value) out[name] = name === "mine" ? "true" : String(value);
     }
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    form.hidden = true;
-    render((await response.json()).items);
-  } catch (error) {
-    statusLine.textContent = `Cannot reach the queue (${error.message}); retrying.`;
+    return out;
   }
-  setTimeout(poll, 2000);
-}
 
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  sessionStorage.setItem("ecoute-token", new FormData(form).get("token"));
-  poll();
-});
-const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
-if (fromHash) { sessionStorage.setItem("ecoute-token", fromHash); history.replaceState(null, "", "/"); }
-poll();
+  /** Applies the filters here too, so they hold even before the server knows them. */
+  keep(item, filters) {
+    if (filters.priority && item.priority !== filters.priority) return false;
+    if (filters.platform && item.platform !== filters.platform) return false;
+    if (filters.intent && item.intent !== filters.intent) return false;
+    if (filters.language && "language" in item && item.language !== filters.language) return false;
+    if (filters.state && (item.sla?.state || "none") !== filters.state) return false;
+    if (filters.mine && "assignee_id" in item && this.me && item.assignee_id !== this.me.id) {
+      return false;
+    }
+    return true;
+  }
+
+  render(items, me) {
+    this.me = me;
+    const filters = this.filters();
+    this.items = items.filter((item) => this.keep(item, filters));
+    reconcile(
+      this.list,
+      this.items,
+      (item) => item.conversation_id,
+      (item) => this.row(item),
+      // What ticks (time left, time waited) is not a reason to rebuild a row: it ticks here.
+      (item) => JSON.stringify([steady(item), this.revealed.has(String(item.latest_message?.id))]),
+    );
+    const now = String(Date.now());
+    for (const item of this.items) {
+      const due = document.getElementById(`due-${item.conversation_id}`);
+      if (due && item.sla?.time_left_seconds !== null && item.sla?.time_left_seconds !== undefined) {
+        Object.assign(due.dataset, { left: String(item.sla.time_left_seconds), at: now });
+      }
+      const waited = document.getElementById(`waited-${item.conversation_id}`);
+      if (waited) Object.assign(waited.dataset, { since: String(item.waiting_seconds || 0), at: now });
+    }
+    const active = Object.keys(filters).length;
+    this.count.textContent =
+      `${this.items.length} waiting` + (active ? ` · ${active} filter${active > 1 ? "s" : ""}` : "");
+    this.empty.hidden = this.items.length > 0;
+    if (this.selectedId && !this.items.some((i) => String(i.conversation_id) === this.selectedId)) {
+      this.selectedId = null;
+    }
+    this.markSelected();
+  }
+
+  row(item) {
+    const id = item.conversation_id;
+    const message = item.latest_message;
+    const describedBy = [`sla-${id}`, `excerpt-${id}`, `why-${id}`];
+    const holder = this.holderText(item);
+    return h(
+      "li",
+      {
+        className: `row sla-row-${item.sla?.state || "none"}`,
+        dataset: {
+          state: item.sla?.state || "none",
+          priority: item.priority,
+          due: item.sla?.due_at || "",
+          waiting: item.waiting_since || "",
+        },
+      },
+      h(
+        "div",
+        { className: "row-top" },
+        h(
+          "a",
+          { className: "row-link", href: `#/c/${id}`, "aria-describedby": describedBy.join(" ") },
+          priorityBadge(item.priority),
+          h("span", { className: "who" }, authorName(message?.author)),
+          h("span", { className: "where" }, ` on ${platformName(item.platform)} · ${item.channel}`),
+        ),
+        h("span", { id: `sla-${id}` }, slaBadge(item.sla, `due-${id}`)),
+      ),
+      maybeBlurred("p", message?.text, {
+        abusive: item.abuse,
+        messageId: message?.id,
+        revealed: this.revealed,
+        className: "excerpt",
+        id: `excerpt-${id}`,
+      }),
+      h(
+        "div",
+        { className: "row-foot", id: `why-${id}` },
+        h("span", { className: "intent" }, item.intent || "—"),
+        " · waiting ",
+        h(
+          "span",
+          {
+            className: "waited",
+            id: `waited-${id}`,
+            dataset: { since: String(item.waiting_seconds || 0), at: String(Date.now()) },
+          },
+          duration(item.waiting_seconds || 0),
+        ),
+        holder ? h("span", { className: "holder" }, ` · ${holder}`) : null,
+        h("span", { className: "visually-hidden" }, ". Why: "),
+        h(
+          "ul",
+          { className: "reasons", "aria-label": "Why it is in the queue" },
+          (item.reasons || []).map((reason) => h("li", {}, reason)),
+        ),
+      ),
+    );
+  }
+
+  holderText(item) {
+    if (!item.assignee_id) return "";
+    return this.me && item.assignee_id === this.me.id ? "held by you" : "held by another agent";
+  }
+
+  rows() {
+    return [...this.list.children];
+  }
+
+  select(id, { focus = false } = {}) {
+    this.selectedId = id === null || id === undefined ? null : String(id);
+    this.markSelected();
+    if (focus) this.selectedRow()?.querySelector(".row-link")?.focus();
+    this.selectedRow()?.scrollIntoView({ block: "nearest" });
+  }
+
+  selectedRow() {
+    return this.selectedId ? this.rows().find((r) => r.dataset.key === this.selectedId) : null;
+  }
+
+  markSelected() {
+    for (const row of this.rows()) {
+      if (row.dataset.key === this.selectedId) row.setAttribute("aria-current", "true");
+      else row.removeAttribute("aria-current");
+    }
+  }
+
+  /** j / k: the next or previous conversation; returns its id. */
+  move(delta) {
+    const rows = this.rows();
+    if (!rows.length) return null;
+    const at = rows.findIndex((r) => r.dataset.key === this.selectedId);
+    const next = at < 0 ? (delta > 0 ? 0 : rows.length - 1) : Math.min(rows.length - 1, Math.max(0, at + delta));
+    this.select(rows[next].dataset.key, { focus: true });
+    return this.selectedId;
+  }
+}

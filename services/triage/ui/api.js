@@ -1,0 +1,114 @@
+// The triage API as the desk uses it: the session cookie (HttpOnly, set by sign-in) and the
+// CSRF token the server hands out with sign-in and with every GET /v1/me.
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+  }
+}
+
+let csrfToken = null;
+let onSignedOut = () => {};
+
+export function setCsrf(token) {
+  csrfToken = token;
+}
+
+/** Called with the problem when a request finds the session gone (401). */
+export function whenSignedOut(handler) {
+  onSignedOut = handler;
+}
+
+async function problemOf(response) {
+  try {
+    return await response.json();
+  } catch {
+    return { title: response.statusText };
+  }
+}
+
+async function send(method, path, body, { allow401 = false } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch (error) {
+    throw new ApiError(0, { title: "Offline", detail: "The desk cannot reach the server; retrying." });
+  }
+  if (response.ok) {
+    return response.status === 204 ? null : response.json();
+  }
+  const problem = await problemOf(response);
+  if (response.status === 401 && !allow401) onSignedOut(problem);
+  throw new ApiError(response.status, problem);
+}
+
+/** A write; if the CSRF token went stale (another tab called /v1/me), fetch a fresh one once. */
+async function write(path, body) {
+  try {
+    return await send("POST", path, body);
+  } catch (error) {
+    if (error.status === 403 && /csrf/i.test(error.message)) {
+      await me();
+      return send("POST", path, body);
+    }
+    throw error;
+  }
+}
+
+export async function me() {
+  const answer = await send("GET", "/v1/me", undefined, { allow401: true });
+  setCsrf(answer.csrf_token);
+  return answer.user;
+}
+
+export async function login(email, password, workspaceId) {
+  const body = { email, password };
+  if (workspaceId) body.workspace_id = workspaceId;
+  const answer = await send("POST", "/v1/auth/login", body, { allow401: true });
+  setCsrf(answer.csrf_token);
+  return answer.user;
+}
+
+export async function logout() {
+  try {
+    await send("POST", "/v1/auth/logout", undefined, { allow401: true });
+  } finally {
+    setCsrf(null);
+  }
+}
+
+export function queue(filters = {}) {
+  const query = new URLSearchParams({ limit: "200" });
+  for (const [name, value] of Object.entries(filters)) if (value) query.set(name, value);
+  return send("GET", `/v1/queue?${query}`);
+}
+
+const cid = (id) => encodeURIComponent(String(id));
+
+export const conversation = (id) => send("GET", `/v1/conversations/${cid(id)}`);
+export const clocks = (id) => send("GET", `/v1/conversations/${cid(id)}/sla`);
+export const claim = (id) => write(`/v1/conversations/${cid(id)}/claim`);
+export const release = (id) => write(`/v1/conversations/${cid(id)}/release`);
+export const claimNext = () => write("/v1/queue/claim-next");
+export const status = (id, action) => write(`/v1/conversations/${cid(id)}/${action}`);
+export const note = (id, text) => write(`/v1/conversations/${cid(id)}/notes`, { text });
+export const savedReplies = () => send("GET", "/v1/saved-replies");
+export const correct = (messageId, field, value) =>
+  write(`/v1/messages/${cid(messageId)}/correction`, { field, value });
+
+export function reply(id, text, clientKey, savedReplyId) {
+  const body = { text, client_key: clientKey };
+  if (savedReplyId) body.saved_reply_id = savedReplyId;
+  return write(`/v1/conversations/${cid(id)}/replies`, body);
+}

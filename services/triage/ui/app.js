@@ -1,0 +1,355 @@
+// The desk: sign-in, the queue and one conversation side by side (one at a time on a phone),
+// keyboard shortcuts, and live updates (Server-Sent Events, polling while they are down).
+import * as api from "./api.js";
+import { fill, h } from "./dom.js";
+import { ConversationView } from "./conversation.js";
+import { Queue } from "./queue.js";
+import { countdown, duration } from "./format.js";
+
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 5000;
+const LIVE_SAFETY_MS = 60000;
+const STREAM_RETRY_MS = 30000;
+const WIDE = window.matchMedia("(min-width: 900px)");
+
+const revealed = new Set();
+let me = null;
+
+// ---- messages to the agent -------------------------------------------------------------
+
+let announceTimer = null;
+function announce(text) {
+  const line = $("announce");
+  line.textContent = "";
+  // A fresh text node so screen readers announce a repeated message too.
+  requestAnimationFrame(() => (line.textContent = text));
+  clearTimeout(announceTimer);
+  announceTimer = setTimeout(() => (line.textContent = ""), 8000);
+}
+
+function alertAgent(text) {
+  const box = $("alert");
+  box.hidden = false;
+  fill(box, text, " ", h("button", { type: "button", className: "dismiss", on: { click: clearAlert } }, "Dismiss"));
+}
+
+function clearAlert() {
+  $("alert").hidden = true;
+  fill($("alert"));
+}
+
+// ---- screens ---------------------------------------------------------------------------
+
+const queue = new Queue({
+  list: $("queue-list"),
+  count: $("queue-count"),
+  empty: $("queue-empty"),
+  filters: $("filters"),
+  revealed,
+  onOpen: (id) => go(id),
+});
+
+function say(text) {
+  $("sr-status").textContent = text;
+}
+
+const conversation = new ConversationView({
+  revealed,
+  announce,
+  say,
+  alert: alertAgent,
+  changed: () => refreshQueue(),
+});
+
+function showLogin(reason) {
+  me = null;
+  stopLive();
+  // Nothing of the last session stays in the page.
+  queue.render([], null);
+  conversation.close();
+  conversation.drafts.clear();
+  revealed.clear();
+  $("desk").hidden = true;
+  $("account").hidden = true;
+  $("live").hidden = true;
+  $("login-screen").hidden = false;
+  $("login-error").textContent = reason || "";
+  $("email").focus();
+}
+
+async function showDesk(user) {
+  me = user;
+  conversation.me = user;
+  $("login-screen").hidden = true;
+  $("desk").hidden = false;
+  $("account").hidden = false;
+  fill($("who"), user.display_name || user.email);
+  $("filters-box").open = WIDE.matches;
+  await Promise.all([refreshQueue(), conversation.loadSavedReplies()]);
+  route();
+  startLive();
+  if (!conversation.id) queue.move(1) ?? $("queue-list").focus();
+}
+
+api.whenSignedOut(() => showLogin("Your session has ended: sign in again."));
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const email = form.email.value.trim();
+  const password = form.password.value;
+  const error = $("login-error");
+  if (!email || !password) {
+    error.textContent = "Enter your e-mail and password.";
+    (email ? form.password : form.email).focus();
+    return;
+  }
+  error.textContent = "";
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const workspace = $("workspace-choice").hidden ? null : form.workspace_id.value;
+    await api.login(email, password, workspace);
+    form.password.value = "";
+    await showDesk(await api.me());
+  } catch (failure) {
+    if (failure.status === 409 && failure.problem.workspaces) {
+      fill(form.workspace_id, failure.problem.workspaces.map((w) => h("option", { value: w }, w)));
+      $("workspace-choice").hidden = false;
+      form.workspace_id.focus();
+    }
+    error.textContent = failure.message;
+    if (failure.status === 401) form.password.select();
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$("sign-out").addEventListener("click", async () => {
+  await api.logout().catch(() => {});
+  location.hash = "";
+  showLogin("Signed out.");
+});
+
+// ---- routing: #/c/<id> is an open conversation ----------------------------------------
+
+function go(id, { replace = false } = {}) {
+  const target = id ? `#/c/${id}` : "#/";
+  if (location.hash !== target) history[replace ? "replaceState" : "pushState"](null, "", target);
+  route();
+}
+
+function route() {
+  if (!me) return;
+  const match = /^#\/c\/(\d+)$/.exec(location.hash);
+  if (match) {
+    document.body.dataset.view = "conversation";
+    queue.select(match[1]);
+    conversation.open(match[1]);
+    if (!WIDE.matches) $("conv-title").focus();
+  } else {
+    document.body.dataset.view = "queue";
+    conversation.close();
+    if (!WIDE.matches) queue.select(queue.selectedId, { focus: true });
+  }
+}
+
+// Links (#/c/<id>) and the browser's back button; route() is idempotent if both fire.
+window.addEventListener("popstate", route);
+window.addEventListener("hashchange", route);
+$("back").addEventListener("click", () => go(null));
+$("filters").addEventListener("change", () => refreshQueue());
+
+// ---- data ------------------------------------------------------------------------------
+
+let queueLoading = null;
+let queueAgain = false;
+async function refreshQueue() {
+  if (!me) return;
+  if (queueLoading) {
+    queueAgain = true;
+    return queueLoading;
+  }
+  queueLoading = (async () => {
+    try {
+      const answer = await api.queue(queue.filters());
+      queue.render(answer.items || [], me);
+      if ($("alert").textContent.startsWith("The desk cannot reach")) clearAlert();
+    } catch (error) {
+      if (error.status !== 401) alertAgent(error.message);
+    } finally {
+      queueLoading = null;
+    }
+    if (queueAgain) {
+      queueAgain = false;
+      await refreshQueue();
+    }
+  })();
+  return queueLoading;
+}
+
+// ---- live updates ----------------------------------------------------------------------
+
+let stream = null;
+let pollTimer = null;
+let safetyTimer = null;
+let streamRetry = null;
+
+function setLive(mode) {
+  const line = $("live");
+  line.hidden = false;
+  line.dataset.mode = mode;
+  line.textContent = mode === "live" ? "Live" : "Updating every 5 s";
+}
+
+function startPolling() {
+  if (pollTimer) return;
+  setLive("polling");
+  pollTimer = setInterval(() => {
+    refreshQueue();
+    conversation.refresh();
+  }, POLL_MS);
+}
+
+function stopPolling() {
+  clearInterval(pollTimer);
+  pollTimer = null;
+}
+
+function startLive() {
+  stopLive();
+  startPolling(); // until the stream says it is open
+  safetyTimer = setInterval(() => refreshQueue(), LIVE_SAFETY_MS);
+  if (!("EventSource" in window)) return;
+  connectStream();
+}
+
+function connectStream() {
+  stream = new EventSource("/v1/stream");
+  stream.addEventListener("open", () => {
+    stopPolling();
+    setLive("live");
+    refreshQueue(); // changes made while it was down
+    conversation.refresh();
+  });
+  stream.addEventListener("change", (event) => {
+    let data = {};
+    try {
+      data = JSON.parse(event.data);
+    } catch {
+      // an event we cannot read still means something changed
+    }
+    refreshQueue();
+    if (!data.conversation_id || String(data.conversation_id) === conversation.id) conversation.refresh();
+  });
+  stream.addEventListener("error", () => {
+    startPolling();
+    if (stream.readyState === EventSource.CLOSED) {
+      // Refused (no stream endpoint yet, or signed out): poll, and try again later.
+      stream = null;
+      clearTimeout(streamRetry);
+      streamRetry = setTimeout(() => me && connectStream(), STREAM_RETRY_MS);
+    }
+  });
+}
+
+function stopLive() {
+  stopPolling();
+  clearInterval(safetyTimer);
+  clearTimeout(streamRetry);
+  stream?.close();
+  stream = null;
+}
+
+// SLA countdowns tick here, once a second, from the time left the server last gave.
+setInterval(() => {
+  const now = Date.now();
+  for (const el of document.querySelectorAll("time.countdown[data-left]")) {
+    const elapsed = el.dataset.paused ? 0 : (now - Number(el.dataset.at)) / 1000;
+    el.textContent = countdown(Number(el.dataset.left) - elapsed);
+  }
+  for (const el of document.querySelectorAll(".waited[data-since]")) {
+    el.textContent = duration(Number(el.dataset.since) + (now - Number(el.dataset.at)) / 1000);
+  }
+}, 1000);
+
+// ---- keyboard --------------------------------------------------------------------------
+
+async function claimKey() {
+  if (conversation.id) return conversation.claim();
+  if (queue.selectedId) {
+    go(queue.selectedId);
+    return conversation.claim();
+  }
+  return claimNext();
+}
+
+async function claimNext() {
+  try {
+    const { conversation_id: id } = await api.claimNext();
+    announce("You hold the most urgent conversation for 15 minutes.");
+    go(id);
+    await refreshQueue();
+  } catch (error) {
+    if (error.status === 404) announce("Nothing is waiting for an answer.");
+    else alertAgent(error.message);
+  }
+}
+
+$("claim-next").addEventListener("click", claimNext);
+
+function openHelp() {
+  const dialog = $("help");
+  if (!dialog.open) dialog.showModal();
+}
+
+$("help-open").addEventListener("click", openHelp);
+
+document.addEventListener("keydown", (event) => {
+  if (!me || event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+  if ($("help").open) return; // the dialog closes itself on Esc
+  const target = event.target;
+  if (target.closest("input, textarea, select, [contenteditable]")) {
+    if (event.key === "Escape") {
+      target.blur();
+      (queue.selectedRow()?.querySelector(".row-link") || $("queue-list")).focus();
+    }
+    return;
+  }
+  const keys = {
+    j: () => moveAndPreview(1),
+    k: () => moveAndPreview(-1),
+    o: () => queue.selectedId && go(queue.selectedId),
+    n: () => claimNext(),
+    c: () => claimKey(),
+    r: () => replyKey(),
+    e: () => conversation.id && conversation.setStatus("resolve"),
+    "?": () => openHelp(),
+    Escape: () => conversation.id && go(null),
+  };
+  const action = keys[event.key];
+  if (!action) return;
+  event.preventDefault();
+  action();
+});
+
+function moveAndPreview(delta) {
+  const id = queue.move(delta);
+  // Side by side, the conversation follows the selection; on a phone it opens on Enter.
+  if (id && WIDE.matches && conversation.id) go(id, { replace: true });
+}
+
+function replyKey() {
+  if (!conversation.id && queue.selectedId) go(queue.selectedId);
+  if (conversation.id || queue.selectedId) conversation.focusReply();
+}
+
+// ---- start -----------------------------------------------------------------------------
+
+(async () => {
+  try {
+    await showDesk(await api.me());
+  } catch (error) {
+    showLogin(error.status === 401 ? "" : error.message);
+  }
+})();

@@ -1,0 +1,97 @@
+// Words and numbers an agent reads: durations, SLA states, names of things.
+
+export const SLA_STATES = {
+  breached: "Breached",
+  at_risk: "At risk",
+  ok: "On track",
+  paused: "Paused",
+  none: "No clock",
+  met: "Met",
+  missed: "Missed",
+  cancelled: "Cancelled",
+};
+
+export const CLOCK_KINDS = {
+  first_response: "First response",
+  next_response: "Next response",
+  resolution: "Resolution",
+};
+
+export const PLATFORMS = {
+  x: "X",
+  facebook: "Facebook",
+  instagram: "Instagram",
+  messenger: "Messenger",
+  mastodon: "Mastodon",
+  bluesky: "Bluesky",
+  other: "Other",
+};
+
+export const INTENTS = [
+  "problem",
+  "question",
+  "request",
+  "complaint",
+  "praise",
+  "banter",
+  "spam",
+  "abuse",
+  "brand",
+  "other",
+];
+
+export const STATUSES = { open: "Open", waiting: "Waiting on the customer", resolved: "Resolved" };
+
+export const REPLY_STATES = { queued: "Sending…", delivered: "Delivered", failed: "Not delivered" };
+
+/** "45 s", "12 min", "3 h 05 min", "2 d 4 h". */
+export function duration(seconds) {
+  const s = Math.max(0, Math.round(Math.abs(seconds)));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+}
+
+/** A live countdown: "18:04 left" under an hour, "2 h 05 min left", "overdue by 12 min". */
+export function countdown(secondsLeft) {
+  if (secondsLeft === null || secondsLeft === undefined) return "no deadline";
+  if (secondsLeft < 0) return `overdue by ${duration(-secondsLeft)}`;
+  if (secondsLeft < 3600) {
+    const s = Math.floor(secondsLeft);
+    return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")} left`;
+  }
+  return `${duration(secondsLeft)} left`;
+}
+
+const timeOnly = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dateTime = new Intl.DateTimeFormat(undefined, {
+  day: "numeric",
+  month: "short",
+  hour: "2-digit",
+  minute: "2-digit",
+});
+
+/** "14:05" today, "21 Nov, 14:05" another day. */
+export function clockTime(iso) {
+  if (!iso) return "";
+  const when = new Date(iso);
+  const today = new Date();
+  return when.toDateString() === today.toDateString()
+    ? timeOnly.format(when)
+    : dateTime.format(when);
+}
+
+export function authorName(author) {
+  if (!author) return "Customer";
+  if (author.handle) return `@${author.handle}`;
+  return author.display_name || "Customer";
+}
+
+export function platformName(platform) {
+  return PLATFORMS[platform] || platform || "";
+}
+
+export function percent(value) {
+  return value === null || value === undefined ? "" : `${Math.round(value * 100)} %`;
+}
