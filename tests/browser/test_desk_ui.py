@@ -1,0 +1,386 @@
+"""The agents' desk in a real browser (the system Chromium) against the real services.
+
+An agent signs in, reads the queue in order with live SLA countdowns and reasons, claims,
+replies (delivered for real to a fake Mastodon by the inbox's delivery loop), resolves and
+corrects a triage, all from the keyboard; customer text carrying HTML stays inert; abusive
+text stays blurred until revealed; a second agent cannot take a held conversation. Screens
+are saved under test-artifacts/browser/ at 1280 px and at phone width (390 px).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from fakes.mastodon import MastodonState
+from fakes.mastodon import create_app as create_fake_mastodon
+from services.inbox.app import create_app as create_inbox
+from services.triage.app import create_app as create_triage
+from tests.browser.harness import (
+    CHROMIUM_ARGS,
+    PASSWORD,
+    PHONE,
+    WIDE,
+    World,
+    audit,
+    chromium_path,
+    customer,
+    mastodon_credentials,
+    shot,
+)
+from tests.support.world import bearer, inbox_settings, make_workspace, triage_settings
+
+SLA_RANK = {"breached": 0, "at_risk": 1, "ok": 2, "paused": 3, "none": 4}
+OUTAGE = "My internet has been down since this morning, please help"
+FLIGHT = "How do I change the date of my flight?"
+HACKED = "Someone hacked my account and took money from my card, urgent!"
+HOURS = "Can you tell me your opening hours?"
+PARCEL = "my parcel never arrived, where is it?"
+
+expect.set_options(timeout=10_000)
+
+
+@pytest.fixture
+async def world(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> World:
+    fake_state = MastodonState()
+    fake = await aiohttp_server(create_fake_mastodon(fake_state))
+    inbox = await aiohttp_client(
+        create_inbox(inbox_settings(database_url, channel_credentials=mastodon_credentials()))
+    )
+    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
+    workspace = await make_workspace(database_url)
+    return World(
+        base=str(triage.make_url("/")),
+        inbox=inbox,
+        triage=triage,
+        fake=fake_state,
+        fake_url=str(fake.make_url("/")),
+        workspace=workspace,
+        database_url=database_url,
+    )
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    executable = chromium_path()  # fails, with how to install it, when Chromium is missing
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+class Tab:
+    """A page that remembers what must never happen: script errors and dialogs."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("dialog", self._dialog)
+
+    async def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    def assert_clean(self) -> None:
+        assert self.errors == [], self.errors
+        assert self.dialogs == [], self.dialogs
+
+
+async def open_tab(browser: Browser, viewport: dict[str, int]) -> Tab:
+    context = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+    return Tab(await context.new_page())
+
+
+async def sign_in(tab: Tab, world: World, email: str) -> None:
+    page = tab.page
+    await page.goto(world.base)
+    await page.get_by_label("E-mail").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Password").press("Enter")
+    await expect(page.locator("#desk")).to_be_visible()
+
+
+def rows(page: Page) -> Any:
+    return page.locator("#queue-list > li")
+
+
+async def press(page: Page, *keys: str) -> None:
+    for key in keys:
+        await page.keyboard.press(key)
+
+
+async def test_an_agent_works_a_conversation_from_the_keyboard_and_sees_the_reply_delivered(
+    world: World, browser: Browser
+) -> None:
+    await world.agent("ana@acme.test")
+    lead = await world.agent("lea@acme.test", role="lead")
+    saved = await world.triage.post(
+        "/v1/saved-replies",
+        headers=bearer(lead),
+        json={
+            "title": "Parcel late",
+            "text": "Sorry about your parcel, I am checking with the carrier.",
+        },
+    )
+    assert saved.status == 201
+    await world.sla_policy(lead, first_response_seconds=50 * 60)  # at risk after 37.5 min
+    await world.ingest(
+        customer("q1", FLIGHT, "1", hours=9),  # breached
+        customer("q2", OUTAGE, "2", minutes=45),  # at risk
+        customer("q3", HACKED, "3"),  # on track, 49:5x left
+        customer("q4", HOURS, "4", minutes=2),
+    )
+    jane = world.mention("jane@m.example", PARCEL, minutes_ago=1)
+    await world.connect_mastodon()  # the real poller fetches Jane's mention
+    queued = await world.queue_settles(5, {"breached", "at_risk", "ok"})
+
+    tab = await open_tab(browser, WIDE)
+    page = tab.page
+    await page.goto(world.base)
+    await expect(page.get_by_role("heading", name="Sign in to the desk")).to_be_visible()
+    await audit(page)
+    await shot(page, "login-1280")
+
+    await sign_in(tab, world, "ana@acme.test")
+    await expect(rows(page)).to_have_count(5)
+    order = await rows(page).evaluate_all(
+        "rows => rows.map(r => [r.dataset.state, r.dataset.priority, r.dataset.due, r.dataset.key])"
+    )
+    keys = [(SLA_RANK[state], priority, due) for state, priority, due, _ in order]
+    assert keys == sorted(keys), order  # state, then priority, then deadline
+    assert [k[0] for k in keys[:2]] == [SLA_RANK["breached"], SLA_RANK["at_risk"]]
+    assert [int(o[3]) for o in order] == [i["conversation_id"] for i in queued]
+    for row, item in zip(await rows(page).all(), queued, strict=True):
+        await expect(row.locator(".reasons")).to_contain_text(item["reasons"][0])
+    # The countdown of a running clock ticks in the page, between two refreshes.
+    ok_row = rows(page).filter(has=page.locator(".sla-ok")).first
+    before = await ok_row.locator("time.countdown").text_content()
+    assert before and re.fullmatch(r"\d+:\d\d left|\d+ h \d\d min left", before), before
+    await expect(ok_row.locator("time.countdown")).not_to_have_text(before, timeout=3000)
+    await expect(rows(page).first.locator(".sla")).to_contain_text("Breached")
+    await expect(rows(page).first.locator(".sla")).to_contain_text("overdue by")
+    await audit(page)
+    await shot(page, "queue-1280")
+    await page.get_by_label("Priority").select_option("P1")
+    await expect(rows(page)).to_have_count(1)
+    await expect(rows(page).first).to_contain_text(HACKED)
+    await page.get_by_label("Priority").select_option("")
+    await expect(rows(page)).to_have_count(5)
+
+    # Keyboard only: j down to Jane's conversation, open, claim, reply, send.
+    await rows(page).first.locator(".row-link").focus()
+    await expect(rows(page).first).to_have_attribute("aria-current", "true")
+    target = next(i for i, item in enumerate(queued) if item["platform"] == "mastodon")
+    await press(page, *["j"] * target)
+    await expect(rows(page).nth(target)).to_have_attribute("aria-current", "true")
+    focused_outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert focused_outline != "none", "the focused row shows where the keyboard is"
+    await press(page, "Enter")
+    await expect(page.locator("#conv-title")).to_contain_text("@jane@m.example")
+    await expect(page.locator("#thread")).to_contain_text(PARCEL)
+    await expect(page.locator("#clocks")).to_contain_text("First response")
+    await press(page, "c")
+    await expect(page.locator("#holder")).to_contain_text("You hold it")
+    await expect(rows(page).nth(target).locator(".holder")).to_contain_text("held by you")
+    await page.get_by_label("Only mine").check()
+    await expect(rows(page)).to_have_count(1)
+    await page.get_by_label("Only mine").uncheck()
+    await expect(rows(page)).to_have_count(5)
+    await press(page, "Escape")  # out of the filter, back to the selected row
+    await expect(rows(page).nth(target).locator(".row-link")).to_be_focused()
+    await press(page, "r")
+    await expect(page.locator("#reply-text")).to_be_focused()
+    await page.locator("#saved-reply").select_option(label="Parcel late")
+    await expect(page.locator("#reply-text")).to_have_value(
+        "Sorry about your parcel, I am checking with the carrier."
+    )
+    await press(page, "End")
+    await page.keyboard.type(" Back to you within the hour, Jane.")
+    await press(page, "Control+Enter")
+    reply = page.locator("#thread .reply")
+    await expect(reply).to_have_count(1)
+    await expect(reply.locator(".reply-state")).to_have_text("Delivered", timeout=25_000)
+    assert world.fake.created_count == 1
+    posted = world.fake.statuses[world.fake.created_statuses[0]]
+    assert posted.in_reply_to_id == jane.status_id
+    assert "Back to you within the hour, Jane." in posted.content
+    await expect(page.locator("#reply-text")).to_have_value("")
+    await audit(page)
+    await shot(page, "conversation-1280")
+
+    # Esc leaves the text box; e resolves; the conversation leaves the queue.
+    await page.locator("#reply-text").focus()
+    await press(page, "Escape", "e")
+    await expect(page.locator("#conv-meta .status")).to_have_text("Resolved")
+    await expect(page.locator("#act-reopen")).to_be_visible()
+    await expect(rows(page)).to_have_count(4)  # answered, it left the queue; resolved, it stays out
+    assert (
+        await world.scalar(
+            "SELECT status FROM triage.conversations WHERE id = :id",
+            id=int(order[target][3]),
+        )
+        == "resolved"
+    )
+    await press(page, "?")
+    await expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+    await press(page, "Escape")
+    await expect(page.get_by_role("dialog")).to_be_hidden()
+    tab.assert_clean()
+
+
+async def test_an_agent_corrects_a_triage_decision_from_the_conversation(
+    world: World, browser: Browser
+) -> None:
+    await world.agent("ana@acme.test")
+    (cid,) = await world.ingest(customer("c1", HOURS, "7"))
+    await world.queue_settles(1)
+    tab = await open_tab(browser, WIDE)
+    page = tab.page
+    await sign_in(tab, world, "ana@acme.test")
+    await expect(rows(page).first).to_have_attribute("aria-current", "true")
+    await press(page, "Enter")
+    message = page.locator("#thread .msg.in").first
+    await expect(message.locator(".triage-line")).to_contain_text("needs an answer")
+    await message.get_by_role("button", name="Correct triage").click()
+    await expect(message.get_by_label("What to correct")).to_be_focused()
+    await message.get_by_label("What to correct").select_option("intent")
+    await message.get_by_label("Correct value").select_option("question")
+    await message.get_by_role("button", name="Save correction").click()
+    saved_or_refused = page.locator(
+        "#announce:has-text('Correction saved'), .fix-status:has-text('Not saved')"
+    )
+    await expect(saved_or_refused.first).to_be_visible()
+    refused = message.locator(".fix-status")
+    assert await refused.count() == 0, (
+        "POST /v1/messages/{id}/correction refused the correction: "
+        + str(await refused.first.text_content())
+    )
+    await expect(message.locator(".corrections")).to_contain_text("Intent → question")
+    assert (
+        await world.scalar(
+            "SELECT new_value FROM triage.corrections c JOIN triage.messages m "
+            "ON m.workspace_id = c.workspace_id AND m.id = c.message_id "
+            "WHERE m.conversation_id = :cid AND c.field = 'intent'",
+            cid=cid,
+        )
+        == "question"
+    )
+    tab.assert_clean()
+
+
+XSS_IMG = '<img src=x onerror="window.__xss=1;alert(1)"> my parcel never arrived, where is it?'
+XSS_SCRIPT = (
+    "<script>window.__xss=2;alert(2)</script><b>bold</b> my order never arrived, can you help?"
+)
+ABUSE = "you stupid morons, answer me or I'll come to your office"
+
+
+async def test_html_in_messages_is_inert_and_abuse_is_blurred_until_revealed_on_a_phone(
+    world: World, browser: Browser
+) -> None:
+    await world.agent("ana@acme.test")
+    await world.ingest(
+        customer("x1", XSS_IMG, "21", minutes=3),
+        customer("x2", XSS_SCRIPT, "22", minutes=2),
+        customer("x3", ABUSE, "23", minutes=1),
+    )
+    queued = await world.queue_settles(3)
+    assert any(i["abuse"] for i in queued), "triage flags the insult as abusive"
+
+    tab = await open_tab(browser, PHONE)
+    page = tab.page
+    await page.goto(world.base)
+    await expect(page.get_by_label("E-mail")).to_be_visible()
+    await audit(page)
+    await shot(page, "login-390")
+    await sign_in(tab, world, "ana@acme.test")
+    await expect(rows(page)).to_have_count(3)
+    await expect(page.locator("#queue-list")).to_contain_text(XSS_IMG)
+    await expect(page.locator("#queue-list")).to_contain_text(XSS_SCRIPT)
+    abusive = rows(page).filter(has=page.locator(".abusive"))
+    await expect(abusive).to_have_count(1)
+    blurred = abusive.locator(".excerpt")
+    await expect(blurred).to_have_class(re.compile(r"\bblurred\b"))
+    await expect(blurred).to_have_attribute("aria-hidden", "true")
+    assert "blur" in await blurred.evaluate("el => getComputedStyle(el).filter")
+    await audit(page)
+    await shot(page, "queue-390")
+
+    # The abusive conversation on a phone: one pane, blurred until the agent reveals it.
+    await abusive.locator(".row-link").click()
+    await expect(page.locator("#queue-pane")).to_be_hidden()
+    text = page.locator("#thread .msg.in .text").first
+    await expect(text).to_have_class(re.compile(r"\bblurred\b"))
+    await expect(page.locator("#thread .reveal")).to_be_visible()
+    await audit(page)
+    await shot(page, "conversation-390")
+    await page.locator("#thread .reveal").click()
+    await expect(text).not_to_have_class(re.compile(r"\bblurred\b"))
+    await expect(text).to_have_text(ABUSE)
+    await page.get_by_role("button", name="← Queue").click()
+    await expect(page.locator("#queue-pane")).to_be_visible()
+
+    # The payloads, opened: shown as characters, never run, never parsed into elements.
+    for payload in (XSS_IMG, XSS_SCRIPT):
+        await rows(page).filter(has_text=payload).locator(".row-link").click()
+        await expect(page.locator("#thread .msg.in .text").first).to_have_text(payload)
+        await page.get_by_role("button", name="← Queue").click()
+    assert await page.evaluate("window.__xss") is None
+    assert await page.locator("#desk img, #desk script, #desk b").count() == 0
+    tab.assert_clean()
+
+
+async def test_a_second_agent_cannot_take_a_held_conversation(
+    world: World, browser: Browser
+) -> None:
+    await world.agent("ana@acme.test")
+    await world.agent("bo@acme.test")
+    held, other = await world.ingest(
+        customer("h1", OUTAGE, "31", minutes=30), customer("h2", HOURS, "32", minutes=1)
+    )
+    await world.queue_settles(2)
+
+    ana = await open_tab(browser, WIDE)
+    await sign_in(ana, world, "ana@acme.test")
+    await ana.page.goto(f"{world.base}#/c/{held}")
+    await expect(ana.page.locator("#conv-title")).to_contain_text("@user31")
+    await press(ana.page, "c")
+    await expect(ana.page.locator("#holder")).to_contain_text("You hold it")
+    await press(ana.page, "r")
+    await ana.page.keyboard.type("We are on it: a technician is looking at your line.")
+    await press(ana.page, "Control+Enter")
+    await expect(ana.page.locator("#thread .reply")).to_have_count(1)
+
+    bo = await open_tab(browser, WIDE)
+    await sign_in(bo, world, "bo@acme.test")
+    await bo.page.goto(f"{world.base}#/c/{held}")
+    await expect(bo.page.locator("#holder")).to_contain_text("Held by another agent")
+    await press(bo.page, "c")
+    await expect(bo.page.locator("#alert")).to_contain_text("Another agent holds this conversation")
+    await bo.page.locator("#reply-text").fill("Let me take this one.")
+    await bo.page.get_by_role("button", name="Send reply").click()
+    await expect(bo.page.locator("#alert")).to_contain_text("Claim the conversation")
+    await expect(bo.page.locator("#holder")).to_contain_text("Held by another agent")
+    assert await world.scalar("SELECT count(*) FROM triage.replies") == 1
+
+    # Claim-next skips the held conversation; the same answer pasted elsewhere is flagged.
+    await bo.page.locator("#reply-text").fill("")
+    await bo.page.locator("body").click()
+    await press(bo.page, "n")
+    await expect(bo.page.locator("#conv-title")).to_contain_text("@user32")
+    assert bo.page.url.endswith(f"#/c/{other}")
+    await expect(bo.page.locator("#holder")).to_contain_text("You hold it")
+    await press(bo.page, "r")
+    await bo.page.keyboard.type("We are on it: a technician is looking at your line.")
+    await press(bo.page, "Control+Enter")
+    await expect(bo.page.locator("#reply-warnings")).to_contain_text("same text was sent")
+    ana.assert_clean()
+    bo.assert_clean()
