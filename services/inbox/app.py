@@ -15,6 +15,7 @@ from services.inbox.delivery import delivery_tasks
 from services.inbox.http_channels import add_routes as add_channel_routes
 from services.inbox.http_ingest import METRICS_KEY, SETTINGS_KEY, ingest
 from services.inbox.metrics import InboxMetrics, refresh_forever
+from services.inbox.openapi import DOCUMENT as OPENAPI
 from services.inbox.poller import Poller
 from services.inbox.settings import InboxSettings
 from services.inbox.webhooks import HUB_KEY, WebhookHub
@@ -22,6 +23,7 @@ from services.inbox.webhooks import add_routes as add_webhook_routes
 from services.infra import metrics
 from services.infra.db import create_engine
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware
+from services.infra.openapi import add_openapi_route
 
 
 def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
@@ -72,6 +74,7 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
     if settings.run_workers:
         app.cleanup_ctx.append(workers)
     add_probes(app, settings.readiness_cache_seconds)
+    add_openapi_route(app, OPENAPI)
     if api:
         add_channel_routes(app)
         add_webhook_routes(app)

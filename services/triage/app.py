@@ -17,6 +17,7 @@ from services.infra import metrics
 from services.infra.db import create_engine
 from services.infra.events import Consumer, Event
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware
+from services.infra.openapi import add_openapi_route
 from services.triage import webhooks
 from services.triage.consumer import handle_batch
 from services.triage.http_auth import add_routes as add_auth_routes
@@ -29,6 +30,7 @@ from services.triage.http_stats import add_routes as add_stats_routes
 from services.triage.http_stream import NEWS_KEY, DeskNews
 from services.triage.http_stream import add_routes as add_stream_routes
 from services.triage.metrics import TriageMetrics
+from services.triage.openapi import DOCUMENT as OPENAPI
 from services.triage.scheduler import SlaScheduler
 from services.triage.settings import TriageSettings
 
@@ -130,6 +132,7 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     app[CLOCK_STOP_KEY] = app[METRICS_KEY].count_clock_stop
     app[REPLY_ORIGIN_KEY] = app[METRICS_KEY].count_reply_origin
     add_probes(app, settings.readiness_cache_seconds)
+    add_openapi_route(app, OPENAPI)
     if api:
         app.router.add_get("/v1/queue", get_queue)
         add_sla_routes(app)

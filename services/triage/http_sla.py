@@ -5,11 +5,12 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -200,29 +201,31 @@ def add_routes(app: web.Application) -> None:
 MAX_URL = 2048
 
 
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: Annotated[str, Field(min_length=8, max_length=MAX_URL, pattern=r"^https?://[^\s/]+")]
+
+
 async def put_webhook(request: web.Request) -> web.Response:
     """Set the breach webhook; the signing secret is shown once, in this answer."""
     caller = await authenticate(request)
     if caller.role not in EDITORS:
         raise ProblemError(403, "Forbidden", "Only leads and admins set webhooks.")
     try:
-        document = orjson.loads(await request.content.read(8192))
-    except orjson.JSONDecodeError as exc:
-        raise ProblemError(400, "Malformed JSON", str(exc)) from None
-    url = document.get("url") if isinstance(document, dict) else None
-    parsed = urlsplit(url) if isinstance(url, str) else None
-    if (
-        parsed is None
-        or parsed.scheme not in ("http", "https")
-        or not parsed.hostname
-        or len(str(url)) > MAX_URL
-        or set(document) != {"url"}
-    ):
+        url = WebhookIn.model_validate_json(await request.content.read(8192)).url
+    except ValidationError:
         raise ProblemError(
             422,
             "Invalid webhook",
             'Send {"url": "https://…"}.',
             errors=[{"pointer": "/url", "detail": "an http(s) URL is needed"}],
+        ) from None
+    if not urlsplit(url).hostname:
+        raise ProblemError(
+            422,
+            "Invalid webhook",
+            "The URL has no host.",
+            errors=[{"pointer": "/url", "detail": "no host"}],
         )
     secret = secrets.token_urlsafe(32)
     async with request.app[ENGINE_KEY].begin() as conn:

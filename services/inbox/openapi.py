@@ -1,0 +1,104 @@
+"""The inbox API's OpenAPI 3.1 document (served at /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.inbox.http_channels import ChannelIn
+from services.inbox.ingest_request import BatchIn
+from services.infra.openapi import Operation, document
+
+TEXT: dict[str, Any] = {"type": "string"}
+AUTH = {401: "Missing or unknown ingest token"}
+
+OPERATIONS = [
+    Operation("GET", "/livez", "The process answers", "probes", auth=None, answers={200: "Alive"}),
+    Operation(
+        "GET",
+        "/readyz",
+        "The database answers",
+        "probes",
+        auth=None,
+        answers={200: "Ready", 503: "The database cannot be reached"},
+    ),
+    Operation(
+        "GET",
+        "/metrics",
+        "Prometheus metrics",
+        "probes",
+        auth=None,
+        answers={200: "Text exposition format"},
+        success=TEXT,
+        success_media="text/plain",
+    ),
+    Operation(
+        "POST",
+        "/v1/ingest",
+        "Store a batch of normalised messages, once each (JSON in the proto3 mapping, "
+        "or binary ecoute.v1.IngestBatch as application/x-protobuf)",
+        "ingest",
+        body=BatchIn,
+        auth="ingest",
+        answers={
+            200: "Stored and duplicate items",
+            400: "Malformed body",
+            **AUTH,
+            413: "Body or batch too large",
+            415: "Unsupported content type",
+            422: "Invalid field",
+            503: "Database unavailable",
+        },
+    ),
+    Operation(
+        "GET",
+        "/v1/channels",
+        "The workspace's channels and their health",
+        "channels",
+        auth="ingest",
+        answers={200: "Channels", **AUTH},
+    ),
+    Operation(
+        "PUT",
+        "/v1/channels/{platform}/{key}",
+        "Connect a platform account (credentials by reference)",
+        "channels",
+        body=ChannelIn,
+        auth="ingest",
+        answers={200: "Saved", **AUTH, 404: "Unknown platform", 422: "Invalid channel"},
+    ),
+    Operation(
+        "GET",
+        "/webhooks/{platform}",
+        "Platform handshakes (X CRC, Meta verification)",
+        "webhooks",
+        auth=None,
+        answers={
+            200: "Handshake answer",
+            403: "Wrong verify token",
+            404: "No such platform",
+            503: "Not configured",
+        },
+    ),
+    Operation(
+        "POST",
+        "/webhooks/{platform}",
+        "Platform events, signed over the raw body",
+        "webhooks",
+        auth=None,
+        answers={
+            200: "Acknowledged",
+            401: "Missing or forged signature",
+            404: "No such platform",
+            413: "Too large",
+            503: "Not configured",
+        },
+    ),
+]
+
+DOCUMENT = document(
+    "Écoute inbox — the edge to the platforms",
+    "1",
+    "Ingest from any producer, connected channels, platform webhooks. Errors are "
+    "application/problem+json.",
+    OPERATIONS,
+)

@@ -1,0 +1,268 @@
+"""The triage API's OpenAPI 3.1 document (served at /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.infra.openapi import Operation, document
+from services.triage.http_auth import LoginIn, TokenIn
+from services.triage.http_desk import NoteIn, ReplyIn, SavedReplyIn
+from services.triage.http_sla import WebhookIn
+from services.triage.sla_policy import PolicyIn
+
+P404 = {404: "No such conversation in your workspace"}
+AUTH = {401: "Missing, unknown or expired credentials", 403: "Not allowed (role or CSRF)"}
+TEXT: dict[str, Any] = {"type": "string"}
+QUEUE_QUERY = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
+    "priority": {"enum": ["P1", "P2", "P3", "P4"]},
+    "platform": {
+        "enum": ["x", "facebook", "instagram", "messenger", "mastodon", "bluesky", "other"]
+    },
+    "intent": {
+        "enum": [
+            "problem",
+            "question",
+            "request",
+            "complaint",
+            "praise",
+            "banter",
+            "spam",
+            "abuse",
+            "brand",
+            "other",
+        ]
+    },
+    "state": {"enum": ["breached", "at_risk", "ok", "paused", "none"]},
+    "language": {"enum": ["fr", "en", "other"]},
+    "mine": {"enum": ["true", "false"]},
+}
+
+
+def _status(action: str) -> Operation:
+    return Operation(
+        "POST",
+        f"/v1/conversations/{{id}}/{action}",
+        f"{action.title()} the conversation (the SLA clocks follow)",
+        "conversations",
+        answers={200: "New status", **AUTH, **P404, 409: "Not possible from the current status"},
+    )
+
+
+OPERATIONS = [
+    Operation("GET", "/livez", "The process answers", "probes", auth=None, answers={200: "Alive"}),
+    Operation(
+        "GET",
+        "/readyz",
+        "The database answers",
+        "probes",
+        auth=None,
+        answers={200: "Ready", 503: "The database cannot be reached"},
+    ),
+    Operation(
+        "GET",
+        "/metrics",
+        "Prometheus metrics",
+        "probes",
+        auth=None,
+        answers={200: "Text exposition format"},
+        success=TEXT,
+        success_media="text/plain",
+    ),
+    Operation(
+        "GET",
+        "/",
+        "The desk's web UI",
+        "ui",
+        auth=None,
+        answers={200: "HTML"},
+        success=TEXT,
+        success_media="text/html",
+    ),
+    Operation(
+        "POST",
+        "/v1/auth/login",
+        "Sign in with a password (sets the session cookie)",
+        "accounts",
+        body=LoginIn,
+        auth=None,
+        answers={
+            200: "Signed in; the answer carries the CSRF token",
+            401: "Wrong e-mail or password",
+            409: "Choose a workspace",
+            422: "Invalid body",
+            429: "Too many failed sign-ins",
+        },
+    ),
+    Operation(
+        "POST", "/v1/auth/logout", "Sign out", "accounts", answers={200: "Signed out", **AUTH}
+    ),
+    Operation(
+        "GET",
+        "/v1/me",
+        "Who I am (and a fresh CSRF token for a session)",
+        "accounts",
+        answers={200: "The caller", **AUTH},
+    ),
+    Operation("GET", "/v1/tokens", "My API tokens", "accounts", answers={200: "Tokens", **AUTH}),
+    Operation(
+        "POST",
+        "/v1/tokens",
+        "Create an API token (its value is shown once)",
+        "accounts",
+        body=TokenIn,
+        answers={201: "Created", **AUTH, 422: "Invalid body"},
+    ),
+    Operation(
+        "DELETE",
+        "/v1/tokens/{id}",
+        "Revoke an API token",
+        "accounts",
+        answers={200: "Revoked", **AUTH, 404: "No such token"},
+    ),
+    Operation(
+        "GET",
+        "/v1/queue",
+        "Conversations waiting for an answer, most urgent first",
+        "queue",
+        query=QUEUE_QUERY,
+        answers={200: "The queue", **AUTH, 422: "Invalid filter"},
+    ),
+    Operation(
+        "POST",
+        "/v1/queue/claim-next",
+        "Claim the most urgent unclaimed conversation",
+        "queue",
+        answers={200: "Claimed", **AUTH, 404: "Nothing is waiting"},
+    ),
+    Operation(
+        "GET",
+        "/v1/conversations/{id}",
+        "A conversation: thread, triage, replies, notes",
+        "conversations",
+        answers={200: "The conversation", **AUTH, **P404},
+    ),
+    Operation(
+        "POST",
+        "/v1/conversations/{id}/claim",
+        "Claim (or renew the claim on) it",
+        "conversations",
+        answers={200: "Claimed", **AUTH, **P404, 409: "Another agent holds it"},
+    ),
+    Operation(
+        "POST",
+        "/v1/conversations/{id}/release",
+        "Release my claim",
+        "conversations",
+        answers={200: "Released", **AUTH, **P404, 409: "Not held by you"},
+    ),
+    Operation(
+        "POST",
+        "/v1/conversations/{id}/replies",
+        "Reply (delivered by the inbox)",
+        "conversations",
+        body=ReplyIn,
+        answers={
+            200: "Already sent with this client_key",
+            202: "Queued for delivery",
+            **AUTH,
+            **P404,
+            409: "Not claimed, or resolved",
+            422: "Empty, too long or invalid",
+        },
+    ),
+    Operation(
+        "POST",
+        "/v1/conversations/{id}/notes",
+        "Add an internal note",
+        "conversations",
+        body=NoteIn,
+        answers={201: "Noted", **AUTH, **P404, 422: "Invalid body"},
+    ),
+    _status("resolve"),
+    _status("reopen"),
+    _status("wait"),
+    Operation(
+        "GET",
+        "/v1/conversations/{id}/sla",
+        "The conversation's SLA clocks and history",
+        "sla",
+        answers={200: "Clocks", **AUTH, **P404},
+    ),
+    Operation(
+        "GET",
+        "/v1/sla/policies",
+        "The workspace's SLA policy",
+        "sla",
+        answers={200: "The policy", **AUTH},
+    ),
+    Operation(
+        "PUT",
+        "/v1/sla/policies",
+        "Replace the SLA policy (leads and admins)",
+        "sla",
+        body=PolicyIn,
+        answers={
+            200: "Saved",
+            **AUTH,
+            400: "Malformed JSON",
+            413: "Too large",
+            422: "Impossible policy",
+        },
+    ),
+    Operation(
+        "GET",
+        "/v1/webhooks",
+        "The breach webhook's URL",
+        "sla",
+        answers={200: "The webhook", **AUTH, 404: "No webhook is set"},
+    ),
+    Operation(
+        "PUT",
+        "/v1/webhooks",
+        "Set the breach webhook (the secret is shown once)",
+        "sla",
+        body=WebhookIn,
+        answers={200: "Saved", **AUTH, 422: "Invalid URL or body"},
+    ),
+    Operation(
+        "GET",
+        "/v1/saved-replies",
+        "Saved replies (starting points)",
+        "replies",
+        answers={200: "Saved replies", **AUTH},
+    ),
+    Operation(
+        "POST",
+        "/v1/saved-replies",
+        "Add a saved reply (leads and admins)",
+        "replies",
+        body=SavedReplyIn,
+        answers={201: "Added", **AUTH, 422: "Invalid body"},
+    ),
+    Operation(
+        "GET",
+        "/v1/stats",
+        "First response, attainment, backlog, answers (leads)",
+        "stats",
+        query={"days": {"type": "integer", "minimum": 1, "maximum": 90}},
+        answers={200: "Figures", **AUTH, 422: "Invalid period"},
+    ),
+    Operation(
+        "GET",
+        "/v1/stream",
+        "Live changes as Server-Sent Events (Last-Event-ID resumes)",
+        "queue",
+        answers={200: "An event stream", **AUTH, 422: "Invalid Last-Event-ID"},
+        success=TEXT,
+        success_media="text/event-stream",
+    ),
+]
+
+DOCUMENT = document(
+    "Écoute triage — the agents' desk",
+    "1",
+    "Queue, conversations, replies, SLA policies and clocks, accounts. Errors are "
+    "application/problem+json; another workspace's ids answer 404.",
+    OPERATIONS,
+)
