@@ -297,6 +297,8 @@ async def test_html_in_messages_is_inert_and_abuse_is_blurred_until_revealed_on_
 
     tab = await open_tab(browser, PHONE)
     page = tab.page
+    # A phone on a network that drops the event stream: the desk falls back to polling.
+    await page.route("**/v1/stream", lambda route: route.abort())
     await page.goto(world.base)
     await expect(page.get_by_label("E-mail")).to_be_visible()
     await audit(page)
@@ -335,6 +337,10 @@ async def test_html_in_messages_is_inert_and_abuse_is_blurred_until_revealed_on_
         await page.get_by_role("button", name="← Queue").click()
     assert await page.evaluate("window.__xss") is None
     assert await page.locator("#desk img, #desk script, #desk b").count() == 0
+
+    await expect(page.locator("#live")).to_have_text("Updating every 5 s")
+    await world.ingest(customer("x4", HOURS, "24"))
+    await expect(rows(page)).to_have_count(4, timeout=15_000)
     tab.assert_clean()
 
 
@@ -348,6 +354,11 @@ async def test_a_second_agent_cannot_take_a_held_conversation(
     )
     await world.queue_settles(2)
 
+    bo = await open_tab(browser, WIDE)
+    await sign_in(bo, world, "bo@acme.test")
+    await bo.page.goto(f"{world.base}#/c/{held}")
+    await expect(bo.page.locator("#holder")).to_have_text("Nobody holds it")
+
     ana = await open_tab(browser, WIDE)
     await sign_in(ana, world, "ana@acme.test")
     await ana.page.goto(f"{world.base}#/c/{held}")
@@ -359,10 +370,10 @@ async def test_a_second_agent_cannot_take_a_held_conversation(
     await press(ana.page, "Control+Enter")
     await expect(ana.page.locator("#thread .reply")).to_have_count(1)
 
-    bo = await open_tab(browser, WIDE)
-    await sign_in(bo, world, "bo@acme.test")
-    await bo.page.goto(f"{world.base}#/c/{held}")
+    # Bo's open page follows without a reload: Ana holds it, and her reply is in the thread.
+    await expect(bo.page.locator("#live")).to_have_text("Live")
     await expect(bo.page.locator("#holder")).to_contain_text("Held by another agent")
+    await expect(bo.page.locator("#thread .reply")).to_contain_text("An agent replied")
     await press(bo.page, "c")
     await expect(bo.page.locator("#alert")).to_contain_text("Another agent holds this conversation")
     await bo.page.locator("#reply-text").fill("Let me take this one.")
