@@ -27,7 +27,9 @@ function announce(text) {
   announceTimer = setTimeout(() => (line.textContent = ""), 8000);
 }
 
+/** An error the agent must see; stays until dismissed, the next success or another screen. */
 function alertAgent(text) {
+  if (!text) return clearAlert();
   const box = $("alert");
   box.hidden = false;
   fill(box, text, " ", h("button", { type: "button", className: "dismiss", on: { click: clearAlert } }, "Dismiss"));
@@ -142,6 +144,7 @@ function go(id, { replace = false } = {}) {
 function route() {
   if (!me) return;
   const match = /^#\/c\/(\d+)$/.exec(location.hash);
+  if ((match ? match[1] : null) !== conversation.id) clearAlert();
   if (match) {
     document.body.dataset.view = "conversation";
     queue.select(match[1]);

@@ -511,6 +511,7 @@ export class ConversationView {
     if (!this.id) return;
     try {
       await work();
+      this.alert(null);
       if (done) this.announce(done);
     } catch (error) {
       this.alert(error.message);
@@ -553,6 +554,7 @@ export class ConversationView {
       // The same key until the server has it: a double submit or a retry stores one reply.
       const answer = await api.reply(id, text, draft.key, draft.savedId);
       this.drafts.delete(id);
+      this.alert(null);
       if (this.id === id) {
         this.replyText.value = "";
         fill(this.warnings, (answer.warnings || []).map((w) => h("p", { className: "warning" }, w)));
