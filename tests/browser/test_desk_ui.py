@@ -175,6 +175,12 @@ async def test_an_agent_works_a_conversation_from_the_keyboard_and_sees_the_repl
     await page.get_by_label("Priority").select_option("")
     await expect(rows(page)).to_have_count(5)
 
+    await page.locator(".skip").focus()
+    await press(page, "Enter")
+    assert await page.evaluate(
+        "document.getElementById('queue-list').contains(document.activeElement)"
+    )
+
     # Keyboard only: j down to Jane's conversation, open, claim, reply, send.
     await rows(page).first.locator(".row-link").focus()
     await expect(rows(page).first).to_have_attribute("aria-current", "true")

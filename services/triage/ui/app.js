@@ -143,6 +143,7 @@ function go(id, { replace = false } = {}) {
 
 function route() {
   if (!me) return;
+  if (location.hash && !location.hash.startsWith("#/")) return; // an in-page link, not a screen
   const match = /^#\/c\/(\d+)$/.exec(location.hash);
   if ((match ? match[1] : null) !== conversation.id) clearAlert();
   if (match) {
@@ -161,6 +162,11 @@ function route() {
 window.addEventListener("popstate", route);
 window.addEventListener("hashchange", route);
 $("back").addEventListener("click", () => go(null));
+document.querySelector(".skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  if (!WIDE.matches && conversation.id) go(null);
+  (queue.selectedRow()?.querySelector(".row-link") || $("queue-list")).focus();
+});
 $("filters").addEventListener("change", () => refreshQueue());
 
 // ---- data ------------------------------------------------------------------------------
