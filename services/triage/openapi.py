@@ -13,7 +13,7 @@ from services.triage.sla_policy import PolicyIn
 P404 = {404: "No such conversation in your workspace"}
 AUTH = {401: "Missing, unknown or expired credentials", 403: "Not allowed (role or CSRF)"}
 TEXT: dict[str, Any] = {"type": "string"}
-QUEUE_QUERY = {
+QUEUE_QUERY: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 500},
     "priority": {"enum": ["P1", "P2", "P3", "P4"]},
     "platform": {
