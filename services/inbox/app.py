@@ -22,7 +22,7 @@ from services.inbox.webhooks import HUB_KEY, WebhookHub
 from services.inbox.webhooks import add_routes as add_webhook_routes
 from services.infra import metrics
 from services.infra.db import create_engine
-from services.infra.http import ENGINE_KEY, add_probes, errors_middleware
+from services.infra.http import ENGINE_KEY, add_probes, errors_middleware, security_headers
 from services.infra.openapi import add_openapi_route
 
 
@@ -31,7 +31,9 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
 
     With ``api=False`` (a worker process) it serves only probes and metrics.
     """
-    app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[security_headers, errors_middleware], client_max_size=settings.max_body_bytes
+    )
     app[SETTINGS_KEY] = settings
     registry = CollectorRegistry()
     metrics.install(app, registry)

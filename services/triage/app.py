@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.infra import metrics
 from services.infra.db import create_engine
 from services.infra.events import Consumer, Event
-from services.infra.http import ENGINE_KEY, add_probes, errors_middleware
+from services.infra.http import ENGINE_KEY, add_probes, errors_middleware, security_headers
 from services.infra.openapi import add_openapi_route
 from services.triage import webhooks
 from services.triage.consumer import handle_batch
@@ -81,7 +81,7 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
 
     With ``api=False`` (a worker process) it serves only probes and metrics.
     """
-    app = web.Application(middlewares=[errors_middleware])
+    app = web.Application(middlewares=[security_headers, errors_middleware])
     registry = CollectorRegistry()
     metrics.install(app, registry)
     metrics.install_pool_gauges(app, registry, ENGINE_KEY)

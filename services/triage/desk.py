@@ -302,7 +302,12 @@ async def conversation_view(
     """The whole conversation as an agent sees it: thread, decisions, replies, notes."""
     c = (
         await conn.execute(
-            text("SELECT * FROM triage.conversations WHERE workspace_id = :ws AND id = :id"),
+            text(
+                "SELECT c.*, u.display_name AS assignee_name FROM triage.conversations AS c "
+                "LEFT JOIN triage.users AS u "
+                "ON u.workspace_id = c.workspace_id AND u.id = c.assignee_id "
+                "WHERE c.workspace_id = :ws AND c.id = :id"
+            ),
             {"ws": workspace_id, "id": conversation_id},
         )
     ).first()
@@ -356,6 +361,7 @@ async def conversation_view(
         "waiting_since": c.waiting_since,
         "assignee_id": c.assignee_id,
         "claim_expires_at": c.claim_expires_at,
+        "assignee_name": c.assignee_name,
         "messages": [
             {
                 "id": m.id,

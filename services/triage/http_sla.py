@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.triage import desk
 from services.triage.clocks import clock_of_row, load_policies, lock_running
 from services.triage.clocks import save as save_clocks
 from services.triage.conversation_actions import (
@@ -173,6 +174,10 @@ def status_action(action: str) -> Any:
         async with request.app[ENGINE_KEY].begin() as conn:
             if not await conversation_exists(conn, caller.workspace_id, conversation_id):
                 raise ProblemError(404, "Not Found", "No such conversation.")
+            found = await desk.holder(conn, caller.workspace_id, conversation_id, datetime.now(UTC))
+            held_by = found[1] if found else None
+            if held_by not in (None, caller.user_id) and caller.role == "agent":
+                raise ProblemError(409, "Conflict", "Another agent holds this conversation.")
             try:
                 status = await change_status(
                     conn, caller.workspace_id, conversation_id, action, datetime.now(UTC), counters

@@ -229,12 +229,14 @@ _QUEUE = text(
     SELECT c.id, c.platform, c.channel, c.kind, c.priority, c.intent, c.abuse, c.reasons,
            c.waiting_since, c.sla_rank, c.sla_due_at, c.assignee_id, c.claim_expires_at,
            m.id AS message_id, m.text, m.author_handle, m.author_name, m.created_at,
-           d.language
+           d.language, u.display_name AS assignee_name
     FROM triage.conversations AS c
     LEFT JOIN triage.messages AS m
       ON m.workspace_id = c.workspace_id AND m.id = c.last_message_id
     LEFT JOIN triage.decisions AS d
       ON d.workspace_id = m.workspace_id AND d.message_id = m.id
+    LEFT JOIN triage.users AS u
+      ON u.workspace_id = c.workspace_id AND u.id = c.assignee_id AND c.claim_expires_at > :now
     WHERE c.workspace_id = :ws AND c.status = 'open' AND c.needs_answer
       AND (CAST(:priority AS smallint) IS NULL OR c.priority = CAST(:priority AS smallint))
       AND (CAST(:platform AS text) IS NULL OR c.platform = CAST(:platform AS text))
@@ -294,6 +296,7 @@ async def queue(
             "assignee_id": r.assignee_id
             if r.claim_expires_at and r.claim_expires_at > now
             else None,
+            "assignee_name": r.assignee_name,
             "sla": {
                 "state": SLA_STATES[r.sla_rank],
                 "due_at": r.sla_due_at,

@@ -421,3 +421,27 @@ async def test_api_tokens_are_shown_once_and_can_be_revoked(desk: Any, database_
     other = await make_user(database_url, ws.id, "agent")
     theirs = await triage.delete(f"/v1/tokens/{created['id']}", headers=bearer(other))
     assert theirs.status == 404
+
+
+async def test_an_agent_cannot_change_a_conversation_another_agent_holds(
+    desk: Any, database_url: str
+) -> None:
+    inbox, triage, ws = desk
+    other = await make_user(database_url, ws.id, "agent")
+    lead = await make_user(database_url, ws.id, "lead")
+    cid = await conversation(inbox, triage, ws, "h1")
+    await triage.post(f"/v1/conversations/{cid}/claim", headers=bearer(ws.agent_token))
+    blocked = await triage.post(f"/v1/conversations/{cid}/resolve", headers=bearer(other))
+    assert blocked.status == 409
+    assert (await triage.post(f"/v1/conversations/{cid}/wait", headers=bearer(lead))).status == 200
+    queue = await (await triage.get("/v1/queue", headers=bearer(other))).json()
+    assert all(i["assignee_name"] in (None, "Agent") for i in queue["items"])
+
+
+async def test_every_answer_carries_the_security_headers(desk: Any) -> None:
+    _, triage, _ = desk
+    for path in ("/", "/v1/queue", "/livez"):
+        answer = await triage.get(path)
+        csp = answer.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
