@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup system-deps run test lint typecheck unit proto bench clean
+.PHONY: setup system-deps run test lint typecheck unit proto bench train clean
 
 setup: $(STAMP)
 
@@ -41,6 +41,11 @@ proto: setup
 bench: setup
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.sla
+
+# Retrain the triage model from ../shared/data and data/labels (no network, seeded);
+# writes services/triage/model/ and docs/model_card.md.
+train: setup
+	$(BIN)/python -m services.triage train
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,4 +1,4 @@
-"""``python -m services.triage serve | worker | migrate | create-workspace``."""
+"""``python -m services.triage serve | worker | migrate | create-workspace | eval | train``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 import uuid
+from pathlib import Path
 
 import orjson
 
@@ -39,7 +40,36 @@ def main(argv: list[str] | None = None) -> int:
     workspace.add_argument(
         "--token", default=None, help="use this API token instead of a random one (demo, scripts)"
     )
+    evaluate = commands.add_parser(
+        "eval", help="measure triage on a labelled CSV (id,text,needs_answer[,lang,intent,abuse])"
+    )
+    evaluate.add_argument("--data", type=Path, required=True, help="the labelled CSV file")
+    evaluate.add_argument(
+        "--model", type=Path, default=None, help="model directory (default: the committed one)"
+    )
+    train = commands.add_parser(
+        "train", help="train the triage model from the labelled data; write it and its card"
+    )
+    train.add_argument(
+        "--data", type=Path, default=None, help="shared data folder (default: ../shared/data)"
+    )
+    train.add_argument(
+        "--out", type=Path, default=None, help="model directory (default: the committed one)"
+    )
+    train.add_argument(
+        "--card", type=Path, default=None, help="model card (default: docs/model_card.md)"
+    )
+    train.add_argument(
+        "--no-measure",
+        action="store_true",
+        help="skip the cross-validated measurements (and the card): minutes faster",
+    )
     args = parser.parse_args(argv)
+
+    if args.command == "eval":
+        return _eval(args.data, args.model)
+    if args.command == "train":
+        return _train(args)
 
     settings = TriageSettings()
     logs.configure("triage", settings.log_level)
@@ -82,6 +112,43 @@ async def _create_workspace(url: str, args: argparse.Namespace) -> dict[str, str
     finally:
         await engine.dispose()
     return {"workspace_id": str(workspace_id), "user_id": str(user_id), "token": token}
+
+
+def _eval(path: Path, model_dir: Path | None) -> int:
+    from services.triage.domain.model import load
+    from services.triage.domain.triage import Triage, default_triage
+    from services.triage.training.evaluate import evaluate_file
+
+    triage = Triage(load(model_dir)) if model_dir else default_triage()
+    try:
+        result = evaluate_file(path, triage)
+    except (OSError, ValueError) as exc:
+        print(f"eval: {exc}", file=sys.stderr)
+        return 2
+    print(orjson.dumps(result).decode())
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from services.triage.domain.model import DEFAULT_DIRECTORY
+
+    try:
+        from services.triage.training import data, run
+    except ImportError as exc:  # scikit-learn is in the train extra only
+        print(f"train: {exc}; install the train extra: pip install -e '.[train]'", file=sys.stderr)
+        return 2
+    if not (args.data or data.SHARED_DATA).exists():
+        print(f"train: no shared data at {args.data or data.SHARED_DATA}", file=sys.stderr)
+        return 2
+    out = args.out or DEFAULT_DIRECTORY
+    meta = run.train_command(
+        args.data or data.SHARED_DATA,
+        out,
+        args.card or data.REPO / "docs" / "model_card.md",
+        measure=not args.no_measure,
+    )
+    print(orjson.dumps({"version": meta["version"], "out": str(out)}).decode())
+    return 0
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from services.triage.domain.conversation import (
     is_repeat_contact,
     waited_seconds,
 )
-from services.triage.domain.rules import Decision, decide
+from services.triage.domain.triage import Decision, decide
 from services.triage.store import (
     insert_decisions,
     insert_messages,

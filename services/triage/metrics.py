@@ -18,8 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.infra.events import Event, backlog, sleep_or_stop
-from services.triage.domain.rules import INTENTS, Decision
 from services.triage.domain.sla import DEFAULT_POLICY, KINDS, Clock
+from services.triage.domain.triage import INTENTS, Decision
 from services.triage.scheduler import Transition
 
 log = logging.getLogger("ecoute.triage.metrics")

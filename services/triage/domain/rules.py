@@ -1,55 +1,23 @@
-"""Rule-based triage: does a post need an agent, what is it, how urgent, and why.
+"""Cue families: the readable rules of triage.
 
-First honest baseline before a learned model. Cues are grouped in families
-(outage, money, question, ...), each one alternation of FR+EN phrases written in
-normalised form (see ``normalise``). All families are compiled together into a
-single trie-shaped scanner so a post is read once (twenty separate family
-searches cost ~5 µs each on a tweet; the one scan costs about as much as two);
-each family's own alternation then names the family of every phrase found.
-Pure: no I/O, no clock; the caller passes the waiting time in.
+Phrases in French and English grouped in families (outage, money, question, abuse, ...),
+each one alternation written in normalised form (see ``normalise``). They serve three
+purposes: the learned model reads which families a post contains (one feature per family),
+priority comes from the families that mean need (safety, outage, money or access lost,
+urgency, follow-ups), and reasons name them in words an agent understands.
+
+All families are compiled together into a single trie-shaped scanner so a post is read once
+(twenty separate family searches cost ~5 µs each on a tweet; the one scan costs about as
+much as two); each family's own alternation then names the family of every phrase found.
+Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 import re
-from dataclasses import dataclass
 
-from services.triage.domain.language import detect_normalised
-from services.triage.domain.normalise import normalise
-
-__all__ = ["INTENTS", "MODEL_VERSION", "Decision", "decide"]
-
-INTENTS = (
-    "problem",
-    "question",
-    "request",
-    "complaint",
-    "praise",
-    "banter",
-    "spam",
-    "abuse",
-    "brand",
-    "other",
-)
-MODEL_VERSION = "rules-1"
-
-WAIT_RAISE_SECONDS = 4 * 3600.0
-MAX_REASONS = 4
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    needs_answer: bool
-    intent: str  # one of INTENTS
-    abuse: bool
-    language: str  # "fr" | "en" | "other"
-    priority: int  # 1 (most urgent) .. 4 (least); no answer needed -> 4
-    confidence: float  # 0..1, rough chance that needs_answer is right
-    reasons: tuple[str, ...]  # 1..4 short phrases an agent can read
-    model_version: str
-
+__all__ = ["FAMILIES", "has_words", "is_concrete", "own_words", "scan"]
 
 # --- Lexicons -----------------------------------------------------------------
 # Normalised form: lower case, no accents, "'" apostrophes, "url" and "@user"
@@ -77,19 +45,44 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"fire (?:alarm|on board)",
         r"smoke",
         r"fumee",
-        r"medical\w*",
-        r"medicaments?",
-        r"hospital\w*",
-        r"hopital",
+        r"medical emergenc\w*",
+        r"urgences? medicales?",
         r"ambulance",
-        r"heart (?:attack|condition)",
-        r"malaise",
-        r"bleed\w*",
+        r"heart attack",
+        r"crise cardiaque",
+        r"(?:is |was |are )?bleeding",
         r"electrocut\w*",
         r"gas leak",
         r"fuite de gaz",
         r"pompiers",
         r"samu",
+        r"(?:cable|fil|poteau)s? (?:arrache|tombe|pend|au sol)\w*",
+    ),
+    # A health situation makes a case more pressing, but it is not a danger happening now:
+    # "I had surgery, please refund my flight" is a refund request, not an emergency.
+    "health": (
+        r"medical\w*",
+        r"medicaments?",
+        r"hospital\w*",
+        r"hopital",
+        r"heart condition",
+        r"malaise",
+        r"bleed",
+        r"surgery",
+        r"operation",
+        r"chirurgi\w*",
+        r"opere\w*",
+        r"cancer",
+        r"chimio\w*",
+        r"chemo\w*",
+        r"dialys\w*",
+        r"sick",
+        r"illness",
+        r"malade",
+        r"maladie",
+        r"oxygen",
+        r"oxygene",
+        r"teleassistance",
     ),
     "urgent": (
         r"urgent\w*",
@@ -968,6 +961,7 @@ def _compile_scanner(families: dict[str, tuple[str, ...]]) -> re.Pattern[str]:
 
 
 _SCANNER = _compile_scanner(_FAMILIES)
+FAMILIES = tuple(_FAMILIES)
 # Each family as one alternation, to name the family (or families) of a found phrase.
 _FAMILY_PATTERNS = {
     family: re.compile("(?:" + "|".join(fragments) + ")") for family, fragments in _FAMILIES.items()
@@ -988,22 +982,14 @@ _CONCRETE = re.compile(
     r"facture|abonnement|hier|aujourd'hui|matin|ligne|offre|conseiller|commande|colis|rdv|"
     r"jours|semaines|mois|heures|un|deux|trois|two|three)(?!\w)"
 )
-_QUOTED = re.compile(r'(?:"|rt )@user:?[^"]*"?')
+# A quote or retweet of someone else: '" @user : ... "' or 'rt @user : ...' once normalised.
+_QUOTED = re.compile(r'(?:"|(?<!\w)rt) ?@user ?:?[^"]*"?')
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
 _PLACEHOLDERS = frozenset({"url", "user"})
 
-_ESCALATION = frozenset(
-    {
-        "marked urgent",
-        "vulnerable person involved",
-        "second message while waiting",
-        "waiting over 4 hours",
-    }
-)
 
-
-def _scan(text: str) -> dict[str, int]:
-    """Count cue phrases per family in one pass over the text."""
+def scan(text: str) -> dict[str, int]:
+    """Count cue phrases per family in one pass over normalised text."""
     counts: dict[str, int] = {}
     for phrase in _SCANNER.findall(" " + text):
         for family in _families_of(phrase):
@@ -1011,165 +997,19 @@ def _scan(text: str) -> dict[str, int]:
     return counts
 
 
-def _has_words(norm: str) -> bool:
+def has_words(norm: str) -> bool:
+    """Is there anything to read: a word of two letters or more that is not a placeholder."""
     return any(match.group() not in _PLACEHOLDERS for match in _LETTERS.finditer(norm))
 
 
-def _raise(priority: int) -> int:
-    return max(1, priority - 1)
+def own_words(norm: str) -> str:
+    """The author's own words: text quoted from someone else (usually the brand) removed."""
+    if "@user" not in norm or ('"' not in norm and "rt @user" not in norm):
+        return norm
+    own = _QUOTED.sub(" ", norm)
+    return own if has_words(own) else norm
 
 
-def _waited(waited_seconds: float) -> float:
-    try:
-        value = float(waited_seconds)
-    except (TypeError, ValueError):
-        return 0.0
-    return 0.0 if math.isnan(value) else value
-
-
-def _decision(
-    needs_answer: bool,
-    intent: str,
-    language: str,
-    confidence: float,
-    reasons: list[str],
-    *,
-    abuse: bool = False,
-    priority: int = 4,
-) -> Decision:
-    unique = tuple(dict.fromkeys(reasons))[:MAX_REASONS] or ("no problem or question found",)
-    return Decision(
-        needs_answer=needs_answer,
-        intent=intent,
-        abuse=abuse,
-        language=language,
-        priority=priority if needs_answer else 4,
-        confidence=confidence,
-        reasons=unique,
-        model_version=MODEL_VERSION,
-    )
-
-
-def decide(
-    text: str,
-    *,
-    kind: str = "mention",
-    repeat_contact: bool = False,
-    waited_seconds: float = 0.0,
-) -> Decision:
-    """kind is mention|dm|comment|reply. repeat_contact = the author wrote again while a
-    previous message in the same open conversation is unanswered. waited_seconds = how
-    long the oldest unanswered message of the conversation has waited (now is passed in
-    by the caller as this number; never read a clock)."""
-    norm = normalise(text) if isinstance(text, str) else ""
-    language = detect_normalised(norm)
-    if not _has_words(norm):
-        return _decision(False, "other", language, 0.9, ["no words to read"])
-
-    # Words quoted from someone else (usually the brand) are not the author's.
-    own = norm
-    if '"@user' in norm or "rt @user" in norm:
-        own = _QUOTED.sub(" ", norm)
-        if not _has_words(own):
-            own = norm
-    cues = _scan(own)
-    abuse = "abuse" in cues
-    asks = "?" in own
-    request = "request" in cues or "refund" in cues
-
-    if "brand" in cues and not abuse:
-        return _decision(False, "brand", language, 0.85, ["written by the brand"])
-    if ("spam" in cues or own.count("url") >= 2) and not (asks or request or abuse):
-        return _decision(False, "spam", language, 0.8, ["looks like spam"])
-    resolved = "resolved" in cues and not ("notresolved" in cues or "followup" in cues)
-    if resolved and not (asks or request):
-        closing = ["says the matter is resolved"] + (["insults someone"] if abuse else [])
-        intent = "praise" if "praise" in cues else "other"
-        return _decision(False, intent, language, 0.8, closing, abuse=abuse)
-
-    safety = "safety" in cues
-    fault = safety or "outage" in cues or "money" in cues or "access" in cues
-    money = "money" in cues or "refund" in cues
-    strong = fault or money
-    problem_hits = cues.get("problem", 0)
-    followup = "followup" in cues or "notresolved" in cues
-    praise = "praise" in cues
-    complaint = "complaint" in cues
-    question = asks or "question" in cues
-
-    reasons: list[str] = []
-    needs_answer, priority = True, 3
-    if fault or problem_hits or followup or "metoo" in cues:
-        intent = "problem"
-        if safety:
-            reasons.append("safety issue")
-        if "outage" in cues:
-            reasons.append("reports an outage")
-        if money:
-            reasons.append("mentions money lost")
-        if "access" in cues:
-            reasons.append("reports lost access")
-        if followup:
-            reasons.append("follows up on an open case")
-        if not reasons:
-            reasons.append("reports a problem" if problem_hits else "says they are affected too")
-        priority = 1 if safety else 2 if strong else 3
-        confidence = 0.9 if strong or problem_hits >= 2 else 0.8
-    elif request:
-        intent, confidence = "request", 0.8
-        reasons.append("mentions money lost" if money else "asks for an action")
-        priority = 2 if money else 3
-    elif question:
-        intent = "question"
-        confidence = 0.75 if "question" in cues else 0.65
-        reasons.append("asks a question")
-    elif abuse:
-        intent, needs_answer, confidence = "abuse", False, 0.7
-    elif complaint:
-        # Guideline: a complaint about something concrete can be answered (apology,
-        # fix, explanation); only an emotion or opinion with nothing concrete cannot.
-        concrete = "details" in cues or _CONCRETE.search(own) is not None
-        intent, needs_answer, priority, confidence = "complaint", concrete, 4, 0.6
-        reasons.append(
-            "complains about a specific experience" if concrete else "venting with nothing concrete"
-        )
-    elif praise:
-        intent, needs_answer, confidence = "praise", False, 0.8
-        reasons.append("praise with nothing to act on")
-    elif "details" in cues:
-        intent, confidence = "other", 0.6
-        reasons.append("shares booking or case details")
-    elif kind == "dm":
-        # A direct message is addressed to the care team: someone should read it.
-        intent, priority, confidence = "other", 4, 0.5
-        reasons.append("direct message to the brand")
-    elif language != "other" or "banter" in cues:
-        intent, needs_answer, confidence = "banter", False, 0.7
-        reasons.append("chit-chat with nothing to act on")
-    else:
-        intent, needs_answer, confidence = "other", False, 0.6
-        reasons.append("no problem or question found")
-    if abuse:
-        reasons.append("insults someone")
-
-    if needs_answer:
-        if "urgent" in cues:
-            priority = _raise(priority)
-            reasons.append("marked urgent")
-        elif "vulnerable" in cues:
-            priority = _raise(priority)
-            reasons.append("vulnerable person involved")
-        if repeat_contact:
-            priority = _raise(priority)
-            reasons.append("second message while waiting")
-        if _waited(waited_seconds) >= WAIT_RAISE_SECONDS:
-            priority = _raise(priority)
-            reasons.append("waiting over 4 hours")
-        # Escalation reasons explain the priority: keep them within the cap.
-        extra = [reason for reason in reasons if reason in _ESCALATION]
-        core = [reason for reason in reasons if reason not in _ESCALATION]
-        reasons = core[: max(1, MAX_REASONS - len(extra))] + extra
-
-    return _decision(
-        needs_answer, intent, language, confidence, reasons, abuse=abuse, priority=priority
-    )
+def is_concrete(norm: str) -> bool:
+    """Does the post name something an agent could act on (a number, a time, a thing)?"""
+    return _CONCRETE.search(norm) is not None

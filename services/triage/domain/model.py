@@ -1,0 +1,160 @@
+"""The learned part of triage: linear heads over hashed features, loaded from the artifact.
+
+The artifact (written by ``make train``) is two files in one directory:
+
+- ``triage.json``: version, head names, calibration, thresholds, training summary;
+- the weights it names (``triage-<version>.npz``): one int8 row per feature (all heads side
+  by side, so a post's features are one contiguous gather), a scale per head, intercepts.
+
+Scoring a post is ``values @ weights[indices] * scale + intercept``: a few microseconds.
+Pure: arrays and text in, numbers out; the files are read once, from a path passed in.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from services.triage.domain.features import FLAGS, HASHED, Features
+
+__all__ = [
+    "DEFAULT_DIRECTORY",
+    "INTENTS",
+    "MANIFEST",
+    "Model",
+    "Scores",
+    "from_arrays",
+    "load",
+    "sigmoid",
+]
+
+DEFAULT_DIRECTORY = Path(__file__).resolve().parents[1] / "model"
+MANIFEST = "triage.json"
+
+INTENTS = (
+    "problem",
+    "question",
+    "request",
+    "complaint",
+    "praise",
+    "banter",
+    "spam",
+    "abuse",
+    "brand",
+    "other",
+)
+
+
+def sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """A post's raw scores: needs_answer and abuse logits, one logit per intent."""
+
+    needs_answer: float
+    abuse: float
+    intents: npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    version: str
+    weights: npt.NDArray[np.int8]  # (HASHED, heads), C order: one row per hashed feature
+    scales: npt.NDArray[np.float32]  # (heads,): weight = int8 * scale
+    flags: npt.NDArray[np.float32]  # (len(FLAGS), heads)
+    intercepts: npt.NDArray[np.float32]  # (heads,)
+    heads: tuple[str, ...]  # "needs_answer", "abuse", then "intent:<name>" for each intent
+    need_calibration: tuple[float, float]  # Platt: p = sigmoid(a * score + b)
+    need_thresholds: dict[str, float]  # calibrated probability above which a post needs an answer
+    abuse_calibration: tuple[float, float]
+    abuse_threshold: float
+    metadata: dict[str, Any]
+
+    _need_column: npt.NDArray[np.int8] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # a contiguous copy: gathering from a strided column would copy all of it each time
+        object.__setattr__(self, "_need_column", np.ascontiguousarray(self.weights[:, 0]))
+        n = len(self.heads)
+        if self.weights.shape != (HASHED, n) or self.flags.shape != (len(FLAGS), n):
+            raise ValueError(
+                f"weights {self.weights.shape} and flags {self.flags.shape} do not match "
+                f"{HASHED} + {len(FLAGS)} features x {n} heads: the artifact was made for "
+                "another feature layout"
+            )
+        if (
+            self.heads[:2] != ("needs_answer", "abuse")
+            or tuple(h.removeprefix("intent:") for h in self.heads[2:]) != INTENTS
+        ):
+            raise ValueError(f"unexpected heads {self.heads}")
+
+    def raw(self, features: Features) -> npt.NDArray[np.float32]:
+        """Every head's logit for one post."""
+        n = features.n_chars + features.n_tokens
+        values = features.values
+        hashed = values[:n] @ np.take(self.weights, features.indices[:n], axis=0)
+        flags = values[n:] @ np.take(self.flags, features.indices[n:] - HASHED, axis=0)
+        logits: npt.NDArray[np.float32] = hashed * self.scales + flags + self.intercepts
+        return logits
+
+    def scores(self, features: Features) -> Scores:
+        logits = self.raw(features)
+        return Scores(float(logits[0]), float(logits[1]), logits[2:])
+
+    def need_probability(self, score: float) -> float:
+        a, b = self.need_calibration
+        return sigmoid(a * score + b)
+
+    def abuse_probability(self, score: float) -> float:
+        a, b = self.abuse_calibration
+        return sigmoid(a * score + b)
+
+    def need_threshold(self, language: str) -> float:
+        """A language without its own threshold gets the most lenient one (favour recall)."""
+        return self.need_thresholds.get(language, min(self.need_thresholds.values()))
+
+    def word_weights(self, features: Features) -> npt.NDArray[np.float32]:
+        """How strongly each word of the post, on its own, points to a need (its unigram
+        weight in the needs_answer head): what an agent can be shown as evidence."""
+        weights: npt.NDArray[np.float32] = (
+            np.take(self._need_column, features.token_buckets).astype(np.float32) * self.scales[0]
+        )
+        return weights
+
+
+def from_arrays(meta: dict[str, Any], arrays: Mapping[str, npt.NDArray[Any]]) -> Model:
+    """A model from its metadata (``triage.json``) and its arrays (the ``.npz``)."""
+    calibration = meta["calibration"]
+    need, abuse = calibration["needs_answer"], calibration["abuse"]
+    return Model(
+        version=str(meta["version"]),
+        weights=np.ascontiguousarray(arrays["weights"], dtype=np.int8),
+        scales=np.asarray(arrays["scales"], dtype=np.float32),
+        flags=np.ascontiguousarray(arrays["flags"], dtype=np.float32),
+        intercepts=np.asarray(arrays["intercepts"], dtype=np.float32),
+        heads=tuple(meta["heads"]),
+        need_calibration=(float(need["a"]), float(need["b"])),
+        need_thresholds={k: float(v) for k, v in need["thresholds"].items()},
+        abuse_calibration=(float(abuse["a"]), float(abuse["b"])),
+        abuse_threshold=float(abuse["threshold"]),
+        metadata=meta,
+    )
+
+
+def load(directory: Path = DEFAULT_DIRECTORY) -> Model:
+    """Read the artifact from ``directory`` (``triage.json`` and the weights it names)."""
+    meta = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    with np.load(directory / meta["weights_file"], allow_pickle=False) as arrays:
+        return from_arrays(meta, {name: arrays[name] for name in arrays.files})
