@@ -1,4 +1,5 @@
-"""``python -m services.triage serve | worker | migrate | create-workspace | eval | train``."""
+"""``python -m services.triage serve | worker | migrate | create-workspace | eval | train |
+export-corrections``."""
 
 from __future__ import annotations
 
@@ -64,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip the cross-validated measurements (and the card): minutes faster",
     )
+    export = commands.add_parser(
+        "export-corrections", help="write agents' corrections as training labels (CSV)"
+    )
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--workspace", type=uuid.UUID, default=None, help="one workspace only")
     args = parser.parse_args(argv)
 
     if args.command == "eval":
@@ -82,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
 
             return 0 if is_current(url, "triage") else 3
         upgrade(url, "triage@head")
+        return 0
+    if args.command == "export-corrections":
+        count = asyncio.run(_export_corrections(url, args.out, args.workspace))
+        print(orjson.dumps({"corrections": count, "out": str(args.out)}).decode())
         return 0
     if args.command == "create-workspace":
         result = asyncio.run(_create_workspace(url, args))
@@ -149,6 +159,19 @@ def _train(args: argparse.Namespace) -> int:
     )
     print(orjson.dumps({"version": meta["version"], "out": str(out)}).decode())
     return 0
+
+
+async def _export_corrections(url: str, out: Path, workspace: uuid.UUID | None) -> int:
+    from services.infra.db import create_engine
+    from services.triage.corrections import export, write_csv
+
+    engine = create_engine(url, 1)
+    try:
+        async with engine.connect() as conn:
+            rows = await export(conn, workspace)
+    finally:
+        await engine.dispose()
+    return write_csv(rows, out)
 
 
 if __name__ == "__main__":
