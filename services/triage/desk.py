@@ -329,6 +329,28 @@ async def conversation_view(
             params,
         )
     ).all()
+    fixes = (
+        await conn.execute(
+            text(
+                "SELECT message_id, field, old_value, new_value, user_id, created_at "
+                "FROM triage.corrections WHERE workspace_id = :ws AND message_id IN "
+                "(SELECT id FROM triage.messages WHERE workspace_id = :ws "
+                "AND conversation_id = :id) ORDER BY created_at, id"
+            ),
+            params,
+        )
+    ).all()
+    corrected: dict[int, list[dict[str, Any]]] = {}
+    for f in fixes:
+        corrected.setdefault(f.message_id, []).append(
+            {
+                "field": f.field,
+                "old_value": f.old_value,
+                "new_value": f.new_value,
+                "user_id": f.user_id,
+                "created_at": f.created_at,
+            }
+        )
     replies = (
         await conn.execute(
             text(
@@ -382,6 +404,7 @@ async def conversation_view(
                     "reasons": list(m.reasons),
                     "model_version": m.model_version,
                 },
+                "corrections": corrected.get(m.id, []),
             }
             for m in messages
         ],

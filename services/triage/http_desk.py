@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
-from services.triage import changes, desk
+from services.triage import changes, corrections, desk
 from services.triage.accounts import audit
 from services.triage.http_auth import authenticate, require_role
 
@@ -47,6 +48,12 @@ class ReplyIn(BaseModel):
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: Annotated[str, Field(min_length=1, max_length=MAX_REPLY)]
+
+
+class CorrectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    field: Literal["intent", "needs_answer", "abuse", "priority"]
+    value: str | bool | int
 
 
 class SavedReplyIn(BaseModel):
@@ -244,6 +251,61 @@ async def post_note(request: web.Request) -> web.Response:
     return json_response(note, status=201)
 
 
+async def post_correction(request: web.Request) -> web.Response:
+    """An agent corrects a triage decision; kept with who and when, and trained on later."""
+    caller = await authenticate(request)
+    raw = request.match_info["id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise ProblemError(404, "Not Found", "No such message.")
+    body: CorrectionIn = _strict(CorrectionIn, await request.content.read(4096))
+    now = datetime.now(UTC)
+    async with request.app[ENGINE_KEY].begin() as conn:
+        try:
+            made = await corrections.record_correction(
+                conn, caller.workspace_id, int(raw), caller.user_id, body.field, body.value, now
+            )
+        except corrections.UnknownMessage:
+            raise ProblemError(404, "Not Found", "No such message.") from None
+        except corrections.InvalidCorrection as exc:
+            raise ProblemError(
+                422,
+                "Invalid correction",
+                f"/value: {exc.detail}",
+                errors=[{"pointer": "/value", "detail": exc.detail}],
+            ) from None
+        conversation = (
+            await conn.execute(
+                text(
+                    "SELECT conversation_id FROM triage.messages "
+                    "WHERE workspace_id = :ws AND id = :id"
+                ),
+                {"ws": caller.workspace_id, "id": int(raw)},
+            )
+        ).scalar_one()
+        await audit(
+            conn,
+            caller.workspace_id,
+            caller.user_id,
+            "corrected",
+            conversation,
+            {"message_id": int(raw), "field": body.field},
+        )
+        await changes.record(conn, [(caller.workspace_id, conversation)], "correction")
+    return json_response(correction_view(made), status=201)
+
+
+def correction_view(made: corrections.Correction) -> dict[str, Any]:
+    return {
+        "id": made.id,
+        "message_id": made.message_id,
+        "field": made.field,
+        "old_value": made.old_value,
+        "new_value": made.new_value,
+        "user_id": made.user_id,
+        "created_at": made.created_at,
+    }
+
+
 async def get_saved_replies(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     async with request.app[ENGINE_KEY].connect() as conn:
@@ -270,5 +332,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/conversations/{id}/release", release)
     app.router.add_post("/v1/conversations/{id}/replies", post_reply)
     app.router.add_post("/v1/conversations/{id}/notes", post_note)
+    app.router.add_post("/v1/messages/{id}/correction", post_correction)
     app.router.add_get("/v1/saved-replies", get_saved_replies)
     app.router.add_post("/v1/saved-replies", post_saved_reply)

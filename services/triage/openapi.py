@@ -6,7 +6,7 @@ from typing import Any
 
 from services.infra.openapi import Operation, document
 from services.triage.http_auth import LoginIn, TokenIn
-from services.triage.http_desk import NoteIn, ReplyIn, SavedReplyIn
+from services.triage.http_desk import CorrectionIn, NoteIn, ReplyIn, SavedReplyIn
 from services.triage.http_sla import WebhookIn
 from services.triage.sla_policy import PolicyIn
 
@@ -224,6 +224,19 @@ OPERATIONS = [
         "sla",
         body=WebhookIn,
         answers={200: "Saved", **AUTH, 422: "Invalid URL or body"},
+    ),
+    Operation(
+        "POST",
+        "/v1/messages/{id}/correction",
+        "Correct a triage decision (stored as feedback for training)",
+        "conversations",
+        body=CorrectionIn,
+        answers={
+            201: "Recorded",
+            **AUTH,
+            404: "No such message in your workspace",
+            422: "Unknown field or impossible value",
+        },
     ),
     Operation(
         "GET",

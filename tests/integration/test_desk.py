@@ -445,3 +445,44 @@ async def test_every_answer_carries_the_security_headers(desk: Any) -> None:
         csp = answer.headers["Content-Security-Policy"]
         assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_a_correction_is_kept_with_who_and_when_and_shown(
+    desk: Any, database_url: str
+) -> None:
+    inbox, triage, ws = desk
+    cid = await conversation(inbox, triage, ws, "fix1", "lol same here")
+    view = await (
+        await triage.get(f"/v1/conversations/{cid}", headers=bearer(ws.agent_token))
+    ).json()
+    message_id = view["messages"][0]["id"]
+    path = f"/v1/messages/{message_id}/correction"
+    made = await triage.post(
+        path, json={"field": "intent", "value": "banter"}, headers=bearer(ws.agent_token)
+    )
+    assert made.status == 201
+    assert (await made.json())["new_value"] == "banter"
+    for bad in (
+        {"field": "colour", "value": "red"},
+        {"field": "priority", "value": "P9"},
+        {"field": "abuse", "value": "maybe"},
+    ):
+        refused = await triage.post(path, json=bad, headers=bearer(ws.agent_token))
+        assert refused.status == 422, bad
+    outsider = await make_workspace(database_url, "Globex")
+    assert (
+        await triage.post(
+            path, json={"field": "abuse", "value": True}, headers=bearer(outsider.agent_token)
+        )
+    ).status == 404
+    view = await (
+        await triage.get(f"/v1/conversations/{cid}", headers=bearer(ws.agent_token))
+    ).json()
+    (fix,) = view["messages"][0]["corrections"]
+    assert (fix["field"], fix["new_value"]) == ("intent", "banter") and fix["user_id"]
+    assert (
+        await count(
+            database_url, "SELECT count(*) FROM triage.audit_log WHERE action = 'corrected'"
+        )
+        == 1
+    )
