@@ -12,15 +12,17 @@ normalised text (see ``normalise``). Features, all hashed into ``HASHED`` bucket
   the text (leading handles only say who is addressed and are dropped), length bands, and the
   rule cue families found by ``rules.scan`` ("outage", "money", …).
 
-Values: each character n-gram occurrence weighs 1/√(number of character n-grams), each word
-feature 1/√(number of word features), flags 1. A linear score is then one gather and one dot
-product, vectorised with numpy: no per-n-gram Python loop.
+Values: each distinct character n-gram weighs 1/√(number of distinct character n-grams),
+each distinct word feature 1/√(number of distinct word features), flags 1; a word pasted
+500 times weighs as once. A linear score is then one gather and one dot product, vectorised
+with numpy: no per-n-gram Python loop.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import threading
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -92,7 +94,17 @@ _NINE = np.uint32(9)
 _ZERO64 = np.uint64(48)
 _DIGIT = re.compile(r"[1-9]")
 _NO = np.zeros(MAX_FEATURE_CHARS + 8, dtype=np.bool_)
-_TRUE = np.ones(1, dtype=np.bool_)
+_POSITIONS = np.arange(4 * MAX_FEATURE_CHARS + 64, dtype=np.int64)
+
+
+class _Scratch(threading.local):
+    """A per-thread table of 2 x HASHED stamps (4 MB), reused by every call."""
+
+    def __init__(self) -> None:
+        self.stamp = np.zeros(2 * HASHED, dtype=np.int64)
+
+
+_SCRATCH = _Scratch()
 _BAND = (
     [FLAG_INDEX["words_1_3"]] * 4
     + [FLAG_INDEX["words_4_10"]] * 7
@@ -100,6 +112,21 @@ _BAND = (
 )
 _BAND.append(FLAG_INDEX["words_31_plus"])
 _CUE_INDEX = {name[4:]: index for name, index in FLAG_INDEX.items() if name.startswith("cue_")}
+_QUESTION_MARK = FLAG_INDEX["has_question_mark"]
+_EXCLAMATION = FLAG_INDEX["has_exclamation"]
+_LINK = FLAG_INDEX["has_link"]
+_MENTIONS = FLAG_INDEX["mentions_someone"]
+# CRC-32 of each token seen, memoised (a pure function of the token; bounded in size).
+_CRC: dict[str, int] = {}
+_CRC_LIMIT = 1 << 17
+
+
+def _crc(token: str) -> int:
+    value = zlib.crc32(token.encode("utf-8", "surrogatepass"))
+    if len(_CRC) >= _CRC_LIMIT:
+        _CRC.clear()
+    _CRC[token] = value
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,21 +182,18 @@ def extract(norm: str, cues: Iterable[str] = ()) -> Features:
     words = tuple(text.split())
     if "@user" in text:
         words = tuple(w for w in words if w != "@user")
-    flags: list[int] = [
-        _BAND[min(len(words), len(_BAND) - 1)],
-        *(_CUE_INDEX[family] for family in cues if family in _CUE_INDEX),
-    ]
+    flags = [_BAND[min(len(words), len(_BAND) - 1)]]
+    flags += [_CUE_INDEX[family] for family in cues if family in _CUE_INDEX]
     if "?" in text:
-        flags.append(FLAG_INDEX["has_question_mark"])
+        flags.append(_QUESTION_MARK)
     if "!" in text:
-        flags.append(FLAG_INDEX["has_exclamation"])
+        flags.append(_EXCLAMATION)
     if "url" in words:
-        flags.append(FLAG_INDEX["has_link"])
+        flags.append(_LINK)
     if "@user" in text and not text.startswith("@user"):
-        flags.append(FLAG_INDEX["mentions_someone"])
-    flag_indices = np.array(flags, dtype=np.int64)
+        flags.append(_MENTIONS)
     if not words:
-        return Features(flag_indices, 0, 0, (), np.zeros(0, dtype=np.int64))
+        return Features(np.array(flags, np.int64), 0, 0, (), np.zeros(0, dtype=np.int64))
 
     joined = " ".join(words)
     codes = np.frombuffer((" " + joined + " ").encode("utf-32-le", "surrogatepass"), np.uint32)
@@ -184,21 +208,26 @@ def extract(norm: str, cues: Iterable[str] = ()) -> Features:
     h5 = h4[:-1] * _P + c[4:]
     grams = np.concatenate((h2, h3, h4, h5))[~_inner_space(codes == _SPACE)]
     tokens = tuple(_TOKEN.findall(joined))
-    unigrams = np.array([zlib.crc32(t.encode("utf-8", "surrogatepass")) for t in tokens], _U64)
+    unigrams = np.array([_CRC[t] if t in _CRC else _crc(t) for t in tokens], _U64)
     pairs = unigrams[:-1] * _PAIR + unigrams[1:] + _PAIR_SALT
     occurrences = _mix(np.concatenate((grams, unigrams + _WORD_SALT, pairs)))
     n_grams = len(grams)
-    # Distinct features, each block L2-normalised: a word repeated 500 times weighs as once.
     token_buckets = occurrences[n_grams : n_grams + len(tokens)].copy()
+    # Distinct features, each block L2-normalised: a word repeated 500 times weighs as once.
+    # A scratch table stamps each bucket with the last position that wrote it; the
+    # positions whose stamp survived are one per distinct bucket (no sort needed).
     keys = occurrences
-    keys[n_grams:] += HASHED
-    keys.sort()
-    distinct = keys[np.concatenate((_TRUE, keys[1:] != keys[:-1]))]
-    n_chars = int(np.searchsorted(distinct, HASHED))
+    keys[n_grams:] += HASHED  # the word block is deduplicated apart from the characters
+    positions = _POSITIONS[: len(keys)] if len(keys) <= len(_POSITIONS) else np.arange(len(keys))
+    stamp = _SCRATCH.stamp
+    stamp[keys] = positions
+    kept = stamp[keys] == positions
+    distinct = keys[kept]
+    n_chars = int(np.count_nonzero(kept[:n_grams]))
     n_tokens = len(distinct) - n_chars
     distinct[n_chars:] -= HASHED
     return Features(
-        np.concatenate((distinct, flag_indices)),
+        np.concatenate((distinct, flags)),
         n_chars,
         n_tokens,
         tokens,

@@ -57,10 +57,9 @@ _LEXICON = {**dict.fromkeys(_OTHER, 2), **dict.fromkeys(_EN, 1), **dict.fromkeys
 
 
 def _count(tokens: list[str]) -> list[int]:
-    counts = [0, 0, 0, 0]  # fr, en, other, unknown
-    for tok in tokens:
-        counts[_LEXICON.get(tok, 3)] += 1
-    return counts
+    """How many tokens are French, English, other-language stopwords, unknown."""
+    found = list(map(_LEXICON.get, tokens))  # one C-level pass; None for unknown words
+    return [found.count(0), found.count(1), found.count(2), found.count(None)]
 
 
 def detect_normalised(norm: str) -> str:

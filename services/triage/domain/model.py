@@ -82,11 +82,9 @@ class Model:
     abuse_threshold: float
     metadata: dict[str, Any]
 
-    _need_column: npt.NDArray[np.int8] = field(init=False, repr=False, compare=False)
+    _need_column: npt.NDArray[np.float32] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # a contiguous copy: gathering from a strided column would copy all of it each time
-        object.__setattr__(self, "_need_column", np.ascontiguousarray(self.weights[:, 0]))
         n = len(self.heads)
         if self.weights.shape != (HASHED, n) or self.flags.shape != (len(FLAGS), n):
             raise ValueError(
@@ -99,6 +97,11 @@ class Model:
             or tuple(h.removeprefix("intent:") for h in self.heads[2:]) != INTENTS
         ):
             raise ValueError(f"unexpected heads {self.heads}")
+        # The weights stay int8 in memory (3 MB): a post gathers a few hundred random rows,
+        # and a smaller table misses the CPU caches less. The need column is copied
+        # contiguous: gathering from a strided column would copy all of it each time.
+        need = np.ascontiguousarray(self.weights[:, 0], dtype=np.float32) * self.scales[0]
+        object.__setattr__(self, "_need_column", need)
 
     def raw(self, features: Features) -> npt.NDArray[np.float32]:
         """Every head's logit for one post."""
@@ -128,9 +131,7 @@ class Model:
     def word_weights(self, features: Features) -> npt.NDArray[np.float32]:
         """How strongly each word of the post, on its own, points to a need (its unigram
         weight in the needs_answer head): what an agent can be shown as evidence."""
-        weights: npt.NDArray[np.float32] = (
-            np.take(self._need_column, features.token_buckets).astype(np.float32) * self.scales[0]
-        )
+        weights: npt.NDArray[np.float32] = np.take(self._need_column, features.token_buckets)
         return weights
 
 

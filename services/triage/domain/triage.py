@@ -322,12 +322,13 @@ class Triage:
 
     def _evidence(self, features: feature_extraction.Features) -> str | None:
         """The post's own words that point to a need most strongly, quoted for the agent."""
-        weights = self.model.word_weights(features)
+        weights = self.model.word_weights(features).tolist()
+        tokens = features.tokens
         picked: list[str] = []
-        for k in np.argsort(-weights, kind="stable")[:8]:
+        for k in sorted(range(len(weights)), key=weights.__getitem__, reverse=True)[:8]:
             if weights[k] <= _EVIDENCE_MIN:
                 break
-            word = features.tokens[int(k)]
+            word = tokens[k]
             if len(word) < 3 or word in _NOT_EVIDENCE or word in picked:
                 continue
             picked.append(word)
