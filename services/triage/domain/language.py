@@ -11,7 +11,7 @@ import re
 
 from services.triage.domain.normalise import normalise
 
-__all__ = ["detect_language", "detect_normalised"]
+__all__ = ["STOPWORDS", "detect_language", "detect_normalised"]
 
 
 def _words(*lines: str) -> frozenset[str]:
@@ -54,6 +54,7 @@ _FR_ELISION = re.compile(r"'(?<=(?<![a-z])[jldncsmt]')(?=[a-z])|'(?<=(?<![a-z])q
 _EN_CONTRACTION = re.compile(r"'(?<=[a-z]')(?:t|m|re|ve|ll|d)(?![a-z])")
 _PUNCT = ".,;:!?()[]\"'"
 _LEXICON = {**dict.fromkeys(_OTHER, 2), **dict.fromkeys(_EN, 1), **dict.fromkeys(_FR, 0)}
+STOPWORDS = frozenset(_LEXICON)  # the frequent words the guess relies on
 
 
 def _count(tokens: list[str]) -> list[int]:

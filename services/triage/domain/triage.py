@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from services.triage.domain import features as feature_extraction
-from services.triage.domain.language import detect_normalised
+from services.triage.domain.language import STOPWORDS, detect_normalised
 from services.triage.domain.model import DEFAULT_DIRECTORY, INTENTS, Model, load
 from services.triage.domain.normalise import normalise
 from services.triage.domain.rules import has_words, own_words, scan
@@ -108,41 +108,50 @@ _ESCALATION = frozenset(
     }
 )
 _EVIDENCE_MIN = 0.2  # a unigram weight below this says little on its own
-# Words too common to explain anything to an agent, even when they weigh a little.
-_NOT_EVIDENCE = frozenset(
-    {
+# Words too common to explain anything to an agent, even when they weigh a little: the
+# stopwords, except those that name the service or the trouble.
+_TELLING = frozenset(
+    [
+        "panne",
+        "connexion",
+        "probleme",
+        "reseau",
+        "abonnement",
+        "facture",
+        "technicien",
+        "rdv",
+        "jamais",
+        "toujours",
+        "encore",
+        "rien",
+        "aucun",
+        "aucune",
+        "personne",
+        "flight",
+        "flights",
+        "hours",
+        "hold",
+        "bag",
+        "bags",
+        "luggage",
+        "delayed",
+        "plane",
+        "airline",
+        "airport",
+        "gate",
+        "seat",
+        "customer",
+        "help",
+        "still",
+        "never",
+        "again",
+        "trouble",
+        "trying",
+    ]
+)
+_NOT_EVIDENCE = (STOPWORDS - _TELLING) | frozenset(
+    [
         "url",
-        "the",
-        "and",
-        "for",
-        "you",
-        "your",
-        "our",
-        "are",
-        "was",
-        "with",
-        "this",
-        "that",
-        "have",
-        "has",
-        "from",
-        "les",
-        "des",
-        "pour",
-        "mon",
-        "mes",
-        "une",
-        "est",
-        "pas",
-        "que",
-        "qui",
-        "par",
-        "sur",
-        "avec",
-        "vous",
-        "nous",
-        "votre",
-        "vos",
         "bonjour",
         "bonsoir",
         "hello",
@@ -151,7 +160,10 @@ _NOT_EVIDENCE = frozenset(
         "thank",
         "please",
         "svp",
-    }
+        "anything",
+        "something",
+        "would",
+    ]
 )
 
 
