@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from services.infra.auth import bearer_token, new_token, same_secret, token_digest
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.infra.ttl_cache import TtlCache
 from services.triage import accounts
 from services.triage.accounts import Caller
 
@@ -27,13 +28,33 @@ class LoginIn(BaseModel):
     workspace_id: uuid.UUID | None = None
 
 
+# API tokens are checked on every request: their owner is cached for a few seconds. A token
+# revoked here stops at once; on another replica within TOKEN_CACHE_SECONDS.
+TOKEN_CACHE_SECONDS = 10.0
+TOKEN_CACHE_KEY = web.AppKey("token_cache", TtlCache)
+
+
+def token_cache(app: web.Application) -> TtlCache[Caller]:
+    cache = app.get(TOKEN_CACHE_KEY)
+    if cache is None:
+        cache = app[TOKEN_CACHE_KEY] = TtlCache(TOKEN_CACHE_SECONDS)
+    return cache
+
+
 async def authenticate(request: web.Request) -> Caller:
     """The caller, or 401. Writes made with a session cookie must carry its CSRF token."""
     now = datetime.now(UTC)
     token = bearer_token(request.headers.get("Authorization"))
+    if token is not None:
+        digest = token_digest(token)
+        cached = token_cache(request.app).get(digest)
+        if cached is not None:
+            return cached
     async with request.app[ENGINE_KEY].begin() as conn:
         if token is not None:
             caller = await accounts.caller_of_token(conn, token)
+            if caller is not None:
+                token_cache(request.app).put(digest, caller)
         elif COOKIE in request.cookies:
             caller = await accounts.caller_of_session(conn, request.cookies[COOKIE], now)
         else:
@@ -271,6 +292,7 @@ async def revoke_token(request: web.Request) -> web.Response:
             )
         ).first()
         if row is not None:
+            token_cache(request.app).clear()  # only the digest identifies it here: drop all
             await accounts.audit(
                 conn,
                 caller.workspace_id,

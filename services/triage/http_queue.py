@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.infra.ttl_cache import TtlCache
 from services.triage.clocks import load_policies
+from services.triage.domain.sla import Policy
 from services.triage.http_auth import authenticate
 from services.triage.store import queue
 
 MAX_LIMIT = 500
+POLICY_CACHE_KEY = web.AppKey("policy_cache", TtlCache)
+
+
+async def cached_policy(
+    app: web.Application, conn: AsyncConnection, workspace_id: uuid.UUID
+) -> Policy:
+    """The workspace's SLA policy, re-read at most every 10 s (a PUT here forgets it)."""
+    cache = app.get(POLICY_CACHE_KEY)
+    if cache is None:
+        cache = app[POLICY_CACHE_KEY] = TtlCache(10.0)
+    policy: Policy | None = cache.get(workspace_id)
+    if policy is None:
+        policy = (await load_policies(conn, [workspace_id]))[workspace_id]
+        cache.put(workspace_id, policy)
+    return policy
 
 
 def _limit(request: web.Request) -> int:
@@ -84,6 +103,6 @@ async def get_queue(request: web.Request) -> web.Response:
     filters["mine"] = caller.user_id if filters["mine"] else None
     now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].connect() as conn:
-        policy = (await load_policies(conn, [caller.workspace_id]))[caller.workspace_id]
+        policy = await cached_policy(request.app, conn, caller.workspace_id)
         items = await queue(conn, caller.workspace_id, limit, now, policy.calendar, filters)
     return json_response({"items": items, "count": len(items), "as_of": now})

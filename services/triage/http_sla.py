@@ -26,6 +26,7 @@ from services.triage.conversation_actions import (
 )
 from services.triage.domain.sla import Policy, due_at, retarget, state, time_left
 from services.triage.http_auth import authenticate
+from services.triage.http_queue import POLICY_CACHE_KEY
 from services.triage.sla_policy import PolicyError, parse_policy, policy_document
 
 EDITORS = ("lead", "admin")
@@ -77,6 +78,9 @@ async def put_policy(request: web.Request) -> web.Response:
             },
         )
         await _follow_policy(conn, caller.workspace_id, policy, now)
+    cache = request.app.get(POLICY_CACHE_KEY)
+    if cache is not None:
+        cache.forget(caller.workspace_id)
     return json_response(stored)
 
 

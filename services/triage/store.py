@@ -278,6 +278,13 @@ async def queue(
     rows = (
         await conn.execute(_QUEUE, {"ws": workspace_id, "limit": limit, "now": now, **wanted})
     ).all()
+
+    def left(due: datetime) -> int:
+        """Business seconds to the deadline (plain time for a team that never closes)."""
+        if calendar.always_open:
+            return round((due - now).total_seconds())
+        return round(business_seconds(calendar, now, due))
+
     return [
         {
             "conversation_id": r.id,
@@ -300,11 +307,7 @@ async def queue(
             "sla": {
                 "state": SLA_STATES[r.sla_rank],
                 "due_at": r.sla_due_at,
-                "time_left_seconds": (
-                    None
-                    if r.sla_due_at is None
-                    else round(business_seconds(calendar, now, r.sla_due_at))
-                ),
+                "time_left_seconds": None if r.sla_due_at is None else left(r.sla_due_at),
             },
             "latest_message": None
             if r.message_id is None
