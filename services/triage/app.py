@@ -18,12 +18,14 @@ from services.infra.db import create_engine
 from services.infra.events import Consumer, Event
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware, security_headers
 from services.infra.openapi import add_openapi_route
+from services.infra.ttl_cache import TtlCache
 from services.triage import webhooks
 from services.triage.consumer import handle_batch
+from services.triage.http_auth import TOKEN_CACHE_KEY, TOKEN_CACHE_SECONDS
 from services.triage.http_auth import add_routes as add_auth_routes
 from services.triage.http_desk import REPLY_ORIGIN_KEY
 from services.triage.http_desk import add_routes as add_desk_routes
-from services.triage.http_queue import get_queue
+from services.triage.http_queue import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS, get_queue
 from services.triage.http_sla import CLOCK_STOP_KEY
 from services.triage.http_sla import add_routes as add_sla_routes
 from services.triage.http_stats import add_routes as add_stats_routes
@@ -130,6 +132,8 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     if settings.run_consumer:
         app.cleanup_ctx.append(workers)
     app[CLOCK_STOP_KEY] = app[METRICS_KEY].count_clock_stop
+    app[TOKEN_CACHE_KEY] = TtlCache(TOKEN_CACHE_SECONDS)
+    app[POLICY_CACHE_KEY] = TtlCache(POLICY_CACHE_SECONDS)
     app[REPLY_ORIGIN_KEY] = app[METRICS_KEY].count_reply_origin
     add_probes(app, settings.readiness_cache_seconds)
     add_openapi_route(app, OPENAPI)

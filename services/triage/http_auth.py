@@ -35,9 +35,7 @@ TOKEN_CACHE_KEY = web.AppKey("token_cache", TtlCache)
 
 
 def token_cache(app: web.Application) -> TtlCache[Caller]:
-    cache = app.get(TOKEN_CACHE_KEY)
-    if cache is None:
-        cache = app[TOKEN_CACHE_KEY] = TtlCache(TOKEN_CACHE_SECONDS)
+    cache: TtlCache[Caller] = app[TOKEN_CACHE_KEY]
     return cache
 
 

@@ -18,15 +18,14 @@ from services.triage.store import queue
 
 MAX_LIMIT = 500
 POLICY_CACHE_KEY = web.AppKey("policy_cache", TtlCache)
+POLICY_CACHE_SECONDS = 10.0
 
 
 async def cached_policy(
     app: web.Application, conn: AsyncConnection, workspace_id: uuid.UUID
 ) -> Policy:
     """The workspace's SLA policy, re-read at most every 10 s (a PUT here forgets it)."""
-    cache = app.get(POLICY_CACHE_KEY)
-    if cache is None:
-        cache = app[POLICY_CACHE_KEY] = TtlCache(10.0)
+    cache = app[POLICY_CACHE_KEY]
     policy: Policy | None = cache.get(workspace_id)
     if policy is None:
         policy = (await load_policies(conn, [workspace_id]))[workspace_id]

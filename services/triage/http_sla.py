@@ -78,9 +78,7 @@ async def put_policy(request: web.Request) -> web.Response:
             },
         )
         await _follow_policy(conn, caller.workspace_id, policy, now)
-    cache = request.app.get(POLICY_CACHE_KEY)
-    if cache is not None:
-        cache.forget(caller.workspace_id)
+    request.app[POLICY_CACHE_KEY].forget(caller.workspace_id)
     return json_response(stored)
 
 
