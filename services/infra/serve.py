@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 from aiohttp import web
@@ -10,8 +11,19 @@ from aiohttp import web
 log = logging.getLogger("ecoute.serve")
 
 
+def tune_garbage_collector() -> None:
+    """Fewer, cheaper collections: the objects made at start-up (modules, settings, routes)
+    are frozen out of every later sweep, and the young generation is collected less often.
+    Request-time allocations are short-lived; full sweeps of long-lived objects were the
+    largest source of tail latency in the queue benchmark."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def run(app: web.Application, host: str, port: int, grace_seconds: float = 10.0) -> None:
     """Serve until SIGINT/SIGTERM; then stop accepting, finish requests and close resources."""
+    tune_garbage_collector()
     log.info("listening", extra={"host": host, "port": port})
     web.run_app(
         app,
