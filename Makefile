@@ -41,6 +41,7 @@ proto: setup
 bench: setup
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.sla
+	$(BIN)/python -m bench.queue
 	$(BIN)/python -m bench.triage
 
 # Retrain the triage model from ../shared/data and data/labels (no network, seeded);
