@@ -164,7 +164,8 @@ class Features:
 
 def _mix(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
     """Fibonacci hashing: multiply by 2**64/φ and keep the top bits (uint64 wraps silently)."""
-    return ((h * _MIX) >> _SHIFT).astype(np.int64)
+    mixed: npt.NDArray[np.int64] = ((h * _MIX) >> _SHIFT).view(np.int64)  # < 2**18: no cast
+    return mixed
 
 
 def _inner_space(space: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:

@@ -84,6 +84,7 @@ class Model:
 
     _dense: npt.NDArray[np.float32] = field(init=False, repr=False, compare=False)
     _need_column: npt.NDArray[np.float32] = field(init=False, repr=False, compare=False)
+    _lenient: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.heads)
@@ -104,6 +105,7 @@ class Model:
         dense = np.vstack([self.weights * self.scales, self.flags]).astype(np.float32)
         object.__setattr__(self, "_dense", np.ascontiguousarray(dense))
         object.__setattr__(self, "_need_column", np.ascontiguousarray(dense[:, 0]))
+        object.__setattr__(self, "_lenient", min(self.need_thresholds.values()))
 
     def raw(self, features: Features) -> npt.NDArray[np.float32]:
         """Every head's logit for one post: per block (character n-grams, words, flags) the
@@ -142,7 +144,8 @@ class Model:
 
     def need_threshold(self, language: str) -> float:
         """A language without its own threshold gets the most lenient one (favour recall)."""
-        return self.need_thresholds.get(language, min(self.need_thresholds.values()))
+        threshold = self.need_thresholds.get(language)
+        return self._lenient if threshold is None else threshold
 
     def word_weights(self, features: Features) -> npt.NDArray[np.float32]:
         """How strongly each word of the post, on its own, points to a need (its unigram
