@@ -82,7 +82,9 @@ def render(meta: Mapping[str, Any], sources: Mapping[str, Source]) -> str:
     held = complaints.get("held_out_20pct", {})
     cv10 = complaints.get("cv_10fold", {})
     heldout_json = json.dumps(ev.get("held_out_dev", {}), indent=2, sort_keys=True)
-    thresholds = ", ".join(f"{k} {v:.3f}" for k, v in cal["needs_answer"]["thresholds"].items())
+    thresholds = ", ".join(
+        f"{k} {v:.3f}" for k, v in sorted(cal["needs_answer"]["thresholds"].items())
+    )
     return f"""# Model card: Écoute triage `{meta["version"]}`
 
 *Written by `make train` (`python -m services.triage train`); do not edit by hand: the
