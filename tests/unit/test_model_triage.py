@@ -29,7 +29,7 @@ def assert_well_formed(d: Decision) -> None:
     assert d.language in ("fr", "en", "other")
     assert d.priority in (1, 2, 3, 4)
     assert 0.0 <= d.confidence <= 1.0
-    assert 1 <= len(d.reasons) <= MAX_REASONS
+    assert len(d.reasons) in range(1, MAX_REASONS + 1)
     assert all(isinstance(r, str) and r for r in d.reasons)
     assert d.model_version == MODEL.version
     if not d.needs_answer:
