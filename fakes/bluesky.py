@@ -22,6 +22,8 @@ from typing import Any, Literal, NamedTuple, NoReturn
 
 from aiohttp import web
 
+from fakes.clock import wall_clock
+
 Clock = Callable[[], datetime]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ErrorSpec = tuple[int, str, str]  # HTTP status, XRPC error name, message
@@ -44,25 +46,6 @@ ERROR_NAMES = {
 }
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 _RKEY = re.compile(r"^[A-Za-z0-9._:~-]{1,512}$")
-
-
-def wall_clock() -> datetime:
-    """The real time, for the demo; tests pass a :class:`ManualClock` instead."""
-    return datetime.now(UTC)
-
-
-class ManualClock:
-    """A clock that only moves when told, so token expiry and rate windows need no sleeping."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2024, 5, 13, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 class XrpcError(Exception):

@@ -18,6 +18,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from fakes.clock import wall_clock
+
 Clock = Callable[[], datetime]
 ResetFormat = Literal["iso", "iso_fraction", "epoch"]
 CursorPolicy = Literal["compare", "empty", "error"]
@@ -37,25 +39,6 @@ ERROR_TEXT = {
     500: "We're sorry, but something went wrong on our end.",
     503: "There was a temporary problem serving your request, please try again",
 }
-
-
-def wall_clock() -> datetime:
-    """The real time, for the demo; tests pass a :class:`ManualClock` instead."""
-    return datetime.now(UTC)
-
-
-class ManualClock:
-    """A clock that only moves when told, so expiry and rate-limit windows need no sleeping."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2024, 5, 13, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 class MentionIds(NamedTuple):

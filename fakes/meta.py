@@ -24,6 +24,8 @@ from typing import Any, Literal
 import aiohttp
 from aiohttp import web
 
+from fakes.clock import ManualClock
+
 Clock = Callable[[], datetime]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Json = dict[str, Any]
@@ -47,25 +49,6 @@ SERVER_ERRORS = {
     500: (1, "An unknown error has occurred."),
     503: (2, "An unexpected error has occurred. Please retry your request later."),
 }
-
-
-def wall_clock() -> datetime:
-    """The real time, for the demo; tests pass a :class:`ManualClock` instead."""
-    return datetime.now(UTC)
-
-
-class ManualClock:
-    """A clock that only moves when told, so the 24-hour window needs no sleeping."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2024, 5, 13, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,6 +25,8 @@ from typing import Any, Literal, TypeVar
 import aiohttp
 from aiohttp import web
 
+from fakes.clock import ManualClock
+
 Clock = Callable[[], datetime]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Json = dict[str, Any]
@@ -108,25 +110,6 @@ STATUS_TITLES = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
-
-
-def wall_clock() -> datetime:
-    """The real time, for the demo; tests pass a :class:`ManualClock` instead."""
-    return datetime.now(UTC)
-
-
-class ManualClock:
-    """A clock that only moves when told, so rate-limit resets and retention need no sleeping."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2024, 5, 13, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 def problem(status: int, detail: str | None = None, title: str | None = None) -> Json:

@@ -14,8 +14,9 @@ from aiohttp import web
 from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
-from fakes.bluesky import CHAT_PROXY, BlueskyState, ManualClock, PostRef
+from fakes.bluesky import CHAT_PROXY, BlueskyState, PostRef
 from fakes.bluesky import create_app as create_fake
+from fakes.clock import ManualClock
 from services.inbox import channels
 from services.inbox.app import create_app as create_inbox
 from services.inbox.connectors import bluesky as connector_module

@@ -17,7 +17,8 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
-from fakes.meta import ManualClock, MetaState, deliver_webhook
+from fakes.clock import ManualClock
+from fakes.meta import MetaState, deliver_webhook
 from fakes.meta import create_app as create_fake
 from services.inbox import channels
 from services.inbox.app import create_app as create_inbox

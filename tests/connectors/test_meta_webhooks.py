@@ -10,8 +10,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
+from fakes.clock import ManualClock
 from fakes.meta import (
-    ManualClock,
     MetaState,
     batch,
     deliver_webhook,

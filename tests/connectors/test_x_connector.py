@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
-from fakes.x import ManualClock, XState
+from fakes.clock import ManualClock
+from fakes.x import XState
 from fakes.x import create_app as create_fake
 from services.inbox import channels
 from services.inbox.app import create_app as create_inbox

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from fakes.bluesky import CHAT_PROXY, BlueskyState, ManualClock, create_app, graphemes
+from fakes.bluesky import CHAT_PROXY, BlueskyState, create_app, graphemes
+from fakes.clock import ManualClock
 
 T0 = datetime(2024, 5, 13, 10, 0, tzinfo=UTC)
 JANE = "did:plc:abc123"

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from fakes.mastodon import ManualClock, MastodonState, create_app, status_html
+from fakes.clock import ManualClock
+from fakes.mastodon import MastodonState, create_app, status_html
 
 T0 = datetime(2024, 5, 13, 10, 0, tzinfo=UTC)
 TOKEN = "mastodon-test-token"

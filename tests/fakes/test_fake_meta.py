@@ -10,8 +10,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from fakes.clock import ManualClock
 from fakes.meta import (
-    ManualClock,
     MetaState,
     batch,
     create_app,

@@ -10,8 +10,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from fakes.clock import ManualClock
 from fakes.x import (
-    ManualClock,
     XState,
     aaa_dm_payloads,
     aaa_tweet_create_payloads,

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
+from fakes.clock import ManualClock
 from fakes.meta import (
-    ManualClock,
     MetaState,
     batch,
     changes_payload,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from fakes.clock import ManualClock
 from fakes.x import (
-    ManualClock,
     XState,
     aaa_dm_payloads,
     aaa_tweet_create_payloads,
