@@ -6,31 +6,13 @@ from typing import Any
 
 from services.inbox.http_channels import ChannelIn
 from services.inbox.ingest_request import BatchIn
-from services.infra.openapi import Operation, document
+from services.infra.openapi import PROBES, Operation, document
 
 TEXT: dict[str, Any] = {"type": "string"}
 AUTH = {401: "Missing or unknown ingest token"}
 
 OPERATIONS = [
-    Operation("GET", "/livez", "The process answers", "probes", auth=None, answers={200: "Alive"}),
-    Operation(
-        "GET",
-        "/readyz",
-        "The database answers",
-        "probes",
-        auth=None,
-        answers={200: "Ready", 503: "The database cannot be reached"},
-    ),
-    Operation(
-        "GET",
-        "/metrics",
-        "Prometheus metrics",
-        "probes",
-        auth=None,
-        answers={200: "Text exposition format"},
-        success=TEXT,
-        success_media="text/plain",
-    ),
+    *PROBES,
     Operation(
         "POST",
         "/v1/ingest",

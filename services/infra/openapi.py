@@ -52,6 +52,30 @@ class Operation:
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+PROBES = [
+    Operation("GET", "/livez", "The process answers", "probes", auth=None, answers={200: "Alive"}),
+    Operation(
+        "GET",
+        "/readyz",
+        "The database answers",
+        "probes",
+        auth=None,
+        answers={200: "Ready", 503: "The database cannot be reached"},
+    ),
+    Operation(
+        "GET",
+        "/metrics",
+        "Prometheus metrics",
+        "probes",
+        auth=None,
+        answers={200: "Text exposition format"},
+        success={"type": "string"},
+        success_media="text/plain",
+    ),
+]
+"""The probes and metrics every service serves (services/infra/http.py, metrics.py)."""
+
+
 def document(
     title: str, version: str, description: str, operations: list[Operation]
 ) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.infra.openapi import Operation, document
+from services.infra.openapi import PROBES, Operation, document
 from services.triage.http_auth import LoginIn, TokenIn
 from services.triage.http_desk import CorrectionIn, NoteIn, ReplyIn, SavedReplyIn
 from services.triage.http_sla import WebhookIn
@@ -50,25 +50,7 @@ def _status(action: str) -> Operation:
 
 
 OPERATIONS = [
-    Operation("GET", "/livez", "The process answers", "probes", auth=None, answers={200: "Alive"}),
-    Operation(
-        "GET",
-        "/readyz",
-        "The database answers",
-        "probes",
-        auth=None,
-        answers={200: "Ready", 503: "The database cannot be reached"},
-    ),
-    Operation(
-        "GET",
-        "/metrics",
-        "Prometheus metrics",
-        "probes",
-        auth=None,
-        answers={200: "Text exposition format"},
-        success=TEXT,
-        success_media="text/plain",
-    ),
+    *PROBES,
     Operation(
         "GET",
         "/",
