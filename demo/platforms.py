@@ -71,6 +71,7 @@ from fakes import bluesky as fake_bluesky
 from fakes import mastodon as fake_mastodon
 from fakes import meta as fake_meta
 from fakes import x as fake_x
+from fakes.clock import wall_clock
 
 DEFAULT_INBOX = "http://127.0.0.1:8080"
 DEFAULT_PORT = 8090
@@ -213,7 +214,7 @@ def build_worlds(
             username=brand.handle,
             bearer_token=creds[brand.ref("x")]["bearer_token"],
             consumer_secret=x_consumer_secret,
-            clock=fake_x.wall_clock,
+            clock=wall_clock,
             rate_limits={
                 "mentions": (900, 900),
                 "mentions_app": (900, 900),
@@ -225,14 +226,14 @@ def build_worlds(
         )
         x.users[brand.x_user_id].name = brand.name
         mastodon = fake_mastodon.MastodonState(
-            clock=fake_mastodon.wall_clock,
+            clock=wall_clock,
             brand_username=brand.handle,
             brand_id=brand.mastodon_id,
             tokens={creds[brand.ref("mastodon")]["access_token"]},
         )
         mastodon.brand.display_name = brand.name
         bluesky = fake_bluesky.BlueskyState(
-            clock=fake_bluesky.wall_clock,
+            clock=wall_clock,
             did=brand.bluesky_did,
             handle=brand.bluesky_handle,
             email=f"care@{brand.key}.example",
@@ -247,7 +248,7 @@ def build_worlds(
             ig_account_id=brand.ig_account_id,
             ig_username=brand.ig_username,
             page_access_token=creds[brand.ref("meta")]["page_access_token"],
-            clock=fake_meta.wall_clock,
+            clock=wall_clock,
         )
         worlds.append(World(brand, x, mastodon, bluesky, meta))
     return worlds
