@@ -13,21 +13,18 @@ import pytest
 from aiohttp import web
 from sqlalchemy import text
 
-from ecoute.v1 import events_pb2
 from fakes.bluesky import CHAT_PROXY, BlueskyState, PostRef
 from fakes.bluesky import create_app as create_fake
 from fakes.clock import ManualClock
-from services.inbox import channels
 from services.inbox.app import create_app as create_inbox
 from services.inbox.connectors import bluesky as connector_module
 from services.inbox.connectors.base import RateLimited
 from services.inbox.connectors.bluesky import BlueskyConnector
 from services.inbox.credentials import CredentialStore
-from services.inbox.delivery import CONSUMER, Deliverer, record_requests
+from services.inbox.delivery import Deliverer
 from services.inbox.domain.bluesky import record_key
-from services.inbox.poller import Poller
 from services.infra.db import create_engine
-from services.infra.events import Consumer, publish
+from tests.connectors.world import ConnectorWorld
 from tests.support.world import bearer, inbox_settings, make_workspace
 
 JANE = "did:plc:jane000000000000000000000"
@@ -36,7 +33,7 @@ CAROL = "did:plc:carol00000000000000000000"
 LIST = "app.bsky.notification.listNotifications"
 
 
-class World:
+class World(ConnectorWorld):
     def __init__(
         self,
         database_url: str,
@@ -47,45 +44,11 @@ class World:
         engine: Any,
         session: aiohttp.ClientSession,
     ) -> None:
-        self.database_url = database_url
+        credentials = {"bsky": {"identifier": state.handle, "password": state.password}}
+        super().__init__(database_url, clock, workspace, engine, session, credentials)
         self.fake = fake
         self.state = state
-        self.clock = clock
-        self.workspace = workspace
-        self.engine = engine
-        self.session = session
-        self.credentials = CredentialStore(
-            {"bsky": {"identifier": state.handle, "password": state.password}}
-        )
         self.lost: list[tuple[str, str]] = []  # (nsid, "before" | "after"): answers to lose
-
-    def poller(self) -> Poller:
-        return Poller(
-            self.engine, self.database_url, self.credentials, self.session, clock=self.clock
-        )
-
-    async def poll(self) -> str:
-        """Make the channel due and poll it once (a new connector, as in production)."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE inbox.channels SET next_poll_at = :now, lease_until = NULL"),
-                {"now": self.clock()},
-            )
-            due = await channels.claim_due(conn, self.clock(), 60, 10)
-        assert len(due) == 1
-        return await self.poller().poll_channel(due[0])
-
-    async def scalar(self, sql: str, **params: Any) -> Any:
-        async with self.engine.connect() as conn:
-            return (await conn.execute(text(sql), params)).scalar_one()
-
-    async def rows(self, sql: str, **params: Any) -> list[Any]:
-        async with self.engine.connect() as conn:
-            return list((await conn.execute(text(sql), params)).all())
-
-    async def channel(self) -> Any:
-        async with self.engine.connect() as conn:
-            return (await conn.execute(text("SELECT * FROM inbox.channels"))).one()
 
     async def connector(self) -> BlueskyConnector:
         return BlueskyConnector(
@@ -94,11 +57,6 @@ class World:
             self.session,
             self.clock,
         )
-
-    async def channels(self) -> list[Any]:
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(text("SELECT * FROM inbox.channels"))).all()
-        return [channels.describe_channel(r) for r in rows]
 
     def calls(self, nsid: str) -> list[str]:
         return [line for line in self.state.request_log if f"/xrpc/{nsid}" in line]
@@ -127,28 +85,7 @@ class World:
     async def request_reply(self, external_id: str, words: str) -> uuid.UUID:
         """An agent answers a stored message; the first attempt is recorded, then the process
         dies before sending (the delivery row is left ``sending``)."""
-        reply_id = uuid.uuid4()
-        async with self.engine.begin() as conn:
-            message_id, conversation_id = (
-                await conn.execute(
-                    text("SELECT id, conversation_id FROM inbox.messages WHERE external_id = :e"),
-                    {"e": external_id},
-                )
-            ).one()
-            request = events_pb2.ReplyRequested(
-                workspace_id=str(self.workspace.id),
-                reply_id=str(reply_id),
-                conversation_id=conversation_id,
-                in_reply_to_message_id=message_id,
-                text=words,
-                agent_id="agent-1",
-            )
-            request.requested_at.FromDatetime(self.clock())
-            await publish(
-                conn, "reply.requested", [self.workspace.id], [request.SerializeToString()]
-            )
-        consumer = Consumer(self.engine, self.database_url, CONSUMER, record_requests)
-        assert await consumer.drain_once() == 1
+        reply_id = await super().request_reply(external_id, words)
         await self.crash_while_sending()
         return reply_id
 

@@ -14,19 +14,17 @@ from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
 from fakes.mastodon import MastodonState, status_html
 from fakes.mastodon import create_app as create_fake
-from services.inbox import channels
 from services.inbox.app import create_app as create_inbox
-from services.inbox.credentials import CredentialStore
 from services.inbox.delivery import CONSUMER, Deliverer, record_requests
-from services.inbox.poller import Poller
 from services.infra.db import create_engine
 from services.infra.events import Consumer, publish
+from tests.connectors.world import ConnectorWorld
 from tests.support.world import bearer, inbox_settings, make_workspace
 
 TOKEN = "mastodon-test-token"
 
 
-class World:
+class World(ConnectorWorld):
     def __init__(
         self,
         database_url: str,
@@ -37,38 +35,10 @@ class World:
         engine: Any,
         session: aiohttp.ClientSession,
     ) -> None:
-        self.database_url = database_url
+        credentials = {"masto": {"access_token": TOKEN}}
+        super().__init__(database_url, clock, workspace, engine, session, credentials)
         self.fake = fake
         self.state = state
-        self.clock = clock
-        self.workspace = workspace
-        self.engine = engine
-        self.session = session
-        self.credentials = CredentialStore({"masto": {"access_token": TOKEN}})
-
-    def poller(self) -> Poller:
-        return Poller(
-            self.engine, self.database_url, self.credentials, self.session, clock=self.clock
-        )
-
-    async def poll(self) -> str:
-        """Make the channel due and poll it once."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE inbox.channels SET next_poll_at = :now, lease_until = NULL"),
-                {"now": self.clock()},
-            )
-            due = await channels.claim_due(conn, self.clock(), 60, 10)
-        assert len(due) == 1
-        return await self.poller().poll_channel(due[0])
-
-    async def scalar(self, sql: str, **params: Any) -> Any:
-        async with self.engine.connect() as conn:
-            return (await conn.execute(text(sql), params)).scalar_one()
-
-    async def channel(self) -> Any:
-        async with self.engine.connect() as conn:
-            return (await conn.execute(text("SELECT * FROM inbox.channels"))).one()
 
 
 @pytest.fixture

@@ -23,11 +23,9 @@ from fakes.meta import create_app as create_fake
 from services.inbox import channels
 from services.inbox.app import create_app as create_inbox
 from services.inbox.connectors.meta import MetaConnector
-from services.inbox.credentials import CredentialStore
-from services.inbox.delivery import CONSUMER, Deliverer, record_requests
 from services.inbox.poller import Poller
 from services.infra.db import create_engine
-from services.infra.events import Consumer, publish
+from tests.connectors.world import ConnectorWorld
 from tests.support.world import bearer, inbox_settings, make_workspace
 
 CUSTOMER = "139560936744123"
@@ -36,7 +34,7 @@ IGSID = "17800000000000001"
 KEYS = {"facebook": "acme-page", "messenger": "acme-dm", "instagram": "acme-ig"}
 
 
-class World:
+class World(ConnectorWorld):
     def __init__(
         self,
         database_url: str,
@@ -47,60 +45,28 @@ class World:
         engine: Any,
         session: aiohttp.ClientSession,
     ) -> None:
-        self.database_url = database_url
+        credentials = {"meta": {"page_access_token": state.page_access_token}}
+        super().__init__(database_url, clock, workspace, engine, session, credentials)
         self.inbox = inbox
         self.state = state
-        self.clock = clock
-        self.workspace = workspace
-        self.engine = engine
-        self.session = session
-        self.credentials = CredentialStore({"meta": {"page_access_token": state.page_access_token}})
 
     async def webhook(self, payload: dict[str, Any]) -> None:
         url = str(self.inbox.make_url("/webhooks/meta"))
         assert await deliver_webhook(self.session, url, self.state.app_secret, payload) == 200
 
-    async def request_reply(self, external_id: str, reply_text: str) -> uuid.UUID:
-        """An agent answers the stored message ``external_id`` (as triage would ask)."""
-        reply_id = uuid.uuid4()
+    async def request_reply(self, external_id: str, words: str) -> uuid.UUID:
+        """An agent answers ``external_id``; the delivery is due on the test's clock."""
+        reply_id = await super().request_reply(external_id, words)
         async with self.engine.begin() as conn:
-            message_id, conversation_id = (
-                await conn.execute(
-                    text("SELECT id, conversation_id FROM inbox.messages WHERE external_id = :e"),
-                    {"e": external_id},
-                )
-            ).one()
-            request = events_pb2.ReplyRequested(
-                workspace_id=str(self.workspace.id),
-                reply_id=str(reply_id),
-                conversation_id=conversation_id,
-                in_reply_to_message_id=message_id,
-                text=reply_text,
-                agent_id="agent-1",
-            )
-            request.requested_at.FromDatetime(self.clock())
-            await publish(
-                conn, "reply.requested", [self.workspace.id], [request.SerializeToString()]
-            )
-        consumer = Consumer(self.engine, self.database_url, CONSUMER, record_requests)
-        assert await consumer.drain_once() == 1
-        async with self.engine.begin() as conn:  # due on the test's clock, not the database's
             await conn.execute(
                 text("UPDATE inbox.deliveries SET next_attempt_at = :now WHERE reply_id = :r"),
                 {"now": self.clock(), "r": reply_id},
             )
         return reply_id
 
-    def deliverer(self) -> Deliverer:
-        return Deliverer(self.engine, self.credentials, self.session, clock=self.clock)
-
     async def delivery(self) -> Any:
         async with self.engine.connect() as conn:
             return (await conn.execute(text("SELECT * FROM inbox.deliveries"))).one()
-
-    async def scalar(self, sql: str, **params: Any) -> Any:
-        async with self.engine.connect() as conn:
-            return (await conn.execute(text(sql), params)).scalar_one()
 
     async def failures(self) -> list[events_pb2.ReplyFailed]:
         async with self.engine.connect() as conn:

@@ -10,7 +10,6 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
-from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
 from fakes.x import XState
 from fakes.x import create_app as create_fake
@@ -18,18 +17,15 @@ from services.inbox import channels
 from services.inbox.app import create_app as create_inbox
 from services.inbox.connectors.base import Channel, CursorRejected
 from services.inbox.connectors.x import XConnector
-from services.inbox.credentials import CredentialStore
-from services.inbox.delivery import CONSUMER, Deliverer, record_requests
-from services.inbox.poller import Poller
 from services.infra.db import create_engine
-from services.infra.events import Consumer, publish
+from tests.connectors.world import ConnectorWorld
 from tests.support.world import bearer, inbox_settings, make_workspace
 
 TOKEN = "x-user-token"
 APP_TOKEN = "x-app-only-token"
 
 
-class World:
+class World(ConnectorWorld):
     def __init__(
         self,
         database_url: str,
@@ -40,44 +36,10 @@ class World:
         engine: Any,
         session: aiohttp.ClientSession,
     ) -> None:
-        self.database_url = database_url
+        credentials = {"xcreds": {"bearer_token": TOKEN}, "xapp": {"bearer_token": APP_TOKEN}}
+        super().__init__(database_url, clock, workspace, engine, session, credentials)
         self.fake = fake
         self.state = state
-        self.clock = clock
-        self.workspace = workspace
-        self.engine = engine
-        self.session = session
-        self.credentials = CredentialStore(
-            {"xcreds": {"bearer_token": TOKEN}, "xapp": {"bearer_token": APP_TOKEN}}
-        )
-
-    def poller(self) -> Poller:
-        return Poller(
-            self.engine, self.database_url, self.credentials, self.session, clock=self.clock
-        )
-
-    async def poll(self) -> str:
-        """Make the channel due and poll it once."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE inbox.channels SET next_poll_at = :now, lease_until = NULL"),
-                {"now": self.clock()},
-            )
-            due = await channels.claim_due(conn, self.clock(), 60, 10)
-        assert len(due) == 1
-        return await self.poller().poll_channel(due[0])
-
-    async def scalar(self, sql: str, **params: Any) -> Any:
-        async with self.engine.connect() as conn:
-            return (await conn.execute(text(sql), params)).scalar_one()
-
-    async def rows(self, sql: str, **params: Any) -> list[Any]:
-        async with self.engine.connect() as conn:
-            return list((await conn.execute(text(sql), params)).all())
-
-    async def channel(self) -> Any:
-        async with self.engine.connect() as conn:
-            return (await conn.execute(text("SELECT * FROM inbox.channels"))).one()
 
     async def described_channel(self) -> Channel:
         return channels.describe_channel(await self.channel())
@@ -88,35 +50,6 @@ class World:
 
     def requests(self, prefix: str) -> list[str]:
         return [r for r in self.state.requests if r.startswith(prefix)]
-
-    async def request_reply(self, external_id: str, words: str) -> uuid.UUID:
-        """An agent answers the stored message ``external_id`` (a reply.requested event)."""
-        reply_id = uuid.uuid4()
-        async with self.engine.begin() as conn:
-            message_id, conversation_id = (
-                await conn.execute(
-                    text("SELECT id, conversation_id FROM inbox.messages WHERE external_id = :e"),
-                    {"e": external_id},
-                )
-            ).one()
-            request = events_pb2.ReplyRequested(
-                workspace_id=str(self.workspace.id),
-                reply_id=str(reply_id),
-                conversation_id=conversation_id,
-                in_reply_to_message_id=message_id,
-                text=words,
-                agent_id="agent-1",
-            )
-            request.requested_at.FromDatetime(self.clock())
-            await publish(
-                conn, "reply.requested", [self.workspace.id], [request.SerializeToString()]
-            )
-        consumer = Consumer(self.engine, self.database_url, CONSUMER, record_requests)
-        assert await consumer.drain_once() == 1
-        return reply_id
-
-    def deliverer(self) -> Deliverer:
-        return Deliverer(self.engine, self.credentials, self.session, clock=self.clock)
 
     async def deliver(self) -> int:
         """Run the delivery loop once, with every queued or interrupted delivery due."""
