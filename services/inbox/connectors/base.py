@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
+
+import aiohttp
 
 from services.inbox.domain.messages import Incoming
 
@@ -105,3 +107,25 @@ class Connector(Protocol):
         ...
 
     async def send(self, reply: Reply) -> Sent: ...
+
+
+class BearerConnector:
+    """The set-up shared by connectors that call their platform with one bearer token."""
+
+    bearer_credential: ClassVar[str]  # the credential that holds the token
+
+    def __init__(
+        self,
+        channel: Channel,
+        credentials: dict[str, Any],
+        session: aiohttp.ClientSession,
+        clock: Callable[[], datetime],
+    ) -> None:
+        token = credentials.get(self.bearer_credential)
+        if not isinstance(token, str) or not token:
+            raise AuthExpired(f"the credentials have no {self.bearer_credential}")
+        self.channel = channel
+        self.session = session
+        self.clock = clock
+        self.base = channel.base_url.rstrip("/")
+        self.headers = {"Authorization": f"Bearer {token}"}

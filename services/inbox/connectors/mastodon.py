@@ -7,15 +7,14 @@ Mastodon keeps it for an hour, so a resend after a crash returns the same status
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 
 from services.inbox.connectors.base import (
     AuthExpired,
-    Channel,
+    BearerConnector,
     CursorRejected,
     Page,
     RateLimited,
@@ -29,24 +28,9 @@ from services.inbox.domain.mastodon import id_key, parse_time, reset_at, status_
 PAGE = 40
 
 
-class MastodonConnector:
+class MastodonConnector(BearerConnector):
     streams: tuple[str, ...] = ("notifications",)
-
-    def __init__(
-        self,
-        channel: Channel,
-        credentials: dict[str, Any],
-        session: aiohttp.ClientSession,
-        clock: Callable[[], datetime],
-    ) -> None:
-        token = credentials.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise AuthExpired("the credentials have no access_token")
-        self.channel = channel
-        self.session = session
-        self.clock = clock
-        self.base = channel.base_url.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {token}"}
+    bearer_credential = "access_token"
 
     async def _call(
         self,

@@ -34,15 +34,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 
 from services.inbox.connectors.base import (
     AuthExpired,
-    Channel,
+    BearerConnector,
     Page,
     RateLimited,
     Rejected,
@@ -63,24 +62,9 @@ _GRAPH_ID = re.compile(r"[A-Za-z0-9_]{1,256}")
 TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 
 
-class MetaConnector:
+class MetaConnector(BearerConnector):
     streams: tuple[str, ...] = ()  # push-only: webhooks feed these channels
-
-    def __init__(
-        self,
-        channel: Channel,
-        credentials: dict[str, Any],
-        session: aiohttp.ClientSession,
-        clock: Callable[[], datetime],
-    ) -> None:
-        token = credentials.get("page_access_token")
-        if not isinstance(token, str) or not token:
-            raise AuthExpired("the credentials have no page_access_token")
-        self.channel = channel
-        self.session = session
-        self.clock = clock
-        self.base = channel.base_url.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {token}"}
+    bearer_credential = "page_access_token"
 
     async def poll(self, stream: str, cursor: str | None) -> AsyncIterator[Page]:
         """Nothing to poll: Meta pushes (and ``streams`` is empty, so this is never called)."""

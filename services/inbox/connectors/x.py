@@ -47,14 +47,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import aiohttp
 
 from services.inbox.connectors.base import (
     AuthExpired,
-    Channel,
+    BearerConnector,
     CursorRejected,
     Page,
     RateLimited,
@@ -117,24 +117,9 @@ class _Duplicate(Rejected):
     """403 "duplicate content": the account already posted this exact text."""
 
 
-class XConnector:
+class XConnector(BearerConnector):
     streams: tuple[str, ...] = ("mentions", "dms")
-
-    def __init__(
-        self,
-        channel: Channel,
-        credentials: dict[str, Any],
-        session: aiohttp.ClientSession,
-        clock: Callable[[], datetime],
-    ) -> None:
-        token = credentials.get("bearer_token")
-        if not isinstance(token, str) or not token:
-            raise AuthExpired("the credentials have no bearer_token")
-        self.channel = channel
-        self.session = session
-        self.clock = clock
-        self.base = channel.base_url.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {token}"}
+    bearer_credential = "bearer_token"
 
     # -- HTTP ------------------------------------------------------------------------------
 
