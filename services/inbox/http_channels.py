@@ -11,13 +11,13 @@ import uuid
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from services.inbox import channels
 from services.inbox.domain.messages import PLATFORMS
 from services.inbox.store import workspace_of_ingest_token
 from services.infra.auth import bearer_token
-from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
 
 
 class ChannelIn(BaseModel):
@@ -52,16 +52,7 @@ async def put_channel(request: web.Request) -> web.Response:
         or not key.replace("-", "").replace("_", "").replace(".", "").isalnum()
     ):
         raise ProblemError(422, "Invalid channel key", "Letters, digits, '-', '_' and '.'.")
-    try:
-        body = ChannelIn.model_validate_json(await request.content.read(16_384))
-    except ValidationError as exc:
-        errors = [
-            {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise ProblemError(
-            422, "Invalid channel", errors[0]["pointer"] + ": " + errors[0]["detail"], errors=errors
-        ) from None
+    body = await read_model(request, ChannelIn, 16_384, "Invalid channel")
     settings = body.model_dump()
     settings["base_url"] = str(body.base_url).rstrip("/")
     async with request.app[ENGINE_KEY].begin() as conn:

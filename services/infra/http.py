@@ -11,10 +11,11 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -151,6 +152,30 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
             raise ProblemError(413, "Payload Too Large", f"The body exceeds {max_bytes} bytes.")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validated(model: type[Model], body: bytes, title: str = "Invalid request") -> Model:
+    """``body`` as ``model``, or a 422 whose ``errors`` name each wrong field by JSON pointer."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [
+            {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise ProblemError(
+            422, title, errors[0]["pointer"] + ": " + errors[0]["detail"], errors=errors
+        ) from None
+
+
+async def read_model(
+    request: web.Request, model: type[Model], max_bytes: int, title: str = "Invalid request"
+) -> Model:
+    """The request's JSON body as ``model``: 413 when too large, 422 when it does not fit."""
+    return validated(model, await read_body(request, max_bytes), title)
 
 
 class Readiness:

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from services.infra.auth import bearer_token, new_token, same_secret, token_digest
-from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
 from services.infra.ttl_cache import TtlCache
 from services.triage import accounts
 from services.triage.accounts import Caller
@@ -79,16 +79,7 @@ def require_role(caller: Caller, *roles: str) -> None:
 
 async def login(request: web.Request) -> web.Response:
     """Password sign-in; the same answer for an unknown e-mail and a wrong password."""
-    try:
-        body = LoginIn.model_validate_json(await request.content.read(8192))
-    except ValidationError as exc:
-        errors = [
-            {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise ProblemError(
-            422, "Invalid sign-in", errors[0]["pointer"] + ": " + errors[0]["detail"], errors=errors
-        ) from None
+    body = await read_model(request, LoginIn, 8192, "Invalid sign-in")
     now = datetime.now(UTC)
     keys = [f"email:{body.email.lower()}", f"ip:{request.remote or 'unknown'}"]
     engine = request.app[ENGINE_KEY]
@@ -225,19 +216,7 @@ async def list_tokens(request: web.Request) -> web.Response:
 
 async def create_token(request: web.Request) -> web.Response:
     caller = await authenticate(request)
-    try:
-        body = TokenIn.model_validate_json(await request.content.read(4096))
-    except ValidationError as exc:
-        errors = [
-            {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise ProblemError(
-            422,
-            "Invalid token request",
-            errors[0]["pointer"] + ": " + errors[0]["detail"],
-            errors=errors,
-        ) from None
+    body = await read_model(request, TokenIn, 4096, "Invalid token request")
     token = new_token("eca")
     token_id = uuid.uuid4()
     async with request.app[ENGINE_KEY].begin() as conn:

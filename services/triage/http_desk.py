@@ -11,31 +11,18 @@ from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
-from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
 from services.triage import changes, corrections, desk
 from services.triage.accounts import audit
 from services.triage.http_auth import authenticate, require_role
 
 MAX_REPLY = 5000
 REPLY_ORIGIN_KEY: web.AppKey[Any] = web.AppKey("reply_origin", object)
-
-
-def _strict(model: type[BaseModel], body: bytes) -> Any:
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        errors = [
-            {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise ProblemError(
-            422, "Invalid request", errors[0]["pointer"] + ": " + errors[0]["detail"], errors=errors
-        ) from None
 
 
 class ReplyIn(BaseModel):
@@ -143,7 +130,7 @@ async def post_reply(request: web.Request) -> web.Response:
     """Queue a reply for delivery; the same client_key twice stores it once."""
     caller = await authenticate(request)
     cid = conversation_id(request)
-    body: ReplyIn = _strict(ReplyIn, await request.content.read(4 * MAX_REPLY + 1024))
+    body = await read_model(request, ReplyIn, 4 * MAX_REPLY + 1024)
     if not body.text.strip():
         raise ProblemError(
             422,
@@ -240,7 +227,7 @@ async def post_note(request: web.Request) -> web.Response:
     """An internal note: seen by agents, never sent, and it stops no clock."""
     caller = await authenticate(request)
     cid = conversation_id(request)
-    body: NoteIn = _strict(NoteIn, await request.content.read(4 * MAX_REPLY + 1024))
+    body = await read_model(request, NoteIn, 4 * MAX_REPLY + 1024)
     now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].begin() as conn:
         if await desk.holder(conn, caller.workspace_id, cid, now) is None:
@@ -257,7 +244,7 @@ async def post_correction(request: web.Request) -> web.Response:
     raw = request.match_info["id"]
     if not raw.isdigit() or len(raw) > 18:
         raise ProblemError(404, "Not Found", "No such message.")
-    body: CorrectionIn = _strict(CorrectionIn, await request.content.read(4096))
+    body = await read_model(request, CorrectionIn, 4096)
     now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].begin() as conn:
         try:
@@ -316,7 +303,7 @@ async def get_saved_replies(request: web.Request) -> web.Response:
 async def post_saved_reply(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     require_role(caller, "lead", "admin")
-    body: SavedReplyIn = _strict(SavedReplyIn, await request.content.read(4 * MAX_REPLY + 1024))
+    body = await read_model(request, SavedReplyIn, 4 * MAX_REPLY + 1024)
     async with request.app[ENGINE_KEY].begin() as conn:
         saved = await desk.add_saved_reply(
             conn, caller.workspace_id, caller.user_id, body.title, body.text

@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
 from services.triage import desk
 from services.triage.clocks import clock_of_row, load_policies, lock_running
 from services.triage.clocks import save as save_clocks
@@ -218,15 +218,7 @@ async def put_webhook(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     if caller.role not in EDITORS:
         raise ProblemError(403, "Forbidden", "Only leads and admins set webhooks.")
-    try:
-        url = WebhookIn.model_validate_json(await request.content.read(8192)).url
-    except ValidationError:
-        raise ProblemError(
-            422,
-            "Invalid webhook",
-            'Send {"url": "https://…"}.',
-            errors=[{"pointer": "/url", "detail": "an http(s) URL is needed"}],
-        ) from None
+    url = (await read_model(request, WebhookIn, 8192, "Invalid webhook")).url
     if not urlsplit(url).hostname:
         raise ProblemError(
             422,
