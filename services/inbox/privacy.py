@@ -100,9 +100,12 @@ async def erase_messages(
     message_ids: Sequence[int],
     whole_conversations: Sequence[int],
     now: datetime,
+    *,
+    waiting_events: bool = True,
 ) -> tuple[list[int], set[int]]:
     """Erase these messages and every message of ``whole_conversations``, the deliveries
-    answering them and pending events carrying them; return (erased ids, their authors)."""
+    answering them and dead-lettered (with ``waiting_events``, also waiting) events carrying
+    them; return (erased ids, their authors)."""
     params: dict[str, Any] = {
         "ws": workspace_id,
         "ids": list(message_ids),
@@ -120,7 +123,8 @@ async def erase_messages(
     )
     erased = sorted(r.id for r in rows)
     await conn.execute(_ERASE_DELIVERIES, {**params, "erased": erased})
-    await scrub_events(conn, workspace_id, set(erased))
+    tables = ("outbox", "dead_letter") if waiting_events else ("dead_letter",)
+    await scrub_events(conn, workspace_id, set(erased), tables)
     return erased, {r.author_id for r in rows}
 
 
@@ -166,13 +170,19 @@ def _scrubbed(topic: str, payload: bytes, erased: set[int]) -> bytes | None:
     return bytes(requested.SerializeToString())
 
 
-async def scrub_events(conn: AsyncConnection, workspace_id: uuid.UUID, erased: set[int]) -> None:
+async def scrub_events(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    erased: set[int],
+    tables: Sequence[str] = ("outbox", "dead_letter"),
+) -> None:
     """Rewrite waiting and dead-lettered events that still carry erased messages or replies
     to them. A row another consumer holds right now is skipped: what it writes is erased by
     the erasure event that follows it in that consumer's order."""
     if not erased:
         return
-    for table, lock in (("outbox", " FOR UPDATE SKIP LOCKED"), ("dead_letter", "")):
+    for table in tables:
+        lock = " FOR UPDATE SKIP LOCKED" if table == "outbox" else ""
         rows = (
             await conn.execute(
                 text(
@@ -243,8 +253,9 @@ async def purge_conversations(
     purged = events_pb2.ConversationsPurged.FromString(event.payload)
     if purged.workspace_id != str(event.workspace_id):
         raise ValueError("event workspace does not match its envelope")
+    # Conversations idle for the retention period have no event waiting: dead letters only.
     erased, authors = await erase_messages(
-        conn, event.workspace_id, [], list(purged.conversation_ids), now
+        conn, event.workspace_id, [], list(purged.conversation_ids), now, waiting_events=False
     )
     await erase_authors(conn, event.workspace_id, sorted(authors), now, only_if_gone=True)
     if on_erased is not None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
@@ -36,11 +36,21 @@ ERASURE_COUNTER_KEY: web.AppKey[Any] = web.AppKey("count_erasure", object)
 MAX_BODY = 64 * 1024
 
 
+def _no_nul(value: str) -> str:
+    """Postgres text cannot hold NUL: refuse it as bad input, not a server error."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+PlatformRef = Annotated[str, Field(max_length=200), AfterValidator(_no_nul)]
+
+
 class IdentityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     platform: Literal["x", "facebook", "instagram", "messenger", "mastodon", "bluesky", "other"]
-    author_id: Annotated[str, Field(max_length=200)] = ""
-    handle: Annotated[str, Field(max_length=200)] = ""
+    author_id: PlatformRef = ""
+    handle: PlatformRef = ""
 
 
 class PersonIn(BaseModel):
@@ -87,7 +97,7 @@ async def post_erasure(request: web.Request) -> web.Response:
             conn, caller.workspace_id, identities, caller.user_id, now
         )
         if created:
-            erased = await privacy.erase_person(conn, caller.workspace_id, identities, [], now)
+            erased = await privacy.erase_person(conn, caller.workspace_id, identities, now)
             await privacy.record_triage_pass(conn, caller.workspace_id, view["id"], erased)
             view["services"]["triage"]["messages_erased"] = erased
             event = events_pb2.ErasureRequested(

@@ -151,15 +151,14 @@ async def erase_person(
     conn: AsyncConnection,
     workspace_id: uuid.UUID,
     identities: Sequence[Identity],
-    also: Sequence[int],
     now: datetime,
 ) -> int:
-    """Erase what triage holds of a person (and ``also`` these message ids, from the inbox)."""
+    """Erase what triage holds of a person: their messages, their DM conversations."""
     found = await footprint(conn, workspace_id, identities)
     return await erase_content(
         conn,
         workspace_id,
-        sorted({*found.message_ids, *also}),
+        found.message_ids,
         found.direct_conversation_ids,
         found.conversation_ids,
         now,
@@ -281,12 +280,14 @@ async def finish_request(
     inbox_authors: int,
     now: datetime,
 ) -> int | None:
-    """The inbox erased its copy: erase the same messages here (a second pass catches what
-    arrived meanwhile), mark both services done; None if there is no such request."""
+    """The inbox erased its copy: erase exactly the same messages here (this catches those
+    still in flight when triage erased its copy), mark both services done; None if there is
+    no such request. Messages the person writes after the inbox's pass are new data, kept
+    in both services alike."""
     row = (
         await conn.execute(
             text(
-                "SELECT identities FROM triage.erasure_requests "
+                "SELECT id FROM triage.erasure_requests "
                 "WHERE workspace_id = :ws AND id = :id FOR UPDATE"
             ),
             {"ws": workspace_id, "id": request_id},
@@ -294,8 +295,16 @@ async def finish_request(
     ).first()
     if row is None:
         return None
-    identities = [Identity(**i) for i in row.identities]
-    erased = await erase_person(conn, workspace_id, identities, inbox_ids, now)
+    conversations = (
+        await conn.execute(
+            text(
+                "SELECT DISTINCT conversation_id FROM triage.messages "
+                "WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[]))"
+            ),
+            {"ws": workspace_id, "ids": list(inbox_ids)},
+        )
+    ).scalars()
+    erased = await erase_content(conn, workspace_id, inbox_ids, [], list(conversations), now)
     await conn.execute(
         text(
             """

@@ -558,6 +558,8 @@ async def test_only_a_workspace_admin_erases_or_exports_and_bad_requests_say_why
         ({"identities": [{"platform": "x", "handle": "@"}]}, "/identities/0"),
         ({"identities": [{"platform": "myspace", "handle": "a"}]}, "/identities/0/platform"),
         ({"identities": [{"platform": "x", "handle": "a", "email": "a@b"}]}, "/identities/0"),
+        ({"identities": [{"platform": "x", "handle": "a\u0000b"}]}, "/identities/0/handle"),
+        ({"identities": [{"platform": "x", "author_id": "1" * 201}]}, "/identities/0/author_id"),
     ]
     for sent, pointer in cases:
         answer = await stage.triage.post(
