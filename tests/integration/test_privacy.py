@@ -16,11 +16,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.inbox.app import create_app as create_inbox
 from services.inbox.delivery import inbox_consumer
+from services.inbox.metrics import InboxMetrics
 from services.infra.db import create_engine
 from services.triage.app import create_app as create_triage
 from tests.support.world import (
@@ -183,19 +185,23 @@ class Stage:
         raise AssertionError(f"{sql} gave {got}, expected {expected}")
 
 
-async def run_inbox_consumer(database_url: str, stop: asyncio.Event) -> None:
+async def run_inbox_consumer(
+    database_url: str, stop: asyncio.Event, metrics: InboxMetrics | None
+) -> None:
     engine = create_engine(database_url, 2)
     try:
-        await inbox_consumer(engine, database_url).run(stop)
+        await inbox_consumer(engine, database_url, metrics).run(stop)
     finally:
         await engine.dispose()
 
 
 @contextlib.asynccontextmanager
-async def inbox_consuming(database_url: str) -> AsyncIterator[None]:
+async def inbox_consuming(
+    database_url: str, metrics: InboxMetrics | None = None
+) -> AsyncIterator[None]:
     """The inbox's real consumer (reply requests, erasures, purges) in the background."""
     stop = asyncio.Event()
-    task = asyncio.create_task(run_inbox_consumer(database_url, stop))
+    task = asyncio.create_task(run_inbox_consumer(database_url, stop, metrics))
     try:
         yield
     finally:
@@ -724,7 +730,9 @@ async def _retention(stage: Stage) -> None:
     assert bad.status == 422
     assert (await bad.json())["errors"][0]["pointer"] == "/conversation_days"
 
-    async with inbox_consuming(stage.database_url):
+    registry = CollectorRegistry()
+    counted = InboxMetrics.create(registry).initialise()
+    async with inbox_consuming(stage.database_url, counted):
         saved = await stage.triage.put(
             "/v1/privacy/retention", json={"conversation_days": 365}, headers=admin
         )
@@ -774,6 +782,10 @@ async def _retention(stage: Stage) -> None:
     assert {i["status"] for i in again["items"]} == {"duplicate"}
     metrics = await (await stage.triage.get("/metrics")).text()
     assert "ecoute_retention_purged_conversations_total 2.0" in metrics
+    erased = registry.get_sample_value(
+        "ecoute_privacy_erased_messages_total", {"reason": "retention"}
+    )
+    assert erased == 2
     audit = await stage.rows(
         "SELECT detail FROM triage.audit_log WHERE action = 'retention_purged'"
     )
