@@ -80,6 +80,19 @@ async def erase_content(
         "notes": list(note_conversations),
         "now": now,
     }
+    # Lock the conversations first, in key order as the consumer does: no deadlock with it.
+    await conn.execute(
+        text(
+            """
+        SELECT c.id FROM triage.conversations AS c
+        WHERE c.workspace_id = :ws AND (c.id = ANY(CAST(:whole AS bigint[])) OR c.id IN (
+            SELECT conversation_id FROM triage.messages
+            WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[]))))
+        ORDER BY c.id FOR UPDATE
+        """
+        ),
+        params,
+    )
     erased = (
         await conn.execute(
             text(
