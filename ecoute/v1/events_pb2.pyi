@@ -127,3 +127,49 @@ class SlaStateChanged(_message.Message):
     raised_at: _timestamp_pb2.Timestamp
     target_seconds: int
     def __init__(self, workspace_id: _Optional[str] = ..., conversation_id: _Optional[int] = ..., clock_id: _Optional[int] = ..., clock_kind: _Optional[str] = ..., priority: _Optional[int] = ..., state: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., crossed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., target_seconds: _Optional[int] = ...) -> None: ...
+
+class Identity(_message.Message):
+    __slots__ = ("platform", "author_id", "handle")
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    AUTHOR_ID_FIELD_NUMBER: _ClassVar[int]
+    HANDLE_FIELD_NUMBER: _ClassVar[int]
+    platform: str
+    author_id: str
+    handle: str
+    def __init__(self, platform: _Optional[str] = ..., author_id: _Optional[str] = ..., handle: _Optional[str] = ...) -> None: ...
+
+class ErasureRequested(_message.Message):
+    __slots__ = ("workspace_id", "request_id", "identities", "requested_at")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    IDENTITIES_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    request_id: str
+    identities: _containers.RepeatedCompositeFieldContainer[Identity]
+    requested_at: _timestamp_pb2.Timestamp
+    def __init__(self, workspace_id: _Optional[str] = ..., request_id: _Optional[str] = ..., identities: _Optional[_Iterable[_Union[Identity, _Mapping]]] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ErasureDone(_message.Message):
+    __slots__ = ("workspace_id", "request_id", "message_ids", "authors", "done_at")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_IDS_FIELD_NUMBER: _ClassVar[int]
+    AUTHORS_FIELD_NUMBER: _ClassVar[int]
+    DONE_AT_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    request_id: str
+    message_ids: _containers.RepeatedScalarFieldContainer[int]
+    authors: int
+    done_at: _timestamp_pb2.Timestamp
+    def __init__(self, workspace_id: _Optional[str] = ..., request_id: _Optional[str] = ..., message_ids: _Optional[_Iterable[int]] = ..., authors: _Optional[int] = ..., done_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ConversationsPurged(_message.Message):
+    __slots__ = ("workspace_id", "conversation_ids", "purged_at")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_IDS_FIELD_NUMBER: _ClassVar[int]
+    PURGED_AT_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    conversation_ids: _containers.RepeatedScalarFieldContainer[int]
+    purged_at: _timestamp_pb2.Timestamp
+    def __init__(self, workspace_id: _Optional[str] = ..., conversation_ids: _Optional[_Iterable[int]] = ..., purged_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

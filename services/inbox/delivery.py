@@ -44,6 +44,7 @@ from services.inbox.connectors.registry import connector_for
 from services.inbox.credentials import CredentialStore
 from services.inbox.domain.messages import Incoming
 from services.inbox.metrics import InboxMetrics
+from services.inbox.privacy import apply_privacy
 from services.inbox.store import store_batch
 from services.infra.db import is_unavailable
 from services.infra.events import Consumer, Event, publish, sleep_or_stop
@@ -76,6 +77,7 @@ async def record_requests(conn: AsyncConnection, events: list[Event]) -> None:
                    :requested
             FROM inbox.messages AS m
             WHERE m.workspace_id = CAST(:ws AS uuid) AND m.id = :message
+              AND m.erased_at IS NULL
             ON CONFLICT (workspace_id, reply_id) DO NOTHING
             """
             ),
@@ -329,6 +331,19 @@ class Deliverer:
             await sleep_or_stop(stop, idle_seconds)
 
 
+def inbox_consumer(
+    engine: AsyncEngine, database_url: str, metrics: InboxMetrics | None = None
+) -> Consumer:
+    """The inbox's one consumer: reply requests, erasure requests and retention purges, in
+    the order triage published them."""
+
+    async def handle(conn: AsyncConnection, events: list[Event]) -> None:
+        await record_requests(conn, events)
+        await apply_privacy(conn, events, None if metrics is None else metrics.count_erased)
+
+    return Consumer(engine, database_url, CONSUMER, handle)
+
+
 def delivery_tasks(
     engine: AsyncEngine,
     database_url: str,
@@ -337,7 +352,8 @@ def delivery_tasks(
     metrics: InboxMetrics,
     stop: asyncio.Event,
 ) -> list[asyncio.Task[None]]:
-    """The reply.requested consumer and the delivery loop, as tasks of the inbox process."""
-    consumer = Consumer(engine, database_url, CONSUMER, record_requests)
+    """The inbox's consumer (reply requests, erasures, retention purges) and the delivery
+    loop, as tasks of the inbox process."""
+    consumer = inbox_consumer(engine, database_url, metrics)
     deliverer = Deliverer(engine, credentials, session, metrics)
     return [asyncio.create_task(consumer.run(stop)), asyncio.create_task(deliverer.run(stop))]

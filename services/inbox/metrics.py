@@ -29,6 +29,7 @@ FAILURE_REASONS = (
     "unknown_outcome",
     "unsupported",
 )
+ERASE_REASONS = ("erasure", "retention")
 WEBHOOK_OUTCOMES = ("stored", "duplicate", "ignored", "handshake", "forged", "malformed")
 
 
@@ -44,6 +45,7 @@ class InboxMetrics:
     delivery_failures: Counter
     webhook_requests: Counter
     channels: Gauge
+    erased_messages: Counter
     _newest: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -112,6 +114,13 @@ class InboxMetrics:
                 ["platform", "health"],
                 registry=registry,
             ),
+            erased_messages=Counter(
+                "ecoute_privacy_erased_messages_total",
+                "Messages whose text and raw payload the inbox erased, by reason: erasure "
+                "(a person's request) or retention (an idle conversation purged).",
+                ["reason"],
+                registry=registry,
+            ),
         )
 
     def initialise(self) -> InboxMetrics:
@@ -128,7 +137,12 @@ class InboxMetrics:
         for receiver in ("x", "meta"):
             for outcome in WEBHOOK_OUTCOMES:
                 self.webhook_requests.labels(receiver, outcome)
+        for reason in ERASE_REASONS:
+            self.erased_messages.labels(reason)
         return self
+
+    def count_erased(self, reason: str, messages: int) -> None:
+        self.erased_messages.labels(reason).inc(messages)
 
     def count_stored(self, messages: Sequence[Incoming], results: Sequence[ItemResult]) -> None:
         """Count one batch's new and duplicate messages, in a few label updates."""

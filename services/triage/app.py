@@ -25,6 +25,8 @@ from services.triage.http_auth import TOKEN_CACHE_KEY, TOKEN_CACHE_SECONDS
 from services.triage.http_auth import add_routes as add_auth_routes
 from services.triage.http_desk import REPLY_ORIGIN_KEY
 from services.triage.http_desk import add_routes as add_desk_routes
+from services.triage.http_privacy import ERASURE_COUNTER_KEY, RETENTION_DEFAULT_KEY
+from services.triage.http_privacy import add_routes as add_privacy_routes
 from services.triage.http_queue import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS, get_queue
 from services.triage.http_sla import CLOCK_STOP_KEY
 from services.triage.http_sla import add_routes as add_sla_routes
@@ -33,6 +35,7 @@ from services.triage.http_stream import NEWS_KEY, DeskNews
 from services.triage.http_stream import add_routes as add_stream_routes
 from services.triage.metrics import TriageMetrics
 from services.triage.openapi import DOCUMENT as OPENAPI
+from services.triage.retention import RetentionJob
 from services.triage.scheduler import SlaScheduler
 from services.triage.settings import TriageSettings
 
@@ -51,6 +54,7 @@ def build_consumer(app: web.Application, settings: TriageSettings) -> Consumer:
             events,
             on_decision=counters.count_decision,
             on_clock_stop=counters.count_clock_stop,
+            on_erasure=counters.count_erasure,
         )
 
     return Consumer(
@@ -118,6 +122,15 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
             asyncio.create_task(hooks.run(stop)),
             asyncio.create_task(scheduler.run(stop)),
             asyncio.create_task(
+                RetentionJob(
+                    app[ENGINE_KEY],
+                    settings.retention_days,
+                    batch_size=settings.retention_batch_size,
+                    interval_seconds=settings.retention_interval_seconds,
+                    on_purged=counters.count_purged,
+                ).run(stop)
+            ),
+            asyncio.create_task(
                 counters.refresh_forever(app[ENGINE_KEY], stop, settings.gauges_refresh_seconds)
             ),
         ]
@@ -135,6 +148,8 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     app[TOKEN_CACHE_KEY] = TtlCache(TOKEN_CACHE_SECONDS)
     app[POLICY_CACHE_KEY] = TtlCache(POLICY_CACHE_SECONDS)
     app[REPLY_ORIGIN_KEY] = app[METRICS_KEY].count_reply_origin
+    app[ERASURE_COUNTER_KEY] = app[METRICS_KEY].count_erasure
+    app[RETENTION_DEFAULT_KEY] = settings.retention_days
     add_probes(app, settings.readiness_cache_seconds)
     add_openapi_route(app, OPENAPI)
     if api:
@@ -144,6 +159,7 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
         add_desk_routes(app)
         add_stream_routes(app)
         add_stats_routes(app)
+        add_privacy_routes(app)
         app.cleanup_ctx.append(desk_news_context(settings))
         app.router.add_get("/", _index)
         app.router.add_static("/ui/", UI, show_index=False)

@@ -31,6 +31,7 @@ from services.triage.domain.conversation import (
     waited_seconds,
 )
 from services.triage.domain.triage import Decision, decide
+from services.triage.privacy import apply_erasure_news
 from services.triage.store import (
     insert_decisions,
     insert_messages,
@@ -41,6 +42,7 @@ from services.triage.store import (
 
 MESSAGE_INGESTED = "message.ingested"
 DELIVERY_TOPICS = ("reply.delivered", "reply.failed")
+ERASURE_DONE = "privacy.erasure_done"
 
 
 async def apply_delivery_news(conn: AsyncConnection, events: list[Event]) -> None:
@@ -84,12 +86,26 @@ async def handle_batch(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     on_decision: OnDecision | None = None,
     on_clock_stop: OnStop | None = None,
+    on_erasure: Callable[[str], None] | None = None,
 ) -> None:
-    """Apply a batch of message-ingested events inside the caller's transaction."""
+    """Apply a batch of events inside the caller's transaction: delivery news, ingested
+    messages, then erasures (after the messages they may cover)."""
     await apply_delivery_news(conn, [e for e in events if e.topic in DELIVERY_TOPICS])
     ingested = [_ingested(e) for e in events if e.topic == MESSAGE_INGESTED]
-    if not ingested:
-        return
+    if ingested:
+        await _triage_messages(conn, ingested, now, on_decision, on_clock_stop)
+    erasures = [e for e in events if e.topic == ERASURE_DONE]
+    if erasures:
+        await apply_erasure_news(conn, erasures, now(), on_erasure)
+
+
+async def _triage_messages(
+    conn: AsyncConnection,
+    ingested: list[events_pb2.MessageIngested],
+    now: Callable[[], datetime],
+    on_decision: OnDecision | None,
+    on_clock_stop: OnStop | None,
+) -> None:
     conversation_rows = [
         (
             uuid.UUID(m.workspace_id),
@@ -111,6 +127,7 @@ async def handle_batch(
                 "directions": m.message.direction or "in",
                 "kinds": m.message.kind,
                 "handles": m.message.author.handle,
+                "author_ids": m.message.author.external_id,
                 "names": m.message.author.display_name,
                 "texts": m.message.text,
                 "created": m.message.created_at.ToDatetime(UTC),

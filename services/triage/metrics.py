@@ -64,6 +64,8 @@ class TriageMetrics:
     queue_size: Gauge
     replies_requested: Counter
     queue_oldest: Gauge
+    erasures: Counter
+    purged: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> TriageMetrics:
@@ -160,6 +162,18 @@ class TriageMetrics:
                 ["priority"],
                 registry=registry,
             ),
+            erasures=Counter(
+                "ecoute_privacy_erasures_total",
+                "Erasure requests, by stage: requested (an admin asked), completed (both "
+                "services erased their copy).",
+                ["stage"],
+                registry=registry,
+            ),
+            purged=Counter(
+                "ecoute_retention_purged_conversations_total",
+                "Conversations emptied by the retention job (idle longer than kept).",
+                registry=registry,
+            ),
         )
 
     def initialise(self) -> TriageMetrics:
@@ -180,7 +194,15 @@ class TriageMetrics:
                     self.triaged.labels(intent, priority, need)
         for origin in ("written", "saved_personalised", "saved_unchanged"):
             self.replies_requested.labels(origin)
+        for stage in ("requested", "completed"):
+            self.erasures.labels(stage)
         return self
+
+    def count_erasure(self, stage: str) -> None:
+        self.erasures.labels(stage).inc()
+
+    def count_purged(self, conversations: int) -> None:
+        self.purged.inc(conversations)
 
     def count_reply_origin(self, origin: str) -> None:
         self.replies_requested.labels(origin).inc()

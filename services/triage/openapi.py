@@ -7,6 +7,7 @@ from typing import Any
 from services.infra.openapi import PROBES, Operation, document
 from services.triage.http_auth import LoginIn, TokenIn
 from services.triage.http_desk import CorrectionIn, NoteIn, ReplyIn, SavedReplyIn
+from services.triage.http_privacy import PersonIn, RetentionIn
 from services.triage.http_sla import WebhookIn
 from services.triage.sla_policy import PolicyIn
 
@@ -251,6 +252,57 @@ OPERATIONS = [
         answers={200: "An event stream", **AUTH, 422: "Invalid Last-Event-ID"},
         success=TEXT,
         success_media="text/event-stream",
+    ),
+    Operation(
+        "POST",
+        "/v1/privacy/erasures",
+        "Erase a person from both services (admins); progress per service",
+        "privacy",
+        body=PersonIn,
+        answers={
+            200: "The same identities are already being erased: that request",
+            202: "Accepted: triage erased its copy, the inbox follows",
+            **AUTH,
+            413: "Too large",
+            422: "Invalid identities",
+        },
+    ),
+    Operation(
+        "GET",
+        "/v1/privacy/erasures",
+        "Erasure requests, newest first (admins)",
+        "privacy",
+        answers={200: "Requests", **AUTH},
+    ),
+    Operation(
+        "GET",
+        "/v1/privacy/erasures/{id}",
+        "An erasure request: pending or done, per service (admins)",
+        "privacy",
+        answers={200: "The request", **AUTH, 404: "No such request in your workspace"},
+    ),
+    Operation(
+        "POST",
+        "/v1/privacy/exports",
+        "Export a person's data as JSON (admins)",
+        "privacy",
+        body=PersonIn,
+        answers={200: "Their data", **AUTH, 413: "Too large", 422: "Invalid identities"},
+    ),
+    Operation(
+        "GET",
+        "/v1/privacy/retention",
+        "How long idle conversations are kept (admins)",
+        "privacy",
+        answers={200: "The retention setting", **AUTH},
+    ),
+    Operation(
+        "PUT",
+        "/v1/privacy/retention",
+        "Set how long idle conversations are kept; null keeps them (admins)",
+        "privacy",
+        body=RetentionIn,
+        answers={200: "Saved", **AUTH, 413: "Too large", 422: "Invalid body"},
     ),
 ]
 

@@ -21,3 +21,14 @@ class TriageSettings(ServiceSettings):
     )
     consumer_batch_size: int = Field(default=200, ge=1, le=5000)
     consumer_poll_seconds: float = Field(default=2.0, gt=0)
+    retention_days: int = Field(
+        default=0,
+        ge=0,
+        le=36500,
+        description="Default days of inactivity after which a conversation is purged, for "
+        "workspaces without their own setting; 0 keeps conversations forever.",
+    )
+    retention_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often the retention job looks for work."
+    )
+    retention_batch_size: int = Field(default=500, ge=1, le=10_000)

@@ -128,12 +128,14 @@ async def lock_conversations(
 _INSERT_MESSAGES = text(
     """
     INSERT INTO triage.messages (workspace_id, id, conversation_id, direction, kind,
-                                 author_handle, author_name, text, created_at, received_at)
+                                 author_handle, author_external_id, author_name, text,
+                                 created_at, received_at)
     SELECT * FROM unnest(CAST(:ws AS uuid[]), CAST(:ids AS bigint[]),
                          CAST(:conversation_ids AS bigint[]), CAST(:directions AS text[]),
                          CAST(:kinds AS text[]), CAST(:handles AS text[]),
-                         CAST(:names AS text[]), CAST(:texts AS text[]),
-                         CAST(:created AS timestamptz[]), CAST(:received AS timestamptz[]))
+                         CAST(:author_ids AS text[]), CAST(:names AS text[]),
+                         CAST(:texts AS text[]), CAST(:created AS timestamptz[]),
+                         CAST(:received AS timestamptz[]))
     ON CONFLICT (workspace_id, id) DO NOTHING
     RETURNING workspace_id, id
     """

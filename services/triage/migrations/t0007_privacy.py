@@ -2,6 +2,10 @@
 
 Revision ID: t0007
 Revises: t0006
+
+Erased rows stay as tombstones (ids, times, labels; no text, no profile) so that counts, SLA
+history and the inbox's de-duplication stay true. ``messages.author_external_id`` lets an
+erasure or export name a person by their platform id, not only by a handle they may change.
 """
 
 from alembic import op
@@ -13,8 +17,57 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("SELECT 1")  # placeholder: filled in by its issue
+    op.execute(
+        """
+        ALTER TABLE triage.messages
+            ADD COLUMN author_external_id text NOT NULL DEFAULT '',
+            ADD COLUMN erased_at          timestamptz
+        """
+    )
+    op.execute("ALTER TABLE triage.conversations ADD COLUMN purged_at timestamptz")
+    op.execute(
+        """
+        CREATE TABLE triage.erasure_requests (
+            workspace_id      uuid NOT NULL REFERENCES triage.workspaces (id),
+            id                uuid NOT NULL,
+            identities        jsonb NOT NULL,
+            identities_digest bytea NOT NULL,
+            requested_by      uuid,
+            requested_at      timestamptz NOT NULL,
+            triage_messages   integer NOT NULL DEFAULT 0,
+            triage_done_at    timestamptz,
+            inbox_messages    integer,
+            inbox_authors     integer,
+            inbox_done_at     timestamptz,
+            PRIMARY KEY (workspace_id, id)
+        )
+        """
+    )
+    op.execute(
+        "CREATE UNIQUE INDEX erasure_requests_pending ON triage.erasure_requests "
+        "(workspace_id, identities_digest) WHERE triage_done_at IS NULL"
+    )
+    op.execute(
+        """
+        CREATE TABLE triage.retention_settings (
+            workspace_id      uuid PRIMARY KEY REFERENCES triage.workspaces (id),
+            conversation_days integer CHECK (conversation_days BETWEEN 1 AND 36500),
+            updated_by        uuid,
+            updated_at        timestamptz NOT NULL DEFAULT now()
+        )
+        """
+    )
+    op.execute(
+        "INSERT INTO events.subscription (topic, consumer) VALUES "
+        "('privacy.erasure_done', 'triage') ON CONFLICT DO NOTHING"
+    )
 
 
 def downgrade() -> None:
-    op.execute("SELECT 1")
+    op.execute(
+        "DELETE FROM events.subscription WHERE consumer = 'triage' "
+        "AND topic = 'privacy.erasure_done'"
+    )
+    op.execute("DROP TABLE triage.retention_settings, triage.erasure_requests")
+    op.execute("ALTER TABLE triage.conversations DROP COLUMN purged_at")
+    op.execute("ALTER TABLE triage.messages DROP COLUMN author_external_id, DROP COLUMN erased_at")

@@ -1,0 +1,592 @@
+"""SQL of data protection in triage: erase a person or a conversation, export, retention.
+
+Erasing keeps each row as a tombstone (ids, times, labels) and removes what belongs to the
+person: message text, handle, name and platform id; the words triage quoted as reasons; the
+agents' replies addressed to them; the agents' notes on their conversations; and the
+incident detector's per-message terms and sketches. Counts and SLA history stay true.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ecoute.v1 import events_pb2
+from services.infra.events import Event
+from services.triage import changes
+from services.triage.accounts import audit
+from services.triage.domain.privacy import Identity, identities_digest
+
+_THEIR_MESSAGES = text(
+    """
+    SELECT m.id, m.conversation_id, c.kind
+    FROM json_to_recordset(CAST(:who AS json)) AS i(platform text, author_id text, handle text)
+    JOIN triage.conversations AS c ON c.workspace_id = :ws AND c.platform = i.platform
+    JOIN triage.messages AS m ON m.workspace_id = c.workspace_id AND m.conversation_id = c.id
+    WHERE m.direction = 'in'
+      AND ((i.author_id <> '' AND m.author_external_id = i.author_id)
+           OR (i.handle <> '' AND lower(ltrim(m.author_handle, '@')) = i.handle))
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Footprint:
+    """Where a person appears: their messages, the conversations they wrote in, their DMs."""
+
+    message_ids: list[int]
+    conversation_ids: list[int]
+    direct_conversation_ids: list[int]
+
+
+def _who(identities: Sequence[Identity]) -> str:
+    return orjson.dumps([i.as_dict() for i in identities]).decode()
+
+
+async def footprint(
+    conn: AsyncConnection, workspace_id: uuid.UUID, identities: Sequence[Identity]
+) -> Footprint:
+    rows = (
+        await conn.execute(_THEIR_MESSAGES, {"ws": workspace_id, "who": _who(identities)})
+    ).all()
+    return Footprint(
+        sorted({r.id for r in rows}),
+        sorted({r.conversation_id for r in rows}),
+        sorted({r.conversation_id for r in rows if r.kind == "dm"}),
+    )
+
+
+async def erase_content(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    message_ids: Sequence[int],
+    whole_conversations: Sequence[int],
+    note_conversations: Sequence[int],
+    now: datetime,
+) -> int:
+    """Erase these messages, every message of ``whole_conversations`` and the replies
+    addressed to them, the notes of ``note_conversations``; return how many messages."""
+    params: dict[str, Any] = {
+        "ws": workspace_id,
+        "ids": list(message_ids),
+        "whole": list(whole_conversations),
+        "notes": list(note_conversations),
+        "now": now,
+    }
+    # Lock the conversations first, in key order as the consumer does: no deadlock with it.
+    await conn.execute(
+        text(
+            """
+        SELECT c.id FROM triage.conversations AS c
+        WHERE c.workspace_id = :ws AND (c.id = ANY(CAST(:whole AS bigint[])) OR c.id IN (
+            SELECT conversation_id FROM triage.messages
+            WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[]))))
+        ORDER BY c.id FOR UPDATE
+        """
+        ),
+        params,
+    )
+    erased = (
+        await conn.execute(
+            text(
+                """
+        UPDATE triage.messages
+        SET text = '', author_handle = '', author_name = '', author_external_id = '',
+            erased_at = coalesce(erased_at, :now)
+        WHERE workspace_id = :ws
+          AND (id = ANY(CAST(:ids AS bigint[])) OR conversation_id = ANY(CAST(:whole AS bigint[])))
+        RETURNING id, conversation_id
+        """
+            ),
+            params,
+        )
+    ).all()
+    params["erased"] = [r.id for r in erased]
+    touched = {r.conversation_id for r in erased}
+    for statement in (
+        "UPDATE triage.decisions SET reasons = '{}' "
+        "WHERE workspace_id = :ws AND message_id = ANY(CAST(:erased AS bigint[]))",
+        "UPDATE triage.conversations SET reasons = '{}' WHERE workspace_id = :ws "
+        "AND (last_message_id = ANY(CAST(:erased AS bigint[])) "
+        "OR id = ANY(CAST(:whole AS bigint[])))",
+        """
+        UPDATE triage.replies
+        SET text = '', text_digest = '\\x', failure_detail = NULL, updated_at = :now,
+            failure_reason = CASE WHEN state = 'queued' THEN 'erased' ELSE failure_reason END,
+            state = CASE WHEN state = 'queued' THEN 'failed' ELSE state END
+        WHERE workspace_id = :ws AND (in_reply_to_id = ANY(CAST(:erased AS bigint[]))
+                                      OR conversation_id = ANY(CAST(:whole AS bigint[])))
+        """,
+        "DELETE FROM triage.notes "
+        "WHERE workspace_id = :ws AND conversation_id = ANY(CAST(:notes AS bigint[]))",
+        "DELETE FROM triage.incident_signals "
+        "WHERE workspace_id = :ws AND message_id = ANY(CAST(:erased AS bigint[]))",
+    ):
+        await conn.execute(text(statement), params)
+    incidents = (
+        await conn.execute(
+            text(
+                "UPDATE triage.incident_members SET author = '' WHERE workspace_id = :ws "
+                "AND message_id = ANY(CAST(:erased AS bigint[])) RETURNING incident_id"
+            ),
+            params,
+        )
+    ).all()
+    if incidents:
+        # An incident made only of erased messages keeps its counts, not their words.
+        await conn.execute(
+            text(
+                """
+            UPDATE triage.incidents AS i SET terms = '{}', sketch = '{}', label = ''
+            WHERE i.workspace_id = :ws AND i.id = ANY(CAST(:incidents AS bigint[]))
+              AND NOT EXISTS (
+                SELECT 1 FROM triage.incident_members AS im
+                JOIN triage.messages AS m
+                  ON m.workspace_id = im.workspace_id AND m.id = im.message_id
+                WHERE im.workspace_id = i.workspace_id AND im.incident_id = i.id
+                  AND m.erased_at IS NULL)
+            """
+            ),
+            {"ws": workspace_id, "incidents": sorted({r.incident_id for r in incidents})},
+        )
+    await changes.record(conn, [(workspace_id, c) for c in touched], "erased")
+    return len(erased)
+
+
+async def erase_person(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    identities: Sequence[Identity],
+    now: datetime,
+) -> int:
+    """Erase what triage holds of a person: their messages, their DM conversations."""
+    found = await footprint(conn, workspace_id, identities)
+    return await erase_content(
+        conn,
+        workspace_id,
+        found.message_ids,
+        found.direct_conversation_ids,
+        found.conversation_ids,
+        now,
+    )
+
+
+# Erasure requests -------------------------------------------------------------------------
+
+
+def request_view(row: Any) -> dict[str, Any]:
+    def service(done_at: datetime | None, **counts: Any) -> dict[str, Any]:
+        return {"state": "done" if done_at else "pending", "done_at": done_at, **counts}
+
+    return {
+        "id": row.id,
+        "identities": row.identities,
+        "requested_at": row.requested_at,
+        "requested_by": row.requested_by,
+        "state": "done" if row.triage_done_at and row.inbox_done_at else "pending",
+        "services": {
+            "triage": service(row.triage_done_at, messages_erased=row.triage_messages),
+            "inbox": service(
+                row.inbox_done_at,
+                messages_erased=row.inbox_messages,
+                authors_erased=row.inbox_authors,
+            ),
+        },
+    }
+
+
+async def open_request(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    identities: tuple[Identity, ...],
+    user_id: uuid.UUID,
+    now: datetime,
+) -> tuple[dict[str, Any], bool]:
+    """The pending request for these identities, or a new one; True if it is new."""
+    digest = identities_digest(identities)
+    row = (
+        await conn.execute(
+            text(
+                """
+        INSERT INTO triage.erasure_requests (workspace_id, id, identities, identities_digest,
+                                             requested_by, requested_at)
+        VALUES (:ws, :id, CAST(:who AS jsonb), :digest, :user, :now)
+        ON CONFLICT (workspace_id, identities_digest) WHERE triage_done_at IS NULL DO NOTHING
+        RETURNING *
+        """
+            ),
+            {
+                "ws": workspace_id,
+                "id": uuid.uuid4(),
+                "who": _who(identities),
+                "digest": digest,
+                "user": user_id,
+                "now": now,
+            },
+        )
+    ).first()
+    if row is not None:
+        return request_view(row), True
+    existing = (
+        await conn.execute(
+            text(
+                "SELECT * FROM triage.erasure_requests WHERE workspace_id = :ws "
+                "AND identities_digest = :digest AND triage_done_at IS NULL"
+            ),
+            {"ws": workspace_id, "digest": digest},
+        )
+    ).one()
+    return request_view(existing), False
+
+
+async def record_triage_pass(
+    conn: AsyncConnection, workspace_id: uuid.UUID, request_id: uuid.UUID, erased: int
+) -> None:
+    await conn.execute(
+        text(
+            "UPDATE triage.erasure_requests SET triage_messages = triage_messages + :n "
+            "WHERE workspace_id = :ws AND id = :id"
+        ),
+        {"ws": workspace_id, "id": request_id, "n": erased},
+    )
+
+
+async def get_request(
+    conn: AsyncConnection, workspace_id: uuid.UUID, request_id: uuid.UUID
+) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(
+            text("SELECT * FROM triage.erasure_requests WHERE workspace_id = :ws AND id = :id"),
+            {"ws": workspace_id, "id": request_id},
+        )
+    ).first()
+    return None if row is None else request_view(row)
+
+
+async def list_requests(
+    conn: AsyncConnection, workspace_id: uuid.UUID, limit: int = 100
+) -> list[dict[str, Any]]:
+    rows = (
+        await conn.execute(
+            text(
+                "SELECT * FROM triage.erasure_requests WHERE workspace_id = :ws "
+                "ORDER BY requested_at DESC, id LIMIT :limit"
+            ),
+            {"ws": workspace_id, "limit": limit},
+        )
+    ).all()
+    return [request_view(r) for r in rows]
+
+
+async def finish_request(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    request_id: uuid.UUID,
+    inbox_ids: Sequence[int],
+    inbox_authors: int,
+    now: datetime,
+) -> int | None:
+    """The inbox erased its copy: erase exactly the same messages here (this catches those
+    still in flight when triage erased its copy), mark both services done; None if there is
+    no such request. Messages the person writes after the inbox's pass are new data, kept
+    in both services alike."""
+    row = (
+        await conn.execute(
+            text(
+                "SELECT id FROM triage.erasure_requests "
+                "WHERE workspace_id = :ws AND id = :id FOR UPDATE"
+            ),
+            {"ws": workspace_id, "id": request_id},
+        )
+    ).first()
+    if row is None:
+        return None
+    conversations = (
+        await conn.execute(
+            text(
+                "SELECT DISTINCT conversation_id FROM triage.messages "
+                "WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[]))"
+            ),
+            {"ws": workspace_id, "ids": list(inbox_ids)},
+        )
+    ).scalars()
+    erased = await erase_content(conn, workspace_id, inbox_ids, [], list(conversations), now)
+    await conn.execute(
+        text(
+            """
+        UPDATE triage.erasure_requests
+        SET triage_messages = greatest(triage_messages, :erased),
+            triage_done_at = coalesce(triage_done_at, :now),
+            inbox_messages = :inbox, inbox_authors = :authors,
+            inbox_done_at = coalesce(inbox_done_at, :now)
+        WHERE workspace_id = :ws AND id = :id
+        """
+        ),
+        {
+            "ws": workspace_id,
+            "id": request_id,
+            "erased": erased,
+            "inbox": len(inbox_ids),
+            "authors": inbox_authors,
+            "now": now,
+        },
+    )
+    return erased
+
+
+# Export -----------------------------------------------------------------------------------
+
+
+async def export_person(
+    conn: AsyncConnection, workspace_id: uuid.UUID, identities: Sequence[Identity]
+) -> dict[str, Any]:
+    """Everything triage holds about a person: their messages and those addressed to them
+    (a DM conversation is wholly theirs), the conversations, triage decisions, replies."""
+    found = await footprint(conn, workspace_id, identities)
+    params = {
+        "ws": workspace_id,
+        "ids": found.message_ids,
+        "conversations": found.conversation_ids,
+        "direct": found.direct_conversation_ids,
+    }
+    conversations = (
+        await conn.execute(
+            text(
+                "SELECT id, platform, channel, kind, status, priority, intent, abuse, "
+                "last_inbound_at, last_outbound_at FROM triage.conversations "
+                "WHERE workspace_id = :ws AND id = ANY(CAST(:conversations AS bigint[])) "
+                "ORDER BY id"
+            ),
+            params,
+        )
+    ).all()
+    messages = (
+        await conn.execute(
+            text(
+                """
+        SELECT id, conversation_id, direction, kind, author_external_id, author_handle,
+               author_name, text, created_at, received_at
+        FROM triage.messages
+        WHERE workspace_id = :ws AND erased_at IS NULL
+          AND (id = ANY(CAST(:ids AS bigint[])) OR conversation_id = ANY(CAST(:direct AS bigint[])))
+        ORDER BY created_at, id
+        """
+            ),
+            params,
+        )
+    ).all()
+    decisions = (
+        await conn.execute(
+            text(
+                "SELECT message_id, needs_answer, intent, abuse, language, priority, confidence, "
+                "reasons, model_version, decided_at FROM triage.decisions "
+                "WHERE workspace_id = :ws AND message_id = ANY(CAST(:ids AS bigint[])) "
+                "ORDER BY message_id"
+            ),
+            params,
+        )
+    ).all()
+    replies = (
+        await conn.execute(
+            text(
+                """
+        SELECT id, conversation_id, in_reply_to_id, text, state, platform_message_id,
+               created_at
+        FROM triage.replies
+        WHERE workspace_id = :ws AND (in_reply_to_id = ANY(CAST(:ids AS bigint[]))
+                                      OR conversation_id = ANY(CAST(:direct AS bigint[])))
+        ORDER BY created_at, id
+        """
+            ),
+            params,
+        )
+    ).all()
+    return {
+        "identities": [i.as_dict() for i in identities],
+        "conversations": [
+            {
+                "id": c.id,
+                "platform": c.platform,
+                "channel": c.channel,
+                "kind": c.kind,
+                "status": c.status,
+                "priority": f"P{c.priority}",
+                "intent": c.intent,
+                "abuse": c.abuse,
+                "last_inbound_at": c.last_inbound_at,
+                "last_outbound_at": c.last_outbound_at,
+            }
+            for c in conversations
+        ],
+        "messages": [
+            {
+                "id": m.id,
+                "conversation_id": m.conversation_id,
+                "direction": m.direction,
+                "kind": m.kind,
+                "author": {
+                    "author_id": m.author_external_id,
+                    "handle": m.author_handle,
+                    "display_name": m.author_name,
+                },
+                "text": m.text,
+                "created_at": m.created_at,
+                "received_at": m.received_at,
+            }
+            for m in messages
+        ],
+        "decisions": [
+            {
+                "message_id": d.message_id,
+                "needs_answer": d.needs_answer,
+                "intent": d.intent,
+                "abuse": d.abuse,
+                "language": d.language,
+                "priority": f"P{d.priority}",
+                "confidence": d.confidence,
+                "reasons": list(d.reasons),
+                "model_version": d.model_version,
+                "decided_at": d.decided_at,
+            }
+            for d in decisions
+        ],
+        "replies": [
+            {
+                "id": r.id,
+                "conversation_id": r.conversation_id,
+                "in_reply_to_id": r.in_reply_to_id,
+                "text": r.text,
+                "state": r.state,
+                "platform_message_id": r.platform_message_id,
+                "created_at": r.created_at,
+            }
+            for r in replies
+        ],
+    }
+
+
+# Retention --------------------------------------------------------------------------------
+
+
+async def retention_setting(
+    conn: AsyncConnection, workspace_id: uuid.UUID
+) -> tuple[bool, int | None]:
+    """(has its own setting, days or None for keep-forever)."""
+    row = (
+        await conn.execute(
+            text(
+                "SELECT conversation_days FROM triage.retention_settings WHERE workspace_id = :ws"
+            ),
+            {"ws": workspace_id},
+        )
+    ).first()
+    return (False, None) if row is None else (True, row.conversation_days)
+
+
+async def set_retention(
+    conn: AsyncConnection, workspace_id: uuid.UUID, days: int | None, user_id: uuid.UUID
+) -> None:
+    await conn.execute(
+        text(
+            """
+        INSERT INTO triage.retention_settings (workspace_id, conversation_days, updated_by)
+        VALUES (:ws, :days, :user)
+        ON CONFLICT (workspace_id) DO UPDATE
+        SET conversation_days = EXCLUDED.conversation_days, updated_by = EXCLUDED.updated_by,
+            updated_at = now()
+        """
+        ),
+        {"ws": workspace_id, "days": days, "user": user_id},
+    )
+
+
+async def retention_settings(conn: AsyncConnection) -> list[tuple[uuid.UUID, bool, int | None]]:
+    """Every workspace with (has its own setting, its days)."""
+    rows = (
+        await conn.execute(
+            text(
+                "SELECT w.id, r.workspace_id IS NOT NULL AS has_setting, r.conversation_days "
+                "FROM triage.workspaces AS w "
+                "LEFT JOIN triage.retention_settings AS r ON r.workspace_id = w.id ORDER BY w.id"
+            )
+        )
+    ).all()
+    return [(r.id, r.has_setting, r.conversation_days) for r in rows]
+
+
+async def purge_batch(
+    conn: AsyncConnection, workspace_id: uuid.UUID, before: datetime, limit: int, now: datetime
+) -> list[int]:
+    """Empty up to ``limit`` conversations last active before ``before``; return their ids.
+
+    Claimed with SKIP LOCKED, so several workers never purge the same conversation twice.
+    """
+    ids = [
+        r.id
+        for r in (
+            await conn.execute(
+                text(
+                    """
+            SELECT id FROM triage.conversations
+            WHERE workspace_id = :ws AND purged_at IS NULL
+              AND greatest(last_inbound_at, last_outbound_at, updated_at) < :before
+            ORDER BY id LIMIT :limit
+            FOR UPDATE SKIP LOCKED
+            """
+                ),
+                {"ws": workspace_id, "before": before, "limit": limit},
+            )
+        ).all()
+    ]
+    if not ids:
+        return []
+    await erase_content(conn, workspace_id, [], ids, ids, now)
+    await conn.execute(
+        text(
+            "UPDATE triage.conversations SET purged_at = :now "
+            "WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[]))"
+        ),
+        {"ws": workspace_id, "ids": ids, "now": now},
+    )
+    return ids
+
+
+async def apply_erasure_news(
+    conn: AsyncConnection,
+    events: Sequence[Event],
+    now: datetime,
+    on_done: Callable[[str], None] | None = None,
+) -> None:
+    """Consumer handler for ``privacy.erasure_done``: finish each request in triage."""
+    for event in events:
+        done = events_pb2.ErasureDone.FromString(event.payload)
+        if done.workspace_id != str(event.workspace_id):
+            raise ValueError("event workspace does not match its envelope")
+        request_id = uuid.UUID(done.request_id)
+        erased = await finish_request(
+            conn, event.workspace_id, request_id, list(done.message_ids), done.authors, now
+        )
+        if erased is None:
+            continue
+        await audit(
+            conn,
+            event.workspace_id,
+            None,
+            "erasure_completed",
+            None,
+            {
+                "request_id": str(request_id),
+                "triage_messages": erased,
+                "inbox_messages": len(done.message_ids),
+                "inbox_authors": done.authors,
+            },
+        )
+        if on_done is not None:
+            on_done("completed")

@@ -1,0 +1,93 @@
+"""The retention job: conversations idle longer than the workspace keeps them are emptied.
+
+It runs in every triage worker; batches are claimed with SKIP LOCKED, each batch commits
+with its ``privacy.conversations_purged`` event (the inbox erases its copy of the same
+conversations) and an audit entry. A failed round is retried at the next interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ecoute.v1 import events_pb2
+from services.infra.db import is_unavailable
+from services.infra.events import publish, sleep_or_stop
+from services.triage.accounts import audit
+from services.triage.domain.privacy import effective_retention_days, purge_before
+from services.triage.privacy import purge_batch, retention_settings
+
+log = logging.getLogger("ecoute.triage.retention")
+
+CONVERSATIONS_PURGED = "privacy.conversations_purged"
+
+
+class RetentionJob:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        default_days: int,
+        *,
+        batch_size: int = 500,
+        interval_seconds: float = 3600.0,
+        on_purged: Callable[[int], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.default_days = default_days
+        self.batch_size = batch_size
+        self.interval_seconds = interval_seconds
+        self.on_purged = on_purged
+
+    async def run_once(self, now: datetime | None = None) -> int:
+        """Purge every workspace's expired conversations, batch by batch; return how many."""
+        moment = now or datetime.now(UTC)
+        async with self.engine.connect() as conn:
+            workspaces = await retention_settings(conn)
+        total = 0
+        for workspace_id, has_setting, days in workspaces:
+            before = purge_before(
+                moment, effective_retention_days(days, has_setting, self.default_days)
+            )
+            if before is None:
+                continue
+            while True:
+                async with self.engine.begin() as conn:
+                    ids = await purge_batch(conn, workspace_id, before, self.batch_size, moment)
+                    if ids:
+                        stamp = Timestamp(seconds=int(moment.timestamp()))
+                        event = events_pb2.ConversationsPurged(
+                            workspace_id=str(workspace_id), conversation_ids=ids, purged_at=stamp
+                        )
+                        await publish(
+                            conn, CONVERSATIONS_PURGED, [workspace_id], [event.SerializeToString()]
+                        )
+                        await audit(
+                            conn,
+                            workspace_id,
+                            None,
+                            "retention_purged",
+                            None,
+                            {"conversations": len(ids), "before": before.isoformat()},
+                        )
+                if ids and self.on_purged is not None:
+                    self.on_purged(len(ids))
+                total += len(ids)
+                if len(ids) < self.batch_size:
+                    break
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    log.exception("retention round failed")
+            await sleep_or_stop(stop, self.interval_seconds)
