@@ -157,15 +157,20 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
 Model = TypeVar("Model", bound=BaseModel)
 
 
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """Each problem pydantic found, as {pointer, detail} (RFC 6901 pointer, never the input)."""
+    return [
+        {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+
+
 def validated(model: type[Model], body: bytes, title: str = "Invalid request") -> Model:
     """``body`` as ``model``, or a 422 whose ``errors`` name each wrong field by JSON pointer."""
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
-        errors = [
-            {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
+        errors = field_errors(exc)
         raise ProblemError(
             422, title, errors[0]["pointer"] + ": " + errors[0]["detail"], errors=errors
         ) from None

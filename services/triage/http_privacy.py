@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
-from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_body
+from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
 from services.triage import privacy
 from services.triage.accounts import audit
 from services.triage.domain.privacy import (
@@ -28,7 +28,6 @@ from services.triage.domain.privacy import (
     normalise,
 )
 from services.triage.http_auth import authenticate, require_role
-from services.triage.http_desk import _strict
 
 ERASURE_REQUESTED = "privacy.erasure_requested"
 RETENTION_DEFAULT_KEY = web.AppKey("retention_default_days", int)
@@ -68,7 +67,7 @@ class RetentionIn(BaseModel):
 async def _person(request: web.Request) -> tuple[Any, tuple[Identity, ...]]:
     caller = await authenticate(request)
     require_role(caller, "admin")
-    body: PersonIn = _strict(PersonIn, await read_body(request, MAX_BODY))
+    body = await read_model(request, PersonIn, MAX_BODY)
     for n, given in enumerate(body.identities):
         if not (given.author_id.strip() or given.handle.strip().lstrip("@")):
             pointer = f"/identities/{n}"
@@ -192,7 +191,7 @@ async def put_retention(request: web.Request) -> web.Response:
     """Set how long idle conversations are kept (null: forever), for this workspace."""
     caller = await authenticate(request)
     require_role(caller, "admin")
-    body: RetentionIn = _strict(RetentionIn, await read_body(request, 4096))
+    body = await read_model(request, RetentionIn, 4096)
     async with request.app[ENGINE_KEY].begin() as conn:
         await privacy.set_retention(
             conn, caller.workspace_id, body.conversation_days, caller.user_id

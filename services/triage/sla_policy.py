@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from services.infra.http import field_errors
 from services.triage.domain.calendar import DAYS, Calendar, Opening, calendar_problems
 from services.triage.domain.sla import DEFAULT_POLICY, Policy, Targets, policy_problems
 
@@ -78,12 +79,7 @@ def parse_policy(document: Any) -> Policy:
     try:
         model = PolicyIn.model_validate(document)
     except ValidationError as exc:
-        raise PolicyError(
-            [
-                {"pointer": "/" + "/".join(str(p) for p in e["loc"]), "detail": e["msg"]}
-                for e in exc.errors(include_url=False, include_input=False)
-            ]
-        ) from None
+        raise PolicyError(field_errors(exc)) from None
     policy = _to_domain(model)
     problems = [("calendar/" + f, d) for f, d in calendar_problems(policy.calendar)]
     problems += policy_problems(policy)
