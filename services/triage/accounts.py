@@ -201,6 +201,27 @@ async def caller_of_session(
     )
 
 
+async def session_is_live(
+    conn: AsyncConnection, token: str, now: datetime, limits: SessionLimits
+) -> bool:
+    """Whether a session still holds (read-only: checking does not keep it alive)."""
+    row = (
+        await conn.execute(
+            text(
+                f"""
+        SELECT {ENROLMENT_SQL} FROM triage.sessions AS s
+        JOIN triage.users AS u ON u.workspace_id = s.workspace_id AND u.id = s.user_id
+        JOIN triage.workspaces AS w ON w.id = u.workspace_id
+        WHERE s.digest = :digest AND s.revoked_at IS NULL AND s.expires_at > :now
+          AND s.last_seen_at > :idle
+        """
+            ),
+            {"digest": token_digest(token), "now": now, "idle": now - limits.idle},
+        )
+    ).first()
+    return row is not None and not row.must_enrol
+
+
 async def close_session(conn: AsyncConnection, token: str, now: datetime) -> None:
     await conn.execute(
         text("UPDATE triage.sessions SET revoked_at = :now WHERE digest = :d"),

@@ -123,6 +123,21 @@ async def _identify(request: web.Request) -> Caller:
     return caller
 
 
+async def still_authorised(request: web.Request, caller: Caller) -> bool:
+    """Whether a long request's credentials (the event stream's) still hold: the session or
+    token not revoked or expired, and no enrolment newly required. Read from the database,
+    not the token cache, so a revocation ends an open stream at its next check."""
+    now = datetime.now(UTC)
+    async with request.app[ENGINE_KEY].connect() as conn:
+        if caller.via_session:
+            return await accounts.session_is_live(
+                conn, request.cookies.get(COOKIE, ""), now, auth_config(request.app).limits
+            )
+        token = bearer_token(request.headers.get("Authorization"))
+        fresh = await accounts.caller_of_token(conn, token) if token else None
+    return fresh is not None and not fresh.must_enrol
+
+
 def require_role(caller: Caller, *roles: str) -> None:
     if caller.role not in roles:
         raise ProblemError(403, "Forbidden", f"Only {' and '.join(roles)}s may do this.")
