@@ -542,3 +542,26 @@ async def test_without_a_key_enrolment_and_policies_are_refused_clearly(
         "/v1/workspace/two-factor", headers=bearer(admin_token), json={"policy": "everyone"}
     )
     assert policy.status == 503
+
+
+async def test_an_open_event_stream_ends_when_its_session_is_revoked(
+    triage: Any, database_url: str
+) -> None:
+    ws = await make_workspace(database_url)
+    email, _ = await person(database_url, ws.id)
+    watcher = await sign_in(triage, email)
+    other = await sign_in(triage, email)
+    listed = await (await other.call("GET", "/v1/sessions")).json()
+    watcher_id = next(s["id"] for s in listed["sessions"] if not s["current"])
+    stream = await triage.get("/v1/stream", headers={"Cookie": f"ecoute_session={watcher.cookie}"})
+    assert stream.status == 200
+    await stream.content.readline()  # the stream is open
+    assert (await other.call("DELETE", f"/v1/sessions/{watcher_id}")).status == 200
+
+    async def until_closed() -> None:
+        while await stream.content.readline():
+            pass
+
+    await asyncio.wait_for(until_closed(), timeout=30)  # re-checked every 5 s
+    again = await triage.get("/v1/stream", headers={"Cookie": f"ecoute_session={watcher.cookie}"})
+    assert again.status == 401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,8 @@ from services.triage.domain.two_factor import (
     step_at,
     two_factor_required,
 )
+from services.triage.secretbox import SecretBox, SecretBoxError, parse_key
+from tools.dev import dev_two_factor_key
 
 RFC_SECRET = b"12345678901234567890"  # RFC 6238 appendix B, SHA-1 seed
 
@@ -113,3 +116,23 @@ def test_recovery_codes_are_ten_distinct_and_read_back_in_any_case() -> None:
 )
 def test_who_must_enrol(policy: str, role: str, required: bool) -> None:
     assert two_factor_required(policy, role) is required
+
+
+def test_the_development_key_is_made_once_private_and_valid(tmp_path: Path) -> None:
+    first = dev_two_factor_key(tmp_path / "pgdata")
+    assert dev_two_factor_key(tmp_path / "pgdata") == first
+    assert len(parse_key(first)) == 32
+    assert (tmp_path / "pgdata" / "two-factor.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_sealed_secret_opens_only_with_its_key_and_for_its_user() -> None:
+    box = SecretBox(b"k" * 32)
+    sealed = box.seal(RFC_SECRET, b"user-1")
+    assert RFC_SECRET not in sealed
+    assert box.open(sealed, b"user-1") == RFC_SECRET
+    with pytest.raises(SecretBoxError):
+        box.open(sealed, b"user-2")
+    with pytest.raises(SecretBoxError):
+        SecretBox(b"x" * 32).open(sealed, b"user-1")
+    with pytest.raises(ValueError, match="32 bytes"):
+        parse_key("c2hvcnQ=")
