@@ -175,6 +175,12 @@ async def login(request: web.Request) -> web.Response:
     async with engine.begin() as conn:
         current = await two_factor.enrolment(conn, workspace_id, user_id)
         if current is not None and current.enabled:
+            if auth_config(request.app).box is None:
+                raise ProblemError(
+                    503,
+                    "Two-factor unavailable",
+                    "This server has no TRIAGE_TWO_FACTOR_KEY, so it cannot check codes.",
+                )
             pending = await two_factor.open_pending(conn, workspace_id, user_id, now)
             return json_response(
                 {

@@ -82,6 +82,7 @@ OPERATIONS = [
             409: "Choose a workspace",
             422: "Invalid body",
             429: "Too many failed sign-ins",
+            503: "Two-factor is on but the server has no key to check codes",
         },
     ),
     Operation(

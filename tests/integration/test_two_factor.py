@@ -565,3 +565,16 @@ async def test_an_open_event_stream_ends_when_its_session_is_revoked(
     await asyncio.wait_for(until_closed(), timeout=30)  # re-checked every 5 s
     again = await triage.get("/v1/stream", headers={"Cookie": f"ecoute_session={watcher.cookie}"})
     assert again.status == 401
+
+
+async def test_an_enrolled_user_on_a_server_without_the_key_is_told_why(
+    aiohttp_client: Any, triage: Any, database_url: str
+) -> None:
+    ws = await make_workspace(database_url)
+    email, _ = await person(database_url, ws.id)
+    await enrol(await sign_in(triage, email))
+    keyless = await aiohttp_client(
+        create_triage(triage_settings(database_url, run_consumer=False, two_factor_key=None))
+    )
+    answer = await keyless.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert answer.status == 503 and "TRIAGE_TWO_FACTOR_KEY" in (await answer.json())["detail"]
