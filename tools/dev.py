@@ -9,15 +9,18 @@ environment (``demo.platforms.inbox_environment``) before it starts.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import IO, Any
 
 import aiohttp
@@ -67,6 +70,17 @@ def _relay(stream: IO[bytes] | None) -> None:
         sys.stdout.buffer.flush()
 
 
+def dev_two_factor_key(directory: Path) -> str:
+    """The development key that seals TOTP secrets, made once and kept beside the embedded
+    database (a deployment sets TRIAGE_TWO_FACTOR_KEY from a secret instead)."""
+    path = directory / "two-factor.key"
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+    return path.read_text().strip()
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -79,6 +93,7 @@ def main() -> int:
     if server is not None:
         url = ensure_database_sync(url, "ecoute")
     env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    env.setdefault("TRIAGE_TWO_FACTOR_KEY", dev_two_factor_key(ROOT / ".pgdata"))
     try:  # the fakes' credentials and webhook secrets, for the inbox
         env |= inbox_environment(env)
     except ValueError as exc:

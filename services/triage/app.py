@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,21 @@ from services.infra.http import ENGINE_KEY, add_probes, errors_middleware, secur
 from services.infra.openapi import add_openapi_route
 from services.infra.ttl_cache import TtlCache
 from services.triage import webhooks
+from services.triage.accounts import SessionLimits
 from services.triage.consumer import handle_batch
-from services.triage.http_auth import TOKEN_CACHE_KEY, TOKEN_CACHE_SECONDS
+from services.triage.http_auth import (
+    AUTH_CONFIG_KEY,
+    TOKEN_CACHE_KEY,
+    TOKEN_CACHE_SECONDS,
+    AuthConfig,
+)
 from services.triage.http_auth import add_routes as add_auth_routes
 from services.triage.http_desk import REPLY_ORIGIN_KEY
 from services.triage.http_desk import add_routes as add_desk_routes
 from services.triage.http_privacy import ERASURE_COUNTER_KEY, RETENTION_DEFAULT_KEY
 from services.triage.http_privacy import add_routes as add_privacy_routes
 from services.triage.http_queue import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS, get_queue
+from services.triage.http_security import add_routes as add_security_routes
 from services.triage.http_sla import CLOCK_STOP_KEY
 from services.triage.http_sla import add_routes as add_sla_routes
 from services.triage.http_stats import add_routes as add_stats_routes
@@ -37,6 +45,7 @@ from services.triage.metrics import TriageMetrics
 from services.triage.openapi import DOCUMENT as OPENAPI
 from services.triage.retention import RetentionJob
 from services.triage.scheduler import SlaScheduler
+from services.triage.secretbox import SecretBox, parse_key
 from services.triage.settings import TriageSettings
 
 UI = Path(__file__).parent / "ui"
@@ -146,6 +155,7 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
         app.cleanup_ctx.append(workers)
     app[CLOCK_STOP_KEY] = app[METRICS_KEY].count_clock_stop
     app[TOKEN_CACHE_KEY] = TtlCache(TOKEN_CACHE_SECONDS)
+    app[AUTH_CONFIG_KEY] = auth_config(settings)
     app[POLICY_CACHE_KEY] = TtlCache(POLICY_CACHE_SECONDS)
     app[REPLY_ORIGIN_KEY] = app[METRICS_KEY].count_reply_origin
     app[ERASURE_COUNTER_KEY] = app[METRICS_KEY].count_erasure
@@ -156,6 +166,7 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
         app.router.add_get("/v1/queue", get_queue)
         add_sla_routes(app)
         add_auth_routes(app)
+        add_security_routes(app)
         add_desk_routes(app)
         add_stream_routes(app)
         add_stats_routes(app)
@@ -164,6 +175,18 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
         app.router.add_get("/", _index)
         app.router.add_static("/ui/", UI, show_index=False)
     return app
+
+
+def auth_config(settings: TriageSettings) -> AuthConfig:
+    """Session lifetimes and the TOTP sealing key, from the settings."""
+    key = settings.two_factor_key
+    return AuthConfig(
+        SessionLimits(
+            idle=timedelta(minutes=settings.session_idle_minutes),
+            absolute=timedelta(hours=settings.session_max_hours),
+        ),
+        SecretBox(parse_key(key.get_secret_value())) if key is not None else None,
+    )
 
 
 async def _index(request: web.Request) -> web.FileResponse:

@@ -1,21 +1,30 @@
-"""Signing in and out, and who is calling: an API token (Bearer) or a session cookie."""
+"""Signing in and out, and who is calling: an API token (Bearer) or a session cookie.
+
+With two-factor on, sign-in takes two steps: the password answers a pending token (valid
+5 minutes, 5 tries, good for nothing but the second step), and the code (or a recovery code)
+sent with it opens the session. Wrong, expired and replayed codes get one and the same answer
+and count as failed sign-ins.
+"""
 
 from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.auth import bearer_token, new_token, same_secret, token_digest
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
 from services.infra.ttl_cache import TtlCache
-from services.triage import accounts
-from services.triage.accounts import Caller
+from services.triage import accounts, two_factor
+from services.triage.accounts import Caller, SessionLimits
+from services.triage.secretbox import SecretBox
 
 COOKIE = "ecoute_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -26,6 +35,28 @@ class LoginIn(BaseModel):
     email: Annotated[str, Field(min_length=3, max_length=320)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
     workspace_id: uuid.UUID | None = None
+
+
+class LoginCodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pending_token: Annotated[str, Field(min_length=1, max_length=200)]
+    code: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Session lifetimes, and the key that seals TOTP secrets (None: 2FA unavailable)."""
+
+    limits: SessionLimits = field(default_factory=SessionLimits)
+    box: SecretBox | None = None
+
+
+AUTH_CONFIG_KEY = web.AppKey("auth_config", AuthConfig)
+ENROLMENT_REQUIRED = (
+    "Your workspace requires two-factor sign-in: enrol (POST /v1/me/two-factor/enrol, "
+    "then confirm with a code) before doing anything else."
+)
+WRONG_CODE = "Wrong, expired or already used code."
 
 
 # API tokens are checked on every request: their owner is cached for a few seconds. A token
@@ -39,8 +70,25 @@ def token_cache(app: web.Application) -> TtlCache[Caller]:
     return cache
 
 
-async def authenticate(request: web.Request) -> Caller:
-    """The caller, or 401. Writes made with a session cookie must carry its CSRF token."""
+def auth_config(app: web.Application) -> AuthConfig:
+    return app[AUTH_CONFIG_KEY]
+
+
+async def authenticate(request: web.Request, *, enrolling: bool = False) -> Caller:
+    """The caller, or 401. Writes made with a session cookie must carry its CSRF token.
+
+    A caller whom the workspace's policy obliges to use two-factor, and who has not enrolled,
+    is refused (403) everywhere but where ``enrolling`` is set (enrolment, /v1/me, sign-out).
+    """
+    caller = await _identify(request)
+    if caller.must_enrol and not enrolling:
+        raise ProblemError(
+            403, "Two-factor enrolment required", ENROLMENT_REQUIRED, enrolment_required=True
+        )
+    return caller
+
+
+async def _identify(request: web.Request) -> Caller:
     now = datetime.now(UTC)
     token = bearer_token(request.headers.get("Authorization"))
     if token is not None:
@@ -54,7 +102,9 @@ async def authenticate(request: web.Request) -> Caller:
             if caller is not None:
                 token_cache(request.app).put(digest, caller)
         elif COOKIE in request.cookies:
-            caller = await accounts.caller_of_session(conn, request.cookies[COOKIE], now)
+            caller = await accounts.caller_of_session(
+                conn, request.cookies[COOKIE], now, auth_config(request.app).limits
+            )
         else:
             raise ProblemError(
                 401, "Unauthorized", "Sign in, or send an API token as 'Bearer <token>'."
@@ -72,6 +122,21 @@ async def authenticate(request: web.Request) -> Caller:
     return caller
 
 
+async def still_authorised(request: web.Request, caller: Caller) -> bool:
+    """Whether a long request's credentials (the event stream's) still hold: the session or
+    token not revoked or expired, and no enrolment newly required. Read from the database,
+    not the token cache, so a revocation ends an open stream at its next check."""
+    now = datetime.now(UTC)
+    async with request.app[ENGINE_KEY].connect() as conn:
+        if caller.via_session:
+            return await accounts.session_is_live(
+                conn, request.cookies.get(COOKIE, ""), now, auth_config(request.app).limits
+            )
+        token = bearer_token(request.headers.get("Authorization"))
+        fresh = await accounts.caller_of_token(conn, token) if token else None
+    return fresh is not None and not fresh.must_enrol
+
+
 def require_role(caller: Caller, *roles: str) -> None:
     if caller.role not in roles:
         raise ProblemError(403, "Forbidden", f"Only {' and '.join(roles)}s may do this.")
@@ -85,9 +150,7 @@ async def login(request: web.Request) -> web.Response:
     engine = request.app[ENGINE_KEY]
     async with engine.begin() as conn:
         if await accounts.too_many_failures(conn, keys, now):
-            raise ProblemError(
-                429, "Too Many Requests", "Too many failed sign-ins; try again in 15 minutes."
-            )
+            raise _too_many()
         candidates = [
             c
             for c in await accounts.find_login(conn, body.email)
@@ -107,19 +170,62 @@ async def login(request: web.Request) -> web.Response:
             "This e-mail signs in to several workspaces: send workspace_id.",
             workspaces=[str(c[0]) for c in matching],
         )
-    workspace_id, user_id, role, _ = matching[0]
+    workspace_id, user_id, _, _ = matching[0]
     async with engine.begin() as conn:
-        token, csrf = await accounts.open_session(conn, workspace_id, user_id, now)
-        await accounts.audit(conn, workspace_id, user_id, "signed_in")
+        current = await two_factor.enrolment(conn, workspace_id, user_id)
+        if current is not None and current.enabled:
+            if auth_config(request.app).box is None:
+                raise ProblemError(
+                    503,
+                    "Two-factor unavailable",
+                    "This server has no TRIAGE_TWO_FACTOR_KEY, so it cannot check codes.",
+                )
+            pending = await two_factor.open_pending(conn, workspace_id, user_id, now)
+            return json_response(
+                {
+                    "two_factor_required": True,
+                    "pending_token": pending,
+                    "expires_in": int(two_factor.PENDING_LIFETIME.total_seconds()),
+                }
+            )
+        return await _signed_in(request, conn, workspace_id, user_id, now, "password")
+
+
+async def _signed_in(
+    request: web.Request,
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    now: datetime,
+    method: str,
+) -> web.Response:
+    """Open the session (cookie) and answer who signed in, and whether they must enrol."""
+    limits = auth_config(request.app).limits
+    token, csrf = await accounts.open_session(
+        conn, workspace_id, user_id, now, limits, method, request.headers.get("User-Agent", "")
+    )
+    await accounts.audit(conn, workspace_id, user_id, "signed_in", detail={"method": method})
+    user = (
+        await conn.execute(
+            text(
+                f"SELECT u.email, u.role, {accounts.ENROLMENT_SQL} FROM triage.users AS u "
+                "JOIN triage.workspaces AS w ON w.id = u.workspace_id "
+                "WHERE u.workspace_id = :ws AND u.id = :id"
+            ),
+            {"ws": workspace_id, "id": user_id},
+        )
+    ).one()
     response = json_response(
         {
             "user": {
                 "id": user_id,
                 "workspace_id": workspace_id,
-                "email": body.email,
-                "role": role,
+                "email": user.email,
+                "role": user.role,
             },
             "csrf_token": csrf,
+            "two_factor_required": False,
+            "enrolment_required": user.must_enrol,
         }
     )
     response.set_cookie(
@@ -129,13 +235,55 @@ async def login(request: web.Request) -> web.Response:
         samesite="Strict",
         secure=request.secure,
         path="/",
-        max_age=int(accounts.SESSION_MAX.total_seconds()),
+        max_age=int(limits.absolute.total_seconds()),
     )
     return response
 
 
+async def login_code(request: web.Request) -> web.Response:
+    """The second step: the pending token and a TOTP or recovery code open the session."""
+    body = await read_model(request, LoginCodeIn, 4096, "Invalid sign-in")
+    now = datetime.now(UTC)
+    address_key = f"ip:{request.remote or 'unknown'}"
+    box = auth_config(request.app).box
+    engine = request.app[ENGINE_KEY]
+    async with engine.begin() as conn:
+        if await accounts.too_many_failures(conn, [address_key], now):
+            raise _too_many()
+        pending = await two_factor.claim_pending(conn, body.pending_token, now)
+    if pending is None or box is None:
+        async with engine.begin() as conn:
+            await accounts.record_failure(conn, [address_key], now)
+        raise ProblemError(401, "Unauthorized", WRONG_CODE)
+    workspace_id, user_id = pending
+    keys = [f"2fa:{workspace_id}:{user_id}", address_key]
+    async with engine.begin() as conn:
+        if await accounts.too_many_failures(conn, keys, now):
+            raise _too_many()
+        method = await two_factor.check_second_factor(
+            conn, box, workspace_id, user_id, body.code, now
+        )
+        if method is not None:
+            await two_factor.close_pending(conn, body.pending_token, now)
+            if method == "recovery_code":
+                left = await two_factor.recovery_codes_left(conn, workspace_id, user_id)
+                await accounts.audit(
+                    conn, workspace_id, user_id, "recovery_code_used", detail={"left": left}
+                )
+            return await _signed_in(request, conn, workspace_id, user_id, now, method)
+    async with engine.begin() as conn:
+        await accounts.record_failure(conn, keys, now)
+    raise ProblemError(401, "Unauthorized", WRONG_CODE)
+
+
+def _too_many() -> ProblemError:
+    return ProblemError(
+        429, "Too Many Requests", "Too many failed sign-ins; try again in 15 minutes."
+    )
+
+
 async def logout(request: web.Request) -> web.Response:
-    caller = await authenticate(request)
+    caller = await authenticate(request, enrolling=True)
     if caller.via_session:
         async with request.app[ENGINE_KEY].begin() as conn:
             await accounts.close_session(conn, request.cookies[COOKIE], datetime.now(UTC))
@@ -147,7 +295,7 @@ async def logout(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     """Who I am; with a session, a fresh CSRF token (a page reload loses the old one)."""
-    caller = await authenticate(request)
+    caller = await authenticate(request, enrolling=True)
     async with request.app[ENGINE_KEY].begin() as conn:
         row = (
             await conn.execute(
@@ -175,6 +323,7 @@ async def me(request: web.Request) -> web.Response:
                 "role": row.role,
             },
             "csrf_token": csrf,
+            "enrolment_required": caller.must_enrol,
         }
     )
 
@@ -182,6 +331,7 @@ async def me(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     add_token_routes(app)
     app.router.add_post("/v1/auth/login", login)
+    app.router.add_post("/v1/auth/login/code", login_code)
     app.router.add_post("/v1/auth/logout", logout)
     app.router.add_get("/v1/me", me)
 

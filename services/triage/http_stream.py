@@ -20,9 +20,11 @@ from sqlalchemy import text
 from services.infra.events import Wakeup
 from services.infra.http import ENGINE_KEY, ProblemError
 from services.triage import changes
-from services.triage.http_auth import authenticate
+from services.triage.http_auth import authenticate, still_authorised
 
 KEEPALIVE_SECONDS = 15.0
+# An open stream re-checks its credentials this often: a revoked session stops receiving.
+RECHECK_SECONDS = 5.0
 
 
 class DeskNews:
@@ -103,9 +105,14 @@ async def stream(request: web.Request) -> web.StreamResponse:
     await response.write(b"retry: 2000\n\n")
     wake = news.subscribe()
     seen: dict[int, datetime] = {}
+    checked = datetime.now(UTC)
     try:
         while not news.stop.is_set():
             now = datetime.now(UTC)
+            if (now - checked).total_seconds() >= RECHECK_SECONDS:
+                if not await still_authorised(request, caller):
+                    break  # the client reconnects, is refused (401) and signs out
+                checked = now
             async with engine.connect() as conn:
                 found = await changes.since(conn, caller.workspace_id, last, now)
             fresh = [c for c in found if c["id"] not in seen]
@@ -118,7 +125,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             if not fresh:
                 await response.write(b": keep-alive\n\n")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=KEEPALIVE_SECONDS)
+                await asyncio.wait_for(wake.wait(), timeout=RECHECK_SECONDS)
             wake.clear()
     except (ConnectionResetError, asyncio.CancelledError):
         pass

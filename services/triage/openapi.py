@@ -5,14 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from services.infra.openapi import PROBES, Operation, document
-from services.triage.http_auth import LoginIn, TokenIn
+from services.triage.http_auth import LoginCodeIn, LoginIn, TokenIn
 from services.triage.http_desk import CorrectionIn, NoteIn, ReplyIn, SavedReplyIn
 from services.triage.http_privacy import PersonIn, RetentionIn
+from services.triage.http_security import CodeIn, PasswordIn
+from services.triage.http_security import PolicyIn as TwoFactorPolicyIn
 from services.triage.http_sla import WebhookIn
 from services.triage.sla_policy import PolicyIn
 
 P404 = {404: "No such conversation in your workspace"}
-AUTH = {401: "Missing, unknown or expired credentials", 403: "Not allowed (role or CSRF)"}
+AUTH = {
+    401: "Missing, unknown or expired credentials",
+    403: "Not allowed (role, CSRF, or two-factor enrolment required first)",
+}
+CODE = {422: "Wrong, expired or already used code", 429: "Too many wrong codes"}
+NO_KEY = {503: "The server has no two-factor key"}
 TEXT: dict[str, Any] = {"type": "string"}
 QUEUE_QUERY: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 500},
@@ -70,12 +77,145 @@ OPERATIONS = [
         body=LoginIn,
         auth=None,
         answers={
-            200: "Signed in; the answer carries the CSRF token",
+            200: "Signed in (the answer carries the CSRF token), or, with two-factor on, "
+            "a pending token for the second step",
             401: "Wrong e-mail or password",
             409: "Choose a workspace",
             422: "Invalid body",
             429: "Too many failed sign-ins",
+            503: "Two-factor is on but the server has no key to check codes",
         },
+    ),
+    Operation(
+        "POST",
+        "/v1/auth/login/code",
+        "Second sign-in step: the pending token and a TOTP or recovery code",
+        "accounts",
+        body=LoginCodeIn,
+        auth=None,
+        answers={
+            200: "Signed in; the answer carries the CSRF token",
+            401: "Wrong, expired or already used code (or pending token)",
+            422: "Invalid body",
+            429: "Too many failed sign-ins",
+        },
+    ),
+    Operation(
+        "GET",
+        "/v1/me/two-factor",
+        "My two-factor state (on, pending, required, recovery codes left)",
+        "security",
+        answers={200: "State", **AUTH},
+    ),
+    Operation(
+        "POST",
+        "/v1/me/two-factor/enrol",
+        "Start enrolment: a new key, its otpauth:// URI and QR code",
+        "security",
+        answers={201: "Key to add to an authenticator app", **AUTH, 409: "Already on", **NO_KEY},
+    ),
+    Operation(
+        "GET",
+        "/v1/me/two-factor/qr.svg",
+        "The pending enrolment's QR code",
+        "security",
+        answers={200: "SVG image", **AUTH, 404: "No enrolment pending", **NO_KEY},
+        success=TEXT,
+        success_media="image/svg+xml",
+    ),
+    Operation(
+        "POST",
+        "/v1/me/two-factor/confirm",
+        "Confirm enrolment with a first code (ten recovery codes, shown once)",
+        "security",
+        body=CodeIn,
+        answers={200: "On", **AUTH, 409: "Nothing to confirm", **CODE, **NO_KEY},
+    ),
+    Operation(
+        "POST",
+        "/v1/me/two-factor/disable",
+        "Turn two-factor off with a fresh code or a recovery code",
+        "security",
+        body=CodeIn,
+        answers={200: "Off; other sessions ended", **AUTH, **CODE, **NO_KEY},
+    ),
+    Operation(
+        "POST",
+        "/v1/me/two-factor/recovery-codes",
+        "Replace my recovery codes (proven by a fresh TOTP code)",
+        "security",
+        body=CodeIn,
+        answers={200: "Ten new codes, shown once", **AUTH, **CODE, **NO_KEY},
+    ),
+    Operation(
+        "POST",
+        "/v1/me/password",
+        "Change my password (proven by the current one); other sessions end",
+        "security",
+        body=PasswordIn,
+        answers={
+            200: "Changed",
+            **AUTH,
+            422: "Wrong current password or invalid new one",
+            429: "Too many wrong passwords",
+        },
+    ),
+    Operation(
+        "GET",
+        "/v1/sessions",
+        "My live sessions and API tokens",
+        "security",
+        answers={200: "Sessions and tokens", **AUTH},
+    ),
+    Operation(
+        "DELETE",
+        "/v1/sessions/{id}",
+        "End a session (mine; an admin: anyone's in the workspace)",
+        "security",
+        answers={200: "Ended", **AUTH, 404: "No such session"},
+    ),
+    Operation(
+        "GET",
+        "/v1/users",
+        "The workspace's users and their two-factor state (admins)",
+        "security",
+        answers={200: "Users", **AUTH},
+    ),
+    Operation(
+        "GET",
+        "/v1/users/{id}/sessions",
+        "A user's live sessions and API tokens (admins)",
+        "security",
+        answers={200: "Sessions and tokens", **AUTH, 404: "No such user in your workspace"},
+    ),
+    Operation(
+        "DELETE",
+        "/v1/users/{id}/sessions",
+        "Sign a user out everywhere: sessions and API tokens (admins)",
+        "security",
+        answers={200: "Revoked", **AUTH, 404: "No such user in your workspace"},
+    ),
+    Operation(
+        "POST",
+        "/v1/users/{id}/two-factor/reset",
+        "Turn a user's two-factor off and end their sessions (admins)",
+        "security",
+        answers={200: "Reset", **AUTH, 404: "No such user in your workspace"},
+    ),
+    Operation(
+        "GET",
+        "/v1/workspace/two-factor",
+        "Who must use two-factor in this workspace",
+        "security",
+        answers={200: "The policy", **AUTH},
+    ),
+    Operation(
+        "PUT",
+        "/v1/workspace/two-factor",
+        "Require two-factor of nobody, leads and admins, or everyone (admins)",
+        "security",
+        body=TwoFactorPolicyIn,
+        answers={200: "Saved", **AUTH, 422: "Unknown policy", **NO_KEY},
     ),
     Operation(
         "POST", "/v1/auth/logout", "Sign out", "accounts", answers={200: "Signed out", **AUTH}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.infra.settings import ServiceSettings
+from services.triage.secretbox import parse_key
 
 
 class TriageSettings(ServiceSettings):
@@ -32,3 +33,29 @@ class TriageSettings(ServiceSettings):
         default=3600.0, gt=0, description="How often the retention job looks for work."
     )
     retention_batch_size: int = Field(default=500, ge=1, le=10_000)
+    two_factor_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Base64 of 32 random bytes: the AES-256-GCM key that seals TOTP secrets at rest. "
+            "Without it two-factor enrolment answers 503."
+        ),
+    )
+    session_idle_minutes: int = Field(
+        default=120,
+        ge=5,
+        le=7 * 24 * 60,
+        description="A session unused this long is signed out (an open desk keeps it alive).",
+    )
+    session_max_hours: int = Field(
+        default=12,
+        ge=1,
+        le=30 * 24,
+        description="A session ends this long after sign-in, in use or not.",
+    )
+
+    @field_validator("two_factor_key")
+    @classmethod
+    def _key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_key(value.get_secret_value())
+        return value

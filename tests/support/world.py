@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,11 +26,16 @@ def inbox_settings(database_url: str, **overrides: Any) -> InboxSettings:
     )
 
 
+# The key that seals TOTP secrets in tests (production reads TRIAGE_TWO_FACTOR_KEY).
+TWO_FACTOR_KEY = base64.b64encode(b"test two-factor key, 32 bytes!!!").decode()
+
+
 def triage_settings(database_url: str, **overrides: Any) -> TriageSettings:
     values: dict[str, Any] = {
         "db_pool_size": 5,
         "readiness_cache_seconds": 0,
         "consumer_poll_seconds": 0.2,
+        "two_factor_key": TWO_FACTOR_KEY,
     }
     values.update(overrides)
     return TriageSettings(database_url=database_url, **values)  # type: ignore[arg-type]

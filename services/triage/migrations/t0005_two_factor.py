@@ -2,6 +2,12 @@
 
 Revision ID: t0005
 Revises: t0003
+
+``two_factor`` holds each user's TOTP secret, encrypted (AES-GCM, key from configuration),
+with ``enabled_at`` NULL while enrolment awaits its first code, and ``last_step``, the
+last TOTP step accepted, which a sign-in advances atomically so a code works once.
+``recovery_codes`` keeps only digests. ``pending_logins`` are password-checked sign-ins
+waiting for their code: they grant nothing by themselves.
 """
 
 from alembic import op
@@ -13,8 +19,69 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute("SELECT 1")  # placeholder: filled in by its issue
+    op.execute(
+        "ALTER TABLE triage.workspaces ADD COLUMN two_factor_policy text NOT NULL DEFAULT 'off' "
+        "CHECK (two_factor_policy IN ('off', 'leads_and_admins', 'everyone'))"
+    )
+    op.execute(
+        """
+        CREATE TABLE triage.two_factor (
+            workspace_id uuid NOT NULL,
+            user_id      uuid NOT NULL,
+            secret       bytea NOT NULL,
+            created_at   timestamptz NOT NULL,
+            enabled_at   timestamptz,
+            last_step    bigint,
+            PRIMARY KEY (workspace_id, user_id),
+            FOREIGN KEY (workspace_id, user_id)
+                REFERENCES triage.users (workspace_id, id) ON DELETE CASCADE
+        )
+        """
+    )
+    op.execute(
+        """
+        CREATE TABLE triage.recovery_codes (
+            workspace_id uuid NOT NULL,
+            user_id      uuid NOT NULL,
+            digest       bytea NOT NULL,
+            used_at      timestamptz,
+            PRIMARY KEY (workspace_id, user_id, digest),
+            FOREIGN KEY (workspace_id, user_id)
+                REFERENCES triage.users (workspace_id, id) ON DELETE CASCADE
+        )
+        """
+    )
+    op.execute(
+        """
+        CREATE TABLE triage.pending_logins (
+            digest       bytea PRIMARY KEY,
+            workspace_id uuid NOT NULL,
+            user_id      uuid NOT NULL,
+            created_at   timestamptz NOT NULL,
+            expires_at   timestamptz NOT NULL,
+            attempts     integer NOT NULL DEFAULT 0,
+            used_at      timestamptz,
+            FOREIGN KEY (workspace_id, user_id)
+                REFERENCES triage.users (workspace_id, id) ON DELETE CASCADE
+        )
+        """
+    )
+    op.execute(
+        "ALTER TABLE triage.sessions "
+        "ADD COLUMN id uuid NOT NULL DEFAULT gen_random_uuid(), "
+        "ADD COLUMN method text NOT NULL DEFAULT 'password' "
+        "CHECK (method IN ('password', 'totp', 'recovery_code')), "
+        "ADD COLUMN user_agent text NOT NULL DEFAULT ''"
+    )
+    op.execute("CREATE UNIQUE INDEX sessions_id ON triage.sessions (workspace_id, id)")
 
 
 def downgrade() -> None:
-    op.execute("SELECT 1")
+    op.execute("DROP INDEX triage.sessions_id")
+    op.execute(
+        "ALTER TABLE triage.sessions DROP COLUMN user_agent, DROP COLUMN method, DROP COLUMN id"
+    )
+    op.execute("DROP TABLE triage.pending_logins")
+    op.execute("DROP TABLE triage.recovery_codes")
+    op.execute("DROP TABLE triage.two_factor")
+    op.execute("ALTER TABLE triage.workspaces DROP COLUMN two_factor_policy")

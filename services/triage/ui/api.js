@@ -21,6 +21,13 @@ export function whenSignedOut(handler) {
   onSignedOut = handler;
 }
 
+let onEnrolmentRequired = () => {};
+
+/** Called when the workspace now requires two-factor of this user, who has not enrolled. */
+export function whenEnrolmentRequired(handler) {
+  onEnrolmentRequired = handler;
+}
+
 async function problemOf(response) {
   try {
     return await response.json();
@@ -50,34 +57,50 @@ async function send(method, path, body, { allow401 = false } = {}) {
   }
   const problem = await problemOf(response);
   if (response.status === 401 && !allow401) onSignedOut(problem);
+  if (response.status === 403 && problem.enrolment_required) onEnrolmentRequired(problem);
   throw new ApiError(response.status, problem);
 }
 
 /** A write; if the CSRF token went stale (another tab called /v1/me), fetch a fresh one once. */
-async function write(path, body) {
+async function write(path, body, method = "POST") {
   try {
-    return await send("POST", path, body);
+    return await send(method, path, body);
   } catch (error) {
     if (error.status === 403 && /csrf/i.test(error.message)) {
       await me();
-      return send("POST", path, body);
+      return send(method, path, body);
     }
     throw error;
   }
 }
 
+/** Any call of the API (security.js): reads as they are, writes with the CSRF token. */
+export function request(method, path, body) {
+  return method === "GET" ? send("GET", path) : write(path, body, method);
+}
+
 export async function me() {
   const answer = await send("GET", "/v1/me", undefined, { allow401: true });
   setCsrf(answer.csrf_token);
-  return answer.user;
+  return { ...answer.user, enrolment_required: answer.enrolment_required };
 }
 
+/** The password step: signed in, or (two-factor on) a pending token for loginCode. */
 export async function login(email, password, workspaceId) {
   const body = { email, password };
   if (workspaceId) body.workspace_id = workspaceId;
   const answer = await send("POST", "/v1/auth/login", body, { allow401: true });
+  if (answer.csrf_token) setCsrf(answer.csrf_token);
+  return answer;
+}
+
+/** The second step: a code from the authenticator app, or a recovery code. */
+export async function loginCode(pendingToken, code) {
+  const answer = await send(
+    "POST", "/v1/auth/login/code", { pending_token: pendingToken, code }, { allow401: true },
+  );
   setCsrf(answer.csrf_token);
-  return answer.user;
+  return answer;
 }
 
 export async function logout() {

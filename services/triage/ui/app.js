@@ -5,6 +5,7 @@ import { fill, h } from "./dom.js";
 import { ConversationView } from "./conversation.js";
 import { Queue } from "./queue.js";
 import { countdown, duration } from "./format.js";
+import { SecurityDialog, enrol } from "./security.js";
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 5000;
@@ -74,13 +75,42 @@ function showLogin(reason) {
   $("desk").hidden = true;
   $("account").hidden = true;
   $("live").hidden = true;
+  $("enrol-screen").hidden = true;
+  if ($("security").open) $("security").close();
+  $("code-form").hidden = true;
+  $("login-form").hidden = false;
   $("login-screen").hidden = false;
   $("login-error").textContent = reason || "";
   $("email").focus();
 }
 
+/** Into the desk, or first through two-factor enrolment if the workspace requires it. */
+async function enter(user) {
+  if (user.enrolment_required) return showEnrolment();
+  return showDesk(user);
+}
+
+async function showEnrolment() {
+  me = null;
+  stopLive();
+  $("desk").hidden = true;
+  $("account").hidden = true;
+  $("login-screen").hidden = true;
+  $("enrol-screen").hidden = false;
+  $("enrol-title").focus();
+  try {
+    await enrol($("enrol-box"), async () => {
+      $("enrol-screen").hidden = true;
+      await enter(await api.me());
+    });
+  } catch (failure) {
+    if (failure.status !== 401) fill($("enrol-box"), h("p", { className: "error", role: "alert" }, failure.message));
+  }
+}
+
 async function showDesk(user) {
   me = user;
+  $("enrol-screen").hidden = true;
   conversation.me = user;
   $("login-screen").hidden = true;
   $("desk").hidden = false;
@@ -94,6 +124,13 @@ async function showDesk(user) {
 }
 
 api.whenSignedOut(() => showLogin("Your session has ended: sign in again."));
+api.whenEnrolmentRequired(() => {
+  if (!$("enrol-screen").hidden) return;
+  showEnrolment();
+});
+new SecurityDialog({ announce });
+
+let pendingToken = null;
 
 $("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -111,9 +148,18 @@ $("login-form").addEventListener("submit", async (event) => {
   button.disabled = true;
   try {
     const workspace = $("workspace-choice").hidden ? null : form.workspace_id.value;
-    await api.login(email, password, workspace);
+    const answer = await api.login(email, password, workspace);
     form.password.value = "";
-    await showDesk(await api.me());
+    if (answer.two_factor_required) {
+      pendingToken = answer.pending_token;
+      form.hidden = true;
+      $("code-form").hidden = false;
+      $("code-error").textContent = "";
+      $("login-code").value = "";
+      $("login-code").focus();
+      return;
+    }
+    await enter(await api.me());
   } catch (failure) {
     if (failure.status === 409 && failure.problem.workspaces) {
       fill(form.workspace_id, failure.problem.workspaces.map((w) => h("option", { value: w }, w)));
@@ -125,6 +171,42 @@ $("login-form").addEventListener("submit", async (event) => {
   } finally {
     button.disabled = false;
   }
+});
+
+$("code-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const input = $("login-code");
+  const error = $("code-error");
+  const code = input.value.trim();
+  if (!code) {
+    error.textContent = "Enter the code.";
+    input.focus();
+    return;
+  }
+  const button = event.target.querySelector("button[type=submit]");
+  button.disabled = true;
+  error.textContent = "";
+  try {
+    await api.loginCode(pendingToken, code);
+    pendingToken = null;
+    input.value = "";
+    await enter(await api.me());
+  } catch (failure) {
+    error.textContent = failure.message;
+    input.select();
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$("code-back").addEventListener("click", () => {
+  pendingToken = null;
+  showLogin("");
+});
+
+$("enrol-sign-out").addEventListener("click", async () => {
+  await api.logout().catch(() => {});
+  showLogin("Signed out.");
 });
 
 $("sign-out").addEventListener("click", async () => {
@@ -253,6 +335,7 @@ function connectStream() {
   });
   stream.addEventListener("error", () => {
     startPolling();
+    refreshQueue(); // at once: a stream ended by a revoked session signs the desk out now
     if (stream.readyState === EventSource.CLOSED) {
       // Refused (no stream endpoint yet, or signed out): poll, and try again later.
       stream = null;
@@ -316,7 +399,7 @@ $("help-open").addEventListener("click", openHelp);
 
 document.addEventListener("keydown", (event) => {
   if (!me || event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
-  if ($("help").open) return; // the dialog closes itself on Esc
+  if ($("help").open || $("security").open) return; // dialogs close themselves on Esc
   const target = event.target;
   if (target.closest("input, textarea, select, [contenteditable]")) {
     if (event.key === "Escape") {
@@ -357,7 +440,7 @@ function replyKey() {
 
 (async () => {
   try {
-    await showDesk(await api.me());
+    await enter(await api.me());
   } catch (error) {
     showLogin(error.status === 401 ? "" : error.message);
   }
