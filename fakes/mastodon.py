@@ -3,12 +3,14 @@
 Connectors are tested against the quirks that bite in production: string ids, ``min_id`` vs
 ``since_id`` paging, ``Link`` headers (absent on an empty page), HTML content with entities, direct
 visibility as DMs, edits that keep the id, deletes that only show as 404, ``Idempotency-Key``,
-401/429 bodies and ``X-RateLimit-*`` headers with an ISO 8601 reset from an injectable clock.
+401/429 bodies and ``X-RateLimit-*`` headers with an ISO 8601 reset from an injectable clock,
+and posts whose answer is held (a sender can die mid-send after the post exists).
 All state lives in :class:`MastodonState`; tests build the world and flip faults on it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -136,6 +138,9 @@ class MastodonState:
     _next_notification: int = 34975800
     _status_seq: int = 0
     _idempotency: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    _held_posts: int = 0
+    _hold_seconds: float = 0.0
+    posts_held: int = 0  # posts made whose answer is being held right now
 
     def __post_init__(self) -> None:
         self.accounts.setdefault(
@@ -275,6 +280,11 @@ class MastodonState:
         """The next ``count`` requests (to ``path`` only, if given) fail with ``status``."""
         text = error or ERROR_TEXT.get(status, "Internal server error")
         self._faults.append(_Fault(status, text, count, path))
+
+    def hold_post_answers(self, seconds: float, count: int = 1) -> None:
+        """The next ``count`` posts are made, then their answers are held ``seconds``: a slow
+        or lost answer, so a client can die (or time out) after the post exists."""
+        self._held_posts, self._hold_seconds = count, seconds
 
     def rate_limit_next(self, count: int = 1, reset_in_seconds: float = 60) -> None:
         """The next ``count`` requests get 429 with ``Remaining: 0`` and a reset that far ahead."""
@@ -710,6 +720,13 @@ async def _post_status(request: web.Request) -> web.Response:
     state.created_statuses.append(status_id)
     if key is not None:
         state._idempotency[key] = (status_id, now)
+    if state._held_posts > 0:
+        state._held_posts -= 1
+        state.posts_held += 1
+        try:
+            await asyncio.sleep(state._hold_seconds)
+        finally:
+            state.posts_held -= 1
     return web.json_response(state.status_json(state.statuses[status_id]))
 
 
