@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import time
@@ -241,12 +242,10 @@ class CpuMeter:
         self.started = time.perf_counter()
         self.before = {n: self._used(p, n == "postgres") for n, p in self.processes.items()}
 
-    def cores(self) -> dict[str, float]:
-        """Average cores busy per process since ``start``."""
-        elapsed = time.perf_counter() - self.started
+    def seconds(self) -> dict[str, float]:
+        """CPU seconds each process used since ``start``."""
         return {
-            n: round((self._used(p, n == "postgres") - self.before[n]) / elapsed, 2)
-            for n, p in self.processes.items()
+            n: self._used(p, n == "postgres") - self.before[n] for n, p in self.processes.items()
         }
 
 
@@ -339,14 +338,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.gather(*pending)
 
             await asyncio.gather(producer.run(session, args.seconds), probes(), *agents)
-            cores = meter.cores()
-            after = me.cpu_times()
-            cores["load_generator"] = round(
-                (after.user + after.system - mine.user - mine.system)
-                / (time.perf_counter() - meter.started),
-                2,
-            )
         drain = await wait_drained(url, args.drain_limit)
+        cpu = meter.seconds()
+        after = me.cpu_times()
+        cpu["load_generator"] = after.user + after.system - mine.user - mine.system
+        wall = time.perf_counter() - meter.started
         latencies, stored, backlog = await decision_latencies(url)
     finally:
         for process in services:
@@ -380,7 +376,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "sustained_claim_conflicts": load.conflicts,
         "sustained_triage_backlog_drain_s": round(drain, 1),
         "sustained_triage_backlog_left": backlog,
-        "sustained_cpu_cores": cores,
+        # What each process used, over the run and the drain: its share of the machine (the
+        # cores are shared with anything else running) and its CPU cost per message, which
+        # does not depend on what else runs.
+        "sustained_cpu_cores": {n: round(c / wall, 2) for n, c in cpu.items()},
+        "sustained_cpu_ms_per_message": {
+            n: round(c * 1000 / max(1, load.acknowledged), 3) for n, c in cpu.items()
+        },
+        "sustained_load_average_1m": round(os.getloadavg()[0], 1),
     }
     return figures
 
