@@ -1,17 +1,17 @@
 """Sustained load: 2,000 messages per second for 60 seconds while 50 agents work the queue.
 
-Everything runs as in production, each in its own process: the inbox (ingest API), the triage
-API and one triage worker, against the embedded Postgres with durable commits. This process
-is the load: an open-loop producer (a batch of ``--batch`` messages every ``batch/rate``
-seconds, whatever the answers do, so a slow server cannot slow the load down and hide its
-latency) and ``--agents`` simulated agents, each looping list queue → open a conversation →
-claim → release, with a second of think time.
+Everything runs as in production, each in its own process: the inbox (ingest API), the
+triage API and ``--workers`` triage workers (one by default), against the embedded Postgres
+with durable commits. This process is the load: an open-loop producer (a batch of
+``--batch`` messages every ``batch/rate`` seconds, whatever the answers do, so a slow server
+cannot slow the load down and hide its latency) and ``--agents`` simulated agents, each
+looping list queue → open a conversation → claim → release, with a second of think time.
 
 Ingest-to-queued latency is measured two ways. For every message: its triage decision's
 ``decided_at`` minus its platform time (stamped when the batch left). For a probe message
-sent each second in a conversation of its own: from sending it until
-``GET /v1/conversations/{id}`` finds it (the moment an agent can see it). The CPU each
-process used says what saturates. Writes ``sustained_*`` figures to bench/results.json.
+sent each second in a conversation of its own: from sending it until ``GET
+/v1/conversations/{id}`` finds it (the moment an agent can see it). The CPU each process
+used says what saturates. Writes ``sustained_*`` figures to bench/results.json.
 """
 
 from __future__ import annotations
@@ -301,8 +301,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     api = ServiceProcess(
         "triage", "serve", url, TRIAGE_RUN_CONSUMER="false", TRIAGE_DB_POOL_SIZE="20"
     )
-    worker = ServiceProcess("triage", "worker", url, TRIAGE_DB_POOL_SIZE="4")
-    services = (inbox, api, worker)
+    workers = [
+        ServiceProcess("triage", "worker", url, TRIAGE_DB_POOL_SIZE="4")
+        for _ in range(args.workers)
+    ]
+    services = (inbox, api, *workers)
     for process in services:
         await process.start()
     load = Load()
@@ -311,7 +314,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         {
             "inbox": inbox.pid,
             "triage_api": api.pid,
-            "triage_worker": worker.pid,
+            **{f"triage_worker_{n}": w.pid for n, w in enumerate(workers, 1)},
             "postgres": postmaster_pid(),
         }
     )
@@ -354,6 +357,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "sustained_offered_msgs_per_s": offered,
         "sustained_seconds": args.seconds,
         "sustained_agents": args.agents,
+        "sustained_triage_workers": args.workers,
         "sustained_batch_size": args.batch,
         "sustained_achieved_msgs_per_s": round(load.acknowledged / elapsed) if elapsed else 0,
         "sustained_messages_acknowledged": load.acknowledged,
@@ -394,6 +398,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--batch", type=int, default=100, help="messages per ingest request")
+    parser.add_argument("--workers", type=int, default=1, help="triage worker processes")
     parser.add_argument(
         "--drain-limit", type=float, default=300, help="seconds to wait for triage to catch up"
     )
