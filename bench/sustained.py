@@ -377,6 +377,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "sustained_queue_p50_ms": round(percentile(load.queue_ms, 0.5), 1),
         "sustained_queue_p99_ms": round(percentile(load.queue_ms, 0.99), 1),
         "sustained_desk_p99_ms": round(percentile(load.desk_ms, 0.99), 1),
+        "sustained_agent_requests": len(load.queue_ms) + len(load.desk_ms),
         "sustained_claim_conflicts": load.conflicts,
         "sustained_triage_backlog_drain_s": round(drain, 1),
         "sustained_triage_backlog_left": backlog,
