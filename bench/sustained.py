@@ -254,8 +254,8 @@ def postmaster_pid() -> int | None:
     return int(pidfile.read_text().split()[0]) if pidfile.exists() else None
 
 
-async def decision_latencies(url: str) -> tuple[list[float], int, int]:
-    """decided_at - platform time for each load message; how many are undecided."""
+async def decision_latencies(url: str) -> tuple[list[float], int, int, int]:
+    """decided_at - platform time for each load message; messages stored, triaged, waiting."""
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         rows = await conn.fetch(
@@ -267,12 +267,13 @@ async def decision_latencies(url: str) -> tuple[list[float], int, int]:
             """
         )
         stored = await conn.fetchval("SELECT count(*) FROM inbox.messages")
+        triaged = await conn.fetchval("SELECT count(*) FROM triage.decisions")
         backlog = await conn.fetchval(
             "SELECT count(*) FROM events.outbox WHERE consumer = 'triage'"
         )
     finally:
         await conn.close()
-    return [float(r["s"]) for r in rows], int(stored), int(backlog)
+    return [float(r["s"]) for r in rows], int(stored), int(triaged), int(backlog)
 
 
 async def wait_drained(url: str, limit: float) -> float:
@@ -346,7 +347,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         after = me.cpu_times()
         cpu["load_generator"] = after.user + after.system - mine.user - mine.system
         wall = time.perf_counter() - meter.started
-        latencies, stored, backlog = await decision_latencies(url)
+        latencies, stored, triaged, backlog = await decision_latencies(url)
     finally:
         for process in services:
             await process.stop()
@@ -362,6 +363,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "sustained_achieved_msgs_per_s": round(load.acknowledged / elapsed) if elapsed else 0,
         "sustained_messages_acknowledged": load.acknowledged,
         "sustained_messages_stored": stored,
+        "sustained_messages_triaged": triaged,
         "sustained_errors": sum(load.errors.values()),
         "sustained_error_kinds": dict(load.errors),
         "sustained_ingest_request_p50_ms": round(statistics.median(load.ingest_ms), 1),
