@@ -10,7 +10,6 @@ All state lives in :class:`MastodonState`; tests build the world and flip faults
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from fakes.clock import wall_clock
+from fakes.held import HeldAnswers
 
 Clock = Callable[[], datetime]
 ResetFormat = Literal["iso", "iso_fraction", "epoch"]
@@ -138,9 +138,7 @@ class MastodonState:
     _next_notification: int = 34975800
     _status_seq: int = 0
     _idempotency: dict[str, tuple[str, datetime]] = field(default_factory=dict)
-    _held_posts: int = 0
-    _hold_seconds: float = 0.0
-    posts_held: int = 0  # posts made whose answer is being held right now
+    held_answers: HeldAnswers = field(default_factory=HeldAnswers)
 
     def __post_init__(self) -> None:
         self.accounts.setdefault(
@@ -284,7 +282,12 @@ class MastodonState:
     def hold_post_answers(self, seconds: float, count: int = 1) -> None:
         """The next ``count`` posts are made, then their answers are held ``seconds``: a slow
         or lost answer, so a client can die (or time out) after the post exists."""
-        self._held_posts, self._hold_seconds = count, seconds
+        self.held_answers.arm(seconds, count)
+
+    @property
+    def posts_held(self) -> int:
+        """Posts made whose answer is held right now."""
+        return self.held_answers.holding
 
     def rate_limit_next(self, count: int = 1, reset_in_seconds: float = 60) -> None:
         """The next ``count`` requests get 429 with ``Remaining: 0`` and a reset that far ahead."""
@@ -720,13 +723,7 @@ async def _post_status(request: web.Request) -> web.Response:
     state.created_statuses.append(status_id)
     if key is not None:
         state._idempotency[key] = (status_id, now)
-    if state._held_posts > 0:
-        state._held_posts -= 1
-        state.posts_held += 1
-        try:
-            await asyncio.sleep(state._hold_seconds)
-        finally:
-            state.posts_held -= 1
+    await state.held_answers.hold()
     return web.json_response(state.status_json(state.statuses[status_id]))
 
 
