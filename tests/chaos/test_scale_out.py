@@ -7,13 +7,14 @@ same event stream. The workers' own counters must add up to one decision per mes
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from tests.chaos.conftest import Start
 from tests.chaos.harness import RetryingProducer, batches, counts, record, triaged_all, wait_until
 from tests.support.world import make_workspace
 
-TOTAL = 6_000
+TOTAL = 4_000
 BATCH = 250
 
 
@@ -28,8 +29,7 @@ async def test_two_inboxes_and_three_workers_store_and_triage_each_message_once(
     workers = [
         processes("triage", "worker", database_url, TRIAGE_DB_POOL_SIZE="3") for _ in range(3)
     ]
-    for process in (*inboxes, *workers):
-        await process.start()
+    await asyncio.gather(*(process.start() for process in (*inboxes, *workers)))
 
     work = batches(TOTAL, BATCH)
     producer = RetryingProducer(ws.ingest_token)

@@ -8,13 +8,15 @@ connection: the claimed events become claimable again and nothing of the batch r
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import asyncpg
 
+from services.inbox.app import create_app as create_inbox
 from services.infra.db import asyncpg_dsn
 from tests.chaos.conftest import Start
 from tests.chaos.harness import RetryingProducer, batches, counts, record, triaged_all, wait_until
-from tests.support.world import make_workspace
+from tests.support.world import inbox_settings, make_workspace
 
 TOTAL = 3_000
 BATCH = 100  # events per claimed batch: small, so a kill lands in one
@@ -48,14 +50,14 @@ async def _none_claimed(database_url: str) -> bool:
 
 
 async def test_a_worker_killed_mid_batch_leaves_each_message_triaged_exactly_once(
-    database_url: str, processes: Start
+    aiohttp_server: Any, database_url: str, processes: Start
 ) -> None:
     started = time.monotonic()
     ws = await make_workspace(database_url)
-    inbox = processes("inbox", "serve", database_url, INBOX_RUN_WORKERS="false")
-    await inbox.start()
+    inbox = await aiohttp_server(create_inbox(inbox_settings(database_url, run_workers=False)))
     producer = RetryingProducer(ws.ingest_token)
-    await producer.send_all([inbox.base_url], [b for b, _ in batches(TOTAL, 1000)], concurrency=2)
+    base = str(inbox.make_url("")).rstrip("/")
+    await producer.send_all([base], [b for b, _ in batches(TOTAL, 1000)], concurrency=2)
 
     worker = processes("triage", "worker", database_url, TRIAGE_CONSUMER_BATCH_SIZE=str(BATCH))
     await worker.start(ready=False)
