@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup system-deps run test lint typecheck unit proto bench train clean
+.PHONY: setup system-deps run test lint typecheck unit chaos proto bench train clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,11 @@ test: setup system-deps lint typecheck
 unit: setup
 	$(BIN)/python -m pytest tests/unit -q
 
+# Fault tests alone (they also run in `make test`): SIGKILLed processes, a Postgres restart,
+# several processes at once; counted results in test-artifacts/chaos.json.
+chaos: setup
+	$(BIN)/python -m pytest tests/chaos -q
+
 proto: setup
 	$(BIN)/python -m tools.gen_proto
 
@@ -43,6 +48,7 @@ bench: setup
 	$(BIN)/python -m bench.sla
 	$(BIN)/python -m bench.queue
 	$(BIN)/python -m bench.triage
+	$(BIN)/python -m bench.sustained
 
 # Retrain the triage model from ../shared/data and data/labels (no network, seeded);
 # writes services/triage/model/ and docs/model_card.md.

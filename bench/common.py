@@ -7,9 +7,7 @@ import contextlib
 import json
 import os
 import platform
-import socket
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,6 +16,8 @@ from typing import Any
 import aiohttp
 
 from tools.embedded_pg import ROOT, ensure_database_sync, server_url
+from tools.service_process import free_port as free_port
+from tools.service_process import service_command, service_environment
 
 RESULTS = ROOT / "bench" / "results.json"
 
@@ -32,26 +32,11 @@ def scratch_database(name: str) -> str:
     return url
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def service(module: str, database_url: str, port: int, **env: str) -> Iterator[str]:
     """Run ``python -m services.<module> serve`` in its own process; yield its base URL."""
-    prefix = module.upper()
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        f"{prefix}_PORT": str(port),
-        f"{prefix}_LOG_LEVEL": "WARNING",
-        **env,
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", f"services.{module}", "serve"], env=environment, cwd=ROOT
-    )
+    environment = service_environment(module, database_url, port, **env)
+    process = subprocess.Popen(service_command(module, "serve"), env=environment, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         asyncio.run(_wait_ready(base + "/readyz"))

@@ -3,7 +3,8 @@
 Connectors are tested against the quirks that bite in production: string ids, ``min_id`` vs
 ``since_id`` paging, ``Link`` headers (absent on an empty page), HTML content with entities, direct
 visibility as DMs, edits that keep the id, deletes that only show as 404, ``Idempotency-Key``,
-401/429 bodies and ``X-RateLimit-*`` headers with an ISO 8601 reset from an injectable clock.
+401/429 bodies and ``X-RateLimit-*`` headers with an ISO 8601 reset from an injectable clock,
+and posts whose answer is held (a sender can die mid-send after the post exists).
 All state lives in :class:`MastodonState`; tests build the world and flip faults on it.
 """
 
@@ -19,6 +20,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from fakes.clock import wall_clock
+from fakes.held import HeldAnswers
 
 Clock = Callable[[], datetime]
 ResetFormat = Literal["iso", "iso_fraction", "epoch"]
@@ -136,6 +138,7 @@ class MastodonState:
     _next_notification: int = 34975800
     _status_seq: int = 0
     _idempotency: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    held_answers: HeldAnswers = field(default_factory=HeldAnswers)
 
     def __post_init__(self) -> None:
         self.accounts.setdefault(
@@ -275,6 +278,16 @@ class MastodonState:
         """The next ``count`` requests (to ``path`` only, if given) fail with ``status``."""
         text = error or ERROR_TEXT.get(status, "Internal server error")
         self._faults.append(_Fault(status, text, count, path))
+
+    def hold_post_answers(self, seconds: float, count: int = 1) -> None:
+        """The next ``count`` posts are made, then their answers are held ``seconds``: a slow
+        or lost answer, so a client can die (or time out) after the post exists."""
+        self.held_answers.arm(seconds, count)
+
+    @property
+    def posts_held(self) -> int:
+        """Posts made whose answer is held right now."""
+        return self.held_answers.holding
 
     def rate_limit_next(self, count: int = 1, reset_in_seconds: float = 60) -> None:
         """The next ``count`` requests get 429 with ``Remaining: 0`` and a reset that far ahead."""
@@ -710,6 +723,7 @@ async def _post_status(request: web.Request) -> web.Response:
     state.created_statuses.append(status_id)
     if key is not None:
         state._idempotency[key] = (status_id, now)
+    await state.held_answers.hold()
     return web.json_response(state.status_json(state.statuses[status_id]))
 
 

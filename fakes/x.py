@@ -3,9 +3,10 @@
 Connectors are tested against the quirks that bite in production: string snowflake ids, newest-first
 pages with ``meta.next_token`` absent at the end, no ``data`` key on an empty page, ``since_id``,
 the 800-mention horizon, DM lists that include the brand's own messages, the 403 on duplicate text,
-problem bodies for 401/429/5xx, ``x-rate-limit-*`` headers from an injectable clock, and signed
-Account Activity deliveries. All state lives in :class:`XState`; tests build the world and flip
-faults on it, then serve it with :func:`create_app`.
+problem bodies for 401/429/5xx, ``x-rate-limit-*`` headers from an injectable clock, signed
+Account Activity deliveries, and posts whose answer is held (a sender can die mid-send). All
+state lives in :class:`XState`; tests build the world and flip faults on it, then serve it with
+:func:`create_app`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import aiohttp
 from aiohttp import web
 
 from fakes.clock import ManualClock
+from fakes.held import HeldAnswers
 
 Clock = Callable[[], datetime]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -284,6 +286,7 @@ class XState:
     _buckets: dict[str, RateBucket] = field(default_factory=dict, init=False, repr=False)
     _seq: int = field(default=0, init=False, repr=False)
     _token_expired: bool = field(default=False, init=False, repr=False)
+    held_answers: HeldAnswers = field(default_factory=HeldAnswers, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.user_id not in self.users:
@@ -409,6 +412,16 @@ class XState:
     ) -> None:
         """The next requests succeed inside the fake but answer ``status``: a lost response."""
         self._faults.append(_Fault("fail_after_commit", status, count, endpoint))
+
+    def hold_post_answers(self, seconds: float, count: int = 1) -> None:
+        """The next ``count`` posts are made, then their answers are held ``seconds``: a slow
+        or lost answer, so a client can die (or time out) after the post exists."""
+        self.held_answers.arm(seconds, count)
+
+    @property
+    def posts_held(self) -> int:
+        """Posts made whose answer is held right now."""
+        return self.held_answers.holding
 
     def rate_limit_next(
         self, count: int = 1, reset_in_seconds: int = 900, *, endpoint: str | None = None
@@ -993,6 +1006,7 @@ async def _create_tweet(request: web.Request) -> web.StreamResponse:
     data: Json = {"id": post_id, "text": text}
     if state.create_returns_edit_history:
         data["edit_history_tweet_ids"] = [post_id]
+    await state.held_answers.hold()
     return _json_response(201, {"data": data})
 
 

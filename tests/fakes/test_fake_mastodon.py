@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -211,6 +212,27 @@ async def test_idempotency_key_returns_the_same_status_within_an_hour(
     clock.advance(2 * 60)
     later = await client.post("/api/v1/statuses", json=form, headers=headers)
     assert (await later.json())["id"] != created["id"]
+    assert state.created_count == 2
+
+
+async def test_a_held_answer_comes_after_the_post_exists(
+    client: TestClient[Any, Any], state: MastodonState
+) -> None:
+    state.hold_post_answers(0.5)
+    posting = asyncio.ensure_future(
+        client.post("/api/v1/statuses", json={"status": "on it"}, headers=AUTH)
+    )
+    for _ in range(100):
+        if state.posts_held:
+            break
+        await asyncio.sleep(0.01)
+    assert (state.posts_held, state.created_count, posting.done()) == (1, 1, False)
+    answer = await posting
+    assert answer.status == 200
+    assert (await answer.json())["id"] == state.created_statuses[0]
+    assert state.posts_held == 0
+    again = await client.post("/api/v1/statuses", json={"status": "and again"}, headers=AUTH)
+    assert again.status == 200
     assert state.created_count == 2
 
 

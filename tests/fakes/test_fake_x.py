@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -545,6 +546,24 @@ async def test_a_lost_response_then_a_retry_posts_once(
     assert (await client.post("/2/tweets", json=payload, headers=AUTH)).status == 503
     assert (await client.post("/2/tweets", json=payload, headers=AUTH)).status == 403
     assert len(state.replies_to(mention)) == 1
+
+
+async def test_a_held_answer_comes_after_the_post_exists(
+    client: TestClient[Any, Any], state: XState
+) -> None:
+    mention = state.add_mention("janedoe", "@AcmeSupport help")
+    payload = {"text": "On it!", "reply": {"in_reply_to_tweet_id": mention}}
+    state.hold_post_answers(0.5)
+    posting = asyncio.ensure_future(client.post("/2/tweets", json=payload, headers=AUTH))
+    for _ in range(100):
+        if state.posts_held:
+            break
+        await asyncio.sleep(0.01)
+    assert (state.posts_held, len(state.replies_to(mention)), posting.done()) == (1, 1, False)
+    answer = await posting
+    assert answer.status == 201
+    assert (await answer.json())["data"]["id"] == state.replies_to(mention)[0].id
+    assert state.posts_held == 0
 
 
 async def test_reply_body_is_validated(client: TestClient[Any, Any], state: XState) -> None:

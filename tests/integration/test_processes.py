@@ -3,42 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from sqlalchemy import text
 
-from bench.common import free_port
 from services.inbox.app import create_app as create_inbox
 from tests.support.world import bearer, inbox_settings, make_workspace, message
-from tools.embedded_pg import ROOT
+from tools.service_process import ServiceProcess
 
 
 async def test_a_worker_process_triages_and_stops_cleanly_on_sigterm(
-    aiohttp_client: Any, database_url: str
+    aiohttp_client: Any, database_url: str, tmp_path: Path
 ) -> None:
     ws = await make_workspace(database_url)
     inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "TRIAGE_CONSUMER_POLL_SECONDS": "0.2",
-        "TRIAGE_DB_POOL_SIZE": "2",
-        "TRIAGE_PORT": str(port),
-    }
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.triage",
+    worker = ServiceProcess(
+        "triage",
         "worker",
-        env=env,
-        cwd=ROOT,
-        stderr=asyncio.subprocess.PIPE,
+        database_url,
+        log=tmp_path / "worker.log",
+        TRIAGE_LOG_LEVEL="INFO",
+        TRIAGE_CONSUMER_POLL_SECONDS="0.2",
+        TRIAGE_DB_POOL_SIZE="2",
     )
+    await worker.start(ready=False)
+    port = worker.port
     try:
         response = await inbox.post(
             "/v1/ingest",
@@ -69,9 +60,8 @@ async def test_a_worker_process_triages_and_stops_cleanly_on_sigterm(
             async with session.get(f"http://127.0.0.1:{port}/metrics") as answer:
                 assert "ecoute_messages_triaged_total" in await answer.text()
     finally:
-        worker.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(worker.wait(), timeout=15)
-        stderr = (await worker.stderr.read()).decode() if worker.stderr else ""
+        code = await worker.stop(timeout=15)
+        stderr = (tmp_path / "worker.log").read_text()
     assert code == 0, stderr
     assert "my internet" not in stderr, "logs never carry message text"
 
@@ -120,29 +110,20 @@ async def test_sigterm_mid_backlog_loses_no_claimed_message(database_url: str) -
                 (await conn.execute(text("SELECT count(*) FROM triage.decisions"))).scalar_one()
             )
 
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "TRIAGE_PORT": str(free_port()),
-        "TRIAGE_CONSUMER_BATCH_SIZE": "50",
-        "TRIAGE_DB_POOL_SIZE": "3",
-    }
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.triage",
+    worker = ServiceProcess(
+        "triage",
         "worker",
-        env=env,
-        cwd=ROOT,
-        stderr=asyncio.subprocess.DEVNULL,
+        database_url,
+        TRIAGE_CONSUMER_BATCH_SIZE="50",
+        TRIAGE_DB_POOL_SIZE="3",
     )
+    await worker.start(ready=False)
     for _ in range(300):
         if await triaged() > 0:
             break
         await asyncio.sleep(0.05)
-    worker.send_signal(signal.SIGTERM)
     stopped_at = time.monotonic()
-    code = await asyncio.wait_for(worker.wait(), timeout=30)
+    code = await worker.stop(timeout=30)
     took = time.monotonic() - stopped_at
     assert code == 0
     assert took < 45, "within the Kubernetes grace period"
