@@ -15,8 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
 from services.inbox import channels
 from services.inbox.domain.messages import PLATFORMS
-from services.inbox.store import workspace_of_ingest_token
-from services.infra.auth import bearer_token
+from services.inbox.ingest_auth import ingest_token, workspace_of
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
 
 
@@ -31,14 +30,7 @@ class ChannelIn(BaseModel):
 
 
 async def _workspace(request: web.Request) -> uuid.UUID:
-    token = bearer_token(request.headers.get("Authorization"))
-    if token is None:
-        raise ProblemError(401, "Unauthorized", "Send the ingest token as 'Bearer <token>'.")
-    async with request.app[ENGINE_KEY].connect() as conn:
-        workspace = await workspace_of_ingest_token(conn, token)
-    if workspace is None:
-        raise ProblemError(401, "Unauthorized", "Unknown or revoked ingest token.")
-    return workspace
+    return await workspace_of(request, ingest_token(request))
 
 
 async def put_channel(request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import text
 
 from services.infra.auth import bearer_token, new_token, same_secret, token_digest
+from services.infra.auth_failures import count_failure, refuse_if_limited
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
 from services.infra.ttl_cache import TtlCache
 from services.triage import accounts
@@ -48,6 +50,7 @@ async def authenticate(request: web.Request) -> Caller:
         cached = token_cache(request.app).get(digest)
         if cached is not None:
             return cached
+        refuse_if_limited(request, time.monotonic())
     async with request.app[ENGINE_KEY].begin() as conn:
         if token is not None:
             caller = await accounts.caller_of_token(conn, token)
@@ -60,6 +63,8 @@ async def authenticate(request: web.Request) -> Caller:
                 401, "Unauthorized", "Sign in, or send an API token as 'Bearer <token>'."
             )
     if caller is None:
+        if token is not None:
+            count_failure(request, time.monotonic())
         raise ProblemError(401, "Unauthorized", "Unknown, expired or revoked credentials.")
     if caller.via_session and request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token", "")
@@ -95,7 +100,10 @@ async def login(request: web.Request) -> web.Response:
     async with engine.begin() as conn:
         if await accounts.too_many_failures(conn, keys, now):
             raise ProblemError(
-                429, "Too Many Requests", "Too many failed sign-ins; try again in 15 minutes."
+                429,
+                "Too Many Requests",
+                "Too many failed sign-ins; try again in 15 minutes.",
+                retry_after=int(accounts.LOGIN_WINDOW.total_seconds()),
             )
         candidates = [
             c
