@@ -30,6 +30,10 @@ class AuthFailures:
     window_seconds: float = DEFAULT_WINDOW_SECONDS
     _seen: OrderedDict[str, deque[float]] = field(default_factory=OrderedDict)
 
+    def __len__(self) -> int:
+        """How many addresses are remembered (bounded by MAX_ADDRESSES)."""
+        return len(self._seen)
+
     def retry_after(self, address: str, now: float) -> float | None:
         """Seconds this address must wait, or None if it may try."""
         failures = self._seen.get(address)
