@@ -112,16 +112,28 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
+def _raw_problem(raw: dict[str, Any] | None) -> str | None:
+    """Why ``raw`` cannot be stored as JSON (a NUL, an integer beyond 64 bits), if it cannot."""
+    if raw is None:
+        return None
+    try:
+        encoded = orjson.dumps(raw)
+    except TypeError:
+        return "holds an integer beyond 64 bits, which cannot be stored"
+    return "contains a NUL character" if b"\\u0000" in encoded else None
+
+
 def _to_incoming(batch: BatchIn) -> list[Incoming]:
     out: list[Incoming] = []
     for i, m in enumerate(batch.messages):
         raw = m.raw
-        if raw is not None and b"\\u0000" in orjson.dumps(raw):
+        problem = _raw_problem(raw)
+        if problem is not None:
             raise BatchError(
                 422,
                 "Invalid batch",
-                f"/messages/{i}/raw contains a NUL character",
-                [{"pointer": f"/messages/{i}/raw", "detail": "contains a NUL character"}],
+                f"/messages/{i}/raw {problem}",
+                [{"pointer": f"/messages/{i}/raw", "detail": problem}],
             )
         out.append(
             Incoming(
