@@ -17,12 +17,13 @@ from services.inbox import channels
 from services.inbox.domain.messages import PLATFORMS
 from services.inbox.ingest_auth import ingest_token, workspace_of
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.infra.strings import NO_NUL
 
 
 class ChannelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    account_id: Annotated[str, Field(min_length=1, max_length=256)]
+    account_id: Annotated[str, Field(min_length=1, max_length=256, pattern=NO_NUL)]
     base_url: HttpUrl
     credentials_ref: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     polling: bool = True

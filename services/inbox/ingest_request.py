@@ -24,11 +24,11 @@ from pydantic.alias_generators import to_camel
 
 from ecoute.v1 import ingest_pb2
 from services.inbox.domain.messages import Incoming, normalise_text
+from services.infra.strings import NO_NUL
 
-# Postgres text cannot hold NUL: refuse it rather than lose data. (Lone surrogates never get
-# this far: the JSON parser and protobuf's UTF-8 check both refuse them.) The check runs in
-# pydantic's Rust core, like the length limits, to keep validation off the Python path.
-NO_NUL = r"^[^\x00]*$"
+# Postgres text cannot hold NUL: refuse it rather than lose data (services/infra/strings.py).
+# (Lone surrogates never get this far: the JSON parser and protobuf's UTF-8 check both refuse
+# them.)
 
 
 AuthorId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NO_NUL)]

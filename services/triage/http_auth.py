@@ -15,6 +15,7 @@ from sqlalchemy import text
 from services.infra.auth import bearer_token, new_token, same_secret, token_digest
 from services.infra.auth_failures import count_failure, refuse_if_limited
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.infra.strings import NO_NUL
 from services.infra.ttl_cache import TtlCache
 from services.triage import accounts
 from services.triage.accounts import Caller
@@ -25,7 +26,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: Annotated[str, Field(min_length=3, max_length=320)]
+    email: Annotated[str, Field(min_length=3, max_length=320, pattern=NO_NUL)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
     workspace_id: uuid.UUID | None = None
 
@@ -205,7 +206,7 @@ def add_routes(app: web.Application) -> None:
 
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 async def list_tokens(request: web.Request) -> web.Response:

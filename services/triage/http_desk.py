@@ -17,6 +17,7 @@ from sqlalchemy import text
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.infra.strings import NO_NUL
 from services.triage import changes, corrections, desk
 from services.triage.accounts import audit
 from services.triage.http_auth import authenticate, require_role
@@ -40,14 +41,14 @@ def _strict(model: type[BaseModel], body: bytes) -> Any:
 
 class ReplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: Annotated[str, Field(max_length=MAX_REPLY)]
-    client_key: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    text: Annotated[str, Field(max_length=MAX_REPLY, pattern=NO_NUL)]
+    client_key: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)] | None = None
     saved_reply_id: uuid.UUID | None = None
 
 
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: Annotated[str, Field(min_length=1, max_length=MAX_REPLY)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_REPLY, pattern=NO_NUL)]
 
 
 class CorrectionIn(BaseModel):
@@ -58,8 +59,8 @@ class CorrectionIn(BaseModel):
 
 class SavedReplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: Annotated[str, Field(min_length=1, max_length=120)]
-    text: Annotated[str, Field(min_length=1, max_length=MAX_REPLY)]
+    title: Annotated[str, Field(min_length=1, max_length=120, pattern=NO_NUL)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_REPLY, pattern=NO_NUL)]
 
 
 def conversation_id(request: web.Request) -> int:

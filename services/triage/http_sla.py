@@ -210,7 +210,9 @@ MAX_URL = 2048
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: Annotated[str, Field(min_length=8, max_length=MAX_URL, pattern=r"^https?://[^\s/]+")]
+    url: Annotated[
+        str, Field(min_length=8, max_length=MAX_URL, pattern=r"^https?://[^\s/\x00]+[^\x00]*$")
+    ]
 
 
 async def put_webhook(request: web.Request) -> web.Response:

@@ -15,7 +15,6 @@ from tests.security import catalog
 from tests.security.world import Populated, populate
 from tests.support.world import inbox_settings, triage_settings
 
-
 X_SECRET = "x-consumer-secret-for-tests"
 META_SECRET = "meta-app-secret-for-tests"
 META_VERIFY = "meta-verify-token-for-tests"

@@ -8,9 +8,7 @@ from tests.security.world import snapshot
 from tests.support.world import bearer
 
 
-async def test_every_credential_against_every_operation(
-    worlds: Worlds, database_url: str
-) -> None:
+async def test_every_credential_against_every_operation(worlds: Worlds, database_url: str) -> None:
     a = worlds.a
     refused = {
         "no credentials": {},

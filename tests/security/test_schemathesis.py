@@ -88,7 +88,7 @@ def fuzz(
             @given(case=cases, who=st.sampled_from(credentials))
             def run(case: Any, who: dict[str, str]) -> None:
                 response = case.call(base_url=base_url, session=session, headers=who, timeout=30)
-                seen.append((operation.path, response.status_code))
+                seen.append((case.operation.path, response.status_code))
                 case.validate_response(response, checks=CHECKS)
 
             try:

@@ -11,7 +11,9 @@ from tests.security.world import PASSWORD, snapshot
 COOKIE = "ecoute_session"
 
 
-async def sign_in(triage: Any, email: str, headers: dict[str, str] | None = None) -> tuple[str, str]:
+async def sign_in(
+    triage: Any, email: str, headers: dict[str, str] | None = None
+) -> tuple[str, str]:
     """(session cookie value, CSRF token) of a fresh sign-in."""
     answer = await triage.post(
         "/v1/auth/login", json={"email": email, "password": PASSWORD}, headers=headers or {}
@@ -21,9 +23,7 @@ async def sign_in(triage: Any, email: str, headers: dict[str, str] | None = None
     return answer.cookies[COOKIE].value, (await answer.json())["csrf_token"]
 
 
-async def test_every_session_write_needs_the_csrf_token(
-    worlds: Worlds, database_url: str
-) -> None:
+async def test_every_session_write_needs_the_csrf_token(worlds: Worlds, database_url: str) -> None:
     a = worlds.a
     session, csrf = await sign_in(worlds.triage, a.emails["admin"])
     cookie = {"Cookie": f"{COOKIE}={session}"}
