@@ -8,12 +8,14 @@ can prove nothing of it changed.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
 
+from services.inbox.store import create_ingest_token
 from services.infra.db import create_engine
 from services.infra.events import Consumer
 from services.triage.consumer import handle_batch
@@ -72,16 +74,22 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
     item = (await ingested.json())["items"][0]
     engine = create_engine(database_url, 2)
     try:
-        assert await Consumer(engine, database_url, "triage", handle_batch).drain_once() >= 1
+        message_id = None
+        for _ in range(200):  # triaged here, or by the app's own consumer when it runs one
+            await Consumer(engine, database_url, "triage", handle_batch).drain_once()
+            async with engine.connect() as conn:
+                message_id = (
+                    await conn.execute(
+                        text("SELECT id FROM triage.messages WHERE workspace_id = :ws"),
+                        {"ws": ws.id},
+                    )
+                ).scalar()
+            if message_id is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert message_id is not None, "triage never saw the message"
         async with engine.begin() as conn:
-            message_id = (
-                await conn.execute(
-                    text("SELECT id FROM triage.messages WHERE workspace_id = :ws"), {"ws": ws.id}
-                )
-            ).scalar_one()
             revoked_ingest = f"eci_revoked_{tag}"
-            from services.inbox.store import create_ingest_token
-
             await create_ingest_token(conn, ws.id, revoked_ingest, "old")
             await conn.execute(
                 text("UPDATE inbox.ingest_tokens SET revoked_at = now() WHERE name = 'old'")
