@@ -65,7 +65,7 @@ class SavedReplyIn(BaseModel):
 
 def conversation_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ProblemError(404, "Not Found", "No such conversation.")
     return int(raw)
 
@@ -256,7 +256,7 @@ async def post_correction(request: web.Request) -> web.Response:
     """An agent corrects a triage decision; kept with who and when, and trained on later."""
     caller = await authenticate(request)
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ProblemError(404, "Not Found", "No such message.")
     body: CorrectionIn = _strict(CorrectionIn, await request.content.read(4096))
     now = datetime.now(UTC)

@@ -110,7 +110,7 @@ async def _follow_policy(
 
 def _conversation_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ProblemError(404, "Not Found", "No such conversation.")
     return int(raw)
 

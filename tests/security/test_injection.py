@@ -37,6 +37,9 @@ PAYLOADS = [
     "\u202egnp.exe <b>bold</b> &lt;escaped&gt; &amp;",
 ]
 
+NOT_ASCII_DIGITS = ["\u00b3", "\u0663", "\u2460", "P\u00b2"]
+"""Digits to str.isdigit() that int() refuses (or reads in another script): ids, limits."""
+
 
 async def integrity(database_url: str) -> dict[str, int]:
     """Row counts of every table of the services' schemas (a dropped table would vanish)."""
@@ -91,7 +94,7 @@ async def test_sql_and_script_payloads_are_stored_and_answered_as_text(
 
     lead = bearer(a.lead)
     answers = []
-    for payload in PAYLOADS:
+    for payload in [*PAYLOADS, *NOT_ASCII_DIGITS]:
         quoted = quote(payload, safe="")
         for name in ("priority", "platform", "intent", "state", "language", "mine", "limit"):
             answers.append(await triage.get(f"/v1/queue?{name}={quoted}", headers=lead))
