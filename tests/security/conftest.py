@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,8 @@ from tests.security import catalog
 from tests.security.world import Populated, populate
 from tests.support.world import inbox_settings, triage_settings
 
+FUZZ_SCALE = int(os.environ.get("ECOUTE_FUZZ_SCALE", "1"))
+"""How many times deeper than the suite's bounded run the fuzzing tests search."""
 X_SECRET = "x-consumer-secret-for-tests"
 META_SECRET = "meta-app-secret-for-tests"
 META_VERIFY = "meta-verify-token-for-tests"

@@ -23,10 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from sqlalchemy import text
 
 from fakes.clock import ManualClock
-from fakes.x import XState, aaa_tweet_create_payloads
+from fakes.meta import MetaState
+from fakes.x import XState, aaa_dm_payloads, aaa_tweet_create_payloads
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
-from tests.security.conftest import META_SECRET, META_VERIFY, X_SECRET
+from tests.security.conftest import FUZZ_SCALE, META_SECRET, META_VERIFY, X_SECRET
 from tests.support.world import bearer, inbox_settings, make_workspace
 
 X_HEADER = "x-twitter-webhooks-signature"
@@ -65,7 +66,45 @@ async def rows(database_url: str) -> tuple[int, int]:
     return int(messages), int(events)
 
 
-def hammer(base: str, real_event: bytes) -> list[tuple[str, int]]:
+def leaf_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every position in a JSON document (containers included), as key paths."""
+    found = [path]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found += leaf_paths(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found += leaf_paths(v, (*path, i))
+    return found
+
+
+def mutated(document: Any, changes: list[tuple[tuple[Any, ...], Any]]) -> Any:
+    """A deep copy of ``document`` with each path set to another value."""
+    copy = json.loads(json.dumps(document))
+    for path, value in changes:
+        if not path:
+            copy = value
+            continue
+        parent = copy
+        try:
+            for step in path[:-1]:
+                parent = parent[step]
+            parent[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier change removed this position
+    return copy
+
+
+HOSTILE_LEAVES = (
+    JSON
+    | st.sampled_from(
+        ["\u00b3", "\u0663", "9" * 40, "-1", "", " 12 ", "1e999", "<script>", "'; DROP TABLE x; --"]
+    )
+    | st.integers(min_value=-(2**70), max_value=2**70)
+)
+
+
+def hammer(base: str, real_event: bytes, structured: dict[str, list[Any]]) -> list[tuple[str, int]]:
     """Send the forged, the random and the handshakes; returns (kind, status) of each."""
     session = requests.Session()
     answers: list[tuple[str, int]] = []
@@ -74,7 +113,10 @@ def hammer(base: str, real_event: bytes) -> list[tuple[str, int]]:
     )
 
     @settings(
-        max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=150 * FUZZ_SCALE,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
     )
     @given(
         platform=st.sampled_from(["x", "meta"]), body=bodies, forgery=st.integers(0, 4), noise=ASCII
@@ -98,7 +140,10 @@ def hammer(base: str, real_event: bytes) -> list[tuple[str, int]]:
         answers.append(("forged", status))
 
     @settings(
-        max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=60 * FUZZ_SCALE,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
     )
     @given(platform=st.sampled_from(["x", "meta"]), body=bodies.filter(lambda b: b != real_event))
     def signed_junk(platform: str, body: bytes) -> None:
@@ -113,7 +158,10 @@ def hammer(base: str, real_event: bytes) -> list[tuple[str, int]]:
         answers.append(("signed junk", status))
 
     @settings(
-        max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        max_examples=60 * FUZZ_SCALE,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
     )
     @given(
         platform=st.sampled_from(["x", "meta"]),
@@ -129,9 +177,39 @@ def hammer(base: str, real_event: bytes) -> list[tuple[str, int]]:
         status = session.get(f"{base}/webhooks/{platform}", params=query, timeout=30).status_code
         answers.append((f"handshake {platform} {sorted(query)}", status))
 
-    forged()
-    signed_junk()
-    handshakes()
+    documents = [(p, d) for p, ds in structured.items() for d in ds]
+
+    @settings(
+        max_examples=120 * FUZZ_SCALE,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(data=st.data())
+    def signed_mutants(data: Any) -> None:
+        """Real events, rightly signed, with hostile values where the parsers look."""
+        platform, document = data.draw(st.sampled_from(documents))
+        paths = leaf_paths(document)
+        changes = data.draw(
+            st.lists(st.tuples(st.sampled_from(paths), HOSTILE_LEAVES), min_size=1, max_size=4)
+        )
+        body = json.dumps(mutated(document, changes)).encode()
+        header, value = (
+            (X_HEADER, x_signature(X_SECRET, body))
+            if platform == "x"
+            else (META_HEADER, meta_signature(META_SECRET, body))
+        )
+        status = session.post(
+            f"{base}/webhooks/{platform}", data=body, headers={header: value}, timeout=30
+        ).status_code
+        answers.append(("signed mutant", status))
+
+    if structured:
+        signed_mutants()
+    else:
+        forged()
+        signed_junk()
+        handshakes()
     return answers
 
 
@@ -161,8 +239,36 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
     post = state.add_mention("janedoe", "@AcmeSupport my order 4411 never arrived")
     real_event = json.dumps(aaa_tweet_create_payloads(state, post)[0]).encode()
 
+    dm = state.add_dm("janedoe", "hello, my refund?")
+    meta = MetaState(clock=ManualClock(datetime.now(UTC).replace(microsecond=0)))
+    for platform, account in (
+        ("facebook", meta.page_id),
+        ("messenger", meta.page_id),
+        ("instagram", meta.ig_account_id),
+    ):
+        linked = await client.put(
+            f"/v1/channels/{platform}/acme-{platform}",
+            headers=bearer(ws.ingest_token),
+            json={
+                "account_id": account,
+                "base_url": "https://graph.facebook.com",
+                "credentials_ref": "meta",
+                "polling": False,
+            },
+        )
+        assert linked.status == 200
+    structured = {
+        "x": [*aaa_tweet_create_payloads(state, post), *aaa_dm_payloads(state, dm)],
+        "meta": [
+            meta.feed_comment("139560936744123", "Where is my order?").payload,
+            meta.messenger_message("24000000000000001", "my parcel").payload,
+            meta.ig_comment("17800000000000001", "still waiting").payload,
+        ],
+    }
+
     before = await rows(database_url)
-    answers = await asyncio.to_thread(hammer, str(client.make_url("")).rstrip("/"), real_event)
+    base = str(client.make_url("")).rstrip("/")
+    answers = await asyncio.to_thread(hammer, base, real_event, {})
     assert [a for a in answers if a[1] >= 500] == []
     forged = [status for kind, status in answers if kind == "forged"]
     assert len(forged) >= 100 and set(forged) == {401}
@@ -177,3 +283,8 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
     assert signed.status == 200
     after = await rows(database_url)
     assert after[0] == before[0] + 1 and after[1] > before[1]
+
+    # Real events, rightly signed, with hostile values: acknowledged, never a 5xx.
+    mutants = await asyncio.to_thread(hammer, base, real_event, structured)
+    assert len(mutants) >= 100
+    assert {status for _, status in mutants} == {200}
