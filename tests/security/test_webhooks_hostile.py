@@ -126,7 +126,7 @@ def hammer(base: str, real_event: bytes, structured: dict[str, list[Any]]) -> li
         secret = X_SECRET if platform == "x" else META_SECRET
         headers = {"Content-Type": "application/json"}
         if forgery == 1:
-            headers[header] = noise
+            headers[header] = noise.strip()  # the client refuses surrounding whitespace
         elif forgery == 2:
             headers[header] = sign(secret + noise + "!", body)  # the wrong secret
         elif forgery == 3:
