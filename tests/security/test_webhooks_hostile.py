@@ -66,6 +66,23 @@ async def rows(database_url: str) -> tuple[int, int]:
     return int(messages), int(events)
 
 
+def signed(platform: str, body: bytes) -> dict[str, str]:
+    """The signature header each platform sends, rightly computed over ``body``."""
+    if platform == "x":
+        return {X_HEADER: x_signature(X_SECRET, body)}
+    return {META_HEADER: meta_signature(META_SECRET, body)}
+
+
+def bounded(examples: int) -> Any:
+    """Hypothesis settings for a run over HTTP: no deadline, scaled by ECOUTE_FUZZ_SCALE."""
+    return settings(
+        max_examples=examples * FUZZ_SCALE,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 def leaf_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Every position in a JSON document (containers included), as key paths."""
     found = [path]
@@ -112,12 +129,7 @@ def hammer(base: str, real_event: bytes, structured: dict[str, list[Any]]) -> li
         st.binary(max_size=2048), JSON.map(lambda v: json.dumps(v).encode()), st.just(real_event)
     )
 
-    @settings(
-        max_examples=150 * FUZZ_SCALE,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @bounded(150)
     @given(
         platform=st.sampled_from(["x", "meta"]), body=bodies, forgery=st.integers(0, 4), noise=ASCII
     )
@@ -139,30 +151,15 @@ def hammer(base: str, real_event: bytes, structured: dict[str, list[Any]]) -> li
         ).status_code
         answers.append(("forged", status))
 
-    @settings(
-        max_examples=60 * FUZZ_SCALE,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @bounded(60)
     @given(platform=st.sampled_from(["x", "meta"]), body=bodies.filter(lambda b: b != real_event))
     def signed_junk(platform: str, body: bytes) -> None:
-        header, value = (
-            (X_HEADER, x_signature(X_SECRET, body))
-            if platform == "x"
-            else (META_HEADER, meta_signature(META_SECRET, body))
-        )
         status = session.post(
-            f"{base}/webhooks/{platform}", data=body, headers={header: value}, timeout=30
+            f"{base}/webhooks/{platform}", data=body, headers=signed(platform, body), timeout=30
         ).status_code
         answers.append(("signed junk", status))
 
-    @settings(
-        max_examples=60 * FUZZ_SCALE,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @bounded(60)
     @given(
         platform=st.sampled_from(["x", "meta"]),
         query=st.dictionaries(
@@ -179,12 +176,7 @@ def hammer(base: str, real_event: bytes, structured: dict[str, list[Any]]) -> li
 
     documents = [(p, d) for p, ds in structured.items() for d in ds]
 
-    @settings(
-        max_examples=120 * FUZZ_SCALE,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @bounded(120)
     @given(data=st.data())
     def signed_mutants(data: Any) -> None:
         """Real events, rightly signed, with hostile values where the parsers look."""
@@ -194,13 +186,8 @@ def hammer(base: str, real_event: bytes, structured: dict[str, list[Any]]) -> li
             st.lists(st.tuples(st.sampled_from(paths), HOSTILE_LEAVES), min_size=1, max_size=4)
         )
         body = json.dumps(mutated(document, changes)).encode()
-        header, value = (
-            (X_HEADER, x_signature(X_SECRET, body))
-            if platform == "x"
-            else (META_HEADER, meta_signature(META_SECRET, body))
-        )
         status = session.post(
-            f"{base}/webhooks/{platform}", data=body, headers={header: value}, timeout=30
+            f"{base}/webhooks/{platform}", data=body, headers=signed(platform, body), timeout=30
         ).status_code
         answers.append(("signed mutant", status))
 
