@@ -46,3 +46,14 @@ class CredentialStore:
                 if isinstance(found, dict):
                     return found
         raise AuthExpired(f"no credentials named {ref!r}")
+
+    def redact(self, ref: str, detail: str) -> str:
+        """``detail`` without the values of credentials ``ref``: a platform's error may quote
+        what it was sent, and failure details are stored and shown to agents."""
+        try:
+            values = [v for v in self.get(ref).values() if isinstance(v, str) and len(v) >= 6]
+        except (AuthExpired, ValueError, OSError):
+            return detail
+        for value in sorted(values, key=len, reverse=True):
+            detail = detail.replace(value, "[redacted]")
+        return detail

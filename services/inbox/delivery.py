@@ -207,10 +207,12 @@ class Deliverer:
             await self._retry(row, channel, "unreachable", None, uncertain=unknown)
             return
         except AuthExpired as exc:
-            await self._failed(row, channel, "auth_expired", exc.detail, True)
+            detail = self.credentials.redact(channel.credentials_ref, exc.detail)
+            await self._failed(row, channel, "auth_expired", detail, True)
             return
         except Rejected as exc:
-            await self._failed(row, channel, exc.reason, exc.detail, False)
+            detail = self.credentials.redact(channel.credentials_ref, exc.detail)
+            await self._failed(row, channel, exc.reason, detail, False)
             return
         await self._delivered(row, channel, context, reply, sent)
 

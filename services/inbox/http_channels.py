@@ -15,15 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from services.inbox import channels
 from services.inbox.domain.messages import PLATFORMS
-from services.inbox.store import workspace_of_ingest_token
-from services.infra.auth import bearer_token
+from services.inbox.ingest_auth import ingest_token, workspace_of
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.strings import NO_NUL
 
 
 class ChannelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    account_id: Annotated[str, Field(min_length=1, max_length=256)]
+    account_id: Annotated[str, Field(min_length=1, max_length=256, pattern=NO_NUL)]
     base_url: HttpUrl
     credentials_ref: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     polling: bool = True
@@ -31,14 +31,7 @@ class ChannelIn(BaseModel):
 
 
 async def _workspace(request: web.Request) -> uuid.UUID:
-    token = bearer_token(request.headers.get("Authorization"))
-    if token is None:
-        raise ProblemError(401, "Unauthorized", "Send the ingest token as 'Bearer <token>'.")
-    async with request.app[ENGINE_KEY].connect() as conn:
-        workspace = await workspace_of_ingest_token(conn, token)
-    if workspace is None:
-        raise ProblemError(401, "Unauthorized", "Unknown or revoked ingest token.")
-    return workspace
+    return await workspace_of(request, ingest_token(request))
 
 
 async def put_channel(request: web.Request) -> web.Response:

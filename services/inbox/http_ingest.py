@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from ecoute.v1 import ingest_pb2
+from services.inbox.ingest_auth import ingest_token, workspace_of
 from services.inbox.ingest_request import BatchError, parse_json, parse_protobuf
 from services.inbox.metrics import InboxMetrics
 from services.inbox.settings import InboxSettings
-from services.inbox.store import ItemResult, store_batch, workspace_of_ingest_token
-from services.infra.auth import bearer_token
+from services.inbox.store import ItemResult, store_batch
 from services.infra.http import (
     ENGINE_KEY,
     REQUEST_ID_KEY,
@@ -33,9 +33,7 @@ async def ingest(request: web.Request) -> web.Response:
     """Store a batch exactly once per message and say which items were duplicates."""
     settings = request.app[SETTINGS_KEY]
     metrics = request.app[METRICS_KEY]
-    token = bearer_token(request.headers.get("Authorization"))
-    if token is None:
-        raise ProblemError(401, "Unauthorized", "Send the ingest token as 'Bearer <token>'.")
+    token = ingest_token(request)
     content_type = request.content_type
     if content_type not in ("application/json", PROTOBUF):
         metrics.rejected_batches.labels("415").inc()
@@ -50,11 +48,7 @@ async def ingest(request: web.Request) -> web.Response:
         metrics.rejected_batches.labels(str(exc.status)).inc()
         raise
     engine = request.app[ENGINE_KEY]
-    async with engine.connect() as conn:
-        workspace_id = await workspace_of_ingest_token(conn, token)
-        await conn.rollback()
-    if workspace_id is None:
-        raise ProblemError(401, "Unauthorized", "Unknown or revoked ingest token.")
+    workspace_id = await workspace_of(request, token)
     try:
         parse = parse_protobuf if content_type == PROTOBUF else parse_json
         messages = parse(body, settings.max_batch_messages)

@@ -24,11 +24,11 @@ from pydantic.alias_generators import to_camel
 
 from ecoute.v1 import ingest_pb2
 from services.inbox.domain.messages import Incoming, normalise_text
+from services.infra.strings import NO_NUL
 
-# Postgres text cannot hold NUL: refuse it rather than lose data. (Lone surrogates never get
-# this far: the JSON parser and protobuf's UTF-8 check both refuse them.) The check runs in
-# pydantic's Rust core, like the length limits, to keep validation off the Python path.
-NO_NUL = r"^[^\x00]*$"
+# Postgres text cannot hold NUL: refuse it rather than lose data (services/infra/strings.py).
+# (Lone surrogates never get this far: the JSON parser and protobuf's UTF-8 check both refuse
+# them.)
 
 
 AuthorId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NO_NUL)]
@@ -112,16 +112,28 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
+def _raw_problem(raw: dict[str, Any] | None) -> str | None:
+    """Why ``raw`` cannot be stored as JSON (a NUL, an integer beyond 64 bits), if it cannot."""
+    if raw is None:
+        return None
+    try:
+        encoded = orjson.dumps(raw)
+    except TypeError:
+        return "holds an integer beyond 64 bits, which cannot be stored"
+    return "contains a NUL character" if b"\\u0000" in encoded else None
+
+
 def _to_incoming(batch: BatchIn) -> list[Incoming]:
     out: list[Incoming] = []
     for i, m in enumerate(batch.messages):
         raw = m.raw
-        if raw is not None and b"\\u0000" in orjson.dumps(raw):
+        problem = _raw_problem(raw)
+        if problem is not None:
             raise BatchError(
                 422,
                 "Invalid batch",
-                f"/messages/{i}/raw contains a NUL character",
-                [{"pointer": f"/messages/{i}/raw", "detail": "contains a NUL character"}],
+                f"/messages/{i}/raw {problem}",
+                [{"pointer": f"/messages/{i}/raw", "detail": problem}],
             )
         out.append(
             Incoming(

@@ -56,6 +56,7 @@ OPERATIONS = [
         auth=None,
         answers={
             200: "Handshake answer",
+            400: "No crc_token (X)",
             403: "Wrong verify token",
             404: "No such platform",
             503: "Not configured",

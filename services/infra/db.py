@@ -29,6 +29,7 @@ def create_engine(url: str, pool_size: int) -> AsyncEngine:
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=0,
+        hide_parameters=True,  # parameters are message text and secrets: never in logs
         pool_timeout=10,
         pool_pre_ping=True,
         pool_recycle=1800,

@@ -52,6 +52,8 @@ def problem_response(status: int, title: str, detail: str = "", **extra: Any) ->
         headers["WWW-Authenticate"] = 'Bearer realm="ecoute"'
     if status == 503:
         headers["Retry-After"] = "2"
+    if status == 429 and "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
     return web.Response(status=status, body=orjson.dumps(body), headers=headers)
 
 

@@ -52,3 +52,6 @@ def configure(service: str, level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # At DEBUG these log result rows (message text, digests) whatever the engine hides.
+    for library in ("sqlalchemy", "asyncpg"):
+        logging.getLogger(library).setLevel(logging.WARNING)

@@ -25,3 +25,8 @@ class ServiceSettings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"
     readiness_cache_seconds: float = Field(default=2.0, ge=0)
+    auth_max_failures: int = Field(
+        default=30,
+        ge=1,
+        description="Wrong bearer tokens one address may send per minute before 429.",
+    )

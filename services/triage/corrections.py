@@ -77,8 +77,9 @@ def canonical_value(field: str, value: object) -> str:
     # priority: 1..4, also written "P1".."P4"
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.strip().upper().removeprefix("P").isdigit():
-        number = int(value.strip().upper().removeprefix("P"))
+    elif isinstance(value, str):
+        digits = value.strip().upper().removeprefix("P")
+        number = int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 3 else 0
     else:
         number = 0
     if number not in (1, 2, 3, 4):

@@ -9,6 +9,7 @@ and count as failed sign-ins.
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.auth import bearer_token, new_token, same_secret, token_digest
+from services.infra.auth_failures import count_failure, refuse_if_limited
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.strings import NO_NUL
 from services.infra.ttl_cache import TtlCache
 from services.triage import accounts, two_factor
 from services.triage.accounts import Caller, SessionLimits
@@ -32,7 +35,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: Annotated[str, Field(min_length=3, max_length=320)]
+    email: Annotated[str, Field(min_length=3, max_length=320, pattern=NO_NUL)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
     workspace_id: uuid.UUID | None = None
 
@@ -96,6 +99,7 @@ async def _identify(request: web.Request) -> Caller:
         cached = token_cache(request.app).get(digest)
         if cached is not None:
             return cached
+        refuse_if_limited(request, time.monotonic())
     async with request.app[ENGINE_KEY].begin() as conn:
         if token is not None:
             caller = await accounts.caller_of_token(conn, token)
@@ -110,6 +114,8 @@ async def _identify(request: web.Request) -> Caller:
                 401, "Unauthorized", "Sign in, or send an API token as 'Bearer <token>'."
             )
     if caller is None:
+        if token is not None:
+            count_failure(request, time.monotonic())
         raise ProblemError(401, "Unauthorized", "Unknown, expired or revoked credentials.")
     if caller.via_session and request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token", "")
@@ -278,7 +284,10 @@ async def login_code(request: web.Request) -> web.Response:
 
 def _too_many() -> ProblemError:
     return ProblemError(
-        429, "Too Many Requests", "Too many failed sign-ins; try again in 15 minutes."
+        429,
+        "Too Many Requests",
+        "Too many failed sign-ins; try again in 15 minutes.",
+        retry_after=int(accounts.LOGIN_WINDOW.total_seconds()),
     )
 
 
@@ -338,7 +347,7 @@ def add_routes(app: web.Application) -> None:
 
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 async def list_tokens(request: web.Request) -> web.Response:

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.strings import NO_NUL
 from services.triage import changes, corrections, desk
 from services.triage.accounts import audit
 from services.triage.http_auth import authenticate, require_role
@@ -27,14 +28,14 @@ REPLY_ORIGIN_KEY: web.AppKey[Any] = web.AppKey("reply_origin", object)
 
 class ReplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: Annotated[str, Field(max_length=MAX_REPLY)]
-    client_key: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    text: Annotated[str, Field(max_length=MAX_REPLY, pattern=NO_NUL)]
+    client_key: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)] | None = None
     saved_reply_id: uuid.UUID | None = None
 
 
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: Annotated[str, Field(min_length=1, max_length=MAX_REPLY)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_REPLY, pattern=NO_NUL)]
 
 
 class CorrectionIn(BaseModel):
@@ -45,13 +46,13 @@ class CorrectionIn(BaseModel):
 
 class SavedReplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: Annotated[str, Field(min_length=1, max_length=120)]
-    text: Annotated[str, Field(min_length=1, max_length=MAX_REPLY)]
+    title: Annotated[str, Field(min_length=1, max_length=120, pattern=NO_NUL)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_REPLY, pattern=NO_NUL)]
 
 
 def conversation_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ProblemError(404, "Not Found", "No such conversation.")
     return int(raw)
 
@@ -242,7 +243,7 @@ async def post_correction(request: web.Request) -> web.Response:
     """An agent corrects a triage decision; kept with who and when, and trained on later."""
     caller = await authenticate(request)
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ProblemError(404, "Not Found", "No such message.")
     body = await read_model(request, CorrectionIn, 4096)
     now = datetime.now(UTC)

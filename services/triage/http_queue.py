@@ -35,7 +35,7 @@ async def cached_policy(
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise ProblemError(
             422,
             "Invalid query",

@@ -110,7 +110,7 @@ async def _follow_policy(
 
 def _conversation_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ProblemError(404, "Not Found", "No such conversation.")
     return int(raw)
 
@@ -210,7 +210,9 @@ MAX_URL = 2048
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: Annotated[str, Field(min_length=8, max_length=MAX_URL, pattern=r"^https?://[^\s/]+")]
+    url: Annotated[
+        str, Field(min_length=8, max_length=MAX_URL, pattern=r"^https?://[^\s/\x00]+[^\x00]*$")
+    ]
 
 
 async def put_webhook(request: web.Request) -> web.Response:

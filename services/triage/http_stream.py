@@ -66,7 +66,7 @@ def _resume_from(request: web.Request) -> int | None:
     raw = request.headers.get("Last-Event-ID") or request.query.get("last_id")
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ProblemError(
             422,
             "Invalid Last-Event-ID",

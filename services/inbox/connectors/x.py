@@ -187,7 +187,7 @@ class XConnector(BearerConnector):
             if newest is not None:
                 yield Page(self._posts(body), newest)
             return
-        if not cursor.isdigit():
+        if not (cursor.isascii() and cursor.isdigit()):
             raise CursorRejected("the saved since_id is not a post id")
         since = (*MENTION_PARAMS, ("since_id", cursor))
         newest = None
@@ -218,7 +218,7 @@ class XConnector(BearerConnector):
                 return
 
     async def _dms(self, cursor: str | None) -> AsyncIterator[Page]:
-        if cursor is not None and not cursor.isdigit():
+        if cursor is not None and not (cursor.isascii() and cursor.isdigit()):
             raise CursorRejected("the saved DM event id is not an id")
         seen = int(cursor) if cursor is not None else None
         newest: int | None = None
@@ -312,7 +312,10 @@ class XConnector(BearerConnector):
     def _participant(self, reply: Reply) -> str:
         found = other_participant(reply.thread_id, self.channel.account_id)
         participant = found or reply.author_external_id
-        if not participant.isdigit() or participant == self.channel.account_id:
+        if (
+            not (participant.isascii() and participant.isdigit())
+            or participant == self.channel.account_id
+        ):
             raise Rejected("rejected", "no one to send this DM to")
         return participant
 
@@ -334,7 +337,11 @@ class XConnector(BearerConnector):
     async def _find_dm(self, reply: Reply) -> Sent | None:
         """The brand's DM with this text sent after the message answered, if any."""
         participant = self._participant(reply)
-        after = int(reply.in_reply_to) if reply.in_reply_to.isdigit() else 0
+        after = (
+            int(reply.in_reply_to)
+            if (reply.in_reply_to.isascii() and reply.in_reply_to.isdigit())
+            else 0
+        )
         try:
             body = await self._call(
                 "GET", f"/2/dm_conversations/with/{participant}/dm_events", params=DM_PARAMS
@@ -375,18 +382,18 @@ def _newest(body: dict[str, Any], key: str) -> str | None:
     meta = body.get("meta")
     newest = meta.get("newest_id") if isinstance(meta, dict) else None
     ids = [str(t.get("id")) for t in body.get(key) or [] if isinstance(t, dict)]
-    candidates = [i for i in (newest, *ids) if isinstance(i, str) and i.isdigit()]
+    candidates = [i for i in (newest, *ids) if isinstance(i, str) and (i.isascii() and i.isdigit())]
     return max(candidates, key=int) if candidates else None
 
 
 def _above(value: object, floor: int) -> bool:
-    return isinstance(value, str) and value.isdigit() and int(value) > floor
+    return isinstance(value, str) and (value.isascii() and value.isdigit()) and int(value) > floor
 
 
 def _data_str(answer: dict[str, Any], key: str, reply: Reply) -> str:
     """The new post's id; a 2xx without one still means it was posted (never post again)."""
     data = answer.get("data")
     value = data.get(key) if isinstance(data, dict) else None
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and (value.isascii() and value.isdigit()):
         return value
     return UNCONFIRMED + str(reply.reply_id)

@@ -66,4 +66,4 @@ def reset_at(value: str | None, now: datetime) -> datetime | None:
 
 def id_key(value: str) -> tuple[int, str]:
     """Order opaque ids: numeric ones by value (vanilla Mastodon), others as text."""
-    return (int(value), "") if value.isdigit() else (-1, value)
+    return (int(value), "") if (value.isascii() and value.isdigit()) else (-1, value)

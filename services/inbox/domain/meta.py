@@ -399,7 +399,7 @@ def graph_error(body: Any) -> GraphError:
             return None
         if isinstance(value, int):
             return value
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and (value.isascii() and value.isdigit()):
             return int(value)
         return None
 

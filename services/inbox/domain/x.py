@@ -66,7 +66,7 @@ def parse_time(value: object) -> datetime:
 
 def parse_v1_time(value: object) -> datetime:
     """v1.1 times (``Mon May 19 14:01:46 +0000 2025``) or epoch milliseconds as a string."""
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and (value.isascii() and value.isdigit()):
         try:
             return datetime.fromtimestamp(int(value) / 1000, UTC)
         except (OverflowError, OSError, ValueError):
@@ -81,7 +81,7 @@ def parse_v1_time(value: object) -> datetime:
 
 def reset_at(value: str | None) -> datetime | None:
     """``x-rate-limit-reset``: Unix epoch seconds when the window resets."""
-    if not value or not value.strip().isdigit():
+    if not value or not (value.strip().isascii() and value.strip().isdigit()):
         return None
     try:
         return datetime.fromtimestamp(int(value.strip()), UTC)

@@ -1,0 +1,42 @@
+"""Another workspace's ids answer 404 with none of its data, and change nothing of it.
+
+The attacker is an admin of workspace B (and B's ingest token for the inbox) calling every
+operation of both services with workspace A's ids in the path and in the body.
+"""
+
+from __future__ import annotations
+
+from tests.security import catalog
+from tests.security.conftest import Worlds, call
+from tests.security.world import snapshot
+from tests.support.world import bearer
+
+
+async def test_every_operation_with_another_workspaces_ids(
+    worlds: Worlds, database_url: str
+) -> None:
+    a, b = worlds.a, worlds.b
+    before = await snapshot(database_url, a.id)
+    checked = []
+    for service, operations in catalog.SERVICES.items():
+        for op in operations:
+            credentials = b.ingest if op.auth == "ingest" else b.admin
+            status, body = await call(worlds.client(service), op, a, bearer(credentials))
+            label = f"{service} {op.method} {op.path}"
+            assert status < 500, (label, status, body)
+            if "{" in op.path:
+                expected = catalog.PATH_IDS[catalog.key(op)].foreign_status
+                assert status == expected, (label, status, body)
+            leaked = [m for m in a.markers if m in body]
+            assert leaked == [], f"{label} answered with workspace A's data: {leaked}"
+            checked.append(label)
+    assert len(checked) == sum(len(ops) for ops in catalog.SERVICES.values())
+    assert await snapshot(database_url, a.id) == before, "workspace A changed"
+
+
+async def test_a_workspaces_own_ids_do_work(worlds: Worlds) -> None:
+    """The matrix above could fail: the same calls with A's own admin reach A's objects."""
+    a = worlds.a
+    found = await worlds.triage.get(f"/v1/conversations/{a.conversation}", headers=bearer(a.admin))
+    assert found.status == 200
+    assert a.name in await found.text()
