@@ -13,12 +13,25 @@ from tests.security.conftest import Worlds, call
 from tests.security.world import snapshot
 from tests.support.world import bearer
 
+OWNED = (
+    "triage.workspaces",
+    "triage.two_factor",
+    "triage.recovery_codes",
+    "triage.pending_logins",
+    "triage.sessions",
+    "triage.erasure_requests",
+    "triage.retention_settings",
+)
+"""Tables of the two-factor, session and privacy routes, which populate must have filled."""
+
 
 async def test_every_operation_with_another_workspaces_ids(
     worlds: Worlds, database_url: str
 ) -> None:
     a, b = worlds.a, worlds.b
     before = await snapshot(database_url, a.id)
+    unfilled = [t for t in OWNED if not before.get(t)]
+    assert unfilled == [], f"A owns nothing in {unfilled}: the snapshot would prove nothing there"
     checked = []
     for service, operations in catalog.SERVICES.items():
         for op in operations:

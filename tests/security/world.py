@@ -52,8 +52,11 @@ class Populated:
     on it, so signing it out or resetting it leaves the matrices' own users as they were."""
     spare_session_id: str
     """A second session of the agent, which the agent (or an admin) may end."""
+    spare_email: str
     spent_pending_token: str
     """The spare user's pending sign-in token, already used for its second step."""
+    recovery_code: str
+    """One of the spare user's unused recovery codes."""
     erasure_id: str
     leaver: str
     """The author id of a customer whom the matrices may erase (a sacrificial object)."""
@@ -182,7 +185,9 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
         channel_key=f"acct-{tag}",
         spare_user_id=security["user_id"],
         spare_session_id=security["session_id"],
+        spare_email=security["email"],
         spent_pending_token=security["pending_token"],
+        recovery_code=security["recovery_code"],
         erasure_id=(await erasure.json())["id"],
         leaver=f"lv{tag}",
         customer=f"au{tag}",
