@@ -57,6 +57,9 @@ class Populated:
     """The spare user's pending sign-in token, already used for its second step."""
     recovery_code: str
     """One of the spare user's unused recovery codes."""
+    spare_token: str
+    two_factor_key: str
+    """The spare user's TOTP key, as the desk showed it at enrolment."""
     erasure_id: str
     leaver: str
     """The author id of a customer whom the matrices may erase (a sacrificial object)."""
@@ -188,6 +191,8 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
         spare_email=security["email"],
         spent_pending_token=security["pending_token"],
         recovery_code=security["recovery_code"],
+        spare_token=security["token"],
+        two_factor_key=security["key"],
         erasure_id=(await erasure.json())["id"],
         leaver=f"lv{tag}",
         customer=f"au{tag}",
@@ -251,6 +256,7 @@ async def _populate_security(
         "email": email,
         "token": token,
         "recovery_code": (await confirmed.json())["recovery_codes"][0],
+        "key": app.key,
     }
 
 
