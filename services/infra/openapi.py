@@ -115,8 +115,12 @@ def document(
                     op.body_media: {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}
                 },
             }
-        success = min(op.answers) if op.answers else 200
-        for status, description in sorted(op.answers.items() or [(200, "OK")]):
+        answers = dict(op.answers)
+        if op.body is not None:
+            # Every body is read with a size limit (``read_body``): a larger one answers 413.
+            answers.setdefault(413, "Too large")
+        success = min(answers) if answers else 200
+        for status, description in sorted(answers.items() or [(200, "OK")]):
             if status < 400:
                 entry["responses"][str(status)] = {
                     "description": description,

@@ -221,12 +221,16 @@ async def put_webhook(request: web.Request) -> web.Response:
     if caller.role not in EDITORS:
         raise ProblemError(403, "Forbidden", "Only leads and admins set webhooks.")
     url = (await read_model(request, WebhookIn, 8192, "Invalid webhook")).url
-    if not urlsplit(url).hostname:
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # an unclosed "[" reads as a broken IPv6 literal
+        host = None
+    if not host:
         raise ProblemError(
             422,
             "Invalid webhook",
-            "The URL has no host.",
-            errors=[{"pointer": "/url", "detail": "no host"}],
+            "The URL has no valid host.",
+            errors=[{"pointer": "/url", "detail": "no valid host"}],
         )
     secret = secrets.token_urlsafe(32)
     async with request.app[ENGINE_KEY].begin() as conn:

@@ -39,6 +39,8 @@ async def test_the_document_matches_the_router(
     for path, item in document["paths"].items():
         for method, operation in item.items():
             assert operation["responses"], (method, path)
+            if "requestBody" in operation:  # every body is read with a size limit
+                assert "413" in operation["responses"], (method, path)
             for status, response in operation["responses"].items():
                 if int(status) >= 400:
                     media = response["content"]["application/problem+json"]

@@ -497,6 +497,33 @@ async def test_a_password_change_needs_the_current_one_and_ends_other_sessions(
     assert "password_changed" in await actions(database_url, ws.id)
 
 
+async def test_the_longest_passwords_in_any_script_can_be_changed(
+    triage: Any, database_url: str
+) -> None:
+    ws = await make_workspace(database_url)
+    email, token = await person(database_url, ws.id)
+    longest = "密" * 1024  # the longest allowed, 3 bytes each: 6 KiB for the two
+    changed = await triage.post(
+        "/v1/me/password",
+        headers=bearer(token),
+        json={"current_password": PASSWORD, "new_password": longest},
+    )
+    assert changed.status == 200, await changed.text()
+    await password_step(triage, email, longest)
+    back = await triage.post(
+        "/v1/me/password",
+        headers=bearer(token),
+        json={"current_password": longest, "new_password": PASSWORD},
+    )
+    assert back.status == 200, await back.text()
+    huge = await triage.post(
+        "/v1/me/password",
+        headers=bearer(token),
+        json={"current_password": PASSWORD, "new_password": "x" * 20_000},
+    )
+    assert huge.status == 413 and "limit" in (await huge.json())["detail"]
+
+
 async def test_sessions_end_after_inactivity_and_absolutely(triage: Any, database_url: str) -> None:
     ws = await make_workspace(database_url)
     email, _ = await person(database_url, ws.id)

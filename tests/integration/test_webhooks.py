@@ -51,6 +51,10 @@ async def test_a_breach_is_posted_signed_and_retried_until_accepted(
     lead = await make_user(database_url, ws.id, "lead")
     bad = await triage.put("/v1/webhooks", json={"url": "ftp://x"}, headers=bearer(lead))
     assert bad.status == 422
+    broken = await triage.put(
+        "/v1/webhooks", json={"url": "https://[hooks.test/sla"}, headers=bearer(lead)
+    )
+    assert broken.status == 422 and (await broken.json())["errors"][0]["pointer"] == "/url"
     agent = await triage.put(
         "/v1/webhooks", json={"url": str(server.make_url("/hook"))}, headers=bearer(ws.agent_token)
     )

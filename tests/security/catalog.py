@@ -16,14 +16,32 @@ from typing import Any
 from services.inbox.openapi import OPERATIONS as INBOX_OPERATIONS
 from services.infra.openapi import Operation
 from services.triage.openapi import OPERATIONS as TRIAGE_OPERATIONS
-from tests.security.world import Populated
+from tests.security.world import PASSWORD, Populated
 
 Key = tuple[str, str]
-SERVICES: dict[str, list[Operation]] = {"inbox": INBOX_OPERATIONS, "triage": TRIAGE_OPERATIONS}
 
 
 def key(op: Operation) -> Key:
     return (op.method, op.path)
+
+
+LAST: set[Key] = {
+    # Run after every other operation (the matrices and schemathesis): requiring two-factor of
+    # everyone obliges the caller — and every user of its workspace — to enrol before anything
+    # else, so done earlier it would turn every later answer into 403.
+    ("PUT", "/v1/workspace/two-factor"),
+}
+
+
+def ordered(operations: list[Operation]) -> list[Operation]:
+    """The operations in document order, those of LAST at the end."""
+    return sorted(operations, key=lambda op: key(op) in LAST)
+
+
+SERVICES: dict[str, list[Operation]] = {
+    "inbox": ordered(INBOX_OPERATIONS),
+    "triage": ordered(TRIAGE_OPERATIONS),
+}
 
 
 ROLES: dict[Key, str] = {
@@ -53,6 +71,31 @@ ROLES: dict[Key, str] = {
     ("POST", "/v1/saved-replies"): "lead",
     ("GET", "/v1/stats"): "lead",
     ("GET", "/v1/stream"): "agent",
+    # Two-factor and password: every user's own (the role matrix's users enrol — a pending
+    # enrolment —, send a wrong code to confirm/disable/recovery-codes, and change their
+    # password to the same one: all but the codes succeed, and each user can still sign in).
+    ("GET", "/v1/me/two-factor"): "agent",
+    ("POST", "/v1/me/two-factor/enrol"): "agent",
+    ("GET", "/v1/me/two-factor/qr.svg"): "agent",
+    ("POST", "/v1/me/two-factor/confirm"): "agent",
+    ("POST", "/v1/me/two-factor/disable"): "agent",
+    ("POST", "/v1/me/two-factor/recovery-codes"): "agent",
+    ("POST", "/v1/me/password"): "agent",
+    ("GET", "/v1/sessions"): "agent",
+    # Mine for anyone (the spare session is the agent's: a lead gets 404), anyone's for admins.
+    ("DELETE", "/v1/sessions/{id}"): "agent",
+    ("GET", "/v1/users"): "admin",
+    ("GET", "/v1/users/{id}/sessions"): "admin",
+    ("DELETE", "/v1/users/{id}/sessions"): "admin",
+    ("POST", "/v1/users/{id}/two-factor/reset"): "admin",
+    ("GET", "/v1/workspace/two-factor"): "agent",
+    ("PUT", "/v1/workspace/two-factor"): "admin",
+    ("POST", "/v1/privacy/erasures"): "admin",
+    ("GET", "/v1/privacy/erasures"): "admin",
+    ("GET", "/v1/privacy/erasures/{id}"): "admin",
+    ("POST", "/v1/privacy/exports"): "admin",
+    ("GET", "/v1/privacy/retention"): "admin",
+    ("PUT", "/v1/privacy/retention"): "admin",
 }
 RANK = {"agent": 0, "lead": 1, "admin": 2}
 
@@ -60,6 +103,8 @@ OWN_CREDENTIALS: set[Key] = {
     # Public operations that check a credential of their own (password, platform signature):
     # tested in test_sessions.py and test_webhooks_hostile.py, not by the role matrix.
     ("POST", "/v1/auth/login"),
+    # The second sign-in step: its credential is the pending token the password step gave.
+    ("POST", "/v1/auth/login/code"),
     ("GET", "/webhooks/{platform}"),
     ("POST", "/webhooks/{platform}"),
 }
@@ -78,6 +123,10 @@ def _conversation(w: Populated) -> dict[str, str]:
     return {"id": str(w.conversation)}
 
 
+def _spare_user(w: Populated) -> dict[str, str]:
+    return {"id": w.spare_user_id}
+
+
 PATH_IDS: dict[Key, PathIds] = {
     ("DELETE", "/v1/tokens/{id}"): PathIds(lambda w: {"id": w.spare_token_id}),
     ("GET", "/v1/conversations/{id}"): PathIds(_conversation),
@@ -90,6 +139,14 @@ PATH_IDS: dict[Key, PathIds] = {
     ("POST", "/v1/conversations/{id}/wait"): PathIds(_conversation),
     ("GET", "/v1/conversations/{id}/sla"): PathIds(_conversation),
     ("POST", "/v1/messages/{id}/correction"): PathIds(lambda w: {"id": str(w.message_id)}),
+    # A second session of the agent, not one the matrices sign in with.
+    ("DELETE", "/v1/sessions/{id}"): PathIds(lambda w: {"id": w.spare_session_id}),
+    # The spare user: signing it out everywhere (sessions and API tokens) or resetting its
+    # two-factor would otherwise end the matrices' own users' credentials half-way.
+    ("GET", "/v1/users/{id}/sessions"): PathIds(_spare_user),
+    ("DELETE", "/v1/users/{id}/sessions"): PathIds(_spare_user),
+    ("POST", "/v1/users/{id}/two-factor/reset"): PathIds(_spare_user),
+    ("GET", "/v1/privacy/erasures/{id}"): PathIds(lambda w: {"id": w.erasure_id}),
     # A channel key names a channel within the caller's workspace: the same key from another
     # workspace configures that workspace's own channel (the snapshot proves the first's is
     # untouched).
@@ -146,6 +203,35 @@ BODIES: dict[Key, Callable[[Populated], Any]] = {
         "polling": False,
     },
     ("POST", "/webhooks/{platform}"): lambda w: {"for_user_id": "1"},
+    # A pending token already spent on its second step: refused (401) and nothing of its
+    # workspace changes — a live one would count an attempt against the spare user's sign-in.
+    ("POST", "/v1/auth/login/code"): lambda w: {
+        "pending_token": w.spent_pending_token,
+        "code": "000000",
+    },
+    # A wrong code (422): a right one is tested end to end in test_two_factor.py; here it
+    # would switch two-factor on or off for the matrices' own users.
+    ("POST", "/v1/me/two-factor/confirm"): lambda w: {"code": "000000"},
+    ("POST", "/v1/me/two-factor/disable"): lambda w: {"code": "000000"},
+    ("POST", "/v1/me/two-factor/recovery-codes"): lambda w: {"code": "000000"},
+    # The right current password, and the same again as the new one: the change succeeds
+    # and the users still sign in with PASSWORD afterwards.
+    ("POST", "/v1/me/password"): lambda w: {
+        "current_password": PASSWORD,
+        "new_password": PASSWORD,
+    },
+    # Everyone must enrol: a real change (each workspace starts at "off"), run LAST.
+    ("PUT", "/v1/workspace/two-factor"): lambda w: {"policy": "everyone"},
+    # The sacrificial customer: erasing them leaves the conversation the matrices work on.
+    ("POST", "/v1/privacy/erasures"): lambda w: {
+        "identities": [{"platform": "x", "author_id": w.leaver}]
+    },
+    # The main customer: another workspace's export must hold none of their messages.
+    ("POST", "/v1/privacy/exports"): lambda w: {
+        "identities": [{"platform": "x", "author_id": w.customer}]
+    },
+    # Not the 400 days populate set: a write to the wrong workspace would show.
+    ("PUT", "/v1/privacy/retention"): lambda w: {"conversation_days": 3650},
 }
 
 

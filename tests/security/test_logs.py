@@ -1,7 +1,8 @@
 """No password, token, secret, credential or message text reaches the logs, even at DEBUG.
 
 Both services run with every logger at DEBUG and their workers on, through the flows that
-handle secrets: sign-in and sign-out, API tokens, ingest, the triage consumer, replies and
+handle secrets: sign-in and sign-out, two-factor enrolment and the two-step sign-in (in
+``populate``), API tokens, ingest, the triage consumer, replies and
 their delivery to a platform that fails and echoes what it was sent, notes, saved replies,
 breach webhook secrets, signed and forged platform webhooks, channel credentials. Every
 record is formatted with the services' own JSON formatter (extras and traceback included)
@@ -167,6 +168,11 @@ async def test_no_secret_or_message_text_in_any_log_record(
         "api token": new_token,
         "agent token": ws.agent,
         "lead token": ws.lead,
+        # populate's two-factor flows: enrolment, confirmation, the two-step sign-in.
+        "pending sign-in token": ws.spent_pending_token,
+        "recovery code": ws.recovery_code,
+        "two-factor key": ws.two_factor_key,
+        "spare user's token": ws.spare_token,
         "ingest token": ws.ingest,
         "X consumer secret": X_SECRET,
         "Meta app secret": META_SECRET,

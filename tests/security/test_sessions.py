@@ -7,6 +7,7 @@ from typing import Any
 from tests.security import catalog
 from tests.security.conftest import Worlds, call
 from tests.security.world import PASSWORD, snapshot
+from tests.support.world import bearer
 
 COOKIE = "ecoute_session"
 
@@ -84,3 +85,35 @@ async def test_sign_out_ends_the_session_on_the_server(worlds: Worlds) -> None:
         headers={**cookie, "X-CSRF-Token": csrf},
     )
     assert replayed.status == 401
+
+
+async def test_the_second_sign_in_step_opens_a_new_session_once(worlds: Worlds) -> None:
+    """POST /v1/auth/login/code, whose credential is the pending token (not in the matrices)."""
+    triage, a = worlds.triage, worlds.a
+    first = await triage.post("/v1/auth/login", json={"email": a.spare_email, "password": PASSWORD})
+    body = await first.json()
+    assert body["two_factor_required"] is True and COOKIE not in first.cookies
+    pending = body["pending_token"]
+    assert (await triage.get("/v1/me", headers=bearer(pending))).status == 401
+    # A spent pending token is refused even with a right code, which stays unspent.
+    spent = await triage.post(
+        "/v1/auth/login/code",
+        json={"pending_token": a.spent_pending_token, "code": a.recovery_code},
+    )
+    assert spent.status == 401, await spent.text()
+    planted = "attacker-chosen-session-id-0123456789abcdef"
+    second = await triage.post(
+        "/v1/auth/login/code",
+        json={"pending_token": pending, "code": a.recovery_code},
+        headers={"Cookie": f"{COOKIE}={planted}"},
+    )
+    assert second.status == 200, await second.text()
+    triage.session.cookie_jar.clear()
+    session = second.cookies[COOKIE].value
+    assert session != planted
+    assert (await triage.get("/v1/me", headers={"Cookie": f"{COOKIE}={planted}"})).status == 401
+    assert (await triage.get("/v1/me", headers={"Cookie": f"{COOKIE}={session}"})).status == 200
+    again = await triage.post(
+        "/v1/auth/login/code", json={"pending_token": pending, "code": a.recovery_code}
+    )
+    assert again.status == 401, "neither the pending token nor the recovery code works twice"

@@ -2,8 +2,10 @@
 
 Each holds every kind of object the APIs expose (conversation, messages, a reply, a note, a
 saved reply, API tokens — one revoked —, a channel, an SLA policy, a breach webhook, users of
-every role with passwords), and a snapshot reads back every row a workspace owns, so a test
-can prove nothing of it changed.
+every role with passwords, a spare user with two-factor on — its recovery codes, a spent
+pending sign-in, a live session —, a spare session of the agent, an erasure request, a
+retention setting), and a snapshot reads back every row a workspace owns, so a test can prove
+nothing of it changed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from services.inbox.store import create_ingest_token
 from services.infra.db import create_engine
 from services.infra.events import Consumer
 from services.triage.consumer import handle_batch
+from tests.support.authenticator import Authenticator
 from tests.support.world import bearer, make_user, make_workspace, message
 
 PASSWORD = "correct horse battery staple 42"
@@ -44,6 +47,24 @@ class Populated:
     saved_reply_id: str
     spare_token_id: str
     channel_key: str
+    spare_user_id: str
+    """A user outside the matrices (two-factor on, signed in): admins' /v1/users/{id}/… act
+    on it, so signing it out or resetting it leaves the matrices' own users as they were."""
+    spare_session_id: str
+    """A second session of the agent, which the agent (or an admin) may end."""
+    spare_email: str
+    spent_pending_token: str
+    """The spare user's pending sign-in token, already used for its second step."""
+    recovery_code: str
+    """One of the spare user's unused recovery codes."""
+    spare_token: str
+    two_factor_key: str
+    """The spare user's TOTP key, as the desk showed it at enrolment."""
+    erasure_id: str
+    leaver: str
+    """The author id of a customer whom the matrices may erase (a sacrificial object)."""
+    customer: str
+    """The author id of the workspace's main customer (exported, never erased)."""
     markers: list[str] = field(default_factory=list)
     """Strings only this workspace's data contains: none may appear in another's answers."""
 
@@ -67,6 +88,7 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
         json={
             "messages": [
                 message(f"{tag}-1", text_in, author=f"au{tag}", minutes=-5),
+                message(f"{tag}-2", f"{name} leaver {tag}", author=f"lv{tag}", minutes=-4),
             ]
         },
     )
@@ -80,8 +102,11 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
             async with engine.connect() as conn:
                 message_id = (
                     await conn.execute(
-                        text("SELECT id FROM triage.messages WHERE workspace_id = :ws"),
-                        {"ws": ws.id},
+                        text(
+                            "SELECT id FROM triage.messages WHERE workspace_id = :ws "
+                            "AND conversation_id = :c"
+                        ),
+                        {"ws": ws.id, "c": int(item["conversation_id"])},
                     )
                 ).scalar()
             if message_id is not None:
@@ -132,6 +157,18 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
     )
     for answer in (note, saved, spare, revoke, channel, put_policy, hook):
         assert answer.status in (200, 201), (answer.url, await answer.text())
+    security = await _populate_security(database_url, triage, ws.id, name, tag, agent)
+    admin_auth = bearer(admin)
+    erasure = await triage.post(
+        "/v1/privacy/erasures",
+        headers=admin_auth,
+        json={"identities": [{"platform": "x", "handle": f"departed{tag}"}]},
+    )
+    assert erasure.status == 202, await erasure.text()
+    retention = await triage.put(
+        "/v1/privacy/retention", headers=admin_auth, json={"conversation_days": 400}
+    )
+    assert retention.status == 200, await retention.text()
     return Populated(
         id=ws.id,
         name=name,
@@ -149,7 +186,21 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
         saved_reply_id=str((await saved.json())["id"]),
         spare_token_id=str((await spare.json())["id"]),
         channel_key=f"acct-{tag}",
+        spare_user_id=security["user_id"],
+        spare_session_id=security["session_id"],
+        spare_email=security["email"],
+        spent_pending_token=security["pending_token"],
+        recovery_code=security["recovery_code"],
+        spare_token=security["token"],
+        two_factor_key=security["key"],
+        erasure_id=(await erasure.json())["id"],
+        leaver=f"lv{tag}",
+        customer=f"au{tag}",
         markers=[
+            *security.values(),
+            (await erasure.json())["id"],
+            f"departed{tag}",
+            f"{name} leaver {tag}",
             str(ws.id),
             text_in,
             f"au{tag}",
@@ -171,8 +222,47 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
     )
 
 
+async def _populate_security(
+    database_url: str, triage: Any, workspace_id: uuid.UUID, name: str, tag: str, agent: str
+) -> dict[str, str]:
+    """The spare user, enrolled in two-factor and signed in with a code through the APIs,
+    and a second session of the agent. Returns ids and secrets (all markers)."""
+    email = f"spare-{tag}@{name.lower()}.test"
+    token = await make_user(database_url, workspace_id, "agent", email, PASSWORD)
+    started = await triage.post("/v1/me/two-factor/enrol", headers=bearer(token))
+    assert started.status == 201, await started.text()
+    app = Authenticator((await started.json())["secret"])
+    confirmed = await triage.post(
+        "/v1/me/two-factor/confirm", headers=bearer(token), json={"code": await app.code()}
+    )
+    assert confirmed.status == 200, await confirmed.text()
+    first = await triage.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+    pending = (await first.json())["pending_token"]
+    second = await triage.post(
+        "/v1/auth/login/code", json={"pending_token": pending, "code": await app.code()}
+    )
+    assert second.status == 200, await second.text()
+    signed_in = await triage.post(
+        "/v1/auth/login",
+        json={"email": f"agent-{tag}@{name.lower()}.test", "password": PASSWORD},
+    )
+    assert signed_in.status == 200, await signed_in.text()
+    triage.session.cookie_jar.clear()  # the matrices send their own credentials
+    sessions = await (await triage.get("/v1/sessions", headers=bearer(agent))).json()
+    return {
+        "user_id": str((await second.json())["user"]["id"]),
+        "session_id": str(sessions["sessions"][0]["id"]),
+        "pending_token": pending,
+        "email": email,
+        "token": token,
+        "recovery_code": (await confirmed.json())["recovery_codes"][0],
+        "key": app.key,
+    }
+
+
 async def snapshot(database_url: str, workspace_id: uuid.UUID) -> dict[str, list[str]]:
-    """Every row of every table with a workspace_id that belongs to this workspace."""
+    """Every row of every table with a workspace_id that belongs to this workspace, and its
+    row in each service's workspaces table (which holds its two-factor policy)."""
     engine = create_engine(database_url, 1)
     found: dict[str, list[str]] = {}
     try:
@@ -181,16 +271,18 @@ async def snapshot(database_url: str, workspace_id: uuid.UUID) -> dict[str, list
                 await conn.execute(
                     text(
                         "SELECT table_schema || '.' || table_name FROM information_schema.columns "
-                        "WHERE column_name = 'workspace_id' AND table_schema IN "
+                        "WHERE (column_name = 'workspace_id' OR (column_name = 'id' AND "
+                        "table_name = 'workspaces')) AND table_schema IN "
                         "('inbox', 'triage', 'infra', 'events', 'public') ORDER BY 1"
                     )
                 )
             ).scalars()
             for table in list(tables):
+                column = "id" if table.endswith(".workspaces") else "workspace_id"
                 rows = await conn.execute(
                     text(
                         f"SELECT row_to_json(t)::text AS r FROM {table} AS t "
-                        "WHERE workspace_id = :ws ORDER BY 1"
+                        f"WHERE {column} = :ws ORDER BY 1"
                     ),
                     {"ws": workspace_id},
                 )
