@@ -25,6 +25,7 @@ from services.triage.http_auth import TOKEN_CACHE_KEY, TOKEN_CACHE_SECONDS
 from services.triage.http_auth import add_routes as add_auth_routes
 from services.triage.http_desk import REPLY_ORIGIN_KEY
 from services.triage.http_desk import add_routes as add_desk_routes
+from services.triage.http_incidents import add_routes as add_incident_routes
 from services.triage.http_queue import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS, get_queue
 from services.triage.http_sla import CLOCK_STOP_KEY
 from services.triage.http_sla import add_routes as add_sla_routes
@@ -142,6 +143,7 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
         add_sla_routes(app)
         add_auth_routes(app)
         add_desk_routes(app)
+        add_incident_routes(app)
         add_stream_routes(app)
         add_stats_routes(app)
         app.cleanup_ctx.append(desk_news_context(settings))

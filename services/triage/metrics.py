@@ -22,6 +22,16 @@ from services.triage.domain.sla import DEFAULT_POLICY, KINDS, Clock
 from services.triage.domain.triage import INTENTS, Decision
 from services.triage.scheduler import Transition
 
+REPLY_ORIGINS = (
+    "written",
+    "saved_personalised",
+    "saved_unchanged",
+    "incident_note_personalised",
+    "incident_note_unchanged",
+)
+"""Where a reply started from: typed, a saved reply or an incident's status note, and whether
+that starting point was edited for the person."""
+
 log = logging.getLogger("ecoute.triage.metrics")
 
 
@@ -142,7 +152,8 @@ class TriageMetrics:
             replies_requested=Counter(
                 "ecoute_replies_requested_total",
                 "Replies agents sent, by origin: written, saved_personalised (a saved reply "
-                "edited for the person) or saved_unchanged.",
+                "edited for the person), saved_unchanged, incident_note_personalised (an "
+                "incident's status note edited for the person) or incident_note_unchanged.",
                 ["origin"],
                 registry=registry,
             ),
@@ -178,7 +189,7 @@ class TriageMetrics:
             for intent in INTENTS:
                 for need in ("true", "false"):
                     self.triaged.labels(intent, priority, need)
-        for origin in ("written", "saved_personalised", "saved_unchanged"):
+        for origin in REPLY_ORIGINS:
             self.replies_requested.labels(origin)
         return self
 
