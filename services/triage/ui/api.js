@@ -54,13 +54,13 @@ async function send(method, path, body, { allow401 = false } = {}) {
 }
 
 /** A write; if the CSRF token went stale (another tab called /v1/me), fetch a fresh one once. */
-async function write(path, body) {
+async function write(path, body, method = "POST") {
   try {
-    return await send("POST", path, body);
+    return await send(method, path, body);
   } catch (error) {
     if (error.status === 403 && /csrf/i.test(error.message)) {
       await me();
-      return send("POST", path, body);
+      return send(method, path, body);
     }
     throw error;
   }
@@ -107,8 +107,15 @@ export const savedReplies = () => send("GET", "/v1/saved-replies");
 export const correct = (messageId, field, value) =>
   write(`/v1/messages/${cid(messageId)}/correction`, { field, value });
 
-export function reply(id, text, clientKey, savedReplyId) {
+export function reply(id, text, clientKey, savedReplyId, incidentId) {
   const body = { text, client_key: clientKey };
   if (savedReplyId) body.saved_reply_id = savedReplyId;
+  else if (incidentId) body.incident_id = Number(incidentId);
   return write(`/v1/conversations/${cid(id)}/replies`, body);
 }
+
+export const incidents = () => send("GET", "/v1/incidents?limit=100");
+export const incident = (id) => send("GET", `/v1/incidents/${cid(id)}`);
+export const incidentNote = (id, text) => write(`/v1/incidents/${cid(id)}/note`, { text }, "PUT");
+export const closeIncident = (id) => write(`/v1/incidents/${cid(id)}/close`);
+export const reopenIncident = (id) => write(`/v1/incidents/${cid(id)}/reopen`);

@@ -3,6 +3,7 @@
 import * as api from "./api.js";
 import { fill, h } from "./dom.js";
 import { ConversationView } from "./conversation.js";
+import { IncidentView } from "./incidents.js";
 import { Queue } from "./queue.js";
 import { countdown, duration } from "./format.js";
 
@@ -63,12 +64,21 @@ const conversation = new ConversationView({
   changed: () => refreshQueue(),
 });
 
+const incidents = new IncidentView({
+  root: $("incident"),
+  announce,
+  alert: alertAgent,
+  revealed,
+  changed: () => refreshQueue(),
+});
+
 function showLogin(reason) {
   me = null;
   stopLive();
   // Nothing of the last session stays in the page.
   queue.render([], null);
   conversation.close();
+  incidents.close();
   conversation.drafts.clear();
   revealed.clear();
   $("desk").hidden = true;
@@ -82,6 +92,7 @@ function showLogin(reason) {
 async function showDesk(user) {
   me = user;
   conversation.me = user;
+  incidents.me = user;
   $("login-screen").hidden = true;
   $("desk").hidden = false;
   $("account").hidden = false;
@@ -146,6 +157,17 @@ function route() {
   if (location.hash && !location.hash.startsWith("#/")) return; // an in-page link, not a screen
   const match = /^#\/c\/(\d+)$/.exec(location.hash);
   if ((match ? match[1] : null) !== conversation.id) clearAlert();
+  const incident = /^#\/i\/(\d+)$/.exec(location.hash);
+  if (incident || location.hash === "#/incidents") {
+    // An incident (or the list of them) takes the conversation pane.
+    document.body.dataset.view = "conversation";
+    conversation.close();
+    $("conversation-empty").hidden = true;
+    if (incident) incidents.open(incident[1]);
+    else incidents.showList();
+    return;
+  }
+  incidents.close();
   if (match) {
     document.body.dataset.view = "conversation";
     queue.select(match[1]);
@@ -217,6 +239,7 @@ function startPolling() {
   pollTimer = setInterval(() => {
     refreshQueue();
     conversation.refresh();
+    incidents.refresh();
   }, POLL_MS);
 }
 
@@ -250,6 +273,7 @@ function connectStream() {
     }
     refreshQueue();
     if (!data.conversation_id || String(data.conversation_id) === conversation.id) conversation.refresh();
+    incidents.refresh();
   });
   stream.addEventListener("error", () => {
     startPolling();
@@ -334,7 +358,7 @@ document.addEventListener("keydown", (event) => {
     r: () => replyKey(),
     e: () => conversation.id && conversation.setStatus("resolve"),
     "?": () => openHelp(),
-    Escape: () => conversation.id && go(null),
+    Escape: () => (conversation.id || !$("incident").hidden) && go(null),
   };
   const action = keys[event.key];
   if (!action) return;

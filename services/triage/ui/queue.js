@@ -2,6 +2,7 @@
 // priority, then deadline), with live SLA countdowns, the reasons triage gave, and filters.
 import { h, reconcile } from "./dom.js";
 import { SLA_STATES, authorName, countdown, duration, platformName } from "./format.js";
+import { incidentBadge } from "./incidents.js";
 
 /** The countdown element every screen uses; app.js ticks every `.countdown` once a second. */
 export function countdownElement(sla, id) {
@@ -202,6 +203,7 @@ export class Queue {
           duration(item.waiting_seconds || 0),
         ),
         holder ? h("span", { className: "holder" }, ` · ${holder}`) : null,
+        item.incident ? [" ", incidentBadge(item.incident, `incident-${id}`)] : null,
         h("span", { className: "visually-hidden" }, ". Why: "),
         h(
           "ul",
