@@ -1,0 +1,513 @@
+"""Incident detection: similar messages arriving well above their usual rate become one incident.
+
+Pure decisions over plain data, ``now`` passed in. A message becomes a *signal* with a MinHash
+sketch of its content words, their character 4-grams (noisy spelling, French/English
+cognates: "connexion"/"connection") and word pairs, so similarity needs no model and works on
+short text in any language with Latin script. In the detection window, signals are grouped by
+similarity (LSH banding for candidates, verified on the full sketch). A group opens an
+incident when its independent *voices* — distinct authors, a retweet counting as its original
+author's post, identical long copies as one — reach ``min_voices`` and exceed ``ratio`` times
+the usual count of similar messages in such a window (the baseline: similar signals over the
+previous day, scaled to the window). Abusive signals only group with abusive ones and open a
+``moderation`` incident. Open incidents grow with matching signals and close after a quiet
+period.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+from services.triage.domain.language import STOPWORDS
+from services.triage.domain.normalise import normalise
+
+__all__ = [
+    "Closed",
+    "Grown",
+    "Member",
+    "OpenIncident",
+    "Opened",
+    "Params",
+    "Plan",
+    "Signal",
+    "author_key",
+    "label_for",
+    "merged_sketch",
+    "plan",
+    "similarity",
+    "sketch",
+    "terms",
+]
+
+SKETCH_SIZE = 64
+BAND_ROWS = 2  # 32 bands of 2 rows: pairs above ~0.25 Jaccard almost always meet in a band
+MIN_TERMS = 2  # fewer content words than this: too little to compare
+COPY_MIN_TERMS = 6  # identical texts this long from different authors are copies of one post
+_PRIME = (1 << 31) - 1  # modulus of the universal hash family (a*h+b fits 64 bits)
+_WORD = re.compile(r"[a-z0-9][a-z0-9']*[a-z0-9]|[a-z0-9]")
+_RETWEET = re.compile(r"^\s*RT\s+@([A-Za-z0-9_]{1,30})", re.IGNORECASE)
+# The language guess's lexicon also holds topic words ("flight", "panne"): they name problems.
+_TOPICAL_WORDS = """flight flights hours hold bag bags luggage delayed plane airline airport gate
+seat customer panne connexion probleme reseau abonnement facture technicien rdv heure heures"""
+_TOPICAL = frozenset(_TOPICAL_WORDS.split())
+_STOP = STOPWORDS - _TOPICAL
+# Words every support message has: they say nothing about which problem it is.
+_GENERIC_WORDS = """url user rt amp hello bonjour merci thanks thank please svp help aide get got
+still would could since already even ever cest jai quil dm pm via"""
+_GENERIC = frozenset(_GENERIC_WORDS.split())
+
+
+def _seeds() -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64]]:
+    """Fixed (a, b) pairs for the hash family: sketches stay comparable across processes."""
+    pairs = []
+    for i in range(SKETCH_SIZE):
+        digest = hashlib.blake2b(f"ecoute-minhash-{i}".encode(), digest_size=8).digest()
+        a = int.from_bytes(digest[:4], "big") % _PRIME or 1
+        b = int.from_bytes(digest[4:], "big") % _PRIME
+        pairs.append((a, b))
+    return (
+        np.array([a for a, _ in pairs], dtype=np.uint64)[:, None],
+        np.array([b for _, b in pairs], dtype=np.uint64)[:, None],
+    )
+
+
+_A, _B = _seeds()
+
+
+_SUFFIXES = ("ing", "ees", "ee", "es", "ed", "e", "s")
+
+
+def _fold(word: str) -> str:
+    """A light plural fold for terms shown in labels ("flights" = "flight")."""
+    if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _stem(word: str) -> str:
+    """A crude shared French/English stem for matching: "crashing", "crashes" -> "crash"."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def terms(text: str) -> tuple[str, ...]:
+    """The content words of ``text``: normalised, stopwords and placeholders out, in order."""
+    out: list[str] = []
+    for raw in _WORD.findall(normalise(text)):
+        word = raw.replace("'", "")
+        if "'" in raw:  # elision: "l'application" -> "application"
+            head, _, tail = raw.partition("'")
+            word = tail if len(head) <= 2 else word
+        short = len(word) < 3 and not any(c.isdigit() for c in word)  # keeps "4g", "5g"
+        if short or len(word) < 2 or word in _STOP or word in _GENERIC:
+            continue
+        out.append(_fold(word))
+    return tuple(out)
+
+
+def _features(terms: Sequence[str]) -> set[str]:
+    words = [_stem(t) for t in terms]
+    features = set(words)
+    features.update(f"{a} {b}" for a, b in itertools.pairwise(words))
+    for word in set(words):
+        padded = f"<{word}>"
+        features.update("#" + padded[i : i + 4] for i in range(len(padded) - 3))
+    return features
+
+
+def sketch_of_terms(words: Sequence[str]) -> tuple[int, ...]:
+    """The MinHash sketch of a message's content words; () when there are too few."""
+    if len(set(words)) < MIN_TERMS:
+        return ()
+    hashes = np.fromiter((zlib.crc32(f.encode()) for f in _features(words)), dtype=np.uint64)
+    values = (_A * (hashes[None, :] % _PRIME) + _B) % _PRIME
+    return tuple(int(v) for v in values.min(axis=1))
+
+
+def sketch(text: str) -> tuple[int, ...]:
+    """MinHash sketch of ``text`` (64 ints below 2**31); () when too short to compare."""
+    return sketch_of_terms(terms(text))
+
+
+def similarity(a: Sequence[int], b: Sequence[int]) -> float:
+    """Estimated Jaccard similarity of two sketches' feature sets (0.0 if either is empty)."""
+    if not a or not b or len(a) != len(b):
+        return 0.0
+    return sum(1 for x, y in zip(a, b, strict=True) if x == y) / len(a)
+
+
+def author_key(text: str, handle: str) -> str:
+    """Whose post this is: a retweet ("RT @x: ...") counts as x's, so fifty retweets are one."""
+    match = _RETWEET.match(text or "")
+    return (match.group(1) if match else handle or "").strip().lstrip("@").lower()
+
+
+def merged_sketch(sketches: Sequence[Sequence[int]]) -> tuple[int, ...]:
+    """The medoid: the sketch most similar to the others (a group's representative)."""
+    usable = [tuple(s) for s in sketches if s]
+    if not usable:
+        return ()
+    sample = usable[:200]
+    return max(sample, key=lambda s: sum(similarity(s, o) for o in sample))
+
+
+def label_for(term_lists: Sequence[Sequence[str]], size: int = 4) -> tuple[str, tuple[str, ...]]:
+    """A readable label from the members' own words: their most widely shared terms.
+
+    Terms are ranked by how many members use them (each member once), ties by first use; the
+    label keeps them in the order members most often write them.
+    """
+    documents = Counter[str]()
+    order: dict[str, int] = {}
+    for words in term_lists:
+        for word in dict.fromkeys(words):
+            documents[word] += 1
+            order.setdefault(word, len(order))
+    if not documents:
+        return "similar messages", ()
+    floor = max(2, len(term_lists) // 5) if len(term_lists) >= 2 else 1
+    ranked = sorted(documents, key=lambda w: (-documents[w], order[w]))
+    top = [w for w in ranked if documents[w] >= floor][:size] or ranked[:1]
+    position = Counter[str]()
+    for words in term_lists:
+        for i, word in enumerate(words):
+            if word in top:
+                position[word] += i
+    shown = sorted(top, key=lambda w: position[w] / documents[w])
+    return " ".join(shown), tuple(top)
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """An inbound message that needs an answer (or is abusive), as the detector sees it."""
+
+    message_id: int
+    conversation_id: int
+    author: str
+    platform: str
+    language: str
+    abuse: bool
+    at: datetime
+    sketch: tuple[int, ...]
+    terms: tuple[str, ...]
+    incident_id: int | None = None  # already a member of this incident
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    message_id: int
+    conversation_id: int
+    author: str
+    platform: str
+    language: str
+    at: datetime
+    flooding: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OpenIncident:
+    id: int
+    kind: str
+    sketch: tuple[int, ...]
+    first_seen: datetime
+    last_seen: datetime
+    members: tuple[Member, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    kind: str
+    label: str
+    terms: tuple[str, ...]
+    sketch: tuple[int, ...]
+    first_seen: datetime
+    last_seen: datetime
+    members: tuple[Member, ...]
+    author_count: int
+    platforms: tuple[str, ...]
+    languages: tuple[str, ...]
+    samples: tuple[int, ...]  # message ids: early messages from distinct authors
+
+
+@dataclass(frozen=True, slots=True)
+class Grown:
+    incident_id: int
+    added: tuple[Member, ...]
+    flooding: tuple[int, ...]  # message ids (old or new members) now flagged as flooding
+    message_count: int
+    author_count: int
+    last_seen: datetime
+    platforms: tuple[str, ...]
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    incident_id: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    opened: tuple[Opened, ...] = ()
+    grown: tuple[Grown, ...] = ()
+    closed: tuple[Closed, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.opened or self.grown or self.closed)
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """Detection settings; the defaults are the product's (see README, "Incidents")."""
+
+    window: timedelta = timedelta(minutes=15)
+    baseline: timedelta = timedelta(hours=24)
+    quiet: timedelta = timedelta(minutes=30)
+    threshold: float = 0.25  # estimated Jaccard to count as "the same problem"
+    min_voices: int = 5
+    ratio: float = 4.0  # voices must exceed ratio x the usual count in a window
+    flood_messages: int = 3  # this many messages from one author in one incident = flooding
+    grow_with_recent: int = 30  # a new signal is compared with this many recent members
+
+
+def _kind(signal: Signal) -> str:
+    return "moderation" if signal.abuse else "customer"
+
+
+class _Voices:
+    """Independent reports: authors, with identical long copies merged (union-find)."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def _find(self, key: str) -> str:
+        while self.parent.setdefault(key, key) != key:
+            self.parent[key] = self.parent[self.parent[key]]
+            key = self.parent[key]
+        return key
+
+    def add(self, signal: Signal | Member, copy: tuple[int, ...] | None) -> None:
+        author = self._find("a:" + signal.author)
+        if copy is not None:
+            other = self._find("c:" + str(hash(copy)))
+            self.parent[other] = author
+
+    def count(self) -> int:
+        return len({self._find(k) for k in self.parent if k.startswith("a:")})
+
+
+def _copy_key(signal: Signal) -> tuple[int, ...] | None:
+    return signal.sketch if len(signal.terms) >= COPY_MIN_TERMS else None
+
+
+def _voices(signals: Iterable[Signal]) -> int:
+    voices = _Voices()
+    for s in signals:
+        voices.add(s, _copy_key(s))
+    return voices.count()
+
+
+def _flooders(authors: Iterable[str], limit: int) -> set[str]:
+    counts = Counter(authors)
+    return {a for a, n in counts.items() if n >= limit}
+
+
+def _member(signal: Signal, flooding: bool) -> Member:
+    return Member(
+        signal.message_id,
+        signal.conversation_id,
+        signal.author,
+        signal.platform,
+        signal.language,
+        signal.at,
+        flooding,
+    )
+
+
+def _bands(values: tuple[int, ...]) -> list[tuple[int, tuple[int, ...]]]:
+    return [(i, values[i : i + BAND_ROWS]) for i in range(0, len(values), BAND_ROWS)]
+
+
+def _groups(signals: Sequence[Signal], threshold: float) -> list[list[Signal]]:
+    """Single-link groups of similar signals (LSH candidates, verified), in time order."""
+    buckets: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+    parent = list(range(len(signals)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, s in enumerate(signals):
+        checked: set[int] = set()
+        for band in _bands(s.sketch):
+            for j in buckets.get(band, ()):
+                if j in checked:
+                    continue
+                checked.add(j)
+                if find(i) != find(j) and similarity(s.sketch, signals[j].sketch) >= threshold:
+                    parent[find(j)] = find(i)
+            buckets.setdefault(band, []).append(i)
+    groups: dict[int, list[Signal]] = {}
+    for i, s in enumerate(signals):
+        groups.setdefault(find(i), []).append(s)
+    return list(groups.values())
+
+
+def usual_count(group: Sequence[Signal], baseline: Sequence[Signal], params: Params) -> float:
+    """How many messages like this group a window usually holds, from the baseline period.
+
+    The whole period is the denominator even for a young workspace: its first bursts are
+    judged against a thin history, which is what "unusual" means there.
+    """
+    if not baseline:
+        return 0.0
+    representative = merged_sketch([s.sketch for s in group])
+    voices = _Voices()
+    seen = False
+    for s in baseline:
+        if s.abuse == group[0].abuse and similarity(representative, s.sketch) >= params.threshold:
+            voices.add(s, _copy_key(s))
+            seen = True
+    if not seen:
+        return 0.0
+    span = max(params.window, params.baseline - params.window)
+    return voices.count() * (params.window / span)
+
+
+def _sorted_unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({v for v in values if v}))
+
+
+def _open(group: list[Signal], params: Params) -> Opened:
+    flooders = _flooders((s.author for s in group), params.flood_messages)
+    members = tuple(_member(s, s.author in flooders) for s in group)
+    label, top = label_for([s.terms for s in group])
+    samples: list[int] = []
+    authors: set[str] = set()
+    for s in group:
+        if s.author not in authors and len(samples) < 3:
+            authors.add(s.author)
+            samples.append(s.message_id)
+    return Opened(
+        kind=_kind(group[0]),
+        label=label,
+        terms=top,
+        sketch=merged_sketch([s.sketch for s in group]),
+        first_seen=group[0].at,
+        last_seen=group[-1].at,
+        members=members,
+        author_count=len({s.author for s in group}),
+        platforms=_sorted_unique(s.platform for s in group),
+        languages=_sorted_unique(s.language for s in group),
+        samples=tuple(samples),
+    )
+
+
+def _grow(
+    incident: OpenIncident, recent: Sequence[Signal], fresh: Sequence[Signal], params: Params
+) -> tuple[Grown | None, set[int]]:
+    """Add the fresh signals that match the incident or its recent members."""
+    probes = [incident.sketch, *(s.sketch for s in recent[-params.grow_with_recent :])]
+    matched = [
+        s
+        for s in fresh
+        if _kind(s) == incident.kind
+        and any(similarity(s.sketch, p) >= params.threshold for p in probes)
+    ]
+    if not matched:
+        return None, set()
+    authors = [m.author for m in incident.members] + [s.author for s in matched]
+    flooders = _flooders(authors, params.flood_messages)
+    newly_flooding = tuple(
+        m.message_id for m in incident.members if m.author in flooders and not m.flooding
+    )
+    added = tuple(_member(s, s.author in flooders) for s in matched)
+    everyone = (*incident.members, *added)
+    return (
+        Grown(
+            incident_id=incident.id,
+            added=added,
+            flooding=newly_flooding,
+            message_count=len(everyone),
+            author_count=len({m.author for m in everyone}),
+            last_seen=max(incident.last_seen, *(s.at for s in matched)),
+            platforms=_sorted_unique(m.platform for m in everyone),
+            languages=_sorted_unique(m.language for m in everyone),
+        ),
+        {s.message_id for s in matched},
+    )
+
+
+def plan(
+    window: Sequence[Signal],
+    baseline: Sequence[Signal],
+    incidents: Sequence[OpenIncident],
+    now: datetime,
+    params: Params | None = None,
+) -> Plan:
+    """What to change now: incidents to open, to grow, to close after a quiet period.
+
+    ``window``: signals since ``now - params.window`` (with ``incident_id`` for members);
+    ``baseline``: signals of the baseline period before the window (may be empty when no
+    group is big enough to need it); ``incidents``: the workspace's open incidents.
+    """
+    params = params or Params()
+    ordered = sorted(
+        (s for s in window if s.sketch and s.at <= now), key=lambda s: (s.at, s.message_id)
+    )
+    fresh = [s for s in ordered if s.incident_id is None]
+    grown: list[Grown] = []
+    taken: set[int] = set()
+    for incident in incidents:
+        recent = [s for s in ordered if s.incident_id == incident.id]
+        result, used = _grow(
+            incident, recent, [s for s in fresh if s.message_id not in taken], params
+        )
+        if result is not None:
+            grown.append(result)
+            taken |= used
+    remaining = [s for s in fresh if s.message_id not in taken]
+    opened: list[Opened] = []
+    for abuse in (False, True):
+        candidates = [s for s in remaining if s.abuse is abuse]
+        for group in _groups(candidates, params.threshold):
+            voices = _voices(group)
+            if voices < params.min_voices:
+                continue
+            if voices <= params.ratio * usual_count(group, baseline, params):
+                continue
+            opened.append(_open(sorted(group, key=lambda s: (s.at, s.message_id)), params))
+    last_seen = {g.incident_id: g.last_seen for g in grown}
+    closed = tuple(
+        Closed(i.id, now)
+        for i in incidents
+        if now - last_seen.get(i.id, i.last_seen) >= params.quiet
+    )
+    return Plan(tuple(opened), tuple(grown), closed)
+
+
+def needs_baseline(window: Sequence[Signal], params: Params | None = None) -> bool:
+    """Whether any group of unassigned window signals is big enough to compare with usual."""
+    params = params or Params()
+    fresh = [s for s in window if s.sketch and s.incident_id is None]
+    if len({s.author for s in fresh}) < params.min_voices:
+        return False
+    for abuse in (False, True):
+        for group in _groups([s for s in fresh if s.abuse is abuse], params.threshold):
+            if _voices(group) >= params.min_voices:
+                return True
+    return False
