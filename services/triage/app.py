@@ -32,6 +32,7 @@ from services.triage.http_sla import add_routes as add_sla_routes
 from services.triage.http_stats import add_routes as add_stats_routes
 from services.triage.http_stream import NEWS_KEY, DeskNews
 from services.triage.http_stream import add_routes as add_stream_routes
+from services.triage.incident_detector import build_detector
 from services.triage.metrics import TriageMetrics
 from services.triage.openapi import DOCUMENT as OPENAPI
 from services.triage.scheduler import SlaScheduler
@@ -118,6 +119,9 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
             asyncio.create_task(build_consumer(app, settings).run(stop)),
             asyncio.create_task(hooks.run(stop)),
             asyncio.create_task(scheduler.run(stop)),
+            asyncio.create_task(
+                build_detector(app[ENGINE_KEY], settings, counters.count_incident).run(stop)
+            ),
             asyncio.create_task(
                 counters.refresh_forever(app[ENGINE_KEY], stop, settings.gauges_refresh_seconds)
             ),

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.infra.events import Event, backlog, sleep_or_stop
 from services.triage.domain.sla import DEFAULT_POLICY, KINDS, Clock
 from services.triage.domain.triage import INTENTS, Decision
+from services.triage.incident_detector import IncidentNews
 from services.triage.scheduler import Transition
 
 REPLY_ORIGINS = (
@@ -56,6 +57,7 @@ def _sla_buckets(kind: str) -> tuple[float, ...]:
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 CLOCK_STATES = ("ok", "at_risk", "breached", "paused")
+INCIDENT_KINDS = ("customer", "moderation")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,10 @@ class TriageMetrics:
     queue_size: Gauge
     replies_requested: Counter
     queue_oldest: Gauge
+    incidents_opened: Counter
+    incidents_open: Gauge
+    incident_messages: Histogram
+    incident_detect_lag: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> TriageMetrics:
@@ -171,6 +177,32 @@ class TriageMetrics:
                 ["priority"],
                 registry=registry,
             ),
+            incidents_opened=Counter(
+                "ecoute_incidents_opened_total",
+                "Incidents the detector opened (bursts of similar messages), by kind.",
+                ["kind"],
+                registry=registry,
+            ),
+            incidents_open=Gauge(
+                "ecoute_incidents_open",
+                "Open incidents by kind (from the database: aggregate with max).",
+                ["kind"],
+                registry=registry,
+            ),
+            incident_messages=Histogram(
+                "ecoute_incident_messages",
+                "Messages in an incident when the detector closes it after a quiet period.",
+                ["kind"],
+                buckets=(5, 10, 20, 50, 100, 200, 500, 1000, 5000),
+                registry=registry,
+            ),
+            incident_detect_lag=Histogram(
+                "ecoute_incident_detect_lag_seconds",
+                "Time from a burst's first message to its incident being opened (target 60 s).",
+                ["kind"],
+                buckets=(5, 10, 15, 30, 45, 60, 90, 120, 300, 600),
+                registry=registry,
+            ),
         )
 
     def initialise(self) -> TriageMetrics:
@@ -191,7 +223,20 @@ class TriageMetrics:
                     self.triaged.labels(intent, priority, need)
         for origin in REPLY_ORIGINS:
             self.replies_requested.labels(origin)
+        for kind in INCIDENT_KINDS:
+            self.incidents_opened.labels(kind)
+            self.incidents_open.labels(kind)
+            self.incident_messages.labels(kind)
+            self.incident_detect_lag.labels(kind)
         return self
+
+    def count_incident(self, news: IncidentNews) -> None:
+        """What the detector did: opened (with its lag) or closed (with its size)."""
+        if news.change == "opened":
+            self.incidents_opened.labels(news.kind).inc()
+            self.incident_detect_lag.labels(news.kind).observe(news.lag_seconds)
+        elif news.change == "closed":
+            self.incident_messages.labels(news.kind).observe(news.message_count)
 
     def count_reply_origin(self, origin: str) -> None:
         self.replies_requested.labels(origin).inc()
@@ -241,6 +286,16 @@ class TriageMetrics:
                 )
             ).all()
             waiting = await backlog(conn)
+            open_incidents: dict[str, int] = dict(
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT kind, count(*) FROM triage.incidents "
+                            "WHERE status = 'open' GROUP BY kind"
+                        )
+                    )
+                ).tuples()
+            )
             queued = (
                 await conn.execute(
                     text(
@@ -257,6 +312,8 @@ class TriageMetrics:
             self.clocks.labels(kind, clock_state, priority).set(
                 counts.get((kind, clock_state, priority), 0)
             )
+        for kind in INCIDENT_KINDS:
+            self.incidents_open.labels(kind).set(open_incidents.get(kind, 0))
         by_priority = {f"P{r.priority}": r for r in queued}
         for priority in PRIORITIES:
             row = by_priority.get(priority)
