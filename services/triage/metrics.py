@@ -286,16 +286,15 @@ class TriageMetrics:
                 )
             ).all()
             waiting = await backlog(conn)
-            open_incidents: dict[str, int] = dict(
-                (
-                    await conn.execute(
-                        text(
-                            "SELECT kind, count(*) FROM triage.incidents "
-                            "WHERE status = 'open' GROUP BY kind"
-                        )
+            open_incidents = {
+                r.kind: r.n
+                for r in await conn.execute(
+                    text(
+                        "SELECT kind, count(*) AS n FROM triage.incidents "
+                        "WHERE status = 'open' GROUP BY kind"
                     )
-                ).tuples()
-            )
+                )
+            }
             queued = (
                 await conn.execute(
                     text(
