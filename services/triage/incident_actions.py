@@ -141,7 +141,7 @@ async def merge(
         workspace_id,
         target_id,
         "merged",
-        {"from": source_id, "conversations": moved},
+        {"from": source_id, "conversation_ids": moved},
         user_id,
     )
     await store.add_history(
@@ -149,7 +149,7 @@ async def merge(
         workspace_id,
         source_id,
         "merged",
-        {"into": target_id, "conversations": moved},
+        {"into": target_id, "conversation_ids": moved},
         user_id,
     )
     await _announce(
@@ -198,10 +198,20 @@ async def split(
         summary = rules.summarise(await store.members(conn, workspace_id, each))
         await store.save_summary(conn, workspace_id, each, summary, now)
     await store.add_history(
-        conn, workspace_id, incident_id, "split", {"into": new_id, "conversations": moved}, user_id
+        conn,
+        workspace_id,
+        incident_id,
+        "split",
+        {"into": new_id, "conversation_ids": moved},
+        user_id,
     )
     await store.add_history(
-        conn, workspace_id, new_id, "split", {"from": incident_id, "conversations": moved}, user_id
+        conn,
+        workspace_id,
+        new_id,
+        "split",
+        {"from": incident_id, "conversation_ids": moved},
+        user_id,
     )
     await _announce(
         conn, workspace_id, incident_id, "split", user_id, now, conversation_ids=moved, other=new_id

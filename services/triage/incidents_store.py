@@ -15,7 +15,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.triage.domain.incident_desk import IncidentState, Member, Summary
+from services.triage.domain.incident_desk import IncidentState, Summary
+from services.triage.domain.incidents import Member
 from services.triage.store import SLA_STATES
 
 SAMPLES = 5

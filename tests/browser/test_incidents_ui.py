@@ -64,6 +64,21 @@ async def test_a_lead_writes_the_status_note_and_an_agent_answers_each_person_fr
     await audit(lead)
     await shot(lead, "incident-view-lead-1280")
 
+    # The lead splits the second conversation off, then merges it back.
+    await lead.locator(f"#split-{again}").check()
+    await lead.get_by_label("Label of the new incident (optional)").fill("box blinking")
+    await lead.get_by_role("button", name="Split off the chosen conversations").click()
+    await expect(lead.locator("#announce")).to_contain_text("moved to the new incident")
+    await expect(listed).to_have_count(1)
+    await expect(agent.locator(f"#incident-{again}")).to_contain_text("box blinking")
+    await lead.get_by_label("Merge into this incident").select_option(
+        label="box blinking (1 message)"
+    )
+    await lead.get_by_role("button", name="Merge", exact=True).click()
+    await expect(listed).to_have_count(2)
+    await expect(lead.locator(".incident-history")).to_contain_text("Merged")
+    await expect(agent.locator(f"#incident-{again}")).to_contain_text("fibre down")
+
     # The agent opens the first conversation: the incident and its note are one click away.
     await agent.locator(f"#queue-list li[data-key='{down}'] .row-link").click()
     await expect(agent.locator("#conv-incident")).to_contain_text("fibre down")

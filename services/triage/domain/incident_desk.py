@@ -12,18 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """One message of an incident."""
-
-    message_id: int
-    conversation_id: int
-    author: str
-    platform: str
-    language: str
-    at: datetime
-    flooding: bool = False
+from services.triage.domain.incidents import Member
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +43,10 @@ class Refusal:
 
 
 def summarise(members: Sequence[Member]) -> Summary:
-    """Counts and spans of a set of members. A flooding author's messages count once."""
-    flooders = {m.author for m in members if m.flooding}
-    plain = [m for m in members if not m.flooding]
-    counted_flooders = flooders - {m.author for m in plain}
+    """Counts and spans of a set of members, as the detector counts them when an incident
+    grows: every message, and each author once (a flooding author is one person)."""
     return Summary(
-        message_count=len(plain) + len(counted_flooders),
+        message_count=len(members),
         author_count=len({m.author for m in members}),
         platforms=tuple(sorted({m.platform for m in members})),
         languages=tuple(sorted({m.language for m in members})),

@@ -119,3 +119,9 @@ export const incident = (id) => send("GET", `/v1/incidents/${cid(id)}`);
 export const incidentNote = (id, text) => write(`/v1/incidents/${cid(id)}/note`, { text }, "PUT");
 export const closeIncident = (id) => write(`/v1/incidents/${cid(id)}/close`);
 export const reopenIncident = (id) => write(`/v1/incidents/${cid(id)}/reopen`);
+export const mergeIncident = (id, other) => write(`/v1/incidents/${cid(id)}/merge`, { incident_id: other });
+export function splitIncident(id, conversationIds, label) {
+  const body = { conversation_ids: conversationIds };
+  if (label) body.label = label;
+  return write(`/v1/incidents/${cid(id)}/split`, body);
+}

@@ -57,6 +57,7 @@ export class IncidentView {
     this.id = null;
     this.listing = false;
     this.noteDraft = null; // what a lead is typing survives live refreshes
+    this.chosen = new Set(); // conversations a lead ticked for a split
   }
 
   get writer() {
@@ -80,7 +81,10 @@ export class IncidentView {
 
   async open(id) {
     id = String(id);
-    if (this.id !== id) this.noteDraft = null;
+    if (this.id !== id) {
+      this.noteDraft = null;
+      this.chosen.clear();
+    }
     this.id = id;
     this.listing = false;
     this.root.hidden = false;
@@ -88,16 +92,20 @@ export class IncidentView {
   }
 
   async refresh({ focus = false } = {}) {
-    const typing = document.activeElement?.id === "incident-note";
-    if (typing && !focus) return; // a live update never disturbs a lead writing the note
+    const active = document.activeElement;
+    const typing = this.root.contains(active) && active.matches("textarea, input[type=text], select");
+    if (typing && !focus) return; // a live update never disturbs a lead writing or choosing
     try {
       if (this.listing) {
         const answer = await api.incidents();
         if (this.listing) this.renderList(answer.items || []);
       } else if (this.id) {
         const id = this.id;
-        const incident = await api.incident(id);
-        if (this.id === id) this.render(incident);
+        const [incident, others] = await Promise.all([
+          api.incident(id),
+          this.writer ? api.incidents().then((a) => a.items || []) : Promise.resolve([]),
+        ]);
+        if (this.id === id) this.render(incident, others);
       } else {
         return;
       }
@@ -111,6 +119,7 @@ export class IncidentView {
   renderList(items) {
     fill(
       this.root,
+      h("nav", { className: "incident-nav", "aria-label": "Back" }, h("a", { href: "#/" }, "← Queue")),
       h("h2", { id: "incident-title", tabIndex: -1 }, "Incidents"),
       items.length
         ? h(
@@ -131,13 +140,18 @@ export class IncidentView {
     );
   }
 
-  render(incident) {
+  render(incident, others = []) {
     const focused = document.activeElement;
     const keepFocus = this.root.contains(focused) && focused.id ? focused.id : null;
     const open = incident.status === "open";
     fill(
       this.root,
-      h("a", { href: "#/incidents", className: "incident-back" }, "← All incidents"),
+      h(
+        "nav",
+        { className: "incident-nav", "aria-label": "Back" },
+        h("a", { href: "#/" }, "← Queue"),
+        h("a", { href: "#/incidents" }, "All incidents"),
+      ),
       h("h2", { id: "incident-title", tabIndex: -1 }, `Incident: ${incident.label}`),
       h(
         "p",
@@ -151,6 +165,8 @@ export class IncidentView {
       this.writer ? this.actions(incident) : null,
       this.noteSection(incident),
       this.conversations(incident),
+      this.writer && open ? this.splitForm(incident) : null,
+      this.writer && open ? this.mergeForm(incident, others) : null,
       this.samples(incident),
       this.history(incident),
     );
@@ -250,6 +266,18 @@ export class IncidentView {
         { className: "incident-conversations" },
         items.map((c) => {
           const state = c.in_queue ? SLA_STATES[c.sla?.state] || c.sla?.state : c.status === "resolved" ? "Resolved" : "Waiting on the customer";
+          const key = String(c.conversation_id);
+          const pick =
+            this.writer && incident.status === "open"
+              ? h("input", {
+                  type: "checkbox",
+                  id: `split-${key}`,
+                  className: "split-pick",
+                  checked: this.chosen.has(key),
+                  "aria-label": `Choose ${authorName(c.latest_message?.author)}'s conversation for a split`,
+                  on: { change: (event) => (event.target.checked ? this.chosen.add(key) : this.chosen.delete(key)) },
+                })
+              : null;
           return h(
             "li",
             { className: "row", dataset: { conversation: String(c.conversation_id) } },
@@ -257,11 +285,16 @@ export class IncidentView {
               "div",
               { className: "row-top" },
               h(
+                "span",
+                { className: "row-pick" },
+                pick,
+                h(
                 "a",
                 { className: "row-link", href: `#/c/${c.conversation_id}` },
                 priorityBadge(c.priority),
                 h("span", { className: "who" }, authorName(c.latest_message?.author)),
                 h("span", { className: "where" }, ` on ${platformName(c.platform)}`),
+                ),
               ),
               h("span", { className: `sla sla-${c.in_queue ? c.sla?.state : "none"}` }, state),
             ),
@@ -280,6 +313,71 @@ export class IncidentView {
           );
         }),
       ),
+    );
+  }
+
+  splitForm(incident) {
+    const label = h("input", { type: "text", id: "split-label", name: "label", maxLength: 200, autocomplete: "off" });
+    return h(
+      "form",
+      {
+        className: "incident-tool",
+        "aria-label": "Split off the chosen conversations",
+        on: {
+          submit: async (event) => {
+            event.preventDefault();
+            const ids = [...this.chosen].map(Number);
+            try {
+              const made = await api.splitIncident(this.id, ids, label.value.trim() || null);
+              this.chosen.clear();
+              this.alert(null);
+              this.announce(`${ids.length} conversation${ids.length === 1 ? "" : "s"} moved to the new incident “${made.label}”.`);
+            } catch (error) {
+              this.alert(`Not split: ${error.message}`);
+            }
+            await this.refresh();
+            this.changed();
+          },
+        },
+      },
+      h("label", { for: "split-label" }, "Label of the new incident (optional)"),
+      label,
+      h("button", { type: "submit", id: "split-submit" }, "Split off the chosen conversations"),
+    );
+  }
+
+  mergeForm(incident, others) {
+    const candidates = others.filter((o) => String(o.id) !== String(incident.id) && o.kind === incident.kind && o.close_reason !== "merged");
+    if (!candidates.length) return null;
+    const pick = h(
+      "select",
+      { id: "merge-source", name: "incident_id" },
+      candidates.map((o) => h("option", { value: String(o.id) }, `${o.label} (${o.message_count} message${o.message_count === 1 ? "" : "s"}${o.status === "open" ? "" : ", closed"})`)),
+    );
+    return h(
+      "form",
+      {
+        className: "incident-tool",
+        "aria-label": "Merge another incident into this one",
+        on: {
+          submit: async (event) => {
+            event.preventDefault();
+            const chosen = pick.selectedOptions[0]?.text || "";
+            try {
+              await api.mergeIncident(this.id, Number(pick.value));
+              this.alert(null);
+              this.announce(`Merged “${chosen}” into this incident.`);
+            } catch (error) {
+              this.alert(`Not merged: ${error.message}`);
+            }
+            await this.refresh();
+            this.changed();
+          },
+        },
+      },
+      h("label", { for: "merge-source" }, "Merge into this incident"),
+      pick,
+      h("button", { type: "submit", id: "merge-submit" }, "Merge"),
     );
   }
 
