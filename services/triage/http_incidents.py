@@ -6,15 +6,19 @@ Another workspace's incident is a 404, like one that does not exist.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
 from services.triage import incident_actions as actions
 from services.triage import incidents_store as store
+from services.triage.accounts import Caller
 from services.triage.domain.incident_desk import Refusal
 from services.triage.http_auth import authenticate, require_role
 from services.triage.http_desk import MAX_REPLY, _strict
@@ -88,7 +92,7 @@ async def get_incidents(request: web.Request) -> web.Response:
     return json_response({"items": items, "count": len(items)})
 
 
-async def _view(request: web.Request, conn: Any, workspace_id: Any, iid: int) -> dict[str, Any]:
+async def _view(conn: AsyncConnection, workspace_id: uuid.UUID, iid: int) -> dict[str, Any]:
     view = await store.incident_view(conn, workspace_id, iid, datetime.now(UTC))
     if view is None:
         raise ProblemError(404, "Not Found", "No such incident.")
@@ -99,11 +103,13 @@ async def get_incident(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     iid = incident_id(request)
     async with request.app[ENGINE_KEY].connect() as conn:
-        view = await _view(request, conn, caller.workspace_id, iid)
+        view = await _view(conn, caller.workspace_id, iid)
     return json_response(view)
 
 
-async def _change(request: web.Request, body_model: type[BaseModel] | None) -> tuple[Any, int, Any]:
+async def _change(
+    request: web.Request, body_model: type[BaseModel] | None
+) -> tuple[Caller, int, Any]:
     """Who may change which incident, with what: 401/403/404/422 before anything is written."""
     caller = await authenticate(request)
     require_role(caller, *WRITERS)
@@ -114,8 +120,11 @@ async def _change(request: web.Request, body_model: type[BaseModel] | None) -> t
     return caller, iid, body
 
 
+Work = Callable[[AsyncConnection, datetime], Awaitable[int | None]]
+
+
 async def _run(
-    request: web.Request, caller: Any, iid: int, work: Any, status: int = 200
+    request: web.Request, caller: Caller, iid: int, work: Work, status: int = 200
 ) -> web.Response:
     """Run one change in one transaction and answer with the incident it produced."""
     now = datetime.now(UTC)
@@ -133,7 +142,7 @@ async def _run(
             ) from None
         except actions.IncidentRefused as refused:
             raise _refused(refused.refusal) from None
-        view = await _view(request, conn, caller.workspace_id, shown or iid)
+        view = await _view(conn, caller.workspace_id, shown or iid)
     response = json_response(view, status=status)
     if status == 201:
         response.headers["Location"] = f"/v1/incidents/{view['id']}"
@@ -146,7 +155,7 @@ async def put_note(request: web.Request) -> web.Response:
     caller, iid, body = await _change(request, NoteIn)
     note = body.text.strip()
 
-    async def work(conn: Any, now: datetime) -> None:
+    async def work(conn: AsyncConnection, now: datetime) -> None:
         await actions.write_note(conn, caller.workspace_id, iid, note, caller.user_id, now)
 
     return await _run(request, caller, iid, work)
@@ -156,7 +165,7 @@ async def post_merge(request: web.Request) -> web.Response:
     """Merge the incident named in the body into this one."""
     caller, iid, body = await _change(request, MergeIn)
 
-    async def work(conn: Any, now: datetime) -> None:
+    async def work(conn: AsyncConnection, now: datetime) -> None:
         await actions.merge(conn, caller.workspace_id, iid, body.incident_id, caller.user_id, now)
 
     return await _run(request, caller, iid, work)
@@ -174,7 +183,7 @@ async def post_split(request: web.Request) -> web.Response:
             errors=[{"pointer": "/label", "detail": "must not be blank"}],
         )
 
-    async def work(conn: Any, now: datetime) -> int:
+    async def work(conn: AsyncConnection, now: datetime) -> int:
         return await actions.split(
             conn, caller.workspace_id, iid, body.conversation_ids, label, caller.user_id, now
         )
@@ -186,7 +195,7 @@ async def post_close(request: web.Request) -> web.Response:
     """Close by hand; the incident's conversations stay open until each is answered."""
     caller, iid, _ = await _change(request, None)
 
-    async def work(conn: Any, now: datetime) -> None:
+    async def work(conn: AsyncConnection, now: datetime) -> None:
         await actions.close(conn, caller.workspace_id, iid, caller.user_id, now)
 
     return await _run(request, caller, iid, work)
@@ -195,7 +204,7 @@ async def post_close(request: web.Request) -> web.Response:
 async def post_reopen(request: web.Request) -> web.Response:
     caller, iid, _ = await _change(request, None)
 
-    async def work(conn: Any, now: datetime) -> None:
+    async def work(conn: AsyncConnection, now: datetime) -> None:
         await actions.reopen(conn, caller.workspace_id, iid, caller.user_id, now)
 
     return await _run(request, caller, iid, work)
