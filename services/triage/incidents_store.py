@@ -212,11 +212,14 @@ async def close(
 async def reopen(
     conn: AsyncConnection, workspace_id: uuid.UUID, incident_id: int, now: datetime
 ) -> None:
+    """Open again. ``last_seen`` moves to now, so the detector's quiet period counts from the
+    reopening (else an incident quiet for an hour would close again at its next pass)."""
     await conn.execute(
         text(
             """
         UPDATE triage.incidents SET status = 'open', closed_at = NULL, closed_by = NULL,
-               close_reason = NULL, merged_into = NULL, updated_at = :now
+               close_reason = NULL, merged_into = NULL, updated_at = :now,
+               last_seen = greatest(last_seen, :now)
         WHERE workspace_id = :ws AND id = :id
         """
         ),
