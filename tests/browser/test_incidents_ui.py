@@ -118,6 +118,12 @@ async def test_a_lead_writes_the_status_note_and_an_agent_answers_each_person_fr
     await expect(agent.locator("#incident-note-text")).to_have_text(NOTE)
     await expect(agent.get_by_role("button", name="Save status note")).to_have_count(0)
     await expect(agent.get_by_role("button", name="Close incident")).to_have_count(0)
+    await agent.get_by_role("button", name="Show its conversations in the queue").click()
+    await expect(rows(agent)).to_have_count(2)
+    await expect(agent.locator("#queue-count")).to_contain_text("1 filter")
+    await expect(agent.locator("#f-incident-clear")).to_be_focused()
+    await press(agent, "Enter")
+    await expect(rows(agent)).to_have_count(3)
     await press(agent, "Escape")
     await expect(agent.locator("#incident")).to_be_hidden()
 

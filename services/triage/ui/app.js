@@ -70,6 +70,26 @@ const incidents = new IncidentView({
   alert: alertAgent,
   revealed,
   changed: () => refreshQueue(),
+  showInQueue: (incident) => filterByIncident(incident),
+});
+
+/** The queue shows only this incident's conversations (null: all again). */
+function filterByIncident(incident) {
+  $("f-incident").value = incident ? String(incident.id) : "";
+  fill($("f-incident-label"), incident ? `Only incident “${incident.label}”` : "");
+  $("f-incident-box").hidden = !incident;
+  refreshQueue();
+  if (incident) {
+    $("filters-box").open = true;
+    announce(`The queue shows only the conversations of “${incident.label}”.`);
+    if (!WIDE.matches) go(null);
+    $("f-incident-clear").focus();
+  }
+}
+
+$("f-incident-clear").addEventListener("click", () => {
+  filterByIncident(null);
+  announce("The queue shows every conversation again.");
 });
 
 function showLogin(reason) {
@@ -79,6 +99,7 @@ function showLogin(reason) {
   queue.render([], null);
   conversation.close();
   incidents.close();
+  filterByIncident(null);
   conversation.drafts.clear();
   revealed.clear();
   $("desk").hidden = true;

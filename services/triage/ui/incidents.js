@@ -47,12 +47,13 @@ function figures(incident) {
 
 /** The incidents screen (#/incidents) and one incident (#/i/<id>), in the conversation pane. */
 export class IncidentView {
-  constructor({ root, announce, alert, revealed, changed }) {
+  constructor({ root, announce, alert, revealed, changed, showInQueue }) {
     this.root = root;
     this.announce = announce;
     this.alert = alert;
     this.revealed = revealed;
     this.changed = changed; // the queue may have changed: refresh it
+    this.showInQueue = showInQueue; // filter the queue to this incident
     this.me = null;
     this.id = null;
     this.listing = false;
@@ -162,7 +163,16 @@ export class IncidentView {
         h("span", { id: "incident-figures" }, figures(incident)),
         incident.merged_into ? h("a", { href: `#/i/${incident.merged_into}` }, `merged into incident ${incident.merged_into}`) : null,
       ),
-      this.writer ? this.actions(incident) : null,
+      h(
+        "div",
+        { className: "actions" },
+        h(
+          "button",
+          { type: "button", id: "incident-filter", on: { click: () => this.showInQueue(incident) } },
+          "Show its conversations in the queue",
+        ),
+        this.writer ? this.actions(incident) : null,
+      ),
       this.noteSection(incident),
       this.conversations(incident),
       this.writer && open ? this.splitForm(incident) : null,
@@ -176,16 +186,14 @@ export class IncidentView {
   actions(incident) {
     const open = incident.status === "open";
     const merged = incident.close_reason === "merged";
-    return h(
-      "div",
-      { className: "actions" },
+    return [
       open
         ? h("button", { type: "button", id: "incident-close", on: { click: () => this.act("close", "Incident closed. Its conversations stay in the queue.") } }, "Close incident")
         : null,
       !open && !merged
         ? h("button", { type: "button", id: "incident-reopen", on: { click: () => this.act("reopen", "Incident reopened.") } }, "Reopen incident")
         : null,
-    );
+    ];
   }
 
   async act(action, said) {

@@ -73,7 +73,8 @@ function steady(item) {
   return { ...rest, sla: { ...item.sla, time_left_seconds: undefined } };
 }
 
-const FILTER_NAMES = ["priority", "state", "platform", "intent", "language", "mine"];
+// "incident" is set from an incident's view (a hidden field); the server applies it.
+const FILTER_NAMES = ["priority", "state", "platform", "intent", "language", "mine", "incident"];
 
 export class Queue {
   constructor({ list, count, empty, filters, onOpen, revealed }) {
