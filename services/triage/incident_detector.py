@@ -47,10 +47,13 @@ class IncidentNews:
     lag_seconds: float = 0.0  # opened: from the burst's first message to the incident
 
 
-def replay_clock(origin: datetime, speed: float) -> Callable[[], datetime]:
-    """A clock starting at ``origin`` and running ``speed`` times real time (replays, benches)."""
-    start = time.monotonic()
-    return lambda: origin + timedelta(seconds=(time.monotonic() - start) * speed)
+def replay_clock(
+    origin: datetime, speed: float, at: datetime | None = None
+) -> Callable[[], datetime]:
+    """A clock reading ``origin`` at the real instant ``at`` (default now) and running ``speed``
+    times real time: replays of old data, and benches that must not wait for hours."""
+    start = (at or datetime.now(UTC)).timestamp()
+    return lambda: origin + timedelta(seconds=(time.time() - start) * speed)
 
 
 def _json(value: Any) -> str:
@@ -437,6 +440,10 @@ class IncidentDetector:
                 backoff = min(backoff * 2, 10.0)
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def build_detector(
     engine: AsyncEngine,
     settings: TriageSettings,
@@ -451,9 +458,10 @@ def build_detector(
     )
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
     if settings.incident_clock_origin is not None:
-        origin = settings.incident_clock_origin
         clock = replay_clock(
-            origin if origin.tzinfo else origin.replace(tzinfo=UTC), settings.incident_clock_speed
+            _aware(settings.incident_clock_origin),
+            settings.incident_clock_speed,
+            _aware(settings.incident_clock_at) if settings.incident_clock_at else None,
         )
     return IncidentDetector(
         engine,

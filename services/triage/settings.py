@@ -40,7 +40,10 @@ class TriageSettings(ServiceSettings):
     )
     incident_clock_origin: datetime | None = Field(
         default=None,
-        description="Replays and benches only: the detector's clock starts at this instant...",
+        description="Replays and benches only: the detector's clock reads this instant...",
+    )
+    incident_clock_at: datetime | None = Field(
+        default=None, description="...at this real instant (default: when the process starts)..."
     )
     incident_clock_speed: float = Field(
         default=1.0, gt=0, description="...and runs this many times faster than real time."

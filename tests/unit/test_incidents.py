@@ -124,7 +124,33 @@ def test_a_topic_as_frequent_as_usual_is_not_a_burst() -> None:
     ]
     assert needs_baseline(window)
     assert plan(window, usual, [], NOW).opened == ()
-    assert len(plan(window, usual[:10], [], NOW).opened) == 1  # a few: still a burst
+    rare = [
+        signal(100 + i, OUTAGE[i % len(OUTAGE)], NOW - timedelta(hours=2 + 2 * i))
+        for i in range(10)
+    ]
+    assert len(plan(window, rare, [], NOW).opened) == 1  # now and then: this is a burst
+
+
+def test_a_young_workspace_judges_a_topic_by_the_history_it_has() -> None:
+    window = burst(NOW - timedelta(minutes=3), OUTAGE)
+    two_hours = [
+        signal(100 + i, OUTAGE[i % len(OUTAGE)], NOW - timedelta(minutes=20 + 5 * i))
+        for i in range(20)
+    ]
+    assert plan(window, two_hours, [], NOW).opened == ()
+
+
+def test_messages_sharing_one_common_word_are_not_a_burst() -> None:
+    chained = [
+        "is there a way to get a psn account unbanned",
+        "will my account progress still be there after reinstall",
+        "I don't know my account number",
+        "account recovery takes a week already",
+        "sent the request to delete my account",
+        "charged my account 8 times",
+        "account locked after update",
+    ]
+    assert plan(burst(NOW - timedelta(minutes=3), chained), [], [], NOW).opened == ()
 
 
 def test_a_flood_from_one_author_counts_once_and_is_flagged() -> None:

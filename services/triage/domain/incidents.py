@@ -19,7 +19,7 @@ import hashlib
 import itertools
 import re
 import zlib
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -57,12 +57,14 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9']*[a-z0-9]|[a-z0-9]")
 _RETWEET = re.compile(r"^\s*RT\s+@([A-Za-z0-9_]{1,30})", re.IGNORECASE)
 # The language guess's lexicon also holds topic words ("flight", "panne"): they name problems.
 _TOPICAL_WORDS = """flight flights hours hold bag bags luggage delayed plane airline airport gate
-seat customer panne connexion probleme reseau abonnement facture technicien rdv heure heures"""
+seat panne connexion probleme reseau abonnement facture technicien rdv heure heures"""
 _TOPICAL = frozenset(_TOPICAL_WORDS.split())
 _STOP = STOPWORDS - _TOPICAL
-# Words every support message has: they say nothing about which problem it is.
+# Words every support message has: they say nothing about which problem it is. "Customer
+# service" complaints are the desk's constant background, not one problem.
 _GENERIC_WORDS = """url user rt amp hello bonjour merci thanks thank please svp help aide get got
-still would could since already even ever cest jai quil dm pm via"""
+still would could since already even ever cest jai quil dm pm via customer service support rep
+reps agent agents team staff client clients conseiller"""
 _GENERIC = frozenset(_GENERIC_WORDS.split())
 
 
@@ -280,6 +282,8 @@ class Params:
     ratio: float = 4.0  # voices must exceed ratio x the usual count in a window
     flood_messages: int = 3  # this many messages from one author in one incident = flooding
     grow_with_recent: int = 30  # a new signal is compared with this many recent members
+    shared_terms: int = 2  # a burst repeats at least this many of its words...
+    shared_share: float = 0.4  # ...each written by this share of its voices
 
 
 def _kind(signal: Signal) -> str:
@@ -367,25 +371,50 @@ def _groups(signals: Sequence[Signal], threshold: float) -> list[list[Signal]]:
     return list(groups.values())
 
 
-def usual_count(group: Sequence[Signal], baseline: Sequence[Signal], params: Params) -> float:
-    """How many messages like this group a window usually holds, from the baseline period.
+def usual_count(
+    group: Sequence[Signal], baseline: Sequence[Signal], params: Params, now: datetime
+) -> float:
+    """How many voices like this group a window usually holds, from the baseline period.
 
-    The whole period is the denominator even for a young workspace: its first bursts are
-    judged against a thin history, which is what "unusual" means there.
+    The rate is over the history actually observed (from the oldest baseline signal to the
+    window, at least one window long): a workspace two hours old judges a topic by those two
+    hours, not by a day it has not seen.
     """
     if not baseline:
         return 0.0
-    representative = merged_sketch([s.sketch for s in group])
+    buckets: dict[tuple[int, tuple[int, ...]], list[tuple[int, ...]]] = defaultdict(list)
+    for member in group:
+        for band in _bands(member.sketch):
+            buckets[band].append(member.sketch)
     voices = _Voices()
     seen = False
-    for s in baseline:
-        if s.abuse == group[0].abuse and similarity(representative, s.sketch) >= params.threshold:
+    for s in baseline:  # like any member of the group, as the group itself was linked
+        if s.abuse != group[0].abuse:
+            continue
+        candidates = {c for band in _bands(s.sketch) for c in buckets.get(band, ())}
+        if any(similarity(s.sketch, c) >= params.threshold for c in candidates):
             voices.add(s, _copy_key(s))
             seen = True
     if not seen:
         return 0.0
-    span = max(params.window, params.baseline - params.window)
+    observed = now - params.window - min(s.at for s in baseline)
+    span = min(max(params.window, observed), max(params.window, params.baseline - params.window))
     return voices.count() * (params.window / span)
+
+
+def cohesive(group: Sequence[Signal], params: Params) -> bool:
+    """One problem, not a chain: some terms are shared by a good part of the voices.
+
+    Single-link grouping can chain messages that only share one common word ("account")
+    through intermediaries; a burst about one problem repeats at least two of its words.
+    """
+    authors: dict[str, set[str]] = defaultdict(set)
+    for s in group:
+        for word in s.terms:
+            authors[word].add(s.author)
+    voices = len({s.author for s in group})
+    shared = [w for w, who in authors.items() if len(who) >= params.shared_share * voices]
+    return len(shared) >= params.shared_terms
 
 
 def _sorted_unique(values: Iterable[str]) -> tuple[str, ...]:
@@ -486,9 +515,9 @@ def plan(
         candidates = [s for s in remaining if s.abuse is abuse]
         for group in _groups(candidates, params.threshold):
             voices = _voices(group)
-            if voices < params.min_voices:
+            if voices < params.min_voices or not cohesive(group, params):
                 continue
-            if voices <= params.ratio * usual_count(group, baseline, params):
+            if voices <= params.ratio * usual_count(group, baseline, params, now):
                 continue
             opened.append(_open(sorted(group, key=lambda s: (s.at, s.message_id)), params))
     last_seen = {g.incident_id: g.last_seen for g in grown}
@@ -508,6 +537,6 @@ def needs_baseline(window: Sequence[Signal], params: Params | None = None) -> bo
         return False
     for abuse in (False, True):
         for group in _groups([s for s in fresh if s.abuse is abuse], params.threshold):
-            if _voices(group) >= params.min_voices:
+            if _voices(group) >= params.min_voices and cohesive(group, params):
                 return True
     return False
