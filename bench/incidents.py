@@ -221,13 +221,14 @@ INCIDENTS = text(
 EXTERNAL = text("SELECT workspace_id, id, external_id FROM inbox.messages")
 
 
-async def replay(
+def replay(
     posts: Sequence[Post], speed: float, *, tick: float = 0.25, drain: float = 20.0
 ) -> list[dict[str, Any]]:
     """Replay through the running system; the incidents it opened, members by external id."""
     url = scratch_database("ecoute_bench_incidents")
+    made = asyncio.run(_workspaces(url, sorted({p.workspace for p in posts})))
     origin = posts[0].at
-    at = time.time() + 8.0  # leave the processes time to start
+    at = time.time() + 15.0  # leave the processes time to start
     clock = {
         "TRIAGE_INCIDENT_CLOCK_ORIGIN": origin.isoformat(),
         "TRIAGE_INCIDENT_CLOCK_AT": datetime.fromtimestamp(at, UTC).isoformat(),
@@ -235,15 +236,19 @@ async def replay(
         "TRIAGE_INCIDENT_TICK_SECONDS": str(tick),
         "TRIAGE_CONSUMER_POLL_SECONDS": "0.2",
     }
-    made = await _workspaces(url, sorted({p.workspace for p in posts}))
-    names = {workspace_id: name for name, (workspace_id, _) in made.items()}
     with (
         service("inbox", url, free_port(), INBOX_RUN_WORKERS="false") as inbox,
         service("triage", url, free_port(), **clock),
     ):
-        await asyncio.sleep(max(0.0, at - time.time()))
-        await _send(inbox, {n: t for n, (_, t) in made.items()}, posts, origin, at, speed)
-        await asyncio.sleep(drain)
+        time.sleep(max(0.0, at - time.time()))
+        tokens = {n: t for n, (_, t) in made.items()}
+        asyncio.run(_send(inbox, tokens, posts, origin, at, speed))
+        time.sleep(drain)
+    names = {workspace_id: name for name, (workspace_id, _) in made.items()}
+    return asyncio.run(_incidents(url, names))
+
+
+async def _incidents(url: str, names: dict[uuid.UUID, str]) -> list[dict[str, Any]]:
     engine = create_engine(url, 1)
     try:
         async with engine.connect() as conn:
@@ -382,7 +387,7 @@ def _reasons(incident: dict[str, Any], posts: dict[tuple[str, str], Post]) -> di
 
 def airline(speed: float, use_offline: bool) -> dict[str, Any]:
     posts = airline_posts()
-    found = offline(posts) if use_offline else asyncio.run(replay(posts, speed))
+    found = offline(posts) if use_offline else replay(posts, speed)
     index = {(p.workspace, p.external_id): p for p in posts}
     for incident in found:
         incident["reasons"] = _reasons(incident, index)
@@ -399,7 +404,7 @@ def airline(speed: float, use_offline: bool) -> dict[str, Any]:
 def ordinary(speed: float, per_minute: float) -> dict[str, Any]:
     start = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     posts = ordinary_stream(start, per_minute)
-    found = asyncio.run(replay(posts, speed))
+    found = replay(posts, speed)
     return {
         "messages": len(posts),
         "incidents": [{k: v for k, v in i.items() if k != "members"} for i in found],
@@ -414,7 +419,7 @@ def hidden_burst(speed: float, per_minute: float) -> dict[str, Any]:
     burst = burst_stream(burst_at)
     end = burst_at + timedelta(minutes=5)
     posts = sorted([p for p in background if p.at <= end] + burst, key=lambda p: p.at)
-    found = asyncio.run(replay(posts, speed))
+    found = replay(posts, speed)
     ids = {p.external_id for p in burst}
     caught = [i for i in found if ids & set(i["members"])]
     first = caught[0] if caught else None

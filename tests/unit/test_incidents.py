@@ -276,6 +276,20 @@ def test_merged_sketch_is_the_most_central_member() -> None:
     assert merged_sketch([]) == ()
 
 
+def test_terms_leave_out_function_words_and_support_chatter_in_any_number() -> None:
+    assert terms("@united Thanks, the customers at gate B are still waiting for our luggages") == (
+        "gate",
+        "waiting",
+        "luggage",
+    )
+    assert terms("Bonjour, l'application Free ne marche plus depuis hier") == (
+        "application",
+        "free",
+        "marche",
+        "hier",
+    )
+
+
 def test_author_key_reads_retweets_and_handles() -> None:
     assert author_key("RT @Victim_1: panne", "someone") == "victim_1"
     assert author_key("panne", "@Someone") == "someone"

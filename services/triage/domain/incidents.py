@@ -64,7 +64,7 @@ _STOP = STOPWORDS - _TOPICAL
 # service" complaints are the desk's constant background, not one problem.
 _GENERIC_WORDS = """url user rt amp hello bonjour merci thanks thank please svp help aide get got
 still would could since already even ever cest jai quil dm pm via customer service support rep
-reps agent agents team staff client clients conseiller"""
+reps agent agents team staff client clients conseiller plus"""
 _GENERIC = frozenset(_GENERIC_WORDS.split())
 
 
@@ -112,9 +112,11 @@ def terms(text: str) -> tuple[str, ...]:
             head, _, tail = raw.partition("'")
             word = tail if len(head) <= 2 else word
         short = len(word) < 3 and not any(c.isdigit() for c in word)  # keeps "4g", "5g"
-        if short or len(word) < 2 or word in _STOP or word in _GENERIC:
+        if short or word in _STOP:
             continue
-        out.append(_fold(word))
+        word = _fold(word)
+        if word not in _GENERIC:
+            out.append(word)
     return tuple(out)
 
 
