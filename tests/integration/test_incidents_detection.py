@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import text
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.triage.app import create_app as create_triage
+from services.triage.incident_detector import IncidentDetector, IncidentNews
 from tests.integration.test_incidents_desk import events, subscribe
 from tests.support.world import (
     ago,
@@ -151,3 +153,75 @@ async def test_a_burst_through_the_ingest_api_opens_one_incident_that_then_grows
         ws=ws.id,
     )
     assert changed[0].n >= len(members)
+
+
+@pytest.fixture
+async def quiet_services(aiohttp_client: Any, database_url: str) -> tuple[Any, Any]:
+    """The services with the built-in detector asleep: the test runs its own detectors."""
+    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
+    triage = await aiohttp_client(
+        create_triage(triage_settings(database_url, incident_tick_seconds=3600))
+    )
+    return inbox, triage
+
+
+async def test_two_replicas_open_one_incident_which_closes_after_the_quiet_period(
+    quiet_services: tuple[Any, Any], database_url: str
+) -> None:
+    inbox, _ = quiet_services
+    await subscribe(database_url, "incident.opened", "incident.closed")
+    ws = await make_workspace(database_url)
+    await ingest(
+        inbox,
+        ws.ingest_token,
+        [
+            message(f"o{i}", t, author=str(100 + i), created_at=ago(seconds=60 - i))
+            for i, t in enumerate(OUTAGE)
+        ],
+    )
+    await rows_when(
+        database_url,
+        "SELECT message_id FROM triage.incident_signals WHERE workspace_id = :ws",
+        lambda r: len(r) == len(OUTAGE),
+        ws=ws.id,
+    )
+    engines = [create_engine(database_url, 2), create_engine(database_url, 2)]
+    try:
+        replicas = [IncidentDetector(engine) for engine in engines]
+        decided = await asyncio.gather(*(r.detect(ws.id) for r in replicas))
+        assert sorted(decided) in ([0, 1], [1, 1])  # the second one skipped or found it done
+        incidents = await rows_when(
+            database_url,
+            "SELECT id, status, message_count FROM triage.incidents WHERE workspace_id = :ws",
+            lambda r: len(r) >= 1,
+            ws=ws.id,
+        )
+        assert [(r.status, r.message_count) for r in incidents] == [("open", len(OUTAGE))]
+
+        later = datetime.now(UTC) + timedelta(days=3)
+        closed: list[IncidentNews] = []
+        after = IncidentDetector(engines[0], clock=lambda: later, on_news=closed.append)
+        await after.tick()
+        assert [(n.change, n.message_count) for n in closed] == [("closed", len(OUTAGE))]
+        async with engines[0].connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT status, close_reason FROM triage.incidents WHERE workspace_id = :ws"
+                    ),
+                    {"ws": ws.id},
+                )
+            ).one()
+            left = await conn.scalar(
+                text("SELECT count(*) FROM triage.incident_signals WHERE workspace_id = :ws"),
+                {"ws": ws.id},
+            )
+        assert (row.status, row.close_reason) == ("closed", "quiet")
+        assert left == 0, "signals older than any baseline are pruned"
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert [topic for topic, _ in await events(database_url)] == [
+        "incident.opened",
+        "incident.closed",
+    ]
