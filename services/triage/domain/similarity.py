@@ -93,7 +93,8 @@ def terms(text: str) -> tuple[str, ...]:
         if "'" in raw:  # elision: "l'application" -> "application"
             head, _, tail = raw.partition("'")
             word = tail if len(head) <= 2 else word
-        short = len(word) < 3 and not any(c.isdigit() for c in word)  # keeps "4g", "5g"
+        short = len(word) < 2 or (len(word) == 2 and not any(c.isdigit() for c in word))
+        # keeps "4g", "5g", "11" (iOS 11); drops "3" of "$3"
         if short or word in _STOP:
             continue
         word = _fold(word)
