@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python -m bench.queue
 	$(BIN)/python -m bench.triage
 	$(BIN)/python -m bench.sustained
+	$(BIN)/python -m bench.incidents
 
 # Retrain the triage model from ../shared/data and data/labels (no network, seeded);
 # writes services/triage/model/ and docs/model_card.md.

@@ -173,3 +173,29 @@ class ConversationsPurged(_message.Message):
     conversation_ids: _containers.RepeatedScalarFieldContainer[int]
     purged_at: _timestamp_pb2.Timestamp
     def __init__(self, workspace_id: _Optional[str] = ..., conversation_ids: _Optional[_Iterable[int]] = ..., purged_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class IncidentChanged(_message.Message):
+    __slots__ = ("workspace_id", "incident_id", "change", "kind", "status", "message_count", "other_incident_id", "conversation_ids", "user_id", "close_reason", "changed_at")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    OTHER_INCIDENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_IDS_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_REASON_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    incident_id: int
+    change: str
+    kind: str
+    status: str
+    message_count: int
+    other_incident_id: int
+    conversation_ids: _containers.RepeatedScalarFieldContainer[int]
+    user_id: str
+    close_reason: str
+    changed_at: _timestamp_pb2.Timestamp
+    def __init__(self, workspace_id: _Optional[str] = ..., incident_id: _Optional[int] = ..., change: _Optional[str] = ..., kind: _Optional[str] = ..., status: _Optional[str] = ..., message_count: _Optional[int] = ..., other_incident_id: _Optional[int] = ..., conversation_ids: _Optional[_Iterable[int]] = ..., user_id: _Optional[str] = ..., close_reason: _Optional[str] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

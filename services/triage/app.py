@@ -33,6 +33,7 @@ from services.triage.http_auth import (
 from services.triage.http_auth import add_routes as add_auth_routes
 from services.triage.http_desk import REPLY_ORIGIN_KEY
 from services.triage.http_desk import add_routes as add_desk_routes
+from services.triage.http_incidents import add_routes as add_incident_routes
 from services.triage.http_privacy import ERASURE_COUNTER_KEY, RETENTION_DEFAULT_KEY
 from services.triage.http_privacy import add_routes as add_privacy_routes
 from services.triage.http_queue import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS, get_queue
@@ -42,6 +43,7 @@ from services.triage.http_sla import add_routes as add_sla_routes
 from services.triage.http_stats import add_routes as add_stats_routes
 from services.triage.http_stream import NEWS_KEY, DeskNews
 from services.triage.http_stream import add_routes as add_stream_routes
+from services.triage.incident_detector import build_detector
 from services.triage.metrics import TriageMetrics
 from services.triage.openapi import DOCUMENT as OPENAPI
 from services.triage.retention import RetentionJob
@@ -141,6 +143,9 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
                 ).run(stop)
             ),
             asyncio.create_task(
+                build_detector(app[ENGINE_KEY], settings, counters.count_incident).run(stop)
+            ),
+            asyncio.create_task(
                 counters.refresh_forever(app[ENGINE_KEY], stop, settings.gauges_refresh_seconds)
             ),
         ]
@@ -170,6 +175,7 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
         add_auth_routes(app)
         add_security_routes(app)
         add_desk_routes(app)
+        add_incident_routes(app)
         add_stream_routes(app)
         add_stats_routes(app)
         add_privacy_routes(app)

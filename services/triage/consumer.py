@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ecoute.v1 import events_pb2
 from services.infra.events import Event
 from services.triage import changes as desk_changes
-from services.triage import desk
+from services.triage import desk, incident_signals
 from services.triage.clocks import OnStop, load_policies, lock_running
 from services.triage.clocks import save as save_clocks
 from services.triage.domain import clock_rules
@@ -141,6 +141,7 @@ async def _triage_messages(
     stored_clocks = await lock_running(conn, states)
     clocks = {k: {kind: s.clock for kind, s in v.items()} for k, v in stored_clocks.items()}
     decisions: list[dict[str, Any]] = []
+    signals: list[dict[str, Any]] = []
     changed: dict[tuple[uuid.UUID, int], ConversationState] = {}
     for m in sorted(ingested, key=lambda x: (x.message.created_at.ToDatetime(UTC), x.message_id)):
         key = (uuid.UUID(m.workspace_id), m.conversation_id)
@@ -178,6 +179,20 @@ async def _triage_messages(
                 "decided": decided_at,
             }
         )
+        if decision.needs_answer or decision.abuse:  # what the incident detector watches
+            signals.append(
+                incident_signals.signal_row(
+                    key[0],
+                    m.message_id,
+                    m.conversation_id,
+                    text_=m.message.text,
+                    handle=m.message.author.handle,
+                    platform=m.message.platform,
+                    language=decision.language,
+                    abuse=decision.abuse,
+                    at=created,
+                )
+            )
         states[key] = after_inbound(
             state,
             MessageVerdict(
@@ -195,6 +210,7 @@ async def _triage_messages(
             clocks[key], state, states[key], Change("inbound", created), policies[key[0]]
         )
     await insert_decisions(conn, decisions)
+    await incident_signals.insert(conn, signals)
     await save_conversations(conn, changed)
     await desk_changes.record(conn, changed, "message")
     await save_clocks(

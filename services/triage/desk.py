@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.triage.incidents_store import incident_of_conversation
+
 CLAIM_LEASE = timedelta(minutes=15)
 IDENTICAL_WINDOW = timedelta(hours=24)
 
@@ -299,7 +301,8 @@ async def add_note(
 async def conversation_view(
     conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int
 ) -> dict[str, Any] | None:
-    """The whole conversation as an agent sees it: thread, decisions, replies, notes."""
+    """The whole conversation as an agent sees it: thread, decisions, replies, notes, and
+    its incident with the status note a reply may start from."""
     c = (
         await conn.execute(
             text(
@@ -369,12 +372,14 @@ async def conversation_view(
             params,
         )
     ).all()
+    incident = await incident_of_conversation(conn, workspace_id, conversation_id)
     return {
         "id": c.id,
         "platform": c.platform,
         "channel": c.channel,
         "kind": c.kind,
         "status": c.status,
+        "incident": incident,
         "needs_answer": c.needs_answer,
         "priority": f"P{c.priority}",
         "intent": c.intent,

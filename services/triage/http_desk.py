@@ -21,6 +21,8 @@ from services.infra.strings import NO_NUL
 from services.triage import changes, corrections, desk
 from services.triage.accounts import audit
 from services.triage.http_auth import authenticate, require_role
+from services.triage.incidents_store import is_member as incident_member
+from services.triage.incidents_store import status_note as incident_note
 
 MAX_REPLY = 5000
 REPLY_ORIGIN_KEY: web.AppKey[Any] = web.AppKey("reply_origin", object)
@@ -31,6 +33,8 @@ class ReplyIn(BaseModel):
     text: Annotated[str, Field(max_length=MAX_REPLY, pattern=NO_NUL)]
     client_key: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)] | None = None
     saved_reply_id: uuid.UUID | None = None
+    # The incident whose status note the reply started from (it is still edited for the person).
+    incident_id: Annotated[int, Field(ge=1, lt=2**63)] | None = None
 
 
 class NoteIn(BaseModel):
@@ -132,6 +136,13 @@ async def post_reply(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     cid = conversation_id(request)
     body = await read_model(request, ReplyIn, 4 * MAX_REPLY + 1024)
+    if body.saved_reply_id is not None and body.incident_id is not None:
+        raise ProblemError(
+            422,
+            "Invalid request",
+            "/incident_id: a reply starts from a saved reply or an incident note, not both.",
+            errors=[{"pointer": "/incident_id", "detail": "saved_reply_id is set too"}],
+        )
     if not body.text.strip():
         raise ProblemError(
             422,
@@ -160,6 +171,8 @@ async def post_reply(request: web.Request) -> web.Response:
                     errors=[{"pointer": "/saved_reply_id", "detail": "not found"}],
                 )
             unchanged = desk.text_digest(template) == digest
+        elif body.incident_id is not None:
+            unchanged = await _from_incident_note(conn, caller, cid, body.incident_id, digest)
         same = await desk.identical_elsewhere(conn, caller.workspace_id, cid, digest, now)
         reply = await desk.insert_reply(
             conn,
@@ -195,21 +208,11 @@ async def post_reply(request: web.Request) -> web.Response:
         await publish(conn, "reply.requested", [caller.workspace_id], [event.SerializeToString()])
         await desk.renew_claim(conn, caller.workspace_id, cid, now)
         await changes.record(conn, [(caller.workspace_id, cid)], "reply")
-        await audit(
-            conn,
-            caller.workspace_id,
-            caller.user_id,
-            "replied",
-            cid,
-            {"reply_id": str(reply["id"])},
-        )
-    origin = (
-        "written"
-        if body.saved_reply_id is None
-        else "saved_unchanged"
-        if unchanged
-        else "saved_personalised"
-    )
+        origin = reply_origin(body, unchanged)
+        detail: dict[str, object] = {"reply_id": str(reply["id"]), "origin": origin}
+        if body.incident_id is not None:
+            detail["incident_id"] = body.incident_id
+        await audit(conn, caller.workspace_id, caller.user_id, "replied", cid, detail)
     count = request.app.get(REPLY_ORIGIN_KEY)
     if count is not None:
         count(origin)
@@ -221,7 +224,44 @@ async def post_reply(request: web.Request) -> web.Response:
         if same
         else []
     )
+    if origin == "incident_note_unchanged":
+        warnings.append(
+            "This is the incident's status note word for word: every person in the incident "
+            "gets the same text. Address this person and their case."
+        )
     return json_response({"reply": reply, "warnings": warnings}, status=202)
+
+
+def reply_origin(body: ReplyIn, unchanged: bool) -> str:
+    """Where a reply started from, and whether it was edited (metrics.REPLY_ORIGINS)."""
+    if body.saved_reply_id is not None:
+        return "saved_unchanged" if unchanged else "saved_personalised"
+    if body.incident_id is not None:
+        return "incident_note_unchanged" if unchanged else "incident_note_personalised"
+    return "written"
+
+
+async def _from_incident_note(
+    conn: Any, caller: Any, cid: int, incident_id: int, digest: bytes
+) -> bool:
+    """Whether the reply is the incident's status note unchanged; 422 unless the
+    conversation belongs to that incident and the note exists."""
+    note = await incident_note(conn, caller.workspace_id, incident_id)
+    if note is None or not await incident_member(conn, caller.workspace_id, incident_id, cid):
+        raise ProblemError(
+            422,
+            "Invalid request",
+            "/incident_id: this conversation is not part of that incident.",
+            errors=[{"pointer": "/incident_id", "detail": "not an incident of this conversation"}],
+        )
+    if not note:
+        raise ProblemError(
+            422,
+            "Invalid request",
+            "/incident_id: that incident has no status note to start from.",
+            errors=[{"pointer": "/incident_id", "detail": "no status note"}],
+        )
+    return desk.text_digest(note) == digest
 
 
 async def post_note(request: web.Request) -> web.Response:

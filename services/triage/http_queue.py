@@ -78,7 +78,12 @@ def _filters(request: web.Request) -> dict[str, Any]:
         for name, values in allowed.items()
         if name in query and query[name] not in values
     ]
-    unknown = set(query) - set(allowed) - {"limit"}
+    raw_incident = query.get("incident")
+    if raw_incident is not None and (
+        not raw_incident.isdigit() or len(raw_incident) > 18 or int(raw_incident) < 1
+    ):
+        errors.append({"pointer": "/query/incident", "detail": "expected an incident id"})
+    unknown = set(query) - set(allowed) - {"limit", "incident"}
     errors += [{"pointer": f"/query/{name}", "detail": "unknown filter"} for name in unknown]
     if errors:
         raise ProblemError(
@@ -91,6 +96,7 @@ def _filters(request: web.Request) -> dict[str, Any]:
         "rank": STATES[query["state"]] if "state" in query else None,
         "language": query.get("language"),
         "mine": query.get("mine") == "true",
+        "incident": int(raw_incident) if raw_incident is not None else None,
     }
 
 

@@ -20,7 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.infra.events import Event, backlog, sleep_or_stop
 from services.triage.domain.sla import DEFAULT_POLICY, KINDS, Clock
 from services.triage.domain.triage import INTENTS, Decision
+from services.triage.incident_detector import IncidentNews
 from services.triage.scheduler import Transition
+
+REPLY_ORIGINS = (
+    "written",
+    "saved_personalised",
+    "saved_unchanged",
+    "incident_note_personalised",
+    "incident_note_unchanged",
+)
+"""Where a reply started from: typed, a saved reply or an incident's status note, and whether
+that starting point was edited for the person."""
 
 log = logging.getLogger("ecoute.triage.metrics")
 
@@ -46,6 +57,7 @@ def _sla_buckets(kind: str) -> tuple[float, ...]:
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 CLOCK_STATES = ("ok", "at_risk", "breached", "paused")
+INCIDENT_KINDS = ("customer", "moderation")
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,10 @@ class TriageMetrics:
     queue_oldest: Gauge
     erasures: Counter
     purged: Counter
+    incidents_opened: Counter
+    incidents_open: Gauge
+    incident_messages: Histogram
+    incident_detect_lag: Histogram
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> TriageMetrics:
@@ -144,7 +160,8 @@ class TriageMetrics:
             replies_requested=Counter(
                 "ecoute_replies_requested_total",
                 "Replies agents sent, by origin: written, saved_personalised (a saved reply "
-                "edited for the person) or saved_unchanged.",
+                "edited for the person), saved_unchanged, incident_note_personalised (an "
+                "incident's status note edited for the person) or incident_note_unchanged.",
                 ["origin"],
                 registry=registry,
             ),
@@ -174,6 +191,32 @@ class TriageMetrics:
                 "Conversations emptied by the retention job (idle longer than kept).",
                 registry=registry,
             ),
+            incidents_opened=Counter(
+                "ecoute_incidents_opened_total",
+                "Incidents the detector opened (bursts of similar messages), by kind.",
+                ["kind"],
+                registry=registry,
+            ),
+            incidents_open=Gauge(
+                "ecoute_incidents_open",
+                "Open incidents by kind (from the database: aggregate with max).",
+                ["kind"],
+                registry=registry,
+            ),
+            incident_messages=Histogram(
+                "ecoute_incident_messages",
+                "Messages in an incident when the detector closes it after a quiet period.",
+                ["kind"],
+                buckets=(5, 10, 20, 50, 100, 200, 500, 1000, 5000),
+                registry=registry,
+            ),
+            incident_detect_lag=Histogram(
+                "ecoute_incident_detect_lag_seconds",
+                "Time from a burst's first message to its incident being opened (target 60 s).",
+                ["kind"],
+                buckets=(5, 10, 15, 30, 45, 60, 90, 120, 300, 600),
+                registry=registry,
+            ),
         )
 
     def initialise(self) -> TriageMetrics:
@@ -192,10 +235,15 @@ class TriageMetrics:
             for intent in INTENTS:
                 for need in ("true", "false"):
                     self.triaged.labels(intent, priority, need)
-        for origin in ("written", "saved_personalised", "saved_unchanged"):
+        for origin in REPLY_ORIGINS:
             self.replies_requested.labels(origin)
         for stage in ("requested", "completed"):
             self.erasures.labels(stage)
+        for kind in INCIDENT_KINDS:
+            self.incidents_opened.labels(kind)
+            self.incidents_open.labels(kind)
+            self.incident_messages.labels(kind)
+            self.incident_detect_lag.labels(kind)
         return self
 
     def count_erasure(self, stage: str) -> None:
@@ -203,6 +251,14 @@ class TriageMetrics:
 
     def count_purged(self, conversations: int) -> None:
         self.purged.inc(conversations)
+
+    def count_incident(self, news: IncidentNews) -> None:
+        """What the detector did: opened (with its lag) or closed (with its size)."""
+        if news.change == "opened":
+            self.incidents_opened.labels(news.kind).inc()
+            self.incident_detect_lag.labels(news.kind).observe(news.lag_seconds)
+        elif news.change == "closed":
+            self.incident_messages.labels(news.kind).observe(news.message_count)
 
     def count_reply_origin(self, origin: str) -> None:
         self.replies_requested.labels(origin).inc()
@@ -252,6 +308,15 @@ class TriageMetrics:
                 )
             ).all()
             waiting = await backlog(conn)
+            open_incidents = {
+                r.kind: r.n
+                for r in await conn.execute(
+                    text(
+                        "SELECT kind, count(*) AS n FROM triage.incidents "
+                        "WHERE status = 'open' GROUP BY kind"
+                    )
+                )
+            }
             queued = (
                 await conn.execute(
                     text(
@@ -268,6 +333,8 @@ class TriageMetrics:
             self.clocks.labels(kind, clock_state, priority).set(
                 counts.get((kind, clock_state, priority), 0)
             )
+        for kind in INCIDENT_KINDS:
+            self.incidents_open.labels(kind).set(open_incidents.get(kind, 0))
         by_priority = {f"P{r.priority}": r for r in queued}
         for priority in PRIORITIES:
             row = by_priority.get(priority)

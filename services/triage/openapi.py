@@ -7,6 +7,8 @@ from typing import Any
 from services.infra.openapi import PROBES, Operation, document
 from services.triage.http_auth import LoginCodeIn, LoginIn, TokenIn
 from services.triage.http_desk import CorrectionIn, NoteIn, ReplyIn, SavedReplyIn
+from services.triage.http_incidents import MergeIn, SplitIn
+from services.triage.http_incidents import NoteIn as IncidentNoteIn
 from services.triage.http_privacy import PersonIn, RetentionIn
 from services.triage.http_security import CodeIn, PasswordIn
 from services.triage.http_security import PolicyIn as TwoFactorPolicyIn
@@ -44,6 +46,7 @@ QUEUE_QUERY: dict[str, dict[str, Any]] = {
     "state": {"enum": ["breached", "at_risk", "ok", "paused", "none"]},
     "language": {"enum": ["fr", "en", "other"]},
     "mine": {"enum": ["true", "false"]},
+    "incident": {"type": "integer", "minimum": 1},
 }
 
 
@@ -445,6 +448,81 @@ OPERATIONS = [
         answers={200: "Saved", **AUTH, 413: "Too large", 422: "Invalid body"},
     ),
 ]
+
+INCIDENT_404 = {404: "No such incident in your workspace"}
+LEADS = {401: AUTH[401], 403: "Not a lead or admin, or no CSRF token"}
+INCIDENT_OPERATIONS = [
+    Operation(
+        "GET",
+        "/v1/incidents",
+        "Incidents (bursts of similar problems), open first",
+        "incidents",
+        query={
+            "status": {"enum": ["open", "closed"]},
+            "kind": {"enum": ["customer", "moderation"]},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+        },
+        answers={200: "Incidents", **AUTH, 422: "Invalid filter"},
+    ),
+    Operation(
+        "GET",
+        "/v1/incidents/{id}",
+        "An incident: label, figures, samples, its conversations, status note, history",
+        "incidents",
+        answers={200: "The incident", **AUTH, **INCIDENT_404},
+    ),
+    Operation(
+        "PUT",
+        "/v1/incidents/{id}/note",
+        "Write the status note agents start their replies from (leads and admins)",
+        "incidents",
+        body=IncidentNoteIn,
+        answers={200: "The incident", **LEADS, **INCIDENT_404, 422: "Invalid body"},
+    ),
+    Operation(
+        "POST",
+        "/v1/incidents/{id}/merge",
+        "Merge the incident named in the body into this one (leads and admins)",
+        "incidents",
+        body=MergeIn,
+        answers={
+            200: "The merged incident",
+            **LEADS,
+            **INCIDENT_404,
+            409: "Closed, already merged or of another kind",
+            422: "Itself, or no such incident",
+        },
+    ),
+    Operation(
+        "POST",
+        "/v1/incidents/{id}/split",
+        "Move the chosen conversations to a new incident (leads and admins)",
+        "incidents",
+        body=SplitIn,
+        answers={
+            201: "The new incident",
+            **LEADS,
+            **INCIDENT_404,
+            409: "Closed, or every conversation chosen",
+            422: "None chosen, or not in the incident",
+        },
+    ),
+    Operation(
+        "POST",
+        "/v1/incidents/{id}/close",
+        "Close by hand; its conversations stay open (leads and admins)",
+        "incidents",
+        answers={200: "The incident", **LEADS, **INCIDENT_404, 409: "Already closed"},
+    ),
+    Operation(
+        "POST",
+        "/v1/incidents/{id}/reopen",
+        "Reopen a closed incident (leads and admins)",
+        "incidents",
+        answers={200: "The incident", **LEADS, **INCIDENT_404, 409: "Open, or merged away"},
+    ),
+]
+OPERATIONS += INCIDENT_OPERATIONS
 
 DOCUMENT = document(
     "Écoute triage — the agents' desk",

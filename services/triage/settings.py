@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -59,3 +61,29 @@ class TriageSettings(ServiceSettings):
         if value is not None:
             parse_key(value.get_secret_value())
         return value
+
+    incident_tick_seconds: float = Field(
+        default=5.0, gt=0, description="How often the incident detector looks at each workspace."
+    )
+    incident_window_seconds: float = Field(
+        default=900.0, gt=0, description="Sliding window in which similar messages make a burst."
+    )
+    incident_baseline_seconds: float = Field(
+        default=86400.0, gt=0, description="Period whose similar messages are the usual rate."
+    )
+    incident_quiet_seconds: float = Field(
+        default=1800.0, gt=0, description="An incident with no new message this long closes."
+    )
+    incident_min_voices: int = Field(
+        default=5, ge=2, description="Independent authors needed before a burst is an incident."
+    )
+    incident_clock_origin: datetime | None = Field(
+        default=None,
+        description="Replays and benches only: the detector's clock reads this instant...",
+    )
+    incident_clock_at: datetime | None = Field(
+        default=None, description="...at this real instant (default: when the process starts)..."
+    )
+    incident_clock_speed: float = Field(
+        default=1.0, gt=0, description="...and runs this many times faster than real time."
+    )

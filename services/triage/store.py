@@ -231,7 +231,9 @@ _QUEUE = text(
     SELECT c.id, c.platform, c.channel, c.kind, c.priority, c.intent, c.abuse, c.reasons,
            c.waiting_since, c.sla_rank, c.sla_due_at, c.assignee_id, c.claim_expires_at,
            m.id AS message_id, m.text, m.author_handle, m.author_name, m.created_at,
-           d.language, u.display_name AS assignee_name
+           d.language, u.display_name AS assignee_name,
+           inc.id AS incident_id, inc.label AS incident_label, inc.status AS incident_status,
+           inc.kind AS incident_kind
     FROM triage.conversations AS c
     LEFT JOIN triage.messages AS m
       ON m.workspace_id = c.workspace_id AND m.id = c.last_message_id
@@ -239,6 +241,14 @@ _QUEUE = text(
       ON d.workspace_id = m.workspace_id AND d.message_id = m.id
     LEFT JOIN triage.users AS u
       ON u.workspace_id = c.workspace_id AND u.id = c.assignee_id AND c.claim_expires_at > :now
+    LEFT JOIN LATERAL (  -- its incident: an open one before a closed one, then the latest
+        SELECT i.id, i.label, i.status, i.kind
+        FROM triage.incident_members AS im
+        JOIN triage.incidents AS i ON i.workspace_id = im.workspace_id AND i.id = im.incident_id
+        WHERE im.workspace_id = c.workspace_id AND im.conversation_id = c.id
+        ORDER BY i.status = 'open' DESC, i.last_seen DESC, i.id DESC
+        LIMIT 1
+    ) AS inc ON true
     WHERE c.workspace_id = :ws AND c.status = 'open' AND c.needs_answer
       AND (CAST(:priority AS smallint) IS NULL OR c.priority = CAST(:priority AS smallint))
       AND (CAST(:platform AS text) IS NULL OR c.platform = CAST(:platform AS text))
@@ -247,6 +257,10 @@ _QUEUE = text(
       AND (CAST(:language AS text) IS NULL OR d.language = CAST(:language AS text))
       AND (CAST(:mine AS uuid) IS NULL
            OR (c.assignee_id = CAST(:mine AS uuid) AND c.claim_expires_at > :now))
+      AND (CAST(:incident AS bigint) IS NULL OR EXISTS (
+           SELECT 1 FROM triage.incident_members AS f
+           WHERE f.workspace_id = c.workspace_id AND f.conversation_id = c.id
+             AND f.incident_id = CAST(:incident AS bigint)))
     ORDER BY c.sla_rank, c.priority, c.sla_due_at NULLS LAST, c.waiting_since, c.id
     LIMIT :limit
     """
@@ -266,7 +280,8 @@ async def queue(
     """Open conversations needing an answer: breached, at risk, ok; then priority, deadline.
 
     ``filters`` may hold priority (1-4), platform, intent, rank (SLA state), language and
-    mine (a user id: conversations that user holds).
+    mine (a user id: conversations that user holds) and incident (an incident id: its
+    conversations). Each row carries its incident (id, label, status, kind) or None.
     """
     wanted = {
         "priority": None,
@@ -275,6 +290,7 @@ async def queue(
         "rank": None,
         "language": None,
         "mine": None,
+        "incident": None,
         **(filters or {}),
     }
     rows = (
@@ -310,6 +326,14 @@ async def queue(
                 "state": SLA_STATES[r.sla_rank],
                 "due_at": r.sla_due_at,
                 "time_left_seconds": None if r.sla_due_at is None else left(r.sla_due_at),
+            },
+            "incident": None
+            if r.incident_id is None
+            else {
+                "id": r.incident_id,
+                "label": r.incident_label,
+                "status": r.incident_status,
+                "kind": r.incident_kind,
             },
             "latest_message": None
             if r.message_id is None

@@ -141,6 +141,8 @@ def test_every_alert_says_how_bad_and_what_to_do() -> None:
         "ChannelNeedsReauthorisation",
         "EventBacklogGrowing",
         "HttpErrorRatioHigh",
+        "CustomerIncidentOpened",
+        "ModerationIncidentOpened",
     }
     for alert in alerts:
         assert alert["labels"]["severity"] in ("page", "ticket")

@@ -102,6 +102,8 @@ def upgrade() -> None:
         """
     )
     op.execute("CREATE INDEX incident_signals_window ON triage.incident_signals (workspace_id, at)")
+    # The detector finds the workspaces with recent signals, and prunes old ones, by time.
+    op.execute("CREATE INDEX incident_signals_recent ON triage.incident_signals (at)")
     op.execute(
         """
         CREATE TABLE triage.incident_history (

@@ -130,8 +130,21 @@ export const savedReplies = () => send("GET", "/v1/saved-replies");
 export const correct = (messageId, field, value) =>
   write(`/v1/messages/${cid(messageId)}/correction`, { field, value });
 
-export function reply(id, text, clientKey, savedReplyId) {
+export function reply(id, text, clientKey, savedReplyId, incidentId) {
   const body = { text, client_key: clientKey };
   if (savedReplyId) body.saved_reply_id = savedReplyId;
+  else if (incidentId) body.incident_id = Number(incidentId);
   return write(`/v1/conversations/${cid(id)}/replies`, body);
+}
+
+export const incidents = () => send("GET", "/v1/incidents?limit=100");
+export const incident = (id) => send("GET", `/v1/incidents/${cid(id)}`);
+export const incidentNote = (id, text) => write(`/v1/incidents/${cid(id)}/note`, { text }, "PUT");
+export const closeIncident = (id) => write(`/v1/incidents/${cid(id)}/close`);
+export const reopenIncident = (id) => write(`/v1/incidents/${cid(id)}/reopen`);
+export const mergeIncident = (id, other) => write(`/v1/incidents/${cid(id)}/merge`, { incident_id: other });
+export function splitIncident(id, conversationIds, label) {
+  const body = { conversation_ids: conversationIds };
+  if (label) body.label = label;
+  return write(`/v1/incidents/${cid(id)}/split`, body);
 }

@@ -3,6 +3,7 @@
 import * as api from "./api.js";
 import { fill, h } from "./dom.js";
 import { ConversationView } from "./conversation.js";
+import { IncidentView } from "./incidents.js";
 import { Queue } from "./queue.js";
 import { countdown, duration } from "./format.js";
 import { SecurityDialog, enrol } from "./security.js";
@@ -64,12 +65,42 @@ const conversation = new ConversationView({
   changed: () => refreshQueue(),
 });
 
+const incidents = new IncidentView({
+  root: $("incident"),
+  announce,
+  alert: alertAgent,
+  revealed,
+  changed: () => refreshQueue(),
+  showInQueue: (incident) => filterByIncident(incident),
+});
+
+/** The queue shows only this incident's conversations (null: all again). */
+function filterByIncident(incident) {
+  $("f-incident").value = incident ? String(incident.id) : "";
+  fill($("f-incident-label"), incident ? `Only incident “${incident.label}”` : "");
+  $("f-incident-box").hidden = !incident;
+  refreshQueue();
+  if (incident) {
+    $("filters-box").open = true;
+    announce(`The queue shows only the conversations of “${incident.label}”.`);
+    if (!WIDE.matches) go(null);
+    $("f-incident-clear").focus();
+  }
+}
+
+$("f-incident-clear").addEventListener("click", () => {
+  filterByIncident(null);
+  announce("The queue shows every conversation again.");
+});
+
 function showLogin(reason) {
   me = null;
   stopLive();
   // Nothing of the last session stays in the page.
   queue.render([], null);
   conversation.close();
+  incidents.close();
+  filterByIncident(null);
   conversation.drafts.clear();
   revealed.clear();
   $("desk").hidden = true;
@@ -112,6 +143,7 @@ async function showDesk(user) {
   me = user;
   $("enrol-screen").hidden = true;
   conversation.me = user;
+  incidents.me = user;
   $("login-screen").hidden = true;
   $("desk").hidden = false;
   $("account").hidden = false;
@@ -228,6 +260,17 @@ function route() {
   if (location.hash && !location.hash.startsWith("#/")) return; // an in-page link, not a screen
   const match = /^#\/c\/(\d+)$/.exec(location.hash);
   if ((match ? match[1] : null) !== conversation.id) clearAlert();
+  const incident = /^#\/i\/(\d+)$/.exec(location.hash);
+  if (incident || location.hash === "#/incidents") {
+    // An incident (or the list of them) takes the conversation pane.
+    document.body.dataset.view = "conversation";
+    conversation.close();
+    $("conversation-empty").hidden = true;
+    if (incident) incidents.open(incident[1]);
+    else incidents.showList();
+    return;
+  }
+  incidents.close();
   if (match) {
     document.body.dataset.view = "conversation";
     queue.select(match[1]);
@@ -299,6 +342,7 @@ function startPolling() {
   pollTimer = setInterval(() => {
     refreshQueue();
     conversation.refresh();
+    incidents.refresh();
   }, POLL_MS);
 }
 
@@ -332,6 +376,7 @@ function connectStream() {
     }
     refreshQueue();
     if (!data.conversation_id || String(data.conversation_id) === conversation.id) conversation.refresh();
+    incidents.refresh();
   });
   stream.addEventListener("error", () => {
     startPolling();
@@ -417,7 +462,7 @@ document.addEventListener("keydown", (event) => {
     r: () => replyKey(),
     e: () => conversation.id && conversation.setStatus("resolve"),
     "?": () => openHelp(),
-    Escape: () => conversation.id && go(null),
+    Escape: () => (conversation.id || !$("incident").hidden) && go(null),
   };
   const action = keys[event.key];
   if (!action) return;

@@ -14,6 +14,7 @@ import {
   platformName,
 } from "./format.js";
 import { countdownElement, maybeBlurred, priorityBadge } from "./queue.js";
+import { incidentBadge, startFromNote } from "./incidents.js";
 
 const FIELDS = {
   intent: { label: "Intent", values: INTENTS.map((i) => [i, i]) },
@@ -59,6 +60,8 @@ export class ConversationView {
     this.warnings = byId("reply-warnings");
     this.sendButton = byId("send-reply");
     this.saved = byId("saved-reply");
+    this.fromIncident = byId("from-incident");
+    this.incidentLine = byId("conv-incident");
     this.noteForm = byId("note-form");
     this.noteText = byId("note-text");
     this.buttons = {
@@ -87,7 +90,10 @@ export class ConversationView {
     this.replyText.addEventListener("input", () => {
       const draft = this.draft();
       draft.text = this.replyText.value;
-      if (!draft.text.trim()) draft.savedId = null;
+      if (!draft.text.trim()) {
+        draft.savedId = null;
+        draft.incidentId = null;
+      }
     });
     this.saved.addEventListener("change", () => this.insertSaved());
     this.noteForm.addEventListener("submit", (event) => {
@@ -97,7 +103,9 @@ export class ConversationView {
   }
 
   draft(id = this.id) {
-    if (!this.drafts.has(id)) this.drafts.set(id, { text: "", savedId: null, key: randomKey() });
+    if (!this.drafts.has(id)) {
+      this.drafts.set(id, { text: "", savedId: null, incidentId: null, key: randomKey() });
+    }
     return this.drafts.get(id);
   }
 
@@ -129,6 +137,7 @@ export class ConversationView {
     const draft = this.draft();
     draft.text = box.value;
     draft.savedId = chosen.id;
+    draft.incidentId = null;
     box.focus();
     this.announce(`Inserted “${chosen.title}”: edit it before sending.`);
   }
@@ -223,6 +232,16 @@ export class ConversationView {
     this.buttons.resolve.hidden = !open;
     this.buttons.wait.hidden = view.status !== "open";
     this.buttons.reopen.hidden = open;
+
+    this.incidentLine.hidden = !view.incident;
+    fill(this.incidentLine, view.incident ? incidentBadge(view.incident, "conv-incident-link") : null);
+    startFromNote({
+      button: this.fromIncident,
+      box: this.replyText,
+      incident: view.incident,
+      draft: () => this.draft(),
+      announce: this.announce,
+    });
 
     this.replyLabel.textContent = `Reply to ${who}`;
     this.replyHint.textContent = !open
@@ -552,7 +571,7 @@ export class ConversationView {
     fill(this.warnings);
     try {
       // The same key until the server has it: a double submit or a retry stores one reply.
-      const answer = await api.reply(id, text, draft.key, draft.savedId);
+      const answer = await api.reply(id, text, draft.key, draft.savedId, draft.incidentId);
       this.drafts.delete(id);
       this.alert(null);
       if (this.id === id) {

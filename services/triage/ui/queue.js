@@ -2,6 +2,7 @@
 // priority, then deadline), with live SLA countdowns, the reasons triage gave, and filters.
 import { h, reconcile } from "./dom.js";
 import { SLA_STATES, authorName, countdown, duration, platformName } from "./format.js";
+import { incidentBadge } from "./incidents.js";
 
 /** The countdown element every screen uses; app.js ticks every `.countdown` once a second. */
 export function countdownElement(sla, id) {
@@ -72,7 +73,8 @@ function steady(item) {
   return { ...rest, sla: { ...item.sla, time_left_seconds: undefined } };
 }
 
-const FILTER_NAMES = ["priority", "state", "platform", "intent", "language", "mine"];
+// "incident" is set from an incident's view (a hidden field); the server applies it.
+const FILTER_NAMES = ["priority", "state", "platform", "intent", "language", "mine", "incident"];
 
 export class Queue {
   constructor({ list, count, empty, filters, onOpen, revealed }) {
@@ -202,6 +204,7 @@ export class Queue {
           duration(item.waiting_seconds || 0),
         ),
         holder ? h("span", { className: "holder" }, ` · ${holder}`) : null,
+        item.incident ? [" ", incidentBadge(item.incident, `incident-${id}`)] : null,
         h("span", { className: "visually-hidden" }, ". Why: "),
         h(
           "ul",

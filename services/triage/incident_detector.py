@@ -1,0 +1,472 @@
+"""The incident detector: every few seconds, each active workspace's window is re-decided.
+
+It reads the workspace's signal window and open incidents, asks the pure ``plan`` what
+changes, and applies it in one transaction: incident rows, members, history rows, the
+``incident.opened|grown|closed`` outbox events and the desk's change log. A transaction-level
+advisory lock per workspace (tried, never waited for) lets any number of triage replicas run
+it: one decides a workspace at a time, the others skip it for that tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ecoute.v1 import events_pb2
+from services.infra.db import is_unavailable
+from services.infra.events import publish, sleep_or_stop
+from services.triage import changes, incident_signals
+from services.triage.domain import incidents
+from services.triage.domain.incidents import Closed, Grown, Member, Opened, OpenIncident, Params
+from services.triage.settings import TriageSettings
+
+log = logging.getLogger("ecoute.triage.incidents")
+
+CHANGE_KIND = "incident"  # the desk change-log kind (same as the desk's own changes)
+_LOCK_SPACE = 0x1C1D  # advisory-lock namespace of the detector
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentNews:
+    """What the detector did, for metrics: observed by the replica that did it, once."""
+
+    change: str  # opened, grown or closed
+    kind: str
+    message_count: int
+    lag_seconds: float = 0.0  # opened: from the burst's first message to the incident
+
+
+def replay_clock(
+    origin: datetime, speed: float, at: datetime | None = None
+) -> Callable[[], datetime]:
+    """A clock reading ``origin`` at the real instant ``at`` (default now) and running ``speed``
+    times real time: replays of old data, and benches that must not wait for hours."""
+    start = (at or datetime.now(UTC)).timestamp()
+    return lambda: origin + timedelta(seconds=(time.time() - start) * speed)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()
+
+
+def _ts(moment: datetime) -> Timestamp:
+    return Timestamp(seconds=int(moment.timestamp() // 1), nanos=moment.microsecond * 1000)
+
+
+_OPEN_INCIDENTS = text(
+    """
+    SELECT id, kind, sketch, first_seen, last_seen FROM triage.incidents
+    WHERE workspace_id = :ws AND status = 'open' ORDER BY id FOR UPDATE
+    """
+)
+_MEMBERS = text(
+    """
+    SELECT incident_id, message_id, conversation_id, author, platform, language, at, flooding
+    FROM triage.incident_members
+    WHERE workspace_id = :ws AND incident_id = ANY(CAST(:ids AS bigint[]))
+    ORDER BY at, message_id
+    """
+)
+_INSERT_INCIDENT = text(
+    """
+    INSERT INTO triage.incidents (workspace_id, kind, label, terms, sketch, first_seen, opened_at,
+        last_seen, message_count, author_count, platforms, languages, updated_at)
+    VALUES (:ws, :kind, :label, CAST(:terms AS text[]), CAST(:sketch AS bigint[]), :first_seen,
+        :now, :last_seen, :messages, :authors, CAST(:platforms AS text[]),
+        CAST(:languages AS text[]), :now)
+    RETURNING id
+    """
+)
+_INSERT_MEMBERS = text(
+    """
+    INSERT INTO triage.incident_members (workspace_id, incident_id, message_id, conversation_id,
+        author, platform, language, at, flooding, added_at)
+    SELECT :ws, :incident, r.m, r.c, r.author, r.platform, r.language, r.at, r.flooding, :now
+    FROM json_to_recordset(CAST(:rows AS json)) AS r(m bigint, c bigint, author text,
+        platform text, language text, at timestamptz, flooding boolean)
+    ON CONFLICT DO NOTHING
+    RETURNING message_id, conversation_id
+    """
+)
+_GROW = text(
+    """
+    UPDATE triage.incidents SET message_count = :messages, author_count = :authors,
+        last_seen = GREATEST(last_seen, :last_seen), platforms = CAST(:platforms AS text[]),
+        languages = CAST(:languages AS text[]), updated_at = :now
+    WHERE workspace_id = :ws AND id = :id
+    """
+)
+_FLOODING = text(
+    """
+    UPDATE triage.incident_members SET flooding = true
+    WHERE workspace_id = :ws AND incident_id = :id AND message_id = ANY(CAST(:ids AS bigint[]))
+    """
+)
+_CLOSE = text(
+    """
+    UPDATE triage.incidents SET status = 'closed', closed_at = :now, close_reason = 'quiet',
+        updated_at = :now
+    WHERE workspace_id = :ws AND id = :id AND status = 'open'
+    RETURNING kind, message_count
+    """
+)
+_HISTORY = text(
+    """
+    INSERT INTO triage.incident_history (workspace_id, incident_id, change, detail, at)
+    VALUES (:ws, :id, :change, CAST(:detail AS jsonb), :now)
+    """
+)
+_CONVERSATIONS = text(
+    """
+    SELECT DISTINCT conversation_id FROM triage.incident_members
+    WHERE workspace_id = :ws AND incident_id = :id
+    """
+)
+
+
+def _members_json(members: Sequence[Member]) -> str:
+    return _json(
+        [
+            {
+                "m": m.message_id,
+                "c": m.conversation_id,
+                "author": m.author,
+                "platform": m.platform,
+                "language": m.language,
+                "at": m.at,
+                "flooding": m.flooding,
+            }
+            for m in members
+        ]
+    )
+
+
+async def load_open(conn: AsyncConnection, workspace_id: uuid.UUID) -> list[OpenIncident]:
+    """The workspace's open incidents with their members, locked for this transaction."""
+    rows = (await conn.execute(_OPEN_INCIDENTS, {"ws": workspace_id})).all()
+    if not rows:
+        return []
+    members: dict[int, list[Member]] = {r.id: [] for r in rows}
+    for m in await conn.execute(_MEMBERS, {"ws": workspace_id, "ids": list(members)}):
+        members[m.incident_id].append(
+            Member(
+                m.message_id, m.conversation_id, m.author, m.platform, m.language, m.at, m.flooding
+            )
+        )
+    return [
+        OpenIncident(r.id, r.kind, tuple(r.sketch), r.first_seen, r.last_seen, tuple(members[r.id]))
+        for r in rows
+    ]
+
+
+class IncidentDetector:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        params: Params | None = None,
+        tick_seconds: float = 5.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_news: Callable[[IncidentNews], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.params = params or Params()
+        self.tick_seconds = tick_seconds
+        self.clock = clock
+        self.on_news = on_news
+        self._last_prune: datetime | None = None
+
+    async def tick(self) -> int:
+        """Decide every active workspace once; returns how many were decided."""
+        now = self.clock()
+        async with self.engine.connect() as conn:
+            active = await incident_signals.active_workspaces(conn, now - self.params.window)
+        decided = 0
+        for workspace_id in active:
+            decided += await self.detect(workspace_id)
+        if self._last_prune is None or now - self._last_prune > timedelta(hours=1):
+            async with self.engine.begin() as conn:
+                await incident_signals.prune(conn, now)
+            self._last_prune = now
+        return decided
+
+    async def detect(self, workspace_id: uuid.UUID) -> int:
+        """Decide one workspace in one transaction; 0 if another replica holds it."""
+        news: list[IncidentNews] = []
+        async with self.engine.begin() as conn:
+            locked = await conn.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:space, hashtext(:ws))"),
+                {"space": _LOCK_SPACE, "ws": str(workspace_id)},
+            )
+            if not locked:
+                return 0
+            now = self.clock()
+            params = self.params
+            open_incidents = await load_open(conn, workspace_id)
+            window = await incident_signals.window(conn, workspace_id, now - params.window, now)
+            baseline = []
+            if incidents.needs_baseline(window, params):
+                baseline = await incident_signals.baseline(
+                    conn, workspace_id, now - params.baseline, now - params.window
+                )
+            plan = incidents.plan(window, baseline, open_incidents, now, params)
+            if not plan:
+                return 1
+            for opened in plan.opened:
+                news.append(await self._open(conn, workspace_id, opened, now))
+            kinds = {i.id: i.kind for i in open_incidents}
+            for grown in plan.grown:
+                await self._grow(conn, workspace_id, grown, kinds[grown.incident_id], now)
+                news.append(IncidentNews("grown", kinds[grown.incident_id], grown.message_count))
+            for closed in plan.closed:
+                done = await self._close(conn, workspace_id, closed, now)
+                if done is not None:
+                    news.append(done)
+        for item in news:
+            log.info(
+                "incident %s",
+                item.change,
+                extra={
+                    "workspace_id": str(workspace_id),
+                    "kind": item.kind,
+                    "messages": item.message_count,
+                },
+            )
+            if self.on_news is not None:
+                self.on_news(item)
+        return 1
+
+    async def _announce(
+        self,
+        conn: AsyncConnection,
+        workspace_id: uuid.UUID,
+        incident_id: int,
+        change: str,
+        *,
+        kind: str,
+        status: str,
+        message_count: int,
+        conversation_ids: Sequence[int],
+        detail: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """History row, outbox event and the desk's change log for one change."""
+        await conn.execute(
+            _HISTORY,
+            {
+                "ws": workspace_id,
+                "id": incident_id,
+                "change": change,
+                "detail": _json(detail),
+                "now": now,
+            },
+        )
+        event = events_pb2.IncidentChanged(
+            workspace_id=str(workspace_id),
+            incident_id=incident_id,
+            change=change,
+            kind=kind,
+            status=status,
+            message_count=message_count,
+            conversation_ids=sorted(set(conversation_ids)),
+            close_reason="quiet" if change == "closed" else "",
+            changed_at=_ts(now),
+        )
+        await publish(conn, f"incident.{change}", [workspace_id], [event.SerializeToString()])
+        await changes.record(conn, [(workspace_id, c) for c in conversation_ids], CHANGE_KIND)
+
+    async def _add_members(
+        self,
+        conn: AsyncConnection,
+        workspace_id: uuid.UUID,
+        incident_id: int,
+        members: Sequence[Member],
+        now: datetime,
+    ) -> list[int]:
+        rows = await conn.execute(
+            _INSERT_MEMBERS,
+            {
+                "ws": workspace_id,
+                "incident": incident_id,
+                "rows": _members_json(members),
+                "now": now,
+            },
+        )
+        return [r.conversation_id for r in rows]
+
+    async def _open(
+        self, conn: AsyncConnection, workspace_id: uuid.UUID, opened: Opened, now: datetime
+    ) -> IncidentNews:
+        incident_id = (
+            await conn.execute(
+                _INSERT_INCIDENT,
+                {
+                    "ws": workspace_id,
+                    "kind": opened.kind,
+                    "label": opened.label,
+                    "terms": list(opened.terms),
+                    "sketch": list(opened.sketch),
+                    "first_seen": opened.first_seen,
+                    "last_seen": opened.last_seen,
+                    "messages": len(opened.members),
+                    "authors": opened.author_count,
+                    "platforms": list(opened.platforms),
+                    "languages": list(opened.languages),
+                    "now": now,
+                },
+            )
+        ).scalar_one()
+        conversations = await self._add_members(
+            conn, workspace_id, incident_id, opened.members, now
+        )
+        lag = max(0.0, (now - opened.first_seen).total_seconds())
+        await self._announce(
+            conn,
+            workspace_id,
+            incident_id,
+            "opened",
+            kind=opened.kind,
+            status="open",
+            message_count=len(opened.members),
+            conversation_ids=conversations,
+            detail={
+                "messages": len(opened.members),
+                "authors": opened.author_count,
+                "burst_start": opened.first_seen,
+                "lag_seconds": round(lag, 3),
+                "sample_message_ids": list(opened.samples),
+                "conversation_ids": sorted(set(conversations)),
+            },
+            now=now,
+        )
+        return IncidentNews("opened", opened.kind, len(opened.members), lag)
+
+    async def _grow(
+        self, conn: AsyncConnection, workspace_id: uuid.UUID, grown: Grown, kind: str, now: datetime
+    ) -> None:
+        conversations = await self._add_members(
+            conn, workspace_id, grown.incident_id, grown.added, now
+        )
+        if grown.flooding:
+            await conn.execute(
+                _FLOODING,
+                {"ws": workspace_id, "id": grown.incident_id, "ids": list(grown.flooding)},
+            )
+        await conn.execute(
+            _GROW,
+            {
+                "ws": workspace_id,
+                "id": grown.incident_id,
+                "messages": grown.message_count,
+                "authors": grown.author_count,
+                "last_seen": grown.last_seen,
+                "platforms": list(grown.platforms),
+                "languages": list(grown.languages),
+                "now": now,
+            },
+        )
+        await self._announce(
+            conn,
+            workspace_id,
+            grown.incident_id,
+            "grown",
+            kind=kind,
+            status="open",
+            message_count=grown.message_count,
+            conversation_ids=conversations,
+            detail={
+                "added": len(grown.added),
+                "messages": grown.message_count,
+                "authors": grown.author_count,
+                "flooding": len(grown.flooding),
+                "conversation_ids": sorted(set(conversations)),
+            },
+            now=now,
+        )
+
+    async def _close(
+        self, conn: AsyncConnection, workspace_id: uuid.UUID, closed: Closed, now: datetime
+    ) -> IncidentNews | None:
+        row = (
+            await conn.execute(_CLOSE, {"ws": workspace_id, "id": closed.incident_id, "now": now})
+        ).one_or_none()
+        if row is None:
+            return None
+        conversations = [
+            r.conversation_id
+            for r in await conn.execute(
+                _CONVERSATIONS, {"ws": workspace_id, "id": closed.incident_id}
+            )
+        ]
+        await self._announce(
+            conn,
+            workspace_id,
+            closed.incident_id,
+            "closed",
+            kind=row.kind,
+            status="closed",
+            message_count=row.message_count,
+            conversation_ids=conversations,
+            detail={"reason": "quiet", "messages": row.message_count},
+            now=now,
+        )
+        return IncidentNews("closed", row.kind, row.message_count)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Decide every few seconds until ``stop``; a failing tick backs off and retries."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                await self.tick()
+                backoff = 0.5
+                await sleep_or_stop(stop, self.tick_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    log.exception("incident detector error")
+                await sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 10.0)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def build_detector(
+    engine: AsyncEngine,
+    settings: TriageSettings,
+    on_news: Callable[[IncidentNews], None] | None = None,
+) -> IncidentDetector:
+    """The detector with the configured windows (and the replay clock, when one is set)."""
+    params = Params(
+        window=timedelta(seconds=settings.incident_window_seconds),
+        baseline=timedelta(seconds=settings.incident_baseline_seconds),
+        quiet=timedelta(seconds=settings.incident_quiet_seconds),
+        min_voices=settings.incident_min_voices,
+    )
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+    if settings.incident_clock_origin is not None:
+        clock = replay_clock(
+            _aware(settings.incident_clock_origin),
+            settings.incident_clock_speed,
+            _aware(settings.incident_clock_at) if settings.incident_clock_at else None,
+        )
+    return IncidentDetector(
+        engine,
+        params=params,
+        tick_seconds=settings.incident_tick_seconds,
+        clock=clock,
+        on_news=on_news,
+    )
