@@ -292,6 +292,7 @@ async def seeded(stage: Stage) -> None:
             SELECT workspace_id, id, conversation_id, author_handle, 'x', 'en', false, now(),
                    ARRAY[1, 2], string_to_array(lower(text), ' ')
             FROM triage.messages WHERE workspace_id = :ws AND direction = 'in'
+            ON CONFLICT DO NOTHING  -- the consumer already signalled those needing an answer
             """
             ),
             {"ws": stage.ws.id},
@@ -759,6 +760,7 @@ async def _retention(stage: Stage) -> None:
     assert await occurrences(stage, [MARIE_WORDS[0], MARIE_NAME], workspace=stage.other.id) == {
         "inbox.authors.display_name": 1,
         "inbox.messages.text": 1,
+        "triage.incident_signals.terms": 1,  # the detector's words for a message needing an answer
         "triage.messages.author_name": 1,
         "triage.messages.text": 1,
     }
