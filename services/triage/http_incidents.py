@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.strings import NO_NUL
 from services.triage import incident_actions as actions
 from services.triage import incidents_store as store
 from services.triage.accounts import Caller
@@ -32,7 +33,7 @@ WRITERS = ("lead", "admin")
 
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: Annotated[str, Field(max_length=MAX_REPLY)]
+    text: Annotated[str, Field(max_length=MAX_REPLY, pattern=NO_NUL)]
 
 
 class MergeIn(BaseModel):
@@ -45,12 +46,12 @@ class SplitIn(BaseModel):
     conversation_ids: Annotated[
         list[Annotated[int, Field(ge=1, lt=2**63)]], Field(max_length=MAX_SPLIT)
     ]
-    label: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    label: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)] | None = None
 
 
 def incident_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise ProblemError(404, "Not Found", "No such incident.")
     return int(raw)
 
@@ -71,7 +72,7 @@ def _list_query(request: web.Request) -> tuple[str | None, str | None, int]:
     if "kind" in query and query["kind"] not in KINDS:
         errors.append({"pointer": "/query/kind", "detail": "expected customer or moderation"})
     raw = query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or not 1 <= int(raw) <= MAX_LIMIT:
         errors.append({"pointer": "/query/limit", "detail": f"expected 1..{MAX_LIMIT}"})
     errors += [
         {"pointer": f"/query/{name}", "detail": "unknown parameter"}

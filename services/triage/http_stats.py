@@ -65,7 +65,7 @@ async def get_stats(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     require_role(caller, "lead", "admin")
     raw = request.query.get("days", "7")
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 90:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or not 1 <= int(raw) <= 90:
         raise ProblemError(
             422,
             "Invalid query",

@@ -96,8 +96,27 @@ ROLES: dict[Key, str] = {
     ("POST", "/v1/privacy/exports"): "admin",
     ("GET", "/v1/privacy/retention"): "admin",
     ("PUT", "/v1/privacy/retention"): "admin",
+    # Incidents: agents read them (and reply to each person); leads and admins change them.
+    ("GET", "/v1/incidents"): "agent",
+    ("GET", "/v1/incidents/{id}"): "agent",
+    ("PUT", "/v1/incidents/{id}/note"): "lead",
+    ("POST", "/v1/incidents/{id}/merge"): "lead",
+    ("POST", "/v1/incidents/{id}/split"): "lead",
+    ("POST", "/v1/incidents/{id}/close"): "lead",
+    ("POST", "/v1/incidents/{id}/reopen"): "lead",
 }
 RANK = {"agent": 0, "lead": 1, "admin": 2}
+
+FIRST_ANSWER: dict[Key, int] = {
+    # What the first role allowed (the lead) gets in the role matrix where that first call
+    # must really change something — a refusal (409/422) there would make the matrix test
+    # nothing but the guard. Later roles repeating it may be refused (see PATH_IDS).
+    ("PUT", "/v1/incidents/{id}/note"): 200,
+    ("POST", "/v1/incidents/{id}/merge"): 200,
+    ("POST", "/v1/incidents/{id}/split"): 201,
+    ("POST", "/v1/incidents/{id}/close"): 200,
+    ("POST", "/v1/incidents/{id}/reopen"): 200,
+}
 
 OWN_CREDENTIALS: set[Key] = {
     # Public operations that check a credential of their own (password, platform signature):
@@ -127,6 +146,10 @@ def _spare_user(w: Populated) -> dict[str, str]:
     return {"id": w.spare_user_id}
 
 
+def _incident(w: Populated) -> dict[str, str]:
+    return {"id": str(w.incident)}
+
+
 PATH_IDS: dict[Key, PathIds] = {
     ("DELETE", "/v1/tokens/{id}"): PathIds(lambda w: {"id": w.spare_token_id}),
     ("GET", "/v1/conversations/{id}"): PathIds(_conversation),
@@ -147,6 +170,23 @@ PATH_IDS: dict[Key, PathIds] = {
     ("DELETE", "/v1/users/{id}/sessions"): PathIds(_spare_user),
     ("POST", "/v1/users/{id}/two-factor/reset"): PathIds(_spare_user),
     ("GET", "/v1/privacy/erasures/{id}"): PathIds(lambda w: {"id": w.erasure_id}),
+    # Every incident route acts on the outage incident. The changes run in document order
+    # (``ordered``), each one's first allowed caller making the real change — a later role's
+    # repeat is refused (409/422), which the role matrix accepts as "not 401/403, no 5xx":
+    #   note   — the same text every time (only the first write changes anything);
+    #   merge  — the payment incident into the outage (then 409: already merged away);
+    #   split  — one of the outage's own conversations out to a new incident (then 422: no
+    #            longer in it), so it holds whether or not the merge ran first;
+    #   close  — then reopen, which the document lists right after it, leaves the outage
+    #            open for whatever runs later (schemathesis, a second role).
+    # Another workspace gets 404 for each, and the isolation matrix's snapshot (incidents,
+    # members, signals, history) proves none of it happened there.
+    ("GET", "/v1/incidents/{id}"): PathIds(_incident),
+    ("PUT", "/v1/incidents/{id}/note"): PathIds(_incident),
+    ("POST", "/v1/incidents/{id}/merge"): PathIds(_incident),
+    ("POST", "/v1/incidents/{id}/split"): PathIds(_incident),
+    ("POST", "/v1/incidents/{id}/close"): PathIds(_incident),
+    ("POST", "/v1/incidents/{id}/reopen"): PathIds(_incident),
     # A channel key names a channel within the caller's workspace: the same key from another
     # workspace configures that workspace's own channel (the snapshot proves the first's is
     # untouched).
@@ -229,6 +269,13 @@ BODIES: dict[Key, Callable[[Populated], Any]] = {
     # The main customer: another workspace's export must hold none of their messages.
     ("POST", "/v1/privacy/exports"): lambda w: {
         "identities": [{"platform": "x", "author_id": w.customer}]
+    },
+    # Incidents (see PATH_IDS): ids in the bodies are the target workspace's own.
+    ("PUT", "/v1/incidents/{id}/note"): lambda w: {"text": "Engineers are on the outage."},
+    ("POST", "/v1/incidents/{id}/merge"): lambda w: {"incident_id": w.other_incident},
+    ("POST", "/v1/incidents/{id}/split"): lambda w: {
+        "conversation_ids": [w.split_conversation],
+        "label": "matrix split",
     },
     # Not the 400 days populate set: a write to the wrong workspace would show.
     ("PUT", "/v1/privacy/retention"): lambda w: {"conversation_days": 3650},

@@ -37,8 +37,9 @@ PAYLOADS = [
     "\u202egnp.exe <b>bold</b> &lt;escaped&gt; &amp;",
 ]
 
-NOT_ASCII_DIGITS = ["\u00b3", "\u0663", "\u2460", "P\u00b2"]
-"""Digits to str.isdigit() that int() refuses (or reads in another script): ids, limits."""
+NOT_ASCII_DIGITS = ["\u00b3", "\u0663", "\u2460", "P\u00b2", "9" * 4500]
+"""Digits to str.isdigit() that int() refuses (or reads in another script, or refuses as
+longer than Python's 4,300-digit limit): ids, limits."""
 
 
 async def integrity(database_url: str) -> dict[str, int]:
@@ -96,8 +97,34 @@ async def test_sql_and_script_payloads_are_stored_and_answered_as_text(
     answers = []
     for payload in [*PAYLOADS, *NOT_ASCII_DIGITS]:
         quoted = quote(payload, safe="")
-        for name in ("priority", "platform", "intent", "state", "language", "mine", "limit"):
+        for name in (
+            "priority",
+            "platform",
+            "intent",
+            "state",
+            "language",
+            "mine",
+            "limit",
+            "incident",
+        ):
             answers.append(await triage.get(f"/v1/queue?{name}={quoted}", headers=lead))
+        for name in ("status", "kind", "limit"):
+            answers.append(await triage.get(f"/v1/incidents?{name}={quoted}", headers=lead))
+        answers.append(await triage.get(f"/v1/incidents?{quoted}=1", headers=lead))
+        answers.append(await triage.get(f"/v1/incidents/{quoted}", headers=lead))
+        answers.append(await triage.post(f"/v1/incidents/{quoted}/close", headers=lead))
+        answers.append(
+            await triage.post(
+                f"/v1/incidents/{a.incident}/merge", headers=lead, json={"incident_id": payload}
+            )
+        )
+        answers.append(
+            await triage.post(
+                f"/v1/incidents/{a.incident}/split",
+                headers=lead,
+                json={"conversation_ids": [payload], "label": payload},
+            )
+        )
         answers.append(await triage.get(f"/v1/queue?{quoted}=1", headers=lead))
         answers.append(await triage.get(f"/v1/stats?days={quoted}", headers=lead))
         answers.append(await triage.get(f"/v1/conversations/{quoted}", headers=lead))
@@ -127,7 +154,8 @@ async def test_sql_and_script_payloads_are_stored_and_answered_as_text(
         )
         answers.append(await triage.put("/v1/webhooks", headers=lead, json={"url": payload}))
     assert [(r.method, str(r.url), r.status) for r in answers if r.status >= 500] == []
-    assert all(r.status in (400, 401, 404, 422) for r in answers), sorted(
+    # 413: the 4,500-digit number is over the size some bodies may have.
+    assert all(r.status in (400, 401, 404, 413, 422) for r in answers), sorted(
         {r.status for r in answers}
     )
 
@@ -168,6 +196,32 @@ async def test_sql_and_script_payloads_are_stored_and_answered_as_text(
         )
         assert reply.status in (200, 202), await reply.text()
         assert (await reply.json())["reply"]["text"] == payload
+    for payload in PAYLOADS:
+        note = await triage.put(
+            f"/v1/incidents/{a.incident}/note", headers=lead, json={"text": payload}
+        )
+        assert note.status == 200, await note.text()
+        assert (await note.json())["status_note"] == payload.strip()
+    # Postgres text cannot hold NUL: refused as the named field, not a 500 from the database.
+    for path, method, sent, pointer in (
+        ("note", triage.put, {"text": "a\u0000b"}, "/text"),
+        (
+            "split",
+            triage.post,
+            {"conversation_ids": [a.split_conversation], "label": "\u0000"},
+            "/label",
+        ),
+    ):
+        refused = await method(f"/v1/incidents/{a.incident}/{path}", headers=lead, json=sent)
+        assert refused.status == 422, await refused.text()
+        assert [e["pointer"] for e in (await refused.json())["errors"]] == [pointer]
+    split = await triage.post(
+        f"/v1/incidents/{a.incident}/split",
+        headers=lead,
+        json={"conversation_ids": [a.split_conversation], "label": PAYLOADS[0]},
+    )
+    assert split.status == 201, await split.text()
+    assert (await split.json())["label"] == PAYLOADS[0]
     view = await (await triage.get(f"/v1/conversations/{cid}", headers=lead)).json()
     assert set(PAYLOADS) <= {n["text"] for n in view["notes"]}
     assert set(PAYLOADS) <= {r["text"] for r in view["replies"]}

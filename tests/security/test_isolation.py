@@ -21,8 +21,13 @@ OWNED = (
     "triage.sessions",
     "triage.erasure_requests",
     "triage.retention_settings",
+    "triage.incidents",
+    "triage.incident_members",
+    "triage.incident_signals",
+    "triage.incident_history",
 )
-"""Tables of the two-factor, session and privacy routes, which populate must have filled."""
+"""Tables of the two-factor, session, privacy and incident routes, which populate must have
+filled."""
 
 
 async def test_every_operation_with_another_workspaces_ids(
@@ -57,3 +62,8 @@ async def test_a_workspaces_own_ids_do_work(worlds: Worlds) -> None:
     found = await worlds.triage.get(f"/v1/conversations/{a.conversation}", headers=bearer(a.admin))
     assert found.status == 200
     assert a.name in await found.text()
+    incident = await worlds.triage.get(f"/v1/incidents/{a.incident}", headers=bearer(a.admin))
+    assert incident.status == 200
+    view = await incident.json()
+    assert a.split_conversation in {c["conversation_id"] for c in view["conversations"]}
+    assert any(m in s["text"] for s in view["samples"] for m in a.markers), "A's own words"

@@ -40,6 +40,7 @@ async def test_every_credential_against_every_operation(worlds: Worlds, database
                         table.append((label, role, status))
     assert await snapshot(database_url, a.id) == before, "a refused call changed something"
 
+    firsts = {}
     for service, operations in catalog.SERVICES.items():
         client = worlds.client(service)
         for op in operations:
@@ -57,4 +58,7 @@ async def test_every_credential_against_every_operation(worlds: Worlds, database
                         status, body = await call(client, op, a, bearer(a.token(role)))
                         assert status not in (401, 403) and status < 500, (label, role, body)
                         table.append((label, role, status))
+                        firsts.setdefault(catalog.key(op), (status, body))
+    for k, expected in catalog.FIRST_ANSWER.items():
+        assert firsts[k][0] == expected, (k, firsts[k])
     assert len(table) >= 6 * 25

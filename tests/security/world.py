@@ -4,8 +4,9 @@ Each holds every kind of object the APIs expose (conversation, messages, a reply
 saved reply, API tokens — one revoked —, a channel, an SLA policy, a breach webhook, users of
 every role with passwords, a spare user with two-factor on — its recovery codes, a spent
 pending sign-in, a live session —, a spare session of the agent, an erasure request, a
-retention setting), and a snapshot reads back every row a workspace owns, so a test can prove
-nothing of it changed.
+retention setting, two customer incidents the detector opened from bursts of messages, with
+their signals, members and history), and a snapshot reads back every row a workspace owns,
+so a test can prove nothing of it changed.
 """
 
 from __future__ import annotations
@@ -16,15 +17,34 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.inbox.store import create_ingest_token
 from services.infra.db import create_engine
 from services.infra.events import Consumer
 from services.triage.consumer import handle_batch
+from services.triage.incident_detector import IncidentDetector
 from tests.support.authenticator import Authenticator
-from tests.support.world import bearer, make_user, make_workspace, message
+from tests.support.world import ago, bearer, make_user, make_workspace, message
 
 PASSWORD = "correct horse battery staple 42"
+BURSTS = {
+    # Two unrelated problems, five people each: the detector opens one incident per burst.
+    "outage": [
+        "No internet since this morning in {where}, the box is dead. Outage?",
+        "internet down in {where} again, box blinking red, please fix",
+        "Toujours pas d'internet à {where}, panne générale ? box morte",
+        "{where} internet outage since 8am, box dead, when will it be back?",
+        "is the internet down in {where}? my box has been dead all morning",
+    ],
+    "payment": [
+        "my card payment is refused at checkout in the {where} app, order stuck since noon",
+        "card payment refused at checkout again, {where} app, my basket order is stuck",
+        "{where} app checkout refused my card payment, order stuck, please help",
+        "why is my card payment refused at checkout? {where} app order stuck twice",
+        "checkout in the {where} app: card payment refused, order stuck, tried another card",
+    ],
+}
 
 
 @dataclass
@@ -46,6 +66,13 @@ class Populated:
     note_id: str
     saved_reply_id: str
     spare_token_id: str
+    incident: int
+    """An open customer incident (the outage): read, noted, merged into, split, closed and
+    reopened by the matrices."""
+    other_incident: int
+    """A second open customer incident (the payment burst): merged into ``incident``."""
+    split_conversation: int
+    """One of ``incident``'s several conversations: the one a split moves out."""
     channel_key: str
     spare_user_id: str
     """A user outside the matrices (two-factor on, signed in): admins' /v1/users/{id}/… act
@@ -94,6 +121,24 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
     )
     assert ingested.status == 200, await ingested.text()
     item = (await ingested.json())["items"][0]
+    where = f"Town{tag}"  # a word only this workspace's incidents (labels, texts) hold
+    burst = await inbox.post(
+        "/v1/ingest",
+        headers=bearer(ws.ingest_token),
+        json={
+            "messages": [
+                message(
+                    f"{tag}-{topic}-{i}",
+                    line.format(where=where),
+                    author=f"{topic[:2]}{i}{tag}",
+                    created_at=ago(seconds=120 - 10 * i),
+                )
+                for topic, lines in BURSTS.items()
+                for i, line in enumerate(lines)
+            ]
+        },
+    )
+    assert burst.status == 200, await burst.text()
     engine = create_engine(database_url, 2)
     try:
         message_id = None
@@ -113,6 +158,7 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
                 break
             await asyncio.sleep(0.05)
         assert message_id is not None, "triage never saw the message"
+        incidents = await _detect(engine, database_url, ws.id, where)
         async with engine.begin() as conn:
             revoked_ingest = f"eci_revoked_{tag}"
             await create_ingest_token(conn, ws.id, revoked_ingest, "old")
@@ -185,6 +231,9 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
         note_id=str((await note.json())["id"]),
         saved_reply_id=str((await saved.json())["id"]),
         spare_token_id=str((await spare.json())["id"]),
+        incident=incidents["outage"],
+        other_incident=incidents["payment"],
+        split_conversation=incidents["conversation"],
         channel_key=f"acct-{tag}",
         spare_user_id=security["user_id"],
         spare_session_id=security["session_id"],
@@ -201,6 +250,8 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
             (await erasure.json())["id"],
             f"departed{tag}",
             f"{name} leaver {tag}",
+            where,
+            where.lower(),
             str(ws.id),
             text_in,
             f"au{tag}",
@@ -220,6 +271,61 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
             (await hook.json())["secret"],
         ],
     )
+
+
+async def _detect(
+    engine: AsyncEngine, database_url: str, workspace_id: uuid.UUID, where: str
+) -> dict[str, int]:
+    """The bursts triaged (each message a detector signal) and detected, as the product does
+    (the detector's own pass, with the product's parameters, run once rather than waiting
+    for its tick): the incidents' ids by burst, and one of the outage's conversations."""
+    signals = 0
+    for _ in range(200):
+        await Consumer(engine, database_url, "triage", handle_batch).drain_once()
+        async with engine.connect() as conn:
+            signals = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM triage.incident_signals AS s "
+                        "JOIN triage.messages AS m "
+                        "ON m.workspace_id = s.workspace_id AND m.id = s.message_id "
+                        "WHERE s.workspace_id = :ws AND strpos(m.text, :where) > 0"
+                    ),
+                    {"ws": workspace_id, "where": where},
+                )
+            ).scalar_one()
+        if signals == sum(len(lines) for lines in BURSTS.values()):
+            break
+        await asyncio.sleep(0.05)
+    assert await IncidentDetector(engine).detect(workspace_id) == 1
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT i.id, i.kind, m.conversation_id, msg.text "
+                    "FROM triage.incidents AS i JOIN triage.incident_members AS m "
+                    "ON m.workspace_id = i.workspace_id AND m.incident_id = i.id "
+                    "JOIN triage.messages AS msg "
+                    "ON msg.workspace_id = m.workspace_id AND msg.id = m.message_id "
+                    "WHERE i.workspace_id = :ws AND i.status = 'open' ORDER BY m.conversation_id"
+                ),
+                {"ws": workspace_id},
+            )
+        ).all()
+    by_topic: dict[str, set[int]] = {}
+    conversations: dict[int, list[int]] = {}
+    for row in rows:
+        topic = "outage" if "internet" in row.text else "payment"
+        by_topic.setdefault(topic, set()).add(row.id)
+        conversations.setdefault(row.id, []).append(row.conversation_id)
+    assert {t: len(ids) for t, ids in by_topic.items()} == {"outage": 1, "payment": 1}, (
+        f"the detector did not open one incident per burst ({signals} signals): {rows}"
+    )
+    assert {row.kind for row in rows} == {"customer"}
+    (outage,) = by_topic["outage"]
+    (payment,) = by_topic["payment"]
+    assert len(conversations[outage]) >= 3, "a split needs an incident of several conversations"
+    return {"outage": outage, "payment": payment, "conversation": conversations[outage][-1]}
 
 
 async def _populate_security(
