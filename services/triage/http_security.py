@@ -67,6 +67,28 @@ def _box(request: web.Request) -> SecretBox:
     return box
 
 
+async def _end_other_sessions(
+    conn: AsyncConnection,
+    caller: Caller,
+    now: datetime,
+    action: str,
+    detail: dict[str, str] | None = None,
+) -> int:
+    """A change to how the caller proves who they are ends their other sessions (opened with
+    the old proof), in the same transaction, and goes to the audit log; returns how many."""
+    ended = await accounts.revoke_sessions(
+        conn, caller.workspace_id, caller.user_id, now, keep=caller.session_id
+    )
+    await accounts.audit(
+        conn,
+        caller.workspace_id,
+        caller.user_id,
+        action,
+        detail={**(detail or {}), "sessions_revoked": ended},
+    )
+    return ended
+
+
 def _failed_code(what: str) -> ProblemError:
     return ProblemError(
         422,
@@ -176,16 +198,7 @@ async def confirm(request: web.Request) -> web.Response:
         )
         if accepted:
             codes = await two_factor.enable(conn, caller.workspace_id, caller.user_id, now)
-            ended = await accounts.revoke_sessions(
-                conn, caller.workspace_id, caller.user_id, now, keep=caller.session_id
-            )
-            await accounts.audit(
-                conn,
-                caller.workspace_id,
-                caller.user_id,
-                "two_factor_enabled",
-                detail={"sessions_revoked": ended},
-            )
+            ended = await _end_other_sessions(conn, caller, now, "two_factor_enabled")
     if not accepted:
         await _record_failure(request, keys)
         raise _failed_code("two-factor stays off")
@@ -206,15 +219,8 @@ async def disable(request: web.Request) -> web.Response:
         )
         if method is not None:
             await two_factor.remove(conn, caller.workspace_id, caller.user_id)
-            ended = await accounts.revoke_sessions(
-                conn, caller.workspace_id, caller.user_id, now, keep=caller.session_id
-            )
-            await accounts.audit(
-                conn,
-                caller.workspace_id,
-                caller.user_id,
-                "two_factor_disabled",
-                detail={"proof": method, "sessions_revoked": ended},
+            ended = await _end_other_sessions(
+                conn, caller, now, "two_factor_disabled", {"proof": method}
             )
     if method is None:
         await _record_failure(request, keys)
@@ -287,16 +293,7 @@ async def change_password(request: web.Request) -> web.Response:
             await accounts.set_password(
                 conn, caller.workspace_id, caller.user_id, body.new_password
             )
-            ended = await accounts.revoke_sessions(
-                conn, caller.workspace_id, caller.user_id, now, keep=caller.session_id
-            )
-            await accounts.audit(
-                conn,
-                caller.workspace_id,
-                caller.user_id,
-                "password_changed",
-                detail={"sessions_revoked": ended},
-            )
+            ended = await _end_other_sessions(conn, caller, now, "password_changed")
     if not right:
         await _record_failure(request, keys)
         raise ProblemError(

@@ -228,43 +228,51 @@ async def save_conversations(
 
 _QUEUE = text(
     """
-    SELECT c.id, c.platform, c.channel, c.kind, c.priority, c.intent, c.abuse, c.reasons,
-           c.waiting_since, c.sla_rank, c.sla_due_at, c.assignee_id, c.claim_expires_at,
-           m.id AS message_id, m.text, m.author_handle, m.author_name, m.created_at,
-           d.language, u.display_name AS assignee_name,
-           inc.id AS incident_id, inc.label AS incident_label, inc.status AS incident_status,
-           inc.kind AS incident_kind
-    FROM triage.conversations AS c
-    LEFT JOIN triage.messages AS m
-      ON m.workspace_id = c.workspace_id AND m.id = c.last_message_id
-    LEFT JOIN triage.decisions AS d
-      ON d.workspace_id = m.workspace_id AND d.message_id = m.id
-    LEFT JOIN triage.users AS u
-      ON u.workspace_id = c.workspace_id AND u.id = c.assignee_id AND c.claim_expires_at > :now
+    WITH page AS (
+        SELECT c.workspace_id, c.id, c.platform, c.channel, c.kind, c.priority, c.intent,
+               c.abuse, c.reasons, c.waiting_since, c.sla_rank, c.sla_due_at, c.assignee_id,
+               c.claim_expires_at, m.id AS message_id, m.text, m.author_handle, m.author_name,
+               m.created_at, d.language, u.display_name AS assignee_name
+        FROM triage.conversations AS c
+        LEFT JOIN triage.messages AS m
+          ON m.workspace_id = c.workspace_id AND m.id = c.last_message_id
+        LEFT JOIN triage.decisions AS d
+          ON d.workspace_id = m.workspace_id AND d.message_id = m.id
+        LEFT JOIN triage.users AS u
+          ON u.workspace_id = c.workspace_id AND u.id = c.assignee_id
+         AND c.claim_expires_at > :now
+        WHERE c.workspace_id = :ws AND c.status = 'open' AND c.needs_answer
+          AND (CAST(:priority AS smallint) IS NULL OR c.priority = CAST(:priority AS smallint))
+          AND (CAST(:platform AS text) IS NULL OR c.platform = CAST(:platform AS text))
+          AND (CAST(:intent AS text) IS NULL OR c.intent = CAST(:intent AS text))
+          AND (CAST(:rank AS smallint) IS NULL OR c.sla_rank = CAST(:rank AS smallint))
+          AND (CAST(:language AS text) IS NULL OR d.language = CAST(:language AS text))
+          AND (CAST(:mine AS uuid) IS NULL
+               OR (c.assignee_id = CAST(:mine AS uuid) AND c.claim_expires_at > :now))
+          AND (CAST(:incident AS bigint) IS NULL OR EXISTS (
+               SELECT 1 FROM triage.incident_members AS f
+               WHERE f.workspace_id = c.workspace_id AND f.conversation_id = c.id
+                 AND f.incident_id = CAST(:incident AS bigint)))
+        ORDER BY c.sla_rank, c.priority, c.sla_due_at NULLS LAST, c.waiting_since, c.id
+        LIMIT :limit
+    )
+    -- The incident is looked up for the page only, not for every waiting conversation.
+    SELECT page.*, inc.id AS incident_id, inc.label AS incident_label,
+           inc.status AS incident_status, inc.kind AS incident_kind
+    FROM page
     LEFT JOIN LATERAL (  -- its incident: an open one before a closed one, then the latest
         SELECT i.id, i.label, i.status, i.kind
         FROM triage.incident_members AS im
         JOIN triage.incidents AS i ON i.workspace_id = im.workspace_id AND i.id = im.incident_id
-        WHERE im.workspace_id = c.workspace_id AND im.conversation_id = c.id
+        WHERE im.workspace_id = page.workspace_id AND im.conversation_id = page.id
         ORDER BY i.status = 'open' DESC, i.last_seen DESC, i.id DESC
         LIMIT 1
     ) AS inc ON true
-    WHERE c.workspace_id = :ws AND c.status = 'open' AND c.needs_answer
-      AND (CAST(:priority AS smallint) IS NULL OR c.priority = CAST(:priority AS smallint))
-      AND (CAST(:platform AS text) IS NULL OR c.platform = CAST(:platform AS text))
-      AND (CAST(:intent AS text) IS NULL OR c.intent = CAST(:intent AS text))
-      AND (CAST(:rank AS smallint) IS NULL OR c.sla_rank = CAST(:rank AS smallint))
-      AND (CAST(:language AS text) IS NULL OR d.language = CAST(:language AS text))
-      AND (CAST(:mine AS uuid) IS NULL
-           OR (c.assignee_id = CAST(:mine AS uuid) AND c.claim_expires_at > :now))
-      AND (CAST(:incident AS bigint) IS NULL OR EXISTS (
-           SELECT 1 FROM triage.incident_members AS f
-           WHERE f.workspace_id = c.workspace_id AND f.conversation_id = c.id
-             AND f.incident_id = CAST(:incident AS bigint)))
-    ORDER BY c.sla_rank, c.priority, c.sla_due_at NULLS LAST, c.waiting_since, c.id
-    LIMIT :limit
+    ORDER BY page.sla_rank, page.priority, page.sla_due_at NULLS LAST, page.waiting_since,
+             page.id
     """
 )
+
 
 SLA_STATES = {0: "breached", 1: "at_risk", 2: "ok", 3: "paused", 4: "none"}
 
