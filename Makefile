@@ -48,8 +48,8 @@ bench: setup
 	$(BIN)/python -m bench.sla
 	$(BIN)/python -m bench.queue
 	$(BIN)/python -m bench.triage
-	$(BIN)/python -m bench.sustained
 	$(BIN)/python -m bench.incidents
+	$(BIN)/python -m bench.sustained
 
 # Retrain the triage model from ../shared/data and data/labels (no network, seeded);
 # writes services/triage/model/ and docs/model_card.md.

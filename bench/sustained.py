@@ -349,8 +349,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         wall = time.perf_counter() - meter.started
         latencies, stored, triaged, backlog = await decision_latencies(url)
     finally:
+        unclean = []  # a process still running 30 s after SIGTERM (then killed) is a finding
         for process in services:
-            await process.stop()
+            try:
+                await process.stop()
+            except TimeoutError:
+                unclean.append(f"{process.service} {process.command}")
 
     elapsed = load.last_ack - load.first_send
     offered = args.rate
@@ -365,6 +369,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "sustained_messages_stored": stored,
         "sustained_messages_triaged": triaged,
         "sustained_errors": sum(load.errors.values()),
+        "sustained_unclean_stops": unclean,
         "sustained_error_kinds": dict(load.errors),
         "sustained_ingest_request_p50_ms": round(statistics.median(load.ingest_ms), 1),
         "sustained_ingest_request_p99_ms": round(percentile(load.ingest_ms, 0.99), 1),
