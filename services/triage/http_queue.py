@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
 from services.infra.ttl_cache import TtlCache
 from services.triage.clocks import load_policies
+from services.triage.domain.model import INTENTS
 from services.triage.domain.sla import Policy
 from services.triage.http_auth import authenticate
 from services.triage.store import queue
@@ -47,18 +48,6 @@ def _limit(request: web.Request) -> int:
 
 
 PLATFORMS = ("x", "facebook", "instagram", "messenger", "mastodon", "bluesky", "other")
-INTENTS = (
-    "problem",
-    "question",
-    "request",
-    "complaint",
-    "praise",
-    "banter",
-    "spam",
-    "abuse",
-    "brand",
-    "other",
-)
 STATES = {"breached": 0, "at_risk": 1, "ok": 2, "paused": 3, "none": 4}
 LANGUAGES = ("fr", "en", "other")
 

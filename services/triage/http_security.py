@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import segno
 from aiohttp import web
@@ -67,24 +67,25 @@ def _box(request: web.Request) -> SecretBox:
     return box
 
 
-async def _end_other_sessions(
+async def _end_sessions(
     conn: AsyncConnection,
     caller: Caller,
+    user_id: uuid.UUID,
     now: datetime,
     action: str,
-    detail: dict[str, str] | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> int:
-    """A change to how the caller proves who they are ends their other sessions (opened with
-    the old proof), in the same transaction, and goes to the audit log; returns how many."""
-    ended = await accounts.revoke_sessions(
-        conn, caller.workspace_id, caller.user_id, now, keep=caller.session_id
-    )
+    """A change to how ``user_id`` proves who they are ends their sessions (opened with the old
+    proof) — all but the caller's own — in the same transaction, audited; returns how many."""
+    keep = caller.session_id if user_id == caller.user_id else None
+    ended = await accounts.revoke_sessions(conn, caller.workspace_id, user_id, now, keep)
+    about = {} if user_id == caller.user_id else {"user_id": str(user_id)}
     await accounts.audit(
         conn,
         caller.workspace_id,
         caller.user_id,
         action,
-        detail={**(detail or {}), "sessions_revoked": ended},
+        detail={**about, **(detail or {}), "sessions_revoked": ended},
     )
     return ended
 
@@ -198,7 +199,7 @@ async def confirm(request: web.Request) -> web.Response:
         )
         if accepted:
             codes = await two_factor.enable(conn, caller.workspace_id, caller.user_id, now)
-            ended = await _end_other_sessions(conn, caller, now, "two_factor_enabled")
+            ended = await _end_sessions(conn, caller, caller.user_id, now, "two_factor_enabled")
     if not accepted:
         await _record_failure(request, keys)
         raise _failed_code("two-factor stays off")
@@ -219,8 +220,8 @@ async def disable(request: web.Request) -> web.Response:
         )
         if method is not None:
             await two_factor.remove(conn, caller.workspace_id, caller.user_id)
-            ended = await _end_other_sessions(
-                conn, caller, now, "two_factor_disabled", {"proof": method}
+            ended = await _end_sessions(
+                conn, caller, caller.user_id, now, "two_factor_disabled", {"proof": method}
             )
     if method is None:
         await _record_failure(request, keys)
@@ -293,7 +294,7 @@ async def change_password(request: web.Request) -> web.Response:
             await accounts.set_password(
                 conn, caller.workspace_id, caller.user_id, body.new_password
             )
-            ended = await _end_other_sessions(conn, caller, now, "password_changed")
+            ended = await _end_sessions(conn, caller, caller.user_id, now, "password_changed")
     if not right:
         await _record_failure(request, keys)
         raise ProblemError(
@@ -509,14 +510,8 @@ async def reset_two_factor(request: web.Request) -> web.Response:
     async with request.app[ENGINE_KEY].begin() as conn:
         await _user_in_workspace(conn, caller, user_id)
         was_on = await two_factor.remove(conn, caller.workspace_id, user_id)
-        keep = caller.session_id if user_id == caller.user_id else None
-        ended = await accounts.revoke_sessions(conn, caller.workspace_id, user_id, now, keep)
-        await accounts.audit(
-            conn,
-            caller.workspace_id,
-            caller.user_id,
-            "two_factor_reset",
-            detail={"user_id": str(user_id), "was_enabled": was_on, "sessions_revoked": ended},
+        ended = await _end_sessions(
+            conn, caller, user_id, now, "two_factor_reset", {"was_enabled": was_on}
         )
     token_cache(request.app).clear()
     return json_response({"two_factor": False, "was_enabled": was_on, "sessions_revoked": ended})

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from services.triage.domain.model import INTENTS
 from services.triage.domain.normalise import normalise
 
 REPO = Path(__file__).resolve().parents[3]
@@ -29,19 +30,6 @@ LABELS = REPO / "data" / "labels"
 POOL1 = LABELS / "pool1_labels.csv"
 CORRECTIONS = LABELS / "corrections.csv"
 SEED = 20261121
-
-INTENTS = (
-    "problem",
-    "question",
-    "request",
-    "complaint",
-    "praise",
-    "banter",
-    "spam",
-    "abuse",
-    "brand",
-    "other",
-)
 
 
 @dataclass(frozen=True, slots=True)
