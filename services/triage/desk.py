@@ -13,11 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.triage.incidents_store import incident_of_conversation
 
 CLAIM_LEASE = timedelta(minutes=15)
+LOCK_NOT_AVAILABLE = "55P03"
 IDENTICAL_WINDOW = timedelta(hours=24)
 
 
@@ -64,31 +66,70 @@ async def claim(
     return "held" if exists else "missing"
 
 
+_CLAIM_NEXT = """
+    WITH next AS (
+        SELECT workspace_id, id FROM triage.conversations
+        WHERE workspace_id = :ws AND status = 'open' AND needs_answer
+          AND (assignee_id IS NULL OR claim_expires_at < :now)
+        ORDER BY sla_rank, priority, sla_due_at NULLS LAST, waiting_since, id
+        LIMIT 1
+        FOR UPDATE {wait}
+    )
+    UPDATE triage.conversations AS c SET assignee_id = :me, claim_expires_at = :until
+    FROM next WHERE c.workspace_id = next.workspace_id AND c.id = next.id
+    RETURNING c.id
+"""
+_TAKE_FREE = text(_CLAIM_NEXT.format(wait="SKIP LOCKED"))
+_TAKE_WAITING = text(_CLAIM_NEXT.format(wait=""))
+# How long an agent's request waits for a row another transaction holds for a moment.
+ROW_LOCK_WAIT = "2s"
+CLAIM_NEXT_ATTEMPTS = 3
+
+
+class QueueBusy(Exception):
+    """Conversations wait, but every one stayed locked longer than ``ROW_LOCK_WAIT``."""
+
+
 async def claim_next(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> int | None:
-    """Take the most urgent unclaimed conversation (queue order), skipping those being taken."""
-    row = (
-        await conn.execute(
-            text(
-                """
-        WITH next AS (
-            SELECT workspace_id, id FROM triage.conversations
-            WHERE workspace_id = :ws AND status = 'open' AND needs_answer
-              AND (assignee_id IS NULL OR claim_expires_at < :now)
-            ORDER BY sla_rank, priority, sla_due_at NULLS LAST, waiting_since, id
-            LIMIT 1
-            FOR UPDATE SKIP LOCKED
-        )
-        UPDATE triage.conversations AS c SET assignee_id = :me, claim_expires_at = :until
-        FROM next WHERE c.workspace_id = next.workspace_id AND c.id = next.id
-        RETURNING c.id
-        """
-            ),
-            {"ws": workspace_id, "me": user_id, "now": now, "until": now + CLAIM_LEASE},
-        )
-    ).first()
-    return int(row.id) if row else None
+    """Take the most urgent unclaimed conversation (queue order); None when nothing waits.
+
+    Rows other agents are taking are skipped. When every waiting row is locked (an agent's
+    claim, the SLA scheduler re-ranking, the consumer adding a message), the request waits
+    for the first one rather than answer "nothing is waiting"; if it was taken meanwhile,
+    it looks again.
+    """
+    params = {"ws": workspace_id, "me": user_id, "now": now, "until": now + CLAIM_LEASE}
+    for _ in range(CLAIM_NEXT_ATTEMPTS):
+        row = (await conn.execute(_TAKE_FREE, params)).first()
+        if row is not None:
+            return int(row.id)
+        try:
+            async with conn.begin_nested():
+                await conn.execute(text(f"SET LOCAL lock_timeout = '{ROW_LOCK_WAIT}'"))
+                row = (await conn.execute(_TAKE_WAITING, params)).first()
+                await conn.execute(text("SET LOCAL lock_timeout = 0"))
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            raise QueueBusy from error
+        if row is not None:
+            return int(row.id)
+        if not await _anything_claimable(conn, params):
+            return None
+    raise QueueBusy
+
+
+async def _anything_claimable(conn: AsyncConnection, params: dict[str, Any]) -> bool:
+    row = await conn.execute(
+        text(
+            "SELECT 1 FROM triage.conversations WHERE workspace_id = :ws AND status = 'open' "
+            "AND needs_answer AND (assignee_id IS NULL OR claim_expires_at < :now) LIMIT 1"
+        ),
+        params,
+    )
+    return row.first() is not None
 
 
 async def release(

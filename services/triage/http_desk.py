@@ -80,11 +80,18 @@ async def claim(request: web.Request) -> web.Response:
 
 async def claim_next(request: web.Request) -> web.Response:
     caller = await authenticate(request)
-    async with request.app[ENGINE_KEY].begin() as conn:
-        cid = await desk.claim_next(conn, caller.workspace_id, caller.user_id, datetime.now(UTC))
-        if cid is not None:
-            await audit(conn, caller.workspace_id, caller.user_id, "claimed", cid)
-            await changes.record(conn, [(caller.workspace_id, cid)], "claim")
+    try:
+        async with request.app[ENGINE_KEY].begin() as conn:
+            cid = await desk.claim_next(
+                conn, caller.workspace_id, caller.user_id, datetime.now(UTC)
+            )
+            if cid is not None:
+                await audit(conn, caller.workspace_id, caller.user_id, "claimed", cid)
+                await changes.record(conn, [(caller.workspace_id, cid)], "claim")
+    except desk.QueueBusy:
+        raise ProblemError(
+            503, "Service Unavailable", "Every waiting conversation is being changed; try again."
+        ) from None
     if cid is None:
         raise ProblemError(404, "Not Found", "Nothing is waiting for an answer.")
     return json_response({"conversation_id": cid, "claimed": True})

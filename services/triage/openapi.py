@@ -259,7 +259,7 @@ OPERATIONS = [
         "/v1/queue/claim-next",
         "Claim the most urgent unclaimed conversation",
         "queue",
-        answers={200: "Claimed", **AUTH, 404: "Nothing is waiting"},
+        answers={200: "Claimed", **AUTH, 404: "Nothing is waiting", 503: "Try again"},
     ),
     Operation(
         "GET",
