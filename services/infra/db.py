@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import socket
+import time
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -23,15 +26,21 @@ def asyncpg_dsn(url: str) -> str:
     return "postgresql://" + sqlalchemy_url(url)[len("postgresql+asyncpg://") :]
 
 
+# A pooled connection idle longer than this is pinged before use. SQLAlchemy's own
+# ``pool_pre_ping`` pings on every checkout: three round trips (BEGIN, ";", ROLLBACK), which
+# cost a busy desk read ~1.5 ms of its ~8 (measured). A connection in steady use needs no
+# ping: if the server went away meanwhile, its error marks the whole pool stale.
+IDLE_BEFORE_PING = 1.0
+
+
 def create_engine(url: str, pool_size: int) -> AsyncEngine:
     """One pool per process, sized to the concurrency it serves (see CONVENTIONS)."""
-    return create_async_engine(
+    engine = create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
         max_overflow=0,
         hide_parameters=True,  # parameters are message text and secrets: never in logs
         pool_timeout=10,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={
             "timeout": 5,
@@ -39,6 +48,25 @@ def create_engine(url: str, pool_size: int) -> AsyncEngine:
             "server_settings": {"application_name": "ecoute"},
         },
     )
+    event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle)
+    event.listen(engine.sync_engine.pool, "checkin", _note_checkin)
+    return engine
+
+
+def _note_checkin(dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A connection unused for a while proves it is alive; a dead one is replaced (the pool
+    retries the checkout on ``DisconnectionError``)."""
+    since = record.info.get("checked_in_at")
+    if since is not None and time.monotonic() - since < IDLE_BEFORE_PING:
+        return
+    try:
+        dbapi_connection.ping()
+    except Exception as error:
+        raise sa_exc.DisconnectionError("stale pooled connection") from error
 
 
 def database_name(url: str) -> str:
