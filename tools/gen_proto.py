@@ -26,7 +26,13 @@ def generate(out_dir: Path) -> list[Path]:
     ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
-    made = sorted(out_dir.rglob("*_pb2.py*"))
+    # Only what protoc made from these protos: a walk over out_dir (the repository root by
+    # default) would also find the virtual environment's own *_pb2 modules.
+    made = sorted(
+        out_dir / f"{proto.removesuffix('.proto')}{suffix}"
+        for proto in protos
+        for suffix in ("_pb2.py", "_pb2.pyi")
+    )
     for package in {p.parent for p in made}:
         walk = package
         while walk != out_dir:

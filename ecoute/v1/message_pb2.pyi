@@ -2,12 +2,32 @@ import datetime
 
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class Platform(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PLATFORM_UNSPECIFIED: _ClassVar[Platform]
+    PLATFORM_X: _ClassVar[Platform]
+    PLATFORM_FACEBOOK: _ClassVar[Platform]
+    PLATFORM_INSTAGRAM: _ClassVar[Platform]
+    PLATFORM_MESSENGER: _ClassVar[Platform]
+    PLATFORM_MASTODON: _ClassVar[Platform]
+    PLATFORM_BLUESKY: _ClassVar[Platform]
+    PLATFORM_OTHER: _ClassVar[Platform]
+PLATFORM_UNSPECIFIED: Platform
+PLATFORM_X: Platform
+PLATFORM_FACEBOOK: Platform
+PLATFORM_INSTAGRAM: Platform
+PLATFORM_MESSENGER: Platform
+PLATFORM_MASTODON: Platform
+PLATFORM_BLUESKY: Platform
+PLATFORM_OTHER: Platform
 
 class Author(_message.Message):
     __slots__ = ("external_id", "handle", "display_name")

@@ -14,9 +14,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from services.inbox import channels
-from services.inbox.domain.messages import PLATFORMS
 from services.inbox.ingest_auth import ingest_token, workspace_of
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.platforms import CONNECTED
 from services.infra.strings import NO_NUL
 
 
@@ -37,7 +37,7 @@ async def _workspace(request: web.Request) -> uuid.UUID:
 async def put_channel(request: web.Request) -> web.Response:
     workspace = await _workspace(request)
     platform, key = request.match_info["platform"], request.match_info["key"]
-    if platform not in PLATFORMS or platform == "other":
+    if platform not in CONNECTED:
         raise ProblemError(404, "Not Found", f"No platform {platform!r}.")
     if (
         not key

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.inbox.domain.messages import Incoming
 from services.inbox.store import ItemResult
 from services.infra.events import sleep_or_stop
+from services.infra.platforms import CONNECTED
 
-PLATFORMS = ("x", "facebook", "instagram", "messenger", "mastodon", "bluesky")
 POLL_OUTCOMES = ("ok", "rate_limited", "auth_expired", "unavailable", "rejected")
 FAILURE_REASONS = (
     "rate_limited",
@@ -125,7 +125,7 @@ class InboxMetrics:
 
     def initialise(self) -> InboxMetrics:
         """Create every child of the bounded label sets at zero (see TriageMetrics)."""
-        for platform in PLATFORMS:
+        for platform in CONNECTED:
             self.duplicates.labels(platform)
             self.deliveries.labels(platform)
             for direction in ("in", "out"):
@@ -180,7 +180,7 @@ async def refresh_channels(metrics: InboxMetrics, engine: AsyncEngine) -> None:
             )
         ).all()
     counts = {(r.platform, r.health): r.n for r in rows}
-    for platform, health in product(PLATFORMS, HEALTH):
+    for platform, health in product(CONNECTED, HEALTH):
         metrics.channels.labels(platform, health).set(counts.get((platform, health), 0))
 
 

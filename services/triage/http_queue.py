@@ -10,6 +10,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.infra.platforms import PLATFORMS
 from services.infra.ttl_cache import TtlCache
 from services.triage.clocks import load_policies
 from services.triage.domain.model import INTENTS
@@ -47,7 +48,6 @@ def _limit(request: web.Request) -> int:
     return int(raw)
 
 
-PLATFORMS = ("x", "facebook", "instagram", "messenger", "mastodon", "bluesky", "other")
 STATES = {"breached": 0, "at_risk": 1, "ok": 2, "paused": 3, "none": 4}
 LANGUAGES = ("fr", "en", "other")
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-PLATFORMS = ("x", "facebook", "instagram", "messenger", "mastodon", "bluesky", "other")
 KINDS = ("mention", "dm", "comment", "reply")
 DIRECTIONS = ("in", "out")
 

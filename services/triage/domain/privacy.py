@@ -11,8 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-PLATFORMS = ("x", "facebook", "instagram", "messenger", "mastodon", "bluesky", "other")
-
 
 @dataclass(frozen=True, slots=True, order=True)
 class Identity:
