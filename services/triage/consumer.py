@@ -30,8 +30,9 @@ from services.triage.domain.conversation import (
     is_repeat_contact,
     waited_seconds,
 )
+from services.triage.domain.privacy import counts_for_conversation
 from services.triage.domain.triage import Decision, decide
-from services.triage.privacy import apply_erasure_news
+from services.triage.privacy import apply_erasure_news, erased_among, hold_erasure_locks
 from services.triage.store import (
     insert_decisions,
     insert_messages,
@@ -89,14 +90,43 @@ async def handle_batch(
     on_erasure: Callable[[str], None] | None = None,
 ) -> None:
     """Apply a batch of events inside the caller's transaction: delivery news, ingested
-    messages, then erasures (after the messages they may cover)."""
-    await apply_delivery_news(conn, [e for e in events if e.topic in DELIVERY_TOPICS])
+    messages, then erasures (after the messages they may cover). A message the inbox
+    already erased (its event retried or replayed after the erasure) is stored erased."""
     ingested = [_ingested(e) for e in events if e.topic == MESSAGE_INGESTED]
+    erasures = [e for e in events if e.topic == ERASURE_DONE]
+    await hold_erasure_locks(
+        conn, [uuid.UUID(m.workspace_id) for m in ingested], [e.workspace_id for e in erasures]
+    )
+    await apply_delivery_news(conn, [e for e in events if e.topic in DELIVERY_TOPICS])
     if ingested:
         await _triage_messages(conn, ingested, now, on_decision, on_clock_stop)
-    erasures = [e for e in events if e.topic == ERASURE_DONE]
     if erasures:
         await apply_erasure_news(conn, erasures, now(), on_erasure)
+
+
+def _key(m: events_pb2.MessageIngested) -> tuple[uuid.UUID, int]:
+    return uuid.UUID(m.workspace_id), m.message_id
+
+
+def _message_row(m: events_pb2.MessageIngested, erased_at: datetime | None) -> dict[str, Any]:
+    """The message as triage stores it; with ``erased_at``, a tombstone without its words
+    and author (the inbox erased them before this event was applied)."""
+    erased = erased_at is not None
+    author = m.message.author
+    return {
+        "ws": uuid.UUID(m.workspace_id),
+        "ids": m.message_id,
+        "conversation_ids": m.conversation_id,
+        "directions": m.message.direction or "in",
+        "kinds": m.message.kind,
+        "handles": "" if erased else author.handle,
+        "author_ids": "" if erased else author.external_id,
+        "names": "" if erased else author.display_name,
+        "texts": "" if erased else m.message.text,
+        "created": m.message.created_at.ToDatetime(UTC),
+        "received": m.received_at.ToDatetime(UTC),
+        "erased": erased_at,
+    }
 
 
 async def _triage_messages(
@@ -117,26 +147,11 @@ async def _triage_messages(
         for m in ingested
     ]
     states = await lock_conversations(conn, conversation_rows)
-    new = await insert_messages(
-        conn,
-        [
-            {
-                "ws": uuid.UUID(m.workspace_id),
-                "ids": m.message_id,
-                "conversation_ids": m.conversation_id,
-                "directions": m.message.direction or "in",
-                "kinds": m.message.kind,
-                "handles": m.message.author.handle,
-                "author_ids": m.message.author.external_id,
-                "names": m.message.author.display_name,
-                "texts": m.message.text,
-                "created": m.message.created_at.ToDatetime(UTC),
-                "received": m.received_at.ToDatetime(UTC),
-            }
-            for m in ingested
-        ],
-    )
+    erased = await erased_among(conn, [_key(m) for m in ingested])
     decided_at = now()
+    new = await insert_messages(
+        conn, [_message_row(m, decided_at if _key(m) in erased else None) for m in ingested]
+    )
     policies = await load_policies(conn, (k[0] for k in states))
     stored_clocks = await lock_running(conn, states)
     clocks = {k: {kind: s.clock for kind, s in v.items()} for k, v in stored_clocks.items()}
@@ -147,9 +162,12 @@ async def _triage_messages(
         key = (uuid.UUID(m.workspace_id), m.conversation_id)
         if (key[0], m.message_id) not in new:
             continue  # already triaged: this event was delivered again
+        direction = m.message.direction or "in"
+        if not counts_for_conversation(direction, _key(m) in erased):
+            continue  # the inbox erased it: a tombstone, nothing to decide on or answer
         created = m.message.created_at.ToDatetime(UTC)
         state = states[key]
-        if (m.message.direction or "in") == "out":
+        if direction == "out":
             states[key] = after_outbound(state, created)
             changed[key] = states[key]
             clocks[key] = clock_rules.apply(

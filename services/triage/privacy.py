@@ -22,7 +22,7 @@ from ecoute.v1 import events_pb2
 from services.infra.events import Event
 from services.triage import changes
 from services.triage.accounts import audit
-from services.triage.domain.privacy import Identity, identities_digest
+from services.triage.domain.privacy import Identity, erasure_locks, identities_digest
 
 _THEIR_MESSAGES = text(
     """
@@ -294,8 +294,9 @@ async def finish_request(
     now: datetime,
 ) -> int | None:
     """The inbox erased its copy: erase exactly the same messages here (this catches those
-    still in flight when triage erased its copy), mark both services done; None if there is
-    no such request. Messages the person writes after the inbox's pass are new data, kept
+    still in flight when triage erased its copy) and remember their ids (for those still to
+    come: a late retry or a replay is stored erased), mark both services done; None if there
+    is no such request. Messages the person writes after the inbox's pass are new data, kept
     in both services alike."""
     row = (
         await conn.execute(
@@ -306,6 +307,7 @@ async def finish_request(
             {"ws": workspace_id, "id": request_id},
         )
     ).first()
+    await remember_erased(conn, workspace_id, inbox_ids, now)  # erased there, whatever else
     if row is None:
         return None
     conversations = (
@@ -339,6 +341,59 @@ async def finish_request(
         },
     )
     return erased
+
+
+# Late messages ----------------------------------------------------------------------------
+
+_LOCK_SPACE = 0x0E5A  # advisory-lock namespace: erasure news against the messages applied
+
+
+async def hold_erasure_locks(
+    conn: AsyncConnection, applying: Sequence[uuid.UUID], erasing: Sequence[uuid.UUID]
+) -> None:
+    """Take, until the transaction ends, the workspace locks that keep the inbox's erasure
+    news and the messages applied beside it in one order (see ``erasure_locks``). Taken
+    before any row lock, so no one holding a row ever waits here."""
+    for key, exclusive in erasure_locks(applying, erasing):
+        lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        await conn.execute(text(f"SELECT {lock}(:space, :key)"), {"space": _LOCK_SPACE, "key": key})
+
+
+async def remember_erased(
+    conn: AsyncConnection, workspace_id: uuid.UUID, message_ids: Sequence[int], now: datetime
+) -> None:
+    """Remember the inbox messages an erasure removed, for those triage has not seen yet."""
+    await conn.execute(
+        text(
+            """
+        INSERT INTO triage.erased_messages (workspace_id, message_id, erased_at)
+        SELECT :ws, id, :now FROM unnest(CAST(:ids AS bigint[])) AS id
+        ON CONFLICT (workspace_id, message_id) DO NOTHING
+        """
+        ),
+        {"ws": workspace_id, "ids": sorted(set(message_ids)), "now": now},
+    )
+
+
+async def erased_among(
+    conn: AsyncConnection, keys: Sequence[tuple[uuid.UUID, int]]
+) -> set[tuple[uuid.UUID, int]]:
+    """Which of these (workspace, inbox message id) an erasure already removed."""
+    if not keys:
+        return set()
+    rows = (
+        await conn.execute(
+            text(
+                """
+        SELECT e.workspace_id, e.message_id FROM triage.erased_messages AS e
+        JOIN unnest(CAST(:ws AS uuid[]), CAST(:ids AS bigint[])) AS k(workspace_id, id)
+          ON e.workspace_id = k.workspace_id AND e.message_id = k.id
+        """
+            ),
+            {"ws": [k[0] for k in keys], "ids": [k[1] for k in keys]},
+        )
+    ).all()
+    return {(r.workspace_id, r.message_id) for r in rows}
 
 
 # Export -----------------------------------------------------------------------------------

@@ -129,13 +129,13 @@ _INSERT_MESSAGES = text(
     """
     INSERT INTO triage.messages (workspace_id, id, conversation_id, direction, kind,
                                  author_handle, author_external_id, author_name, text,
-                                 created_at, received_at)
+                                 created_at, received_at, erased_at)
     SELECT * FROM unnest(CAST(:ws AS uuid[]), CAST(:ids AS bigint[]),
                          CAST(:conversation_ids AS bigint[]), CAST(:directions AS text[]),
                          CAST(:kinds AS text[]), CAST(:handles AS text[]),
                          CAST(:author_ids AS text[]), CAST(:names AS text[]),
                          CAST(:texts AS text[]), CAST(:created AS timestamptz[]),
-                         CAST(:received AS timestamptz[]))
+                         CAST(:received AS timestamptz[]), CAST(:erased AS timestamptz[]))
     ON CONFLICT (workspace_id, id) DO NOTHING
     RETURNING workspace_id, id
     """
@@ -143,7 +143,9 @@ _INSERT_MESSAGES = text(
 
 
 async def insert_messages(conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[StateKey]:
-    """Insert messages; return the keys that were new (an event seen twice changes nothing)."""
+    """Insert messages; return the keys that were new (an event seen twice changes nothing).
+
+    ``erased`` is None, or the time of a tombstone's erasure (its content already blank)."""
     if not rows:
         return set()
     params = {name: [r[name] for r in rows] for name in rows[0]}

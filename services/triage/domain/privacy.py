@@ -7,6 +7,7 @@ people use several platforms, and a handle can change while the platform id does
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -64,3 +65,37 @@ def purge_before(now: datetime, days: int) -> datetime | None:
     if days <= 0:
         return None
     return now - timedelta(days=days)
+
+
+def counts_for_conversation(direction: str, erased: bool) -> bool:
+    """Whether a message triage applies changes its conversation (decision, state, clocks).
+
+    A message the inbox erased before triage applied it (a late retry, a replay) is stored
+    as a tombstone. If the person wrote it, there are no words left to decide on and no one
+    to answer: it leaves its conversation as it was. If it is the brand's answer, the
+    conversation was still answered.
+    """
+    return direction == "out" or not erased
+
+
+def erasure_locks(
+    applying: Iterable[uuid.UUID], erasing: Iterable[uuid.UUID]
+) -> list[tuple[int, bool]]:
+    """The per-workspace locks a consumer batch takes, as (key, exclusive), in key order.
+
+    A batch applying the inbox's erasure news holds its workspaces' key alone; batches
+    applying messages share it. So a message is applied either before the news (which then
+    erases its row) or after it (and sees the erased ids), never beside it. Key order means
+    two batches never wait for each other in a circle; two workspaces may share a key.
+    """
+    locks: dict[int, bool] = {}
+    for workspace_id in applying:
+        locks.setdefault(_lock_key(workspace_id), False)
+    for workspace_id in erasing:
+        locks[_lock_key(workspace_id)] = True
+    return sorted(locks.items())
+
+
+def _lock_key(workspace_id: uuid.UUID) -> int:
+    """A signed 32-bit key (Postgres advisory locks take two ``int``) from the workspace id."""
+    return int.from_bytes(workspace_id.bytes[:4], "big", signed=True)
