@@ -73,9 +73,9 @@ def test_the_current_key_listed_among_the_old_is_still_current() -> None:
     assert SecretBox(NEW, [NEW, OLD]).open(sealed, CONTEXT).old_key is False
 
 
-def test_the_key_id_is_authenticated_and_picks_the_key() -> None:
-    """A value relabelled with another configured key's id does not open: the id is bound
-    to the ciphertext, and only the key it names is tried."""
+def test_a_value_relabelled_with_another_keys_id_does_not_open() -> None:
+    """The key id is bound to the ciphertext (authenticated with the context) and picks the
+    key: changing it to another configured key's id does not make the value open."""
     sealed = SecretBox(OLD).seal(SECRET, CONTEXT)
     relabelled = V2 + key_id(NEW) + sealed[1 + KEY_ID_BYTES :]
     with pytest.raises(SecretBoxError):
