@@ -48,7 +48,6 @@ from services.triage.metrics import TriageMetrics
 from services.triage.openapi import DOCUMENT as OPENAPI
 from services.triage.retention import RetentionJob
 from services.triage.scheduler import SlaScheduler
-from services.triage.secretbox import SecretBox, parse_key
 from services.triage.settings import TriageSettings
 
 UI = Path(__file__).parent / "ui"
@@ -186,14 +185,13 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
 
 
 def auth_config(settings: TriageSettings) -> AuthConfig:
-    """Session lifetimes and the TOTP sealing key, from the settings."""
-    key = settings.two_factor_key
+    """Session lifetimes and the TOTP sealing keys, from the settings."""
     return AuthConfig(
         SessionLimits(
             idle=timedelta(minutes=settings.session_idle_minutes),
             absolute=timedelta(hours=settings.session_max_hours),
         ),
-        SecretBox(parse_key(key.get_secret_value())) if key is not None else None,
+        settings.two_factor_box(),
     )
 
 

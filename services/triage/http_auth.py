@@ -8,6 +8,7 @@ and count as failed sign-ins.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 import uuid
@@ -27,7 +28,9 @@ from services.infra.strings import NO_NUL
 from services.infra.ttl_cache import TtlCache
 from services.triage import accounts, two_factor
 from services.triage.accounts import Caller, SessionLimits
-from services.triage.secretbox import SecretBox
+from services.triage.secretbox import SecretBox, SecretBoxError
+
+log = logging.getLogger("ecoute.triage.auth")
 
 COOKIE = "ecoute_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -60,6 +63,27 @@ ENROLMENT_REQUIRED = (
     "then confirm with a code) before doing anything else."
 )
 WRONG_CODE = "Wrong, expired or already used code."
+CANNOT_READ = (
+    "Your two-factor secret cannot be read with this server's keys (TRIAGE_TWO_FACTOR_KEY "
+    "and TRIAGE_TWO_FACTOR_OLD_KEYS). "
+)
+
+
+def unreadable_secret(
+    workspace_id: uuid.UUID, user_id: uuid.UUID, *, enabled: bool = True
+) -> ProblemError:
+    """The answer when no configured key opens a user's TOTP secret (the key changed and the
+    old one is not listed): a clear 503, and a warning naming only the ids."""
+    log.warning(
+        "two-factor secret unreadable with the configured keys",
+        extra={"workspace_id": str(workspace_id), "user_id": str(user_id)},
+    )
+    remedy = (
+        "Sign in with a recovery code, or ask an admin to reset your two-factor."
+        if enabled
+        else "Start enrolment again (POST /v1/me/two-factor/enrol)."
+    )
+    return ProblemError(503, "Two-factor unavailable", CANNOT_READ + remedy)
 
 
 # API tokens are checked on every request: their owner is cached for a few seconds. A token
@@ -266,9 +290,12 @@ async def login_code(request: web.Request) -> web.Response:
     async with engine.begin() as conn:
         if await accounts.too_many_failures(conn, keys, now):
             raise _too_many()
-        method = await two_factor.check_second_factor(
-            conn, box, workspace_id, user_id, body.code, now
-        )
+        try:
+            method = await two_factor.check_second_factor(
+                conn, box, workspace_id, user_id, body.code, now
+            )
+        except SecretBoxError:
+            raise unreadable_secret(workspace_id, user_id) from None
         if method is not None:
             await two_factor.close_pending(conn, body.pending_token, now)
             if method == "recovery_code":

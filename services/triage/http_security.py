@@ -31,8 +31,9 @@ from services.triage.http_auth import (
     authenticate,
     require_role,
     token_cache,
+    unreadable_secret,
 )
-from services.triage.secretbox import SecretBox
+from services.triage.secretbox import Opened, SecretBox, SecretBoxError
 
 MIN_PASSWORD = 12
 PASSWORD_BODY = 16 * 1024
@@ -109,6 +110,27 @@ async def _limited(conn: AsyncConnection, caller: Caller, request: web.Request) 
     return keys
 
 
+def _unseal(box: SecretBox, caller: Caller, current: two_factor.Enrolment) -> Opened:
+    try:
+        return two_factor.unseal(box, caller.workspace_id, caller.user_id, current.secret)
+    except SecretBoxError:
+        raise unreadable_secret(
+            caller.workspace_id, caller.user_id, enabled=current.enabled
+        ) from None
+
+
+async def _check_code(
+    conn: AsyncConnection, box: SecretBox, caller: Caller, code: str, now: datetime
+) -> str | None:
+    """``two_factor.check_second_factor`` for the caller; an unreadable secret is a 503."""
+    try:
+        return await two_factor.check_second_factor(
+            conn, box, caller.workspace_id, caller.user_id, code, now
+        )
+    except SecretBoxError:
+        raise unreadable_secret(caller.workspace_id, caller.user_id) from None
+
+
 async def _record_failure(request: web.Request, keys: list[str]) -> None:
     async with request.app[ENGINE_KEY].begin() as conn:
         await accounts.record_failure(conn, keys, datetime.now(UTC))
@@ -167,7 +189,7 @@ async def qr_code(request: web.Request) -> web.Response:
         if current is None or current.enabled:
             raise ProblemError(404, "Not Found", "No enrolment is waiting for its first code.")
         email = await _email(conn, caller)
-    secret = two_factor.unseal(box, caller.workspace_id, caller.user_id, current.secret)
+    secret = _unseal(box, caller, current).plain
     buffer = io.BytesIO()
     segno.make(rules.otpauth_uri(secret, email), error="m", micro=False).save(
         buffer, kind="svg", scale=5, border=4, light="#ffffff", title="Two-factor QR code"
@@ -192,12 +214,15 @@ async def confirm(request: web.Request) -> web.Response:
             raise ProblemError(
                 409, "Nothing to confirm", "Start enrolment first (POST /v1/me/two-factor/enrol)."
             )
-        secret = two_factor.unseal(box, caller.workspace_id, caller.user_id, current.secret)
-        step = rules.matching_step(secret, body.code, now, current.last_step)
+        opened = _unseal(box, caller, current)
+        step = rules.matching_step(opened.plain, body.code, now, current.last_step)
         accepted = step is not None and await two_factor.take_step(
             conn, caller.workspace_id, caller.user_id, step, enabled=False
         )
         if accepted:
+            await two_factor.reseal(
+                conn, box, caller.workspace_id, caller.user_id, opened, current.secret
+            )
             codes = await two_factor.enable(conn, caller.workspace_id, caller.user_id, now)
             ended = await _end_sessions(conn, caller, caller.user_id, now, "two_factor_enabled")
     if not accepted:
@@ -215,9 +240,7 @@ async def disable(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].begin() as conn:
         keys = await _limited(conn, caller, request)
-        method = await two_factor.check_second_factor(
-            conn, box, caller.workspace_id, caller.user_id, body.code, now
-        )
+        method = await _check_code(conn, box, caller, body.code, now)
         if method is not None:
             await two_factor.remove(conn, caller.workspace_id, caller.user_id)
             ended = await _end_sessions(
@@ -240,9 +263,7 @@ async def new_recovery_codes(request: web.Request) -> web.Response:
         keys = await _limited(conn, caller, request)
         method = None
         if rules.is_totp_shaped(body.code.strip()):
-            method = await two_factor.check_second_factor(
-                conn, box, caller.workspace_id, caller.user_id, body.code, now
-            )
+            method = await _check_code(conn, box, caller, body.code, now)
         if method is not None:
             codes = await two_factor.replace_recovery_codes(
                 conn, caller.workspace_id, caller.user_id

@@ -22,6 +22,10 @@ AUTH = {
 }
 CODE = {422: "Wrong, expired or already used code", 429: "Too many wrong codes"}
 NO_KEY = {503: "The server has no two-factor key"}
+NO_KEY_OPENS = {
+    503: "The server has no two-factor key, or none of its keys opens the stored secret "
+    "(an old key not listed in TRIAGE_TWO_FACTOR_OLD_KEYS)"
+}
 TEXT: dict[str, Any] = {"type": "string"}
 QUEUE_QUERY: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 500},
@@ -101,6 +105,7 @@ OPERATIONS = [
             401: "Wrong, expired or already used code (or pending token)",
             422: "Invalid body",
             429: "Too many failed sign-ins",
+            503: "None of the server's two-factor keys opens the user's secret",
         },
     ),
     Operation(
@@ -122,7 +127,7 @@ OPERATIONS = [
         "/v1/me/two-factor/qr.svg",
         "The pending enrolment's QR code",
         "security",
-        answers={200: "SVG image", **AUTH, 404: "No enrolment pending", **NO_KEY},
+        answers={200: "SVG image", **AUTH, 404: "No enrolment pending", **NO_KEY_OPENS},
         success=TEXT,
         success_media="image/svg+xml",
     ),
@@ -132,7 +137,7 @@ OPERATIONS = [
         "Confirm enrolment with a first code (ten recovery codes, shown once)",
         "security",
         body=CodeIn,
-        answers={200: "On", **AUTH, 409: "Nothing to confirm", **CODE, **NO_KEY},
+        answers={200: "On", **AUTH, 409: "Nothing to confirm", **CODE, **NO_KEY_OPENS},
     ),
     Operation(
         "POST",
@@ -140,7 +145,7 @@ OPERATIONS = [
         "Turn two-factor off with a fresh code or a recovery code",
         "security",
         body=CodeIn,
-        answers={200: "Off; other sessions ended", **AUTH, **CODE, **NO_KEY},
+        answers={200: "Off; other sessions ended", **AUTH, **CODE, **NO_KEY_OPENS},
     ),
     Operation(
         "POST",
@@ -148,7 +153,7 @@ OPERATIONS = [
         "Replace my recovery codes (proven by a fresh TOTP code)",
         "security",
         body=CodeIn,
-        answers={200: "Ten new codes, shown once", **AUTH, **CODE, **NO_KEY},
+        answers={200: "Ten new codes, shown once", **AUTH, **CODE, **NO_KEY_OPENS},
     ),
     Operation(
         "POST",

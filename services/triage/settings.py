@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.infra.settings import ServiceSettings
-from services.triage.secretbox import parse_key
+from services.triage.secretbox import SecretBox, parse_key, parse_keys
+
+OLD_KEYS_SETTING = "TRIAGE_TWO_FACTOR_OLD_KEYS"
 
 
 class TriageSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore", frozen=True)
+    # A malformed key must not be echoed back in the error (it goes to logs and terminals).
+    model_config = SettingsConfigDict(
+        env_prefix="TRIAGE_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     port: int = Field(default=8081, ge=0, le=65535)
     gauges_refresh_seconds: float = Field(
@@ -42,6 +48,13 @@ class TriageSettings(ServiceSettings):
             "Without it two-factor enrolment answers 503."
         ),
     )
+    two_factor_old_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description=(
+            "Comma-separated base64 keys that sealed TOTP secrets before the current key: "
+            "still accepted for opening, never for sealing (key rotation)."
+        ),
+    )
     session_idle_minutes: int = Field(
         default=120,
         ge=5,
@@ -59,8 +72,37 @@ class TriageSettings(ServiceSettings):
     @classmethod
     def _key_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            parse_key(value.get_secret_value())
+            try:
+                parse_key(value.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"TRIAGE_TWO_FACTOR_KEY: {exc}") from None
         return value
+
+    @field_validator("two_factor_old_keys")
+    @classmethod
+    def _old_keys_are_32_bytes(cls, value: SecretStr) -> SecretStr:
+        parse_keys(value.get_secret_value(), OLD_KEYS_SETTING)
+        return value
+
+    @model_validator(mode="after")
+    def _old_keys_need_a_current_key(self) -> Self:
+        if self.two_factor_key is None and parse_keys(
+            self.two_factor_old_keys.get_secret_value(), OLD_KEYS_SETTING
+        ):
+            raise ValueError(
+                f"{OLD_KEYS_SETTING} needs TRIAGE_TWO_FACTOR_KEY, the key that seals new secrets"
+            )
+        return self
+
+    def two_factor_box(self) -> SecretBox | None:
+        """The box that seals TOTP secrets with the current key and opens them with it or an
+        old one; None without a key (two-factor unavailable)."""
+        if self.two_factor_key is None:
+            return None
+        return SecretBox(
+            parse_key(self.two_factor_key.get_secret_value()),
+            parse_keys(self.two_factor_old_keys.get_secret_value(), OLD_KEYS_SETTING),
+        )
 
     incident_tick_seconds: float = Field(
         default=5.0, gt=0, description="How often the incident detector looks at each workspace."

@@ -1,6 +1,10 @@
 """Two-factor in the database: secrets (sealed), accepted steps, recovery codes, pending
 sign-ins and the workspace's policy. The decisions live in ``domain/two_factor.py``.
 
+A secret opened with an old key (``TRIAGE_TWO_FACTOR_OLD_KEYS``) is sealed again with the
+current key when it is next used successfully, in the same transaction (``reseal``);
+``python -m services.triage.reseal_two_factor`` does every row at once.
+
 Reuse protection is one conditional UPDATE: a code is accepted only if it moves
 ``last_step`` forward, so of two concurrent sign-ins with the same code, Postgres lets exactly
 one row update happen (the other re-checks the condition after the first commits and finds
@@ -19,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.auth import token_digest
 from services.triage.domain import two_factor as rules
-from services.triage.secretbox import SecretBox
+from services.triage.secretbox import Opened, SecretBox
 
 PENDING_LIFETIME = timedelta(minutes=5)
 PENDING_MAX_ATTEMPTS = 5
@@ -40,8 +44,39 @@ def seal(box: SecretBox, workspace_id: uuid.UUID, user_id: uuid.UUID, secret: by
     return box.seal(secret, _context(workspace_id, user_id))
 
 
-def unseal(box: SecretBox, workspace_id: uuid.UUID, user_id: uuid.UUID, sealed: bytes) -> bytes:
+def unseal(box: SecretBox, workspace_id: uuid.UUID, user_id: uuid.UUID, sealed: bytes) -> Opened:
+    """The secret, and whether it is sealed with an old key (``SecretBoxError`` if no key
+    opens it)."""
     return box.open(sealed, _context(workspace_id, user_id))
+
+
+async def reseal(
+    conn: AsyncConnection,
+    box: SecretBox,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    opened: Opened,
+    sealed: bytes,
+) -> bool:
+    """Store the secret sealed with the current key if it is not already, and only if the
+    row still holds ``sealed`` (a new enrolment in between is left alone)."""
+    if not opened.needs_reseal:
+        return False
+    row = (
+        await conn.execute(
+            text(
+                "UPDATE triage.two_factor SET secret = :new "
+                "WHERE workspace_id = :ws AND user_id = :user AND secret = :old RETURNING 1"
+            ),
+            {
+                "ws": workspace_id,
+                "user": user_id,
+                "old": sealed,
+                "new": seal(box, workspace_id, user_id, opened.plain),
+            },
+        )
+    ).first()
+    return row is not None
 
 
 async def enrolment(
@@ -204,15 +239,19 @@ async def check_second_factor(
     code: str,
     now: datetime,
 ) -> str | None:
-    """How the code proves the user (``totp``, ``recovery_code``), spending it; else None."""
+    """How the code proves the user (``totp``, ``recovery_code``), spending it; else None.
+
+    A TOTP code needs the secret: ``SecretBoxError`` if no configured key opens it (a
+    recovery code still works). A secret opened with an old key is sealed again."""
     current = await enrolment(conn, workspace_id, user_id)
     if current is None or not current.enabled:
         return None
     code = code.strip()
     if rules.is_totp_shaped(code):
-        secret = unseal(box, workspace_id, user_id, current.secret)
-        step = rules.matching_step(secret, code, now, current.last_step)
+        opened = unseal(box, workspace_id, user_id, current.secret)
+        step = rules.matching_step(opened.plain, code, now, current.last_step)
         if step is not None and await take_step(conn, workspace_id, user_id, step, enabled=True):
+            await reseal(conn, box, workspace_id, user_id, opened, current.secret)
             return "totp"
         return None
     if await spend_recovery_code(conn, workspace_id, user_id, code, now):

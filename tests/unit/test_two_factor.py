@@ -129,7 +129,7 @@ def test_a_sealed_secret_opens_only_with_its_key_and_for_its_user() -> None:
     box = SecretBox(b"k" * 32)
     sealed = box.seal(RFC_SECRET, b"user-1")
     assert RFC_SECRET not in sealed
-    assert box.open(sealed, b"user-1") == RFC_SECRET
+    assert box.open(sealed, b"user-1").plain == RFC_SECRET
     with pytest.raises(SecretBoxError):
         box.open(sealed, b"user-2")
     with pytest.raises(SecretBoxError):

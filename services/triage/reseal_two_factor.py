@@ -1,0 +1,124 @@
+"""``python -m services.triage.reseal_two_factor``: seal every TOTP secret with the current
+key (``TRIAGE_TWO_FACTOR_KEY``), so that the old keys (``TRIAGE_TWO_FACTOR_OLD_KEYS``) can be
+dropped once it reports no row left behind.
+
+Rows are read in batches in key order, each batch locked and rewritten in one transaction
+(a sign-in of the same user waits for it, milliseconds). It prints its counts as JSON:
+``resealed``, ``already_current`` and ``unreadable`` with the workspace and user ids of
+each unreadable row (never a secret); the exit status is 1 if any row is unreadable, 2 if
+no key is configured or a key is malformed. Running it again is harmless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+from dataclasses import dataclass, field
+
+import orjson
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.infra import logs
+from services.infra.db import create_engine
+from services.triage import two_factor
+from services.triage.secretbox import SecretBox, SecretBoxError
+from services.triage.settings import TriageSettings
+
+DEFAULT_BATCH = 500
+
+
+@dataclass
+class Counts:
+    resealed: int = 0
+    already_current: int = 0
+    unreadable: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
+
+    def report(self) -> dict[str, object]:
+        return {
+            "resealed": self.resealed,
+            "already_current": self.already_current,
+            "unreadable": len(self.unreadable),
+            "unreadable_rows": [
+                {"workspace_id": str(ws), "user_id": str(user)} for ws, user in self.unreadable
+            ],
+        }
+
+
+async def reseal_all(
+    engine: AsyncEngine, box: SecretBox, batch_size: int = DEFAULT_BATCH
+) -> Counts:
+    """Re-seal every row of ``triage.two_factor`` that is not sealed with the current key."""
+    counts = Counts()
+    after = (uuid.UUID(int=0), uuid.UUID(int=0))
+    while True:
+        async with engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        """
+                SELECT workspace_id, user_id, secret FROM triage.two_factor
+                WHERE (workspace_id, user_id) > (:ws, :user)
+                ORDER BY workspace_id, user_id LIMIT :n FOR UPDATE
+                """
+                    ),
+                    {"ws": after[0], "user": after[1], "n": batch_size},
+                )
+            ).all()
+            for row in rows:
+                sealed = bytes(row.secret)
+                try:
+                    opened = two_factor.unseal(box, row.workspace_id, row.user_id, sealed)
+                except SecretBoxError:
+                    counts.unreadable.append((row.workspace_id, row.user_id))
+                    continue
+                if await two_factor.reseal(
+                    conn, box, row.workspace_id, row.user_id, opened, sealed
+                ):
+                    counts.resealed += 1
+                else:
+                    counts.already_current += 1
+        if len(rows) < batch_size:
+            return counts
+        after = (rows[-1].workspace_id, rows[-1].user_id)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.triage.reseal_two_factor",
+        description="Seal every TOTP secret with TRIAGE_TWO_FACTOR_KEY (after a key rotation).",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH, help="rows per transaction"
+    )
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
+    try:
+        settings = TriageSettings()
+    except ValidationError as exc:
+        print(f"reseal_two_factor: {exc}", file=sys.stderr)
+        return 2
+    logs.configure("triage", settings.log_level)
+    box = settings.two_factor_box()
+    if box is None:
+        print("reseal_two_factor: TRIAGE_TWO_FACTOR_KEY is not set", file=sys.stderr)
+        return 2
+    counts = asyncio.run(_run(settings.database_url.get_secret_value(), box, args.batch_size))
+    print(orjson.dumps(counts.report()).decode())
+    return 1 if counts.unreadable else 0
+
+
+async def _run(url: str, box: SecretBox, batch_size: int) -> Counts:
+    engine = create_engine(url, 1)
+    try:
+        return await reseal_all(engine, box, batch_size)
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
