@@ -216,11 +216,15 @@ class IncidentDetector:
             open_incidents = await load_open(conn, workspace_id)
             window = await incident_signals.window(conn, workspace_id, now - params.window, now)
             baseline = []
-            if incidents.needs_baseline(window, params):
+            # The pure decisions run in a thread: the event loop (the consumer, the stop
+            # signal) keeps going while a large window is judged.
+            if await asyncio.to_thread(incidents.needs_baseline, window, params):
                 baseline = await incident_signals.baseline(
                     conn, workspace_id, now - params.baseline, now - params.window
                 )
-            plan = incidents.plan(window, baseline, open_incidents, now, params)
+            plan = await asyncio.to_thread(
+                incidents.plan, window, baseline, open_incidents, now, params
+            )
             if not plan:
                 return 1
             for opened in plan.opened:
@@ -428,9 +432,12 @@ class IncidentDetector:
         backoff = 0.5
         while not stop.is_set():
             try:
+                started = time.monotonic()
                 await self.tick()
                 backoff = 0.5
-                await sleep_or_stop(stop, self.tick_seconds)
+                # A tick that took long (a flooded workspace) is followed by as long a rest,
+                # so the detector never takes more than about half of the worker's CPU.
+                await sleep_or_stop(stop, max(self.tick_seconds, time.monotonic() - started))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

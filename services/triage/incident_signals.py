@@ -21,6 +21,9 @@ from services.triage.domain.incidents import Signal
 
 KEEP = timedelta(days=2)
 BASELINE_LIMIT = 5_000  # a baseline this large already says "usual"
+# A tick judges at most this many of the window's latest signals, so its CPU stays bounded
+# when a workspace takes thousands of messages a minute (see README, "Incidents").
+WINDOW_LIMIT = 10_000
 
 _INSERT = text(
     """
@@ -79,7 +82,7 @@ _SELECT = """
       ON m.workspace_id = s.workspace_id AND m.message_id = s.message_id
     WHERE s.workspace_id = :ws AND s.at > :since AND s.at <= :until
 """
-_WINDOW = text(_SELECT + " ORDER BY s.at, s.message_id")
+_WINDOW = text(_SELECT + " ORDER BY s.at DESC, s.message_id DESC LIMIT :limit")
 _BASELINE = text(_SELECT + " ORDER BY s.at DESC LIMIT :limit")
 
 
@@ -101,8 +104,11 @@ def _signal(row: Any) -> Signal:
 async def window(
     conn: AsyncConnection, workspace_id: uuid.UUID, since: datetime, until: datetime
 ) -> list[Signal]:
-    rows = await conn.execute(_WINDOW, {"ws": workspace_id, "since": since, "until": until})
-    return [_signal(r) for r in rows]
+    """The window's signals in time order: the latest ``WINDOW_LIMIT`` of them."""
+    rows = await conn.execute(
+        _WINDOW, {"ws": workspace_id, "since": since, "until": until, "limit": WINDOW_LIMIT}
+    )
+    return [_signal(r) for r in reversed(rows.all())]
 
 
 async def baseline(

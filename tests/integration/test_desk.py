@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -137,29 +139,36 @@ async def test_two_agents_never_hold_the_same_conversation(desk: Any, database_u
     assert sorted(r.status for r in racers) == [200, 409]
 
 
-async def test_claim_next_waits_out_a_background_lock_instead_of_saying_nothing_waits(
-    desk: Any, database_url: str
-) -> None:
-    """The SLA scheduler re-ranking a conversation locks its row for a moment; an agent
-    asking for work then must get that conversation, not "nothing is waiting"."""
-    inbox, triage, ws = desk
-    only = await conversation(inbox, triage, ws, "busy", author="7")
+@contextlib.asynccontextmanager
+async def row_locked(database_url: str, conversation_id: int) -> AsyncIterator[None]:
+    """The conversation's row locked by another transaction (as the SLA scheduler re-ranking
+    it does for a moment) until the block ends."""
     engine = create_engine(database_url, 1)
     try:
         async with engine.begin() as background:
             await background.execute(
-                text("SELECT 1 FROM triage.conversations WHERE id = :id FOR UPDATE"), {"id": only}
+                text("SELECT 1 FROM triage.conversations WHERE id = :id FOR UPDATE"),
+                {"id": conversation_id},
             )
-            asking = asyncio.ensure_future(
-                triage.post("/v1/queue/claim-next", headers=bearer(ws.agent_token))
-            )
-            await asyncio.sleep(0.3)
-            assert not asking.done(), "claim-next gave up while the row was only locked"
-        answer = await asking
-        assert answer.status == 200, await answer.text()
-        assert (await answer.json())["conversation_id"] == only
+            yield
     finally:
         await engine.dispose()
+
+
+async def test_claim_next_waits_out_a_background_lock_instead_of_saying_nothing_waits(
+    desk: Any, database_url: str
+) -> None:
+    inbox, triage, ws = desk
+    only = await conversation(inbox, triage, ws, "busy", author="7")
+    async with row_locked(database_url, only):
+        asking = asyncio.ensure_future(
+            triage.post("/v1/queue/claim-next", headers=bearer(ws.agent_token))
+        )
+        await asyncio.sleep(0.3)
+        assert not asking.done(), "claim-next gave up while the row was only locked"
+    answer = await asking
+    assert answer.status == 200, await answer.text()
+    assert (await answer.json())["conversation_id"] == only
 
 
 async def test_claim_next_says_try_again_when_every_waiting_row_stays_locked(
@@ -167,19 +176,12 @@ async def test_claim_next_says_try_again_when_every_waiting_row_stays_locked(
 ) -> None:
     inbox, triage, ws = desk
     only = await conversation(inbox, triage, ws, "stuck", author="8")
-    engine = create_engine(database_url, 1)
-    try:
-        async with engine.begin() as background:
-            await background.execute(
-                text("SELECT 1 FROM triage.conversations WHERE id = :id FOR UPDATE"), {"id": only}
-            )
-            answer = await triage.post("/v1/queue/claim-next", headers=bearer(ws.agent_token))
-            assert answer.status == 503 and answer.headers["Retry-After"]
-            assert "try again" in (await answer.json())["detail"]
-        again = await triage.post("/v1/queue/claim-next", headers=bearer(ws.agent_token))
-        assert (await again.json())["conversation_id"] == only
-    finally:
-        await engine.dispose()
+    async with row_locked(database_url, only):
+        answer = await triage.post("/v1/queue/claim-next", headers=bearer(ws.agent_token))
+        assert answer.status == 503 and answer.headers["Retry-After"]
+        assert "try again" in (await answer.json())["detail"]
+    again = await triage.post("/v1/queue/claim-next", headers=bearer(ws.agent_token))
+    assert (await again.json())["conversation_id"] == only
 
 
 async def test_a_reply_needs_the_claim_is_stored_once_and_becomes_an_event(

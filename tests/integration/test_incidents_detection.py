@@ -225,3 +225,46 @@ async def test_two_replicas_open_one_incident_which_closes_after_the_quiet_perio
         "incident.opened",
         "incident.closed",
     ]
+
+
+async def test_a_tick_judges_only_the_latest_signals_of_a_flooded_window(
+    services: tuple[Any, Any], database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bounded work per tick: the latest ``WINDOW_LIMIT`` signals, in time order."""
+    from services.triage import incident_signals
+
+    inbox, _ = services
+    ws = await make_workspace(database_url)
+    await ingest(
+        inbox,
+        ws.ingest_token,
+        [
+            message(f"w{n}", text, author=f"p{n}", created_at=ago(minutes=10 - n))
+            for n, text in enumerate(ORDINARY)
+        ],
+    )
+    await rows_when(
+        database_url,
+        "SELECT message_id FROM triage.incident_signals WHERE workspace_id = :ws",
+        lambda rows: len(rows) == len(ORDINARY),
+        ws=ws.id,
+    )
+    monkeypatch.setattr(incident_signals, "WINDOW_LIMIT", 3)
+    engine = create_engine(database_url, 1)
+    try:
+        async with engine.connect() as conn:
+            now = datetime.now(UTC)
+            window = await incident_signals.window(conn, ws.id, now - timedelta(hours=1), now)
+    finally:
+        await engine.dispose()
+    assert [s.at for s in window] == sorted(s.at for s in window)
+    assert len(window) == 3
+    texts = await rows_when(
+        database_url,
+        "SELECT m.text FROM triage.messages AS m WHERE m.workspace_id = :ws "
+        "AND m.id = ANY(:ids) ORDER BY m.created_at",
+        lambda rows: len(rows) == 3,
+        ws=ws.id,
+        ids=[s.message_id for s in window],
+    )
+    assert [r.text for r in texts] == ORDINARY[-3:]

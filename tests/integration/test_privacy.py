@@ -302,6 +302,20 @@ async def seeded(stage: Stage) -> None:
 TEXT_TYPES = ("text", "character varying", "jsonb", "json", "ARRAY", "bytea")
 
 
+async def pauls_messages_untouched(stage: Stage) -> int:
+    """Paul, who shares a conversation with Marie, keeps both his messages in triage."""
+    pauls = await stage.rows(
+        "SELECT text, author_handle FROM triage.messages WHERE workspace_id = :ws "
+        "AND author_handle = 'paul_k' ORDER BY id",
+        ws=stage.ws.id,
+    )
+    assert [tuple(r) for r in pauls] == [
+        ("same problem here, no internet at all since this morning", "paul_k"),
+        (PAUL_WORDS, "paul_k"),
+    ]
+    return len(pauls)
+
+
 async def occurrences(
     stage: Stage,
     needles: list[str],
@@ -436,24 +450,19 @@ async def test_erasing_a_person_removes_their_words_and_profile_from_both_servic
     ) == (f"{MARIE_WORDS[0]} at the other brand")
 
     # Paul and the conversation he shares with her are untouched.
-    pauls = await stage.rows(
-        "SELECT text, author_handle FROM triage.messages WHERE workspace_id = :ws "
-        "AND author_handle = 'paul_k' ORDER BY id",
-        ws=stage.ws.id,
-    )
-    assert [tuple(r) for r in pauls] == [
-        ("same problem here, no internet at all since this morning", "paul_k"),
-        (PAUL_WORDS, "paul_k"),
-    ]
+    pauls = await pauls_messages_untouched(stage)
     assert await stage.value(
         "SELECT display_name FROM inbox.authors WHERE workspace_id = :ws AND handle = 'paul_k'",
         ws=stage.ws.id,
     ) == ("Paul Kerouac")
-    assert await stage.value(
-        "SELECT count(*) FROM triage.incident_signals WHERE workspace_id = :ws "
-        "AND author = 'paul_k'",
-        ws=stage.ws.id,
-    ) == len(pauls)
+    assert (
+        await stage.value(
+            "SELECT count(*) FROM triage.incident_signals WHERE workspace_id = :ws "
+            "AND author = 'paul_k'",
+            ws=stage.ws.id,
+        )
+        == pauls
+    )
 
     # Rows stay as tombstones: counts, clocks and incidents keep their history.
     for table, n in before.items():

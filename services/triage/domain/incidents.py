@@ -314,19 +314,46 @@ def _open(group: list[Signal], params: Params) -> Opened:
     )
 
 
-def _grow(
-    incident: OpenIncident, recent: Sequence[Signal], fresh: Sequence[Signal], params: Params
-) -> tuple[Grown | None, set[int]]:
-    """Add the fresh signals that match the incident or its recent members."""
-    probes = [incident.sketch, *(s.sketch for s in recent[-params.grow_with_recent :])]
-    matched = [
-        s
-        for s in fresh
-        if _kind(s) == incident.kind
-        and any(similarity(s.sketch, p) >= params.threshold for p in probes)
-    ]
-    if not matched:
-        return None, set()
+def _growth(
+    incidents: Sequence[OpenIncident], ordered: Sequence[Signal], params: Params
+) -> dict[int, list[Signal]]:
+    """Which fresh signals join which open incident: the first incident (in the given
+    order) with a probe (its sketch or one of its latest members) similar enough.
+
+    Candidates come from the LSH bands of the probes, as in ``_groups``: comparing every
+    fresh signal with every probe of every incident was minutes of CPU per tick under a
+    sustained flood with many incidents open.
+    """
+    order = {incident.id: n for n, incident in enumerate(incidents)}
+    recent: dict[int, list[tuple[int, ...]]] = defaultdict(list)
+    for s in ordered:
+        if s.incident_id in order:
+            recent[s.incident_id].append(s.sketch)
+    index: dict[tuple[int, tuple[int, ...]], dict[int, set[tuple[int, ...]]]] = defaultdict(dict)
+    for incident in incidents:
+        probes = [incident.sketch, *recent[incident.id][-params.grow_with_recent :]]
+        for probe in probes:
+            for band in _bands(probe):
+                index[band].setdefault(order[incident.id], set()).add(probe)
+    kinds = [incident.kind for incident in incidents]
+    joined: dict[int, list[Signal]] = defaultdict(list)
+    for s in ordered:
+        if s.incident_id is not None:
+            continue
+        best: int | None = None
+        for band in _bands(s.sketch):
+            for n, near in index.get(band, {}).items():
+                if (best is not None and n >= best) or kinds[n] != _kind(s):
+                    continue
+                if any(similarity(s.sketch, p) >= params.threshold for p in near):
+                    best = n
+        if best is not None:
+            joined[incidents[best].id].append(s)
+    return joined
+
+
+def _grow(incident: OpenIncident, matched: Sequence[Signal], params: Params) -> Grown:
+    """The incident with these matching signals added (flooding re-judged on everyone)."""
     authors = [m.author for m in incident.members] + [s.author for s in matched]
     flooders = _flooders(authors, params.flood_messages)
     newly_flooding = tuple(
@@ -334,18 +361,15 @@ def _grow(
     )
     added = tuple(_member(s, s.author in flooders) for s in matched)
     everyone = (*incident.members, *added)
-    return (
-        Grown(
-            incident_id=incident.id,
-            added=added,
-            flooding=newly_flooding,
-            message_count=len(everyone),
-            author_count=len({m.author for m in everyone}),
-            last_seen=max(incident.last_seen, *(s.at for s in matched)),
-            platforms=_sorted_unique(m.platform for m in everyone),
-            languages=_sorted_unique(m.language for m in everyone),
-        ),
-        {s.message_id for s in matched},
+    return Grown(
+        incident_id=incident.id,
+        added=added,
+        flooding=newly_flooding,
+        message_count=len(everyone),
+        author_count=len({m.author for m in everyone}),
+        last_seen=max(incident.last_seen, *(s.at for s in matched)),
+        platforms=_sorted_unique(m.platform for m in everyone),
+        languages=_sorted_unique(m.language for m in everyone),
     )
 
 
@@ -366,18 +390,10 @@ def plan(
     ordered = sorted(
         (s for s in window if s.sketch and s.at <= now), key=lambda s: (s.at, s.message_id)
     )
-    fresh = [s for s in ordered if s.incident_id is None]
-    grown: list[Grown] = []
-    taken: set[int] = set()
-    for incident in incidents:
-        recent = [s for s in ordered if s.incident_id == incident.id]
-        result, used = _grow(
-            incident, recent, [s for s in fresh if s.message_id not in taken], params
-        )
-        if result is not None:
-            grown.append(result)
-            taken |= used
-    remaining = [s for s in fresh if s.message_id not in taken]
+    joined = _growth(incidents, ordered, params)
+    grown = [_grow(i, joined[i.id], params) for i in incidents if joined.get(i.id)]
+    taken = {s.message_id for matched in joined.values() for s in matched}
+    remaining = [s for s in ordered if s.incident_id is None and s.message_id not in taken]
     opened: list[Opened] = []
     for abuse in (False, True):
         candidates = [s for s in remaining if s.abuse is abuse]
