@@ -295,11 +295,13 @@ async def reply_delivered(
 async def reply_failed(
     conn: AsyncConnection, workspace_id: uuid.UUID, reply_id: uuid.UUID, reason: str, detail: str
 ) -> None:
+    """The platform refused the reply. An erased reply (its digest emptied by the erasure)
+    keeps the bounded reason but not the platform's words, which may name the person."""
     await conn.execute(
         text(
             "UPDATE triage.replies SET state = 'failed', failure_reason = :reason, "
-            "failure_detail = :detail, updated_at = now() WHERE workspace_id = :ws AND id = :id "
-            "AND state <> 'delivered'"
+            "failure_detail = CASE WHEN text_digest = '\\x'::bytea THEN NULL ELSE :detail END, "
+            "updated_at = now() WHERE workspace_id = :ws AND id = :id AND state <> 'delivered'"
         ),
         {"reason": reason, "detail": detail, "ws": workspace_id, "id": reply_id},
     )

@@ -801,3 +801,30 @@ async def _retention(stage: Stage) -> None:
         "SELECT detail FROM triage.audit_log WHERE action = 'retention_purged'"
     )
     assert [a.detail["conversations"] for a in audit] == [2]
+
+
+async def test_a_late_delivery_failure_keeps_no_platform_words_on_an_erased_reply(
+    stage: Stage,
+) -> None:
+    """The platform's refusal may quote or name the person: once the reply to them is
+    erased, a ``reply.failed`` that arrives late records the reason, not the words."""
+    from services.triage import desk
+
+    async with inbox_consuming(stage.database_url):
+        await seeded(stage)
+        request = await erase(stage, MARIE)
+        await done(stage, request["id"])
+    reply_id = await stage.value(
+        "SELECT id FROM triage.replies WHERE workspace_id = :ws", ws=stage.ws.id
+    )
+    async with stage.engine.begin() as conn:
+        await desk.reply_failed(
+            conn, stage.ws.id, reply_id, "rejected", f"{MARIE_NAME} has blocked this account"
+        )
+    assert (
+        await stage.value(
+            "SELECT failure_detail FROM triage.replies WHERE workspace_id = :ws", ws=stage.ws.id
+        )
+        is None
+    )
+    assert await occurrences(stage, [MARIE_NAME]) == {}
