@@ -403,7 +403,8 @@ async def export_person(
     conn: AsyncConnection, workspace_id: uuid.UUID, identities: Sequence[Identity]
 ) -> dict[str, Any]:
     """Everything triage holds about a person: their messages and those addressed to them
-    (a DM conversation is wholly theirs), the conversations, triage decisions, replies."""
+    (a DM conversation is wholly theirs), the conversations, triage decisions, replies and
+    the agents' notes on those conversations."""
     found = await footprint(conn, workspace_id, identities)
     params = {
         "ws": workspace_id,
@@ -459,6 +460,17 @@ async def export_person(
                                       OR conversation_id = ANY(CAST(:direct AS bigint[])))
         ORDER BY created_at, id
         """
+            ),
+            params,
+        )
+    ).all()
+    notes = (
+        await conn.execute(
+            text(
+                "SELECT id, conversation_id, text, created_at FROM triage.notes "
+                "WHERE workspace_id = :ws "
+                "AND conversation_id = ANY(CAST(:conversations AS bigint[])) "
+                "ORDER BY created_at, id"
             ),
             params,
         )
@@ -523,6 +535,16 @@ async def export_person(
                 "created_at": r.created_at,
             }
             for r in replies
+        ],
+        # Agents' notes on the person's conversations: the notes an erasure deletes.
+        "notes": [
+            {
+                "id": n.id,
+                "conversation_id": n.conversation_id,
+                "text": n.text,
+                "created_at": n.created_at,
+            }
+            for n in notes
         ],
     }
 

@@ -657,6 +657,9 @@ async def test_an_admin_exports_everything_about_a_person_and_nothing_else(
     assert [r["text"] for r in data["replies"]] == [
         f"Hello {MARIE_NAME}, your {MARIE_WORDS[1]} case is ours"
     ]
+    assert [n["text"] for n in data["notes"]] == [
+        f"{MARIE_NAME} called twice about {MARIE_WORDS[0]}"
+    ]
     audit = await stage.rows(
         "SELECT user_id, detail FROM triage.audit_log WHERE workspace_id = :ws "
         "AND action = 'data_exported'",
