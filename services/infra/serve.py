@@ -8,9 +8,6 @@ import logging
 
 from aiohttp import web
 
-from services.infra.db import is_unavailable, open_pool
-from services.infra.http import ENGINE_KEY
-
 log = logging.getLogger("ecoute.serve")
 
 
@@ -24,23 +21,9 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-async def _open_pool(app: web.Application) -> None:
-    """The pool opened before the server listens, so a new replica is ready only once its
-    first requests will not pay for new connections."""
-    if ENGINE_KEY not in app:
-        return
-    try:
-        await open_pool(app[ENGINE_KEY])
-    except Exception as error:
-        if not is_unavailable(error):
-            raise
-        # The database is down: serve anyway (/readyz says 503); the pool opens when it is back.
-        log.warning("database unavailable at start-up; the pool opens later")
-
-
 async def _freeze_after_start(app: web.Application) -> None:
-    """Freeze again once the start-up hooks (pools, models, caches) have run: a full sweep
-    over what they made cost 60-100 ms every few seconds under load (measured)."""
+    """Freeze again once the start-up hooks have run: what they made (the engine, the
+    triage model a worker loads) lives as long as the process and need not be swept."""
     gc.collect()
     gc.freeze()
 
@@ -48,8 +31,7 @@ async def _freeze_after_start(app: web.Application) -> None:
 def run(app: web.Application, host: str, port: int, grace_seconds: float = 10.0) -> None:
     """Serve until SIGINT/SIGTERM; then stop accepting, finish requests and close resources."""
     tune_garbage_collector()
-    app.on_startup.append(_open_pool)  # after the app's own hooks made the engine
-    app.on_startup.append(_freeze_after_start)
+    app.on_startup.append(_freeze_after_start)  # after the app's own hooks
     log.info("listening", extra={"host": host, "port": port})
     web.run_app(
         app,

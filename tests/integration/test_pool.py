@@ -55,30 +55,3 @@ async def test_a_connection_in_steady_use_is_not_pinged(
         assert pings == [";"]
     finally:
         await engine.dispose()
-
-
-async def test_the_pool_is_open_before_the_first_request(database_url: str) -> None:
-    engine = create_engine(database_url, 3)
-    try:
-        await db.open_pool(engine)
-        assert engine.sync_engine.pool.checkedin() == 3  # type: ignore[attr-defined]
-    finally:
-        await engine.dispose()
-
-
-async def test_a_service_starts_while_the_database_is_down(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """It serves (readiness says 503) instead of crashing; the pool opens later."""
-    from aiohttp import web
-
-    from services.infra.http import ENGINE_KEY
-    from services.infra.serve import _open_pool
-
-    app = web.Application()
-    app[ENGINE_KEY] = create_engine("postgresql://nobody@127.0.0.1:1/none", 2)
-    try:
-        await _open_pool(app)
-    finally:
-        await app[ENGINE_KEY].dispose()
-    assert "database unavailable at start-up" in caplog.text
