@@ -1,6 +1,7 @@
-"""Outgoing webhooks: a workspace's URL hears of every SLA breach, signed and retried.
+"""Outgoing webhooks: a workspace's URL hears of every SLA breach and of incidents opened,
+reopened and closed, signed and retried.
 
-Each breach event is POSTed as JSON with ``X-Ecoute-Signature: sha256=<hex HMAC-SHA256 of
+Each event is POSTed as JSON with ``X-Ecoute-Signature: sha256=<hex HMAC-SHA256 of
 the raw body with the workspace's secret>`` and ``X-Ecoute-Delivery`` (stable across
 retries, so a receiver can drop a repeat). A non-2xx answer or a network error makes the
 event transport retry with back-off, then dead-letter it after five attempts.
@@ -52,6 +53,33 @@ def breach_body(event: events_pb2.SlaStateChanged, delivery: int) -> bytes:
     )
 
 
+def incident_body(event: events_pb2.IncidentChanged, topic: str, delivery: int) -> bytes:
+    """Ids, kind, counts and times; not the label, which is made of customers' words (the
+    receiver reads it from the desk's API at ``path``)."""
+    return orjson.dumps(
+        {
+            "type": topic,
+            "delivery": delivery,
+            "workspace_id": event.workspace_id,
+            "incident_id": event.incident_id,
+            "kind": event.kind,
+            "status": event.status,
+            "message_count": event.message_count,
+            "close_reason": event.close_reason or None,
+            "changed_at": event.changed_at.ToDatetime(UTC),
+            "path": f"/v1/incidents/{event.incident_id}",
+        },
+        option=orjson.OPT_UTC_Z,
+    )
+
+
+def body_of(event: Event) -> bytes:
+    if event.topic.startswith("incident."):
+        changed = events_pb2.IncidentChanged.FromString(event.payload)
+        return incident_body(changed, event.topic, event.id)
+    return breach_body(events_pb2.SlaStateChanged.FromString(event.payload), event.id)
+
+
 async def _target(conn: AsyncConnection, workspace_id: uuid.UUID) -> tuple[str, str] | None:
     row = (
         await conn.execute(
@@ -63,7 +91,7 @@ async def _target(conn: AsyncConnection, workspace_id: uuid.UUID) -> tuple[str, 
 
 
 def sender(session: aiohttp.ClientSession, timeout: float = 5.0) -> Handler:
-    """The event handler that delivers breach events (one per call: see the module doc)."""
+    """The event handler that delivers breach and incident events (see the module doc)."""
 
     async def deliver(conn: AsyncConnection, events: list[Event]) -> None:
         for event in events:
@@ -71,7 +99,7 @@ def sender(session: aiohttp.ClientSession, timeout: float = 5.0) -> Handler:
             if target is None:
                 continue  # this workspace has no webhook
             url, secret = target
-            body = breach_body(events_pb2.SlaStateChanged.FromString(event.payload), event.id)
+            body = body_of(event)
             headers = {
                 "Content-Type": "application/json",
                 SIGNATURE_HEADER: signature(secret, body),

@@ -9,11 +9,13 @@ from typing import Any
 import aiohttp
 import orjson
 from aiohttp import web
+from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import text
 
+from ecoute.v1 import events_pb2
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
-from services.infra.events import Consumer
+from services.infra.events import Consumer, publish
 from services.triage import webhooks
 from services.triage.app import create_app as create_triage
 from services.triage.consumer import handle_batch
@@ -98,3 +100,58 @@ async def test_a_breach_is_posted_signed_and_retried_until_accepted(
     assert payload["type"] == "sla.breached" and payload["priority"] == "P1"
     assert payload["clock"] == "first_response"
     assert "smoke" not in body.decode(), "a webhook never carries message text"
+
+
+async def test_an_incident_opened_and_closed_reaches_the_webhook_without_its_label(
+    aiohttp_client: Any, aiohttp_server: Any, database_url: str
+) -> None:
+    received: list[tuple[bytes, dict[str, str]]] = []
+
+    async def receiver(request: web.Request) -> web.Response:
+        received.append((await request.read(), dict(request.headers)))
+        return web.Response(status=204)
+
+    hook_app = web.Application()
+    hook_app.router.add_post("/hook", receiver)
+    server = await aiohttp_server(hook_app)
+    triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
+    ws = await make_workspace(database_url)
+    lead = await make_user(database_url, ws.id, "lead")
+    created = await triage.put(
+        "/v1/webhooks", json={"url": str(server.make_url("/hook"))}, headers=bearer(lead)
+    )
+    secret = (await created.json())["secret"]
+
+    engine = create_engine(database_url, 2)
+    at = Timestamp(seconds=1_790_000_000)
+    async with engine.begin() as conn:
+        for topic, status, reason in (
+            ("incident.opened", "open", ""),
+            ("incident.grown", "open", ""),  # growth is for the desk, not for paging
+            ("incident.closed", "closed", "quiet"),
+        ):
+            change = events_pb2.IncidentChanged(
+                workspace_id=str(ws.id),
+                incident_id=7,
+                change=topic.split(".")[1],
+                kind="customer",
+                status=status,
+                message_count=12,
+                close_reason=reason,
+                changed_at=at,
+            )
+            await publish(conn, topic, [ws.id], [change.SerializeToString()])
+    async with aiohttp.ClientSession() as session:
+        hooks = Consumer(engine, database_url, webhooks.CONSUMER, webhooks.sender(session))
+        assert await hooks.drain_once() == 2
+    await engine.dispose()
+
+    assert [h["X-Ecoute-Event"] for _, h in received] == ["incident.opened", "incident.closed"]
+    for body, headers in received:
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers[webhooks.SIGNATURE_HEADER], expected)
+    opened, closed = (orjson.loads(body) for body, _ in received)
+    assert opened["type"] == "incident.opened" and opened["kind"] == "customer"
+    assert (opened["incident_id"], opened["message_count"]) == (7, 12)
+    assert opened["path"] == "/v1/incidents/7" and "label" not in opened
+    assert closed["close_reason"] == "quiet" and closed["status"] == "closed"
