@@ -30,6 +30,9 @@ from tests.support.world import ago, bearer, make_user, make_workspace, message
 PASSWORD = "correct horse battery staple 42"
 BURSTS = {
     # Two unrelated problems, five people each: the detector opens one incident per burst.
+    # Each names its own marker word: one word shared by both (a long one, with a random
+    # tag) made an outage and a payment message similar enough to chain the two bursts
+    # into one incident in 77 of 2,000 simulated worlds (0 of 2,000 with a marker each).
     "outage": [
         "No internet since this morning in {where}, the box is dead. Outage?",
         "internet down in {where} again, box blinking red, please fix",
@@ -38,11 +41,11 @@ BURSTS = {
         "is the internet down in {where}? my box has been dead all morning",
     ],
     "payment": [
-        "my card payment is refused at checkout in the {where} app, order stuck since noon",
-        "card payment refused at checkout again, {where} app, my basket order is stuck",
-        "{where} app checkout refused my card payment, order stuck, please help",
-        "why is my card payment refused at checkout? {where} app order stuck twice",
-        "checkout in the {where} app: card payment refused, order stuck, tried another card",
+        "my card payment is refused at checkout in the {shop} app, order stuck since noon",
+        "card payment refused at checkout again, {shop} app, my basket order is stuck",
+        "{shop} app checkout refused my card payment, order stuck, please help",
+        "why is my card payment refused at checkout? {shop} app order stuck twice",
+        "checkout in the {shop} app: card payment refused, order stuck, tried another card",
     ],
 }
 
@@ -122,6 +125,7 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
     assert ingested.status == 200, await ingested.text()
     item = (await ingested.json())["items"][0]
     where = f"Town{tag}"  # a word only this workspace's incidents (labels, texts) hold
+    shop = f"Shop{tag}"  # the same, for the payment burst
     burst = await inbox.post(
         "/v1/ingest",
         headers=bearer(ws.ingest_token),
@@ -129,7 +133,7 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
             "messages": [
                 message(
                     f"{tag}-{topic}-{i}",
-                    line.format(where=where),
+                    line.format(where=where, shop=shop),
                     author=f"{topic[:2]}{i}{tag}",
                     created_at=ago(seconds=120 - 10 * i),
                 )
@@ -158,7 +162,7 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
                 break
             await asyncio.sleep(0.05)
         assert message_id is not None, "triage never saw the message"
-        incidents = await _detect(engine, database_url, ws.id, where)
+        incidents = await _detect(engine, database_url, ws.id, (where, shop))
         async with engine.begin() as conn:
             revoked_ingest = f"eci_revoked_{tag}"
             await create_ingest_token(conn, ws.id, revoked_ingest, "old")
@@ -252,6 +256,8 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
             f"{name} leaver {tag}",
             where,
             where.lower(),
+            shop,
+            shop.lower(),
             str(ws.id),
             text_in,
             f"au{tag}",
@@ -274,7 +280,7 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
 
 
 async def _detect(
-    engine: AsyncEngine, database_url: str, workspace_id: uuid.UUID, where: str
+    engine: AsyncEngine, database_url: str, workspace_id: uuid.UUID, words: tuple[str, str]
 ) -> dict[str, int]:
     """The bursts triaged (each message a detector signal) and detected, as the product does
     (the detector's own pass, with the product's parameters, run once rather than waiting
@@ -289,9 +295,10 @@ async def _detect(
                         "SELECT count(*) FROM triage.incident_signals AS s "
                         "JOIN triage.messages AS m "
                         "ON m.workspace_id = s.workspace_id AND m.id = s.message_id "
-                        "WHERE s.workspace_id = :ws AND strpos(m.text, :where) > 0"
+                        "WHERE s.workspace_id = :ws "
+                        "AND (strpos(m.text, :one) > 0 OR strpos(m.text, :two) > 0)"
                     ),
-                    {"ws": workspace_id, "where": where},
+                    {"ws": workspace_id, "one": words[0], "two": words[1]},
                 )
             ).scalar_one()
         if signals == sum(len(lines) for lines in BURSTS.values()):
@@ -324,6 +331,7 @@ async def _detect(
     assert {row.kind for row in rows} == {"customer"}
     (outage,) = by_topic["outage"]
     (payment,) = by_topic["payment"]
+    assert outage != payment, f"both bursts in one incident: {rows}"
     assert len(conversations[outage]) >= 3, "a split needs an incident of several conversations"
     return {"outage": outage, "payment": payment, "conversation": conversations[outage][-1]}
 
