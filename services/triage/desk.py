@@ -66,14 +66,17 @@ async def claim(
     return "held" if exists else "missing"
 
 
-_CLAIM_NEXT = """
+_CLAIMABLE = """
+    SELECT workspace_id, id FROM triage.conversations
+    WHERE workspace_id = :ws AND status = 'open' AND needs_answer
+      AND (assignee_id IS NULL OR claim_expires_at < :now)
+"""
+_CLAIM_NEXT = f"""
     WITH next AS (
-        SELECT workspace_id, id FROM triage.conversations
-        WHERE workspace_id = :ws AND status = 'open' AND needs_answer
-          AND (assignee_id IS NULL OR claim_expires_at < :now)
+        {_CLAIMABLE}
         ORDER BY sla_rank, priority, sla_due_at NULLS LAST, waiting_since, id
         LIMIT 1
-        FOR UPDATE {wait}
+        FOR UPDATE {{wait}}
     )
     UPDATE triage.conversations AS c SET assignee_id = :me, claim_expires_at = :until
     FROM next WHERE c.workspace_id = next.workspace_id AND c.id = next.id
@@ -81,6 +84,7 @@ _CLAIM_NEXT = """
 """
 _TAKE_FREE = text(_CLAIM_NEXT.format(wait="SKIP LOCKED"))
 _TAKE_WAITING = text(_CLAIM_NEXT.format(wait=""))
+_ANY_CLAIMABLE = text(_CLAIMABLE + " LIMIT 1")
 # How long an agent's request waits for a row another transaction holds for a moment.
 ROW_LOCK_WAIT = "2s"
 CLAIM_NEXT_ATTEMPTS = 3
@@ -109,7 +113,7 @@ async def claim_next(
             async with conn.begin_nested():
                 await conn.execute(text(f"SET LOCAL lock_timeout = '{ROW_LOCK_WAIT}'"))
                 row = (await conn.execute(_TAKE_WAITING, params)).first()
-                await conn.execute(text("SET LOCAL lock_timeout = 0"))
+                await conn.execute(text("SET LOCAL lock_timeout = DEFAULT"))
         except DBAPIError as error:
             if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
                 raise
@@ -122,14 +126,7 @@ async def claim_next(
 
 
 async def _anything_claimable(conn: AsyncConnection, params: dict[str, Any]) -> bool:
-    row = await conn.execute(
-        text(
-            "SELECT 1 FROM triage.conversations WHERE workspace_id = :ws AND status = 'open' "
-            "AND needs_answer AND (assignee_id IS NULL OR claim_expires_at < :now) LIMIT 1"
-        ),
-        params,
-    )
-    return row.first() is not None
+    return (await conn.execute(_ANY_CLAIMABLE, params)).first() is not None
 
 
 async def release(
