@@ -488,11 +488,17 @@ async def list_users(request: web.Request) -> web.Response:
     )
 
 
-async def user_sessions(request: web.Request) -> web.Response:
-    """A user's live sessions and API tokens (admins)."""
+async def _admin_over_user(request: web.Request) -> tuple[Caller, uuid.UUID]:
+    """An admin caller and the user the path names (each handler then checks that user is
+    in the caller's workspace)."""
     caller = await authenticate(request)
     require_role(caller, "admin")
-    user_id = _uuid(request, "user")
+    return caller, _uuid(request, "user")
+
+
+async def user_sessions(request: web.Request) -> web.Response:
+    """A user's live sessions and API tokens (admins)."""
+    caller, user_id = await _admin_over_user(request)
     async with request.app[ENGINE_KEY].connect() as conn:
         await _user_in_workspace(conn, caller, user_id)
         sessions = await _sessions_of(conn, request, caller, user_id)
@@ -502,9 +508,7 @@ async def user_sessions(request: web.Request) -> web.Response:
 
 async def revoke_user_access(request: web.Request) -> web.Response:
     """Sign a user out everywhere: every session and every API token (admins)."""
-    caller = await authenticate(request)
-    require_role(caller, "admin")
-    user_id = _uuid(request, "user")
+    caller, user_id = await _admin_over_user(request)
     now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].begin() as conn:
         await _user_in_workspace(conn, caller, user_id)
@@ -524,9 +528,7 @@ async def revoke_user_access(request: web.Request) -> web.Response:
 
 async def reset_two_factor(request: web.Request) -> web.Response:
     """Turn a user's two-factor off (a lost phone) and end their sessions (admins)."""
-    caller = await authenticate(request)
-    require_role(caller, "admin")
-    user_id = _uuid(request, "user")
+    caller, user_id = await _admin_over_user(request)
     now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].begin() as conn:
         await _user_in_workspace(conn, caller, user_id)
