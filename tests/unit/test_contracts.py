@@ -26,6 +26,18 @@ def test_generated_code_is_current(tmp_path: Path) -> None:
     assert stale == [], f"run `make proto`: {stale} differ from proto/"
 
 
+def test_generation_touches_only_what_protoc_made(tmp_path: Path) -> None:
+    """Generated into the repository root, it once dropped __init__.py files into the
+    virtual environment's own *_pb2 packages (breaking the ``google`` namespace)."""
+    other = tmp_path / "site" / "google" / "protobuf"
+    other.mkdir(parents=True)
+    (other / "struct_pb2.py").write_text("")
+    generate(tmp_path)
+    assert not (tmp_path / "site" / "__init__.py").exists()
+    assert not (tmp_path / "site" / "google" / "__init__.py").exists()
+    assert (tmp_path / "ecoute" / "v1" / "__init__.py").exists()
+
+
 DOCUMENTED_EXAMPLE = b"""{"messages": [{"platform": "x", "channel": "support-fr",
   "external_id": "1790", "kind": "mention", "author": {"external_id": "42", "handle": "jane"},
   "text": "ma box ne marche plus \xf0\x9f\x98\xa1", "created_at": "2026-11-21T10:00:00Z"}]}"""
