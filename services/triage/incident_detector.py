@@ -179,12 +179,14 @@ class IncidentDetector:
         tick_seconds: float = 5.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_news: Callable[[IncidentNews], None] | None = None,
+        stopwatch: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.params = params or Params()
         self.tick_seconds = tick_seconds
         self.clock = clock
         self.on_news = on_news
+        self.stopwatch = stopwatch  # times ticks (the clock above may be a replay clock)
         self._last_prune: datetime | None = None
 
     async def tick(self) -> int:
@@ -432,12 +434,12 @@ class IncidentDetector:
         backoff = 0.5
         while not stop.is_set():
             try:
-                started = time.monotonic()
+                started = self.stopwatch()
                 await self.tick()
                 backoff = 0.5
                 # A tick that took long (a flooded workspace) is followed by as long a rest,
                 # so the detector never takes more than about half of the worker's CPU.
-                await sleep_or_stop(stop, max(self.tick_seconds, time.monotonic() - started))
+                await sleep_or_stop(stop, max(self.tick_seconds, self.stopwatch() - started))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
