@@ -185,7 +185,8 @@ def draw() -> list[Candidate]:
             taken.update((c.id, c.text))
             drawn.append(c)
     rng.shuffle(drawn)
-    return drawn
+    # A source may list one post twice (the airline file does): keep its first place.
+    return list({c.id: c for c in drawn}.values())
 
 
 def main() -> None:

@@ -26,7 +26,9 @@ def merge(prefix: Path) -> Path:
     judged = {r["id"]: r for r in _rows(Path(f"{prefix}_adjudicated.csv"))}
     out = Path(f"{prefix}_labels.csv")
     with out.open("w", newline="", encoding="utf-8") as handle:
-        fields = ["id", "lang", "text", "needs_answer", "intent", "abuse", "agreement"]
+        # Context a pool may carry (source, brand, the post it answers) is kept after them.
+        extra = [f for f in ("source", "brand", "parent") if f in pool[0]]
+        fields = ["id", "lang", "text", "needs_answer", "intent", "abuse", "agreement", *extra]
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         for row in pool:
@@ -38,9 +40,8 @@ def merge(prefix: Path) -> Path:
                 labels = (x["needs_answer"], x["intent"], x["abuse"], "agreed")
             else:
                 labels = (x["needs_answer"], "", x["abuse"], "agreed_na_abuse")
-            writer.writerow(
-                dict(zip(fields, (row["id"], row["lang"], row["text"], *labels), strict=True))
-            )
+            values = (row["id"], row["lang"], row["text"], *labels, *(row[f] for f in extra))
+            writer.writerow(dict(zip(fields, values, strict=True)))
     return out
 
 
