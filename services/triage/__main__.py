@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 async def _create_workspace(url: str, args: argparse.Namespace) -> dict[str, str]:
     from services.infra.auth import new_token
     from services.infra.db import create_engine
-    from services.triage.store import create_api_token, create_user, create_workspace
+    from services.triage.intake.store import create_api_token, create_user, create_workspace
 
     token = args.token or new_token("eca")
     engine = create_engine(url, 1)
@@ -163,7 +163,7 @@ def _train(args: argparse.Namespace) -> int:
 
 async def _export_corrections(url: str, out: Path, workspace: uuid.UUID | None) -> int:
     from services.infra.db import create_engine
-    from services.triage.corrections import export, write_csv
+    from services.triage.desk.corrections import export, write_csv
 
     engine = create_engine(url, 1)
     try:

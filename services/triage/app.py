@@ -21,34 +21,34 @@ from services.infra.events import Consumer, Event
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware, security_headers
 from services.infra.openapi import add_openapi_route
 from services.infra.ttl_cache import TtlCache
-from services.triage import webhooks
-from services.triage.accounts import SessionLimits
-from services.triage.consumer import handle_batch
-from services.triage.http_auth import (
+from services.triage.access.accounts import SessionLimits
+from services.triage.access.http import (
     AUTH_CONFIG_KEY,
     TOKEN_CACHE_KEY,
     TOKEN_CACHE_SECONDS,
     AuthConfig,
 )
-from services.triage.http_auth import add_routes as add_auth_routes
-from services.triage.http_desk import REPLY_ORIGIN_KEY
-from services.triage.http_desk import add_routes as add_desk_routes
-from services.triage.http_incidents import add_routes as add_incident_routes
-from services.triage.http_privacy import ERASURE_COUNTER_KEY, RETENTION_DEFAULT_KEY
-from services.triage.http_privacy import add_routes as add_privacy_routes
-from services.triage.http_queue import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS, get_queue
-from services.triage.http_security import add_routes as add_security_routes
-from services.triage.http_sla import CLOCK_STOP_KEY
-from services.triage.http_sla import add_routes as add_sla_routes
-from services.triage.http_stats import add_routes as add_stats_routes
-from services.triage.http_stream import NEWS_KEY, DeskNews
-from services.triage.http_stream import add_routes as add_stream_routes
-from services.triage.incident_detector import build_detector
+from services.triage.access.http import add_routes as add_auth_routes
+from services.triage.access.http_security import add_routes as add_security_routes
+from services.triage.desk.http import REPLY_ORIGIN_KEY
+from services.triage.desk.http import add_routes as add_desk_routes
+from services.triage.desk.http_queue import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS, get_queue
+from services.triage.desk.stream import NEWS_KEY, DeskNews
+from services.triage.desk.stream import add_routes as add_stream_routes
+from services.triage.incidents.detector import build_detector
+from services.triage.incidents.http import add_routes as add_incident_routes
+from services.triage.intake.consumer import handle_batch
 from services.triage.metrics import TriageMetrics
 from services.triage.openapi import DOCUMENT as OPENAPI
-from services.triage.retention import RetentionJob
-from services.triage.scheduler import SlaScheduler
+from services.triage.privacy.http import ERASURE_COUNTER_KEY, RETENTION_DEFAULT_KEY
+from services.triage.privacy.http import add_routes as add_privacy_routes
+from services.triage.privacy.retention import RetentionJob
 from services.triage.settings import TriageSettings
+from services.triage.sla.http import CLOCK_STOP_KEY
+from services.triage.sla.http import add_routes as add_sla_routes
+from services.triage.sla.scheduler import SlaScheduler
+from services.triage.stats.http import add_routes as add_stats_routes
+from services.triage.webhooks import sender as webhooks
 
 UI = Path(__file__).parent / "ui"
 METRICS_KEY = web.AppKey("triage_metrics", TriageMetrics)

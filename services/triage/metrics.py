@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.infra.events import Event, backlog, sleep_or_stop
 from services.triage.domain.sla import DEFAULT_POLICY, KINDS, Clock
 from services.triage.domain.triage import INTENTS, Decision
-from services.triage.incident_detector import IncidentNews
-from services.triage.scheduler import Transition
+from services.triage.incidents.detector import IncidentNews
+from services.triage.sla.scheduler import Transition
 
 REPLY_ORIGINS = (
     "written",

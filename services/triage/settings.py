@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.infra.settings import ServiceSettings
-from services.triage.secretbox import SecretBox, parse_key, parse_keys
+from services.triage.access.secretbox import SecretBox, parse_key, parse_keys
 
 OLD_KEYS_SETTING = "TRIAGE_TWO_FACTOR_OLD_KEYS"
 

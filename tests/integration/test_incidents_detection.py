@@ -13,7 +13,7 @@ from sqlalchemy import text
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.triage.app import create_app as create_triage
-from services.triage.incident_detector import IncidentDetector, IncidentNews
+from services.triage.incidents.detector import IncidentDetector, IncidentNews
 from tests.integration.test_incidents_desk import events, subscribe
 from tests.support.world import (
     ago,
@@ -231,7 +231,7 @@ async def test_a_tick_judges_only_the_latest_signals_of_a_flooded_window(
     services: tuple[Any, Any], database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Bounded work per tick: the latest ``WINDOW_LIMIT`` signals, in time order."""
-    from services.triage import incident_signals
+    from services.triage.incidents import signals as incident_signals
 
     inbox, _ = services
     ws = await make_workspace(database_url)

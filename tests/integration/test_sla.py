@@ -15,9 +15,9 @@ from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import Consumer
 from services.triage.app import create_app as create_triage
-from services.triage.consumer import handle_batch
-from services.triage.scheduler import SlaScheduler, Transition
-from services.triage.sla_policy import DEFAULT_DOCUMENT
+from services.triage.intake.consumer import handle_batch
+from services.triage.sla.policy import DEFAULT_DOCUMENT
+from services.triage.sla.scheduler import SlaScheduler, Transition
 from tests.support.world import (
     ago,
     bearer,

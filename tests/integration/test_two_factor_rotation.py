@@ -20,9 +20,9 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.infra.logs import JsonFormatter
+from services.triage.access.secretbox import KEY_ID_BYTES, NONCE_BYTES, V1, V2, SecretBox, key_id
 from services.triage.app import create_app as create_triage
 from services.triage.domain.two_factor import secret_from_text
-from services.triage.secretbox import KEY_ID_BYTES, NONCE_BYTES, V1, V2, SecretBox, key_id
 from tests.integration.test_two_factor import (
     PASSWORD,
     Session,
@@ -149,7 +149,7 @@ async def reseal_command(database_url: str, *args: str, **env: str) -> tuple[int
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "services.triage.reseal_two_factor",
+        "services.triage.access.reseal_two_factor",
         *args,
         cwd=ROOT,
         env={

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.triage import incident_detector
+from services.triage.incidents import detector as incident_detector
 
 
 class _Clock:

@@ -17,12 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
 from services.infra.strings import NO_NUL
-from services.triage import incident_actions as actions
-from services.triage import incidents_store as store
-from services.triage.accounts import Caller
+from services.triage.access.accounts import Caller
+from services.triage.access.http import authenticate, require_role
+from services.triage.desk.http import MAX_REPLY
 from services.triage.domain.incident_desk import Refusal
-from services.triage.http_auth import authenticate, require_role
-from services.triage.http_desk import MAX_REPLY
+from services.triage.incidents import actions, store
 
 MAX_LIMIT = 200
 MAX_SPLIT = 500

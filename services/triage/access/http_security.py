@@ -22,10 +22,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
-from services.triage import accounts, two_factor
-from services.triage.accounts import Caller
-from services.triage.domain import two_factor as rules
-from services.triage.http_auth import (
+from services.triage.access import accounts, two_factor
+from services.triage.access.accounts import Caller
+from services.triage.access.http import (
     COOKIE,
     auth_config,
     authenticate,
@@ -33,7 +32,8 @@ from services.triage.http_auth import (
     token_cache,
     unreadable_secret,
 )
-from services.triage.secretbox import Opened, SecretBox, SecretBoxError
+from services.triage.access.secretbox import Opened, SecretBox, SecretBoxError
+from services.triage.domain import two_factor as rules
 
 MIN_PASSWORD = 12
 PASSWORD_BODY = 16 * 1024

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
 from services.infra.platforms import PLATFORMS
 from services.infra.ttl_cache import TtlCache
-from services.triage.clocks import load_policies
+from services.triage.access.http import authenticate
 from services.triage.domain.model import INTENTS
 from services.triage.domain.sla import Policy
-from services.triage.http_auth import authenticate
-from services.triage.store import queue
+from services.triage.intake.store import queue
+from services.triage.sla.clocks import load_policies
 
 MAX_LIMIT = 500
 POLICY_CACHE_KEY = web.AppKey("policy_cache", TtlCache)

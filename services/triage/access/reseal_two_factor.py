@@ -1,4 +1,4 @@
-"""``python -m services.triage.reseal_two_factor``: seal every TOTP secret with the current
+"""``python -m services.triage.access.reseal_two_factor``: seal every TOTP secret with the current
 key (``TRIAGE_TWO_FACTOR_KEY``), so that the old keys (``TRIAGE_TWO_FACTOR_OLD_KEYS``) can be
 dropped once it reports no row left behind.
 
@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.infra import logs
 from services.infra.db import create_engine
-from services.triage import two_factor
-from services.triage.secretbox import SecretBox, SecretBoxError
+from services.triage.access import two_factor
+from services.triage.access.secretbox import SecretBox, SecretBoxError
 from services.triage.settings import TriageSettings
 
 DEFAULT_BATCH = 500
@@ -88,7 +88,7 @@ async def reseal_all(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m services.triage.reseal_two_factor",
+        prog="python -m services.triage.access.reseal_two_factor",
         description="Seal every TOTP secret with TRIAGE_TWO_FACTOR_KEY (after a key rotation).",
     )
     parser.add_argument(

@@ -30,7 +30,7 @@ from services.triage.domain.sla import (
     next_transition,
     state,
 )
-from services.triage.sla_policy import parse_policy
+from services.triage.sla.policy import parse_policy
 
 Key = tuple[uuid.UUID, int]  # (workspace, conversation)
 WAKE_SCHEDULER = "ecoute_sla"

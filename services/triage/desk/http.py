@@ -18,11 +18,13 @@ from ecoute.v1 import events_pb2
 from services.infra.events import publish
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
 from services.infra.strings import NO_NUL
-from services.triage import changes, corrections, desk
-from services.triage.accounts import audit
-from services.triage.http_auth import authenticate, require_role
-from services.triage.incidents_store import is_member as incident_member
-from services.triage.incidents_store import status_note as incident_note
+from services.triage import news as changes
+from services.triage.access.accounts import audit
+from services.triage.access.http import authenticate, require_role
+from services.triage.desk import corrections
+from services.triage.desk import store as desk
+from services.triage.incidents.store import is_member as incident_member
+from services.triage.incidents.store import status_note as incident_note
 
 MAX_REPLY = 5000
 REPLY_ORIGIN_KEY: web.AppKey[Any] = web.AppKey("reply_origin", object)

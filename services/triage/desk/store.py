@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.triage.incidents_store import incident_of_conversation
+from services.triage.incidents.store import incident_of_conversation
 
 CLAIM_LEASE = timedelta(minutes=15)
 LOCK_NOT_AVAILABLE = "55P03"

@@ -9,12 +9,12 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.triage import changes
-from services.triage.clocks import OnStop, load_policies, lock_running
-from services.triage.clocks import save as save_clocks
+from services.triage import news as changes
 from services.triage.domain import clock_rules
 from services.triage.domain.clock_rules import Change
-from services.triage.store import lock_conversations, save_conversations
+from services.triage.intake.store import lock_conversations, save_conversations
+from services.triage.sla.clocks import OnStop, load_policies, lock_running
+from services.triage.sla.clocks import save as save_clocks
 
 # action -> (statuses it may start from, status it leads to)
 ACTIONS = {

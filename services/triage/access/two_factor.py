@@ -3,7 +3,7 @@ sign-ins and the workspace's policy. The decisions live in ``domain/two_factor.p
 
 A secret opened with an old key (``TRIAGE_TWO_FACTOR_OLD_KEYS``) is sealed again with the
 current key when it is next used successfully, in the same transaction (``reseal``);
-``python -m services.triage.reseal_two_factor`` does every row at once.
+``python -m services.triage.access.reseal_two_factor`` does every row at once.
 
 Reuse protection is one conditional UPDATE: a code is accepted only if it moves
 ``last_step`` forward, so of two concurrent sign-ins with the same code, Postgres lets exactly
@@ -22,8 +22,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.auth import token_digest
+from services.triage.access.secretbox import Opened, SecretBox
 from services.triage.domain import two_factor as rules
-from services.triage.secretbox import Opened, SecretBox
 
 PENDING_LIFETIME = timedelta(minutes=5)
 PENDING_MAX_ATTEMPTS = 5

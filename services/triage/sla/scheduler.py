@@ -26,8 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ecoute.v1 import events_pb2
 from services.infra.db import is_unavailable
 from services.infra.events import Wakeup, publish, sleep_or_stop
-from services.triage import changes
-from services.triage.clocks import THRESHOLDS, WAKE_SCHEDULER, clock_of_row, load_policies
+from services.triage import news as changes
 from services.triage.domain.sla import (
     RANK,
     RESPONSE_KINDS,
@@ -36,6 +35,7 @@ from services.triage.domain.sla import (
     next_transition,
     state,
 )
+from services.triage.sla.clocks import THRESHOLDS, WAKE_SCHEDULER, clock_of_row, load_policies
 
 log = logging.getLogger("ecoute.triage.scheduler")
 

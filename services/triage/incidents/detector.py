@@ -26,9 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ecoute.v1 import events_pb2
 from services.infra.db import is_unavailable
 from services.infra.events import publish, sleep_or_stop
-from services.triage import changes, incident_signals
+from services.triage import news as changes
 from services.triage.domain import incidents
 from services.triage.domain.incidents import Closed, Grown, Member, Opened, OpenIncident, Params
+from services.triage.incidents import signals as incident_signals
 from services.triage.settings import TriageSettings
 
 log = logging.getLogger("ecoute.triage.incidents")

@@ -15,19 +15,19 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
-from services.triage import desk
-from services.triage.clocks import clock_of_row, load_policies, lock_running
-from services.triage.clocks import save as save_clocks
-from services.triage.conversation_actions import (
+from services.triage.access.http import authenticate
+from services.triage.desk import store as desk
+from services.triage.desk.http_queue import POLICY_CACHE_KEY
+from services.triage.desk.status import (
     ACTIONS,
     ActionRefused,
     change_status,
     conversation_exists,
 )
 from services.triage.domain.sla import Policy, due_at, retarget, state, time_left
-from services.triage.http_auth import authenticate
-from services.triage.http_queue import POLICY_CACHE_KEY
-from services.triage.sla_policy import PolicyError, parse_policy, policy_document
+from services.triage.sla.clocks import clock_of_row, load_policies, lock_running
+from services.triage.sla.clocks import save as save_clocks
+from services.triage.sla.policy import PolicyError, parse_policy, policy_document
 
 EDITORS = ("lead", "admin")
 MAX_POLICY_BYTES = 256 * 1024

@@ -20,14 +20,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
-from services.triage import privacy
-from services.triage.accounts import audit
+from services.triage.access.accounts import audit
+from services.triage.access.http import authenticate, require_role
 from services.triage.domain.privacy import (
     Identity,
     effective_retention_days,
     normalise,
 )
-from services.triage.http_auth import authenticate, require_role
+from services.triage.privacy import store as privacy
 
 ERASURE_REQUESTED = "privacy.erasure_requested"
 RETENTION_DEFAULT_KEY = web.AppKey("retention_default_days", int)

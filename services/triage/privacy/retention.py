@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ecoute.v1 import events_pb2
 from services.infra.db import is_unavailable
 from services.infra.events import publish, sleep_or_stop
-from services.triage.accounts import audit
+from services.triage.access.accounts import audit
 from services.triage.domain.privacy import effective_retention_days, purge_before
-from services.triage.privacy import purge_batch, retention_settings
+from services.triage.privacy.store import purge_batch, retention_settings
 
 log = logging.getLogger("ecoute.triage.retention")
 

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
-from services.triage import changes
-from services.triage import incidents_store as store
-from services.triage.accounts import audit
+from services.triage import news as changes
+from services.triage.access.accounts import audit
 from services.triage.domain import incident_desk as rules
 from services.triage.domain import incidents as detection
 from services.triage.domain.incident_desk import Refusal
+from services.triage.incidents import store
 
 CHANGE_KIND = "incident"
 """The desk change-log kind for a conversation whose incident (badge or note) changed."""
