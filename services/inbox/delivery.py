@@ -46,8 +46,8 @@ from services.inbox.domain.messages import Incoming
 from services.inbox.metrics import InboxMetrics
 from services.inbox.privacy import apply_privacy
 from services.inbox.store import store_batch
-from services.infra.db import is_unavailable
-from services.infra.events import Consumer, Event, publish, sleep_or_stop
+from services.infra.events import Consumer, Event, publish
+from services.infra.worker import run_worker
 
 log = logging.getLogger("ecoute.inbox.delivery")
 
@@ -321,16 +321,10 @@ class Deliverer:
         )
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
-        while not stop.is_set():
-            try:
-                if await self.deliver_due():
-                    continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if not is_unavailable(exc):
-                    log.exception("delivery loop error")
-            await sleep_or_stop(stop, idle_seconds)
+        async def step() -> float:
+            return 0.0 if await self.deliver_due() else idle_seconds
+
+        await run_worker("delivery", step, stop, first_backoff=idle_seconds)
 
 
 def inbox_consumer(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter as Tally
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.inbox.domain.messages import Incoming
 from services.inbox.store import ItemResult
-from services.infra.events import sleep_or_stop
 from services.infra.platforms import CONNECTED
+from services.infra.worker import run_worker
 
 POLL_OUTCOMES = ("ok", "rate_limited", "auth_expired", "unavailable", "rejected")
 FAILURE_REASONS = (
@@ -187,7 +186,8 @@ async def refresh_channels(metrics: InboxMetrics, engine: AsyncEngine) -> None:
 async def refresh_forever(
     metrics: InboxMetrics, engine: AsyncEngine, stop: asyncio.Event, every: float = 15.0
 ) -> None:
-    while not stop.is_set():
-        with contextlib.suppress(Exception):
-            await refresh_channels(metrics, engine)
-        await sleep_or_stop(stop, every)
+    async def step() -> float:
+        await refresh_channels(metrics, engine)
+        return every
+
+    await run_worker("inbox gauges", step, stop)

@@ -9,7 +9,6 @@ jitter, expired credentials mark the channel for re-authorisation.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable
@@ -33,8 +32,7 @@ from services.inbox.credentials import CredentialStore
 from services.inbox.domain import polling
 from services.inbox.metrics import InboxMetrics
 from services.inbox.store import store_batch
-from services.infra.db import is_unavailable
-from services.infra.events import Wakeup, sleep_or_stop
+from services.infra.worker import Wakeup, run_worker
 
 log = logging.getLogger("ecoute.inbox.poller")
 
@@ -198,23 +196,12 @@ class Poller:
                     await store.save_cursor(conn, channel, stream, page.cursor)
 
     async def run(self, stop: asyncio.Event) -> None:
+        async def step() -> float:
+            if await self.poll_due() >= self.batch:
+                return 0.0
+            async with self.engine.connect() as conn:
+                wait = await store.seconds_to_next_poll(conn, self.clock())
+            return min(30.0, wait if wait is not None else 30.0)
+
         wakeup = Wakeup(self.database_url, store.WAKE_POLLER)
-        listener = asyncio.create_task(wakeup.listen(stop))
-        try:
-            while not stop.is_set():
-                try:
-                    if await self.poll_due() >= self.batch:
-                        continue
-                    async with self.engine.connect() as conn:
-                        wait = await store.seconds_to_next_poll(conn, self.clock())
-                    await wakeup.wait(stop, min(30.0, wait if wait is not None else 30.0))
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    if not is_unavailable(exc):
-                        log.exception("poller error")
-                    await sleep_or_stop(stop, 2.0)
-        finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+        await run_worker("poller", step, stop, wakeup=wakeup, first_backoff=2.0)

@@ -109,3 +109,18 @@ def is_unavailable(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def describe_error(exc: BaseException) -> dict[str, str]:
+    """What a log line may say of a database error: its SQLSTATE and the server's message
+    (never the statement's parameters), found anywhere in the cause chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            message = str(current.args[0]) if current.args else type(current).__name__
+            return {"sqlstate": sqlstate, "db_message": message[:300]}
+        current = current.__cause__ or current.__context__
+    return {}

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 async def _create_workspace(url: str, args: argparse.Namespace) -> dict[str, str]:
     from services.infra.auth import new_token
     from services.infra.db import create_engine
-    from services.triage.intake.store import create_api_token, create_user, create_workspace
+    from services.triage.access.store import create_api_token, create_user, create_workspace
 
     token = args.token or new_token("eca")
     engine = create_engine(url, 1)

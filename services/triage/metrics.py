@@ -8,7 +8,6 @@ the same on every replica: dashboards and rules take ``max`` over instances, nev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from itertools import product
@@ -17,7 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.infra.events import Event, backlog, sleep_or_stop
+from services.infra.events import Event, backlog
+from services.infra.worker import run_worker
 from services.triage.domain.sla import DEFAULT_POLICY, KINDS, Clock
 from services.triage.domain.triage import INTENTS, Decision
 from services.triage.incidents.detector import IncidentNews
@@ -349,7 +349,8 @@ class TriageMetrics:
     async def refresh_forever(
         self, engine: AsyncEngine, stop: asyncio.Event, every: float = 15.0
     ) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(Exception):
-                await self.refresh_from_database(engine)
-            await sleep_or_stop(stop, every)
+        async def step() -> float:
+            await self.refresh_from_database(engine)
+            return every
+
+        await run_worker("triage gauges", step, stop)

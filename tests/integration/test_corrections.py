@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ecoute.v1 import events_pb2
 from services.infra.db import create_engine
 from services.infra.events import Event
+from services.triage.access.store import create_user, create_workspace
 from services.triage.desk.corrections import (
     InvalidCorrection,
     UnknownMessage,
@@ -28,7 +29,6 @@ from services.triage.desk.corrections import (
     write_csv,
 )
 from services.triage.intake import consumer
-from services.triage.intake.store import create_user, create_workspace
 from services.triage.training import data
 from tools.embedded_pg import ROOT
 

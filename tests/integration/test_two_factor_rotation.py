@@ -20,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.infra.logs import JsonFormatter
-from services.triage.access.secretbox import KEY_ID_BYTES, NONCE_BYTES, V1, V2, SecretBox, key_id
+from services.infra.secretbox import KEY_ID_BYTES, NONCE_BYTES, V1, V2, SecretBox, key_id
 from services.triage.app import create_app as create_triage
 from services.triage.domain.two_factor import secret_from_text
 from tests.integration.test_two_factor import (

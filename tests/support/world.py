@@ -13,7 +13,7 @@ from services.inbox.store import create_ingest_token
 from services.infra.auth import new_token
 from services.infra.db import create_engine
 from services.triage.access.accounts import set_password
-from services.triage.intake.store import create_api_token, create_user, create_workspace
+from services.triage.access.store import create_api_token, create_user, create_workspace
 from services.triage.settings import TriageSettings
 
 

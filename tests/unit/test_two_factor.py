@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.triage.access.secretbox import SecretBox, SecretBoxError, parse_key
+from services.infra.secretbox import SecretBox, SecretBoxError, parse_key
 from services.triage.domain.two_factor import (
     code_at,
     code_at_step,

@@ -24,11 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.infra.auth import bearer_token, new_token, same_secret, token_digest
 from services.infra.auth_failures import count_failure, refuse_if_limited
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.secretbox import SecretBox, SecretBoxError
 from services.infra.strings import NO_NUL
 from services.infra.ttl_cache import TtlCache
 from services.triage.access import accounts, two_factor
 from services.triage.access.accounts import Caller, SessionLimits
-from services.triage.access.secretbox import SecretBox, SecretBoxError
 
 log = logging.getLogger("ecoute.triage.auth")
 

@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.secretbox import Opened, SecretBox, SecretBoxError
 from services.triage.access import accounts, two_factor
 from services.triage.access.accounts import Caller
 from services.triage.access.http import (
@@ -32,7 +33,6 @@ from services.triage.access.http import (
     token_cache,
     unreadable_secret,
 )
-from services.triage.access.secretbox import Opened, SecretBox, SecretBoxError
 from services.triage.domain import two_factor as rules
 
 MIN_PASSWORD = 12

@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.infra import logs
 from services.infra.db import create_engine
+from services.infra.secretbox import SecretBox, SecretBoxError
 from services.triage.access import two_factor
-from services.triage.access.secretbox import SecretBox, SecretBoxError
 from services.triage.settings import TriageSettings
 
 DEFAULT_BATCH = 500

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.auth import token_digest
-from services.triage.access.secretbox import Opened, SecretBox
+from services.infra.secretbox import Opened, SecretBox
 from services.triage.domain import two_factor as rules
 
 PENDING_LIFETIME = timedelta(minutes=5)

@@ -23,10 +23,10 @@ from services.triage.access.accounts import audit
 from services.triage.access.http import authenticate, require_role
 from services.triage.desk import corrections
 from services.triage.desk import store as desk
+from services.triage.domain.conversation import MAX_REPLY
 from services.triage.incidents.store import is_member as incident_member
 from services.triage.incidents.store import status_note as incident_note
 
-MAX_REPLY = 5000
 REPLY_ORIGIN_KEY: web.AppKey[Any] = web.AppKey("reply_origin", object)
 
 

@@ -10,9 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.triage import news as changes
+from services.triage.desk.store import lock_conversations, save_conversations
 from services.triage.domain import clock_rules
 from services.triage.domain.clock_rules import Change
-from services.triage.intake.store import lock_conversations, save_conversations
 from services.triage.sla.clocks import OnStop, load_policies, lock_running
 from services.triage.sla.clocks import save as save_clocks
 

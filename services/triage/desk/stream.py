@@ -17,8 +17,8 @@ import orjson
 from aiohttp import web
 from sqlalchemy import text
 
-from services.infra.events import Wakeup
 from services.infra.http import ENGINE_KEY, ProblemError
+from services.infra.worker import Wakeup
 from services.triage import news as changes
 from services.triage.access.http import authenticate, still_authorised
 

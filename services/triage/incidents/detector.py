@@ -24,8 +24,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ecoute.v1 import events_pb2
-from services.infra.db import is_unavailable
-from services.infra.events import publish, sleep_or_stop
+from services.infra.events import publish
+from services.infra.worker import run_worker
 from services.triage import news as changes
 from services.triage.domain import incidents
 from services.triage.domain.incidents import Closed, Grown, Member, Opened, OpenIncident, Params
@@ -432,22 +432,15 @@ class IncidentDetector:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Decide every few seconds until ``stop``; a failing tick backs off and retries."""
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                started = self.stopwatch()
-                await self.tick()
-                backoff = 0.5
-                # A tick that took long (a flooded workspace) is followed by as long a rest,
-                # so the detector never takes more than about half of the worker's CPU.
-                await sleep_or_stop(stop, max(self.tick_seconds, self.stopwatch() - started))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if not is_unavailable(exc):
-                    log.exception("incident detector error")
-                await sleep_or_stop(stop, backoff)
-                backoff = min(backoff * 2, 10.0)
+
+        async def step() -> float:
+            started = self.stopwatch()
+            await self.tick()
+            # A tick that took long (a flooded workspace) is followed by as long a rest,
+            # so the detector never takes more than about half of the worker's CPU.
+            return max(self.tick_seconds, self.stopwatch() - started)
+
+        await run_worker("incident detector", step, stop)
 
 
 def _aware(moment: datetime) -> datetime:

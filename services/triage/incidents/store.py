@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.triage.domain.incident_desk import IncidentState, Summary
 from services.triage.domain.incidents import Member
-from services.triage.intake.store import SLA_STATES
+from services.triage.domain.sla import SLA_STATES
 
 SAMPLES = 5
 HISTORY = 100

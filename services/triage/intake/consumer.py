@@ -18,6 +18,7 @@ from ecoute.v1 import events_pb2
 from services.infra.events import Event
 from services.triage import news as desk_changes
 from services.triage.desk import store as desk
+from services.triage.desk.store import join_reasons, lock_conversations, save_conversations
 from services.triage.domain import clock_rules
 from services.triage.domain.clock_rules import Change
 from services.triage.domain.conversation import (
@@ -31,13 +32,7 @@ from services.triage.domain.conversation import (
 from services.triage.domain.privacy import counts_for_conversation
 from services.triage.domain.triage import Decision, decide
 from services.triage.incidents import signals as incident_signals
-from services.triage.intake.store import (
-    insert_decisions,
-    insert_messages,
-    join_reasons,
-    lock_conversations,
-    save_conversations,
-)
+from services.triage.intake.store import insert_decisions, insert_messages
 from services.triage.privacy.store import apply_erasure_news, erased_among, hold_erasure_locks
 from services.triage.sla.clocks import OnStop, load_policies, lock_running
 from services.triage.sla.clocks import save as save_clocks

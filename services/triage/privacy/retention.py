@@ -16,8 +16,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ecoute.v1 import events_pb2
-from services.infra.db import is_unavailable
-from services.infra.events import publish, sleep_or_stop
+from services.infra.events import publish
+from services.infra.worker import run_worker
 from services.triage.access.accounts import audit
 from services.triage.domain.privacy import effective_retention_days, purge_before
 from services.triage.privacy.store import purge_batch, retention_settings
@@ -82,12 +82,8 @@ class RetentionJob:
         return total
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if not is_unavailable(exc):
-                    log.exception("retention round failed")
-            await sleep_or_stop(stop, self.interval_seconds)
+        async def step() -> float:
+            await self.run_once()
+            return self.interval_seconds
+
+        await run_worker("retention", step, stop, first_backoff=self.interval_seconds)

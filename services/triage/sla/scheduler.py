@@ -10,7 +10,6 @@ and its stored state says which thresholds were already raised, so each is raise
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -24,8 +23,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ecoute.v1 import events_pb2
-from services.infra.db import is_unavailable
-from services.infra.events import Wakeup, publish, sleep_or_stop
+from services.infra.events import publish
+from services.infra.worker import Wakeup, run_worker
 from services.triage import news as changes
 from services.triage.domain.sla import (
     RANK,
@@ -197,24 +196,11 @@ class SlaScheduler:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Raise transitions as they fall due, until ``stop``."""
+
+        async def step() -> float:
+            if await self.tick() >= self.batch_size:
+                return 0.0
+            return max(await self.seconds_to_next(), 0.001)
+
         wakeup = Wakeup(self.database_url, WAKE_SCHEDULER)
-        listener = asyncio.create_task(wakeup.listen(stop))
-        backoff = 0.5
-        try:
-            while not stop.is_set():
-                try:
-                    if await self.tick() >= self.batch_size:
-                        continue
-                    await wakeup.wait(stop, await self.seconds_to_next())
-                    backoff = 0.5
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    if not is_unavailable(exc):
-                        log.exception("scheduler error")
-                    await sleep_or_stop(stop, backoff)
-                    backoff = min(backoff * 2, 10.0)
-        finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+        await run_worker("sla scheduler", step, stop, wakeup=wakeup)
