@@ -30,7 +30,7 @@ from services.triage.access.http import (
 )
 from services.triage.access.http import add_routes as add_auth_routes
 from services.triage.access.http_security import add_routes as add_security_routes
-from services.triage.desk.http import REPLY_ORIGIN_KEY
+from services.triage.desk.http import CLOCK_STOP_KEY, REPLY_ORIGIN_KEY
 from services.triage.desk.http import add_routes as add_desk_routes
 from services.triage.desk.http_queue import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS, get_queue
 from services.triage.desk.stream import NEWS_KEY, DeskNews
@@ -44,11 +44,11 @@ from services.triage.privacy.http import ERASURE_COUNTER_KEY, RETENTION_DEFAULT_
 from services.triage.privacy.http import add_routes as add_privacy_routes
 from services.triage.privacy.retention import RetentionJob
 from services.triage.settings import TriageSettings
-from services.triage.sla.http import CLOCK_STOP_KEY
 from services.triage.sla.http import add_routes as add_sla_routes
 from services.triage.sla.scheduler import SlaScheduler
 from services.triage.stats.http import add_routes as add_stats_routes
 from services.triage.webhooks import sender as webhooks
+from services.triage.webhooks.http import add_routes as add_webhook_routes
 
 UI = Path(__file__).parent / "ui"
 METRICS_KEY = web.AppKey("triage_metrics", TriageMetrics)
@@ -171,6 +171,7 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     if api:
         app.router.add_get("/v1/queue", get_queue)
         add_sla_routes(app)
+        add_webhook_routes(app)
         add_auth_routes(app)
         add_security_routes(app)
         add_desk_routes(app)

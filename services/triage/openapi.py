@@ -12,8 +12,8 @@ from services.triage.desk.http import CorrectionIn, NoteIn, ReplyIn, SavedReplyI
 from services.triage.incidents.http import MergeIn, SplitIn
 from services.triage.incidents.http import NoteIn as IncidentNoteIn
 from services.triage.privacy.http import PersonIn, RetentionIn
-from services.triage.sla.http import WebhookIn
 from services.triage.sla.policy import PolicyIn
+from services.triage.webhooks.http import WebhookIn
 
 P404 = {404: "No such conversation in your workspace"}
 AUTH = {

@@ -16,12 +16,12 @@ from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
-from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.http import ENGINE_KEY, ProblemError, json_response, path_id, read_model
 from services.infra.strings import NO_NUL
 from services.triage import news as changes
 from services.triage.access.accounts import audit
 from services.triage.access.http import authenticate, require_role
-from services.triage.desk import corrections
+from services.triage.desk import corrections, usecases
 from services.triage.desk import store as desk
 from services.triage.domain.conversation import MAX_REPLY
 from services.triage.incidents.store import is_member as incident_member
@@ -57,10 +57,7 @@ class SavedReplyIn(BaseModel):
 
 
 def conversation_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise ProblemError(404, "Not Found", "No such conversation.")
-    return int(raw)
+    return path_id(request, "conversation")
 
 
 async def claim(request: web.Request) -> web.Response:
@@ -291,15 +288,13 @@ async def post_note(request: web.Request) -> web.Response:
 async def post_correction(request: web.Request) -> web.Response:
     """An agent corrects a triage decision; kept with who and when, and trained on later."""
     caller = await authenticate(request)
-    raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise ProblemError(404, "Not Found", "No such message.")
+    message_id = path_id(request, "message")
     body = await read_model(request, CorrectionIn, 4096)
     now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].begin() as conn:
         try:
             made = await corrections.record_correction(
-                conn, caller.workspace_id, int(raw), caller.user_id, body.field, body.value, now
+                conn, caller.workspace_id, message_id, caller.user_id, body.field, body.value, now
             )
         except corrections.UnknownMessage:
             raise ProblemError(404, "Not Found", "No such message.") from None
@@ -316,7 +311,7 @@ async def post_correction(request: web.Request) -> web.Response:
                     "SELECT conversation_id FROM triage.messages "
                     "WHERE workspace_id = :ws AND id = :id"
                 ),
-                {"ws": caller.workspace_id, "id": int(raw)},
+                {"ws": caller.workspace_id, "id": message_id},
             )
         ).scalar_one()
         await audit(
@@ -325,7 +320,7 @@ async def post_correction(request: web.Request) -> web.Response:
             caller.user_id,
             "corrected",
             conversation,
-            {"message_id": int(raw), "field": body.field},
+            {"message_id": message_id, "field": body.field},
         )
         await changes.record(conn, [(caller.workspace_id, conversation)], "correction")
     return json_response(correction_view(made), status=201)
@@ -362,6 +357,30 @@ async def post_saved_reply(request: web.Request) -> web.Response:
     return json_response(saved, status=201)
 
 
+def status_action(action: str) -> Any:
+    """The handler of one status action (resolve, reopen, wait on the customer)."""
+
+    async def handler(request: web.Request) -> web.Response:
+        caller = await authenticate(request)
+        cid = conversation_id(request)
+        async with request.app[ENGINE_KEY].begin() as conn:
+            try:
+                status = await usecases.change_status_as(
+                    conn, caller, cid, action, datetime.now(UTC), request.app.get(CLOCK_STOP_KEY)
+                )
+            except usecases.NoSuchConversation:
+                raise ProblemError(404, "Not Found", "No such conversation.") from None
+            except usecases.ActionRefused as exc:
+                raise ProblemError(409, "Conflict", str(exc)) from None
+        return json_response({"conversation_id": cid, "status": status})
+
+    handler.__name__ = f"{action}_conversation"
+    return handler
+
+
+CLOCK_STOP_KEY: web.AppKey[Any] = web.AppKey("clock_stop", object)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/queue/claim-next", claim_next)
     app.router.add_get("/v1/conversations/{id}", get_conversation)
@@ -372,3 +391,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/messages/{id}/correction", post_correction)
     app.router.add_get("/v1/saved-replies", get_saved_replies)
     app.router.add_post("/v1/saved-replies", post_saved_reply)
+    for action in usecases.ACTIONS:
+        app.router.add_post(f"/v1/conversations/{{id}}/{action}", status_action(action))

@@ -733,3 +733,31 @@ async def queue(
         }
         for r in rows
     ]
+
+
+async def conversation_exists(
+    conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int
+) -> bool:
+    row = (
+        await conn.execute(
+            text("SELECT 1 FROM triage.conversations WHERE workspace_id = :ws AND id = :id"),
+            {"ws": workspace_id, "id": conversation_id},
+        )
+    ).first()
+    return row is not None
+
+
+async def conversation_key(
+    conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int
+) -> tuple[uuid.UUID, int, str, str, str]:
+    """What ``lock_conversations`` needs of an existing conversation."""
+    row = (
+        await conn.execute(
+            text(
+                "SELECT platform, channel, kind FROM triage.conversations "
+                "WHERE workspace_id = :ws AND id = :id"
+            ),
+            {"ws": workspace_id, "id": conversation_id},
+        )
+    ).one()
+    return (workspace_id, conversation_id, row.platform, row.channel, row.kind)

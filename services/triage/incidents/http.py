@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.http import ENGINE_KEY, ProblemError, json_response, path_id, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access.accounts import Caller
 from services.triage.access.http import authenticate, require_role
@@ -49,10 +49,7 @@ class SplitIn(BaseModel):
 
 
 def incident_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise ProblemError(404, "Not Found", "No such incident.")
-    return int(raw)
+    return path_id(request, "incident")
 
 
 def _refused(refusal: Refusal) -> ProblemError:

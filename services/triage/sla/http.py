@@ -1,29 +1,19 @@
-"""SLA API: policies (leads and admins change them), a conversation's clocks, status actions."""
+"""SLA API: policies (leads and admins change them) and a conversation's clocks."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.http import ENGINE_KEY, ProblemError, json_response, path_id
 from services.triage.access.http import authenticate
-from services.triage.desk import store as desk
 from services.triage.desk.http_queue import POLICY_CACHE_KEY
-from services.triage.desk.status import (
-    ACTIONS,
-    ActionRefused,
-    change_status,
-    conversation_exists,
-)
+from services.triage.desk.store import conversation_exists
 from services.triage.domain.sla import Policy, due_at, retarget, state, time_left
 from services.triage.sla.clocks import clock_of_row, load_policies, lock_running
 from services.triage.sla.clocks import save as save_clocks
@@ -108,17 +98,10 @@ async def _follow_policy(
     await save_clocks(conn, stored, after, {workspace_id: policy}, now)
 
 
-def _conversation_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise ProblemError(404, "Not Found", "No such conversation.")
-    return int(raw)
-
-
 async def get_conversation_sla(request: web.Request) -> web.Response:
     """Every clock of a conversation, current state and history."""
     caller = await authenticate(request)
-    conversation_id = _conversation_id(request)
+    conversation_id = path_id(request, "conversation")
     now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].connect() as conn:
         if not await conversation_exists(conn, caller.workspace_id, conversation_id):
@@ -168,93 +151,7 @@ async def get_conversation_sla(request: web.Request) -> web.Response:
     return json_response({"conversation_id": conversation_id, "clocks": clocks})
 
 
-def status_action(action: str) -> Any:
-    async def handler(request: web.Request) -> web.Response:
-        caller = await authenticate(request)
-        conversation_id = _conversation_id(request)
-        counters = request.app.get(CLOCK_STOP_KEY)
-        async with request.app[ENGINE_KEY].begin() as conn:
-            if not await conversation_exists(conn, caller.workspace_id, conversation_id):
-                raise ProblemError(404, "Not Found", "No such conversation.")
-            found = await desk.holder(conn, caller.workspace_id, conversation_id, datetime.now(UTC))
-            held_by = found[1] if found else None
-            if held_by not in (None, caller.user_id) and caller.role == "agent":
-                raise ProblemError(409, "Conflict", "Another agent holds this conversation.")
-            try:
-                status = await change_status(
-                    conn, caller.workspace_id, conversation_id, action, datetime.now(UTC), counters
-                )
-            except ActionRefused as exc:
-                raise ProblemError(409, "Conflict", str(exc)) from None
-        return json_response({"conversation_id": conversation_id, "status": status})
-
-    handler.__name__ = f"{action}_conversation"
-    return handler
-
-
-CLOCK_STOP_KEY: web.AppKey[Any] = web.AppKey("clock_stop", object)
-
-
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/sla/policies", get_policy)
     app.router.add_put("/v1/sla/policies", put_policy)
     app.router.add_get("/v1/conversations/{id}/sla", get_conversation_sla)
-    for action in ACTIONS:
-        app.router.add_post(f"/v1/conversations/{{id}}/{action}", status_action(action))
-    app.router.add_put("/v1/webhooks", put_webhook)
-    app.router.add_get("/v1/webhooks", get_webhook)
-
-
-MAX_URL = 2048
-
-
-class WebhookIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    url: Annotated[
-        str, Field(min_length=8, max_length=MAX_URL, pattern=r"^https?://[^\s/\x00]+[^\x00]*$")
-    ]
-
-
-async def put_webhook(request: web.Request) -> web.Response:
-    """Set the breach webhook; the signing secret is shown once, in this answer."""
-    caller = await authenticate(request)
-    if caller.role not in EDITORS:
-        raise ProblemError(403, "Forbidden", "Only leads and admins set webhooks.")
-    url = (await read_model(request, WebhookIn, 8192, "Invalid webhook")).url
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:  # an unclosed "[" reads as a broken IPv6 literal
-        host = None
-    if not host:
-        raise ProblemError(
-            422,
-            "Invalid webhook",
-            "The URL has no valid host.",
-            errors=[{"pointer": "/url", "detail": "no valid host"}],
-        )
-    secret = secrets.token_urlsafe(32)
-    async with request.app[ENGINE_KEY].begin() as conn:
-        await conn.execute(
-            text(
-                """
-            INSERT INTO triage.webhooks (workspace_id, url, secret) VALUES (:ws, :url, :secret)
-            ON CONFLICT (workspace_id) DO UPDATE SET url = EXCLUDED.url, secret = EXCLUDED.secret
-            """
-            ),
-            {"ws": caller.workspace_id, "url": url, "secret": secret},
-        )
-    return json_response({"url": url, "secret": secret, "events": ["sla.breached"]})
-
-
-async def get_webhook(request: web.Request) -> web.Response:
-    caller = await authenticate(request)
-    async with request.app[ENGINE_KEY].connect() as conn:
-        row = (
-            await conn.execute(
-                text("SELECT url FROM triage.webhooks WHERE workspace_id = :ws"),
-                {"ws": caller.workspace_id},
-            )
-        ).first()
-    if row is None:
-        raise ProblemError(404, "Not Found", "No webhook is set.")
-    return json_response({"url": row.url, "events": ["sla.breached"]})

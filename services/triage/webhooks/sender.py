@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import uuid
 from datetime import UTC
 
 import aiohttp
 import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.infra.events import Event, Handler
+from services.triage.webhooks import store
 
 SIGNATURE_HEADER = "X-Ecoute-Signature"
 CONSUMER = "triage-webhooks"
@@ -80,22 +79,12 @@ def body_of(event: Event) -> bytes:
     return breach_body(events_pb2.SlaStateChanged.FromString(event.payload), event.id)
 
 
-async def _target(conn: AsyncConnection, workspace_id: uuid.UUID) -> tuple[str, str] | None:
-    row = (
-        await conn.execute(
-            text("SELECT url, secret FROM triage.webhooks WHERE workspace_id = :ws"),
-            {"ws": workspace_id},
-        )
-    ).first()
-    return (row.url, row.secret) if row else None
-
-
 def sender(session: aiohttp.ClientSession, timeout: float = 5.0) -> Handler:
     """The event handler that delivers breach and incident events (see the module doc)."""
 
     async def deliver(conn: AsyncConnection, events: list[Event]) -> None:
         for event in events:
-            target = await _target(conn, event.workspace_id)
+            target = await store.webhook(conn, event.workspace_id)
             if target is None:
                 continue  # this workspace has no webhook
             url, secret = target

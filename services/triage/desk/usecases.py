@@ -1,4 +1,5 @@
-"""Status changes an agent makes (resolve, reopen, wait on the customer) and their clocks."""
+"""The desk's use cases: status changes an agent makes (resolve, reopen, wait on the
+customer) with their clocks; a reply an agent sends."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import uuid
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.triage import news as changes
-from services.triage.desk.store import lock_conversations, save_conversations
+from services.triage.access.accounts import Caller
+from services.triage.desk import store as desk
 from services.triage.domain import clock_rules
 from services.triage.domain.clock_rules import Change
 from services.triage.sla.clocks import OnStop, load_policies, lock_running
@@ -25,19 +26,31 @@ ACTIONS = {
 
 
 class ActionRefused(Exception):
-    """The conversation is not in a state where this action makes sense."""
+    """The conversation is not in a state where this action makes sense, or another agent
+    holds it."""
 
 
-async def conversation_exists(
-    conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int
-) -> bool:
-    row = (
-        await conn.execute(
-            text("SELECT 1 FROM triage.conversations WHERE workspace_id = :ws AND id = :id"),
-            {"ws": workspace_id, "id": conversation_id},
-        )
-    ).first()
-    return row is not None
+class NoSuchConversation(LookupError):
+    """No conversation with that id in the caller's workspace."""
+
+
+async def change_status_as(
+    conn: AsyncConnection,
+    caller: Caller,
+    conversation_id: int,
+    action: str,
+    now: datetime,
+    on_stop: OnStop | None = None,
+) -> str:
+    """An agent's status action: refused while another agent holds the conversation (leads
+    and admins may act on any)."""
+    if not await desk.conversation_exists(conn, caller.workspace_id, conversation_id):
+        raise NoSuchConversation(conversation_id)
+    found = await desk.holder(conn, caller.workspace_id, conversation_id, now)
+    held_by = found[1] if found else None
+    if held_by not in (None, caller.user_id) and caller.role == "agent":
+        raise ActionRefused("Another agent holds this conversation.")
+    return await change_status(conn, caller.workspace_id, conversation_id, action, now, on_stop)
 
 
 async def change_status(
@@ -51,17 +64,8 @@ async def change_status(
     """Apply ``action`` in the caller's transaction; returns the new status."""
     allowed_from, target = ACTIONS[action]
     key = (workspace_id, conversation_id)
-    row = (
-        await conn.execute(
-            text(
-                "SELECT platform, channel, kind FROM triage.conversations "
-                "WHERE workspace_id = :ws AND id = :id"
-            ),
-            {"ws": workspace_id, "id": conversation_id},
-        )
-    ).one()
-    states = await lock_conversations(
-        conn, [(workspace_id, conversation_id, row.platform, row.channel, row.kind)]
+    states = await desk.lock_conversations(
+        conn, [await desk.conversation_key(conn, workspace_id, conversation_id)]
     )
     before = states[key]
     if before.status not in allowed_from:
@@ -73,7 +77,7 @@ async def change_status(
     stored = await lock_running(conn, [key])
     clocks = {kind: s.clock for kind, s in stored[key].items()}
     clocks = clock_rules.apply(clocks, before, after, Change(action, now), policies[workspace_id])
-    await save_conversations(conn, {key: after})
+    await desk.save_conversations(conn, {key: after})
     await save_clocks(conn, stored, {key: clocks}, policies, now, on_stop)
     await changes.record(conn, [key], "status")
     return target
