@@ -32,7 +32,7 @@ from services.triage.access.http import add_routes as add_auth_routes
 from services.triage.access.http_security import add_routes as add_security_routes
 from services.triage.desk.http import CLOCK_STOP_KEY, REPLY_ORIGIN_KEY
 from services.triage.desk.http import add_routes as add_desk_routes
-from services.triage.desk.http_queue import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS, get_queue
+from services.triage.desk.http_queue import get_queue
 from services.triage.desk.stream import NEWS_KEY, DeskNews
 from services.triage.desk.stream import add_routes as add_stream_routes
 from services.triage.incidents.detector import build_detector
@@ -45,6 +45,7 @@ from services.triage.privacy.http import add_routes as add_privacy_routes
 from services.triage.privacy.retention import RetentionJob
 from services.triage.settings import TriageSettings
 from services.triage.sla.http import add_routes as add_sla_routes
+from services.triage.sla.policy_cache import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS
 from services.triage.sla.scheduler import SlaScheduler
 from services.triage.stats.http import add_routes as add_stats_routes
 from services.triage.webhooks import sender as webhooks

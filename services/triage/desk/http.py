@@ -18,7 +18,6 @@ from ecoute.v1 import events_pb2
 from services.infra.events import publish
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, path_id, read_model
 from services.infra.strings import NO_NUL
-from services.triage import news as changes
 from services.triage.access.accounts import audit
 from services.triage.access.http import authenticate, require_role
 from services.triage.desk import corrections, usecases
@@ -26,6 +25,9 @@ from services.triage.desk import store as desk
 from services.triage.domain.conversation import MAX_REPLY
 from services.triage.incidents.store import is_member as incident_member
 from services.triage.incidents.store import status_note as incident_note
+from services.triage.news import store as changes
+from services.triage.sla.store import load_policies
+from services.triage.sla.usecases import conversation_clocks
 
 REPLY_ORIGIN_KEY: web.AppKey[Any] = web.AppKey("reply_origin", object)
 
@@ -120,6 +122,19 @@ async def get_conversation(request: web.Request) -> web.Response:
     if view is None:
         raise ProblemError(404, "Not Found", "No such conversation.")
     return json_response(view)
+
+
+async def get_conversation_sla(request: web.Request) -> web.Response:
+    """Every clock of a conversation, current state and history."""
+    caller = await authenticate(request)
+    cid = conversation_id(request)
+    now = datetime.now(UTC)
+    async with request.app[ENGINE_KEY].connect() as conn:
+        if not await desk.conversation_exists(conn, caller.workspace_id, cid):
+            raise ProblemError(404, "Not Found", "No such conversation.")
+        policy = (await load_policies(conn, [caller.workspace_id]))[caller.workspace_id]
+        clocks = await conversation_clocks(conn, caller.workspace_id, cid, policy, now)
+    return json_response({"conversation_id": cid, "clocks": clocks})
 
 
 async def _held_by(conn: Any, caller: Any, cid: int, now: datetime) -> int:
@@ -384,6 +399,7 @@ CLOCK_STOP_KEY: web.AppKey[Any] = web.AppKey("clock_stop", object)
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/queue/claim-next", claim_next)
     app.router.add_get("/v1/conversations/{id}", get_conversation)
+    app.router.add_get("/v1/conversations/{id}/sla", get_conversation_sla)
     app.router.add_post("/v1/conversations/{id}/claim", claim)
     app.router.add_post("/v1/conversations/{id}/release", release)
     app.router.add_post("/v1/conversations/{id}/replies", post_reply)

@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
 from services.infra.platforms import PLATFORMS
-from services.infra.ttl_cache import TtlCache
 from services.triage.access.http import authenticate
 from services.triage.desk.store import queue
 from services.triage.domain.model import INTENTS
-from services.triage.domain.sla import Policy
-from services.triage.sla.clocks import load_policies
+from services.triage.sla.policy_cache import cached_policy
 
 MAX_LIMIT = 500
-POLICY_CACHE_KEY = web.AppKey("policy_cache", TtlCache)
-POLICY_CACHE_SECONDS = 10.0
-
-
-async def cached_policy(
-    app: web.Application, conn: AsyncConnection, workspace_id: uuid.UUID
-) -> Policy:
-    """The workspace's SLA policy, re-read at most every 10 s (a PUT here forgets it)."""
-    cache = app[POLICY_CACHE_KEY]
-    policy: Policy | None = cache.get(workspace_id)
-    if policy is None:
-        policy = (await load_policies(conn, [workspace_id]))[workspace_id]
-        cache.put(workspace_id, policy)
-    return policy
 
 
 def _limit(request: web.Request) -> int:

@@ -15,12 +15,11 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from sqlalchemy import text
 
 from services.infra.http import ENGINE_KEY, ProblemError
 from services.infra.worker import Wakeup
-from services.triage import news as changes
 from services.triage.access.http import authenticate, still_authorised
+from services.triage.news import store as changes
 
 KEEPALIVE_SECONDS = 15.0
 # An open stream re-checks its credentials this often: a revoked session stops receiving.
@@ -83,17 +82,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     last = _resume_from(request)
     if last is None:  # a new client wants what happens from now on
         async with engine.connect() as conn:
-            last = int(
-                (
-                    await conn.execute(
-                        text(
-                            "SELECT coalesce(max(id), 0) FROM triage.changes "
-                            "WHERE workspace_id = :ws"
-                        ),
-                        {"ws": caller.workspace_id},
-                    )
-                ).scalar_one()
-            )
+            last = await changes.latest_id(conn, caller.workspace_id)
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",

@@ -9,13 +9,14 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.triage import news as changes
 from services.triage.access.accounts import Caller
 from services.triage.desk import store as desk
 from services.triage.domain import clock_rules
 from services.triage.domain.clock_rules import Change
-from services.triage.sla.clocks import OnStop, load_policies, lock_running
+from services.triage.news import store as changes
+from services.triage.sla.clocks import OnStop
 from services.triage.sla.clocks import save as save_clocks
+from services.triage.sla.store import load_policies, lock_running
 
 # action -> (statuses it may start from, status it leads to)
 ACTIONS = {

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
-from services.triage import news as changes
 from services.triage.access.accounts import audit
 from services.triage.domain import incident_desk as rules
 from services.triage.domain import incidents as detection
 from services.triage.domain.incident_desk import Refusal
 from services.triage.incidents import store
+from services.triage.news import store as changes
 
 CHANGE_KIND = "incident"
 """The desk change-log kind for a conversation whose incident (badge or note) changed."""

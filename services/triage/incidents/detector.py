@@ -26,10 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
 from services.infra.worker import run_worker
-from services.triage import news as changes
 from services.triage.domain import incidents
 from services.triage.domain.incidents import Closed, Grown, Member, Opened, OpenIncident, Params
 from services.triage.incidents import signals as incident_signals
+from services.triage.news import store as changes
 from services.triage.settings import TriageSettings
 
 log = logging.getLogger("ecoute.triage.incidents")

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.infra.events import Event
-from services.triage import news as desk_changes
 from services.triage.desk import store as desk
 from services.triage.desk.store import join_reasons, lock_conversations, save_conversations
 from services.triage.domain import clock_rules
@@ -33,9 +32,11 @@ from services.triage.domain.privacy import counts_for_conversation
 from services.triage.domain.triage import Decision, decide
 from services.triage.incidents import signals as incident_signals
 from services.triage.intake.store import insert_decisions, insert_messages
+from services.triage.news import store as desk_changes
 from services.triage.privacy.store import apply_erasure_news, erased_among, hold_erasure_locks
-from services.triage.sla.clocks import OnStop, load_policies, lock_running
+from services.triage.sla.clocks import OnStop
 from services.triage.sla.clocks import save as save_clocks
+from services.triage.sla.store import load_policies, lock_running
 
 MESSAGE_INGESTED = "message.ingested"
 DELIVERY_TOPICS = ("reply.delivered", "reply.failed")

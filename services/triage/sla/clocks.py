@@ -1,26 +1,22 @@
-"""SLA clocks in the database: load a batch's clocks and policies, save what changed.
+"""What saving a batch's clocks writes: the rows that changed, their history, the queue order.
 
-The decisions are in ``domain.clock_rules`` and ``domain.sla``; this module only reads and
-writes, set-based, inside the caller's transaction. Only the scheduler raises at-risk and
-breach events: a save sets ``next_transition_at`` to the next instant a clock changes state
-(or to now when it is already past one), and NOTIFY wakes the scheduler.
+The decisions are in ``domain.clock_rules`` and ``domain.sla``; the statements in
+``sla.store``. Only the scheduler raises at-risk and breach events: a save sets
+``next_transition_at`` to the next instant a clock changes state (or to now when it is
+already past one), and NOTIFY wakes the scheduler.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.triage.domain.clock_rules import Clocks
 from services.triage.domain.sla import (
-    DEFAULT_POLICY,
     RANK,
     RESPONSE_KINDS,
     Clock,
@@ -30,80 +26,14 @@ from services.triage.domain.sla import (
     next_transition,
     state,
 )
-from services.triage.sla.policy import parse_policy
+from services.triage.sla import store
+from services.triage.sla.store import Key, Stored
 
-Key = tuple[uuid.UUID, int]  # (workspace, conversation)
-WAKE_SCHEDULER = "ecoute_sla"
 THRESHOLDS = ("ok", "at_risk", "breached")
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """A clock as loaded: its row id and the last threshold state raised for it."""
-
-    id: int
-    clock: Clock
-    raised: str
-
 
 # (what happened: "started" or "stopped", the clock, business seconds it ran)
 OnClock = Callable[[str, Clock, float], None]
 OnStop = OnClock
-
-
-async def load_policies(
-    conn: AsyncConnection, workspace_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, Policy]:
-    """Each workspace's policy; the default one where none was set."""
-    wanted = sorted(set(workspace_ids))
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT workspace_id, policy FROM triage.sla_policies "
-                "WHERE workspace_id = ANY(CAST(:ids AS uuid[]))"
-            ),
-            {"ids": wanted},
-        )
-    ).all()
-    found = {r.workspace_id: parse_policy(r.policy) for r in rows}
-    return {w: found.get(w, DEFAULT_POLICY) for w in wanted}
-
-
-def clock_of_row(row: Any) -> Clock:
-    return Clock(
-        kind=row.kind,
-        priority=row.priority,
-        target_seconds=row.target_seconds,
-        started_at=row.started_at,
-        paused_seconds=row.paused_seconds,
-        paused_since=row.paused_since,
-        stopped_at=row.stopped_at,
-        outcome=row.outcome,
-    )
-
-
-async def lock_running(conn: AsyncConnection, keys: Iterable[Key]) -> dict[Key, dict[str, Stored]]:
-    """Running clocks of these conversations, locked (the conversations are locked first)."""
-    wanted = sorted(set(keys))
-    rows = (
-        await conn.execute(
-            text(
-                """
-        SELECT c.* FROM triage.sla_clocks AS c
-        JOIN json_to_recordset(CAST(:keys AS json)) AS k(w uuid, c bigint)
-          ON c.workspace_id = k.w AND c.conversation_id = k.c
-        WHERE c.stopped_at IS NULL
-        ORDER BY c.workspace_id, c.id
-        FOR UPDATE OF c
-        """
-            ),
-            {"keys": orjson.dumps([{"w": str(w), "c": c} for w, c in wanted]).decode()},
-        )
-    ).all()
-    found: dict[Key, dict[str, Stored]] = {k: {} for k in wanted}
-    for r in rows:
-        found[(r.workspace_id, r.conversation_id)][r.kind] = Stored(r.id, clock_of_row(r), r.state)
-    return found
 
 
 def _changes(before: Clock | None, after: Clock) -> list[str]:
@@ -146,54 +76,6 @@ def _row(key: Key, clock: Clock, raised: str, policy: Policy, now: datetime) -> 
         "next": transition,
         "elapsed": None if clock.stopped_at is None else elapsed(clock, calendar, clock.stopped_at),
     }
-
-
-_INSERT = text(
-    """
-    INSERT INTO triage.sla_clocks (workspace_id, conversation_id, kind, priority, target_seconds,
-        started_at, paused_seconds, paused_since, stopped_at, outcome, state, due_at,
-        next_transition_at, elapsed_seconds)
-    SELECT r.w, r.c, r.kind, r.priority, r.target, r.started, r.paused_seconds, r.paused_since,
-           r.stopped, r.outcome, r.state, r.due, r.next, r.elapsed
-    FROM json_to_recordset(CAST(:rows AS json)) AS r(w uuid, c bigint, kind text,
-        priority smallint, target integer, started timestamptz, paused_seconds float8,
-        paused_since timestamptz, stopped timestamptz, outcome text, state text,
-        due timestamptz, next timestamptz, elapsed float8)
-    RETURNING workspace_id, conversation_id, kind, id
-    """
-)
-_UPDATE = text(
-    """
-    UPDATE triage.sla_clocks AS s SET priority = r.priority, target_seconds = r.target,
-        paused_seconds = r.paused_seconds, paused_since = r.paused_since, stopped_at = r.stopped,
-        outcome = r.outcome, due_at = r.due, next_transition_at = r.next,
-        elapsed_seconds = r.elapsed
-    FROM json_to_recordset(CAST(:rows AS json)) AS r(w uuid, id bigint, priority smallint,
-        target integer, paused_seconds float8, paused_since timestamptz, stopped timestamptz,
-        outcome text, due timestamptz, next timestamptz, elapsed float8)
-    WHERE s.workspace_id = r.w AND s.id = r.id
-    """
-)
-_LOG = text(
-    """
-    INSERT INTO triage.sla_clock_log (workspace_id, clock_id, at, change, state)
-    SELECT r.w, r.id, r.at, r.change, r.state
-    FROM json_to_recordset(CAST(:rows AS json))
-         AS r(w uuid, id bigint, at timestamptz, change text, state text)
-    """
-)
-_QUEUE_ORDER = text(
-    """
-    UPDATE triage.conversations AS c SET sla_rank = r.rank, sla_due_at = r.due
-    FROM json_to_recordset(CAST(:rows AS json)) AS r(w uuid, c bigint, rank smallint,
-                                                     due timestamptz)
-    WHERE c.workspace_id = r.w AND c.id = r.c
-    """
-)
-
-
-def _json(rows: list[dict[str, Any]]) -> str:
-    return orjson.dumps(rows, option=orjson.OPT_UTC_Z).decode()
 
 
 def queue_order(clocks: Clocks, policy: Policy, now: datetime) -> tuple[int, datetime | None]:
@@ -253,8 +135,7 @@ async def save(
         rank, due = queue_order(clocks, policy, now)
         order.append({"w": str(key[0]), "c": key[1], "rank": rank, "due": due})
     if inserts:
-        created = (await conn.execute(_INSERT, {"rows": _json(inserts)})).all()
-        ids = {(r.workspace_id, r.conversation_id, r.kind): r.id for r in created}
+        ids = await store.insert_clocks(conn, inserts)
         for (w, c), kind, notes, at in insert_notes:
             clock = after[(w, c)][kind]
             policy = policies[w]
@@ -270,10 +151,10 @@ async def save(
                 for n in notes
             ]
     if updates:
-        await conn.execute(_UPDATE, {"rows": _json(updates)})
+        await store.update_clocks(conn, updates)
     if logs:
-        await conn.execute(_LOG, {"rows": _json(logs)})
+        await store.log_clock_changes(conn, logs)
     if order:
-        await conn.execute(_QUEUE_ORDER, {"rows": _json(order)})
+        await store.set_queue_order(conn, order)
     if inserts or updates:
-        await conn.execute(text(f"SELECT pg_notify('{WAKE_SCHEDULER}', '')"))
+        await store.wake_scheduler(conn)

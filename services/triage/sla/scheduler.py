@@ -17,15 +17,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
 from services.infra.worker import Wakeup, run_worker
-from services.triage import news as changes
 from services.triage.domain.sla import (
     RANK,
     RESPONSE_KINDS,
@@ -34,7 +31,10 @@ from services.triage.domain.sla import (
     next_transition,
     state,
 )
-from services.triage.sla.clocks import THRESHOLDS, WAKE_SCHEDULER, clock_of_row, load_policies
+from services.triage.news import store as changes
+from services.triage.sla import store
+from services.triage.sla.clocks import THRESHOLDS
+from services.triage.sla.store import WAKE_SCHEDULER, clock_of_row, load_policies
 
 log = logging.getLogger("ecoute.triage.scheduler")
 
@@ -48,47 +48,6 @@ class Transition:
     state: str
     crossed_at: datetime
     raised_at: datetime
-
-
-_DUE = text(
-    """
-    SELECT * FROM triage.sla_clocks
-    WHERE next_transition_at <= :now
-    ORDER BY next_transition_at
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED
-    """
-)
-_UPDATE = text(
-    """
-    UPDATE triage.sla_clocks AS s SET state = r.state, next_transition_at = r.next
-    FROM json_to_recordset(CAST(:rows AS json)) AS r(w uuid, id bigint, state text,
-                                                     next timestamptz)
-    WHERE s.workspace_id = r.w AND s.id = r.id
-    """
-)
-_LOG = text(
-    """
-    INSERT INTO triage.sla_clock_log (workspace_id, clock_id, at, change, state)
-    SELECT r.w, r.id, r.at, r.state, r.state
-    FROM json_to_recordset(CAST(:rows AS json)) AS r(w uuid, id bigint, at timestamptz,
-                                                     state text)
-    """
-)
-_RANK = text(
-    """
-    UPDATE triage.conversations AS c SET sla_rank = r.rank
-    FROM json_to_recordset(CAST(:rows AS json)) AS r(w uuid, c bigint, rank smallint)
-    WHERE c.workspace_id = r.w AND c.id = r.c
-    """
-)
-_NEXT = text(
-    "SELECT min(next_transition_at) FROM triage.sla_clocks WHERE next_transition_at IS NOT NULL"
-)
-
-
-def _json(rows: list[dict[str, Any]]) -> str:
-    return orjson.dumps(rows, option=orjson.OPT_UTC_Z).decode()
 
 
 def _ts(moment: datetime) -> Timestamp:
@@ -118,7 +77,7 @@ class SlaScheduler:
         now = self.clock()
         raised: list[Transition] = []
         async with self.engine.begin() as conn:
-            rows = (await conn.execute(_DUE, {"now": now, "limit": self.batch_size})).all()
+            rows = await store.claim_due(conn, now, self.batch_size)
             if not rows:
                 return 0
             policies = await load_policies(conn, {r.workspace_id for r in rows})
@@ -173,11 +132,11 @@ class SlaScheduler:
                         "next": next_transition(clock, calendar, ratio, now),
                     }
                 )
-            await conn.execute(_UPDATE, {"rows": _json(updates)})
+            await store.set_raised(conn, updates)
             if logs:
-                await conn.execute(_LOG, {"rows": _json(logs)})
+                await store.log_crossings(conn, logs)
             if ranks:
-                await conn.execute(_RANK, {"rows": _json(ranks)})
+                await store.set_queue_rank(conn, ranks)
                 await changes.record(conn, [(uuid.UUID(r["w"]), r["c"]) for r in ranks], "sla")
             for topic, (ids, payloads) in events.items():
                 await publish(conn, topic, ids, payloads)
@@ -189,7 +148,7 @@ class SlaScheduler:
 
     async def seconds_to_next(self) -> float:
         async with self.engine.connect() as conn:
-            nearest = (await conn.execute(_NEXT)).scalar_one_or_none()
+            nearest = await store.next_transition_at(conn)
         if nearest is None:
             return self.max_sleep
         return float(min(self.max_sleep, max(0.0, (nearest - self.clock()).total_seconds())))

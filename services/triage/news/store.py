@@ -70,3 +70,15 @@ async def since(
 
 async def purge(conn: AsyncConnection, now: datetime) -> None:
     await conn.execute(text("DELETE FROM triage.changes WHERE at < :old"), {"old": now - KEEP})
+
+
+async def latest_id(conn: AsyncConnection, workspace_id: uuid.UUID) -> int:
+    """The id of the workspace's last change (0 before any): where a new stream starts."""
+    return int(
+        (
+            await conn.execute(
+                text("SELECT coalesce(max(id), 0) FROM triage.changes WHERE workspace_id = :ws"),
+                {"ws": workspace_id},
+            )
+        ).scalar_one()
+    )
