@@ -75,7 +75,7 @@ def _filters(request: web.Request) -> dict[str, Any]:
 
 
 async def get_queue(request: web.Request) -> web.Response:
-    """Open conversations needing an answer: SLA state, priority, deadline; filterable."""
+    """Open conversations needing an answer: P1 first, then earliest deadline; filterable."""
     limit = _limit(request)
     filters = _filters(request)
     caller = await authenticate(request)

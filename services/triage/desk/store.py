@@ -21,6 +21,7 @@ from services.triage.domain.calendar import Calendar, business_seconds
 from services.triage.domain.conversation import ConversationState
 from services.triage.domain.sla import SLA_STATES
 from services.triage.incidents.store import incident_of_conversation
+from services.triage.sla.store import queue_order_by
 
 CLAIM_LEASE = timedelta(minutes=15)
 LOCK_NOT_AVAILABLE = "55P03"
@@ -78,7 +79,7 @@ _CLAIMABLE = """
 _CLAIM_NEXT = f"""
     WITH next AS (
         {_CLAIMABLE}
-        ORDER BY sla_rank, priority, sla_due_at NULLS LAST, waiting_since, id
+        ORDER BY {queue_order_by()}
         LIMIT 1
         FOR UPDATE {{wait}}
     )
@@ -605,7 +606,7 @@ async def save_conversations(
 
 
 _QUEUE = text(
-    """
+    f"""
     WITH page AS (
         SELECT c.workspace_id, c.id, c.platform, c.channel, c.kind, c.priority, c.intent,
                c.abuse, c.reasons, c.waiting_since, c.sla_rank, c.sla_due_at, c.assignee_id,
@@ -631,7 +632,7 @@ _QUEUE = text(
                SELECT 1 FROM triage.incident_members AS f
                WHERE f.workspace_id = c.workspace_id AND f.conversation_id = c.id
                  AND f.incident_id = CAST(:incident AS bigint)))
-        ORDER BY c.sla_rank, c.priority, c.sla_due_at NULLS LAST, c.waiting_since, c.id
+        ORDER BY {queue_order_by("c")}
         LIMIT :limit
     )
     -- The incident is looked up for the page only, not for every waiting conversation.
@@ -646,8 +647,7 @@ _QUEUE = text(
         ORDER BY i.status = 'open' DESC, i.last_seen DESC, i.id DESC
         LIMIT 1
     ) AS inc ON true
-    ORDER BY page.sla_rank, page.priority, page.sla_due_at NULLS LAST, page.waiting_since,
-             page.id
+    ORDER BY {queue_order_by("page")}
     """
 )
 
@@ -660,7 +660,7 @@ async def queue(
     calendar: Calendar,
     filters: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Open conversations needing an answer: breached, at risk, ok; then priority, deadline.
+    """Open conversations needing an answer in the queue's order (``queue_order_by``).
 
     ``filters`` may hold priority (1-4), platform, intent, rank (SLA state), language and
     mine (a user id: conversations that user holds) and incident (an incident id: its

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.triage.domain.incident_desk import IncidentState, Summary
 from services.triage.domain.incidents import Member
 from services.triage.domain.sla import SLA_STATES
+from services.triage.sla.store import queue_order_by
 
 SAMPLES = 5
 HISTORY = 100
@@ -399,7 +400,7 @@ async def incident_view(
     conversations = (
         await conn.execute(
             text(
-                """
+                f"""
         SELECT c.id, c.platform, c.channel, c.status, c.needs_answer, c.priority, c.intent,
                c.abuse, c.sla_rank, c.sla_due_at, c.waiting_since,
                CASE WHEN c.claim_expires_at > :now THEN c.assignee_id END AS assignee_id,
@@ -416,8 +417,7 @@ async def incident_view(
         LEFT JOIN triage.messages AS lm
           ON lm.workspace_id = c.workspace_id AND lm.id = c.last_message_id
         LEFT JOIN triage.users AS u ON u.workspace_id = c.workspace_id AND u.id = c.assignee_id
-        ORDER BY (c.status = 'open' AND c.needs_answer) DESC, c.sla_rank, c.priority,
-                 c.sla_due_at NULLS LAST, c.waiting_since, c.id
+        ORDER BY (c.status = 'open' AND c.needs_answer) DESC, {queue_order_by("c")}
         LIMIT :limit
         """
             ),

@@ -291,3 +291,13 @@ async def next_transition_at(conn: AsyncConnection) -> datetime | None:
     """The earliest instant any clock changes state (None: no clock is running)."""
     nearest: datetime | None = (await conn.execute(_NEXT)).scalar_one_or_none()
     return nearest
+
+
+def queue_order_by(alias: str = "") -> str:
+    """The queue's order as an SQL ORDER BY list: P1 (danger) first whatever the clocks
+    say; then earliest deadline first, so an overdue conversation comes before any running
+    one and the most overdue is on top; priority breaks ties, then the longest wait. The
+    queue, claim-next and an incident's conversations share it; the partial index
+    ``conversations_queue_due`` (migration t0010) serves it."""
+    p = f"{alias}." if alias else ""
+    return f"({p}priority <> 1), {p}sla_due_at NULLS LAST, {p}priority, {p}waiting_since, {p}id"
