@@ -32,6 +32,7 @@ from services.triage.domain.conversation import (
 from services.triage.domain.privacy import counts_for_conversation
 from services.triage.domain.triage import Decision, decide
 from services.triage.incidents import signals as incident_signals
+from services.triage.incidents import store as incident_store
 from services.triage.intake.store import insert_decisions, insert_messages
 from services.triage.privacy.store import apply_erasure_news, erased_among, hold_erasure_locks
 from services.triage.sla.clocks import OnStop, load_policies, lock_running
@@ -224,7 +225,7 @@ async def _triage_messages(
             clocks[key], state, states[key], Change("inbound", created), policies[key[0]]
         )
     await insert_decisions(conn, decisions)
-    await incident_signals.insert(conn, signals)
+    await incident_store.insert_signals(conn, signals)
     await save_conversations(conn, changed)
     await desk_changes.record(conn, changed, "message")
     await save_clocks(
