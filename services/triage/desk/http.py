@@ -52,13 +52,8 @@ def conversation_id(request: web.Request) -> int:
     return path_id(request, "conversation")
 
 
-def _invalid_reply(error: usecases.InvalidReply) -> ProblemError:
-    return ProblemError(
-        422,
-        "Invalid request",
-        str(error),
-        errors=[{"pointer": error.pointer, "detail": error.detail}],
-    )
+def _no_such_conversation() -> ProblemError:
+    return ProblemError(404, "Not Found", "No such conversation.")
 
 
 async def claim(request: web.Request) -> web.Response:
@@ -67,7 +62,7 @@ async def claim(request: web.Request) -> web.Response:
     async with request.app[ENGINE_KEY].begin() as conn:
         outcome = await usecases.claim(conn, caller, cid, datetime.now(UTC))
     if outcome == "missing":
-        raise ProblemError(404, "Not Found", "No such conversation.")
+        raise _no_such_conversation()
     if outcome == "held":
         raise ProblemError(409, "Conflict", "Another agent holds this conversation.")
     return json_response({"conversation_id": cid, "claimed": True})
@@ -94,7 +89,7 @@ async def release(request: web.Request) -> web.Response:
         try:
             done = await usecases.release(conn, caller, cid, datetime.now(UTC))
         except usecases.NoSuchConversation:
-            raise ProblemError(404, "Not Found", "No such conversation.") from None
+            raise _no_such_conversation() from None
     if not done:
         raise ProblemError(409, "Conflict", "You do not hold this conversation.")
     return json_response({"conversation_id": cid, "claimed": False})
@@ -105,7 +100,7 @@ async def get_conversation(request: web.Request) -> web.Response:
     async with request.app[ENGINE_KEY].connect() as conn:
         view = await desk.conversation_view(conn, caller.workspace_id, conversation_id(request))
     if view is None:
-        raise ProblemError(404, "Not Found", "No such conversation.")
+        raise _no_such_conversation()
     return json_response(view)
 
 
@@ -119,9 +114,14 @@ async def post_reply(request: web.Request) -> web.Response:
         try:
             posted = await usecases.post_reply(conn, caller, cid, draft, datetime.now(UTC))
         except usecases.InvalidReply as error:
-            raise _invalid_reply(error) from None
+            raise ProblemError(
+                422,
+                "Invalid request",
+                str(error),
+                errors=[{"pointer": error.pointer, "detail": error.detail}],
+            ) from None
         except usecases.NoSuchConversation:
-            raise ProblemError(404, "Not Found", "No such conversation.") from None
+            raise _no_such_conversation() from None
         except usecases.ActionRefused as refused:
             raise ProblemError(409, "Conflict", str(refused)) from None
     if not posted.new:
@@ -141,7 +141,7 @@ async def post_note(request: web.Request) -> web.Response:
         try:
             note = await usecases.add_note(conn, caller, cid, body.text, datetime.now(UTC))
         except usecases.NoSuchConversation:
-            raise ProblemError(404, "Not Found", "No such conversation.") from None
+            raise _no_such_conversation() from None
     return json_response(note, status=201)
 
 
@@ -207,7 +207,7 @@ def status_action(action: str) -> Any:
                     conn, caller, cid, action, datetime.now(UTC), request.app.get(CLOCK_STOP_KEY)
                 )
             except usecases.NoSuchConversation:
-                raise ProblemError(404, "Not Found", "No such conversation.") from None
+                raise _no_such_conversation() from None
             except usecases.ActionRefused as exc:
                 raise ProblemError(409, "Conflict", str(exc)) from None
         return json_response({"conversation_id": cid, "status": status})
