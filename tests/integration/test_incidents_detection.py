@@ -231,7 +231,7 @@ async def test_a_tick_judges_only_the_latest_signals_of_a_flooded_window(
     services: tuple[Any, Any], database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Bounded work per tick: the latest ``WINDOW_LIMIT`` signals, in time order."""
-    from services.triage.incidents import signals as incident_signals
+    from services.triage.incidents import store as incident_store
 
     inbox, _ = services
     ws = await make_workspace(database_url)
@@ -249,12 +249,12 @@ async def test_a_tick_judges_only_the_latest_signals_of_a_flooded_window(
         lambda rows: len(rows) == len(ORDINARY),
         ws=ws.id,
     )
-    monkeypatch.setattr(incident_signals, "WINDOW_LIMIT", 3)
+    monkeypatch.setattr(incident_store, "WINDOW_LIMIT", 3)
     engine = create_engine(database_url, 1)
     try:
         async with engine.connect() as conn:
             now = datetime.now(UTC)
-            window = await incident_signals.window(conn, ws.id, now - timedelta(hours=1), now)
+            window = await incident_store.signal_window(conn, ws.id, now - timedelta(hours=1), now)
     finally:
         await engine.dispose()
     assert [s.at for s in window] == sorted(s.at for s in window)

@@ -18,9 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.triage.desk import store
 from services.triage.domain.model import INTENTS
 
 FIELDS = ("intent", "needs_answer", "abuse", "priority")
@@ -87,29 +87,6 @@ def canonical_value(field: str, value: object) -> str:
     return str(number)
 
 
-_CURRENT = text(
-    """
-    SELECT m.id,
-           d.intent, d.needs_answer, d.abuse, d.priority,
-           (SELECT c.new_value FROM triage.corrections AS c
-             WHERE c.workspace_id = m.workspace_id AND c.message_id = m.id AND c.field = :field
-             ORDER BY c.created_at DESC, c.id DESC LIMIT 1) AS corrected
-    FROM triage.messages AS m
-    LEFT JOIN triage.decisions AS d ON d.workspace_id = m.workspace_id AND d.message_id = m.id
-    WHERE m.workspace_id = :ws AND m.id = :message
-    FOR UPDATE OF m
-    """
-)
-_INSERT = text(
-    """
-    INSERT INTO triage.corrections
-        (workspace_id, message_id, field, old_value, new_value, user_id, created_at)
-    VALUES (:ws, :message, :field, :old, :new, :user, :now)
-    RETURNING id
-    """
-)
-
-
 def _decided(row: Any, field: str) -> str | None:
     value = getattr(row, field)
     if value is None:
@@ -136,60 +113,31 @@ async def record_correction(
     new = canonical_value(field, value)
     if now.tzinfo is None:
         raise ValueError("now must carry a time zone")
-    row = (
-        await conn.execute(_CURRENT, {"ws": workspace_id, "message": message_id, "field": field})
-    ).first()
+    row = await store.lock_labels(conn, workspace_id, message_id, field)
     if row is None:
         raise UnknownMessage(f"message {message_id} is not in this workspace")
     old = row.corrected if row.corrected is not None else _decided(row, field)
-    correction_id = (
-        await conn.execute(
-            _INSERT,
-            {
-                "ws": workspace_id,
-                "message": message_id,
-                "field": field,
-                "old": old,
-                "new": new,
-                "user": user_id,
-                "now": now,
-            },
-        )
-    ).scalar_one()
-    return Correction(workspace_id, int(correction_id), message_id, field, old, new, user_id, now)
+    correction_id = await store.insert_correction(
+        conn,
+        {
+            "ws": workspace_id,
+            "message": message_id,
+            "field": field,
+            "old": old,
+            "new": new,
+            "user": user_id,
+            "now": now,
+        },
+    )
+    return Correction(workspace_id, correction_id, message_id, field, old, new, user_id, now)
 
 
 async def corrections_of(
     conn: AsyncConnection, workspace_id: uuid.UUID, message_id: int
 ) -> list[Correction]:
     """A message's correction history, oldest first."""
-    rows = (
-        await conn.execute(
-            text(
-                """
-        SELECT workspace_id, id, message_id, field, old_value, new_value, user_id, created_at
-        FROM triage.corrections WHERE workspace_id = :ws AND message_id = :message
-        ORDER BY created_at, id
-        """
-            ),
-            {"ws": workspace_id, "message": message_id},
-        )
-    ).all()
+    rows = await store.correction_rows(conn, workspace_id, message_id)
     return [Correction(*r) for r in rows]
-
-
-_EXPORT = text(
-    """
-    SELECT DISTINCT ON (c.workspace_id, c.message_id, c.field)
-           c.workspace_id, c.message_id, c.field, c.new_value, m.text, d.language
-    FROM triage.corrections AS c
-    JOIN triage.messages AS m ON m.workspace_id = c.workspace_id AND m.id = c.message_id
-    LEFT JOIN triage.decisions AS d
-      ON d.workspace_id = c.workspace_id AND d.message_id = c.message_id
-    WHERE (CAST(:ws AS uuid) IS NULL OR c.workspace_id = CAST(:ws AS uuid))
-    ORDER BY c.workspace_id, c.message_id, c.field, c.created_at DESC, c.id DESC
-    """
-)
 
 
 async def export(
@@ -199,7 +147,7 @@ async def export(
 
     ``workspace_id`` None exports every workspace (the operator's training run).
     """
-    rows = (await conn.execute(_EXPORT, {"ws": workspace_id})).all()
+    rows = await store.latest_corrections(conn, workspace_id)
     labels: dict[tuple[uuid.UUID, int], dict[str, str]] = {}
     for r in rows:
         record = labels.setdefault(

@@ -10,22 +10,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import text
 
-from ecoute.v1 import events_pb2
-from services.infra.events import publish
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, path_id, read_model
 from services.infra.strings import NO_NUL
-from services.triage.access.accounts import audit
 from services.triage.access.http import authenticate, require_role
 from services.triage.desk import corrections, usecases
 from services.triage.desk import store as desk
 from services.triage.domain.conversation import MAX_REPLY
-from services.triage.incidents.store import is_member as incident_member
-from services.triage.incidents.store import status_note as incident_note
-from services.triage.news import store as changes
 from services.triage.sla.store import load_policies
 from services.triage.sla.usecases import conversation_clocks
 
@@ -62,18 +54,17 @@ def conversation_id(request: web.Request) -> int:
     return path_id(request, "conversation")
 
 
+def _no_such_conversation() -> ProblemError:
+    return ProblemError(404, "Not Found", "No such conversation.")
+
+
 async def claim(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     cid = conversation_id(request)
     async with request.app[ENGINE_KEY].begin() as conn:
-        outcome = await desk.claim(
-            conn, caller.workspace_id, cid, caller.user_id, datetime.now(UTC)
-        )
-        if outcome == "claimed":
-            await audit(conn, caller.workspace_id, caller.user_id, "claimed", cid)
-            await changes.record(conn, [(caller.workspace_id, cid)], "claim")
+        outcome = await usecases.claim(conn, caller, cid, datetime.now(UTC))
     if outcome == "missing":
-        raise ProblemError(404, "Not Found", "No such conversation.")
+        raise _no_such_conversation()
     if outcome == "held":
         raise ProblemError(409, "Conflict", "Another agent holds this conversation.")
     return json_response({"conversation_id": cid, "claimed": True})
@@ -83,12 +74,7 @@ async def claim_next(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     try:
         async with request.app[ENGINE_KEY].begin() as conn:
-            cid = await desk.claim_next(
-                conn, caller.workspace_id, caller.user_id, datetime.now(UTC)
-            )
-            if cid is not None:
-                await audit(conn, caller.workspace_id, caller.user_id, "claimed", cid)
-                await changes.record(conn, [(caller.workspace_id, cid)], "claim")
+            cid = await usecases.claim_next(conn, caller, datetime.now(UTC))
     except desk.QueueBusy:
         raise ProblemError(
             503, "Service Unavailable", "Every waiting conversation is being changed; try again."
@@ -102,14 +88,10 @@ async def release(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     cid = conversation_id(request)
     async with request.app[ENGINE_KEY].begin() as conn:
-        if await desk.holder(conn, caller.workspace_id, cid, datetime.now(UTC)) is None:
-            raise ProblemError(404, "Not Found", "No such conversation.")
-        done = await desk.release(
-            conn, caller.workspace_id, cid, caller.user_id, caller.role in ("lead", "admin")
-        )
-        if done:
-            await audit(conn, caller.workspace_id, caller.user_id, "released", cid)
-            await changes.record(conn, [(caller.workspace_id, cid)], "claim")
+        try:
+            done = await usecases.release(conn, caller, cid, datetime.now(UTC))
+        except usecases.NoSuchConversation:
+            raise _no_such_conversation() from None
     if not done:
         raise ProblemError(409, "Conflict", "You do not hold this conversation.")
     return json_response({"conversation_id": cid, "claimed": False})
@@ -120,7 +102,7 @@ async def get_conversation(request: web.Request) -> web.Response:
     async with request.app[ENGINE_KEY].connect() as conn:
         view = await desk.conversation_view(conn, caller.workspace_id, conversation_id(request))
     if view is None:
-        raise ProblemError(404, "Not Found", "No such conversation.")
+        raise _no_such_conversation()
     return json_response(view)
 
 
@@ -137,152 +119,32 @@ async def get_conversation_sla(request: web.Request) -> web.Response:
     return json_response({"conversation_id": cid, "clocks": clocks})
 
 
-async def _held_by(conn: Any, caller: Any, cid: int, now: datetime) -> int:
-    """The message to answer, if the caller holds the open conversation; else the problem."""
-    found = await desk.holder(conn, caller.workspace_id, cid, now)
-    if found is None:
-        raise ProblemError(404, "Not Found", "No such conversation.")
-    status, holder, latest = found
-    if status == "resolved":
-        raise ProblemError(409, "Conflict", "The conversation is resolved: reopen it first.")
-    if holder != caller.user_id:
-        raise ProblemError(409, "Conflict", "Claim the conversation before answering.")
-    if latest is None:
-        raise ProblemError(409, "Conflict", "There is no customer message to answer yet.")
-    return int(latest)
-
-
 async def post_reply(request: web.Request) -> web.Response:
-    """Queue a reply for delivery; the same client_key twice stores it once."""
+    """Queue a reply for delivery: 202, or 200 with the earlier reply of the same client_key."""
     caller = await authenticate(request)
     cid = conversation_id(request)
     body = await read_model(request, ReplyIn, 4 * MAX_REPLY + 1024)
-    if body.saved_reply_id is not None and body.incident_id is not None:
-        raise ProblemError(
-            422,
-            "Invalid request",
-            "/incident_id: a reply starts from a saved reply or an incident note, not both.",
-            errors=[{"pointer": "/incident_id", "detail": "saved_reply_id is set too"}],
-        )
-    if not body.text.strip():
-        raise ProblemError(
-            422,
-            "Invalid request",
-            "/text: an empty reply answers no one.",
-            errors=[{"pointer": "/text", "detail": "must not be empty"}],
-        )
-    now = datetime.now(UTC)
+    draft = usecases.ReplyDraft(body.text, body.client_key, body.saved_reply_id, body.incident_id)
     async with request.app[ENGINE_KEY].begin() as conn:
-        if body.client_key:
-            earlier = await desk.reply_by_client_key(
-                conn, caller.workspace_id, caller.user_id, body.client_key
-            )
-            if earlier is not None:
-                return json_response({"reply": earlier, "warnings": []}, status=200)
-        answered = await _held_by(conn, caller, cid, now)
-        digest = desk.text_digest(body.text)
-        unchanged = False
-        if body.saved_reply_id is not None:
-            template = await desk.saved_reply_text(conn, caller.workspace_id, body.saved_reply_id)
-            if template is None:
-                raise ProblemError(
-                    422,
-                    "Invalid request",
-                    "/saved_reply_id: no such reply.",
-                    errors=[{"pointer": "/saved_reply_id", "detail": "not found"}],
-                )
-            unchanged = desk.text_digest(template) == digest
-        elif body.incident_id is not None:
-            unchanged = await _from_incident_note(conn, caller, cid, body.incident_id, digest)
-        same = await desk.identical_elsewhere(conn, caller.workspace_id, cid, digest, now)
-        reply = await desk.insert_reply(
-            conn,
-            {
-                "ws": caller.workspace_id,
-                "id": uuid.uuid4(),
-                "conversation": cid,
-                "in_reply_to": answered,
-                "author": caller.user_id,
-                "text": body.text,
-                "digest": digest,
-                "client_key": body.client_key,
-                "saved": body.saved_reply_id,
-                "unchanged": unchanged,
-                "now": now,
-            },
-        )
-        if reply is None:  # the same client_key was sent concurrently: keep the first
-            earlier = await desk.reply_by_client_key(
-                conn, caller.workspace_id, caller.user_id, str(body.client_key)
-            )
-            return json_response({"reply": earlier, "warnings": []}, status=200)
-        requested = Timestamp(seconds=int(now.timestamp()), nanos=now.microsecond * 1000)
-        event = events_pb2.ReplyRequested(
-            workspace_id=str(caller.workspace_id),
-            reply_id=str(reply["id"]),
-            conversation_id=cid,
-            in_reply_to_message_id=answered,
-            text=body.text,
-            agent_id=str(caller.user_id),
-            requested_at=requested,
-        )
-        await publish(conn, "reply.requested", [caller.workspace_id], [event.SerializeToString()])
-        await desk.renew_claim(conn, caller.workspace_id, cid, now)
-        await changes.record(conn, [(caller.workspace_id, cid)], "reply")
-        origin = reply_origin(body, unchanged)
-        detail: dict[str, object] = {"reply_id": str(reply["id"]), "origin": origin}
-        if body.incident_id is not None:
-            detail["incident_id"] = body.incident_id
-        await audit(conn, caller.workspace_id, caller.user_id, "replied", cid, detail)
+        try:
+            posted = await usecases.post_reply(conn, caller, cid, draft, datetime.now(UTC))
+        except usecases.InvalidReply as error:
+            raise ProblemError(
+                422,
+                "Invalid request",
+                str(error),
+                errors=[{"pointer": error.pointer, "detail": error.detail}],
+            ) from None
+        except usecases.NoSuchConversation:
+            raise _no_such_conversation() from None
+        except usecases.ActionRefused as refused:
+            raise ProblemError(409, "Conflict", str(refused)) from None
+    if not posted.new:
+        return json_response({"reply": posted.reply, "warnings": []}, status=200)
     count = request.app.get(REPLY_ORIGIN_KEY)
     if count is not None:
-        count(origin)
-    warnings = (
-        [
-            f"The same text was sent to {same} other conversation(s) in the last 24 "
-            "hours: a personal answer builds more trust."
-        ]
-        if same
-        else []
-    )
-    if origin == "incident_note_unchanged":
-        warnings.append(
-            "This is the incident's status note word for word: every person in the incident "
-            "gets the same text. Address this person and their case."
-        )
-    return json_response({"reply": reply, "warnings": warnings}, status=202)
-
-
-def reply_origin(body: ReplyIn, unchanged: bool) -> str:
-    """Where a reply started from, and whether it was edited (metrics.REPLY_ORIGINS)."""
-    if body.saved_reply_id is not None:
-        return "saved_unchanged" if unchanged else "saved_personalised"
-    if body.incident_id is not None:
-        return "incident_note_unchanged" if unchanged else "incident_note_personalised"
-    return "written"
-
-
-async def _from_incident_note(
-    conn: Any, caller: Any, cid: int, incident_id: int, digest: bytes
-) -> bool:
-    """Whether the reply is the incident's status note unchanged; 422 unless the
-    conversation belongs to that incident and the note exists."""
-    note = await incident_note(conn, caller.workspace_id, incident_id)
-    if note is None or not await incident_member(conn, caller.workspace_id, incident_id, cid):
-        raise ProblemError(
-            422,
-            "Invalid request",
-            "/incident_id: this conversation is not part of that incident.",
-            errors=[{"pointer": "/incident_id", "detail": "not an incident of this conversation"}],
-        )
-    if not note:
-        raise ProblemError(
-            422,
-            "Invalid request",
-            "/incident_id: that incident has no status note to start from.",
-            errors=[{"pointer": "/incident_id", "detail": "no status note"}],
-        )
-    return desk.text_digest(note) == digest
+        count(posted.origin)
+    return json_response({"reply": posted.reply, "warnings": posted.warnings}, status=202)
 
 
 async def post_note(request: web.Request) -> web.Response:
@@ -290,13 +152,11 @@ async def post_note(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     cid = conversation_id(request)
     body = await read_model(request, NoteIn, 4 * MAX_REPLY + 1024)
-    now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].begin() as conn:
-        if await desk.holder(conn, caller.workspace_id, cid, now) is None:
-            raise ProblemError(404, "Not Found", "No such conversation.")
-        note = await desk.add_note(conn, caller.workspace_id, cid, caller.user_id, body.text, now)
-        await changes.record(conn, [(caller.workspace_id, cid)], "note")
-        await audit(conn, caller.workspace_id, caller.user_id, "noted", cid)
+        try:
+            note = await usecases.add_note(conn, caller, cid, body.text, datetime.now(UTC))
+        except usecases.NoSuchConversation:
+            raise _no_such_conversation() from None
     return json_response(note, status=201)
 
 
@@ -305,11 +165,10 @@ async def post_correction(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     message_id = path_id(request, "message")
     body = await read_model(request, CorrectionIn, 4096)
-    now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].begin() as conn:
         try:
-            made = await corrections.record_correction(
-                conn, caller.workspace_id, message_id, caller.user_id, body.field, body.value, now
+            made = await usecases.correct(
+                conn, caller, message_id, body.field, body.value, datetime.now(UTC)
             )
         except corrections.UnknownMessage:
             raise ProblemError(404, "Not Found", "No such message.") from None
@@ -320,24 +179,6 @@ async def post_correction(request: web.Request) -> web.Response:
                 f"/value: {exc.detail}",
                 errors=[{"pointer": "/value", "detail": exc.detail}],
             ) from None
-        conversation = (
-            await conn.execute(
-                text(
-                    "SELECT conversation_id FROM triage.messages "
-                    "WHERE workspace_id = :ws AND id = :id"
-                ),
-                {"ws": caller.workspace_id, "id": message_id},
-            )
-        ).scalar_one()
-        await audit(
-            conn,
-            caller.workspace_id,
-            caller.user_id,
-            "corrected",
-            conversation,
-            {"message_id": message_id, "field": body.field},
-        )
-        await changes.record(conn, [(caller.workspace_id, conversation)], "correction")
     return json_response(correction_view(made), status=201)
 
 
@@ -365,10 +206,7 @@ async def post_saved_reply(request: web.Request) -> web.Response:
     require_role(caller, "lead", "admin")
     body = await read_model(request, SavedReplyIn, 4 * MAX_REPLY + 1024)
     async with request.app[ENGINE_KEY].begin() as conn:
-        saved = await desk.add_saved_reply(
-            conn, caller.workspace_id, caller.user_id, body.title, body.text
-        )
-        await audit(conn, caller.workspace_id, caller.user_id, "saved_reply_added")
+        saved = await usecases.add_saved_reply(conn, caller, body.title, body.text)
     return json_response(saved, status=201)
 
 
@@ -384,7 +222,7 @@ def status_action(action: str) -> Any:
                     conn, caller, cid, action, datetime.now(UTC), request.app.get(CLOCK_STOP_KEY)
                 )
             except usecases.NoSuchConversation:
-                raise ProblemError(404, "Not Found", "No such conversation.") from None
+                raise _no_such_conversation() from None
             except usecases.ActionRefused as exc:
                 raise ProblemError(409, "Conflict", str(exc)) from None
         return json_response({"conversation_id": cid, "status": status})

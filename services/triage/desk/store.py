@@ -362,43 +362,8 @@ async def conversation_view(
     if c is None:
         return None
     params = {"ws": workspace_id, "id": conversation_id}
-    messages = (
-        await conn.execute(
-            text(
-                """
-        SELECT m.*, d.needs_answer, d.intent, d.abuse, d.language, d.priority, d.confidence,
-               d.reasons, d.model_version
-        FROM triage.messages AS m
-        LEFT JOIN triage.decisions AS d ON d.workspace_id = m.workspace_id AND d.message_id = m.id
-        WHERE m.workspace_id = :ws AND m.conversation_id = :id
-        ORDER BY m.created_at, m.id
-        """
-            ),
-            params,
-        )
-    ).all()
-    fixes = (
-        await conn.execute(
-            text(
-                "SELECT message_id, field, old_value, new_value, user_id, created_at "
-                "FROM triage.corrections WHERE workspace_id = :ws AND message_id IN "
-                "(SELECT id FROM triage.messages WHERE workspace_id = :ws "
-                "AND conversation_id = :id) ORDER BY created_at, id"
-            ),
-            params,
-        )
-    ).all()
-    corrected: dict[int, list[dict[str, Any]]] = {}
-    for f in fixes:
-        corrected.setdefault(f.message_id, []).append(
-            {
-                "field": f.field,
-                "old_value": f.old_value,
-                "new_value": f.new_value,
-                "user_id": f.user_id,
-                "created_at": f.created_at,
-            }
-        )
+    messages = await _thread(conn, params)
+    corrected = await _corrections_by_message(conn, params)
     replies = (
         await conn.execute(
             text(
@@ -434,35 +399,84 @@ async def conversation_view(
         "assignee_id": c.assignee_id,
         "claim_expires_at": c.claim_expires_at,
         "assignee_name": c.assignee_name,
-        "messages": [
-            {
-                "id": m.id,
-                "direction": m.direction,
-                "kind": m.kind,
-                "text": m.text,
-                "created_at": m.created_at,
-                "author": {"handle": m.author_handle, "display_name": m.author_name},
-                "triage": None
-                if m.intent is None
-                else {
-                    "needs_answer": m.needs_answer,
-                    "intent": m.intent,
-                    "abuse": m.abuse,
-                    "language": m.language,
-                    "priority": f"P{m.priority}",
-                    "confidence": m.confidence,
-                    "reasons": list(m.reasons),
-                    "model_version": m.model_version,
-                },
-                "corrections": corrected.get(m.id, []),
-            }
-            for m in messages
-        ],
+        "messages": [_message_view(m, corrected.get(m.id, [])) for m in messages],
         "replies": [reply_view(r) for r in replies],
         "notes": [
             {"id": n.id, "text": n.text, "author_id": n.author_id, "created_at": n.created_at}
             for n in notes
         ],
+    }
+
+
+async def _thread(conn: AsyncConnection, params: dict[str, Any]) -> Sequence[Any]:
+    """A conversation's messages in time order, each with its triage decision (if any)."""
+    return (
+        await conn.execute(
+            text(
+                """
+        SELECT m.*, d.needs_answer, d.intent, d.abuse, d.language, d.priority, d.confidence,
+               d.reasons, d.model_version
+        FROM triage.messages AS m
+        LEFT JOIN triage.decisions AS d ON d.workspace_id = m.workspace_id AND d.message_id = m.id
+        WHERE m.workspace_id = :ws AND m.conversation_id = :id
+        ORDER BY m.created_at, m.id
+        """
+            ),
+            params,
+        )
+    ).all()
+
+
+async def _corrections_by_message(
+    conn: AsyncConnection, params: dict[str, Any]
+) -> dict[int, list[dict[str, Any]]]:
+    """The agents' corrections of a conversation's messages, oldest first, by message."""
+    fixes = (
+        await conn.execute(
+            text(
+                "SELECT message_id, field, old_value, new_value, user_id, created_at "
+                "FROM triage.corrections WHERE workspace_id = :ws AND message_id IN "
+                "(SELECT id FROM triage.messages WHERE workspace_id = :ws "
+                "AND conversation_id = :id) ORDER BY created_at, id"
+            ),
+            params,
+        )
+    ).all()
+    corrected: dict[int, list[dict[str, Any]]] = {}
+    for f in fixes:
+        corrected.setdefault(f.message_id, []).append(
+            {
+                "field": f.field,
+                "old_value": f.old_value,
+                "new_value": f.new_value,
+                "user_id": f.user_id,
+                "created_at": f.created_at,
+            }
+        )
+    return corrected
+
+
+def _message_view(m: Any, corrections: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "direction": m.direction,
+        "kind": m.kind,
+        "text": m.text,
+        "created_at": m.created_at,
+        "author": {"handle": m.author_handle, "display_name": m.author_name},
+        "triage": None
+        if m.intent is None
+        else {
+            "needs_answer": m.needs_answer,
+            "intent": m.intent,
+            "abuse": m.abuse,
+            "language": m.language,
+            "priority": f"P{m.priority}",
+            "confidence": m.confidence,
+            "reasons": list(m.reasons),
+            "model_version": m.model_version,
+        },
+        "corrections": corrections,
     }
 
 
@@ -684,55 +698,60 @@ async def queue(
         .all()
     )
 
-    def left(due: datetime) -> int:
-        """Business seconds to the deadline (plain time for a team that never closes)."""
-        if calendar.always_open:
-            return round((due - now).total_seconds())
-        return round(business_seconds(calendar, now, due))
+    return [_queue_item(r, now, calendar) for r in rows]
 
-    return [
-        {
-            "conversation_id": r["id"],
-            "platform": r["platform"],
-            "channel": r["channel"],
-            "kind": r["kind"],
-            "priority": f"P{r['priority']}",
-            "intent": r["intent"],
-            "abuse": r["abuse"],
-            "reasons": list(r["reasons"]),
-            "waiting_since": r["waiting_since"],
-            "waiting_seconds": (
-                max(0, int((now - r["waiting_since"]).total_seconds())) if r["waiting_since"] else 0
-            ),
-            "language": r["language"],
-            "assignee_id": r["assignee_id"]
-            if r["claim_expires_at"] and r["claim_expires_at"] > now
-            else None,
-            "assignee_name": r["assignee_name"],
-            "sla": {
-                "state": SLA_STATES[r["sla_rank"]],
-                "due_at": r["sla_due_at"],
-                "time_left_seconds": None if r["sla_due_at"] is None else left(r["sla_due_at"]),
-            },
-            "incident": None
-            if r["incident_id"] is None
-            else {
-                "id": r["incident_id"],
-                "label": r["incident_label"],
-                "status": r["incident_status"],
-                "kind": r["incident_kind"],
-            },
-            "latest_message": None
-            if r["message_id"] is None
-            else {
-                "id": r["message_id"],
-                "text": r["text"],
-                "created_at": r["created_at"],
-                "author": {"handle": r["author_handle"], "display_name": r["author_name"]},
-            },
-        }
-        for r in rows
-    ]
+
+def _time_left(calendar: Calendar, now: datetime, due: datetime) -> int:
+    """Business seconds to the deadline (plain time for a team that never closes)."""
+    if calendar.always_open:
+        return round((due - now).total_seconds())
+    return round(business_seconds(calendar, now, due))
+
+
+def _queue_item(r: Any, now: datetime, calendar: Calendar) -> dict[str, Any]:
+    """One queue row as the desk shows it (``r`` a mapping: the hot path, see ``queue``)."""
+    return {
+        "conversation_id": r["id"],
+        "platform": r["platform"],
+        "channel": r["channel"],
+        "kind": r["kind"],
+        "priority": f"P{r['priority']}",
+        "intent": r["intent"],
+        "abuse": r["abuse"],
+        "reasons": list(r["reasons"]),
+        "waiting_since": r["waiting_since"],
+        "waiting_seconds": (
+            max(0, int((now - r["waiting_since"]).total_seconds())) if r["waiting_since"] else 0
+        ),
+        "language": r["language"],
+        "assignee_id": r["assignee_id"]
+        if r["claim_expires_at"] and r["claim_expires_at"] > now
+        else None,
+        "assignee_name": r["assignee_name"],
+        "sla": {
+            "state": SLA_STATES[r["sla_rank"]],
+            "due_at": r["sla_due_at"],
+            "time_left_seconds": None
+            if r["sla_due_at"] is None
+            else _time_left(calendar, now, r["sla_due_at"]),
+        },
+        "incident": None
+        if r["incident_id"] is None
+        else {
+            "id": r["incident_id"],
+            "label": r["incident_label"],
+            "status": r["incident_status"],
+            "kind": r["incident_kind"],
+        },
+        "latest_message": None
+        if r["message_id"] is None
+        else {
+            "id": r["message_id"],
+            "text": r["text"],
+            "created_at": r["created_at"],
+            "author": {"handle": r["author_handle"], "display_name": r["author_name"]},
+        },
+    }
 
 
 async def conversation_exists(
@@ -761,3 +780,102 @@ async def conversation_key(
         )
     ).one()
     return (workspace_id, conversation_id, row.platform, row.channel, row.kind)
+
+
+async def conversation_of_message(
+    conn: AsyncConnection, workspace_id: uuid.UUID, message_id: int
+) -> int:
+    """The conversation an existing message belongs to."""
+    return int(
+        (
+            await conn.execute(
+                text(
+                    "SELECT conversation_id FROM triage.messages "
+                    "WHERE workspace_id = :ws AND id = :id"
+                ),
+                {"ws": workspace_id, "id": message_id},
+            )
+        ).scalar_one()
+    )
+
+
+# Corrections ------------------------------------------------------------------------------
+
+_CURRENT_LABELS = text(
+    """
+    SELECT m.id,
+           d.intent, d.needs_answer, d.abuse, d.priority,
+           (SELECT c.new_value FROM triage.corrections AS c
+             WHERE c.workspace_id = m.workspace_id AND c.message_id = m.id AND c.field = :field
+             ORDER BY c.created_at DESC, c.id DESC LIMIT 1) AS corrected
+    FROM triage.messages AS m
+    LEFT JOIN triage.decisions AS d ON d.workspace_id = m.workspace_id AND d.message_id = m.id
+    WHERE m.workspace_id = :ws AND m.id = :message
+    FOR UPDATE OF m
+    """
+)
+_INSERT_CORRECTION = text(
+    """
+    INSERT INTO triage.corrections
+        (workspace_id, message_id, field, old_value, new_value, user_id, created_at)
+    VALUES (:ws, :message, :field, :old, :new, :user, :now)
+    RETURNING id
+    """
+)
+
+
+async def lock_labels(
+    conn: AsyncConnection, workspace_id: uuid.UUID, message_id: int, field: str
+) -> Any | None:
+    """A message's decided labels and the latest correction of ``field`` (``corrected``),
+    its row locked until the transaction ends; None for no such message."""
+    return (
+        await conn.execute(
+            _CURRENT_LABELS, {"ws": workspace_id, "message": message_id, "field": field}
+        )
+    ).first()
+
+
+async def insert_correction(conn: AsyncConnection, values: dict[str, Any]) -> int:
+    """Store one correction (ws, message, field, old, new, user, now); returns its id."""
+    return int((await conn.execute(_INSERT_CORRECTION, values)).scalar_one())
+
+
+async def correction_rows(
+    conn: AsyncConnection, workspace_id: uuid.UUID, message_id: int
+) -> Sequence[Any]:
+    """A message's correction history, oldest first."""
+    return (
+        await conn.execute(
+            text(
+                """
+        SELECT workspace_id, id, message_id, field, old_value, new_value, user_id, created_at
+        FROM triage.corrections WHERE workspace_id = :ws AND message_id = :message
+        ORDER BY created_at, id
+        """
+            ),
+            {"ws": workspace_id, "message": message_id},
+        )
+    ).all()
+
+
+_LATEST_CORRECTIONS = text(
+    """
+    SELECT DISTINCT ON (c.workspace_id, c.message_id, c.field)
+           c.workspace_id, c.message_id, c.field, c.new_value, m.text, d.language
+    FROM triage.corrections AS c
+    JOIN triage.messages AS m ON m.workspace_id = c.workspace_id AND m.id = c.message_id
+    LEFT JOIN triage.decisions AS d
+      ON d.workspace_id = c.workspace_id AND d.message_id = c.message_id
+    WHERE (CAST(:ws AS uuid) IS NULL OR c.workspace_id = CAST(:ws AS uuid))
+    ORDER BY c.workspace_id, c.message_id, c.field, c.created_at DESC, c.id DESC
+    """
+)
+
+
+async def latest_corrections(
+    conn: AsyncConnection, workspace_id: uuid.UUID | None
+) -> Sequence[Any]:
+    """The latest correction of each corrected field, with the message's text and language
+    (``workspace_id`` None: every workspace)."""
+    return (await conn.execute(_LATEST_CORRECTIONS, {"ws": workspace_id})).all()

@@ -1,10 +1,11 @@
 """The incident detector: every few seconds, each active workspace's window is re-decided.
 
 It reads the workspace's signal window and open incidents, asks the pure ``plan`` what
-changes, and applies it in one transaction: incident rows, members, history rows, the
-``incident.opened|grown|closed`` outbox events and the desk's change log. A transaction-level
-advisory lock per workspace (tried, never waited for) lets any number of triage replicas run
-it: one decides a workspace at a time, the others skip it for that tick.
+changes, and applies it in one transaction: incident rows, members, history rows (their
+statements in ``store``), the ``incident.opened|grown|closed`` outbox events and the desk's
+change log. A transaction-level advisory lock per workspace (tried, never waited for) lets
+any number of triage replicas run it: one decides a workspace at a time, the others skip it
+for that tick.
 """
 
 from __future__ import annotations
@@ -18,24 +19,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
 from services.infra.worker import run_worker
 from services.triage.domain import incidents
-from services.triage.domain.incidents import Closed, Grown, Member, Opened, OpenIncident, Params
-from services.triage.incidents import signals as incident_signals
+from services.triage.domain.incidents import Closed, Grown, Opened, Params
+from services.triage.incidents import store
 from services.triage.news import store as changes
 from services.triage.settings import TriageSettings
 
 log = logging.getLogger("ecoute.triage.incidents")
 
 CHANGE_KIND = "incident"  # the desk change-log kind (same as the desk's own changes)
-_LOCK_SPACE = 0x1C1D  # advisory-lock namespace of the detector
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,118 +55,8 @@ def replay_clock(
     return lambda: origin + timedelta(seconds=(time.time() - start) * speed)
 
 
-def _json(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()
-
-
 def _ts(moment: datetime) -> Timestamp:
     return Timestamp(seconds=int(moment.timestamp() // 1), nanos=moment.microsecond * 1000)
-
-
-_OPEN_INCIDENTS = text(
-    """
-    SELECT id, kind, sketch, first_seen, last_seen FROM triage.incidents
-    WHERE workspace_id = :ws AND status = 'open' ORDER BY id FOR UPDATE
-    """
-)
-_MEMBERS = text(
-    """
-    SELECT incident_id, message_id, conversation_id, author, platform, language, at, flooding
-    FROM triage.incident_members
-    WHERE workspace_id = :ws AND incident_id = ANY(CAST(:ids AS bigint[]))
-    ORDER BY at, message_id
-    """
-)
-_INSERT_INCIDENT = text(
-    """
-    INSERT INTO triage.incidents (workspace_id, kind, label, terms, sketch, first_seen, opened_at,
-        last_seen, message_count, author_count, platforms, languages, updated_at)
-    VALUES (:ws, :kind, :label, CAST(:terms AS text[]), CAST(:sketch AS bigint[]), :first_seen,
-        :now, :last_seen, :messages, :authors, CAST(:platforms AS text[]),
-        CAST(:languages AS text[]), :now)
-    RETURNING id
-    """
-)
-_INSERT_MEMBERS = text(
-    """
-    INSERT INTO triage.incident_members (workspace_id, incident_id, message_id, conversation_id,
-        author, platform, language, at, flooding, added_at)
-    SELECT :ws, :incident, r.m, r.c, r.author, r.platform, r.language, r.at, r.flooding, :now
-    FROM json_to_recordset(CAST(:rows AS json)) AS r(m bigint, c bigint, author text,
-        platform text, language text, at timestamptz, flooding boolean)
-    ON CONFLICT DO NOTHING
-    RETURNING message_id, conversation_id
-    """
-)
-_GROW = text(
-    """
-    UPDATE triage.incidents SET message_count = :messages, author_count = :authors,
-        last_seen = GREATEST(last_seen, :last_seen), platforms = CAST(:platforms AS text[]),
-        languages = CAST(:languages AS text[]), updated_at = :now
-    WHERE workspace_id = :ws AND id = :id
-    """
-)
-_FLOODING = text(
-    """
-    UPDATE triage.incident_members SET flooding = true
-    WHERE workspace_id = :ws AND incident_id = :id AND message_id = ANY(CAST(:ids AS bigint[]))
-    """
-)
-_CLOSE = text(
-    """
-    UPDATE triage.incidents SET status = 'closed', closed_at = :now, close_reason = 'quiet',
-        updated_at = :now
-    WHERE workspace_id = :ws AND id = :id AND status = 'open'
-    RETURNING kind, message_count
-    """
-)
-_HISTORY = text(
-    """
-    INSERT INTO triage.incident_history (workspace_id, incident_id, change, detail, at)
-    VALUES (:ws, :id, :change, CAST(:detail AS jsonb), :now)
-    """
-)
-_CONVERSATIONS = text(
-    """
-    SELECT DISTINCT conversation_id FROM triage.incident_members
-    WHERE workspace_id = :ws AND incident_id = :id
-    """
-)
-
-
-def _members_json(members: Sequence[Member]) -> str:
-    return _json(
-        [
-            {
-                "m": m.message_id,
-                "c": m.conversation_id,
-                "author": m.author,
-                "platform": m.platform,
-                "language": m.language,
-                "at": m.at,
-                "flooding": m.flooding,
-            }
-            for m in members
-        ]
-    )
-
-
-async def load_open(conn: AsyncConnection, workspace_id: uuid.UUID) -> list[OpenIncident]:
-    """The workspace's open incidents with their members, locked for this transaction."""
-    rows = (await conn.execute(_OPEN_INCIDENTS, {"ws": workspace_id})).all()
-    if not rows:
-        return []
-    members: dict[int, list[Member]] = {r.id: [] for r in rows}
-    for m in await conn.execute(_MEMBERS, {"ws": workspace_id, "ids": list(members)}):
-        members[m.incident_id].append(
-            Member(
-                m.message_id, m.conversation_id, m.author, m.platform, m.language, m.at, m.flooding
-            )
-        )
-    return [
-        OpenIncident(r.id, r.kind, tuple(r.sketch), r.first_seen, r.last_seen, tuple(members[r.id]))
-        for r in rows
-    ]
 
 
 class IncidentDetector:
@@ -194,13 +82,13 @@ class IncidentDetector:
         """Decide every active workspace once; returns how many were decided."""
         now = self.clock()
         async with self.engine.connect() as conn:
-            active = await incident_signals.active_workspaces(conn, now - self.params.window)
+            active = await store.active_workspaces(conn, now - self.params.window)
         decided = 0
         for workspace_id in active:
             decided += await self.detect(workspace_id)
         if self._last_prune is None or now - self._last_prune > timedelta(hours=1):
             async with self.engine.begin() as conn:
-                await incident_signals.prune(conn, now)
+                await store.prune_signals(conn, now)
             self._last_prune = now
         return decided
 
@@ -208,21 +96,17 @@ class IncidentDetector:
         """Decide one workspace in one transaction; 0 if another replica holds it."""
         news: list[IncidentNews] = []
         async with self.engine.begin() as conn:
-            locked = await conn.scalar(
-                text("SELECT pg_try_advisory_xact_lock(:space, hashtext(:ws))"),
-                {"space": _LOCK_SPACE, "ws": str(workspace_id)},
-            )
-            if not locked:
+            if not await store.try_lock_workspace(conn, workspace_id):
                 return 0
             now = self.clock()
             params = self.params
-            open_incidents = await load_open(conn, workspace_id)
-            window = await incident_signals.window(conn, workspace_id, now - params.window, now)
+            open_incidents = await store.load_open(conn, workspace_id)
+            window = await store.signal_window(conn, workspace_id, now - params.window, now)
             baseline = []
             # The pure decisions run in a thread: the event loop (the consumer, the stop
             # signal) keeps going while a large window is judged.
             if await asyncio.to_thread(incidents.needs_baseline, window, params):
-                baseline = await incident_signals.baseline(
+                baseline = await store.signal_baseline(
                     conn, workspace_id, now - params.baseline, now - params.window
                 )
             plan = await asyncio.to_thread(
@@ -269,16 +153,7 @@ class IncidentDetector:
         now: datetime,
     ) -> None:
         """History row, outbox event and the desk's change log for one change."""
-        await conn.execute(
-            _HISTORY,
-            {
-                "ws": workspace_id,
-                "id": incident_id,
-                "change": change,
-                "detail": _json(detail),
-                "now": now,
-            },
-        )
+        await store.add_detected_history(conn, workspace_id, incident_id, change, detail, now)
         event = events_pb2.IncidentChanged(
             workspace_id=str(workspace_id),
             incident_id=incident_id,
@@ -293,48 +168,11 @@ class IncidentDetector:
         await publish(conn, f"incident.{change}", [workspace_id], [event.SerializeToString()])
         await changes.record(conn, [(workspace_id, c) for c in conversation_ids], CHANGE_KIND)
 
-    async def _add_members(
-        self,
-        conn: AsyncConnection,
-        workspace_id: uuid.UUID,
-        incident_id: int,
-        members: Sequence[Member],
-        now: datetime,
-    ) -> list[int]:
-        rows = await conn.execute(
-            _INSERT_MEMBERS,
-            {
-                "ws": workspace_id,
-                "incident": incident_id,
-                "rows": _members_json(members),
-                "now": now,
-            },
-        )
-        return [r.conversation_id for r in rows]
-
     async def _open(
         self, conn: AsyncConnection, workspace_id: uuid.UUID, opened: Opened, now: datetime
     ) -> IncidentNews:
-        incident_id = (
-            await conn.execute(
-                _INSERT_INCIDENT,
-                {
-                    "ws": workspace_id,
-                    "kind": opened.kind,
-                    "label": opened.label,
-                    "terms": list(opened.terms),
-                    "sketch": list(opened.sketch),
-                    "first_seen": opened.first_seen,
-                    "last_seen": opened.last_seen,
-                    "messages": len(opened.members),
-                    "authors": opened.author_count,
-                    "platforms": list(opened.platforms),
-                    "languages": list(opened.languages),
-                    "now": now,
-                },
-            )
-        ).scalar_one()
-        conversations = await self._add_members(
+        incident_id = await store.insert_incident(conn, workspace_id, opened, now)
+        conversations = await store.insert_members(
             conn, workspace_id, incident_id, opened.members, now
         )
         lag = max(0.0, (now - opened.first_seen).total_seconds())
@@ -362,27 +200,10 @@ class IncidentDetector:
     async def _grow(
         self, conn: AsyncConnection, workspace_id: uuid.UUID, grown: Grown, kind: str, now: datetime
     ) -> None:
-        conversations = await self._add_members(
+        conversations = await store.insert_members(
             conn, workspace_id, grown.incident_id, grown.added, now
         )
-        if grown.flooding:
-            await conn.execute(
-                _FLOODING,
-                {"ws": workspace_id, "id": grown.incident_id, "ids": list(grown.flooding)},
-            )
-        await conn.execute(
-            _GROW,
-            {
-                "ws": workspace_id,
-                "id": grown.incident_id,
-                "messages": grown.message_count,
-                "authors": grown.author_count,
-                "last_seen": grown.last_seen,
-                "platforms": list(grown.platforms),
-                "languages": list(grown.languages),
-                "now": now,
-            },
-        )
+        await store.save_growth(conn, workspace_id, grown, now)
         await self._announce(
             conn,
             workspace_id,
@@ -405,17 +226,10 @@ class IncidentDetector:
     async def _close(
         self, conn: AsyncConnection, workspace_id: uuid.UUID, closed: Closed, now: datetime
     ) -> IncidentNews | None:
-        row = (
-            await conn.execute(_CLOSE, {"ws": workspace_id, "id": closed.incident_id, "now": now})
-        ).one_or_none()
+        row = await store.close_quiet(conn, workspace_id, closed.incident_id, now)
         if row is None:
             return None
-        conversations = [
-            r.conversation_id
-            for r in await conn.execute(
-                _CONVERSATIONS, {"ws": workspace_id, "id": closed.incident_id}
-            )
-        ]
+        conversations = await store.member_conversations(conn, workspace_id, closed.incident_id)
         await self._announce(
             conn,
             workspace_id,

@@ -1,6 +1,8 @@
-"""SQL of incidents as the desk reads and changes them. Every statement names the workspace.
+"""SQL of incidents: as the desk reads and changes them, as the detector opens, grows and
+closes them, and the detector's window of signals. Every statement names the workspace
+(except the detector's cross-workspace look for work and its pruning).
 
-The detector writes the same tables (``t0006_incidents``); rows the desk changes are locked
+Both write the same tables (``t0006_incidents``); rows the desk changes are locked
 ``FOR UPDATE`` in id order first, so a merge and the detector growing an incident serialise.
 """
 
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -16,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.triage.domain.incident_desk import IncidentState, Summary
-from services.triage.domain.incidents import Member
+from services.triage.domain.incidents import Grown, Member, Opened, OpenIncident, Signal
 from services.triage.domain.sla import SLA_STATES
 from services.triage.sla.store import queue_order_by
 
@@ -380,7 +382,26 @@ async def incident_view(
     ).first()
     if row is None:
         return None
-    samples = (
+    samples = await _samples(conn, params)
+    conversations = await _conversations(conn, params, now)
+    history = await _history(conn, params)
+    return {
+        **summary_view(row),
+        "status_note": row.status_note,
+        "note_by": row.note_by,
+        "note_by_name": row.note_by_name,
+        "note_at": row.note_at,
+        "closed_by": row.closed_by,
+        "closed_by_name": row.closed_by_name,
+        "samples": samples,
+        "conversations": conversations,
+        "history": history,
+    }
+
+
+async def _samples(conn: AsyncConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The incident's first few messages that are not flooding, with their authors."""
+    rows = (
         await conn.execute(
             text(
                 """
@@ -397,7 +418,26 @@ async def incident_view(
             {**params, "samples": SAMPLES},
         )
     ).all()
-    conversations = (
+    return [
+        {
+            "message_id": s.id,
+            "conversation_id": s.conversation_id,
+            "text": s.text,
+            "author": {"handle": s.author_handle, "display_name": s.author_name},
+            "platform": s.platform,
+            "language": s.language,
+            "abuse": s.abuse,
+            "created_at": s.created_at,
+        }
+        for s in rows
+    ]
+
+
+async def _conversations(
+    conn: AsyncConnection, params: dict[str, Any], now: datetime
+) -> list[dict[str, Any]]:
+    """The incident's conversations, those waiting for an answer first, in queue order."""
+    rows = (
         await conn.execute(
             text(
                 f"""
@@ -424,7 +464,39 @@ async def incident_view(
             {**params, "now": now, "limit": MEMBER_CONVERSATIONS},
         )
     ).all()
-    history = (
+    return [_conversation_view(c) for c in rows]
+
+
+def _conversation_view(c: Any) -> dict[str, Any]:
+    return {
+        "conversation_id": c.id,
+        "platform": c.platform,
+        "channel": c.channel,
+        "status": c.status,
+        "in_queue": c.status == "open" and c.needs_answer,
+        "priority": f"P{c.priority}",
+        "intent": c.intent,
+        "abuse": c.abuse,
+        "sla": {"state": SLA_STATES[c.sla_rank], "due_at": c.sla_due_at},
+        "waiting_since": c.waiting_since,
+        "assignee_id": c.assignee_id,
+        "assignee_name": c.assignee_name,
+        "incident_messages": c.messages,
+        "flooding": c.flooding,
+        "joined_at": c.joined_at,
+        "latest_message": None
+        if c.message_id is None
+        else {
+            "id": c.message_id,
+            "text": c.text,
+            "author": {"handle": c.author_handle, "display_name": c.author_name},
+        },
+    }
+
+
+async def _history(conn: AsyncConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The incident's latest changes, newest first, with who made them."""
+    rows = (
         await conn.execute(
             text(
                 """
@@ -438,66 +510,17 @@ async def incident_view(
             {**params, "limit": HISTORY},
         )
     ).all()
-    return {
-        **summary_view(row),
-        "status_note": row.status_note,
-        "note_by": row.note_by,
-        "note_by_name": row.note_by_name,
-        "note_at": row.note_at,
-        "closed_by": row.closed_by,
-        "closed_by_name": row.closed_by_name,
-        "samples": [
-            {
-                "message_id": s.id,
-                "conversation_id": s.conversation_id,
-                "text": s.text,
-                "author": {"handle": s.author_handle, "display_name": s.author_name},
-                "platform": s.platform,
-                "language": s.language,
-                "abuse": s.abuse,
-                "created_at": s.created_at,
-            }
-            for s in samples
-        ],
-        "conversations": [
-            {
-                "conversation_id": c.id,
-                "platform": c.platform,
-                "channel": c.channel,
-                "status": c.status,
-                "in_queue": c.status == "open" and c.needs_answer,
-                "priority": f"P{c.priority}",
-                "intent": c.intent,
-                "abuse": c.abuse,
-                "sla": {"state": SLA_STATES[c.sla_rank], "due_at": c.sla_due_at},
-                "waiting_since": c.waiting_since,
-                "assignee_id": c.assignee_id,
-                "assignee_name": c.assignee_name,
-                "incident_messages": c.messages,
-                "flooding": c.flooding,
-                "joined_at": c.joined_at,
-                "latest_message": None
-                if c.message_id is None
-                else {
-                    "id": c.message_id,
-                    "text": c.text,
-                    "author": {"handle": c.author_handle, "display_name": c.author_name},
-                },
-            }
-            for c in conversations
-        ],
-        "history": [
-            {
-                "id": h.id,
-                "change": h.change,
-                "detail": h.detail,
-                "user_id": h.user_id,
-                "user_name": h.display_name,
-                "at": h.at,
-            }
-            for h in history
-        ],
-    }
+    return [
+        {
+            "id": h.id,
+            "change": h.change,
+            "detail": h.detail,
+            "user_id": h.user_id,
+            "user_name": h.display_name,
+            "at": h.at,
+        }
+        for h in rows
+    ]
 
 
 async def incident_of_conversation(
@@ -529,3 +552,335 @@ async def incident_of_conversation(
         "status_note": row.status_note,
         "note_at": row.note_at,
     }
+
+
+# The detector: its per-workspace lock, the incidents it opens, grows and closes ----------
+
+_DETECTOR_LOCK_SPACE = 0x1C1D  # advisory-lock namespace of the detector
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()
+
+
+async def try_lock_workspace(conn: AsyncConnection, workspace_id: uuid.UUID) -> bool:
+    """The detector's lock on one workspace until the transaction ends; tried, never waited
+    for (False: another replica decides it)."""
+    return bool(
+        await conn.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:space, hashtext(:ws))"),
+            {"space": _DETECTOR_LOCK_SPACE, "ws": str(workspace_id)},
+        )
+    )
+
+
+_OPEN_INCIDENTS = text(
+    """
+    SELECT id, kind, sketch, first_seen, last_seen FROM triage.incidents
+    WHERE workspace_id = :ws AND status = 'open' ORDER BY id FOR UPDATE
+    """
+)
+_MEMBERS = text(
+    """
+    SELECT incident_id, message_id, conversation_id, author, platform, language, at, flooding
+    FROM triage.incident_members
+    WHERE workspace_id = :ws AND incident_id = ANY(CAST(:ids AS bigint[]))
+    ORDER BY at, message_id
+    """
+)
+
+
+async def load_open(conn: AsyncConnection, workspace_id: uuid.UUID) -> list[OpenIncident]:
+    """The workspace's open incidents with their members, locked for this transaction."""
+    rows = (await conn.execute(_OPEN_INCIDENTS, {"ws": workspace_id})).all()
+    if not rows:
+        return []
+    members: dict[int, list[Member]] = {r.id: [] for r in rows}
+    for m in await conn.execute(_MEMBERS, {"ws": workspace_id, "ids": list(members)}):
+        members[m.incident_id].append(
+            Member(
+                m.message_id, m.conversation_id, m.author, m.platform, m.language, m.at, m.flooding
+            )
+        )
+    return [
+        OpenIncident(r.id, r.kind, tuple(r.sketch), r.first_seen, r.last_seen, tuple(members[r.id]))
+        for r in rows
+    ]
+
+
+_INSERT_INCIDENT = text(
+    """
+    INSERT INTO triage.incidents (workspace_id, kind, label, terms, sketch, first_seen, opened_at,
+        last_seen, message_count, author_count, platforms, languages, updated_at)
+    VALUES (:ws, :kind, :label, CAST(:terms AS text[]), CAST(:sketch AS bigint[]), :first_seen,
+        :now, :last_seen, :messages, :authors, CAST(:platforms AS text[]),
+        CAST(:languages AS text[]), :now)
+    RETURNING id
+    """
+)
+
+
+async def insert_incident(
+    conn: AsyncConnection, workspace_id: uuid.UUID, opened: Opened, now: datetime
+) -> int:
+    """A detected incident (its members are added next); returns its id."""
+    return int(
+        (
+            await conn.execute(
+                _INSERT_INCIDENT,
+                {
+                    "ws": workspace_id,
+                    "kind": opened.kind,
+                    "label": opened.label,
+                    "terms": list(opened.terms),
+                    "sketch": list(opened.sketch),
+                    "first_seen": opened.first_seen,
+                    "last_seen": opened.last_seen,
+                    "messages": len(opened.members),
+                    "authors": opened.author_count,
+                    "platforms": list(opened.platforms),
+                    "languages": list(opened.languages),
+                    "now": now,
+                },
+            )
+        ).scalar_one()
+    )
+
+
+_INSERT_MEMBERS = text(
+    """
+    INSERT INTO triage.incident_members (workspace_id, incident_id, message_id, conversation_id,
+        author, platform, language, at, flooding, added_at)
+    SELECT :ws, :incident, r.m, r.c, r.author, r.platform, r.language, r.at, r.flooding, :now
+    FROM json_to_recordset(CAST(:rows AS json)) AS r(m bigint, c bigint, author text,
+        platform text, language text, at timestamptz, flooding boolean)
+    ON CONFLICT DO NOTHING
+    RETURNING message_id, conversation_id
+    """
+)
+
+
+def _members_json(members: Sequence[Member]) -> str:
+    return _json(
+        [
+            {
+                "m": m.message_id,
+                "c": m.conversation_id,
+                "author": m.author,
+                "platform": m.platform,
+                "language": m.language,
+                "at": m.at,
+                "flooding": m.flooding,
+            }
+            for m in members
+        ]
+    )
+
+
+async def insert_members(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    incident_id: int,
+    new_members: Sequence[Member],
+    now: datetime,
+) -> list[int]:
+    """Add members (a message already in an incident is skipped); returns the conversation
+    of each member added."""
+    rows = await conn.execute(
+        _INSERT_MEMBERS,
+        {
+            "ws": workspace_id,
+            "incident": incident_id,
+            "rows": _members_json(new_members),
+            "now": now,
+        },
+    )
+    return [r.conversation_id for r in rows]
+
+
+_GROW = text(
+    """
+    UPDATE triage.incidents SET message_count = :messages, author_count = :authors,
+        last_seen = GREATEST(last_seen, :last_seen), platforms = CAST(:platforms AS text[]),
+        languages = CAST(:languages AS text[]), updated_at = :now
+    WHERE workspace_id = :ws AND id = :id
+    """
+)
+_FLOODING = text(
+    """
+    UPDATE triage.incident_members SET flooding = true
+    WHERE workspace_id = :ws AND incident_id = :id AND message_id = ANY(CAST(:ids AS bigint[]))
+    """
+)
+
+
+async def save_growth(
+    conn: AsyncConnection, workspace_id: uuid.UUID, grown: Grown, now: datetime
+) -> None:
+    """An incident's new figures, and its members found flooding."""
+    if grown.flooding:
+        await conn.execute(
+            _FLOODING,
+            {"ws": workspace_id, "id": grown.incident_id, "ids": list(grown.flooding)},
+        )
+    await conn.execute(
+        _GROW,
+        {
+            "ws": workspace_id,
+            "id": grown.incident_id,
+            "messages": grown.message_count,
+            "authors": grown.author_count,
+            "last_seen": grown.last_seen,
+            "platforms": list(grown.platforms),
+            "languages": list(grown.languages),
+            "now": now,
+        },
+    )
+
+
+_CLOSE_QUIET = text(
+    """
+    UPDATE triage.incidents SET status = 'closed', closed_at = :now, close_reason = 'quiet',
+        updated_at = :now
+    WHERE workspace_id = :ws AND id = :id AND status = 'open'
+    RETURNING kind, message_count
+    """
+)
+
+
+async def close_quiet(
+    conn: AsyncConnection, workspace_id: uuid.UUID, incident_id: int, now: datetime
+) -> Any | None:
+    """Close an open incident gone quiet; its (kind, message_count), or None if it was not
+    open."""
+    return (
+        await conn.execute(_CLOSE_QUIET, {"ws": workspace_id, "id": incident_id, "now": now})
+    ).one_or_none()
+
+
+_DETECTED_HISTORY = text(
+    """
+    INSERT INTO triage.incident_history (workspace_id, incident_id, change, detail, at)
+    VALUES (:ws, :id, :change, CAST(:detail AS jsonb), :now)
+    """
+)
+
+
+async def add_detected_history(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    incident_id: int,
+    change: str,
+    detail: dict[str, Any],
+    now: datetime,
+) -> None:
+    """A history row of the detector's, at its clock's time (a replay clock in replays)."""
+    await conn.execute(
+        _DETECTED_HISTORY,
+        {
+            "ws": workspace_id,
+            "id": incident_id,
+            "change": change,
+            "detail": _json(detail),
+            "now": now,
+        },
+    )
+
+
+# Signals: the detector's sliding window, one row per message worth watching -------------
+
+SIGNALS_KEEP = timedelta(days=2)
+BASELINE_LIMIT = 5_000  # a baseline this large already says "usual"
+# A tick judges at most this many of the window's latest signals, so its CPU stays bounded
+# when a workspace takes thousands of messages a minute (see README, "Incidents").
+WINDOW_LIMIT = 10_000
+
+_INSERT_SIGNALS = text(
+    """
+    INSERT INTO triage.incident_signals
+        (workspace_id, message_id, conversation_id, author, platform, language, abuse, at,
+         sketch, terms)
+    SELECT r.w, r.m, r.c, r.author, r.platform, r.language, r.abuse, r.at,
+           ARRAY(SELECT jsonb_array_elements_text(r.sketch)::bigint),
+           ARRAY(SELECT jsonb_array_elements_text(r.terms))
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(w uuid, m bigint, c bigint, author text,
+        platform text, language text, abuse boolean, at timestamptz, sketch jsonb, terms jsonb)
+    ON CONFLICT (workspace_id, message_id) DO NOTHING
+    """
+)
+
+
+async def insert_signals(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Store signals built by ``signals.signal_row`` (a message seen twice is kept once)."""
+    if rows:
+        await conn.execute(_INSERT_SIGNALS, {"rows": _json(list(rows))})
+
+
+_SELECT_SIGNALS = """
+    SELECT s.message_id, s.conversation_id, s.author, s.platform, s.language, s.abuse, s.at,
+           s.sketch, s.terms, m.incident_id
+    FROM triage.incident_signals AS s
+    LEFT JOIN triage.incident_members AS m
+      ON m.workspace_id = s.workspace_id AND m.message_id = s.message_id
+    WHERE s.workspace_id = :ws AND s.at > :since AND s.at <= :until
+"""
+_WINDOW = text(_SELECT_SIGNALS + " ORDER BY s.at DESC, s.message_id DESC LIMIT :limit")
+_BASELINE = text(_SELECT_SIGNALS + " ORDER BY s.at DESC LIMIT :limit")
+
+
+def _signal(row: Any) -> Signal:
+    return Signal(
+        message_id=row.message_id,
+        conversation_id=row.conversation_id,
+        author=row.author,
+        platform=row.platform,
+        language=row.language,
+        abuse=row.abuse,
+        at=row.at,
+        sketch=tuple(row.sketch),
+        terms=tuple(row.terms),
+        incident_id=row.incident_id,
+    )
+
+
+async def signal_window(
+    conn: AsyncConnection, workspace_id: uuid.UUID, since: datetime, until: datetime
+) -> list[Signal]:
+    """The window's signals in time order: the latest ``WINDOW_LIMIT`` of them."""
+    rows = await conn.execute(
+        _WINDOW, {"ws": workspace_id, "since": since, "until": until, "limit": WINDOW_LIMIT}
+    )
+    return [_signal(r) for r in reversed(rows.all())]
+
+
+async def signal_baseline(
+    conn: AsyncConnection, workspace_id: uuid.UUID, since: datetime, until: datetime
+) -> list[Signal]:
+    """The signals before the window (the latest ``BASELINE_LIMIT``), newest first."""
+    rows = await conn.execute(
+        _BASELINE, {"ws": workspace_id, "since": since, "until": until, "limit": BASELINE_LIMIT}
+    )
+    return [_signal(r) for r in rows]
+
+
+async def active_workspaces(conn: AsyncConnection, since: datetime) -> list[uuid.UUID]:
+    """Workspaces with recent signals or open incidents: the only ones with work to do."""
+    rows = await conn.execute(
+        text(
+            """
+        SELECT DISTINCT workspace_id FROM triage.incident_signals WHERE at > :since
+        UNION
+        SELECT DISTINCT workspace_id FROM triage.incidents WHERE status = 'open'
+        """
+        ),
+        {"since": since},
+    )
+    return sorted(r.workspace_id for r in rows)
+
+
+async def prune_signals(conn: AsyncConnection, now: datetime) -> int:
+    """Forget signals older than any baseline; members keep what the desk needs."""
+    result = await conn.execute(
+        text("DELETE FROM triage.incident_signals WHERE at < :old"), {"old": now - SIGNALS_KEEP}
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

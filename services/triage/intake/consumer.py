@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ecoute.v1 import events_pb2
 from services.infra.events import Event
 from services.triage.desk import store as desk
-from services.triage.desk.store import join_reasons, lock_conversations, save_conversations
+from services.triage.desk.store import (
+    StateKey,
+    join_reasons,
+    lock_conversations,
+    save_conversations,
+)
 from services.triage.domain import clock_rules
-from services.triage.domain.clock_rules import Change
+from services.triage.domain.clock_rules import Change, Clocks
 from services.triage.domain.conversation import (
     ConversationState,
     MessageVerdict,
@@ -29,11 +35,14 @@ from services.triage.domain.conversation import (
     waited_seconds,
 )
 from services.triage.domain.privacy import counts_for_conversation
+from services.triage.domain.sla import Policy
 from services.triage.domain.triage import Decision, decide
 from services.triage.incidents import signals as incident_signals
+from services.triage.incidents import store as incident_store
 from services.triage.intake.store import insert_decisions, insert_messages
 from services.triage.news import store as desk_changes
-from services.triage.privacy.store import apply_erasure_news, erased_among, hold_erasure_locks
+from services.triage.privacy.store import erased_among, hold_erasure_locks
+from services.triage.privacy.usecases import apply_erasure_news
 from services.triage.sla.clocks import OnStop
 from services.triage.sla.clocks import save as save_clocks
 from services.triage.sla.store import load_policies, lock_running
@@ -126,6 +135,18 @@ def _message_row(m: events_pb2.MessageIngested, erased_at: datetime | None) -> d
     }
 
 
+def _conversation_row(m: events_pb2.MessageIngested) -> tuple[uuid.UUID, int, str, str, str]:
+    """What ``lock_conversations`` needs to create the message's conversation if it is new."""
+    kind = "dm" if m.message.kind == "dm" else "public"
+    return (
+        uuid.UUID(m.workspace_id),
+        m.conversation_id,
+        m.message.platform,
+        m.message.channel,
+        kind,
+    )
+
+
 async def _triage_messages(
     conn: AsyncConnection,
     ingested: list[events_pb2.MessageIngested],
@@ -133,17 +154,9 @@ async def _triage_messages(
     on_decision: OnDecision | None,
     on_clock_stop: OnStop | None,
 ) -> None:
-    conversation_rows = [
-        (
-            uuid.UUID(m.workspace_id),
-            m.conversation_id,
-            m.message.platform,
-            m.message.channel,
-            "dm" if m.message.kind == "dm" else "public",
-        )
-        for m in ingested
-    ]
-    states = await lock_conversations(conn, conversation_rows)
+    """Store the messages, then apply each new one to its conversation in time order, then
+    write what changed: one statement per step for the whole batch."""
+    states = await lock_conversations(conn, [_conversation_row(m) for m in ingested])
     erased = await erased_among(conn, [_key(m) for m in ingested])
     decided_at = now()
     new = await insert_messages(
@@ -151,51 +164,75 @@ async def _triage_messages(
     )
     policies = await load_policies(conn, (k[0] for k in states))
     stored_clocks = await lock_running(conn, states)
-    clocks = {k: {kind: s.clock for kind, s in v.items()} for k, v in stored_clocks.items()}
-    decisions: list[dict[str, Any]] = []
-    signals: list[dict[str, Any]] = []
-    changed: dict[tuple[uuid.UUID, int], ConversationState] = {}
+    batch = _Batch(
+        states,
+        {k: {kind: s.clock for kind, s in v.items()} for k, v in stored_clocks.items()},
+        policies,
+        decided_at,
+        on_decision,
+    )
     for m in sorted(ingested, key=lambda x: (x.message.created_at.ToDatetime(UTC), x.message_id)):
-        key = (uuid.UUID(m.workspace_id), m.conversation_id)
-        if (key[0], m.message_id) not in new:
+        if _key(m) not in new:
             continue  # already triaged: this event was delivered again
         direction = m.message.direction or "in"
         if not counts_for_conversation(direction, _key(m) in erased):
             continue  # the inbox erased it: a tombstone, nothing to decide on or answer
-        created = m.message.created_at.ToDatetime(UTC)
-        state = states[key]
         if direction == "out":
-            states[key] = after_outbound(state, created)
-            changed[key] = states[key]
-            clocks[key] = clock_rules.apply(
-                clocks[key], state, states[key], Change("outbound", created), policies[key[0]]
-            )
-            continue
+            batch.outbound(m)
+        else:
+            batch.inbound(m)
+    await insert_decisions(conn, batch.decisions)
+    await incident_store.insert_signals(conn, batch.signals)
+    await save_conversations(conn, batch.changed)
+    await desk_changes.record(conn, batch.changed, "message")
+    changed_clocks = {k: batch.clocks[k] for k in batch.changed}
+    await save_clocks(conn, stored_clocks, changed_clocks, policies, decided_at, on_clock_stop)
+
+
+@dataclass
+class _Batch:
+    """A batch's conversations and clocks as its messages change them, and the decision and
+    signal rows to write; nothing here touches the database."""
+
+    states: dict[StateKey, ConversationState]
+    clocks: dict[StateKey, Clocks]
+    policies: dict[uuid.UUID, Policy]
+    decided_at: datetime
+    on_decision: OnDecision | None
+    changed: dict[StateKey, ConversationState] = field(default_factory=dict)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    signals: list[dict[str, Any]] = field(default_factory=list)
+
+    def _move(self, key: StateKey, after: ConversationState, change: Change) -> None:
+        before = self.states[key]
+        self.states[key] = self.changed[key] = after
+        self.clocks[key] = clock_rules.apply(
+            self.clocks[key], before, after, change, self.policies[key[0]]
+        )
+
+    def outbound(self, m: events_pb2.MessageIngested) -> None:
+        """An answer the team sent (from the desk or the platform itself)."""
+        key = (uuid.UUID(m.workspace_id), m.conversation_id)
+        created = m.message.created_at.ToDatetime(UTC)
+        self._move(key, after_outbound(self.states[key], created), Change("outbound", created))
+
+    def inbound(self, m: events_pb2.MessageIngested) -> None:
+        """A customer's message: decided, watched by the incident detector if it needs an
+        answer or is abusive, and applied to its conversation."""
+        key = (uuid.UUID(m.workspace_id), m.conversation_id)
+        created = m.message.created_at.ToDatetime(UTC)
+        state = self.states[key]
         decision = decide(
             m.message.text,
             kind=m.message.kind,
             repeat_contact=is_repeat_contact(state),
-            waited_seconds=waited_seconds(state, decided_at),
+            waited_seconds=waited_seconds(state, self.decided_at),
         )
-        if on_decision is not None:
-            on_decision(decision)
-        decisions.append(
-            {
-                "ws": key[0],
-                "ids": m.message_id,
-                "needs_answer": decision.needs_answer,
-                "intents": decision.intent,
-                "abuse": decision.abuse,
-                "languages": decision.language,
-                "priorities": decision.priority,
-                "confidences": decision.confidence,
-                "reasons": join_reasons(decision.reasons),
-                "versions": decision.model_version,
-                "decided": decided_at,
-            }
-        )
+        if self.on_decision is not None:
+            self.on_decision(decision)
+        self.decisions.append(_decision_row(key[0], m.message_id, decision, self.decided_at))
         if decision.needs_answer or decision.abuse:  # what the incident detector watches
-            signals.append(
+            self.signals.append(
                 incident_signals.signal_row(
                     key[0],
                     m.message_id,
@@ -208,26 +245,31 @@ async def _triage_messages(
                     at=created,
                 )
             )
-        states[key] = after_inbound(
-            state,
-            MessageVerdict(
-                message_id=m.message_id,
-                created_at=created,
-                needs_answer=decision.needs_answer,
-                intent=decision.intent,
-                abuse=decision.abuse,
-                priority=decision.priority,
-                reasons=decision.reasons,
-            ),
+        verdict = MessageVerdict(
+            message_id=m.message_id,
+            created_at=created,
+            needs_answer=decision.needs_answer,
+            intent=decision.intent,
+            abuse=decision.abuse,
+            priority=decision.priority,
+            reasons=decision.reasons,
         )
-        changed[key] = states[key]
-        clocks[key] = clock_rules.apply(
-            clocks[key], state, states[key], Change("inbound", created), policies[key[0]]
-        )
-    await insert_decisions(conn, decisions)
-    await incident_signals.insert(conn, signals)
-    await save_conversations(conn, changed)
-    await desk_changes.record(conn, changed, "message")
-    await save_clocks(
-        conn, stored_clocks, {k: clocks[k] for k in changed}, policies, decided_at, on_clock_stop
-    )
+        self._move(key, after_inbound(state, verdict), Change("inbound", created))
+
+
+def _decision_row(
+    workspace_id: uuid.UUID, message_id: int, decision: Decision, decided_at: datetime
+) -> dict[str, Any]:
+    return {
+        "ws": workspace_id,
+        "ids": message_id,
+        "needs_answer": decision.needs_answer,
+        "intents": decision.intent,
+        "abuse": decision.abuse,
+        "languages": decision.language,
+        "priorities": decision.priority,
+        "confidences": decision.confidence,
+        "reasons": join_reasons(decision.reasons),
+        "versions": decision.model_version,
+        "decided": decided_at,
+    }

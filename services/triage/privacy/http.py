@@ -14,22 +14,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ecoute.v1 import events_pb2
-from services.infra.events import publish
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
-from services.triage.access.accounts import audit
 from services.triage.access.http import authenticate, require_role
-from services.triage.domain.privacy import (
-    Identity,
-    effective_retention_days,
-    normalise,
-)
+from services.triage.domain.privacy import Identity, normalise
 from services.triage.privacy import store as privacy
+from services.triage.privacy import usecases
 
-ERASURE_REQUESTED = "privacy.erasure_requested"
 RETENTION_DEFAULT_KEY = web.AppKey("retention_default_days", int)
 ERASURE_COUNTER_KEY: web.AppKey[Any] = web.AppKey("count_erasure", object)
 MAX_BODY = 64 * 1024
@@ -80,42 +72,14 @@ async def _person(request: web.Request) -> tuple[Any, tuple[Identity, ...]]:
     return caller, normalise(Identity(i.platform, i.author_id, i.handle) for i in body.identities)
 
 
-def _stamp(moment: datetime) -> Timestamp:
-    return Timestamp(seconds=int(moment.timestamp()), nanos=moment.microsecond * 1000)
-
-
 async def post_erasure(request: web.Request) -> web.Response:
     """Erase a person: triage's copy now, the inbox's through an event; 202 with progress.
 
     The same identities again while the request is pending answer that request (200).
     """
     caller, identities = await _person(request)
-    now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].begin() as conn:
-        view, created = await privacy.open_request(
-            conn, caller.workspace_id, identities, caller.user_id, now
-        )
-        if created:
-            erased = await privacy.erase_person(conn, caller.workspace_id, identities, now)
-            await privacy.record_triage_pass(conn, caller.workspace_id, view["id"], erased)
-            view["services"]["triage"]["messages_erased"] = erased
-            event = events_pb2.ErasureRequested(
-                workspace_id=str(caller.workspace_id),
-                request_id=str(view["id"]),
-                identities=[events_pb2.Identity(**i.as_dict()) for i in identities],
-                requested_at=_stamp(now),
-            )
-            await publish(
-                conn, ERASURE_REQUESTED, [caller.workspace_id], [event.SerializeToString()]
-            )
-            await audit(
-                conn,
-                caller.workspace_id,
-                caller.user_id,
-                "erasure_requested",
-                None,
-                {"request_id": str(view["id"]), "identities": [i.as_dict() for i in identities]},
-            )
+        view, created = await usecases.request_erasure(conn, caller, identities, datetime.now(UTC))
     count: Callable[[str], None] | None = request.app.get(ERASURE_COUNTER_KEY)
     if created and count is not None:
         count("requested")
@@ -153,37 +117,16 @@ async def post_export(request: web.Request) -> web.Response:
     caller, identities = await _person(request)
     now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].begin() as conn:
-        data = await privacy.export_person(conn, caller.workspace_id, identities)
-        await audit(
-            conn,
-            caller.workspace_id,
-            caller.user_id,
-            "data_exported",
-            None,
-            {
-                "identities": [i.as_dict() for i in identities],
-                "messages": len(data["messages"]),
-            },
-        )
+        data = await usecases.export_person(conn, caller, identities)
     return json_response({"exported_at": now, **data})
-
-
-async def _retention_view(request: web.Request, conn: Any, workspace_id: uuid.UUID) -> Any:
-    has_setting, days = await privacy.retention_setting(conn, workspace_id)
-    default = request.app.get(RETENTION_DEFAULT_KEY, 0)
-    effective = effective_retention_days(days, has_setting, default)
-    return {
-        "conversation_days": effective or None,
-        "source": "workspace" if has_setting else "default",
-        "default_days": default or None,
-    }
 
 
 async def get_retention(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     require_role(caller, "admin")
+    default = request.app.get(RETENTION_DEFAULT_KEY, 0)
     async with request.app[ENGINE_KEY].connect() as conn:
-        view = await _retention_view(request, conn, caller.workspace_id)
+        view = await usecases.retention(conn, caller.workspace_id, default)
     return json_response(view)
 
 
@@ -192,19 +135,9 @@ async def put_retention(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     require_role(caller, "admin")
     body = await read_model(request, RetentionIn, 4096)
+    default = request.app.get(RETENTION_DEFAULT_KEY, 0)
     async with request.app[ENGINE_KEY].begin() as conn:
-        await privacy.set_retention(
-            conn, caller.workspace_id, body.conversation_days, caller.user_id
-        )
-        await audit(
-            conn,
-            caller.workspace_id,
-            caller.user_id,
-            "retention_set",
-            None,
-            {"conversation_days": body.conversation_days},
-        )
-        view = await _retention_view(request, conn, caller.workspace_id)
+        view = await usecases.set_retention(conn, caller, body.conversation_days, default)
     return json_response(view)
 
 

@@ -12,19 +12,14 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ecoute.v1 import events_pb2
-from services.infra.events import publish
 from services.infra.worker import run_worker
-from services.triage.access.accounts import audit
 from services.triage.domain.privacy import effective_retention_days, purge_before
-from services.triage.privacy.store import purge_batch, retention_settings
+from services.triage.privacy.store import retention_settings
+from services.triage.privacy.usecases import purge_idle
 
 log = logging.getLogger("ecoute.triage.retention")
-
-CONVERSATIONS_PURGED = "privacy.conversations_purged"
 
 
 class RetentionJob:
@@ -57,23 +52,7 @@ class RetentionJob:
                 continue
             while True:
                 async with self.engine.begin() as conn:
-                    ids = await purge_batch(conn, workspace_id, before, self.batch_size, moment)
-                    if ids:
-                        stamp = Timestamp(seconds=int(moment.timestamp()))
-                        event = events_pb2.ConversationsPurged(
-                            workspace_id=str(workspace_id), conversation_ids=ids, purged_at=stamp
-                        )
-                        await publish(
-                            conn, CONVERSATIONS_PURGED, [workspace_id], [event.SerializeToString()]
-                        )
-                        await audit(
-                            conn,
-                            workspace_id,
-                            None,
-                            "retention_purged",
-                            None,
-                            {"conversations": len(ids), "before": before.isoformat()},
-                        )
+                    ids = await purge_idle(conn, workspace_id, before, self.batch_size, moment)
                 if ids and self.on_purged is not None:
                     self.on_purged(len(ids))
                 total += len(ids)

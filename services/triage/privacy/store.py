@@ -1,4 +1,5 @@
-"""SQL of data protection in triage: erase a person or a conversation, export, retention.
+"""SQL of data protection in triage: erase a person or a conversation, export, retention
+(the use cases that combine these statements are in ``usecases``).
 
 Erasing keeps each row as a tombstone (ids, times, labels) and removes what belongs to the
 person: message text, handle, name and platform id; the words triage quoted as reasons; the
@@ -9,7 +10,7 @@ incident detector's per-message terms and sketches. Counts and SLA history stay 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,11 +19,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ecoute.v1 import events_pb2
-from services.infra.events import Event
-from services.triage.access.accounts import audit
 from services.triage.domain.privacy import Identity, erasure_locks, identities_digest
-from services.triage.news import store as changes
 
 _THEIR_MESSAGES = text(
     """
@@ -63,6 +60,14 @@ async def footprint(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What an erasure emptied: how many messages, and the conversations they were in."""
+
+    messages: int
+    conversation_ids: set[int]
+
+
 async def erase_content(
     conn: AsyncConnection,
     workspace_id: uuid.UUID,
@@ -70,9 +75,9 @@ async def erase_content(
     whole_conversations: Sequence[int],
     note_conversations: Sequence[int],
     now: datetime,
-) -> int:
+) -> Erased:
     """Erase these messages, every message of ``whole_conversations`` and the replies
-    addressed to them, the notes of ``note_conversations``; return how many messages."""
+    addressed to them, the notes of ``note_conversations``."""
     params: dict[str, Any] = {
         "ws": workspace_id,
         "ids": list(message_ids),
@@ -81,35 +86,38 @@ async def erase_content(
         "now": now,
     }
     # Lock the conversations first, in key order as the consumer does: no deadlock with it.
-    await conn.execute(
-        text(
-            """
-        SELECT c.id FROM triage.conversations AS c
-        WHERE c.workspace_id = :ws AND (c.id = ANY(CAST(:whole AS bigint[])) OR c.id IN (
-            SELECT conversation_id FROM triage.messages
-            WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[]))))
-        ORDER BY c.id FOR UPDATE
-        """
-        ),
-        params,
-    )
-    erased = (
-        await conn.execute(
-            text(
-                """
-        UPDATE triage.messages
-        SET text = '', author_handle = '', author_name = '', author_external_id = '',
-            erased_at = coalesce(erased_at, :now)
-        WHERE workspace_id = :ws
-          AND (id = ANY(CAST(:ids AS bigint[])) OR conversation_id = ANY(CAST(:whole AS bigint[])))
-        RETURNING id, conversation_id
-        """
-            ),
-            params,
-        )
-    ).all()
+    await conn.execute(_LOCK_CONVERSATIONS, params)
+    erased = (await conn.execute(_BLANK_MESSAGES, params)).all()
     params["erased"] = [r.id for r in erased]
-    touched = {r.conversation_id for r in erased}
+    for statement in _ERASE_TRACES:
+        await conn.execute(statement, params)
+    await _forget_incident_words(conn, params)
+    return Erased(len(erased), {r.conversation_id for r in erased})
+
+
+_LOCK_CONVERSATIONS = text(
+    """
+    SELECT c.id FROM triage.conversations AS c
+    WHERE c.workspace_id = :ws AND (c.id = ANY(CAST(:whole AS bigint[])) OR c.id IN (
+        SELECT conversation_id FROM triage.messages
+        WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[]))))
+    ORDER BY c.id FOR UPDATE
+    """
+)
+_BLANK_MESSAGES = text(
+    """
+    UPDATE triage.messages
+    SET text = '', author_handle = '', author_name = '', author_external_id = '',
+        erased_at = coalesce(erased_at, :now)
+    WHERE workspace_id = :ws
+      AND (id = ANY(CAST(:ids AS bigint[])) OR conversation_id = ANY(CAST(:whole AS bigint[])))
+    RETURNING id, conversation_id
+    """
+)
+# What else quotes or names the person: the reasons triage quoted, the replies to them, the
+# notes on their conversations, the detector's terms and sketches.
+_ERASE_TRACES = tuple(
+    text(statement)
     for statement in (
         "UPDATE triage.decisions SET reasons = '{}' "
         "WHERE workspace_id = :ws AND message_id = ANY(CAST(:erased AS bigint[]))",
@@ -128,8 +136,13 @@ async def erase_content(
         "WHERE workspace_id = :ws AND conversation_id = ANY(CAST(:notes AS bigint[]))",
         "DELETE FROM triage.incident_signals "
         "WHERE workspace_id = :ws AND message_id = ANY(CAST(:erased AS bigint[]))",
-    ):
-        await conn.execute(text(statement), params)
+    )
+)
+
+
+async def _forget_incident_words(conn: AsyncConnection, params: dict[str, Any]) -> None:
+    """Erased members lose their author key; an incident made only of erased messages keeps
+    its counts, not their words."""
     incidents = (
         await conn.execute(
             text(
@@ -140,7 +153,6 @@ async def erase_content(
         )
     ).all()
     if incidents:
-        # An incident made only of erased messages keeps its counts, not their words.
         await conn.execute(
             text(
                 """
@@ -154,28 +166,8 @@ async def erase_content(
                   AND m.erased_at IS NULL)
             """
             ),
-            {"ws": workspace_id, "incidents": sorted({r.incident_id for r in incidents})},
+            {"ws": params["ws"], "incidents": sorted({r.incident_id for r in incidents})},
         )
-    await changes.record(conn, [(workspace_id, c) for c in touched], "erased")
-    return len(erased)
-
-
-async def erase_person(
-    conn: AsyncConnection,
-    workspace_id: uuid.UUID,
-    identities: Sequence[Identity],
-    now: datetime,
-) -> int:
-    """Erase what triage holds of a person: their messages, their DM conversations."""
-    found = await footprint(conn, workspace_id, identities)
-    return await erase_content(
-        conn,
-        workspace_id,
-        found.message_ids,
-        found.direct_conversation_ids,
-        found.conversation_ids,
-        now,
-    )
 
 
 # Erasure requests -------------------------------------------------------------------------
@@ -285,19 +277,10 @@ async def list_requests(
     return [request_view(r) for r in rows]
 
 
-async def finish_request(
-    conn: AsyncConnection,
-    workspace_id: uuid.UUID,
-    request_id: uuid.UUID,
-    inbox_ids: Sequence[int],
-    inbox_authors: int,
-    now: datetime,
-) -> int | None:
-    """The inbox erased its copy: erase exactly the same messages here (this catches those
-    still in flight when triage erased its copy) and remember their ids (for those still to
-    come: a late retry or a replay is stored erased), mark both services done; None if there
-    is no such request. Messages the person writes after the inbox's pass are new data, kept
-    in both services alike."""
+async def lock_request(
+    conn: AsyncConnection, workspace_id: uuid.UUID, request_id: uuid.UUID
+) -> bool:
+    """Lock an erasure request until the transaction ends; False if there is none."""
     row = (
         await conn.execute(
             text(
@@ -307,19 +290,35 @@ async def finish_request(
             {"ws": workspace_id, "id": request_id},
         )
     ).first()
-    await remember_erased(conn, workspace_id, inbox_ids, now)  # erased there, whatever else
-    if row is None:
-        return None
-    conversations = (
-        await conn.execute(
-            text(
-                "SELECT DISTINCT conversation_id FROM triage.messages "
-                "WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[]))"
-            ),
-            {"ws": workspace_id, "ids": list(inbox_ids)},
-        )
-    ).scalars()
-    erased = await erase_content(conn, workspace_id, inbox_ids, [], list(conversations), now)
+    return row is not None
+
+
+async def conversations_of_messages(
+    conn: AsyncConnection, workspace_id: uuid.UUID, message_ids: Sequence[int]
+) -> list[int]:
+    return list(
+        (
+            await conn.execute(
+                text(
+                    "SELECT DISTINCT conversation_id FROM triage.messages "
+                    "WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[]))"
+                ),
+                {"ws": workspace_id, "ids": list(message_ids)},
+            )
+        ).scalars()
+    )
+
+
+async def mark_request_done(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    request_id: uuid.UUID,
+    erased: int,
+    inbox_messages: int,
+    inbox_authors: int,
+    now: datetime,
+) -> None:
+    """Both services erased their copy: the request is done, with each one's counts."""
     await conn.execute(
         text(
             """
@@ -335,12 +334,11 @@ async def finish_request(
             "ws": workspace_id,
             "id": request_id,
             "erased": erased,
-            "inbox": len(inbox_ids),
+            "inbox": inbox_messages,
             "authors": inbox_authors,
             "now": now,
         },
     )
-    return erased
 
 
 # Late messages ----------------------------------------------------------------------------
@@ -399,20 +397,32 @@ async def erased_among(
 # Export -----------------------------------------------------------------------------------
 
 
-async def export_person(
-    conn: AsyncConnection, workspace_id: uuid.UUID, identities: Sequence[Identity]
-) -> dict[str, Any]:
-    """Everything triage holds about a person: their messages and those addressed to them
-    (a DM conversation is wholly theirs), the conversations, triage decisions, replies and
-    the agents' notes on those conversations."""
-    found = await footprint(conn, workspace_id, identities)
+async def person_records(
+    conn: AsyncConnection, workspace_id: uuid.UUID, found: Footprint
+) -> dict[str, list[dict[str, Any]]]:
+    """What triage holds about a person found there: the conversations they wrote in, their
+    messages and those addressed to them (a DM conversation is wholly theirs), the triage
+    decisions, the replies, and the agents' notes on those conversations (the notes an
+    erasure deletes)."""
     params = {
         "ws": workspace_id,
         "ids": found.message_ids,
         "conversations": found.conversation_ids,
         "direct": found.direct_conversation_ids,
     }
-    conversations = (
+    return {
+        "conversations": await _exported_conversations(conn, params),
+        "messages": await _exported_messages(conn, params),
+        "decisions": await _exported_decisions(conn, params),
+        "replies": await _exported_replies(conn, params),
+        "notes": await _exported_notes(conn, params),
+    }
+
+
+async def _exported_conversations(
+    conn: AsyncConnection, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    rows = (
         await conn.execute(
             text(
                 "SELECT id, platform, channel, kind, status, priority, intent, abuse, "
@@ -423,7 +433,25 @@ async def export_person(
             params,
         )
     ).all()
-    messages = (
+    return [
+        {
+            "id": c.id,
+            "platform": c.platform,
+            "channel": c.channel,
+            "kind": c.kind,
+            "status": c.status,
+            "priority": f"P{c.priority}",
+            "intent": c.intent,
+            "abuse": c.abuse,
+            "last_inbound_at": c.last_inbound_at,
+            "last_outbound_at": c.last_outbound_at,
+        }
+        for c in rows
+    ]
+
+
+async def _exported_messages(conn: AsyncConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = (
         await conn.execute(
             text(
                 """
@@ -438,7 +466,29 @@ async def export_person(
             params,
         )
     ).all()
-    decisions = (
+    return [
+        {
+            "id": m.id,
+            "conversation_id": m.conversation_id,
+            "direction": m.direction,
+            "kind": m.kind,
+            "author": {
+                "author_id": m.author_external_id,
+                "handle": m.author_handle,
+                "display_name": m.author_name,
+            },
+            "text": m.text,
+            "created_at": m.created_at,
+            "received_at": m.received_at,
+        }
+        for m in rows
+    ]
+
+
+async def _exported_decisions(
+    conn: AsyncConnection, params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    rows = (
         await conn.execute(
             text(
                 "SELECT message_id, needs_answer, intent, abuse, language, priority, confidence, "
@@ -449,7 +499,25 @@ async def export_person(
             params,
         )
     ).all()
-    replies = (
+    return [
+        {
+            "message_id": d.message_id,
+            "needs_answer": d.needs_answer,
+            "intent": d.intent,
+            "abuse": d.abuse,
+            "language": d.language,
+            "priority": f"P{d.priority}",
+            "confidence": d.confidence,
+            "reasons": list(d.reasons),
+            "model_version": d.model_version,
+            "decided_at": d.decided_at,
+        }
+        for d in rows
+    ]
+
+
+async def _exported_replies(conn: AsyncConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = (
         await conn.execute(
             text(
                 """
@@ -464,7 +532,22 @@ async def export_person(
             params,
         )
     ).all()
-    notes = (
+    return [
+        {
+            "id": r.id,
+            "conversation_id": r.conversation_id,
+            "in_reply_to_id": r.in_reply_to_id,
+            "text": r.text,
+            "state": r.state,
+            "platform_message_id": r.platform_message_id,
+            "created_at": r.created_at,
+        }
+        for r in rows
+    ]
+
+
+async def _exported_notes(conn: AsyncConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = (
         await conn.execute(
             text(
                 "SELECT id, conversation_id, text, created_at FROM triage.notes "
@@ -475,78 +558,15 @@ async def export_person(
             params,
         )
     ).all()
-    return {
-        "identities": [i.as_dict() for i in identities],
-        "conversations": [
-            {
-                "id": c.id,
-                "platform": c.platform,
-                "channel": c.channel,
-                "kind": c.kind,
-                "status": c.status,
-                "priority": f"P{c.priority}",
-                "intent": c.intent,
-                "abuse": c.abuse,
-                "last_inbound_at": c.last_inbound_at,
-                "last_outbound_at": c.last_outbound_at,
-            }
-            for c in conversations
-        ],
-        "messages": [
-            {
-                "id": m.id,
-                "conversation_id": m.conversation_id,
-                "direction": m.direction,
-                "kind": m.kind,
-                "author": {
-                    "author_id": m.author_external_id,
-                    "handle": m.author_handle,
-                    "display_name": m.author_name,
-                },
-                "text": m.text,
-                "created_at": m.created_at,
-                "received_at": m.received_at,
-            }
-            for m in messages
-        ],
-        "decisions": [
-            {
-                "message_id": d.message_id,
-                "needs_answer": d.needs_answer,
-                "intent": d.intent,
-                "abuse": d.abuse,
-                "language": d.language,
-                "priority": f"P{d.priority}",
-                "confidence": d.confidence,
-                "reasons": list(d.reasons),
-                "model_version": d.model_version,
-                "decided_at": d.decided_at,
-            }
-            for d in decisions
-        ],
-        "replies": [
-            {
-                "id": r.id,
-                "conversation_id": r.conversation_id,
-                "in_reply_to_id": r.in_reply_to_id,
-                "text": r.text,
-                "state": r.state,
-                "platform_message_id": r.platform_message_id,
-                "created_at": r.created_at,
-            }
-            for r in replies
-        ],
-        # Agents' notes on the person's conversations: the notes an erasure deletes.
-        "notes": [
-            {
-                "id": n.id,
-                "conversation_id": n.conversation_id,
-                "text": n.text,
-                "created_at": n.created_at,
-            }
-            for n in notes
-        ],
-    }
+    return [
+        {
+            "id": n.id,
+            "conversation_id": n.conversation_id,
+            "text": n.text,
+            "created_at": n.created_at,
+        }
+        for n in rows
+    ]
 
 
 # Retention --------------------------------------------------------------------------------
@@ -598,14 +618,14 @@ async def retention_settings(conn: AsyncConnection) -> list[tuple[uuid.UUID, boo
     return [(r.id, r.has_setting, r.conversation_days) for r in rows]
 
 
-async def purge_batch(
-    conn: AsyncConnection, workspace_id: uuid.UUID, before: datetime, limit: int, now: datetime
+async def claim_idle(
+    conn: AsyncConnection, workspace_id: uuid.UUID, before: datetime, limit: int
 ) -> list[int]:
-    """Empty up to ``limit`` conversations last active before ``before``; return their ids.
+    """Up to ``limit`` conversations not purged yet, last active before ``before``, locked.
 
     Claimed with SKIP LOCKED, so several workers never purge the same conversation twice.
     """
-    ids = [
+    return [
         r.id
         for r in (
             await conn.execute(
@@ -622,48 +642,15 @@ async def purge_batch(
             )
         ).all()
     ]
-    if not ids:
-        return []
-    await erase_content(conn, workspace_id, [], ids, ids, now)
+
+
+async def mark_purged(
+    conn: AsyncConnection, workspace_id: uuid.UUID, conversation_ids: Sequence[int], now: datetime
+) -> None:
     await conn.execute(
         text(
             "UPDATE triage.conversations SET purged_at = :now "
             "WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[]))"
         ),
-        {"ws": workspace_id, "ids": ids, "now": now},
+        {"ws": workspace_id, "ids": list(conversation_ids), "now": now},
     )
-    return ids
-
-
-async def apply_erasure_news(
-    conn: AsyncConnection,
-    events: Sequence[Event],
-    now: datetime,
-    on_done: Callable[[str], None] | None = None,
-) -> None:
-    """Consumer handler for ``privacy.erasure_done``: finish each request in triage."""
-    for event in events:
-        done = events_pb2.ErasureDone.FromString(event.payload)
-        if done.workspace_id != str(event.workspace_id):
-            raise ValueError("event workspace does not match its envelope")
-        request_id = uuid.UUID(done.request_id)
-        erased = await finish_request(
-            conn, event.workspace_id, request_id, list(done.message_ids), done.authors, now
-        )
-        if erased is None:
-            continue
-        await audit(
-            conn,
-            event.workspace_id,
-            None,
-            "erasure_completed",
-            None,
-            {
-                "request_id": str(request_id),
-                "triage_messages": erased,
-                "inbox_messages": len(done.message_ids),
-                "inbox_authors": done.authors,
-            },
-        )
-        if on_done is not None:
-            on_done("completed")
