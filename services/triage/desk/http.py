@@ -19,8 +19,8 @@ from services.infra.events import publish
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, path_id, read_model
 from services.infra.strings import NO_NUL
 from services.triage import news as changes
-from services.triage.access.accounts import audit
-from services.triage.access.http import authenticate, require_role
+from services.triage.access.auth import authenticate, require_role
+from services.triage.access.store import audit
 from services.triage.desk import corrections, usecases
 from services.triage.desk import store as desk
 from services.triage.domain.conversation import MAX_REPLY

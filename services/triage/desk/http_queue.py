@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
 from services.infra.platforms import PLATFORMS
 from services.infra.ttl_cache import TtlCache
-from services.triage.access.http import authenticate
+from services.triage.access.auth import authenticate
 from services.triage.desk.store import queue
 from services.triage.domain.model import INTENTS
 from services.triage.domain.sla import Policy

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from services.infra.http import ENGINE_KEY, ProblemError
 from services.infra.worker import Wakeup
 from services.triage import news as changes
-from services.triage.access.http import authenticate, still_authorised
+from services.triage.access.auth import authenticate, still_authorised
 
 KEEPALIVE_SECONDS = 15.0
 # An open stream re-checks its credentials this often: a revoked session stops receiving.

@@ -20,8 +20,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
-from services.triage.access.accounts import audit
-from services.triage.access.http import authenticate, require_role
+from services.triage.access.auth import authenticate, require_role
+from services.triage.access.store import audit
 from services.triage.domain.privacy import (
     Identity,
     effective_retention_days,

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
 from services.infra.worker import run_worker
-from services.triage.access.accounts import audit
+from services.triage.access.store import audit
 from services.triage.domain.privacy import effective_retention_days, purge_before
 from services.triage.privacy.store import purge_batch, retention_settings
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ecoute.v1 import events_pb2
 from services.infra.events import Event
 from services.triage import news as changes
-from services.triage.access.accounts import audit
+from services.triage.access.store import audit
 from services.triage.domain.privacy import Identity, erasure_locks, identities_digest
 
 _THEIR_MESSAGES = text(

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, path_id
-from services.triage.access.http import authenticate
+from services.triage.access.auth import authenticate
 from services.triage.desk.http_queue import POLICY_CACHE_KEY
 from services.triage.desk.store import conversation_exists
 from services.triage.domain.sla import Policy, due_at, retarget, state, time_left

@@ -12,7 +12,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
-from services.triage.access.http import authenticate, require_role
+from services.triage.access.auth import authenticate, require_role
 
 _FIRST_RESPONSE = text(
     """

@@ -1,0 +1,150 @@
+"""Signing in: a password, then (with two-factor on) a code, open a session.
+
+With two-factor on, sign-in takes two steps: the password answers a pending token (valid
+5 minutes, 5 tries, good for nothing but the second step), and the code (or a recovery code)
+sent with it opens the session. Wrong, expired and replayed codes get one and the same answer
+and count as failed sign-ins. An unknown e-mail and a wrong password cost the same time and
+get the same answer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.infra.secretbox import SecretBox
+from services.triage.access import accounts, store, two_factor
+from services.triage.access.accounts import SessionLimits
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A session opened: its cookie and CSRF tokens (shown once), and who signed in."""
+
+    token: str
+    csrf: str
+    workspace_id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    role: str
+    must_enrol: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CodeNeeded:
+    """The password was right and two-factor is on: the second step needs this token."""
+
+    pending_token: str
+
+
+class WrongCredentials(Exception):
+    """Unknown e-mail, wrong password, or a wrong, expired or already used code."""
+
+
+class ChooseWorkspace(Exception):
+    """The e-mail and password sign in to several workspaces."""
+
+    def __init__(self, workspaces: list[uuid.UUID]) -> None:
+        super().__init__(workspaces)
+        self.workspaces = workspaces
+
+
+class CannotCheckCodes(Exception):
+    """The user has two-factor on but this server has no key to read TOTP secrets."""
+
+
+async def with_password(
+    engine: AsyncEngine,
+    email: str,
+    password: str,
+    workspace_id: uuid.UUID | None,
+    *,
+    address: str | None,
+    user_agent: str,
+    limits: SessionLimits,
+    box: SecretBox | None,
+    now: datetime,
+) -> SignedIn | CodeNeeded:
+    """The first step: a session, or (two-factor on) a pending token for the second."""
+    keys = [f"email:{email.lower()}", accounts.address_key(address)]
+    async with engine.begin() as conn:
+        await accounts.refuse_if_too_many(conn, keys, now)
+        candidates = [
+            c for c in await store.find_login(conn, email) if workspace_id in (None, c[0])
+        ]
+        matching = [c for c in candidates if accounts.verify_password(password, c[3])]
+        if not candidates:
+            accounts.verify_password(password, None)  # spend the same time
+        if not matching:
+            await accounts.record_failure(conn, keys, now)
+    if not matching:
+        raise WrongCredentials
+    if len(matching) > 1:
+        raise ChooseWorkspace([c[0] for c in matching])
+    workspace_id, user_id, _, _ = matching[0]
+    async with engine.begin() as conn:
+        current = await store.enrolment(conn, workspace_id, user_id)
+        if current is not None and current.enabled:
+            if box is None:
+                raise CannotCheckCodes
+            return CodeNeeded(await two_factor.open_pending(conn, workspace_id, user_id, now))
+        return await _open(conn, workspace_id, user_id, now, limits, "password", user_agent)
+
+
+async def with_code(
+    engine: AsyncEngine,
+    pending_token: str,
+    code: str,
+    *,
+    address: str | None,
+    user_agent: str,
+    limits: SessionLimits,
+    box: SecretBox | None,
+    now: datetime,
+) -> SignedIn:
+    """The second step: the pending token and a TOTP or recovery code open the session."""
+    address_key = accounts.address_key(address)
+    async with engine.begin() as conn:
+        await accounts.refuse_if_too_many(conn, [address_key], now)
+        pending = await store.claim_pending(
+            conn, pending_token, now, two_factor.PENDING_MAX_ATTEMPTS
+        )
+    if pending is None or box is None:
+        await accounts.record_failure_apart(engine, [address_key], now)
+        raise WrongCredentials
+    workspace_id, user_id = pending
+    keys = two_factor.code_keys(workspace_id, user_id, address)
+    async with engine.begin() as conn:
+        await accounts.refuse_if_too_many(conn, keys, now)
+        method = await two_factor.check_second_factor(conn, box, workspace_id, user_id, code, now)
+        if method is not None:
+            await store.close_pending(conn, pending_token, now)
+            if method == "recovery_code":
+                left = await store.recovery_codes_left(conn, workspace_id, user_id)
+                await store.audit(
+                    conn, workspace_id, user_id, "recovery_code_used", detail={"left": left}
+                )
+            return await _open(conn, workspace_id, user_id, now, limits, method, user_agent)
+    await accounts.record_failure_apart(engine, keys, now)
+    raise WrongCredentials
+
+
+async def _open(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    now: datetime,
+    limits: SessionLimits,
+    method: str,
+    user_agent: str,
+) -> SignedIn:
+    """Open the session, audited, and say who signed in and whether they must enrol."""
+    token, csrf = await accounts.open_session(
+        conn, workspace_id, user_id, now, limits, method, user_agent
+    )
+    await store.audit(conn, workspace_id, user_id, "signed_in", detail={"method": method})
+    user = await store.signing_in(conn, workspace_id, user_id)
+    return SignedIn(token, csrf, workspace_id, user_id, user.email, user.role, user.must_enrol)
