@@ -5,8 +5,9 @@ A session is a random token in an HttpOnly, SameSite=Strict cookie; the database
 its SHA-256 digest. Every state-changing request made with a session cookie must also carry
 the session's CSRF token in ``X-CSRF-Token`` (API tokens, sent as Bearer, need none).
 
-Use cases that count a failed attempt take the engine: the failure is recorded in a
-transaction of its own, after the attempt's, so that it stays even though the request fails.
+Use cases that count a failed attempt take the engine (``counted_attempt``): the failure is
+recorded in a transaction of its own, after the attempt's, so that it stays although the
+request fails.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -31,6 +33,7 @@ LOGIN_WINDOW = timedelta(minutes=15)
 LOGIN_MAX_FAILURES = 10  # per e-mail
 LOGIN_MAX_PER_ADDRESS = 50  # per client address (offices share one)
 ROLES = ("agent", "lead", "admin")
+T = TypeVar("T")
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
@@ -109,19 +112,24 @@ async def too_many_failures(conn: AsyncConnection, keys: list[str], now: datetim
     )
 
 
-async def refuse_if_too_many(conn: AsyncConnection, keys: list[str], now: datetime) -> None:
-    if await too_many_failures(conn, keys, now):
-        raise TooManyFailures(keys)
+async def counted_attempt(
+    engine: AsyncEngine,
+    keys: list[str],
+    now: datetime,
+    attempt: Callable[[AsyncConnection], Awaitable[T | None]],
+) -> T | None:
+    """Run ``attempt`` in a transaction, unless a key failed too often (``TooManyFailures``).
 
-
-async def record_failure(conn: AsyncConnection, keys: list[str], now: datetime) -> None:
-    await store.add_failures(conn, keys, now, forget_before=now - 2 * LOGIN_WINDOW)
-
-
-async def record_failure_apart(engine: AsyncEngine, keys: list[str], now: datetime) -> None:
-    """Record a failure in a transaction of its own (the attempt's has ended)."""
+    None from it is a failure, recorded for every key in a transaction of its own, after the
+    attempt's: the failure stays although the request fails."""
     async with engine.begin() as conn:
-        await record_failure(conn, keys, now)
+        if await too_many_failures(conn, keys, now):
+            raise TooManyFailures(keys)
+        done = await attempt(conn)
+    if done is None:
+        async with engine.begin() as conn:
+            await store.add_failures(conn, keys, now, forget_before=now - 2 * LOGIN_WINDOW)
+    return done
 
 
 # ---- sessions and callers --------------------------------------------------------------
@@ -354,11 +362,12 @@ async def change_password(
     """A new password, proven by the current one: how many of the caller's other sessions
     ended; None (a failure counted) if ``current`` is wrong."""
     keys = [f"password:{caller.workspace_id}:{caller.user_id}", address_key(address)]
-    async with engine.begin() as conn:
-        await refuse_if_too_many(conn, keys, now)
+
+    async def attempt(conn: AsyncConnection) -> int | None:
         stored = await store.password_hash(conn, caller.workspace_id, caller.user_id)
-        if verify_password(current, stored):
-            await set_password(conn, caller.workspace_id, caller.user_id, new)
-            return await end_sessions(conn, caller, caller.user_id, now, "password_changed")
-    await record_failure_apart(engine, keys, now)
-    return None
+        if not verify_password(current, stored):
+            return None
+        await set_password(conn, caller.workspace_id, caller.user_id, new)
+        return await end_sessions(conn, caller, caller.user_id, now, "password_changed")
+
+    return await counted_attempt(engine, keys, now, attempt)

@@ -75,21 +75,24 @@ def _too_many() -> ProblemError:
     )
 
 
+def _attempt(request: web.Request) -> sign_in.Attempt:
+    config = auth_config(request.app)
+    return sign_in.Attempt(
+        address=request.remote,
+        user_agent=request.headers.get("User-Agent", ""),
+        limits=config.limits,
+        box=config.box,
+        now=datetime.now(UTC),
+    )
+
+
 async def login(request: web.Request) -> web.Response:
     """Password sign-in; the same answer for an unknown e-mail and a wrong password."""
     body = await read_model(request, LoginIn, 8192, "Invalid sign-in")
-    config = auth_config(request.app)
+    engine = request.app[ENGINE_KEY]
     try:
         result = await sign_in.with_password(
-            request.app[ENGINE_KEY],
-            body.email,
-            body.password,
-            body.workspace_id,
-            address=request.remote,
-            user_agent=request.headers.get("User-Agent", ""),
-            limits=config.limits,
-            box=config.box,
-            now=datetime.now(UTC),
+            engine, body.email, body.password, body.workspace_id, _attempt(request)
         )
     except accounts.TooManyFailures:
         raise _too_many() from None
@@ -122,18 +125,9 @@ async def login(request: web.Request) -> web.Response:
 async def login_code(request: web.Request) -> web.Response:
     """The second step: the pending token and a TOTP or recovery code open the session."""
     body = await read_model(request, LoginCodeIn, 4096, "Invalid sign-in")
-    config = auth_config(request.app)
+    engine = request.app[ENGINE_KEY]
     try:
-        result = await sign_in.with_code(
-            request.app[ENGINE_KEY],
-            body.pending_token,
-            body.code,
-            address=request.remote,
-            user_agent=request.headers.get("User-Agent", ""),
-            limits=config.limits,
-            box=config.box,
-            now=datetime.now(UTC),
-        )
+        result = await sign_in.with_code(engine, body.pending_token, body.code, _attempt(request))
     except accounts.TooManyFailures:
         raise _too_many() from None
     except sign_in.WrongCredentials:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import segno
 from aiohttp import web
@@ -37,6 +37,7 @@ MIN_PASSWORD = 12
 PASSWORD_BODY = 16 * 1024
 """Room for two passwords of the longest allowed (1024 characters) in any script: 4096
 bytes refused a valid change of two 1024-character passwords outside ASCII."""
+T = TypeVar("T")
 
 
 class CodeIn(BaseModel):
@@ -66,27 +67,46 @@ def _box(request: web.Request) -> SecretBox:
     return box
 
 
-def _too_many_codes() -> ProblemError:
-    return ProblemError(429, "Too Many Requests", "Too many wrong codes; try again in 15 minutes.")
-
-
-def _failed_code(what: str) -> ProblemError:
-    return ProblemError(
-        422,
-        "Wrong code",
-        f"Wrong, expired or already used code: {what}.",
-        errors=[{"pointer": "/code", "detail": "wrong, expired or already used code"}],
-    )
-
-
-async def _with_code(
-    request: web.Request, *, enrolling: bool = False
-) -> tuple[Caller, SecretBox, str]:
-    """The caller, the key box and the code of a request that proves itself with a code."""
+async def _proven_by_code(
+    request: web.Request,
+    action: two_factor.CodeProven[T],
+    failed: str,
+    *,
+    enrolling: bool = False,
+) -> T:
+    """Run a two-factor ``action`` the request's code must prove; a wrong code is a 422 that
+    says ``failed``."""
     caller = await authenticate(request, enrolling=enrolling)
     box = _box(request)
     body = await read_model(request, CodeIn, 4096, "Invalid code")
-    return caller, box, body.code
+    try:
+        done = await two_factor.proven_by_code(
+            request.app[ENGINE_KEY],
+            box,
+            caller,
+            body.code,
+            request.remote,
+            datetime.now(UTC),
+            action,
+        )
+    except accounts.TooManyFailures:
+        raise ProblemError(
+            429, "Too Many Requests", "Too many wrong codes; try again in 15 minutes."
+        ) from None
+    except two_factor.NoEnrolmentWaiting:
+        raise ProblemError(
+            409, "Nothing to confirm", "Start enrolment first (POST /v1/me/two-factor/enrol)."
+        ) from None
+    except two_factor.UnreadableSecret as exc:
+        raise unreadable_secret(exc) from None
+    if done is None:
+        raise ProblemError(
+            422,
+            "Wrong code",
+            f"Wrong, expired or already used code: {failed}.",
+            errors=[{"pointer": "/code", "detail": "wrong, expired or already used code"}],
+        )
+    return done
 
 
 # ---- my two-factor ---------------------------------------------------------------------
@@ -141,59 +161,25 @@ async def qr_code(request: web.Request) -> web.Response:
 
 async def confirm(request: web.Request) -> web.Response:
     """The first code turns two-factor on; ten recovery codes are shown, this once."""
-    caller, box, code = await _with_code(request, enrolling=True)
-    engine = request.app[ENGINE_KEY]
-    try:
-        done = await two_factor.confirm(
-            engine, box, caller, code, request.remote, datetime.now(UTC)
-        )
-    except accounts.TooManyFailures:
-        raise _too_many_codes() from None
-    except two_factor.NoEnrolmentWaiting:
-        raise ProblemError(
-            409, "Nothing to confirm", "Start enrolment first (POST /v1/me/two-factor/enrol)."
-        ) from None
-    except two_factor.UnreadableSecret as exc:
-        raise unreadable_secret(exc) from None
-    if done is None:
-        raise _failed_code("two-factor stays off")
+    codes, ended = await _proven_by_code(
+        request, two_factor.confirm, "two-factor stays off", enrolling=True
+    )
     token_cache(request.app).clear()
-    codes, ended = done
     return json_response({"enabled": True, "recovery_codes": codes, "sessions_revoked": ended})
 
 
 async def disable(request: web.Request) -> web.Response:
     """Two-factor off, proven by a fresh code (or a recovery code); other sessions end."""
-    caller, box, code = await _with_code(request)
-    engine = request.app[ENGINE_KEY]
-    try:
-        ended = await two_factor.disable(
-            engine, box, caller, code, request.remote, datetime.now(UTC)
-        )
-    except accounts.TooManyFailures:
-        raise _too_many_codes() from None
-    except two_factor.UnreadableSecret as exc:
-        raise unreadable_secret(exc) from None
-    if ended is None:
-        raise _failed_code("two-factor stays on")
+    ended = await _proven_by_code(request, two_factor.disable, "two-factor stays on")
     token_cache(request.app).clear()
     return json_response({"enabled": False, "sessions_revoked": ended})
 
 
 async def new_recovery_codes(request: web.Request) -> web.Response:
     """Ten fresh recovery codes (the old ones stop working), proven by a fresh TOTP code."""
-    caller, box, code = await _with_code(request)
-    engine = request.app[ENGINE_KEY]
-    try:
-        codes = await two_factor.replace_codes_with_proof(
-            engine, box, caller, code, request.remote, datetime.now(UTC)
-        )
-    except accounts.TooManyFailures:
-        raise _too_many_codes() from None
-    except two_factor.UnreadableSecret as exc:
-        raise unreadable_secret(exc) from None
-    if codes is None:
-        raise _failed_code("send a code from your authenticator app")
+    codes = await _proven_by_code(
+        request, two_factor.replace_codes, "send a code from your authenticator app"
+    )
     return json_response({"recovery_codes": codes})
 
 

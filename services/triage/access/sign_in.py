@@ -56,94 +56,99 @@ class CannotCheckCodes(Exception):
     """The user has two-factor on but this server has no key to read TOTP secrets."""
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """Where a sign-in comes from (its address counts failures), and this server's rules."""
+
+    address: str | None
+    user_agent: str
+    limits: SessionLimits
+    box: SecretBox | None  # None: this server cannot check codes
+    now: datetime
+
+
 async def with_password(
     engine: AsyncEngine,
     email: str,
     password: str,
     workspace_id: uuid.UUID | None,
-    *,
-    address: str | None,
-    user_agent: str,
-    limits: SessionLimits,
-    box: SecretBox | None,
-    now: datetime,
+    attempt: Attempt,
 ) -> SignedIn | CodeNeeded:
     """The first step: a session, or (two-factor on) a pending token for the second."""
-    keys = [f"email:{email.lower()}", accounts.address_key(address)]
-    async with engine.begin() as conn:
-        await accounts.refuse_if_too_many(conn, keys, now)
+
+    async def check(conn: AsyncConnection) -> list[tuple[uuid.UUID, uuid.UUID]] | None:
         candidates = [
             c for c in await store.find_login(conn, email) if workspace_id in (None, c[0])
         ]
-        matching = [c for c in candidates if accounts.verify_password(password, c[3])]
         if not candidates:
             accounts.verify_password(password, None)  # spend the same time
-        if not matching:
-            await accounts.record_failure(conn, keys, now)
-    if not matching:
+        matching = [c[:2] for c in candidates if accounts.verify_password(password, c[3])]
+        return matching or None
+
+    keys = [f"email:{email.lower()}", accounts.address_key(attempt.address)]
+    matching = await accounts.counted_attempt(engine, keys, attempt.now, check)
+    if matching is None:
         raise WrongCredentials
     if len(matching) > 1:
-        raise ChooseWorkspace([c[0] for c in matching])
-    workspace_id, user_id, _, _ = matching[0]
+        raise ChooseWorkspace([ws for ws, _ in matching])
+    workspace_id, user_id = matching[0]
     async with engine.begin() as conn:
         current = await store.enrolment(conn, workspace_id, user_id)
         if current is not None and current.enabled:
-            if box is None:
+            if attempt.box is None:
                 raise CannotCheckCodes
-            return CodeNeeded(await two_factor.open_pending(conn, workspace_id, user_id, now))
-        return await _open(conn, workspace_id, user_id, now, limits, "password", user_agent)
+            pending = await two_factor.open_pending(conn, workspace_id, user_id, attempt.now)
+            return CodeNeeded(pending)
+        return await _open(conn, workspace_id, user_id, attempt, "password")
 
 
 async def with_code(
-    engine: AsyncEngine,
-    pending_token: str,
-    code: str,
-    *,
-    address: str | None,
-    user_agent: str,
-    limits: SessionLimits,
-    box: SecretBox | None,
-    now: datetime,
+    engine: AsyncEngine, pending_token: str, code: str, attempt: Attempt
 ) -> SignedIn:
     """The second step: the pending token and a TOTP or recovery code open the session."""
-    address_key = accounts.address_key(address)
-    async with engine.begin() as conn:
-        await accounts.refuse_if_too_many(conn, [address_key], now)
+    box, now = attempt.box, attempt.now
+
+    async def claim(conn: AsyncConnection) -> tuple[uuid.UUID, uuid.UUID] | None:
         pending = await store.claim_pending(
             conn, pending_token, now, two_factor.PENDING_MAX_ATTEMPTS
         )
+        return pending if box is not None else None  # the attempt counts all the same
+
+    address_key = accounts.address_key(attempt.address)
+    pending = await accounts.counted_attempt(engine, [address_key], now, claim)
     if pending is None or box is None:
-        await accounts.record_failure_apart(engine, [address_key], now)
         raise WrongCredentials
     workspace_id, user_id = pending
-    keys = two_factor.code_keys(workspace_id, user_id, address)
-    async with engine.begin() as conn:
-        await accounts.refuse_if_too_many(conn, keys, now)
+
+    async def prove(conn: AsyncConnection) -> SignedIn | None:
         method = await two_factor.check_second_factor(conn, box, workspace_id, user_id, code, now)
-        if method is not None:
-            await store.close_pending(conn, pending_token, now)
-            if method == "recovery_code":
-                left = await store.recovery_codes_left(conn, workspace_id, user_id)
-                await store.audit(
-                    conn, workspace_id, user_id, "recovery_code_used", detail={"left": left}
-                )
-            return await _open(conn, workspace_id, user_id, now, limits, method, user_agent)
-    await accounts.record_failure_apart(engine, keys, now)
-    raise WrongCredentials
+        if method is None:
+            return None
+        await store.close_pending(conn, pending_token, now)
+        if method == "recovery_code":
+            left = await store.recovery_codes_left(conn, workspace_id, user_id)
+            await store.audit(
+                conn, workspace_id, user_id, "recovery_code_used", detail={"left": left}
+            )
+        return await _open(conn, workspace_id, user_id, attempt, method)
+
+    keys = two_factor.code_keys(workspace_id, user_id, attempt.address)
+    signed_in = await accounts.counted_attempt(engine, keys, now, prove)
+    if signed_in is None:
+        raise WrongCredentials
+    return signed_in
 
 
 async def _open(
     conn: AsyncConnection,
     workspace_id: uuid.UUID,
     user_id: uuid.UUID,
-    now: datetime,
-    limits: SessionLimits,
+    attempt: Attempt,
     method: str,
-    user_agent: str,
 ) -> SignedIn:
     """Open the session, audited, and say who signed in and whether they must enrol."""
     token, csrf = await accounts.open_session(
-        conn, workspace_id, user_id, now, limits, method, user_agent
+        conn, workspace_id, user_id, attempt.now, attempt.limits, method, attempt.user_agent
     )
     await store.audit(conn, workspace_id, user_id, "signed_in", detail={"method": method})
     user = await store.signing_in(conn, workspace_id, user_id)

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -28,6 +30,7 @@ from services.triage.domain import two_factor as rules
 
 PENDING_LIFETIME = timedelta(minutes=5)
 PENDING_MAX_ATTEMPTS = 5
+T = TypeVar("T")
 
 
 class UnreadableSecret(Exception):
@@ -203,81 +206,73 @@ async def pending_uri(conn: AsyncConnection, box: SecretBox, caller: Caller) -> 
     return rules.otpauth_uri(secret, email)
 
 
-async def confirm(
+CodeProven = Callable[[AsyncConnection, SecretBox, Caller, str, datetime], Awaitable[T | None]]
+
+
+async def proven_by_code(
     engine: AsyncEngine,
     box: SecretBox,
     caller: Caller,
     code: str,
     address: str | None,
     now: datetime,
+    action: CodeProven[T],
+) -> T | None:
+    """``action`` (``confirm``, ``disable``, ``replace_codes``) if ``code`` proves the caller;
+    None if not, counted against the user and the address (``TooManyFailures`` once too
+    many)."""
+
+    async def attempt(conn: AsyncConnection) -> T | None:
+        return await action(conn, box, caller, code, now)
+
+    keys = code_keys(caller.workspace_id, caller.user_id, address)
+    return await accounts.counted_attempt(engine, keys, now, attempt)
+
+
+async def confirm(
+    conn: AsyncConnection, box: SecretBox, caller: Caller, code: str, now: datetime
 ) -> tuple[list[str], int] | None:
     """The first code turns two-factor on: (ten recovery codes, shown this once; how many
-    other sessions ended); None (a failure counted) if the code is wrong."""
-    keys = code_keys(caller.workspace_id, caller.user_id, address)
-    async with engine.begin() as conn:
-        await accounts.refuse_if_too_many(conn, keys, now)
-        current = await _waiting(conn, caller)
-        opened = _open(box, caller.workspace_id, caller.user_id, current)
-        step = rules.matching_step(opened.plain, code, now, current.last_step)
-        if step is not None and await store.take_step(
-            conn, caller.workspace_id, caller.user_id, step, enabled=False
-        ):
-            await reseal(conn, box, caller.workspace_id, caller.user_id, opened, current.secret)
-            codes = await enable(conn, caller.workspace_id, caller.user_id, now)
-            ended = await accounts.end_sessions(
-                conn, caller, caller.user_id, now, "two_factor_enabled"
-            )
-            return codes, ended
-    await accounts.record_failure_apart(engine, keys, now)
-    return None
+    other sessions ended); None if the code is wrong."""
+    ws, user = caller.workspace_id, caller.user_id
+    current = await _waiting(conn, caller)
+    opened = _open(box, ws, user, current)
+    step = rules.matching_step(opened.plain, code, now, current.last_step)
+    if step is None or not await store.take_step(conn, ws, user, step, enabled=False):
+        return None
+    await reseal(conn, box, ws, user, opened, current.secret)
+    codes = await enable(conn, ws, user, now)
+    return codes, await accounts.end_sessions(conn, caller, user, now, "two_factor_enabled")
 
 
 async def disable(
-    engine: AsyncEngine,
-    box: SecretBox,
-    caller: Caller,
-    code: str,
-    address: str | None,
-    now: datetime,
+    conn: AsyncConnection, box: SecretBox, caller: Caller, code: str, now: datetime
 ) -> int | None:
     """Two-factor off, proven by a fresh code (or a recovery code): how many other sessions
-    ended; None (a failure counted) if the code is wrong."""
-    keys = code_keys(caller.workspace_id, caller.user_id, address)
-    async with engine.begin() as conn:
-        await accounts.refuse_if_too_many(conn, keys, now)
-        method = await check_second_factor(
-            conn, box, caller.workspace_id, caller.user_id, code, now
-        )
-        if method is not None:
-            await store.remove_two_factor(conn, caller.workspace_id, caller.user_id)
-            return await accounts.end_sessions(
-                conn, caller, caller.user_id, now, "two_factor_disabled", {"proof": method}
-            )
-    await accounts.record_failure_apart(engine, keys, now)
-    return None
+    ended; None if the code is wrong."""
+    ws, user = caller.workspace_id, caller.user_id
+    method = await check_second_factor(conn, box, ws, user, code, now)
+    if method is None:
+        return None
+    await store.remove_two_factor(conn, ws, user)
+    return await accounts.end_sessions(
+        conn, caller, user, now, "two_factor_disabled", {"proof": method}
+    )
 
 
-async def replace_codes_with_proof(
-    engine: AsyncEngine,
-    box: SecretBox,
-    caller: Caller,
-    code: str,
-    address: str | None,
-    now: datetime,
+async def replace_codes(
+    conn: AsyncConnection, box: SecretBox, caller: Caller, code: str, now: datetime
 ) -> list[str] | None:
     """Ten fresh recovery codes (the old ones stop working), proven by a fresh TOTP code (a
-    recovery code will not do); None (a failure counted) if the code is wrong."""
-    keys = code_keys(caller.workspace_id, caller.user_id, address)
-    async with engine.begin() as conn:
-        await accounts.refuse_if_too_many(conn, keys, now)
-        if rules.is_totp_shaped(code.strip()) and await check_second_factor(
-            conn, box, caller.workspace_id, caller.user_id, code, now
-        ):
-            codes = await replace_recovery_codes(conn, caller.workspace_id, caller.user_id)
-            await store.audit(conn, caller.workspace_id, caller.user_id, "recovery_codes_replaced")
-            return codes
-    await accounts.record_failure_apart(engine, keys, now)
-    return None
+    recovery code will not do); None if the code is wrong."""
+    ws, user = caller.workspace_id, caller.user_id
+    if not rules.is_totp_shaped(code.strip()):
+        return None
+    if await check_second_factor(conn, box, ws, user, code, now) is None:
+        return None
+    codes = await replace_recovery_codes(conn, ws, user)
+    await store.audit(conn, ws, user, "recovery_codes_replaced")
+    return codes
 
 
 # ---- administration --------------------------------------------------------------------
