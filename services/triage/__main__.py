@@ -1,5 +1,5 @@
 """``python -m services.triage serve | worker | migrate | create-workspace | eval | train |
-export-corrections``."""
+export-corrections | reseal-two-factor``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 
 from services.infra import logs
+from services.triage.access import reseal_two_factor
 from services.triage.settings import TriageSettings
 
 
@@ -70,12 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     export.add_argument("--out", type=Path, required=True)
     export.add_argument("--workspace", type=uuid.UUID, default=None, help="one workspace only")
+    reseal = commands.add_parser(
+        "reseal-two-factor", help="seal every TOTP secret with the current key (after a rotation)"
+    )
+    reseal_two_factor.add_arguments(reseal)
     args = parser.parse_args(argv)
 
     if args.command == "eval":
         return _eval(args.data, args.model)
     if args.command == "train":
         return _train(args)
+    if args.command == "reseal-two-factor":  # reads its own settings: a bad key exits 2
+        return reseal_two_factor.run(args.batch_size)
 
     settings = TriageSettings()
     logs.configure("triage", settings.log_level)

@@ -22,7 +22,7 @@ from services.infra.http import ENGINE_KEY, add_probes, errors_middleware, secur
 from services.infra.openapi import add_openapi_route
 from services.infra.ttl_cache import TtlCache
 from services.triage.access.accounts import SessionLimits
-from services.triage.access.http import (
+from services.triage.access.auth import (
     AUTH_CONFIG_KEY,
     TOKEN_CACHE_KEY,
     TOKEN_CACHE_SECONDS,

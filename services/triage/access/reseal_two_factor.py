@@ -1,5 +1,6 @@
-"""``python -m services.triage.access.reseal_two_factor``: seal every TOTP secret with the current
-key (``TRIAGE_TWO_FACTOR_KEY``), so that the old keys (``TRIAGE_TWO_FACTOR_OLD_KEYS``) can be
+"""``python -m services.triage reseal-two-factor`` (or ``python -m
+services.triage.access.reseal_two_factor``): seal every TOTP secret with the current key
+(``TRIAGE_TWO_FACTOR_KEY``), so that the old keys (``TRIAGE_TWO_FACTOR_OLD_KEYS``) can be
 dropped once it reports no row left behind.
 
 Rows are read in batches in key order, each batch locked and rewritten in one transaction
@@ -19,13 +20,12 @@ from dataclasses import dataclass, field
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.infra import logs
 from services.infra.db import create_engine
 from services.infra.secretbox import SecretBox, SecretBoxError
-from services.triage.access import two_factor
+from services.triage.access import store, two_factor
 from services.triage.settings import TriageSettings
 
 DEFAULT_BATCH = 500
@@ -56,18 +56,7 @@ async def reseal_all(
     after = (uuid.UUID(int=0), uuid.UUID(int=0))
     while True:
         async with engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    text(
-                        """
-                SELECT workspace_id, user_id, secret FROM triage.two_factor
-                WHERE (workspace_id, user_id) > (:ws, :user)
-                ORDER BY workspace_id, user_id LIMIT :n FOR UPDATE
-                """
-                    ),
-                    {"ws": after[0], "user": after[1], "n": batch_size},
-                )
-            ).all()
+            rows = await store.lock_secrets_after(conn, after, batch_size)
             for row in rows:
                 sealed = bytes(row.secret)
                 try:
@@ -86,30 +75,46 @@ async def reseal_all(
         after = (rows[-1].workspace_id, rows[-1].user_id)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m services.triage.access.reseal_two_factor",
-        description="Seal every TOTP secret with TRIAGE_TWO_FACTOR_KEY (after a key rotation).",
-    )
+DESCRIPTION = "Seal every TOTP secret with TRIAGE_TWO_FACTOR_KEY (after a key rotation)."
+
+
+def positive_int(value: str) -> int:
+    size = int(value)
+    if size < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return size
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options, on its own parser or on ``python -m services.triage``'s."""
     parser.add_argument(
-        "--batch-size", type=int, default=DEFAULT_BATCH, help="rows per transaction"
+        "--batch-size", type=positive_int, default=DEFAULT_BATCH, help="rows per transaction"
     )
-    args = parser.parse_args(argv)
-    if args.batch_size < 1:
-        parser.error("--batch-size must be at least 1")
+
+
+def run(batch_size: int) -> int:
+    """Read the settings, reseal every row, print the counts; the exit status."""
     try:
         settings = TriageSettings()
     except ValidationError as exc:
-        print(f"reseal_two_factor: {exc}", file=sys.stderr)
+        print(f"reseal-two-factor: {exc}", file=sys.stderr)
         return 2
     logs.configure("triage", settings.log_level)
     box = settings.two_factor_box()
     if box is None:
-        print("reseal_two_factor: TRIAGE_TWO_FACTOR_KEY is not set", file=sys.stderr)
+        print("reseal-two-factor: TRIAGE_TWO_FACTOR_KEY is not set", file=sys.stderr)
         return 2
-    counts = asyncio.run(_run(settings.database_url.get_secret_value(), box, args.batch_size))
+    counts = asyncio.run(_run(settings.database_url.get_secret_value(), box, batch_size))
     print(orjson.dumps(counts.report()).decode())
     return 1 if counts.unreadable else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.triage.access.reseal_two_factor", description=DESCRIPTION
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv).batch_size)
 
 
 async def _run(url: str, box: SecretBox, batch_size: int) -> Counts:

@@ -1,9 +1,10 @@
-"""Two-factor in the database: secrets (sealed), accepted steps, recovery codes, pending
-sign-ins and the workspace's policy. The decisions live in ``domain/two_factor.py``.
+"""Two-factor: secrets (sealed), accepted steps, recovery codes, pending sign-ins and the
+workspace's policy, and what a user or an admin does with them. The decisions live in
+``domain/two_factor.py``, the SQL in ``store.py``.
 
 A secret opened with an old key (``TRIAGE_TWO_FACTOR_OLD_KEYS``) is sealed again with the
 current key when it is next used successfully, in the same transaction (``reseal``);
-``python -m services.triage.access.reseal_two_factor`` does every row at once.
+``python -m services.triage reseal-two-factor`` does every row at once.
 
 Reuse protection is one conditional UPDATE: a code is accepted only if it moves
 ``last_step`` forward, so of two concurrent sign-ins with the same code, Postgres lets exactly
@@ -15,25 +16,34 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.infra.auth import token_digest
-from services.infra.secretbox import Opened, SecretBox
+from services.infra.secretbox import Opened, SecretBox, SecretBoxError
+from services.triage.access import accounts, store
+from services.triage.access.accounts import Caller
+from services.triage.access.store import Enrolment
 from services.triage.domain import two_factor as rules
 
 PENDING_LIFETIME = timedelta(minutes=5)
 PENDING_MAX_ATTEMPTS = 5
+T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class Enrolment:
-    secret: bytes  # sealed
-    enabled: bool
-    last_step: int | None
+class UnreadableSecret(Exception):
+    """No configured key opens the user's TOTP secret (the key changed and the old one is not
+    listed)."""
+
+    def __init__(self, workspace_id: uuid.UUID, user_id: uuid.UUID, *, enabled: bool) -> None:
+        super().__init__(workspace_id, user_id)
+        self.workspace_id, self.user_id, self.enabled = workspace_id, user_id, enabled
+
+
+class NoEnrolmentWaiting(LookupError):
+    """No enrolment is waiting for its first code."""
 
 
 def _context(workspace_id: uuid.UUID, user_id: uuid.UUID) -> bytes:
@@ -50,6 +60,16 @@ def unseal(box: SecretBox, workspace_id: uuid.UUID, user_id: uuid.UUID, sealed: 
     return box.open(sealed, _context(workspace_id, user_id))
 
 
+def _open(
+    box: SecretBox, workspace_id: uuid.UUID, user_id: uuid.UUID, current: Enrolment
+) -> Opened:
+    """``unseal``, or ``UnreadableSecret``."""
+    try:
+        return unseal(box, workspace_id, user_id, current.secret)
+    except SecretBoxError:
+        raise UnreadableSecret(workspace_id, user_id, enabled=current.enabled) from None
+
+
 async def reseal(
     conn: AsyncConnection,
     box: SecretBox,
@@ -62,92 +82,23 @@ async def reseal(
     row still holds ``sealed`` (a new enrolment in between is left alone)."""
     if not opened.needs_reseal:
         return False
-    row = (
-        await conn.execute(
-            text(
-                "UPDATE triage.two_factor SET secret = :new "
-                "WHERE workspace_id = :ws AND user_id = :user AND secret = :old RETURNING 1"
-            ),
-            {
-                "ws": workspace_id,
-                "user": user_id,
-                "old": sealed,
-                "new": seal(box, workspace_id, user_id, opened.plain),
-            },
-        )
-    ).first()
-    return row is not None
+    new = seal(box, workspace_id, user_id, opened.plain)
+    return await store.replace_secret(conn, workspace_id, user_id, sealed, new)
 
 
-async def enrolment(
-    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
-) -> Enrolment | None:
-    row = (
-        await conn.execute(
-            text(
-                "SELECT secret, enabled_at IS NOT NULL AS enabled, last_step "
-                "FROM triage.two_factor WHERE workspace_id = :ws AND user_id = :user"
-            ),
-            {"ws": workspace_id, "user": user_id},
-        )
-    ).first()
-    return Enrolment(bytes(row.secret), row.enabled, row.last_step) if row else None
+def code_keys(workspace_id: uuid.UUID, user_id: uuid.UUID, address: str | None) -> list[str]:
+    """The rate-limit keys of code checks by this user from this address."""
+    return [f"2fa:{workspace_id}:{user_id}", accounts.address_key(address)]
 
 
-async def begin(
-    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, sealed: bytes, now: datetime
-) -> bool:
-    """Store a new secret awaiting its first code; False if two-factor is already on."""
-    row = (
-        await conn.execute(
-            text(
-                """
-        INSERT INTO triage.two_factor (workspace_id, user_id, secret, created_at)
-        VALUES (:ws, :user, :secret, :now)
-        ON CONFLICT (workspace_id, user_id) DO UPDATE
-            SET secret = EXCLUDED.secret, created_at = EXCLUDED.created_at, last_step = NULL
-            WHERE triage.two_factor.enabled_at IS NULL
-        RETURNING 1
-        """
-            ),
-            {"ws": workspace_id, "user": user_id, "secret": sealed, "now": now},
-        )
-    ).first()
-    return row is not None
-
-
-async def take_step(
-    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, step: int, *, enabled: bool
-) -> bool:
-    """Record ``step`` as used if it is later than every step used before (atomically)."""
-    row = (
-        await conn.execute(
-            text(
-                """
-        UPDATE triage.two_factor SET last_step = :step
-        WHERE workspace_id = :ws AND user_id = :user
-          AND (enabled_at IS NOT NULL) = :enabled
-          AND (last_step IS NULL OR last_step < :step)
-        RETURNING 1
-        """
-            ),
-            {"ws": workspace_id, "user": user_id, "step": step, "enabled": enabled},
-        )
-    ).first()
-    return row is not None
+# ---- codes -----------------------------------------------------------------------------
 
 
 async def enable(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> list[str]:
     """Turn two-factor on and issue fresh recovery codes (returned once, stored hashed)."""
-    await conn.execute(
-        text(
-            "UPDATE triage.two_factor SET enabled_at = :now "
-            "WHERE workspace_id = :ws AND user_id = :user"
-        ),
-        {"ws": workspace_id, "user": user_id, "now": now},
-    )
+    await store.enable_two_factor(conn, workspace_id, user_id, now)
     return await replace_recovery_codes(conn, workspace_id, user_id)
 
 
@@ -155,18 +106,8 @@ async def replace_recovery_codes(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
 ) -> list[str]:
     codes = rules.new_recovery_codes()
-    await conn.execute(
-        text("DELETE FROM triage.recovery_codes WHERE workspace_id = :ws AND user_id = :user"),
-        {"ws": workspace_id, "user": user_id},
-    )
     digests = [rules.recovery_digest(c.replace("-", "")) for c in codes]
-    await conn.execute(
-        text(
-            "INSERT INTO triage.recovery_codes (workspace_id, user_id, digest) "
-            "SELECT :ws, :user, unnest(CAST(:digests AS bytea[]))"
-        ),
-        {"ws": workspace_id, "user": user_id, "digests": digests},
-    )
+    await store.replace_recovery_digests(conn, workspace_id, user_id, digests)
     return codes
 
 
@@ -177,58 +118,8 @@ async def spend_recovery_code(
     stored = rules.normalise_recovery_code(code)
     if stored is None:
         return False
-    row = (
-        await conn.execute(
-            text(
-                """
-        UPDATE triage.recovery_codes SET used_at = :now
-        WHERE workspace_id = :ws AND user_id = :user AND digest = :digest AND used_at IS NULL
-        RETURNING 1
-        """
-            ),
-            {
-                "ws": workspace_id,
-                "user": user_id,
-                "digest": rules.recovery_digest(stored),
-                "now": now,
-            },
-        )
-    ).first()
-    return row is not None
-
-
-async def recovery_codes_left(
-    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
-) -> int:
-    return int(
-        (
-            await conn.execute(
-                text(
-                    "SELECT count(*) FROM triage.recovery_codes "
-                    "WHERE workspace_id = :ws AND user_id = :user AND used_at IS NULL"
-                ),
-                {"ws": workspace_id, "user": user_id},
-            )
-        ).scalar_one()
-    )
-
-
-async def remove(conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-    """Turn two-factor off (secret and recovery codes gone); False if it was not on."""
-    await conn.execute(
-        text("DELETE FROM triage.recovery_codes WHERE workspace_id = :ws AND user_id = :user"),
-        {"ws": workspace_id, "user": user_id},
-    )
-    row = (
-        await conn.execute(
-            text(
-                "DELETE FROM triage.two_factor WHERE workspace_id = :ws AND user_id = :user "
-                "RETURNING enabled_at IS NOT NULL AS enabled"
-            ),
-            {"ws": workspace_id, "user": user_id},
-        )
-    ).first()
-    return bool(row and row.enabled)
+    digest = rules.recovery_digest(stored)
+    return await store.spend_recovery_digest(conn, workspace_id, user_id, digest, now)
 
 
 async def check_second_factor(
@@ -241,16 +132,18 @@ async def check_second_factor(
 ) -> str | None:
     """How the code proves the user (``totp``, ``recovery_code``), spending it; else None.
 
-    A TOTP code needs the secret: ``SecretBoxError`` if no configured key opens it (a
+    A TOTP code needs the secret: ``UnreadableSecret`` if no configured key opens it (a
     recovery code still works). A secret opened with an old key is sealed again."""
-    current = await enrolment(conn, workspace_id, user_id)
+    current = await store.enrolment(conn, workspace_id, user_id)
     if current is None or not current.enabled:
         return None
     code = code.strip()
     if rules.is_totp_shaped(code):
-        opened = unseal(box, workspace_id, user_id, current.secret)
+        opened = _open(box, workspace_id, user_id, current)
         step = rules.matching_step(opened.plain, code, now, current.last_step)
-        if step is not None and await take_step(conn, workspace_id, user_id, step, enabled=True):
+        if step is not None and await store.take_step(
+            conn, workspace_id, user_id, step, enabled=True
+        ):
             await reseal(conn, box, workspace_id, user_id, opened, current.secret)
             return "totp"
         return None
@@ -264,73 +157,164 @@ async def open_pending(
 ) -> str:
     """A password-checked sign-in awaiting its code: a token that grants nothing else."""
     token = secrets.token_urlsafe(32)
-    await conn.execute(
-        text("DELETE FROM triage.pending_logins WHERE expires_at < :now"), {"now": now}
-    )
-    await conn.execute(
-        text(
-            "INSERT INTO triage.pending_logins (digest, workspace_id, user_id, created_at, "
-            "expires_at) VALUES (:d, :ws, :user, :now, :expires)"
-        ),
-        {
-            "d": token_digest(token),
-            "ws": workspace_id,
-            "user": user_id,
-            "now": now,
-            "expires": now + PENDING_LIFETIME,
-        },
-    )
+    await store.insert_pending(conn, workspace_id, user_id, token, now, now + PENDING_LIFETIME)
     return token
 
 
-async def claim_pending(
-    conn: AsyncConnection, token: str, now: datetime
-) -> tuple[uuid.UUID, uuid.UUID] | None:
-    """(workspace, user) of a live pending sign-in, counting one attempt; None if it is
-    unknown, expired, used or out of attempts."""
-    row = (
-        await conn.execute(
-            text(
-                """
-        UPDATE triage.pending_logins SET attempts = attempts + 1
-        WHERE digest = :d AND used_at IS NULL AND expires_at > :now AND attempts < :max
-        RETURNING workspace_id, user_id
-        """
-            ),
-            {"d": token_digest(token), "now": now, "max": PENDING_MAX_ATTEMPTS},
-        )
-    ).first()
-    return (row.workspace_id, row.user_id) if row else None
+# ---- my two-factor ---------------------------------------------------------------------
 
 
-async def close_pending(conn: AsyncConnection, token: str, now: datetime) -> None:
-    await conn.execute(
-        text("UPDATE triage.pending_logins SET used_at = :now WHERE digest = :d"),
-        {"d": token_digest(token), "now": now},
+async def status(conn: AsyncConnection, caller: Caller) -> dict[str, object]:
+    """Whether the caller's two-factor is on, waiting for its first code, or required."""
+    current = await store.enrolment(conn, caller.workspace_id, caller.user_id)
+    policy = await store.two_factor_policy(conn, caller.workspace_id)
+    left = await store.recovery_codes_left(conn, caller.workspace_id, caller.user_id)
+    return {
+        "enabled": bool(current and current.enabled),
+        "pending": bool(current and not current.enabled),
+        "required": rules.two_factor_required(policy, caller.role),
+        "recovery_codes_left": left,
+    }
+
+
+async def start_enrolment(
+    conn: AsyncConnection, box: SecretBox, caller: Caller, now: datetime
+) -> tuple[str, str] | None:
+    """A new secret awaiting its first code: (the key as text, its otpauth:// URI); None if
+    two-factor is already on."""
+    secret = rules.new_secret()
+    sealed = seal(box, caller.workspace_id, caller.user_id, secret)
+    if not await store.begin_enrolment(conn, caller.workspace_id, caller.user_id, sealed, now):
+        return None
+    email = await store.email_of(conn, caller.workspace_id, caller.user_id)
+    await store.audit(conn, caller.workspace_id, caller.user_id, "two_factor_enrolling")
+    return rules.secret_text(secret), rules.otpauth_uri(secret, email)
+
+
+async def _waiting(conn: AsyncConnection, caller: Caller) -> Enrolment:
+    current = await store.enrolment(conn, caller.workspace_id, caller.user_id)
+    if current is None or current.enabled:
+        raise NoEnrolmentWaiting(caller.user_id)
+    return current
+
+
+async def pending_uri(conn: AsyncConnection, box: SecretBox, caller: Caller) -> str:
+    """The otpauth:// URI of the enrolment waiting for its first code (for its QR code)."""
+    current = await _waiting(conn, caller)
+    email = await store.email_of(conn, caller.workspace_id, caller.user_id)
+    secret = _open(box, caller.workspace_id, caller.user_id, current).plain
+    return rules.otpauth_uri(secret, email)
+
+
+CodeProven = Callable[[AsyncConnection, SecretBox, Caller, str, datetime], Awaitable[T | None]]
+
+
+async def proven_by_code(
+    engine: AsyncEngine,
+    box: SecretBox,
+    caller: Caller,
+    code: str,
+    address: str | None,
+    now: datetime,
+    action: CodeProven[T],
+) -> T | None:
+    """``action`` (``confirm``, ``disable``, ``replace_codes``) if ``code`` proves the caller;
+    None if not, counted against the user and the address (``TooManyFailures`` once too
+    many)."""
+
+    async def attempt(conn: AsyncConnection) -> T | None:
+        return await action(conn, box, caller, code, now)
+
+    keys = code_keys(caller.workspace_id, caller.user_id, address)
+    return await accounts.counted_attempt(engine, keys, now, attempt)
+
+
+async def confirm(
+    conn: AsyncConnection, box: SecretBox, caller: Caller, code: str, now: datetime
+) -> tuple[list[str], int] | None:
+    """The first code turns two-factor on: (ten recovery codes, shown this once; how many
+    other sessions ended); None if the code is wrong."""
+    ws, user = caller.workspace_id, caller.user_id
+    current = await _waiting(conn, caller)
+    opened = _open(box, ws, user, current)
+    step = rules.matching_step(opened.plain, code, now, current.last_step)
+    if step is None or not await store.take_step(conn, ws, user, step, enabled=False):
+        return None
+    await reseal(conn, box, ws, user, opened, current.secret)
+    codes = await enable(conn, ws, user, now)
+    return codes, await accounts.end_sessions(conn, caller, user, now, "two_factor_enabled")
+
+
+async def disable(
+    conn: AsyncConnection, box: SecretBox, caller: Caller, code: str, now: datetime
+) -> int | None:
+    """Two-factor off, proven by a fresh code (or a recovery code): how many other sessions
+    ended; None if the code is wrong."""
+    ws, user = caller.workspace_id, caller.user_id
+    method = await check_second_factor(conn, box, ws, user, code, now)
+    if method is None:
+        return None
+    await store.remove_two_factor(conn, ws, user)
+    return await accounts.end_sessions(
+        conn, caller, user, now, "two_factor_disabled", {"proof": method}
     )
 
 
-async def policy(conn: AsyncConnection, workspace_id: uuid.UUID) -> str:
-    return str(
-        (
-            await conn.execute(
-                text("SELECT two_factor_policy FROM triage.workspaces WHERE id = :ws"),
-                {"ws": workspace_id},
-            )
-        ).scalar_one()
+async def replace_codes(
+    conn: AsyncConnection, box: SecretBox, caller: Caller, code: str, now: datetime
+) -> list[str] | None:
+    """Ten fresh recovery codes (the old ones stop working), proven by a fresh TOTP code (a
+    recovery code will not do); None if the code is wrong."""
+    ws, user = caller.workspace_id, caller.user_id
+    if not rules.is_totp_shaped(code.strip()):
+        return None
+    if await check_second_factor(conn, box, ws, user, code, now) is None:
+        return None
+    codes = await replace_recovery_codes(conn, ws, user)
+    await store.audit(conn, ws, user, "recovery_codes_replaced")
+    return codes
+
+
+# ---- administration --------------------------------------------------------------------
+
+
+async def users(conn: AsyncConnection, caller: Caller) -> list[dict[str, object]]:
+    """The caller's workspace's users and their two-factor state."""
+    policy = await store.two_factor_policy(conn, caller.workspace_id)
+    return [
+        {
+            "id": r.id,
+            "email": r.email,
+            "display_name": r.display_name,
+            "role": r.role,
+            "two_factor": r.two_factor,
+            "must_enrol": rules.two_factor_required(policy, r.role) and not r.two_factor,
+        }
+        for r in await store.users_and_two_factor(conn, caller.workspace_id)
+    ]
+
+
+async def reset(
+    conn: AsyncConnection, caller: Caller, user_id: uuid.UUID, now: datetime
+) -> tuple[bool, int]:
+    """Turn a user's two-factor off (a lost phone) and end their sessions: (whether it was
+    on, how many sessions ended)."""
+    await accounts.check_user(conn, caller, user_id)
+    was_on = await store.remove_two_factor(conn, caller.workspace_id, user_id)
+    ended = await accounts.end_sessions(
+        conn, caller, user_id, now, "two_factor_reset", {"was_enabled": was_on}
     )
+    return was_on, ended
 
 
-async def set_policy(conn: AsyncConnection, workspace_id: uuid.UUID, value: str) -> str:
-    """Set the policy; returns the previous one."""
-    previous = (
-        await conn.execute(
-            text(
-                "UPDATE triage.workspaces AS w SET two_factor_policy = :p "
-                "FROM triage.workspaces AS old WHERE w.id = :ws AND old.id = w.id "
-                "RETURNING old.two_factor_policy"
-            ),
-            {"ws": workspace_id, "p": value},
+async def set_policy(conn: AsyncConnection, caller: Caller, policy: str) -> None:
+    """Who must use two-factor in the caller's workspace; a change is audited."""
+    previous = await store.set_two_factor_policy(conn, caller.workspace_id, policy)
+    if previous != policy:
+        await store.audit(
+            conn,
+            caller.workspace_id,
+            caller.user_id,
+            "two_factor_policy_changed",
+            detail={"from": previous, "to": policy},
         )
-    ).scalar_one()
-    return str(previous)

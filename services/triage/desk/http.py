@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, path_id, read_model
 from services.infra.strings import NO_NUL
-from services.triage.access.http import authenticate, require_role
+from services.triage.access.auth import authenticate, require_role
 from services.triage.desk import corrections, usecases
 from services.triage.desk import store as desk
 from services.triage.domain.conversation import MAX_REPLY

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
 from services.infra.platforms import PLATFORMS
-from services.triage.access.http import authenticate
+from services.triage.access.auth import authenticate
 from services.triage.desk.store import queue
 from services.triage.domain.model import INTENTS
 from services.triage.sla.policy_cache import cached_policy

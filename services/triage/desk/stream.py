@@ -18,7 +18,7 @@ from aiohttp import web
 
 from services.infra.http import ENGINE_KEY, ProblemError
 from services.infra.worker import Wakeup
-from services.triage.access.http import authenticate, still_authorised
+from services.triage.access.auth import authenticate, still_authorised
 from services.triage.news import store as changes
 
 KEEPALIVE_SECONDS = 15.0

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
-from services.triage.access.accounts import Caller, audit
+from services.triage.access.accounts import Caller
+from services.triage.access.store import audit
 from services.triage.desk import corrections
 from services.triage.desk import store as desk
 from services.triage.domain import clock_rules

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
-from services.triage.access.accounts import audit
+from services.triage.access.store import audit
 from services.triage.domain import incident_desk as rules
 from services.triage.domain import incidents as detection
 from services.triage.domain.incident_desk import Refusal

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, path_id, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access.accounts import Caller
-from services.triage.access.http import authenticate, require_role
+from services.triage.access.auth import authenticate, require_role
 from services.triage.domain.conversation import MAX_REPLY
 from services.triage.domain.incident_desk import Refusal
 from services.triage.incidents import actions, store

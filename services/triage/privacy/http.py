@@ -17,7 +17,7 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
-from services.triage.access.http import authenticate, require_role
+from services.triage.access.auth import authenticate, require_role
 from services.triage.domain.privacy import Identity, normalise
 from services.triage.privacy import store as privacy
 from services.triage.privacy import usecases

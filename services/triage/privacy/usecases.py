@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.infra.events import Event, publish
-from services.triage.access.accounts import Caller, audit
+from services.triage.access.accounts import Caller
+from services.triage.access.store import audit
 from services.triage.domain.privacy import Identity, effective_retention_days
 from services.triage.news import store as changes
 from services.triage.privacy import store

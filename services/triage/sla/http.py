@@ -9,7 +9,7 @@ import orjson
 from aiohttp import web
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
-from services.triage.access.http import authenticate
+from services.triage.access.auth import authenticate
 from services.triage.sla.policy import PolicyError, parse_policy, policy_document
 from services.triage.sla.policy_cache import POLICY_CACHE_KEY
 from services.triage.sla.store import load_policies

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response
-from services.triage.access.http import authenticate, require_role
+from services.triage.access.auth import authenticate, require_role
 from services.triage.stats.usecases import team_stats
 
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
-from services.triage.access.http import authenticate
+from services.triage.access.auth import authenticate
 from services.triage.webhooks import store
 
 EDITORS = ("lead", "admin")
