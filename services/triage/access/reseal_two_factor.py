@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if box is None:
         print("reseal_two_factor: TRIAGE_TWO_FACTOR_KEY is not set", file=sys.stderr)
         return 2
-    counts = asyncio.run(_run(settings.database_url.get_secret_value(), box, args.batch_size))
+    counts = asyncio.run(_run(settings.direct_url(), box, args.batch_size))
     print(orjson.dumps(counts.report()).decode())
     return 1 if counts.unreadable else 0
 
