@@ -239,9 +239,10 @@ async def test_target_session_attrs_read_write_passes_over_a_read_only_host(
     assert await _listener_hears_a_notify(writable, engine)
 
 
-async def _two_transactions(bouncer: PgBouncer, *, pgbouncer: bool) -> tuple[int, int]:
+async def _two_transactions(bouncer: PgBouncer, *, pgbouncer: bool) -> tuple[int, int, int]:
     """The same statement in two transactions of one pooled connection, the second on
-    another server connection because someone holds the first: the backend pid of each."""
+    another server connection because someone holds the first: the backend pid of each,
+    and how many prepared statements the engine left on the first server connection."""
     engine = create_engine(bouncer.url(), 1, pgbouncer=pgbouncer)
     statement = text("SELECT pg_backend_pid() + CAST(:zero AS int)")
     holder = await connect(bouncer.url(), pgbouncer=True)
@@ -252,21 +253,29 @@ async def _two_transactions(bouncer: PgBouncer, *, pgbouncer: bool) -> tuple[int
             await holder.execute("SELECT 1")  # takes the one server connection there is
             async with engine.begin() as conn:
                 second = (await conn.execute(statement, {"zero": 0})).scalar_one()
+            left = await holder.fetchval("SELECT count(*) FROM pg_prepared_statements")
     finally:
         await holder.close()
         await engine.dispose()
-    return int(first), int(second)
+    return int(first), int(second), int(left)
+
+
+async def test_behind_pgbouncer_a_cached_statement_meets_a_server_connection_without_it(
+    bouncer: PgBouncer,
+) -> None:
+    """Why the switch exists: without it a prepared statement is reused on a server
+    connection that never saw it."""
+    with pytest.raises(DBAPIError, match=r"prepared statement .* does not exist"):
+        await _two_transactions(bouncer, pgbouncer=False)
 
 
 async def test_behind_pgbouncer_in_transaction_mode_statements_survive_a_new_server_connection(
     bouncer: PgBouncer,
 ) -> None:
-    """Without the switch a prepared statement is reused on a server connection that never
-    saw it; with it, every transaction prepares its own."""
-    with pytest.raises(DBAPIError, match=r"prepared statement .* does not exist"):
-        await _two_transactions(bouncer, pgbouncer=False)
-    first, second = await _two_transactions(bouncer, pgbouncer=True)
+    """With the switch every transaction prepares its own statements, and leaves none."""
+    first, second, left = await _two_transactions(bouncer, pgbouncer=True)
     assert first != second, "both transactions ran on one server connection: no proof"
+    assert left == 0, "prepared statements pile up on PgBouncer's server connections"
 
 
 async def test_behind_pgbouncer_listen_uses_the_direct_url(
