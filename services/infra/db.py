@@ -7,6 +7,7 @@ an asyncpg connection for both the pooled engine and the LISTEN connections.
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import time
@@ -86,8 +87,10 @@ def _split(url: str) -> tuple[str, list[tuple[str, str]]]:
     params = parse_qsl(query.partition("#")[0], keep_blank_values=True)
     unknown = sorted({key for key, _ in params} - _LIBPQ_PARAMETERS)
     if unknown:
+        # Only a name is repeated: an odd key may be a password cut at an unescaped "?".
+        named = [key if re.fullmatch(r"[a-z_]{1,40}", key) else "(malformed)" for key in unknown]
         raise ValueError(
-            f"DATABASE_URL: unsupported parameter(s) {', '.join(unknown)}; libpq's are"
+            f"DATABASE_URL: unsupported parameter(s) {', '.join(named)}; libpq's are"
             f" supported: {', '.join(sorted(_LIBPQ_PARAMETERS))}"
         )
     return base.partition("#")[0], params
@@ -113,8 +116,8 @@ async def connect(url: str, *, pgbouncer: bool = False, **options: Any) -> async
     transaction may get another). ``options`` are asyncpg's (``command_timeout``…).
     """
     _, params = _split(url)
-    named = any(key == "application_name" for key, _ in params)
-    settings = {} if named else {"application_name": "ecoute"}
+    has_name = any(key == "application_name" for key, _ in params)
+    settings = {} if has_name else {"application_name": "ecoute"}
     if pgbouncer:
         options["statement_cache_size"] = 0
     try:

@@ -47,6 +47,12 @@ def test_a_parameter_libpq_does_not_know_stops_the_service_at_start_up(parameter
     assert "s3cret-pw" not in str(raised.value)
 
 
+def test_a_password_cut_at_an_unescaped_question_mark_is_not_repeated() -> None:
+    with pytest.raises(ValueError, match=r"\(malformed\)") as raised:
+        asyncpg_dsn("postgresql://agent:pa?ss-Word@db.example.com/ecoute")
+    assert "ss-Word" not in str(raised.value)
+
+
 def test_only_postgresql_urls() -> None:
     with pytest.raises(ValueError, match="postgresql://"):
         asyncpg_dsn("mysql://u@h/db")
