@@ -286,6 +286,10 @@ async def test_behind_pgbouncer_listen_uses_the_direct_url(
     assert await _listener_hears_a_notify(tls_server.verified_url(), engine)
 
 
+async def _ready(service: Any) -> bool:
+    return bool((await service.get("/readyz")).status == 200)
+
+
 async def _consumer_listens_over_tls(direct_url: str) -> bool:
     """Whether triage's consumer LISTENs on a TLS connection: the direct URL, not PgBouncer
     (whose own connections to this server go through its Unix socket)."""
@@ -330,8 +334,8 @@ async def test_both_services_run_behind_pgbouncer_with_tls_to_the_database(
             )
         )
     )
-    for service in (inbox, triage):
-        assert (await service.get("/readyz")).status == 200
+    await wait_until(lambda: _ready(inbox), 60, "the inbox ready through PgBouncer")
+    await wait_until(lambda: _ready(triage), 60, "triage ready through PgBouncer")
     await wait_until(lambda: _consumer_listens_over_tls(direct), 60, "the consumer listens")
     response = await inbox.post(
         "/v1/ingest", json={"messages": [message("m1")]}, headers=bearer(ws.ingest_token)
