@@ -42,7 +42,11 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
     app[METRICS_KEY] = InboxMetrics.create(registry).initialise()
 
     async def database(app: web.Application) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url.get_secret_value(), settings.db_pool_size)
+        engine = create_engine(
+            settings.database_url.get_secret_value(),
+            settings.db_pool_size,
+            pgbouncer=settings.database_pgbouncer,
+        )
         app[ENGINE_KEY] = engine
         app[HUB_KEY] = WebhookHub(engine, settings, app[METRICS_KEY])
         yield
@@ -55,7 +59,7 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
         credentials = CredentialStore.from_settings(
             settings.channel_credentials.get_secret_value(), settings.channel_credentials_dir
         )
-        url = settings.database_url.get_secret_value()
+        url = settings.direct_url()  # for LISTEN only: the engine does the rest
         poller = Poller(app[ENGINE_KEY], url, credentials, session, app[METRICS_KEY])
         tasks = [
             asyncio.create_task(poller.run(stop)),

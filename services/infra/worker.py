@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from services.infra.db import asyncpg_dsn, describe_error, is_unavailable
+from services.infra.db import connect, describe_error, is_unavailable
 
 log = logging.getLogger("ecoute.worker")
 
@@ -32,9 +32,11 @@ async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
 class Wakeup:
     """A LISTEN on one channel that wakes a sleeper early; the sleep bound is the fallback.
 
-    The listening connection is a direct asyncpg one (LISTEN does not survive a pooler) and
-    reconnects by itself; after each (re)connection it wakes the sleeper once, in case a
-    NOTIFY was missed while it was away.
+    The listening connection is a direct asyncpg one (LISTEN does not survive a transaction
+    pooler: behind PgBouncer, ``database_url`` is the direct URL) and reconnects by itself;
+    after each (re)connection it wakes the sleeper once, in case a NOTIFY was missed while it
+    was away. A failure other than an unreachable database (a refused certificate, a wrong
+    password) is logged once per run of failures.
     """
 
     def __init__(self, database_url: str, channel: str) -> None:
@@ -45,8 +47,11 @@ class Wakeup:
     def set(self) -> None:
         self._event.set()
 
-    async def wait(self, stop: asyncio.Event, seconds: float) -> None:
-        """Sleep up to ``seconds``, less if notified or stopped; then re-arm."""
+    async def wait(self, stop: asyncio.Event, seconds: float) -> bool:
+        """Sleep up to ``seconds``, less if notified or stopped; then re-arm.
+
+        True when woken (by a NOTIFY, or a new connection), not by the bound or ``stop``.
+        """
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(0.0, seconds)):
                 waiter = asyncio.create_task(self._event.wait())
@@ -56,20 +61,32 @@ class Wakeup:
                 finally:
                     waiter.cancel()
                     stopper.cancel()
+        woken = self._event.is_set()
         self._event.clear()
+        return woken
 
     async def listen(self, stop: asyncio.Event) -> None:
+        failing = False
         while not stop.is_set():
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(asyncpg_dsn(self.database_url), timeout=5)
+                conn = await connect(self.database_url)
                 await conn.add_listener(self.channel, lambda *_: self._event.set())
+                failing = False
                 self._event.set()
                 while not stop.is_set() and not conn.is_closed():
                     await sleep_or_stop(stop, 5.0)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
+                if not failing and not is_unavailable(exc):
+                    log.error(
+                        "LISTEN %s failed; retrying every 2 s",
+                        self.channel,
+                        exc_info=exc,
+                        extra={"component": "wakeup", **describe_error(exc)},
+                    )
+                failing = True
                 await sleep_or_stop(stop, 2.0)
             finally:
                 if conn is not None and not conn.is_closed():

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = TriageSettings()
     logs.configure("triage", settings.log_level)
-    url = settings.database_url.get_secret_value()
+    url = settings.direct_url()  # migrations and one-shot commands: never through a pooler
     if args.command == "migrate":
         from services.infra.migrate import upgrade
 

@@ -71,7 +71,7 @@ def build_consumer(app: web.Application, settings: TriageSettings) -> Consumer:
 
     return Consumer(
         app[ENGINE_KEY],
-        settings.database_url.get_secret_value(),
+        settings.direct_url(),
         CONSUMER_NAME,
         handler,
         batch_size=settings.consumer_batch_size,
@@ -83,7 +83,7 @@ def build_consumer(app: web.Application, settings: TriageSettings) -> Consumer:
 def desk_news_context(settings: TriageSettings) -> Any:
     async def desk_news(app: web.Application) -> AsyncIterator[None]:
         """Live updates: one LISTEN for the process; open streams end at shutdown."""
-        news = DeskNews(settings.database_url.get_secret_value())
+        news = DeskNews(settings.direct_url())
         app[NEWS_KEY] = news
         task = asyncio.create_task(news.run())
         yield
@@ -106,7 +106,11 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     app[METRICS_KEY] = TriageMetrics.create(registry).initialise()
 
     async def database(app: web.Application) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url.get_secret_value(), settings.db_pool_size)
+        engine = create_engine(
+            settings.database_url.get_secret_value(),
+            settings.db_pool_size,
+            pgbouncer=settings.database_pgbouncer,
+        )
         app[ENGINE_KEY] = engine
         yield
         await engine.dispose()
@@ -117,13 +121,13 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
         counters = app[METRICS_KEY]
         scheduler = SlaScheduler(
             app[ENGINE_KEY],
-            settings.database_url.get_secret_value(),
+            settings.direct_url(),
             on_transition=counters.count_transition,
         )
         session = aiohttp.ClientSession()
         hooks = Consumer(
             app[ENGINE_KEY],
-            settings.database_url.get_secret_value(),
+            settings.direct_url(),
             webhooks.CONSUMER,
             webhooks.sender(session),
             batch_size=1,

@@ -104,7 +104,7 @@ def run(batch_size: int) -> int:
     if box is None:
         print("reseal-two-factor: TRIAGE_TWO_FACTOR_KEY is not set", file=sys.stderr)
         return 2
-    counts = asyncio.run(_run(settings.database_url.get_secret_value(), box, batch_size))
+    counts = asyncio.run(_run(settings.direct_url(), box, batch_size))
     print(orjson.dumps(counts.report()).decode())
     return 1 if counts.unreadable else 0
 
