@@ -28,3 +28,10 @@ if command -v systemctl >/dev/null 2>&1; then
   systemctl disable --now postgresql pgbouncer >/dev/null 2>&1 || true
 fi
 pkill -x prometheus >/dev/null 2>&1 || true
+# Without systemd, Debian's package may have started its default cluster and PgBouncer.
+if command -v pg_lsclusters >/dev/null 2>&1; then
+  pg_lsclusters -h 2>/dev/null | while read -r version cluster _; do
+    pg_ctlcluster "$version" "$cluster" stop >/dev/null 2>&1 || true
+  done
+fi
+pkill -x pgbouncer >/dev/null 2>&1 || true
