@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.inbox.domain.messages import Incoming
-from services.inbox.store import ItemResult
+from services.inbox.ingest.store import ItemResult
 from services.infra.platforms import CONNECTED
 from services.infra.worker import run_worker
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from ecoute.v1 import ingest_pb2
-from services.inbox.ingest_auth import ingest_token, workspace_of
-from services.inbox.ingest_request import BatchError, parse_json, parse_protobuf
+from services.inbox.ingest.auth import ingest_token, workspace_of
+from services.inbox.ingest.request import BatchError, parse_json, parse_protobuf
+from services.inbox.ingest.store import ItemResult, store_batch
 from services.inbox.metrics import InboxMetrics
 from services.inbox.settings import InboxSettings
-from services.inbox.store import ItemResult, store_batch
 from services.infra.http import (
     ENGINE_KEY,
     REQUEST_ID_KEY,

@@ -20,16 +20,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.inbox.domain.messages import Incoming
+from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
 from services.inbox.settings import InboxSettings
-from services.inbox.store import store_batch
 from services.infra.http import ProblemError
 
 log = logging.getLogger("ecoute.inbox.webhooks")
 
 RECEIVERS: dict[str, str] = {
-    "x": "services.inbox.webhooks_x:receive",
-    "meta": "services.inbox.webhooks_meta:receive",
+    "x": "services.inbox.webhooks.x:receive",
+    "meta": "services.inbox.webhooks.meta:receive",
 }
 MAX_WEBHOOK_BYTES = 1024 * 1024
 

@@ -18,7 +18,8 @@ from typing import Any
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.inbox import channels as store
+from services.inbox.channels import store
+from services.inbox.channels.credentials import CredentialStore
 from services.inbox.connectors.base import (
     AuthExpired,
     Channel,
@@ -28,10 +29,9 @@ from services.inbox.connectors.base import (
     Unavailable,
 )
 from services.inbox.connectors.registry import connector_for
-from services.inbox.credentials import CredentialStore
 from services.inbox.domain import polling
+from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
-from services.inbox.store import store_batch
 from services.infra.worker import Wakeup, run_worker
 
 log = logging.getLogger("ecoute.inbox.poller")

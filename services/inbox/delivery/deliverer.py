@@ -30,7 +30,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ecoute.v1 import events_pb2
-from services.inbox import channels as channel_store
+from services.inbox.channels import store as channel_store
+from services.inbox.channels.credentials import CredentialStore
 from services.inbox.connectors.base import (
     AuthExpired,
     Channel,
@@ -41,11 +42,10 @@ from services.inbox.connectors.base import (
     Unavailable,
 )
 from services.inbox.connectors.registry import connector_for
-from services.inbox.credentials import CredentialStore
 from services.inbox.domain.messages import Incoming
+from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
-from services.inbox.privacy import apply_privacy
-from services.inbox.store import store_batch
+from services.inbox.privacy.erasure import apply_privacy
 from services.infra.events import Consumer, Event, publish
 from services.infra.worker import run_worker
 

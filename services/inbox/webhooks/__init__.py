@@ -1,0 +1,1 @@
+"""Platform webhooks: ``/webhooks/{platform}``, one receiver module per platform."""
