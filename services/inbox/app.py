@@ -13,7 +13,8 @@ from prometheus_client import CollectorRegistry
 from services.inbox.channels.credentials import CredentialStore
 from services.inbox.channels.http import add_routes as add_channel_routes
 from services.inbox.channels.poller import Poller
-from services.inbox.delivery.deliverer import delivery_tasks
+from services.inbox.consumer import inbox_consumer
+from services.inbox.delivery.deliverer import Deliverer
 from services.inbox.ingest.http import METRICS_KEY, SETTINGS_KEY, ingest
 from services.inbox.metrics import InboxMetrics, refresh_forever
 from services.inbox.openapi import DOCUMENT as OPENAPI
@@ -49,23 +50,24 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
         await engine.dispose()
 
     async def workers(app: web.Application) -> AsyncIterator[None]:
-        """The poller and the reply delivery, stopped before the engine is disposed."""
+        """The poller, the gauges, the inbox's consumer (reply requests, erasures, retention
+        purges) and the reply delivery, stopped before the engine is disposed."""
         stop = asyncio.Event()
         session = aiohttp.ClientSession()
         credentials = CredentialStore.from_settings(
             settings.channel_credentials.get_secret_value(), settings.channel_credentials_dir
         )
+        engine, counted = app[ENGINE_KEY], app[METRICS_KEY]
         url = settings.database_url.get_secret_value()
-        poller = Poller(app[ENGINE_KEY], url, credentials, session, app[METRICS_KEY])
+        poller = Poller(engine, url, credentials, session, counted)
         tasks = [
             asyncio.create_task(poller.run(stop)),
             asyncio.create_task(
-                refresh_forever(
-                    app[METRICS_KEY], app[ENGINE_KEY], stop, settings.gauges_refresh_seconds
-                )
+                refresh_forever(counted, engine, stop, settings.gauges_refresh_seconds)
             ),
+            asyncio.create_task(inbox_consumer(engine, url, counted).run(stop)),
+            asyncio.create_task(Deliverer(engine, credentials, session, counted).run(stop)),
         ]
-        tasks += delivery_tasks(app[ENGINE_KEY], url, credentials, session, app[METRICS_KEY], stop)
         yield
         stop.set()
         for task in tasks:

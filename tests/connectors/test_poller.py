@@ -62,7 +62,7 @@ class TwoStreams:
 
 @pytest.fixture
 async def setup(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setitem(registry.CONNECTORS, "mastodon", "tests.connectors.test_poller:TwoStreams")
+    monkeypatch.setitem(registry.CONNECTORS, "mastodon", TwoStreams)
     ws = await make_workspace(database_url)
     engine = create_engine(database_url, 3)
     async with engine.begin() as conn:

@@ -15,7 +15,8 @@ from services.inbox.channels import store as channels
 from services.inbox.channels.credentials import CredentialStore
 from services.inbox.channels.poller import Poller
 from services.inbox.connectors.base import Channel
-from services.inbox.delivery.deliverer import CONSUMER, Deliverer, record_requests
+from services.inbox.consumer import CONSUMER
+from services.inbox.delivery.deliverer import Deliverer, record_requests
 from services.infra.events import Consumer, publish
 
 
