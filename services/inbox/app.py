@@ -11,16 +11,17 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from services.inbox.channels.credentials import CredentialStore
+from services.inbox.channels.gauges import refresh_forever
 from services.inbox.channels.http import add_routes as add_channel_routes
 from services.inbox.channels.poller import Poller
 from services.inbox.consumer import inbox_consumer
 from services.inbox.delivery.deliverer import Deliverer
 from services.inbox.ingest.http import METRICS_KEY, SETTINGS_KEY, ingest
-from services.inbox.metrics import InboxMetrics, refresh_forever
+from services.inbox.metrics import InboxMetrics
 from services.inbox.openapi import DOCUMENT as OPENAPI
 from services.inbox.settings import InboxSettings
-from services.inbox.webhooks.http import HUB_KEY, WebhookHub
 from services.inbox.webhooks.http import add_routes as add_webhook_routes
+from services.inbox.webhooks.hub import HUB_KEY, WebhookHub
 from services.infra import metrics
 from services.infra.auth_failures import AUTH_FAILURES_KEY, AuthFailures
 from services.infra.db import create_engine

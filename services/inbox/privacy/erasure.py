@@ -14,14 +14,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
-from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
+from services.inbox.events import timestamp
+from services.inbox.privacy import store
 from services.infra.events import Event, publish
 
 ERASURE_REQUESTED = "privacy.erasure_requested"
@@ -30,68 +29,6 @@ ERASURE_DONE = "privacy.erasure_done"
 TOPICS = (ERASURE_REQUESTED, CONVERSATIONS_PURGED)
 
 OnErased = Callable[[str, int], None]
-
-_AUTHORS = text(
-    """
-    SELECT a.id
-    FROM json_to_recordset(CAST(:who AS json)) AS i(platform text, author_id text, handle text)
-    JOIN inbox.authors AS a ON a.workspace_id = :ws AND a.platform = i.platform
-    WHERE (i.author_id <> '' AND a.external_id = i.author_id)
-       OR (i.handle <> '' AND lower(ltrim(a.handle, '@')) = i.handle)
-    """
-)
-_THEIR_MESSAGES = text(
-    """
-    SELECT m.id, m.conversation_id, m.external_id, c.kind
-    FROM inbox.messages AS m
-    JOIN inbox.conversations AS c ON c.workspace_id = m.workspace_id AND c.id = m.conversation_id
-    WHERE m.workspace_id = :ws AND m.author_id = ANY(CAST(:authors AS bigint[]))
-    """
-)
-_ANSWERS = text(
-    """
-    SELECT id FROM inbox.messages
-    WHERE workspace_id = :ws AND conversation_id = ANY(CAST(:conversations AS bigint[]))
-      AND direction = 'out' AND in_reply_to = ANY(CAST(:answered AS text[]))
-    """
-)
-_ERASE_MESSAGES = text(
-    """
-    UPDATE inbox.messages
-    SET text = '', raw = NULL, thread_id = '', erased_at = coalesce(erased_at, :now)
-    WHERE workspace_id = :ws
-      AND (id = ANY(CAST(:ids AS bigint[])) OR conversation_id = ANY(CAST(:whole AS bigint[])))
-    RETURNING id, author_id
-    """
-)
-_ERASE_DELIVERIES = text(
-    """
-    UPDATE inbox.deliveries
-    SET text = '', failure_detail = NULL, updated_at = now(),
-        failure_reason = CASE WHEN state IN ('queued', 'sending') THEN 'erased'
-                              ELSE failure_reason END,
-        state = CASE WHEN state IN ('queued', 'sending') THEN 'failed' ELSE state END
-    WHERE workspace_id = :ws AND (in_reply_to_id = ANY(CAST(:erased AS bigint[]))
-                                  OR conversation_id = ANY(CAST(:whole AS bigint[])))
-    """
-)
-_ERASE_AUTHORS = text(
-    """
-    UPDATE inbox.authors AS a
-    SET handle = '', display_name = '', external_id = 'erased:' || a.id,
-        erased_at = coalesce(a.erased_at, :now)
-    WHERE a.workspace_id = :ws AND a.id = ANY(CAST(:authors AS bigint[]))
-      AND (NOT :only_if_gone OR NOT EXISTS (
-            SELECT 1 FROM inbox.messages AS m
-            WHERE m.workspace_id = a.workspace_id AND m.author_id = a.id
-              AND m.erased_at IS NULL))
-    RETURNING a.id
-    """
-)
-
-
-def _ts(moment: datetime) -> Timestamp:
-    return Timestamp(seconds=int(moment.timestamp()), nanos=moment.microsecond * 1000)
 
 
 async def erase_messages(
@@ -106,51 +43,11 @@ async def erase_messages(
     """Erase these messages and every message of ``whole_conversations``, the deliveries
     answering them and dead-lettered (with ``waiting_events``, also waiting) events carrying
     them; return (erased ids, their authors)."""
-    params: dict[str, Any] = {
-        "ws": workspace_id,
-        "ids": list(message_ids),
-        "whole": list(whole_conversations),
-        "now": now,
-    }
-    rows = (await conn.execute(_ERASE_MESSAGES, params)).all()
-    # A DM's key is the platform's DM id or the person's own id: neither may stay.
-    await conn.execute(
-        text(
-            "UPDATE inbox.conversations SET thread_key = 'erased:' || id "
-            "WHERE workspace_id = :ws AND id = ANY(CAST(:whole AS bigint[])) AND kind = 'dm'"
-        ),
-        params,
-    )
+    rows = await store.erase_messages(conn, workspace_id, message_ids, whole_conversations, now)
     erased = sorted(r.id for r in rows)
-    await conn.execute(_ERASE_DELIVERIES, {**params, "erased": erased})
     tables = ("outbox", "dead_letter") if waiting_events else ("dead_letter",)
     await scrub_events(conn, workspace_id, set(erased), tables)
     return erased, {r.author_id for r in rows}
-
-
-async def erase_authors(
-    conn: AsyncConnection,
-    workspace_id: uuid.UUID,
-    authors: Sequence[int],
-    now: datetime,
-    *,
-    only_if_gone: bool,
-) -> int:
-    """Blank these authors' profiles (with ``only_if_gone``: those with nothing left)."""
-    if not authors:
-        return 0
-    rows = (
-        await conn.execute(
-            _ERASE_AUTHORS,
-            {
-                "ws": workspace_id,
-                "authors": list(authors),
-                "now": now,
-                "only_if_gone": only_if_gone,
-            },
-        )
-    ).all()
-    return len(rows)
 
 
 def _scrubbed(topic: str, payload: bytes, erased: set[int]) -> bytes | None:
@@ -182,27 +79,10 @@ async def scrub_events(
     if not erased:
         return
     for table in tables:
-        lock = " FOR UPDATE SKIP LOCKED" if table == "outbox" else ""
-        rows = (
-            await conn.execute(
-                text(
-                    f"SELECT id, consumer, topic, payload FROM events.{table} "
-                    "WHERE workspace_id = :ws "
-                    f"AND topic IN ('message.ingested', 'reply.requested'){lock}"
-                ),
-                {"ws": workspace_id},
-            )
-        ).all()
-        for r in rows:
+        for r in await store.events_carrying_text(conn, workspace_id, table):
             payload = _scrubbed(r.topic, bytes(r.payload), erased)
             if payload is not None:
-                await conn.execute(
-                    text(
-                        f"UPDATE events.{table} SET payload = :payload "
-                        "WHERE id = :id AND consumer = :consumer"
-                    ),
-                    {"payload": payload, "id": r.id, "consumer": r.consumer},
-                )
+                await store.rewrite_event(conn, table, r.id, r.consumer, payload)
 
 
 async def erase_person(
@@ -218,29 +98,22 @@ async def erase_person(
             for i in request.identities
         ]
     ).decode()
-    authors = [r.id for r in (await conn.execute(_AUTHORS, {"ws": ws, "who": who})).all()]
-    theirs = (await conn.execute(_THEIR_MESSAGES, {"ws": ws, "authors": authors})).all()
+    authors = await store.authors_matching(conn, ws, who)
+    theirs = await store.messages_of(conn, ws, authors)
     conversations = sorted({r.conversation_id for r in theirs})
-    answers = (
-        await conn.execute(
-            _ANSWERS,
-            {
-                "ws": ws,
-                "conversations": conversations,
-                "answered": sorted({r.external_id for r in theirs}),
-            },
-        )
-    ).all()
+    answers = await store.answers_to(
+        conn, ws, conversations, sorted({r.external_id for r in theirs})
+    )
     direct = sorted({r.conversation_id for r in theirs if r.kind == "dm"})
-    ids = sorted({r.id for r in theirs} | {r.id for r in answers})
+    ids = sorted({r.id for r in theirs} | set(answers))
     erased, _ = await erase_messages(conn, ws, ids, direct, now)
-    blanked = await erase_authors(conn, ws, authors, now, only_if_gone=False)
+    blanked = await store.erase_authors(conn, ws, authors, now, only_if_gone=False)
     done = events_pb2.ErasureDone(
         workspace_id=str(ws),
         request_id=request.request_id,
         message_ids=erased,
         authors=blanked,
-        done_at=_ts(now),
+        done_at=timestamp(now),
     )
     await publish(conn, ERASURE_DONE, [ws], [done.SerializeToString()])
     if on_erased is not None:
@@ -257,7 +130,7 @@ async def purge_conversations(
     erased, authors = await erase_messages(
         conn, event.workspace_id, [], list(purged.conversation_ids), now, waiting_events=False
     )
-    await erase_authors(conn, event.workspace_id, sorted(authors), now, only_if_gone=True)
+    await store.erase_authors(conn, event.workspace_id, sorted(authors), now, only_if_gone=True)
     if on_erased is not None:
         on_erased("retention", len(erased))
 
