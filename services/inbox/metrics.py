@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from services.inbox.domain.batch import ItemResult
 from services.inbox.domain.messages import Incoming
-from services.inbox.ingest.store import ItemResult
 from services.infra.platforms import CONNECTED
 
 POLL_OUTCOMES = ("ok", "rate_limited", "auth_expired", "unavailable", "rejected")

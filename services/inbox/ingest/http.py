@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from ecoute.v1 import ingest_pb2
+from services.inbox.domain.batch import ItemResult
 from services.inbox.ingest.auth import ingest_token, workspace_of
 from services.inbox.ingest.request import BatchError, parse_json, parse_protobuf
-from services.inbox.ingest.store import ItemResult, store_batch
+from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
 from services.inbox.settings import InboxSettings
 from services.infra.http import (

@@ -11,34 +11,31 @@ concurrent copies of the same message cannot both land. Row sets travel as one J
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import orjson
-from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ecoute.v1 import events_pb2, message_pb2
-from services.inbox.domain.messages import Incoming, first_occurrences
-from services.inbox.domain.threading import conversation_kind, thread_keys
+from services.inbox.domain.batch import (
+    Author,
+    AuthorKey,
+    Batch,
+    ChannelKey,
+    ItemResult,
+    MessageKey,
+    NewMessage,
+    Stored,
+    Thread,
+    ThreadKey,
+)
+from services.inbox.domain.messages import Incoming
+from services.inbox.events import message_ingested, timestamp
 from services.infra.auth import token_digest
 from services.infra.events import publish
 
 MESSAGE_INGESTED = "message.ingested"
-
-
-@dataclass(frozen=True, slots=True)
-class ItemResult:
-    """What became of one item of a batch."""
-
-    index: int
-    external_id: str
-    status: str  # "stored" | "duplicate"
-    message_id: int
-    conversation_id: int
-    platform: str
 
 
 async def workspace_of_ingest_token(conn: AsyncConnection, token: str) -> uuid.UUID | None:
@@ -165,12 +162,12 @@ def _json(rows: list[dict[str, object]]) -> str:
 
 
 async def _resolve(
-    conn: AsyncConnection, statement: object, params: dict[str, object], wanted: int
+    conn: AsyncConnection, statement: TextClause, params: dict[str, object], wanted: int
 ) -> list[tuple[object, ...]]:
     """Run an insert-or-select; rerun once if a concurrent insert hid rows from our snapshot."""
-    rows = [tuple(r) for r in (await conn.execute(statement, params)).all()]  # type: ignore[call-overload]
+    rows = [tuple(r) for r in (await conn.execute(statement, params)).all()]
     if len({r[1:] for r in rows}) < wanted:
-        rows = [tuple(r) for r in (await conn.execute(statement, params)).all()]  # type: ignore[call-overload]
+        rows = [tuple(r) for r in (await conn.execute(statement, params)).all()]
     return rows
 
 
@@ -182,245 +179,158 @@ async def store_batch(
 ) -> list[ItemResult]:
     """Store a batch exactly once per message; publish message-ingested for the new ones.
 
-    Must run inside the caller's transaction: all of it commits, or none of it.
+    Must run inside the caller's transaction: all of it commits, or none of it. The plan
+    (``domain/batch.py``) decides what each statement is sent.
     """
-    batch = list(messages)
-    first, repeats = first_occurrences(batch)
-    unique = [batch[i] for i in first]
+    batch = Batch.of(messages)
+    channel_ids = await _channel_ids(conn, workspace_id, batch.channels())
+    # Which are already stored, and which stored messages do the new ones answer?
+    stored = await _stored(conn, workspace_id, batch.lookups(channel_ids))
+    plan = batch.plan(channel_ids, stored)
+    inserted: dict[MessageKey, int] = {}
+    conversation_ids: dict[ThreadKey, int] = {}
+    if plan.new:
+        author_ids = await _author_ids(conn, workspace_id, plan.authors)
+        conversation_ids = await _conversation_ids(conn, workspace_id, plan.threads)
+        inserted = await _insert_messages(
+            conn, workspace_id, plan.new, author_ids, conversation_ids, received_at
+        )
+        raced = plan.raced(inserted)
+        if raced:  # a concurrent request stored these first: report its ids
+            stored = {**stored, **await _stored(conn, workspace_id, raced)}
+        received = timestamp(received_at)
+        events = [
+            message_ingested(
+                workspace_id,
+                inserted[n.key],
+                conversation_ids[n.thread],
+                author_ids[n.author],
+                n,
+                received,
+            )
+            for n in plan.new
+            if n.key in inserted
+        ]
+        await publish(conn, MESSAGE_INGESTED, [workspace_id] * len(events), events)
+    return plan.results(inserted, stored, conversation_ids)
 
-    channel_pairs = sorted({(m.platform, m.channel) for m in unique})
-    channel_rows = await _resolve(
+
+async def _channel_ids(
+    conn: AsyncConnection, workspace_id: uuid.UUID, channels: list[ChannelKey]
+) -> dict[ChannelKey, int]:
+    """The ids of these channels, created if new."""
+    rows = await _resolve(
         conn,
         _CHANNELS,
         {
             "ws": workspace_id,
-            "platforms": [p for p, _ in channel_pairs],
-            "keys": [k for _, k in channel_pairs],
+            "platforms": [p for p, _ in channels],
+            "keys": [k for _, k in channels],
         },
-        len(channel_pairs),
+        len(channels),
     )
-    channel_ids: dict[tuple[str, str], int] = {
-        (str(r[1]), str(r[2])): int(r[0])  # type: ignore[call-overload]
-        for r in channel_rows
-    }
+    return {(str(r[1]), str(r[2])): int(r[0]) for r in rows}  # type: ignore[call-overload]
 
-    def channel_of(m: Incoming) -> int:
-        return channel_ids[(m.platform, m.channel)]
 
-    # Which are already stored, and which stored messages do the new ones answer?
-    lookups = sorted(
-        {(channel_of(m), m.external_id) for m in unique}
-        | {(channel_of(m), m.in_reply_to) for m in unique if m.in_reply_to}
-    )
-    known = (
+async def _stored(
+    conn: AsyncConnection, workspace_id: uuid.UUID, keys: Sequence[MessageKey]
+) -> dict[MessageKey, Stored]:
+    """The messages among ``keys`` that are stored already, with their conversations."""
+    rows = (
         await conn.execute(
             _EXISTING,
             {
                 "ws": workspace_id,
-                "rows": _json([{"channel_id": c, "external_id": e} for c, e in lookups]),
+                "rows": _json([{"channel_id": c, "external_id": e} for c, e in keys]),
             },
         )
     ).all()
-    stored: dict[tuple[int, str], tuple[int, int, str]] = {
-        (r.channel_id, r.external_id): (r.id, r.conversation_id, r.thread_key) for r in known
+    return {
+        (r.channel_id, r.external_id): Stored(r.id, r.conversation_id, r.thread_key) for r in rows
     }
 
-    results: dict[int, ItemResult] = {}
-    fresh_idx: list[int] = []
-    for i in first:
-        m = batch[i]
-        hit = stored.get((channel_of(m), m.external_id))
-        if hit is not None:
-            results[i] = ItemResult(i, m.external_id, "duplicate", hit[0], hit[1], m.platform)
-        else:
-            fresh_idx.append(i)
-    fresh = [batch[i] for i in fresh_idx]
 
-    if fresh:
-        by_channel = {v: k for k, v in channel_ids.items()}
-        known_parents = {(*by_channel[ch], ext): key for (ch, ext), (_, _, key) in stored.items()}
-        keys = thread_keys(fresh, known_parents)
-
-        author_map: dict[tuple[str, str], Incoming] = {}
-        for m in fresh:
-            author_map[(m.platform, m.author_external_id)] = m
-        author_keys = sorted(author_map)
-        author_rows = await _resolve(
-            conn,
-            _AUTHORS,
-            {
-                "ws": workspace_id,
-                "rows": _json(
-                    [
-                        {
-                            "platform": p,
-                            "external_id": e,
-                            "handle": author_map[(p, e)].author_handle,
-                            "display_name": author_map[(p, e)].author_display_name,
-                        }
-                        for p, e in author_keys
-                    ]
-                ),
-            },
-            len(author_keys),
-        )
-        author_ids = {(str(r[1]), str(r[2])): int(r[0]) for r in author_rows}  # type: ignore[call-overload]
-
-        threads: dict[tuple[int, str], tuple[str, datetime]] = {}
-        for m, key in zip(fresh, keys, strict=True):
-            slot = (channel_of(m), key)
-            kind, started = threads.get(slot, (conversation_kind(m), m.created_at))
-            threads[slot] = (kind, min(started, m.created_at))
-        thread_list = sorted(threads)
-        conversation_rows = await _resolve(
-            conn,
-            _CONVERSATIONS,
-            {
-                "ws": workspace_id,
-                "rows": _json(
-                    [
-                        {
-                            "channel_id": c,
-                            "thread_key": k,
-                            "kind": threads[(c, k)][0],
-                            "started_at": threads[(c, k)][1],
-                        }
-                        for c, k in thread_list
-                    ]
-                ),
-            },
-            len(thread_list),
-        )
-        conversation_ids = {(int(r[1]), str(r[2])): int(r[0]) for r in conversation_rows}  # type: ignore[call-overload]
-
-        conv_of = [conversation_ids[(channel_of(m), k)] for m, k in zip(fresh, keys, strict=True)]
-        rows: list[dict[str, object]] = [
-            {
-                "c": channel_of(m),
-                "e": m.external_id,
-                "v": conv_of[pos],
-                "a": author_ids[(m.platform, m.author_external_id)],
-                "d": m.direction,
-                "k": m.kind,
-                "t": m.text,
-                "l": m.lang,
-                "p": m.in_reply_to,
-                "h": m.thread_id,
-                "at": m.created_at,
-                "raw": m.raw,
-            }
-            for pos, m in enumerate(fresh)
-        ]
-        inserted = (
-            await conn.execute(
-                _MESSAGES,
-                {
-                    "ws": workspace_id,
-                    "received": received_at,
-                    "rows": _json(rows),
-                },
-            )
-        ).all()
-        new_ids = {(r[1], r[2]): r[0] for r in inserted}
-
-        raced = [
-            i for i in fresh_idx if (channel_of(batch[i]), batch[i].external_id) not in new_ids
-        ]
-        if raced:  # a concurrent request stored these first: report its ids
-            again = (
-                await conn.execute(
-                    _EXISTING,
+async def _author_ids(
+    conn: AsyncConnection, workspace_id: uuid.UUID, authors: list[Author]
+) -> dict[AuthorKey, int]:
+    """The ids of these authors, created if new, renamed if their handle changed."""
+    rows = await _resolve(
+        conn,
+        _AUTHORS,
+        {
+            "ws": workspace_id,
+            "rows": _json(
+                [
                     {
-                        "ws": workspace_id,
-                        "rows": _json(
-                            [
-                                {
-                                    "channel_id": channel_of(batch[i]),
-                                    "external_id": batch[i].external_id,
-                                }
-                                for i in raced
-                            ]
-                        ),
-                    },
-                )
-            ).all()
-            for r in again:
-                stored[(r.channel_id, r.external_id)] = (r.id, r.conversation_id, r.thread_key)
-
-        events: list[bytes] = []
-        received = _timestamp(received_at)
-        workspace = str(workspace_id)
-        for pos, i in enumerate(fresh_idx):
-            m = batch[i]
-            slot = (channel_of(m), m.external_id)
-            message_id = new_ids.get(slot)
-            if message_id is None:
-                hit = stored[slot]
-                results[i] = ItemResult(i, m.external_id, "duplicate", hit[0], hit[1], m.platform)
-                continue
-            results[i] = ItemResult(
-                i, m.external_id, "stored", message_id, conv_of[pos], m.platform
-            )
-            events.append(
-                _ingested_event(
-                    workspace,
-                    message_id,
-                    conv_of[pos],
-                    channel_of(m),
-                    author_ids[(m.platform, m.author_external_id)],
-                    m,
-                    received,
-                )
-            )
-        await publish(conn, MESSAGE_INGESTED, [workspace_id] * len(events), events)
-
-    first_of = {(batch[i].platform, batch[i].channel, batch[i].external_id): i for i in first}
-    for i in repeats:
-        m = batch[i]
-        original = results[first_of[(m.platform, m.channel, m.external_id)]]
-        results[i] = ItemResult(
-            i, m.external_id, "duplicate", original.message_id, original.conversation_id, m.platform
-        )
-    return [results[i] for i in range(len(batch))]
-
-
-def _timestamp(moment: datetime) -> Timestamp:
-    """A protobuf Timestamp, built directly (``FromDatetime`` costs a calendar conversion)."""
-    return Timestamp(seconds=int(moment.timestamp() // 1), nanos=moment.microsecond * 1000)
-
-
-def _ingested_event(
-    workspace: str,
-    message_id: int,
-    conversation_id: int,
-    channel_id: int,
-    author_id: int,
-    m: Incoming,
-    received: Timestamp,
-) -> bytes:
-    event = events_pb2.MessageIngested(
-        workspace_id=workspace,
-        message_id=message_id,
-        conversation_id=conversation_id,
-        channel_id=channel_id,
-        author_id=author_id,
-        message=message_pb2.NormalizedMessage(
-            platform=m.platform,
-            channel=m.channel,
-            external_id=m.external_id,
-            kind=m.kind,
-            direction=m.direction,
-            author=message_pb2.Author(
-                external_id=m.author_external_id,
-                handle=m.author_handle,
-                display_name=m.author_display_name,
+                        "platform": a.platform,
+                        "external_id": a.external_id,
+                        "handle": a.handle,
+                        "display_name": a.display_name,
+                    }
+                    for a in authors
+                ]
             ),
-            text=m.text,
-            created_at=_timestamp(m.created_at),
-            in_reply_to=m.in_reply_to,
-            thread_id=m.thread_id,
-            lang=m.lang,
-        ),
-        received_at=received,
+        },
+        len(authors),
     )
-    return bytes(event.SerializeToString())
+    return {(str(r[1]), str(r[2])): int(r[0]) for r in rows}  # type: ignore[call-overload]
+
+
+async def _conversation_ids(
+    conn: AsyncConnection, workspace_id: uuid.UUID, threads: list[Thread]
+) -> dict[ThreadKey, int]:
+    """The ids of these conversations, created if new."""
+    rows = await _resolve(
+        conn,
+        _CONVERSATIONS,
+        {
+            "ws": workspace_id,
+            "rows": _json(
+                [
+                    {
+                        "channel_id": t.channel_id,
+                        "thread_key": t.thread_key,
+                        "kind": t.kind,
+                        "started_at": t.started_at,
+                    }
+                    for t in threads
+                ]
+            ),
+        },
+        len(threads),
+    )
+    return {(int(r[1]), str(r[2])): int(r[0]) for r in rows}  # type: ignore[call-overload]
+
+
+async def _insert_messages(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    new: list[NewMessage],
+    author_ids: Mapping[AuthorKey, int],
+    conversation_ids: Mapping[ThreadKey, int],
+    received_at: datetime,
+) -> dict[MessageKey, int]:
+    """Insert the new messages; the ids of those no concurrent request stored first."""
+    rows: list[dict[str, object]] = [
+        {
+            "c": n.channel_id,
+            "e": n.message.external_id,
+            "v": conversation_ids[n.thread],
+            "a": author_ids[n.author],
+            "d": n.message.direction,
+            "k": n.message.kind,
+            "t": n.message.text,
+            "l": n.message.lang,
+            "p": n.message.in_reply_to,
+            "h": n.message.thread_id,
+            "at": n.message.created_at,
+            "raw": n.message.raw,
+        }
+        for n in new
+    ]
+    inserted = (
+        await conn.execute(
+            _MESSAGES, {"ws": workspace_id, "received": received_at, "rows": _json(rows)}
+        )
+    ).all()
+    return {(r[1], r[2]): r[0] for r in inserted}
