@@ -157,7 +157,8 @@ _MESSAGES = text(
 )
 
 
-def _json(rows: list[dict[str, object]]) -> str:
+def _json(rows: Sequence[object]) -> str:
+    """Rows as one JSON document; a dataclass becomes an object keyed by its field names."""
     return orjson.dumps(rows, option=orjson.OPT_UTC_Z).decode()
 
 
@@ -253,52 +254,19 @@ async def _stored(
 async def _author_ids(
     conn: AsyncConnection, workspace_id: uuid.UUID, authors: list[Author]
 ) -> dict[AuthorKey, int]:
-    """The ids of these authors, created if new, renamed if their handle changed."""
-    rows = await _resolve(
-        conn,
-        _AUTHORS,
-        {
-            "ws": workspace_id,
-            "rows": _json(
-                [
-                    {
-                        "platform": a.platform,
-                        "external_id": a.external_id,
-                        "handle": a.handle,
-                        "display_name": a.display_name,
-                    }
-                    for a in authors
-                ]
-            ),
-        },
-        len(authors),
-    )
+    """The ids of these authors (``Author`` fields are the statement's columns), created if
+    new, renamed if their handle changed."""
+    params = {"ws": workspace_id, "rows": _json(authors)}
+    rows = await _resolve(conn, _AUTHORS, params, len(authors))
     return {(str(r[1]), str(r[2])): int(r[0]) for r in rows}  # type: ignore[call-overload]
 
 
 async def _conversation_ids(
     conn: AsyncConnection, workspace_id: uuid.UUID, threads: list[Thread]
 ) -> dict[ThreadKey, int]:
-    """The ids of these conversations, created if new."""
-    rows = await _resolve(
-        conn,
-        _CONVERSATIONS,
-        {
-            "ws": workspace_id,
-            "rows": _json(
-                [
-                    {
-                        "channel_id": t.channel_id,
-                        "thread_key": t.thread_key,
-                        "kind": t.kind,
-                        "started_at": t.started_at,
-                    }
-                    for t in threads
-                ]
-            ),
-        },
-        len(threads),
-    )
+    """The ids of these conversations (``Thread`` fields are the statement's columns)."""
+    params = {"ws": workspace_id, "rows": _json(threads)}
+    rows = await _resolve(conn, _CONVERSATIONS, params, len(threads))
     return {(int(r[1]), str(r[2])): int(r[0]) for r in rows}  # type: ignore[call-overload]
 
 

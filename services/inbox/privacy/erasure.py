@@ -31,25 +31,6 @@ TOPICS = (ERASURE_REQUESTED, CONVERSATIONS_PURGED)
 OnErased = Callable[[str, int], None]
 
 
-async def erase_messages(
-    conn: AsyncConnection,
-    workspace_id: uuid.UUID,
-    message_ids: Sequence[int],
-    whole_conversations: Sequence[int],
-    now: datetime,
-    *,
-    waiting_events: bool = True,
-) -> tuple[list[int], set[int]]:
-    """Erase these messages and every message of ``whole_conversations``, the deliveries
-    answering them and dead-lettered (with ``waiting_events``, also waiting) events carrying
-    them; return (erased ids, their authors)."""
-    rows = await store.erase_messages(conn, workspace_id, message_ids, whole_conversations, now)
-    erased = sorted(r.id for r in rows)
-    tables = ("outbox", "dead_letter") if waiting_events else ("dead_letter",)
-    await scrub_events(conn, workspace_id, set(erased), tables)
-    return erased, {r.author_id for r in rows}
-
-
 def _scrubbed(topic: str, payload: bytes, erased: set[int]) -> bytes | None:
     """The payload without the erased person's words, or None if it is not about them."""
     if topic == "message.ingested":
@@ -106,7 +87,8 @@ async def erase_person(
     )
     direct = sorted({r.conversation_id for r in theirs if r.kind == "dm"})
     ids = sorted({r.id for r in theirs} | set(answers))
-    erased, _ = await erase_messages(conn, ws, ids, direct, now)
+    erased, _ = await store.erase_messages(conn, ws, ids, direct, now)
+    await scrub_events(conn, ws, set(erased))
     blanked = await store.erase_authors(conn, ws, authors, now, only_if_gone=False)
     done = events_pb2.ErasureDone(
         workspace_id=str(ws),
@@ -126,10 +108,11 @@ async def purge_conversations(
     purged = events_pb2.ConversationsPurged.FromString(event.payload)
     if purged.workspace_id != str(event.workspace_id):
         raise ValueError("event workspace does not match its envelope")
-    # Conversations idle for the retention period have no event waiting: dead letters only.
-    erased, authors = await erase_messages(
-        conn, event.workspace_id, [], list(purged.conversation_ids), now, waiting_events=False
+    erased, authors = await store.erase_messages(
+        conn, event.workspace_id, [], list(purged.conversation_ids), now
     )
+    # Conversations idle for the retention period have no event waiting: dead letters only.
+    await scrub_events(conn, event.workspace_id, set(erased), ("dead_letter",))
     await store.erase_authors(conn, event.workspace_id, sorted(authors), now, only_if_gone=True)
     if on_erased is not None:
         on_erased("retention", len(erased))

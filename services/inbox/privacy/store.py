@@ -103,9 +103,9 @@ async def erase_messages(
     message_ids: Sequence[int],
     whole_conversations: Sequence[int],
     now: datetime,
-) -> list[Any]:
+) -> tuple[list[int], set[int]]:
     """Blank these messages, every message of ``whole_conversations``, the deliveries
-    answering them and the keys of the whole DMs; return the erased (id, author_id) rows."""
+    answering them and the keys of the whole DMs; return (erased ids, their authors)."""
     params: dict[str, Any] = {
         "ws": workspace_id,
         "ids": list(message_ids),
@@ -123,7 +123,7 @@ async def erase_messages(
     )
     erased = sorted(r.id for r in rows)
     await conn.execute(_ERASE_DELIVERIES, {**params, "erased": erased})
-    return list(rows)
+    return erased, {r.author_id for r in rows}
 
 
 async def erase_authors(
