@@ -75,10 +75,14 @@ async def ingest(request: web.Request) -> web.Response:
     )
     if PROTOBUF in request.headers.get("Accept", ""):
         return _protobuf_result(results, len(stored))
+    return _json_result(results, len(stored))
+
+
+def _json_result(results: list[ItemResult], stored: int) -> web.Response:
     return json_response(
         {
-            "stored": len(stored),
-            "duplicates": len(results) - len(stored),
+            "stored": stored,
+            "duplicates": len(results) - stored,
             "items": [
                 {
                     "index": r.index,

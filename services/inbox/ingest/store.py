@@ -1,7 +1,9 @@
-"""SQL of the inbox schema. Every statement names the workspace; batches are set-based.
+"""SQL of ingest: ingest tokens, and messages stored exactly once. Every statement names the
+workspace; batches are set-based.
 
 ``store_batch`` writes a whole ingest batch in one transaction with a handful of set-based
-statements: channels, authors, conversations, messages and their message-ingested events.
+statements: channels, authors, conversations, messages and their message-ingested events;
+what each statement is sent is planned in ``domain/batch.py``.
 A message is stored once per (workspace, channel, external id): a unique index decides, so
 concurrent copies of the same message cannot both land. Row sets travel as one JSON document
 (``json_to_recordset``): Postgres parses it on its own core, far cheaper than encoding a dozen
