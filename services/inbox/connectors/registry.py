@@ -36,7 +36,8 @@ def connector_for(
     clock: Callable[[], datetime],
 ) -> Connector:
     """The channel's connector; ``Rejected("unsupported")`` for a platform without one."""
-    connector_class = CONNECTORS.get(channel.platform)
-    if connector_class is None:
-        raise Rejected("unsupported", f"no connector for {channel.platform}")
+    try:
+        connector_class = CONNECTORS[channel.platform]
+    except KeyError:
+        raise Rejected("unsupported", f"no connector for {channel.platform}") from None
     return connector_class(channel, credentials, session, clock)

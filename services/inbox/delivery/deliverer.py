@@ -75,20 +75,6 @@ async def record_requests(conn: AsyncConnection, events: list[Event]) -> None:
         )
 
 
-def _reply(row: Any, context: Any) -> Reply:
-    """The reply of a claimed delivery, with what the platform needs to thread it."""
-    return Reply(
-        reply_id=row.reply_id,
-        text=row.text,
-        kind=context.answered_kind,
-        in_reply_to=context.answered_id,
-        author_external_id=context.author_id,
-        author_handle=context.author_handle,
-        thread_id=context.answered_thread,
-        raw=context.answered_raw,
-    )
-
-
 class Deliverer:
     def __init__(
         self,
@@ -120,7 +106,16 @@ class Deliverer:
                 conn, row.workspace_id, row.channel_id, row.in_reply_to_id
             )
         channel = channel_store.describe_channel(context)
-        reply = _reply(row, context)
+        reply = Reply(
+            reply_id=row.reply_id,
+            text=row.text,
+            kind=context.answered_kind,
+            in_reply_to=context.answered_id,
+            author_external_id=context.author_id,
+            author_handle=context.author_handle,
+            thread_id=context.answered_thread,
+            raw=context.answered_raw,
+        )
         interrupted = row.was == "sending"  # a previous attempt may have posted already
         reconciled = False
         try:

@@ -37,6 +37,20 @@ _CLAIM = text(
     RETURNING d.*, due.was
     """
 )
+_DELIVERED = text(
+    "UPDATE inbox.deliveries SET state = 'delivered', platform_message_id = :pid, "
+    "updated_at = now() WHERE workspace_id = :ws AND reply_id = :reply"
+)
+_RETRY = text(
+    "UPDATE inbox.deliveries SET state = :state, next_attempt_at = :when, "
+    "failure_reason = :reason, updated_at = now() "
+    "WHERE workspace_id = :ws AND reply_id = :reply"
+)
+_FAILED = text(
+    "UPDATE inbox.deliveries SET state = 'failed', failure_reason = :reason, "
+    "failure_detail = :detail, updated_at = now() "
+    "WHERE workspace_id = :ws AND reply_id = :reply"
+)
 _CONTEXT = text(
     """
     SELECT c.*, m.external_id AS answered_id, m.kind AS answered_kind,
@@ -99,13 +113,9 @@ async def context_of(
 async def mark_delivered(
     conn: AsyncConnection, workspace_id: uuid.UUID, reply_id: uuid.UUID, platform_message_id: str
 ) -> None:
-    await conn.execute(
-        text(
-            "UPDATE inbox.deliveries SET state = 'delivered', platform_message_id = :pid, "
-            "updated_at = now() WHERE workspace_id = :ws AND reply_id = :reply"
-        ),
-        {"pid": platform_message_id, "ws": workspace_id, "reply": reply_id},
-    )
+    """In the transaction that also stores the reply as an outbound message."""
+    params = {"pid": platform_message_id, "ws": workspace_id, "reply": reply_id}
+    await conn.execute(_DELIVERED, params)
 
 
 async def schedule_retry(
@@ -117,24 +127,15 @@ async def schedule_retry(
     when: datetime,
     reason: str,
 ) -> None:
-    await conn.execute(
-        text(
-            "UPDATE inbox.deliveries SET state = :state, next_attempt_at = :when, "
-            "failure_reason = :reason, updated_at = now() "
-            "WHERE workspace_id = :ws AND reply_id = :reply"
-        ),
-        {"state": state, "when": when, "reason": reason, "ws": workspace_id, "reply": reply_id},
-    )
+    """Try again at ``when``; state ``sending`` marks an attempt of unknown outcome, which the
+    next claim reconciles before sending again."""
+    params = {"state": state, "when": when, "reason": reason, "ws": workspace_id, "reply": reply_id}
+    await conn.execute(_RETRY, params)
 
 
 async def mark_failed(
     conn: AsyncConnection, workspace_id: uuid.UUID, reply_id: uuid.UUID, reason: str, detail: str
 ) -> None:
-    await conn.execute(
-        text(
-            "UPDATE inbox.deliveries SET state = 'failed', failure_reason = :reason, "
-            "failure_detail = :detail, updated_at = now() "
-            "WHERE workspace_id = :ws AND reply_id = :reply"
-        ),
-        {"reason": reason, "detail": detail, "ws": workspace_id, "reply": reply_id},
-    )
+    """Given up for good: ``reason`` is a bounded code, ``detail`` already redacted."""
+    params = {"reason": reason, "detail": detail, "ws": workspace_id, "reply": reply_id}
+    await conn.execute(_FAILED, params)
