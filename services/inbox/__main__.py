@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _create_token(url: str, workspace: uuid.UUID, name: str, token: str | None) -> str:
-    from services.inbox.store import create_ingest_token
+    from services.inbox.ingest.store import create_ingest_token
     from services.infra.auth import new_token
     from services.infra.db import create_engine
 

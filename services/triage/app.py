@@ -32,9 +32,7 @@ from services.triage.access.http import add_routes as add_auth_routes
 from services.triage.access.http_security import add_routes as add_security_routes
 from services.triage.desk.http import CLOCK_STOP_KEY, REPLY_ORIGIN_KEY
 from services.triage.desk.http import add_routes as add_desk_routes
-from services.triage.desk.http_queue import get_queue
 from services.triage.desk.stream import NEWS_KEY, DeskNews
-from services.triage.desk.stream import add_routes as add_stream_routes
 from services.triage.incidents.detector import build_detector
 from services.triage.incidents.http import add_routes as add_incident_routes
 from services.triage.intake.consumer import handle_batch
@@ -174,14 +172,12 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     add_probes(app, settings.readiness_cache_seconds)
     add_openapi_route(app, OPENAPI)
     if api:
-        app.router.add_get("/v1/queue", get_queue)
         add_sla_routes(app)
         add_webhook_routes(app)
         add_auth_routes(app)
         add_security_routes(app)
         add_desk_routes(app)
         add_incident_routes(app)
-        add_stream_routes(app)
         add_stats_routes(app)
         add_privacy_routes(app)
         app.cleanup_ctx.append(desk_news_context(settings))

@@ -34,12 +34,13 @@ from demo.platforms import (
     person_id,
 )
 from ecoute.v1 import events_pb2
-from services.inbox import channels
 from services.inbox.app import create_app
+from services.inbox.channels import store as channels
+from services.inbox.channels.credentials import CredentialStore
+from services.inbox.channels.poller import Poller
 from services.inbox.connectors.bluesky import forget_sessions
-from services.inbox.credentials import CredentialStore
-from services.inbox.delivery import CONSUMER, Deliverer, record_requests
-from services.inbox.poller import Poller
+from services.inbox.consumer import CONSUMER
+from services.inbox.delivery.deliverer import Deliverer, record_requests
 from services.infra.db import create_engine
 from services.infra.events import Consumer, publish
 from tests.support.world import Workspace, inbox_settings, make_workspace

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.inbox.app import create_app as create_inbox
-from services.inbox.delivery import inbox_consumer
+from services.inbox.consumer import inbox_consumer
 from services.inbox.metrics import InboxMetrics
 from services.infra.db import create_engine
 from services.triage.app import create_app as create_triage

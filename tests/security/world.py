@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.inbox.store import create_ingest_token
+from services.inbox.ingest.store import create_ingest_token
 from services.infra.db import create_engine
 from services.infra.events import Consumer
 from services.triage.incidents.detector import IncidentDetector

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.inbox.ingest.store import create_ingest_token
 from services.inbox.settings import InboxSettings
-from services.inbox.store import create_ingest_token
 from services.infra.auth import new_token
 from services.infra.db import create_engine
 from services.triage.access.accounts import set_password

@@ -17,6 +17,8 @@ from services.infra.strings import NO_NUL
 from services.triage.access.auth import authenticate, require_role
 from services.triage.desk import corrections, usecases
 from services.triage.desk import store as desk
+from services.triage.desk.http_queue import get_queue
+from services.triage.desk.stream import stream
 from services.triage.domain.conversation import MAX_REPLY
 from services.triage.sla.store import load_policies
 from services.triage.sla.usecases import conversation_clocks
@@ -235,6 +237,9 @@ CLOCK_STOP_KEY: web.AppKey[Any] = web.AppKey("clock_stop", object)
 
 
 def add_routes(app: web.Application) -> None:
+    """Every desk route: the queue, the live stream, conversations, replies, notes."""
+    app.router.add_get("/v1/queue", get_queue)
+    app.router.add_get("/v1/stream", stream)
     app.router.add_post("/v1/queue/claim-next", claim_next)
     app.router.add_get("/v1/conversations/{id}", get_conversation)
     app.router.add_get("/v1/conversations/{id}/sla", get_conversation_sla)

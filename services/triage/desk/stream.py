@@ -126,7 +126,3 @@ async def stream(request: web.Request) -> web.StreamResponse:
 def _event(change: dict[str, Any]) -> bytes:
     data = orjson.dumps({"conversation_id": change["conversation_id"], "change": change["change"]})
     return b"id: %d\nevent: change\ndata: %s\n\n" % (change["id"], data)
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/v1/stream", stream)

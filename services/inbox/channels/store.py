@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.inbox.connectors.base import Channel
 
 WAKE_POLLER = "ecoute_channels"
-HEALTH = ("ok", "rate_limited", "needs_reauth", "failing")
 
 
 def describe_channel(row: Any) -> Channel:
@@ -190,3 +190,34 @@ async def seconds_to_next_poll(conn: AsyncConnection, now: datetime) -> float | 
         )
     ).scalar_one_or_none()
     return None if nearest is None else max(0.0, (nearest - now).total_seconds())
+
+
+async def channels_of_account(
+    conn: AsyncConnection, platforms: Sequence[str], account_id: str
+) -> list[Any]:
+    """Every channel connected to this platform account, in any workspace (webhooks)."""
+    return list(
+        (
+            await conn.execute(
+                text(
+                    "SELECT workspace_id, platform, key FROM inbox.channels "
+                    "WHERE platform = ANY(CAST(:platforms AS text[])) AND account_id = :account"
+                ),
+                {"platforms": list(platforms), "account": account_id},
+            )
+        ).all()
+    )
+
+
+async def count_by_health(conn: AsyncConnection) -> dict[tuple[str, str], int]:
+    """Channels by (platform, health): polled ones, and Meta's pushed ones with an account."""
+    rows = (
+        await conn.execute(
+            text(
+                "SELECT platform, health, count(*) AS n FROM inbox.channels WHERE polling "
+                "OR platform IN ('facebook', 'instagram', 'messenger') AND account_id <> '' "
+                "GROUP BY 1, 2"
+            )
+        )
+    ).all()
+    return {(r.platform, r.health): r.n for r in rows}

@@ -13,25 +13,25 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.inbox import channels as store
+from services.inbox.channels import store
+from services.inbox.channels.credentials import CredentialStore
 from services.inbox.connectors.base import (
     AuthExpired,
     Channel,
+    Connector,
     CursorRejected,
     RateLimited,
     Rejected,
     Unavailable,
 )
 from services.inbox.connectors.registry import connector_for
-from services.inbox.credentials import CredentialStore
 from services.inbox.domain import polling
+from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
-from services.inbox.store import store_batch
 from services.infra.worker import Wakeup, run_worker
 
 log = logging.getLogger("ecoute.inbox.poller")
@@ -141,7 +141,7 @@ class Poller:
         return outcome
 
     async def _poll_streams(
-        self, channel: Channel, connector: Any
+        self, channel: Channel, connector: Connector
     ) -> tuple[datetime | None, list[str]]:
         """Poll each stream; a rate-limited stream waits for its own reset, the others go on.
 
@@ -150,7 +150,7 @@ class Poller:
         """
         holds: list[datetime] = []
         held: list[str] = []
-        streams: tuple[str, ...] = connector.streams
+        streams = connector.streams
         for stream in streams:
             held_until = _later(channel.cursor.get(stream + HOLD), self.clock())
             if held_until is None:
@@ -170,7 +170,7 @@ class Poller:
         every = bool(streams) and len(holds) == len(streams)
         return (min(holds) if every else None), held
 
-    async def _poll_stream(self, channel: Channel, connector: object, stream: str) -> None:
+    async def _poll_stream(self, channel: Channel, connector: Connector, stream: str) -> None:
         cursor = channel.cursor.get(stream)
         try:
             await self._store_pages(channel, connector, stream, cursor)
@@ -182,9 +182,9 @@ class Poller:
             await self._store_pages(channel, connector, stream, None)
 
     async def _store_pages(
-        self, channel: Channel, connector: object, stream: str, cursor: str | None
+        self, channel: Channel, connector: Connector, stream: str, cursor: str | None
     ) -> None:
-        async for page in connector.poll(stream, cursor):  # type: ignore[attr-defined]
+        async for page in connector.poll(stream, cursor):
             async with self.engine.begin() as conn:
                 if page.messages:
                     results = await store_batch(

@@ -25,41 +25,36 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ecoute.v1 import events_pb2
-from services.inbox import channels as channel_store
+from services.inbox.channels import store as channel_store
+from services.inbox.channels.credentials import CredentialStore
 from services.inbox.connectors.base import (
     AuthExpired,
     Channel,
     RateLimited,
+    Reconciles,
     Rejected,
     Reply,
     Sent,
     Unavailable,
 )
 from services.inbox.connectors.registry import connector_for
-from services.inbox.credentials import CredentialStore
+from services.inbox.delivery import store
 from services.inbox.domain.messages import Incoming
+from services.inbox.events import timestamp
+from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
-from services.inbox.privacy import apply_privacy
-from services.inbox.store import store_batch
-from services.infra.events import Consumer, Event, publish
+from services.infra.events import Event, publish
 from services.infra.worker import run_worker
 
 log = logging.getLogger("ecoute.inbox.delivery")
 
-CONSUMER = "inbox"
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)
 # Platforms whose send endpoint dedupes a resend by itself (Mastodon's Idempotency-Key).
 SELF_DEDUPING = {"mastodon"}
-
-
-def _ts(moment: datetime) -> Timestamp:
-    return Timestamp(seconds=int(moment.timestamp() // 1), nanos=moment.microsecond * 1000)
 
 
 async def record_requests(conn: AsyncConnection, events: list[Event]) -> None:
@@ -68,58 +63,16 @@ async def record_requests(conn: AsyncConnection, events: list[Event]) -> None:
         if event.topic != "reply.requested":
             continue
         request = events_pb2.ReplyRequested.FromString(event.payload)
-        await conn.execute(
-            text(
-                """
-            INSERT INTO inbox.deliveries (workspace_id, reply_id, conversation_id, channel_id,
-                                          in_reply_to_id, agent_id, text, requested_at)
-            SELECT CAST(:ws AS uuid), :reply, :conversation, m.channel_id, m.id, :agent, :text,
-                   :requested
-            FROM inbox.messages AS m
-            WHERE m.workspace_id = CAST(:ws AS uuid) AND m.id = :message
-              AND m.erased_at IS NULL
-            ON CONFLICT (workspace_id, reply_id) DO NOTHING
-            """
-            ),
-            {
-                "ws": request.workspace_id,
-                "reply": uuid.UUID(request.reply_id),
-                "conversation": request.conversation_id,
-                "agent": request.agent_id,
-                "text": request.text,
-                "message": request.in_reply_to_message_id,
-                "requested": request.requested_at.ToDatetime(UTC),
-            },
+        await store.queue(
+            conn,
+            request.workspace_id,
+            uuid.UUID(request.reply_id),
+            conversation_id=request.conversation_id,
+            agent_id=request.agent_id,
+            reply_text=request.text,
+            in_reply_to_message_id=request.in_reply_to_message_id,
+            requested_at=request.requested_at.ToDatetime(UTC),
         )
-
-
-_CLAIM = text(
-    """
-    WITH due AS (
-        SELECT workspace_id, reply_id, state AS was FROM inbox.deliveries
-        WHERE state IN ('queued', 'sending') AND next_attempt_at <= :now
-        ORDER BY next_attempt_at LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
-    UPDATE inbox.deliveries AS d
-    SET state = 'sending', attempts = d.attempts + 1,
-        next_attempt_at = CAST(:now AS timestamptz) + make_interval(secs => :lease),
-        updated_at = now()
-    FROM due WHERE d.workspace_id = due.workspace_id AND d.reply_id = due.reply_id
-    RETURNING d.*, due.was
-    """
-)
-_CONTEXT = text(
-    """
-    SELECT c.*, m.external_id AS answered_id, m.kind AS answered_kind,
-           m.thread_id AS answered_thread, m.raw AS answered_raw,
-           a.external_id AS author_id, a.handle AS author_handle
-    FROM inbox.channels AS c
-    JOIN inbox.messages AS m ON m.workspace_id = c.workspace_id AND m.id = :message
-    JOIN inbox.authors AS a ON a.workspace_id = m.workspace_id AND a.id = m.author_id
-    WHERE c.workspace_id = :ws AND c.id = :channel
-    """
-)
 
 
 class Deliverer:
@@ -143,26 +96,15 @@ class Deliverer:
     async def deliver_due(self) -> int:
         now = self.clock()
         async with self.engine.begin() as conn:
-            claimed = (
-                await conn.execute(
-                    _CLAIM, {"now": now, "limit": self.batch, "lease": LEASE.total_seconds()}
-                )
-            ).all()
+            claimed = await store.claim_due(conn, now, self.batch, LEASE.total_seconds())
         await asyncio.gather(*(self._deliver(row) for row in claimed))
         return len(claimed)
 
     async def _deliver(self, row: Any) -> None:
         async with self.engine.connect() as conn:
-            context = (
-                await conn.execute(
-                    _CONTEXT,
-                    {
-                        "ws": row.workspace_id,
-                        "channel": row.channel_id,
-                        "message": row.in_reply_to_id,
-                    },
-                )
-            ).one()
+            context = await store.context_of(
+                conn, row.workspace_id, row.channel_id, row.in_reply_to_id
+            )
         channel = channel_store.describe_channel(context)
         reply = Reply(
             reply_id=row.reply_id,
@@ -182,9 +124,8 @@ class Deliverer:
             )
             sent: Sent | None = None
             if interrupted:  # did the earlier post happen?
-                finder = getattr(connector, "find_sent", None)
-                if finder is not None:
-                    sent = await finder(reply)
+                if isinstance(connector, Reconciles):
+                    sent = await connector.find_sent(reply)
                     reconciled = True
                 elif channel.platform not in SELF_DEDUPING:
                     await self._failed(
@@ -238,15 +179,11 @@ class Deliverer:
             reply_id=str(row.reply_id),
             conversation_id=row.conversation_id,
             platform_message_id=sent.platform_message_id,
-            delivered_at=_ts(sent.created_at),
+            delivered_at=timestamp(sent.created_at),
         )
         async with self.engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "UPDATE inbox.deliveries SET state = 'delivered', platform_message_id = :pid, "
-                    "updated_at = now() WHERE workspace_id = :ws AND reply_id = :reply"
-                ),
-                {"pid": sent.platform_message_id, "ws": row.workspace_id, "reply": row.reply_id},
+            await store.mark_delivered(
+                conn, row.workspace_id, row.reply_id, sent.platform_message_id
             )
             await store_batch(conn, row.workspace_id, [outbound], self.clock())
             await publish(conn, "reply.delivered", [row.workspace_id], [event.SerializeToString()])
@@ -265,19 +202,13 @@ class Deliverer:
         backoff = timedelta(seconds=min(600.0, 5 * 2**row.attempts) * (0.5 + random.random()))
         when = retry_at if retry_at is not None and retry_at > now else now + backoff
         async with self.engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "UPDATE inbox.deliveries SET state = :state, next_attempt_at = :when, "
-                    "failure_reason = :reason, updated_at = now() "
-                    "WHERE workspace_id = :ws AND reply_id = :reply"
-                ),
-                {
-                    "state": "sending" if uncertain else "queued",
-                    "when": when,
-                    "reason": reason,
-                    "ws": row.workspace_id,
-                    "reply": row.reply_id,
-                },
+            await store.schedule_retry(
+                conn,
+                row.workspace_id,
+                row.reply_id,
+                state="sending" if uncertain else "queued",
+                when=when,
+                reason=reason,
             )
         if self.metrics is not None:
             self.metrics.delivery_failures.labels(channel.platform, reason).inc()
@@ -292,22 +223,10 @@ class Deliverer:
             reason=reason,
             detail=detail[:500],
             retryable=retryable,
-            failed_at=_ts(self.clock()),
+            failed_at=timestamp(self.clock()),
         )
         async with self.engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "UPDATE inbox.deliveries SET state = 'failed', failure_reason = :reason, "
-                    "failure_detail = :detail, updated_at = now() "
-                    "WHERE workspace_id = :ws AND reply_id = :reply"
-                ),
-                {
-                    "reason": reason,
-                    "detail": detail[:500],
-                    "ws": row.workspace_id,
-                    "reply": row.reply_id,
-                },
-            )
+            await store.mark_failed(conn, row.workspace_id, row.reply_id, reason, detail[:500])
             await publish(conn, "reply.failed", [row.workspace_id], [event.SerializeToString()])
         if self.metrics is not None:
             self.metrics.delivery_failures.labels(channel.platform, reason).inc()
@@ -325,31 +244,3 @@ class Deliverer:
             return 0.0 if await self.deliver_due() else idle_seconds
 
         await run_worker("delivery", step, stop, first_backoff=idle_seconds)
-
-
-def inbox_consumer(
-    engine: AsyncEngine, database_url: str, metrics: InboxMetrics | None = None
-) -> Consumer:
-    """The inbox's one consumer: reply requests, erasure requests and retention purges, in
-    the order triage published them."""
-
-    async def handle(conn: AsyncConnection, events: list[Event]) -> None:
-        await record_requests(conn, events)
-        await apply_privacy(conn, events, None if metrics is None else metrics.count_erased)
-
-    return Consumer(engine, database_url, CONSUMER, handle)
-
-
-def delivery_tasks(
-    engine: AsyncEngine,
-    database_url: str,
-    credentials: CredentialStore,
-    session: aiohttp.ClientSession,
-    metrics: InboxMetrics,
-    stop: asyncio.Event,
-) -> list[asyncio.Task[None]]:
-    """The inbox's consumer (reply requests, erasures, retention purges) and the delivery
-    loop, as tasks of the inbox process."""
-    consumer = inbox_consumer(engine, database_url, metrics)
-    deliverer = Deliverer(engine, credentials, session, metrics)
-    return [asyncio.create_task(consumer.run(stop)), asyncio.create_task(deliverer.run(stop))]

@@ -13,8 +13,8 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from services.inbox import channels
-from services.inbox.ingest_auth import ingest_token, workspace_of
+from services.inbox.channels import store as channels
+from services.inbox.ingest.auth import ingest_token, workspace_of
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
 from services.infra.platforms import CONNECTED
 from services.infra.strings import NO_NUL

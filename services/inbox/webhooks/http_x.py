@@ -29,7 +29,7 @@ import logging
 from aiohttp import web
 
 from services.inbox.domain.x import account_activity
-from services.inbox.webhooks import MAX_WEBHOOK_BYTES, WebhookHub
+from services.inbox.webhooks.hub import MAX_WEBHOOK_BYTES, WebhookHub
 from services.infra.auth import same_secret
 from services.infra.http import ProblemError, json_response, read_body
 

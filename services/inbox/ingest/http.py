@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from ecoute.v1 import ingest_pb2
-from services.inbox.ingest_auth import ingest_token, workspace_of
-from services.inbox.ingest_request import BatchError, parse_json, parse_protobuf
+from services.inbox.domain.batch import ItemResult
+from services.inbox.ingest.auth import ingest_token, workspace_of
+from services.inbox.ingest.request import BatchError, parse_json, parse_protobuf
+from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
 from services.inbox.settings import InboxSettings
-from services.inbox.store import ItemResult, store_batch
 from services.infra.http import (
     ENGINE_KEY,
     REQUEST_ID_KEY,
@@ -74,10 +75,14 @@ async def ingest(request: web.Request) -> web.Response:
     )
     if PROTOBUF in request.headers.get("Accept", ""):
         return _protobuf_result(results, len(stored))
+    return _json_result(results, len(stored))
+
+
+def _json_result(results: list[ItemResult], stored: int) -> web.Response:
     return json_response(
         {
-            "stored": len(stored),
-            "duplicates": len(results) - len(stored),
+            "stored": stored,
+            "duplicates": len(results) - stored,
             "items": [
                 {
                     "index": r.index,
@@ -108,3 +113,7 @@ def _protobuf_result(results: list[ItemResult], stored: int) -> web.Response:
         ],
     )
     return web.Response(body=answer.SerializeToString(), content_type=PROTOBUF)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/ingest", ingest)

@@ -7,7 +7,7 @@ import uuid
 
 from aiohttp import web
 
-from services.inbox.store import workspace_of_ingest_token
+from services.inbox.ingest.store import workspace_of_ingest_token
 from services.infra.auth import bearer_token
 from services.infra.auth_failures import count_failure, refuse_if_limited
 from services.infra.http import ENGINE_KEY, ProblemError
