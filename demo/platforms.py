@@ -330,15 +330,7 @@ class Inbox:
         return self.base_url + path
 
     async def wait_ready(self, seconds: float = 60.0) -> None:
-        deadline = asyncio.get_running_loop().time() + seconds
-        while True:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with self.session.get(self.url("/readyz")) as response:
-                    if response.status == 200:
-                        return
-            if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"the inbox at {self.base_url} did not become ready")
-            await asyncio.sleep(0.5)
+        await scenes.wait_ready(self.session, self.base_url, "the inbox", seconds)
 
     async def channels(self) -> list[dict[str, Any]]:
         async with self.session.get(self.url("/v1/channels"), headers=self.headers) as response:
@@ -839,7 +831,7 @@ async def _play(
             loading, scenes.play(desk, corpus, interval=interval)
         )
         for problem in missed:
-            print(f"• warning: the demo lead could not answer: {problem}", flush=True)
+            print(f"• warning: the demo lead's part: {problem}", flush=True)
     if outcome.late:
         print(
             f"• warning: brand replies pushed before their question was polled: {outcome.late}",

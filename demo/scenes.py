@@ -5,8 +5,8 @@ is the colleague already at work, through the triage API like any agent, with th
 token. On a fresh demo it
 
 - sets the demo workspace's SLA policy: P1 (safety) is answered within 4 minutes, so the live
-  P1 report (a torn cable hanging over a pavement, 40 s after the start) goes at risk at about
-  3:40 and is breached at about 4:40 unless someone answers it first;
+  P1 report (a torn cable hanging over a pavement, 30 s after the start) goes at risk at about
+  3:30 and is breached at about 4:30 unless someone answers it first;
 - answers two customers: one reply is delivered (an X mention), the other is refused by
   Messenger, whose 24-hour window closed (that customer wrote 25 hours ago): the desk shows the
   reason, ``window_closed``.
@@ -17,6 +17,7 @@ token. On a fresh demo it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,8 +59,8 @@ DEMO_POLICY: dict[str, Any] = {
 _PLAN = (
     (
         True,
-        "0:40  a P1 safety report: the demo policy answers P1 within 4 min, so it goes at risk "
-        "at ~3:40 and is breached at ~4:40",
+        "0:30  a P1 safety report: the demo policy answers P1 within 4 min, so it goes at risk "
+        "at ~3:30 and is breached at ~4:30",
     ),
     (
         False,
@@ -77,9 +78,7 @@ _PLAN = (
 
 def plan(with_lead: bool) -> list[str]:
     """What the live demo shows, minute by minute (what needs the lead only when there is one)."""
-    return ["live in the next 5 minutes:"] + [
-        "  " + line for lead, line in _PLAN if with_lead or not lead
-    ]
+    return ["live in the next 5 minutes:"] + [line for lead, line in _PLAN if with_lead or not lead]
 
 
 @dataclass(frozen=True)
@@ -107,6 +106,22 @@ ANSWERS = (
 )
 
 
+async def wait_ready(
+    session: aiohttp.ClientSession, base_url: str, what: str, seconds: float = 60.0
+) -> None:
+    """Until ``base_url``'s ``/readyz`` answers 200 (a service starting, or restarting)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        with contextlib.suppress(aiohttp.ClientError):
+            async with session.get(base_url + "/readyz") as response:
+                if response.status == 200:
+                    return
+        if loop.time() > deadline:
+            raise RuntimeError(f"{what} at {base_url} did not become ready")
+        await asyncio.sleep(0.5)
+
+
 class Desk:
     """The triage API, as the demo lead."""
 
@@ -116,6 +131,7 @@ class Desk:
         self.headers = {"Authorization": f"Bearer {token}"}
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
+        await wait_ready(self.session, self.base_url, "triage")
         async with self.session.request(
             method, self.base_url + path, json=body, headers=self.headers
         ) as response:
@@ -156,21 +172,28 @@ async def play(
     interval: float = INTERVAL,
     answers: Sequence[Answer] = ANSWERS,
 ) -> list[str]:
-    """Set the demo policy, then give each answer when due; returns what could not be done.
+    """Set the demo policy, then give each answer when due; returns what could not be done
+    (a step that fails is reported, and the others still happen).
 
     Times scale with ``interval`` like the corpus's timeline.
     """
     items = {item["external_id"]: item for item in corpus}
     loop = asyncio.get_running_loop()
     origin = loop.time()
-    await desk.set_policy(DEMO_POLICY)
     missed = []
+    try:
+        await desk.set_policy(DEMO_POLICY)
+    except (aiohttp.ClientError, RuntimeError) as exc:
+        missed.append(f"the demo SLA policy was not set: {exc}")
     for answer in sorted(answers, key=lambda a: a.at):
         await asyncio.sleep(max(0.0, origin + answer.at * interval / INTERVAL - loop.time()))
         item = items[answer.answers]
-        found = await desk.conversation_of(item["platform"], item["text"])
-        if found is None:
-            missed.append(f"{answer.answers} is not in the queue")
-            continue
-        await desk.answer(found, answer.text, f"demo-{answer.answers}")
+        try:
+            found = await desk.conversation_of(item["platform"], item["text"])
+            if found is None:
+                missed.append(f"{answer.answers} is not in the queue")
+                continue
+            await desk.answer(found, answer.text, f"demo-{answer.answers}")
+        except (aiohttp.ClientError, RuntimeError) as exc:
+            missed.append(f"{answer.answers}: {exc}")
     return missed

@@ -154,9 +154,9 @@ def test_the_p1_report_goes_at_risk_then_breaches_within_five_minutes(triage: Tr
     state = lambda seconds: sla.state(  # noqa: E731
         clock, policy.calendar, policy.at_risk_ratio, T0 + timedelta(seconds=seconds)
     )
-    assert state(120) == "ok"
-    assert state(230) == "at_risk"
-    assert state(290) == "breached"
+    assert state(200) == "ok"
+    assert state(220) == "at_risk"
+    assert state(280) == "breached"
 
 
 def test_without_the_lead_the_plan_promises_only_what_the_corpus_does() -> None:
