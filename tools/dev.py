@@ -42,7 +42,7 @@ import aiohttp
 import orjson
 
 from demo.platforms import BRANDS, DEFAULT_PORT, FAKES, inbox_environment
-from tools.dev_console import Console, LogWatch, Status, last_words
+from tools.dev_console import Console, LogWatch, Status, last_words, shown
 from tools.dev_supervisor import Child, StartFailed, Stopped, Supervisor, unless_stopped
 from tools.embedded_pg import ROOT, ensure_database, start_embedded, stop_embedded
 from tools.service_process import ServiceProcess, service_command
@@ -168,7 +168,7 @@ async def _cli(module: str, *args: str, env: Mapping[str, str], log: Path) -> st
         out, _ = await process.communicate()
     if process.returncode != 0:
         why = last_words(log) or f"exit {process.returncode}"
-        raise SetupFailed(f"`{module} {args[0]}` failed: {why} [.logs/{log.name}]")
+        raise SetupFailed(f"`{module} {args[0]}` failed: {why} [{shown(log)}]")
     return out.decode().strip()
 
 
@@ -268,14 +268,9 @@ def children(plan: Plan, env: dict[str, str], access: Access) -> list[list[Child
     return [[Child("fakes", fakes)], services]
 
 
-def _shown(path: Path) -> Path:
-    """A path as a person would type it here: relative to the project when inside it."""
-    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-
-
 def banner(plan: Plan, access: Access) -> str:
     inbox, triage = plan.url(plan.inbox_port), plan.url(plan.triage_port)
-    token, ingest, logs = access.agent_token, access.ingest_token, _shown(plan.logs)
+    token, ingest, logs = access.agent_token, access.ingest_token, shown(plan.logs)
     postgres = "" if plan.database_url else f"  {logs}/postgres.log"
     fakes = f"{plan.fakes_port}-{plan.fakes_last_port}"
     return f"""
@@ -351,7 +346,7 @@ async def run(plan: Plan, env: dict[str, str], console: Console) -> int:
     supervisor: Supervisor | None = None
     status = 0
     try:
-        where = "DATABASE_URL" if plan.database_url else f"embedded, in {_shown(plan.pgdata)}/"
+        where = "DATABASE_URL" if plan.database_url else f"embedded, in {shown(plan.pgdata)}/"
         console.say(f"• Postgres ({where}) …")
         url, server = await asyncio.to_thread(_start_postgres, plan)  # never cut short
         env = {**env, "DATABASE_URL": url}
@@ -387,7 +382,7 @@ async def run(plan: Plan, env: dict[str, str], console: Console) -> int:
         if server is not None:
             console.say("• stopping Postgres …")
             await asyncio.to_thread(stop_embedded, server)
-        console.say(f"• stopped; the data stays in {_shown(plan.pgdata)}/")
+        console.say(f"• stopped; the data stays in {shown(plan.pgdata)}/")
     return status
 
 

@@ -24,6 +24,7 @@ import aiohttp
 import orjson
 
 from services.infra.worker import sleep_or_stop
+from tools.embedded_pg import ROOT
 
 CLEAR_LINE = "\r\x1b[K"
 SHOWN_LEVELS = ("error", "critical")
@@ -70,6 +71,11 @@ class Console:
             self.stream.write("\n")
             self.stream.flush()
         self._status = ""
+
+
+def shown(path: Path) -> Path:
+    """A path as a person would type it here: relative to the project when inside it."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 def _entry(line: str) -> dict[str, Any] | None:
@@ -165,7 +171,7 @@ class LogWatch:
             f" ({seen.repeats} more like it in the last minute)" if seen and seen.repeats else ""
         )
         self._seen[key] = _Seen(now)
-        self.console.say(f"✗ {name}: {summarise(entry)}{again} [.logs/{self.files[name].name}]")
+        self.console.say(f"✗ {name}: {summarise(entry)}{again} [{shown(self.files[name])}]")
 
     async def run(self, stop: asyncio.Event, every: float = 0.5) -> None:
         while not stop.is_set():
