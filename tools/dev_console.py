@@ -100,6 +100,20 @@ def summarise(entry: Mapping[str, Any]) -> str:
     return what + (f" — {why}" if why else "")
 
 
+TRACEBACK = "Traceback (most recent call last):"
+
+
+def _exception(lines: list[str]) -> str:
+    """The exception a traceback ends with, and the two lines that explain it (pydantic's
+    field and reason, say), without the frames and the links."""
+    after = lines[len(lines) - 1 - lines[::-1].index(TRACEBACK) + 1 :]
+    told = [line for line in after if not line.startswith(" ")][:1]
+    if told:
+        rest = after[after.index(told[0]) + 1 :]
+        told += [line.strip() for line in rest if "errors.pydantic.dev" not in line][:2]
+    return " ".join(told)[:300]
+
+
 def last_words(path: Path) -> str | None:
     """The last thing a process wrote in its log, summarised: why it stopped, usually."""
     with contextlib.suppress(OSError):
@@ -107,6 +121,8 @@ def last_words(path: Path) -> str | None:
             file.seek(0, 2)
             file.seek(max(0, file.tell() - 16_384))
             lines = file.read().decode(errors="replace").splitlines()
+        if TRACEBACK in lines and (told := _exception(lines)):
+            return told
         for line in reversed(lines):
             if line.strip():
                 entry = _entry(line)
