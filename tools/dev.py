@@ -49,6 +49,7 @@ from tools.service_process import ServiceProcess, service_command
 
 DEMO_WORKSPACE = uuid.UUID("0e5c07e0-0000-4000-8000-00000000de70")
 SERVICE_LOGS = ("inbox", "triage", "fakes")
+LAUNCHER_PID = "launcher.pid"  # in the Postgres folder: which launcher stops that Postgres
 
 
 class SetupFailed(Exception):
@@ -134,23 +135,42 @@ def dev_two_factor_key(directory: Path) -> str:
     return path.read_text().strip()
 
 
-def _postmaster_running(pgdata: Path) -> bool:
-    """Whether a Postgres already serves this folder (another launcher, or a leftover)."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        os.kill(int((pgdata / "postmaster.pid").read_text().split()[0]), 0)
-        return True
-    return False
+def _other_launcher(pgdata: Path) -> int | None:
+    """The process id of another live launcher using this Postgres folder, if any."""
+    with contextlib.suppress(OSError, ValueError):
+        pid = int((pgdata / LAUNCHER_PID).read_text())
+        if pid != os.getpid():
+            os.kill(pid, 0)
+            return pid
+    return None
 
 
-def _start_postgres(plan: Plan) -> tuple[str, Any | None]:
-    """The database URL, and the embedded server when this launcher started it (and so
-    stops it at the end)."""
-    if plan.database_url:
-        return plan.database_url, None
-    joined = _postmaster_running(plan.pgdata)
-    server = start_embedded(plan.pgdata)
-    url = asyncio.run(ensure_database(server.get_uri(), "ecoute"))
-    return url, None if joined else server
+@dataclass
+class Postgres:
+    """The database this run uses; the embedded server when this launcher is to stop it (it
+    started it, or found it left running by a launcher that died), not when another live
+    launcher shares it."""
+
+    url: str
+    server: Any | None = None
+    shared_with: int | None = None
+
+    @classmethod
+    def start(cls, plan: Plan) -> Postgres:
+        if plan.database_url:
+            return cls(plan.database_url)
+        other = _other_launcher(plan.pgdata)
+        server = start_embedded(plan.pgdata)
+        url = asyncio.run(ensure_database(server.get_uri(), "ecoute"))
+        if other is not None:
+            return cls(url, shared_with=other)
+        (plan.pgdata / LAUNCHER_PID).write_text(str(os.getpid()))
+        return cls(url, server)
+
+    def stop(self, plan: Plan) -> None:
+        if self.server is not None:
+            stop_embedded(self.server)
+            (plan.pgdata / LAUNCHER_PID).unlink(missing_ok=True)
 
 
 async def _cli(module: str, *args: str, env: Mapping[str, str], log: Path) -> str:
@@ -322,9 +342,9 @@ class Signals:
 
     def received(self, signum: int) -> None:
         if not self.stop.is_set():
+            self.stop.set()
             self.console.keep_status()
             self.console.say(f"\n• {signal.Signals(signum).name}: stopping …")
-            self.stop.set()
             return
         self.absorbed += 1
         if self.absorbed == 1:
@@ -342,14 +362,19 @@ async def run(plan: Plan, env: dict[str, str], console: Console) -> int:
         console.say("✗ nothing was started")
         return 2
     files = _rotate_logs(plan)
-    server: Any | None = None
+    postgres: Postgres | None = None
     supervisor: Supervisor | None = None
     status = 0
     try:
         where = "DATABASE_URL" if plan.database_url else f"embedded, in {shown(plan.pgdata)}/"
         console.say(f"• Postgres ({where}) …")
-        url, server = await asyncio.to_thread(_start_postgres, plan)  # never cut short
-        env = {**env, "DATABASE_URL": url}
+        postgres = await asyncio.to_thread(Postgres.start, plan)  # never cut short
+        if postgres.shared_with:
+            console.say(
+                f"• this Postgres serves another `make run` too (pid {postgres.shared_with}): "
+                "it stays running when this one stops"
+            )
+        env = {**env, "DATABASE_URL": postgres.url}
         env.setdefault("TRIAGE_TWO_FACTOR_KEY", dev_two_factor_key(plan.pgdata))
         if stop.is_set():
             return 0
@@ -375,13 +400,14 @@ async def run(plan: Plan, env: dict[str, str], console: Console) -> int:
         console.say(f"✗ {type(exc).__name__}: {exc}; stopping")
         status = 1
     finally:
+        stop.set()  # whatever ended the run: no restart from now on
         console.keep_status()
         if supervisor is not None:
             console.say("• stopping the demo platforms, then the services …")
             await supervisor.stop_all()
-        if server is not None:
+        if postgres is not None and postgres.server is not None:
             console.say("• stopping Postgres …")
-            await asyncio.to_thread(stop_embedded, server)
+            await asyncio.to_thread(postgres.stop, plan)
         console.say(f"• stopped; the data stays in {shown(plan.pgdata)}/")
     return status
 
@@ -399,7 +425,12 @@ def environment() -> dict[str, str]:
 
 def main() -> int:
     env = environment()
-    status = asyncio.run(run(Plan.from_environment(env), env, Console()))
+    try:
+        plan = Plan.from_environment(env)
+    except ValueError as exc:
+        message = f"✗ INBOX_PORT, TRIAGE_PORT and DEMO_PLATFORMS_PORT are numbers: {exc}"
+        raise SystemExit(message) from None
+    status = asyncio.run(run(plan, env, Console()))
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)  # all is stopped: a late signal changes nothing
     return status

@@ -44,32 +44,34 @@ class Console:
         width = shutil.get_terminal_size((100, 20)).columns - 1
         return line if len(line) <= width else line[: max(0, width - 1)] + "…"
 
+    def _write(self, text: str) -> None:
+        """Write and flush; a terminal that went away (SIGHUP, a closed pipe) must not stop
+        the launcher's clean-up, so its errors are ignored."""
+        with contextlib.suppress(OSError, ValueError):
+            self.stream.write(text)
+            self.stream.flush()
+
     def say(self, text: str) -> None:
         """One or more lines of news, above the status line."""
-        if self.tty and self._status:
-            self.stream.write(CLEAR_LINE)
-        self.stream.write(text + "\n")
-        if self.tty and self._status:
-            self.stream.write(self._fit(self._status))
-        self.stream.flush()
+        above = CLEAR_LINE if self.tty and self._status else ""
+        below = self._fit(self._status) if self.tty and self._status else ""
+        self._write(above + text + "\n" + below)
 
     def status(self, line: str) -> None:
         """The status line, stamped with the time: rewritten in place on a terminal, printed
         as a new line elsewhere only when what it says (the time aside) changed."""
         stamped = f"{datetime.now():%H:%M:%S} · {line}"
         if self.tty:
-            self.stream.write(CLEAR_LINE + self._fit(stamped))
+            self._write(CLEAR_LINE + self._fit(stamped))
             self._status = stamped
         elif line != self._said:
-            self.stream.write(stamped + "\n")
+            self._write(stamped + "\n")
         self._said = line
-        self.stream.flush()
 
     def keep_status(self) -> None:
         """Leave the last status line on screen; what follows starts below it."""
         if self.tty and self._status:
-            self.stream.write("\n")
-            self.stream.flush()
+            self._write("\n")
         self._status = ""
 
 
