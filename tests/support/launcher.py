@@ -1,8 +1,11 @@
-"""``make run`` as a person runs it: ``python -m tools.dev`` in a process group of its own.
+"""``make run`` as a person runs it: make and the launcher in a process group of their own.
 
-The launcher gets free ports, and a Postgres folder and a log folder under the test's tmp
-folder, so it never meets the suite's Postgres or a developer's ``make run``. Its output is
-read as it comes; a test waits for a line, never for a fixed time.
+``make -o setup run BIN=<this interpreter's folder>`` runs ``python -m tools.dev`` under make
+(the virtualenv it would set up is this one), so a signal to the group reaches make and the
+launcher as a terminal's Ctrl-C, or a process manager's SIGTERM, would. The launcher gets free
+ports, and a Postgres folder and a log folder under the test's tmp folder, so it never meets
+the suite's Postgres or a developer's ``make run``. Its output is read as it comes; a test
+waits for a line, never for a fixed time.
 """
 
 from __future__ import annotations
@@ -49,7 +52,12 @@ def free_ports(count: int) -> int:
 
 
 def launcher_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    # Not the suite's database, nor an outer make's flags (a test run by `make test`).
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    }
     return {
         **env,
         "PYTHONUNBUFFERED": "1",
@@ -64,7 +72,7 @@ def launcher_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 @dataclass
 class Launcher:
-    """A running launcher: its process (leader of its own group) and what it printed."""
+    """A running ``make run``: make (leader of its own group) and what the launcher printed."""
 
     process: asyncio.subprocess.Process
     env: dict[str, str]
@@ -104,10 +112,17 @@ class Launcher:
     def postgres_pid(self) -> int:
         return int((self.pgdata / "postmaster.pid").read_text().split()[0])
 
-    def children(self) -> dict[str, psutil.Process]:
-        """Its live children by role: inbox, triage, fakes."""
-        found = {}
+    def launcher(self) -> psutil.Process:
+        """The launcher, make's child."""
         for child in psutil.Process(self.process.pid).children():
+            if "tools.dev" in " ".join(child.cmdline()):
+                return child
+        raise AssertionError(f"make runs no launcher\n{self.output()}")
+
+    def children(self) -> dict[str, psutil.Process]:
+        """The launcher's live children by role: inbox, triage, fakes."""
+        found = {}
+        for child in self.launcher().children():
             with contextlib.suppress(psutil.Error):
                 command = " ".join(child.cmdline())
                 for role, mark in (
@@ -120,7 +135,8 @@ class Launcher:
         return found
 
     def everything(self) -> list[psutil.Process]:
-        """Every process of the stack: the launcher, its descendants, Postgres and its own."""
+        """Every process of the stack: make, the launcher, their descendants, Postgres and
+        its own."""
         found = [psutil.Process(self.process.pid)]
         found += found[0].children(recursive=True)
         with contextlib.suppress(OSError, ValueError, psutil.Error):
@@ -133,17 +149,27 @@ class Launcher:
         os.killpg(self.process.pid, signum)
 
     async def wait(self, timeout: float) -> int:
-        code = await asyncio.wait_for(self.process.wait(), timeout)
-        if self._reader is not None:
-            await self._reader
-        return code
+        """make's exit status, once the launcher has finished too (its output ends)."""
+
+        async def ended() -> int:
+            code = await self.process.wait()
+            if self._reader is not None:
+                await self._reader
+            return code
+
+        return await asyncio.wait_for(ended(), timeout)
 
 
 async def start_launcher(env: dict[str, str]) -> Launcher:
+    bin_folder = Path(sys.executable).parent
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tools.dev",
+        "make",
+        "--no-print-directory",
+        "-s",
+        "-o",
+        "setup",
+        "run",
+        f"BIN={bin_folder}",
         env=env,
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
