@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup system-deps run test lint typecheck unit chaos proto bench train clean
+.PHONY: setup system-deps run test lint typecheck unit integration browser deploy chaos proto bench train clean
 
 setup: $(STAMP)
 
@@ -32,8 +32,18 @@ typecheck: setup
 test: setup system-deps lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-unit: setup
+# One target per test tier (all of them run in `make test`):
+unit: setup  ## pure functions, no database (seconds)
 	$(BIN)/python -m pytest tests/unit -q
+
+integration: setup  ## against a real Postgres: stores, use cases, the HTTP API, the fakes
+	$(BIN)/python -m pytest tests/integration tests/connectors tests/fakes tests/security -q
+
+browser: setup system-deps  ## the desk in a real Chromium
+	$(BIN)/python -m pytest tests/browser -q
+
+deploy: setup system-deps  ## manifests, alert rules and dashboards with kubectl and promtool
+	$(BIN)/python -m pytest tests/deploy -q
 
 # Fault tests alone (they also run in `make test`): SIGKILLed processes, a Postgres restart,
 # several processes at once; counted results in test-artifacts/chaos.json.

@@ -163,8 +163,8 @@ def _wire(post: Post) -> dict[str, Any]:
 
 
 async def _workspaces(url: str, names: Sequence[str]) -> dict[str, tuple[uuid.UUID, str]]:
-    from services.inbox.store import create_ingest_token
-    from services.triage.store import create_workspace
+    from services.inbox.ingest.store import create_ingest_token
+    from services.triage.access.store import create_workspace
 
     engine = create_engine(url, 1)
     made = {}

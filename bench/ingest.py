@@ -45,7 +45,7 @@ def make_messages(n: int) -> list[dict[str, Any]]:
 
 
 async def create_token(url: str) -> str:
-    from services.inbox.store import create_ingest_token
+    from services.inbox.ingest.store import create_ingest_token
 
     token = new_token("eci")
     engine = create_engine(url, 1)

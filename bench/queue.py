@@ -29,7 +29,7 @@ from bench.common import (
 )
 from services.infra.auth import new_token
 from services.infra.db import create_engine
-from services.triage.store import create_api_token, create_user, create_workspace
+from services.triage.access.store import create_api_token, create_user, create_workspace
 
 SEED_CONVERSATIONS = text(
     """

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from bench.common import record, scratch_database
 from services.infra.db import create_engine
-from services.triage.scheduler import SlaScheduler, Transition
+from services.triage.sla.scheduler import SlaScheduler, Transition
 
 SEED = text(
     """

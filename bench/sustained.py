@@ -33,10 +33,10 @@ import orjson
 import psutil
 
 from bench.common import ROOT, customer_texts, record, scratch_database
-from services.inbox.store import create_ingest_token
+from services.inbox.ingest.store import create_ingest_token
 from services.infra.auth import new_token
 from services.infra.db import asyncpg_dsn, create_engine
-from services.triage.store import create_api_token, create_user, create_workspace
+from services.triage.access.store import create_api_token, create_user, create_workspace
 from tools.service_process import ServiceProcess
 
 PROBE_TEXT = "my internet has been down since this morning, please help"

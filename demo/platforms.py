@@ -4,9 +4,12 @@ One process serves a fake X, Mastodon, Bluesky and Meta (Graph API) for each dem
 (Voltéo, Skylark Air) on 127.0.0.1, on consecutive ports from 8090 (X, then Mastodon, Bluesky,
 Meta; Voltéo before Skylark), all on the real clock. It connects the demo workspace's channels
 to them (``PUT /v1/channels/{platform}/{key}`` with the ingest token), then writes the corpus
-(``demo/messages.json``) into the fake worlds in its order: the first 60 at once, back-dated by
-their ``minutes_ago``, then one every 1.5 seconds (the pacing of ``demo/feed.py``). The inbox
-finds them as it would find them on the platforms:
+(``demo/messages.json``) into the fake worlds on its timeline (``demo.feed.timeline``): the
+first 60 at once, back-dated by their ``minutes_ago``, the rest of the day's history one every
+1.5 seconds, and the live messages (the Lyon outage, a P1 safety report, a pile-on) when they
+happen, a few minutes in. With the triage API's URL and the demo lead's token it also plays the
+desk's side (``demo.scenes``: the demo SLA policy, two answers). The inbox finds the messages as
+it would find them on the platforms:
 
 - X, Mastodon and Bluesky mentions, replies and DMs: its pollers (every 5 seconds here);
 - Facebook comments, Messenger and Instagram messages: Meta pushes them, so they are signed
@@ -60,13 +63,14 @@ import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from demo.feed import load_corpus
+from demo import scenes
+from demo.feed import BACKLOG, INTERVAL, LIVE, load_corpus, timeline, written_at
 from fakes import bluesky as fake_bluesky
 from fakes import mastodon as fake_mastodon
 from fakes import meta as fake_meta
@@ -76,8 +80,6 @@ from fakes.clock import wall_clock
 DEFAULT_INBOX = "http://127.0.0.1:8080"
 DEFAULT_PORT = 8090
 POLL_SECONDS = 5
-BACKLOG = 60
-INTERVAL = 1.5
 CURSOR_WAIT_SECONDS = 60.0
 FAKES = ("x", "mastodon", "bluesky", "meta")
 
@@ -328,15 +330,7 @@ class Inbox:
         return self.base_url + path
 
     async def wait_ready(self, seconds: float = 60.0) -> None:
-        deadline = asyncio.get_running_loop().time() + seconds
-        while True:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with self.session.get(self.url("/readyz")) as response:
-                    if response.status == 200:
-                        return
-            if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"the inbox at {self.base_url} did not become ready")
-            await asyncio.sleep(0.5)
+        await scenes.wait_ready(self.session, self.base_url, "the inbox", seconds)
 
     async def channels(self) -> list[dict[str, Any]]:
         async with self.session.get(self.url("/v1/channels"), headers=self.headers) as response:
@@ -476,6 +470,17 @@ class Demo:
         self.items: dict[str, dict[str, Any]] = {}
         self.outcome = Outcome(already_loaded=False)
 
+    async def reconnect(self, urls: Mapping[tuple[str, str], str]) -> bool:
+        """When every demo channel is already connected (an earlier run loaded the corpus),
+        point them at these fakes and say so (True); otherwise change nothing (False)."""
+        specs = channel_specs(list(self.worlds.values()), urls)
+        existing = {(c["platform"], c["key"]) for c in await self.inbox.channels()}
+        if not all((platform, key) in existing for platform, key, _ in specs):
+            return False
+        for platform, key, body in specs:
+            await self.inbox.connect(platform, key, body)
+        return True
+
     async def load(
         self,
         corpus: Sequence[dict[str, Any]],
@@ -484,26 +489,26 @@ class Demo:
         backlog: int = BACKLOG,
         interval: float = INTERVAL,
     ) -> Outcome:
-        """Connect the channels and write the corpus: ``backlog`` items at once (before the
-        channels are connected: they were there already), then one every ``interval`` seconds.
+        """Connect the channels and write the corpus on its ``timeline``: the first
+        ``backlog`` items at once (before the channels are connected: they were there
+        already), then each when due, live ones dated when written.
 
         When every demo channel is already connected (an earlier run), they are pointed at
         these fakes and nothing is written.
         """
-        specs = channel_specs(list(self.worlds.values()), urls)
-        existing = {(c["platform"], c["key"]) for c in await self.inbox.channels()}
-        if all((platform, key) in existing for platform, key, _ in specs):
-            for platform, key, body in specs:
-                await self.inbox.connect(platform, key, body)
+        if await self.reconnect(urls):
             return Outcome(already_loaded=True)
-        started = datetime.now(UTC)
-        pending = [d for item in corpus[:backlog] if (d := self.add(item, started)) is not None]
-        for platform, key, body in specs:
+        loop = asyncio.get_running_loop()
+        origin, started = loop.time(), datetime.now(UTC)
+        arrivals = timeline(corpus, backlog, interval)
+        first = [item for _, item in arrivals[:backlog]]
+        pending = [d for item in first if (d := self.add(item, started)) is not None]
+        for platform, key, body in channel_specs(list(self.worlds.values()), urls):
             await self.inbox.connect(platform, key, body)
         for deliver in pending:
             await deliver()
-        for item in corpus[backlog:]:
-            await asyncio.sleep(interval)
+        for due, item in arrivals[len(first) :]:
+            await asyncio.sleep(max(0.0, origin + due - loop.time()))
             deliver_now = self.add(item, started)
             if deliver_now is not None:
                 await deliver_now()
@@ -513,7 +518,7 @@ class Demo:
         """Write one corpus item into its world; returns the push still to make, if any."""
         platform = item["platform"]
         world = self.worlds[item["channel"].split("-", 1)[0]]
-        at = started - timedelta(minutes=item["minutes_ago"])
+        at = written_at(item, started, datetime.now(UTC))
         writer = {
             "x": self._x,
             "mastodon": self._mastodon,
@@ -734,6 +739,14 @@ def _summary(injected: Counter[str]) -> str:
     return ", ".join(f"{platform} {count}" for platform, count in sorted(injected.items()))
 
 
+@dataclass(frozen=True)
+class Lead:
+    """The triage API and the demo lead's token: what the desk's side of the demo needs."""
+
+    triage_url: str
+    token: str
+
+
 async def run(
     inbox_url: str,
     token: str,
@@ -744,6 +757,7 @@ async def run(
     interval: float,
     stop: asyncio.Event,
     env: Mapping[str, str],
+    lead: Lead | None = None,
 ) -> None:
     """Serve the fakes and load the corpus until ``stop`` is set."""
     secrets = inbox_environment(env)
@@ -764,41 +778,60 @@ async def run(
             for problem in problems:
                 print(f"• warning: {problem}", file=sys.stderr, flush=True)
             demo = Demo(worlds, inbox, meta_app_secret=secrets["INBOX_META_APP_SECRET"])
-            loading = asyncio.create_task(
-                _load_and_say(demo, urls, backlog=backlog, interval=interval)
+            desk = scenes.Desk(session, lead.triage_url, lead.token) if lead else None
+            playing = asyncio.create_task(
+                _play(demo, desk, urls, backlog=backlog, interval=interval)
             )
             stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait({loading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if loading.done():
-                loading.result()  # an error stops the process
+            await asyncio.wait({playing, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if playing.done():
+                playing.result()  # an error stops the process
                 await stopping
             else:
-                loading.cancel()
+                playing.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await loading
+                    await playing
     finally:
         for runner in runners:
             await runner.cleanup()
 
 
-async def _load_and_say(
-    demo: Demo, urls: Mapping[tuple[str, str], str], *, backlog: int, interval: float
+async def _play(
+    demo: Demo,
+    desk: scenes.Desk | None,
+    urls: Mapping[tuple[str, str], str],
+    *,
+    backlog: int,
+    interval: float,
 ) -> None:
-    corpus = load_corpus()
-    print(
-        f"• demo traffic: {min(backlog, len(corpus))} messages now, then one every "
-        f"{interval:g} s, through the fakes to the inbox's pollers and webhooks",
-        flush=True,
-    )
-    outcome = await demo.load(corpus, urls, backlog=backlog, interval=interval)
-    if outcome.already_loaded:
+    """Say once what happens, then play the corpus (and, on a fresh demo, the lead's part)."""
+    if await demo.reconnect(urls):
         print(
-            "• the demo corpus was already loaded (its channels are connected): the queue is "
-            "the one you left; the channels now point at these fakes. Delete .pgdata/ to start "
-            "afresh.",
+            "• demo: the corpus was loaded by an earlier run, so the queue is the one you left "
+            "and nothing new arrives (the demo channels now read these fakes). Delete .pgdata/ "
+            "to replay it, live scenes included.",
             flush=True,
         )
         return
+    corpus = load_corpus()
+    live = sum(1 for item in corpus if LIVE in item)
+    print(
+        f"• demo traffic: {min(backlog, len(corpus))} messages now, {len(corpus) - backlog - live}"
+        f" more of the day's history one every {interval:g} s, and {live} live, through the "
+        "fakes to the inbox's pollers and webhooks",
+        flush=True,
+    )
+    for line in scenes.plan(with_lead=desk is not None):
+        print(f"• {line}", flush=True)
+    loading = demo.load(corpus, urls, backlog=backlog, interval=interval)
+    if desk is None:
+        outcome = await loading
+    else:
+        outcome, missed = await asyncio.gather(
+            loading, scenes.play(desk, corpus, interval=interval)
+        )
+        for problem in missed:
+            print(f"• warning: the demo lead's part: {problem}", flush=True)
     if outcome.late:
         print(
             f"• warning: brand replies pushed before their question was polled: {outcome.late}",
@@ -828,6 +861,12 @@ def _arguments(argv: Sequence[str] | None, env: Mapping[str, str]) -> argparse.N
         default=env.get("DEMO_INGEST_TOKEN"),
         help="the workspace's ingest token (better: env DEMO_INGEST_TOKEN)",
     )
+    parser.add_argument(
+        "--triage",
+        default=env.get("DEMO_TRIAGE_URL"),
+        help="the triage API's base URL, for the demo lead's part (env DEMO_TRIAGE_URL; its "
+        "token in env DEMO_LEAD_TOKEN); without it the customers arrive and nobody answers",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="where the fakes listen")
     parser.add_argument(
         "--port",
@@ -846,6 +885,9 @@ def _arguments(argv: Sequence[str] | None, env: Mapping[str, str]) -> argparse.N
 def main(argv: Sequence[str] | None = None) -> int:
     env = dict(os.environ)
     args = _arguments(argv, env)
+    lead = None
+    if args.triage and env.get("DEMO_LEAD_TOKEN"):
+        lead = Lead(args.triage, env["DEMO_LEAD_TOKEN"])
 
     async def _main() -> None:
         stop = asyncio.Event()
@@ -861,6 +903,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             interval=args.interval,
             stop=stop,
             env=env,
+            lead=lead,
         )
 
     try:

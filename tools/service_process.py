@@ -49,7 +49,9 @@ def service_command(service: str, command: str) -> list[str]:
 class ServiceProcess:
     """One service child process on a fixed port, which can be killed and started again.
 
-    ``log`` (a path) keeps its stderr for a post-mortem; otherwise it is discarded.
+    ``log`` (a path) keeps its output (stdout and stderr) for a post-mortem; otherwise it is
+    discarded. ``new_session`` starts it in a session of its own, so a Ctrl-C at the terminal
+    reaches only the parent, which stops its children in order (``make run``).
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class ServiceProcess:
         *,
         port: int | None = None,
         log: Path | None = None,
+        new_session: bool = False,
         **env: str,
     ) -> None:
         self.service = service
@@ -67,6 +70,7 @@ class ServiceProcess:
         self.port = port or free_port()
         self.environment = service_environment(service, database_url, self.port, **env)
         self.log = log
+        self.new_session = new_session
         self.process: asyncio.subprocess.Process | None = None
         self.starts = 0
         self._log_file: IO[bytes] | None = None
@@ -83,38 +87,48 @@ class ServiceProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
+    def argv(self) -> list[str]:
+        """The command line (a subclass may run something other than a service)."""
+        return service_command(self.service, self.command)
+
     async def start(self, *, ready: bool = True, timeout: float = 60) -> ServiceProcess:
         """Start the process (again, after a kill) and, unless told not to, wait until ready."""
         if self.running:
             raise RuntimeError(f"{self.service} {self.command} is already running")
-        stderr: int | IO[bytes] = asyncio.subprocess.DEVNULL
+        output: int | IO[bytes] = asyncio.subprocess.DEVNULL
         if self.log is not None:
             if self._log_file is None:
                 self._log_file = self.log.open("ab")
-            stderr = self._log_file
+            output = self._log_file
         self.process = await asyncio.create_subprocess_exec(
-            *service_command(self.service, self.command),
+            *self.argv(),
             env=self.environment,
             cwd=ROOT,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=stderr,
+            stdout=output,
+            stderr=output,
+            start_new_session=self.new_session,
         )
         self.starts += 1
         if ready:
             await self.wait_ready(timeout)
         return self
 
+    async def ready(self, session: aiohttp.ClientSession) -> bool:
+        """Whether it serves: ``/readyz`` answers 200 (a subclass may probe otherwise)."""
+        with contextlib.suppress(aiohttp.ClientError, OSError):
+            async with session.get(self.base_url + "/readyz") as answer:
+                return answer.status == 200
+        return False
+
     async def wait_ready(self, timeout: float = 60) -> None:
-        """Poll ``/readyz`` until it answers 200; fail early if the process died."""
+        """Probe until ``ready``; fail early if the process died."""
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as session:
             while time.monotonic() < deadline:
                 if not self.running:
                     raise RuntimeError(f"{self.service} {self.command} exited while starting")
-                with contextlib.suppress(aiohttp.ClientError, OSError):
-                    async with session.get(self.base_url + "/readyz") as answer:
-                        if answer.status == 200:
-                            return
+                if await self.ready(session):
+                    return
                 await asyncio.sleep(0.1)
         raise TimeoutError(f"{self.service} {self.command} not ready after {timeout} s")
 

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = InboxSettings()
     logs.configure("inbox", settings.log_level)
-    url = settings.database_url.get_secret_value()
+    url = settings.direct_url()  # migrations and one-shot commands: never through a pooler
     if args.command == "migrate":
         from services.infra.migrate import upgrade
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _create_token(url: str, workspace: uuid.UUID, name: str, token: str | None) -> str:
-    from services.inbox.store import create_ingest_token
+    from services.inbox.ingest.store import create_ingest_token
     from services.infra.auth import new_token
     from services.infra.db import create_engine
 

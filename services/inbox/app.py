@@ -10,16 +10,19 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from services.inbox.credentials import CredentialStore
-from services.inbox.delivery import delivery_tasks
-from services.inbox.http_channels import add_routes as add_channel_routes
-from services.inbox.http_ingest import METRICS_KEY, SETTINGS_KEY, ingest
-from services.inbox.metrics import InboxMetrics, refresh_forever
+from services.inbox.channels.credentials import CredentialStore
+from services.inbox.channels.gauges import refresh_forever
+from services.inbox.channels.http import add_routes as add_channel_routes
+from services.inbox.channels.poller import Poller
+from services.inbox.consumer import inbox_consumer
+from services.inbox.delivery.deliverer import Deliverer
+from services.inbox.ingest.http import METRICS_KEY, SETTINGS_KEY
+from services.inbox.ingest.http import add_routes as add_ingest_routes
+from services.inbox.metrics import InboxMetrics
 from services.inbox.openapi import DOCUMENT as OPENAPI
-from services.inbox.poller import Poller
 from services.inbox.settings import InboxSettings
-from services.inbox.webhooks import HUB_KEY, WebhookHub
-from services.inbox.webhooks import add_routes as add_webhook_routes
+from services.inbox.webhooks.http import add_routes as add_webhook_routes
+from services.inbox.webhooks.hub import HUB_KEY, WebhookHub
 from services.infra import metrics
 from services.infra.auth_failures import AUTH_FAILURES_KEY, AuthFailures
 from services.infra.db import create_engine
@@ -42,30 +45,35 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
     app[METRICS_KEY] = InboxMetrics.create(registry).initialise()
 
     async def database(app: web.Application) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url.get_secret_value(), settings.db_pool_size)
+        engine = create_engine(
+            settings.database_url.get_secret_value(),
+            settings.db_pool_size,
+            pgbouncer=settings.database_pgbouncer,
+        )
         app[ENGINE_KEY] = engine
         app[HUB_KEY] = WebhookHub(engine, settings, app[METRICS_KEY])
         yield
         await engine.dispose()
 
     async def workers(app: web.Application) -> AsyncIterator[None]:
-        """The poller and the reply delivery, stopped before the engine is disposed."""
+        """The poller, the gauges, the inbox's consumer (reply requests, erasures, retention
+        purges) and the reply delivery, stopped before the engine is disposed."""
         stop = asyncio.Event()
         session = aiohttp.ClientSession()
         credentials = CredentialStore.from_settings(
             settings.channel_credentials.get_secret_value(), settings.channel_credentials_dir
         )
-        url = settings.database_url.get_secret_value()
-        poller = Poller(app[ENGINE_KEY], url, credentials, session, app[METRICS_KEY])
+        engine, counted = app[ENGINE_KEY], app[METRICS_KEY]
+        url = settings.direct_url()  # for LISTEN only: the engine does the rest
+        poller = Poller(engine, url, credentials, session, counted)
         tasks = [
             asyncio.create_task(poller.run(stop)),
             asyncio.create_task(
-                refresh_forever(
-                    app[METRICS_KEY], app[ENGINE_KEY], stop, settings.gauges_refresh_seconds
-                )
+                refresh_forever(counted, engine, stop, settings.gauges_refresh_seconds)
             ),
+            asyncio.create_task(inbox_consumer(engine, url, counted).run(stop)),
+            asyncio.create_task(Deliverer(engine, credentials, session, counted).run(stop)),
         ]
-        tasks += delivery_tasks(app[ENGINE_KEY], url, credentials, session, app[METRICS_KEY], stop)
         yield
         stop.set()
         for task in tasks:
@@ -80,8 +88,7 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
     add_probes(app, settings.readiness_cache_seconds)
     add_openapi_route(app, OPENAPI)
     if api:
+        add_ingest_routes(app)
         add_channel_routes(app)
         add_webhook_routes(app)
-    if api:
-        app.router.add_post("/v1/ingest", ingest)
     return app

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import Counter as Tally
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import product
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.inbox.domain.batch import ItemResult
 from services.inbox.domain.messages import Incoming
-from services.inbox.store import ItemResult
-from services.infra.events import sleep_or_stop
 from services.infra.platforms import CONNECTED
 
 POLL_OUTCOMES = ("ok", "rate_limited", "auth_expired", "unavailable", "rejected")
@@ -162,32 +156,3 @@ class InboxMetrics:
             if moment > self._newest.get(platform, 0.0):
                 self._newest[platform] = moment
                 self.newest_item.labels(platform).set(moment)
-
-
-HEALTH = ("ok", "rate_limited", "needs_reauth", "failing")
-
-
-async def refresh_channels(metrics: InboxMetrics, engine: AsyncEngine) -> None:
-    """Set the channels-by-health gauge from the database once."""
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT platform, health, count(*) AS n FROM inbox.channels WHERE polling "
-                    "OR platform IN ('facebook', 'instagram', 'messenger') AND account_id <> '' "
-                    "GROUP BY 1, 2"
-                )
-            )
-        ).all()
-    counts = {(r.platform, r.health): r.n for r in rows}
-    for platform, health in product(CONNECTED, HEALTH):
-        metrics.channels.labels(platform, health).set(counts.get((platform, health), 0))
-
-
-async def refresh_forever(
-    metrics: InboxMetrics, engine: AsyncEngine, stop: asyncio.Event, every: float = 15.0
-) -> None:
-    while not stop.is_set():
-        with contextlib.suppress(Exception):
-            await refresh_channels(metrics, engine)
-        await sleep_or_stop(stop, every)

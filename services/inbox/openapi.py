@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.inbox.http_channels import ChannelIn
-from services.inbox.ingest_request import BatchIn
+from services.inbox.channels.http import ChannelIn
+from services.inbox.ingest.request import BatchIn
 from services.infra.openapi import PROBES, Operation, document
 
 TEXT: dict[str, Any] = {"type": "string"}

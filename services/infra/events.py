@@ -13,18 +13,17 @@ This module is the one interface a broker (NATS JetStream, Kafka) would replace.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.infra.db import asyncpg_dsn, is_unavailable
+from services.infra.db import is_unavailable
+from services.infra.worker import Wakeup, run_worker
 
 log = logging.getLogger("ecoute.events")
 
@@ -226,82 +225,16 @@ class Consumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain, then sleep until woken by NOTIFY, the poll interval, or ``stop``."""
-        wakeup = Wakeup(self.database_url, wake_channel(self.name))
-        listener = asyncio.create_task(wakeup.listen(stop))
-        backoff = 0.5
-        try:
-            while not stop.is_set():
-                try:
-                    handled = await self.drain_once()
-                    backoff = 0.5
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    if not is_unavailable(exc):
-                        log.exception("consumer loop error", extra={"consumer": self.name})
-                    await sleep_or_stop(stop, backoff)
-                    backoff = min(backoff * 2, 10.0)
-                    continue
-                if not handled:
-                    await wakeup.wait(stop, self.poll_seconds)
-        finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
 
+        async def step() -> float:
+            return 0.0 if await self.drain_once() else self.poll_seconds
 
-class Wakeup:
-    """A LISTEN on one channel that wakes a sleeper early; the sleep bound is the fallback.
-
-    The listening connection is a direct asyncpg one (LISTEN does not survive a pooler) and
-    reconnects by itself; after each (re)connection it wakes the sleeper once, in case a
-    NOTIFY was missed while it was away.
-    """
-
-    def __init__(self, database_url: str, channel: str) -> None:
-        self.database_url = database_url
-        self.channel = channel
-        self._event = asyncio.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    async def wait(self, stop: asyncio.Event, seconds: float) -> None:
-        """Sleep up to ``seconds``, less if notified or stopped; then re-arm."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(0.0, seconds)):
-                waiter = asyncio.create_task(self._event.wait())
-                stopper = asyncio.create_task(stop.wait())
-                try:
-                    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    waiter.cancel()
-                    stopper.cancel()
-        self._event.clear()
-
-    async def listen(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            conn: asyncpg.Connection | None = None
-            try:
-                conn = await asyncpg.connect(asyncpg_dsn(self.database_url), timeout=5)
-                await conn.add_listener(self.channel, lambda *_: self._event.set())
-                self._event.set()
-                while not stop.is_set() and not conn.is_closed():
-                    await sleep_or_stop(stop, 5.0)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                await sleep_or_stop(stop, 2.0)
-            finally:
-                if conn is not None and not conn.is_closed():
-                    with contextlib.suppress(Exception):
-                        await conn.close(timeout=2)
-
-
-async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await stop.wait()
+        await run_worker(
+            f"consumer {self.name}",
+            step,
+            stop,
+            wakeup=Wakeup(self.database_url, wake_channel(self.name)),
+        )
 
 
 async def backlog(conn: AsyncConnection) -> dict[str, int]:

@@ -159,6 +159,15 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
 Model = TypeVar("Model", bound=BaseModel)
 
 
+def path_id(request: web.Request, what: str, name: str = "id") -> int:
+    """A row id from the path: a positive integer that fits a bigint, else 404 "No such …"
+    (an id that cannot exist is as absent as one that does not)."""
+    raw = request.match_info[name]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise ProblemError(404, "Not Found", f"No such {what}.")
+    return int(raw)
+
+
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     """Each problem pydantic found, as {pointer, detail} (RFC 6901 pointer, never the input)."""
     return [

@@ -44,15 +44,14 @@ def is_current(database_url: str, branch: str) -> bool:
 
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
-    from sqlalchemy.ext.asyncio import create_async_engine
 
-    from services.infra.db import sqlalchemy_url
+    from services.infra.db import create_engine
 
     script = ScriptDirectory.from_config(alembic_config(database_url))
     wanted = {r.revision for r in script.get_revisions(f"{branch}@head") if r is not None}
 
     async def current() -> set[str]:
-        engine = create_async_engine(sqlalchemy_url(database_url))
+        engine = create_engine(database_url, 1)
         try:
             async with engine.connect() as conn:
                 heads = await conn.run_sync(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from typing import Self
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -10,7 +12,9 @@ class ServiceSettings(BaseSettings):
     """Base of each service's settings; subclasses set ``env_prefix`` and their own defaults.
 
     ``DATABASE_URL`` (unprefixed) serves both services: they share one database, each with
-    its own schema.
+    its own schema. Behind PgBouncer in transaction mode, ``DATABASE_PGBOUNCER`` adapts the
+    pool to it and ``DATABASE_DIRECT_URL`` reaches Postgres directly for what a transaction
+    pooler cannot carry: LISTEN, migrations and the one-shot commands.
     """
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
@@ -18,7 +22,23 @@ class ServiceSettings(BaseSettings):
     database_url: SecretStr = Field(
         default=SecretStr("postgresql://postgres@localhost/ecoute"),
         validation_alias=AliasChoices("database_url", "DATABASE_URL"),
-        description="Postgres URL (postgresql://…; ?host=/dir for a Unix socket).",
+        description=(
+            "Postgres URL, libpq conventions: postgresql://user:pass@host:port/db, several"
+            " host:port pairs, ?host=/dir for a Unix socket, ?sslmode=…&sslrootcert=…"
+            "&target_session_attrs=…"
+        ),
+    )
+    database_direct_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("database_direct_url", "DATABASE_DIRECT_URL"),
+        description="A URL that reaches Postgres directly, not through a transaction pooler"
+        " (LISTEN, migrations, one-shot commands); default DATABASE_URL.",
+    )
+    database_pgbouncer: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("database_pgbouncer", "DATABASE_PGBOUNCER"),
+        description="DATABASE_URL goes through PgBouncer in transaction mode: no"
+        " prepared-statement cache; needs DATABASE_DIRECT_URL.",
     )
     db_pool_size: int = Field(default=20, ge=1, le=500, description="Connections per process.")
     host: str = "127.0.0.1"
@@ -30,3 +50,16 @@ class ServiceSettings(BaseSettings):
         ge=1,
         description="Wrong bearer tokens one address may send per minute before 429.",
     )
+
+    @model_validator(mode="after")
+    def _pgbouncer_needs_a_direct_url(self) -> Self:
+        if self.database_pgbouncer and self.database_direct_url is None:
+            raise ValueError(
+                "DATABASE_PGBOUNCER=true needs DATABASE_DIRECT_URL: LISTEN does not work"
+                " through a transaction pooler"
+            )
+        return self
+
+    def direct_url(self) -> str:
+        """The URL for LISTEN, migrations and one-shot commands (never through a pooler)."""
+        return (self.database_direct_url or self.database_url).get_secret_value()

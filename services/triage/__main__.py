@@ -1,5 +1,5 @@
 """``python -m services.triage serve | worker | migrate | create-workspace | eval | train |
-export-corrections``."""
+export-corrections | reseal-two-factor``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 
 from services.infra import logs
+from services.triage.access import reseal_two_factor
 from services.triage.settings import TriageSettings
 
 
@@ -70,16 +71,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     export.add_argument("--out", type=Path, required=True)
     export.add_argument("--workspace", type=uuid.UUID, default=None, help="one workspace only")
+    reseal = commands.add_parser(
+        "reseal-two-factor", help="seal every TOTP secret with the current key (after a rotation)"
+    )
+    reseal_two_factor.add_arguments(reseal)
     args = parser.parse_args(argv)
 
     if args.command == "eval":
         return _eval(args.data, args.model)
     if args.command == "train":
         return _train(args)
+    if args.command == "reseal-two-factor":  # reads its own settings: a bad key exits 2
+        return reseal_two_factor.run(args.batch_size)
 
     settings = TriageSettings()
     logs.configure("triage", settings.log_level)
-    url = settings.database_url.get_secret_value()
+    url = settings.direct_url()  # migrations and one-shot commands: never through a pooler
     if args.command == "migrate":
         from services.infra.migrate import upgrade
 
@@ -110,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 async def _create_workspace(url: str, args: argparse.Namespace) -> dict[str, str]:
     from services.infra.auth import new_token
     from services.infra.db import create_engine
-    from services.triage.store import create_api_token, create_user, create_workspace
+    from services.triage.access.store import create_api_token, create_user, create_workspace
 
     token = args.token or new_token("eca")
     engine = create_engine(url, 1)
@@ -163,7 +170,7 @@ def _train(args: argparse.Namespace) -> int:
 
 async def _export_corrections(url: str, out: Path, workspace: uuid.UUID | None) -> int:
     from services.infra.db import create_engine
-    from services.triage.corrections import export, write_csv
+    from services.triage.desk.corrections import export, write_csv
 
     engine = create_engine(url, 1)
     try:

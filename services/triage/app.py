@@ -21,34 +21,33 @@ from services.infra.events import Consumer, Event
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware, security_headers
 from services.infra.openapi import add_openapi_route
 from services.infra.ttl_cache import TtlCache
-from services.triage import webhooks
-from services.triage.accounts import SessionLimits
-from services.triage.consumer import handle_batch
-from services.triage.http_auth import (
+from services.triage.access.accounts import SessionLimits
+from services.triage.access.auth import (
     AUTH_CONFIG_KEY,
     TOKEN_CACHE_KEY,
     TOKEN_CACHE_SECONDS,
     AuthConfig,
 )
-from services.triage.http_auth import add_routes as add_auth_routes
-from services.triage.http_desk import REPLY_ORIGIN_KEY
-from services.triage.http_desk import add_routes as add_desk_routes
-from services.triage.http_incidents import add_routes as add_incident_routes
-from services.triage.http_privacy import ERASURE_COUNTER_KEY, RETENTION_DEFAULT_KEY
-from services.triage.http_privacy import add_routes as add_privacy_routes
-from services.triage.http_queue import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS, get_queue
-from services.triage.http_security import add_routes as add_security_routes
-from services.triage.http_sla import CLOCK_STOP_KEY
-from services.triage.http_sla import add_routes as add_sla_routes
-from services.triage.http_stats import add_routes as add_stats_routes
-from services.triage.http_stream import NEWS_KEY, DeskNews
-from services.triage.http_stream import add_routes as add_stream_routes
-from services.triage.incident_detector import build_detector
+from services.triage.access.http import add_routes as add_auth_routes
+from services.triage.access.http_security import add_routes as add_security_routes
+from services.triage.desk.http import CLOCK_STOP_KEY, REPLY_ORIGIN_KEY
+from services.triage.desk.http import add_routes as add_desk_routes
+from services.triage.desk.stream import NEWS_KEY, DeskNews
+from services.triage.incidents.detector import build_detector
+from services.triage.incidents.http import add_routes as add_incident_routes
+from services.triage.intake.consumer import handle_batch
 from services.triage.metrics import TriageMetrics
 from services.triage.openapi import DOCUMENT as OPENAPI
-from services.triage.retention import RetentionJob
-from services.triage.scheduler import SlaScheduler
+from services.triage.privacy.http import ERASURE_COUNTER_KEY, RETENTION_DEFAULT_KEY
+from services.triage.privacy.http import add_routes as add_privacy_routes
+from services.triage.privacy.retention import RetentionJob
 from services.triage.settings import TriageSettings
+from services.triage.sla.http import add_routes as add_sla_routes
+from services.triage.sla.policy_cache import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS
+from services.triage.sla.scheduler import SlaScheduler
+from services.triage.stats.http import add_routes as add_stats_routes
+from services.triage.webhooks import sender as webhooks
+from services.triage.webhooks.http import add_routes as add_webhook_routes
 
 UI = Path(__file__).parent / "ui"
 METRICS_KEY = web.AppKey("triage_metrics", TriageMetrics)
@@ -70,7 +69,7 @@ def build_consumer(app: web.Application, settings: TriageSettings) -> Consumer:
 
     return Consumer(
         app[ENGINE_KEY],
-        settings.database_url.get_secret_value(),
+        settings.direct_url(),
         CONSUMER_NAME,
         handler,
         batch_size=settings.consumer_batch_size,
@@ -82,7 +81,7 @@ def build_consumer(app: web.Application, settings: TriageSettings) -> Consumer:
 def desk_news_context(settings: TriageSettings) -> Any:
     async def desk_news(app: web.Application) -> AsyncIterator[None]:
         """Live updates: one LISTEN for the process; open streams end at shutdown."""
-        news = DeskNews(settings.database_url.get_secret_value())
+        news = DeskNews(settings.direct_url())
         app[NEWS_KEY] = news
         task = asyncio.create_task(news.run())
         yield
@@ -105,7 +104,11 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     app[METRICS_KEY] = TriageMetrics.create(registry).initialise()
 
     async def database(app: web.Application) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url.get_secret_value(), settings.db_pool_size)
+        engine = create_engine(
+            settings.database_url.get_secret_value(),
+            settings.db_pool_size,
+            pgbouncer=settings.database_pgbouncer,
+        )
         app[ENGINE_KEY] = engine
         yield
         await engine.dispose()
@@ -116,13 +119,13 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
         counters = app[METRICS_KEY]
         scheduler = SlaScheduler(
             app[ENGINE_KEY],
-            settings.database_url.get_secret_value(),
+            settings.direct_url(),
             on_transition=counters.count_transition,
         )
         session = aiohttp.ClientSession()
         hooks = Consumer(
             app[ENGINE_KEY],
-            settings.database_url.get_secret_value(),
+            settings.direct_url(),
             webhooks.CONSUMER,
             webhooks.sender(session),
             batch_size=1,
@@ -169,13 +172,12 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     add_probes(app, settings.readiness_cache_seconds)
     add_openapi_route(app, OPENAPI)
     if api:
-        app.router.add_get("/v1/queue", get_queue)
         add_sla_routes(app)
+        add_webhook_routes(app)
         add_auth_routes(app)
         add_security_routes(app)
         add_desk_routes(app)
         add_incident_routes(app)
-        add_stream_routes(app)
         add_stats_routes(app)
         add_privacy_routes(app)
         app.cleanup_ctx.append(desk_news_context(settings))

@@ -8,20 +8,21 @@ the same on every replica: dashboards and rules take ``max`` over instances, nev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from itertools import product
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.infra.events import Event, backlog, sleep_or_stop
+from services.infra.events import Event, backlog
+from services.infra.worker import run_worker
 from services.triage.domain.sla import DEFAULT_POLICY, KINDS, Clock
 from services.triage.domain.triage import INTENTS, Decision
-from services.triage.incident_detector import IncidentNews
-from services.triage.scheduler import Transition
+from services.triage.incidents.detector import IncidentNews
+from services.triage.sla.scheduler import Transition
+from services.triage.stats import store as stats
 
 REPLY_ORIGINS = (
     "written",
@@ -86,137 +87,10 @@ class TriageMetrics:
     @classmethod
     def create(cls, registry: CollectorRegistry) -> TriageMetrics:
         return cls(
-            triaged=Counter(
-                "ecoute_messages_triaged_total",
-                "Inbound messages triaged, by intent, priority and need.",
-                ["intent", "priority", "needs_answer"],
-                registry=registry,
-            ),
-            failures=Counter(
-                "ecoute_triage_failures_total",
-                "Events triage could not handle (retried, then dead-lettered).",
-                ["topic"],
-                registry=registry,
-            ),
-            first_response=Histogram(
-                "ecoute_first_response_seconds",
-                "Business time from the customer's first unanswered message to the first "
-                "reply delivered, by priority (bucket edges at the default targets).",
-                ["priority"],
-                buckets=_sla_buckets("first_response"),
-                registry=registry,
-            ),
-            resolution=Histogram(
-                "ecoute_resolution_seconds",
-                "Business time from the first unanswered message to resolution, by priority.",
-                ["priority"],
-                buckets=_sla_buckets("resolution"),
-                registry=registry,
-            ),
-            breaches=Counter(
-                "ecoute_sla_breaches_total",
-                "SLA clocks that reached their target unanswered, by kind and priority.",
-                ["kind", "priority"],
-                registry=registry,
-            ),
-            at_risk=Counter(
-                "ecoute_sla_at_risk_total",
-                "SLA clocks that passed the at-risk share of their target.",
-                ["kind", "priority"],
-                registry=registry,
-            ),
-            transition_lag=Histogram(
-                "ecoute_sla_transition_lag_seconds",
-                "Delay between an SLA threshold falling due and its event being raised.",
-                buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
-                registry=registry,
-            ),
-            clocks_started=Counter(
-                "ecoute_sla_clocks_started_total",
-                "SLA clocks started, by kind and priority.",
-                ["kind", "priority"],
-                registry=registry,
-            ),
-            clocks_stopped=Counter(
-                "ecoute_sla_clocks_stopped_total",
-                "SLA clocks stopped, by kind, priority and outcome (met, missed, cancelled).",
-                ["kind", "priority", "outcome"],
-                registry=registry,
-            ),
-            clocks=Gauge(
-                "ecoute_sla_clocks",
-                "Running SLA clocks by kind, state and priority (from the database: "
-                "the same on every replica, aggregate with max).",
-                ["kind", "state", "priority"],
-                registry=registry,
-            ),
-            event_backlog=Gauge(
-                "ecoute_event_backlog",
-                "Events waiting for a consumer (from the database: the same on "
-                "every replica, aggregate with max).",
-                ["consumer"],
-                registry=registry,
-            ),
-            replies_requested=Counter(
-                "ecoute_replies_requested_total",
-                "Replies agents sent, by origin: written, saved_personalised (a saved reply "
-                "edited for the person), saved_unchanged, incident_note_personalised (an "
-                "incident's status note edited for the person) or incident_note_unchanged.",
-                ["origin"],
-                registry=registry,
-            ),
-            queue_size=Gauge(
-                "ecoute_queue_conversations",
-                "Open conversations waiting for an answer, by priority (from the database: "
-                "aggregate with max).",
-                ["priority"],
-                registry=registry,
-            ),
-            queue_oldest=Gauge(
-                "ecoute_queue_oldest_waiting_since_timestamp_seconds",
-                "When the longest-waiting person of each priority wrote (oldest wait = now - "
-                "this; from the database: aggregate with min).",
-                ["priority"],
-                registry=registry,
-            ),
-            erasures=Counter(
-                "ecoute_privacy_erasures_total",
-                "Erasure requests, by stage: requested (an admin asked), completed (both "
-                "services erased their copy).",
-                ["stage"],
-                registry=registry,
-            ),
-            purged=Counter(
-                "ecoute_retention_purged_conversations_total",
-                "Conversations emptied by the retention job (idle longer than kept).",
-                registry=registry,
-            ),
-            incidents_opened=Counter(
-                "ecoute_incidents_opened_total",
-                "Incidents the detector opened (bursts of similar messages), by kind.",
-                ["kind"],
-                registry=registry,
-            ),
-            incidents_open=Gauge(
-                "ecoute_incidents_open",
-                "Open incidents by kind (from the database: aggregate with max).",
-                ["kind"],
-                registry=registry,
-            ),
-            incident_messages=Histogram(
-                "ecoute_incident_messages",
-                "Messages in an incident when the detector closes it after a quiet period.",
-                ["kind"],
-                buckets=(5, 10, 20, 50, 100, 200, 500, 1000, 5000),
-                registry=registry,
-            ),
-            incident_detect_lag=Histogram(
-                "ecoute_incident_detect_lag_seconds",
-                "Time from a burst's first message to its incident being opened (target 60 s).",
-                ["kind"],
-                buckets=(5, 10, 15, 30, 45, 60, 90, 120, 300, 600),
-                registry=registry,
-            ),
+            **_triage_series(registry),
+            **_sla_series(registry),
+            **_desk_series(registry),
+            **_incident_series(registry),
         )
 
     def initialise(self) -> TriageMetrics:
@@ -294,40 +168,10 @@ class TriageMetrics:
     async def refresh_from_database(self, engine: AsyncEngine) -> None:
         """Set the database-derived gauges once."""
         async with engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    text(
-                        """
-                SELECT kind, priority,
-                       CASE WHEN paused_since IS NOT NULL THEN 'paused' ELSE state END AS state,
-                       count(*) AS n
-                FROM triage.sla_clocks WHERE stopped_at IS NULL
-                GROUP BY 1, 2, 3
-                """
-                    )
-                )
-            ).all()
+            rows = await stats.running_clocks(conn)
             waiting = await backlog(conn)
-            open_incidents = {
-                r.kind: r.n
-                for r in await conn.execute(
-                    text(
-                        "SELECT kind, count(*) AS n FROM triage.incidents "
-                        "WHERE status = 'open' GROUP BY kind"
-                    )
-                )
-            }
-            queued = (
-                await conn.execute(
-                    text(
-                        """
-                SELECT priority, count(*) AS n, min(waiting_since) AS oldest
-                FROM triage.conversations
-                WHERE status = 'open' AND needs_answer GROUP BY priority
-                """
-                    )
-                )
-            ).all()
+            open_incidents = await stats.open_incidents(conn)
+            queued = await stats.queue_by_priority(conn)
         counts = {(r.kind, r.state, f"P{r.priority}"): r.n for r in rows}
         for kind, clock_state, priority in product(KINDS, CLOCK_STATES, PRIORITIES):
             self.clocks.labels(kind, clock_state, priority).set(
@@ -349,7 +193,163 @@ class TriageMetrics:
     async def refresh_forever(
         self, engine: AsyncEngine, stop: asyncio.Event, every: float = 15.0
     ) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(Exception):
-                await self.refresh_from_database(engine)
-            await sleep_or_stop(stop, every)
+        async def step() -> float:
+            await self.refresh_from_database(engine)
+            return every
+
+        await run_worker("triage gauges", step, stop)
+
+
+def _triage_series(registry: CollectorRegistry) -> dict[str, Any]:
+    """Triage itself: messages decided, events it could not handle."""
+    return dict(
+        triaged=Counter(
+            "ecoute_messages_triaged_total",
+            "Inbound messages triaged, by intent, priority and need.",
+            ["intent", "priority", "needs_answer"],
+            registry=registry,
+        ),
+        failures=Counter(
+            "ecoute_triage_failures_total",
+            "Events triage could not handle (retried, then dead-lettered).",
+            ["topic"],
+            registry=registry,
+        ),
+    )
+
+
+def _sla_series(registry: CollectorRegistry) -> dict[str, Any]:
+    """SLA clocks: durations, thresholds raised, clocks started, stopped and running."""
+    return dict(
+        first_response=Histogram(
+            "ecoute_first_response_seconds",
+            "Business time from the customer's first unanswered message to the first "
+            "reply delivered, by priority (bucket edges at the default targets).",
+            ["priority"],
+            buckets=_sla_buckets("first_response"),
+            registry=registry,
+        ),
+        resolution=Histogram(
+            "ecoute_resolution_seconds",
+            "Business time from the first unanswered message to resolution, by priority.",
+            ["priority"],
+            buckets=_sla_buckets("resolution"),
+            registry=registry,
+        ),
+        breaches=Counter(
+            "ecoute_sla_breaches_total",
+            "SLA clocks that reached their target unanswered, by kind and priority.",
+            ["kind", "priority"],
+            registry=registry,
+        ),
+        at_risk=Counter(
+            "ecoute_sla_at_risk_total",
+            "SLA clocks that passed the at-risk share of their target.",
+            ["kind", "priority"],
+            registry=registry,
+        ),
+        transition_lag=Histogram(
+            "ecoute_sla_transition_lag_seconds",
+            "Delay between an SLA threshold falling due and its event being raised.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+            registry=registry,
+        ),
+        clocks_started=Counter(
+            "ecoute_sla_clocks_started_total",
+            "SLA clocks started, by kind and priority.",
+            ["kind", "priority"],
+            registry=registry,
+        ),
+        clocks_stopped=Counter(
+            "ecoute_sla_clocks_stopped_total",
+            "SLA clocks stopped, by kind, priority and outcome (met, missed, cancelled).",
+            ["kind", "priority", "outcome"],
+            registry=registry,
+        ),
+        clocks=Gauge(
+            "ecoute_sla_clocks",
+            "Running SLA clocks by kind, state and priority (from the database: "
+            "the same on every replica, aggregate with max).",
+            ["kind", "state", "priority"],
+            registry=registry,
+        ),
+    )
+
+
+def _desk_series(registry: CollectorRegistry) -> dict[str, Any]:
+    """The desk and its jobs: event backlog, replies, the queue, erasures, retention."""
+    return dict(
+        event_backlog=Gauge(
+            "ecoute_event_backlog",
+            "Events waiting for a consumer (from the database: the same on "
+            "every replica, aggregate with max).",
+            ["consumer"],
+            registry=registry,
+        ),
+        replies_requested=Counter(
+            "ecoute_replies_requested_total",
+            "Replies agents sent, by origin: written, saved_personalised (a saved reply "
+            "edited for the person), saved_unchanged, incident_note_personalised (an "
+            "incident's status note edited for the person) or incident_note_unchanged.",
+            ["origin"],
+            registry=registry,
+        ),
+        queue_size=Gauge(
+            "ecoute_queue_conversations",
+            "Open conversations waiting for an answer, by priority (from the database: "
+            "aggregate with max).",
+            ["priority"],
+            registry=registry,
+        ),
+        queue_oldest=Gauge(
+            "ecoute_queue_oldest_waiting_since_timestamp_seconds",
+            "When the longest-waiting person of each priority wrote (oldest wait = now - "
+            "this; from the database: aggregate with min).",
+            ["priority"],
+            registry=registry,
+        ),
+        erasures=Counter(
+            "ecoute_privacy_erasures_total",
+            "Erasure requests, by stage: requested (an admin asked), completed (both "
+            "services erased their copy).",
+            ["stage"],
+            registry=registry,
+        ),
+        purged=Counter(
+            "ecoute_retention_purged_conversations_total",
+            "Conversations emptied by the retention job (idle longer than kept).",
+            registry=registry,
+        ),
+    )
+
+
+def _incident_series(registry: CollectorRegistry) -> dict[str, Any]:
+    """Incidents: opened, open, their size and how fast they were detected."""
+    return dict(
+        incidents_opened=Counter(
+            "ecoute_incidents_opened_total",
+            "Incidents the detector opened (bursts of similar messages), by kind.",
+            ["kind"],
+            registry=registry,
+        ),
+        incidents_open=Gauge(
+            "ecoute_incidents_open",
+            "Open incidents by kind (from the database: aggregate with max).",
+            ["kind"],
+            registry=registry,
+        ),
+        incident_messages=Histogram(
+            "ecoute_incident_messages",
+            "Messages in an incident when the detector closes it after a quiet period.",
+            ["kind"],
+            buckets=(5, 10, 20, 50, 100, 200, 500, 1000, 5000),
+            registry=registry,
+        ),
+        incident_detect_lag=Histogram(
+            "ecoute_incident_detect_lag_seconds",
+            "Time from a burst's first message to its incident being opened (target 60 s).",
+            ["kind"],
+            buckets=(5, 10, 15, 30, 45, 60, 90, 120, 300, 600),
+            registry=registry,
+        ),
+    )

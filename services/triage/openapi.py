@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from services.infra.openapi import PROBES, Operation, document
-from services.triage.http_auth import LoginCodeIn, LoginIn, TokenIn
-from services.triage.http_desk import CorrectionIn, NoteIn, ReplyIn, SavedReplyIn
-from services.triage.http_incidents import MergeIn, SplitIn
-from services.triage.http_incidents import NoteIn as IncidentNoteIn
-from services.triage.http_privacy import PersonIn, RetentionIn
-from services.triage.http_security import CodeIn, PasswordIn
-from services.triage.http_security import PolicyIn as TwoFactorPolicyIn
-from services.triage.http_sla import WebhookIn
-from services.triage.sla_policy import PolicyIn
+from services.triage.access.http import LoginCodeIn, LoginIn, TokenIn
+from services.triage.access.http_security import CodeIn, PasswordIn
+from services.triage.access.http_security import PolicyIn as TwoFactorPolicyIn
+from services.triage.desk.http import CorrectionIn, NoteIn, ReplyIn, SavedReplyIn
+from services.triage.incidents.http import MergeIn, SplitIn
+from services.triage.incidents.http import NoteIn as IncidentNoteIn
+from services.triage.privacy.http import PersonIn, RetentionIn
+from services.triage.sla.policy import PolicyIn
+from services.triage.webhooks.http import WebhookIn
 
 P404 = {404: "No such conversation in your workspace"}
 AUTH = {

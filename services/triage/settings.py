@@ -8,8 +8,8 @@ from typing import Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.infra.secretbox import SecretBox, parse_key, parse_keys
 from services.infra.settings import ServiceSettings
-from services.triage.secretbox import SecretBox, parse_key, parse_keys
 
 OLD_KEYS_SETTING = "TRIAGE_TWO_FACTOR_OLD_KEYS"
 

@@ -17,11 +17,11 @@ from fakes.bluesky import CHAT_PROXY, BlueskyState, PostRef
 from fakes.bluesky import create_app as create_fake
 from fakes.clock import ManualClock
 from services.inbox.app import create_app as create_inbox
+from services.inbox.channels.credentials import CredentialStore
 from services.inbox.connectors import bluesky as connector_module
 from services.inbox.connectors.base import RateLimited
 from services.inbox.connectors.bluesky import BlueskyConnector
-from services.inbox.credentials import CredentialStore
-from services.inbox.delivery import Deliverer
+from services.inbox.delivery.deliverer import Deliverer
 from services.inbox.domain.bluesky import record_key
 from services.infra.db import create_engine
 from tests.connectors.world import ConnectorWorld

@@ -15,7 +15,8 @@ from fakes.clock import ManualClock
 from fakes.mastodon import MastodonState, status_html
 from fakes.mastodon import create_app as create_fake
 from services.inbox.app import create_app as create_inbox
-from services.inbox.delivery import CONSUMER, Deliverer, record_requests
+from services.inbox.consumer import CONSUMER
+from services.inbox.delivery.deliverer import Deliverer, record_requests
 from services.infra.db import create_engine
 from services.infra.events import Consumer, publish
 from tests.connectors.world import ConnectorWorld

@@ -20,10 +20,10 @@ from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
 from fakes.meta import MetaState, deliver_webhook
 from fakes.meta import create_app as create_fake
-from services.inbox import channels
 from services.inbox.app import create_app as create_inbox
+from services.inbox.channels import store as channels
+from services.inbox.channels.poller import Poller
 from services.inbox.connectors.meta import MetaConnector
-from services.inbox.poller import Poller
 from services.infra.db import create_engine
 from tests.connectors.world import ConnectorWorld
 from tests.support.world import bearer, inbox_settings, make_workspace

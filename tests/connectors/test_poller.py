@@ -10,12 +10,12 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
-from services.inbox import channels
+from services.inbox.channels import store as channels
+from services.inbox.channels.credentials import CredentialStore
+from services.inbox.channels.poller import Poller
 from services.inbox.connectors import registry
 from services.inbox.connectors.base import Channel, Page, RateLimited, Reply, Sent
-from services.inbox.credentials import CredentialStore
 from services.inbox.domain.messages import Incoming
-from services.inbox.poller import Poller
 from services.infra.db import create_engine
 from tests.support.world import make_workspace
 
@@ -62,7 +62,7 @@ class TwoStreams:
 
 @pytest.fixture
 async def setup(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setitem(registry.CONNECTORS, "mastodon", "tests.connectors.test_poller:TwoStreams")
+    monkeypatch.setitem(registry.CONNECTORS, "mastodon", TwoStreams)
     ws = await make_workspace(database_url)
     engine = create_engine(database_url, 3)
     async with engine.begin() as conn:

@@ -13,8 +13,8 @@ from sqlalchemy import text
 from fakes.clock import ManualClock
 from fakes.x import XState
 from fakes.x import create_app as create_fake
-from services.inbox import channels
 from services.inbox.app import create_app as create_inbox
+from services.inbox.channels import store as channels
 from services.inbox.connectors.base import Channel, CursorRejected
 from services.inbox.connectors.x import XConnector
 from services.infra.db import create_engine

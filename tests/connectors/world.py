@@ -11,11 +11,12 @@ from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
-from services.inbox import channels
+from services.inbox.channels import store as channels
+from services.inbox.channels.credentials import CredentialStore
+from services.inbox.channels.poller import Poller
 from services.inbox.connectors.base import Channel
-from services.inbox.credentials import CredentialStore
-from services.inbox.delivery import CONSUMER, Deliverer, record_requests
-from services.inbox.poller import Poller
+from services.inbox.consumer import CONSUMER
+from services.inbox.delivery.deliverer import Deliverer, record_requests
 from services.infra.events import Consumer, publish
 
 

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ecoute.v1 import events_pb2
 from services.infra.db import create_engine
 from services.infra.events import Event
-from services.triage import consumer
-from services.triage.corrections import (
+from services.triage.access.store import create_user, create_workspace
+from services.triage.desk.corrections import (
     InvalidCorrection,
     UnknownMessage,
     corrections_of,
@@ -28,7 +28,7 @@ from services.triage.corrections import (
     record_correction,
     write_csv,
 )
-from services.triage.store import create_user, create_workspace
+from services.triage.intake import consumer
 from services.triage.training import data
 from tools.embedded_pg import ROOT
 

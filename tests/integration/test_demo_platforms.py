@@ -10,7 +10,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from demo.feed import feed, load_corpus
+from demo.feed import LIVE, feed, load_corpus
 from demo.platforms import (
     META_APP_SECRET,
     META_VERIFY_TOKEN,
@@ -34,12 +34,13 @@ from demo.platforms import (
     person_id,
 )
 from ecoute.v1 import events_pb2
-from services.inbox import channels
 from services.inbox.app import create_app
+from services.inbox.channels import store as channels
+from services.inbox.channels.credentials import CredentialStore
+from services.inbox.channels.poller import Poller
 from services.inbox.connectors.bluesky import forget_sessions
-from services.inbox.credentials import CredentialStore
-from services.inbox.delivery import CONSUMER, Deliverer, record_requests
-from services.inbox.poller import Poller
+from services.inbox.consumer import CONSUMER
+from services.inbox.delivery.deliverer import Deliverer, record_requests
 from services.infra.db import create_engine
 from services.infra.events import Consumer, publish
 from tests.support.world import Workspace, inbox_settings, make_workspace
@@ -192,12 +193,18 @@ async def test_the_corpus_arrives_through_the_fakes_threaded_back_dated_and_once
             written = f"{handle} {written}"
         assert row[m["external_id"]].text == written, m["external_id"]
 
-    # Back-dated by minutes_ago, on every platform (to the second: Meta sends seconds).
-    start = row[corpus[0]["external_id"]].created_at
-    for m in corpus:
+    # History back-dated by minutes_ago, on every platform (to the second: Meta sends
+    # seconds); live messages dated when written, after the history's start.
+    history = [m for m in corpus if LIVE not in m]
+    start = row[history[0]["external_id"]].created_at
+    for m in history:
         apart = (row[m["external_id"]].created_at - start).total_seconds()
-        expected = (corpus[0]["minutes_ago"] - m["minutes_ago"]) * 60
+        expected = (history[0]["minutes_ago"] - m["minutes_ago"]) * 60
         assert abs(apart - expected) < 1.0, m["external_id"]
+    started = start + timedelta(minutes=history[0]["minutes_ago"])
+    for m in corpus:
+        if LIVE in m:
+            assert started - timedelta(seconds=1) <= row[m["external_id"]].created_at, m
 
     # A second run: new, empty fakes (a restart). The corpus is known to be loaded, the
     # channels now point at the new fakes, and polling them stores nothing new.

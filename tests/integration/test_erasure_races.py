@@ -18,10 +18,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ecoute.v1 import events_pb2
-from services.inbox.delivery import inbox_consumer
+from services.inbox.consumer import inbox_consumer
 from services.infra.db import create_engine
 from services.infra.events import Consumer, Event, publish
-from services.triage.consumer import handle_batch
+from services.triage.intake.consumer import handle_batch
 from tests.integration.test_privacy import (
     MARIE,
     MARIE_M,

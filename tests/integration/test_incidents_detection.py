@@ -13,7 +13,7 @@ from sqlalchemy import text
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.triage.app import create_app as create_triage
-from services.triage.incident_detector import IncidentDetector, IncidentNews
+from services.triage.incidents.detector import IncidentDetector, IncidentNews
 from tests.integration.test_incidents_desk import events, subscribe
 from tests.support.world import (
     ago,
@@ -231,7 +231,7 @@ async def test_a_tick_judges_only_the_latest_signals_of_a_flooded_window(
     services: tuple[Any, Any], database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Bounded work per tick: the latest ``WINDOW_LIMIT`` signals, in time order."""
-    from services.triage import incident_signals
+    from services.triage.incidents import store as incident_store
 
     inbox, _ = services
     ws = await make_workspace(database_url)
@@ -249,12 +249,12 @@ async def test_a_tick_judges_only_the_latest_signals_of_a_flooded_window(
         lambda rows: len(rows) == len(ORDINARY),
         ws=ws.id,
     )
-    monkeypatch.setattr(incident_signals, "WINDOW_LIMIT", 3)
+    monkeypatch.setattr(incident_store, "WINDOW_LIMIT", 3)
     engine = create_engine(database_url, 1)
     try:
         async with engine.connect() as conn:
             now = datetime.now(UTC)
-            window = await incident_signals.window(conn, ws.id, now - timedelta(hours=1), now)
+            window = await incident_store.signal_window(conn, ws.id, now - timedelta(hours=1), now)
     finally:
         await engine.dispose()
     assert [s.at for s in window] == sorted(s.at for s in window)

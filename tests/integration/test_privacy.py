@@ -21,7 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.inbox.app import create_app as create_inbox
-from services.inbox.delivery import inbox_consumer
+from services.inbox.consumer import inbox_consumer
 from services.inbox.metrics import InboxMetrics
 from services.infra.db import create_engine
 from services.triage.app import create_app as create_triage
@@ -811,7 +811,7 @@ async def test_a_late_delivery_failure_keeps_no_platform_words_on_an_erased_repl
 ) -> None:
     """The platform's refusal may quote or name the person: once the reply to them is
     erased, a ``reply.failed`` that arrives late records the reason, not the words."""
-    from services.triage import desk
+    from services.triage.desk import store as desk
 
     async with inbox_consuming(stage.database_url):
         await seeded(stage)

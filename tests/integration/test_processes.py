@@ -72,10 +72,10 @@ async def test_sigterm_mid_backlog_loses_no_claimed_message(database_url: str) -
     from datetime import UTC, datetime, timedelta
 
     from services.inbox.domain.messages import Incoming
-    from services.inbox.store import store_batch
+    from services.inbox.ingest.store import store_batch
     from services.infra.db import create_engine
     from services.infra.events import Consumer
-    from services.triage.consumer import handle_batch
+    from services.triage.intake.consumer import handle_batch
 
     ws = await make_workspace(database_url)
     engine = create_engine(database_url, 2)

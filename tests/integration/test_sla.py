@@ -15,9 +15,9 @@ from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import Consumer
 from services.triage.app import create_app as create_triage
-from services.triage.consumer import handle_batch
-from services.triage.scheduler import SlaScheduler, Transition
-from services.triage.sla_policy import DEFAULT_DOCUMENT
+from services.triage.intake.consumer import handle_batch
+from services.triage.sla.policy import DEFAULT_DOCUMENT
+from services.triage.sla.scheduler import SlaScheduler, Transition
 from tests.support.world import (
     ago,
     bearer,
@@ -59,9 +59,12 @@ async def wait_for(triage: Any, path: str, token: str, ready: Any) -> Any:
     raise AssertionError(f"{path} never reached the expected state: {body}")
 
 
-async def test_the_queue_puts_breached_then_at_risk_then_ok_whatever_the_priority(
+async def test_the_queue_puts_danger_first_then_the_earliest_deadline(
     services: tuple[Any, Any], database_url: str
 ) -> None:
+    """A fresh safety report (P1) outranks a breached question: danger first, whatever the
+    clocks say. Then earliest deadline first: the most overdue on top, then the one about to
+    breach, then the rest; ``claim next`` hands them out in that order."""
     inbox, triage = services
     ws = await make_workspace(database_url)
     await ingest(
@@ -70,18 +73,28 @@ async def test_the_queue_puts_breached_then_at_risk_then_ok_whatever_the_priorit
         message("fresh-p1", SAFETY, author="1", created_at=ago(minutes=1)),
         message("risky-p2", OUTAGE, author="2", created_at=ago(minutes=100)),
         message("late-p3", QUESTION, author="3", created_at=ago(hours=9)),
+        message(
+            "later-p3", "How do I add a bag to my booking?", author="4", created_at=ago(hours=12)
+        ),
     )
-    body = await wait_for(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 3)
+    body = await wait_for(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 4)
     assert [(i["sla"]["state"], i["priority"]) for i in body["items"]] == [
+        ("ok", "P1"),
+        ("breached", "P3"),
         ("breached", "P3"),
         ("at_risk", "P2"),
-        ("ok", "P1"),
     ]
-    late, risky, fresh = body["items"]
-    assert late["sla"]["time_left_seconds"] < -3000
+    fresh, most_late, late, risky = body["items"]
+    assert most_late["sla"]["due_at"] < late["sla"]["due_at"]  # the most overdue on top
+    assert most_late["sla"]["time_left_seconds"] < late["sla"]["time_left_seconds"] < -3000
     assert 0 < risky["sla"]["time_left_seconds"] <= 20 * 60
     assert 27 * 60 < fresh["sla"]["time_left_seconds"] <= 29 * 60 + 5
-    assert fresh["sla"]["due_at"] > risky["sla"]["due_at"]
+    handed_out = []
+    for _ in range(4):
+        response = await triage.post("/v1/queue/claim-next", headers=bearer(ws.agent_token))
+        assert response.status == 200, await response.text()
+        handed_out.append((await response.json())["conversation_id"])
+    assert handed_out == [i["conversation_id"] for i in body["items"]]
 
 
 async def test_a_brand_reply_meets_the_first_response_and_history_says_so(

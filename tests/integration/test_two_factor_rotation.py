@@ -20,9 +20,9 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.infra.logs import JsonFormatter
+from services.infra.secretbox import KEY_ID_BYTES, NONCE_BYTES, V1, V2, SecretBox, key_id
 from services.triage.app import create_app as create_triage
 from services.triage.domain.two_factor import secret_from_text
-from services.triage.secretbox import KEY_ID_BYTES, NONCE_BYTES, V1, V2, SecretBox, key_id
 from tests.integration.test_two_factor import (
     PASSWORD,
     Session,
@@ -145,11 +145,18 @@ def first_format(key: str, plain: bytes, workspace_id: uuid.UUID, user_id: uuid.
     return V1 + nonce + AESGCM(raw(key)).encrypt(nonce, plain, context)
 
 
-async def reseal_command(database_url: str, *args: str, **env: str) -> tuple[int, str, str]:
+# The command as the README gives it, and as the module it runs.
+SUB_COMMAND = ("services.triage", "reseal-two-factor")
+MODULE = ("services.triage.access.reseal_two_factor",)
+
+
+async def reseal_command(
+    database_url: str, *args: str, entry: tuple[str, ...] = SUB_COMMAND, **env: str
+) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "services.triage.reseal_two_factor",
+        *entry,
         *args,
         cwd=ROOT,
         env={
@@ -242,13 +249,19 @@ async def test_the_reseal_command_moves_every_row_to_the_new_key_and_counts_them
     }
 
 
-async def test_the_reseal_command_without_a_key_or_with_a_bad_one_says_so() -> None:
+@pytest.mark.parametrize("entry", [SUB_COMMAND, MODULE], ids=["sub-command", "module"])
+async def test_the_reseal_command_without_a_key_or_with_a_bad_one_says_so(
+    entry: tuple[str, ...],
+) -> None:
     nowhere = "postgresql://nobody@127.0.0.1:1/none"
-    status, out, err = await reseal_command(nowhere)
+    status, out, err = await reseal_command(nowhere, entry=entry)
     assert (status, out) == (2, "") and "TRIAGE_TWO_FACTOR_KEY is not set" in err
     malformed = "not-a-key-but-still-secret"
     status, out, err = await reseal_command(
-        nowhere, TRIAGE_TWO_FACTOR_KEY=NEW, TRIAGE_TWO_FACTOR_OLD_KEYS=f"{OLD},{malformed}"
+        nowhere,
+        entry=entry,
+        TRIAGE_TWO_FACTOR_KEY=NEW,
+        TRIAGE_TWO_FACTOR_OLD_KEYS=f"{OLD},{malformed}",
     )
     assert (status, out) == (2, "") and "TRIAGE_TWO_FACTOR_OLD_KEYS, key 2" in err
     assert malformed not in err and OLD not in err and NEW not in err

@@ -16,10 +16,10 @@ from ecoute.v1 import events_pb2
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import Consumer, publish
-from services.triage import webhooks
 from services.triage.app import create_app as create_triage
-from services.triage.consumer import handle_batch
-from services.triage.scheduler import SlaScheduler
+from services.triage.intake.consumer import handle_batch
+from services.triage.sla.scheduler import SlaScheduler
+from services.triage.webhooks import sender as webhooks
 from tests.support.world import (
     ago,
     bearer,

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from services.infra.db import create_engine
 from services.infra.events import Consumer
-from services.triage.consumer import handle_batch
+from services.triage.intake.consumer import handle_batch
 from tests.security.conftest import Worlds
 from tests.support.world import bearer, message
 

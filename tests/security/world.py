@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.inbox.store import create_ingest_token
+from services.inbox.ingest.store import create_ingest_token
 from services.infra.db import create_engine
 from services.infra.events import Consumer
-from services.triage.consumer import handle_batch
-from services.triage.incident_detector import IncidentDetector
+from services.triage.incidents.detector import IncidentDetector
+from services.triage.intake.consumer import handle_batch
 from tests.support.authenticator import Authenticator
 from tests.support.world import ago, bearer, make_user, make_workspace, message
 

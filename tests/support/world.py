@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.inbox.ingest.store import create_ingest_token
 from services.inbox.settings import InboxSettings
-from services.inbox.store import create_ingest_token
 from services.infra.auth import new_token
 from services.infra.db import create_engine
-from services.triage.accounts import set_password
+from services.triage.access.accounts import set_password
+from services.triage.access.store import create_api_token, create_user, create_workspace
 from services.triage.settings import TriageSettings
-from services.triage.store import create_api_token, create_user, create_workspace
 
 
 def inbox_settings(database_url: str, **overrides: Any) -> InboxSettings:

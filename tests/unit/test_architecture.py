@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,170 @@ def test_services_do_not_import_each_other(service: str, other: str) -> None:
         if any(m.startswith(f"services.{other}") for m in _modules(p))
     ]
     assert offenders == []
+
+
+# --- The layout: SQL in stores, areas in one order, a pure domain -------------------------
+
+SQL_NAMES = {"text", "select", "insert", "update", "delete", "literal_column", "table"}
+# Where SQL may live besides an area's store.py: migrations, and the shared event transport,
+# engine and probes (infrastructure with no domain in it).
+SQL_ALLOWED = ("services/infra/", "/migrations/", "services/infra/alembic/")
+
+# Each triage area may import only the areas after it (and itself). The composition roots
+# (app.py, __main__.py, openapi.py, metrics.py) wire every area and are exempt; training is
+# offline code that reads the domain only.
+TRIAGE_LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"training"}),
+    frozenset({"intake"}),
+    frozenset({"desk"}),
+    frozenset({"incidents"}),
+    frozenset({"sla", "privacy", "stats", "webhooks"}),
+    frozenset({"access"}),
+    frozenset({"news", "settings"}),
+    frozenset({"domain"}),
+)
+COMPOSITION = {"app", "__main__", "openapi", "metrics", "__init__", "migrations", "model", "ui"}
+
+
+def sql_calls(source: str) -> list[str]:
+    """Names of SQLAlchemy statement builders a module imports (``text``, ``select``…)."""
+    tree = ast.parse(source)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in ("sqlalchemy", "sqlalchemy.sql"):
+            found += [a.name for a in node.names if a.name in SQL_NAMES]
+        elif isinstance(node, ast.Attribute) and node.attr in SQL_NAMES:
+            base = node.value
+            if isinstance(base, ast.Name) and base.id in ("sa", "sqlalchemy"):
+                found.append(node.attr)
+    return found
+
+
+def _service_modules() -> list[Path]:
+    return sorted(
+        p
+        for service in ("inbox", "triage")
+        for p in (ROOT / "services" / service).rglob("*.py")
+        if not any(part in str(p) for part in SQL_ALLOWED)
+    )
+
+
+@pytest.mark.parametrize("path", _service_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_sql_lives_only_in_stores(path: Path) -> None:
+    """A newcomer finds every statement of an area in its store.py."""
+    if path.name != "store.py":
+        assert sql_calls(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_sql_rule_catches_a_statement_outside_a_store() -> None:
+    assert sql_calls("from sqlalchemy import text\nq = text('SELECT 1')\n") == ["text"]
+    assert sql_calls("import sqlalchemy as sa\nq = sa.select(1)\n") == ["select"]
+    assert sql_calls("from sqlalchemy.ext.asyncio import AsyncConnection\n") == []
+
+
+def area_of(path: Path) -> str:
+    """The triage area a module belongs to: its folder, or its name at the top level."""
+    parts = path.relative_to(ROOT / "services" / "triage").with_suffix("").parts
+    return parts[0]
+
+
+def imported_triage_areas(source: str, own_package: str) -> set[str]:
+    """Triage areas a module imports, absolute or relative (``from ..desk import store``)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = own_package.split(".")[: len(own_package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            names = (
+                [module]
+                if module != "services.triage"
+                else [f"services.triage.{a.name}" for a in node.names]
+            )
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        found |= {n.split(".")[2] for n in names if n.startswith("services.triage.")}
+    return found
+
+
+def layer_violations(area: str, imported: set[str]) -> set[str]:
+    """Areas imported against the declared order (an area may import only later layers)."""
+    rank = {a: i for i, layer in enumerate(TRIAGE_LAYERS) for a in layer}
+    if area in COMPOSITION:
+        return set()
+    return {
+        other
+        for other in imported - {area}
+        if other not in COMPOSITION and (other not in rank or rank[other] <= rank[area])
+    }
+
+
+TRIAGE_MODULES = sorted((ROOT / "services" / "triage").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", TRIAGE_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_triage_areas_import_in_one_order(path: Path) -> None:
+    area = area_of(path)
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    imported = imported_triage_areas(path.read_text(encoding="utf-8"), package)
+    assert layer_violations(area, imported) == set()
+
+
+def test_every_triage_area_is_declared() -> None:
+    declared = {a for layer in TRIAGE_LAYERS for a in layer} | COMPOSITION
+    assert {area_of(p) for p in TRIAGE_MODULES} <= declared
+
+
+def test_the_order_rule_catches_an_upward_import() -> None:
+    # sla sits below desk: sla importing desk is refused, desk importing sla is fine.
+    source = "from services.triage.desk import store\n"
+    assert layer_violations("sla", imported_triage_areas(source, "services.triage.sla")) == {"desk"}
+    relative = "from ..desk.store import queue\n"
+    assert layer_violations("sla", imported_triage_areas(relative, "services.triage.sla")) == {
+        "desk"
+    }
+    assert layer_violations("desk", {"sla", "access", "domain"}) == set()
+    # Peers in one layer do not import each other.
+    assert layer_violations("sla", {"privacy"}) == {"privacy"}
+
+
+def domain_imports(source: str) -> set[str]:
+    """What a domain module imports outside the standard library, numpy and domain/."""
+    allowed_roots = set(sys.stdlib_module_names) | {"numpy", "__future__"}
+    bad: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: only siblings inside domain/
+                if node.level > 1:
+                    bad.add("." * node.level + (node.module or ""))
+                continue
+            module = node.module or ""
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] not in allowed_roots:
+                    bad.add(alias.name)
+            continue
+        else:
+            continue
+        if ".domain" in module and module.startswith("services."):
+            continue
+        if module.split(".")[0] not in allowed_roots:
+            bad.add(module)
+    return bad
+
+
+@pytest.mark.parametrize("path", DOMAIN_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_domain_imports_only_domain_stdlib_and_numpy(path: Path) -> None:
+    assert domain_imports(path.read_text(encoding="utf-8")) == set()
+
+
+def test_the_domain_rule_catches_a_service_import() -> None:
+    assert domain_imports("from services.infra.http import json_response\n") == {
+        "services.infra.http"
+    }
+    assert domain_imports("from ..desk import store\n") == {"..desk"}
+    assert domain_imports("import pydantic\n") == {"pydantic"}
+    assert domain_imports("from services.triage.domain.sla import Clock\nimport numpy\n") == set()

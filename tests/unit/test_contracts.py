@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import json_format
 
 from ecoute.v1 import ingest_pb2
-from services.inbox.ingest_request import BatchError, parse_json, parse_protobuf
+from services.inbox.ingest.request import BatchError, parse_json, parse_protobuf
 from tools.gen_proto import ROOT, generate
 
 

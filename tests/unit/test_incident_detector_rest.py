@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.triage import incident_detector
+from services.infra import worker
+from services.triage.incidents import detector as incident_detector
 
 
 class _Clock:
@@ -34,7 +35,7 @@ async def _rests_after(monkeypatch: pytest.MonkeyPatch, tick_takes: float) -> li
         if len(rests) == 3:
             event.set()
 
-    monkeypatch.setattr(incident_detector, "sleep_or_stop", rest)
+    monkeypatch.setattr(worker, "sleep_or_stop", rest)  # the rest between two steps
     engine: Any = None  # the ticks above never reach the database
     await Detector(engine, tick_seconds=5.0, stopwatch=clock).run(stop)
     return rests

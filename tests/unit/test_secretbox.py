@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import ValidationError
 
-from services.triage.secretbox import (
+from services.infra.secretbox import (
     KEY_ID_BYTES,
     NONCE_BYTES,
     V1,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from services.infra.secretbox import SecretBox, SecretBoxError, parse_key
 from services.triage.domain.two_factor import (
     code_at,
     code_at_step,
@@ -21,7 +22,6 @@ from services.triage.domain.two_factor import (
     step_at,
     two_factor_required,
 )
-from services.triage.secretbox import SecretBox, SecretBoxError, parse_key
 from tools.dev import dev_two_factor_key
 
 RFC_SECRET = b"12345678901234567890"  # RFC 6238 appendix B, SHA-1 seed

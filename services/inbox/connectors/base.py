@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import aiohttp
 
@@ -107,6 +107,19 @@ class Connector(Protocol):
         ...
 
     async def send(self, reply: Reply) -> Sent: ...
+
+
+@runtime_checkable
+class Reconciles(Protocol):
+    """The optional part of a connector: finding the post an interrupted send made.
+
+    The delivery loop asks a connector that has it before sending a reply again; without
+    it, only a platform that dedupes resends by itself is tried again.
+    """
+
+    async def find_sent(self, reply: Reply) -> Sent | None:
+        """The post an earlier attempt made for ``reply``, if it landed (None: send it)."""
+        ...
 
 
 class BearerConnector:

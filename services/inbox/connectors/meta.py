@@ -1,6 +1,6 @@
 """Meta (Facebook Page comments, Messenger, Instagram): replies through the Graph API.
 
-Meta only pushes: messages arrive through ``/webhooks/meta`` (``webhooks_meta.py``), so this
+Meta only pushes: messages arrive through ``/webhooks/meta`` (``webhooks/http_meta.py``), so this
 connector has no streams and the poller does nothing with it; create these channels with
 ``"polling": false``. A channel's ``account_id`` is the Page id (``facebook``: feed comments;
 ``messenger``: DMs) or the Instagram professional account id (``instagram``: comments,

@@ -1,8 +1,7 @@
-"""Which connector speaks for which platform (imported when first needed)."""
+"""Which connector speaks for which platform: a plain mapping of connector classes."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -10,32 +9,24 @@ from typing import Any
 import aiohttp
 
 from services.inbox.connectors.base import Channel, Connector, Rejected
+from services.inbox.connectors.bluesky import BlueskyConnector
+from services.inbox.connectors.mastodon import MastodonConnector
+from services.inbox.connectors.meta import MetaConnector
+from services.inbox.connectors.x import XConnector
 
-Factory = Callable[
+ConnectorClass = Callable[
     [Channel, dict[str, Any], aiohttp.ClientSession, Callable[[], datetime]], Connector
 ]
 
-# platform -> "module:ClassName"; Facebook, Instagram and Messenger share Meta's Graph API.
-CONNECTORS: dict[str, str] = {
-    "mastodon": "services.inbox.connectors.mastodon:MastodonConnector",
-    "x": "services.inbox.connectors.x:XConnector",
-    "bluesky": "services.inbox.connectors.bluesky:BlueskyConnector",
-    "facebook": "services.inbox.connectors.meta:MetaConnector",
-    "instagram": "services.inbox.connectors.meta:MetaConnector",
-    "messenger": "services.inbox.connectors.meta:MetaConnector",
+# Facebook, Instagram and Messenger share Meta's Graph API.
+CONNECTORS: dict[str, ConnectorClass] = {
+    "mastodon": MastodonConnector,
+    "x": XConnector,
+    "bluesky": BlueskyConnector,
+    "facebook": MetaConnector,
+    "instagram": MetaConnector,
+    "messenger": MetaConnector,
 }
-
-
-def factory_for(platform: str) -> Factory:
-    target = CONNECTORS.get(platform)
-    if target is None:
-        raise Rejected("unsupported", f"no connector for {platform}")
-    module, _, name = target.partition(":")
-    try:
-        found: Factory = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        raise Rejected("unsupported", f"the {platform} connector is not available") from None
-    return found
 
 
 def connector_for(
@@ -44,4 +35,9 @@ def connector_for(
     session: aiohttp.ClientSession,
     clock: Callable[[], datetime],
 ) -> Connector:
-    return factory_for(channel.platform)(channel, credentials, session, clock)
+    """The channel's connector; ``Rejected("unsupported")`` for a platform without one."""
+    try:
+        connector_class = CONNECTORS[channel.platform]
+    except KeyError:
+        raise Rejected("unsupported", f"no connector for {channel.platform}") from None
+    return connector_class(channel, credentials, session, clock)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 REAUTH_RECHECK = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(minutes=15)
 FAILING_AFTER = 3
+HEALTH = ("ok", "rate_limited", "needs_reauth", "failing")  # a channel's health, as stored
 
 
 def after_success(now: datetime, poll_seconds: int) -> datetime:

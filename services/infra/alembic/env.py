@@ -6,9 +6,8 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.infra.db import sqlalchemy_url
+from services.infra.db import create_engine
 
 
 def _run(connection: Connection) -> None:
@@ -18,7 +17,8 @@ def _run(connection: Connection) -> None:
 
 
 async def _main() -> None:
-    engine = create_async_engine(sqlalchemy_url(context.config.attributes["database_url"]))
+    # No statement timeout: building an index on a large table may take a while.
+    engine = create_engine(context.config.attributes["database_url"], 1, command_timeout=None)
     async with engine.connect() as conn:
         await conn.run_sync(_run)
         await conn.commit()

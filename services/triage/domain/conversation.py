@@ -105,3 +105,7 @@ def after_outbound(state: ConversationState, created_at: datetime) -> Conversati
         # The person wrote again after this reply (seen before it): still waiting, since then.
         return replace(state, last_outbound_at=created_at, waiting_since=state.last_inbound_at)
     return replace(state, last_outbound_at=created_at, needs_answer=False, waiting_since=None)
+
+
+# The longest reply or note an agent may write (characters); platforms may allow less.
+MAX_REPLY = 5000

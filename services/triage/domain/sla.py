@@ -177,3 +177,7 @@ def retarget(clock: Clock, priority: int, policy: Policy) -> Clock:
     if clock.stopped_at is not None:
         return clock
     return replace(clock, priority=priority, target_seconds=policy.target(clock.kind, priority))
+
+
+# The queue's ``sla_rank`` values, most urgent first.
+SLA_STATES = {0: "breached", 1: "at_risk", 2: "ok", 3: "paused", 4: "none"}

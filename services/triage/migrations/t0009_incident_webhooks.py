@@ -3,7 +3,7 @@
 Revision ID: t0009
 Revises: t0008
 
-The same signed, retried delivery as SLA breaches (``services/triage/webhooks.py``): a team
+The same signed, retried delivery as SLA breaches (``services/triage/webhooks/sender.py``): a team
 pages itself when a burst becomes an incident, without polling the desk.
 """
 

@@ -1,0 +1,2 @@
+"""Connected channels: their configuration API, the poller, credentials by reference, and
+their SQL (configuration, polling leases, cursors, health)."""

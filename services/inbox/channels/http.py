@@ -1,0 +1,65 @@
+"""``/v1/channels``: connect a platform account to a workspace and see its health.
+
+Authenticated by the workspace's ingest token (the credential of its edge). Credentials are
+never sent or shown here: a channel names them (``credentials_ref``) and the inbox reads them
+from its secret store.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from services.inbox.channels import store as channels
+from services.inbox.ingest.auth import ingest_token, workspace_of
+from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.platforms import CONNECTED
+from services.infra.strings import NO_NUL
+
+
+class ChannelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: Annotated[str, Field(min_length=1, max_length=256, pattern=NO_NUL)]
+    base_url: HttpUrl
+    credentials_ref: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    polling: bool = True
+    poll_seconds: Annotated[int, Field(ge=5, le=86_400)] = 60
+
+
+async def _workspace(request: web.Request) -> uuid.UUID:
+    return await workspace_of(request, ingest_token(request))
+
+
+async def put_channel(request: web.Request) -> web.Response:
+    workspace = await _workspace(request)
+    platform, key = request.match_info["platform"], request.match_info["key"]
+    if platform not in CONNECTED:
+        raise ProblemError(404, "Not Found", f"No platform {platform!r}.")
+    if (
+        not key
+        or len(key) > 128
+        or not key.replace("-", "").replace("_", "").replace(".", "").isalnum()
+    ):
+        raise ProblemError(422, "Invalid channel key", "Letters, digits, '-', '_' and '.'.")
+    body = await read_model(request, ChannelIn, 16_384, "Invalid channel")
+    settings = body.model_dump()
+    settings["base_url"] = str(body.base_url).rstrip("/")
+    async with request.app[ENGINE_KEY].begin() as conn:
+        channel = await channels.configure(conn, workspace, platform, key, settings)
+    return json_response(channel)
+
+
+async def get_channels(request: web.Request) -> web.Response:
+    workspace = await _workspace(request)
+    async with request.app[ENGINE_KEY].connect() as conn:
+        found = await channels.list_channels(conn, workspace)
+    return json_response({"items": found})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/channels", get_channels)
+    app.router.add_put("/v1/channels/{platform}/{key}", put_channel)

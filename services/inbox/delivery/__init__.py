@@ -1,0 +1,1 @@
+"""Delivering agents' replies to the platforms, at most one post per reply."""

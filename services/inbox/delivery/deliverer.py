@@ -1,0 +1,246 @@
+"""Delivering agents' replies to the platforms: at most one post per reply.
+
+1. A ``reply.requested`` event becomes a ``queued`` delivery row (the consumer does no
+   network I/O inside its transaction).
+2. The delivery loop claims due rows and records the attempt (``sending``, attempts + 1)
+   in its own transaction *before* calling the platform.
+3. Success is recorded with the platform's id in one transaction that also stores the reply
+   as an outbound message (so triage's clocks stop through the usual message path) and
+   publishes ``reply.delivered``; a failure retries with back-off or ends in ``reply.failed``
+   with a bounded reason.
+A row found still ``sending`` was interrupted mid-send (crash): it is reconciled first —
+a connector that can find the post it made reports it; otherwise only a platform that dedupes
+resends itself (an idempotency key) is tried again, and any other is failed as
+``unknown_outcome`` for a person to check, rather than risk a double post.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ecoute.v1 import events_pb2
+from services.inbox.channels import store as channel_store
+from services.inbox.channels.credentials import CredentialStore
+from services.inbox.connectors.base import (
+    AuthExpired,
+    Channel,
+    RateLimited,
+    Reconciles,
+    Rejected,
+    Reply,
+    Sent,
+    Unavailable,
+)
+from services.inbox.connectors.registry import connector_for
+from services.inbox.delivery import store
+from services.inbox.domain.messages import Incoming
+from services.inbox.events import timestamp
+from services.inbox.ingest.store import store_batch
+from services.inbox.metrics import InboxMetrics
+from services.infra.events import Event, publish
+from services.infra.worker import run_worker
+
+log = logging.getLogger("ecoute.inbox.delivery")
+
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=2)
+# Platforms whose send endpoint dedupes a resend by itself (Mastodon's Idempotency-Key).
+SELF_DEDUPING = {"mastodon"}
+
+
+async def record_requests(conn: AsyncConnection, events: list[Event]) -> None:
+    """Consumer handler: each reply.requested becomes a queued delivery, once."""
+    for event in events:
+        if event.topic != "reply.requested":
+            continue
+        request = events_pb2.ReplyRequested.FromString(event.payload)
+        await store.queue(
+            conn,
+            request.workspace_id,
+            uuid.UUID(request.reply_id),
+            conversation_id=request.conversation_id,
+            agent_id=request.agent_id,
+            reply_text=request.text,
+            in_reply_to_message_id=request.in_reply_to_message_id,
+            requested_at=request.requested_at.ToDatetime(UTC),
+        )
+
+
+class Deliverer:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        credentials: CredentialStore,
+        session: aiohttp.ClientSession,
+        metrics: InboxMetrics | None = None,
+        *,
+        batch: int = 20,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.credentials = credentials
+        self.session = session
+        self.metrics = metrics
+        self.batch = batch
+        self.clock = clock
+
+    async def deliver_due(self) -> int:
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            claimed = await store.claim_due(conn, now, self.batch, LEASE.total_seconds())
+        await asyncio.gather(*(self._deliver(row) for row in claimed))
+        return len(claimed)
+
+    async def _deliver(self, row: Any) -> None:
+        async with self.engine.connect() as conn:
+            context = await store.context_of(
+                conn, row.workspace_id, row.channel_id, row.in_reply_to_id
+            )
+        channel = channel_store.describe_channel(context)
+        reply = Reply(
+            reply_id=row.reply_id,
+            text=row.text,
+            kind=context.answered_kind,
+            in_reply_to=context.answered_id,
+            author_external_id=context.author_id,
+            author_handle=context.author_handle,
+            thread_id=context.answered_thread,
+            raw=context.answered_raw,
+        )
+        interrupted = row.was == "sending"  # a previous attempt may have posted already
+        reconciled = False
+        try:
+            connector = connector_for(
+                channel, self.credentials.get(channel.credentials_ref), self.session, self.clock
+            )
+            sent: Sent | None = None
+            if interrupted:  # did the earlier post happen?
+                if isinstance(connector, Reconciles):
+                    sent = await connector.find_sent(reply)
+                    reconciled = True
+                elif channel.platform not in SELF_DEDUPING:
+                    await self._failed(
+                        row,
+                        channel,
+                        "unknown_outcome",
+                        "interrupted while sending; check the platform",
+                        False,
+                    )
+                    return
+            if sent is None:
+                sent = await connector.send(reply)
+        except RateLimited as exc:  # refused: nothing was posted by this attempt
+            await self._retry(
+                row, channel, "rate_limited", exc.retry_at, uncertain=interrupted and not reconciled
+            )
+            return
+        except Unavailable as exc:
+            unknown = exc.maybe_sent or (interrupted and not reconciled)
+            await self._retry(row, channel, "unreachable", None, uncertain=unknown)
+            return
+        except AuthExpired as exc:
+            detail = self.credentials.redact(channel.credentials_ref, exc.detail)
+            await self._failed(row, channel, "auth_expired", detail, True)
+            return
+        except Rejected as exc:
+            detail = self.credentials.redact(channel.credentials_ref, exc.detail)
+            await self._failed(row, channel, exc.reason, detail, False)
+            return
+        await self._delivered(row, channel, context, reply, sent)
+
+    async def _delivered(
+        self, row: Any, channel: Channel, context: Any, reply: Reply, sent: Sent
+    ) -> None:
+        outbound = Incoming(
+            platform=channel.platform,
+            channel=channel.key,
+            external_id=sent.platform_message_id,
+            kind="dm" if reply.kind == "dm" else "reply",
+            direction="out",
+            author_external_id=channel.account_id,
+            author_handle="",
+            author_display_name="",
+            text=reply.text,
+            created_at=sent.created_at,
+            in_reply_to=reply.in_reply_to,
+            thread_id=reply.thread_id,
+        )
+        event = events_pb2.ReplyDelivered(
+            workspace_id=str(row.workspace_id),
+            reply_id=str(row.reply_id),
+            conversation_id=row.conversation_id,
+            platform_message_id=sent.platform_message_id,
+            delivered_at=timestamp(sent.created_at),
+        )
+        async with self.engine.begin() as conn:
+            await store.mark_delivered(
+                conn, row.workspace_id, row.reply_id, sent.platform_message_id
+            )
+            await store_batch(conn, row.workspace_id, [outbound], self.clock())
+            await publish(conn, "reply.delivered", [row.workspace_id], [event.SerializeToString()])
+        if self.metrics is not None:
+            self.metrics.deliveries.labels(channel.platform).inc()
+
+    async def _retry(
+        self, row: Any, channel: Channel, reason: str, retry_at: datetime | None, *, uncertain: bool
+    ) -> None:
+        """Try again later. An attempt whose outcome is unknown stays ``sending``, so the
+        next claim reconciles with the platform before it sends again."""
+        if row.attempts >= MAX_ATTEMPTS:
+            await self._failed(row, channel, reason, "gave up after retries", True)
+            return
+        now = self.clock()
+        backoff = timedelta(seconds=min(600.0, 5 * 2**row.attempts) * (0.5 + random.random()))
+        when = retry_at if retry_at is not None and retry_at > now else now + backoff
+        async with self.engine.begin() as conn:
+            await store.schedule_retry(
+                conn,
+                row.workspace_id,
+                row.reply_id,
+                state="sending" if uncertain else "queued",
+                when=when,
+                reason=reason,
+            )
+        if self.metrics is not None:
+            self.metrics.delivery_failures.labels(channel.platform, reason).inc()
+
+    async def _failed(
+        self, row: Any, channel: Channel, reason: str, detail: str, retryable: bool
+    ) -> None:
+        event = events_pb2.ReplyFailed(
+            workspace_id=str(row.workspace_id),
+            reply_id=str(row.reply_id),
+            conversation_id=row.conversation_id,
+            reason=reason,
+            detail=detail[:500],
+            retryable=retryable,
+            failed_at=timestamp(self.clock()),
+        )
+        async with self.engine.begin() as conn:
+            await store.mark_failed(conn, row.workspace_id, row.reply_id, reason, detail[:500])
+            await publish(conn, "reply.failed", [row.workspace_id], [event.SerializeToString()])
+        if self.metrics is not None:
+            self.metrics.delivery_failures.labels(channel.platform, reason).inc()
+        log.warning(
+            "reply not delivered",
+            extra={
+                "workspace_id": str(row.workspace_id),
+                "platform": channel.platform,
+                "reason": reason,
+            },
+        )
+
+    async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
+        async def step() -> float:
+            return 0.0 if await self.deliver_due() else idle_seconds
+
+        await run_worker("delivery", step, stop, first_backoff=idle_seconds)

@@ -1,0 +1,141 @@
+"""SQL of reply deliveries: a request queued once, due rows claimed, each outcome recorded."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+_QUEUE = text(
+    """
+    INSERT INTO inbox.deliveries (workspace_id, reply_id, conversation_id, channel_id,
+                                  in_reply_to_id, agent_id, text, requested_at)
+    SELECT CAST(:ws AS uuid), :reply, :conversation, m.channel_id, m.id, :agent, :text,
+           :requested
+    FROM inbox.messages AS m
+    WHERE m.workspace_id = CAST(:ws AS uuid) AND m.id = :message
+      AND m.erased_at IS NULL
+    ON CONFLICT (workspace_id, reply_id) DO NOTHING
+    """
+)
+_CLAIM = text(
+    """
+    WITH due AS (
+        SELECT workspace_id, reply_id, state AS was FROM inbox.deliveries
+        WHERE state IN ('queued', 'sending') AND next_attempt_at <= :now
+        ORDER BY next_attempt_at LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE inbox.deliveries AS d
+    SET state = 'sending', attempts = d.attempts + 1,
+        next_attempt_at = CAST(:now AS timestamptz) + make_interval(secs => :lease),
+        updated_at = now()
+    FROM due WHERE d.workspace_id = due.workspace_id AND d.reply_id = due.reply_id
+    RETURNING d.*, due.was
+    """
+)
+_DELIVERED = text(
+    "UPDATE inbox.deliveries SET state = 'delivered', platform_message_id = :pid, "
+    "updated_at = now() WHERE workspace_id = :ws AND reply_id = :reply"
+)
+_RETRY = text(
+    "UPDATE inbox.deliveries SET state = :state, next_attempt_at = :when, "
+    "failure_reason = :reason, updated_at = now() "
+    "WHERE workspace_id = :ws AND reply_id = :reply"
+)
+_FAILED = text(
+    "UPDATE inbox.deliveries SET state = 'failed', failure_reason = :reason, "
+    "failure_detail = :detail, updated_at = now() "
+    "WHERE workspace_id = :ws AND reply_id = :reply"
+)
+_CONTEXT = text(
+    """
+    SELECT c.*, m.external_id AS answered_id, m.kind AS answered_kind,
+           m.thread_id AS answered_thread, m.raw AS answered_raw,
+           a.external_id AS author_id, a.handle AS author_handle
+    FROM inbox.channels AS c
+    JOIN inbox.messages AS m ON m.workspace_id = c.workspace_id AND m.id = :message
+    JOIN inbox.authors AS a ON a.workspace_id = m.workspace_id AND a.id = m.author_id
+    WHERE c.workspace_id = :ws AND c.id = :channel
+    """
+)
+
+
+async def queue(
+    conn: AsyncConnection,
+    workspace_id: str,
+    reply_id: uuid.UUID,
+    *,
+    conversation_id: int,
+    agent_id: str,
+    reply_text: str,
+    in_reply_to_message_id: int,
+    requested_at: datetime,
+) -> None:
+    """A queued delivery for a reply, once (none if the answered message was erased)."""
+    await conn.execute(
+        _QUEUE,
+        {
+            "ws": workspace_id,
+            "reply": reply_id,
+            "conversation": conversation_id,
+            "agent": agent_id,
+            "text": reply_text,
+            "message": in_reply_to_message_id,
+            "requested": requested_at,
+        },
+    )
+
+
+async def claim_due(
+    conn: AsyncConnection, now: datetime, limit: int, lease_seconds: float
+) -> list[Any]:
+    """Due deliveries, marked ``sending`` with one more attempt; ``was`` is their old state."""
+    return list(
+        (await conn.execute(_CLAIM, {"now": now, "limit": limit, "lease": lease_seconds})).all()
+    )
+
+
+async def context_of(
+    conn: AsyncConnection, workspace_id: uuid.UUID, channel_id: int, message_id: int
+) -> Any:
+    """The channel a delivery goes through, with the answered message and its author."""
+    return (
+        await conn.execute(
+            _CONTEXT, {"ws": workspace_id, "channel": channel_id, "message": message_id}
+        )
+    ).one()
+
+
+async def mark_delivered(
+    conn: AsyncConnection, workspace_id: uuid.UUID, reply_id: uuid.UUID, platform_message_id: str
+) -> None:
+    """In the transaction that also stores the reply as an outbound message."""
+    params = {"pid": platform_message_id, "ws": workspace_id, "reply": reply_id}
+    await conn.execute(_DELIVERED, params)
+
+
+async def schedule_retry(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    reply_id: uuid.UUID,
+    *,
+    state: str,
+    when: datetime,
+    reason: str,
+) -> None:
+    """Try again at ``when``; state ``sending`` marks an attempt of unknown outcome, which the
+    next claim reconciles before sending again."""
+    params = {"state": state, "when": when, "reason": reason, "ws": workspace_id, "reply": reply_id}
+    await conn.execute(_RETRY, params)
+
+
+async def mark_failed(
+    conn: AsyncConnection, workspace_id: uuid.UUID, reply_id: uuid.UUID, reason: str, detail: str
+) -> None:
+    """Given up for good: ``reason`` is a bounded code, ``detail`` already redacted."""
+    params = {"reason": reason, "detail": detail, "ws": workspace_id, "reply": reply_id}
+    await conn.execute(_FAILED, params)

@@ -1,0 +1,144 @@
+"""Meta webhooks (``/webhooks/meta``): the subscription handshake, then signed event batches.
+
+GET is Meta's handshake: ``hub.mode=subscribe`` and a ``hub.verify_token`` equal (constant
+time) to ``INBOX_META_VERIFY_TOKEN`` get 200 with the ``hub.challenge`` text; anything else 403.
+POST: the raw body is read first and ``X-Hub-Signature-256: sha256=<hex>`` is checked over those
+exact bytes with ``INBOX_META_APP_SECRET`` (Meta signs its ``\\uXXXX``-escaped bytes; any
+re-serialisation would change them). A missing or wrong signature (the legacy SHA-1 header alone
+included) is a 401 and stores nothing. Then Page ``feed`` comments go to ``facebook`` channels,
+Page messaging to ``messenger`` channels (both keyed by the Page id), and ``object: instagram``
+to ``instagram`` channels (keyed by the IG account id): see ``domain/meta.py``.
+
+Meta retries a notification for up to 36 hours and sometimes sends it twice; the unique index
+on (channel, external id) makes a redelivery store nothing new. Malformed or unknown events
+are acknowledged with 200 (else Meta retries them for 36 hours and then disables the
+subscription), counted and logged without their text. Without an app secret (or, for the
+handshake, a verify token) the endpoint answers 503: it is not configured.
+
+``ecoute_webhook_requests_total{platform="meta"}`` counts requests, one outcome each:
+``handshake``, ``forged`` (bad signature or verify token), ``malformed`` (unreadable body, or
+only malformed events), ``stored`` (something new), ``duplicate`` (messages, none new — a
+redelivery, or no channel knows the account), ``ignored`` (nothing that is a message).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+
+from aiohttp import web
+
+from services.inbox.domain.meta import Notification, read_notification
+from services.inbox.webhooks.hub import MAX_WEBHOOK_BYTES, WebhookHub
+from services.infra.auth import same_secret
+from services.infra.http import ProblemError, json_response, read_body
+
+log = logging.getLogger("ecoute.inbox.webhooks.meta")
+
+PLATFORM = "meta"
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+MAX_CHALLENGE = 256
+
+
+def expected_signature(app_secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_matches(app_secret: str, body: bytes, header: str | None) -> bool:
+    """``X-Hub-Signature-256`` over the exact bytes received, compared in constant time."""
+    if not header or not app_secret:
+        return False
+    try:
+        given = header.strip().lower().encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return same_secret(expected_signature(app_secret, body).encode("ascii"), given)
+
+
+async def receive(request: web.Request, hub: WebhookHub) -> web.StreamResponse:
+    if request.method == "GET":
+        return _handshake(request, hub)
+    app_secret = hub.settings.meta_app_secret.get_secret_value()
+    if not app_secret:
+        raise ProblemError(
+            503, "Not Configured", "Meta webhooks need INBOX_META_APP_SECRET to check signatures."
+        )
+    body = await read_body(request, MAX_WEBHOOK_BYTES)
+    if not signature_matches(app_secret, body, request.headers.get(SIGNATURE_HEADER)):
+        hub.count(PLATFORM, "forged")
+        log.warning(
+            "meta webhook refused",
+            extra={
+                "reason": "missing signature"
+                if SIGNATURE_HEADER not in request.headers
+                else "signature mismatch",
+                "bytes": len(body),
+            },
+        )
+        raise ProblemError(
+            401, "Unauthorized", f"{SIGNATURE_HEADER} is missing or does not match the body."
+        )
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        hub.count(PLATFORM, "malformed")
+        log.warning("meta webhook body is not JSON", extra={"bytes": len(body)})
+        return _acknowledged()
+    notification = read_notification(payload)
+    stored = 0
+    for account_id, messages in notification.messages.items():
+        platforms = sorted({m.platform for m in messages})
+        stored += await hub.store(platforms, account_id, messages)
+    outcome = _outcome(notification, stored)
+    hub.count(PLATFORM, outcome)
+    log.info(
+        "meta webhook received",
+        extra={
+            "outcome": outcome,
+            "object": payload.get("object") if isinstance(payload, dict) else None,
+            "messages": notification.message_count,
+            "stored": stored,
+            "ignored": dict(notification.ignored),
+            "malformed": notification.malformed,
+        },
+    )
+    return _acknowledged()
+
+
+def _outcome(notification: Notification, stored: int) -> str:
+    if stored:
+        return "stored"
+    if notification.message_count:
+        return "duplicate"
+    if notification.malformed:
+        return "malformed"
+    return "ignored"
+
+
+def _acknowledged() -> web.Response:
+    return json_response({"status": "received"})
+
+
+def _handshake(request: web.Request, hub: WebhookHub) -> web.Response:
+    expected = hub.settings.meta_verify_token.get_secret_value()
+    if not expected:
+        raise ProblemError(
+            503, "Not Configured", "Meta webhooks need INBOX_META_VERIFY_TOKEN for the handshake."
+        )
+    query = request.query
+    challenge = query.get("hub.challenge", "")
+    given = query.get("hub.verify_token", "").encode("utf-8", "surrogatepass")
+    if (
+        query.get("hub.mode") == "subscribe"
+        and same_secret(given, expected.encode("utf-8", "surrogatepass"))
+        and 0 < len(challenge) <= MAX_CHALLENGE
+    ):
+        hub.count(PLATFORM, "handshake")
+        return web.Response(
+            text=challenge, content_type="text/plain", headers={"X-Content-Type-Options": "nosniff"}
+        )
+    hub.count(PLATFORM, "forged")
+    log.warning("meta webhook handshake refused")
+    raise ProblemError(403, "Forbidden", "hub.mode or hub.verify_token is wrong.")

@@ -1,0 +1,62 @@
+"""What a webhook receiver may use: settings (app secrets), metrics, and storage by account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.inbox.channels import store as channel_store
+from services.inbox.domain.messages import Incoming
+from services.inbox.ingest.store import store_batch
+from services.inbox.metrics import InboxMetrics
+from services.inbox.settings import InboxSettings
+
+MAX_WEBHOOK_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WebhookHub:
+    """What a receiver may use: settings (app secrets), metrics, and storage by account."""
+
+    engine: AsyncEngine
+    settings: InboxSettings
+    metrics: InboxMetrics
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def count(self, platform: str, outcome: str) -> None:
+        """outcome: stored, duplicate, ignored, handshake, forged, malformed."""
+        self.metrics.webhook_requests.labels(platform, outcome).inc()
+
+    async def store(
+        self, platforms: Sequence[str], account_id: str, messages: Sequence[Incoming]
+    ) -> int:
+        """Store messages for every channel connected to this platform account.
+
+        Messages must carry the channel key ``""``: it is filled in per channel found.
+        Returns how many were new (0 when no channel knows the account).
+        """
+        if not messages:
+            return 0
+        stored = 0
+        async with self.engine.begin() as conn:
+            rows = await channel_store.channels_of_account(conn, platforms, account_id)
+            for row in rows:
+                mine = [m for m in messages if m.platform == row.platform]
+                if not mine:
+                    continue
+                placed = [_with_channel(m, row.key) for m in mine]
+                results = await store_batch(conn, row.workspace_id, placed, self.clock())
+                self.metrics.count_stored(placed, results)
+                stored += sum(r.status == "stored" for r in results)
+        return stored
+
+
+def _with_channel(message: Incoming, key: str) -> Incoming:
+    return replace(message, channel=key)
+
+
+HUB_KEY = web.AppKey("webhook_hub", WebhookHub)

@@ -1,0 +1,791 @@
+"""SQL of workspaces, users, sessions, API tokens, sign-in failures, two-factor and the
+audit log. Every statement names the workspace (or finds its row by a secret's digest).
+
+The rules (password hashing, session lifetimes, rate limits, two-factor decisions) live in
+``accounts.py`` and ``two_factor.py``; the statements here take their results as values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.infra.auth import token_digest
+
+# ---- workspaces, users, audit log ------------------------------------------------------
+
+
+async def create_workspace(
+    conn: AsyncConnection, name: str, workspace_id: uuid.UUID | None = None
+) -> uuid.UUID:
+    workspace_id = workspace_id or uuid.uuid4()
+    await conn.execute(
+        text(
+            "INSERT INTO triage.workspaces (id, name) VALUES (:id, :name) "
+            "ON CONFLICT (id) DO NOTHING"
+        ),
+        {"id": workspace_id, "name": name},
+    )
+    return workspace_id
+
+
+async def create_user(
+    conn: AsyncConnection, workspace_id: uuid.UUID, email: str, display_name: str, role: str
+) -> uuid.UUID:
+    """Create the user, or return the existing one with that e-mail in the workspace."""
+    row = (
+        await conn.execute(
+            text(
+                """
+        INSERT INTO triage.users (workspace_id, id, email, display_name, role)
+        VALUES (:ws, :id, :email, :name, :role)
+        ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET role = EXCLUDED.role
+        RETURNING id
+        """
+            ),
+            {
+                "ws": workspace_id,
+                "id": uuid.uuid4(),
+                "email": email,
+                "name": display_name,
+                "role": role,
+            },
+        )
+    ).one()
+    return uuid.UUID(str(row.id))
+
+
+# Whether the user must still enrol in two-factor, from the workspace's policy (needs the
+# user as ``u`` and their workspace as ``w``).
+ENROLMENT_SQL = """
+    (w.two_factor_policy = 'everyone'
+     OR (w.two_factor_policy = 'leads_and_admins' AND u.role IN ('lead', 'admin')))
+    AND NOT EXISTS (SELECT 1 FROM triage.two_factor AS tf
+                    WHERE tf.workspace_id = u.workspace_id AND tf.user_id = u.id
+                      AND tf.enabled_at IS NOT NULL) AS must_enrol
+"""
+
+
+async def find_login(
+    conn: AsyncConnection, email: str
+) -> list[tuple[uuid.UUID, uuid.UUID, str, str | None]]:
+    """(workspace, user, role, password hash) of every user with this e-mail."""
+    rows = (
+        await conn.execute(
+            text(
+                "SELECT workspace_id, id, role, password_hash FROM triage.users "
+                "WHERE lower(email) = lower(:email)"
+            ),
+            {"email": email},
+        )
+    ).all()
+    return [(r.workspace_id, r.id, r.role, r.password_hash) for r in rows]
+
+
+async def signing_in(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
+) -> Row[Any]:
+    """(email, role, must_enrol) of a user who has just proven who they are."""
+    return (
+        await conn.execute(
+            text(
+                f"SELECT u.email, u.role, {ENROLMENT_SQL} FROM triage.users AS u "
+                "JOIN triage.workspaces AS w ON w.id = u.workspace_id "
+                "WHERE u.workspace_id = :ws AND u.id = :id"
+            ),
+            {"ws": workspace_id, "id": user_id},
+        )
+    ).one()
+
+
+async def profile(conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID) -> Row[Any]:
+    """(email, display_name, role) of a user."""
+    return (
+        await conn.execute(
+            text(
+                "SELECT email, display_name, role FROM triage.users "
+                "WHERE workspace_id = :ws AND id = :id"
+            ),
+            {"ws": workspace_id, "id": user_id},
+        )
+    ).one()
+
+
+async def email_of(conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    return str(
+        (
+            await conn.execute(
+                text("SELECT email FROM triage.users WHERE workspace_id = :ws AND id = :id"),
+                {"ws": workspace_id, "id": user_id},
+            )
+        ).scalar_one()
+    )
+
+
+async def user_exists(conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    found = (
+        await conn.execute(
+            text("SELECT 1 FROM triage.users WHERE workspace_id = :ws AND id = :id"),
+            {"ws": workspace_id, "id": user_id},
+        )
+    ).first()
+    return found is not None
+
+
+async def users_and_two_factor(conn: AsyncConnection, workspace_id: uuid.UUID) -> list[Row[Any]]:
+    """(id, email, display_name, role, two_factor) of every user of the workspace."""
+    rows = (
+        await conn.execute(
+            text(
+                """
+        SELECT u.id, u.email, u.display_name, u.role,
+               coalesce(tf.enabled_at IS NOT NULL, false) AS two_factor
+        FROM triage.users AS u
+        LEFT JOIN triage.two_factor AS tf
+               ON tf.workspace_id = u.workspace_id AND tf.user_id = u.id
+        WHERE u.workspace_id = :ws ORDER BY lower(u.email)
+        """
+            ),
+            {"ws": workspace_id},
+        )
+    ).all()
+    return list(rows)
+
+
+async def password_hash(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
+) -> str | None:
+    stored = (
+        await conn.execute(
+            text("SELECT password_hash FROM triage.users WHERE workspace_id = :ws AND id = :id"),
+            {"ws": workspace_id, "id": user_id},
+        )
+    ).scalar_one()
+    return None if stored is None else str(stored)
+
+
+async def set_password_hash(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, password_hash: str
+) -> None:
+    await conn.execute(
+        text("UPDATE triage.users SET password_hash = :h WHERE workspace_id = :ws AND id = :id"),
+        {"h": password_hash, "ws": workspace_id, "id": user_id},
+    )
+
+
+async def audit(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    action: str,
+    conversation_id: int | None = None,
+    detail: dict[str, object] | None = None,
+) -> None:
+    """Who did what to which conversation (ids and codes only, never message text)."""
+    await conn.execute(
+        text(
+            "INSERT INTO triage.audit_log (workspace_id, user_id, action, conversation_id, detail) "
+            "VALUES (:ws, :user, :action, :conversation, CAST(:detail AS jsonb))"
+        ),
+        {
+            "ws": workspace_id,
+            "user": user_id,
+            "action": action,
+            "conversation": conversation_id,
+            "detail": orjson.dumps(detail or {}).decode(),
+        },
+    )
+
+
+# ---- failed sign-ins -------------------------------------------------------------------
+
+
+async def failure_counts(conn: AsyncConnection, keys: list[str], since: datetime) -> dict[str, int]:
+    """How many failures each key (an e-mail, an address…) has had since ``since``."""
+    rows = (
+        await conn.execute(
+            text(
+                "SELECT key, count(*) AS n FROM triage.login_attempts "
+                "WHERE key = ANY(CAST(:keys AS text[])) AND at > :since GROUP BY key"
+            ),
+            {"keys": keys, "since": since},
+        )
+    ).all()
+    return {r.key: int(r.n) for r in rows}
+
+
+async def add_failures(
+    conn: AsyncConnection, keys: list[str], now: datetime, forget_before: datetime
+) -> None:
+    """One failure for each key; failures older than ``forget_before`` go."""
+    await conn.execute(
+        text(
+            "INSERT INTO triage.login_attempts (key, at) SELECT unnest(CAST(:keys AS text[])), :at"
+        ),
+        {"keys": keys, "at": now},
+    )
+    await conn.execute(
+        text("DELETE FROM triage.login_attempts WHERE at < :old"), {"old": forget_before}
+    )
+
+
+# ---- sessions --------------------------------------------------------------------------
+
+
+async def insert_session(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    token: str,
+    csrf: str,
+    now: datetime,
+    expires_at: datetime,
+    method: str,
+    user_agent: str,
+) -> None:
+    """Keep a new session by the digests of its cookie and CSRF tokens."""
+    await conn.execute(
+        text(
+            """
+        INSERT INTO triage.sessions (digest, workspace_id, user_id, csrf_digest, created_at,
+                                     last_seen_at, expires_at, method, user_agent)
+        VALUES (:digest, :ws, :user, :csrf, :now, :now, :expires, :method, :agent)
+        """
+        ),
+        {
+            "digest": token_digest(token),
+            "ws": workspace_id,
+            "user": user_id,
+            "csrf": token_digest(csrf),
+            "now": now,
+            "expires": expires_at,
+            "method": method,
+            "agent": user_agent[:200],
+        },
+    )
+
+
+async def touch_session(
+    conn: AsyncConnection, token: str, now: datetime, idle_since: datetime
+) -> Row[Any] | None:
+    """Mark a live session used; (workspace_id, user_id, role, csrf_digest, id, must_enrol),
+    or None if it is revoked, expired or was last used before ``idle_since``."""
+    return (
+        await conn.execute(
+            text(
+                f"""
+        UPDATE triage.sessions AS s SET last_seen_at = :now
+        FROM triage.users AS u JOIN triage.workspaces AS w ON w.id = u.workspace_id
+        WHERE s.digest = :digest AND s.revoked_at IS NULL AND s.expires_at > :now
+          AND s.last_seen_at > :idle AND u.workspace_id = s.workspace_id AND u.id = s.user_id
+        RETURNING s.workspace_id, s.user_id, u.role, s.csrf_digest, s.id, {ENROLMENT_SQL}
+        """
+            ),
+            {"digest": token_digest(token), "now": now, "idle": idle_since},
+        )
+    ).first()
+
+
+async def live_session_must_enrol(
+    conn: AsyncConnection, token: str, now: datetime, idle_since: datetime
+) -> bool | None:
+    """Whether the user of a live session must enrol; None if the session does not hold
+    (read-only: checking does not keep it alive)."""
+    row = (
+        await conn.execute(
+            text(
+                f"""
+        SELECT {ENROLMENT_SQL} FROM triage.sessions AS s
+        JOIN triage.users AS u ON u.workspace_id = s.workspace_id AND u.id = s.user_id
+        JOIN triage.workspaces AS w ON w.id = u.workspace_id
+        WHERE s.digest = :digest AND s.revoked_at IS NULL AND s.expires_at > :now
+          AND s.last_seen_at > :idle
+        """
+            ),
+            {"digest": token_digest(token), "now": now, "idle": idle_since},
+        )
+    ).first()
+    return None if row is None else bool(row.must_enrol)
+
+
+async def set_session_csrf(conn: AsyncConnection, token: str, csrf: str) -> None:
+    await conn.execute(
+        text("UPDATE triage.sessions SET csrf_digest = :c WHERE digest = :d"),
+        {"c": token_digest(csrf), "d": token_digest(token)},
+    )
+
+
+async def close_session(conn: AsyncConnection, token: str, now: datetime) -> None:
+    await conn.execute(
+        text("UPDATE triage.sessions SET revoked_at = :now WHERE digest = :d"),
+        {"now": now, "d": token_digest(token)},
+    )
+
+
+async def live_sessions(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    now: datetime,
+    idle_since: datetime,
+) -> list[Row[Any]]:
+    """(id, created_at, last_seen_at, expires_at, method, user_agent) of the user's live
+    sessions, the most recently used first."""
+    rows = (
+        await conn.execute(
+            text(
+                """
+        SELECT id, created_at, last_seen_at, expires_at, method, user_agent
+        FROM triage.sessions
+        WHERE workspace_id = :ws AND user_id = :user AND revoked_at IS NULL
+          AND expires_at > :now AND last_seen_at > :idle
+        ORDER BY last_seen_at DESC
+        """
+            ),
+            {"ws": workspace_id, "user": user_id, "now": now, "idle": idle_since},
+        )
+    ).all()
+    return list(rows)
+
+
+async def revoke_session(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    session_id: uuid.UUID,
+    user_id: uuid.UUID,
+    any_user: bool,
+    now: datetime,
+) -> uuid.UUID | None:
+    """End a session of ``user_id`` (of anyone in the workspace if ``any_user``); whose it
+    was, or None if there is no such session."""
+    row = (
+        await conn.execute(
+            text(
+                """
+        UPDATE triage.sessions SET revoked_at = coalesce(revoked_at, :now)
+        WHERE workspace_id = :ws AND id = :id AND (user_id = :me OR :admin)
+        RETURNING user_id
+        """
+            ),
+            {
+                "ws": workspace_id,
+                "id": session_id,
+                "me": user_id,
+                "admin": any_user,
+                "now": now,
+            },
+        )
+    ).first()
+    return None if row is None else uuid.UUID(str(row.user_id))
+
+
+async def revoke_sessions(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    now: datetime,
+    keep: uuid.UUID | None = None,
+) -> int:
+    """End every live session of the user but ``keep`` (the caller's own); how many ended."""
+    result = await conn.execute(
+        text(
+            "UPDATE triage.sessions SET revoked_at = :now "
+            "WHERE workspace_id = :ws AND user_id = :user AND revoked_at IS NULL "
+            "AND expires_at > :now AND id IS DISTINCT FROM :keep"
+        ),
+        {"now": now, "ws": workspace_id, "user": user_id, "keep": keep},
+    )
+    return int(result.rowcount)
+
+
+# ---- API tokens ------------------------------------------------------------------------
+
+
+async def create_api_token(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    token: str,
+    name: str,
+    token_id: uuid.UUID | None = None,
+) -> None:
+    """Keep a token by its digest (a token given twice, as the demo does, stays the first)."""
+    await conn.execute(
+        text(
+            "INSERT INTO triage.api_tokens (digest, workspace_id, user_id, name, id) "
+            "VALUES (:digest, :ws, :user, :name, :id) ON CONFLICT (digest) DO NOTHING"
+        ),
+        {
+            "digest": token_digest(token),
+            "ws": workspace_id,
+            "user": user_id,
+            "name": name,
+            "id": token_id or uuid.uuid4(),
+        },
+    )
+
+
+async def token_owner(conn: AsyncConnection, token: str) -> Row[Any] | None:
+    """(workspace_id, user_id, role, must_enrol) of a live API token, or None."""
+    return (
+        await conn.execute(
+            text(
+                f"""
+        SELECT t.workspace_id, t.user_id, u.role, {ENROLMENT_SQL} FROM triage.api_tokens AS t
+        JOIN triage.users AS u ON u.workspace_id = t.workspace_id AND u.id = t.user_id
+        JOIN triage.workspaces AS w ON w.id = u.workspace_id
+        WHERE t.digest = :digest AND t.revoked_at IS NULL
+        """
+            ),
+            {"digest": token_digest(token)},
+        )
+    ).first()
+
+
+async def api_tokens(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
+) -> list[dict[str, object]]:
+    """Every API token of the user, revoked ones too (never their values)."""
+    rows = (
+        await conn.execute(
+            text(
+                "SELECT id, name, created_at, revoked_at FROM triage.api_tokens "
+                "WHERE workspace_id = :ws AND user_id = :me ORDER BY created_at"
+            ),
+            {"ws": workspace_id, "me": user_id},
+        )
+    ).all()
+    return [
+        {"id": r.id, "name": r.name, "created_at": r.created_at, "revoked_at": r.revoked_at}
+        for r in rows
+    ]
+
+
+async def live_api_tokens(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
+) -> list[dict[str, object]]:
+    rows = (
+        await conn.execute(
+            text(
+                "SELECT id, name, created_at FROM triage.api_tokens "
+                "WHERE workspace_id = :ws AND user_id = :user AND revoked_at IS NULL "
+                "ORDER BY created_at"
+            ),
+            {"ws": workspace_id, "user": user_id},
+        )
+    ).all()
+    return [{"id": r.id, "name": r.name, "created_at": r.created_at} for r in rows]
+
+
+async def revoke_api_token(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    token_id: uuid.UUID,
+    user_id: uuid.UUID,
+    any_user: bool,
+) -> bool:
+    """Revoke a token of ``user_id`` (of anyone in the workspace if ``any_user``); False if
+    there is no such token."""
+    row = (
+        await conn.execute(
+            text(
+                """
+        UPDATE triage.api_tokens SET revoked_at = coalesce(revoked_at, now())
+        WHERE workspace_id = :ws AND id = :id AND (user_id = :me OR :admin)
+        RETURNING id
+        """
+            ),
+            {"ws": workspace_id, "id": token_id, "me": user_id, "admin": any_user},
+        )
+    ).first()
+    return row is not None
+
+
+async def revoke_tokens(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> int:
+    """Revoke every API token of the user; how many were live."""
+    result = await conn.execute(
+        text(
+            "UPDATE triage.api_tokens SET revoked_at = :now "
+            "WHERE workspace_id = :ws AND user_id = :user AND revoked_at IS NULL"
+        ),
+        {"now": now, "ws": workspace_id, "user": user_id},
+    )
+    return int(result.rowcount)
+
+
+# ---- two-factor ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    secret: bytes  # sealed
+    enabled: bool
+    last_step: int | None
+
+
+async def enrolment(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
+) -> Enrolment | None:
+    row = (
+        await conn.execute(
+            text(
+                "SELECT secret, enabled_at IS NOT NULL AS enabled, last_step "
+                "FROM triage.two_factor WHERE workspace_id = :ws AND user_id = :user"
+            ),
+            {"ws": workspace_id, "user": user_id},
+        )
+    ).first()
+    return Enrolment(bytes(row.secret), row.enabled, row.last_step) if row else None
+
+
+async def replace_secret(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, old: bytes, new: bytes
+) -> bool:
+    """Store ``new`` only if the row still holds ``old`` (a new enrolment in between is
+    left alone)."""
+    row = (
+        await conn.execute(
+            text(
+                "UPDATE triage.two_factor SET secret = :new "
+                "WHERE workspace_id = :ws AND user_id = :user AND secret = :old RETURNING 1"
+            ),
+            {"ws": workspace_id, "user": user_id, "old": old, "new": new},
+        )
+    ).first()
+    return row is not None
+
+
+async def begin_enrolment(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, sealed: bytes, now: datetime
+) -> bool:
+    """Store a new secret awaiting its first code; False if two-factor is already on."""
+    row = (
+        await conn.execute(
+            text(
+                """
+        INSERT INTO triage.two_factor (workspace_id, user_id, secret, created_at)
+        VALUES (:ws, :user, :secret, :now)
+        ON CONFLICT (workspace_id, user_id) DO UPDATE
+            SET secret = EXCLUDED.secret, created_at = EXCLUDED.created_at, last_step = NULL
+            WHERE triage.two_factor.enabled_at IS NULL
+        RETURNING 1
+        """
+            ),
+            {"ws": workspace_id, "user": user_id, "secret": sealed, "now": now},
+        )
+    ).first()
+    return row is not None
+
+
+async def take_step(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, step: int, *, enabled: bool
+) -> bool:
+    """Record ``step`` as used if it is later than every step used before (atomically)."""
+    row = (
+        await conn.execute(
+            text(
+                """
+        UPDATE triage.two_factor SET last_step = :step
+        WHERE workspace_id = :ws AND user_id = :user
+          AND (enabled_at IS NOT NULL) = :enabled
+          AND (last_step IS NULL OR last_step < :step)
+        RETURNING 1
+        """
+            ),
+            {"ws": workspace_id, "user": user_id, "step": step, "enabled": enabled},
+        )
+    ).first()
+    return row is not None
+
+
+async def enable_two_factor(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> None:
+    await conn.execute(
+        text(
+            "UPDATE triage.two_factor SET enabled_at = :now "
+            "WHERE workspace_id = :ws AND user_id = :user"
+        ),
+        {"ws": workspace_id, "user": user_id, "now": now},
+    )
+
+
+async def replace_recovery_digests(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, digests: list[bytes]
+) -> None:
+    """The user's recovery codes become these (by digest); the old ones stop working."""
+    await conn.execute(
+        text("DELETE FROM triage.recovery_codes WHERE workspace_id = :ws AND user_id = :user"),
+        {"ws": workspace_id, "user": user_id},
+    )
+    await conn.execute(
+        text(
+            "INSERT INTO triage.recovery_codes (workspace_id, user_id, digest) "
+            "SELECT :ws, :user, unnest(CAST(:digests AS bytea[]))"
+        ),
+        {"ws": workspace_id, "user": user_id, "digests": digests},
+    )
+
+
+async def spend_recovery_digest(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, digest: bytes, now: datetime
+) -> bool:
+    """Mark a recovery code used; False if unknown or already used."""
+    row = (
+        await conn.execute(
+            text(
+                """
+        UPDATE triage.recovery_codes SET used_at = :now
+        WHERE workspace_id = :ws AND user_id = :user AND digest = :digest AND used_at IS NULL
+        RETURNING 1
+        """
+            ),
+            {"ws": workspace_id, "user": user_id, "digest": digest, "now": now},
+        )
+    ).first()
+    return row is not None
+
+
+async def recovery_codes_left(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
+) -> int:
+    return int(
+        (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM triage.recovery_codes "
+                    "WHERE workspace_id = :ws AND user_id = :user AND used_at IS NULL"
+                ),
+                {"ws": workspace_id, "user": user_id},
+            )
+        ).scalar_one()
+    )
+
+
+async def remove_two_factor(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
+) -> bool:
+    """Turn two-factor off (secret and recovery codes gone); False if it was not on."""
+    await conn.execute(
+        text("DELETE FROM triage.recovery_codes WHERE workspace_id = :ws AND user_id = :user"),
+        {"ws": workspace_id, "user": user_id},
+    )
+    row = (
+        await conn.execute(
+            text(
+                "DELETE FROM triage.two_factor WHERE workspace_id = :ws AND user_id = :user "
+                "RETURNING enabled_at IS NOT NULL AS enabled"
+            ),
+            {"ws": workspace_id, "user": user_id},
+        )
+    ).first()
+    return bool(row and row.enabled)
+
+
+async def lock_secrets_after(
+    conn: AsyncConnection, after: tuple[uuid.UUID, uuid.UUID], limit: int
+) -> list[Row[Any]]:
+    """(workspace_id, user_id, secret) of the next ``limit`` rows after ``after`` in key
+    order, locked until the transaction ends."""
+    rows = (
+        await conn.execute(
+            text(
+                """
+        SELECT workspace_id, user_id, secret FROM triage.two_factor
+        WHERE (workspace_id, user_id) > (:ws, :user)
+        ORDER BY workspace_id, user_id LIMIT :n FOR UPDATE
+        """
+            ),
+            {"ws": after[0], "user": after[1], "n": limit},
+        )
+    ).all()
+    return list(rows)
+
+
+async def insert_pending(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    token: str,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    """Keep a pending sign-in by its token's digest (expired ones go)."""
+    await conn.execute(
+        text("DELETE FROM triage.pending_logins WHERE expires_at < :now"), {"now": now}
+    )
+    await conn.execute(
+        text(
+            "INSERT INTO triage.pending_logins (digest, workspace_id, user_id, created_at, "
+            "expires_at) VALUES (:d, :ws, :user, :now, :expires)"
+        ),
+        {
+            "d": token_digest(token),
+            "ws": workspace_id,
+            "user": user_id,
+            "now": now,
+            "expires": expires_at,
+        },
+    )
+
+
+async def claim_pending(
+    conn: AsyncConnection, token: str, now: datetime, max_attempts: int
+) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """(workspace, user) of a live pending sign-in, counting one attempt; None if it is
+    unknown, expired, used or out of attempts."""
+    row = (
+        await conn.execute(
+            text(
+                """
+        UPDATE triage.pending_logins SET attempts = attempts + 1
+        WHERE digest = :d AND used_at IS NULL AND expires_at > :now AND attempts < :max
+        RETURNING workspace_id, user_id
+        """
+            ),
+            {"d": token_digest(token), "now": now, "max": max_attempts},
+        )
+    ).first()
+    return (row.workspace_id, row.user_id) if row else None
+
+
+async def close_pending(conn: AsyncConnection, token: str, now: datetime) -> None:
+    await conn.execute(
+        text("UPDATE triage.pending_logins SET used_at = :now WHERE digest = :d"),
+        {"d": token_digest(token), "now": now},
+    )
+
+
+async def two_factor_policy(conn: AsyncConnection, workspace_id: uuid.UUID) -> str:
+    return str(
+        (
+            await conn.execute(
+                text("SELECT two_factor_policy FROM triage.workspaces WHERE id = :ws"),
+                {"ws": workspace_id},
+            )
+        ).scalar_one()
+    )
+
+
+async def set_two_factor_policy(conn: AsyncConnection, workspace_id: uuid.UUID, value: str) -> str:
+    """Set the policy; returns the previous one."""
+    previous = (
+        await conn.execute(
+            text(
+                "UPDATE triage.workspaces AS w SET two_factor_policy = :p "
+                "FROM triage.workspaces AS old WHERE w.id = :ws AND old.id = w.id "
+                "RETURNING old.two_factor_policy"
+            ),
+            {"ws": workspace_id, "p": value},
+        )
+    ).scalar_one()
+    return str(previous)

@@ -1,0 +1,87 @@
+"""The agents' API: ``GET /v1/queue``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.infra.platforms import PLATFORMS
+from services.triage.access.auth import authenticate
+from services.triage.desk.store import queue
+from services.triage.domain.model import INTENTS
+from services.triage.sla.policy_cache import cached_policy
+
+MAX_LIMIT = 500
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "50")
+    # The length first: int() refuses over 4,300 digits (a 500, not the 422 it is).
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ProblemError(
+            422,
+            "Invalid query",
+            f"limit must be an integer from 1 to {MAX_LIMIT}.",
+            errors=[{"pointer": "/query/limit", "detail": f"expected 1..{MAX_LIMIT}"}],
+        )
+    return int(raw)
+
+
+STATES = {"breached": 0, "at_risk": 1, "ok": 2, "paused": 3, "none": 4}
+LANGUAGES = ("fr", "en", "other")
+
+
+def _filters(request: web.Request) -> dict[str, Any]:
+    """Queue filters from the query string; a value outside its closed set is a 422."""
+    query = request.query
+    allowed = {
+        "priority": ("P1", "P2", "P3", "P4"),
+        "platform": PLATFORMS,
+        "intent": INTENTS,
+        "state": tuple(STATES),
+        "language": LANGUAGES,
+        "mine": ("true", "false"),
+    }
+    errors = [
+        {"pointer": f"/query/{name}", "detail": "expected one of " + ", ".join(values)}
+        for name, values in allowed.items()
+        if name in query and query[name] not in values
+    ]
+    raw_incident = query.get("incident")
+    if raw_incident is not None and (
+        not (raw_incident.isascii() and raw_incident.isdigit())
+        or len(raw_incident) > 18
+        or int(raw_incident) < 1
+    ):
+        errors.append({"pointer": "/query/incident", "detail": "expected an incident id"})
+    unknown = set(query) - set(allowed) - {"limit", "incident"}
+    errors += [{"pointer": f"/query/{name}", "detail": "unknown filter"} for name in unknown]
+    if errors:
+        raise ProblemError(
+            422, "Invalid query", f"{errors[0]['pointer']}: {errors[0]['detail']}", errors=errors
+        )
+    return {
+        "priority": int(query["priority"][1]) if "priority" in query else None,
+        "platform": query.get("platform"),
+        "intent": query.get("intent"),
+        "rank": STATES[query["state"]] if "state" in query else None,
+        "language": query.get("language"),
+        "mine": query.get("mine") == "true",
+        "incident": int(raw_incident) if raw_incident is not None else None,
+    }
+
+
+async def get_queue(request: web.Request) -> web.Response:
+    """Open conversations needing an answer: P1 first, then earliest deadline; filterable."""
+    limit = _limit(request)
+    filters = _filters(request)
+    caller = await authenticate(request)
+    filters["mine"] = caller.user_id if filters["mine"] else None
+    now = datetime.now(UTC)
+    async with request.app[ENGINE_KEY].connect() as conn:
+        policy = await cached_policy(request.app, conn, caller.workspace_id)
+        items = await queue(conn, caller.workspace_id, limit, now, policy.calendar, filters)
+    return json_response({"items": items, "count": len(items), "as_of": now})

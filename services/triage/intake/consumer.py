@@ -1,0 +1,275 @@
+"""Triage's event handler: decide what each ingested message needs, update its conversation.
+
+One call handles a claimed batch in the consumer's transaction, set-based: conversations are
+locked once (in key order), messages and decisions inserted with ``unnest``, conversations
+updated in one statement. A message seen twice (redelivery) changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ecoute.v1 import events_pb2
+from services.infra.events import Event
+from services.triage.desk import store as desk
+from services.triage.desk.store import (
+    StateKey,
+    join_reasons,
+    lock_conversations,
+    save_conversations,
+)
+from services.triage.domain import clock_rules
+from services.triage.domain.clock_rules import Change, Clocks
+from services.triage.domain.conversation import (
+    ConversationState,
+    MessageVerdict,
+    after_inbound,
+    after_outbound,
+    is_repeat_contact,
+    waited_seconds,
+)
+from services.triage.domain.privacy import counts_for_conversation
+from services.triage.domain.sla import Policy
+from services.triage.domain.triage import Decision, decide
+from services.triage.incidents import signals as incident_signals
+from services.triage.incidents import store as incident_store
+from services.triage.intake.store import insert_decisions, insert_messages
+from services.triage.news import store as desk_changes
+from services.triage.privacy.store import erased_among, hold_erasure_locks
+from services.triage.privacy.usecases import apply_erasure_news
+from services.triage.sla.clocks import OnStop
+from services.triage.sla.clocks import save as save_clocks
+from services.triage.sla.store import load_policies, lock_running
+
+MESSAGE_INGESTED = "message.ingested"
+DELIVERY_TOPICS = ("reply.delivered", "reply.failed")
+ERASURE_DONE = "privacy.erasure_done"
+
+
+async def apply_delivery_news(conn: AsyncConnection, events: list[Event]) -> None:
+    """The desk shows each reply's fate: delivered (with the platform's id) or failed (why).
+
+    The clock stops through the message path (inbox stores the delivered reply as an
+    outbound message); these events only update the reply's state.
+    """
+    touched: list[tuple[uuid.UUID, int]] = []
+    for event in events:
+        if event.topic == "reply.delivered":
+            done = events_pb2.ReplyDelivered.FromString(event.payload)
+            touched.append((event.workspace_id, done.conversation_id))
+            await desk.reply_delivered(
+                conn, event.workspace_id, uuid.UUID(done.reply_id), done.platform_message_id
+            )
+        else:
+            failed = events_pb2.ReplyFailed.FromString(event.payload)
+            touched.append((event.workspace_id, failed.conversation_id))
+            await desk.reply_failed(
+                conn, event.workspace_id, uuid.UUID(failed.reply_id), failed.reason, failed.detail
+            )
+    await desk_changes.record(conn, touched, "reply")
+
+
+OnDecision = Callable[[Decision], None]
+
+
+def _ingested(event: Event) -> events_pb2.MessageIngested:
+    message = events_pb2.MessageIngested()
+    message.ParseFromString(event.payload)
+    if str(event.workspace_id) != message.workspace_id:
+        raise ValueError("event workspace does not match its envelope")
+    return message
+
+
+async def handle_batch(
+    conn: AsyncConnection,
+    events: list[Event],
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    on_decision: OnDecision | None = None,
+    on_clock_stop: OnStop | None = None,
+    on_erasure: Callable[[str], None] | None = None,
+) -> None:
+    """Apply a batch of events inside the caller's transaction: delivery news, ingested
+    messages, then erasures (after the messages they may cover). A message the inbox
+    already erased (its event retried or replayed after the erasure) is stored erased."""
+    ingested = [_ingested(e) for e in events if e.topic == MESSAGE_INGESTED]
+    erasures = [e for e in events if e.topic == ERASURE_DONE]
+    await hold_erasure_locks(
+        conn, [uuid.UUID(m.workspace_id) for m in ingested], [e.workspace_id for e in erasures]
+    )
+    await apply_delivery_news(conn, [e for e in events if e.topic in DELIVERY_TOPICS])
+    if ingested:
+        await _triage_messages(conn, ingested, now, on_decision, on_clock_stop)
+    if erasures:
+        await apply_erasure_news(conn, erasures, now(), on_erasure)
+
+
+def _key(m: events_pb2.MessageIngested) -> tuple[uuid.UUID, int]:
+    return uuid.UUID(m.workspace_id), m.message_id
+
+
+def _message_row(m: events_pb2.MessageIngested, erased_at: datetime | None) -> dict[str, Any]:
+    """The message as triage stores it; with ``erased_at``, a tombstone without its words
+    and author (the inbox erased them before this event was applied)."""
+    erased = erased_at is not None
+    author = m.message.author
+    return {
+        "ws": uuid.UUID(m.workspace_id),
+        "ids": m.message_id,
+        "conversation_ids": m.conversation_id,
+        "directions": m.message.direction or "in",
+        "kinds": m.message.kind,
+        "handles": "" if erased else author.handle,
+        "author_ids": "" if erased else author.external_id,
+        "names": "" if erased else author.display_name,
+        "texts": "" if erased else m.message.text,
+        "created": m.message.created_at.ToDatetime(UTC),
+        "received": m.received_at.ToDatetime(UTC),
+        "erased": erased_at,
+    }
+
+
+def _conversation_row(m: events_pb2.MessageIngested) -> tuple[uuid.UUID, int, str, str, str]:
+    """What ``lock_conversations`` needs to create the message's conversation if it is new."""
+    kind = "dm" if m.message.kind == "dm" else "public"
+    return (
+        uuid.UUID(m.workspace_id),
+        m.conversation_id,
+        m.message.platform,
+        m.message.channel,
+        kind,
+    )
+
+
+async def _triage_messages(
+    conn: AsyncConnection,
+    ingested: list[events_pb2.MessageIngested],
+    now: Callable[[], datetime],
+    on_decision: OnDecision | None,
+    on_clock_stop: OnStop | None,
+) -> None:
+    """Store the messages, then apply each new one to its conversation in time order, then
+    write what changed: one statement per step for the whole batch."""
+    states = await lock_conversations(conn, [_conversation_row(m) for m in ingested])
+    erased = await erased_among(conn, [_key(m) for m in ingested])
+    decided_at = now()
+    new = await insert_messages(
+        conn, [_message_row(m, decided_at if _key(m) in erased else None) for m in ingested]
+    )
+    policies = await load_policies(conn, (k[0] for k in states))
+    stored_clocks = await lock_running(conn, states)
+    batch = _Batch(
+        states,
+        {k: {kind: s.clock for kind, s in v.items()} for k, v in stored_clocks.items()},
+        policies,
+        decided_at,
+        on_decision,
+    )
+    for m in sorted(ingested, key=lambda x: (x.message.created_at.ToDatetime(UTC), x.message_id)):
+        if _key(m) not in new:
+            continue  # already triaged: this event was delivered again
+        direction = m.message.direction or "in"
+        if not counts_for_conversation(direction, _key(m) in erased):
+            continue  # the inbox erased it: a tombstone, nothing to decide on or answer
+        if direction == "out":
+            batch.outbound(m)
+        else:
+            batch.inbound(m)
+    await insert_decisions(conn, batch.decisions)
+    await incident_store.insert_signals(conn, batch.signals)
+    await save_conversations(conn, batch.changed)
+    await desk_changes.record(conn, batch.changed, "message")
+    changed_clocks = {k: batch.clocks[k] for k in batch.changed}
+    await save_clocks(conn, stored_clocks, changed_clocks, policies, decided_at, on_clock_stop)
+
+
+@dataclass
+class _Batch:
+    """A batch's conversations and clocks as its messages change them, and the decision and
+    signal rows to write; nothing here touches the database."""
+
+    states: dict[StateKey, ConversationState]
+    clocks: dict[StateKey, Clocks]
+    policies: dict[uuid.UUID, Policy]
+    decided_at: datetime
+    on_decision: OnDecision | None
+    changed: dict[StateKey, ConversationState] = field(default_factory=dict)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    signals: list[dict[str, Any]] = field(default_factory=list)
+
+    def _move(self, key: StateKey, after: ConversationState, change: Change) -> None:
+        before = self.states[key]
+        self.states[key] = self.changed[key] = after
+        self.clocks[key] = clock_rules.apply(
+            self.clocks[key], before, after, change, self.policies[key[0]]
+        )
+
+    def outbound(self, m: events_pb2.MessageIngested) -> None:
+        """An answer the team sent (from the desk or the platform itself)."""
+        key = (uuid.UUID(m.workspace_id), m.conversation_id)
+        created = m.message.created_at.ToDatetime(UTC)
+        self._move(key, after_outbound(self.states[key], created), Change("outbound", created))
+
+    def inbound(self, m: events_pb2.MessageIngested) -> None:
+        """A customer's message: decided, watched by the incident detector if it needs an
+        answer or is abusive, and applied to its conversation."""
+        key = (uuid.UUID(m.workspace_id), m.conversation_id)
+        created = m.message.created_at.ToDatetime(UTC)
+        state = self.states[key]
+        decision = decide(
+            m.message.text,
+            kind=m.message.kind,
+            repeat_contact=is_repeat_contact(state),
+            waited_seconds=waited_seconds(state, self.decided_at),
+        )
+        if self.on_decision is not None:
+            self.on_decision(decision)
+        self.decisions.append(_decision_row(key[0], m.message_id, decision, self.decided_at))
+        if decision.needs_answer or decision.abuse:  # what the incident detector watches
+            self.signals.append(
+                incident_signals.signal_row(
+                    key[0],
+                    m.message_id,
+                    m.conversation_id,
+                    text_=m.message.text,
+                    handle=m.message.author.handle,
+                    platform=m.message.platform,
+                    language=decision.language,
+                    abuse=decision.abuse,
+                    at=created,
+                )
+            )
+        verdict = MessageVerdict(
+            message_id=m.message_id,
+            created_at=created,
+            needs_answer=decision.needs_answer,
+            intent=decision.intent,
+            abuse=decision.abuse,
+            priority=decision.priority,
+            reasons=decision.reasons,
+        )
+        self._move(key, after_inbound(state, verdict), Change("inbound", created))
+
+
+def _decision_row(
+    workspace_id: uuid.UUID, message_id: int, decision: Decision, decided_at: datetime
+) -> dict[str, Any]:
+    return {
+        "ws": workspace_id,
+        "ids": message_id,
+        "needs_answer": decision.needs_answer,
+        "intents": decision.intent,
+        "abuse": decision.abuse,
+        "languages": decision.language,
+        "priorities": decision.priority,
+        "confidences": decision.confidence,
+        "reasons": join_reasons(decision.reasons),
+        "versions": decision.model_version,
+        "decided": decided_at,
+    }

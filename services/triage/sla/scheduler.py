@@ -1,0 +1,165 @@
+"""The SLA scheduler: raises at-risk and breach events when they happen, once.
+
+It sleeps until the earliest ``next_transition_at`` of any running clock (woken early by
+NOTIFY when a save brings a transition closer), claims the due clocks with ``FOR UPDATE SKIP
+LOCKED``, and in one transaction records the new state, logs it, reorders the queue and
+publishes the event. Any number of triage replicas may run it: a clock is claimed by one,
+and its stored state says which thresholds were already raised, so each is raised once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ecoute.v1 import events_pb2
+from services.infra.events import publish
+from services.infra.worker import Wakeup, run_worker
+from services.triage.domain.sla import (
+    RANK,
+    RESPONSE_KINDS,
+    at_risk_at,
+    due_at,
+    next_transition,
+    state,
+)
+from services.triage.news import store as changes
+from services.triage.sla import store
+from services.triage.sla.clocks import THRESHOLDS
+from services.triage.sla.store import WAKE_SCHEDULER, clock_of_row, load_policies
+
+log = logging.getLogger("ecoute.triage.scheduler")
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A threshold a clock crossed, for metrics: when it was due and when it was raised."""
+
+    kind: str
+    priority: int
+    state: str
+    crossed_at: datetime
+    raised_at: datetime
+
+
+def _ts(moment: datetime) -> Timestamp:
+    return Timestamp(seconds=int(moment.timestamp() // 1), nanos=moment.microsecond * 1000)
+
+
+class SlaScheduler:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        database_url: str,
+        *,
+        batch_size: int = 500,
+        max_sleep: float = 30.0,
+        on_transition: Callable[[Transition], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.database_url = database_url
+        self.batch_size = batch_size
+        self.max_sleep = max_sleep
+        self.on_transition = on_transition
+        self.clock = clock
+
+    async def tick(self) -> int:
+        """Raise every transition due now; returns how many clocks were examined."""
+        now = self.clock()
+        raised: list[Transition] = []
+        async with self.engine.begin() as conn:
+            rows = await store.claim_due(conn, now, self.batch_size)
+            if not rows:
+                return 0
+            policies = await load_policies(conn, {r.workspace_id for r in rows})
+            updates, logs, ranks = [], [], []
+            events: dict[str, tuple[list[Any], list[bytes]]] = {}
+            for r in rows:
+                policy = policies[r.workspace_id]
+                calendar, ratio = policy.calendar, policy.at_risk_ratio
+                clock = clock_of_row(r)
+                current = state(clock, calendar, ratio, now)
+                stored = r.state
+                if current in THRESHOLDS and THRESHOLDS.index(current) > THRESHOLDS.index(stored):
+                    crossed = (
+                        due_at(clock, calendar)
+                        if current == "breached"
+                        else at_risk_at(clock, calendar, ratio)
+                    ) or now
+                    stored = current
+                    logs.append(
+                        {"w": str(r.workspace_id), "id": r.id, "at": crossed, "state": current}
+                    )
+                    if r.kind in RESPONSE_KINDS:
+                        ranks.append(
+                            {
+                                "w": str(r.workspace_id),
+                                "c": r.conversation_id,
+                                "rank": RANK[current],
+                            }
+                        )
+                    event = events_pb2.SlaStateChanged(
+                        workspace_id=str(r.workspace_id),
+                        conversation_id=r.conversation_id,
+                        clock_id=r.id,
+                        clock_kind=r.kind,
+                        priority=r.priority,
+                        state=current,
+                        started_at=_ts(clock.started_at),
+                        due_at=_ts(due_at(clock, calendar) or now),
+                        crossed_at=_ts(crossed),
+                        raised_at=_ts(now),
+                        target_seconds=r.target_seconds,
+                    )
+                    ids, payloads = events.setdefault(f"sla.{current}", ([], []))
+                    ids.append(r.workspace_id)
+                    payloads.append(event.SerializeToString())
+                    raised.append(Transition(r.kind, r.priority, current, crossed, now))
+                updates.append(
+                    {
+                        "w": str(r.workspace_id),
+                        "id": r.id,
+                        "state": stored,
+                        "next": next_transition(clock, calendar, ratio, now),
+                    }
+                )
+            await store.set_raised(conn, updates)
+            if logs:
+                await store.log_crossings(conn, logs)
+            if ranks:
+                await store.set_queue_rank(conn, ranks)
+                await changes.record(conn, [(uuid.UUID(r["w"]), r["c"]) for r in ranks], "sla")
+            for topic, (ids, payloads) in events.items():
+                await publish(conn, topic, ids, payloads)
+        if self.on_transition is not None:
+            committed = self.clock()  # the events exist from the commit on
+            for transition in raised:
+                self.on_transition(replace(transition, raised_at=committed))
+        return len(rows)
+
+    async def seconds_to_next(self) -> float:
+        async with self.engine.connect() as conn:
+            nearest = await store.next_transition_at(conn)
+        if nearest is None:
+            return self.max_sleep
+        return float(min(self.max_sleep, max(0.0, (nearest - self.clock()).total_seconds())))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Raise transitions as they fall due, until ``stop``."""
+
+        async def step() -> float:
+            if await self.tick() >= self.batch_size:
+                return 0.0
+            return max(await self.seconds_to_next(), 0.001)
+
+        wakeup = Wakeup(self.database_url, WAKE_SCHEDULER)
+        await run_worker("sla scheduler", step, stop, wakeup=wakeup)

@@ -1,0 +1,134 @@
+"""Every SQL statement of the stats area: a team lead's figures and the metrics' gauges.
+
+The figures name the workspace; the gauges count over every workspace (they carry no
+workspace label).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+# --- A team lead's figures (``GET /v1/stats``) ------------------------------------------
+
+_FIRST_RESPONSE = text(
+    """
+    SELECT count(*) AS n,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY elapsed_seconds) AS p50,
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY elapsed_seconds) AS p90,
+           count(*) FILTER (WHERE outcome = 'met') AS met
+    FROM triage.sla_clocks
+    WHERE workspace_id = :ws AND kind = 'first_response' AND outcome IN ('met', 'missed')
+      AND stopped_at >= :since
+    """
+)
+_BACKLOG = text(
+    """
+    SELECT priority, count(*) AS n, min(waiting_since) AS oldest
+    FROM triage.conversations
+    WHERE workspace_id = :ws AND status = 'open' AND needs_answer
+    GROUP BY priority ORDER BY priority
+    """
+)
+_PER_CHANNEL = text(
+    """
+    SELECT c.platform, c.channel, count(*) AS n
+    FROM triage.replies AS r
+    JOIN triage.conversations AS c ON c.workspace_id = r.workspace_id AND c.id = r.conversation_id
+    WHERE r.workspace_id = :ws AND r.state = 'delivered' AND r.created_at >= :since
+    GROUP BY 1, 2 ORDER BY 3 DESC
+    """
+)
+_PER_AGENT = text(
+    """
+    SELECT u.id, u.display_name, u.email, count(*) AS n
+    FROM triage.replies AS r
+    JOIN triage.users AS u ON u.workspace_id = r.workspace_id AND u.id = r.author_id
+    WHERE r.workspace_id = :ws AND r.state = 'delivered' AND r.created_at >= :since
+    GROUP BY 1, 2, 3 ORDER BY 4 DESC
+    """
+)
+_BREACHES = text(
+    """
+    SELECT c.kind, count(*) AS n FROM triage.sla_clock_log AS l
+    JOIN triage.sla_clocks AS c ON c.workspace_id = l.workspace_id AND c.id = l.clock_id
+    WHERE l.workspace_id = :ws AND l.change = 'breached' AND l.at >= :since
+    GROUP BY 1
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """The rows of each figure of one workspace over a period."""
+
+    first_response: Row[Any]  # n, p50, p90, met
+    backlog: Sequence[Row[Any]]  # priority, n, oldest
+    channels: Sequence[Row[Any]]  # platform, channel, n
+    agents: Sequence[Row[Any]]  # id, display_name, email, n
+    breaches: Sequence[Row[Any]]  # kind, n
+
+
+async def figures(conn: AsyncConnection, workspace_id: uuid.UUID, since: datetime) -> Figures:
+    params: dict[str, Any] = {"ws": workspace_id, "since": since}
+    return Figures(
+        first_response=(await conn.execute(_FIRST_RESPONSE, params)).one(),
+        backlog=(await conn.execute(_BACKLOG, params)).all(),
+        channels=(await conn.execute(_PER_CHANNEL, params)).all(),
+        agents=(await conn.execute(_PER_AGENT, params)).all(),
+        breaches=(await conn.execute(_BREACHES, params)).all(),
+    )
+
+
+# --- The gauges (every workspace) -------------------------------------------------------
+
+
+async def running_clocks(conn: AsyncConnection) -> Sequence[Row[Any]]:
+    """Running clocks counted by kind, priority and state (paused counts as a state)."""
+    return (
+        await conn.execute(
+            text(
+                """
+        SELECT kind, priority,
+               CASE WHEN paused_since IS NOT NULL THEN 'paused' ELSE state END AS state,
+               count(*) AS n
+        FROM triage.sla_clocks WHERE stopped_at IS NULL
+        GROUP BY 1, 2, 3
+        """
+            )
+        )
+    ).all()
+
+
+async def open_incidents(conn: AsyncConnection) -> dict[str, int]:
+    """Open incidents by kind."""
+    return {
+        r.kind: r.n
+        for r in await conn.execute(
+            text(
+                "SELECT kind, count(*) AS n FROM triage.incidents "
+                "WHERE status = 'open' GROUP BY kind"
+            )
+        )
+    }
+
+
+async def queue_by_priority(conn: AsyncConnection) -> Sequence[Row[Any]]:
+    """Open conversations waiting for an answer: how many and since when, by priority."""
+    return (
+        await conn.execute(
+            text(
+                """
+        SELECT priority, count(*) AS n, min(waiting_since) AS oldest
+        FROM triage.conversations
+        WHERE status = 'open' AND needs_answer GROUP BY priority
+        """
+            )
+        )
+    ).all()

@@ -1,0 +1,63 @@
+"""Webhook API: where a workspace's SLA breaches and incidents are sent (leads and admins)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.triage.access.auth import authenticate
+from services.triage.webhooks import store
+
+EDITORS = ("lead", "admin")
+
+
+MAX_URL = 2048
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: Annotated[
+        str, Field(min_length=8, max_length=MAX_URL, pattern=r"^https?://[^\s/\x00]+[^\x00]*$")
+    ]
+
+
+async def put_webhook(request: web.Request) -> web.Response:
+    """Set the breach webhook; the signing secret is shown once, in this answer."""
+    caller = await authenticate(request)
+    if caller.role not in EDITORS:
+        raise ProblemError(403, "Forbidden", "Only leads and admins set webhooks.")
+    url = (await read_model(request, WebhookIn, 8192, "Invalid webhook")).url
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # an unclosed "[" reads as a broken IPv6 literal
+        host = None
+    if not host:
+        raise ProblemError(
+            422,
+            "Invalid webhook",
+            "The URL has no valid host.",
+            errors=[{"pointer": "/url", "detail": "no valid host"}],
+        )
+    secret = secrets.token_urlsafe(32)
+    async with request.app[ENGINE_KEY].begin() as conn:
+        await store.set_webhook(conn, caller.workspace_id, url, secret)
+    return json_response({"url": url, "secret": secret, "events": ["sla.breached"]})
+
+
+async def get_webhook(request: web.Request) -> web.Response:
+    caller = await authenticate(request)
+    async with request.app[ENGINE_KEY].connect() as conn:
+        found = await store.webhook(conn, caller.workspace_id)
+    if found is None:
+        raise ProblemError(404, "Not Found", "No webhook is set.")
+    return json_response({"url": found[0], "events": ["sla.breached"]})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_put("/v1/webhooks", put_webhook)
+    app.router.add_get("/v1/webhooks", get_webhook)
