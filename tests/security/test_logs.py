@@ -123,7 +123,7 @@ async def test_no_secret_or_message_text_in_any_log_record(
     hook_secret = (
         await (
             await triage.put(
-                "/v1/webhooks", headers=bearer(ws.lead), json={"url": base_url + "/hook"}
+                "/v1/webhooks", headers=bearer(ws.admin), json={"url": base_url + "/hook"}
             )
         ).json()
     )["secret"]
