@@ -210,17 +210,6 @@ async def test_no_secret_or_message_text_in_any_log_record(
     assert failed and all(PLATFORM_TOKEN not in orjson.dumps(r).decode() for r in failed)
 
 
-def test_the_services_serve_without_an_access_log(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Query strings carry handshake tokens (Meta's hub.verify_token): no access log."""
-    from services.infra import serve
-
-    given: dict[str, Any] = {}
-    monkeypatch.setattr(serve.web, "run_app", lambda app, **kwargs: given.update(kwargs))
-    monkeypatch.setattr(serve, "tune_garbage_collector", lambda: None)
-    serve.run(web.Application(), "127.0.0.1", 0)
-    assert "access_log" in given and given["access_log"] is None
-
-
 def test_library_loggers_stay_quiet_when_the_services_log_at_debug() -> None:
     """LOG_LEVEL=DEBUG must not turn on SQLAlchemy's row logging (rows hold message text)."""
     from services.infra.logs import configure
