@@ -47,9 +47,10 @@ class _TimedRequestHandler(web.RequestHandler):
     connection), else the connection closes; its body within ``body_timeout_seconds`` of the
     head, else the handler's read raises a 408 problem and the connection closes after it.
 
-    Two aiohttp internals are used, both pinned by tests/security/test_slow_clients.py:
+    Three aiohttp internals are used, all pinned by tests/security/test_slow_clients.py:
     ``_waiter`` (pending while the connection waits for a complete head: aiohttp's own
-    keep-alive check) and ``_request_factory`` (called with each complete head)."""
+    keep-alive check), ``_request_factory`` (called with each complete head) and
+    ``_request_in_progress`` (the handler has not answered yet)."""
 
     def __init__(self, manager: web.Server, settings: ServiceSettings, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
@@ -66,7 +67,7 @@ class _TimedRequestHandler(web.RequestHandler):
             task: asyncio.Task[None],
         ) -> web.BaseRequest:
             self._stop_head_timer()
-            self._expect_body(payload, writer)
+            self._expect_body(payload)
             return make_request(message, payload, protocol, writer, task)
 
         self._request_factory = request_with_deadline
@@ -101,16 +102,16 @@ class _TimedRequestHandler(web.RequestHandler):
         if self._awaiting_head():  # else the head is in, queued behind a running request
             self.force_close()
 
-    def _expect_body(self, payload: StreamReader, writer: AbstractStreamWriter) -> None:
+    def _expect_body(self, payload: StreamReader) -> None:
         if payload.is_eof():
             return
         loop = asyncio.get_running_loop()
-        timer = loop.call_later(self._body_seconds, self._body_overdue, payload, writer)
+        timer = loop.call_later(self._body_seconds, self._body_overdue, payload)
         payload.on_eof(timer.cancel)
 
-    def _body_overdue(self, payload: StreamReader, writer: AbstractStreamWriter) -> None:
-        if payload.is_eof() or writer.output_size:
-            return  # answered already: aiohttp's lingering read bounds the rest
+    def _body_overdue(self, payload: StreamReader) -> None:
+        if payload.is_eof() or not self._request_in_progress:
+            return  # answered already: aiohttp's lingering read (10 s) bounds the rest
         self.close()  # no further request on this connection: the rest is never read
         payload.set_exception(
             ProblemError(

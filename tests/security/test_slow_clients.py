@@ -149,7 +149,31 @@ async def test_a_slow_body_is_answered_408_and_the_connection_closed(
         assert status == 408 and orjson.loads(body)["title"] == "Request Timeout"
         assert time.monotonic() - started >= SETTINGS.body_timeout_seconds
         assert await ended(reader) == b""
+    # The same after "100 Continue", which aiohttp sends before the handler reads.
+    async with connection(port) as (reader, writer):
+        writer.write(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n"
+        )
+        assert await answer(reader) == (100, b"")
+        writer.write(b"{")
+        assert (await answer(reader))[0] == 408
+        assert await ended(reader) == b""
     assert [r.getMessage() for r in caplog.records] == []  # a slow client is not an error
+
+
+async def test_a_body_left_unread_by_an_answer_is_not_an_error(
+    port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An answer given before the body is read (here 405) leaves the rest to aiohttp's
+    lingering read; the body deadline passing meanwhile changes nothing."""
+    caplog.set_level(logging.ERROR)
+    async with connection(port) as (reader, writer):
+        started = time.monotonic()
+        writer.write(b"POST /livez HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{")
+        assert (await answer(reader))[0] == 405
+        assert await ended(reader) == b""
+    assert time.monotonic() - started >= SETTINGS.body_timeout_seconds
+    assert [r.getMessage() for r in caplog.records] == []
 
 
 async def test_the_services_serve_without_an_access_log(
