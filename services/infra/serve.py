@@ -56,6 +56,7 @@ class _TimedRequestHandler(web.RequestHandler):
         super().__init__(manager, **kwargs)
         self._header_seconds = settings.header_timeout_seconds
         self._body_seconds = settings.body_timeout_seconds
+        self._head_deadline: float | None = None  # loop time; None once the head is in
         self._head_timer: asyncio.TimerHandle | None = None
         make_request = manager.request_factory
 
@@ -66,7 +67,7 @@ class _TimedRequestHandler(web.RequestHandler):
             writer: AbstractStreamWriter,
             task: asyncio.Task[None],
         ) -> web.BaseRequest:
-            self._stop_head_timer()
+            self._head_deadline = None
             self._expect_body(payload)
             return make_request(message, payload, protocol, writer, task)
 
@@ -74,33 +75,41 @@ class _TimedRequestHandler(web.RequestHandler):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._start_head_timer()
+        self._expect_head()
 
     def data_received(self, data: bytes) -> None:
-        if self._head_timer is None and self._awaiting_head():
-            self._start_head_timer()  # the first byte of the next request on this connection
+        if self._head_deadline is None and self._awaiting_head():
+            self._expect_head()  # the first byte of the next request on this connection
         super().data_received(data)
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self._stop_head_timer()
+        if self._head_timer is not None:
+            self._head_timer.cancel()
         super().connection_lost(exc)
 
     def _awaiting_head(self) -> bool:
         return self._waiter is not None and not self._waiter.done()
 
-    def _start_head_timer(self) -> None:
+    def _expect_head(self) -> None:
+        """Set the deadline; one timer per connection follows it (a timer per request cost
+        more than a trivial request's handling), as aiohttp's keep-alive timer does."""
         loop = asyncio.get_running_loop()
-        self._head_timer = loop.call_later(self._header_seconds, self._head_overdue)
-
-    def _stop_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        self._head_deadline = loop.time() + self._header_seconds
+        if self._head_timer is None:
+            self._head_timer = loop.call_at(self._head_deadline, self._head_overdue)
 
     def _head_overdue(self) -> None:
         self._head_timer = None
-        if self._awaiting_head():  # else the head is in, queued behind a running request
+        deadline = self._head_deadline
+        if deadline is None:
+            return  # the head came in time
+        loop = asyncio.get_running_loop()
+        if loop.time() < deadline:  # a later request's head
+            self._head_timer = loop.call_at(deadline, self._head_overdue)
+        elif self._awaiting_head():
             self.force_close()
+        else:
+            self._head_deadline = None  # the head is in, queued behind a running request
 
     def _expect_body(self, payload: StreamReader) -> None:
         if payload.is_eof():
