@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = args.command == "worker"
     if worker:
         settings = settings.model_copy(update={"run_workers": True})
-    run(create_app(settings, api=not worker), settings.host, settings.port)
+    run(create_app(settings, api=not worker), settings)
     return 0
 
 

@@ -344,14 +344,14 @@ OPERATIONS = [
     Operation(
         "GET",
         "/v1/webhooks",
-        "The breach webhook's URL",
+        "The breach webhook's URL (admins)",
         "sla",
         answers={200: "The webhook", **AUTH, 404: "No webhook is set"},
     ),
     Operation(
         "PUT",
         "/v1/webhooks",
-        "Set the breach webhook (the secret is shown once)",
+        "Set the breach webhook (admins; the secret is shown once)",
         "sla",
         body=WebhookIn,
         answers={200: "Saved", **AUTH, 422: "Invalid URL or body"},

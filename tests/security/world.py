@@ -203,7 +203,7 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
     policy["at_risk_ratio"] = 0.6
     put_policy = await triage.put("/v1/sla/policies", headers=bearer(lead), json=policy)
     hook = await triage.put(
-        "/v1/webhooks", headers=bearer(lead), json={"url": f"https://hooks.{tag}.test/sla"}
+        "/v1/webhooks", headers=bearer(admin), json={"url": f"https://hooks.{tag}.test/sla"}
     )
     for answer in (note, saved, spare, revoke, channel, put_policy, hook):
         assert answer.status in (200, 201), (answer.url, await answer.text())
