@@ -1,4 +1,5 @@
-"""Guessing bearer tokens from one address is cut off with 429 and Retry-After."""
+"""Guessing bearer tokens or passwords slows the guesser (429 with Retry-After), never the
+valid agents and producers who share its address or its proxy."""
 
 from __future__ import annotations
 
@@ -41,10 +42,11 @@ async def test_wrong_tokens_from_one_address_are_rate_limited(
     assert int(limited.headers["Retry-After"]) in range(1, 61)
     problem = await limited.json()
     assert problem["status"] == 429 and "retry" in problem["detail"]
-    # The address is refused before any lookup: even a right guess now gets 429.
+    # A valid token from the same address is looked up and passes, never counted.
     other = await make_workspace(database_url, "Other care")
     fresh = other.agent_token if service == "triage" else other.ingest_token
-    assert (await send(path, headers=bearer(fresh), **kwargs)).status == 429
+    assert (await send(path, headers=bearer(fresh), **kwargs)).status == 200
+    assert (await send(path, headers=bearer("eca_and-more"), **kwargs)).status == 429
 
 
 def test_the_window_slides_and_forgets() -> None:
@@ -58,6 +60,16 @@ def test_the_window_slides_and_forgets() -> None:
     limiter.fail("10.0.0.1", 61.0)
     assert limiter.retry_after("10.0.0.1", 61.0) == pytest.approx(9.0)
     assert limiter.retry_after("10.0.0.1", 200.0) is None
+
+
+def test_one_wrong_token_is_counted_whatever_address_sends_it() -> None:
+    clock = [0.0]
+    limiter = AuthFailures(max_failures=3, window_seconds=60, clock=lambda: clock[0])
+    waits = [limiter.count([f"ip:10.0.0.{n}", "token:revoked"]) for n in range(4)]
+    assert waits[:3] == [None] * 3 and waits[3] == pytest.approx(60.0)
+    assert limiter.count(["ip:10.0.0.9", "token:another"]) is None, "a fresh address and token"
+    clock[0] = 30.0
+    assert limiter.count(["ip:10.0.0.9", "token:revoked"]) == pytest.approx(30.0)
 
 
 def test_memory_stays_bounded_under_many_addresses() -> None:

@@ -7,14 +7,13 @@ revoked here stops at once; on another replica within ``TOKEN_CACHE_SECONDS``.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiohttp import web
 
 from services.infra.auth import bearer_token, same_secret, token_digest
-from services.infra.auth_failures import count_failure, refuse_if_limited
+from services.infra.auth_failures import wrong_token
 from services.infra.http import ENGINE_KEY, ProblemError
 from services.infra.secretbox import SecretBox
 from services.infra.ttl_cache import TtlCache
@@ -79,7 +78,6 @@ async def _identify(request: web.Request) -> Caller:
         cached = token_cache(request.app).get(digest)
         if cached is not None:
             return cached
-        refuse_if_limited(request, time.monotonic())
     async with request.app[ENGINE_KEY].begin() as conn:
         if token is not None:
             caller = await accounts.caller_of_token(conn, token)
@@ -94,9 +92,10 @@ async def _identify(request: web.Request) -> Caller:
                 401, "Unauthorized", "Sign in, or send an API token as 'Bearer <token>'."
             )
     if caller is None:
+        unknown = "Unknown, expired or revoked credentials."
         if token is not None:
-            count_failure(request, time.monotonic())
-        raise ProblemError(401, "Unauthorized", "Unknown, expired or revoked credentials.")
+            raise wrong_token(request, token, unknown)
+        raise ProblemError(401, "Unauthorized", unknown)
     if caller.via_session and request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token", "")
         if (
