@@ -16,6 +16,7 @@ from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import publish
 from services.triage.app import create_app as create_triage
+from tests.support.clock import HandClock, with_clock
 from tests.support.world import (
     bearer,
     inbox_settings,
@@ -96,18 +97,31 @@ async def test_sign_in_gives_an_httponly_cookie_and_writes_need_the_csrf_token(
     assert (await triage.get("/v1/me")).status == 401
 
 
-async def test_repeated_wrong_passwords_are_rate_limited(desk: Any, database_url: str) -> None:
-    _, triage, ws = desk
+async def test_repeated_wrong_passwords_delay_that_email_from_that_address(
+    aiohttp_client: Any, database_url: str
+) -> None:
+    clock = HandClock()
+    app = create_triage(triage_settings(database_url, run_consumer=False))
+    triage = await aiohttp_client(with_clock(app, clock))
+    ws = await make_workspace(database_url)
     await make_user(database_url, ws.id, "agent", email="bo@acme.test", password="right-one")
-    for _ in range(10):
+
+    async def sign_in(password: str) -> Any:
         answer = await triage.post(
-            "/v1/auth/login", json={"email": "bo@acme.test", "password": "wrong"}
+            "/v1/auth/login", json={"email": "bo@acme.test", "password": password}
         )
-        assert answer.status == 401
-    blocked = await triage.post(
-        "/v1/auth/login", json={"email": "bo@acme.test", "password": "right-one"}
-    )
-    assert blocked.status == 429
+        triage.session.cookie_jar.clear()
+        return answer
+
+    statuses = [(await sign_in("wrong")).status for _ in range(5)]
+    assert statuses == [401] * 5
+    # The pair now waits, and is not even checked meanwhile: the right password too.
+    blocked = await sign_in("right-one")
+    assert (blocked.status, blocked.headers["Retry-After"]) == (429, "1")
+    clock.advance(1)
+    assert (await sign_in("right-one")).status == 200
+    # A success clears the pair: the next typo is a plain 401 again.
+    assert (await sign_in("wrong")).status == 401
 
 
 async def test_two_agents_never_hold_the_same_conversation(desk: Any, database_url: str) -> None:

@@ -7,6 +7,7 @@ revoked here stops at once; on another replica within ``TOKEN_CACHE_SECONDS``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -24,12 +25,18 @@ COOKIE = "ecoute_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class AuthConfig:
-    """Session lifetimes, and the key that seals TOTP secrets (None: 2FA unavailable)."""
+    """Session lifetimes, the key that seals TOTP secrets (None: 2FA unavailable), and the
+    clock that failed attempts are counted by (tests pass their own)."""
 
     limits: SessionLimits = field(default_factory=SessionLimits)
     box: SecretBox | None = None
+    clock: Callable[[], datetime] = utc_now
 
 
 AUTH_CONFIG_KEY = web.AppKey("auth_config", AuthConfig)

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.infra.secretbox import SecretBox
-from services.triage.access import accounts, store, two_factor
+from services.triage.access import accounts, limits, store, two_factor
 from services.triage.access.accounts import SessionLimits
 
 
@@ -85,8 +85,8 @@ async def with_password(
         matching = [c[:2] for c in candidates if accounts.verify_password(password, c[3])]
         return matching or None
 
-    keys = [f"email:{email.lower()}", accounts.address_key(attempt.address)]
-    matching = await accounts.counted_attempt(engine, keys, attempt.now, check)
+    keys = limits.keys(f"email:{email.lower()}", attempt.address)
+    matching = await limits.counted_attempt(engine, keys, attempt.now, check)
     if matching is None:
         raise WrongCredentials
     if len(matching) > 1:
@@ -114,8 +114,7 @@ async def with_code(
         )
         return pending if box is not None else None  # the attempt counts all the same
 
-    address_key = accounts.address_key(attempt.address)
-    pending = await accounts.counted_attempt(engine, [address_key], now, claim)
+    pending = await limits.counted_attempt(engine, limits.keys(None, attempt.address), now, claim)
     if pending is None or box is None:
         raise WrongCredentials
     workspace_id, user_id = pending
@@ -133,7 +132,7 @@ async def with_code(
         return await _open(conn, workspace_id, user_id, attempt, method)
 
     keys = two_factor.code_keys(workspace_id, user_id, attempt.address)
-    signed_in = await accounts.counted_attempt(engine, keys, now, prove)
+    signed_in = await limits.counted_attempt(engine, keys, now, prove)
     if signed_in is None:
         raise WrongCredentials
     return signed_in
