@@ -23,6 +23,7 @@ from tests.support.world import (
     make_user,
     make_workspace,
     message,
+    scrypt_hash,
     triage_settings,
 )
 
@@ -122,6 +123,40 @@ async def test_repeated_wrong_passwords_delay_that_email_from_that_address(
     assert (await sign_in("right-one")).status == 200
     # A success clears the pair: the next typo is a plain 401 again.
     assert (await sign_in("wrong")).status == 401
+
+
+async def test_an_old_scrypt_password_is_upgraded_to_argon2id_at_sign_in(
+    desk: Any, database_url: str
+) -> None:
+    _, triage, ws = desk
+    await make_user(database_url, ws.id, "agent", email="old@acme.test")
+    engine = create_engine(database_url, 1)
+    stored = "SELECT password_hash FROM triage.users WHERE email = 'old@acme.test'"
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE triage.users SET password_hash = :h WHERE email = 'old@acme.test'"),
+                {"h": scrypt_hash("an old password")},
+            )
+
+        async def sign_in(password: str) -> int:
+            answer = await triage.post(
+                "/v1/auth/login", json={"email": "old@acme.test", "password": password}
+            )
+            triage.session.cookie_jar.clear()
+            return int(answer.status)
+
+        assert await sign_in("not it") == 401
+        async with engine.connect() as conn:
+            assert (await conn.execute(text(stored))).scalar_one().startswith("scrypt$")
+        assert await sign_in("an old password") == 200
+        async with engine.connect() as conn:
+            upgraded = (await conn.execute(text(stored))).scalar_one()
+        assert upgraded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+        assert await sign_in("an old password") == 200
+        assert await sign_in("not it") == 401
+    finally:
+        await engine.dispose()
 
 
 async def test_two_agents_never_hold_the_same_conversation(desk: Any, database_url: str) -> None:

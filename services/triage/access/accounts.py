@@ -12,9 +12,7 @@ although the request fails.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
+import asyncio
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -25,36 +23,9 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.infra.auth import new_token
-from services.triage.access import limits, store
+from services.triage.access import limits, passwords, store
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 ROLES = ("agent", "lead", "admin")
-
-
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
-    )
-    b64 = base64.b64encode
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-# Verified against when the user does not exist, so both answers cost the same.
-_DUMMY = hash_password("not a password", b"0123456789abcdef")
-
-
-def verify_password(password: str, stored: str | None) -> bool:
-    """Constant-time check; an unknown user or a user without a password costs the same."""
-    encoded = stored or _DUMMY
-    try:
-        _, n, r, p, salt, digest = encoded.split("$")
-        candidate = hashlib.scrypt(
-            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(candidate, base64.b64decode(digest)) and stored is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,7 +273,8 @@ async def revoke_token(conn: AsyncConnection, caller: Caller, token_id: uuid.UUI
 async def set_password(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, password: str
 ) -> None:
-    await store.set_password_hash(conn, workspace_id, user_id, hash_password(password))
+    hashed = await asyncio.to_thread(passwords.hash_password, password)
+    await store.set_password_hash(conn, workspace_id, user_id, hashed)
 
 
 async def change_password(
@@ -319,7 +291,7 @@ async def change_password(
 
     async def attempt(conn: AsyncConnection) -> int | None:
         stored = await store.password_hash(conn, caller.workspace_id, caller.user_id)
-        if not verify_password(current, stored):
+        if not (await asyncio.to_thread(passwords.check, current, stored)).right:
             return None
         await set_password(conn, caller.workspace_id, caller.user_id, new)
         return await end_sessions(conn, caller, caller.user_id, now, "password_changed")
