@@ -16,7 +16,7 @@ from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import publish
 from services.triage.app import create_app as create_triage
-from tests.support.clock import HandClock, with_clock
+from tests.support.clock import HandClock, triage_by
 from tests.support.world import (
     bearer,
     inbox_settings,
@@ -102,8 +102,7 @@ async def test_repeated_wrong_passwords_delay_that_email_from_that_address(
     aiohttp_client: Any, database_url: str
 ) -> None:
     clock = HandClock()
-    app = create_triage(triage_settings(database_url, run_consumer=False))
-    triage = await aiohttp_client(with_clock(app, clock))
+    triage = await triage_by(clock, aiohttp_client, database_url)
     ws = await make_workspace(database_url)
     await make_user(database_url, ws.id, "agent", email="bo@acme.test", password="right-one")
 

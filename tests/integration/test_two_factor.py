@@ -14,7 +14,7 @@ from sqlalchemy import text
 from services.infra.db import create_engine
 from services.triage.app import create_app as create_triage
 from tests.support.authenticator import Authenticator
-from tests.support.clock import HandClock, with_clock
+from tests.support.clock import HandClock, triage_by
 from tests.support.world import bearer, make_user, make_workspace, triage_settings
 
 PASSWORD = "correct horse battery"
@@ -216,8 +216,7 @@ async def test_wrong_codes_are_delayed_even_with_fresh_pending_tokens(
     aiohttp_client: Any, database_url: str
 ) -> None:
     clock = HandClock()
-    app = create_triage(triage_settings(database_url, run_consumer=False))
-    triage = await aiohttp_client(with_clock(app, clock))
+    triage = await triage_by(clock, aiohttp_client, database_url)
     ws = await make_workspace(database_url)
     email, _ = await person(database_url, ws.id)
     authenticator, _ = await enrol(await sign_in(triage, email))

@@ -3,6 +3,7 @@ valid agents and producers who share its address or its proxy."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,8 +14,9 @@ from services.infra.auth_failures import DEFAULT_MAX_FAILURES, AuthFailures
 from services.infra.db import create_engine
 from services.triage.access.limits import ADDRESS_FREE_FAILURES
 from services.triage.app import create_app as create_triage
-from tests.support.clock import HandClock, with_clock
+from tests.support.clock import HandClock, inbox_by, triage_by
 from tests.support.world import (
+    Workspace,
     bearer,
     inbox_settings,
     make_user,
@@ -99,19 +101,26 @@ def via(client: str, **headers: str) -> dict[str, str]:
     return {"X-Forwarded-For": client, **headers}
 
 
-async def behind_the_ingress(
-    aiohttp_client: Any, database_url: str, clock: HandClock, proxies: str
-) -> tuple[Any, Any]:
-    """Both services as the ingress controller reaches them: every request comes from
-    127.0.0.1, which ``proxies`` may or may not list."""
-    triage = create_triage(
-        triage_settings(database_url, run_consumer=False, trusted_proxies=proxies)
-    )
-    inbox = create_inbox(inbox_settings(database_url, run_workers=False, trusted_proxies=proxies))
-    return (
-        await aiohttp_client(with_clock(triage, clock)),
-        await aiohttp_client(with_clock(inbox, clock)),
-    )
+@dataclass
+class Ingress:
+    """Both services as the ingress controller reaches them (every request from 127.0.0.1,
+    which TRUSTED_PROXIES may or may not list), a workspace and its agent Ana (a password
+    and an API token), and the hand-moved clock the limits read."""
+
+    triage: Any
+    inbox: Any
+    clock: HandClock
+    workspace: Workspace
+    agent_token: str
+
+
+async def behind_the_ingress(aiohttp_client: Any, database_url: str, proxies: str) -> Ingress:
+    clock = HandClock()
+    triage = await triage_by(clock, aiohttp_client, database_url, trusted_proxies=proxies)
+    inbox = await inbox_by(clock, aiohttp_client, database_url, trusted_proxies=proxies)
+    ws = await make_workspace(database_url)
+    agent = await make_user(database_url, ws.id, "agent", email="ana@acme.test", password=PASSWORD)
+    return Ingress(triage, inbox, clock, ws, agent)
 
 
 async def sign_in(triage: Any, email: str, password: str, client: str) -> Any:
@@ -126,10 +135,8 @@ async def sign_in(triage: Any, email: str, password: str, client: str) -> Any:
 async def test_an_abuser_at_a_thousand_tries_a_minute_slows_only_itself(
     aiohttp_client: Any, database_url: str
 ) -> None:
-    clock = HandClock()
-    triage, inbox = await behind_the_ingress(aiohttp_client, database_url, clock, "127.0.0.1")
-    ws = await make_workspace(database_url)
-    agent = await make_user(database_url, ws.id, "agent", email="ana@acme.test", password=PASSWORD)
+    ingress = await behind_the_ingress(aiohttp_client, database_url, "127.0.0.1")
+    triage, inbox, clock, ws = ingress.triage, ingress.inbox, ingress.clock, ingress.workspace
     guesses: list[tuple[int, str | None]] = []
     tokens: list[tuple[int, str | None]] = []
     for n in range(1000):  # a thousand wrong tries in one minute of the clock
@@ -153,7 +160,9 @@ async def test_an_abuser_at_a_thousand_tries_a_minute_slows_only_itself(
             )
             assert ingested.status == 200
             # A valid token is not refused even from the abuser's own address (a NAT).
-            queue = await triage.get("/v1/queue", headers=via(ABUSER, **bearer(agent)))
+            queue = await triage.get(
+                "/v1/queue", headers=via(ABUSER, **bearer(ingress.agent_token))
+            )
             assert queue.status == 200
 
     # The abuser: five free guesses, then 429 with Retry-After; its password guesses were
@@ -173,10 +182,7 @@ async def test_an_abuser_at_a_thousand_tries_a_minute_slows_only_itself(
 async def test_without_trusted_proxies_a_forged_address_gains_nothing(
     aiohttp_client: Any, database_url: str
 ) -> None:
-    clock = HandClock()
-    triage, _ = await behind_the_ingress(aiohttp_client, database_url, clock, "")
-    ws = await make_workspace(database_url)
-    await make_user(database_url, ws.id, "agent", email="ana@acme.test", password=PASSWORD)
+    triage = (await behind_the_ingress(aiohttp_client, database_url, "")).triage
     statuses = [
         (await sign_in(triage, "ana@acme.test", "guess", f"203.0.113.{n}")).status for n in range(8)
     ]
@@ -190,13 +196,11 @@ async def test_spraying_many_accounts_from_one_address_never_refuses_a_right_pas
     """Everyone behind one address (an office; an ingress not listed as a proxy): a guesser
     trying one password on many e-mails gets 429 past the address's budget, and the agent
     beside it still signs in."""
-    clock = HandClock()
-    triage, _ = await behind_the_ingress(aiohttp_client, database_url, clock, "")
-    ws = await make_workspace(database_url)
-    await make_user(database_url, ws.id, "agent", email="ana@acme.test", password=PASSWORD)
+    ingress = await behind_the_ingress(aiohttp_client, database_url, "")
+    triage = ingress.triage
     statuses = []
     for n in range(ADDRESS_FREE_FAILURES + 3):
-        clock.advance(0.5)
+        ingress.clock.advance(0.5)
         statuses.append((await sign_in(triage, f"user{n}@acme.test", "Summer2026!", "")).status)
     assert statuses == [401] * ADDRESS_FREE_FAILURES + [429] * 3
     assert (await sign_in(triage, "ana@acme.test", PASSWORD, "")).status == 200

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 
+from services.inbox.app import create_app as create_inbox
 from services.infra.auth_failures import AUTH_FAILURES_KEY
 from services.triage.access.auth import AUTH_CONFIG_KEY
+from services.triage.app import create_app as create_triage
+from tests.support.world import inbox_settings, triage_settings
 
 
 @dataclass
@@ -36,3 +40,19 @@ def with_clock(app: web.Application, clock: HandClock) -> web.Application:
     if AUTH_CONFIG_KEY in app:
         app[AUTH_CONFIG_KEY] = replace(app[AUTH_CONFIG_KEY], clock=clock.now)
     return app
+
+
+async def triage_by(
+    clock: HandClock, aiohttp_client: Any, database_url: str, **settings: Any
+) -> Any:
+    """A client of triage (no consumer) counting failed attempts by ``clock``."""
+    app = create_triage(triage_settings(database_url, run_consumer=False, **settings))
+    return await aiohttp_client(with_clock(app, clock))
+
+
+async def inbox_by(
+    clock: HandClock, aiohttp_client: Any, database_url: str, **settings: Any
+) -> Any:
+    """A client of the inbox (no workers) counting failed attempts by ``clock``."""
+    app = create_inbox(inbox_settings(database_url, run_workers=False, **settings))
+    return await aiohttp_client(with_clock(app, clock))
