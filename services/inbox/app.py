@@ -24,7 +24,7 @@ from services.inbox.settings import InboxSettings
 from services.inbox.webhooks.http import add_routes as add_webhook_routes
 from services.inbox.webhooks.hub import HUB_KEY, WebhookHub
 from services.infra import metrics
-from services.infra.auth_failures import AUTH_FAILURES_KEY, AuthFailures
+from services.infra.auth_failures import add_failure_limits
 from services.infra.db import create_engine
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware, security_headers
 from services.infra.openapi import add_openapi_route
@@ -84,7 +84,7 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
     app.cleanup_ctx.append(database)
     if settings.run_workers:
         app.cleanup_ctx.append(workers)
-    app[AUTH_FAILURES_KEY] = AuthFailures(settings.auth_max_failures)
+    add_failure_limits(app, settings.auth_max_failures, settings.proxies())
     add_probes(app, settings.readiness_cache_seconds)
     add_openapi_route(app, OPENAPI)
     if api:

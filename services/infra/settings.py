@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Any, Self
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from services.infra.client_address import Networks, TrustedProxies, parse_networks
 
 
 class ServiceSettings(BaseSettings):
@@ -66,8 +68,24 @@ class ServiceSettings(BaseSettings):
     auth_max_failures: int = Field(
         default=30,
         ge=1,
-        description="Wrong bearer tokens one address may send per minute before 429.",
+        description="Wrong bearer tokens one client address (or one token) may send per"
+        " minute before the wrong ones get 429.",
     )
+    trusted_proxies: Annotated[Networks, NoDecode] = Field(
+        default=(),
+        validation_alias=AliasChoices("trusted_proxies", "TRUSTED_PROXIES"),
+        description="Comma-separated networks of the reverse proxies (the Kubernetes ingress"
+        " controller's pods) whose X-Forwarded-For names the client; empty: the TCP peer is"
+        " the client.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        return parse_networks(value) if isinstance(value, str) else value
+
+    def proxies(self) -> TrustedProxies:
+        return TrustedProxies(self.trusted_proxies)
 
     @model_validator(mode="after")
     def _pgbouncer_needs_a_direct_url(self) -> Self:

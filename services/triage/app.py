@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra import metrics
-from services.infra.auth_failures import AUTH_FAILURES_KEY, AuthFailures
+from services.infra.auth_failures import add_failure_limits
 from services.infra.db import create_engine
 from services.infra.events import Consumer, Event
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware, security_headers
@@ -168,7 +168,7 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     app[REPLY_ORIGIN_KEY] = app[METRICS_KEY].count_reply_origin
     app[ERASURE_COUNTER_KEY] = app[METRICS_KEY].count_erasure
     app[RETENTION_DEFAULT_KEY] = settings.retention_days
-    app[AUTH_FAILURES_KEY] = AuthFailures(settings.auth_max_failures)
+    add_failure_limits(app, settings.auth_max_failures, settings.proxies())
     add_probes(app, settings.readiness_cache_seconds)
     add_openapi_route(app, OPENAPI)
     if api:

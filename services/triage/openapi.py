@@ -20,7 +20,10 @@ AUTH = {
     401: "Missing, unknown or expired credentials",
     403: "Not allowed (role, CSRF, or two-factor enrolment required first)",
 }
-CODE = {422: "Wrong, expired or already used code", 429: "Too many wrong codes"}
+CODE = {
+    422: "Wrong, expired or already used code",
+    429: "Too many wrong codes from this address: wait Retry-After seconds",
+}
 NO_KEY = {503: "The server has no two-factor key"}
 NO_KEY_OPENS = {
     503: "The server has no two-factor key, or none of its keys opens the stored secret "
@@ -89,7 +92,8 @@ OPERATIONS = [
             401: "Wrong e-mail or password",
             409: "Choose a workspace",
             422: "Invalid body",
-            429: "Too many failed sign-ins",
+            429: "Too many failed sign-ins for this e-mail from this address (or from this "
+            "address, and this one failed too): wait Retry-After seconds",
             503: "Two-factor is on but the server has no key to check codes",
         },
     ),
@@ -104,7 +108,7 @@ OPERATIONS = [
             200: "Signed in; the answer carries the CSRF token",
             401: "Wrong, expired or already used code (or pending token)",
             422: "Invalid body",
-            429: "Too many failed sign-ins",
+            429: "Too many wrong codes from this address: wait Retry-After seconds",
             503: "None of the server's two-factor keys opens the user's secret",
         },
     ),
@@ -165,7 +169,7 @@ OPERATIONS = [
             200: "Changed",
             **AUTH,
             422: "Wrong current password or invalid new one",
-            429: "Too many wrong passwords",
+            429: "Too many wrong passwords from this address: wait Retry-After seconds",
         },
     ),
     Operation(

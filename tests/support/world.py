@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -88,6 +89,13 @@ async def make_user(
     finally:
         await engine.dispose()
     return token
+
+
+def scrypt_hash(password: str, salt: bytes = b"0123456789abcdef") -> str:
+    """A password hash as versions before argon2id stored it (scrypt, N=2^14, r=8, p=1)."""
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt$16384$8$1${b64(salt).decode()}${b64(digest).decode()}"
 
 
 def ago(**delta: float) -> str:

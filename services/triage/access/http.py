@@ -12,9 +12,10 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.infra.client_address import client_address
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
 from services.infra.strings import NO_NUL
-from services.triage.access import accounts, sign_in, store, two_factor
+from services.triage.access import accounts, limits, sign_in, store, two_factor
 from services.triage.access.auth import (
     COOKIE,
     auth_config,
@@ -66,23 +67,25 @@ def unreadable_secret(exc: two_factor.UnreadableSecret) -> ProblemError:
     return ProblemError(503, "Two-factor unavailable", CANNOT_READ + remedy)
 
 
-def _too_many() -> ProblemError:
+def too_many(exc: limits.TooManyFailures, what: str) -> ProblemError:
+    """429 for an (account, address) pair that must wait, or an address that failed too
+    often: ``what`` failed, retry after ``Retry-After``."""
     return ProblemError(
         429,
         "Too Many Requests",
-        "Too many failed sign-ins; try again in 15 minutes.",
-        retry_after=int(accounts.LOGIN_WINDOW.total_seconds()),
+        f"Too many {what} from your address; try again in {exc.retry_after} s.",
+        retry_after=exc.retry_after,
     )
 
 
 def _attempt(request: web.Request) -> sign_in.Attempt:
     config = auth_config(request.app)
     return sign_in.Attempt(
-        address=request.remote,
+        address=client_address(request),
         user_agent=request.headers.get("User-Agent", ""),
         limits=config.limits,
         box=config.box,
-        now=datetime.now(UTC),
+        now=config.clock(),
     )
 
 
@@ -94,8 +97,8 @@ async def login(request: web.Request) -> web.Response:
         result = await sign_in.with_password(
             engine, body.email, body.password, body.workspace_id, _attempt(request)
         )
-    except accounts.TooManyFailures:
-        raise _too_many() from None
+    except limits.TooManyFailures as exc:
+        raise too_many(exc, "failed sign-ins") from None
     except sign_in.WrongCredentials:
         raise ProblemError(401, "Unauthorized", "Wrong e-mail or password.") from None
     except sign_in.ChooseWorkspace as exc:
@@ -128,8 +131,8 @@ async def login_code(request: web.Request) -> web.Response:
     engine = request.app[ENGINE_KEY]
     try:
         result = await sign_in.with_code(engine, body.pending_token, body.code, _attempt(request))
-    except accounts.TooManyFailures:
-        raise _too_many() from None
+    except limits.TooManyFailures as exc:
+        raise too_many(exc, "failed sign-ins") from None
     except sign_in.WrongCredentials:
         raise ProblemError(401, "Unauthorized", WRONG_CODE) from None
     except two_factor.UnreadableSecret as exc:

@@ -20,9 +20,10 @@ import segno
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.infra.client_address import client_address
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
 from services.infra.secretbox import SecretBox
-from services.triage.access import accounts, store, two_factor
+from services.triage.access import accounts, limits, store, two_factor
 from services.triage.access.accounts import Caller
 from services.triage.access.auth import (
     COOKIE,
@@ -31,7 +32,7 @@ from services.triage.access.auth import (
     require_role,
     token_cache,
 )
-from services.triage.access.http import unreadable_secret, uuid_in_path
+from services.triage.access.http import too_many, unreadable_secret, uuid_in_path
 
 MIN_PASSWORD = 12
 PASSWORD_BODY = 16 * 1024
@@ -85,14 +86,12 @@ async def _proven_by_code(
             box,
             caller,
             body.code,
-            request.remote,
-            datetime.now(UTC),
+            client_address(request),
+            auth_config(request.app).clock(),
             action,
         )
-    except accounts.TooManyFailures:
-        raise ProblemError(
-            429, "Too Many Requests", "Too many wrong codes; try again in 15 minutes."
-        ) from None
+    except limits.TooManyFailures as exc:
+        raise too_many(exc, "wrong codes") from None
     except two_factor.NoEnrolmentWaiting:
         raise ProblemError(
             409, "Nothing to confirm", "Start enrolment first (POST /v1/me/two-factor/enrol)."
@@ -196,13 +195,11 @@ async def change_password(request: web.Request) -> web.Response:
             caller,
             body.current_password,
             body.new_password,
-            request.remote,
-            datetime.now(UTC),
+            client_address(request),
+            auth_config(request.app).clock(),
         )
-    except accounts.TooManyFailures:
-        raise ProblemError(
-            429, "Too Many Requests", "Too many wrong passwords; try again in 15 minutes."
-        ) from None
+    except limits.TooManyFailures as exc:
+        raise too_many(exc, "wrong passwords") from None
     if ended is None:
         raise ProblemError(
             422,

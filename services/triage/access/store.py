@@ -207,18 +207,37 @@ async def audit(
 # ---- failed sign-ins -------------------------------------------------------------------
 
 
-async def failure_counts(conn: AsyncConnection, keys: list[str], since: datetime) -> dict[str, int]:
-    """How many failures each key (an e-mail, an address…) has had since ``since``."""
+async def recent_failures(
+    conn: AsyncConnection, keys: list[str], since: datetime, cap: int
+) -> dict[str, tuple[int, datetime]]:
+    """(failures, the latest one's instant) of each key that failed since ``since``, counting
+    no further than ``cap`` (an index range of at most ``cap`` rows per key)."""
     rows = (
         await conn.execute(
             text(
-                "SELECT key, count(*) AS n FROM triage.login_attempts "
-                "WHERE key = ANY(CAST(:keys AS text[])) AND at > :since GROUP BY key"
+                """
+        SELECT k.key, recent.n, recent.last
+        FROM unnest(CAST(:keys AS text[])) AS k(key)
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n, max(at) AS last FROM (
+                SELECT at FROM triage.login_attempts
+                WHERE key = k.key AND at > :since ORDER BY at DESC LIMIT :cap
+            ) AS latest
+        ) AS recent
+        WHERE recent.n > 0
+        """
             ),
-            {"keys": keys, "since": since},
+            {"keys": keys, "since": since, "cap": cap},
         )
     ).all()
-    return {r.key: int(r.n) for r in rows}
+    return {r.key: (int(r.n), r.last) for r in rows}
+
+
+async def forget_failures(conn: AsyncConnection, keys: list[str]) -> None:
+    await conn.execute(
+        text("DELETE FROM triage.login_attempts WHERE key = ANY(CAST(:keys AS text[]))"),
+        {"keys": keys},
+    )
 
 
 async def add_failures(
