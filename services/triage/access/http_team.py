@@ -36,7 +36,10 @@ from services.triage.access.http_security import (
     no_such_user,
 )
 
-EMAIL = r"^[^@\s\x00]{1,200}@[^@\s\x00]{1,200}$"
+_ADDRESS = r"[^@\s\x00-\x1f\x7f<>,;:\"()\[\]\\]{1,200}"
+EMAIL = f"^{_ADDRESS}@{_ADDRESS}$"
+"""One @, no space, control character or character that would need quoting in a mail
+header."""
 Role = Literal["agent", "lead", "admin"]
 Email = Annotated[str, Field(min_length=3, max_length=320, pattern=EMAIL)]
 Name = Annotated[str, Field(max_length=200, pattern=NO_NUL)]
@@ -105,10 +108,9 @@ async def _link_answer(
     config = _config(request).mail
     link = issued.link
     url = link.url(desk_url(request))
-    message = mail.compose(
+    why = await mail.mail_link(
         config, link.kind, issued.email, url, issued.workspace_name, issued.role, link.expires_at
     )
-    why = await mail.send(config, message)
     return json_response(
         {
             **extra,

@@ -65,6 +65,7 @@ def compose(
 ) -> EmailMessage:
     """The mail that carries a link (plain text: nothing to render, nothing to track)."""
     message = EmailMessage()
+    workspace = " ".join(workspace.split())  # a header holds one line
     message["Subject"] = SUBJECTS[kind].format(workspace=workspace)
     message["From"] = config.sender or ""
     message["To"] = to
@@ -92,10 +93,27 @@ def _send_now(config: MailConfig, message: EmailMessage) -> None:
         smtp.send_message(message)
 
 
-async def send(config: MailConfig, message: EmailMessage) -> str | None:
-    """Mail it: None once the server took it, else why not (logged, without addresses)."""
+async def mail_link(
+    config: MailConfig,
+    kind: str,
+    to: str,
+    url: str,
+    workspace: str,
+    role: str,
+    expires_at: datetime,
+) -> str | None:
+    """Mail a link (see ``compose``): None once the server took it, else why not."""
     if not config.enabled:
         return "no SMTP server is configured (TRIAGE_SMTP_HOST, TRIAGE_SMTP_FROM)"
+    try:
+        message = compose(config, kind, to, url, workspace, role, expires_at)
+    except (ValueError, IndexError):  # the standard library's refusal of an address
+        return "this address cannot be written in a mail header"
+    return await send(config, message)
+
+
+async def send(config: MailConfig, message: EmailMessage) -> str | None:
+    """Mail it: None once the server took it, else why not (logged, without addresses)."""
     try:
         await asyncio.to_thread(_send_now, config, message)
     except (OSError, smtplib.SMTPException) as exc:
