@@ -114,6 +114,7 @@ function showLogin(reason) {
   if ($("security").open) $("security").close();
   $("code-form").hidden = true;
   $("link-form").hidden = true;
+  fill($("link-form")); // built when a link is opened: no second "Password" field otherwise
   $("login-form").hidden = false;
   $("login-screen").hidden = false;
   $("login-error").textContent = reason || "";
@@ -146,6 +147,8 @@ async function showEnrolment() {
 
 async function showDesk(user) {
   me = user;
+  $("link-form").hidden = true;
+  fill($("link-form"));
   $("enrol-screen").hidden = true;
   conversation.me = user;
   incidents.me = user;
@@ -212,15 +215,23 @@ async function openLink() {
 function showLinkForm(link) {
   showLogin("");
   $("login-form").hidden = true;
-  const form = $("link-form");
-  form.hidden = false;
   const joining = link.kind === "invitation";
-  $("link-title").textContent = joining ? `Join ${link.workspace_name}` : "Set your password";
-  $("link-help").textContent = joining
-    ? `You are invited as ${link.role}. Choose a password to sign in.`
-    : `A new password for ${link.workspace_name}.`;
-  form.username.value = link.email;
-  $("link-error").textContent = "";
+  const field = (id, label, attrs) => [h("label", { for: id }, label), h("input", { id, ...attrs })];
+  const form = fill($("link-form"),
+    h("h2", { id: "link-title", tabIndex: -1 }, joining ? `Join ${link.workspace_name}` : "Set your password"),
+    h("p", {}, joining
+      ? `You are invited as ${link.role}. Choose a password to sign in.`
+      : `A new password for ${link.workspace_name}.`),
+    field("link-email", "E-mail", { name: "username", type: "email", autocomplete: "username", readOnly: true, value: link.email }),
+    field("link-password", "New password (at least 12 characters)", {
+      name: "password", type: "password", autocomplete: "new-password", minLength: 12, required: true,
+    }),
+    field("link-password-again", "The same password again", {
+      name: "again", type: "password", autocomplete: "new-password", minLength: 12, required: true,
+    }),
+    h("p", { id: "link-error", className: "error", role: "alert" }),
+    h("button", { type: "submit", className: "primary" }, "Set password and sign in"));
+  form.hidden = false;
   $("link-password").focus();
 }
 
@@ -237,7 +248,6 @@ $("link-form").addEventListener("submit", async (event) => {
   button.disabled = true;
   try {
     const answer = await api.acceptLink(linkToken, password);
-    form.reset();
     linkToken = null;
     await signedIn(answer, form);
   } catch (failure) {
