@@ -76,6 +76,11 @@ async def admin_of(database_url: str, workspace_id: uuid.UUID) -> tuple[str, str
     return await person(database_url, workspace_id, "admin")
 
 
+async def user_id_of(triage: Any, admin: str, email_address: str) -> str:
+    users = (await (await triage.get("/v1/users", headers=bearer(admin))).json())["items"]
+    return str(next(u["id"] for u in users if u["email"] == email_address))
+
+
 def token_of(link: str) -> str:
     return link.split("=", 1)[1]
 
@@ -284,8 +289,7 @@ async def test_deactivation_ends_every_way_in_at_once_and_reactivation_sends_a_l
     leaver_email, leaver_token = await person(database_url, ws.id)
     session = await sign_in(triage, leaver_email)
     assert (await triage.get("/v1/queue", headers=bearer(leaver_token))).status == 200  # cached
-    users = (await (await triage.get("/v1/users", headers=bearer(admin))).json())["items"]
-    leaver = next(u["id"] for u in users if u["email"] == leaver_email)
+    leaver = await user_id_of(triage, admin, leaver_email)
     reset = await (
         await triage.post(f"/v1/users/{leaver}/password-link", headers=bearer(admin), json={})
     ).json()
@@ -329,8 +333,7 @@ async def test_a_password_link_for_a_forgotten_or_a_forced_reset(
     ws = await make_workspace(database_url)
     _, admin = await admin_of(database_url, ws.id)
     email_address, _ = await person(database_url, ws.id)
-    users = (await (await triage.get("/v1/users", headers=bearer(admin))).json())["items"]
-    user = next(u["id"] for u in users if u["email"] == email_address)
+    user = await user_id_of(triage, admin, email_address)
     first = await sign_in(triage, email_address)
 
     forgotten = await (
@@ -373,8 +376,7 @@ async def test_a_link_with_two_factor_on_still_asks_for_the_code(
     _, admin = await admin_of(database_url, ws.id)
     email_address, _ = await person(database_url, ws.id)
     app, _ = await enrol(await sign_in(triage, email_address))
-    users = (await (await triage.get("/v1/users", headers=bearer(admin))).json())["items"]
-    user = next(u["id"] for u in users if u["email"] == email_address)
+    user = await user_id_of(triage, admin, email_address)
     link = (
         await (
             await triage.post(f"/v1/users/{user}/password-link", headers=bearer(admin), json={})

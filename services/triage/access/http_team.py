@@ -11,12 +11,14 @@ SMTP is configured (the answer says whether it was).
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.auth_failures import count_failure, refuse_if_limited
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
@@ -38,6 +40,7 @@ from services.triage.access.http_security import (
 
 _ADDRESS = r"[^@\s\x00-\x1f\x7f<>,;:\"()\[\]\\]{1,200}"
 EMAIL = f"^{_ADDRESS}@{_ADDRESS}$"
+T = TypeVar("T")
 """One @, no space, control character or character that would need quoting in a mail
 header."""
 Role = Literal["agent", "lead", "admin"]
@@ -108,9 +111,10 @@ async def _link_answer(
     config = _config(request).mail
     link = issued.link
     url = link.url(desk_url(request))
-    why = await mail.mail_link(
-        config, link.kind, issued.email, url, issued.workspace_name, issued.role, link.expires_at
+    letter = mail.Letter(
+        link.kind, issued.email, url, issued.workspace_name, issued.role, link.expires_at
     )
+    why = await mail.mail_link(config, letter)
     return json_response(
         {
             **extra,
@@ -176,21 +180,37 @@ async def revoke_invitation(request: web.Request) -> web.Response:
 
 # ---- members ---------------------------------------------------------------------------
 
-LAST_ADMIN = ProblemError(
-    409, "Last admin", "The workspace would have no active admin left: make another admin first."
-)
+REFUSALS: dict[type[Exception], tuple[str, str]] = {
+    team.LastAdmin: (
+        "Last admin",
+        "The workspace would have no active admin left: make another admin first.",
+    ),
+    team.OwnAccount: ("Your own account", "Another admin deactivates you, not yourself."),
+    team.Deactivated: ("Deactivated", "Reactivate this user first."),
+    team.NotDeactivated: ("Active", "This user is active already."),
+}
+
+
+async def _change(
+    request: web.Request, change: Callable[[AsyncConnection, datetime], Awaitable[T]]
+) -> T:
+    """Run an admin's change to a user in a transaction: 404 for another workspace's user,
+    409 for what the team's rules refuse."""
+    try:
+        async with request.app[ENGINE_KEY].begin() as conn:
+            return await change(conn, datetime.now(UTC))
+    except accounts.NoSuchUser:
+        raise no_such_user() from None
+    except tuple(REFUSALS) as exc:
+        raise ProblemError(409, *REFUSALS[type(exc)]) from None
 
 
 async def put_role(request: web.Request) -> web.Response:
     caller, user_id = await admin_over_user(request)
     body = await read_model(request, RoleIn, 4096, "Invalid role")
-    try:
-        async with request.app[ENGINE_KEY].begin() as conn:
-            previous = await team.change_role(conn, caller, user_id, body.role)
-    except accounts.NoSuchUser:
-        raise no_such_user() from None
-    except team.LastAdmin:
-        raise LAST_ADMIN from None
+    previous = await _change(
+        request, lambda conn, _: team.change_role(conn, caller, user_id, body.role)
+    )
     token_cache(request.app).clear()  # the cached callers carry their role
     return json_response({"id": user_id, "role": body.role, "previous_role": previous})
 
@@ -198,17 +218,9 @@ async def put_role(request: web.Request) -> web.Response:
 async def deactivate(request: web.Request) -> web.Response:
     """Someone left: no more sign-in; their sessions, tokens and links end now."""
     caller, user_id = await admin_over_user(request)
-    try:
-        async with request.app[ENGINE_KEY].begin() as conn:
-            sessions, tokens = await team.deactivate(conn, caller, user_id, datetime.now(UTC))
-    except accounts.NoSuchUser:
-        raise no_such_user() from None
-    except team.LastAdmin:
-        raise LAST_ADMIN from None
-    except team.OwnAccount:
-        raise ProblemError(
-            409, "Your own account", "Another admin deactivates you, not yourself."
-        ) from None
+    sessions, tokens = await _change(
+        request, lambda conn, now: team.deactivate(conn, caller, user_id, now)
+    )
     token_cache(request.app).clear()
     return json_response(
         {"id": user_id, "active": False, "sessions_revoked": sessions, "tokens_revoked": tokens}
@@ -218,13 +230,7 @@ async def deactivate(request: web.Request) -> web.Response:
 async def reactivate(request: web.Request) -> web.Response:
     """Someone is back: active again, with a one-time link to set a new password."""
     caller, user_id = await admin_over_user(request)
-    try:
-        async with request.app[ENGINE_KEY].begin() as conn:
-            issued = await team.reactivate(conn, caller, user_id, datetime.now(UTC))
-    except accounts.NoSuchUser:
-        raise no_such_user() from None
-    except team.NotDeactivated:
-        raise ProblemError(409, "Active", "This user is active already.") from None
+    issued = await _change(request, lambda conn, now: team.reactivate(conn, caller, user_id, now))
     return await _link_answer(request, issued, status=200, user_id=user_id)
 
 
@@ -232,15 +238,9 @@ async def password_link(request: web.Request) -> web.Response:
     """A one-time link to set a new password; ``force`` also ends the current one now."""
     caller, user_id = await admin_over_user(request)
     body = await read_model(request, PasswordLinkIn, 4096, "Invalid password reset")
-    try:
-        async with request.app[ENGINE_KEY].begin() as conn:
-            issued, ended = await team.reset_password(
-                conn, caller, user_id, body.force, datetime.now(UTC)
-            )
-    except accounts.NoSuchUser:
-        raise no_such_user() from None
-    except team.Deactivated:
-        raise ProblemError(409, "Deactivated", "Reactivate this user first.") from None
+    issued, ended = await _change(
+        request, lambda conn, now: team.reset_password(conn, caller, user_id, body.force, now)
+    )
     return await _link_answer(request, issued, status=200, user_id=user_id, sessions_revoked=ended)
 
 

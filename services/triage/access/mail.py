@@ -54,25 +54,30 @@ BODIES = {
 }
 
 
-def compose(
-    config: MailConfig,
-    kind: str,
-    to: str,
-    url: str,
-    workspace: str,
-    role: str,
-    expires_at: datetime,
-) -> EmailMessage:
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """A link to mail: its kind, to whom, the URL, and what the mail says about it."""
+
+    kind: str
+    to: str
+    url: str
+    workspace: str
+    role: str
+    expires_at: datetime
+
+
+def compose(config: MailConfig, letter: Letter) -> EmailMessage:
     """The mail that carries a link (plain text: nothing to render, nothing to track)."""
     message = EmailMessage()
-    workspace = " ".join(workspace.split())  # a header holds one line
-    message["Subject"] = SUBJECTS[kind].format(workspace=workspace)
+    workspace = " ".join(letter.workspace.split())  # a header holds one line
+    message["Subject"] = SUBJECTS[letter.kind].format(workspace=workspace)
     message["From"] = config.sender or ""
-    message["To"] = to
+    message["To"] = letter.to
     message["Message-ID"] = make_msgid(domain="ecoute.local")
-    expires = expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    expires = letter.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    body = BODIES[letter.kind]
     message.set_content(
-        BODIES[kind].format(workspace=workspace, role=role, url=url, expires=expires)
+        body.format(workspace=workspace, role=letter.role, url=letter.url, expires=expires)
     )
     return message
 
@@ -93,20 +98,12 @@ def _send_now(config: MailConfig, message: EmailMessage) -> None:
         smtp.send_message(message)
 
 
-async def mail_link(
-    config: MailConfig,
-    kind: str,
-    to: str,
-    url: str,
-    workspace: str,
-    role: str,
-    expires_at: datetime,
-) -> str | None:
+async def mail_link(config: MailConfig, letter: Letter) -> str | None:
     """Mail a link (see ``compose``): None once the server took it, else why not."""
     if not config.enabled:
         return "no SMTP server is configured (TRIAGE_SMTP_HOST, TRIAGE_SMTP_FROM)"
     try:
-        message = compose(config, kind, to, url, workspace, role, expires_at)
+        message = compose(config, letter)
     except (ValueError, IndexError):  # the standard library's refusal of an address
         return "this address cannot be written in a mail header"
     return await send(config, message)
