@@ -8,6 +8,14 @@ from services.infra.openapi import PROBES, Operation, document
 from services.triage.access.http import LoginCodeIn, LoginIn, TokenIn
 from services.triage.access.http_security import CodeIn, PasswordIn
 from services.triage.access.http_security import PolicyIn as TwoFactorPolicyIn
+from services.triage.access.http_team import (
+    AcceptIn,
+    InvitationIn,
+    LinkIn,
+    PasswordLinkIn,
+    RoleIn,
+    WorkspaceIn,
+)
 from services.triage.desk.http import CorrectionIn, NoteIn, ReplyIn, SavedReplyIn
 from services.triage.incidents.http import MergeIn, SplitIn
 from services.triage.incidents.http import NoteIn as IncidentNoteIn
@@ -532,6 +540,119 @@ INCIDENT_OPERATIONS = [
     ),
 ]
 OPERATIONS += INCIDENT_OPERATIONS
+
+USER_404 = {404: "No such user in your workspace"}
+LINKS = {
+    404: "Unknown, expired, revoked or already used link",
+    429: "Too many wrong links from this address",
+}
+ISSUED = (
+    "The one-time link (shown this once), when it expires, and whether it was mailed "
+    "(mail_error says why not)"
+)
+TEAM_OPERATIONS = [
+    Operation(
+        "POST",
+        "/v1/auth/link",
+        "What a one-time link is (workspace, e-mail, role, whether it sets a password); "
+        "reading it does not use it",
+        "accounts",
+        body=LinkIn,
+        auth=None,
+        answers={200: "The link", **LINKS, 422: "Invalid body"},
+    ),
+    Operation(
+        "POST",
+        "/v1/auth/link/accept",
+        "Use a one-time link: set the password it asks for and sign in (sets the session "
+        "cookie; with two-factor on, a pending token for the code step)",
+        "accounts",
+        body=AcceptIn,
+        auth=None,
+        answers={
+            200: "Signed in, or a pending token for the code step",
+            **LINKS,
+            409: "The e-mail joined the workspace meanwhile",
+            422: "Invalid body, or the password the link asks for is missing",
+            503: "Two-factor is on but the server has no key to check codes",
+        },
+    ),
+    Operation(
+        "GET",
+        "/v1/invitations",
+        "Invitations waiting to be accepted (admins)",
+        "team",
+        answers={200: "Invitations", **AUTH},
+    ),
+    Operation(
+        "POST",
+        "/v1/invitations",
+        "Invite someone by e-mail with a role: a one-time link, mailed when SMTP is "
+        "configured (admins)",
+        "team",
+        body=InvitationIn,
+        answers={201: ISSUED, **AUTH, 409: "Already a member", 422: "Invalid body"},
+    ),
+    Operation(
+        "DELETE",
+        "/v1/invitations/{id}",
+        "Revoke an invitation (admins)",
+        "team",
+        answers={200: "Revoked", **AUTH, 404: "No such invitation waiting in your workspace"},
+    ),
+    Operation(
+        "PUT",
+        "/v1/users/{id}/role",
+        "Change a user's role, at once (admins)",
+        "team",
+        body=RoleIn,
+        answers={
+            200: "Changed",
+            **AUTH,
+            **USER_404,
+            409: "It would leave no active admin",
+            422: "Unknown role",
+        },
+    ),
+    Operation(
+        "POST",
+        "/v1/users/{id}/deactivate",
+        "Deactivate a user: password, sessions, API tokens and links end now (admins)",
+        "team",
+        answers={
+            200: "Deactivated",
+            **AUTH,
+            **USER_404,
+            409: "Oneself, or it would leave no active admin",
+        },
+    ),
+    Operation(
+        "POST",
+        "/v1/users/{id}/reactivate",
+        "Reactivate a user, with a one-time link to set a new password (admins)",
+        "team",
+        answers={200: ISSUED, **AUTH, **USER_404, 409: "Active already"},
+    ),
+    Operation(
+        "POST",
+        "/v1/users/{id}/password-link",
+        "A one-time link for a user to set a new password; with force, the current one and "
+        "the user's sessions end now (admins)",
+        "team",
+        body=PasswordLinkIn,
+        answers={200: ISSUED, **AUTH, **USER_404, 409: "Deactivated", 422: "Invalid body"},
+    ),
+    Operation(
+        "POST",
+        "/v1/workspaces",
+        "Create a workspace and its first admin, who gets a one-time link to set a "
+        "password (admins)",
+        "team",
+        body=WorkspaceIn,
+        answers={201: ISSUED, **AUTH, 422: "Invalid body"},
+    ),
+]
+OPERATIONS += TEAM_OPERATIONS
 
 DOCUMENT = document(
     "Écoute triage — the agents' desk",

@@ -91,6 +91,15 @@ ROLES: dict[Key, str] = {
     ("POST", "/v1/users/{id}/two-factor/reset"): "admin",
     ("GET", "/v1/workspace/two-factor"): "agent",
     ("PUT", "/v1/workspace/two-factor"): "admin",
+    # The team: admins only (the role and password routes act on the spare user).
+    ("GET", "/v1/invitations"): "admin",
+    ("POST", "/v1/invitations"): "admin",
+    ("DELETE", "/v1/invitations/{id}"): "admin",
+    ("PUT", "/v1/users/{id}/role"): "admin",
+    ("POST", "/v1/users/{id}/deactivate"): "admin",
+    ("POST", "/v1/users/{id}/reactivate"): "admin",
+    ("POST", "/v1/users/{id}/password-link"): "admin",
+    ("POST", "/v1/workspaces"): "admin",
     ("POST", "/v1/privacy/erasures"): "admin",
     ("GET", "/v1/privacy/erasures"): "admin",
     ("GET", "/v1/privacy/erasures/{id}"): "admin",
@@ -117,6 +126,15 @@ FIRST_ANSWER: dict[Key, int] = {
     ("POST", "/v1/incidents/{id}/split"): 201,
     ("POST", "/v1/incidents/{id}/close"): 200,
     ("POST", "/v1/incidents/{id}/reopen"): 200,
+    # The team's changes act on the spare user, deactivated then reactivated (the document
+    # lists them in that order), and on the workspace's live invitation.
+    ("POST", "/v1/invitations"): 201,
+    ("DELETE", "/v1/invitations/{id}"): 200,
+    ("PUT", "/v1/users/{id}/role"): 200,
+    ("POST", "/v1/users/{id}/deactivate"): 200,
+    ("POST", "/v1/users/{id}/reactivate"): 200,
+    ("POST", "/v1/users/{id}/password-link"): 200,
+    ("POST", "/v1/workspaces"): 201,
 }
 
 OWN_CREDENTIALS: set[Key] = {
@@ -125,6 +143,9 @@ OWN_CREDENTIALS: set[Key] = {
     ("POST", "/v1/auth/login"),
     # The second sign-in step: its credential is the pending token the password step gave.
     ("POST", "/v1/auth/login/code"),
+    # A one-time link's token is its own credential (tested in test_team.py).
+    ("POST", "/v1/auth/link"),
+    ("POST", "/v1/auth/link/accept"),
     ("GET", "/webhooks/{platform}"),
     ("POST", "/webhooks/{platform}"),
 }
@@ -170,6 +191,11 @@ PATH_IDS: dict[Key, PathIds] = {
     ("GET", "/v1/users/{id}/sessions"): PathIds(_spare_user),
     ("DELETE", "/v1/users/{id}/sessions"): PathIds(_spare_user),
     ("POST", "/v1/users/{id}/two-factor/reset"): PathIds(_spare_user),
+    ("PUT", "/v1/users/{id}/role"): PathIds(_spare_user),
+    ("POST", "/v1/users/{id}/deactivate"): PathIds(_spare_user),
+    ("POST", "/v1/users/{id}/reactivate"): PathIds(_spare_user),
+    ("POST", "/v1/users/{id}/password-link"): PathIds(_spare_user),
+    ("DELETE", "/v1/invitations/{id}"): PathIds(lambda w: {"id": w.invitation_id}),
     ("GET", "/v1/privacy/erasures/{id}"): PathIds(lambda w: {"id": w.erasure_id}),
     # Every incident route acts on the outage incident. The changes run in document order
     # (``ordered``), each one's first allowed caller making the real change — a later role's
@@ -277,6 +303,20 @@ BODIES: dict[Key, Callable[[Populated], Any]] = {
     ("POST", "/v1/incidents/{id}/split"): lambda w: {
         "conversation_ids": [w.split_conversation],
         "label": "matrix split",
+    },
+    # A link already used: refused (404), and nothing of its workspace changes — a live one
+    # would let the caller in.
+    ("POST", "/v1/auth/link"): lambda w: {"token": w.spent_link_token},
+    ("POST", "/v1/auth/link/accept"): lambda w: {"token": w.spent_link_token, "password": PASSWORD},
+    ("POST", "/v1/invitations"): lambda w: {
+        "email": f"matrix-invitee@{w.name.lower()}.test",
+        "role": "agent",
+    },
+    ("PUT", "/v1/users/{id}/role"): lambda w: {"role": "lead"},
+    ("POST", "/v1/users/{id}/password-link"): lambda w: {"force": False},
+    ("POST", "/v1/workspaces"): lambda w: {
+        "name": "Matrix care",
+        "admin_email": "matrix-admin@matrix.test",
     },
     # Not the 400 days populate set: a write to the wrong workspace would show.
     ("PUT", "/v1/privacy/retention"): lambda w: {"conversation_days": 3650},

@@ -251,6 +251,7 @@ async def test_sql_and_script_payloads_are_stored_and_answered_as_text(
             )
     finally:
         await engine.dispose()
-    # Per workspace: the CLI's agent, one user per role, the revoked one and the spare one.
-    assert dict(roles) == {"admin": 2, "agent": 8, "lead": 2}, "no role changed"
+    # Per workspace: the CLI's agent, one user per role, the revoked one, the spare one and
+    # the one who joined through an invitation.
+    assert dict(roles) == {"admin": 2, "agent": 10, "lead": 2}, "no role changed"
     assert set(PAYLOADS) <= set(stored)

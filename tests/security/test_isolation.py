@@ -25,9 +25,10 @@ OWNED = (
     "triage.incident_members",
     "triage.incident_signals",
     "triage.incident_history",
+    "triage.account_links",
 )
-"""Tables of the two-factor, session, privacy and incident routes, which populate must have
-filled."""
+"""Tables of the two-factor, session, privacy, incident and team routes, which populate must
+have filled."""
 
 
 async def test_every_operation_with_another_workspaces_ids(

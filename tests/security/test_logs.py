@@ -1,8 +1,9 @@
 """No password, token, secret, credential or message text reaches the logs, even at DEBUG.
 
 Both services run with every logger at DEBUG and their workers on, through the flows that
-handle secrets: sign-in and sign-out, two-factor enrolment and the two-step sign-in (in
-``populate``), API tokens, ingest, the triage consumer, replies and
+handle secrets: sign-in and sign-out, two-factor enrolment and the two-step sign-in,
+invitations and their one-time links (in ``populate``), API tokens, ingest, the triage consumer,
+replies and
 their delivery to a platform that fails and echoes what it was sent, notes, saved replies,
 breach webhook secrets, signed and forged platform webhooks, channel credentials. Every
 record is formatted with the services' own JSON formatter (extras and traceback included)
@@ -173,6 +174,8 @@ async def test_no_secret_or_message_text_in_any_log_record(
         "recovery code": ws.recovery_code,
         "two-factor key": ws.two_factor_key,
         "spare user's token": ws.spare_token,
+        # populate's team flows: an invitation made (mailed nowhere) and one accepted.
+        "used invitation link": ws.spent_link_token,
         "ingest token": ws.ingest,
         "X consumer secret": X_SECRET,
         "Meta app secret": META_SECRET,

@@ -3,7 +3,8 @@
 Each holds every kind of object the APIs expose (conversation, messages, a reply, a note, a
 saved reply, API tokens — one revoked —, a channel, an SLA policy, a breach webhook, users of
 every role with passwords, a spare user with two-factor on — its recovery codes, a spent
-pending sign-in, a live session —, a spare session of the agent, an erasure request, a
+pending sign-in, a live session —, a spare session of the agent, an invitation waiting and
+one accepted, an erasure request, a
 retention setting, two customer incidents the detector opened from bursts of messages, with
 their signals, members and history), and a snapshot reads back every row a workspace owns,
 so a test can prove nothing of it changed.
@@ -91,6 +92,10 @@ class Populated:
     two_factor_key: str
     """The spare user's TOTP key, as the desk showed it at enrolment."""
     erasure_id: str
+    invitation_id: str
+    """An invitation waiting to be accepted (its link is a marker)."""
+    spent_link_token: str
+    """The token of an invitation already accepted (by a user who joined through it)."""
     leaver: str
     """The author id of a customer whom the matrices may erase (a sacrificial object)."""
     customer: str
@@ -219,6 +224,7 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
         "/v1/privacy/retention", headers=admin_auth, json={"conversation_days": 400}
     )
     assert retention.status == 200, await retention.text()
+    team = await _populate_team(triage, admin, name, tag)
     return Populated(
         id=ws.id,
         name=name,
@@ -247,10 +253,13 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
         spare_token=security["token"],
         two_factor_key=security["key"],
         erasure_id=(await erasure.json())["id"],
+        invitation_id=team["invitation_id"],
+        spent_link_token=team["spent_token"],
         leaver=f"lv{tag}",
         customer=f"au{tag}",
         markers=[
             *security.values(),
+            *team.values(),
             (await erasure.json())["id"],
             f"departed{tag}",
             f"{name} leaver {tag}",
@@ -371,6 +380,31 @@ async def _populate_security(
         "token": token,
         "recovery_code": (await confirmed.json())["recovery_codes"][0],
         "key": app.key,
+    }
+
+
+async def _populate_team(triage: Any, admin: str, name: str, tag: str) -> dict[str, str]:
+    """An invitation waiting (by the admin, through the API), and another one accepted: its
+    invitee set a password and joined. Returns ids and secrets (all markers)."""
+    links = {}
+    for who in ("invitee", "joined"):
+        made = await triage.post(
+            "/v1/invitations",
+            headers=bearer(admin),
+            json={"email": f"{who}-{tag}@{name.lower()}.test", "role": "agent"},
+        )
+        assert made.status == 201, await made.text()
+        links[who] = await made.json()
+    spent = links["joined"]["link"].split("#invitation=")[1]
+    joined = await triage.post("/v1/auth/link/accept", json={"token": spent, "password": PASSWORD})
+    assert joined.status == 200, await joined.text()
+    triage.session.cookie_jar.clear()  # the matrices send their own credentials
+    return {
+        "invitation_id": str(links["invitee"]["id"]),
+        "invitation_token": links["invitee"]["link"].split("#invitation=")[1],
+        "spent_token": spent,
+        "invitee": links["invitee"]["email"],
+        "joined": links["joined"]["email"],
     }
 
 

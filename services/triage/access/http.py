@@ -78,7 +78,8 @@ def too_many(exc: limits.TooManyFailures, what: str) -> ProblemError:
     )
 
 
-def _attempt(request: web.Request) -> sign_in.Attempt:
+def attempt_of(request: web.Request) -> sign_in.Attempt:
+    """Where a sign-in comes from, and this server's rules."""
     config = auth_config(request.app)
     return sign_in.Attempt(
         address=client_address(request),
@@ -95,7 +96,7 @@ async def login(request: web.Request) -> web.Response:
     engine = request.app[ENGINE_KEY]
     try:
         result = await sign_in.with_password(
-            engine, body.email, body.password, body.workspace_id, _attempt(request)
+            engine, body.email, body.password, body.workspace_id, attempt_of(request)
         )
     except limits.TooManyFailures as exc:
         raise too_many(exc, "failed sign-ins") from None
@@ -109,11 +110,22 @@ async def login(request: web.Request) -> web.Response:
             workspaces=[str(w) for w in exc.workspaces],
         ) from None
     except sign_in.CannotCheckCodes:
-        raise ProblemError(
-            503,
-            "Two-factor unavailable",
-            "This server has no TRIAGE_TWO_FACTOR_KEY, so it cannot check codes.",
-        ) from None
+        raise cannot_check_codes() from None
+    return signed_in_or_code(request, result)
+
+
+def cannot_check_codes() -> ProblemError:
+    return ProblemError(
+        503,
+        "Two-factor unavailable",
+        "This server has no TRIAGE_TWO_FACTOR_KEY, so it cannot check codes.",
+    )
+
+
+def signed_in_or_code(
+    request: web.Request, result: sign_in.SignedIn | sign_in.CodeNeeded
+) -> web.Response:
+    """The session in its cookie, or (two-factor on) the pending token for the code step."""
     if isinstance(result, sign_in.CodeNeeded):
         return json_response(
             {
@@ -130,7 +142,7 @@ async def login_code(request: web.Request) -> web.Response:
     body = await read_model(request, LoginCodeIn, 4096, "Invalid sign-in")
     engine = request.app[ENGINE_KEY]
     try:
-        result = await sign_in.with_code(engine, body.pending_token, body.code, _attempt(request))
+        result = await sign_in.with_code(engine, body.pending_token, body.code, attempt_of(request))
     except limits.TooManyFailures as exc:
         raise too_many(exc, "failed sign-ins") from None
     except sign_in.WrongCredentials:

@@ -220,7 +220,7 @@ async def _access_of(request: web.Request, caller: Caller, user_id: uuid.UUID) -
         async with request.app[ENGINE_KEY].connect() as conn:
             found = await accounts.access_of(conn, caller, user_id, datetime.now(UTC), idle)
     except accounts.NoSuchUser:
-        raise _no_such_user() from None
+        raise no_such_user() from None
     return json_response(found)
 
 
@@ -247,7 +247,7 @@ async def revoke_session(request: web.Request) -> web.Response:
 # ---- administration --------------------------------------------------------------------
 
 
-def _no_such_user() -> ProblemError:
+def no_such_user() -> ProblemError:
     return ProblemError(404, "Not Found", "No such user in your workspace.")
 
 
@@ -260,7 +260,7 @@ async def list_users(request: web.Request) -> web.Response:
     return json_response({"items": items})
 
 
-async def _admin_over_user(request: web.Request) -> tuple[Caller, uuid.UUID]:
+async def admin_over_user(request: web.Request) -> tuple[Caller, uuid.UUID]:
     """An admin caller and the user the path names (each use case then checks that user is
     in the caller's workspace)."""
     caller = await authenticate(request)
@@ -270,32 +270,32 @@ async def _admin_over_user(request: web.Request) -> tuple[Caller, uuid.UUID]:
 
 async def user_sessions(request: web.Request) -> web.Response:
     """A user's live sessions and API tokens (admins)."""
-    caller, user_id = await _admin_over_user(request)
+    caller, user_id = await admin_over_user(request)
     return await _access_of(request, caller, user_id)
 
 
 async def revoke_user_access(request: web.Request) -> web.Response:
     """Sign a user out everywhere: every session and every API token (admins)."""
-    caller, user_id = await _admin_over_user(request)
+    caller, user_id = await admin_over_user(request)
     try:
         async with request.app[ENGINE_KEY].begin() as conn:
             sessions, tokens = await accounts.revoke_user_access(
                 conn, caller, user_id, datetime.now(UTC)
             )
     except accounts.NoSuchUser:
-        raise _no_such_user() from None
+        raise no_such_user() from None
     token_cache(request.app).clear()
     return json_response({"sessions_revoked": sessions, "tokens_revoked": tokens})
 
 
 async def reset_two_factor(request: web.Request) -> web.Response:
     """Turn a user's two-factor off (a lost phone) and end their sessions (admins)."""
-    caller, user_id = await _admin_over_user(request)
+    caller, user_id = await admin_over_user(request)
     try:
         async with request.app[ENGINE_KEY].begin() as conn:
             was_on, ended = await two_factor.reset(conn, caller, user_id, datetime.now(UTC))
     except accounts.NoSuchUser:
-        raise _no_such_user() from None
+        raise no_such_user() from None
     token_cache(request.app).clear()
     return json_response({"two_factor": False, "was_enabled": was_on, "sessions_revoked": ended})
 

@@ -171,3 +171,20 @@ async def _open(
     await store.audit(conn, workspace_id, user_id, "signed_in", detail={"method": method})
     user = await store.signing_in(conn, workspace_id, user_id)
     return SignedIn(token, csrf, workspace_id, user_id, user.email, user.role, user.must_enrol)
+
+
+async def session_or_code(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    attempt: Attempt,
+    method: str,
+) -> SignedIn | CodeNeeded:
+    """After a first proof other than the sign-in form's (a one-time link): the session, or,
+    with two-factor on, a pending token for the code step, as after a password."""
+    current = await store.enrolment(conn, workspace_id, user_id)
+    if current is not None and current.enabled:
+        if attempt.box is None:
+            raise CannotCheckCodes
+        return CodeNeeded(await two_factor.open_pending(conn, workspace_id, user_id, attempt.now))
+    return await _open(conn, workspace_id, user_id, attempt, method)

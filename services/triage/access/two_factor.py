@@ -289,6 +289,9 @@ async def users(conn: AsyncConnection, caller: Caller) -> list[dict[str, object]
             "role": r.role,
             "two_factor": r.two_factor,
             "must_enrol": rules.two_factor_required(policy, r.role) and not r.two_factor,
+            "active": r.deactivated_at is None,
+            "deactivated_at": r.deactivated_at,
+            "has_password": r.has_password,
         }
         for r in await store.users_and_two_factor(conn, caller.workspace_id)
     ]
