@@ -32,7 +32,6 @@ import secrets
 import signal
 import socket
 import sys
-import uuid
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,13 +40,12 @@ from typing import Any
 import aiohttp
 import orjson
 
-from demo.platforms import BRANDS, DEFAULT_PORT, FAKES, inbox_environment
+from demo.platforms import BRANDS, DEFAULT_PORT, DEMO_WORKSPACE, FAKES, inbox_environment
 from tools.dev_console import Console, LogWatch, Status, last_words, shown
 from tools.dev_supervisor import Child, StartFailed, Stopped, Supervisor, unless_stopped
 from tools.embedded_pg import ROOT, ensure_database, start_embedded, stop_embedded
 from tools.service_process import ServiceProcess, service_command
 
-DEMO_WORKSPACE = uuid.UUID("0e5c07e0-0000-4000-8000-00000000de70")
 SERVICE_LOGS = ("inbox", "triage", "fakes")
 LAUNCHER_PID = "launcher.pid"  # in the Postgres folder: which launcher stops that Postgres
 
@@ -197,28 +195,35 @@ class Access:
     agent_token: str
     lead_token: str
     ingest_token: str
+    channels_token: str
 
 
 async def prepare(env: Mapping[str, str], log: Path) -> Access:
-    """Migrations, then the demo workspace: its agent, its lead and its ingest token."""
+    """Migrations, then the demo workspace: its agent, its lead, its ingest token (a
+    producer's) and its channels token (the demo platforms connect its channels with it)."""
     for module in ("inbox", "triage"):
         await _cli(module, "migrate", env=env, log=log)
     workspace = ["create-workspace", "--name", "Demo care team", "--id", str(DEMO_WORKSPACE)]
     agent_token = ["--token", env["DEMO_AGENT_TOKEN"]] if env.get("DEMO_AGENT_TOKEN") else []
-    ingest = ["create-ingest-token", "--workspace", str(DEMO_WORKSPACE), "--name", "demo"]
-    ingest_token = ["--token", env["DEMO_INGEST_TOKEN"]] if env.get("DEMO_INGEST_TOKEN") else []
 
     def member(email: str, role: str, *extra: str) -> Awaitable[str]:
         return _cli(
             "triage", *workspace, "--email", email, "--role", role, *extra, env=env, log=log
         )
 
-    agent, lead, ingest_made = await asyncio.gather(
+    def inbox_token(scope: str) -> Awaitable[str]:
+        given = env.get(f"DEMO_{scope.upper()}_TOKEN")
+        chosen = ["--token", given] if given else []
+        command = ["create-token", "--workspace", str(DEMO_WORKSPACE), "--scope", scope]
+        return _cli("inbox", *command, "--name", f"demo {scope}", *chosen, env=env, log=log)
+
+    agent, lead, ingest, channels = await asyncio.gather(
         member("agent@demo.ecoute", "agent", *agent_token),
         member("lead@demo.ecoute", "lead"),
-        _cli("inbox", *ingest, *ingest_token, env=env, log=log),
+        inbox_token("ingest"),
+        inbox_token("channels"),
     )
-    return Access(orjson.loads(agent)["token"], orjson.loads(lead)["token"], ingest_made)
+    return Access(orjson.loads(agent)["token"], orjson.loads(lead)["token"], ingest, channels)
 
 
 class DemoPlatforms(ServiceProcess):
@@ -265,7 +270,7 @@ def children(plan: Plan, env: dict[str, str], access: Access) -> list[list[Child
     first: no more traffic), then the two services."""
     fakes_env = {
         **env,
-        "DEMO_INGEST_TOKEN": access.ingest_token,  # by environment, not on the command line
+        "DEMO_CHANNELS_TOKEN": access.channels_token,  # by environment, not the command line
         "DEMO_LEAD_TOKEN": access.lead_token,
         "DEMO_TRIAGE_URL": plan.url(plan.triage_port),
     }
@@ -291,6 +296,7 @@ def children(plan: Plan, env: dict[str, str], access: Access) -> list[list[Child
 def banner(plan: Plan, access: Access) -> str:
     inbox, triage = plan.url(plan.inbox_port), plan.url(plan.triage_port)
     token, ingest, logs = access.agent_token, access.ingest_token, shown(plan.logs)
+    channels = access.channels_token
     postgres = "" if plan.database_url else f"  {logs}/postgres.log"
     fakes = f"{plan.fakes_port}-{plan.fakes_last_port}"
     return f"""
@@ -298,7 +304,7 @@ def banner(plan: Plan, access: Access) -> str:
     Agent queue (web):  {triage}/#token={token}
     Queue API:          curl -H 'Authorization: Bearer {token}' {triage}/v1/queue
     Ingest API:         POST {inbox}/v1/ingest  (Bearer {ingest})
-    Channels:           curl -H 'Authorization: Bearer {ingest}' {inbox}/v1/channels
+    Channels:           curl -H 'Authorization: Bearer {channels}' {inbox}/v1/channels
     Metrics:            {inbox}/metrics  {triage}/metrics
     Demo agent:         agent@demo.ecoute, API token {token}
     Logs:               {logs}/inbox.log  {logs}/triage.log  {logs}/fakes.log  (JSON lines)

@@ -138,8 +138,8 @@ def document(
         entry["responses"].setdefault(str(success), {"description": "OK"})
         if op.auth == "bearer":
             entry["security"] = [{"bearer": []}, {"session": []}]
-        elif op.auth == "ingest":
-            entry["security"] = [{"ingest": []}]
+        elif op.auth in ("ingest", "channels"):
+            entry["security"] = [{op.auth: []}]
         else:
             entry["security"] = []
         paths.setdefault(op.path, {})[op.method.lower()] = entry
@@ -164,7 +164,12 @@ def document(
                 "ingest": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "The workspace's ingest token.",
+                    "description": "An inbox token with the ingest scope (a producer's).",
+                },
+                "channels": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An inbox token with the channels scope (a workspace admin's).",
                 },
             },
         },

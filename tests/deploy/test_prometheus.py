@@ -24,8 +24,10 @@ from services.infra.db import create_engine
 from services.infra.events import publish
 from services.triage.app import create_app as create_triage
 from tests.support.world import (
+    Workspace,
     ago,
     bearer,
+    credentials_json,
     inbox_settings,
     make_workspace,
     message,
@@ -49,7 +51,8 @@ async def test_care_dashboard_queries_return_data_from_a_real_prometheus(
     assert shutil.which("prometheus"), "the Debian prometheus package (tools/system-deps.sh)"
     fake_state = MastodonState()
     fake = await aiohttp_server(create_fake_mastodon(fake_state))
-    credentials = json.dumps({"masto": {"access_token": "mastodon-test-token"}})
+    ws = await make_workspace(database_url)
+    credentials = credentials_json(ws.id, {"masto": {"access_token": "mastodon-test-token"}})
     inbox = await aiohttp_client(
         create_inbox(
             inbox_settings(
@@ -101,7 +104,7 @@ async def test_care_dashboard_queries_return_data_from_a_real_prometheus(
             assert len(up) == 2, "Prometheus scrapes both services"
             await asyncio.sleep(2)  # a few scrapes before any traffic, so rates can rise
 
-            await traffic(inbox, triage, fake, fake_state, database_url)
+            await traffic(inbox, triage, fake, fake_state, database_url, ws)
 
             results: dict[str, int] = {}
             for _ in range(60):
@@ -120,13 +123,12 @@ async def test_care_dashboard_queries_return_data_from_a_real_prometheus(
 
 
 async def traffic(
-    inbox: Any, triage: Any, fake: Any, state: MastodonState, database_url: str
+    inbox: Any, triage: Any, fake: Any, state: MastodonState, database_url: str, ws: Workspace
 ) -> None:
     """A mention polled and answered, a breach, a resolution: what a care day is made of."""
-    ws = await make_workspace(database_url)
     channel = await inbox.put(
         "/v1/channels/mastodon/masto",
-        headers=bearer(ws.ingest_token),
+        headers=bearer(ws.channels_token),
         json={
             "account_id": state.brand_id,
             "base_url": str(fake.make_url("/")),
