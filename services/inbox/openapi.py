@@ -51,6 +51,7 @@ OPERATIONS = [
             200: "Saved",
             **AUTH,
             404: "Unknown platform",
+            409: "The platform account is connected to another channel already",
             422: "Invalid channel (a base URL that is no API host of the platform, a "
             "credentials reference this workspace does not have)",
         },

@@ -32,8 +32,11 @@ from ecoute.v1 import events_pb2
 from fakes.clock import wall_clock
 from fakes.mastodon import MastodonState, status_html
 from fakes.mastodon import create_app as create_mastodon
-from fakes.x import XState
+from fakes.meta import MetaState
+from fakes.meta import deliver_webhook as deliver_meta
+from fakes.x import XState, aaa_tweet_create_payloads
 from fakes.x import create_app as create_x
+from fakes.x import deliver_webhook as deliver_x
 from services.inbox.app import create_app as create_inbox
 from services.inbox.channels import store as channels
 from services.infra.db import create_engine
@@ -104,6 +107,7 @@ async def tenant(database_url: str, name: str, directory: Path) -> Tenant:
     credentials = {
         "brand-x": {"bearer_token": f"{name}-x-user-token-{tag}"},
         "brand-mastodon": {"access_token": f"{name}-mastodon-token-{tag}"},
+        "brand-meta": {"page_access_token": f"{name}-meta-page-token-{tag}"},
         f"{name}-only": {"bearer_token": f"{name}-only-token-{tag}"},
     }
     for ref, values in credentials.items():
@@ -134,45 +138,60 @@ async def serve_platforms(who: Tenant, aiohttp_server: Any, index: int) -> None:
         who.hosts[f"{platform}-account"] = account
 
 
-def combinations(attacker: Tenant, victim: Tenant, trap: str) -> Iterator[dict[str, Any]]:
-    """Every channel the attacker may try: platform × reference × host."""
+def combinations(
+    attacker: Tenant, victim: Tenant, trap: str, *, theirs: bool
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every channel the attacker may try, with its key: platform × reference × host, and
+    × account (a fresh one; with ``theirs``, also the victim's account on that platform)."""
     refs = [*SHARED_REFS, victim.only, attacker.only]
     hosts = [victim.hosts["x"], victim.hosts["mastodon"], trap, *PUBLIC_HOSTS]
+    n = 0
     for platform in PLATFORMS:
+        accounts = [victim.hosts.get(f"{platform}-account")] if theirs else []
         for ref in refs:
             for host in hosts:
-                yield {
-                    "platform": platform,
-                    "account_id": f"{attacker.name}-{platform}",
-                    "base_url": host,
-                    "credentials_ref": ref,
-                    "polling": host not in PUBLIC_HOSTS,
-                    "poll_seconds": 5,
-                }
+                for account in [*accounts, f"{attacker.name}-{n}"]:
+                    if account is None:
+                        continue
+                    n += 1
+                    yield (
+                        f"/v1/channels/{platform}/try-{n}",
+                        {
+                            "account_id": account,
+                            "base_url": host,
+                            "credentials_ref": ref,
+                            "polling": host not in PUBLIC_HOSTS,
+                            "poll_seconds": 5,
+                        },
+                    )
+
+
+def expected(attacker: Tenant, victim: Tenant, path: str, body: dict[str, Any]) -> tuple[int, str]:
+    """The answer, and the field it names: the reference must be the attacker's own, the host
+    one of the platform's (or loopback, in development), the account no one else's."""
+    platform = path.split("/")[3]
+    ref, host = body["credentials_ref"], body["base_url"]
+    if ref not in attacker.credentials:  # the victim's: it does not exist for the attacker
+        return 422, "/credentials_ref" if host not in PUBLIC_HOSTS else ""
+    if host in PUBLIC_HOSTS and not (host == "https://api.x.com" and platform == "x"):
+        return 422, "/base_url"
+    if body["account_id"] == victim.hosts.get(f"{platform}-account"):
+        return 409, "/account_id"
+    return 200, ""
 
 
 async def attack(inbox: Any, attacker: Tenant, victim: Tenant, trap: str) -> list[str]:
     """Try every combination; returns every answer's body (none may hold a victim's secret)."""
     answers = []
-    for n, body in enumerate(combinations(attacker, victim, trap)):
-        platform = body.pop("platform")
-        answer = await inbox.put(
-            f"/v1/channels/{platform}/try-{n}",
-            headers=bearer(attacker.workspace.channels_token),
-            json=body,
-        )
+    for path, body in combinations(attacker, victim, trap, theirs=True):
+        answer = await inbox.put(path, headers=bearer(attacker.workspace.channels_token), json=body)
         said = await answer.text()
         answers.append(said)
-        ref, host = body["credentials_ref"], body["base_url"]
-        label = (attacker.name, platform, ref, host)
-        api = host == "https://api.x.com" and platform == "x"
-        if ref not in attacker.credentials:
-            assert answer.status == 422, (label, said)  # the victim's: it does not exist here
-        elif host in PUBLIC_HOSTS and not api:
-            assert answer.status == 422, (label, said)
-            assert json.loads(said)["errors"][0]["pointer"] == "/base_url", (label, said)
-        else:  # its own credentials at an allowed host (loopback is allowed in development)
-            assert answer.status == 200, (label, said)
+        status, pointer = expected(attacker, victim, path, body)
+        label = (attacker.name, path, body)
+        assert answer.status == status, (label, said)
+        if pointer:
+            assert json.loads(said)["errors"][0]["pointer"] == pointer, (label, said)
     listed = await inbox.get("/v1/channels", headers=bearer(attacker.workspace.channels_token))
     answers.append(await listed.text())
     return answers
@@ -213,7 +232,7 @@ async def queue_reply(database_url: str, inbox: Any, attacker: Tenant, trap: str
     try:
         async with engine.begin() as conn:
             settings = {
-                "account_id": "1",
+                "account_id": f"{attacker.name}-reply",
                 "base_url": trap,
                 "credentials_ref": ref,
                 "polling": False,
@@ -381,16 +400,13 @@ async def test_in_production_no_request_reaches_a_host_outside_the_platforms(
     credentials may be pointed at a host of its choosing, by the API or past it."""
     stage = await build(aiohttp_server, aiohttp_client, database_url, secrets_dir, local=False)
     for culprit, victim, _, trap in stage.pairs:
-        for body in combinations(culprit, victim, trap):
-            platform = body.pop("platform")
+        for path, body in combinations(culprit, victim, trap, theirs=False):
             answer = await stage.inbox.put(
-                f"/v1/channels/{platform}/try",
-                headers=bearer(culprit.workspace.channels_token),
-                json=body,
+                path, headers=bearer(culprit.workspace.channels_token), json=body
             )
-            allowed = body["base_url"] == "https://api.x.com" and platform == "x"
+            allowed = body["base_url"] == "https://api.x.com" and "/x/" in path
             own = body["credentials_ref"] in culprit.credentials
-            assert answer.status == (200 if allowed and own else 422), (platform, body)
+            assert answer.status == (200 if allowed and own else 422), (path, body)
         await write_past_the_api(database_url, culprit, victim, trap)
         await queue_reply(database_url, stage.inbox, culprit, trap, "brand-x")
     since = datetime.now(UTC)
@@ -409,3 +425,60 @@ async def test_in_production_no_request_reaches_a_host_outside_the_platforms(
         "AND failure_reason = 'auth_expired' AND failure_detail LIKE 'base_url refused%'",
     )
     assert failed == 2
+
+
+async def test_a_platform_account_is_connected_once_so_its_webhooks_reach_one_workspace(
+    aiohttp_client: Any, database_url: str, secrets_dir: Path
+) -> None:
+    """Webhooks are routed by platform account, with no credentials involved: a second
+    workspace naming the first's account id (with its own credentials, at the real API host)
+    would receive its pushed mentions, comments and DMs. It is refused (409, /account_id)."""
+    alpha = await tenant(database_url, "alpha", secrets_dir)
+    bravo = await tenant(database_url, "bravo", secrets_dir)
+    x = XState(clock=wall_clock)
+    x.add_user("janedoe", "Jane Doe")
+    meta = MetaState(clock=wall_clock)
+    settings = inbox_settings(
+        database_url,
+        run_workers=False,
+        x_consumer_secret=x.consumer_secret,
+        meta_app_secret=meta.app_secret,
+        meta_verify_token=meta.verify_token,
+        channel_credentials_dir=str(secrets_dir),
+    )
+    inbox = await aiohttp_client(create_inbox(settings))
+    accounts = (
+        ("x", x.user_id, "https://api.x.com", "brand-x"),
+        ("facebook", meta.page_id, "https://graph.facebook.com", "brand-meta"),
+        ("messenger", meta.page_id, "https://graph.facebook.com", "brand-meta"),
+    )
+    for who, expected in ((alpha, 200), (bravo, 409)):
+        for platform, account, host, ref in accounts:
+            answer = await inbox.put(
+                f"/v1/channels/{platform}/care",
+                headers=bearer(who.workspace.channels_token),
+                json={
+                    "account_id": account,
+                    "base_url": host,
+                    "credentials_ref": ref,
+                    "polling": False,
+                },
+            )
+            assert answer.status == expected, (who.name, platform, await answer.text())
+            if expected == 409:
+                problem = await answer.json()
+                assert [e["pointer"] for e in problem["errors"]] == ["/account_id"]
+                assert alpha.marker not in str(problem) and str(alpha.workspace.id) not in str(
+                    problem
+                )
+    session = inbox.session
+    post = x.add_mention("janedoe", f"@AcmeSupport {alpha.marker}")
+    for payload in aaa_tweet_create_payloads(x, post):
+        assert await deliver_x(session, str(inbox.make_url("/webhooks/x")), x, payload) == 200
+    comment = meta.feed_comment("139560936744123", f"{alpha.marker} (comment)").payload
+    message_ = meta.messenger_message("24000000000000001", f"{alpha.marker} (DM)").payload
+    for payload in (comment, message_):
+        url = str(inbox.make_url("/webhooks/meta"))
+        assert await deliver_meta(session, url, meta.app_secret, payload) == 200
+    assert await mentions(database_url, alpha, alpha.marker) == 3
+    assert await mentions(database_url, bravo, alpha.marker) == 0

@@ -65,6 +65,11 @@ async def put_channel(request: web.Request) -> web.Response:
                 str(error),
                 errors=[{"pointer": error.pointer, "detail": error.detail}],
             ) from None
+        except channels.AccountTaken:
+            detail = "This platform account is connected to another channel already."
+            raise ProblemError(
+                409, "Conflict", detail, errors=[{"pointer": "/account_id", "detail": detail}]
+            ) from None
     return json_response(channel)
 
 
