@@ -1,5 +1,5 @@
-"""SQL of ingest: ingest tokens, and messages stored exactly once. Every statement names the
-workspace; batches are set-based.
+"""SQL of ingest: inbox tokens (of either scope), and messages stored exactly once. Every
+statement names the workspace; batches are set-based.
 
 ``store_batch`` writes a whole ingest batch in one transaction with a handful of set-based
 statements: channels, authors, conversations, messages and their message-ingested events;
