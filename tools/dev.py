@@ -36,7 +36,6 @@ import secrets
 import signal
 import socket
 import sys
-import uuid
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,14 +44,13 @@ from typing import Any
 import aiohttp
 import orjson
 
-from demo.platforms import BRANDS, DEFAULT_PORT, FAKES, inbox_environment
+from demo.platforms import BRANDS, DEFAULT_PORT, DEMO_WORKSPACE, FAKES, inbox_environment
 from services.infra.auth import new_token
 from tools.dev_console import Console, LogWatch, Status, last_words, shown
 from tools.dev_supervisor import Child, StartFailed, Stopped, Supervisor, unless_stopped
 from tools.embedded_pg import ROOT, ensure_database, start_embedded, stop_embedded
 from tools.service_process import ServiceProcess, service_command
 
-DEMO_WORKSPACE = uuid.UUID("0e5c07e0-0000-4000-8000-00000000de70")
 SERVICE_LOGS = ("inbox", "triage", "fakes")
 LAUNCHER_PID = "launcher.pid"  # in the Postgres folder: which launcher stops that Postgres
 
@@ -219,13 +217,18 @@ def demo_secrets(directory: Path, env: Mapping[str, str]) -> dict[str, str]:
     with contextlib.suppress(OSError, ValueError):
         kept = dict(orjson.loads(path.read_bytes()))
     wanted = {f"{email}": new_token("eca") for _, email in DEMO_TEAM}
-    wanted |= {"ingest": new_token("eci"), "password": f"demo-{secrets.token_hex(6)}"}
+    wanted |= {"ingest": new_token("eci"), "channels": new_token("eci")}
+    wanted |= {"password": f"demo-{secrets.token_hex(6)}"}
     if not wanted.keys() <= kept.keys():
         kept = wanted | kept
         directory.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
         path.write_bytes(orjson.dumps(kept))
-    overrides = {"agent@demo.ecoute": "DEMO_AGENT_TOKEN", "ingest": "DEMO_INGEST_TOKEN"}
+    overrides = {
+        "agent@demo.ecoute": "DEMO_AGENT_TOKEN",
+        "ingest": "DEMO_INGEST_TOKEN",
+        "channels": "DEMO_CHANNELS_TOKEN",
+    }
     return kept | {key: env[name] for key, name in overrides.items() if env.get(name)}
 
 
@@ -239,18 +242,24 @@ class Access:
     agent_token: str
     lead_token: str
     ingest_token: str
+    channels_token: str
 
 
 async def prepare(env: Mapping[str, str], log: Path, desk_url: str, kept: Path) -> Access:
     """Migrations, then the demo workspace: its team (an admin, a lead, two agents, each with
     the same API token and password as last time) and its ingest token; then a fresh
-    one-time sign-in link for each of the team (the previous run's stop working)."""
+    one-time sign-in link for each of the team (the previous run's stop working). The
+    channels token (an admin's, the demo platforms connect the channels with it) is kept too."""
     for module in ("inbox", "triage"):
         await _cli(module, "migrate", env=env, log=log)
     found = demo_secrets(kept, env)
     workspace = ["create-workspace", "--name", "Demo care team", "--id", str(DEMO_WORKSPACE)]
-    ingest = ["create-ingest-token", "--workspace", str(DEMO_WORKSPACE), "--name", "demo"]
     password = (found["password"] + "\n").encode()
+
+    def inbox_token(scope: str) -> Awaitable[str]:
+        command = ["create-token", "--workspace", str(DEMO_WORKSPACE), "--scope", scope]
+        token = ["--token", found[scope]]
+        return _cli("inbox", *command, "--name", f"demo {scope}", *token, env=env, log=log)
 
     def member(role: str, email: str) -> Awaitable[str]:
         extra = ["--email", email, "--role", role, "--token", found[email], "--password-stdin"]
@@ -258,7 +267,8 @@ async def prepare(env: Mapping[str, str], log: Path, desk_url: str, kept: Path) 
 
     await asyncio.gather(
         *(member(role, email) for role, email in DEMO_TEAM),
-        _cli("inbox", *ingest, "--token", found["ingest"], env=env, log=log),
+        inbox_token("ingest"),
+        inbox_token("channels"),
     )
     emails = [arg for _, email in DEMO_TEAM for arg in ("--email", email)]
     printed = await _cli(
@@ -275,6 +285,7 @@ async def prepare(env: Mapping[str, str], log: Path, desk_url: str, kept: Path) 
         found["agent@demo.ecoute"],
         found["lead@demo.ecoute"],
         found["ingest"],
+        found["channels"],
     )
 
 
@@ -322,7 +333,7 @@ def children(plan: Plan, env: dict[str, str], access: Access) -> list[list[Child
     first: no more traffic), then the two services."""
     fakes_env = {
         **env,
-        "DEMO_INGEST_TOKEN": access.ingest_token,  # by environment, not on the command line
+        "DEMO_CHANNELS_TOKEN": access.channels_token,  # by environment, not the command line
         "DEMO_LEAD_TOKEN": access.lead_token,
         "DEMO_TRIAGE_URL": plan.url(plan.triage_port),
     }
@@ -348,6 +359,7 @@ def children(plan: Plan, env: dict[str, str], access: Access) -> list[list[Child
 def banner(plan: Plan, access: Access) -> str:
     inbox, triage = plan.url(plan.inbox_port), plan.url(plan.triage_port)
     token, ingest, logs = access.agent_token, access.ingest_token, shown(plan.logs)
+    channels = access.channels_token
     postgres = "" if plan.database_url else f"  {logs}/postgres.log"
     fakes = f"{plan.fakes_port}-{plan.fakes_last_port}"
     links = "\n".join(f"    {role:<6} {email:<19} {link}" for role, email, link in access.links)
@@ -359,7 +371,7 @@ def banner(plan: Plan, access: Access) -> str:
   Two agents side by side: open their links in two browser profiles (or a private window).
     Queue API:          curl -H 'Authorization: Bearer {token}' {triage}/v1/queue  (agent@)
     Ingest API:         POST {inbox}/v1/ingest  (Bearer {ingest})
-    Channels:           curl -H 'Authorization: Bearer {ingest}' {inbox}/v1/channels
+    Channels:           curl -H 'Authorization: Bearer {channels}' {inbox}/v1/channels
     Metrics:            {inbox}/metrics  {triage}/metrics
     Logs:               {logs}/inbox.log  {logs}/triage.log  {logs}/fakes.log  (JSON lines)
                         {logs}/setup.log{postgres}

@@ -9,7 +9,7 @@ from services.inbox.ingest.request import BatchIn
 from services.infra.openapi import PROBES, Operation, document
 
 TEXT: dict[str, Any] = {"type": "string"}
-AUTH = {401: "Missing or unknown ingest token"}
+AUTH = {401: "Missing or unknown inbox token", 403: "A token of another scope"}
 
 OPERATIONS = [
     *PROBES,
@@ -36,17 +36,25 @@ OPERATIONS = [
         "/v1/channels",
         "The workspace's channels and their health",
         "channels",
-        auth="ingest",
+        auth="channels",
         answers={200: "Channels", **AUTH},
     ),
     Operation(
         "PUT",
         "/v1/channels/{platform}/{key}",
-        "Connect a platform account (credentials by reference)",
+        "Connect a platform account (the workspace's own credentials, by reference, at an "
+        "API host of the platform)",
         "channels",
         body=ChannelIn,
-        auth="ingest",
-        answers={200: "Saved", **AUTH, 404: "Unknown platform", 422: "Invalid channel"},
+        auth="channels",
+        answers={
+            200: "Saved",
+            **AUTH,
+            404: "Unknown platform",
+            409: "The platform account is connected to another channel already",
+            422: "Invalid channel (a base URL that is no API host of the platform, a "
+            "credentials reference this workspace does not have)",
+        },
     ),
     Operation(
         "GET",

@@ -76,6 +76,32 @@ PROBES = [
 """The probes and metrics every service serves (services/infra/http.py, metrics.py)."""
 
 
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An agent's API token.",
+    },
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "ecoute_session",
+        "description": "The desk's session; writes also need X-CSRF-Token.",
+    },
+    "ingest": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An inbox token with the ingest scope (a producer's).",
+    },
+    "channels": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An inbox token with the channels scope (a workspace admin's).",
+    },
+}
+"""How an operation's ``auth`` is sent: an agent's token or session, an inbox token."""
+
+
 def document(
     title: str, version: str, description: str, operations: list[Operation]
 ) -> dict[str, Any]:
@@ -138,8 +164,8 @@ def document(
         entry["responses"].setdefault(str(success), {"description": "OK"})
         if op.auth == "bearer":
             entry["security"] = [{"bearer": []}, {"session": []}]
-        elif op.auth == "ingest":
-            entry["security"] = [{"ingest": []}]
+        elif op.auth in ("ingest", "channels"):
+            entry["security"] = [{op.auth: []}]
         else:
             entry["security"] = []
         paths.setdefault(op.path, {})[op.method.lower()] = entry
@@ -149,24 +175,7 @@ def document(
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {
-                "bearer": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "An agent's API token.",
-                },
-                "session": {
-                    "type": "apiKey",
-                    "in": "cookie",
-                    "name": "ecoute_session",
-                    "description": "The desk's session; writes also need X-CSRF-Token.",
-                },
-                "ingest": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "The workspace's ingest token.",
-                },
-            },
+            "securitySchemes": SECURITY_SCHEMES,
         },
     }
 

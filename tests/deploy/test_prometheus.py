@@ -25,8 +25,10 @@ from services.infra.events import publish
 from services.triage.app import create_app as create_triage
 from tests.chaos.harness import wait_until
 from tests.support.world import (
+    Workspace,
     ago,
     bearer,
+    credentials_json,
     inbox_settings,
     make_workspace,
     message,
@@ -63,7 +65,8 @@ async def test_care_dashboard_queries_return_data_from_a_real_prometheus(
     assert shutil.which("prometheus"), "the Debian prometheus package (tools/system-deps.sh)"
     fake_state = MastodonState()
     fake = await aiohttp_server(create_fake_mastodon(fake_state))
-    credentials = json.dumps({"masto": {"access_token": "mastodon-test-token"}})
+    ws = await make_workspace(database_url)
+    credentials = credentials_json(ws.id, {"masto": {"access_token": "mastodon-test-token"}})
     inbox = await aiohttp_client(
         create_inbox(
             inbox_settings(
@@ -121,7 +124,7 @@ async def test_care_dashboard_queries_return_data_from_a_real_prometheus(
             await wait_until(both_scraped, DEADLINE, "Prometheus scrapes both services")
             await wait_until(every_metric_sampled, DEADLINE, "a sample of every metric")
 
-            await traffic(inbox, triage, fake, fake_state, database_url)
+            await traffic(inbox, triage, fake, fake_state, database_url, ws)
 
             empty: list[str] = []
 
@@ -141,13 +144,12 @@ async def test_care_dashboard_queries_return_data_from_a_real_prometheus(
 
 
 async def traffic(
-    inbox: Any, triage: Any, fake: Any, state: MastodonState, database_url: str
+    inbox: Any, triage: Any, fake: Any, state: MastodonState, database_url: str, ws: Workspace
 ) -> None:
     """A mention polled and answered, a breach, a resolution: what a care day is made of."""
-    ws = await make_workspace(database_url)
     channel = await inbox.put(
         "/v1/channels/mastodon/masto",
-        headers=bearer(ws.ingest_token),
+        headers=bearer(ws.channels_token),
         json={
             "account_id": state.brand_id,
             "base_url": str(fake.make_url("/")),

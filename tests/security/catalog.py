@@ -21,6 +21,10 @@ from tests.security.world import PASSWORD, Populated
 Key = tuple[str, str]
 
 
+INBOX_SCOPES = ("ingest", "channels")
+"""The inbox's token scopes (``Operation.auth``): a producer's, a workspace admin's."""
+
+
 def key(op: Operation) -> Key:
     return (op.method, op.path)
 
@@ -214,11 +218,12 @@ PATH_IDS: dict[Key, PathIds] = {
     ("POST", "/v1/incidents/{id}/split"): PathIds(_incident),
     ("POST", "/v1/incidents/{id}/close"): PathIds(_incident),
     ("POST", "/v1/incidents/{id}/reopen"): PathIds(_incident),
-    # A channel key names a channel within the caller's workspace: the same key from another
-    # workspace configures that workspace's own channel (the snapshot proves the first's is
-    # untouched).
+    # A channel key names a channel within the caller's workspace, and the body names the
+    # target's own credentials: from another workspace that reference does not exist (422,
+    # /credentials_ref), so nothing is configured anywhere (the snapshot proves A's channel
+    # is untouched; test_credentials.py tries every reference and host).
     ("PUT", "/v1/channels/{platform}/{key}"): PathIds(
-        lambda w: {"platform": "x", "key": w.channel_key}, foreign_status=200
+        lambda w: {"platform": "x", "key": w.channel_key}, foreign_status=422
     ),
     # Platform webhooks belong to no workspace: a CRC check without its token, an unsigned
     # event.
@@ -265,8 +270,8 @@ BODIES: dict[Key, Callable[[Populated], Any]] = {
     },
     ("PUT", "/v1/channels/{platform}/{key}"): lambda w: {
         "account_id": "matrix-account",
-        "base_url": "https://api.x.test",
-        "credentials_ref": "matrix",
+        "base_url": "https://api.x.com",
+        "credentials_ref": w.credentials_ref,
         "polling": False,
     },
     ("POST", "/webhooks/{platform}"): lambda w: {"for_user_id": "1"},
@@ -329,7 +334,7 @@ def missing_entries() -> list[str]:
     for service, operations in SERVICES.items():
         for op in operations:
             k = key(op)
-            if op.auth not in (None, "bearer", "ingest"):
+            if op.auth not in (None, "bearer", *INBOX_SCOPES):
                 problems.append(f"{service}: {k!r} uses auth {op.auth!r}: teach tests/security it")
             if op.auth == "bearer" and k not in ROLES:
                 problems.append(f"{service}: add {k!r} to ROLES (the least role that may do it)")

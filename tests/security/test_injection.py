@@ -137,7 +137,7 @@ async def test_sql_and_script_payloads_are_stored_and_answered_as_text(
         )
         answers.append(await triage.delete(f"/v1/tokens/{quoted}", headers=lead))
         answers.append(
-            await inbox.put(f"/v1/channels/x/{quoted}", headers=bearer(a.ingest), json={})
+            await inbox.put(f"/v1/channels/x/{quoted}", headers=bearer(a.channels), json={})
         )
         answers.append(
             await triage.post("/v1/auth/login", json={"email": payload, "password": payload})

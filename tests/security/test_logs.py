@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import logging
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -27,7 +28,7 @@ from services.inbox.app import create_app as create_inbox
 from services.infra.logs import JsonFormatter
 from services.triage.app import create_app as create_triage
 from tests.security.conftest import META_SECRET, META_VERIFY, X_SECRET
-from tests.security.world import PASSWORD, populate
+from tests.security.world import PASSWORD, populate, write_credentials
 from tests.support.world import bearer, inbox_settings, message, triage_settings
 
 PLATFORM_TOKEN = "platform-bearer-token-that-must-stay-secret"
@@ -35,7 +36,11 @@ CUSTOMER_TEXT = "my card number is 4970 1234 5678 9012, please help"
 
 
 async def test_no_secret_or_message_text_in_any_log_record(
-    aiohttp_client: Any, aiohttp_server: Any, database_url: str, caplog: pytest.LogCaptureFixture
+    aiohttp_client: Any,
+    aiohttp_server: Any,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     for noisy in ("asyncpg", "aiohttp"):
@@ -63,19 +68,18 @@ async def test_no_secret_or_message_text_in_any_log_record(
                 x_consumer_secret=X_SECRET,
                 meta_app_secret=META_SECRET,
                 meta_verify_token=META_VERIFY,
-                channel_credentials=orjson.dumps(
-                    {"xcred": {"bearer_token": PLATFORM_TOKEN}}
-                ).decode(),
+                channel_credentials_dir=str(tmp_path),
                 gauges_refresh_seconds=0.5,
             )
         )
     )
     triage = await aiohttp_client(create_triage(triage_settings(database_url)))
     # The channel the customer writes on, polled and answered through the hostile platform.
-    ws = await populate(database_url, inbox, triage, "Logs")
+    ws = await populate(database_url, inbox, triage, "Logs", tmp_path)
+    write_credentials(tmp_path, ws.id, "xcred", {"bearer_token": PLATFORM_TOKEN})
     channel = await inbox.put(
         "/v1/channels/x/support-en",
-        headers=bearer(ws.ingest),
+        headers=bearer(ws.channels),
         json={
             "account_id": "777",
             "base_url": base_url,
@@ -177,6 +181,7 @@ async def test_no_secret_or_message_text_in_any_log_record(
         # populate's team flows: an invitation made (mailed nowhere) and one accepted.
         "used invitation link": ws.spent_link_token,
         "ingest token": ws.ingest,
+        "channels token": ws.channels,
         "X consumer secret": X_SECRET,
         "Meta app secret": META_SECRET,
         "Meta verify token": META_VERIFY,

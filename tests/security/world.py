@@ -1,20 +1,22 @@
 """Two populated workspaces for the security tests: one to attack, one to attack from.
 
 Each holds every kind of object the APIs expose (conversation, messages, a reply, a note, a
-saved reply, API tokens — one revoked —, a channel, an SLA policy, a breach webhook, users of
-every role with passwords, a spare user with two-factor on — its recovery codes, a spent
-pending sign-in, a live session —, a spare session of the agent, an invitation waiting and
-one accepted, an erasure request, a
-retention setting, two customer incidents the detector opened from bursts of messages, with
-their signals, members and history), and a snapshot reads back every row a workspace owns,
-so a test can prove nothing of it changed.
+saved reply, API tokens — one revoked —, inbox tokens of both scopes, a channel and its
+platform credentials, an SLA policy, a breach webhook, users of every role with passwords, a
+spare user with two-factor on — its recovery codes, a spent pending sign-in, a live
+session —, a spare session of the agent, an invitation waiting and one accepted, an erasure
+request, a retention setting, two customer incidents the detector opened from bursts of
+messages, with their signals, members and history), and a snapshot reads back every row a
+workspace owns, so a test can prove nothing of it changed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -58,6 +60,8 @@ class Populated:
     id: uuid.UUID
     name: str
     ingest: str
+    channels: str
+    """The workspace's inbox token with the ``channels`` scope (its admin connects channels)."""
     agent: str
     lead: str
     admin: str
@@ -78,6 +82,8 @@ class Populated:
     split_conversation: int
     """One of ``incident``'s several conversations: the one a split moves out."""
     channel_key: str
+    credentials_ref: str
+    """The reference of the workspace's own platform credentials (its channel names it)."""
     spare_user_id: str
     """A user outside the matrices (two-factor on, signed in): admins' /v1/users/{id}/… act
     on it, so signing it out or resetting it leaves the matrices' own users as they were."""
@@ -106,11 +112,20 @@ class Populated:
     def token(self, role: str) -> str:
         return {"agent": self.agent, "lead": self.lead, "admin": self.admin}[role]
 
+    def inbox_token(self, scope: str) -> str:
+        return {"ingest": self.ingest, "channels": self.channels}[scope]
 
-async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Populated:
-    """A workspace with one of everything, made through the APIs as its users would."""
+
+async def populate(
+    database_url: str, inbox: Any, triage: Any, name: str, credentials: Path
+) -> Populated:
+    """A workspace with one of everything, made through the APIs as its users would; its
+    platform credentials are written into ``credentials`` (the inbox's
+    ``INBOX_CHANNEL_CREDENTIALS_DIR``)."""
     ws = await make_workspace(database_url, name)
     tag = uuid.uuid4().hex[:10]
+    platform_token = f"{name.lower()}-x-bearer-{tag}"
+    write_credentials(credentials, ws.id, f"cred-{tag}", {"bearer_token": platform_token})
     emails = {role: f"{role}-{tag}@{name.lower()}.test" for role in ("agent", "lead", "admin")}
     agent = await make_user(database_url, ws.id, "agent", emails["agent"], PASSWORD)
     lead = await make_user(database_url, ws.id, "lead", emails["lead"], PASSWORD)
@@ -196,10 +211,10 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
     revoke = await triage.delete(f"/v1/tokens/{gone['items'][0]['id']}", headers=bearer(revoked))
     channel = await inbox.put(
         f"/v1/channels/x/acct-{tag}",
-        headers=bearer(ws.ingest_token),
+        headers=bearer(ws.channels_token),
         json={
             "account_id": f"acct{tag}",
-            "base_url": "https://api.x.test",
+            "base_url": "https://api.x.com",
             "credentials_ref": f"cred-{tag}",
             "polling": False,
         },
@@ -229,6 +244,7 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
         id=ws.id,
         name=name,
         ingest=ws.ingest_token,
+        channels=ws.channels_token,
         agent=agent,
         lead=lead,
         admin=admin,
@@ -245,6 +261,7 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
         other_incident=incidents["payment"],
         split_conversation=incidents["conversation"],
         channel_key=f"acct-{tag}",
+        credentials_ref=f"cred-{tag}",
         spare_user_id=security["user_id"],
         spare_session_id=security["session_id"],
         spare_email=security["email"],
@@ -279,6 +296,8 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
             f"https://hooks.{tag}.test/sla",
             *emails.values(),
             ws.ingest_token,
+            ws.channels_token,
+            platform_token,
             agent,
             lead,
             admin,
@@ -286,6 +305,13 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
             (await hook.json())["secret"],
         ],
     )
+
+
+def write_credentials(
+    directory: Path, workspace_id: uuid.UUID, ref: str, values: dict[str, str]
+) -> None:
+    """One credentials file in a workspace's namespace, as a mounted Secret holds it."""
+    (directory / f"{workspace_id}.{ref}.json").write_text(json.dumps(values))
 
 
 async def _detect(
