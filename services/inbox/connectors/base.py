@@ -99,6 +99,24 @@ class CursorRejected(ConnectorError):
     """The platform no longer knows our cursor: recover from the newest items, no gap."""
 
 
+# What may be said of an error a connector did not expect (its text may quote the platform's
+# answer or a secret, so only one of these bounded names is kept, in health and metrics).
+ERROR_REASONS = ("malformed_answer", "http_error", "timeout", "connector_error")
+MALFORMED = (ValueError, TypeError, LookupError, AttributeError, ArithmeticError, RecursionError)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One of ``ERROR_REASONS`` for an exception that escaped a connector: a platform answer
+    of an unexpected shape (a list for an object, a missing key, HTML) is ``malformed_answer``."""
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, aiohttp.ClientError):
+        return "http_error"
+    if isinstance(exc, MALFORMED):
+        return "malformed_answer"
+    return "connector_error"
+
+
 class Connector(Protocol):
     streams: tuple[str, ...]
 
