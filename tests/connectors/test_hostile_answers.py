@@ -155,7 +155,7 @@ def changed(body: bytes, changes: tuple[tuple[int, Any], ...]) -> bytes:
     return json.dumps(document).encode()
 
 
-CALLS = st.integers(1, 6)
+CALLS = st.integers(1, 4)  # polls and sends make one to five calls
 SPOILS = st.one_of(
     st.builds(Spoil, call=CALLS, body=BODIES, status=st.none() | STATUSES),
     st.builds(Spoil, call=CALLS, keep=st.floats(0, 0.99)),
@@ -381,7 +381,7 @@ SENT = [
 
 
 @pytest.mark.parametrize("stage", POLLED, indirect=True, ids=lambda p: p[0])
-@bounded(60)
+@bounded(50)
 @given(spoil=SPOILS, first_poll=st.booleans())
 @example(spoil=Spoil(call=1, body=b'{"data": []}'), first_poll=True)  # measured on Mastodon
 @example(spoil=Spoil(call=1, body=HTML.encode(), status=200), first_poll=False)
@@ -397,7 +397,7 @@ async def test_a_poll_ends_as_an_outcome_whatever_the_platform_answers(
 
 
 @pytest.mark.parametrize("stage", SENT, indirect=True, ids=lambda p: "-".join(p))
-@bounded(30)
+@bounded(25)
 @given(spoil=SPOILS, interrupted=st.booleans())
 @example(spoil=Spoil(call=1, body=b'{"data": []}'), interrupted=False)
 async def test_a_send_ends_as_a_delivery_state_whatever_the_platform_answers(
@@ -437,3 +437,19 @@ async def test_a_reply_accepted_but_answered_in_an_unreadable_shape_is_posted_on
     second = await attempt(None)
     assert second.state == "delivered"
     assert len(mastodon.created_statuses) == 1
+
+
+@pytest.mark.parametrize("stage", [("mastodon", "mention")], indirect=True, ids=["mastodon"])
+@pytest.mark.parametrize(
+    ("answer", "status"), [(HTML.encode(), 502), (b'{"data": []}', 200), (b"", 200)]
+)
+async def test_mastodon_answering_no_list_is_unavailable(
+    stage: Stage, answer: bytes, status: int
+) -> None:
+    """A proxy's HTML 502 page is a 502 (it raised a JSON error before the status was read),
+    and ``{"data": []}`` (measured: a TypeError out of the poller) is no answer: both are
+    ``unavailable``, which turns the channel ``failing`` only when it lasts."""
+    outcome = await stage.poll_step(Spoil(call=1, body=answer, status=status), stage.cursor)
+    channel = await stage.channel()
+    assert (outcome, channel.health) == ("unavailable", "ok")
+    assert channel.health_detail == "unavailable (Unavailable), 1 in a row"

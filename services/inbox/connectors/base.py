@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -11,6 +13,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import aiohttp
 
 from services.inbox.domain.messages import Incoming
+
+log = logging.getLogger("ecoute.inbox.connectors")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +119,46 @@ def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, MALFORMED):
         return "malformed_answer"
     return "connector_error"
+
+
+def answer_json(raw: bytes) -> Any:
+    """A platform's answer as JSON; None when it is empty or no JSON at all (an HTML error
+    page from a proxy, a body cut short, nesting deeper than the parser goes), so that the
+    status decides what happens."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+
+
+def readable(
+    channel: Channel, items: Any, normalise: Callable[[Any], Incoming | None]
+) -> list[Incoming]:
+    """The items of a platform's list that ``normalise`` can read (None: not a message); an
+    unreadable one (a key missing, a value of the wrong type) is skipped and counted in the
+    log, without its text, rather than failing the items around it."""
+    messages: list[Incoming] = []
+    skipped = 0
+    for item in items if isinstance(items, list) else []:
+        try:
+            message = normalise(item)
+        except MALFORMED:
+            skipped += 1
+            continue
+        if message is not None:
+            messages.append(message)
+    if skipped:
+        log.warning(
+            "unreadable items skipped",
+            extra={
+                "workspace_id": str(channel.workspace_id),
+                "platform": channel.platform,
+                "skipped": skipped,
+            },
+        )
+    return messages
 
 
 class Connector(Protocol):
