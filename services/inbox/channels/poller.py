@@ -32,12 +32,13 @@ from services.inbox.connectors.base import (
     Rejected,
     Unavailable,
     failure_reason,
+    log_unforeseen,
 )
 from services.inbox.connectors.registry import connector_for
 from services.inbox.domain import polling
 from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
-from services.infra.db import describe_error, is_unavailable
+from services.infra.db import is_unavailable
 from services.infra.worker import Wakeup, run_worker
 
 log = logging.getLogger("ecoute.inbox.poller")
@@ -162,18 +163,8 @@ class Poller:
         page the database refused): the channel is failing at once, with a bounded reason
         (never the error's text, which may quote the platform or a secret), and backs off."""
         reason = "store_error" if isinstance(exc, SQLAlchemyError) else failure_reason(exc)
+        log_unforeseen(exc, "poll", channel, reason)
         failures = await self._failures(channel)
-        log.warning(
-            "poll failed: %s",
-            reason,
-            exc_info=exc,
-            extra={
-                "workspace_id": str(channel.workspace_id),
-                "platform": channel.platform,
-                "reason": reason,
-                **describe_error(exc),
-            },
-        )
         return _Result(reason, "failing", f"{reason}, {failures} in a row", failures)
 
     async def _failures(self, channel: Channel) -> int:

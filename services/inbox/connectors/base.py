@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import aiohttp
 
 from services.inbox.domain.messages import Incoming
+from services.infra.db import describe_error
 
 log = logging.getLogger("ecoute.inbox.connectors")
 
@@ -119,6 +120,23 @@ def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, MALFORMED):
         return "malformed_answer"
     return "connector_error"
+
+
+def log_unforeseen(exc: BaseException, doing: str, channel: Channel, reason: str) -> None:
+    """One warning per error no connector rule foresaw: its reason, type and frames (which
+    say where to fix it) and, for a database error, its SQLSTATE; never its text."""
+    log.warning(
+        "%s failed: %s",
+        doing,
+        reason,
+        exc_info=exc,
+        extra={
+            "workspace_id": str(channel.workspace_id),
+            "platform": channel.platform,
+            "reason": reason,
+            **describe_error(exc),
+        },
+    )
 
 
 def answer_json(raw: bytes) -> Any:

@@ -40,6 +40,7 @@ from services.inbox.connectors.base import (
     Sent,
     Unavailable,
     failure_reason,
+    log_unforeseen,
 )
 from services.inbox.connectors.registry import connector_for
 from services.inbox.delivery import store
@@ -171,16 +172,7 @@ class Deliverer:
         (never the error's text). A send that may have reached the platform (say, accepted,
         then answered in an unexpected shape) stays uncertain: it is reconciled, not resent."""
         reason = failure_reason(exc)
-        log.warning(
-            "delivery failed: %s",
-            reason,
-            exc_info=exc,
-            extra={
-                "workspace_id": str(row.workspace_id),
-                "platform": channel.platform,
-                "reason": reason,
-            },
-        )
+        log_unforeseen(exc, "delivery", channel, reason)
         await self._retry(row, channel, reason, None, uncertain=uncertain)
 
     async def _delivered(
