@@ -8,11 +8,22 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from services.inbox.connectors.base import ERROR_REASONS
 from services.inbox.domain.batch import ItemResult
 from services.inbox.domain.messages import Incoming
 from services.infra.platforms import CONNECTED
 
-POLL_OUTCOMES = ("ok", "rate_limited", "auth_expired", "unavailable", "rejected")
+# An error no connector rule foresaw is counted under a bounded reason (ERROR_REASONS);
+# a page the database refused is a poll's ``store_error``.
+POLL_OUTCOMES = (
+    "ok",
+    "rate_limited",
+    "auth_expired",
+    "unavailable",
+    "rejected",
+    *ERROR_REASONS,
+    "store_error",
+)
 FAILURE_REASONS = (
     "rate_limited",
     "unreachable",
@@ -22,6 +33,7 @@ FAILURE_REASONS = (
     "duplicate",
     "unknown_outcome",
     "unsupported",
+    *ERROR_REASONS,
 )
 ERASE_REASONS = ("erasure", "retention")
 WEBHOOK_OUTCOMES = ("stored", "duplicate", "ignored", "handshake", "forged", "malformed")
@@ -65,8 +77,9 @@ class InboxMetrics:
             ),
             polls=Counter(
                 "ecoute_connector_polls_total",
-                "Channel polls by platform and outcome (ok, rate_limited, "
-                "auth_expired, unavailable, rejected).",
+                "Channel polls by platform and outcome (ok, rate_limited, auth_expired, "
+                "unavailable, rejected; malformed_answer, http_error, timeout, "
+                "connector_error, store_error: errors no connector rule foresaw).",
                 ["platform", "outcome"],
                 registry=registry,
             ),

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.infra.db import is_unavailable
+from services.infra.db import describe_error, is_unavailable
 
 log = logging.getLogger("ecoute.http")
 
@@ -92,7 +92,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if is_unavailable(exc):
             log.warning(
                 "database unavailable",
-                extra={"request_id": request_id, "error_type": type(exc).__name__},
+                extra={
+                    "request_id": request_id,
+                    "error_type": type(exc).__name__,
+                    **describe_error(exc),
+                },
             )
             response = problem_response(
                 503,
@@ -101,9 +105,15 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
                 request_id=request_id,
             )
         else:
+            # A database error says its SQLSTATE and the server's message, as the workers'
+            # logs do; never the statement's parameters (the engine hides them too).
             log.exception(
                 "unhandled error",
-                extra={"request_id": request_id, "route": request.path.split("?")[0][:200]},
+                extra={
+                    "request_id": request_id,
+                    "route": request.path.split("?")[0][:200],
+                    **describe_error(exc),
+                },
             )
             response = problem_response(
                 500,

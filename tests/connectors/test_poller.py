@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from services.inbox.channels import store as channels
@@ -17,6 +18,7 @@ from services.inbox.connectors import registry
 from services.inbox.connectors.base import Channel, Page, RateLimited, Reply, Sent
 from services.inbox.domain.endpoints import PlatformHosts
 from services.inbox.domain.messages import Incoming
+from services.inbox.metrics import InboxMetrics
 from services.infra.db import create_engine
 from tests.support.world import make_workspace
 
@@ -131,3 +133,69 @@ async def test_every_stream_limited_is_a_rate_limited_channel(setup: Any) -> Non
     outcome, (row, stored) = await poll(engine, poller)
     assert (outcome, row.health, stored) == ("rate_limited", "rate_limited", [])
     assert row.next_poll_at >= NOW + timedelta(minutes=1)
+
+
+class Unreadable(TwoStreams):
+    """What the Mastodon connector did with ``{"data": []}``: a TypeError from its parsing
+    (the text quotes the platform's answer); its replies fail the same way."""
+
+    async def poll(self, stream: str, cursor: str | None) -> AsyncIterator[Page]:
+        raise TypeError(f"string indices must be integers, not 'str' ({SECRET_WORDS})")
+        yield  # an async generator, as connectors are
+
+    async def send(self, reply: Reply) -> Sent:
+        raise KeyError(SECRET_WORDS)
+
+
+SECRET_WORDS = "the platform's words"
+
+
+async def test_an_unforeseen_error_fails_its_channel_and_the_others_go_on(
+    setup: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Measured before: the TypeError left poll_due, no channel was marked, the lease was
+    held and the error came back at each lease."""
+    engine, poller = setup
+    monkeypatch.setitem(registry.CONNECTORS, "bluesky", Unreadable)
+    registry_ = CollectorRegistry()
+    poller.metrics = InboxMetrics.create(registry_)
+    async with engine.begin() as conn:
+        await channels.configure(
+            conn,
+            (await conn.execute(text("SELECT workspace_id FROM inbox.channels"))).scalar_one(),
+            "bluesky",
+            "broken",
+            {
+                "account_id": "2",
+                "base_url": "http://127.0.0.1:9",
+                "credentials_ref": "c",
+                "polling": True,
+                "poll_seconds": 60,
+            },
+        )
+        await conn.execute(text("UPDATE inbox.channels SET next_poll_at = :now"), {"now": NOW})
+    assert await poller.poll_due() == 2  # nothing raised
+    async with engine.connect() as conn:
+        rows = {r.platform: r for r in await conn.execute(text("SELECT * FROM inbox.channels"))}
+        stored = (await conn.execute(text("SELECT count(*) FROM inbox.messages"))).scalar_one()
+    broken, healthy = rows["bluesky"], rows["mastodon"]
+    assert (healthy.health, stored) == ("ok", 2), "the other channel was polled as usual"
+    assert (broken.health, broken.health_detail) == ("failing", "malformed_answer, 1 in a row")
+    assert broken.lease_until is None and broken.failures == 1
+    assert NOW + timedelta(seconds=3) <= broken.next_poll_at <= NOW + timedelta(seconds=7)
+    assert (
+        registry_.get_sample_value(
+            "ecoute_connector_polls_total", {"platform": "bluesky", "outcome": "malformed_answer"}
+        )
+        == 1
+    )
+    # Again: the back-off grows, the reason stays bounded.
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE inbox.channels SET next_poll_at = :now"), {"now": NOW})
+    assert await poller.poll_due() == 2
+    async with engine.connect() as conn:
+        again = (
+            await conn.execute(text("SELECT * FROM inbox.channels WHERE platform = 'bluesky'"))
+        ).one()
+    assert again.health_detail == "malformed_answer, 2 in a row"
+    assert again.next_poll_at >= NOW + timedelta(seconds=7)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
+import orjson
+import pytest
+from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
+from services.infra.http import errors_middleware
+from services.infra.logs import JsonFormatter
 from services.triage.app import create_app as create_triage
 from tests.support.proxy import CuttableProxy
 from tests.support.world import (
@@ -132,3 +138,31 @@ async def test_database_outage_gives_503_stores_nothing_and_recovers_without_res
         ]
     await engine.dispose()
     assert stored == ["before", "after"]
+
+
+async def test_a_database_error_behind_a_500_is_logged_with_its_sqlstate_never_its_parameters(
+    aiohttp_client: Any, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The API's 500 line says what the database said (SQLSTATE, message), as the workers'
+    lines do, and nothing of the values the statement carried."""
+    secret = "customer-words-that-must-not-be-logged"
+    engine = create_engine(database_url, 1)
+
+    async def failing(request: web.Request) -> web.Response:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT length(CAST(:words AS text)) / 0"), {"words": secret})
+        return web.Response()
+
+    app = web.Application(middlewares=[errors_middleware])
+    app.router.add_get("/fails", failing)
+    client = await aiohttp_client(app)
+    caplog.set_level(logging.INFO, logger="ecoute.http")
+    response = await client.get("/fails", headers={"X-Request-Id": "req-1"})
+    await engine.dispose()
+    assert response.status == 500
+    (record,) = [r for r in caplog.records if r.name == "ecoute.http"]
+    line = orjson.loads(JsonFormatter("test").format(record))
+    assert line["request_id"] == "req-1"
+    assert (line["sqlstate"], line["db_message"]) == ("22012", "division by zero")
+    assert line["error_type"] == "DBAPIError"
+    assert secret not in JsonFormatter("test").format(record)

@@ -3,7 +3,9 @@
 A channel is leased (not locked) while its pages are fetched, since that takes network
 time; each page is stored with its cursor in one transaction. Outcomes set the channel's
 health and next poll: rate limits wait for the platform's reset, failures back off with
-jitter, expired credentials mark the channel for re-authorisation.
+jitter, expired credentials mark the channel for re-authorisation. Any other error of one
+channel (a platform answer of an unexpected shape, a connector's bug) marks that channel
+``failing`` with a bounded reason and backs off; the other channels go on.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.inbox.channels import store
@@ -27,11 +31,14 @@ from services.inbox.connectors.base import (
     RateLimited,
     Rejected,
     Unavailable,
+    failure_reason,
+    log_unforeseen,
 )
 from services.inbox.connectors.registry import connector_for
 from services.inbox.domain import polling
 from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
+from services.infra.db import is_unavailable
 from services.infra.worker import Wakeup, run_worker
 
 log = logging.getLogger("ecoute.inbox.poller")
@@ -48,6 +55,17 @@ def _later(value: str | None, now: datetime) -> datetime | None:
     except ValueError:
         return None
     return moment if moment > now else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    """How a poll went: the outcome counted, the health and detail stored, what follows."""
+
+    outcome: str  # ok, rate_limited, auth_expired, unavailable, rejected, or an ERROR_REASON
+    health: str
+    detail: str
+    failures: int = 0
+    retry_at: datetime | None = None
 
 
 class Poller:
@@ -80,10 +98,40 @@ class Poller:
         return len(due)
 
     async def poll_channel(self, channel: Channel) -> str:
-        """Fetch and store everything new on one channel; returns the outcome."""
-        outcome, health, detail = "ok", "ok", ""
-        failures = 0
-        retry_at: datetime | None = None
+        """Fetch and store everything new on one channel; returns the outcome.
+
+        Whatever goes wrong with this channel ends here as its health and next poll, never
+        as an exception out of the poller: only an unreachable database goes up (the worker
+        loop waits it out).
+        """
+        result = await self._attempt(channel)
+        now = self.clock()
+        next_poll = self._next_poll(channel, result, now)
+        async with self.engine.begin() as conn:
+            await store.finish(
+                conn,
+                channel,
+                health=result.health,
+                detail=result.detail,
+                next_poll_at=next_poll,
+                failures=result.failures,
+                succeeded_at=now if result.outcome == "ok" else None,
+            )
+        if self.metrics is not None:
+            self.metrics.polls.labels(channel.platform, result.outcome).inc()
+        if result.outcome != "ok":
+            log.warning(
+                "poll did not succeed",
+                extra={
+                    "workspace_id": str(channel.workspace_id),
+                    "platform": channel.platform,
+                    "outcome": result.outcome,
+                },
+            )
+        return result.outcome
+
+    async def _attempt(self, channel: Channel) -> _Result:
+        """Poll the channel's streams; how it went, as the channel's health will say it."""
         try:
             connector = connector_for(
                 channel, self.credentials.for_channel(channel), self.session, self.clock
@@ -91,56 +139,55 @@ class Poller:
             limited, held = await self._poll_streams(channel, connector)
             if limited is not None:  # every stream is held back by its rate limit
                 raise RateLimited(limited)
-            detail = f"held back by rate limits: {', '.join(held)}" if held else ""
         except RateLimited as exc:
-            outcome, health, retry_at = "rate_limited", "rate_limited", exc.retry_at
+            retry_at = exc.retry_at
             detail = f"rate limited until {retry_at.isoformat() if retry_at else 'unknown'}"
+            return _Result("rate_limited", "rate_limited", detail, retry_at=retry_at)
         except AuthExpired as exc:
-            outcome, health = "auth_expired", "needs_reauth"
             # The inbox's own refusal says why; a platform's words might quote a secret.
             detail = exc.detail if isinstance(exc, NotAllowed) else "credentials refused"
+            return _Result("auth_expired", "needs_reauth", detail)
         except (Unavailable, Rejected) as exc:
             outcome = "unavailable" if isinstance(exc, Unavailable) else "rejected"
-            async with self.engine.connect() as conn:
-                failures = await store.failures_of(conn, channel) + 1
+            failures = await self._failures(channel)
             health = polling.health_after_failure(failures)
             detail = f"{outcome} ({type(exc).__name__}), {failures} in a row"
-        now = self.clock()
+            return _Result(outcome, health, detail, failures)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise
+            return await self._broken(channel, exc)
+        detail = f"held back by rate limits: {', '.join(held)}" if held else ""
+        return _Result("ok", "ok", detail)
+
+    async def _broken(self, channel: Channel, exc: Exception) -> _Result:
+        """An error no connector rule foresaw (an answer of an unexpected shape, a bug, a
+        page the database refused): the channel is failing at once, with a bounded reason
+        (never the error's text, which may quote the platform or a secret), and backs off."""
+        reason = "store_error" if isinstance(exc, SQLAlchemyError) else failure_reason(exc)
+        log_unforeseen(exc, "poll", channel, reason)
+        failures = await self._failures(channel)
+        return _Result(reason, "failing", f"{reason}, {failures} in a row", failures)
+
+    async def _failures(self, channel: Channel) -> int:
+        """Failures in a row, this one included."""
+        async with self.engine.connect() as conn:
+            return await store.failures_of(conn, channel) + 1
+
+    def _next_poll(self, channel: Channel, result: _Result, now: datetime) -> datetime:
         jitter = random.random()
-        if outcome == "ok":
-            next_poll = polling.after_success(now, channel.poll_seconds)
-        elif outcome == "rate_limited":
-            next_poll = polling.after_rate_limit(now, retry_at, channel.poll_seconds, jitter)
+        if result.outcome == "ok":
+            return polling.after_success(now, channel.poll_seconds)
+        if result.outcome == "rate_limited":
+            next_poll = polling.after_rate_limit(now, result.retry_at, channel.poll_seconds, jitter)
             if self.metrics is not None:
                 self.metrics.rate_limit_wait.labels(channel.platform).inc(
                     max(0.0, (next_poll - now).total_seconds())
                 )
-        elif outcome == "auth_expired":
-            next_poll = now + polling.REAUTH_RECHECK
-        else:
-            next_poll = polling.after_failure(now, failures, jitter)
-        async with self.engine.begin() as conn:
-            await store.finish(
-                conn,
-                channel,
-                health=health,
-                detail=detail,
-                next_poll_at=next_poll,
-                failures=failures,
-                succeeded_at=now if outcome == "ok" else None,
-            )
-        if self.metrics is not None:
-            self.metrics.polls.labels(channel.platform, outcome).inc()
-        if outcome != "ok":
-            log.warning(
-                "poll did not succeed",
-                extra={
-                    "workspace_id": str(channel.workspace_id),
-                    "platform": channel.platform,
-                    "outcome": outcome,
-                },
-            )
-        return outcome
+            return next_poll
+        if result.outcome == "auth_expired":
+            return now + polling.REAUTH_RECHECK
+        return polling.after_failure(now, result.failures, jitter)
 
     async def _poll_streams(
         self, channel: Channel, connector: Connector

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -11,6 +13,9 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import aiohttp
 
 from services.inbox.domain.messages import Incoming
+from services.infra.db import describe_error
+
+log = logging.getLogger("ecoute.inbox.connectors")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +102,81 @@ class Rejected(ConnectorError):
 
 class CursorRejected(ConnectorError):
     """The platform no longer knows our cursor: recover from the newest items, no gap."""
+
+
+# What may be said of an error a connector did not expect (its text may quote the platform's
+# answer or a secret, so only one of these bounded names is kept, in health and metrics).
+ERROR_REASONS = ("malformed_answer", "http_error", "timeout", "connector_error")
+MALFORMED = (ValueError, TypeError, LookupError, AttributeError, ArithmeticError, RecursionError)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One of ``ERROR_REASONS`` for an exception that escaped a connector: a platform answer
+    of an unexpected shape (a list for an object, a missing key, HTML) is ``malformed_answer``."""
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, aiohttp.ClientError):
+        return "http_error"
+    if isinstance(exc, MALFORMED):
+        return "malformed_answer"
+    return "connector_error"
+
+
+def log_unforeseen(exc: BaseException, doing: str, channel: Channel, reason: str) -> None:
+    """One warning per error no connector rule foresaw: its reason, type and frames (which
+    say where to fix it) and, for a database error, its SQLSTATE; never its text."""
+    log.warning(
+        "%s failed: %s",
+        doing,
+        reason,
+        exc_info=exc,
+        extra={
+            "workspace_id": str(channel.workspace_id),
+            "platform": channel.platform,
+            "reason": reason,
+            **describe_error(exc),
+        },
+    )
+
+
+def answer_json(raw: bytes) -> Any:
+    """A platform's answer as JSON; None when it is empty or no JSON at all (an HTML error
+    page from a proxy, a body cut short, nesting deeper than the parser goes), so that the
+    status decides what happens."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+
+
+def readable(
+    channel: Channel, items: Any, normalise: Callable[[Any], Incoming | None]
+) -> list[Incoming]:
+    """The items of a platform's list that ``normalise`` can read (None: not a message); an
+    unreadable one (a key missing, a value of the wrong type) is skipped and counted in the
+    log, without its text, rather than failing the items around it."""
+    messages: list[Incoming] = []
+    skipped = 0
+    for item in items if isinstance(items, list) else []:
+        try:
+            message = normalise(item)
+        except MALFORMED:
+            skipped += 1
+            continue
+        if message is not None:
+            messages.append(message)
+    if skipped:
+        log.warning(
+            "unreadable items skipped",
+            extra={
+                "workspace_id": str(channel.workspace_id),
+                "platform": channel.platform,
+                "skipped": skipped,
+            },
+        )
+    return messages
 
 
 class Connector(Protocol):

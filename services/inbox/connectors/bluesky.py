@@ -62,6 +62,7 @@ from services.inbox.connectors.base import (
     Reply,
     Sent,
     Unavailable,
+    answer_json,
 )
 from services.inbox.domain.bluesky import (
     POST,
@@ -209,11 +210,7 @@ class BlueskyConnector:
             raise Unavailable(type(exc).__name__) from None
         except (aiohttp.ClientError, TimeoutError) as exc:  # sent, maybe acted on, answer lost
             raise _unavailable(type(exc).__name__, maybe_sent=method == "POST") from None
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:  # an HTML error page from a proxy
-            parsed = None
-        return _Answer(status, parsed, response_headers)
+        return _Answer(status, answer_json(raw), response_headers)
 
     def _check(self, answer: _Answer) -> None:
         """Raise the error that decides what the poller or the delivery loop does next."""

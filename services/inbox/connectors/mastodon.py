@@ -22,6 +22,8 @@ from services.inbox.connectors.base import (
     Reply,
     Sent,
     Unavailable,
+    answer_json,
+    readable,
 )
 from services.inbox.domain.mastodon import id_key, parse_time, reset_at, status_message
 
@@ -51,13 +53,12 @@ class MastodonConnector(BearerConnector):
                 timeout=aiohttp.ClientTimeout(total=20),
                 allow_redirects=False,
             ) as response:
-                body = (
-                    await response.json(content_type=None) if response.content_length != 0 else None
-                )
+                raw = await response.read()
                 status = response.status
                 response_headers = response.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise Unavailable(type(exc).__name__) from None
+        body = answer_json(raw)  # a proxy's HTML 502 page is a 502, not a parse error
         detail = body.get("error", "") if isinstance(body, dict) else ""
         if status == 401:
             raise AuthExpired(str(detail))
@@ -78,8 +79,7 @@ class MastodonConnector(BearerConnector):
                 "/api/v1/notifications",
                 params=[("types[]", "mention"), ("limit", str(PAGE))],
             )
-            notes = list(body or [])
-            yield self._page(notes, None)
+            yield self._page(_notifications(body), None)
             return
         try:
             async for page in self._catch_up(cursor):
@@ -94,7 +94,7 @@ class MastodonConnector(BearerConnector):
                 "/api/v1/notifications",
                 params=[("types[]", "mention"), ("limit", str(PAGE)), ("min_id", cursor)],
             )
-            notes = [n for n in (body or []) if id_key(str(n["id"])) > id_key(cursor)]
+            notes = [n for n in _notifications(body) if id_key(str(n["id"])) > id_key(cursor)]
             if not notes:
                 return
             page = self._page(notes, cursor)
@@ -105,11 +105,11 @@ class MastodonConnector(BearerConnector):
 
     def _page(self, notes: list[dict[str, Any]], cursor: str | None) -> Page:
         notes = sorted(notes, key=lambda n: id_key(str(n["id"])))
-        messages = [
-            status_message(n["status"], self.channel.key, self.channel.account_id)
-            for n in notes
-            if n.get("type") == "mention" and n.get("status")
-        ]
+        messages = readable(
+            self.channel,
+            [n["status"] for n in notes if n.get("type") == "mention" and n.get("status")],
+            lambda status: status_message(status, self.channel.key, self.channel.account_id),
+        )
         newest = str(notes[-1]["id"]) if notes else cursor
         return Page(messages, newest)
 
@@ -127,3 +127,17 @@ class MastodonConnector(BearerConnector):
             headers={"Idempotency-Key": str(reply.reply_id)},
         )
         return Sent(str(body["id"]), parse_time(str(body["created_at"])))
+
+
+def _notifications(body: Any) -> list[dict[str, Any]]:
+    """The notifications of an answer that have an id (the cursor is made of them); an
+    answer that is not a list is no answer (as X's connector treats a non-object)."""
+    if not isinstance(body, list):
+        raise Unavailable("the notifications answer is not a list")
+    return [
+        n
+        for n in body
+        if isinstance(n, dict)
+        and isinstance(n.get("id"), str | int)
+        and not isinstance(n.get("id"), bool)
+    ]

@@ -32,7 +32,6 @@ request that may have reached Meta but got no answer (connection dropped, read t
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -48,6 +47,7 @@ from services.inbox.connectors.base import (
     Reply,
     Sent,
     Unavailable,
+    answer_json,
 )
 from services.inbox.domain.meta import graph_error, regain_at
 
@@ -115,10 +115,7 @@ class MetaConnector(BearerConnector):
                 "unknown_outcome",
                 f"no answer from Meta ({type(exc).__name__}); the reply may have been posted",
             ) from None
-        try:
-            body = json.loads(raw) if raw else None
-        except (ValueError, RecursionError):
-            body = None
+        body = answer_json(raw)
         if 200 <= status < 300:
             return body
         error = graph_error(body)

@@ -44,9 +44,7 @@ was written) is reconciled, never blindly re-sent:
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -62,6 +60,8 @@ from services.inbox.connectors.base import (
     Reply,
     Sent,
     Unavailable,
+    answer_json,
+    readable,
 )
 from services.inbox.domain.messages import Incoming
 from services.inbox.domain.x import (
@@ -79,8 +79,6 @@ from services.inbox.domain.x import (
     tweet_message,
     users_by_id,
 )
-
-log = logging.getLogger("ecoute.inbox.connectors.x")
 
 PAGE = 100
 OVERLAP = timedelta(minutes=10)
@@ -145,10 +143,7 @@ class XConnector(BearerConnector):
             raise Unavailable(type(exc).__name__) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise (_Uncertain if write else Unavailable)(type(exc).__name__) from None
-        try:
-            answer = json.loads(raw) if raw else None
-        except ValueError:
-            answer = None
+        answer = answer_json(raw)
         detail = problem_detail(answer)
         if status == 401 or (status == 403 and problem_kind(answer) in AUTH_PROBLEMS):
             raise AuthExpired(detail)
@@ -242,39 +237,19 @@ class XConnector(BearerConnector):
 
     def _posts(self, body: dict[str, Any]) -> list[Incoming]:
         users = users_by_id(body.get("includes"))
-        return self._read(
+        return readable(
+            self.channel,
             body.get("data") or [],
             lambda t: tweet_message(t, users, self.channel.key, self.channel.account_id),
         )
 
     def _dm_messages(self, events: list[dict[str, Any]], includes: object) -> list[Incoming]:
         users = users_by_id(includes)
-        return self._read(
-            events, lambda e: dm_event_message(e, users, self.channel.key, self.channel.account_id)
+        return readable(
+            self.channel,
+            events,
+            lambda e: dm_event_message(e, users, self.channel.key, self.channel.account_id),
         )
-
-    def _read(self, items: Any, normalise: Callable[[Any], Incoming | None]) -> list[Incoming]:
-        """Normalised items; an unreadable one is skipped and counted in the log (no text)."""
-        messages: list[Incoming] = []
-        skipped = 0
-        for item in items if isinstance(items, list) else []:
-            try:
-                message = normalise(item)
-            except Malformed:
-                skipped += 1
-                continue
-            if message is not None:
-                messages.append(message)
-        if skipped:
-            log.warning(
-                "unreadable items skipped",
-                extra={
-                    "workspace_id": str(self.channel.workspace_id),
-                    "platform": "x",
-                    "skipped": skipped,
-                },
-            )
-        return messages
 
     # -- replies ---------------------------------------------------------------------------
 

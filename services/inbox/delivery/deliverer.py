@@ -39,6 +39,8 @@ from services.inbox.connectors.base import (
     Reply,
     Sent,
     Unavailable,
+    failure_reason,
+    log_unforeseen,
 )
 from services.inbox.connectors.registry import connector_for
 from services.inbox.delivery import store
@@ -46,6 +48,7 @@ from services.inbox.domain.messages import Incoming
 from services.inbox.events import timestamp
 from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
+from services.infra.db import is_unavailable
 from services.infra.events import Event, publish
 from services.infra.worker import run_worker
 
@@ -117,11 +120,12 @@ class Deliverer:
             raw=context.answered_raw,
         )
         interrupted = row.was == "sending"  # a previous attempt may have posted already
-        reconciled = False
+        reconciled = calling = False
         try:
             connector = connector_for(
                 channel, self.credentials.for_channel(channel), self.session, self.clock
             )
+            calling = True  # from here on, the platform may have acted on a request
             sent: Sent | None = None
             if interrupted:  # did the earlier post happen?
                 if isinstance(connector, Reconciles):
@@ -155,7 +159,21 @@ class Deliverer:
             detail = self.credentials.redact(channel, exc.detail)
             await self._failed(row, channel, exc.reason, detail, False)
             return
+        except Exception as exc:  # an answer of an unexpected shape, a connector's bug
+            if is_unavailable(exc):
+                raise
+            unknown = calling or (interrupted and not reconciled)
+            await self._broken(row, channel, exc, uncertain=unknown)
+            return
         await self._delivered(row, channel, context, reply, sent)
+
+    async def _broken(self, row: Any, channel: Channel, exc: Exception, *, uncertain: bool) -> None:
+        """An error no connector rule foresaw: retried with back-off under a bounded reason
+        (never the error's text). A send that may have reached the platform (say, accepted,
+        then answered in an unexpected shape) stays uncertain: it is reconciled, not resent."""
+        reason = failure_reason(exc)
+        log_unforeseen(exc, "delivery", channel, reason)
+        await self._retry(row, channel, reason, None, uncertain=uncertain)
 
     async def _delivered(
         self, row: Any, channel: Channel, context: Any, reply: Reply, sent: Sent

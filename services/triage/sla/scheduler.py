@@ -2,9 +2,10 @@
 
 It sleeps until the earliest ``next_transition_at`` of any running clock (woken early by
 NOTIFY when a save brings a transition closer), claims the due clocks with ``FOR UPDATE SKIP
-LOCKED``, and in one transaction records the new state, logs it, reorders the queue and
-publishes the event. Any number of triage replicas may run it: a clock is claimed by one,
-and its stored state says which thresholds were already raised, so each is raised once.
+LOCKED`` (their conversations first, as every writer locks them: see ``store.claim_due``), and
+in one transaction records the new state, logs it, reorders the queue and publishes the event.
+Any number of triage replicas may run it: a clock is claimed by one, and its stored state says
+which thresholds were already raised, so each is raised once.
 """
 
 from __future__ import annotations

@@ -88,24 +88,37 @@ async def save_policy(
     )
 
 
-async def conversations_with_running_clocks(
+async def lock_conversations_with_running_clocks(
     conn: AsyncConnection, workspace_id: uuid.UUID
 ) -> list[int]:
+    """The workspace's conversations that have a running clock, locked in key order: the
+    conversations are locked before their clocks, on every path (see ``lock_running``)."""
     rows = await conn.execute(
         text(
-            "SELECT DISTINCT conversation_id FROM triage.sla_clocks "
-            "WHERE workspace_id = :ws AND stopped_at IS NULL"
+            """
+        SELECT c.id FROM triage.conversations AS c
+        WHERE c.workspace_id = :ws AND c.id IN (
+            SELECT conversation_id FROM triage.sla_clocks
+            WHERE workspace_id = :ws AND stopped_at IS NULL)
+        ORDER BY c.id
+        FOR UPDATE OF c
+        """
         ),
         {"ws": workspace_id},
     )
-    return [r.conversation_id for r in rows]
+    return [r.id for r in rows]
 
 
 # --- Clocks -----------------------------------------------------------------------------
 
 
 async def lock_running(conn: AsyncConnection, keys: Iterable[Key]) -> dict[Key, dict[str, Stored]]:
-    """Running clocks of these conversations, locked (the conversations are locked first)."""
+    """Running clocks of these conversations, locked.
+
+    The one lock order, on every path that takes both: the conversations first (in key
+    order), then their clocks; so whoever holds a conversation never waits for its clocks
+    behind someone who waits for that conversation (deadlock, SQLSTATE 40P01).
+    """
     wanted = sorted(set(keys))
     rows = (
         await conn.execute(
@@ -231,13 +244,29 @@ async def clock_history(
 
 # --- The scheduler ----------------------------------------------------------------------
 
+# The conversations of the earliest due clocks, then those conversations' due clocks: the
+# one lock order (conversations, then clocks). Both skip what another holds, so the
+# scheduler never waits for a lock: a busy conversation's clocks are raised at the next tick.
+_DUE_CONVERSATIONS = text(
+    """
+    SELECT c.workspace_id, c.id FROM triage.conversations AS c
+    WHERE (c.workspace_id, c.id) IN (
+        SELECT workspace_id, conversation_id FROM triage.sla_clocks
+        WHERE next_transition_at <= :now
+        ORDER BY next_transition_at
+        LIMIT :limit)
+    ORDER BY c.workspace_id, c.id
+    FOR UPDATE OF c SKIP LOCKED
+    """
+)
 _DUE = text(
     """
-    SELECT * FROM triage.sla_clocks
-    WHERE next_transition_at <= :now
-    ORDER BY next_transition_at
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED
+    SELECT s.* FROM triage.sla_clocks AS s
+    JOIN json_to_recordset(CAST(:keys AS json)) AS k(w uuid, c bigint)
+      ON s.workspace_id = k.w AND s.conversation_id = k.c
+    WHERE s.next_transition_at <= :now
+    ORDER BY s.workspace_id, s.id
+    FOR UPDATE OF s SKIP LOCKED
     """
 )
 _RAISED = text(
@@ -269,8 +298,13 @@ _NEXT = text(
 
 
 async def claim_due(conn: AsyncConnection, now: datetime, limit: int) -> Sequence[Row[Any]]:
-    """Clocks whose next transition is due, locked; a clock another replica holds is skipped."""
-    return (await conn.execute(_DUE, {"now": now, "limit": limit})).all()
+    """Clocks whose next transition is due, locked with their conversations (conversations
+    first); a conversation or clock another replica or a writer holds is skipped."""
+    keys = (await conn.execute(_DUE_CONVERSATIONS, {"now": now, "limit": limit})).all()
+    if not keys:
+        return []
+    wanted = orjson.dumps([{"w": str(k.workspace_id), "c": k.id} for k in keys]).decode()
+    return (await conn.execute(_DUE, {"now": now, "keys": wanted})).all()
 
 
 async def set_raised(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:

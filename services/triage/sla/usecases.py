@@ -33,9 +33,11 @@ async def change_policy(
 async def _follow_policy(
     conn: AsyncConnection, workspace_id: uuid.UUID, policy: Policy, now: datetime
 ) -> None:
-    """Running clocks take the new targets (same start) and hours."""
+    """Running clocks take the new targets (same start) and hours; their conversations are
+    locked first, as every path locks them."""
     keys = [
-        (workspace_id, c) for c in await store.conversations_with_running_clocks(conn, workspace_id)
+        (workspace_id, c)
+        for c in await store.lock_conversations_with_running_clocks(conn, workspace_id)
     ]
     if not keys:
         return
