@@ -91,7 +91,7 @@ def test_the_demo_teams_tokens_and_password_stay_the_same_across_runs(tmp_path: 
     folder = tmp_path / "pgdata"
     first = demo_secrets(folder, {})
     assert demo_secrets(folder, {}) == first  # a restart: the same ones, none added
-    assert set(first) == {email for _, email in DEMO_TEAM} | {"ingest", "password"}
+    assert set(first) == {email for _, email in DEMO_TEAM} | {"ingest", "channels", "password"}
     assert all(first[email].startswith("eca_") for _, email in DEMO_TEAM)
     assert first["ingest"].startswith("eci_") and len(first["password"]) >= 12
     assert (folder / "demo-access.json").stat().st_mode & 0o777 == 0o600
