@@ -6,10 +6,17 @@ from typing import Any
 
 from services.inbox.channels.http import ChannelIn
 from services.inbox.ingest.request import BatchIn
+from services.inbox.webhooks.http import RECEIVERS
 from services.infra.openapi import PROBES, Operation, document
+from services.infra.platforms import CONNECTED
 
 TEXT: dict[str, Any] = {"type": "string"}
 AUTH = {401: "Missing or unknown ingest token"}
+CHANNEL: dict[str, dict[str, Any]] = {
+    "platform": {"enum": list(CONNECTED)},
+    "key": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
+}
+WEBHOOK: dict[str, dict[str, Any]] = {"platform": {"enum": sorted(RECEIVERS)}}
 
 OPERATIONS = [
     *PROBES,
@@ -44,6 +51,7 @@ OPERATIONS = [
         "/v1/channels/{platform}/{key}",
         "Connect a platform account (credentials by reference)",
         "channels",
+        path_params=CHANNEL,
         body=ChannelIn,
         auth="ingest",
         answers={200: "Saved", **AUTH, 404: "Unknown platform", 422: "Invalid channel"},
@@ -53,6 +61,7 @@ OPERATIONS = [
         "/webhooks/{platform}",
         "Platform handshakes (X CRC, Meta verification)",
         "webhooks",
+        path_params=WEBHOOK,
         auth=None,
         answers={
             200: "Handshake answer",
@@ -67,6 +76,7 @@ OPERATIONS = [
         "/webhooks/{platform}",
         "Platform events, signed over the raw body",
         "webhooks",
+        path_params=WEBHOOK,
         auth=None,
         answers={
             200: "Acknowledged",

@@ -35,6 +35,35 @@ PROBLEM = {
     },
 }
 OBJECT: dict[str, Any] = {"type": "object"}
+REF = "#/components/schemas/"
+PROBLEM_MEDIA = "application/problem+json"
+ROW_ID: dict[str, Any] = {"type": "integer", "format": "int64", "minimum": 1}
+"""A row id in a path (``services.infra.http.path_id``); another workspace's answers 404."""
+UUID: dict[str, Any] = {"type": "string", "format": "uuid"}
+"""A uuid in a path; one that is not a uuid answers 404."""
+SECURITY: dict[str | None, list[dict[str, list[str]]]] = {
+    "bearer": [{"bearer": []}, {"session": []}],
+    "ingest": [{"ingest": []}],
+    None: [],
+}
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An agent's API token.",
+    },
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "ecoute_session",
+        "description": "The desk's session; writes also need X-CSRF-Token.",
+    },
+    "ingest": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The workspace's ingest token.",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +79,7 @@ class Operation:
     success_media: str = "application/json"
     auth: str | None = "bearer"
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
+    path_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> schema
 
 
 PROBES = [
@@ -79,96 +109,97 @@ PROBES = [
 def document(
     title: str, version: str, description: str, operations: list[Operation]
 ) -> dict[str, Any]:
-    components: dict[str, Any] = {"Problem": PROBLEM}
+    """The OpenAPI document of ``operations``; component schemas from their pydantic models."""
+    components = Components()
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
-        entry: dict[str, Any] = {
-            "summary": op.summary,
-            "tags": [op.tag],
-            "operationId": f"{op.method.lower()}_{op.path.strip('/').replace('/', '_')}".replace(
-                "{", ""
-            )
-            .replace("}", "")
-            .replace("-", "_")
-            .replace(".", "_"),
-            "responses": {},
-        }
-        parameters = [
-            {"name": name[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in op.path.split("/")
-            if name.startswith("{")
-        ]
-        parameters += [
-            {"name": name, "in": "query", "required": False, "schema": schema}
-            for name, schema in op.query.items()
-        ]
-        if parameters:
-            entry["parameters"] = parameters
-        if op.body is not None:
-            schema = op.body.model_json_schema(ref_template="#/components/schemas/{model}")
-            for name, definition in schema.pop("$defs", {}).items():
-                components[name] = definition
-            components[op.body.__name__] = schema
-            entry["requestBody"] = {
-                "required": True,
-                "content": {
-                    op.body_media: {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}
-                },
-            }
-        answers = dict(op.answers)
-        if op.body is not None:
-            # Every body is read with a size limit (``read_body``): a larger one answers 413.
-            answers.setdefault(413, "Too large")
-        success = min(answers) if answers else 200
-        for status, description in sorted(answers.items() or [(200, "OK")]):
-            if status < 400:
-                entry["responses"][str(status)] = {
-                    "description": description,
-                    "content": {op.success_media: {"schema": op.success}},
-                }
-            else:
-                entry["responses"][str(status)] = {
-                    "description": description,
-                    "content": {
-                        "application/problem+json": {
-                            "schema": {"$ref": "#/components/schemas/Problem"}
-                        }
-                    },
-                }
-        entry["responses"].setdefault(str(success), {"description": "OK"})
-        if op.auth == "bearer":
-            entry["security"] = [{"bearer": []}, {"session": []}]
-        elif op.auth == "ingest":
-            entry["security"] = [{"ingest": []}]
-        else:
-            entry["security"] = []
-        paths.setdefault(op.path, {})[op.method.lower()] = entry
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, components)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version, "description": description},
         "paths": paths,
-        "components": {
-            "schemas": components,
-            "securitySchemes": {
-                "bearer": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "An agent's API token.",
-                },
-                "session": {
-                    "type": "apiKey",
-                    "in": "cookie",
-                    "name": "ecoute_session",
-                    "description": "The desk's session; writes also need X-CSRF-Token.",
-                },
-                "ingest": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "The workspace's ingest token.",
-                },
-            },
-        },
+        "components": {"schemas": components.schemas, "securitySchemes": SECURITY_SCHEMES},
     }
+
+
+class Components:
+    """``components/schemas``: each model once, by name; two models of one name are refused
+    (the later would silently replace the earlier)."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {"Problem": PROBLEM}
+        self._owners: dict[str, Any] = {"Problem": PROBLEM}
+
+    def ref(self, model: type[BaseModel]) -> dict[str, str]:
+        """A ``$ref`` to ``model``'s schema, added with the models it refers to."""
+        schema = model.model_json_schema(ref_template=REF + "{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            self._add(name, definition, definition)
+        self._add(model.__name__, schema, model)
+        return {"$ref": REF + model.__name__}
+
+    def _add(self, name: str, schema: dict[str, Any], owner: Any) -> None:
+        known = self._owners.setdefault(name, owner)
+        if known is not owner and self.schemas.get(name) != schema:
+            raise ValueError(f"two schemas are named {name!r}: rename one of the models")
+        self.schemas[name] = schema
+
+
+def _operation(op: Operation, components: Components) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "summary": op.summary,
+        "tags": [op.tag],
+        "operationId": _operation_id(op),
+        "responses": _responses(op),
+    }
+    parameters = _parameters(op)
+    if parameters:
+        entry["parameters"] = parameters
+    if op.body is not None:
+        entry["requestBody"] = {
+            "required": True,
+            "content": {op.body_media: {"schema": components.ref(op.body)}},
+        }
+    entry["security"] = SECURITY[op.auth]
+    return entry
+
+
+def _operation_id(op: Operation) -> str:
+    """``get_v1_conversations_id_sla`` for ``GET /v1/conversations/{id}/sla``."""
+    name = f"{op.method.lower()}_{op.path.strip('/').replace('/', '_')}"
+    for gone, kept in (("{", ""), ("}", ""), ("-", "_"), (".", "_")):
+        name = name.replace(gone, kept)
+    return name
+
+
+def _parameters(op: Operation) -> list[dict[str, Any]]:
+    """Path parameters (each typed: ``Operation.path_params``), then the query's."""
+    names = [part[1:-1] for part in op.path.split("/") if part.startswith("{")]
+    untyped = set(names) - set(op.path_params)
+    if untyped:
+        raise ValueError(f"{op.method} {op.path}: give path_params for {sorted(untyped)}")
+    return [
+        {"name": name, "in": "path", "required": True, "schema": op.path_params[name]}
+        for name in names
+    ] + [
+        {"name": name, "in": "query", "required": False, "schema": schema}
+        for name, schema in op.query.items()
+    ]
+
+
+def _responses(op: Operation) -> dict[str, Any]:
+    answers = dict(op.answers)
+    if op.body is not None:
+        # Every body is read with a size limit (``read_body``): a larger one answers 413.
+        answers.setdefault(413, "Too large")
+    responses: dict[str, Any] = {}
+    for status, description in sorted(answers.items() or [(200, "OK")]):
+        if status < 400:
+            content = {op.success_media: {"schema": op.success}}
+        else:
+            content = {PROBLEM_MEDIA: {"schema": {"$ref": REF + "Problem"}}}
+        responses[str(status)] = {"description": description, "content": content}
+    return responses
 
 
 def add_openapi_route(app: web.Application, built: dict[str, Any]) -> None:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.infra.openapi import PROBES, Operation, document
+from services.infra.openapi import PROBES, ROW_ID, UUID, Operation, document
 from services.triage.access.http import LoginCodeIn, LoginIn, TokenIn
-from services.triage.access.http_security import CodeIn, PasswordIn
-from services.triage.access.http_security import PolicyIn as TwoFactorPolicyIn
+from services.triage.access.http_security import CodeIn, PasswordIn, TwoFactorPolicyIn
 from services.triage.desk.http import CorrectionIn, NoteIn, ReplyIn, SavedReplyIn
-from services.triage.incidents.http import MergeIn, SplitIn
-from services.triage.incidents.http import NoteIn as IncidentNoteIn
+from services.triage.incidents.http import IncidentNoteIn, MergeIn, SplitIn
 from services.triage.privacy.http import PersonIn, RetentionIn
 from services.triage.sla.policy import PolicyIn
 from services.triage.webhooks.http import WebhookIn
@@ -27,6 +25,8 @@ NO_KEY_OPENS = {
     "(an old key not listed in TRIAGE_TWO_FACTOR_OLD_KEYS)"
 }
 TEXT: dict[str, Any] = {"type": "string"}
+BY_ROW_ID = {"id": ROW_ID}
+BY_UUID = {"id": UUID}
 QUEUE_QUERY: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 500},
     "priority": {"enum": ["P1", "P2", "P3", "P4"]},
@@ -60,6 +60,7 @@ def _status(action: str) -> Operation:
         f"/v1/conversations/{{id}}/{action}",
         f"{action.title()} the conversation (the SLA clocks follow)",
         "conversations",
+        path_params=BY_ROW_ID,
         answers={200: "New status", **AUTH, **P404, 409: "Not possible from the current status"},
     )
 
@@ -180,6 +181,7 @@ OPERATIONS = [
         "/v1/sessions/{id}",
         "End a session (mine; an admin: anyone's in the workspace)",
         "security",
+        path_params=BY_UUID,
         answers={200: "Ended", **AUTH, 404: "No such session"},
     ),
     Operation(
@@ -194,6 +196,7 @@ OPERATIONS = [
         "/v1/users/{id}/sessions",
         "A user's live sessions and API tokens (admins)",
         "security",
+        path_params=BY_UUID,
         answers={200: "Sessions and tokens", **AUTH, 404: "No such user in your workspace"},
     ),
     Operation(
@@ -201,6 +204,7 @@ OPERATIONS = [
         "/v1/users/{id}/sessions",
         "Sign a user out everywhere: sessions and API tokens (admins)",
         "security",
+        path_params=BY_UUID,
         answers={200: "Revoked", **AUTH, 404: "No such user in your workspace"},
     ),
     Operation(
@@ -208,6 +212,7 @@ OPERATIONS = [
         "/v1/users/{id}/two-factor/reset",
         "Turn a user's two-factor off and end their sessions (admins)",
         "security",
+        path_params=BY_UUID,
         answers={200: "Reset", **AUTH, 404: "No such user in your workspace"},
     ),
     Operation(
@@ -249,6 +254,7 @@ OPERATIONS = [
         "/v1/tokens/{id}",
         "Revoke an API token",
         "accounts",
+        path_params=BY_UUID,
         answers={200: "Revoked", **AUTH, 404: "No such token"},
     ),
     Operation(
@@ -271,6 +277,7 @@ OPERATIONS = [
         "/v1/conversations/{id}",
         "A conversation: thread, triage, replies, notes",
         "conversations",
+        path_params=BY_ROW_ID,
         answers={200: "The conversation", **AUTH, **P404},
     ),
     Operation(
@@ -278,6 +285,7 @@ OPERATIONS = [
         "/v1/conversations/{id}/claim",
         "Claim (or renew the claim on) it",
         "conversations",
+        path_params=BY_ROW_ID,
         answers={200: "Claimed", **AUTH, **P404, 409: "Another agent holds it"},
     ),
     Operation(
@@ -285,6 +293,7 @@ OPERATIONS = [
         "/v1/conversations/{id}/release",
         "Release my claim",
         "conversations",
+        path_params=BY_ROW_ID,
         answers={200: "Released", **AUTH, **P404, 409: "Not held by you"},
     ),
     Operation(
@@ -292,6 +301,7 @@ OPERATIONS = [
         "/v1/conversations/{id}/replies",
         "Reply (delivered by the inbox)",
         "conversations",
+        path_params=BY_ROW_ID,
         body=ReplyIn,
         answers={
             200: "Already sent with this client_key",
@@ -307,6 +317,7 @@ OPERATIONS = [
         "/v1/conversations/{id}/notes",
         "Add an internal note",
         "conversations",
+        path_params=BY_ROW_ID,
         body=NoteIn,
         answers={201: "Noted", **AUTH, **P404, 422: "Invalid body"},
     ),
@@ -318,6 +329,7 @@ OPERATIONS = [
         "/v1/conversations/{id}/sla",
         "The conversation's SLA clocks and history",
         "sla",
+        path_params=BY_ROW_ID,
         answers={200: "Clocks", **AUTH, **P404},
     ),
     Operation(
@@ -361,6 +373,7 @@ OPERATIONS = [
         "/v1/messages/{id}/correction",
         "Correct a triage decision (stored as feedback for training)",
         "conversations",
+        path_params=BY_ROW_ID,
         body=CorrectionIn,
         answers={
             201: "Recorded",
@@ -427,6 +440,7 @@ OPERATIONS = [
         "/v1/privacy/erasures/{id}",
         "An erasure request: pending or done, per service (admins)",
         "privacy",
+        path_params=BY_UUID,
         answers={200: "The request", **AUTH, 404: "No such request in your workspace"},
     ),
     Operation(
@@ -474,6 +488,7 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}",
         "An incident: label, figures, samples, its conversations, status note, history",
         "incidents",
+        path_params=BY_ROW_ID,
         answers={200: "The incident", **AUTH, **INCIDENT_404},
     ),
     Operation(
@@ -481,6 +496,7 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}/note",
         "Write the status note agents start their replies from (leads and admins)",
         "incidents",
+        path_params=BY_ROW_ID,
         body=IncidentNoteIn,
         answers={200: "The incident", **LEADS, **INCIDENT_404, 422: "Invalid body"},
     ),
@@ -489,6 +505,7 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}/merge",
         "Merge the incident named in the body into this one (leads and admins)",
         "incidents",
+        path_params=BY_ROW_ID,
         body=MergeIn,
         answers={
             200: "The merged incident",
@@ -503,6 +520,7 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}/split",
         "Move the chosen conversations to a new incident (leads and admins)",
         "incidents",
+        path_params=BY_ROW_ID,
         body=SplitIn,
         answers={
             201: "The new incident",
@@ -517,6 +535,7 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}/close",
         "Close by hand; its conversations stay open (leads and admins)",
         "incidents",
+        path_params=BY_ROW_ID,
         answers={200: "The incident", **LEADS, **INCIDENT_404, 409: "Already closed"},
     ),
     Operation(
@@ -524,6 +543,7 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}/reopen",
         "Reopen a closed incident (leads and admins)",
         "incidents",
+        path_params=BY_ROW_ID,
         answers={200: "The incident", **LEADS, **INCIDENT_404, 409: "Open, or merged away"},
     ),
 ]

@@ -51,7 +51,7 @@ class PasswordIn(BaseModel):
     new_password: Annotated[str, Field(min_length=MIN_PASSWORD, max_length=1024)]
 
 
-class PolicyIn(BaseModel):
+class TwoFactorPolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     policy: Literal["off", "leads_and_admins", "everyone"]
 
@@ -314,7 +314,7 @@ async def put_policy(request: web.Request) -> web.Response:
     """Who must use two-factor: nobody, leads and admins, or everyone (admins)."""
     caller = await authenticate(request)
     require_role(caller, "admin")
-    body = await read_model(request, PolicyIn, 4096, "Invalid policy")
+    body = await read_model(request, TwoFactorPolicyIn, 4096, "Invalid policy")
     if body.policy != "off":
         _box(request)  # nobody could enrol: refuse rather than lock the workspace out
     async with request.app[ENGINE_KEY].begin() as conn:

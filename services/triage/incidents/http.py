@@ -30,7 +30,7 @@ KINDS = ("customer", "moderation")
 WRITERS = ("lead", "admin")
 
 
-class NoteIn(BaseModel):
+class IncidentNoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: Annotated[str, Field(max_length=MAX_REPLY, pattern=NO_NUL)]
 
@@ -149,7 +149,7 @@ async def _run(
 async def put_note(request: web.Request) -> web.Response:
     """The status note agents can start their replies from (each reply is still edited for
     its person)."""
-    caller, iid, body = await _change(request, NoteIn)
+    caller, iid, body = await _change(request, IncidentNoteIn)
     note = body.text.strip()
 
     async def work(conn: AsyncConnection, now: datetime) -> None:
