@@ -8,6 +8,11 @@ from services.infra.openapi import PROBES, ROW_ID, UUID, Operation, document
 from services.triage.access.http import LoginCodeIn, LoginIn, TokenIn
 from services.triage.access.http_security import CodeIn, PasswordIn, TwoFactorPolicyIn
 from services.triage.desk.http import CorrectionIn, NoteIn, ReplyIn, SavedReplyIn
+from services.triage.desk.http_queue import FILTERS
+from services.triage.desk.http_queue import MAX_LIMIT as QUEUE_LIMIT
+from services.triage.incidents.http import KINDS as INCIDENT_KINDS
+from services.triage.incidents.http import MAX_LIMIT as INCIDENTS_LIMIT
+from services.triage.incidents.http import STATUSES as INCIDENT_STATUSES
 from services.triage.incidents.http import IncidentNoteIn, MergeIn, SplitIn
 from services.triage.privacy.http import PersonIn, RetentionIn
 from services.triage.sla.policy import PolicyIn
@@ -28,29 +33,9 @@ TEXT: dict[str, Any] = {"type": "string"}
 BY_ROW_ID = {"id": ROW_ID}
 BY_UUID = {"id": UUID}
 QUEUE_QUERY: dict[str, dict[str, Any]] = {
-    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
-    "priority": {"enum": ["P1", "P2", "P3", "P4"]},
-    "platform": {
-        "enum": ["x", "facebook", "instagram", "messenger", "mastodon", "bluesky", "other"]
-    },
-    "intent": {
-        "enum": [
-            "problem",
-            "question",
-            "request",
-            "complaint",
-            "praise",
-            "banter",
-            "spam",
-            "abuse",
-            "brand",
-            "other",
-        ]
-    },
-    "state": {"enum": ["breached", "at_risk", "ok", "paused", "none"]},
-    "language": {"enum": ["fr", "en", "other"]},
-    "mine": {"enum": ["true", "false"]},
-    "incident": {"type": "integer", "minimum": 1},
+    "limit": {"type": "integer", "minimum": 1, "maximum": QUEUE_LIMIT},
+    **{name: {"enum": list(values)} for name, values in FILTERS.items()},
+    "incident": {"type": "integer", "format": "int64", "minimum": 1},
 }
 
 
@@ -477,9 +462,9 @@ INCIDENT_OPERATIONS = [
         "Incidents (bursts of similar problems), open first",
         "incidents",
         query={
-            "status": {"enum": ["open", "closed"]},
-            "kind": {"enum": ["customer", "moderation"]},
-            "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+            "status": {"enum": list(INCIDENT_STATUSES)},
+            "kind": {"enum": list(INCIDENT_KINDS)},
+            "limit": {"type": "integer", "minimum": 1, "maximum": INCIDENTS_LIMIT},
         },
         answers={200: "Incidents", **AUTH, 422: "Invalid filter"},
     ),

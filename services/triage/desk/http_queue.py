@@ -32,19 +32,21 @@ def _limit(request: web.Request) -> int:
 
 STATES = {"breached": 0, "at_risk": 1, "ok": 2, "paused": 3, "none": 4}
 LANGUAGES = ("fr", "en", "other")
+FILTERS: dict[str, tuple[str, ...]] = {
+    "priority": ("P1", "P2", "P3", "P4"),
+    "platform": PLATFORMS,
+    "intent": INTENTS,
+    "state": tuple(STATES),
+    "language": LANGUAGES,
+    "mine": ("true", "false"),
+}
+"""Each closed-set filter of the queue and its values (the OpenAPI document reads them)."""
 
 
 def _filters(request: web.Request) -> dict[str, Any]:
     """Queue filters from the query string; a value outside its closed set is a 422."""
     query = request.query
-    allowed = {
-        "priority": ("P1", "P2", "P3", "P4"),
-        "platform": PLATFORMS,
-        "intent": INTENTS,
-        "state": tuple(STATES),
-        "language": LANGUAGES,
-        "mine": ("true", "false"),
-    }
+    allowed = FILTERS
     errors = [
         {"pointer": f"/query/{name}", "detail": "expected one of " + ", ".join(values)}
         for name, values in allowed.items()

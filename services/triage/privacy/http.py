@@ -11,12 +11,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.platforms import Platform
 from services.triage.access.auth import authenticate, require_role
 from services.triage.domain.privacy import Identity, normalise
 from services.triage.privacy import store as privacy
@@ -39,7 +40,7 @@ PlatformRef = Annotated[str, Field(max_length=200), AfterValidator(_no_nul)]
 
 class IdentityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    platform: Literal["x", "facebook", "instagram", "messenger", "mastodon", "bluesky", "other"]
+    platform: Platform
     author_id: PlatformRef = ""
     handle: PlatformRef = ""
 
