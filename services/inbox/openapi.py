@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.inbox.channels.http import ChannelIn
+from services.inbox.channels.http import ChannelIn, ChannelOut, ChannelsOut
+from services.inbox.ingest.http import PROTOBUF, IngestOut
 from services.inbox.ingest.request import BatchIn
 from services.inbox.webhooks.http import RECEIVERS
-from services.infra.openapi import PROBES, Operation, document
+from services.inbox.webhooks.hub import CrcOut, ReceivedOut
+from services.infra.openapi import PROBES, Media, Operation, document
 from services.infra.platforms import CONNECTED
 
-TEXT: dict[str, Any] = {"type": "string"}
+BINARY: dict[str, Any] = {"type": "string", "format": "binary"}
 AUTH = {401: "Missing or unknown ingest token"}
 CHANNEL: dict[str, dict[str, Any]] = {
     "platform": {"enum": list(CONNECTED)},
@@ -27,6 +29,11 @@ OPERATIONS = [
         "or binary ecoute.v1.IngestBatch as application/x-protobuf)",
         "ingest",
         body=BatchIn,
+        accepts=(Media(PROTOBUF, "A binary ecoute.v1.IngestBatch (proto/ecoute/v1)", BINARY),),
+        returns=IngestOut,
+        answers_as=(
+            Media(PROTOBUF, "A binary ecoute.v1.IngestResult, when Accept names it", BINARY),
+        ),
         auth="ingest",
         answers={
             200: "Stored and duplicate items",
@@ -43,6 +50,7 @@ OPERATIONS = [
         "/v1/channels",
         "The workspace's channels and their health",
         "channels",
+        returns=ChannelsOut,
         auth="ingest",
         answers={200: "Channels", **AUTH},
     ),
@@ -51,6 +59,7 @@ OPERATIONS = [
         "/v1/channels/{platform}/{key}",
         "Connect a platform account (credentials by reference)",
         "channels",
+        returns=ChannelOut,
         path_params=CHANNEL,
         body=ChannelIn,
         auth="ingest",
@@ -61,6 +70,8 @@ OPERATIONS = [
         "/webhooks/{platform}",
         "Platform handshakes (X CRC, Meta verification)",
         "webhooks",
+        returns=CrcOut,
+        answers_as=(Media("text/plain", "Meta: the hub.challenge, echoed"),),
         path_params=WEBHOOK,
         auth=None,
         answers={
@@ -76,6 +87,7 @@ OPERATIONS = [
         "/webhooks/{platform}",
         "Platform events, signed over the raw body",
         "webhooks",
+        returns=ReceivedOut,
         path_params=WEBHOOK,
         auth=None,
         answers={
