@@ -3,7 +3,7 @@
 One process serves a fake X, Mastodon, Bluesky and Meta (Graph API) for each demo brand
 (Voltéo, Skylark Air) on 127.0.0.1, on consecutive ports from 8090 (X, then Mastodon, Bluesky,
 Meta; Voltéo before Skylark), all on the real clock. It connects the demo workspace's channels
-to them (``PUT /v1/channels/{platform}/{key}`` with the ingest token), then writes the corpus
+to them (``PUT /v1/channels/{platform}/{key}`` with its channels token), then writes the corpus
 (``demo/messages.json``) into the fake worlds on its timeline (``demo.feed.timeline``): the
 first 60 at once, back-dated by their ``minutes_ago``, the rest of the day's history one every
 1.5 seconds, and the live messages (the Lyon outage, a P1 safety report, a pile-on) when they
@@ -60,6 +60,7 @@ import os
 import re
 import signal
 import sys
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +83,9 @@ DEFAULT_PORT = 8090
 POLL_SECONDS = 5
 CURSOR_WAIT_SECONDS = 60.0
 FAKES = ("x", "mastodon", "bluesky", "meta")
+
+DEMO_WORKSPACE = uuid.UUID("0e5c07e0-0000-4000-8000-00000000de70")
+"""The workspace ``make run`` creates: the demo's credentials are in its namespace."""
 
 # Demo values, not secrets: the inbox must be started with the same ones (tools/dev.py does).
 X_CONSUMER_SECRET = "demo-x-consumer-secret"
@@ -152,17 +156,21 @@ def _credentials(brand: Brand) -> dict[str, dict[str, str]]:
     }
 
 
-def channel_credentials() -> dict[str, dict[str, str]]:
-    """``INBOX_CHANNEL_CREDENTIALS`` for the demo: what each fake accepts, by reference."""
+def channel_credentials(
+    workspace: uuid.UUID = DEMO_WORKSPACE,
+) -> dict[str, dict[str, dict[str, str]]]:
+    """``INBOX_CHANNEL_CREDENTIALS`` for the demo: what each fake accepts, by reference, in
+    the demo workspace's namespace (a channel may name only its own workspace's)."""
     found: dict[str, dict[str, str]] = {}
     for brand in BRANDS:
         found |= _credentials(brand)
-    return found
+    return {str(workspace): found}
 
 
 def inbox_environment(env: Mapping[str, str]) -> dict[str, str]:
     """What the inbox's environment needs for the demo's fakes: their credentials added to any
-    ``INBOX_CHANNEL_CREDENTIALS`` already set, and the demo's app secrets unless set."""
+    ``INBOX_CHANNEL_CREDENTIALS`` already set, the demo's app secrets unless set, and leave to
+    point channels at 127.0.0.1 (``INBOX_ALLOW_LOCAL_PLATFORMS``: development only)."""
     raw = env.get("INBOX_CHANNEL_CREDENTIALS", "").strip()
     try:
         existing = json.loads(raw) if raw else {}
@@ -170,8 +178,12 @@ def inbox_environment(env: Mapping[str, str]) -> dict[str, str]:
         existing = None
     if not isinstance(existing, dict):
         raise ValueError("INBOX_CHANNEL_CREDENTIALS must be a JSON object")
+    merged = dict(existing)
+    for workspace, refs in channel_credentials().items():
+        merged[workspace] = {**(existing.get(workspace) or {}), **refs}
     return {
-        "INBOX_CHANNEL_CREDENTIALS": json.dumps({**existing, **channel_credentials()}),
+        "INBOX_CHANNEL_CREDENTIALS": json.dumps(merged),
+        "INBOX_ALLOW_LOCAL_PLATFORMS": "true",
         "INBOX_X_CONSUMER_SECRET": env.get("INBOX_X_CONSUMER_SECRET") or X_CONSUMER_SECRET,
         "INBOX_META_APP_SECRET": env.get("INBOX_META_APP_SECRET") or META_APP_SECRET,
         "INBOX_META_VERIFY_TOKEN": env.get("INBOX_META_VERIFY_TOKEN") or META_VERIFY_TOKEN,
@@ -319,7 +331,7 @@ def channel_specs(
 
 
 class Inbox:
-    """The inbox's channel API and webhook URLs, with the workspace's ingest token."""
+    """The inbox's channel API and webhook URLs, with the workspace's channels token."""
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, token: str) -> None:
         self.session = session
@@ -858,8 +870,9 @@ def _arguments(argv: Sequence[str] | None, env: Mapping[str, str]) -> argparse.N
     )
     parser.add_argument(
         "--token",
-        default=env.get("DEMO_INGEST_TOKEN"),
-        help="the workspace's ingest token (better: env DEMO_INGEST_TOKEN)",
+        default=env.get("DEMO_CHANNELS_TOKEN"),
+        help="the workspace's channels token, which connects its channels (better: env "
+        "DEMO_CHANNELS_TOKEN)",
     )
     parser.add_argument(
         "--triage",
@@ -878,7 +891,7 @@ def _arguments(argv: Sequence[str] | None, env: Mapping[str, str]) -> argparse.N
     parser.add_argument("--interval", type=float, default=INTERVAL, help="seconds between others")
     args = parser.parse_args(argv)
     if not args.token:
-        parser.error("an ingest token is needed: --token or DEMO_INGEST_TOKEN")
+        parser.error("a channels token is needed: --token or DEMO_CHANNELS_TOKEN")
     return args
 
 

@@ -16,7 +16,11 @@ What the launcher promises:
 - a child that dies is restarted alone, with a count and a back-off; Postgres keeps running
   (``tools.dev_supervisor``);
 - the first Ctrl-C or SIGTERM stops everything in order (the demo platforms, the services,
-  then Postgres); more signals meanwhile are absorbed, so the clean-up always finishes.
+  then Postgres); more signals meanwhile are absorbed, so the clean-up always finishes;
+- the banner's ways in work: a one-time sign-in link for each of the demo team (an admin, a
+  lead, two agents; each run's links replace the last run's) and their password; the team's
+  API tokens, ingest token and password stay the same across restarts (``demo-access.json``
+  beside the database), so none pile up.
 
 ``DEV_PGDATA`` moves the embedded Postgres's folder (default ``.pgdata/``); ``DATABASE_URL``
 uses a server of your own instead (then nothing is started or stopped for it).
@@ -32,7 +36,6 @@ import secrets
 import signal
 import socket
 import sys
-import uuid
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,13 +44,13 @@ from typing import Any
 import aiohttp
 import orjson
 
-from demo.platforms import BRANDS, DEFAULT_PORT, FAKES, inbox_environment
+from demo.platforms import BRANDS, DEFAULT_PORT, DEMO_WORKSPACE, FAKES, inbox_environment
+from services.infra.auth import new_token
 from tools.dev_console import Console, LogWatch, Status, last_words, shown
 from tools.dev_supervisor import Child, StartFailed, Stopped, Supervisor, unless_stopped
 from tools.embedded_pg import ROOT, ensure_database, start_embedded, stop_embedded
 from tools.service_process import ServiceProcess, service_command
 
-DEMO_WORKSPACE = uuid.UUID("0e5c07e0-0000-4000-8000-00000000de70")
 SERVICE_LOGS = ("inbox", "triage", "fakes")
 LAUNCHER_PID = "launcher.pid"  # in the Postgres folder: which launcher stops that Postgres
 
@@ -173,52 +176,117 @@ class Postgres:
             (plan.pgdata / LAUNCHER_PID).unlink(missing_ok=True)
 
 
-async def _cli(module: str, *args: str, env: Mapping[str, str], log: Path) -> str:
-    """Run ``python -m services.<module> <args>``; its stdout, or ``SetupFailed``."""
+async def _cli(
+    module: str, *args: str, env: Mapping[str, str], log: Path, stdin: bytes | None = None
+) -> str:
+    """Run ``python -m services.<module> <args>`` (``stdin`` on its standard input); its
+    stdout, or ``SetupFailed``."""
     command = service_command(module, args[0]) + list(args[1:])
     with log.open("ab") as errors:
         process = await asyncio.create_subprocess_exec(
             *command,
             env=dict(env),
             cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=errors,
             start_new_session=True,  # a Ctrl-C now must not cut a migration short
         )
-        out, _ = await process.communicate()
+        out, _ = await process.communicate(stdin)
     if process.returncode != 0:
         why = last_words(log) or f"exit {process.returncode}"
         raise SetupFailed(f"`{module} {args[0]}` failed: {why} [{shown(log)}]")
     return out.decode().strip()
 
 
+DEMO_TEAM = (
+    ("admin", "admin@demo.ecoute"),
+    ("lead", "lead@demo.ecoute"),
+    ("agent", "agent@demo.ecoute"),
+    ("agent", "agent2@demo.ecoute"),
+)
+DEMO_LINK_HOURS = 24
+
+
+def demo_secrets(directory: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """The demo team's API tokens, ingest token and password: made once and kept beside the
+    embedded database (``demo-access.json``), so a restart finds the same ones instead of
+    adding more; ``DEMO_AGENT_TOKEN`` and ``DEMO_INGEST_TOKEN`` override two of them."""
+    path = directory / "demo-access.json"
+    kept: dict[str, str] = {}
+    with contextlib.suppress(OSError, ValueError):
+        kept = dict(orjson.loads(path.read_bytes()))
+    wanted = {f"{email}": new_token("eca") for _, email in DEMO_TEAM}
+    wanted |= {"ingest": new_token("eci"), "channels": new_token("eci")}
+    wanted |= {"password": f"demo-{secrets.token_hex(6)}"}
+    if not wanted.keys() <= kept.keys():
+        kept = wanted | kept
+        directory.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_bytes(orjson.dumps(kept))
+    overrides = {
+        "agent@demo.ecoute": "DEMO_AGENT_TOKEN",
+        "ingest": "DEMO_INGEST_TOKEN",
+        "channels": "DEMO_CHANNELS_TOKEN",
+    }
+    return kept | {key: env[name] for key, name in overrides.items() if env.get(name)}
+
+
 @dataclass(frozen=True)
 class Access:
+    """The ways into the demo: the team's one-time sign-in links (role, e-mail, link), their
+    password, and the tokens the demo's own parts and scripts use."""
+
+    links: list[tuple[str, str, str]]
+    password: str
     agent_token: str
     lead_token: str
     ingest_token: str
+    channels_token: str
 
 
-async def prepare(env: Mapping[str, str], log: Path) -> Access:
-    """Migrations, then the demo workspace: its agent, its lead and its ingest token."""
+async def prepare(env: Mapping[str, str], log: Path, desk_url: str, kept: Path) -> Access:
+    """Migrations, then the demo workspace: its team (an admin, a lead, two agents, each with
+    the same API token and password as last time) and its ingest token; then a fresh
+    one-time sign-in link for each of the team (the previous run's stop working). The
+    channels token (an admin's, the demo platforms connect the channels with it) is kept too."""
     for module in ("inbox", "triage"):
         await _cli(module, "migrate", env=env, log=log)
+    found = demo_secrets(kept, env)
     workspace = ["create-workspace", "--name", "Demo care team", "--id", str(DEMO_WORKSPACE)]
-    agent_token = ["--token", env["DEMO_AGENT_TOKEN"]] if env.get("DEMO_AGENT_TOKEN") else []
-    ingest = ["create-ingest-token", "--workspace", str(DEMO_WORKSPACE), "--name", "demo"]
-    ingest_token = ["--token", env["DEMO_INGEST_TOKEN"]] if env.get("DEMO_INGEST_TOKEN") else []
+    password = (found["password"] + "\n").encode()
 
-    def member(email: str, role: str, *extra: str) -> Awaitable[str]:
-        return _cli(
-            "triage", *workspace, "--email", email, "--role", role, *extra, env=env, log=log
-        )
+    def inbox_token(scope: str) -> Awaitable[str]:
+        command = ["create-token", "--workspace", str(DEMO_WORKSPACE), "--scope", scope]
+        token = ["--token", found[scope]]
+        return _cli("inbox", *command, "--name", f"demo {scope}", *token, env=env, log=log)
 
-    agent, lead, ingest_made = await asyncio.gather(
-        member("agent@demo.ecoute", "agent", *agent_token),
-        member("lead@demo.ecoute", "lead"),
-        _cli("inbox", *ingest, *ingest_token, env=env, log=log),
+    def member(role: str, email: str) -> Awaitable[str]:
+        extra = ["--email", email, "--role", role, "--token", found[email], "--password-stdin"]
+        return _cli("triage", *workspace, *extra, env=env, log=log, stdin=password)
+
+    await asyncio.gather(
+        *(member(role, email) for role, email in DEMO_TEAM),
+        inbox_token("ingest"),
+        inbox_token("channels"),
     )
-    return Access(orjson.loads(agent)["token"], orjson.loads(lead)["token"], ingest_made)
+    emails = [arg for _, email in DEMO_TEAM for arg in ("--email", email)]
+    printed = await _cli(
+        "triage",
+        *["sign-in-link", "--workspace", str(DEMO_WORKSPACE), *emails],
+        *["--hours", str(DEMO_LINK_HOURS), "--url", desk_url],
+        env=env,
+        log=log,
+    )
+    links = [(x["role"], x["email"], x["link"]) for x in orjson.loads(printed)["links"]]
+    return Access(
+        links,
+        found["password"],
+        found["agent@demo.ecoute"],
+        found["lead@demo.ecoute"],
+        found["ingest"],
+        found["channels"],
+    )
 
 
 class DemoPlatforms(ServiceProcess):
@@ -265,7 +333,7 @@ def children(plan: Plan, env: dict[str, str], access: Access) -> list[list[Child
     first: no more traffic), then the two services."""
     fakes_env = {
         **env,
-        "DEMO_INGEST_TOKEN": access.ingest_token,  # by environment, not on the command line
+        "DEMO_CHANNELS_TOKEN": access.channels_token,  # by environment, not the command line
         "DEMO_LEAD_TOKEN": access.lead_token,
         "DEMO_TRIAGE_URL": plan.url(plan.triage_port),
     }
@@ -291,16 +359,20 @@ def children(plan: Plan, env: dict[str, str], access: Access) -> list[list[Child
 def banner(plan: Plan, access: Access) -> str:
     inbox, triage = plan.url(plan.inbox_port), plan.url(plan.triage_port)
     token, ingest, logs = access.agent_token, access.ingest_token, shown(plan.logs)
+    channels = access.channels_token
     postgres = "" if plan.database_url else f"  {logs}/postgres.log"
     fakes = f"{plan.fakes_port}-{plan.fakes_last_port}"
+    links = "\n".join(f"    {role:<6} {email:<19} {link}" for role, email, link in access.links)
+    hours = DEMO_LINK_HOURS
     return f"""
-  Écoute is running.
-    Agent queue (web):  {triage}/#token={token}
-    Queue API:          curl -H 'Authorization: Bearer {token}' {triage}/v1/queue
+  Écoute is running. Sign in to the desk in one click (each link works once, {hours} h):
+{links}
+  or at {triage} with one of those e-mails and the password {access.password}
+  Two agents side by side: open their links in two browser profiles (or a private window).
+    Queue API:          curl -H 'Authorization: Bearer {token}' {triage}/v1/queue  (agent@)
     Ingest API:         POST {inbox}/v1/ingest  (Bearer {ingest})
-    Channels:           curl -H 'Authorization: Bearer {ingest}' {inbox}/v1/channels
+    Channels:           curl -H 'Authorization: Bearer {channels}' {inbox}/v1/channels
     Metrics:            {inbox}/metrics  {triage}/metrics
-    Demo agent:         agent@demo.ecoute, API token {token}
     Logs:               {logs}/inbox.log  {logs}/triage.log  {logs}/fakes.log  (JSON lines)
                         {logs}/setup.log{postgres}
     Fake platforms:     X, Mastodon, Bluesky and Meta on {plan.host}:{fakes}, read by the
@@ -379,7 +451,8 @@ async def run(plan: Plan, env: dict[str, str], console: Console) -> int:
         if stop.is_set():
             return 0
         console.say("• migrations and the demo workspace …")
-        access = await prepare(env, files["setup"])  # never cut short either
+        desk_url = plan.url(plan.triage_port)
+        access = await prepare(env, files["setup"], desk_url, plan.pgdata)  # never cut short
         if stop.is_set():
             return 0
         console.say("• starting the demo platforms, the inbox and triage …")

@@ -1,4 +1,4 @@
-"""``python -m services.inbox serve | migrate | create-ingest-token``."""
+"""``python -m services.inbox serve | worker | migrate | create-token``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import asyncio
 import sys
 import uuid
 
+from services.inbox.ingest.store import SCOPES
 from services.inbox.settings import InboxSettings
 from services.infra import logs
+
+TOKEN_PREFIXES = {"ingest": "eci", "channels": "ecc"}
+"""A leaked token's kind at a glance."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,9 +30,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="apply nothing; exit 0 if up to date, 3 if migrations are pending",
     )
-    token = commands.add_parser("create-ingest-token", help="create an ingest token; prints it")
+    token = commands.add_parser(
+        "create-token",
+        aliases=["create-ingest-token"],
+        help="create an inbox token for a workspace; prints it",
+    )
     token.add_argument("--workspace", required=True, type=uuid.UUID)
-    token.add_argument("--name", default="ingest")
+    token.add_argument(
+        "--scope",
+        choices=SCOPES,
+        default="ingest",
+        help="ingest: a producer's (POST /v1/ingest); channels: a workspace admin's "
+        "(/v1/channels: connect platform accounts). Default %(default)s",
+    )
+    token.add_argument("--name", default=None, help="a label (default: the scope)")
     token.add_argument(
         "--token", default=None, help="use this token instead of a random one (demo and scripts)"
     )
@@ -46,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if is_current(url, "inbox") else 3
         upgrade(url, "inbox@head")
         return 0
-    if args.command == "create-ingest-token":
-        print(asyncio.run(_create_token(url, args.workspace, args.name, args.token)))
+    if args.command in ("create-token", "create-ingest-token"):
+        name = args.name or args.scope
+        print(asyncio.run(_create_token(url, args.workspace, name, args.scope, args.token)))
         return 0
     from services.inbox.app import create_app
     from services.infra.serve import run
@@ -55,20 +71,22 @@ def main(argv: list[str] | None = None) -> int:
     worker = args.command == "worker"
     if worker:
         settings = settings.model_copy(update={"run_workers": True})
-    run(create_app(settings, api=not worker), settings.host, settings.port)
+    run(create_app(settings, api=not worker), settings)
     return 0
 
 
-async def _create_token(url: str, workspace: uuid.UUID, name: str, token: str | None) -> str:
+async def _create_token(
+    url: str, workspace: uuid.UUID, name: str, scope: str, token: str | None
+) -> str:
     from services.inbox.ingest.store import create_ingest_token
     from services.infra.auth import new_token
     from services.infra.db import create_engine
 
-    token = token or new_token("eci")
+    token = token or new_token(TOKEN_PREFIXES[scope])
     engine = create_engine(url, 1)
     try:
         async with engine.begin() as conn:
-            await create_ingest_token(conn, workspace, token, name)
+            await create_ingest_token(conn, workspace, token, name, scope)
     finally:
         await engine.dispose()
     return token

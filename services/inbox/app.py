@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from services.inbox.channels.credentials import CredentialStore
 from services.inbox.channels.gauges import refresh_forever
+from services.inbox.channels.http import CREDENTIALS_KEY
 from services.inbox.channels.http import add_routes as add_channel_routes
 from services.inbox.channels.poller import Poller
 from services.inbox.consumer import inbox_consumer
@@ -24,7 +25,7 @@ from services.inbox.settings import InboxSettings
 from services.inbox.webhooks.http import add_routes as add_webhook_routes
 from services.inbox.webhooks.hub import HUB_KEY, WebhookHub
 from services.infra import metrics
-from services.infra.auth_failures import AUTH_FAILURES_KEY, AuthFailures
+from services.infra.auth_failures import add_failure_limits
 from services.infra.db import create_engine
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware, security_headers
 from services.infra.openapi import add_openapi_route
@@ -39,6 +40,7 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
         middlewares=[security_headers, errors_middleware], client_max_size=settings.max_body_bytes
     )
     app[SETTINGS_KEY] = settings
+    app[CREDENTIALS_KEY] = CredentialStore.from_settings(settings)
     registry = CollectorRegistry()
     metrics.install(app, registry)
     metrics.install_pool_gauges(app, registry, ENGINE_KEY)
@@ -60,9 +62,7 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
         purges) and the reply delivery, stopped before the engine is disposed."""
         stop = asyncio.Event()
         session = aiohttp.ClientSession()
-        credentials = CredentialStore.from_settings(
-            settings.channel_credentials.get_secret_value(), settings.channel_credentials_dir
-        )
+        credentials = app[CREDENTIALS_KEY]
         engine, counted = app[ENGINE_KEY], app[METRICS_KEY]
         url = settings.direct_url()  # for LISTEN only: the engine does the rest
         poller = Poller(engine, url, credentials, session, counted)
@@ -84,7 +84,7 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
     app.cleanup_ctx.append(database)
     if settings.run_workers:
         app.cleanup_ctx.append(workers)
-    app[AUTH_FAILURES_KEY] = AuthFailures(settings.auth_max_failures)
+    add_failure_limits(app, settings.auth_max_failures, settings.proxies())
     add_probes(app, settings.readiness_cache_seconds)
     add_openapi_route(app, OPENAPI)
     if api:

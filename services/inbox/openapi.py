@@ -13,7 +13,7 @@ from services.infra.openapi import PROBES, Media, Operation, document
 from services.infra.platforms import CONNECTED
 
 BINARY: dict[str, Any] = {"type": "string", "format": "binary"}
-AUTH = {401: "Missing or unknown ingest token"}
+AUTH = {401: "Missing or unknown inbox token", 403: "A token of another scope"}
 CHANNEL: dict[str, dict[str, Any]] = {
     "platform": {"enum": list(CONNECTED)},
     "key": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
@@ -51,19 +51,27 @@ OPERATIONS = [
         "The workspace's channels and their health",
         "channels",
         returns=ChannelsOut,
-        auth="ingest",
+        auth="channels",
         answers={200: "Channels", **AUTH},
     ),
     Operation(
         "PUT",
         "/v1/channels/{platform}/{key}",
-        "Connect a platform account (credentials by reference)",
+        "Connect a platform account (the workspace's own credentials, by reference, at an "
+        "API host of the platform)",
         "channels",
         returns=ChannelOut,
         path_params=CHANNEL,
         body=ChannelIn,
-        auth="ingest",
-        answers={200: "Saved", **AUTH, 404: "Unknown platform", 422: "Invalid channel"},
+        auth="channels",
+        answers={
+            200: "Saved",
+            **AUTH,
+            404: "Unknown platform",
+            409: "The platform account is connected to another channel already",
+            422: "Invalid channel (a base URL that is no API host of the platform, a "
+            "credentials reference this workspace does not have)",
+        },
     ),
     Operation(
         "GET",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.inbox.domain.endpoints import PlatformHosts, host_list
 from services.infra.settings import ServiceSettings
 
 
@@ -23,7 +24,8 @@ class InboxSettings(ServiceSettings):
         default=True, description="Also poll channels and deliver replies in this process."
     )
     channel_credentials: SecretStr = Field(
-        default=SecretStr(""), description="JSON object: credentials reference -> credentials."
+        default=SecretStr(""),
+        description="JSON object: workspace id -> {credentials reference -> credentials}.",
     )
     x_consumer_secret: SecretStr = Field(
         default=SecretStr(""), description="X app consumer secret: CRC answers, webhook signatures."
@@ -35,5 +37,28 @@ class InboxSettings(ServiceSettings):
         default=SecretStr(""), description="Meta webhook subscription verify token."
     )
     channel_credentials_dir: str = Field(
-        default="", description="Directory of <credentials_ref>.json files (a mounted Secret)."
+        default="",
+        description="Directory of <workspace id>.<credentials_ref>.json files (a mounted Secret).",
     )
+    mastodon_hosts: str = Field(
+        default="",
+        description="Comma-separated Mastodon instances channels may use (*.example.org: any "
+        "host under it); none by default.",
+    )
+    bluesky_hosts: str = Field(
+        default="",
+        description="Comma-separated self-hosted Bluesky servers, besides Bluesky's own hosts.",
+    )
+    allow_local_platforms: bool = Field(
+        default=False,
+        description="Development only: channels may point at http://127.0.0.1, localhost or "
+        "[::1] (the fake platforms of make run and the tests).",
+    )
+
+    def platform_hosts(self) -> PlatformHosts:
+        """Where channels may send their credentials (domain/endpoints.py)."""
+        extra = {
+            "mastodon": host_list(self.mastodon_hosts),
+            "bluesky": host_list(self.bluesky_hosts),
+        }
+        return PlatformHosts(extra, allow_local=self.allow_local_platforms)

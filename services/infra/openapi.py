@@ -47,25 +47,8 @@ UUID: dict[str, Any] = {"type": "string", "format": "uuid"}
 SECURITY: dict[str | None, list[dict[str, list[str]]]] = {
     "bearer": [{"bearer": []}, {"session": []}],
     "ingest": [{"ingest": []}],
+    "channels": [{"channels": []}],
     None: [],
-}
-SECURITY_SCHEMES = {
-    "bearer": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "An agent's API token.",
-    },
-    "session": {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": "ecoute_session",
-        "description": "The desk's session; writes also need X-CSRF-Token.",
-    },
-    "ingest": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "The workspace's ingest token.",
-    },
 }
 
 
@@ -134,6 +117,32 @@ PROBES = [
     ),
 ]
 """The probes and metrics every service serves (services/infra/http.py, metrics.py)."""
+
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An agent's API token.",
+    },
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "ecoute_session",
+        "description": "The desk's session; writes also need X-CSRF-Token.",
+    },
+    "ingest": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An inbox token with the ingest scope (a producer's).",
+    },
+    "channels": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An inbox token with the channels scope (a workspace admin's).",
+    },
+}
+"""How an operation's ``auth`` is sent: an agent's token or session, an inbox token."""
 
 
 def document(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Any, Self
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from services.infra.client_address import Networks, TrustedProxies, parse_networks
 
 
 class ServiceSettings(BaseSettings):
@@ -43,13 +45,47 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(default=20, ge=1, le=500, description="Connections per process.")
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A request's line and headers must arrive within this of the connection "
+        "opening (of their first byte on a kept-alive connection), else the connection closes.",
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A request's body must arrive within this of its headers, else 408 and "
+        "the connection closes.",
+    )
+    keepalive_timeout_seconds: float = Field(
+        default=75.0,
+        gt=0,
+        description="An idle kept-alive connection closes after this; keep it above the "
+        "proxy's upstream keep-alive timeout (ingress-nginx: 60 s).",
+    )
     log_level: str = "INFO"
     readiness_cache_seconds: float = Field(default=2.0, ge=0)
     auth_max_failures: int = Field(
         default=30,
         ge=1,
-        description="Wrong bearer tokens one address may send per minute before 429.",
+        description="Wrong bearer tokens one client address (or one token) may send per"
+        " minute before the wrong ones get 429.",
     )
+    trusted_proxies: Annotated[Networks, NoDecode] = Field(
+        default=(),
+        validation_alias=AliasChoices("trusted_proxies", "TRUSTED_PROXIES"),
+        description="Comma-separated networks of the reverse proxies (the Kubernetes ingress"
+        " controller's pods) whose X-Forwarded-For names the client; empty: the TCP peer is"
+        " the client.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        return parse_networks(value) if isinstance(value, str) else value
+
+    def proxies(self) -> TrustedProxies:
+        return TrustedProxies(self.trusted_proxies)
 
     @model_validator(mode="after")
     def _pgbouncer_needs_a_direct_url(self) -> Self:

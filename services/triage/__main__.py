@@ -1,5 +1,5 @@
-"""``python -m services.triage serve | worker | migrate | create-workspace | eval | train |
-export-corrections | reseal-two-factor``."""
+"""``python -m services.triage serve | worker | migrate | create-workspace | create-admin |
+sign-in-link | eval | train | export-corrections | reseal-two-factor``."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from pathlib import Path
 import orjson
 
 from services.infra import logs
-from services.triage.access import reseal_two_factor
+from services.triage.access import admin_cli, reseal_two_factor
 from services.triage.settings import TriageSettings
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m services.triage", description="Écoute triage: the agents' desk."
     )
@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     workspace.add_argument(
         "--token", default=None, help="use this API token instead of a random one (demo, scripts)"
     )
+    workspace.add_argument(
+        "--password-stdin", action="store_true", help="set the user's password from stdin"
+    )
+    admin_cli.add_commands(commands)
     evaluate = commands.add_parser(
         "eval", help="measure triage on a labelled CSV (id,text,needs_answer[,lang,intent,abuse])"
     )
@@ -75,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         "reseal-two-factor", help="seal every TOTP secret with the current key (after a rotation)"
     )
     reseal_two_factor.add_arguments(reseal)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
 
     if args.command == "eval":
         return _eval(args.data, args.model)
@@ -104,28 +112,35 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(_create_workspace(url, args))
         print(orjson.dumps(result).decode())
         return 0
+    if args.command in admin_cli.COMMANDS:
+        print(orjson.dumps(asyncio.run(admin_cli.run(args, settings))).decode())
+        return 0
     from services.infra.serve import run
     from services.triage.app import create_app
 
     worker = args.command == "worker"
     if worker:
         settings = settings.model_copy(update={"run_consumer": True})
-    run(create_app(settings, api=not worker), settings.host, settings.port)
+    run(create_app(settings, api=not worker), settings)
     return 0
 
 
 async def _create_workspace(url: str, args: argparse.Namespace) -> dict[str, str]:
     from services.infra.auth import new_token
     from services.infra.db import create_engine
+    from services.triage.access.accounts import set_password
     from services.triage.access.store import create_api_token, create_user, create_workspace
 
     token = args.token or new_token("eca")
+    password = admin_cli.read_password() if args.password_stdin else None
     engine = create_engine(url, 1)
     try:
         async with engine.begin() as conn:
             workspace_id = await create_workspace(conn, args.name, args.id)
             user_id = await create_user(conn, workspace_id, args.email, args.email, args.role)
             await create_api_token(conn, workspace_id, user_id, token, "cli")
+            if password is not None:
+                await set_password(conn, workspace_id, user_id, password)
     finally:
         await engine.dispose()
     return {"workspace_id": str(workspace_id), "user_id": str(user_id), "token": token}

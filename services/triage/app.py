@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra import metrics
-from services.infra.auth_failures import AUTH_FAILURES_KEY, AuthFailures
+from services.infra.auth_failures import add_failure_limits
 from services.infra.db import create_engine
 from services.infra.events import Consumer, Event
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware, security_headers
@@ -30,6 +30,9 @@ from services.triage.access.auth import (
 )
 from services.triage.access.http import add_routes as add_auth_routes
 from services.triage.access.http_security import add_routes as add_security_routes
+from services.triage.access.http_team import TEAM_CONFIG_KEY, TeamConfig
+from services.triage.access.http_team import add_routes as add_team_routes
+from services.triage.access.mail import MailConfig
 from services.triage.desk.http import CLOCK_STOP_KEY, REPLY_ORIGIN_KEY
 from services.triage.desk.http import add_routes as add_desk_routes
 from services.triage.desk.stream import NEWS_KEY, DeskNews
@@ -164,11 +167,12 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     app[CLOCK_STOP_KEY] = app[METRICS_KEY].count_clock_stop
     app[TOKEN_CACHE_KEY] = TtlCache(TOKEN_CACHE_SECONDS)
     app[AUTH_CONFIG_KEY] = auth_config(settings)
+    app[TEAM_CONFIG_KEY] = team_config(settings)
     app[POLICY_CACHE_KEY] = TtlCache(POLICY_CACHE_SECONDS)
     app[REPLY_ORIGIN_KEY] = app[METRICS_KEY].count_reply_origin
     app[ERASURE_COUNTER_KEY] = app[METRICS_KEY].count_erasure
     app[RETENTION_DEFAULT_KEY] = settings.retention_days
-    app[AUTH_FAILURES_KEY] = AuthFailures(settings.auth_max_failures)
+    add_failure_limits(app, settings.auth_max_failures, settings.proxies())
     add_probes(app, settings.readiness_cache_seconds)
     add_openapi_route(app, OPENAPI)
     if api:
@@ -176,6 +180,7 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
         add_webhook_routes(app)
         add_auth_routes(app)
         add_security_routes(app)
+        add_team_routes(app)
         add_desk_routes(app)
         add_incident_routes(app)
         add_stats_routes(app)
@@ -194,6 +199,23 @@ def auth_config(settings: TriageSettings) -> AuthConfig:
             absolute=timedelta(hours=settings.session_max_hours),
         ),
         settings.two_factor_box(),
+    )
+
+
+def team_config(settings: TriageSettings) -> TeamConfig:
+    """Where one-time links point, and the SMTP server that mails them, from the settings."""
+    password = settings.smtp_password
+    return TeamConfig(
+        settings.public_url,
+        MailConfig(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            user=settings.smtp_user,
+            password=password.get_secret_value() if password else None,
+            sender=settings.smtp_from,
+            timeout=settings.smtp_timeout_seconds,
+        ),
     )
 
 

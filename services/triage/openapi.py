@@ -7,16 +7,32 @@ from typing import Any
 from services.infra.openapi import PROBES, ROW_ID, UUID, Media, Operation, document
 from services.triage.access.http import LoginCodeIn, LoginIn, TokenIn
 from services.triage.access.http_security import CodeIn, PasswordIn, TwoFactorPolicyIn
+from services.triage.access.http_team import (
+    AcceptIn,
+    InvitationIn,
+    LinkIn,
+    PasswordLinkIn,
+    RoleIn,
+    WorkspaceIn,
+)
 from services.triage.access.schemas import (
     AccessOut,
     AccessRevokedOut,
+    DeactivatedOut,
     EnrolmentOut,
+    InvitationRevokedOut,
+    InvitationsOut,
+    LinkIssuedOut,
+    LinkViewOut,
     LoginOut,
     MeOut,
     NewTokenOut,
     PasswordChangedOut,
+    PasswordLinkOut,
+    ReactivatedOut,
     RecoveryCodesOut,
     RevokedOut,
+    RoleChangedOut,
     SignedInOut,
     SignedOutOut,
     TokensOut,
@@ -26,6 +42,7 @@ from services.triage.access.schemas import (
     TwoFactorResetOut,
     TwoFactorStatusOut,
     UsersOut,
+    WorkspaceCreatedOut,
 )
 from services.triage.desk.http import CorrectionIn, NoteIn, ReplyIn, SavedReplyIn
 from services.triage.desk.http_queue import FILTERS
@@ -59,7 +76,10 @@ AUTH = {
     401: "Missing, unknown or expired credentials",
     403: "Not allowed (role, CSRF, or two-factor enrolment required first)",
 }
-CODE = {422: "Wrong, expired or already used code", 429: "Too many wrong codes"}
+CODE = {
+    422: "Wrong, expired or already used code",
+    429: "Too many wrong codes from this address: wait Retry-After seconds",
+}
 NO_KEY = {503: "The server has no two-factor key"}
 NO_KEY_OPENS = {
     503: "The server has no two-factor key, or none of its keys opens the stored secret "
@@ -111,7 +131,8 @@ OPERATIONS = [
             401: "Wrong e-mail or password",
             409: "Choose a workspace",
             422: "Invalid body",
-            429: "Too many failed sign-ins",
+            429: "Too many failed sign-ins for this e-mail from this address (or from this "
+            "address, and this one failed too): wait Retry-After seconds",
             503: "Two-factor is on but the server has no key to check codes",
         },
     ),
@@ -127,7 +148,7 @@ OPERATIONS = [
             200: "Signed in; the answer carries the CSRF token",
             401: "Wrong, expired or already used code (or pending token)",
             422: "Invalid body",
-            429: "Too many failed sign-ins",
+            429: "Too many wrong codes from this address: wait Retry-After seconds",
             503: "None of the server's two-factor keys opens the user's secret",
         },
     ),
@@ -193,7 +214,7 @@ OPERATIONS = [
             200: "Changed",
             **AUTH,
             422: "Wrong current password or invalid new one",
-            429: "Too many wrong passwords",
+            429: "Too many wrong passwords from this address: wait Retry-After seconds",
         },
     ),
     Operation(
@@ -424,7 +445,7 @@ OPERATIONS = [
     Operation(
         "GET",
         "/v1/webhooks",
-        "The breach webhook's URL",
+        "The breach webhook's URL (admins)",
         "sla",
         returns=WebhookOut,
         answers={200: "The webhook", **AUTH, 404: "No webhook is set"},
@@ -432,7 +453,7 @@ OPERATIONS = [
     Operation(
         "PUT",
         "/v1/webhooks",
-        "Set the breach webhook (the secret is shown once)",
+        "Set the breach webhook (admins; the secret is shown once)",
         "sla",
         returns=NewWebhookOut,
         body=WebhookIn,
@@ -640,6 +661,134 @@ INCIDENT_OPERATIONS = [
     ),
 ]
 OPERATIONS += INCIDENT_OPERATIONS
+
+USER_404 = {404: "No such user in your workspace"}
+LINKS = {
+    404: "Unknown, expired, revoked or already used link",
+    429: "Too many wrong links from this address",
+}
+ISSUED = (
+    "The one-time link (shown this once), when it expires, and whether it was mailed "
+    "(mail_error says why not)"
+)
+TEAM_OPERATIONS = [
+    Operation(
+        "POST",
+        "/v1/auth/link",
+        "What a one-time link is (workspace, e-mail, role, whether it sets a password); "
+        "reading it does not use it",
+        "accounts",
+        body=LinkIn,
+        returns=LinkViewOut,
+        auth=None,
+        answers={200: "The link", **LINKS, 422: "Invalid body"},
+    ),
+    Operation(
+        "POST",
+        "/v1/auth/link/accept",
+        "Use a one-time link: set the password it asks for and sign in (sets the session "
+        "cookie; with two-factor on, a pending token for the code step)",
+        "accounts",
+        body=AcceptIn,
+        returns=LoginOut,
+        auth=None,
+        answers={
+            200: "Signed in, or a pending token for the code step",
+            **LINKS,
+            409: "The e-mail joined the workspace meanwhile",
+            422: "Invalid body, or the password the link asks for is missing",
+            503: "Two-factor is on but the server has no key to check codes",
+        },
+    ),
+    Operation(
+        "GET",
+        "/v1/invitations",
+        "Invitations waiting to be accepted (admins)",
+        "team",
+        returns=InvitationsOut,
+        answers={200: "Invitations", **AUTH},
+    ),
+    Operation(
+        "POST",
+        "/v1/invitations",
+        "Invite someone by e-mail with a role: a one-time link, mailed when SMTP is "
+        "configured (admins)",
+        "team",
+        body=InvitationIn,
+        returns=LinkIssuedOut,
+        answers={201: ISSUED, **AUTH, 409: "Already a member", 422: "Invalid body"},
+    ),
+    Operation(
+        "DELETE",
+        "/v1/invitations/{id}",
+        "Revoke an invitation (admins)",
+        "team",
+        returns=InvitationRevokedOut,
+        path_params=BY_UUID,
+        answers={200: "Revoked", **AUTH, 404: "No such invitation waiting in your workspace"},
+    ),
+    Operation(
+        "PUT",
+        "/v1/users/{id}/role",
+        "Change a user's role, at once (admins)",
+        "team",
+        body=RoleIn,
+        returns=RoleChangedOut,
+        path_params=BY_UUID,
+        answers={
+            200: "Changed",
+            **AUTH,
+            **USER_404,
+            409: "It would leave no active admin",
+            422: "Unknown role",
+        },
+    ),
+    Operation(
+        "POST",
+        "/v1/users/{id}/deactivate",
+        "Deactivate a user: password, sessions, API tokens and links end now (admins)",
+        "team",
+        returns=DeactivatedOut,
+        path_params=BY_UUID,
+        answers={
+            200: "Deactivated",
+            **AUTH,
+            **USER_404,
+            409: "Oneself, or it would leave no active admin",
+        },
+    ),
+    Operation(
+        "POST",
+        "/v1/users/{id}/reactivate",
+        "Reactivate a user, with a one-time link to set a new password (admins)",
+        "team",
+        returns=ReactivatedOut,
+        path_params=BY_UUID,
+        answers={200: ISSUED, **AUTH, **USER_404, 409: "Active already"},
+    ),
+    Operation(
+        "POST",
+        "/v1/users/{id}/password-link",
+        "A one-time link for a user to set a new password; with force, the current one and "
+        "the user's sessions end now (admins)",
+        "team",
+        body=PasswordLinkIn,
+        returns=PasswordLinkOut,
+        path_params=BY_UUID,
+        answers={200: ISSUED, **AUTH, **USER_404, 409: "Deactivated", 422: "Invalid body"},
+    ),
+    Operation(
+        "POST",
+        "/v1/workspaces",
+        "Create a workspace and its first admin, who gets a one-time link to set a "
+        "password (admins)",
+        "team",
+        body=WorkspaceIn,
+        returns=WorkspaceCreatedOut,
+        answers={201: ISSUED, **AUTH, 422: "Invalid body"},
+    ),
+]
+OPERATIONS += TEAM_OPERATIONS
 
 DOCUMENT = document(
     "Écoute triage — the agents' desk",

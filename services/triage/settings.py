@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -67,6 +67,29 @@ class TriageSettings(ServiceSettings):
         le=30 * 24,
         description="A session ends this long after sign-in, in use or not.",
     )
+
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="The desk's address as people open it (https://care.example.com): the "
+        "base of invitation and password links. Unset: the address the admin's request came "
+        "to (the command line: http://127.0.0.1:<port>).",
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server that mails invitations and password links."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (required, usually port 587), tls (implicit TLS, usually 465), "
+        "or none (a relay on the same host only).",
+    )
+    smtp_user: str | None = Field(default=None, description="SMTP login, if the server wants one.")
+    smtp_password: SecretStr | None = Field(default=None)
+    smtp_from: str | None = Field(
+        default=None, description="The From address of the mails (needed to send any)."
+    )
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     @field_validator("two_factor_key")
     @classmethod

@@ -5,7 +5,6 @@ real delivery loop posts to, agents with passwords, and the system Chromium (Deb
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from sqlalchemy import text
 
 from fakes.mastodon import MastodonState, status_html
 from services.infra.db import create_engine
-from tests.support.world import Workspace, ago, bearer, make_user, message
+from tests.support.world import Workspace, ago, bearer, credentials_json, make_user, message
 from tools.embedded_pg import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,8 +50,8 @@ def chromium_path() -> str:
     )
 
 
-def mastodon_credentials() -> str:
-    return json.dumps({"masto": {"access_token": MASTODON_TOKEN}})
+def mastodon_credentials(workspace_id: uuid.UUID) -> str:
+    return credentials_json(workspace_id, {"masto": {"access_token": MASTODON_TOKEN}})
 
 
 @dataclass
@@ -101,7 +100,7 @@ class World:
     async def connect_mastodon(self) -> None:
         answer = await self.inbox.put(
             "/v1/channels/mastodon/masto",
-            headers=bearer(self.workspace.ingest_token),
+            headers=bearer(self.workspace.channels_token),
             json={
                 "account_id": self.fake.brand_id,
                 "base_url": self.fake_url,

@@ -49,11 +49,12 @@ expect.set_options(timeout=10_000)
 async def world(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> World:
     fake_state = MastodonState()
     fake = await aiohttp_server(create_fake_mastodon(fake_state))
+    workspace = await make_workspace(database_url)
+    credentials = mastodon_credentials(workspace.id)
     inbox = await aiohttp_client(
-        create_inbox(inbox_settings(database_url, channel_credentials=mastodon_credentials()))
+        create_inbox(inbox_settings(database_url, channel_credentials=credentials))
     )
     triage = await aiohttp_client(create_triage(triage_settings(database_url)))
-    workspace = await make_workspace(database_url)
     return World(
         base=str(triage.make_url("/")),
         inbox=inbox,

@@ -10,7 +10,6 @@ posts they made.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from services.infra.db import asyncpg_dsn, create_engine
 from services.infra.events import publish
 from tests.chaos.conftest import Start
 from tests.chaos.harness import record, wait_until
-from tests.support.world import bearer, inbox_settings, make_workspace
+from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
 
 
 @dataclass
@@ -118,10 +117,12 @@ async def test_a_delivery_killed_mid_send_posts_the_reply_exactly_once(
     state = platform.state
     fake = await aiohttp_server(platform.app)
     ws = await make_workspace(database_url)
-    api = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
+    credentials = credentials_json(ws.id, {"care": platform.credentials})
+    settings = inbox_settings(database_url, run_workers=False, channel_credentials=credentials)
+    api = await aiohttp_client(create_inbox(settings))
     answer = await api.put(
         f"/v1/channels/{platform.name}/care",
-        headers=bearer(ws.ingest_token),
+        headers=bearer(ws.channels_token),
         json={
             "account_id": platform.account_id,
             "base_url": str(fake.make_url("/")),
@@ -135,7 +136,8 @@ async def test_a_delivery_killed_mid_send_posts_the_reply_exactly_once(
         "inbox",
         "worker",
         database_url,
-        INBOX_CHANNEL_CREDENTIALS=json.dumps({"care": platform.credentials}),
+        INBOX_CHANNEL_CREDENTIALS=credentials,
+        INBOX_ALLOW_LOCAL_PLATFORMS="true",
     )
     await worker.start()
 

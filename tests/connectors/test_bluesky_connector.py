@@ -17,7 +17,6 @@ from fakes.bluesky import CHAT_PROXY, BlueskyState, PostRef
 from fakes.bluesky import create_app as create_fake
 from fakes.clock import ManualClock
 from services.inbox.app import create_app as create_inbox
-from services.inbox.channels.credentials import CredentialStore
 from services.inbox.connectors import bluesky as connector_module
 from services.inbox.connectors.base import RateLimited
 from services.inbox.connectors.bluesky import BlueskyConnector
@@ -25,7 +24,7 @@ from services.inbox.delivery.deliverer import Deliverer
 from services.inbox.domain.bluesky import record_key
 from services.infra.db import create_engine
 from tests.connectors.world import ConnectorWorld
-from tests.support.world import bearer, inbox_settings, make_workspace
+from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
 
 JANE = "did:plc:jane000000000000000000000"
 BOB = "did:plc:bob0000000000000000000000"
@@ -53,7 +52,7 @@ class World(ConnectorWorld):
     async def connector(self) -> BlueskyConnector:
         return BlueskyConnector(
             (await self.channels())[0],
-            self.credentials.get("bsky"),
+            self.credentials.get(self.workspace.id, "bsky"),
             self.session,
             self.clock,
         )
@@ -139,10 +138,14 @@ async def world(
     app.middlewares.append(losing_answers(lost))
     fake = await aiohttp_server(app)
     ws = await make_workspace(database_url)
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
+    credentials = credentials_json(
+        ws.id, {"bsky": {"identifier": state.handle, "password": state.password}}
+    )
+    settings = inbox_settings(database_url, run_workers=False, channel_credentials=credentials)
+    inbox = await aiohttp_client(create_inbox(settings))
     response = await inbox.put(
         "/v1/channels/bluesky/bsky",
-        headers=bearer(ws.ingest_token),
+        headers=bearer(ws.channels_token),
         json={
             "account_id": state.did,
             "base_url": str(fake.make_url("/")),
@@ -292,7 +295,7 @@ async def test_a_revoked_refresh_token_falls_back_to_a_new_session(world: World)
 
 
 async def test_a_bad_password_marks_the_channel_for_reauthorisation(world: World) -> None:
-    world.credentials = CredentialStore(
+    world.use_credentials(
         {"bsky": {"identifier": world.state.handle, "password": "wrong-app-password"}}
     )
     assert await world.poll() == "auth_expired"
@@ -300,7 +303,7 @@ async def test_a_bad_password_marks_the_channel_for_reauthorisation(world: World
     assert channel.health == "needs_reauth"
     assert world.state.sessions_created == 0
     # A person fixes the app password: the next poll logs in with it.
-    world.credentials = CredentialStore(
+    world.use_credentials(
         {"bsky": {"identifier": world.state.handle, "password": world.state.password}}
     )
     assert await world.poll() == "ok"

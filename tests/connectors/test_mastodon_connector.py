@@ -20,9 +20,19 @@ from services.inbox.delivery.deliverer import Deliverer, record_requests
 from services.infra.db import create_engine
 from services.infra.events import Consumer, publish
 from tests.connectors.world import ConnectorWorld
-from tests.support.world import bearer, inbox_settings, make_workspace
+from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
 
 TOKEN = "mastodon-test-token"
+CREDENTIALS = {"masto": {"access_token": TOKEN}}
+
+
+def api_settings(database_url: str, workspace_id: uuid.UUID) -> Any:
+    """The inbox API, with the workspace's credentials (a channel must name its own)."""
+    return inbox_settings(
+        database_url,
+        run_workers=False,
+        channel_credentials=credentials_json(workspace_id, CREDENTIALS),
+    )
 
 
 class World(ConnectorWorld):
@@ -36,8 +46,7 @@ class World(ConnectorWorld):
         engine: Any,
         session: aiohttp.ClientSession,
     ) -> None:
-        credentials = {"masto": {"access_token": TOKEN}}
-        super().__init__(database_url, clock, workspace, engine, session, credentials)
+        super().__init__(database_url, clock, workspace, engine, session, CREDENTIALS)
         self.fake = fake
         self.state = state
 
@@ -48,10 +57,10 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
     state = MastodonState(clock=clock)
     fake = await aiohttp_server(create_fake(state))
     ws = await make_workspace(database_url)
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
+    inbox = await aiohttp_client(create_inbox(api_settings(database_url, ws.id)))
     response = await inbox.put(
         "/v1/channels/mastodon/masto",
-        headers=bearer(ws.ingest_token),
+        headers=bearer(ws.channels_token),
         json={
             "account_id": state.brand_id,
             "base_url": str(fake.make_url("/")),
@@ -204,18 +213,16 @@ async def test_a_reply_is_posted_once_even_when_the_sender_crashed_mid_send(worl
 async def test_channel_api_shows_health_and_never_credentials(
     world: World, aiohttp_client: Any
 ) -> None:
-    inbox = await aiohttp_client(
-        create_inbox(inbox_settings(world.database_url, run_workers=False))
-    )
+    inbox = await aiohttp_client(create_inbox(api_settings(world.database_url, world.workspace.id)))
     listed = await (
-        await inbox.get("/v1/channels", headers=bearer(world.workspace.ingest_token))
+        await inbox.get("/v1/channels", headers=bearer(world.workspace.channels_token))
     ).json()
     (channel,) = [c for c in listed["items"] if c["key"] == "masto"]
     assert channel["health"] == "ok" and channel["credentials_ref"] == "masto"
     assert TOKEN not in str(listed)
     bad = await inbox.put(
         "/v1/channels/mastodon/masto",
-        headers=bearer(world.workspace.ingest_token),
+        headers=bearer(world.workspace.channels_token),
         json={"account_id": "1", "base_url": "not a url", "credentials_ref": "masto"},
     )
     assert bad.status == 422

@@ -26,7 +26,7 @@ from services.inbox.channels.poller import Poller
 from services.inbox.connectors.meta import MetaConnector
 from services.infra.db import create_engine
 from tests.connectors.world import ConnectorWorld
-from tests.support.world import bearer, inbox_settings, make_workspace
+from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
 
 CUSTOMER = "139560936744123"
 PSID = "24000000000000001"
@@ -99,6 +99,9 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
         run_workers=False,
         meta_app_secret=state.app_secret,
         meta_verify_token=state.verify_token,
+        channel_credentials=credentials_json(
+            ws.id, {"meta": {"page_access_token": state.page_access_token}}
+        ),
     )
     inbox = await aiohttp_client(create_inbox(settings))
     accounts = {"facebook": state.page_id, "messenger": state.page_id}
@@ -106,7 +109,7 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
     for platform, account in accounts.items():
         response = await inbox.put(
             f"/v1/channels/{platform}/{KEYS[platform]}",
-            headers=bearer(ws.ingest_token),
+            headers=bearer(ws.channels_token),
             json={
                 "account_id": account,
                 "base_url": str(fake.make_url("/")),
@@ -353,7 +356,7 @@ async def test_meta_channels_are_push_only(world: World) -> None:
     for row in rows:
         channel = channels.describe_channel(row)
         connector = MetaConnector(
-            channel, world.credentials.get("meta"), world.session, world.clock
+            channel, world.credentials.get(world.workspace.id, "meta"), world.session, world.clock
         )
         assert connector.streams == ()
         assert [page async for page in connector.poll("anything", None)] == []

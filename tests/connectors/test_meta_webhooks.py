@@ -22,7 +22,7 @@ from fakes.meta import (
 )
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
-from tests.support.world import bearer, inbox_settings, make_workspace
+from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
 
 APP_SECRET = "test_app_secret"
 VERIFY_TOKEN = "meatyhamhock"
@@ -102,12 +102,16 @@ async def world(aiohttp_client: Any, database_url: str) -> Any:
     state = MetaState(clock=ManualClock(datetime.now(UTC).replace(microsecond=0)))
     ws = await make_workspace(database_url)
     settings = inbox_settings(
-        database_url, run_workers=False, meta_app_secret=APP_SECRET, meta_verify_token=VERIFY_TOKEN
+        database_url,
+        run_workers=False,
+        meta_app_secret=APP_SECRET,
+        meta_verify_token=VERIFY_TOKEN,
+        channel_credentials=credentials_json(ws.id, {"meta": {"page_access_token": "page"}}),
     )
     inbox = await aiohttp_client(create_inbox(settings))
-    await connect(inbox, ws.ingest_token, "facebook", "acme-page", state.page_id)
-    await connect(inbox, ws.ingest_token, "messenger", "acme-dm", state.page_id)
-    await connect(inbox, ws.ingest_token, "instagram", "acme-ig", state.ig_account_id)
+    await connect(inbox, ws.channels_token, "facebook", "acme-page", state.page_id)
+    await connect(inbox, ws.channels_token, "messenger", "acme-dm", state.page_id)
+    await connect(inbox, ws.channels_token, "instagram", "acme-ig", state.ig_account_id)
     engine = create_engine(database_url, 2)
     yield World(inbox, state, engine)
     await engine.dispose()

@@ -15,11 +15,13 @@ from services.inbox.channels.credentials import CredentialStore
 from services.inbox.channels.poller import Poller
 from services.inbox.connectors import registry
 from services.inbox.connectors.base import Channel, Page, RateLimited, Reply, Sent
+from services.inbox.domain.endpoints import PlatformHosts
 from services.inbox.domain.messages import Incoming
 from services.infra.db import create_engine
 from tests.support.world import make_workspace
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+LOCAL = PlatformHosts(allow_local=True)
 LIMITED: set[str] = set()
 
 
@@ -82,7 +84,13 @@ async def setup(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     async with aiohttp.ClientSession() as session:
         yield (
             engine,
-            Poller(engine, database_url, CredentialStore({"c": {}}), session, clock=lambda: NOW),
+            Poller(
+                engine,
+                database_url,
+                CredentialStore({str(ws.id): {"c": {}}}, hosts=LOCAL),
+                session,
+                clock=lambda: NOW,
+            ),
         )
     LIMITED.clear()
     await engine.dispose()

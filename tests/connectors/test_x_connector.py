@@ -19,10 +19,11 @@ from services.inbox.connectors.base import Channel, CursorRejected
 from services.inbox.connectors.x import XConnector
 from services.infra.db import create_engine
 from tests.connectors.world import ConnectorWorld
-from tests.support.world import bearer, inbox_settings, make_workspace
+from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
 
 TOKEN = "x-user-token"
 APP_TOKEN = "x-app-only-token"
+CREDENTIALS = {"xcreds": {"bearer_token": TOKEN}, "xapp": {"bearer_token": APP_TOKEN}}
 
 
 class World(ConnectorWorld):
@@ -36,8 +37,7 @@ class World(ConnectorWorld):
         engine: Any,
         session: aiohttp.ClientSession,
     ) -> None:
-        credentials = {"xcreds": {"bearer_token": TOKEN}, "xapp": {"bearer_token": APP_TOKEN}}
-        super().__init__(database_url, clock, workspace, engine, session, credentials)
+        super().__init__(database_url, clock, workspace, engine, session, CREDENTIALS)
         self.fake = fake
         self.state = state
 
@@ -94,10 +94,12 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
     state.add_user("janedoe", "Jane Doe")
     fake = await aiohttp_server(create_fake(state))
     ws = await make_workspace(database_url)
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
+    credentials = credentials_json(ws.id, CREDENTIALS)
+    settings = inbox_settings(database_url, run_workers=False, channel_credentials=credentials)
+    inbox = await aiohttp_client(create_inbox(settings))
     response = await inbox.put(
         "/v1/channels/x/support",
-        headers=bearer(ws.ingest_token),
+        headers=bearer(ws.channels_token),
         json={
             "account_id": state.user_id,
             "base_url": str(fake.make_url("/")),

@@ -22,7 +22,7 @@ from fakes.x import (
 )
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
-from tests.support.world import bearer, inbox_settings, make_workspace
+from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
 
 SECRET = "test_consumer_secret"  # the platforms.md §6 vector
 VECTOR_BODY = (
@@ -74,11 +74,16 @@ async def _hook(aiohttp_client: Any, database_url: str, secret: str) -> Hook:
     state = XState(clock=ManualClock(datetime.now(UTC).replace(microsecond=0)))
     state.add_user("janedoe", "Jane Doe")
     ws = await make_workspace(database_url)
-    settings = inbox_settings(database_url, run_workers=False, x_consumer_secret=secret)
+    settings = inbox_settings(
+        database_url,
+        run_workers=False,
+        x_consumer_secret=secret,
+        channel_credentials=credentials_json(ws.id, {"xcreds": {"bearer_token": "user"}}),
+    )
     client = await aiohttp_client(create_inbox(settings))
     response = await client.put(
         "/v1/channels/x/support",
-        headers=bearer(ws.ingest_token),
+        headers=bearer(ws.channels_token),
         json={
             "account_id": state.user_id,
             "base_url": "https://api.x.com",

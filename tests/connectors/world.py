@@ -17,6 +17,7 @@ from services.inbox.channels.poller import Poller
 from services.inbox.connectors.base import Channel
 from services.inbox.consumer import CONSUMER
 from services.inbox.delivery.deliverer import Deliverer, record_requests
+from services.inbox.domain.endpoints import PlatformHosts
 from services.infra.events import Consumer, publish
 
 
@@ -35,7 +36,13 @@ class ConnectorWorld:
         self.workspace = workspace
         self.engine = engine
         self.session = session
-        self.credentials = CredentialStore(credentials)
+        self.use_credentials(credentials)
+
+    def use_credentials(self, credentials: dict[str, dict[str, str]]) -> None:
+        """The workspace's credentials by reference (the fakes listen on 127.0.0.1)."""
+        self.credentials = CredentialStore(
+            {str(self.workspace.id): credentials}, hosts=PlatformHosts(allow_local=True)
+        )
 
     def poller(self) -> Poller:
         return Poller(

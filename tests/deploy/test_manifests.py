@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
+from services.inbox.settings import InboxSettings
+from services.triage.settings import TriageSettings
 from tools.embedded_pg import ROOT
 
 K8S = ROOT / "deploy" / "k8s"
@@ -109,6 +112,20 @@ def test_network_is_denied_by_default_and_secrets_only_referenced(
         "ConfigMap",
         "Service",
     } <= kinds
+
+
+def test_the_services_read_the_config_map_and_trust_the_ingress(
+    objects: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (config,) = [
+        o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "ecoute-config"
+    ]
+    for name, value in config["data"].items():
+        monkeypatch.setenv(name, value)
+    for settings in (InboxSettings(), TriageSettings()):
+        # The ingress controller's pods reach the APIs from the pod network: their
+        # X-Forwarded-For names the client, so one abuser does not speak for everyone.
+        assert settings.proxies().trusts(ip_address("10.42.0.17")), settings
 
 
 def rule_groups() -> list[dict[str, Any]]:

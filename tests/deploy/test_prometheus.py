@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+import re
 import shutil
 import subprocess
 import uuid
@@ -23,9 +23,12 @@ from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import publish
 from services.triage.app import create_app as create_triage
+from tests.chaos.harness import wait_until
 from tests.support.world import (
+    Workspace,
     ago,
     bearer,
+    credentials_json,
     inbox_settings,
     make_workspace,
     message,
@@ -34,6 +37,19 @@ from tests.support.world import (
 from tools.embedded_pg import ROOT
 
 CARE = ROOT / "deploy" / "k8s" / "base" / "dashboards" / "care.json"
+
+
+DEADLINE = 300.0
+"""How long each wait may take: generous, so a fully loaded machine passes (every wait ends
+as soon as its condition holds)."""
+
+
+def care_queries() -> dict[str, str]:
+    return {
+        f"{panel['title']} / {target['refId']}": target["expr"]
+        for panel in json.loads(CARE.read_text())["panels"]
+        for target in panel["targets"]
+    }
 
 
 async def query(session: aiohttp.ClientSession, base: str, expr: str) -> list[Any]:
@@ -49,7 +65,8 @@ async def test_care_dashboard_queries_return_data_from_a_real_prometheus(
     assert shutil.which("prometheus"), "the Debian prometheus package (tools/system-deps.sh)"
     fake_state = MastodonState()
     fake = await aiohttp_server(create_fake_mastodon(fake_state))
-    credentials = json.dumps({"masto": {"access_token": "mastodon-test-token"}})
+    ws = await make_workspace(database_url)
+    credentials = credentials_json(ws.id, {"masto": {"access_token": "mastodon-test-token"}})
     inbox = await aiohttp_client(
         create_inbox(
             inbox_settings(
@@ -88,45 +105,51 @@ async def test_care_dashboard_queries_return_data_from_a_real_prometheus(
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
+    queries = care_queries()
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(120):
+
+            async def both_scraped() -> bool:
                 try:
-                    up = await query(session, base, "up == 1")
-                    if len(up) == 2:
-                        break
+                    return len(await query(session, base, "up == 1")) == 2
                 except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.25)
-            assert len(up) == 2, "Prometheus scrapes both services"
-            await asyncio.sleep(2)  # a few scrapes before any traffic, so rates can rise
+                    return False  # Prometheus is still starting
 
-            await traffic(inbox, triage, fake, fake_state, database_url)
+            async def every_metric_sampled() -> bool:
+                """Each metric the dashboard reads has a sample from before the traffic, so
+                the traffic's increments show as increases and rates (not a first sample)."""
+                names = set(re.findall(r"ecoute_\w+", " ".join(queries.values())))
+                return all([await query(session, base, f"count({name})") for name in names])
 
-            results: dict[str, int] = {}
-            for _ in range(60):
-                results = {}
-                for panel in json.loads(CARE.read_text())["panels"]:
-                    for target in panel["targets"]:
-                        found = await query(session, base, target["expr"])
-                        results[f"{panel['title']} / {target['refId']}"] = len(found)
-                if all(results.values()):
-                    break
-                await asyncio.sleep(1)
-            assert all(results.values()), {k: v for k, v in results.items() if not v}
+            await wait_until(both_scraped, DEADLINE, "Prometheus scrapes both services")
+            await wait_until(every_metric_sampled, DEADLINE, "a sample of every metric")
+
+            await traffic(inbox, triage, fake, fake_state, database_url, ws)
+
+            empty: list[str] = []
+
+            async def every_panel_has_data() -> bool:
+                empty[:] = [
+                    name for name, e in queries.items() if not await query(session, base, e)
+                ]
+                return not empty
+
+            try:
+                await wait_until(every_panel_has_data, DEADLINE, "every Care panel has data")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; without data: {empty}") from None
     finally:
         server.terminate()
         server.wait(timeout=20)
 
 
 async def traffic(
-    inbox: Any, triage: Any, fake: Any, state: MastodonState, database_url: str
+    inbox: Any, triage: Any, fake: Any, state: MastodonState, database_url: str, ws: Workspace
 ) -> None:
     """A mention polled and answered, a breach, a resolution: what a care day is made of."""
-    ws = await make_workspace(database_url)
     channel = await inbox.put(
         "/v1/channels/mastodon/masto",
-        headers=bearer(ws.ingest_token),
+        headers=bearer(ws.channels_token),
         json={
             "account_id": state.brand_id,
             "base_url": str(fake.make_url("/")),
@@ -152,21 +175,22 @@ async def traffic(
     assert late.status == 200
     engine = create_engine(database_url, 2)
     try:
-        mention = None
-        for _ in range(100):
+        found: list[Any] = []
+
+        async def mention_stored() -> bool:
             async with engine.connect() as conn:
-                mention = (
+                found[:] = (
                     await conn.execute(
                         text(
                             "SELECT id, conversation_id FROM inbox.messages WHERE channel_id = "
                             "(SELECT id FROM inbox.channels WHERE key = 'masto')"
                         )
                     )
-                ).first()
-            if mention is not None:
-                break
-            await asyncio.sleep(0.2)
-        assert mention is not None, "the poller stored the mention"
+                ).all()
+            return bool(found)
+
+        await wait_until(mention_stored, DEADLINE, "the poller stored the mention")
+        mention = found[0]
         async with engine.begin() as conn:
             request = events_pb2.ReplyRequested(
                 workspace_id=str(ws.id),
@@ -178,19 +202,32 @@ async def traffic(
             )
             request.requested_at.FromDatetime(datetime.now(UTC))
             await publish(conn, "reply.requested", [ws.id], [request.SerializeToString()])
-        for _ in range(100):
-            if state.created_count:
-                break
-            await asyncio.sleep(0.2)
-        assert state.created_count == 1, "the reply reached the platform"
-        for _ in range(100):
-            answer = await triage.post(
-                f"/v1/conversations/{mention.conversation_id}/resolve",
-                headers=bearer(ws.agent_token),
-            )
-            if answer.status == 200:
-                break
-            await asyncio.sleep(0.2)
-        assert answer.status == 200
+
+        async def reply_delivered() -> bool:
+            return bool(state.created_count)
+
+        await wait_until(reply_delivered, DEADLINE, "the reply reached the platform")
+        assert state.created_count == 1
+
+        async def first_response_kept() -> bool:
+            """Triage heard of the delivery: resolving earlier would cancel the clock (no
+            first response to measure), which is what failed on a loaded machine."""
+            async with engine.connect() as conn:
+                outcome = (
+                    await conn.execute(
+                        text(
+                            "SELECT outcome FROM triage.sla_clocks WHERE workspace_id = :w "
+                            "AND conversation_id = :c AND kind = 'first_response'"
+                        ),
+                        {"w": ws.id, "c": mention.conversation_id},
+                    )
+                ).scalar()
+            return outcome in ("met", "missed")
+
+        await wait_until(first_response_kept, DEADLINE, "the first response stopped its clock")
+        answer = await triage.post(
+            f"/v1/conversations/{mention.conversation_id}/resolve", headers=bearer(ws.agent_token)
+        )
+        assert answer.status == 200, await answer.text()
     finally:
         await engine.dispose()

@@ -6,6 +6,7 @@ the webhooks are the inbox's own routes; agents' replies go through the real del
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -104,13 +105,14 @@ async def stage(aiohttp_client: Any, database_url: str) -> AsyncIterator[Stage]:
         x_consumer_secret=X_CONSUMER_SECRET,
         meta_app_secret=META_APP_SECRET,
         meta_verify_token=META_VERIFY_TOKEN,
+        channel_credentials=json.dumps(channel_credentials(workspace.id)),
     )
     client = await aiohttp_client(create_app(settings))
     engine = create_engine(database_url, 4)
-    credentials = CredentialStore(channel_credentials())
+    credentials = CredentialStore.from_settings(settings)
     try:
         async with aiohttp.ClientSession() as session:
-            inbox = Inbox(session, str(client.make_url("")), workspace.ingest_token)
+            inbox = Inbox(session, str(client.make_url("")), workspace.channels_token)
             poller = Poller(engine, database_url, credentials, session)
             yield Stage(database_url, workspace, engine, session, inbox, poller, credentials, [])
     finally:

@@ -16,12 +16,14 @@ from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import publish
 from services.triage.app import create_app as create_triage
+from tests.support.clock import HandClock, triage_by
 from tests.support.world import (
     bearer,
     inbox_settings,
     make_user,
     make_workspace,
     message,
+    scrypt_hash,
     triage_settings,
 )
 
@@ -96,18 +98,64 @@ async def test_sign_in_gives_an_httponly_cookie_and_writes_need_the_csrf_token(
     assert (await triage.get("/v1/me")).status == 401
 
 
-async def test_repeated_wrong_passwords_are_rate_limited(desk: Any, database_url: str) -> None:
-    _, triage, ws = desk
+async def test_repeated_wrong_passwords_delay_that_email_from_that_address(
+    aiohttp_client: Any, database_url: str
+) -> None:
+    clock = HandClock()
+    triage = await triage_by(clock, aiohttp_client, database_url)
+    ws = await make_workspace(database_url)
     await make_user(database_url, ws.id, "agent", email="bo@acme.test", password="right-one")
-    for _ in range(10):
+
+    async def sign_in(password: str) -> Any:
         answer = await triage.post(
-            "/v1/auth/login", json={"email": "bo@acme.test", "password": "wrong"}
+            "/v1/auth/login", json={"email": "bo@acme.test", "password": password}
         )
-        assert answer.status == 401
-    blocked = await triage.post(
-        "/v1/auth/login", json={"email": "bo@acme.test", "password": "right-one"}
-    )
-    assert blocked.status == 429
+        triage.session.cookie_jar.clear()
+        return answer
+
+    statuses = [(await sign_in("wrong")).status for _ in range(5)]
+    assert statuses == [401] * 5
+    # The pair now waits, and is not even checked meanwhile: the right password too.
+    blocked = await sign_in("right-one")
+    assert (blocked.status, blocked.headers["Retry-After"]) == (429, "1")
+    clock.advance(1)
+    assert (await sign_in("right-one")).status == 200
+    # A success clears the pair: the next typo is a plain 401 again.
+    assert (await sign_in("wrong")).status == 401
+
+
+async def test_an_old_scrypt_password_is_upgraded_to_argon2id_at_sign_in(
+    desk: Any, database_url: str
+) -> None:
+    _, triage, ws = desk
+    await make_user(database_url, ws.id, "agent", email="old@acme.test")
+    engine = create_engine(database_url, 1)
+    stored = "SELECT password_hash FROM triage.users WHERE email = 'old@acme.test'"
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE triage.users SET password_hash = :h WHERE email = 'old@acme.test'"),
+                {"h": scrypt_hash("an old password")},
+            )
+
+        async def sign_in(password: str) -> int:
+            answer = await triage.post(
+                "/v1/auth/login", json={"email": "old@acme.test", "password": password}
+            )
+            triage.session.cookie_jar.clear()
+            return int(answer.status)
+
+        assert await sign_in("not it") == 401
+        async with engine.connect() as conn:
+            assert (await conn.execute(text(stored))).scalar_one().startswith("scrypt$")
+        assert await sign_in("an old password") == 200
+        async with engine.connect() as conn:
+            upgraded = (await conn.execute(text(stored))).scalar_one()
+        assert upgraded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+        assert await sign_in("an old password") == 200
+        assert await sign_in("not it") == 401
+    finally:
+        await engine.dispose()
 
 
 async def test_two_agents_never_hold_the_same_conversation(desk: Any, database_url: str) -> None:

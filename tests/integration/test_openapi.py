@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -148,6 +149,9 @@ MOVED: dict[Key, Key] = {
     ("POST", "/v1/me/two-factor/disable"): ("POST", "/v1/me/two-factor/recovery-codes"),
     # A reply needs the claim that release gives up.
     ("POST", "/v1/conversations/{id}/release"): ("POST", "/v1/conversations/{id}/notes"),
+    # A link is read, then used, once the admin's invitation made one.
+    ("POST", "/v1/auth/link"): ("POST", "/v1/invitations"),
+    ("POST", "/v1/auth/link/accept"): ("POST", "/v1/auth/link"),
 }
 
 
@@ -177,6 +181,18 @@ async def _disable(s: Scenario) -> Request:
     return {"json": {"code": codes[0]}}
 
 
+def _invitation_link(s: Scenario) -> str:
+    return str(s.answers[("POST", "/v1/invitations")]["link"].split("#invitation=")[1])
+
+
+async def _link(s: Scenario) -> Request:
+    return {"json": {"token": _invitation_link(s)}}
+
+
+async def _accept(s: Scenario) -> Request:
+    return {"json": {"token": _invitation_link(s), "password": PASSWORD}}
+
+
 async def _x_crc(s: Scenario) -> Request:
     return {"path": "/webhooks/x?crc_token=conformance"}
 
@@ -199,6 +215,8 @@ OVERRIDES: dict[Key, Override] = {
     ("POST", "/v1/me/two-factor/confirm"): _confirm,
     ("POST", "/v1/me/two-factor/recovery-codes"): _recovery_codes,
     ("POST", "/v1/me/two-factor/disable"): _disable,
+    ("POST", "/v1/auth/link"): _link,
+    ("POST", "/v1/auth/link/accept"): _accept,
     ("GET", "/webhooks/{platform}"): _x_crc,
     ("POST", "/webhooks/{platform}"): _x_event,
 }
@@ -214,8 +232,8 @@ def _in_order(operations: list[Operation]) -> list[Operation]:
 
 
 def _credentials(op: Operation, world: Populated) -> dict[str, str]:
-    if op.auth == "ingest":
-        return bearer(world.ingest)
+    if op.auth in catalog.INBOX_SCOPES:
+        return bearer(world.inbox_token(op.auth))
     if op.auth is None:
         return {}
     key = catalog.key(op)
@@ -254,7 +272,9 @@ async def _send(client: Any, method: str, request: Request) -> tuple[int, str, b
 
 
 @pytest.fixture
-async def apps(aiohttp_client: Any, database_url: str) -> tuple[Any, Any, Populated]:
+async def apps(
+    aiohttp_client: Any, database_url: str, tmp_path: Path
+) -> tuple[Any, Any, Populated]:
     inbox = await aiohttp_client(
         create_inbox(
             inbox_settings(
@@ -263,11 +283,12 @@ async def apps(aiohttp_client: Any, database_url: str) -> tuple[Any, Any, Popula
                 x_consumer_secret=X_SECRET,
                 meta_app_secret=META_SECRET,
                 meta_verify_token=META_VERIFY,
+                channel_credentials_dir=str(tmp_path),
             )
         )
     )
     triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
-    world = await populate(database_url, inbox, triage, "Conformance")
+    world = await populate(database_url, inbox, triage, "Conformance", tmp_path)
     return inbox, triage, world
 
 

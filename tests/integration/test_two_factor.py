@@ -14,6 +14,7 @@ from sqlalchemy import text
 from services.infra.db import create_engine
 from services.triage.app import create_app as create_triage
 from tests.support.authenticator import Authenticator
+from tests.support.clock import HandClock, triage_by
 from tests.support.world import bearer, make_user, make_workspace, triage_settings
 
 PASSWORD = "correct horse battery"
@@ -211,25 +212,29 @@ async def test_an_expired_pending_sign_in_gets_the_same_answer_as_a_wrong_code(
     assert await expired.json() == await unknown.json()
 
 
-async def test_wrong_codes_are_rate_limited_even_with_fresh_pending_tokens(
-    triage: Any, database_url: str
+async def test_wrong_codes_are_delayed_even_with_fresh_pending_tokens(
+    aiohttp_client: Any, database_url: str
 ) -> None:
+    clock = HandClock()
+    triage = await triage_by(clock, aiohttp_client, database_url)
     ws = await make_workspace(database_url)
     email, _ = await person(database_url, ws.id)
-    app, _ = await enrol(await sign_in(triage, email))
+    authenticator, _ = await enrol(await sign_in(triage, email))
     statuses = []
-    for _ in range(11):
+    for _ in range(6):
         pending = (await (await password_step(triage, email)).json())["pending_token"]
         answer = await triage.post(
-            "/v1/auth/login/code", json={"pending_token": pending, "code": app.wrong_code()}
+            "/v1/auth/login/code",
+            json={"pending_token": pending, "code": authenticator.wrong_code()},
         )
         statuses.append(answer.status)
-    assert statuses == [401] * 10 + [429]
+    assert statuses == [401] * 5 + [429]
     pending = (await (await password_step(triage, email)).json())["pending_token"]
-    right = await triage.post(
-        "/v1/auth/login/code", json={"pending_token": pending, "code": await app.code()}
-    )
-    assert right.status == 429  # even the right code waits out the window
+    right = {"pending_token": pending, "code": await authenticator.code()}
+    waiting = await triage.post("/v1/auth/login/code", json=right)
+    assert waiting.status == 429  # even the right code waits out this pair's delay
+    clock.advance(int(waiting.headers["Retry-After"]))
+    assert (await triage.post("/v1/auth/login/code", json=right)).status == 200
 
 
 async def test_one_pending_token_allows_five_tries(triage: Any, database_url: str) -> None:

@@ -50,25 +50,21 @@ async def test_a_breach_is_posted_signed_and_retried_until_accepted(
     inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
     triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
     ws = await make_workspace(database_url)
-    lead = await make_user(database_url, ws.id, "lead")
-    bad = await triage.put("/v1/webhooks", json={"url": "ftp://x"}, headers=bearer(lead))
+    admin = await make_user(database_url, ws.id, "admin")
+    bad = await triage.put("/v1/webhooks", json={"url": "ftp://x"}, headers=bearer(admin))
     assert bad.status == 422
     broken = await triage.put(
-        "/v1/webhooks", json={"url": "https://[hooks.test/sla"}, headers=bearer(lead)
+        "/v1/webhooks", json={"url": "https://[hooks.test/sla"}, headers=bearer(admin)
     )
     assert broken.status == 422 and (await broken.json())["errors"][0]["pointer"] == "/url"
-    agent = await triage.put(
-        "/v1/webhooks", json={"url": str(server.make_url("/hook"))}, headers=bearer(ws.agent_token)
-    )
-    assert agent.status == 403
     created = await (
         await triage.put(
-            "/v1/webhooks", json={"url": str(server.make_url("/hook"))}, headers=bearer(lead)
+            "/v1/webhooks", json={"url": str(server.make_url("/hook"))}, headers=bearer(admin)
         )
     ).json()
     secret = created["secret"]
-    shown = await (await triage.get("/v1/webhooks", headers=bearer(lead))).json()
-    assert "secret" not in shown
+    shown = await (await triage.get("/v1/webhooks", headers=bearer(admin))).json()
+    assert "secret" not in shown and shown["url"] == str(server.make_url("/hook"))
 
     response = await inbox.post(
         "/v1/ingest",
@@ -116,9 +112,9 @@ async def test_an_incident_opened_and_closed_reaches_the_webhook_without_its_lab
     server = await aiohttp_server(hook_app)
     triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
     ws = await make_workspace(database_url)
-    lead = await make_user(database_url, ws.id, "lead")
+    admin = await make_user(database_url, ws.id, "admin")
     created = await triage.put(
-        "/v1/webhooks", json={"url": str(server.make_url("/hook"))}, headers=bearer(lead)
+        "/v1/webhooks", json={"url": str(server.make_url("/hook"))}, headers=bearer(admin)
     )
     secret = (await created.json())["secret"]
 
@@ -155,3 +151,26 @@ async def test_an_incident_opened_and_closed_reaches_the_webhook_without_its_lab
     assert (opened["incident_id"], opened["message_count"]) == (7, 12)
     assert opened["path"] == "/v1/incidents/7" and "label" not in opened
     assert closed["close_reason"] == "quiet" and closed["status"] == "closed"
+
+
+async def test_only_admins_read_or_set_the_webhook_url(
+    aiohttp_client: Any, database_url: str
+) -> None:
+    """The URL often carries a secret in its path: agents and leads neither read nor change it."""
+    triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
+    ws = await make_workspace(database_url)
+    lead = await make_user(database_url, ws.id, "lead")
+    admin = await make_user(database_url, ws.id, "admin")
+    url = "https://hooks.example.test/T0/B0/s3cr3t-path-token"
+    assert (
+        await triage.put("/v1/webhooks", json={"url": url}, headers=bearer(admin))
+    ).status == 200
+    for token in (ws.agent_token, lead):
+        shown = await triage.get("/v1/webhooks", headers=bearer(token))
+        assert shown.status == 403 and "s3cr3t" not in await shown.text()
+        changed = await triage.put(
+            "/v1/webhooks", json={"url": "https://evil.test/"}, headers=bearer(token)
+        )
+        assert changed.status == 403
+    shown = await triage.get("/v1/webhooks", headers=bearer(admin))
+    assert (await shown.json())["url"] == url

@@ -21,6 +21,10 @@ from tests.security.world import PASSWORD, Populated
 Key = tuple[str, str]
 
 
+INBOX_SCOPES = ("ingest", "channels")
+"""The inbox's token scopes (``Operation.auth``): a producer's, a workspace admin's."""
+
+
 def key(op: Operation) -> Key:
     return (op.method, op.path)
 
@@ -65,8 +69,9 @@ ROLES: dict[Key, str] = {
     ("GET", "/v1/conversations/{id}/sla"): "agent",
     ("GET", "/v1/sla/policies"): "agent",
     ("PUT", "/v1/sla/policies"): "lead",
-    ("GET", "/v1/webhooks"): "agent",
-    ("PUT", "/v1/webhooks"): "lead",
+    # The breach webhook's URL often carries a secret of its own: read and set by admins only.
+    ("GET", "/v1/webhooks"): "admin",
+    ("PUT", "/v1/webhooks"): "admin",
     ("POST", "/v1/messages/{id}/correction"): "agent",
     ("GET", "/v1/saved-replies"): "agent",
     ("POST", "/v1/saved-replies"): "lead",
@@ -91,6 +96,15 @@ ROLES: dict[Key, str] = {
     ("POST", "/v1/users/{id}/two-factor/reset"): "admin",
     ("GET", "/v1/workspace/two-factor"): "agent",
     ("PUT", "/v1/workspace/two-factor"): "admin",
+    # The team: admins only (the role and password routes act on the spare user).
+    ("GET", "/v1/invitations"): "admin",
+    ("POST", "/v1/invitations"): "admin",
+    ("DELETE", "/v1/invitations/{id}"): "admin",
+    ("PUT", "/v1/users/{id}/role"): "admin",
+    ("POST", "/v1/users/{id}/deactivate"): "admin",
+    ("POST", "/v1/users/{id}/reactivate"): "admin",
+    ("POST", "/v1/users/{id}/password-link"): "admin",
+    ("POST", "/v1/workspaces"): "admin",
     ("POST", "/v1/privacy/erasures"): "admin",
     ("GET", "/v1/privacy/erasures"): "admin",
     ("GET", "/v1/privacy/erasures/{id}"): "admin",
@@ -117,6 +131,15 @@ FIRST_ANSWER: dict[Key, int] = {
     ("POST", "/v1/incidents/{id}/split"): 201,
     ("POST", "/v1/incidents/{id}/close"): 200,
     ("POST", "/v1/incidents/{id}/reopen"): 200,
+    # The team's changes act on the spare user, deactivated then reactivated (the document
+    # lists them in that order), and on the workspace's live invitation.
+    ("POST", "/v1/invitations"): 201,
+    ("DELETE", "/v1/invitations/{id}"): 200,
+    ("PUT", "/v1/users/{id}/role"): 200,
+    ("POST", "/v1/users/{id}/deactivate"): 200,
+    ("POST", "/v1/users/{id}/reactivate"): 200,
+    ("POST", "/v1/users/{id}/password-link"): 200,
+    ("POST", "/v1/workspaces"): 201,
 }
 
 OWN_CREDENTIALS: set[Key] = {
@@ -125,6 +148,9 @@ OWN_CREDENTIALS: set[Key] = {
     ("POST", "/v1/auth/login"),
     # The second sign-in step: its credential is the pending token the password step gave.
     ("POST", "/v1/auth/login/code"),
+    # A one-time link's token is its own credential (tested in test_team.py).
+    ("POST", "/v1/auth/link"),
+    ("POST", "/v1/auth/link/accept"),
     ("GET", "/webhooks/{platform}"),
     ("POST", "/webhooks/{platform}"),
 }
@@ -170,6 +196,11 @@ PATH_IDS: dict[Key, PathIds] = {
     ("GET", "/v1/users/{id}/sessions"): PathIds(_spare_user),
     ("DELETE", "/v1/users/{id}/sessions"): PathIds(_spare_user),
     ("POST", "/v1/users/{id}/two-factor/reset"): PathIds(_spare_user),
+    ("PUT", "/v1/users/{id}/role"): PathIds(_spare_user),
+    ("POST", "/v1/users/{id}/deactivate"): PathIds(_spare_user),
+    ("POST", "/v1/users/{id}/reactivate"): PathIds(_spare_user),
+    ("POST", "/v1/users/{id}/password-link"): PathIds(_spare_user),
+    ("DELETE", "/v1/invitations/{id}"): PathIds(lambda w: {"id": w.invitation_id}),
     ("GET", "/v1/privacy/erasures/{id}"): PathIds(lambda w: {"id": w.erasure_id}),
     # Every incident route acts on the outage incident. The changes run in document order
     # (``ordered``), each one's first allowed caller making the real change — a later role's
@@ -188,11 +219,12 @@ PATH_IDS: dict[Key, PathIds] = {
     ("POST", "/v1/incidents/{id}/split"): PathIds(_incident),
     ("POST", "/v1/incidents/{id}/close"): PathIds(_incident),
     ("POST", "/v1/incidents/{id}/reopen"): PathIds(_incident),
-    # A channel key names a channel within the caller's workspace: the same key from another
-    # workspace configures that workspace's own channel (the snapshot proves the first's is
-    # untouched).
+    # A channel key names a channel within the caller's workspace, and the body names the
+    # target's own credentials: from another workspace that reference does not exist (422,
+    # /credentials_ref), so nothing is configured anywhere (the snapshot proves A's channel
+    # is untouched; test_credentials.py tries every reference and host).
     ("PUT", "/v1/channels/{platform}/{key}"): PathIds(
-        lambda w: {"platform": "x", "key": w.channel_key}, foreign_status=200
+        lambda w: {"platform": "x", "key": w.channel_key}, foreign_status=422
     ),
     # Platform webhooks belong to no workspace: a CRC check without its token, an unsigned
     # event.
@@ -239,8 +271,8 @@ BODIES: dict[Key, Callable[[Populated], Any]] = {
     },
     ("PUT", "/v1/channels/{platform}/{key}"): lambda w: {
         "account_id": "matrix-account",
-        "base_url": "https://api.x.test",
-        "credentials_ref": "matrix",
+        "base_url": "https://api.x.com",
+        "credentials_ref": w.credentials_ref,
         "polling": False,
     },
     ("POST", "/webhooks/{platform}"): lambda w: {"for_user_id": "1"},
@@ -278,6 +310,20 @@ BODIES: dict[Key, Callable[[Populated], Any]] = {
         "conversation_ids": [w.split_conversation],
         "label": "matrix split",
     },
+    # A link already used: refused (404), and nothing of its workspace changes — a live one
+    # would let the caller in.
+    ("POST", "/v1/auth/link"): lambda w: {"token": w.spent_link_token},
+    ("POST", "/v1/auth/link/accept"): lambda w: {"token": w.spent_link_token, "password": PASSWORD},
+    ("POST", "/v1/invitations"): lambda w: {
+        "email": f"matrix-invitee@{w.name.lower()}.test",
+        "role": "agent",
+    },
+    ("PUT", "/v1/users/{id}/role"): lambda w: {"role": "lead"},
+    ("POST", "/v1/users/{id}/password-link"): lambda w: {"force": False},
+    ("POST", "/v1/workspaces"): lambda w: {
+        "name": "Matrix care",
+        "admin_email": "matrix-admin@matrix.test",
+    },
     # Not the 400 days populate set: a write to the wrong workspace would show.
     ("PUT", "/v1/privacy/retention"): lambda w: {"conversation_days": 3650},
 }
@@ -289,7 +335,7 @@ def missing_entries() -> list[str]:
     for service, operations in SERVICES.items():
         for op in operations:
             k = key(op)
-            if op.auth not in (None, "bearer", "ingest"):
+            if op.auth not in (None, "bearer", *INBOX_SCOPES):
                 problems.append(f"{service}: {k!r} uses auth {op.auth!r}: teach tests/security it")
             if op.auth == "bearer" and k not in ROLES:
                 problems.append(f"{service}: add {k!r} to ROLES (the least role that may do it)")

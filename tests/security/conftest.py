@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,7 +38,7 @@ class Worlds:
 
 
 @pytest.fixture
-async def worlds(aiohttp_client: Any, database_url: str) -> Worlds:
+async def worlds(aiohttp_client: Any, database_url: str, tmp_path: Path) -> Worlds:
     # Generous failure budget: the matrices send wrong tokens on purpose, from one address.
     inbox = await aiohttp_client(
         create_inbox(
@@ -48,14 +49,15 @@ async def worlds(aiohttp_client: Any, database_url: str) -> Worlds:
                 x_consumer_secret=X_SECRET,
                 meta_app_secret=META_SECRET,
                 meta_verify_token=META_VERIFY,
+                channel_credentials_dir=str(tmp_path),
             )
         )
     )
     triage = await aiohttp_client(
         create_triage(triage_settings(database_url, run_consumer=False, auth_max_failures=10_000))
     )
-    a = await populate(database_url, inbox, triage, "Alpha")
-    b = await populate(database_url, inbox, triage, "Bravo")
+    a = await populate(database_url, inbox, triage, "Alpha", tmp_path)
+    b = await populate(database_url, inbox, triage, "Bravo", tmp_path)
     return Worlds(inbox, triage, a, b)
 
 

@@ -25,3 +25,14 @@ def test_an_incident_is_reopened_right_after_it_is_closed() -> None:
     for change in ("note", "merge", "split"):
         method = "PUT" if change == "note" else "POST"
         assert at[(method, f"/v1/incidents/{{id}}/{change}")] < close
+
+
+def test_a_user_is_reactivated_after_being_deactivated() -> None:
+    """The order FIRST_ANSWER relies on: the spare user is deactivated, then reactivated, then
+    sent a password link (refused while deactivated)."""
+    triage = [catalog.key(op) for op in catalog.SERVICES["triage"]]
+    at = {k: i for i, k in enumerate(triage)}
+    deactivate = at[("POST", "/v1/users/{id}/deactivate")]
+    assert at[("POST", "/v1/users/{id}/reactivate")] == deactivate + 1
+    assert at[("POST", "/v1/users/{id}/password-link")] > deactivate + 1
+    assert at[("POST", "/v1/invitations")] < at[("DELETE", "/v1/invitations/{id}")]

@@ -1,7 +1,8 @@
 """Another workspace's ids answer 404 with none of its data, and change nothing of it.
 
-The attacker is an admin of workspace B (and B's ingest token for the inbox) calling every
-operation of both services with workspace A's ids in the path and in the body.
+The attacker is an admin of workspace B (and B's inbox tokens: ingest, channels) calling every
+operation of both services with workspace A's ids — and A's credentials reference — in the path
+and in the body.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ OWNED = (
     "triage.incident_members",
     "triage.incident_signals",
     "triage.incident_history",
+    "triage.account_links",
 )
-"""Tables of the two-factor, session, privacy and incident routes, which populate must have
-filled."""
+"""Tables of the two-factor, session, privacy, incident and team routes, which populate must
+have filled."""
 
 
 async def test_every_operation_with_another_workspaces_ids(
@@ -40,7 +42,8 @@ async def test_every_operation_with_another_workspaces_ids(
     checked = []
     for service, operations in catalog.SERVICES.items():
         for op in operations:
-            credentials = b.ingest if op.auth == "ingest" else b.admin
+            scoped = op.auth in catalog.INBOX_SCOPES
+            credentials = b.inbox_token(str(op.auth)) if scoped else b.admin
             status, body = await call(worlds.client(service), op, a, bearer(credentials))
             label = f"{service} {op.method} {op.path}"
             assert status < 500, (label, status, body)

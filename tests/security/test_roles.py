@@ -38,6 +38,12 @@ async def test_every_credential_against_every_operation(worlds: Worlds, database
                         status, body = await call(client, op, a, bearer(a.token(role)))
                         assert status == 403, (label, role, status, body)
                         table.append((label, role, status))
+            # An inbox token of another scope: a producer's ingest token connects no channel.
+            for scope in set(catalog.INBOX_SCOPES) - {op.auth}:
+                if op.auth in catalog.INBOX_SCOPES:
+                    status, body = await call(client, op, a, bearer(a.inbox_token(scope)))
+                    assert status == 403, (label, scope, status, body)
+                    table.append((label, f"{scope} token", status))
     assert await snapshot(database_url, a.id) == before, "a refused call changed something"
 
     firsts = {}
@@ -48,8 +54,8 @@ async def test_every_credential_against_every_operation(worlds: Worlds, database
             if op.auth is None and catalog.key(op) not in catalog.OWN_CREDENTIALS:
                 status, body = await call(client, op, a, {})
                 assert status == 200, (label, status, body)
-            elif op.auth == "ingest":
-                status, body = await call(client, op, a, bearer(a.ingest))
+            elif op.auth in catalog.INBOX_SCOPES:
+                status, body = await call(client, op, a, bearer(a.inbox_token(str(op.auth))))
                 assert status in range(200, 300), (label, status, body)
             elif op.auth == "bearer":
                 needed = catalog.RANK[catalog.ROLES[catalog.key(op)]]

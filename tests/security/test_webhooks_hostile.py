@@ -28,7 +28,7 @@ from fakes.x import XState, aaa_dm_payloads, aaa_tweet_create_payloads
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from tests.security.conftest import FUZZ_SCALE, META_SECRET, META_VERIFY, X_SECRET
-from tests.support.world import bearer, inbox_settings, make_workspace
+from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
 
 X_HEADER = "x-twitter-webhooks-signature"
 META_HEADER = "X-Hub-Signature-256"
@@ -210,11 +210,14 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
         x_consumer_secret=X_SECRET,
         meta_app_secret=META_SECRET,
         meta_verify_token=META_VERIFY,
+        channel_credentials=credentials_json(
+            ws.id, {"x": {"bearer_token": "user"}, "meta": {"page_access_token": "page"}}
+        ),
     )
     client = await aiohttp_client(create_inbox(settings_))
     connected = await client.put(
         "/v1/channels/x/support",
-        headers=bearer(ws.ingest_token),
+        headers=bearer(ws.channels_token),
         json={
             "account_id": state.user_id,
             "base_url": "https://api.x.com",
@@ -235,7 +238,7 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
     ):
         linked = await client.put(
             f"/v1/channels/{platform}/acme-{platform}",
-            headers=bearer(ws.ingest_token),
+            headers=bearer(ws.channels_token),
             json={
                 "account_id": account,
                 "base_url": "https://graph.facebook.com",

@@ -1,19 +1,22 @@
 """Two populated workspaces for the security tests: one to attack, one to attack from.
 
 Each holds every kind of object the APIs expose (conversation, messages, a reply, a note, a
-saved reply, API tokens — one revoked —, a channel, an SLA policy, a breach webhook, users of
-every role with passwords, a spare user with two-factor on — its recovery codes, a spent
-pending sign-in, a live session —, a spare session of the agent, an erasure request, a
-retention setting, two customer incidents the detector opened from bursts of messages, with
-their signals, members and history), and a snapshot reads back every row a workspace owns,
-so a test can prove nothing of it changed.
+saved reply, API tokens — one revoked —, inbox tokens of both scopes, a channel and its
+platform credentials, an SLA policy, a breach webhook, users of every role with passwords, a
+spare user with two-factor on — its recovery codes, a spent pending sign-in, a live
+session —, a spare session of the agent, an invitation waiting and one accepted, an erasure
+request, a retention setting, two customer incidents the detector opened from bursts of
+messages, with their signals, members and history), and a snapshot reads back every row a
+workspace owns, so a test can prove nothing of it changed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -57,6 +60,8 @@ class Populated:
     id: uuid.UUID
     name: str
     ingest: str
+    channels: str
+    """The workspace's inbox token with the ``channels`` scope (its admin connects channels)."""
     agent: str
     lead: str
     admin: str
@@ -77,6 +82,8 @@ class Populated:
     split_conversation: int
     """One of ``incident``'s several conversations: the one a split moves out."""
     channel_key: str
+    credentials_ref: str
+    """The reference of the workspace's own platform credentials (its channel names it)."""
     spare_user_id: str
     """A user outside the matrices (two-factor on, signed in): admins' /v1/users/{id}/… act
     on it, so signing it out or resetting it leaves the matrices' own users as they were."""
@@ -91,6 +98,10 @@ class Populated:
     two_factor_key: str
     """The spare user's TOTP key, as the desk showed it at enrolment."""
     erasure_id: str
+    invitation_id: str
+    """An invitation waiting to be accepted (its link is a marker)."""
+    spent_link_token: str
+    """The token of an invitation already accepted (by a user who joined through it)."""
     leaver: str
     """The author id of a customer whom the matrices may erase (a sacrificial object)."""
     customer: str
@@ -101,11 +112,20 @@ class Populated:
     def token(self, role: str) -> str:
         return {"agent": self.agent, "lead": self.lead, "admin": self.admin}[role]
 
+    def inbox_token(self, scope: str) -> str:
+        return {"ingest": self.ingest, "channels": self.channels}[scope]
 
-async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Populated:
-    """A workspace with one of everything, made through the APIs as its users would."""
+
+async def populate(
+    database_url: str, inbox: Any, triage: Any, name: str, credentials: Path
+) -> Populated:
+    """A workspace with one of everything, made through the APIs as its users would; its
+    platform credentials are written into ``credentials`` (the inbox's
+    ``INBOX_CHANNEL_CREDENTIALS_DIR``)."""
     ws = await make_workspace(database_url, name)
     tag = uuid.uuid4().hex[:10]
+    platform_token = f"{name.lower()}-x-bearer-{tag}"
+    write_credentials(credentials, ws.id, f"cred-{tag}", {"bearer_token": platform_token})
     emails = {role: f"{role}-{tag}@{name.lower()}.test" for role in ("agent", "lead", "admin")}
     agent = await make_user(database_url, ws.id, "agent", emails["agent"], PASSWORD)
     lead = await make_user(database_url, ws.id, "lead", emails["lead"], PASSWORD)
@@ -191,10 +211,10 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
     revoke = await triage.delete(f"/v1/tokens/{gone['items'][0]['id']}", headers=bearer(revoked))
     channel = await inbox.put(
         f"/v1/channels/x/acct-{tag}",
-        headers=bearer(ws.ingest_token),
+        headers=bearer(ws.channels_token),
         json={
             "account_id": f"acct{tag}",
-            "base_url": "https://api.x.test",
+            "base_url": "https://api.x.com",
             "credentials_ref": f"cred-{tag}",
             "polling": False,
         },
@@ -203,7 +223,7 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
     policy["at_risk_ratio"] = 0.6
     put_policy = await triage.put("/v1/sla/policies", headers=bearer(lead), json=policy)
     hook = await triage.put(
-        "/v1/webhooks", headers=bearer(lead), json={"url": f"https://hooks.{tag}.test/sla"}
+        "/v1/webhooks", headers=bearer(admin), json={"url": f"https://hooks.{tag}.test/sla"}
     )
     for answer in (note, saved, spare, revoke, channel, put_policy, hook):
         assert answer.status in (200, 201), (answer.url, await answer.text())
@@ -219,10 +239,12 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
         "/v1/privacy/retention", headers=admin_auth, json={"conversation_days": 400}
     )
     assert retention.status == 200, await retention.text()
+    team = await _populate_team(triage, admin, name, tag)
     return Populated(
         id=ws.id,
         name=name,
         ingest=ws.ingest_token,
+        channels=ws.channels_token,
         agent=agent,
         lead=lead,
         admin=admin,
@@ -239,6 +261,7 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
         other_incident=incidents["payment"],
         split_conversation=incidents["conversation"],
         channel_key=f"acct-{tag}",
+        credentials_ref=f"cred-{tag}",
         spare_user_id=security["user_id"],
         spare_session_id=security["session_id"],
         spare_email=security["email"],
@@ -247,10 +270,13 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
         spare_token=security["token"],
         two_factor_key=security["key"],
         erasure_id=(await erasure.json())["id"],
+        invitation_id=team["invitation_id"],
+        spent_link_token=team["spent_token"],
         leaver=f"lv{tag}",
         customer=f"au{tag}",
         markers=[
             *security.values(),
+            *team.values(),
             (await erasure.json())["id"],
             f"departed{tag}",
             f"{name} leaver {tag}",
@@ -270,6 +296,8 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
             f"https://hooks.{tag}.test/sla",
             *emails.values(),
             ws.ingest_token,
+            ws.channels_token,
+            platform_token,
             agent,
             lead,
             admin,
@@ -277,6 +305,13 @@ async def populate(database_url: str, inbox: Any, triage: Any, name: str) -> Pop
             (await hook.json())["secret"],
         ],
     )
+
+
+def write_credentials(
+    directory: Path, workspace_id: uuid.UUID, ref: str, values: dict[str, str]
+) -> None:
+    """One credentials file in a workspace's namespace, as a mounted Secret holds it."""
+    (directory / f"{workspace_id}.{ref}.json").write_text(json.dumps(values))
 
 
 async def _detect(
@@ -371,6 +406,31 @@ async def _populate_security(
         "token": token,
         "recovery_code": (await confirmed.json())["recovery_codes"][0],
         "key": app.key,
+    }
+
+
+async def _populate_team(triage: Any, admin: str, name: str, tag: str) -> dict[str, str]:
+    """An invitation waiting (by the admin, through the API), and another one accepted: its
+    invitee set a password and joined. Returns ids and secrets (all markers)."""
+    links = {}
+    for who in ("invitee", "joined"):
+        made = await triage.post(
+            "/v1/invitations",
+            headers=bearer(admin),
+            json={"email": f"{who}-{tag}@{name.lower()}.test", "role": "agent"},
+        )
+        assert made.status == 201, await made.text()
+        links[who] = await made.json()
+    spent = links["joined"]["link"].split("#invitation=")[1]
+    joined = await triage.post("/v1/auth/link/accept", json={"token": spent, "password": PASSWORD})
+    assert joined.status == 200, await joined.text()
+    triage.session.cookie_jar.clear()  # the matrices send their own credentials
+    return {
+        "invitation_id": str(links["invitee"]["id"]),
+        "invitation_token": links["invitee"]["link"].split("#invitation=")[1],
+        "spent_token": spent,
+        "invitee": links["invitee"]["email"],
+        "joined": links["joined"]["email"],
     }
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,12 +20,20 @@ from services.triage.settings import TriageSettings
 
 
 def inbox_settings(database_url: str, **overrides: Any) -> InboxSettings:
-    return InboxSettings(
-        database_url=database_url,
-        db_pool_size=5,  # type: ignore[arg-type]
-        readiness_cache_seconds=0,
-        **overrides,
-    )
+    """Test settings: the fake platforms listen on 127.0.0.1, so channels may point there
+    (``allow_local_platforms``) unless a test says otherwise."""
+    values: dict[str, Any] = {
+        "db_pool_size": 5,
+        "readiness_cache_seconds": 0,
+        "allow_local_platforms": True,
+    }
+    values.update(overrides)
+    return InboxSettings(database_url=database_url, **values)  # type: ignore[arg-type]
+
+
+def credentials_json(workspace_id: uuid.UUID, refs: dict[str, dict[str, str]]) -> str:
+    """``INBOX_CHANNEL_CREDENTIALS`` holding ``refs`` in this workspace's namespace."""
+    return json.dumps({str(workspace_id): refs})
 
 
 # The key that seals TOTP secrets in tests (production reads TRIAGE_TWO_FACTOR_KEY).
@@ -46,12 +56,15 @@ class Workspace:
     id: uuid.UUID
     ingest_token: str
     agent_token: str
+    channels_token: str
+    """An inbox token with the ``channels`` scope: connects the workspace's channels."""
 
 
 async def make_workspace(database_url: str, name: str = "Acme care") -> Workspace:
-    """A workspace with an agent (API token) and an ingest token, as the CLI makes them."""
+    """A workspace with an agent (API token), an ingest token and a channels token, as the
+    CLI makes them."""
     engine = create_engine(database_url, 1)
-    ingest, agent = new_token("eci"), new_token("eca")
+    ingest, agent, channels = new_token("eci"), new_token("eca"), new_token("ecc")
     try:
         async with engine.begin() as conn:
             workspace_id = await create_workspace(conn, name)
@@ -60,9 +73,10 @@ async def make_workspace(database_url: str, name: str = "Acme care") -> Workspac
             )
             await create_api_token(conn, workspace_id, user, agent, "test")
             await create_ingest_token(conn, workspace_id, ingest, "test")
+            await create_ingest_token(conn, workspace_id, channels, "admin", "channels")
     finally:
         await engine.dispose()
-    return Workspace(workspace_id, ingest, agent)
+    return Workspace(workspace_id, ingest, agent, channels)
 
 
 BASE_TIME = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -88,6 +102,13 @@ async def make_user(
     finally:
         await engine.dispose()
     return token
+
+
+def scrypt_hash(password: str, salt: bytes = b"0123456789abcdef") -> str:
+    """A password hash as versions before argon2id stored it (scrypt, N=2^14, r=8, p=1)."""
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt$16384$8$1${b64(salt).decode()}${b64(digest).decode()}"
 
 
 def ago(**delta: float) -> str:

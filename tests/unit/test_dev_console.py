@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import orjson
 
-from tools.dev import Plan, port_problems
+from tools.dev import DEMO_TEAM, Access, Plan, banner, demo_secrets, port_problems
 from tools.dev_console import Console, LogWatch, Status, last_words, summarise
 
 DEADLOCK = {
@@ -84,3 +85,27 @@ def test_ports_given_twice_are_named_with_their_variable() -> None:
     problems = port_problems(plan)
     assert any("given to both the inbox and the fake platforms" in p for p in problems)
     assert any("DEMO_PLATFORMS_PORT" in p for p in problems)
+
+
+def test_the_demo_teams_tokens_and_password_stay_the_same_across_runs(tmp_path: Path) -> None:
+    folder = tmp_path / "pgdata"
+    first = demo_secrets(folder, {})
+    assert demo_secrets(folder, {}) == first  # a restart: the same ones, none added
+    assert set(first) == {email for _, email in DEMO_TEAM} | {"ingest", "password"}
+    assert all(first[email].startswith("eca_") for _, email in DEMO_TEAM)
+    assert first["ingest"].startswith("eci_") and len(first["password"]) >= 12
+    assert (folder / "demo-access.json").stat().st_mode & 0o777 == 0o600
+    given = demo_secrets(folder, {"DEMO_AGENT_TOKEN": "eca_given", "DEMO_INGEST_TOKEN": "eci_x"})
+    assert given["agent@demo.ecoute"] == "eca_given" and given["ingest"] == "eci_x"
+    assert demo_secrets(folder, {}) == first  # an override is not kept
+
+
+def test_the_banner_gives_each_of_the_team_a_link_and_the_password() -> None:
+    plan = Plan.from_environment({})
+    links = [(r, e, f"http://127.0.0.1:8081/#signin=ecl_{i}") for i, (r, e) in enumerate(DEMO_TEAM)]
+    said = banner(plan, Access(links, "demo-secret-pw", "eca_a", "eca_l", "eci_i"))
+    assert "Écoute is running" in said and "#token=" not in said
+    for role, email, link in links:
+        assert re.search(rf"^    {role}\s+{re.escape(email)}\s+{re.escape(link)}$", said, re.M)
+    assert said.count("#signin=") == 4
+    assert "the password demo-secret-pw" in said

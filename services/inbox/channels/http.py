@@ -1,8 +1,9 @@
 """``/v1/channels``: connect a platform account to a workspace and see its health.
 
-Authenticated by the workspace's ingest token (the credential of its edge). Credentials are
-never sent or shown here: a channel names them (``credentials_ref``) and the inbox reads them
-from its secret store.
+Authenticated by a token with the ``channels`` scope (a workspace admin's, never a producer's
+ingest token): a channel decides where the workspace's platform credentials are sent.
+Credentials are never sent or shown here: a channel names them (``credentials_ref``) and the
+inbox reads them from its secret store, in the caller's workspace only.
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from services.inbox.channels import store as channels
+from services.inbox.channels import usecases
+from services.inbox.channels.credentials import CredentialStore
 from services.inbox.ingest.auth import ingest_token, workspace_of
 from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response, read_model
 from services.infra.platforms import CONNECTED, Platform
 from services.infra.strings import NO_NUL
+
+CREDENTIALS_KEY = web.AppKey("channel_credentials", CredentialStore)
 
 
 class ChannelIn(BaseModel):
@@ -53,7 +58,7 @@ class ChannelsOut(Out):
 
 
 async def _workspace(request: web.Request) -> uuid.UUID:
-    return await workspace_of(request, ingest_token(request))
+    return await workspace_of(request, ingest_token(request), "channels")
 
 
 async def put_channel(request: web.Request) -> web.Response:
@@ -71,7 +76,22 @@ async def put_channel(request: web.Request) -> web.Response:
     settings = body.model_dump()
     settings["base_url"] = str(body.base_url).rstrip("/")
     async with request.app[ENGINE_KEY].begin() as conn:
-        channel = await channels.configure(conn, workspace, platform, key, settings)
+        try:
+            channel = await usecases.connect(
+                conn, request.app[CREDENTIALS_KEY], workspace, platform, key, settings
+            )
+        except usecases.InvalidChannel as error:
+            raise ProblemError(
+                422,
+                "Invalid channel",
+                str(error),
+                errors=[{"pointer": error.pointer, "detail": error.detail}],
+            ) from None
+        except channels.AccountTaken:
+            detail = "This platform account is connected to another channel already."
+            raise ProblemError(
+                409, "Conflict", detail, errors=[{"pointer": "/account_id", "detail": detail}]
+            ) from None
     return model_response(ChannelOut, channel)
 
 

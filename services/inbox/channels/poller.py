@@ -18,7 +18,7 @@ import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.inbox.channels import store
-from services.inbox.channels.credentials import CredentialStore
+from services.inbox.channels.credentials import CredentialStore, NotAllowed
 from services.inbox.connectors.base import (
     AuthExpired,
     Channel,
@@ -86,7 +86,7 @@ class Poller:
         retry_at: datetime | None = None
         try:
             connector = connector_for(
-                channel, self.credentials.get(channel.credentials_ref), self.session, self.clock
+                channel, self.credentials.for_channel(channel), self.session, self.clock
             )
             limited, held = await self._poll_streams(channel, connector)
             if limited is not None:  # every stream is held back by its rate limit
@@ -95,8 +95,10 @@ class Poller:
         except RateLimited as exc:
             outcome, health, retry_at = "rate_limited", "rate_limited", exc.retry_at
             detail = f"rate limited until {retry_at.isoformat() if retry_at else 'unknown'}"
-        except AuthExpired:
-            outcome, health, detail = "auth_expired", "needs_reauth", "credentials refused"
+        except AuthExpired as exc:
+            outcome, health = "auth_expired", "needs_reauth"
+            # The inbox's own refusal says why; a platform's words might quote a secret.
+            detail = exc.detail if isinstance(exc, NotAllowed) else "credentials refused"
         except (Unavailable, Rejected) as exc:
             outcome = "unavailable" if isinstance(exc, Unavailable) else "rejected"
             async with self.engine.connect() as conn:

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.inbox.connectors.base import Channel
@@ -31,6 +32,14 @@ def describe_channel(row: Any) -> Channel:
     )
 
 
+UNIQUE_VIOLATION = "23505"
+
+
+class AccountTaken(Exception):
+    """The platform account is connected to another channel already (of any workspace):
+    webhooks are routed by account, so it may have one channel only."""
+
+
 async def configure(
     conn: AsyncConnection,
     workspace_id: uuid.UUID,
@@ -38,8 +47,27 @@ async def configure(
     key: str,
     settings: dict[str, Any],
 ) -> dict[str, Any]:
-    """Create or update a channel's connection; polling starts at once when enabled."""
-    row = (
+    """Create or update a channel's connection; polling starts at once when enabled.
+    ``AccountTaken`` (the transaction is then aborted) when another channel has the account."""
+    try:
+        row = await _upsert(conn, workspace_id, platform, key, settings)
+    except IntegrityError as error:
+        taken = getattr(error.orig, "sqlstate", None) == UNIQUE_VIOLATION
+        if taken and "channels_account" in str(error.orig):
+            raise AccountTaken from None
+        raise
+    await conn.execute(text(f"SELECT pg_notify('{WAKE_POLLER}', '')"))
+    return describe(row)
+
+
+async def _upsert(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    platform: str,
+    key: str,
+    settings: dict[str, Any],
+) -> Any:
+    return (
         await conn.execute(
             text(
                 """
@@ -59,8 +87,6 @@ async def configure(
             {"ws": workspace_id, "platform": platform, "key": key, **settings},
         )
     ).one()
-    await conn.execute(text(f"SELECT pg_notify('{WAKE_POLLER}', '')"))
-    return describe(row)
 
 
 def describe(row: Any) -> dict[str, Any]:

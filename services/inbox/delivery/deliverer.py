@@ -120,7 +120,7 @@ class Deliverer:
         reconciled = False
         try:
             connector = connector_for(
-                channel, self.credentials.get(channel.credentials_ref), self.session, self.clock
+                channel, self.credentials.for_channel(channel), self.session, self.clock
             )
             sent: Sent | None = None
             if interrupted:  # did the earlier post happen?
@@ -148,11 +148,11 @@ class Deliverer:
             await self._retry(row, channel, "unreachable", None, uncertain=unknown)
             return
         except AuthExpired as exc:
-            detail = self.credentials.redact(channel.credentials_ref, exc.detail)
+            detail = self.credentials.redact(channel, exc.detail)
             await self._failed(row, channel, "auth_expired", detail, True)
             return
         except Rejected as exc:
-            detail = self.credentials.redact(channel.credentials_ref, exc.detail)
+            detail = self.credentials.redact(channel, exc.detail)
             await self._failed(row, channel, exc.reason, detail, False)
             return
         await self._delivered(row, channel, context, reply, sent)

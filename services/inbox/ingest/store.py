@@ -1,5 +1,5 @@
-"""SQL of ingest: ingest tokens, and messages stored exactly once. Every statement names the
-workspace; batches are set-based.
+"""SQL of ingest: inbox tokens (of either scope), and messages stored exactly once. Every
+statement names the workspace; batches are set-based.
 
 ``store_batch`` writes a whole ingest batch in one transaction with a handful of set-based
 statements: channels, authors, conversations, messages and their message-ingested events;
@@ -40,30 +40,34 @@ from services.infra.events import publish
 MESSAGE_INGESTED = "message.ingested"
 
 
-async def workspace_of_ingest_token(conn: AsyncConnection, token: str) -> uuid.UUID | None:
-    """The workspace an ingest token belongs to, if it is valid and not revoked."""
+SCOPES = ("ingest", "channels")
+"""What an inbox token may do: send messages (a producer), or connect channels (an admin)."""
+
+
+async def holder_of_token(conn: AsyncConnection, token: str) -> tuple[uuid.UUID, str] | None:
+    """The workspace and scope of an inbox token, if it is valid and not revoked."""
     row = (
         await conn.execute(
             text(
-                "SELECT workspace_id FROM inbox.ingest_tokens "
+                "SELECT workspace_id, scope FROM inbox.ingest_tokens "
                 "WHERE digest = :digest AND revoked_at IS NULL"
             ),
             {"digest": token_digest(token)},
         )
     ).first()
-    return row.workspace_id if row else None
+    return (row.workspace_id, row.scope) if row else None
 
 
 async def create_ingest_token(
-    conn: AsyncConnection, workspace_id: uuid.UUID, token: str, name: str
+    conn: AsyncConnection, workspace_id: uuid.UUID, token: str, name: str, scope: str = "ingest"
 ) -> None:
-    """Store a new ingest token (its digest only). Re-adding the same token is a no-op."""
+    """Store a new inbox token (its digest only). Re-adding the same token is a no-op."""
     await conn.execute(
         text(
-            "INSERT INTO inbox.ingest_tokens (digest, workspace_id, name) "
-            "VALUES (:digest, :ws, :name) ON CONFLICT (digest) DO NOTHING"
+            "INSERT INTO inbox.ingest_tokens (digest, workspace_id, name, scope) "
+            "VALUES (:digest, :ws, :name, :scope) ON CONFLICT (digest) DO NOTHING"
         ),
-        {"digest": token_digest(token), "ws": workspace_id, "name": name},
+        {"digest": token_digest(token), "ws": workspace_id, "name": name, "scope": scope},
     )
 
 

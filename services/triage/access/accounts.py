@@ -1,65 +1,31 @@
-"""Who may use the desk: passwords (scrypt), sessions with CSRF tokens, login rate limits,
-API tokens, and what a user or an admin does with them. The SQL is in ``store.py``.
+"""Who may use the desk: passwords, sessions with CSRF tokens, API tokens, and what a user
+or an admin does with them. The SQL is in ``store.py``.
 
 A session is a random token in an HttpOnly, SameSite=Strict cookie; the database keeps only
 its SHA-256 digest. Every state-changing request made with a session cookie must also carry
 the session's CSRF token in ``X-CSRF-Token`` (API tokens, sent as Bearer, need none).
 
-Use cases that count a failed attempt take the engine (``counted_attempt``): the failure is
-recorded in a transaction of its own, after the attempt's, so that it stays although the
-request fails.
+Use cases that count a failed attempt take the engine (``limits.counted_attempt``): the
+failure is recorded in a transaction of its own, after the attempt's, so that it stays
+although the request fails.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
+import asyncio
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.infra.auth import new_token
-from services.triage.access import store
+from services.triage.access import limits, passwords, store
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-LOGIN_WINDOW = timedelta(minutes=15)
-LOGIN_MAX_FAILURES = 10  # per e-mail
-LOGIN_MAX_PER_ADDRESS = 50  # per client address (offices share one)
 ROLES = ("agent", "lead", "admin")
-T = TypeVar("T")
-
-
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
-    )
-    b64 = base64.b64encode
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-# Verified against when the user does not exist, so both answers cost the same.
-_DUMMY = hash_password("not a password", b"0123456789abcdef")
-
-
-def verify_password(password: str, stored: str | None) -> bool:
-    """Constant-time check; an unknown user or a user without a password costs the same."""
-    encoded = stored or _DUMMY
-    try:
-        _, n, r, p, salt, digest = encoded.split("$")
-        candidate = hashlib.scrypt(
-            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(candidate, base64.b64decode(digest)) and stored is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,49 +53,8 @@ class Caller:
     session_id: uuid.UUID | None = None
 
 
-class TooManyFailures(Exception):
-    """One of the attempt's keys failed too often in the last ``LOGIN_WINDOW``."""
-
-
 class NoSuchUser(LookupError):
     """No user with that id in the caller's workspace."""
-
-
-# ---- failed attempts -------------------------------------------------------------------
-
-
-def address_key(address: str | None) -> str:
-    """The rate-limit key of a client address."""
-    return f"ip:{address or 'unknown'}"
-
-
-async def too_many_failures(conn: AsyncConnection, keys: list[str], now: datetime) -> bool:
-    """Whether any key (an e-mail, an address) failed too often in the last 15 minutes."""
-    counts = await store.failure_counts(conn, keys, now - LOGIN_WINDOW)
-    return any(
-        n >= (LOGIN_MAX_PER_ADDRESS if key.startswith("ip:") else LOGIN_MAX_FAILURES)
-        for key, n in counts.items()
-    )
-
-
-async def counted_attempt(
-    engine: AsyncEngine,
-    keys: list[str],
-    now: datetime,
-    attempt: Callable[[AsyncConnection], Awaitable[T | None]],
-) -> T | None:
-    """Run ``attempt`` in a transaction, unless a key failed too often (``TooManyFailures``).
-
-    None from it is a failure, recorded for every key in a transaction of its own, after the
-    attempt's: the failure stays although the request fails."""
-    async with engine.begin() as conn:
-        if await too_many_failures(conn, keys, now):
-            raise TooManyFailures(keys)
-        done = await attempt(conn)
-    if done is None:
-        async with engine.begin() as conn:
-            await store.add_failures(conn, keys, now, forget_before=now - 2 * LOGIN_WINDOW)
-    return done
 
 
 # ---- sessions and callers --------------------------------------------------------------
@@ -348,7 +273,8 @@ async def revoke_token(conn: AsyncConnection, caller: Caller, token_id: uuid.UUI
 async def set_password(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, password: str
 ) -> None:
-    await store.set_password_hash(conn, workspace_id, user_id, hash_password(password))
+    hashed = await asyncio.to_thread(passwords.hash_password, password)
+    await store.set_password_hash(conn, workspace_id, user_id, hashed)
 
 
 async def change_password(
@@ -361,13 +287,13 @@ async def change_password(
 ) -> int | None:
     """A new password, proven by the current one: how many of the caller's other sessions
     ended; None (a failure counted) if ``current`` is wrong."""
-    keys = [f"password:{caller.workspace_id}:{caller.user_id}", address_key(address)]
+    keys = limits.keys(f"password:{caller.workspace_id}:{caller.user_id}", address)
 
     async def attempt(conn: AsyncConnection) -> int | None:
         stored = await store.password_hash(conn, caller.workspace_id, caller.user_id)
-        if not verify_password(current, stored):
+        if not (await asyncio.to_thread(passwords.check, current, stored)).right:
             return None
         await set_password(conn, caller.workspace_id, caller.user_id, new)
         return await end_sessions(conn, caller, caller.user_id, now, "password_changed")
 
-    return await counted_attempt(engine, keys, now, attempt)
+    return await limits.counted_attempt(engine, keys, now, attempt)

@@ -7,14 +7,14 @@ revoked here stops at once; on another replica within ``TOKEN_CACHE_SECONDS``.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiohttp import web
 
 from services.infra.auth import bearer_token, same_secret, token_digest
-from services.infra.auth_failures import count_failure, refuse_if_limited
+from services.infra.auth_failures import wrong_token
 from services.infra.http import ENGINE_KEY, ProblemError
 from services.infra.secretbox import SecretBox
 from services.infra.ttl_cache import TtlCache
@@ -25,12 +25,18 @@ COOKIE = "ecoute_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class AuthConfig:
-    """Session lifetimes, and the key that seals TOTP secrets (None: 2FA unavailable)."""
+    """Session lifetimes, the key that seals TOTP secrets (None: 2FA unavailable), and the
+    clock that failed attempts are counted by (tests pass their own)."""
 
     limits: SessionLimits = field(default_factory=SessionLimits)
     box: SecretBox | None = None
+    clock: Callable[[], datetime] = utc_now
 
 
 AUTH_CONFIG_KEY = web.AppKey("auth_config", AuthConfig)
@@ -79,7 +85,6 @@ async def _identify(request: web.Request) -> Caller:
         cached = token_cache(request.app).get(digest)
         if cached is not None:
             return cached
-        refuse_if_limited(request, time.monotonic())
     async with request.app[ENGINE_KEY].begin() as conn:
         if token is not None:
             caller = await accounts.caller_of_token(conn, token)
@@ -94,9 +99,10 @@ async def _identify(request: web.Request) -> Caller:
                 401, "Unauthorized", "Sign in, or send an API token as 'Bearer <token>'."
             )
     if caller is None:
+        unknown = "Unknown, expired or revoked credentials."
         if token is not None:
-            count_failure(request, time.monotonic())
-        raise ProblemError(401, "Unauthorized", "Unknown, expired or revoked credentials.")
+            raise wrong_token(request, token, unknown)
+        raise ProblemError(401, "Unauthorized", unknown)
     if caller.via_session and request.method not in SAFE_METHODS:
         sent = request.headers.get("X-CSRF-Token", "")
         if (

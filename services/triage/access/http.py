@@ -12,9 +12,10 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.infra.client_address import client_address
 from services.infra.http import ENGINE_KEY, ProblemError, model_response, read_model
 from services.infra.strings import NO_NUL
-from services.triage.access import accounts, sign_in, store, two_factor
+from services.triage.access import accounts, limits, sign_in, store, two_factor
 from services.triage.access.auth import (
     COOKIE,
     auth_config,
@@ -75,23 +76,26 @@ def unreadable_secret(exc: two_factor.UnreadableSecret) -> ProblemError:
     return ProblemError(503, "Two-factor unavailable", CANNOT_READ + remedy)
 
 
-def _too_many() -> ProblemError:
+def too_many(exc: limits.TooManyFailures, what: str) -> ProblemError:
+    """429 for an (account, address) pair that must wait, or an address that failed too
+    often: ``what`` failed, retry after ``Retry-After``."""
     return ProblemError(
         429,
         "Too Many Requests",
-        "Too many failed sign-ins; try again in 15 minutes.",
-        retry_after=int(accounts.LOGIN_WINDOW.total_seconds()),
+        f"Too many {what} from your address; try again in {exc.retry_after} s.",
+        retry_after=exc.retry_after,
     )
 
 
-def _attempt(request: web.Request) -> sign_in.Attempt:
+def attempt_of(request: web.Request) -> sign_in.Attempt:
+    """Where a sign-in comes from, and this server's rules."""
     config = auth_config(request.app)
     return sign_in.Attempt(
-        address=request.remote,
+        address=client_address(request),
         user_agent=request.headers.get("User-Agent", ""),
         limits=config.limits,
         box=config.box,
-        now=datetime.now(UTC),
+        now=config.clock(),
     )
 
 
@@ -101,10 +105,10 @@ async def login(request: web.Request) -> web.Response:
     engine = request.app[ENGINE_KEY]
     try:
         result = await sign_in.with_password(
-            engine, body.email, body.password, body.workspace_id, _attempt(request)
+            engine, body.email, body.password, body.workspace_id, attempt_of(request)
         )
-    except accounts.TooManyFailures:
-        raise _too_many() from None
+    except limits.TooManyFailures as exc:
+        raise too_many(exc, "failed sign-ins") from None
     except sign_in.WrongCredentials:
         raise ProblemError(401, "Unauthorized", "Wrong e-mail or password.") from None
     except sign_in.ChooseWorkspace as exc:
@@ -115,11 +119,22 @@ async def login(request: web.Request) -> web.Response:
             workspaces=[str(w) for w in exc.workspaces],
         ) from None
     except sign_in.CannotCheckCodes:
-        raise ProblemError(
-            503,
-            "Two-factor unavailable",
-            "This server has no TRIAGE_TWO_FACTOR_KEY, so it cannot check codes.",
-        ) from None
+        raise cannot_check_codes() from None
+    return signed_in_or_code(request, result)
+
+
+def cannot_check_codes() -> ProblemError:
+    return ProblemError(
+        503,
+        "Two-factor unavailable",
+        "This server has no TRIAGE_TWO_FACTOR_KEY, so it cannot check codes.",
+    )
+
+
+def signed_in_or_code(
+    request: web.Request, result: sign_in.SignedIn | sign_in.CodeNeeded
+) -> web.Response:
+    """The session in its cookie, or (two-factor on) the pending token for the code step."""
     if isinstance(result, sign_in.CodeNeeded):
         return model_response(
             CodeNeededOut,
@@ -137,9 +152,9 @@ async def login_code(request: web.Request) -> web.Response:
     body = await read_model(request, LoginCodeIn, 4096, "Invalid sign-in")
     engine = request.app[ENGINE_KEY]
     try:
-        result = await sign_in.with_code(engine, body.pending_token, body.code, _attempt(request))
-    except accounts.TooManyFailures:
-        raise _too_many() from None
+        result = await sign_in.with_code(engine, body.pending_token, body.code, attempt_of(request))
+    except limits.TooManyFailures as exc:
+        raise too_many(exc, "failed sign-ins") from None
     except sign_in.WrongCredentials:
         raise ProblemError(401, "Unauthorized", WRONG_CODE) from None
     except two_factor.UnreadableSecret as exc:

@@ -20,9 +20,10 @@ import segno
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.infra.client_address import client_address
 from services.infra.http import ENGINE_KEY, ProblemError, model_response, read_model
 from services.infra.secretbox import SecretBox
-from services.triage.access import accounts, store, two_factor
+from services.triage.access import accounts, limits, store, two_factor
 from services.triage.access.accounts import Caller
 from services.triage.access.auth import (
     COOKIE,
@@ -31,7 +32,7 @@ from services.triage.access.auth import (
     require_role,
     token_cache,
 )
-from services.triage.access.http import unreadable_secret, uuid_in_path
+from services.triage.access.http import too_many, unreadable_secret, uuid_in_path
 from services.triage.access.schemas import (
     AccessOut,
     AccessRevokedOut,
@@ -100,14 +101,12 @@ async def _proven_by_code(
             box,
             caller,
             body.code,
-            request.remote,
-            datetime.now(UTC),
+            client_address(request),
+            auth_config(request.app).clock(),
             action,
         )
-    except accounts.TooManyFailures:
-        raise ProblemError(
-            429, "Too Many Requests", "Too many wrong codes; try again in 15 minutes."
-        ) from None
+    except limits.TooManyFailures as exc:
+        raise too_many(exc, "wrong codes") from None
     except two_factor.NoEnrolmentWaiting:
         raise ProblemError(
             409, "Nothing to confirm", "Start enrolment first (POST /v1/me/two-factor/enrol)."
@@ -212,13 +211,11 @@ async def change_password(request: web.Request) -> web.Response:
             caller,
             body.current_password,
             body.new_password,
-            request.remote,
-            datetime.now(UTC),
+            client_address(request),
+            auth_config(request.app).clock(),
         )
-    except accounts.TooManyFailures:
-        raise ProblemError(
-            429, "Too Many Requests", "Too many wrong passwords; try again in 15 minutes."
-        ) from None
+    except limits.TooManyFailures as exc:
+        raise too_many(exc, "wrong passwords") from None
     if ended is None:
         raise ProblemError(
             422,
@@ -239,7 +236,7 @@ async def _access_of(request: web.Request, caller: Caller, user_id: uuid.UUID) -
         async with request.app[ENGINE_KEY].connect() as conn:
             found = await accounts.access_of(conn, caller, user_id, datetime.now(UTC), idle)
     except accounts.NoSuchUser:
-        raise _no_such_user() from None
+        raise no_such_user() from None
     return model_response(AccessOut, found)
 
 
@@ -266,7 +263,7 @@ async def revoke_session(request: web.Request) -> web.Response:
 # ---- administration --------------------------------------------------------------------
 
 
-def _no_such_user() -> ProblemError:
+def no_such_user() -> ProblemError:
     return ProblemError(404, "Not Found", "No such user in your workspace.")
 
 
@@ -279,7 +276,7 @@ async def list_users(request: web.Request) -> web.Response:
     return model_response(UsersOut, {"items": items})
 
 
-async def _admin_over_user(request: web.Request) -> tuple[Caller, uuid.UUID]:
+async def admin_over_user(request: web.Request) -> tuple[Caller, uuid.UUID]:
     """An admin caller and the user the path names (each use case then checks that user is
     in the caller's workspace)."""
     caller = await authenticate(request)
@@ -289,20 +286,20 @@ async def _admin_over_user(request: web.Request) -> tuple[Caller, uuid.UUID]:
 
 async def user_sessions(request: web.Request) -> web.Response:
     """A user's live sessions and API tokens (admins)."""
-    caller, user_id = await _admin_over_user(request)
+    caller, user_id = await admin_over_user(request)
     return await _access_of(request, caller, user_id)
 
 
 async def revoke_user_access(request: web.Request) -> web.Response:
     """Sign a user out everywhere: every session and every API token (admins)."""
-    caller, user_id = await _admin_over_user(request)
+    caller, user_id = await admin_over_user(request)
     try:
         async with request.app[ENGINE_KEY].begin() as conn:
             sessions, tokens = await accounts.revoke_user_access(
                 conn, caller, user_id, datetime.now(UTC)
             )
     except accounts.NoSuchUser:
-        raise _no_such_user() from None
+        raise no_such_user() from None
     token_cache(request.app).clear()
     revoked = {"sessions_revoked": sessions, "tokens_revoked": tokens}
     return model_response(AccessRevokedOut, revoked)
@@ -310,12 +307,12 @@ async def revoke_user_access(request: web.Request) -> web.Response:
 
 async def reset_two_factor(request: web.Request) -> web.Response:
     """Turn a user's two-factor off (a lost phone) and end their sessions (admins)."""
-    caller, user_id = await _admin_over_user(request)
+    caller, user_id = await admin_over_user(request)
     try:
         async with request.app[ENGINE_KEY].begin() as conn:
             was_on, ended = await two_factor.reset(conn, caller, user_id, datetime.now(UTC))
     except accounts.NoSuchUser:
-        raise _no_such_user() from None
+        raise no_such_user() from None
     token_cache(request.app).clear()
     reset = {"two_factor": False, "was_enabled": was_on, "sessions_revoked": ended}
     return model_response(TwoFactorResetOut, reset)

@@ -161,6 +161,9 @@ class UserOut(Out):
     role: Role
     two_factor: bool
     must_enrol: bool
+    active: bool
+    deactivated_at: datetime | None
+    has_password: bool  # False: invited or reset, until they use their link
 
 
 class UsersOut(Out):
@@ -175,3 +178,80 @@ class TwoFactorResetOut(Out):
 
 class TwoFactorPolicyOut(Out):
     policy: TwoFactorPolicy
+
+
+# ---- team: invitations, members, one-time links -----------------------------------------
+
+LinkKind = Literal["invitation", "set_password", "sign_in"]
+
+
+class LinkIssuedOut(Out):
+    """A one-time link just issued: shown here, once, and whether it was mailed too."""
+
+    id: uuid.UUID
+    kind: LinkKind
+    email: str
+    role: Role
+    link: str
+    expires_at: datetime
+    mailed: bool
+    mail_error: str | None
+
+
+class ReactivatedOut(LinkIssuedOut):
+    user_id: uuid.UUID
+
+
+class PasswordLinkOut(LinkIssuedOut):
+    user_id: uuid.UUID
+    sessions_revoked: int
+
+
+class WorkspaceCreatedOut(LinkIssuedOut):
+    """The new workspace, its first admin, and the link that admin sets a password with."""
+
+    workspace_id: uuid.UUID
+    user_id: uuid.UUID
+
+
+class InvitationOut(Out):
+    id: uuid.UUID
+    email: str
+    role: Role
+    display_name: str
+    invited_by: uuid.UUID | None
+    created_at: datetime
+    expires_at: datetime
+
+
+class InvitationsOut(Out):
+    items: list[InvitationOut]
+
+
+class InvitationRevokedOut(Out):
+    id: uuid.UUID
+    revoked: Literal[True]
+
+
+class RoleChangedOut(Out):
+    id: uuid.UUID
+    role: Role
+    previous_role: Role
+
+
+class DeactivatedOut(Out):
+    id: uuid.UUID
+    active: Literal[False]
+    sessions_revoked: int
+    tokens_revoked: int
+
+
+class LinkViewOut(Out):
+    """What a live link is, before it is used (never its token)."""
+
+    kind: LinkKind
+    email: str
+    role: Role
+    workspace_name: str
+    expires_at: datetime
+    needs_password: bool

@@ -9,6 +9,7 @@ get the same answer.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.infra.secretbox import SecretBox
-from services.triage.access import accounts, store, two_factor
+from services.triage.access import accounts, limits, passwords, store, two_factor
 from services.triage.access.accounts import SessionLimits
 
 
@@ -80,13 +81,10 @@ async def with_password(
         candidates = [
             c for c in await store.find_login(conn, email) if workspace_id in (None, c[0])
         ]
-        if not candidates:
-            accounts.verify_password(password, None)  # spend the same time
-        matching = [c[:2] for c in candidates if accounts.verify_password(password, c[3])]
-        return matching or None
+        return await _matching(conn, password, candidates) or None
 
-    keys = [f"email:{email.lower()}", accounts.address_key(attempt.address)]
-    matching = await accounts.counted_attempt(engine, keys, attempt.now, check)
+    keys = limits.keys(f"email:{email.lower()}", attempt.address)
+    matching = await limits.counted_attempt(engine, keys, attempt.now, check)
     if matching is None:
         raise WrongCredentials
     if len(matching) > 1:
@@ -102,6 +100,27 @@ async def with_password(
         return await _open(conn, workspace_id, user_id, attempt, "password")
 
 
+async def _matching(
+    conn: AsyncConnection,
+    password: str,
+    candidates: list[tuple[uuid.UUID, uuid.UUID, str, str | None]],
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """(workspace, user) of the candidates whose password this is; an outdated hash of a
+    right password is replaced (argon2id) in the same transaction. No candidate costs one
+    check all the same."""
+    if not candidates:
+        await asyncio.to_thread(passwords.check, password, None)
+        return []
+    matching = []
+    for workspace_id, user_id, _, stored in candidates:
+        checked = await asyncio.to_thread(passwords.check, password, stored)
+        if checked.right:
+            matching.append((workspace_id, user_id))
+            if checked.upgrade is not None:
+                await store.set_password_hash(conn, workspace_id, user_id, checked.upgrade)
+    return matching
+
+
 async def with_code(
     engine: AsyncEngine, pending_token: str, code: str, attempt: Attempt
 ) -> SignedIn:
@@ -114,8 +133,7 @@ async def with_code(
         )
         return pending if box is not None else None  # the attempt counts all the same
 
-    address_key = accounts.address_key(attempt.address)
-    pending = await accounts.counted_attempt(engine, [address_key], now, claim)
+    pending = await limits.counted_attempt(engine, limits.keys(None, attempt.address), now, claim)
     if pending is None or box is None:
         raise WrongCredentials
     workspace_id, user_id = pending
@@ -133,7 +151,7 @@ async def with_code(
         return await _open(conn, workspace_id, user_id, attempt, method)
 
     keys = two_factor.code_keys(workspace_id, user_id, attempt.address)
-    signed_in = await accounts.counted_attempt(engine, keys, now, prove)
+    signed_in = await limits.counted_attempt(engine, keys, now, prove)
     if signed_in is None:
         raise WrongCredentials
     return signed_in
@@ -153,3 +171,20 @@ async def _open(
     await store.audit(conn, workspace_id, user_id, "signed_in", detail={"method": method})
     user = await store.signing_in(conn, workspace_id, user_id)
     return SignedIn(token, csrf, workspace_id, user_id, user.email, user.role, user.must_enrol)
+
+
+async def session_or_code(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    attempt: Attempt,
+    method: str,
+) -> SignedIn | CodeNeeded:
+    """After a first proof other than the sign-in form's (a one-time link): the session, or,
+    with two-factor on, a pending token for the code step, as after a password."""
+    current = await store.enrolment(conn, workspace_id, user_id)
+    if current is not None and current.enabled:
+        if attempt.box is None:
+            raise CannotCheckCodes
+        return CodeNeeded(await two_factor.open_pending(conn, workspace_id, user_id, attempt.now))
+    return await _open(conn, workspace_id, user_id, attempt, method)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -140,13 +140,15 @@ async def user_exists(conn: AsyncConnection, workspace_id: uuid.UUID, user_id: u
 
 
 async def users_and_two_factor(conn: AsyncConnection, workspace_id: uuid.UUID) -> list[Row[Any]]:
-    """(id, email, display_name, role, two_factor) of every user of the workspace."""
+    """(id, email, display_name, role, two_factor, deactivated_at, has_password) of every user
+    of the workspace."""
     rows = (
         await conn.execute(
             text(
                 """
         SELECT u.id, u.email, u.display_name, u.role,
-               coalesce(tf.enabled_at IS NOT NULL, false) AS two_factor
+               coalesce(tf.enabled_at IS NOT NULL, false) AS two_factor,
+               u.deactivated_at, u.password_hash IS NOT NULL AS has_password
         FROM triage.users AS u
         LEFT JOIN triage.two_factor AS tf
                ON tf.workspace_id = u.workspace_id AND tf.user_id = u.id
@@ -207,18 +209,37 @@ async def audit(
 # ---- failed sign-ins -------------------------------------------------------------------
 
 
-async def failure_counts(conn: AsyncConnection, keys: list[str], since: datetime) -> dict[str, int]:
-    """How many failures each key (an e-mail, an address…) has had since ``since``."""
+async def recent_failures(
+    conn: AsyncConnection, keys: list[str], since: datetime, cap: int
+) -> dict[str, tuple[int, datetime]]:
+    """(failures, the latest one's instant) of each key that failed since ``since``, counting
+    no further than ``cap`` (an index range of at most ``cap`` rows per key)."""
     rows = (
         await conn.execute(
             text(
-                "SELECT key, count(*) AS n FROM triage.login_attempts "
-                "WHERE key = ANY(CAST(:keys AS text[])) AND at > :since GROUP BY key"
+                """
+        SELECT k.key, recent.n, recent.last
+        FROM unnest(CAST(:keys AS text[])) AS k(key)
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n, max(at) AS last FROM (
+                SELECT at FROM triage.login_attempts
+                WHERE key = k.key AND at > :since ORDER BY at DESC LIMIT :cap
+            ) AS latest
+        ) AS recent
+        WHERE recent.n > 0
+        """
             ),
-            {"keys": keys, "since": since},
+            {"keys": keys, "since": since, "cap": cap},
         )
     ).all()
-    return {r.key: int(r.n) for r in rows}
+    return {r.key: (int(r.n), r.last) for r in rows}
+
+
+async def forget_failures(conn: AsyncConnection, keys: list[str]) -> None:
+    await conn.execute(
+        text("DELETE FROM triage.login_attempts WHERE key = ANY(CAST(:keys AS text[]))"),
+        {"keys": keys},
+    )
 
 
 async def add_failures(
@@ -285,6 +306,7 @@ async def touch_session(
         FROM triage.users AS u JOIN triage.workspaces AS w ON w.id = u.workspace_id
         WHERE s.digest = :digest AND s.revoked_at IS NULL AND s.expires_at > :now
           AND s.last_seen_at > :idle AND u.workspace_id = s.workspace_id AND u.id = s.user_id
+          AND u.deactivated_at IS NULL
         RETURNING s.workspace_id, s.user_id, u.role, s.csrf_digest, s.id, {ENROLMENT_SQL}
         """
             ),
@@ -441,7 +463,7 @@ async def token_owner(conn: AsyncConnection, token: str) -> Row[Any] | None:
         SELECT t.workspace_id, t.user_id, u.role, {ENROLMENT_SQL} FROM triage.api_tokens AS t
         JOIN triage.users AS u ON u.workspace_id = t.workspace_id AND u.id = t.user_id
         JOIN triage.workspaces AS w ON w.id = u.workspace_id
-        WHERE t.digest = :digest AND t.revoked_at IS NULL
+        WHERE t.digest = :digest AND t.revoked_at IS NULL AND u.deactivated_at IS NULL
         """
             ),
             {"digest": token_digest(token)},
@@ -516,6 +538,303 @@ async def revoke_tokens(
         text(
             "UPDATE triage.api_tokens SET revoked_at = :now "
             "WHERE workspace_id = :ws AND user_id = :user AND revoked_at IS NULL"
+        ),
+        {"now": now, "ws": workspace_id, "user": user_id},
+    )
+    return int(result.rowcount)
+
+
+# ---- the team: members, roles, one-time links ------------------------------------------
+
+
+async def lock_team(conn: AsyncConnection, workspace_id: uuid.UUID) -> None:
+    """Serialise changes to who is an admin in the workspace until the transaction ends (two
+    admins demoting each other at once must not leave it without one)."""
+    await conn.execute(
+        text("SELECT 1 FROM triage.workspaces WHERE id = :ws FOR UPDATE"), {"ws": workspace_id}
+    )
+
+
+async def member(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
+) -> Row[Any] | None:
+    """(email, role, deactivated) of a user of the workspace, or None."""
+    return (
+        await conn.execute(
+            text(
+                "SELECT email, role, deactivated_at IS NOT NULL AS deactivated "
+                "FROM triage.users WHERE workspace_id = :ws AND id = :id"
+            ),
+            {"ws": workspace_id, "id": user_id},
+        )
+    ).first()
+
+
+async def member_by_email(
+    conn: AsyncConnection, workspace_id: uuid.UUID, email: str
+) -> Row[Any] | None:
+    """(id, role, deactivated) of the workspace's user with this e-mail, or None."""
+    return (
+        await conn.execute(
+            text(
+                "SELECT id, role, deactivated_at IS NOT NULL AS deactivated FROM triage.users "
+                "WHERE workspace_id = :ws AND lower(email) = lower(:email)"
+            ),
+            {"ws": workspace_id, "email": email},
+        )
+    ).first()
+
+
+async def add_member(
+    conn: AsyncConnection, workspace_id: uuid.UUID, email: str, display_name: str, role: str
+) -> uuid.UUID | None:
+    """A new user; None if the workspace already has one with this e-mail (left as it is)."""
+    row = (
+        await conn.execute(
+            text(
+                """
+        INSERT INTO triage.users (workspace_id, id, email, display_name, role)
+        VALUES (:ws, :id, :email, :name, :role)
+        ON CONFLICT (workspace_id, lower(email)) DO NOTHING
+        RETURNING id
+        """
+            ),
+            {
+                "ws": workspace_id,
+                "id": uuid.uuid4(),
+                "email": email,
+                "name": display_name,
+                "role": role,
+            },
+        )
+    ).first()
+    return None if row is None else uuid.UUID(str(row.id))
+
+
+async def active_admins(conn: AsyncConnection, workspace_id: uuid.UUID) -> int:
+    return int(
+        (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM triage.users WHERE workspace_id = :ws "
+                    "AND role = 'admin' AND deactivated_at IS NULL"
+                ),
+                {"ws": workspace_id},
+            )
+        ).scalar_one()
+    )
+
+
+async def set_role(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, role: str
+) -> None:
+    await conn.execute(
+        text("UPDATE triage.users SET role = :role WHERE workspace_id = :ws AND id = :id"),
+        {"role": role, "ws": workspace_id, "id": user_id},
+    )
+
+
+async def set_deactivated(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, at: datetime | None
+) -> None:
+    """Deactivate a user at ``at``, or (None) make them active again. Either way they have
+    no password: nothing signs them in until they set one through a link."""
+    await conn.execute(
+        text(
+            "UPDATE triage.users SET deactivated_at = :at, password_hash = NULL "
+            "WHERE workspace_id = :ws AND id = :id"
+        ),
+        {"at": at, "ws": workspace_id, "id": user_id},
+    )
+
+
+async def clear_password(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    await conn.execute(
+        text("UPDATE triage.users SET password_hash = NULL WHERE workspace_id = :ws AND id = :id"),
+        {"ws": workspace_id, "id": user_id},
+    )
+
+
+async def close_pending_logins(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> None:
+    """Password-checked sign-ins of the user still waiting for their code go nowhere."""
+    await conn.execute(
+        text(
+            "UPDATE triage.pending_logins SET used_at = :now "
+            "WHERE workspace_id = :ws AND user_id = :user AND used_at IS NULL"
+        ),
+        {"now": now, "ws": workspace_id, "user": user_id},
+    )
+
+
+async def workspace_name(conn: AsyncConnection, workspace_id: uuid.UUID) -> str | None:
+    name = (
+        await conn.execute(
+            text("SELECT name FROM triage.workspaces WHERE id = :ws"), {"ws": workspace_id}
+        )
+    ).scalar()
+    return None if name is None else str(name)
+
+
+@dataclass(frozen=True, slots=True)
+class NewLink:
+    """A one-time link to keep: whose (``user_id``) or for whom (an invitation's e-mail and
+    role), and by whom."""
+
+    workspace_id: uuid.UUID
+    id: uuid.UUID
+    kind: str
+    user_id: uuid.UUID | None
+    email: str | None
+    role: str | None
+    display_name: str
+    created_by: uuid.UUID | None
+
+
+async def insert_link(
+    conn: AsyncConnection, link: NewLink, token: str, now: datetime, expires_at: datetime
+) -> None:
+    """Keep a link by its token's digest. It replaces the same person's unused link of the
+    same kind, and links dead for 30 days go: they never pile up."""
+    await conn.execute(
+        text(
+            """
+        DELETE FROM triage.account_links
+        WHERE workspace_id = :ws AND (
+            (kind = :kind AND used_at IS NULL
+             AND (user_id = :user OR (user_id IS NULL AND lower(email) = lower(:email))))
+            OR coalesce(used_at, revoked_at, expires_at) < :forget)
+        """
+        ),
+        {
+            "ws": link.workspace_id,
+            "kind": link.kind,
+            "user": link.user_id,
+            "email": link.email,
+            "forget": now - timedelta(days=30),
+        },
+    )
+    await conn.execute(
+        text(
+            """
+        INSERT INTO triage.account_links (digest, workspace_id, id, kind, user_id, email, role,
+                                          display_name, created_by, created_at, expires_at)
+        VALUES (:digest, :ws, :id, :kind, :user, :email, :role, :name, :by, :now, :expires)
+        """
+        ),
+        {
+            "digest": token_digest(token),
+            "ws": link.workspace_id,
+            "id": link.id,
+            "kind": link.kind,
+            "user": link.user_id,
+            "email": link.email,
+            "role": link.role,
+            "name": link.display_name,
+            "by": link.created_by,
+            "now": now,
+            "expires": expires_at,
+        },
+    )
+
+
+# What a link is: its workspace's name and whom it is for (an invitation's e-mail and role,
+# else its user's); ``{links}`` is the table, or the rows an UPDATE returned.
+_LINK_VIEW = """
+    SELECT l.workspace_id, l.id, l.kind, l.user_id, l.expires_at, l.display_name,
+           coalesce(u.email, l.email) AS email, coalesce(u.role, l.role) AS role,
+           w.name AS workspace_name
+    FROM {links} AS l
+    JOIN triage.workspaces AS w ON w.id = l.workspace_id
+    LEFT JOIN triage.users AS u ON u.workspace_id = l.workspace_id AND u.id = l.user_id
+"""
+_LIVE = "l.used_at IS NULL AND l.revoked_at IS NULL AND l.expires_at > :now"
+
+
+async def live_link(conn: AsyncConnection, token: str, now: datetime) -> Row[Any] | None:
+    """What a live link (not used, revoked or expired) is, read only; None if not live."""
+    return (
+        await conn.execute(
+            text(
+                _LINK_VIEW.format(links="triage.account_links")
+                + f"WHERE l.digest = :digest AND {_LIVE}"
+            ),
+            {"digest": token_digest(token), "now": now},
+        )
+    ).first()
+
+
+async def use_link(conn: AsyncConnection, token: str, now: datetime) -> Row[Any] | None:
+    """Mark a live link used — once: of two concurrent uses, the second finds it used — and
+    say what it was (as ``live_link``); None if it was not live."""
+    return (
+        await conn.execute(
+            text(
+                f"""
+        WITH used AS (
+            UPDATE triage.account_links AS l SET used_at = :now
+            WHERE l.digest = :digest AND {_LIVE}
+            RETURNING l.*
+        )
+        """
+                + _LINK_VIEW.format(links="used")
+            ),
+            {"digest": token_digest(token), "now": now},
+        )
+    ).first()
+
+
+async def live_invitations(
+    conn: AsyncConnection, workspace_id: uuid.UUID, now: datetime
+) -> list[Row[Any]]:
+    """(id, email, role, display_name, created_by, created_at, expires_at) of the workspace's
+    invitations not yet accepted, revoked or expired, the newest first."""
+    rows = (
+        await conn.execute(
+            text(
+                """
+        SELECT id, email, role, display_name, created_by, created_at, expires_at
+        FROM triage.account_links
+        WHERE workspace_id = :ws AND kind = 'invitation' AND used_at IS NULL
+          AND revoked_at IS NULL AND expires_at > :now
+        ORDER BY created_at DESC
+        """
+            ),
+            {"ws": workspace_id, "now": now},
+        )
+    ).all()
+    return list(rows)
+
+
+async def revoke_invitation(
+    conn: AsyncConnection, workspace_id: uuid.UUID, link_id: uuid.UUID, now: datetime
+) -> bool:
+    """Revoke an unused invitation; False if there is no such one."""
+    row = (
+        await conn.execute(
+            text(
+                "UPDATE triage.account_links SET revoked_at = :now "
+                "WHERE workspace_id = :ws AND id = :id AND kind = 'invitation' "
+                "AND used_at IS NULL AND revoked_at IS NULL RETURNING 1"
+            ),
+            {"now": now, "ws": workspace_id, "id": link_id},
+        )
+    ).first()
+    return row is not None
+
+
+async def revoke_user_links(
+    conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> int:
+    """Revoke every unused link of the user (password reset, sign-in); how many."""
+    result = await conn.execute(
+        text(
+            "UPDATE triage.account_links SET revoked_at = :now "
+            "WHERE workspace_id = :ws AND user_id = :user AND used_at IS NULL "
+            "AND revoked_at IS NULL"
         ),
         {"now": now, "ws": workspace_id, "user": user_id},
     )

@@ -23,7 +23,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.infra.secretbox import Opened, SecretBox, SecretBoxError
-from services.triage.access import accounts, store
+from services.triage.access import accounts, limits, store
 from services.triage.access.accounts import Caller
 from services.triage.access.store import Enrolment
 from services.triage.domain import two_factor as rules
@@ -86,9 +86,9 @@ async def reseal(
     return await store.replace_secret(conn, workspace_id, user_id, sealed, new)
 
 
-def code_keys(workspace_id: uuid.UUID, user_id: uuid.UUID, address: str | None) -> list[str]:
+def code_keys(workspace_id: uuid.UUID, user_id: uuid.UUID, address: str | None) -> limits.Keys:
     """The rate-limit keys of code checks by this user from this address."""
-    return [f"2fa:{workspace_id}:{user_id}", accounts.address_key(address)]
+    return limits.keys(f"2fa:{workspace_id}:{user_id}", address)
 
 
 # ---- codes -----------------------------------------------------------------------------
@@ -226,7 +226,7 @@ async def proven_by_code(
         return await action(conn, box, caller, code, now)
 
     keys = code_keys(caller.workspace_id, caller.user_id, address)
-    return await accounts.counted_attempt(engine, keys, now, attempt)
+    return await limits.counted_attempt(engine, keys, now, attempt)
 
 
 async def confirm(
@@ -289,6 +289,9 @@ async def users(conn: AsyncConnection, caller: Caller) -> list[dict[str, object]
             "role": r.role,
             "two_factor": r.two_factor,
             "must_enrol": rules.two_factor_required(policy, r.role) and not r.two_factor,
+            "active": r.deactivated_at is None,
+            "deactivated_at": r.deactivated_at,
+            "has_password": r.has_password,
         }
         for r in await store.users_and_two_factor(conn, caller.workspace_id)
     ]

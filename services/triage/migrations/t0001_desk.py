@@ -12,19 +12,16 @@ branch_labels = ("triage",)
 depends_on = "e0001"
 
 
-def upgrade() -> None:
-    op.execute("CREATE SCHEMA IF NOT EXISTS triage")
-    op.execute(
-        """
+UPGRADE = (
+    "CREATE SCHEMA IF NOT EXISTS triage",
+    """
         CREATE TABLE triage.workspaces (
             id         uuid PRIMARY KEY,
             name       text NOT NULL,
             created_at timestamptz NOT NULL DEFAULT now()
         )
-        """
-    )
-    op.execute(
-        """
+        """,
+    """
         CREATE TABLE triage.users (
             workspace_id  uuid NOT NULL REFERENCES triage.workspaces (id),
             id            uuid NOT NULL,
@@ -35,11 +32,9 @@ def upgrade() -> None:
             created_at    timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (workspace_id, id)
         )
-        """
-    )
-    op.execute("CREATE UNIQUE INDEX users_email ON triage.users (workspace_id, lower(email))")
-    op.execute(
-        """
+        """,
+    "CREATE UNIQUE INDEX users_email ON triage.users (workspace_id, lower(email))",
+    """
         CREATE TABLE triage.api_tokens (
             digest       bytea PRIMARY KEY,
             workspace_id uuid NOT NULL,
@@ -49,10 +44,8 @@ def upgrade() -> None:
             revoked_at   timestamptz,
             FOREIGN KEY (workspace_id, user_id) REFERENCES triage.users (workspace_id, id)
         )
-        """
-    )
-    op.execute(
-        """
+        """,
+    """
         CREATE TABLE triage.conversations (
             workspace_id     uuid NOT NULL,
             id               bigint NOT NULL,
@@ -73,14 +66,10 @@ def upgrade() -> None:
             updated_at       timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (workspace_id, id)
         )
-        """
-    )
-    op.execute(
-        "CREATE INDEX conversations_queue ON triage.conversations "
-        "(workspace_id, priority, waiting_since, id) WHERE status = 'open' AND needs_answer"
-    )
-    op.execute(
-        """
+        """,
+    "CREATE INDEX conversations_queue ON triage.conversations "
+    "(workspace_id, priority, waiting_since, id) WHERE status = 'open' AND needs_answer",
+    """
         CREATE TABLE triage.messages (
             workspace_id    uuid NOT NULL,
             id              bigint NOT NULL,
@@ -96,14 +85,10 @@ def upgrade() -> None:
             FOREIGN KEY (workspace_id, conversation_id)
                 REFERENCES triage.conversations (workspace_id, id)
         )
-        """
-    )
-    op.execute(
-        "CREATE INDEX triage_messages_conversation ON triage.messages "
-        "(workspace_id, conversation_id, created_at)"
-    )
-    op.execute(
-        """
+        """,
+    "CREATE INDEX triage_messages_conversation ON triage.messages "
+    "(workspace_id, conversation_id, created_at)",
+    """
         CREATE TABLE triage.decisions (
             workspace_id  uuid NOT NULL,
             message_id    bigint NOT NULL,
@@ -119,12 +104,16 @@ def upgrade() -> None:
             PRIMARY KEY (workspace_id, message_id),
             FOREIGN KEY (workspace_id, message_id) REFERENCES triage.messages (workspace_id, id)
         )
-        """
-    )
-    op.execute(
-        "INSERT INTO events.subscription (topic, consumer) VALUES "
-        "('message.ingested', 'triage') ON CONFLICT DO NOTHING"
-    )
+        """,
+    "INSERT INTO events.subscription (topic, consumer) VALUES "
+    "('message.ingested', 'triage') ON CONFLICT DO NOTHING",
+)
+"""The statements of ``upgrade``, applied in order (one list keeps the function short)."""
+
+
+def upgrade() -> None:
+    for statement in UPGRADE:
+        op.execute(statement)
 
 
 def downgrade() -> None:

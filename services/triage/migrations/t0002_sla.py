@@ -12,19 +12,16 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
-        """
+UPGRADE = (
+    """
         CREATE TABLE triage.sla_policies (
             workspace_id uuid PRIMARY KEY REFERENCES triage.workspaces (id),
             policy       jsonb NOT NULL,
             updated_at   timestamptz NOT NULL DEFAULT now(),
             updated_by   uuid
         )
-        """
-    )
-    op.execute(
-        """
+        """,
+    """
         CREATE TABLE triage.sla_clocks (
             workspace_id       uuid NOT NULL,
             id                 bigint GENERATED ALWAYS AS IDENTITY,
@@ -45,21 +42,13 @@ def upgrade() -> None:
             FOREIGN KEY (workspace_id, conversation_id)
                 REFERENCES triage.conversations (workspace_id, id)
         )
-        """
-    )
-    op.execute(
-        "CREATE INDEX sla_clocks_due ON triage.sla_clocks (next_transition_at) "
-        "WHERE next_transition_at IS NOT NULL"
-    )
-    op.execute(
-        "CREATE UNIQUE INDEX sla_clocks_running ON triage.sla_clocks "
-        "(workspace_id, conversation_id, kind) WHERE stopped_at IS NULL"
-    )
-    op.execute(
-        "CREATE INDEX sla_clocks_conversation ON triage.sla_clocks (workspace_id, conversation_id)"
-    )
-    op.execute(
-        """
+        """,
+    "CREATE INDEX sla_clocks_due ON triage.sla_clocks (next_transition_at) "
+    "WHERE next_transition_at IS NOT NULL",
+    "CREATE UNIQUE INDEX sla_clocks_running ON triage.sla_clocks "
+    "(workspace_id, conversation_id, kind) WHERE stopped_at IS NULL",
+    "CREATE INDEX sla_clocks_conversation ON triage.sla_clocks (workspace_id, conversation_id)",
+    """
         CREATE TABLE triage.sla_clock_log (
             workspace_id uuid NOT NULL,
             id           bigint GENERATED ALWAYS AS IDENTITY,
@@ -69,36 +58,34 @@ def upgrade() -> None:
             state        text NOT NULL,
             PRIMARY KEY (workspace_id, id)
         )
-        """
-    )
-    op.execute("CREATE INDEX sla_clock_log_clock ON triage.sla_clock_log (workspace_id, clock_id)")
-    op.execute(
-        """
+        """,
+    "CREATE INDEX sla_clock_log_clock ON triage.sla_clock_log (workspace_id, clock_id)",
+    """
         CREATE TABLE triage.webhooks (
             workspace_id uuid PRIMARY KEY REFERENCES triage.workspaces (id),
             url          text NOT NULL,
             secret       text NOT NULL,
             created_at   timestamptz NOT NULL DEFAULT now()
         )
-        """
-    )
-    op.execute(
-        """
+        """,
+    """
         ALTER TABLE triage.conversations
             ADD COLUMN sla_rank   smallint NOT NULL DEFAULT 4,
             ADD COLUMN sla_due_at timestamptz
-        """
-    )
-    op.execute("DROP INDEX triage.conversations_queue")
-    op.execute(
-        "CREATE INDEX conversations_queue ON triage.conversations "
-        "(workspace_id, sla_rank, priority, sla_due_at, waiting_since, id) "
-        "WHERE status = 'open' AND needs_answer"
-    )
-    op.execute(
-        "INSERT INTO events.subscription (topic, consumer) VALUES "
-        "('sla.breached', 'triage-webhooks') ON CONFLICT DO NOTHING"
-    )
+        """,
+    "DROP INDEX triage.conversations_queue",
+    "CREATE INDEX conversations_queue ON triage.conversations "
+    "(workspace_id, sla_rank, priority, sla_due_at, waiting_since, id) "
+    "WHERE status = 'open' AND needs_answer",
+    "INSERT INTO events.subscription (topic, consumer) VALUES "
+    "('sla.breached', 'triage-webhooks') ON CONFLICT DO NOTHING",
+)
+"""The statements of ``upgrade``, applied in order (one list keeps the function short)."""
+
+
+def upgrade() -> None:
+    for statement in UPGRADE:
+        op.execute(statement)
 
 
 def downgrade() -> None:

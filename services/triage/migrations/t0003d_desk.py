@@ -12,13 +12,10 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
-        "ALTER TABLE triage.api_tokens ADD COLUMN id uuid NOT NULL DEFAULT gen_random_uuid()"
-    )
-    op.execute("CREATE UNIQUE INDEX api_tokens_id ON triage.api_tokens (workspace_id, id)")
-    op.execute(
-        """
+UPGRADE = (
+    "ALTER TABLE triage.api_tokens ADD COLUMN id uuid NOT NULL DEFAULT gen_random_uuid()",
+    "CREATE UNIQUE INDEX api_tokens_id ON triage.api_tokens (workspace_id, id)",
+    """
         CREATE TABLE triage.sessions (
             digest       bytea PRIMARY KEY,
             workspace_id uuid NOT NULL,
@@ -30,27 +27,21 @@ def upgrade() -> None:
             revoked_at   timestamptz,
             FOREIGN KEY (workspace_id, user_id) REFERENCES triage.users (workspace_id, id)
         )
-        """
-    )
-    op.execute("CREATE INDEX sessions_user ON triage.sessions (workspace_id, user_id)")
-    op.execute(
-        """
+        """,
+    "CREATE INDEX sessions_user ON triage.sessions (workspace_id, user_id)",
+    """
         CREATE TABLE triage.login_attempts (
             key text NOT NULL,
             at  timestamptz NOT NULL DEFAULT now()
         )
-        """
-    )
-    op.execute("CREATE INDEX login_attempts_key ON triage.login_attempts (key, at)")
-    op.execute(
-        """
+        """,
+    "CREATE INDEX login_attempts_key ON triage.login_attempts (key, at)",
+    """
         ALTER TABLE triage.conversations
             ADD COLUMN assignee_id      uuid,
             ADD COLUMN claim_expires_at timestamptz
-        """
-    )
-    op.execute(
-        """
+        """,
+    """
         CREATE TABLE triage.replies (
             workspace_id        uuid NOT NULL,
             id                  uuid NOT NULL,
@@ -73,20 +64,12 @@ def upgrade() -> None:
             FOREIGN KEY (workspace_id, conversation_id)
                 REFERENCES triage.conversations (workspace_id, id)
         )
-        """
-    )
-    op.execute(
-        "CREATE UNIQUE INDEX replies_client_key ON triage.replies "
-        "(workspace_id, author_id, client_key) WHERE client_key IS NOT NULL"
-    )
-    op.execute(
-        "CREATE INDEX replies_conversation ON triage.replies (workspace_id, conversation_id)"
-    )
-    op.execute(
-        "CREATE INDEX replies_same_text ON triage.replies (workspace_id, text_digest, created_at)"
-    )
-    op.execute(
-        """
+        """,
+    "CREATE UNIQUE INDEX replies_client_key ON triage.replies "
+    "(workspace_id, author_id, client_key) WHERE client_key IS NOT NULL",
+    "CREATE INDEX replies_conversation ON triage.replies (workspace_id, conversation_id)",
+    "CREATE INDEX replies_same_text ON triage.replies (workspace_id, text_digest, created_at)",
+    """
         CREATE TABLE triage.notes (
             workspace_id    uuid NOT NULL,
             id              uuid NOT NULL,
@@ -98,11 +81,9 @@ def upgrade() -> None:
             FOREIGN KEY (workspace_id, conversation_id)
                 REFERENCES triage.conversations (workspace_id, id)
         )
-        """
-    )
-    op.execute("CREATE INDEX notes_conversation ON triage.notes (workspace_id, conversation_id)")
-    op.execute(
-        """
+        """,
+    "CREATE INDEX notes_conversation ON triage.notes (workspace_id, conversation_id)",
+    """
         CREATE TABLE triage.saved_replies (
             workspace_id uuid NOT NULL,
             id           uuid NOT NULL,
@@ -112,10 +93,8 @@ def upgrade() -> None:
             created_at   timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (workspace_id, id)
         )
-        """
-    )
-    op.execute(
-        """
+        """,
+    """
         CREATE TABLE triage.audit_log (
             workspace_id    uuid NOT NULL,
             id              bigint GENERATED ALWAYS AS IDENTITY,
@@ -126,15 +105,17 @@ def upgrade() -> None:
             detail          jsonb NOT NULL DEFAULT '{}',
             PRIMARY KEY (workspace_id, id)
         )
-        """
-    )
-    op.execute(
-        "CREATE INDEX audit_conversation ON triage.audit_log (workspace_id, conversation_id)"
-    )
-    op.execute(
-        "INSERT INTO events.subscription (topic, consumer) VALUES "
-        "('reply.delivered', 'triage'), ('reply.failed', 'triage') ON CONFLICT DO NOTHING"
-    )
+        """,
+    "CREATE INDEX audit_conversation ON triage.audit_log (workspace_id, conversation_id)",
+    "INSERT INTO events.subscription (topic, consumer) VALUES "
+    "('reply.delivered', 'triage'), ('reply.failed', 'triage') ON CONFLICT DO NOTHING",
+)
+"""The statements of ``upgrade``, applied in order (one list keeps the function short)."""
+
+
+def upgrade() -> None:
+    for statement in UPGRADE:
+        op.execute(statement)
 
 
 def downgrade() -> None:

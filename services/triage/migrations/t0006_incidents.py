@@ -18,9 +18,8 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
-        """
+UPGRADE = (
+    """
         CREATE TABLE triage.incidents (
             workspace_id   uuid NOT NULL,
             id             bigint GENERATED ALWAYS AS IDENTITY,
@@ -48,14 +47,10 @@ def upgrade() -> None:
             CHECK ((status = 'closed') = (closed_at IS NOT NULL)),
             CHECK ((close_reason = 'merged') = (merged_into IS NOT NULL))
         )
-        """
-    )
-    op.execute(
-        "CREATE INDEX incidents_open ON triage.incidents (workspace_id, last_seen) "
-        "WHERE status = 'open'"
-    )
-    op.execute(
-        """
+        """,
+    "CREATE INDEX incidents_open ON triage.incidents (workspace_id, last_seen) "
+    "WHERE status = 'open'",
+    """
         CREATE TABLE triage.incident_members (
             workspace_id    uuid NOT NULL,
             incident_id     bigint NOT NULL,
@@ -72,18 +67,12 @@ def upgrade() -> None:
             FOREIGN KEY (workspace_id, incident_id) REFERENCES triage.incidents (workspace_id, id),
             FOREIGN KEY (workspace_id, message_id) REFERENCES triage.messages (workspace_id, id)
         )
-        """
-    )
-    op.execute(
-        "CREATE INDEX incident_members_conversation ON triage.incident_members "
-        "(workspace_id, conversation_id)"
-    )
-    op.execute(
-        "CREATE UNIQUE INDEX incident_members_message ON triage.incident_members "
-        "(workspace_id, message_id)"
-    )
-    op.execute(
-        """
+        """,
+    "CREATE INDEX incident_members_conversation ON triage.incident_members "
+    "(workspace_id, conversation_id)",
+    "CREATE UNIQUE INDEX incident_members_message ON triage.incident_members "
+    "(workspace_id, message_id)",
+    """
         CREATE TABLE triage.incident_signals (
             workspace_id    uuid NOT NULL,
             message_id      bigint NOT NULL,
@@ -99,13 +88,10 @@ def upgrade() -> None:
             PRIMARY KEY (workspace_id, message_id),
             FOREIGN KEY (workspace_id, message_id) REFERENCES triage.messages (workspace_id, id)
         )
-        """
-    )
-    op.execute("CREATE INDEX incident_signals_window ON triage.incident_signals (workspace_id, at)")
-    # The detector finds the workspaces with recent signals, and prunes old ones, by time.
-    op.execute("CREATE INDEX incident_signals_recent ON triage.incident_signals (at)")
-    op.execute(
-        """
+        """,
+    "CREATE INDEX incident_signals_window ON triage.incident_signals (workspace_id, at)",
+    "CREATE INDEX incident_signals_recent ON triage.incident_signals (at)",
+    """
         CREATE TABLE triage.incident_history (
             workspace_id uuid NOT NULL,
             id           bigint GENERATED ALWAYS AS IDENTITY,
@@ -119,12 +105,16 @@ def upgrade() -> None:
             PRIMARY KEY (workspace_id, id),
             FOREIGN KEY (workspace_id, incident_id) REFERENCES triage.incidents (workspace_id, id)
         )
-        """
-    )
-    op.execute(
-        "CREATE INDEX incident_history_incident ON triage.incident_history "
-        "(workspace_id, incident_id, id)"
-    )
+        """,
+    "CREATE INDEX incident_history_incident ON triage.incident_history "
+    "(workspace_id, incident_id, id)",
+)
+"""The statements of ``upgrade``, applied in order (one list keeps the function short)."""
+
+
+def upgrade() -> None:
+    for statement in UPGRADE:
+        op.execute(statement)
 
 
 def downgrade() -> None:

@@ -103,6 +103,17 @@ export async function loginCode(pendingToken, code) {
   return answer;
 }
 
+/** What a one-time link is (its token travels in the body, never in a URL). */
+export const linkInfo = (token) => send("POST", "/v1/auth/link", { token }, { allow401: true });
+
+/** Use a one-time link: signed in (or, two-factor on, a pending token for loginCode). */
+export async function acceptLink(token, password) {
+  const body = password ? { token, password } : { token };
+  const answer = await send("POST", "/v1/auth/link/accept", body, { allow401: true });
+  if (answer.csrf_token) setCsrf(answer.csrf_token);
+  return answer;
+}
+
 export async function logout() {
   try {
     await send("POST", "/v1/auth/logout", undefined, { allow401: true });
@@ -151,3 +162,13 @@ export function splitIncident(id, conversationIds, label) {
   if (label) body.label = label;
   return write(`/v1/incidents/${cid(id)}/split`, body);
 }
+
+export const users = () => send("GET", "/v1/users");
+export const invitations = () => send("GET", "/v1/invitations");
+export const invite = (email, role, displayName) =>
+  write("/v1/invitations", { email, role, display_name: displayName || "" });
+export const revokeInvitation = (id) => write(`/v1/invitations/${cid(id)}`, undefined, "DELETE");
+export const setRole = (id, role) => write(`/v1/users/${cid(id)}/role`, { role }, "PUT");
+export const deactivate = (id) => write(`/v1/users/${cid(id)}/deactivate`);
+export const reactivate = (id) => write(`/v1/users/${cid(id)}/reactivate`);
+export const passwordLink = (id, force) => write(`/v1/users/${cid(id)}/password-link`, { force });

@@ -7,6 +7,7 @@ import { IncidentView } from "./incidents.js";
 import { Queue } from "./queue.js";
 import { countdown, duration, learnVocabulary, platformName, vocabulary } from "./format.js";
 import { SecurityDialog, enrol } from "./security.js";
+import { TeamView } from "./team.js";
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 5000;
@@ -74,6 +75,8 @@ const incidents = new IncidentView({
   showInQueue: (incident) => filterByIncident(incident),
 });
 
+const team = new TeamView({ root: $("team"), announce, alert: alertAgent });
+
 /** The queue shows only this incident's conversations (null: all again). */
 function filterByIncident(incident) {
   $("f-incident").value = incident ? String(incident.id) : "";
@@ -100,6 +103,7 @@ function showLogin(reason) {
   queue.render([], null);
   conversation.close();
   incidents.close();
+  team.close();
   filterByIncident(null);
   conversation.drafts.clear();
   revealed.clear();
@@ -109,6 +113,8 @@ function showLogin(reason) {
   $("enrol-screen").hidden = true;
   if ($("security").open) $("security").close();
   $("code-form").hidden = true;
+  $("link-form").hidden = true;
+  fill($("link-form")); // built when a link is opened: no second "Password" field otherwise
   $("login-form").hidden = false;
   $("login-screen").hidden = false;
   $("login-error").textContent = reason || "";
@@ -141,9 +147,13 @@ async function showEnrolment() {
 
 async function showDesk(user) {
   me = user;
+  $("link-form").hidden = true;
+  fill($("link-form"));
   $("enrol-screen").hidden = true;
   conversation.me = user;
   incidents.me = user;
+  team.me = user;
+  $("team-link").hidden = user.role !== "admin";
   $("login-screen").hidden = true;
   $("desk").hidden = false;
   $("account").hidden = false;
@@ -164,6 +174,93 @@ new SecurityDialog({ announce });
 
 let pendingToken = null;
 
+/** After a first proof (a password, a one-time link): the desk, or the code step. */
+async function signedIn(answer, form) {
+  if (answer.two_factor_required) {
+    pendingToken = answer.pending_token;
+    form.hidden = true;
+    $("code-form").hidden = false;
+    $("code-error").textContent = "";
+    $("login-code").value = "";
+    $("login-code").focus();
+    return;
+  }
+  await enter(await api.me());
+}
+
+// ---- one-time links: #signin=…, #invitation=…, #set-password=… --------------------------
+
+const LINK = /^#(signin|invitation|set-password)=([A-Za-z0-9_-]{1,200})$/;
+let linkToken = null;
+
+/** Open the link in the address bar, if any (true), dropping it from the address first. */
+async function openLink() {
+  const match = LINK.exec(location.hash);
+  if (!match) return false;
+  linkToken = match[2];
+  history.replaceState(null, "", location.pathname + location.search);
+  try {
+    const link = await api.linkInfo(linkToken);
+    if (!link.needs_password) {
+      await signedIn(await api.acceptLink(linkToken), $("login-form"));
+      return true;
+    }
+    showLinkForm(link);
+  } catch (failure) {
+    showLogin(failure.message);
+  }
+  return true;
+}
+
+function showLinkForm(link) {
+  showLogin("");
+  $("login-form").hidden = true;
+  const joining = link.kind === "invitation";
+  const field = (id, label, attrs) => [h("label", { for: id }, label), h("input", { id, ...attrs })];
+  const form = fill($("link-form"),
+    h("h2", { id: "link-title", tabIndex: -1 }, joining ? `Join ${link.workspace_name}` : "Set your password"),
+    h("p", {}, joining
+      ? `You are invited as ${link.role}. Choose a password to sign in.`
+      : `A new password for ${link.workspace_name}.`),
+    field("link-email", "E-mail", { name: "username", type: "email", autocomplete: "username", readOnly: true, value: link.email }),
+    field("link-password", "New password (at least 12 characters)", {
+      name: "password", type: "password", autocomplete: "new-password", minLength: 12, required: true,
+    }),
+    field("link-password-again", "The same password again", {
+      name: "again", type: "password", autocomplete: "new-password", minLength: 12, required: true,
+    }),
+    h("p", { id: "link-error", className: "error", role: "alert" }),
+    h("button", { type: "submit", className: "primary" }, "Set password and sign in"));
+  form.hidden = false;
+  $("link-password").focus();
+}
+
+$("link-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const error = $("link-error");
+  const password = form.password.value;
+  if (password.length < 12) error.textContent = "The password needs at least 12 characters.";
+  else if (password !== form.again.value) error.textContent = "The two passwords differ.";
+  else error.textContent = "";
+  if (error.textContent) return form.password.focus();
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const answer = await api.acceptLink(linkToken, password);
+    linkToken = null;
+    await signedIn(answer, form);
+  } catch (failure) {
+    error.textContent = failure.message;
+  } finally {
+    button.disabled = false;
+  }
+});
+
+window.addEventListener("hashchange", () => {
+  if (LINK.test(location.hash)) openLink();
+});
+
 $("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = event.target;
@@ -182,16 +279,7 @@ $("login-form").addEventListener("submit", async (event) => {
     const workspace = $("workspace-choice").hidden ? null : form.workspace_id.value;
     const answer = await api.login(email, password, workspace);
     form.password.value = "";
-    if (answer.two_factor_required) {
-      pendingToken = answer.pending_token;
-      form.hidden = true;
-      $("code-form").hidden = false;
-      $("code-error").textContent = "";
-      $("login-code").value = "";
-      $("login-code").focus();
-      return;
-    }
-    await enter(await api.me());
+    await signedIn(answer, form);
   } catch (failure) {
     if (failure.status === 409 && failure.problem.workspaces) {
       fill(form.workspace_id, failure.problem.workspaces.map((w) => h("option", { value: w }, w)));
@@ -260,6 +348,15 @@ function route() {
   if (location.hash && !location.hash.startsWith("#/")) return; // an in-page link, not a screen
   const match = /^#\/c\/(\d+)$/.exec(location.hash);
   if ((match ? match[1] : null) !== conversation.id) clearAlert();
+  if (location.hash === "#/team") {
+    document.body.dataset.view = "conversation";
+    conversation.close();
+    incidents.close();
+    $("conversation-empty").hidden = true;
+    team.show();
+    return;
+  }
+  team.close();
   const incident = /^#\/i\/(\d+)$/.exec(location.hash);
   if (incident || location.hash === "#/incidents") {
     // An incident (or the list of them) takes the conversation pane.
@@ -485,7 +582,7 @@ document.addEventListener("keydown", (event) => {
     r: () => replyKey(),
     e: () => conversation.id && conversation.setStatus("resolve"),
     "?": () => openHelp(),
-    Escape: () => (conversation.id || !$("incident").hidden) && go(null),
+    Escape: () => (conversation.id || !$("incident").hidden || !$("team").hidden) && go(null),
   };
   const action = keys[event.key];
   if (!action) return;
@@ -507,6 +604,7 @@ function replyKey() {
 // ---- start -----------------------------------------------------------------------------
 
 (async () => {
+  if (await openLink()) return;
   try {
     await enter(await api.me());
   } catch (error) {

@@ -6,7 +6,7 @@ import { clockTime } from "./format.js";
 import { fill, h } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
-const METHODS = { password: "password", totp: "password and code", recovery_code: "password and recovery code" };
+const METHODS = { password: "password", totp: "password and code", recovery_code: "password and recovery code", link: "a one-time link" };
 
 /** The key in groups of four, as authenticator apps show it. */
 function grouped(key) {

@@ -1,4 +1,5 @@
-"""Webhook API: where a workspace's SLA breaches and incidents are sent (leads and admins)."""
+"""Webhook API: where a workspace's SLA breaches and incidents are sent (admins only: such a
+URL often carries a secret in its path, so it is read and set by the same few people)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response, read_model
-from services.triage.access.auth import authenticate
+from services.triage.access.auth import authenticate, require_role
 from services.triage.webhooks import store
 
-EDITORS = ("lead", "admin")
 EVENTS = ["sla.breached"]
-
 
 MAX_URL = 2048
 
@@ -43,8 +42,7 @@ class WebhookIn(BaseModel):
 async def put_webhook(request: web.Request) -> web.Response:
     """Set the breach webhook; the signing secret is shown once, in this answer."""
     caller = await authenticate(request)
-    if caller.role not in EDITORS:
-        raise ProblemError(403, "Forbidden", "Only leads and admins set webhooks.")
+    require_role(caller, "admin")
     url = (await read_model(request, WebhookIn, 8192, "Invalid webhook")).url
     try:
         host = urlsplit(url).hostname
@@ -64,7 +62,9 @@ async def put_webhook(request: web.Request) -> web.Response:
 
 
 async def get_webhook(request: web.Request) -> web.Response:
+    """The URL, never the secret; admins only, as the URL may hold a secret of its own."""
     caller = await authenticate(request)
+    require_role(caller, "admin")
     async with request.app[ENGINE_KEY].connect() as conn:
         found = await store.webhook(conn, caller.workspace_id)
     if found is None:
