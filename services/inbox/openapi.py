@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.inbox.channels.http import ChannelIn
+from services.inbox.channels.http import ChannelIn, ChannelOut, ChannelsOut
+from services.inbox.ingest.http import PROTOBUF, IngestOut
 from services.inbox.ingest.request import BatchIn
-from services.infra.openapi import PROBES, Operation, document
+from services.inbox.webhooks.http import RECEIVERS
+from services.inbox.webhooks.hub import CrcOut, ReceivedOut
+from services.infra.openapi import PROBES, Media, Operation, document
+from services.infra.platforms import CONNECTED
 
-TEXT: dict[str, Any] = {"type": "string"}
+BINARY: dict[str, Any] = {"type": "string", "format": "binary"}
 AUTH = {401: "Missing or unknown inbox token", 403: "A token of another scope"}
+CHANNEL: dict[str, dict[str, Any]] = {
+    "platform": {"enum": list(CONNECTED)},
+    "key": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
+}
+WEBHOOK: dict[str, dict[str, Any]] = {"platform": {"enum": sorted(RECEIVERS)}}
 
 OPERATIONS = [
     *PROBES,
@@ -20,6 +29,11 @@ OPERATIONS = [
         "or binary ecoute.v1.IngestBatch as application/x-protobuf)",
         "ingest",
         body=BatchIn,
+        accepts=(Media(PROTOBUF, "A binary ecoute.v1.IngestBatch (proto/ecoute/v1)", BINARY),),
+        returns=IngestOut,
+        answers_as=(
+            Media(PROTOBUF, "A binary ecoute.v1.IngestResult, when Accept names it", BINARY),
+        ),
         auth="ingest",
         answers={
             200: "Stored and duplicate items",
@@ -36,6 +50,7 @@ OPERATIONS = [
         "/v1/channels",
         "The workspace's channels and their health",
         "channels",
+        returns=ChannelsOut,
         auth="channels",
         answers={200: "Channels", **AUTH},
     ),
@@ -45,6 +60,8 @@ OPERATIONS = [
         "Connect a platform account (the workspace's own credentials, by reference, at an "
         "API host of the platform)",
         "channels",
+        returns=ChannelOut,
+        path_params=CHANNEL,
         body=ChannelIn,
         auth="channels",
         answers={
@@ -61,6 +78,9 @@ OPERATIONS = [
         "/webhooks/{platform}",
         "Platform handshakes (X CRC, Meta verification)",
         "webhooks",
+        returns=CrcOut,
+        answers_as=(Media("text/plain", "Meta: the hub.challenge, echoed"),),
+        path_params=WEBHOOK,
         auth=None,
         answers={
             200: "Handshake answer",
@@ -75,6 +95,8 @@ OPERATIONS = [
         "/webhooks/{platform}",
         "Platform events, signed over the raw body",
         "webhooks",
+        returns=ReceivedOut,
+        path_params=WEBHOOK,
         auth=None,
         answers={
             200: "Acknowledged",

@@ -11,13 +11,14 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, with_config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from typing_extensions import TypedDict
 
 from services.infra.db import describe_error, is_unavailable
 
@@ -71,6 +72,34 @@ def json_response(data: Any, status: int = 200) -> web.Response:
         body=orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC),
         content_type="application/json",
     )
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+@with_config(ConfigDict(extra="forbid"))
+class Out(TypedDict):
+    """The base of every answer's shape: a TypedDict pydantic checks, holding exactly the
+    fields it declares (a view with one more fails validation, in the tests, rather than going
+    out undocumented). A TypedDict rather than a BaseModel: the stores' views are dicts, and
+    checking one hands back a dict orjson writes as before, at about half a model's cost."""
+
+
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _adapter(shape: type[Any]) -> TypeAdapter[Any]:
+    """``shape``'s validator, built on its first answer (building one takes milliseconds)."""
+    adapter = _ADAPTERS.get(shape)
+    if adapter is None:
+        adapter = _ADAPTERS[shape] = TypeAdapter(shape)
+    return adapter
+
+
+def model_response(shape: type[Any], data: Any, status: int = 200) -> web.Response:
+    """``data`` checked against ``shape`` (an ``Out``: the schema the OpenAPI document declares
+    for this answer) and serialised like ``json_response``."""
+    return json_response(_adapter(shape).validate_python(data), status)
 
 
 @web.middleware
@@ -166,9 +195,6 @@ async def read_body(request: web.Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-Model = TypeVar("Model", bound=BaseModel)
-
-
 def path_id(request: web.Request, what: str, name: str = "id") -> int:
     """A row id from the path: a positive integer that fits a bigint, else 404 "No such …"
     (an id that cannot exist is as absent as one that does not)."""
@@ -235,15 +261,24 @@ class Readiness:
 READINESS_KEY = web.AppKey("readiness", Readiness)
 
 
+class AliveOut(Out):
+    status: Literal["alive"]
+
+
+class ReadyOut(Out):
+    status: Literal["ready"]
+    database: Literal["ok"]
+
+
 async def livez(request: web.Request) -> web.Response:
     """Alive if the event loop answers; never touches the database."""
-    return json_response({"status": "alive"})
+    return model_response(AliveOut, {"status": "alive"})
 
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready when the database answers (cached a few seconds)."""
     if await request.app[READINESS_KEY].ready(request.app[ENGINE_KEY]):
-        return json_response({"status": "ready", "database": "ok"})
+        return model_response(ReadyOut, {"status": "ready", "database": "ok"})
     return problem_response(
         503, "Not Ready", "The database cannot be reached.", database="unreachable"
     )

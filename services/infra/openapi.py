@@ -1,9 +1,10 @@
 """Building an OpenAPI 3.1 document from route descriptions and pydantic models.
 
-Each service lists its operations once (method, path, summary, request model, answers); the
-document is built from that list and request schemas come from the same pydantic models the
-handlers validate with, so the two cannot drift apart unnoticed (a test compares the
-document with the router).
+Each service lists its operations once (method, path, summary, request model, answer model,
+answers); the document is built from that list. Request schemas come from the pydantic models
+the handlers validate bodies with, answer schemas from the models the handlers build their
+answers through (``services.infra.http.model_response``), so neither can drift apart from the
+code unnoticed (a test compares the document with the router, and served answers with it).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
 
-from services.infra.http import json_response
+from services.infra.http import AliveOut, ReadyOut, json_response
 
 PROBLEM = {
     "type": "object",
@@ -34,7 +36,30 @@ PROBLEM = {
         },
     },
 }
-OBJECT: dict[str, Any] = {"type": "object"}
+TEXT: dict[str, Any] = {"type": "string"}
+REF = "#/components/schemas/"
+JSON = "application/json"
+PROBLEM_MEDIA = "application/problem+json"
+ROW_ID: dict[str, Any] = {"type": "integer", "format": "int64", "minimum": 1}
+"""A row id in a path (``services.infra.http.path_id``); another workspace's answers 404."""
+UUID: dict[str, Any] = {"type": "string", "format": "uuid"}
+"""A uuid in a path; one that is not a uuid answers 404."""
+SECURITY: dict[str | None, list[dict[str, list[str]]]] = {
+    "bearer": [{"bearer": []}, {"session": []}],
+    "ingest": [{"ingest": []}],
+    "channels": [{"channels": []}],
+    None: [],
+}
+
+
+@dataclass(frozen=True)
+class Media:
+    """A body that is not JSON (a page, an image, protobuf bytes): its media type, and what
+    it holds in words."""
+
+    type: str
+    description: str
+    schema: dict[str, Any] = field(default_factory=lambda: dict(TEXT))
 
 
 @dataclass(frozen=True)
@@ -44,16 +69,34 @@ class Operation:
     summary: str
     tag: str
     body: type[BaseModel] | None = None
-    body_media: str = "application/json"
     answers: dict[int, str] = field(default_factory=dict)  # status -> description
-    success: dict[str, Any] = field(default_factory=lambda: dict(OBJECT))
-    success_media: str = "application/json"
+    returns: Any = None
+    """The shape of its 2xx answers' JSON body, an ``Out`` or a union of them (the handler
+    answers through it with ``services.infra.http.model_response``)."""
+    answers_as: tuple[Media, ...] = ()
+    """Other media its 2xx answers come as (all of them when ``returns`` is None)."""
+    accepts: tuple[Media, ...] = ()
+    """Other media its body may come as, besides ``body`` in JSON."""
     auth: str | None = "bearer"
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
+    path_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> schema
+
+    @property
+    def success_media(self) -> str:
+        """The media type of its usual 2xx answer."""
+        return JSON if self.returns is not None else self.answers_as[0].type
 
 
 PROBES = [
-    Operation("GET", "/livez", "The process answers", "probes", auth=None, answers={200: "Alive"}),
+    Operation(
+        "GET",
+        "/livez",
+        "The process answers",
+        "probes",
+        auth=None,
+        answers={200: "Alive"},
+        returns=AliveOut,
+    ),
     Operation(
         "GET",
         "/readyz",
@@ -61,6 +104,7 @@ PROBES = [
         "probes",
         auth=None,
         answers={200: "Ready", 503: "The database cannot be reached"},
+        returns=ReadyOut,
     ),
     Operation(
         "GET",
@@ -69,8 +113,7 @@ PROBES = [
         "probes",
         auth=None,
         answers={200: "Text exposition format"},
-        success={"type": "string"},
-        success_media="text/plain",
+        answers_as=(Media("text/plain", "Prometheus text exposition format"),),
     ),
 ]
 """The probes and metrics every service serves (services/infra/http.py, metrics.py)."""
@@ -105,78 +148,105 @@ SECURITY_SCHEMES: dict[str, Any] = {
 def document(
     title: str, version: str, description: str, operations: list[Operation]
 ) -> dict[str, Any]:
-    components: dict[str, Any] = {"Problem": PROBLEM}
+    """The OpenAPI document of ``operations``; component schemas from their pydantic models."""
+    components = Components()
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
-        entry: dict[str, Any] = {
-            "summary": op.summary,
-            "tags": [op.tag],
-            "operationId": f"{op.method.lower()}_{op.path.strip('/').replace('/', '_')}".replace(
-                "{", ""
-            )
-            .replace("}", "")
-            .replace("-", "_")
-            .replace(".", "_"),
-            "responses": {},
-        }
-        parameters = [
-            {"name": name[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in op.path.split("/")
-            if name.startswith("{")
-        ]
-        parameters += [
-            {"name": name, "in": "query", "required": False, "schema": schema}
-            for name, schema in op.query.items()
-        ]
-        if parameters:
-            entry["parameters"] = parameters
-        if op.body is not None:
-            schema = op.body.model_json_schema(ref_template="#/components/schemas/{model}")
-            for name, definition in schema.pop("$defs", {}).items():
-                components[name] = definition
-            components[op.body.__name__] = schema
-            entry["requestBody"] = {
-                "required": True,
-                "content": {
-                    op.body_media: {"schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}
-                },
-            }
-        answers = dict(op.answers)
-        if op.body is not None:
-            # Every body is read with a size limit (``read_body``): a larger one answers 413.
-            answers.setdefault(413, "Too large")
-        success = min(answers) if answers else 200
-        for status, description in sorted(answers.items() or [(200, "OK")]):
-            if status < 400:
-                entry["responses"][str(status)] = {
-                    "description": description,
-                    "content": {op.success_media: {"schema": op.success}},
-                }
-            else:
-                entry["responses"][str(status)] = {
-                    "description": description,
-                    "content": {
-                        "application/problem+json": {
-                            "schema": {"$ref": "#/components/schemas/Problem"}
-                        }
-                    },
-                }
-        entry["responses"].setdefault(str(success), {"description": "OK"})
-        if op.auth == "bearer":
-            entry["security"] = [{"bearer": []}, {"session": []}]
-        elif op.auth in ("ingest", "channels"):
-            entry["security"] = [{op.auth: []}]
-        else:
-            entry["security"] = []
-        paths.setdefault(op.path, {})[op.method.lower()] = entry
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, components)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version, "description": description},
         "paths": paths,
-        "components": {
-            "schemas": components,
-            "securitySchemes": SECURITY_SCHEMES,
-        },
+        "components": {"schemas": components.schemas, "securitySchemes": SECURITY_SCHEMES},
+    }
+
+
+class Components:
+    """``components/schemas``: each model once, by name; two models of one name are refused
+    (the later would silently replace the earlier)."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {"Problem": PROBLEM}
+        self._owners: dict[str, Any] = {"Problem": PROBLEM}
+
+    def ref(self, model: Any, mode: JsonSchemaMode) -> dict[str, Any]:
+        """A ``$ref`` to the schema of ``model`` (a request body's model, read: ``validation``;
+        an answer's shape, written: ``serialization``), added with those it refers to; a
+        union of them is its ``anyOf`` of references."""
+        schema = TypeAdapter(model).json_schema(ref_template=REF + "{model}", mode=mode)
+        for name, definition in schema.pop("$defs", {}).items():
+            self._add(name, definition, definition)
+        if not isinstance(model, type):
+            return schema
+        self._add(model.__name__, schema, model)
+        return {"$ref": REF + model.__name__}
+
+    def _add(self, name: str, schema: dict[str, Any], owner: Any) -> None:
+        known = self._owners.setdefault(name, owner)
+        if known is not owner and self.schemas.get(name) != schema:
+            raise ValueError(f"two schemas are named {name!r}: rename one of the models")
+        self.schemas[name] = schema
+
+
+def _operation(op: Operation, components: Components) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "summary": op.summary,
+        "tags": [op.tag],
+        "operationId": _operation_id(op),
+        "responses": _responses(op, components),
+    }
+    parameters = _parameters(op)
+    if parameters:
+        entry["parameters"] = parameters
+    if op.body is not None:
+        content = {JSON: {"schema": components.ref(op.body, "validation")}}
+        entry["requestBody"] = {"required": True, "content": content | _media(op.accepts)}
+    entry["security"] = SECURITY[op.auth]
+    return entry
+
+
+def _media(media: tuple[Media, ...]) -> dict[str, Any]:
+    return {m.type: {"schema": {**m.schema, "description": m.description}} for m in media}
+
+
+def _operation_id(op: Operation) -> str:
+    """``get_v1_conversations_id_sla`` for ``GET /v1/conversations/{id}/sla``."""
+    name = f"{op.method.lower()}_{op.path.strip('/').replace('/', '_')}"
+    for gone, kept in (("{", ""), ("}", ""), ("-", "_"), (".", "_")):
+        name = name.replace(gone, kept)
+    return name
+
+
+def _parameters(op: Operation) -> list[dict[str, Any]]:
+    """Path parameters (each typed: ``Operation.path_params``), then the query's."""
+    names = [part[1:-1] for part in op.path.split("/") if part.startswith("{")]
+    untyped = set(names) - set(op.path_params)
+    if untyped:
+        raise ValueError(f"{op.method} {op.path}: give path_params for {sorted(untyped)}")
+    return [
+        {"name": name, "in": "path", "required": True, "schema": op.path_params[name]}
+        for name in names
+    ] + [
+        {"name": name, "in": "query", "required": False, "schema": schema}
+        for name, schema in op.query.items()
+    ]
+
+
+def _responses(op: Operation, components: Components) -> dict[str, Any]:
+    """Every answer: 2xx with the operation's model (and other media), errors as problems."""
+    if op.returns is None and not op.answers_as:
+        raise ValueError(f"{op.method} {op.path}: say what it answers (returns or answers_as)")
+    answers = dict(op.answers)
+    if op.body is not None:
+        # Every body is read with a size limit (``read_body``): a larger one answers 413.
+        answers.setdefault(413, "Too large")
+    success = _media(op.answers_as)
+    if op.returns is not None:
+        success = {JSON: {"schema": components.ref(op.returns, "serialization")}} | success
+    problem = {PROBLEM_MEDIA: {"schema": {"$ref": REF + "Problem"}}}
+    return {
+        str(status): {"description": description, "content": success if status < 400 else problem}
+        for status, description in sorted(answers.items() or [(200, "OK")])
     }
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.infra.openapi import PROBES, Operation, document
+from services.infra.openapi import PROBES, ROW_ID, UUID, Media, Operation, document
 from services.triage.access.http import LoginCodeIn, LoginIn, TokenIn
-from services.triage.access.http_security import CodeIn, PasswordIn
-from services.triage.access.http_security import PolicyIn as TwoFactorPolicyIn
+from services.triage.access.http_security import CodeIn, PasswordIn, TwoFactorPolicyIn
 from services.triage.access.http_team import (
     AcceptIn,
     InvitationIn,
@@ -16,12 +15,61 @@ from services.triage.access.http_team import (
     RoleIn,
     WorkspaceIn,
 )
+from services.triage.access.schemas import (
+    AccessOut,
+    AccessRevokedOut,
+    DeactivatedOut,
+    EnrolmentOut,
+    InvitationRevokedOut,
+    InvitationsOut,
+    LinkIssuedOut,
+    LinkViewOut,
+    LoginOut,
+    MeOut,
+    NewTokenOut,
+    PasswordChangedOut,
+    PasswordLinkOut,
+    ReactivatedOut,
+    RecoveryCodesOut,
+    RevokedOut,
+    RoleChangedOut,
+    SignedInOut,
+    SignedOutOut,
+    TokensOut,
+    TwoFactorOffOut,
+    TwoFactorOnOut,
+    TwoFactorPolicyOut,
+    TwoFactorResetOut,
+    TwoFactorStatusOut,
+    UsersOut,
+    WorkspaceCreatedOut,
+)
 from services.triage.desk.http import CorrectionIn, NoteIn, ReplyIn, SavedReplyIn
-from services.triage.incidents.http import MergeIn, SplitIn
-from services.triage.incidents.http import NoteIn as IncidentNoteIn
+from services.triage.desk.http_queue import FILTERS
+from services.triage.desk.http_queue import MAX_LIMIT as QUEUE_LIMIT
+from services.triage.desk.schemas import (
+    ClaimOut,
+    ConversationClocksOut,
+    ConversationOut,
+    CorrectionOut,
+    NoteOut,
+    PostedReplyOut,
+    QueueOut,
+    SavedRepliesOut,
+    SavedReplyOut,
+    StatusOut,
+    VocabularyOut,
+)
+from services.triage.incidents.http import KINDS as INCIDENT_KINDS
+from services.triage.incidents.http import MAX_LIMIT as INCIDENTS_LIMIT
+from services.triage.incidents.http import STATUSES as INCIDENT_STATUSES
+from services.triage.incidents.http import IncidentNoteIn, MergeIn, SplitIn
+from services.triage.incidents.schemas import IncidentOut, IncidentsOut
 from services.triage.privacy.http import PersonIn, RetentionIn
-from services.triage.sla.policy import PolicyIn
-from services.triage.webhooks.http import WebhookIn
+from services.triage.privacy.schemas import ErasureOut, ErasuresOut, ExportOut, RetentionOut
+from services.triage.sla.policy import PolicyIn, PolicyOut
+from services.triage.stats.http import StatsOut
+from services.triage.webhooks.http import NewWebhookOut, WebhookIn, WebhookOut
 
 P404 = {404: "No such conversation in your workspace"}
 AUTH = {
@@ -37,31 +85,12 @@ NO_KEY_OPENS = {
     503: "The server has no two-factor key, or none of its keys opens the stored secret "
     "(an old key not listed in TRIAGE_TWO_FACTOR_OLD_KEYS)"
 }
-TEXT: dict[str, Any] = {"type": "string"}
+BY_ROW_ID = {"id": ROW_ID}
+BY_UUID = {"id": UUID}
 QUEUE_QUERY: dict[str, dict[str, Any]] = {
-    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
-    "priority": {"enum": ["P1", "P2", "P3", "P4"]},
-    "platform": {
-        "enum": ["x", "facebook", "instagram", "messenger", "mastodon", "bluesky", "other"]
-    },
-    "intent": {
-        "enum": [
-            "problem",
-            "question",
-            "request",
-            "complaint",
-            "praise",
-            "banter",
-            "spam",
-            "abuse",
-            "brand",
-            "other",
-        ]
-    },
-    "state": {"enum": ["breached", "at_risk", "ok", "paused", "none"]},
-    "language": {"enum": ["fr", "en", "other"]},
-    "mine": {"enum": ["true", "false"]},
-    "incident": {"type": "integer", "minimum": 1},
+    "limit": {"type": "integer", "minimum": 1, "maximum": QUEUE_LIMIT},
+    **{name: {"enum": list(values)} for name, values in FILTERS.items()},
+    "incident": {"type": "integer", "format": "int64", "minimum": 1},
 }
 
 
@@ -71,6 +100,8 @@ def _status(action: str) -> Operation:
         f"/v1/conversations/{{id}}/{action}",
         f"{action.title()} the conversation (the SLA clocks follow)",
         "conversations",
+        returns=StatusOut,
+        path_params=BY_ROW_ID,
         answers={200: "New status", **AUTH, **P404, 409: "Not possible from the current status"},
     )
 
@@ -84,14 +115,14 @@ OPERATIONS = [
         "ui",
         auth=None,
         answers={200: "HTML"},
-        success=TEXT,
-        success_media="text/html",
+        answers_as=(Media("text/html", "The desk's page"),),
     ),
     Operation(
         "POST",
         "/v1/auth/login",
         "Sign in with a password (sets the session cookie)",
         "accounts",
+        returns=LoginOut,
         body=LoginIn,
         auth=None,
         answers={
@@ -110,6 +141,7 @@ OPERATIONS = [
         "/v1/auth/login/code",
         "Second sign-in step: the pending token and a TOTP or recovery code",
         "accounts",
+        returns=SignedInOut,
         body=LoginCodeIn,
         auth=None,
         answers={
@@ -125,6 +157,7 @@ OPERATIONS = [
         "/v1/me/two-factor",
         "My two-factor state (on, pending, required, recovery codes left)",
         "security",
+        returns=TwoFactorStatusOut,
         answers={200: "State", **AUTH},
     ),
     Operation(
@@ -132,6 +165,7 @@ OPERATIONS = [
         "/v1/me/two-factor/enrol",
         "Start enrolment: a new key, its otpauth:// URI and QR code",
         "security",
+        returns=EnrolmentOut,
         answers={201: "Key to add to an authenticator app", **AUTH, 409: "Already on", **NO_KEY},
     ),
     Operation(
@@ -140,14 +174,14 @@ OPERATIONS = [
         "The pending enrolment's QR code",
         "security",
         answers={200: "SVG image", **AUTH, 404: "No enrolment pending", **NO_KEY_OPENS},
-        success=TEXT,
-        success_media="image/svg+xml",
+        answers_as=(Media("image/svg+xml", "A QR code of the otpauth:// URI"),),
     ),
     Operation(
         "POST",
         "/v1/me/two-factor/confirm",
         "Confirm enrolment with a first code (ten recovery codes, shown once)",
         "security",
+        returns=TwoFactorOnOut,
         body=CodeIn,
         answers={200: "On", **AUTH, 409: "Nothing to confirm", **CODE, **NO_KEY_OPENS},
     ),
@@ -156,6 +190,7 @@ OPERATIONS = [
         "/v1/me/two-factor/disable",
         "Turn two-factor off with a fresh code or a recovery code",
         "security",
+        returns=TwoFactorOffOut,
         body=CodeIn,
         answers={200: "Off; other sessions ended", **AUTH, **CODE, **NO_KEY_OPENS},
     ),
@@ -164,6 +199,7 @@ OPERATIONS = [
         "/v1/me/two-factor/recovery-codes",
         "Replace my recovery codes (proven by a fresh TOTP code)",
         "security",
+        returns=RecoveryCodesOut,
         body=CodeIn,
         answers={200: "Ten new codes, shown once", **AUTH, **CODE, **NO_KEY_OPENS},
     ),
@@ -172,6 +208,7 @@ OPERATIONS = [
         "/v1/me/password",
         "Change my password (proven by the current one); other sessions end",
         "security",
+        returns=PasswordChangedOut,
         body=PasswordIn,
         answers={
             200: "Changed",
@@ -185,6 +222,7 @@ OPERATIONS = [
         "/v1/sessions",
         "My live sessions and API tokens",
         "security",
+        returns=AccessOut,
         answers={200: "Sessions and tokens", **AUTH},
     ),
     Operation(
@@ -192,6 +230,8 @@ OPERATIONS = [
         "/v1/sessions/{id}",
         "End a session (mine; an admin: anyone's in the workspace)",
         "security",
+        returns=RevokedOut,
+        path_params=BY_UUID,
         answers={200: "Ended", **AUTH, 404: "No such session"},
     ),
     Operation(
@@ -199,6 +239,7 @@ OPERATIONS = [
         "/v1/users",
         "The workspace's users and their two-factor state (admins)",
         "security",
+        returns=UsersOut,
         answers={200: "Users", **AUTH},
     ),
     Operation(
@@ -206,6 +247,8 @@ OPERATIONS = [
         "/v1/users/{id}/sessions",
         "A user's live sessions and API tokens (admins)",
         "security",
+        returns=AccessOut,
+        path_params=BY_UUID,
         answers={200: "Sessions and tokens", **AUTH, 404: "No such user in your workspace"},
     ),
     Operation(
@@ -213,6 +256,8 @@ OPERATIONS = [
         "/v1/users/{id}/sessions",
         "Sign a user out everywhere: sessions and API tokens (admins)",
         "security",
+        returns=AccessRevokedOut,
+        path_params=BY_UUID,
         answers={200: "Revoked", **AUTH, 404: "No such user in your workspace"},
     ),
     Operation(
@@ -220,6 +265,8 @@ OPERATIONS = [
         "/v1/users/{id}/two-factor/reset",
         "Turn a user's two-factor off and end their sessions (admins)",
         "security",
+        returns=TwoFactorResetOut,
+        path_params=BY_UUID,
         answers={200: "Reset", **AUTH, 404: "No such user in your workspace"},
     ),
     Operation(
@@ -227,6 +274,7 @@ OPERATIONS = [
         "/v1/workspace/two-factor",
         "Who must use two-factor in this workspace",
         "security",
+        returns=TwoFactorPolicyOut,
         answers={200: "The policy", **AUTH},
     ),
     Operation(
@@ -234,25 +282,40 @@ OPERATIONS = [
         "/v1/workspace/two-factor",
         "Require two-factor of nobody, leads and admins, or everyone (admins)",
         "security",
+        returns=TwoFactorPolicyOut,
         body=TwoFactorPolicyIn,
         answers={200: "Saved", **AUTH, 422: "Unknown policy", **NO_KEY},
     ),
     Operation(
-        "POST", "/v1/auth/logout", "Sign out", "accounts", answers={200: "Signed out", **AUTH}
+        "POST",
+        "/v1/auth/logout",
+        "Sign out",
+        "accounts",
+        returns=SignedOutOut,
+        answers={200: "Signed out", **AUTH},
     ),
     Operation(
         "GET",
         "/v1/me",
         "Who I am (and a fresh CSRF token for a session)",
         "accounts",
+        returns=MeOut,
         answers={200: "The caller", **AUTH},
     ),
-    Operation("GET", "/v1/tokens", "My API tokens", "accounts", answers={200: "Tokens", **AUTH}),
+    Operation(
+        "GET",
+        "/v1/tokens",
+        "My API tokens",
+        "accounts",
+        returns=TokensOut,
+        answers={200: "Tokens", **AUTH},
+    ),
     Operation(
         "POST",
         "/v1/tokens",
         "Create an API token (its value is shown once)",
         "accounts",
+        returns=NewTokenOut,
         body=TokenIn,
         answers={201: "Created", **AUTH, 422: "Invalid body"},
     ),
@@ -261,6 +324,8 @@ OPERATIONS = [
         "/v1/tokens/{id}",
         "Revoke an API token",
         "accounts",
+        returns=RevokedOut,
+        path_params=BY_UUID,
         answers={200: "Revoked", **AUTH, 404: "No such token"},
     ),
     Operation(
@@ -268,14 +333,24 @@ OPERATIONS = [
         "/v1/queue",
         "Conversations waiting for an answer, most urgent first",
         "queue",
+        returns=QueueOut,
         query=QUEUE_QUERY,
         answers={200: "The queue", **AUTH, 422: "Invalid filter"},
+    ),
+    Operation(
+        "GET",
+        "/v1/vocabulary",
+        "The platforms and intents the queue filters by and agents correct to",
+        "queue",
+        returns=VocabularyOut,
+        answers={200: "The values", **AUTH},
     ),
     Operation(
         "POST",
         "/v1/queue/claim-next",
         "Claim the most urgent unclaimed conversation",
         "queue",
+        returns=ClaimOut,
         answers={200: "Claimed", **AUTH, 404: "Nothing is waiting", 503: "Try again"},
     ),
     Operation(
@@ -283,6 +358,8 @@ OPERATIONS = [
         "/v1/conversations/{id}",
         "A conversation: thread, triage, replies, notes",
         "conversations",
+        returns=ConversationOut,
+        path_params=BY_ROW_ID,
         answers={200: "The conversation", **AUTH, **P404},
     ),
     Operation(
@@ -290,6 +367,8 @@ OPERATIONS = [
         "/v1/conversations/{id}/claim",
         "Claim (or renew the claim on) it",
         "conversations",
+        returns=ClaimOut,
+        path_params=BY_ROW_ID,
         answers={200: "Claimed", **AUTH, **P404, 409: "Another agent holds it"},
     ),
     Operation(
@@ -297,6 +376,8 @@ OPERATIONS = [
         "/v1/conversations/{id}/release",
         "Release my claim",
         "conversations",
+        returns=ClaimOut,
+        path_params=BY_ROW_ID,
         answers={200: "Released", **AUTH, **P404, 409: "Not held by you"},
     ),
     Operation(
@@ -304,6 +385,8 @@ OPERATIONS = [
         "/v1/conversations/{id}/replies",
         "Reply (delivered by the inbox)",
         "conversations",
+        returns=PostedReplyOut,
+        path_params=BY_ROW_ID,
         body=ReplyIn,
         answers={
             200: "Already sent with this client_key",
@@ -319,6 +402,8 @@ OPERATIONS = [
         "/v1/conversations/{id}/notes",
         "Add an internal note",
         "conversations",
+        returns=NoteOut,
+        path_params=BY_ROW_ID,
         body=NoteIn,
         answers={201: "Noted", **AUTH, **P404, 422: "Invalid body"},
     ),
@@ -330,6 +415,8 @@ OPERATIONS = [
         "/v1/conversations/{id}/sla",
         "The conversation's SLA clocks and history",
         "sla",
+        returns=ConversationClocksOut,
+        path_params=BY_ROW_ID,
         answers={200: "Clocks", **AUTH, **P404},
     ),
     Operation(
@@ -337,6 +424,7 @@ OPERATIONS = [
         "/v1/sla/policies",
         "The workspace's SLA policy",
         "sla",
+        returns=PolicyOut,
         answers={200: "The policy", **AUTH},
     ),
     Operation(
@@ -344,6 +432,7 @@ OPERATIONS = [
         "/v1/sla/policies",
         "Replace the SLA policy (leads and admins)",
         "sla",
+        returns=PolicyOut,
         body=PolicyIn,
         answers={
             200: "Saved",
@@ -358,6 +447,7 @@ OPERATIONS = [
         "/v1/webhooks",
         "The breach webhook's URL (admins)",
         "sla",
+        returns=WebhookOut,
         answers={200: "The webhook", **AUTH, 404: "No webhook is set"},
     ),
     Operation(
@@ -365,6 +455,7 @@ OPERATIONS = [
         "/v1/webhooks",
         "Set the breach webhook (admins; the secret is shown once)",
         "sla",
+        returns=NewWebhookOut,
         body=WebhookIn,
         answers={200: "Saved", **AUTH, 422: "Invalid URL or body"},
     ),
@@ -373,6 +464,8 @@ OPERATIONS = [
         "/v1/messages/{id}/correction",
         "Correct a triage decision (stored as feedback for training)",
         "conversations",
+        returns=CorrectionOut,
+        path_params=BY_ROW_ID,
         body=CorrectionIn,
         answers={
             201: "Recorded",
@@ -386,6 +479,7 @@ OPERATIONS = [
         "/v1/saved-replies",
         "Saved replies (starting points)",
         "replies",
+        returns=SavedRepliesOut,
         answers={200: "Saved replies", **AUTH},
     ),
     Operation(
@@ -393,6 +487,7 @@ OPERATIONS = [
         "/v1/saved-replies",
         "Add a saved reply (leads and admins)",
         "replies",
+        returns=SavedReplyOut,
         body=SavedReplyIn,
         answers={201: "Added", **AUTH, 422: "Invalid body"},
     ),
@@ -401,6 +496,7 @@ OPERATIONS = [
         "/v1/stats",
         "First response, attainment, backlog, answers (leads)",
         "stats",
+        returns=StatsOut,
         query={"days": {"type": "integer", "minimum": 1, "maximum": 90}},
         answers={200: "Figures", **AUTH, 422: "Invalid period"},
     ),
@@ -410,14 +506,20 @@ OPERATIONS = [
         "Live changes as Server-Sent Events (Last-Event-ID resumes)",
         "queue",
         answers={200: "An event stream", **AUTH, 422: "Invalid Last-Event-ID"},
-        success=TEXT,
-        success_media="text/event-stream",
+        answers_as=(
+            Media(
+                "text/event-stream",
+                "Events named change, each an id: line and a data: line holding "
+                '{"conversation_id": <id>, "change": <what changed>}; comments keep it alive',
+            ),
+        ),
     ),
     Operation(
         "POST",
         "/v1/privacy/erasures",
         "Erase a person from both services (admins); progress per service",
         "privacy",
+        returns=ErasureOut,
         body=PersonIn,
         answers={
             200: "The same identities are already being erased: that request",
@@ -432,6 +534,7 @@ OPERATIONS = [
         "/v1/privacy/erasures",
         "Erasure requests, newest first (admins)",
         "privacy",
+        returns=ErasuresOut,
         answers={200: "Requests", **AUTH},
     ),
     Operation(
@@ -439,6 +542,8 @@ OPERATIONS = [
         "/v1/privacy/erasures/{id}",
         "An erasure request: pending or done, per service (admins)",
         "privacy",
+        returns=ErasureOut,
+        path_params=BY_UUID,
         answers={200: "The request", **AUTH, 404: "No such request in your workspace"},
     ),
     Operation(
@@ -446,6 +551,7 @@ OPERATIONS = [
         "/v1/privacy/exports",
         "Export a person's data as JSON (admins)",
         "privacy",
+        returns=ExportOut,
         body=PersonIn,
         answers={200: "Their data", **AUTH, 413: "Too large", 422: "Invalid identities"},
     ),
@@ -454,6 +560,7 @@ OPERATIONS = [
         "/v1/privacy/retention",
         "How long idle conversations are kept (admins)",
         "privacy",
+        returns=RetentionOut,
         answers={200: "The retention setting", **AUTH},
     ),
     Operation(
@@ -461,6 +568,7 @@ OPERATIONS = [
         "/v1/privacy/retention",
         "Set how long idle conversations are kept; null keeps them (admins)",
         "privacy",
+        returns=RetentionOut,
         body=RetentionIn,
         answers={200: "Saved", **AUTH, 413: "Too large", 422: "Invalid body"},
     ),
@@ -474,10 +582,11 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents",
         "Incidents (bursts of similar problems), open first",
         "incidents",
+        returns=IncidentsOut,
         query={
-            "status": {"enum": ["open", "closed"]},
-            "kind": {"enum": ["customer", "moderation"]},
-            "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+            "status": {"enum": list(INCIDENT_STATUSES)},
+            "kind": {"enum": list(INCIDENT_KINDS)},
+            "limit": {"type": "integer", "minimum": 1, "maximum": INCIDENTS_LIMIT},
         },
         answers={200: "Incidents", **AUTH, 422: "Invalid filter"},
     ),
@@ -486,6 +595,8 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}",
         "An incident: label, figures, samples, its conversations, status note, history",
         "incidents",
+        returns=IncidentOut,
+        path_params=BY_ROW_ID,
         answers={200: "The incident", **AUTH, **INCIDENT_404},
     ),
     Operation(
@@ -493,6 +604,8 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}/note",
         "Write the status note agents start their replies from (leads and admins)",
         "incidents",
+        returns=IncidentOut,
+        path_params=BY_ROW_ID,
         body=IncidentNoteIn,
         answers={200: "The incident", **LEADS, **INCIDENT_404, 422: "Invalid body"},
     ),
@@ -501,6 +614,8 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}/merge",
         "Merge the incident named in the body into this one (leads and admins)",
         "incidents",
+        returns=IncidentOut,
+        path_params=BY_ROW_ID,
         body=MergeIn,
         answers={
             200: "The merged incident",
@@ -515,6 +630,8 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}/split",
         "Move the chosen conversations to a new incident (leads and admins)",
         "incidents",
+        returns=IncidentOut,
+        path_params=BY_ROW_ID,
         body=SplitIn,
         answers={
             201: "The new incident",
@@ -529,6 +646,8 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}/close",
         "Close by hand; its conversations stay open (leads and admins)",
         "incidents",
+        returns=IncidentOut,
+        path_params=BY_ROW_ID,
         answers={200: "The incident", **LEADS, **INCIDENT_404, 409: "Already closed"},
     ),
     Operation(
@@ -536,6 +655,8 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}/reopen",
         "Reopen a closed incident (leads and admins)",
         "incidents",
+        returns=IncidentOut,
+        path_params=BY_ROW_ID,
         answers={200: "The incident", **LEADS, **INCIDENT_404, 409: "Open, or merged away"},
     ),
 ]
@@ -558,6 +679,7 @@ TEAM_OPERATIONS = [
         "reading it does not use it",
         "accounts",
         body=LinkIn,
+        returns=LinkViewOut,
         auth=None,
         answers={200: "The link", **LINKS, 422: "Invalid body"},
     ),
@@ -568,6 +690,7 @@ TEAM_OPERATIONS = [
         "cookie; with two-factor on, a pending token for the code step)",
         "accounts",
         body=AcceptIn,
+        returns=LoginOut,
         auth=None,
         answers={
             200: "Signed in, or a pending token for the code step",
@@ -582,6 +705,7 @@ TEAM_OPERATIONS = [
         "/v1/invitations",
         "Invitations waiting to be accepted (admins)",
         "team",
+        returns=InvitationsOut,
         answers={200: "Invitations", **AUTH},
     ),
     Operation(
@@ -591,6 +715,7 @@ TEAM_OPERATIONS = [
         "configured (admins)",
         "team",
         body=InvitationIn,
+        returns=LinkIssuedOut,
         answers={201: ISSUED, **AUTH, 409: "Already a member", 422: "Invalid body"},
     ),
     Operation(
@@ -598,6 +723,8 @@ TEAM_OPERATIONS = [
         "/v1/invitations/{id}",
         "Revoke an invitation (admins)",
         "team",
+        returns=InvitationRevokedOut,
+        path_params=BY_UUID,
         answers={200: "Revoked", **AUTH, 404: "No such invitation waiting in your workspace"},
     ),
     Operation(
@@ -606,6 +733,8 @@ TEAM_OPERATIONS = [
         "Change a user's role, at once (admins)",
         "team",
         body=RoleIn,
+        returns=RoleChangedOut,
+        path_params=BY_UUID,
         answers={
             200: "Changed",
             **AUTH,
@@ -619,6 +748,8 @@ TEAM_OPERATIONS = [
         "/v1/users/{id}/deactivate",
         "Deactivate a user: password, sessions, API tokens and links end now (admins)",
         "team",
+        returns=DeactivatedOut,
+        path_params=BY_UUID,
         answers={
             200: "Deactivated",
             **AUTH,
@@ -631,6 +762,8 @@ TEAM_OPERATIONS = [
         "/v1/users/{id}/reactivate",
         "Reactivate a user, with a one-time link to set a new password (admins)",
         "team",
+        returns=ReactivatedOut,
+        path_params=BY_UUID,
         answers={200: ISSUED, **AUTH, **USER_404, 409: "Active already"},
     ),
     Operation(
@@ -640,6 +773,8 @@ TEAM_OPERATIONS = [
         "the user's sessions end now (admins)",
         "team",
         body=PasswordLinkIn,
+        returns=PasswordLinkOut,
+        path_params=BY_UUID,
         answers={200: ISSUED, **AUTH, **USER_404, 409: "Deactivated", 422: "Invalid body"},
     ),
     Operation(
@@ -649,6 +784,7 @@ TEAM_OPERATIONS = [
         "password (admins)",
         "team",
         body=WorkspaceIn,
+        returns=WorkspaceCreatedOut,
         answers={201: ISSUED, **AUTH, 422: "Invalid body"},
     ),
 ]

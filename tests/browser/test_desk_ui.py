@@ -19,7 +19,9 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from fakes.mastodon import MastodonState
 from fakes.mastodon import create_app as create_fake_mastodon
 from services.inbox.app import create_app as create_inbox
+from services.infra.platforms import PLATFORMS
 from services.triage.app import create_app as create_triage
+from services.triage.domain.model import INTENTS
 from tests.browser.harness import (
     CHROMIUM_ARGS,
     PASSWORD,
@@ -177,6 +179,16 @@ async def test_an_agent_works_a_conversation_from_the_keyboard_and_sees_the_repl
     await expect(rows(page)).to_have_count(1)
     await expect(rows(page).first).to_contain_text(HACKED)
     await page.get_by_label("Priority").select_option("")
+    await expect(rows(page)).to_have_count(5)
+    # The platforms and intents to filter by are the server's (GET /v1/vocabulary).
+    platforms = page.locator("#f-platform option")
+    assert await platforms.evaluate_all("o => o.map(e => e.value)") == ["", *PLATFORMS]
+    await expect(platforms.nth(1 + PLATFORMS.index("mastodon"))).to_have_text("Mastodon")
+    intents = page.locator("#f-intent option")
+    assert await intents.evaluate_all("o => o.map(e => e.value)") == ["", *INTENTS]
+    await page.get_by_label("Platform").select_option("mastodon")
+    await expect(rows(page)).to_have_count(1)
+    await page.get_by_label("Platform").select_option("")
     await expect(rows(page)).to_have_count(5)
 
     await page.locator(".skip").focus()

@@ -56,6 +56,7 @@ ROLES: dict[Key, str] = {
     ("POST", "/v1/tokens"): "agent",
     ("DELETE", "/v1/tokens/{id}"): "agent",
     ("GET", "/v1/queue"): "agent",
+    ("GET", "/v1/vocabulary"): "agent",
     ("POST", "/v1/queue/claim-next"): "agent",
     ("GET", "/v1/conversations/{id}"): "agent",
     ("POST", "/v1/conversations/{id}/claim"): "agent",

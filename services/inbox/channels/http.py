@@ -9,7 +9,8 @@ inbox reads them from its secret store, in the caller's workspace only.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
@@ -18,8 +19,8 @@ from services.inbox.channels import store as channels
 from services.inbox.channels import usecases
 from services.inbox.channels.credentials import CredentialStore
 from services.inbox.ingest.auth import ingest_token, workspace_of
-from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
-from services.infra.platforms import CONNECTED
+from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response, read_model
+from services.infra.platforms import CONNECTED, Platform
 from services.infra.strings import NO_NUL
 
 CREDENTIALS_KEY = web.AppKey("channel_credentials", CredentialStore)
@@ -33,6 +34,27 @@ class ChannelIn(BaseModel):
     credentials_ref: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     polling: bool = True
     poll_seconds: Annotated[int, Field(ge=5, le=86_400)] = 60
+
+
+class ChannelOut(Out):
+    """A channel as the API shows it: never its credentials, only their reference."""
+
+    platform: Platform
+    key: str
+    account_id: str
+    base_url: str
+    credentials_ref: str
+    polling: bool
+    poll_seconds: int
+    health: Literal["ok", "rate_limited", "needs_reauth", "failing"]
+    health_detail: str
+    cursor: dict[str, Any]  # where polling resumes, as the platform's connector keeps it
+    last_success_at: datetime | None
+    next_poll_at: datetime | None
+
+
+class ChannelsOut(Out):
+    items: list[ChannelOut]
 
 
 async def _workspace(request: web.Request) -> uuid.UUID:
@@ -70,14 +92,14 @@ async def put_channel(request: web.Request) -> web.Response:
             raise ProblemError(
                 409, "Conflict", detail, errors=[{"pointer": "/account_id", "detail": detail}]
             ) from None
-    return json_response(channel)
+    return model_response(ChannelOut, channel)
 
 
 async def get_channels(request: web.Request) -> web.Response:
     workspace = await _workspace(request)
     async with request.app[ENGINE_KEY].connect() as conn:
         found = await channels.list_channels(conn, workspace)
-    return json_response({"items": found})
+    return model_response(ChannelsOut, {"items": found})
 
 
 def add_routes(app: web.Application) -> None:

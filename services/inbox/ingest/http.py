@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Literal
 
 from aiohttp import web
 
@@ -17,8 +18,9 @@ from services.inbox.settings import InboxSettings
 from services.infra.http import (
     ENGINE_KEY,
     REQUEST_ID_KEY,
+    Out,
     ProblemError,
-    json_response,
+    model_response,
     read_body,
 )
 
@@ -28,6 +30,22 @@ SETTINGS_KEY = web.AppKey("settings", InboxSettings)
 METRICS_KEY = web.AppKey("metrics", InboxMetrics)
 
 PROTOBUF = "application/x-protobuf"
+
+
+class IngestItemOut(Out):
+    index: int  # the item's place in the batch
+    external_id: str
+    status: Literal["stored", "duplicate"]
+    message_id: int
+    conversation_id: int
+
+
+class IngestOut(Out):
+    """What became of each item (JSON; ``ecoute.v1.IngestResult`` when protobuf is asked)."""
+
+    stored: int
+    duplicates: int
+    items: list[IngestItemOut]
 
 
 async def ingest(request: web.Request) -> web.Response:
@@ -79,7 +97,8 @@ async def ingest(request: web.Request) -> web.Response:
 
 
 def _json_result(results: list[ItemResult], stored: int) -> web.Response:
-    return json_response(
+    return model_response(
+        IngestOut,
         {
             "stored": stored,
             "duplicates": len(results) - stored,
@@ -93,7 +112,7 @@ def _json_result(results: list[ItemResult], stored: int) -> web.Response:
                 }
                 for r in results
             ],
-        }
+        },
     )
 
 

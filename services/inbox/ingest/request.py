@@ -24,6 +24,7 @@ from pydantic.alias_generators import to_camel
 
 from ecoute.v1 import ingest_pb2
 from services.inbox.domain.messages import Incoming, normalise_text
+from services.infra.platforms import Platform
 from services.infra.strings import NO_NUL
 
 # Postgres text cannot hold NUL: refuse it rather than lose data (services/infra/strings.py).
@@ -61,7 +62,7 @@ class AuthorIn(BaseModel):
 class MessageIn(BaseModel):
     model_config = _MODEL_CONFIG
 
-    platform: Literal["x", "facebook", "instagram", "messenger", "mastodon", "bluesky", "other"]
+    platform: Platform
     channel: Annotated[
         str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
     ]

@@ -31,9 +31,9 @@ import logging
 from aiohttp import web
 
 from services.inbox.domain.meta import Notification, read_notification
-from services.inbox.webhooks.hub import MAX_WEBHOOK_BYTES, WebhookHub
+from services.inbox.webhooks.hub import MAX_WEBHOOK_BYTES, WebhookHub, acknowledged
 from services.infra.auth import same_secret
-from services.infra.http import ProblemError, json_response, read_body
+from services.infra.http import ProblemError, read_body
 
 log = logging.getLogger("ecoute.inbox.webhooks.meta")
 
@@ -85,7 +85,7 @@ async def receive(request: web.Request, hub: WebhookHub) -> web.StreamResponse:
     except (ValueError, RecursionError):
         hub.count(PLATFORM, "malformed")
         log.warning("meta webhook body is not JSON", extra={"bytes": len(body)})
-        return _acknowledged()
+        return acknowledged()
     notification = read_notification(payload)
     stored = 0
     for account_id, messages in notification.messages.items():
@@ -104,7 +104,7 @@ async def receive(request: web.Request, hub: WebhookHub) -> web.StreamResponse:
             "malformed": notification.malformed,
         },
     )
-    return _acknowledged()
+    return acknowledged()
 
 
 def _outcome(notification: Notification, stored: int) -> str:
@@ -115,10 +115,6 @@ def _outcome(notification: Notification, stored: int) -> str:
     if notification.malformed:
         return "malformed"
     return "ignored"
-
-
-def _acknowledged() -> web.Response:
-    return json_response({"status": "received"})
 
 
 def _handshake(request: web.Request, hub: WebhookHub) -> web.Response:

@@ -29,9 +29,9 @@ import logging
 from aiohttp import web
 
 from services.inbox.domain.x import account_activity
-from services.inbox.webhooks.hub import MAX_WEBHOOK_BYTES, WebhookHub
+from services.inbox.webhooks.hub import MAX_WEBHOOK_BYTES, CrcOut, WebhookHub, acknowledged
 from services.infra.auth import same_secret
-from services.infra.http import ProblemError, json_response, read_body
+from services.infra.http import ProblemError, model_response, read_body
 
 log = logging.getLogger("ecoute.inbox.webhooks.x")
 
@@ -86,11 +86,11 @@ def _crc(request: web.Request, hub: WebhookHub, secret: str) -> web.Response:
         hub.count(PLATFORM, "malformed")
         raise ProblemError(400, "Bad Request", "A CRC check needs ?crc_token=.")
     hub.count(PLATFORM, "handshake")
-    return json_response({"response_token": signature(secret, token.encode())})
+    return model_response(CrcOut, {"response_token": signature(secret, token.encode())})
 
 
 def _acknowledge(hub: WebhookHub, outcome: str, **counts: int) -> web.Response:
     hub.count(PLATFORM, outcome)
     level = logging.WARNING if outcome == "malformed" else logging.INFO
     log.log(level, "webhook received", extra={"platform": PLATFORM, "outcome": outcome, **counts})
-    return web.Response(status=200)
+    return acknowledged()

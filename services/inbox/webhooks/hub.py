@@ -1,10 +1,12 @@
-"""What a webhook receiver may use: settings (app secrets), metrics, and storage by account."""
+"""What a webhook receiver may use: settings (app secrets), metrics, storage by account, and
+the answers receivers share."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Literal
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,8 +16,25 @@ from services.inbox.domain.messages import Incoming
 from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
 from services.inbox.settings import InboxSettings
+from services.infra.http import Out, model_response
 
 MAX_WEBHOOK_BYTES = 1024 * 1024
+
+
+class CrcOut(Out):
+    """X's CRC check answered: the HMAC of its token under the consumer secret."""
+
+    response_token: str
+
+
+class ReceivedOut(Out):
+    status: Literal["received"]
+
+
+def acknowledged() -> web.Response:
+    """What a platform's event delivery gets once read, stored or not (so the platform does
+    not send it again)."""
+    return model_response(ReceivedOut, {"status": "received"})
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.infra.client_address import client_address
-from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.http import ENGINE_KEY, ProblemError, model_response, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access import accounts, limits, sign_in, store, two_factor
 from services.triage.access.auth import (
@@ -22,6 +22,15 @@ from services.triage.access.auth import (
     authenticate,
     session_token,
     token_cache,
+)
+from services.triage.access.schemas import (
+    CodeNeededOut,
+    MeOut,
+    NewTokenOut,
+    RevokedOut,
+    SignedInOut,
+    SignedOutOut,
+    TokensOut,
 )
 
 log = logging.getLogger("ecoute.triage.auth")
@@ -127,12 +136,13 @@ def signed_in_or_code(
 ) -> web.Response:
     """The session in its cookie, or (two-factor on) the pending token for the code step."""
     if isinstance(result, sign_in.CodeNeeded):
-        return json_response(
+        return model_response(
+            CodeNeededOut,
             {
                 "two_factor_required": True,
                 "pending_token": result.pending_token,
                 "expires_in": int(two_factor.PENDING_LIFETIME.total_seconds()),
-            }
+            },
         )
     return _signed_in(request, result)
 
@@ -154,7 +164,8 @@ async def login_code(request: web.Request) -> web.Response:
 
 def _signed_in(request: web.Request, result: sign_in.SignedIn) -> web.Response:
     """Who signed in, and whether they must enrol; the session in its cookie."""
-    response = json_response(
+    response = model_response(
+        SignedInOut,
         {
             "user": {
                 "id": result.user_id,
@@ -165,7 +176,7 @@ def _signed_in(request: web.Request, result: sign_in.SignedIn) -> web.Response:
             "csrf_token": result.csrf,
             "two_factor_required": False,
             "enrolment_required": result.must_enrol,
-        }
+        },
     )
     response.set_cookie(
         COOKIE,
@@ -184,7 +195,7 @@ async def logout(request: web.Request) -> web.Response:
     if caller.via_session:
         async with request.app[ENGINE_KEY].begin() as conn:
             await accounts.sign_out(conn, caller, session_token(request, caller), datetime.now(UTC))
-    response = json_response({"signed_out": True})
+    response = model_response(SignedOutOut, {"signed_out": True})
     response.del_cookie(COOKIE, path="/")
     return response
 
@@ -194,7 +205,8 @@ async def me(request: web.Request) -> web.Response:
     caller = await authenticate(request, enrolling=True)
     async with request.app[ENGINE_KEY].begin() as conn:
         row, csrf = await accounts.who_am_i(conn, caller, session_token(request, caller))
-    return json_response(
+    return model_response(
+        MeOut,
         {
             "user": {
                 "id": caller.user_id,
@@ -205,7 +217,7 @@ async def me(request: web.Request) -> web.Response:
             },
             "csrf_token": csrf,
             "enrolment_required": caller.must_enrol,
-        }
+        },
     )
 
 
@@ -233,7 +245,7 @@ async def list_tokens(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     async with request.app[ENGINE_KEY].connect() as conn:
         items = await store.api_tokens(conn, caller.workspace_id, caller.user_id)
-    return json_response({"items": items})
+    return model_response(TokensOut, {"items": items})
 
 
 async def create_token(request: web.Request) -> web.Response:
@@ -241,7 +253,8 @@ async def create_token(request: web.Request) -> web.Response:
     body = await read_model(request, TokenIn, 4096, "Invalid token request")
     async with request.app[ENGINE_KEY].begin() as conn:
         token_id, token = await accounts.issue_token(conn, caller, body.name)
-    return json_response({"id": token_id, "name": body.name, "token": token}, status=201)
+    created = {"id": token_id, "name": body.name, "token": token}
+    return model_response(NewTokenOut, created, status=201)
 
 
 async def revoke_token(request: web.Request) -> web.Response:
@@ -253,7 +266,7 @@ async def revoke_token(request: web.Request) -> web.Response:
     if not revoked:
         raise ProblemError(404, "Not Found", "No such token.")
     token_cache(request.app).clear()  # only the digest identifies it here: drop all
-    return json_response({"id": token_id, "revoked": True})
+    return model_response(RevokedOut, {"id": token_id, "revoked": True})
 
 
 def add_token_routes(app: web.Application) -> None:

@@ -14,14 +14,14 @@ from __future__ import annotations
 import io
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, TypeVar
 
 import segno
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.infra.client_address import client_address
-from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.http import ENGINE_KEY, ProblemError, model_response, read_model
 from services.infra.secretbox import SecretBox
 from services.triage.access import accounts, limits, store, two_factor
 from services.triage.access.accounts import Caller
@@ -33,6 +33,21 @@ from services.triage.access.auth import (
     token_cache,
 )
 from services.triage.access.http import too_many, unreadable_secret, uuid_in_path
+from services.triage.access.schemas import (
+    AccessOut,
+    AccessRevokedOut,
+    EnrolmentOut,
+    PasswordChangedOut,
+    RecoveryCodesOut,
+    RevokedOut,
+    TwoFactorOffOut,
+    TwoFactorOnOut,
+    TwoFactorPolicy,
+    TwoFactorPolicyOut,
+    TwoFactorResetOut,
+    TwoFactorStatusOut,
+    UsersOut,
+)
 
 MIN_PASSWORD = 12
 PASSWORD_BODY = 16 * 1024
@@ -52,9 +67,9 @@ class PasswordIn(BaseModel):
     new_password: Annotated[str, Field(min_length=MIN_PASSWORD, max_length=1024)]
 
 
-class PolicyIn(BaseModel):
+class TwoFactorPolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    policy: Literal["off", "leads_and_admins", "everyone"]
+    policy: TwoFactorPolicy
 
 
 def _box(request: web.Request) -> SecretBox:
@@ -115,7 +130,8 @@ async def two_factor_status(request: web.Request) -> web.Response:
     caller = await authenticate(request, enrolling=True)
     async with request.app[ENGINE_KEY].connect() as conn:
         status = await two_factor.status(conn, caller)
-    return json_response({**status, "available": auth_config(request.app).box is not None})
+    available = auth_config(request.app).box is not None
+    return model_response(TwoFactorStatusOut, {**status, "available": available})
 
 
 async def enrol(request: web.Request) -> web.Response:
@@ -129,9 +145,8 @@ async def enrol(request: web.Request) -> web.Response:
             409, "Already enabled", "Two-factor is on: disable it first to enrol again."
         )
     secret, uri = started
-    return json_response(
-        {"secret": secret, "otpauth_uri": uri, "qr_svg": "/v1/me/two-factor/qr.svg"}, status=201
-    )
+    started_view = {"secret": secret, "otpauth_uri": uri, "qr_svg": "/v1/me/two-factor/qr.svg"}
+    return model_response(EnrolmentOut, started_view, status=201)
 
 
 async def qr_code(request: web.Request) -> web.Response:
@@ -164,14 +179,15 @@ async def confirm(request: web.Request) -> web.Response:
         request, two_factor.confirm, "two-factor stays off", enrolling=True
     )
     token_cache(request.app).clear()
-    return json_response({"enabled": True, "recovery_codes": codes, "sessions_revoked": ended})
+    on = {"enabled": True, "recovery_codes": codes, "sessions_revoked": ended}
+    return model_response(TwoFactorOnOut, on)
 
 
 async def disable(request: web.Request) -> web.Response:
     """Two-factor off, proven by a fresh code (or a recovery code); other sessions end."""
     ended = await _proven_by_code(request, two_factor.disable, "two-factor stays on")
     token_cache(request.app).clear()
-    return json_response({"enabled": False, "sessions_revoked": ended})
+    return model_response(TwoFactorOffOut, {"enabled": False, "sessions_revoked": ended})
 
 
 async def new_recovery_codes(request: web.Request) -> web.Response:
@@ -179,7 +195,7 @@ async def new_recovery_codes(request: web.Request) -> web.Response:
     codes = await _proven_by_code(
         request, two_factor.replace_codes, "send a code from your authenticator app"
     )
-    return json_response({"recovery_codes": codes})
+    return model_response(RecoveryCodesOut, {"recovery_codes": codes})
 
 
 # ---- password --------------------------------------------------------------------------
@@ -207,7 +223,7 @@ async def change_password(request: web.Request) -> web.Response:
             "The current password is wrong; nothing changed.",
             errors=[{"pointer": "/current_password", "detail": "wrong password"}],
         )
-    return json_response({"changed": True, "sessions_revoked": ended})
+    return model_response(PasswordChangedOut, {"changed": True, "sessions_revoked": ended})
 
 
 # ---- sessions --------------------------------------------------------------------------
@@ -221,7 +237,7 @@ async def _access_of(request: web.Request, caller: Caller, user_id: uuid.UUID) -
             found = await accounts.access_of(conn, caller, user_id, datetime.now(UTC), idle)
     except accounts.NoSuchUser:
         raise no_such_user() from None
-    return json_response(found)
+    return model_response(AccessOut, found)
 
 
 async def list_sessions(request: web.Request) -> web.Response:
@@ -238,7 +254,7 @@ async def revoke_session(request: web.Request) -> web.Response:
         revoked = await accounts.revoke_session(conn, caller, session_id, datetime.now(UTC))
     if not revoked:
         raise ProblemError(404, "Not Found", "No such session.")
-    response = json_response({"id": session_id, "revoked": True})
+    response = model_response(RevokedOut, {"id": session_id, "revoked": True})
     if session_id == caller.session_id:
         response.del_cookie(COOKIE, path="/")
     return response
@@ -257,7 +273,7 @@ async def list_users(request: web.Request) -> web.Response:
     require_role(caller, "admin")
     async with request.app[ENGINE_KEY].connect() as conn:
         items = await two_factor.users(conn, caller)
-    return json_response({"items": items})
+    return model_response(UsersOut, {"items": items})
 
 
 async def admin_over_user(request: web.Request) -> tuple[Caller, uuid.UUID]:
@@ -285,7 +301,8 @@ async def revoke_user_access(request: web.Request) -> web.Response:
     except accounts.NoSuchUser:
         raise no_such_user() from None
     token_cache(request.app).clear()
-    return json_response({"sessions_revoked": sessions, "tokens_revoked": tokens})
+    revoked = {"sessions_revoked": sessions, "tokens_revoked": tokens}
+    return model_response(AccessRevokedOut, revoked)
 
 
 async def reset_two_factor(request: web.Request) -> web.Response:
@@ -297,27 +314,28 @@ async def reset_two_factor(request: web.Request) -> web.Response:
     except accounts.NoSuchUser:
         raise no_such_user() from None
     token_cache(request.app).clear()
-    return json_response({"two_factor": False, "was_enabled": was_on, "sessions_revoked": ended})
+    reset = {"two_factor": False, "was_enabled": was_on, "sessions_revoked": ended}
+    return model_response(TwoFactorResetOut, reset)
 
 
 async def get_policy(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     async with request.app[ENGINE_KEY].connect() as conn:
         policy = await store.two_factor_policy(conn, caller.workspace_id)
-    return json_response({"policy": policy})
+    return model_response(TwoFactorPolicyOut, {"policy": policy})
 
 
 async def put_policy(request: web.Request) -> web.Response:
     """Who must use two-factor: nobody, leads and admins, or everyone (admins)."""
     caller = await authenticate(request)
     require_role(caller, "admin")
-    body = await read_model(request, PolicyIn, 4096, "Invalid policy")
+    body = await read_model(request, TwoFactorPolicyIn, 4096, "Invalid policy")
     if body.policy != "off":
         _box(request)  # nobody could enrol: refuse rather than lock the workspace out
     async with request.app[ENGINE_KEY].begin() as conn:
         await two_factor.set_policy(conn, caller, body.policy)
     token_cache(request.app).clear()
-    return json_response({"policy": body.policy})
+    return model_response(TwoFactorPolicyOut, {"policy": body.policy})
 
 
 def add_routes(app: web.Application) -> None:

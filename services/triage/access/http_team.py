@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.auth_failures import AUTH_FAILURES_KEY
 from services.infra.client_address import address_key, client_address
-from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.http import ENGINE_KEY, ProblemError, model_response, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access import accounts, links, mail, sign_in, team
 from services.triage.access.auth import authenticate, require_role, token_cache
@@ -37,6 +37,17 @@ from services.triage.access.http_security import (
     PASSWORD_BODY,
     admin_over_user,
     no_such_user,
+)
+from services.triage.access.schemas import (
+    DeactivatedOut,
+    InvitationRevokedOut,
+    InvitationsOut,
+    LinkIssuedOut,
+    LinkViewOut,
+    PasswordLinkOut,
+    ReactivatedOut,
+    RoleChangedOut,
+    WorkspaceCreatedOut,
 )
 
 _ADDRESS = r"[^@\s\x00-\x1f\x7f<>,;:\"()\[\]\\]{1,200}"
@@ -106,7 +117,11 @@ def desk_url(request: web.Request) -> str:
 
 
 async def _link_answer(
-    request: web.Request, issued: team.Issued, status: int = 201, **extra: object
+    request: web.Request,
+    issued: team.Issued,
+    shape: type[LinkIssuedOut] = LinkIssuedOut,
+    status: int = 201,
+    **extra: object,
 ) -> web.Response:
     """The link (shown this once) and whether it was mailed to the person."""
     config = _config(request).mail
@@ -116,7 +131,8 @@ async def _link_answer(
         link.kind, issued.email, url, issued.workspace_name, issued.role, link.expires_at
     )
     why = await mail.mail_link(config, letter)
-    return json_response(
+    return model_response(
+        shape,
         {
             **extra,
             "id": link.id,
@@ -166,7 +182,7 @@ async def list_invitations(request: web.Request) -> web.Response:
     caller = await _admin(request)
     async with request.app[ENGINE_KEY].connect() as conn:
         items = await team.invitations(conn, caller, datetime.now(UTC))
-    return json_response({"items": items})
+    return model_response(InvitationsOut, {"items": items})
 
 
 async def revoke_invitation(request: web.Request) -> web.Response:
@@ -176,7 +192,7 @@ async def revoke_invitation(request: web.Request) -> web.Response:
         revoked = await team.revoke_invitation(conn, caller, invitation_id, datetime.now(UTC))
     if not revoked:
         raise ProblemError(404, "Not Found", "No such invitation waiting in your workspace.")
-    return json_response({"id": invitation_id, "revoked": True})
+    return model_response(InvitationRevokedOut, {"id": invitation_id, "revoked": True})
 
 
 # ---- members ---------------------------------------------------------------------------
@@ -213,7 +229,8 @@ async def put_role(request: web.Request) -> web.Response:
         request, lambda conn, _: team.change_role(conn, caller, user_id, body.role)
     )
     token_cache(request.app).clear()  # the cached callers carry their role
-    return json_response({"id": user_id, "role": body.role, "previous_role": previous})
+    changed = {"id": user_id, "role": body.role, "previous_role": previous}
+    return model_response(RoleChangedOut, changed)
 
 
 async def deactivate(request: web.Request) -> web.Response:
@@ -223,8 +240,9 @@ async def deactivate(request: web.Request) -> web.Response:
         request, lambda conn, now: team.deactivate(conn, caller, user_id, now)
     )
     token_cache(request.app).clear()
-    return json_response(
-        {"id": user_id, "active": False, "sessions_revoked": sessions, "tokens_revoked": tokens}
+    return model_response(
+        DeactivatedOut,
+        {"id": user_id, "active": False, "sessions_revoked": sessions, "tokens_revoked": tokens},
     )
 
 
@@ -232,7 +250,7 @@ async def reactivate(request: web.Request) -> web.Response:
     """Someone is back: active again, with a one-time link to set a new password."""
     caller, user_id = await admin_over_user(request)
     issued = await _change(request, lambda conn, now: team.reactivate(conn, caller, user_id, now))
-    return await _link_answer(request, issued, status=200, user_id=user_id)
+    return await _link_answer(request, issued, ReactivatedOut, 200, user_id=user_id)
 
 
 async def password_link(request: web.Request) -> web.Response:
@@ -242,7 +260,9 @@ async def password_link(request: web.Request) -> web.Response:
     issued, ended = await _change(
         request, lambda conn, now: team.reset_password(conn, caller, user_id, body.force, now)
     )
-    return await _link_answer(request, issued, status=200, user_id=user_id, sessions_revoked=ended)
+    return await _link_answer(
+        request, issued, PasswordLinkOut, 200, user_id=user_id, sessions_revoked=ended
+    )
 
 
 async def create_workspace(request: web.Request) -> web.Response:
@@ -260,7 +280,11 @@ async def create_workspace(request: web.Request) -> web.Response:
         )
     assert made.issued is not None  # no password given: a link
     return await _link_answer(
-        request, made.issued, workspace_id=made.workspace_id, user_id=made.user_id
+        request,
+        made.issued,
+        WorkspaceCreatedOut,
+        workspace_id=made.workspace_id,
+        user_id=made.user_id,
     )
 
 
@@ -293,7 +317,8 @@ async def describe_link(request: web.Request) -> web.Response:
             view = await links.describe(conn, body.token, datetime.now(UTC))
     except links.LinkRefused:
         raise _refused(request) from None
-    return json_response(
+    return model_response(
+        LinkViewOut,
         {
             "kind": view.kind,
             "email": view.email,
@@ -301,7 +326,7 @@ async def describe_link(request: web.Request) -> web.Response:
             "workspace_name": view.workspace_name,
             "expires_at": view.expires_at,
             "needs_password": view.needs_password,
-        }
+        },
     )
 
 

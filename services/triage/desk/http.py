@@ -12,12 +12,23 @@ from typing import Annotated, Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.infra.http import ENGINE_KEY, ProblemError, json_response, path_id, read_model
+from services.infra.http import ENGINE_KEY, ProblemError, model_response, path_id, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access.auth import authenticate, require_role
 from services.triage.desk import corrections, usecases
 from services.triage.desk import store as desk
-from services.triage.desk.http_queue import get_queue
+from services.triage.desk.http_queue import get_queue, get_vocabulary
+from services.triage.desk.schemas import (
+    ClaimOut,
+    ConversationClocksOut,
+    ConversationOut,
+    CorrectionOut,
+    NoteOut,
+    PostedReplyOut,
+    SavedRepliesOut,
+    SavedReplyOut,
+    StatusOut,
+)
 from services.triage.desk.stream import stream
 from services.triage.domain.conversation import MAX_REPLY
 from services.triage.sla.store import load_policies
@@ -69,7 +80,7 @@ async def claim(request: web.Request) -> web.Response:
         raise _no_such_conversation()
     if outcome == "held":
         raise ProblemError(409, "Conflict", "Another agent holds this conversation.")
-    return json_response({"conversation_id": cid, "claimed": True})
+    return model_response(ClaimOut, {"conversation_id": cid, "claimed": True})
 
 
 async def claim_next(request: web.Request) -> web.Response:
@@ -83,7 +94,7 @@ async def claim_next(request: web.Request) -> web.Response:
         ) from None
     if cid is None:
         raise ProblemError(404, "Not Found", "Nothing is waiting for an answer.")
-    return json_response({"conversation_id": cid, "claimed": True})
+    return model_response(ClaimOut, {"conversation_id": cid, "claimed": True})
 
 
 async def release(request: web.Request) -> web.Response:
@@ -96,7 +107,7 @@ async def release(request: web.Request) -> web.Response:
             raise _no_such_conversation() from None
     if not done:
         raise ProblemError(409, "Conflict", "You do not hold this conversation.")
-    return json_response({"conversation_id": cid, "claimed": False})
+    return model_response(ClaimOut, {"conversation_id": cid, "claimed": False})
 
 
 async def get_conversation(request: web.Request) -> web.Response:
@@ -105,7 +116,7 @@ async def get_conversation(request: web.Request) -> web.Response:
         view = await desk.conversation_view(conn, caller.workspace_id, conversation_id(request))
     if view is None:
         raise _no_such_conversation()
-    return json_response(view)
+    return model_response(ConversationOut, view)
 
 
 async def get_conversation_sla(request: web.Request) -> web.Response:
@@ -118,7 +129,7 @@ async def get_conversation_sla(request: web.Request) -> web.Response:
             raise ProblemError(404, "Not Found", "No such conversation.")
         policy = (await load_policies(conn, [caller.workspace_id]))[caller.workspace_id]
         clocks = await conversation_clocks(conn, caller.workspace_id, cid, policy, now)
-    return json_response({"conversation_id": cid, "clocks": clocks})
+    return model_response(ConversationClocksOut, {"conversation_id": cid, "clocks": clocks})
 
 
 async def post_reply(request: web.Request) -> web.Response:
@@ -142,11 +153,12 @@ async def post_reply(request: web.Request) -> web.Response:
         except usecases.ActionRefused as refused:
             raise ProblemError(409, "Conflict", str(refused)) from None
     if not posted.new:
-        return json_response({"reply": posted.reply, "warnings": []}, status=200)
+        return model_response(PostedReplyOut, {"reply": posted.reply, "warnings": []})
     count = request.app.get(REPLY_ORIGIN_KEY)
     if count is not None:
         count(posted.origin)
-    return json_response({"reply": posted.reply, "warnings": posted.warnings}, status=202)
+    answer = {"reply": posted.reply, "warnings": posted.warnings}
+    return model_response(PostedReplyOut, answer, status=202)
 
 
 async def post_note(request: web.Request) -> web.Response:
@@ -159,7 +171,7 @@ async def post_note(request: web.Request) -> web.Response:
             note = await usecases.add_note(conn, caller, cid, body.text, datetime.now(UTC))
         except usecases.NoSuchConversation:
             raise _no_such_conversation() from None
-    return json_response(note, status=201)
+    return model_response(NoteOut, note, status=201)
 
 
 async def post_correction(request: web.Request) -> web.Response:
@@ -181,7 +193,7 @@ async def post_correction(request: web.Request) -> web.Response:
                 f"/value: {exc.detail}",
                 errors=[{"pointer": "/value", "detail": exc.detail}],
             ) from None
-    return json_response(correction_view(made), status=201)
+    return model_response(CorrectionOut, correction_view(made), status=201)
 
 
 def correction_view(made: corrections.Correction) -> dict[str, Any]:
@@ -200,7 +212,7 @@ async def get_saved_replies(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     async with request.app[ENGINE_KEY].connect() as conn:
         items = await desk.saved_replies(conn, caller.workspace_id)
-    return json_response({"items": items})
+    return model_response(SavedRepliesOut, {"items": items})
 
 
 async def post_saved_reply(request: web.Request) -> web.Response:
@@ -209,7 +221,7 @@ async def post_saved_reply(request: web.Request) -> web.Response:
     body = await read_model(request, SavedReplyIn, 4 * MAX_REPLY + 1024)
     async with request.app[ENGINE_KEY].begin() as conn:
         saved = await usecases.add_saved_reply(conn, caller, body.title, body.text)
-    return json_response(saved, status=201)
+    return model_response(SavedReplyOut, saved, status=201)
 
 
 def status_action(action: str) -> Any:
@@ -227,7 +239,7 @@ def status_action(action: str) -> Any:
                 raise _no_such_conversation() from None
             except usecases.ActionRefused as exc:
                 raise ProblemError(409, "Conflict", str(exc)) from None
-        return json_response({"conversation_id": cid, "status": status})
+        return model_response(StatusOut, {"conversation_id": cid, "status": status})
 
     handler.__name__ = f"{action}_conversation"
     return handler
@@ -239,6 +251,7 @@ CLOCK_STOP_KEY: web.AppKey[Any] = web.AppKey("clock_stop", object)
 def add_routes(app: web.Application) -> None:
     """Every desk route: the queue, the live stream, conversations, replies, notes."""
     app.router.add_get("/v1/queue", get_queue)
+    app.router.add_get("/v1/vocabulary", get_vocabulary)
     app.router.add_get("/v1/stream", stream)
     app.router.add_post("/v1/queue/claim-next", claim_next)
     app.router.add_get("/v1/conversations/{id}", get_conversation)

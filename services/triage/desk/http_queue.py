@@ -1,4 +1,4 @@
-"""The agents' API: ``GET /v1/queue``."""
+"""The agents' API: ``GET /v1/queue``, and the values of its closed-set filters."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from typing import Any
 
 from aiohttp import web
 
-from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.infra.http import ENGINE_KEY, ProblemError, model_response
 from services.infra.platforms import PLATFORMS
 from services.triage.access.auth import authenticate
+from services.triage.desk.schemas import QueueOut, VocabularyOut
 from services.triage.desk.store import queue
+from services.triage.domain.conversation import PRIORITIES
 from services.triage.domain.model import INTENTS
+from services.triage.domain.sla import SLA_STATES
 from services.triage.sla.policy_cache import cached_policy
 
 MAX_LIMIT = 500
@@ -30,21 +33,23 @@ def _limit(request: web.Request) -> int:
     return int(raw)
 
 
-STATES = {"breached": 0, "at_risk": 1, "ok": 2, "paused": 3, "none": 4}
+STATES = {name: rank for rank, name in SLA_STATES.items()}
 LANGUAGES = ("fr", "en", "other")
+FILTERS: dict[str, tuple[str, ...]] = {
+    "priority": PRIORITIES,
+    "platform": PLATFORMS,
+    "intent": INTENTS,
+    "state": tuple(STATES),
+    "language": LANGUAGES,
+    "mine": ("true", "false"),
+}
+"""Each closed-set filter of the queue and its values (the OpenAPI document reads them)."""
 
 
 def _filters(request: web.Request) -> dict[str, Any]:
     """Queue filters from the query string; a value outside its closed set is a 422."""
     query = request.query
-    allowed = {
-        "priority": ("P1", "P2", "P3", "P4"),
-        "platform": PLATFORMS,
-        "intent": INTENTS,
-        "state": tuple(STATES),
-        "language": LANGUAGES,
-        "mine": ("true", "false"),
-    }
+    allowed = FILTERS
     errors = [
         {"pointer": f"/query/{name}", "detail": "expected one of " + ", ".join(values)}
         for name, values in allowed.items()
@@ -84,4 +89,11 @@ async def get_queue(request: web.Request) -> web.Response:
     async with request.app[ENGINE_KEY].connect() as conn:
         policy = await cached_policy(request.app, conn, caller.workspace_id)
         items = await queue(conn, caller.workspace_id, limit, now, policy.calendar, filters)
-    return json_response({"items": items, "count": len(items), "as_of": now})
+    return model_response(QueueOut, {"items": items, "count": len(items), "as_of": now})
+
+
+async def get_vocabulary(request: web.Request) -> web.Response:
+    """The platforms and intents an agent filters and corrects by (the desk reads them here
+    instead of spelling them out)."""
+    await authenticate(request)
+    return model_response(VocabularyOut, {"platforms": PLATFORMS, "intents": INTENTS})

@@ -9,8 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Literal, get_args
 
 RESOLVED_REASON = "says the matter is resolved"
+
+Priority = Literal["P1", "P2", "P3", "P4"]
+"""A priority as the API names it: P1 the most urgent (``priority`` 1)."""
+PRIORITIES: tuple[str, ...] = get_args(Priority)
+Status = Literal["open", "waiting", "resolved"]
+"""Where a conversation stands: open, waiting on the customer, or resolved."""
 
 
 @dataclass(frozen=True, slots=True)

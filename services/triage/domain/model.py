@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_DIRECTORY",
     "INTENTS",
     "MANIFEST",
+    "Intent",
     "Model",
     "Scores",
     "from_arrays",
@@ -50,6 +51,12 @@ INTENTS = (
     "brand",
     "other",
 )
+
+if TYPE_CHECKING:  # a type checker needs literal values; pydantic reads the tuple
+    Intent = str
+else:
+    Intent = Literal[INTENTS]
+    """An intent as pydantic models read and document it: an enum of ``INTENTS``."""
 
 
 def sigmoid(x: float) -> float:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Literal, get_args
 
 from services.triage.domain.calendar import Calendar, add_business_time, business_seconds
 
-KINDS = ("first_response", "next_response", "resolution")
+ClockKind = Literal["first_response", "next_response", "resolution"]
+KINDS: tuple[str, ...] = get_args(ClockKind)
 RESPONSE_KINDS = ("first_response", "next_response")
-STATES = ("ok", "at_risk", "breached", "paused", "met", "missed", "cancelled")
+ClockState = Literal["ok", "at_risk", "breached", "paused", "met", "missed", "cancelled"]
+STATES: tuple[str, ...] = get_args(ClockState)
 RANK = {"breached": 0, "at_risk": 1, "ok": 2, "paused": 3}  # queue order; no clock: 4
 NO_CLOCK_RANK = 4
 
@@ -179,5 +182,7 @@ def retarget(clock: Clock, priority: int, policy: Policy) -> Clock:
     return replace(clock, priority=priority, target_seconds=policy.target(clock.kind, priority))
 
 
+QueueState = Literal["breached", "at_risk", "ok", "paused", "none"]
+"""A queued conversation's most urgent running clock (``none``: no clock runs)."""
 # The queue's ``sla_rank`` values, most urgent first.
-SLA_STATES = {0: "breached", 1: "at_risk", 2: "ok", 3: "paused", 4: "none"}
+SLA_STATES = dict(enumerate(get_args(QueueState)))

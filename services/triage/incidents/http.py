@@ -9,28 +9,34 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.infra.http import ENGINE_KEY, ProblemError, json_response, path_id, read_model
+from services.infra.http import ENGINE_KEY, ProblemError, model_response, path_id, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access.accounts import Caller
 from services.triage.access.auth import authenticate, require_role
 from services.triage.domain.conversation import MAX_REPLY
 from services.triage.domain.incident_desk import Refusal
 from services.triage.incidents import actions, store
+from services.triage.incidents.schemas import (
+    IncidentKind,
+    IncidentOut,
+    IncidentsOut,
+    IncidentStatus,
+)
 
 MAX_LIMIT = 200
 MAX_SPLIT = 500
-STATUSES = ("open", "closed")
-KINDS = ("customer", "moderation")
+STATUSES: tuple[str, ...] = get_args(IncidentStatus)
+KINDS: tuple[str, ...] = get_args(IncidentKind)
 WRITERS = ("lead", "admin")
 
 
-class NoteIn(BaseModel):
+class IncidentNoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: Annotated[str, Field(max_length=MAX_REPLY, pattern=NO_NUL)]
 
@@ -86,7 +92,7 @@ async def get_incidents(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     async with request.app[ENGINE_KEY].connect() as conn:
         items = await store.list_incidents(conn, caller.workspace_id, status, kind, limit)
-    return json_response({"items": items, "count": len(items)})
+    return model_response(IncidentsOut, {"items": items, "count": len(items)})
 
 
 async def _view(conn: AsyncConnection, workspace_id: uuid.UUID, iid: int) -> dict[str, Any]:
@@ -101,7 +107,7 @@ async def get_incident(request: web.Request) -> web.Response:
     iid = incident_id(request)
     async with request.app[ENGINE_KEY].connect() as conn:
         view = await _view(conn, caller.workspace_id, iid)
-    return json_response(view)
+    return model_response(IncidentOut, view)
 
 
 async def _change(
@@ -140,7 +146,7 @@ async def _run(
         except actions.IncidentRefused as refused:
             raise _refused(refused.refusal) from None
         view = await _view(conn, caller.workspace_id, shown or iid)
-    response = json_response(view, status=status)
+    response = model_response(IncidentOut, view, status=status)
     if status == 201:
         response.headers["Location"] = f"/v1/incidents/{view['id']}"
     return response
@@ -149,7 +155,7 @@ async def _run(
 async def put_note(request: web.Request) -> web.Response:
     """The status note agents can start their replies from (each reply is still edited for
     its person)."""
-    caller, iid, body = await _change(request, NoteIn)
+    caller, iid, body = await _change(request, IncidentNoteIn)
     note = body.text.strip()
 
     async def work(conn: AsyncConnection, now: datetime) -> None:

@@ -11,16 +11,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.http import ENGINE_KEY, ProblemError, model_response, read_model
+from services.infra.platforms import Platform
 from services.triage.access.auth import authenticate, require_role
 from services.triage.domain.privacy import Identity, normalise
 from services.triage.privacy import store as privacy
 from services.triage.privacy import usecases
+from services.triage.privacy.schemas import ErasureOut, ErasuresOut, ExportOut, RetentionOut
 
 RETENTION_DEFAULT_KEY = web.AppKey("retention_default_days", int)
 ERASURE_COUNTER_KEY: web.AppKey[Any] = web.AppKey("count_erasure", object)
@@ -39,7 +41,7 @@ PlatformRef = Annotated[str, Field(max_length=200), AfterValidator(_no_nul)]
 
 class IdentityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    platform: Literal["x", "facebook", "instagram", "messenger", "mastodon", "bluesky", "other"]
+    platform: Platform
     author_id: PlatformRef = ""
     handle: PlatformRef = ""
 
@@ -83,7 +85,7 @@ async def post_erasure(request: web.Request) -> web.Response:
     count: Callable[[str], None] | None = request.app.get(ERASURE_COUNTER_KEY)
     if created and count is not None:
         count("requested")
-    return json_response(view, status=202 if created else 200)
+    return model_response(ErasureOut, view, status=202 if created else 200)
 
 
 def _request_id(request: web.Request) -> uuid.UUID:
@@ -101,7 +103,7 @@ async def get_erasure(request: web.Request) -> web.Response:
         view = await privacy.get_request(conn, caller.workspace_id, request_id)
     if view is None:
         raise ProblemError(404, "Not Found", "No such erasure request.")
-    return json_response(view)
+    return model_response(ErasureOut, view)
 
 
 async def list_erasures(request: web.Request) -> web.Response:
@@ -109,7 +111,7 @@ async def list_erasures(request: web.Request) -> web.Response:
     require_role(caller, "admin")
     async with request.app[ENGINE_KEY].connect() as conn:
         items = await privacy.list_requests(conn, caller.workspace_id)
-    return json_response({"items": items})
+    return model_response(ErasuresOut, {"items": items})
 
 
 async def post_export(request: web.Request) -> web.Response:
@@ -118,7 +120,7 @@ async def post_export(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].begin() as conn:
         data = await usecases.export_person(conn, caller, identities)
-    return json_response({"exported_at": now, **data})
+    return model_response(ExportOut, {"exported_at": now, **data})
 
 
 async def get_retention(request: web.Request) -> web.Response:
@@ -127,7 +129,7 @@ async def get_retention(request: web.Request) -> web.Response:
     default = request.app.get(RETENTION_DEFAULT_KEY, 0)
     async with request.app[ENGINE_KEY].connect() as conn:
         view = await usecases.retention(conn, caller.workspace_id, default)
-    return json_response(view)
+    return model_response(RetentionOut, view)
 
 
 async def put_retention(request: web.Request) -> web.Response:
@@ -138,7 +140,7 @@ async def put_retention(request: web.Request) -> web.Response:
     default = request.app.get(RETENTION_DEFAULT_KEY, 0)
     async with request.app[ENGINE_KEY].begin() as conn:
         view = await usecases.set_retention(conn, caller, body.conversation_days, default)
-    return json_response(view)
+    return model_response(RetentionOut, view)
 
 
 def add_routes(app: web.Application) -> None:

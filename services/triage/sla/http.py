@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 import orjson
 from aiohttp import web
 
-from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response
 from services.triage.access.auth import authenticate
-from services.triage.sla.policy import PolicyError, parse_policy, policy_document
+from services.triage.domain.conversation import Priority
+from services.triage.domain.sla import ClockKind, ClockState
+from services.triage.sla.policy import PolicyError, PolicyOut, parse_policy, policy_document
 from services.triage.sla.policy_cache import POLICY_CACHE_KEY
 from services.triage.sla.store import load_policies
 from services.triage.sla.usecases import change_policy
@@ -19,11 +21,33 @@ EDITORS = ("lead", "admin")
 MAX_POLICY_BYTES = 256 * 1024
 
 
+class ClockChangeOut(Out):
+    at: datetime
+    change: str
+    state: str
+
+
+class ClockOut(Out):
+    """One SLA clock of a conversation (``usecases.conversation_clocks``)."""
+
+    id: int
+    kind: ClockKind
+    priority: Priority
+    target_seconds: int
+    started_at: datetime
+    state: ClockState
+    due_at: datetime | None
+    time_left_seconds: int  # business seconds to the target; negative once breached
+    paused_since: datetime | None
+    stopped_at: datetime | None
+    history: list[ClockChangeOut]
+
+
 async def get_policy(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     async with request.app[ENGINE_KEY].connect() as conn:
         policy = (await load_policies(conn, [caller.workspace_id]))[caller.workspace_id]
-    return json_response(policy_document(policy))
+    return model_response(PolicyOut, policy_document(policy))
 
 
 async def put_policy(request: web.Request) -> web.Response:
@@ -49,7 +73,7 @@ async def put_policy(request: web.Request) -> web.Response:
     async with request.app[ENGINE_KEY].begin() as conn:
         stored = await change_policy(conn, caller.workspace_id, caller.user_id, policy, now)
     request.app[POLICY_CACHE_KEY].forget(caller.workspace_id)
-    return json_response(stored)
+    return model_response(PolicyOut, stored)
 
 
 def add_routes(app: web.Application) -> None:

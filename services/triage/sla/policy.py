@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.infra.http import field_errors
+from services.infra.http import Out, field_errors
 from services.triage.domain.calendar import DAYS, Calendar, Opening, calendar_problems
+from services.triage.domain.conversation import Priority
 from services.triage.domain.sla import DEFAULT_POLICY, Policy, Targets, policy_problems
 
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -42,6 +43,33 @@ class PolicyIn(BaseModel):
     calendar: CalendarIn
     at_risk_ratio: float = 0.75
     targets: dict[Literal["P1", "P2", "P3", "P4"], TargetsIn]
+
+
+class HoursOut(Out):
+    day: Day
+    start: Annotated[str, Field(pattern=r"^[0-2][0-9]:[0-5][0-9]$")]
+    end: Annotated[str, Field(pattern=r"^[0-2][0-9]:[0-5][0-9]$")]
+
+
+class CalendarOut(Out):
+    timezone: str
+    always_open: bool
+    hours: list[HoursOut]
+    holidays: list[date]
+
+
+class TargetsOut(Out):
+    first_response_seconds: int
+    next_response_seconds: int
+    resolution_seconds: int
+
+
+class PolicyOut(Out):
+    """A policy as GET answers it (``policy_document``): times of day as HH:MM."""
+
+    calendar: CalendarOut
+    at_risk_ratio: float
+    targets: dict[Priority, TargetsOut]
 
 
 class PolicyError(Exception):

@@ -5,13 +5,54 @@ Per-agent and per-channel figures live here, in the API, never as metric labels.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from aiohttp import web
 
-from services.infra.http import ENGINE_KEY, ProblemError, json_response
+from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response
+from services.infra.platforms import Platform
 from services.triage.access.auth import authenticate, require_role
+from services.triage.domain.conversation import Priority
+from services.triage.domain.sla import ClockKind
 from services.triage.stats.usecases import team_stats
+
+
+class FirstResponseOut(Out):
+    answered: int
+    p50_seconds: int | None
+    p90_seconds: int | None
+    within_target: float | None  # the share answered within target, 0 to 1
+
+
+class BacklogOut(Out):
+    priority: Priority
+    conversations: int
+    oldest_waiting_seconds: int | None
+
+
+class ChannelAnswersOut(Out):
+    platform: Platform
+    channel: str
+    answers: int
+
+
+class AgentAnswersOut(Out):
+    user_id: uuid.UUID
+    name: str
+    answers: int
+
+
+class StatsOut(Out):
+    """A team lead's figures over the last ``days``."""
+
+    days: int
+    as_of: datetime
+    first_response: FirstResponseOut
+    breaches: dict[ClockKind, int]
+    backlog: list[BacklogOut]
+    answers_per_channel: list[ChannelAnswersOut]
+    answers_per_agent: list[AgentAnswersOut]
 
 
 async def get_stats(request: web.Request) -> web.Response:
@@ -28,7 +69,7 @@ async def get_stats(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].connect() as conn:
         stats = await team_stats(conn, caller.workspace_id, int(raw), now)
-    return json_response(stats)
+    return model_response(StatsOut, stats)
 
 
 def add_routes(app: web.Application) -> None:

@@ -128,6 +128,9 @@ export function queue(filters = {}) {
   return send("GET", `/v1/queue?${query}`);
 }
 
+/** The platforms and intents, as the server names them. */
+export const vocabulary = () => send("GET", "/v1/vocabulary");
+
 const cid = (id) => encodeURIComponent(String(id));
 
 export const conversation = (id) => send("GET", `/v1/conversations/${cid(id)}`);

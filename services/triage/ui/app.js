@@ -5,7 +5,7 @@ import { fill, h } from "./dom.js";
 import { ConversationView } from "./conversation.js";
 import { IncidentView } from "./incidents.js";
 import { Queue } from "./queue.js";
-import { countdown, duration } from "./format.js";
+import { countdown, duration, learnVocabulary, platformName, vocabulary } from "./format.js";
 import { SecurityDialog, enrol } from "./security.js";
 import { TeamView } from "./team.js";
 
@@ -159,7 +159,7 @@ async function showDesk(user) {
   $("account").hidden = false;
   fill($("who"), user.display_name || user.email);
   $("filters-box").open = WIDE.matches;
-  await Promise.all([refreshQueue(), conversation.loadSavedReplies()]);
+  await Promise.all([refreshQueue(), conversation.loadSavedReplies(), loadVocabulary()]);
   route();
   startLive();
   if (!conversation.id) queue.move(1) ?? $("queue-list").focus();
@@ -392,6 +392,29 @@ document.querySelector(".skip").addEventListener("click", (event) => {
 $("filters").addEventListener("change", () => refreshQueue());
 
 // ---- data ------------------------------------------------------------------------------
+
+/** The filters' platforms and intents, as the server names them (read once per page). */
+async function loadVocabulary() {
+  if (vocabulary.platforms.length) return;
+  try {
+    learnVocabulary(await api.vocabulary());
+  } catch (error) {
+    if (error.status !== 401) alertAgent(error.message);
+    return;
+  }
+  offer($("f-platform"), vocabulary.platforms.map((p) => [p, platformName(p)]));
+  offer($("f-intent"), vocabulary.intents.map((i) => [i, i]));
+}
+
+/** A filter's choices: "Any", then each value (the one chosen stays chosen). */
+function offer(select, values) {
+  const chosen = select.value;
+  fill(
+    select,
+    h("option", { value: "" }, "Any"),
+    values.map(([value, label]) => h("option", { value, selected: value === chosen }, label)),
+  );
+}
 
 let queueLoading = null;
 let queueAgain = false;

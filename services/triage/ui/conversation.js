@@ -4,7 +4,6 @@ import * as api from "./api.js";
 import { fill, h, randomKey, reconcile } from "./dom.js";
 import {
   CLOCK_KINDS,
-  INTENTS,
   REPLY_STATES,
   SLA_STATES,
   STATUSES,
@@ -12,12 +11,18 @@ import {
   clockTime,
   percent,
   platformName,
+  vocabulary,
 } from "./format.js";
 import { countdownElement, maybeBlurred, priorityBadge } from "./queue.js";
 import { incidentBadge, startFromNote } from "./incidents.js";
 
 const FIELDS = {
-  intent: { label: "Intent", values: INTENTS.map((i) => [i, i]) },
+  intent: {
+    label: "Intent",
+    get values() {
+      return vocabulary.intents.map((i) => [i, i]);
+    },
+  },
   needs_answer: { label: "Needs an answer", values: [["true", "yes"], ["false", "no"]] },
   abuse: { label: "Abusive", values: [["true", "yes"], ["false", "no"]] },
   priority: { label: "Priority", values: ["P1", "P2", "P3", "P4"].map((p) => [p, p]) },

@@ -17,7 +17,9 @@ export const CLOCK_KINDS = {
   resolution: "Resolution",
 };
 
-export const PLATFORMS = {
+/** Display names of platforms, keyed by the value the server names (GET /v1/vocabulary);
+ * a platform missing here is shown as its value. */
+export const PLATFORM_LABELS = {
   x: "X",
   facebook: "Facebook",
   instagram: "Instagram",
@@ -27,18 +29,14 @@ export const PLATFORMS = {
   other: "Other",
 };
 
-export const INTENTS = [
-  "problem",
-  "question",
-  "request",
-  "complaint",
-  "praise",
-  "banter",
-  "spam",
-  "abuse",
-  "brand",
-  "other",
-];
+/** The platforms and intents as the server names them (GET /v1/vocabulary), once signed in:
+ * the desk never spells these lists out itself. */
+export const vocabulary = { platforms: [], intents: [] };
+
+export function learnVocabulary(answer) {
+  vocabulary.platforms = answer.platforms;
+  vocabulary.intents = answer.intents;
+}
 
 export const STATUSES = { open: "Open", waiting: "Waiting on the customer", resolved: "Resolved" };
 
@@ -89,7 +87,7 @@ export function authorName(author) {
 }
 
 export function platformName(platform) {
-  return PLATFORMS[platform] || platform || "";
+  return PLATFORM_LABELS[platform] || platform || "";
 }
 
 export function percent(value) {

@@ -10,11 +10,26 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.infra.http import ENGINE_KEY, ProblemError, json_response, read_model
+from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response, read_model
 from services.triage.access.auth import authenticate, require_role
 from services.triage.webhooks import store
 
+EVENTS = ["sla.breached"]
+
 MAX_URL = 2048
+
+
+class WebhookOut(Out):
+    url: str
+    events: list[str]
+
+
+class NewWebhookOut(Out):
+    """The webhook just set: its signing secret is shown here, once."""
+
+    url: str
+    secret: str
+    events: list[str]
 
 
 class WebhookIn(BaseModel):
@@ -43,7 +58,7 @@ async def put_webhook(request: web.Request) -> web.Response:
     secret = secrets.token_urlsafe(32)
     async with request.app[ENGINE_KEY].begin() as conn:
         await store.set_webhook(conn, caller.workspace_id, url, secret)
-    return json_response({"url": url, "secret": secret, "events": ["sla.breached"]})
+    return model_response(NewWebhookOut, {"url": url, "secret": secret, "events": EVENTS})
 
 
 async def get_webhook(request: web.Request) -> web.Response:
@@ -54,7 +69,7 @@ async def get_webhook(request: web.Request) -> web.Response:
         found = await store.webhook(conn, caller.workspace_id)
     if found is None:
         raise ProblemError(404, "Not Found", "No webhook is set.")
-    return json_response({"url": found[0], "events": ["sla.breached"]})
+    return model_response(WebhookOut, {"url": found[0], "events": EVENTS})
 
 
 def add_routes(app: web.Application) -> None:
