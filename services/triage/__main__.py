@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         "--token", default=None, help="use this API token instead of a random one (demo, scripts)"
     )
     evaluate = commands.add_parser(
-        "eval", help="measure triage on a labelled CSV (id,text,needs_answer[,lang,intent,abuse])"
+        "eval",
+        help="measure triage on a labelled CSV (id,text,needs_answer[,lang,intent,abuse,parent];"
+        " a non-empty parent = the brand's post the row replies to)",
     )
     evaluate.add_argument("--data", type=Path, required=True, help="the labelled CSV file")
     evaluate.add_argument(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from services.triage.training.data import Source
@@ -11,6 +12,7 @@ from services.triage.training.data import Source
 _SOURCE_ORDER = (
     "dev",
     "pool1",
+    "pool2",
     "corrections",
     "airline",
     "complaints",
@@ -231,3 +233,15 @@ weights' content hash). Agents' corrections exported to `data/labels/corrections
 (`python -m services.triage export-corrections --out data/labels/corrections.csv`) are
 included when that file is present.
 """
+
+
+BASELINE = Path(__file__).with_name("baseline.json")
+
+
+def baseline() -> dict[str, Any]:
+    """The "before" figures: the shipped generation-2 configuration retrained on the same
+    folds (measured once, stored beside this module; see its ``how`` field)."""
+    if not BASELINE.exists():
+        return {}
+    loaded: dict[str, Any] = json.loads(BASELINE.read_text(encoding="utf-8"))
+    return loaded
