@@ -95,6 +95,7 @@ class Model:
     _need_column: npt.NDArray[np.float32] = field(init=False, repr=False, compare=False)
     _lenient: float = field(init=False, repr=False, compare=False)
     _word_heads: npt.NDArray[np.float32] | None = field(init=False, repr=False, compare=False)
+    _flag_need: dict[str, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.heads)
@@ -127,6 +128,8 @@ class Model:
             # Each word's contribution to every head, once: a post then averages its rows.
             word_heads = np.ascontiguousarray(self.vectors.vectors @ self.dense, np.float32)
         object.__setattr__(self, "_word_heads", word_heads)
+        flag_need = dict(zip(FLAGS, self.flags[:, 0].tolist(), strict=True))
+        object.__setattr__(self, "_flag_need", flag_need)
 
     def raw(self, features: Features) -> npt.NDArray[np.float32]:
         """Every head's logit for one post: per block (character n-grams, words, flags) the
@@ -155,7 +158,7 @@ class Model:
     @property
     def flag_need_weights(self) -> dict[str, float]:
         """Each flag's weight in the needs_answer head (> 0: the flag raises the need)."""
-        return dict(zip(FLAGS, self.flags[:, 0].tolist(), strict=True))
+        return self._flag_need
 
     def meaning_rows(self, features: Features) -> list[int]:
         """Table rows of the post's distinct known words (empty without a table)."""

@@ -20,6 +20,7 @@ __all__ = [
     "SIGNAL_REASONS",
     "danger_reasons",
     "is_plain_word",
+    "is_telling_pair",
     "quote",
 ]
 
@@ -165,6 +166,13 @@ _PLAIN = STOPWORDS | frozenset(
 def is_plain_word(word: str) -> bool:
     """Too common or too short to explain anything to an agent on its own."""
     return len(word) < 4 or word in _PLAIN
+
+
+def is_telling_pair(first: str, second: str) -> bool:
+    """Two words that read as a phrase: no function word, and not both common."""
+    if len(first) < 3 or len(second) < 3 or first in STOPWORDS or second in STOPWORDS:
+        return False
+    return not (is_plain_word(first) and is_plain_word(second))
 
 
 def quote(phrase: str) -> str:

@@ -118,8 +118,6 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"double (?:facturation|prelevement)",
         r"trop percu",
         r"hors forfait",
-        r"escroqu\w*",
-        r"arnaqu\w*",
     ),
     "refund": (
         # asking for money back is a request about money, not necessarily a fault
@@ -492,6 +490,26 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"youpins?",
         r"bicots?",
         r"sales? (?:arabes?|noirs?|juifs?|etrangers?|immigres?)",
+        r"muppets?",
+        r"brain-?dead",
+        r"halfwits?",
+        r"dimwits?",
+        r"numpt(?:y|ies)",
+        r"pillocks?",
+        r"tossers?",
+        r"knobheads?",
+        r"dumbass\w*",
+        r"thick as (?:two short planks|a brick|mince)",
+        r"waste of (?:space|oxygen)",
+        r"clowns? (?:like you|running)",
+        r"sous-doue\w*",
+        r"demeure\w*",
+        r"gogols?",
+        r"bolosse?s?",
+        r"cassos",
+        r"teube",
+        r"(?:sont|etes|bande) d(?:es |')(?:incapables|incompetents|guignols|clowns|branquignols|"
+        r"nuls|ignares)",
     ),
     "complaint": (
         r"worst\w*",
@@ -605,6 +623,9 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"sav",
         r"resili\w*",
         r"guez",
+        # a scam said of prices or the brand is venting; money actually lost is in "money"
+        r"escroqu\w*",
+        r"arnaqu\w*",
         r"dommage",
     ),
     "praise": (
@@ -638,7 +659,8 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"well done",
         r"credit where (?:it's|its|it is) due",
         r"hats off",
-        r"(?:handled|managed|sorted) (?:it |this |that |everything |us )?(?:really |very |so )?well",
+        r"(?:handled|managed|sorted) (?:it |this |that |everything |us )?"
+        r"(?:really |very |so )?well",
         r"glad",
         r"pleased",
         r"impressed",
@@ -731,6 +753,26 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"sponsoris\w*",
         r"rt (?:ce|this) (?:post|tweet)",
         r"rt pour",
+        r"earn \$?\d[\d,.]*\w*",
+        r"gagne[rz]? \d+ ?(?:€|euros?)",
+        r"(?:work|money|earn) from home",
+        r"depuis (?:ton|votre) canape",
+        r"passive income",
+        r"argent facile",
+        r"no experience needed",
+        r"(?:dm|message) me (?:'|\")?info",
+        r"airdrop\w*",
+        r"to the moon",
+        r"\d+x guaranteed",
+        r"credit rapide",
+        r"sans justificatif",
+        r"taux imbattable",
+        r"(?:click|cliquez?) (?:&|and|et) (?:claim|reclame\w*)",
+        r"claim (?:it )?before",
+        r"livraison offerte",
+        r"dm pour commander",
+        r"#(?:promo|bonplan|passiveincome|wealth|travelhacks|argentfacile)",
+        r"promo -?\d+ ?%",
         # automated outage trackers and headline links: nobody to answer
         r"\d+ \w+ ont (?:signale|remonte)",
         r"villes? concernees?",
@@ -982,18 +1024,18 @@ def _phrases(text: str) -> list[tuple[str, tuple[str, ...]]]:
     """Every cue phrase with its families, in order; a problem word said to be absent
     ("zéro souci") is dropped from the problem family."""
     padded = " " + text
-    matches = [(m.start(1), m.group(1)) for m in _SCANNER.finditer(padded)]
-    spans: list[tuple[int, int]] | None = None
+    found = [(phrase, _families_of(phrase)) for phrase in _SCANNER.findall(padded)]
+    if not any(phrase in _NO_TROUBLE_WORDS for phrase, _ in found):
+        return found
+    # Rare: find where the absent problems are, and drop those phrases from "problem".
+    spans = [(m.start(), m.end()) for m in _NO_TROUBLE.finditer(padded)]
+    if not spans:
+        return found
     out = []
-    for start, phrase in matches:
-        families = _families_of(phrase)
-        if "problem" in families and phrase in _NO_TROUBLE_WORDS:
-            if spans is None:
-                spans = [(m.start(), m.end()) for m in _NO_TROUBLE.finditer(padded)]
-            if any(a <= start < b for a, b in spans):
-                families = tuple(f for f in families if f != "problem")
-        if families:
-            out.append((phrase, families))
+    for match, (phrase, families) in zip(_SCANNER.finditer(padded), found, strict=True):
+        if phrase in _NO_TROUBLE_WORDS and any(a <= match.start(1) < b for a, b in spans):
+            families = tuple(f for f in families if f != "problem")
+        out.append((phrase, families))
     return out
 
 

@@ -47,10 +47,9 @@ class WordVectors:
         return self._index.get(word)
 
     def rows(self, tokens: Iterable[str]) -> list[int]:
-        """Table rows of the distinct known words among ``tokens``, in first-seen order."""
-        get = self._index.get
-        found = dict.fromkeys(get(t) for t in tokens)
-        found.pop(None, None)
+        """Table rows of the distinct known words among ``tokens`` (in no set order)."""
+        found = set(map(self._index.get, tokens))
+        found.discard(None)
         return list(found)  # type: ignore[arg-type]
 
     def mean(self, tokens: Iterable[str]) -> npt.NDArray[np.float32]:
