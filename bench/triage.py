@@ -1,12 +1,15 @@
 """Triage decisions per second on one core, one message at a time, as the consumer calls it.
 
-Each call does everything the consumer's ``decide`` does: normalisation, language, rule cues,
-features, the model, priority and reasons. Real posts: inbound customer-support tweets
-(English, many brands) and French posts to a telecom operator, from the shared data folder
-(a fixed sentence otherwise). The process is pinned to one CPU; the figures are those of
-the best of ``--rounds`` rounds (as ``timeit`` does: other processes on a shared machine can
-only slow a round down). Writes ``triage_msgs_per_s``, ``triage_p50_ms``, ``triage_p99_ms``
-and ``triage_model_version`` to bench/results.json.
+Each call does everything the consumer's ``decide`` does: normalisation, language, rule cues
+(danger kinds included), features, the model (n-grams and the word-vector mean), priority
+and reasons (with the evidence check where the model alone explains a need); one call in
+four is a reply in a thread the brand answered, so the thread rules run too. Real posts:
+inbound customer-support tweets (English, many brands) and French posts to a telecom
+operator, from the shared data folder (a fixed sentence otherwise). The process is pinned
+to one CPU; the figures are those of the best of ``--rounds`` rounds (as ``timeit`` does:
+other processes on a shared machine can only slow a round down). Writes
+``triage_msgs_per_s``, ``triage_p50_ms``, ``triage_p99_ms`` and ``triage_model_version`` to
+bench/results.json.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import time
 import orjson
 
 from bench.common import ROOT, customer_texts, record
-from services.triage.domain.triage import default_triage
+from services.triage.domain.triage import ANSWERED, Thread, default_triage
 
 FRENCH = ROOT.parent / "shared" / "data" / "free_telecom_fr_tweets" / "free_tweet_export_raw.csv"
 
@@ -43,22 +46,31 @@ def main() -> None:
     english, french = customer_texts(), french_texts()
     texts = [t for pair in zip(english, french, strict=False) for t in pair]
     kinds = ("mention", "mention", "reply", "dm")
+    brand = Thread(ANSWERED, "Sorry to hear that! Please DM us your booking reference.")
     calls = [
-        (texts[i % len(texts)], kinds[i % 4], i % 5 == 0, float((i * 997) % 30_000))
+        (
+            texts[i % len(texts)],
+            kinds[i % 4],
+            i % 5 == 0,
+            float((i * 997) % 30_000),
+            brand if kinds[i % 4] == "reply" else None,
+        )
         for i in range(args.messages)
     ]
     triage = default_triage()
-    for text, kind, repeat, waited in calls[:2000]:  # warm up caches and branch predictors
-        triage.decide(text, kind=kind, repeat_contact=repeat, waited_seconds=waited)
+    for text, kind, repeat, waited, thread in calls[:2000]:  # warm up caches and branches
+        triage.decide(text, kind=kind, repeat_contact=repeat, waited_seconds=waited, thread=thread)
 
     clock = time.perf_counter_ns
     best: tuple[float, list[int]] = (float("inf"), [])
     for _ in range(args.rounds):
         durations = []
         started = clock()
-        for text, kind, repeat, waited in calls:
+        for text, kind, repeat, waited, thread in calls:
             t0 = clock()
-            triage.decide(text, kind=kind, repeat_contact=repeat, waited_seconds=waited)
+            triage.decide(
+                text, kind=kind, repeat_contact=repeat, waited_seconds=waited, thread=thread
+            )
             durations.append(clock() - t0)
         elapsed = (clock() - started) / 1e9
         if elapsed < best[0]:

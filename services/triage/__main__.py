@@ -47,7 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     admin_cli.add_commands(commands)
     evaluate = commands.add_parser(
-        "eval", help="measure triage on a labelled CSV (id,text,needs_answer[,lang,intent,abuse])"
+        "eval",
+        help="measure triage on a labelled CSV (id,text,needs_answer[,lang,intent,abuse,parent];"
+        " a non-empty parent = the brand's post the row replies to)",
     )
     evaluate.add_argument("--data", type=Path, required=True, help="the labelled CSV file")
     evaluate.add_argument(

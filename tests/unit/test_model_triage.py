@@ -59,9 +59,17 @@ def assert_well_formed(d: Decision) -> None:
         ("@Delta I was charged twice for the same ticket", "mentions money lost", 2),
         ("@Free mon compte est bloqué, impossible de me connecter", "reports lost access", 2),
         ("@united I can't log in to my account since yesterday", "reports lost access", 2),
-        ("There is smoke coming from the engine, the crew is ignoring us!", "safety issue", 1),
-        ("URGENT de la fumée sort de ma box, danger", "safety issue", 1),
-        ("le câble arraché pend dans la rue, c'est dangereux pour les enfants", "safety issue", 1),
+        (
+            "There is smoke coming from the engine, the crew is ignoring us!",
+            "safety risk: smoke",
+            1,
+        ),
+        ("URGENT de la fumée sort de ma box, danger", "safety risk: smoke", 1),
+        (
+            "le câble arraché pend dans la rue, c'est dangereux pour les enfants",
+            "safety risk: fallen cable",
+            1,
+        ),
         ("@JetBlue still waiting for my refund after 6 weeks", "asks for money back", 2),
     ],
 )
@@ -73,7 +81,8 @@ def test_faults_need_an_answer_with_priority_and_reason(
     assert d.needs_answer
     assert d.intent in ("problem", "request", "question")
     assert d.priority <= worst_priority
-    assert reason in d.reasons
+    # the family, and the post's own phrase that raised it
+    assert any(r == reason or r.startswith(f'{reason}: "') for r in d.reasons), d.reasons
 
 
 @pytest.mark.parametrize(
@@ -105,7 +114,7 @@ def test_a_health_situation_raises_priority_but_is_not_an_emergency() -> None:
     )
     assert d.needs_answer
     assert d.priority == 2
-    assert "safety issue" not in d.reasons
+    assert not any(r.startswith("safety risk") for r in d.reasons)
     assert "mentions a health situation" in d.reasons
 
 
@@ -187,7 +196,7 @@ def test_pure_insults_go_to_moderation_not_the_answer_queue(text: str) -> None:
     assert d.abuse
     assert not d.needs_answer
     assert d.intent == "abuse"
-    assert "insults someone" in d.reasons
+    assert any(r.startswith("insults someone") for r in d.reasons)
 
 
 @pytest.mark.parametrize(
@@ -204,7 +213,7 @@ def test_an_abusive_post_reporting_a_real_problem_is_still_answered(text: str) -
     assert d.needs_answer
     assert d.intent == "problem"
     assert d.priority <= 2
-    assert "insults someone" in d.reasons
+    assert any(r.startswith("insults someone") for r in d.reasons)
 
 
 @pytest.mark.parametrize(
@@ -300,6 +309,7 @@ def test_follower_count_is_not_an_input() -> None:
         "kind",
         "repeat_contact",
         "waited_seconds",
+        "thread",
     ]
 
 
@@ -310,8 +320,10 @@ def test_a_post_needing_an_answer_says_what_moved_the_decision() -> None:
     d = decide("@united my bag never arrived, file ref BOS-20417, can someone help?")
     assert d.needs_answer
     assert any(
-        r in d.reasons for r in ("reports a problem", "asks a question", "asks for an action")
-    ) or any(r.startswith("words that point to a need") for r in d.reasons)
+        r.startswith(("reports a problem", "asks a question", "asks for an action"))
+        or r.startswith("words that point to a need")
+        for r in d.reasons
+    ), d.reasons
 
 
 def test_model_evidence_quotes_words_of_the_post() -> None:
@@ -429,7 +441,10 @@ def test_the_committed_model_is_loaded_once() -> None:
     assert Triage(MODEL).decide("panne") == decide("panne")
 
 
-def test_calibrated_thresholds_exist_for_both_languages() -> None:
-    assert set(MODEL.need_thresholds) == {"fr", "en"}
-    assert all(0.0 < t < 1.0 for t in MODEL.need_thresholds.values())
-    assert MODEL.need_threshold("other") == min(MODEL.need_thresholds.values())
+def test_calibrated_thresholds_exist_for_both_languages_and_threads() -> None:
+    assert set(MODEL.need_thresholds) == {"fr", "en", "thread"}
+    languages = [MODEL.need_thresholds["fr"], MODEL.need_thresholds["en"]]
+    assert all(0.0 < t < 1.0 for t in languages)
+    assert 0.0 <= MODEL.need_thresholds["thread"] < 1.0
+    assert MODEL.need_threshold("other") == min(languages)
+    assert MODEL.need_threshold("fr", in_thread=True) == MODEL.need_thresholds["thread"]

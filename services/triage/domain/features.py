@@ -9,8 +9,9 @@ normalised text (see ``normalise``). Features, all hashed into ``HASHED`` bucket
   dates share features;
 - word unigrams and bigrams (a word is a run of letters or digits);
 - dense flags after the hashed block: question or exclamation mark, a link, a handle inside
-  the text (leading handles only say who is addressed and are dropped), length bands, and the
-  rule cue families found by ``rules.scan`` ("outage", "money", …).
+  the text (leading handles only say who is addressed and are dropped), length bands, the
+  rule cue families found by ``rules.scan`` ("outage", "money", …), and the thread context
+  (a reply to the brand, which asked for details or not).
 
 Values: each distinct character n-gram weighs 1/√(number of distinct character n-grams),
 each distinct word feature 1/√(number of distinct word features), flags 1; a word pasted
@@ -76,6 +77,10 @@ FLAGS = (
     "cue_spam",
     "cue_brand",
     "cue_resolved",
+    # thread context (``Triage.decide(thread=...)``): the post replies to the brand, which
+    # answered last or asked for details
+    "thread_reply",
+    "thread_asked",
 )
 FLAG_INDEX = {name: HASHED + i for i, name in enumerate(FLAGS)}
 N_FEATURES = HASHED + len(FLAGS)
@@ -112,6 +117,7 @@ _BAND = (
 )
 _BAND.append(FLAG_INDEX["words_31_plus"])
 _CUE_INDEX = {name[4:]: index for name, index in FLAG_INDEX.items() if name.startswith("cue_")}
+_CONTEXT = frozenset(name for name in FLAGS if name.startswith("thread_"))
 _QUESTION_MARK = FLAG_INDEX["has_question_mark"]
 _EXCLAMATION = FLAG_INDEX["has_exclamation"]
 _LINK = FLAG_INDEX["has_link"]
@@ -177,14 +183,16 @@ def _inner_space(space: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
     return np.concatenate((_NO[: length - 1], in3, in4, in5))
 
 
-def extract(norm: str, cues: Iterable[str] = ()) -> Features:
-    """Features of a normalised post; ``cues`` are the rule families found in it."""
+def extract(norm: str, cues: Iterable[str] = (), context: Iterable[str] = ()) -> Features:
+    """Features of a normalised post; ``cues`` are the rule families found in it, ``context``
+    the thread flags that hold ("thread_reply", "thread_asked")."""
     text = norm[:MAX_FEATURE_CHARS]
     words = tuple(text.split())
     if "@user" in text:
         words = tuple(w for w in words if w != "@user")
     flags = [_BAND[min(len(words), len(_BAND) - 1)]]
     flags += [_CUE_INDEX[family] for family in cues if family in _CUE_INDEX]
+    flags += [FLAG_INDEX[name] for name in context if name in _CONTEXT]
     if "?" in text:
         flags.append(_QUESTION_MARK)
     if "!" in text:

@@ -11,7 +11,7 @@ import re
 
 from services.triage.domain.normalise import normalise
 
-__all__ = ["STOPWORDS", "detect_language", "detect_normalised"]
+__all__ = ["STOPWORDS", "detect_language", "detect_normalised", "foreign"]
 
 
 def _words(*lines: str) -> frozenset[str]:
@@ -79,6 +79,23 @@ def detect_normalised(norm: str) -> str:
     if fr == en:  # rare tie on a mixed post: an apostrophe leans French ("j'ai", "l'app")
         return "fr" if "'" in norm else "en"
     return "fr" if fr > en else "en"
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def foreign(norm: str) -> bool:
+    """Written in a language we do not serve (not merely too short to tell): other
+    languages' frequent words outnumber French and English ones, or most letters are not
+    Latin (Arabic, Japanese, Cyrillic, ...). Such a post is routed for a look, not judged."""
+    letters = _LETTER.findall(norm)
+    if not letters:
+        return False
+    if sum(1 for c in letters if c.isascii()) * 2 < len(letters):
+        return True
+    tokens = [t.strip(_PUNCT) for t in norm.split()]
+    fr, en, other, _ = _count(tokens)
+    return other > fr + en
 
 
 def detect_language(text: str) -> str:

@@ -1,12 +1,16 @@
 """The learned part of triage: linear heads over hashed features, loaded from the artifact.
 
-The artifact (written by ``make train``) is two files in one directory:
+The artifact (written by ``make train``) is three files in one directory:
 
 - ``triage.json``: version, head names, calibration, thresholds, training summary;
-- the weights it names (``triage-<version>.npz``): one int8 row per feature (all heads side
-  by side, so a post's features are one contiguous gather), a scale per head, intercepts.
+- the weights it names (``triage-<version>.npz``): one int8 row per hashed feature (all heads
+  side by side, so a post's features are one contiguous gather), a scale per head, the flag
+  and word-vector weights (float32), intercepts;
+- the word-vector table it names (``words-<hash>.npz``, see ``vectors``), built separately.
 
-Scoring a post is ``values @ weights[indices] * scale + intercept``: a few microseconds.
+Scoring a post is ``values @ weights[indices] * scale + mean(word vectors) @ dense +
+intercept``: a few microseconds. The word vectors' weights are folded into the table once at
+load (one row of head scores per word), so a post's meaning part is a gather and a mean.
 Pure: arrays and text in, numbers out; the files are read once, from a path passed in.
 """
 
@@ -23,11 +27,13 @@ import numpy as np
 import numpy.typing as npt
 
 from services.triage.domain.features import FLAGS, HASHED, Features
+from services.triage.domain.vectors import WordVectors, load_table
 
 __all__ = [
     "DEFAULT_DIRECTORY",
     "INTENTS",
     "MANIFEST",
+    "THREAD",
     "Intent",
     "Model",
     "Scores",
@@ -38,6 +44,7 @@ __all__ = [
 
 DEFAULT_DIRECTORY = Path(__file__).resolve().parents[1] / "model"
 MANIFEST = "triage.json"
+THREAD = "thread"  # the need_thresholds key of replies to the brand
 
 INTENTS = (
     "problem",
@@ -88,10 +95,14 @@ class Model:
     abuse_calibration: tuple[float, float]
     abuse_threshold: float
     metadata: dict[str, Any]
+    vectors: WordVectors | None = None  # the word-vector table; None: n-grams and flags only
+    dense: npt.NDArray[np.float32] | None = None  # (vectors.dims, heads): weights of the mean
 
     _dense: npt.NDArray[np.float32] = field(init=False, repr=False, compare=False)
     _need_column: npt.NDArray[np.float32] = field(init=False, repr=False, compare=False)
     _lenient: float = field(init=False, repr=False, compare=False)
+    _word_heads: npt.NDArray[np.float32] | None = field(init=False, repr=False, compare=False)
+    _flag_need: dict[str, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.heads)
@@ -112,7 +123,20 @@ class Model:
         dense = np.vstack([self.weights * self.scales, self.flags]).astype(np.float32)
         object.__setattr__(self, "_dense", np.ascontiguousarray(dense))
         object.__setattr__(self, "_need_column", np.ascontiguousarray(dense[:, 0]))
-        object.__setattr__(self, "_lenient", min(self.need_thresholds.values()))
+        languages = [v for k, v in self.need_thresholds.items() if k != THREAD]
+        object.__setattr__(self, "_lenient", min(languages or [0.5]))
+        word_heads = None
+        if self.vectors is not None:
+            if self.dense is None or self.dense.shape != (self.vectors.dims, n):
+                raise ValueError(
+                    f"word-vector weights {None if self.dense is None else self.dense.shape} do "
+                    f"not match the table ({self.vectors.dims} dims) x {n} heads"
+                )
+            # Each word's contribution to every head, once: a post then averages its rows.
+            word_heads = np.ascontiguousarray(self.vectors.vectors @ self.dense, np.float32)
+        object.__setattr__(self, "_word_heads", word_heads)
+        flag_need = dict(zip(FLAGS, self.flags[:, 0].tolist(), strict=True))
+        object.__setattr__(self, "_flag_need", flag_need)
 
     def raw(self, features: Features) -> npt.NDArray[np.float32]:
         """Every head's logit for one post: per block (character n-grams, words, flags) the
@@ -128,14 +152,26 @@ class Model:
         if len(features.indices) > n:
             starts.append(n)
             values.append(1.0)
-        if not starts:
-            return self.intercepts.copy()
-        rows = np.take(self._dense, features.indices, axis=0)
-        sums = np.add.reduceat(rows, starts, axis=0)
-        logits: npt.NDArray[np.float32] = (
-            np.array(values, dtype=np.float32) @ sums + self.intercepts
-        )
+        logits: npt.NDArray[np.float32] = self.intercepts.copy()
+        if starts:
+            rows = np.take(self._dense, features.indices, axis=0)
+            sums = np.add.reduceat(rows, starts, axis=0)
+            logits += np.array(values, dtype=np.float32) @ sums
+        meaning = self.meaning_rows(features)
+        if meaning:
+            logits += self._word_heads[meaning].mean(axis=0)  # type: ignore[index]
         return logits
+
+    @property
+    def flag_need_weights(self) -> dict[str, float]:
+        """Each flag's weight in the needs_answer head (> 0: the flag raises the need)."""
+        return self._flag_need
+
+    def meaning_rows(self, features: Features) -> list[int]:
+        """Table rows of the post's distinct known words (empty without a table)."""
+        if self.vectors is None or not features.tokens:
+            return []
+        return self.vectors.rows(features.tokens)
 
     def scores(self, features: Features) -> Scores:
         logits = self.raw(features)
@@ -149,22 +185,44 @@ class Model:
         a, b = self.abuse_calibration
         return sigmoid(a * score + b)
 
-    def need_threshold(self, language: str) -> float:
-        """A language without its own threshold gets the most lenient one (favour recall)."""
-        threshold = self.need_thresholds.get(language)
+    def need_threshold(self, language: str, in_thread: bool = False) -> float:
+        """A reply to the brand has a threshold of its own when training had enough of them;
+        a language without its own threshold gets the most lenient one (favour recall)."""
+        threshold = self.need_thresholds.get(THREAD) if in_thread else None
+        if threshold is None:
+            threshold = self.need_thresholds.get(language)
         return self._lenient if threshold is None else threshold
 
     def word_weights(self, features: Features) -> npt.NDArray[np.float32]:
-        """How strongly each word of the post, on its own, points to a need (its unigram
-        weight in the needs_answer head): what an agent can be shown as evidence."""
-        weights: npt.NDArray[np.float32] = np.take(self._need_column, features.token_buckets)
-        return weights
+        """How much each word of the post, on its own, adds to the needs_answer logit: its
+        unigram weight times the word block's value, plus its share of the word-vector mean.
+        What an agent can be shown as evidence."""
+        weights: npt.NDArray[np.float32] = (
+            np.take(self._need_column, features.token_buckets) * features.token_value
+        )
+        if self.vectors is None or self._word_heads is None or not features.tokens:
+            return weights
+        known = self.vectors.rows(features.tokens)
+        if not known:
+            return weights
+        column = self._word_heads[:, 0] / len(known)
+        row_of = self.vectors.row_of
+        shares = [0.0 if (r := row_of(t)) is None else float(column[r]) for t in features.tokens]
+        return weights + np.array(shares, dtype=np.float32)
 
 
-def from_arrays(meta: dict[str, Any], arrays: Mapping[str, npt.NDArray[Any]]) -> Model:
-    """A model from its metadata (``triage.json``) and its arrays (the ``.npz``)."""
+def from_arrays(
+    meta: dict[str, Any],
+    arrays: Mapping[str, npt.NDArray[Any]],
+    vectors: WordVectors | None = None,
+) -> Model:
+    """A model from its metadata (``triage.json``), its arrays (the ``.npz``) and the
+    word-vector table it names (needed when the arrays hold word-vector weights)."""
     calibration = meta["calibration"]
     need, abuse = calibration["needs_answer"], calibration["abuse"]
+    dense = arrays.get("dense")
+    if dense is not None and vectors is None:
+        raise ValueError(f"the model needs the word-vector table {meta.get('vectors_file')}")
     return Model(
         version=str(meta["version"]),
         weights=np.ascontiguousarray(arrays["weights"], dtype=np.int8),
@@ -177,11 +235,14 @@ def from_arrays(meta: dict[str, Any], arrays: Mapping[str, npt.NDArray[Any]]) ->
         abuse_calibration=(float(abuse["a"]), float(abuse["b"])),
         abuse_threshold=float(abuse["threshold"]),
         metadata=meta,
+        vectors=vectors if dense is not None else None,
+        dense=None if dense is None else np.ascontiguousarray(dense, dtype=np.float32),
     )
 
 
 def load(directory: Path = DEFAULT_DIRECTORY) -> Model:
     """Read the artifact from ``directory`` (``triage.json`` and the weights it names)."""
     meta = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    vectors = load_table(directory / meta["vectors_file"]) if meta.get("vectors_file") else None
     with np.load(directory / meta["weights_file"], allow_pickle=False) as arrays:
-        return from_arrays(meta, {name: arrays[name] for name in arrays.files})
+        return from_arrays(meta, {name: arrays[name] for name in arrays.files}, vectors)

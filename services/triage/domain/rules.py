@@ -17,7 +17,9 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["FAMILIES", "has_words", "is_concrete", "own_words", "scan"]
+from services.triage.domain.danger import SAFETY, VULNERABILITY
+
+__all__ = ["FAMILIES", "found", "has_words", "is_concrete", "own_words", "scan"]
 
 # --- Lexicons -----------------------------------------------------------------
 # Normalised form: lower case, no accents, "'" apostrophes, "url" and "@user"
@@ -31,33 +33,7 @@ _LINK = r"(?:d?internet|interne|connexion|connection|co|reseau|wifi|wi-fi|fibre|
 _LINK += r"telephone|tel|ligne|data|4g|5g|mails?|webmail|debit|box|freebox)"
 
 _FAMILIES: dict[str, tuple[str, ...]] = {
-    "safety": (
-        r"danger\w*",
-        r"unsafe",
-        r"not safe",
-        r"safety (?:issue|hazard|concern|risk)",
-        r"injur\w*",
-        r"blesse\w*",
-        r"blessures?",
-        r"(?:en|au|pris|prend|prendre) feu",
-        r"incendie",
-        r"(?:on|caught) fire",
-        r"fire (?:alarm|on board)",
-        r"smoke",
-        r"fumee",
-        r"medical emergenc\w*",
-        r"urgences? medicales?",
-        r"ambulance",
-        r"heart attack",
-        r"crise cardiaque",
-        r"(?:is |was |are )?bleeding",
-        r"electrocut\w*",
-        r"gas leak",
-        r"fuite de gaz",
-        r"pompiers",
-        r"samu",
-        r"(?:cable|fil|poteau)s? (?:arrache|tombe|pend|au sol)\w*",
-    ),
+    "safety": tuple(f for fragments in SAFETY.values() for f in fragments),
     # A health situation makes a case more pressing, but it is not a danger happening now:
     # "I had surgery, please refund my flight" is a refund request, not an emergency.
     "health": (
@@ -93,24 +69,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"immediatement",
         r"tout de suite",
     ),
-    "vulnerable": (
-        r"(?:ma|mon|my) (?:mere|pere|grand-mere|grand-pere|voisine|voisin|mother|father|mom|dad|"
-        r"grandmother|grandfather|grandma|grandpa) (?:de |a |of |is )?\d{2}(?: ans| years)?",
-        r"\d{2} (?:ans|piges) qui vit seule?",
-        r"personnes? agees?",
-        r"elderly",
-        r"handicap\w*",
-        r"disabled",
-        r"disability",
-        r"wheelchair",
-        r"fauteuil roulant",
-        r"pregnant\w*",
-        r"enceinte",
-        r"hemophil\w*",
-        r"diabet\w*",
-        r"nourrisson",
-        r"infant",
-    ),
+    "vulnerable": tuple(f for fragments in VULNERABILITY.values() for f in fragments),
     "outage": (
         r"pannes?",
         r"en rade",
@@ -159,8 +118,6 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"double (?:facturation|prelevement)",
         r"trop percu",
         r"hors forfait",
-        r"escroqu\w*",
-        r"arnaqu\w*",
     ),
     "refund": (
         # asking for money back is a request about money, not necessarily a fault
@@ -301,7 +258,9 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"(?:ca|sa|cela|voila) fait " + _NUM,
         _NUM + r" ?" + _UNIT_FR + r" (?:sans|que|qu'\w+|d'attente|de panne)",
         r"(?:jours|semaines|mois|heures) sans",
-        r"(?:pas|jamais) (?:encore )?(?:recu|livre|arrive|venu|passe|raccorde\w*|installe\w*)",
+        r"(?:pas|jamais) (?:encore )?(?:recue?s?|livree?s?|arrivee?s?|venue?s?|passee?s?|"
+        r"raccorde\w*|installe\w*)",
+        r"(?:ne )?bouge (?:plus|pas)",
         r"ecrasement",
         r"decabl\w*",
         r"(?:ne |n')?(?:peux|peut|pouvons|arrive|arrivons|fonctionne|marche|marchent|fonctionnent)"
@@ -531,6 +490,26 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"youpins?",
         r"bicots?",
         r"sales? (?:arabes?|noirs?|juifs?|etrangers?|immigres?)",
+        r"muppets?",
+        r"brain-?dead",
+        r"halfwits?",
+        r"dimwits?",
+        r"numpt(?:y|ies)",
+        r"pillocks?",
+        r"tossers?",
+        r"knobheads?",
+        r"dumbass\w*",
+        r"thick as (?:two short planks|a brick|mince)",
+        r"waste of (?:space|oxygen)",
+        r"clowns? (?:like you|running)",
+        r"sous-doue\w*",
+        r"demeure\w*",
+        r"gogols?",
+        r"bolosse?s?",
+        r"cassos",
+        r"teube",
+        r"(?:sont|etes|bande) d(?:es |')(?:incapables|incompetents|guignols|clowns|branquignols|"
+        r"nuls|ignares)",
     ),
     "complaint": (
         r"worst\w*",
@@ -644,6 +623,9 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"sav",
         r"resili\w*",
         r"guez",
+        # a scam said of prices or the brand is venting; money actually lost is in "money"
+        r"escroqu\w*",
+        r"arnaqu\w*",
         r"dommage",
     ),
     "praise": (
@@ -675,6 +657,10 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"perfect",
         r"(?:good|nice) job",
         r"well done",
+        r"credit where (?:it's|its|it is) due",
+        r"hats off",
+        r"(?:handled|managed|sorted) (?:it |this |that |everything |us )?"
+        r"(?:really |very |so )?well",
         r"glad",
         r"pleased",
         r"impressed",
@@ -767,6 +753,26 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"sponsoris\w*",
         r"rt (?:ce|this) (?:post|tweet)",
         r"rt pour",
+        r"earn \$?\d[\d,.]*\w*",
+        r"gagne[rz]? \d+ ?(?:€|euros?)",
+        r"(?:work|money|earn) from home",
+        r"depuis (?:ton|votre) canape",
+        r"passive income",
+        r"argent facile",
+        r"no experience needed",
+        r"(?:dm|message) me (?:'|\")?info",
+        r"airdrop\w*",
+        r"to the moon",
+        r"\d+x guaranteed",
+        r"credit rapide",
+        r"sans justificatif",
+        r"taux imbattable",
+        r"(?:click|cliquez?) (?:&|and|et) (?:claim|reclame\w*)",
+        r"claim (?:it )?before",
+        r"livraison offerte",
+        r"dm pour commander",
+        r"#(?:promo|bonplan|passiveincome|wealth|travelhacks|argentfacile)",
+        r"promo -?\d+ ?%",
         # automated outage trackers and headline links: nobody to answer
         r"\d+ \w+ ont (?:signale|remonte)",
         r"villes? concernees?",
@@ -988,13 +994,68 @@ _LETTERS = re.compile(r"[^\W\d_]{2,}")
 _PLACEHOLDERS = frozenset({"url", "user"})
 
 
+# "zéro souci", "no issues", "sans problème": a problem word that says there is none.
+_NO_TROUBLE_WORDS = frozenset(
+    [
+        "souci",
+        "soucis",
+        "probleme",
+        "problemes",
+        "problem",
+        "problems",
+        "issue",
+        "issues",
+        "pb",
+        "bug",
+        "bugs",
+        "trouble",
+        "hiccup",
+        "hiccups",
+    ]
+)
+_NO_TROUBLE = re.compile(
+    r"(?<!\w)(?:zero|0|aucun|aucune|pas de|pas un|pas le moindre|sans|no|not a|not one|"
+    r"not any|never (?:had )?(?:a|any)|without (?:a |any )?)"
+    r" ?(?:" + "|".join(sorted(_NO_TROUBLE_WORDS)) + r")(?!\w)"
+)
+
+
+def _phrases(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Every cue phrase with its families, in order; a problem word said to be absent
+    ("zéro souci") is dropped from the problem family."""
+    padded = " " + text
+    found = [(phrase, _families_of(phrase)) for phrase in _SCANNER.findall(padded)]
+    if not any(phrase in _NO_TROUBLE_WORDS for phrase, _ in found):
+        return found
+    # Rare: find where the absent problems are, and drop those phrases from "problem".
+    spans = [(m.start(), m.end()) for m in _NO_TROUBLE.finditer(padded)]
+    if not spans:
+        return found
+    out = []
+    for match, (phrase, families) in zip(_SCANNER.finditer(padded), found, strict=True):
+        if phrase in _NO_TROUBLE_WORDS and any(a <= match.start(1) < b for a, b in spans):
+            families = tuple(f for f in families if f != "problem")
+        out.append((phrase, families))
+    return out
+
+
 def scan(text: str) -> dict[str, int]:
     """Count cue phrases per family in one pass over normalised text."""
     counts: dict[str, int] = {}
-    for phrase in _SCANNER.findall(" " + text):
-        for family in _families_of(phrase):
+    for _, families in _phrases(text):
+        for family in families:
             counts[family] = counts.get(family, 0) + 1
     return counts
+
+
+def found(text: str) -> dict[str, list[str]]:
+    """The cue phrases of each family, in the order they appear (one pass, as ``scan``):
+    the evidence a reason can quote."""
+    phrases: dict[str, list[str]] = {}
+    for phrase, families in _phrases(text):
+        for family in families:
+            phrases.setdefault(family, []).append(phrase)
+    return phrases
 
 
 def has_words(norm: str) -> bool:

@@ -1,12 +1,14 @@
 """Triage of one inbound post: does it need an agent, what is it, how urgent, and why.
 
-A learned linear model (``model``) reads hashed n-grams and the rule cue families
-(``rules``) and decides needs_answer (calibrated probability, a threshold per language
-chosen for recall), abuse and intent. Rules stay where rules are the right tool and say so
-in the reasons: nothing to read, posts written by the brand, obvious spam, closing messages
-("c'est réglé, merci"), direct messages, and every priority cue (safety, outage, money or
-access lost, urgency, health, follow-ups, repeat contact, waiting time). Priority comes from
-need only, never from who the author is.
+A learned linear model (``model``) reads hashed n-grams, the rule cue families (``rules``),
+the thread context and the meaning of the post's words (averaged static word vectors), and
+decides needs_answer (calibrated probability, a threshold per language chosen for recall),
+abuse and intent. Rules stay where rules are the right tool and say so in the reasons:
+nothing to read, a language we do not serve, posts written by the brand, obvious spam,
+closing messages ("c'est réglé, merci"), a reply in a thread the brand is handling, direct
+messages, danger (safety: P1; a vulnerable customer: P2) and every other priority cue
+(outage, money or access lost, urgency, health, follow-ups, repeat contact, waiting time).
+Priority comes from need only, never from who the author is.
 
 Pure: no I/O except reading the committed artifact once, no clock (the caller passes the
 waiting time in).
@@ -23,17 +25,23 @@ import numpy as np
 import numpy.typing as npt
 
 from services.triage.domain import features as feature_extraction
-from services.triage.domain.language import STOPWORDS, detect_normalised
+from services.triage.domain import reasons as why
+from services.triage.domain.language import detect_normalised, foreign
 from services.triage.domain.model import DEFAULT_DIRECTORY, INTENTS, Model, load
 from services.triage.domain.normalise import normalise
-from services.triage.domain.rules import has_words, own_words, scan
+from services.triage.domain.rules import found, has_words, own_words
+from services.triage.domain.thread import ANSWERED, ASKED, NONE, Thread, closes, is_details
 
 __all__ = [
+    "ANSWERED",
+    "ASKED",
     "INTENTS",
     "MAX_REASONS",
+    "NONE",
     "WAIT_RAISE_SECONDS",
     "Decision",
     "RuleVerdict",
+    "Thread",
     "Triage",
     "decide",
     "default_triage",
@@ -42,6 +50,8 @@ __all__ = [
 
 WAIT_RAISE_SECONDS = 4 * 3600.0
 MAX_REASONS = 4
+NO_WORDS = "no words to read"
+FOREIGN = "language not supported: routed for a look"
 
 NEED_INTENTS = ("problem", "question", "request", "complaint", "other")
 NO_NEED_INTENTS = ("complaint", "praise", "banter", "spam", "abuse", "brand", "other")
@@ -74,110 +84,41 @@ class RuleVerdict:
 
 # A post reporting one of these needs an agent whatever the model thinks (recall first).
 _FAULTS = ("safety", "outage", "money", "access")
-# Cue families that explain a need, in the order an agent reads them.
-_NEED_REASONS = (
-    ("safety", "safety issue"),
-    ("outage", "reports an outage"),
-    ("money", "mentions money lost"),
-    ("refund", "asks for money back"),
-    ("access", "reports lost access"),
+# Something an agent could act on. Insults without any of these need no answer: 65 of the
+# 70 such gold posts were labelled so (the abuse lexicon's hits, all three pools).
+_ACTIONABLE = (
+    *_FAULTS,
+    "refund",
+    "problem",
+    "followup",
+    "notresolved",
+    "request",
+    "details",
 )
-_INTENT_REASONS = {
-    "problem": "reports a problem",
-    "question": "asks a question",
-    "request": "asks for an action",
-    "complaint": "complains about a specific experience",
-    "other": "may need an answer",
-}
-_NO_NEED_REASONS = {
-    "complaint": "venting with nothing concrete",
-    "praise": "praise with nothing to act on",
-    "banter": "chit-chat with nothing to act on",
-    "spam": "looks like spam",
-    "abuse": "insults with nothing to act on",
-    "brand": "written by the brand",
-    "other": "no problem or question found",
-}
 _ESCALATION = frozenset(
     {
         "marked urgent",
-        "vulnerable person involved",
         "mentions a health situation",
         "second message while waiting",
         "waiting over 4 hours",
     }
 )
-_EVIDENCE_MIN = 0.2  # a unigram weight below this says little on its own
-# Words too common to explain anything to an agent, even when they weigh a little: the
-# stopwords, except those that name the service or the trouble.
-_TELLING = frozenset(
-    [
-        "panne",
-        "connexion",
-        "probleme",
-        "reseau",
-        "abonnement",
-        "facture",
-        "technicien",
-        "rdv",
-        "jamais",
-        "toujours",
-        "encore",
-        "rien",
-        "aucun",
-        "aucune",
-        "personne",
-        "flight",
-        "flights",
-        "hours",
-        "hold",
-        "bag",
-        "bags",
-        "luggage",
-        "delayed",
-        "plane",
-        "airline",
-        "airport",
-        "gate",
-        "seat",
-        "customer",
-        "help",
-        "still",
-        "never",
-        "again",
-        "trouble",
-        "trying",
-    ]
-)
-_NOT_EVIDENCE = (STOPWORDS - _TELLING) | frozenset(
-    [
-        "url",
-        "bonjour",
-        "bonsoir",
-        "hello",
-        "merci",
-        "thanks",
-        "thank",
-        "please",
-        "svp",
-        "anything",
-        "something",
-        "would",
-    ]
-)
+_DANGER_PREFIXES = ("safety risk:", "vulnerable customer:")
 
 
 def rule_verdict(norm: str, cues: dict[str, int]) -> RuleVerdict:
     """The cases rules settle: nothing to read, brand posts, spam, closing messages, and a
     reported fault (danger, outage, money or access lost), which always reaches an agent."""
     if not has_words(norm):
-        return RuleVerdict(False, "other", "no words to read")
+        return RuleVerdict(False, "other", NO_WORDS)
     asks = "?" in norm or "request" in cues or "refund" in cues or "question" in cues
     abuse = "abuse" in cues
     if "brand" in cues and not abuse:
         return RuleVerdict(False, "brand", "written by the brand")
     if ("spam" in cues or norm.count("url") >= 2) and not (asks or abuse):
         return RuleVerdict(False, "spam", "looks like spam")
+    if abuse and not any(family in cues for family in _ACTIONABLE):
+        return RuleVerdict(False, "abuse", "insults with nothing to act on")
     closing = "resolved" in cues and not ("notresolved" in cues or "followup" in cues)
     if closing and not asks:
         intent = "praise" if "praise" in cues else "other"
@@ -200,12 +141,28 @@ def _waited(waited_seconds: float) -> float:
 
 
 def _finish(reasons: list[str]) -> tuple[str, ...]:
-    """At most MAX_REASONS, escalations (which explain the priority) always kept."""
+    """At most MAX_REASONS; danger first, escalations (which explain the priority) kept."""
     unique = list(dict.fromkeys(reasons))
+    danger = [r for r in unique if r.startswith(_DANGER_PREFIXES)]
     extra = [r for r in unique if r in _ESCALATION]
-    core = [r for r in unique if r not in _ESCALATION]
-    kept = core[: max(1, MAX_REASONS - len(extra))] + extra
+    core = [r for r in unique if r not in _ESCALATION and r not in danger]
+    kept = danger[:MAX_REASONS]
+    room = MAX_REASONS - len(kept) - len(extra)
+    kept += core[: max(1 if not kept else 0, room)] + extra
     return tuple(kept[:MAX_REASONS]) or ("no problem or question found",)
+
+
+@dataclass(frozen=True, slots=True)
+class _Post:
+    """A post as the decision reads it."""
+
+    norm: str
+    own: str
+    language: str
+    phrases: dict[str, list[str]]
+    cues: dict[str, int]
+    context: tuple[str, ...]
+    features: feature_extraction.Features
 
 
 class Triage:
@@ -221,24 +178,40 @@ class Triage:
         kind: str = "mention",
         repeat_contact: bool = False,
         waited_seconds: float = 0.0,
+        thread: Thread | None = None,
     ) -> Decision:
         """kind is mention|dm|comment|reply. repeat_contact = the author wrote again while a
         previous message in the same open conversation is unanswered. waited_seconds = how
         long the oldest unanswered message of the conversation has waited (the caller
-        computes it from its own clock; this never reads one)."""
-        norm = normalise(text) if isinstance(text, str) else ""
-        language = detect_normalised(norm)
-        own = own_words(norm)
-        cues = scan(own) if norm else {}
-        verdict = rule_verdict(own, cues)
-        if verdict.reason == "no words to read":
-            return self._decision(False, "other", language, 0.9, [verdict.reason])
+        computes it from its own clock; this never reads one).
 
-        features = feature_extraction.extract(own, cues)
-        scores = self.model.scores(features)
+        thread (optional) = the conversation around the post: ``Thread("answered")`` when
+        the brand wrote the last message before it, ``Thread("asked")`` when that message
+        asked for details (a reference, a DM), with ``parent_text`` = the brand's message
+        when known (a question or a request for details in it counts as "asked"). After
+        the brand, a customer's message needs an answer unless it closes the case ("merci
+        c'est réglé", "all sorted", a plain thanks); a bare reference, a link or "DM sent"
+        answering the brand needs one. None (the default) = no thread known: the post is
+        judged alone, as a first contact."""
+        after = thread is not None and thread.after_brand
+        post = self._read(text, thread)
+        if not has_words(post.own):
+            if after and post.norm and is_details(post.norm):
+                return self._thread_details(post, thread)
+            return self._decision(False, "other", post.language, 0.9, [NO_WORDS])
+        verdict = rule_verdict(post.own, post.cues)
+        if (
+            after
+            and verdict.needs_answer is None
+            and closes(post.own, post.cues)
+            and "?" not in post.own
+        ):
+            intent = "praise" if "praise" in post.cues else "other"
+            verdict = RuleVerdict(False, intent, "closes the conversation")
+
+        scores = self.model.scores(post.features)
         p_need = self.model.need_probability(scores.needs_answer)
-        # The abuse lexicon names insults outright; the model finds the rest.
-        abuse = "abuse" in cues or (
+        abuse = "abuse" in post.cues or (
             self.model.abuse_probability(scores.abuse) >= self.model.abuse_threshold
         )
         reasons: list[str] = []
@@ -248,11 +221,20 @@ class Triage:
                 intent = "abuse"
             reasons.append(str(verdict.reason))
             if abuse:
-                reasons.append("insults someone")
+                reasons.append(self._insult_reason(post))
             confidence = max(0.8, 1.0 - p_need)
-            return self._decision(False, intent, language, confidence, reasons, abuse=abuse)
+            return self._decision(False, intent, post.language, confidence, reasons, abuse=abuse)
+        if verdict.needs_answer is None and post.language == "other" and foreign(post.norm):
+            intent = self._intent(scores.intents, True, abuse)
+            reasons = [FOREIGN] + ([self._insult_reason(post)] if abuse else [])
+            return self._decision(
+                True, intent, post.language, max(p_need, 0.5), reasons, abuse=abuse
+            )
 
-        needs_answer = verdict.needs_answer or p_need >= self.model.need_threshold(language)
+        threshold = self.model.need_threshold(post.language, in_thread=after)
+        needs_answer = bool(verdict.needs_answer) or p_need >= threshold
+        if after and not needs_answer and is_details(post.own):
+            needs_answer = True  # "DM sent", "ABC123" answering the brand's request
         confidence = max(p_need, 0.8) if verdict.needs_answer else p_need
         intent = verdict.intent or self._intent(scores.intents, needs_answer, abuse)
         if not needs_answer and kind == "dm" and intent in ("other", "banter", "complaint"):
@@ -260,15 +242,17 @@ class Triage:
             needs_answer, intent = True, "other"
             reasons.append("direct message to the brand")
         if abuse:
-            reasons.append("insults someone")
+            reasons.append(self._insult_reason(post))
         if not needs_answer:
-            if intent in _PRAISE_OR_LESS and "praise" in cues and "complaint" not in cues:
+            if intent in _PRAISE_OR_LESS and "praise" in post.cues and "complaint" not in post.cues:
                 intent = "praise"  # thanks with no grievance, however the model ranked it
             if intent != "abuse":
-                reasons.append(_NO_NEED_REASONS[intent])
-            return self._decision(False, intent, language, 1.0 - p_need, reasons, abuse=abuse)
+                reasons.append(why.NO_NEED_REASONS[intent])
+            return self._decision(False, intent, post.language, 1.0 - p_need, reasons, abuse=abuse)
 
-        priority = self._priority(intent, cues, p_need, reasons, features)
+        if after:
+            reasons.append(self._thread_reason(post, thread))
+        priority = self._priority(intent, post, p_need, reasons, after)
         if repeat_contact:
             priority = _raise(priority)
             reasons.append("second message while waiting")
@@ -276,8 +260,47 @@ class Triage:
             priority = _raise(priority)
             reasons.append("waiting over 4 hours")
         return self._decision(
-            True, intent, language, confidence, reasons, abuse=abuse, priority=priority
+            True, intent, post.language, confidence, reasons, abuse=abuse, priority=priority
         )
+
+    def need_probability(self, text: str, thread: Thread | None = None) -> float:
+        """The model's calibrated chance that ``text`` needs an answer (rules aside)."""
+        post = self._read(text, thread)
+        return self.model.need_probability(self.model.scores(post.features).needs_answer)
+
+    def _read(self, text: str, thread: Thread | None) -> _Post:
+        norm = normalise(text) if isinstance(text, str) else ""
+        own = own_words(norm)
+        phrases = found(own) if norm else {}
+        cues = {family: len(p) for family, p in phrases.items()}
+        context = thread.context() if thread is not None else ()
+        return _Post(
+            norm,
+            own,
+            detect_normalised(norm),
+            phrases,
+            cues,
+            context,
+            feature_extraction.extract(own, cues, context),
+        )
+
+    def _thread_details(self, post: _Post, thread: Thread | None) -> Decision:
+        """A link or a reference alone, answering the brand: someone should look at it."""
+        reasons = [self._thread_reason(post, thread)]
+        return self._decision(True, "problem", post.language, 0.8, reasons, priority=3)
+
+    @staticmethod
+    def _thread_reason(post: _Post, thread: Thread | None) -> str:
+        if thread is not None and thread.brand_asked and is_details(post.norm):
+            return "sends the details the brand asked for"
+        if thread is not None and thread.brand_asked:
+            return "answers the brand's question"
+        return "replies to the brand in an open conversation"
+
+    @staticmethod
+    def _insult_reason(post: _Post) -> str:
+        insults = post.phrases.get("abuse")
+        return f"insults someone: {why.quote(insults[0])}" if insults else "insults someone"
 
     def _intent(self, logits: npt.NDArray[np.float32], needs_answer: bool, abuse: bool) -> str:
         """The most likely intent among those consistent with the need decision; "abuse"
@@ -293,62 +316,83 @@ class Triage:
         return intent
 
     def _priority(
-        self,
-        intent: str,
-        cues: dict[str, int],
-        p_need: float,
-        reasons: list[str],
-        features: feature_extraction.Features,
+        self, intent: str, post: _Post, p_need: float, reasons: list[str], after: bool
     ) -> int:
-        for family, reason in _NEED_REASONS:
+        cues = post.cues
+        reasons[:0] = why.danger_reasons(post.phrases)
+        for family, reason in why.FAULT_REASONS:
             if family in cues:
-                reasons.append(reason)
+                reasons.append(f"{reason}: {why.quote(post.phrases[family][0])}")
         if "safety" in cues:
             priority = 1
         elif any(f in cues for f in ("outage", "money", "refund", "access")):
             priority = 2
-        elif intent in ("problem", "request", "question") and p_need >= 0.5:
+        elif (intent in ("problem", "request", "question") and p_need >= 0.5) or after:
             priority = 3
         else:
             priority = 4
+        if "vulnerable" in cues:
+            priority = min(priority, 2)
         if "followup" in cues or "notresolved" in cues:
-            reasons.append("follows up on an open case")
             priority = _raise(priority) if priority > 2 else priority
         if not any(r for r in reasons if r not in _ESCALATION):
-            # nothing named by the rules: say what the model saw, and in which words
-            reasons.append(_INTENT_REASONS.get(intent, "may need an answer"))
-            evidence = self._evidence(features)
-            if evidence:
-                reasons.append(evidence)
+            reasons += self._signals(post)
         if "urgent" in cues:
             priority = _raise(priority)
             reasons.append("marked urgent")
-        if "vulnerable" in cues:
-            priority = _raise(priority)
-            reasons.append("vulnerable person involved")
         if "health" in cues and "safety" not in cues:
             # a health situation makes the case more pressing, never an emergency by itself
             priority = priority - 1 if priority > 2 else priority
             reasons.append("mentions a health situation")
         return priority
 
-    def _evidence(self, features: feature_extraction.Features) -> str | None:
-        """The post's own words that point to a need most strongly, quoted for the agent."""
-        weights = self.model.word_weights(features).tolist()
+    def _signals(self, post: _Post) -> list[str]:
+        """What explains a need no fault explains: the families the model weighs up (with
+        the post's phrase), else the words it weighed most; else a plain "may need one"."""
+        need = self.model.flag_need_weights
+        praise = "praise" in post.cues
+        out = []
+        for family, reason in why.SIGNAL_REASONS:
+            if praise and family == "problem":
+                continue  # "great crew, the diverted flight was handled well": not a problem
+            if family in post.cues and need.get(f"cue_{family}", 0.0) > 0.0:
+                out.append(f"{reason}: {why.quote(post.phrases[family][0])}")
+        if out:
+            return out[:2]
+        evidence = self._evidence(post)
+        return [evidence] if evidence else ["may need an answer"]
+
+    def _evidence(self, post: _Post) -> str | None:
+        """The post's own words that point to a need most strongly: a two-word phrase, or a
+        telling word, kept only if taking it out of the post lowers the need score."""
+        features = post.features
         tokens = features.tokens
-        picked: list[str] = []
-        for k in sorted(range(len(weights)), key=weights.__getitem__, reverse=True)[:8]:
-            if weights[k] <= _EVIDENCE_MIN:
-                break
-            word = tokens[k]
-            if len(word) < 3 or word in _NOT_EVIDENCE or word in picked:
-                continue
-            picked.append(word)
-            if len(picked) == 2:
-                break
-        if not picked:
+        if not tokens:
             return None
-        return "words that point to a need: " + ", ".join(f'"{w}"' for w in picked)
+        weights = self.model.word_weights(features).tolist()
+        candidates: list[tuple[float, str]] = []
+        for k, word in enumerate(tokens):
+            if weights[k] <= 0.0:
+                continue
+            if not why.is_plain_word(word):
+                candidates.append((weights[k], word))
+            following = tokens[k + 1] if k + 1 < len(tokens) else ""
+            if following and weights[k + 1] > 0.0 and why.is_telling_pair(word, following):
+                candidates.append((weights[k] + weights[k + 1], f"{word} {following}"))
+        if not candidates:
+            return None
+        base = self.model.scores(features).needs_answer
+        for _, phrase in sorted(candidates, reverse=True)[:2]:
+            if self._score_without(post, phrase) < base:
+                return f"words that point to a need: {why.quote(phrase)}"
+        return None
+
+    def _score_without(self, post: _Post, phrase: str) -> float:
+        removed = set(phrase.split())
+        kept = " ".join(w for w in post.own.split() if w.strip(".,;:!?\"'()") not in removed)
+        cues = {family: len(p) for family, p in found(kept).items()}
+        features = feature_extraction.extract(kept, cues, post.context)
+        return self.model.scores(features).needs_answer
 
     def _decision(
         self,
@@ -385,8 +429,13 @@ def decide(
     kind: str = "mention",
     repeat_contact: bool = False,
     waited_seconds: float = 0.0,
+    thread: Thread | None = None,
 ) -> Decision:
     """Triage one inbound post with the committed model (see ``Triage.decide``)."""
     return default_triage().decide(
-        text, kind=kind, repeat_contact=repeat_contact, waited_seconds=waited_seconds
+        text,
+        kind=kind,
+        repeat_contact=repeat_contact,
+        waited_seconds=waited_seconds,
+        thread=thread,
     )

@@ -16,7 +16,7 @@ import glob
 import hashlib
 import random
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,6 +28,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 DEV = SHARED_DATA / "ecoute_dev" / "dev.csv"
 LABELS = REPO / "data" / "labels"
 POOL1 = LABELS / "pool1_labels.csv"
+POOL2 = LABELS / "pool2_labels.csv"
 CORRECTIONS = LABELS / "corrections.csv"
 SEED = 20261121
 
@@ -43,6 +44,9 @@ class Example:
     weight: float = 1.0
     id: str = ""
     gold: bool = False  # labelled by people following LABELING.md (or corrected by an agent)
+    parent: str = ""  # the brand's post this one answers in a thread ("" = not a thread reply)
+    brand: str = ""  # support account or sector the post is addressed to, when known
+    origin: str = ""  # where a gold post was drawn from (twcs, complaints, airline, free, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +85,17 @@ def _flag(value: str) -> int | None:
 
 
 def gold(path: Path, source: str) -> list[Example]:
-    """Our labels: ``id,lang,text,needs_answer,intent,abuse[,agreement]``."""
+    """Our labels: ``id,lang,text,needs_answer,intent,abuse[,agreement,source,brand,parent]``.
+
+    Files without a ``source`` column are airline (English) or Free (French) posts, as the
+    dev set and pool 1 are."""
     examples = []
     for row in _rows(path):
         intent = (row.get("intent") or "").strip()
         lang = row.get("lang") or ""
+        origin = (row.get("source") or "").strip()
+        if not origin and source != "corrections":
+            origin = "free" if lang == "fr" else "airline"
         examples.append(
             Example(
                 text=undo_airline_artefact(row["text"]),
@@ -96,6 +106,9 @@ def gold(path: Path, source: str) -> list[Example]:
                 abuse=_flag((row.get("abuse") or "").strip()),
                 id=row.get("id") or "",
                 gold=True,
+                parent=(row.get("parent") or "").strip(),
+                brand=(row.get("brand") or "").strip(),
+                origin=origin,
             )
         )
     return examples
@@ -134,7 +147,9 @@ def airline(data: Path, exclude_ids: set[str]) -> list[Example]:
             continue
         sentiment, reason = row["airline_sentiment"], row["negativereason"]
         text = undo_airline_artefact(row["text"])
-        base = Example(text=text, lang="en", source="airline", abuse=0, weight=0.3)
+        base = Example(
+            text=text, lang="en", source="airline", abuse=0, weight=0.3, brand=row["airline"]
+        )
         if sentiment == "positive":
             out.append(replace(base, needs_answer=0, intent="praise"))
         elif sentiment == "negative" and reason in concrete:
@@ -162,7 +177,15 @@ def complaints(data: Path) -> list[Example]:
                 )
             elif label == "1":
                 out.append(
-                    Example(text, "en", "complaints", needs_answer=1, weight=0.5, id=tweet_id)
+                    Example(
+                        text,
+                        "en",
+                        "complaints",
+                        needs_answer=1,
+                        weight=0.5,
+                        id=tweet_id,
+                        brand=domain,
+                    )
                 )
     return out
 
@@ -271,6 +294,17 @@ SOURCES = {
         "as labelled",
         "1",
     ),
+    "pool2": Source(
+        "pool2",
+        "data/labels/pool2_labels.csv",
+        "twcs (support threads to ~100 brands): CC BY-NC-SA 4.0; complaints (Preotiuc-Pietro "
+        "et al., 2019): none stated, research use; airline posts: CC BY-NC-SA 4.0; Free posts: "
+        "internal R&D only; MLMA hostile tweets: MIT (per its SOURCE.txt)",
+        "needs_answer, intent, abuse (our guideline, two annotators, adjudicated; thread "
+        "follow-ups labelled with the brand's post they answer)",
+        "as labelled; a follow-up carries its parent post (the thread context)",
+        "1",
+    ),
     "corrections": Source(
         "agent corrections",
         "data/labels/corrections.csv",
@@ -358,7 +392,7 @@ def _digest(examples: Iterable[Example]) -> str:
     h = hashlib.sha256()
     for e in examples:
         h.update(
-            repr((e.text, e.source, e.needs_answer, e.intent, e.abuse, e.weight)).encode(
+            repr((e.text, e.source, e.needs_answer, e.intent, e.abuse, e.weight, e.parent)).encode(
                 "utf-8", "surrogatepass"
             )
         )
@@ -375,24 +409,57 @@ def _dedupe(examples: Iterable[Example], taken: set[str]) -> Iterator[Example]:
         yield e
 
 
+def _dedupe_gold(examples: Iterable[Example]) -> Iterator[Example]:
+    """One gold row per text and context: "DM sent." alone and "DM sent." replying to the
+    brand's "please DM us" are different posts to an agent (the first label wins)."""
+    taken: set[tuple[str, bool]] = set()
+    for e in examples:
+        key = (normalise(e.text), bool(e.parent))
+        if key in taken:
+            continue
+        taken.add(key)
+        yield e
+
+
+def all_gold(data: Path = SHARED_DATA, corrections: Path | None = CORRECTIONS) -> list[Example]:
+    """Every post we labelled ourselves: dev, pool 1, pool 2 and agents' corrections."""
+    fixes = gold(corrections, "corrections") if corrections and corrections.exists() else []
+    return (
+        gold(data / "ecoute_dev" / "dev.csv", "dev")
+        + gold(POOL1, "pool1")
+        + (gold(POOL2, "pool2") if POOL2.exists() else [])
+        + fixes
+    )
+
+
+PublicFilter = Callable[[Example], bool]
+
+
 def load(
     data: Path = SHARED_DATA,
     *,
     include_dev: bool = True,
     corrections: Path | None = CORRECTIONS,
     public: bool = True,
+    gold_sources: Iterable[str] = ("dev", "pool1", "pool2", "corrections"),
+    held_out: frozenset[str] = frozenset(),
+    keep_public: PublicFilter | None = None,
 ) -> Corpus:
-    """Every training example, in a fixed order (so training is reproducible)."""
-    dev = gold(data / "ecoute_dev" / "dev.csv", "dev")
-    pool = gold(POOL1, "pool1")
-    fixes = gold(corrections, "corrections") if corrections and corrections.exists() else []
-    ours = (dev if include_dev else []) + pool + fixes
-    # Dev rows are kept out of public sets even when dev itself is left out of training:
-    # otherwise a dev-free model would still have seen them through the public copies.
-    exclude_ids = {e.id for e in dev + pool + fixes}
-    exclude_texts = {e.text for e in dev + pool + fixes}
-    taken = {normalise(e.text) for e in dev + pool + fixes}
-    examples = list(_dedupe(ours, set()))
+    """Every training example, in a fixed order (so training is reproducible).
+
+    ``held_out`` gold ids are left out (cross-validation), and so is every public row whose
+    text equals any gold post, held out or not: a measuring model must not see a test post
+    through a public copy. ``keep_public`` drops public rows of a brand or sector left out
+    (leave-one-brand-out)."""
+    labelled = all_gold(data, corrections)
+    sources = set(gold_sources) - (set() if include_dev else {"dev"})
+    ours = [e for e in labelled if e.source in sources and e.id not in held_out]
+    # Gold rows are kept out of public sets even when they are left out of training:
+    # otherwise a model measured on them would still have seen them through public copies.
+    exclude_ids = {e.id for e in labelled}
+    exclude_texts = {e.text for e in labelled}
+    taken = {normalise(e.text) for e in labelled}
+    examples = list(_dedupe_gold(ours))
     if public:
         public_rows = (
             airline(data, exclude_ids)
@@ -402,5 +469,7 @@ def load(
             + davidson(data)
             + free_brand_posts(data, exclude_texts)
         )
+        if keep_public is not None:
+            public_rows = [e for e in public_rows if keep_public(e)]
         examples += list(_dedupe(public_rows, taken))
     return Corpus(examples, _digest(examples))

@@ -1,9 +1,11 @@
 """Measuring triage on a labelled file: ``python -m services.triage eval --data FILE.csv``.
 
-FILE has columns ``id,text,needs_answer`` and optionally ``lang,intent,abuse``. Labels are
-read from FILE only, and nothing is trained on it: each row goes through the same
-``Triage.decide`` the consumer calls. A row whose optional label is empty is left out of
-that label's metric. Needs only numpy (no scikit-learn), like the services.
+FILE has columns ``id,text,needs_answer`` and optionally ``lang,intent,abuse,parent``. Labels
+are read from FILE only, and nothing is trained on it: each row goes through the same
+``Triage.decide`` the consumer calls. A non-empty ``parent`` is the brand's post the row
+replies to: the row is decided with that thread (``Thread("answered", parent)``), and the
+replies are also measured apart (``in_thread``). A row whose optional label is empty is left
+out of that label's metric. Needs only numpy (no scikit-learn), like the services.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from services.triage.domain.model import INTENTS
-from services.triage.domain.triage import Decision, Triage
+from services.triage.domain.triage import ANSWERED, Decision, Thread, Triage
 
 LANGUAGES = ("fr", "en")
 
@@ -28,6 +30,7 @@ class Row:
     lang: str | None
     intent: str | None
     abuse: int | None
+    parent: str = ""  # the brand's post this row replies to ("" = not a thread reply)
 
 
 def _flag(value: str | None) -> int | None:
@@ -57,6 +60,7 @@ def read_rows(path: Path) -> list[Row]:
                     lang=lang or None,
                     intent=intent if intent in INTENTS else None,
                     abuse=_flag(record.get("abuse")),
+                    parent=(record.get("parent") or "").strip(),
                 )
             )
     return rows
@@ -116,11 +120,16 @@ def report(
     abuse_metrics = binary([int(r.abuse or 0) for r, _ in abuse], [int(d.abuse) for _, d in abuse])
     abuse_metrics.pop("macro_f1")
     intents = [(r, d) for r, d in pairs if r.intent is not None]
+    replies = [(r, d) for r, d in need if r.parent]
     return {
         "needs_answer": binary(
             [int(r.needs_answer or 0) for r, _ in need], [int(d.needs_answer) for _, d in need]
         ),
         "by_lang": by_lang,
+        "in_thread": binary(
+            [int(r.needs_answer or 0) for r, _ in replies],
+            [int(d.needs_answer) for _, d in replies],
+        ),
         "abuse": abuse_metrics,
         "intent_macro_f1": macro_f1(
             [str(r.intent) for r, _ in intents], [d.intent for _, d in intents]
@@ -129,10 +138,13 @@ def report(
     }
 
 
-def decide_all(triage: Triage, texts: Iterable[str]) -> list[Decision]:
-    return [triage.decide(text) for text in texts]
+def decide_all(triage: Triage, rows: Iterable[Row]) -> list[Decision]:
+    """Each row as the consumer would decide it, with its thread when it has a parent."""
+    return [
+        triage.decide(r.text, thread=Thread(ANSWERED, r.parent) if r.parent else None) for r in rows
+    ]
 
 
 def evaluate_file(path: Path, triage: Triage) -> dict[str, Any]:
     rows = read_rows(path)
-    return report(rows, decide_all(triage, (r.text for r in rows)), triage.model.version)
+    return report(rows, decide_all(triage, rows), triage.model.version)

@@ -34,13 +34,22 @@ from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyp
 
 from services.triage.domain import features as feature_extraction
 from services.triage.domain.language import detect_normalised
-from services.triage.domain.model import INTENTS, MANIFEST, Model, from_arrays
+from services.triage.domain.model import (
+    DEFAULT_DIRECTORY,
+    INTENTS,
+    MANIFEST,
+    Model,
+    from_arrays,
+)
 from services.triage.domain.normalise import normalise
 from services.triage.domain.rules import own_words, scan
-from services.triage.domain.triage import rule_verdict
+from services.triage.domain.thread import ANSWERED, Thread, closes
+from services.triage.domain.triage import RuleVerdict, rule_verdict
+from services.triage.domain.vectors import TABLE_PREFIX, WordVectors, load_table
 from services.triage.training.data import SEED, Corpus, Example
+from services.triage.training.meaning import Meaning, fit_offset
 
-MODEL_GENERATION = "2"  # bump when the feature layout or the decision logic changes
+MODEL_GENERATION = "3"  # bump when the feature layout or the decision logic changes
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -54,6 +63,9 @@ class Config:
     recall_target: float = 0.96  # 0.95 wanted; the margin covers fold-to-fold variation
     intent_balanced: bool = True  # rare intents (spam, brand, abuse) weigh as much as common ones
     seed: int = SEED
+    vectors: bool = True  # stack the word-vector meaning heads when there is a table
+    c_meaning: float = 0.3  # L2 of the meaning heads (on standardised vectors)
+    min_thread_rows: int = 40  # gold thread replies needed for a thread threshold of its own
 
 
 DEFAULT_CONFIG = Config()
@@ -73,6 +85,9 @@ class Matrix:
     abuse: npt.NDArray[np.int8]
     intent: npt.NDArray[np.int8]  # index into INTENTS, -1 unknown
     weight: FloatArray
+    dense: FloatArray  # (rows, dims): each post's mean word vector; (rows, 0) without a table
+    thread: npt.NDArray[np.bool_]  # a reply to the brand (decided with the thread threshold)
+    vectors: WordVectors | None = None  # the table the dense block was read from
 
     def rows(self, index: npt.NDArray[np.int64]) -> Matrix:
         return Matrix(
@@ -86,26 +101,53 @@ class Matrix:
             self.abuse[index],
             self.intent[index],
             self.weight[index],
+            self.dense[index],
+            self.thread[index],
+            self.vectors,
         )
 
 
-def featurise(texts: Sequence[str]) -> tuple[Any, list[str], list[int], list[bool]]:
-    """Sparse features of each text, exactly as ``Triage.decide`` computes them, with the
-    detected language, what the rules settle and whether the abuse lexicon fires."""
+def word_table(directory: Path = DEFAULT_DIRECTORY) -> WordVectors | None:
+    """The committed word-vector table (``python -m services.triage.training.vectors``)."""
+    tables = sorted(directory.glob(f"{TABLE_PREFIX}*.npz"))
+    if len(tables) > 1:
+        raise ValueError(f"several word-vector tables in {directory}: keep one")
+    return load_table(tables[0]) if tables else None
+
+
+def _thread(parent: str) -> Thread | None:
+    """A gold follow-up's thread: the brand answered (and maybe asked) in ``parent``."""
+    return Thread(ANSWERED, parent) if parent else None
+
+
+def featurise(
+    texts: Sequence[str],
+    parents: Sequence[str] | None = None,
+    vectors: WordVectors | None = None,
+) -> tuple[Any, list[str], list[int], list[bool], FloatArray]:
+    """Sparse features of each text, exactly as ``Triage.decide`` computes them (with the
+    thread context of a follow-up), the detected language, what the rules settle, whether
+    the abuse lexicon fires, and each post's mean word vector."""
     indices, values, pointers = [], [], [0]
     detected, rule_need, abuse_cue = [], [], []
-    for text in texts:
+    dense = np.zeros((len(texts), vectors.dims if vectors else 0))
+    for row, text in enumerate(texts):
         norm = normalise(text)
         own = own_words(norm)
         cues = scan(own) if norm else {}
+        thread = _thread(parents[row]) if parents else None
         verdict = rule_verdict(own, cues)
-        found = feature_extraction.extract(own, cues)
+        if verdict.needs_answer is None and thread is not None and closes(own, cues):
+            verdict = RuleVerdict(False, "other", "closes the conversation")
+        found = feature_extraction.extract(own, cues, thread.context() if thread else ())
         indices.append(found.indices)
         values.append(found.values)
         pointers.append(pointers[-1] + len(found.indices))
         detected.append(detect_normalised(norm))
         rule_need.append(-1 if verdict.needs_answer is None else int(verdict.needs_answer))
         abuse_cue.append("abuse" in cues)
+        if vectors is not None:
+            dense[row] = vectors.mean(found.tokens)
     x = sp.csr_matrix(
         (
             np.concatenate(values) if values else np.zeros(0, np.float32),
@@ -116,11 +158,13 @@ def featurise(texts: Sequence[str]) -> tuple[Any, list[str], list[int], list[boo
         dtype=np.float64,
     )
     x.sum_duplicates()
-    return x, detected, rule_need, abuse_cue
+    return x, detected, rule_need, abuse_cue, dense
 
 
-def matrix(examples: Sequence[Example]) -> Matrix:
-    x, detected, rule_need, abuse_cue = featurise([e.text for e in examples])
+def matrix(examples: Sequence[Example], vectors: WordVectors | None = None) -> Matrix:
+    x, detected, rule_need, abuse_cue, dense = featurise(
+        [e.text for e in examples], [e.parent for e in examples], vectors
+    )
     return Matrix(
         x=x,
         gold=np.array([e.gold for e in examples], dtype=np.bool_),
@@ -136,18 +180,28 @@ def matrix(examples: Sequence[Example]) -> Matrix:
             [INTENTS.index(e.intent) if e.intent else -1 for e in examples], dtype=np.int8
         ),
         weight=np.array([e.weight for e in examples], dtype=np.float64),
+        dense=dense,
+        thread=np.array([bool(e.parent) for e in examples], dtype=np.bool_),
+        vectors=vectors,
     )
+
+
+def design(m: Matrix) -> Any:
+    """What the linear heads are fitted on: the sparse features (the word-vector mean is
+    stacked on top of them, see ``meaning``)."""
+    return m.x
 
 
 def _augment(m: Matrix) -> Any:
     """Shared copy of every feature, plus a copy that fires on our own labelled posts only."""
+    x = design(m)
     own = sp.diags(m.gold.astype(np.float64))
-    return sp.hstack([m.x, own @ m.x], format="csr")
+    return sp.hstack([x, own @ x], format="csr")
 
 
 def _collapse(coef: FloatArray) -> FloatArray:
     """Weights a post of ours sees: shared + own copy, (heads, 2n) -> (heads, n)."""
-    n = feature_extraction.N_FEATURES
+    n = coef.shape[1] // 2
     collapsed: FloatArray = coef[:, :n] + coef[:, n:]
     return collapsed
 
@@ -186,7 +240,7 @@ def fit_intent(m: Matrix, c: float, seed: int, balanced: bool = True) -> Linear:
         totals = np.bincount(part.intent, weights=weight, minlength=len(INTENTS))
         present = totals > 0
         weight *= (totals[present].mean() / np.where(present, totals, 1.0))[part.intent]
-    coef = np.zeros((len(INTENTS), feature_extraction.N_FEATURES))
+    coef = np.zeros((len(INTENTS), x.shape[1] // 2))
     intercept = np.full(len(INTENTS), -30.0)  # an intent never seen in training never wins
     for k in range(len(INTENTS)):
         labels = (part.intent == k).astype(np.int8)
@@ -256,6 +310,46 @@ class Trained:
     abuse_platt: tuple[float, float]
     abuse_threshold: float
     oof: dict[str, Any] = field(default_factory=dict)
+    vectors: WordVectors | None = None
+    meaning: tuple[Meaning, Meaning] | None = None  # needs_answer, abuse
+
+
+def _meaning_oof(
+    m: Matrix,
+    gold: npt.NDArray[np.int64],
+    oof: FloatArray,
+    labels: npt.NDArray[np.int8],
+    fold_of: npt.NDArray[np.int64],
+    c: float,
+) -> FloatArray:
+    """Each gold post's meaning score from a meaning head fitted on the other folds."""
+    out = np.zeros(len(gold))
+    known = labels >= 0
+    for k in np.unique(fold_of):
+        train_rows = known & (fold_of != k)
+        head = fit_offset(m.dense[gold[train_rows]], oof[train_rows], labels[train_rows], c)
+        out[fold_of == k] = head.scores(m.dense[gold[fold_of == k]])
+    return out
+
+
+def _thresholds(
+    m: Matrix, gold: npt.NDArray[np.int64], p_need: FloatArray, config: Config
+) -> dict[str, float]:
+    """Per language on first contacts, and one for thread replies when there are enough:
+    each the highest probability that keeps recall at the target, rules applied."""
+    thread = m.thread[gold]
+    thresholds = {}
+    for lang in ("fr", "en"):
+        rows = (m.lang[gold] == lang) & ~thread
+        thresholds[lang] = recall_threshold(
+            p_need[rows], m.need[gold][rows], m.rule_need[gold][rows], config.recall_target
+        )
+    labels = m.need[gold][thread]
+    if thread.sum() >= config.min_thread_rows and 0 < labels.sum() < len(labels):
+        thresholds["thread"] = recall_threshold(
+            p_need[thread], labels, m.rule_need[gold][thread], config.recall_target
+        )
+    return thresholds
 
 
 def train(m: Matrix, config: Config = DEFAULT_CONFIG) -> Trained:
@@ -263,32 +357,41 @@ def train(m: Matrix, config: Config = DEFAULT_CONFIG) -> Trained:
     gold = np.flatnonzero(m.gold & (m.need >= 0))
     need_oof = np.zeros(len(gold))
     abuse_oof = np.zeros(len(gold))
+    fold_of = np.zeros(len(gold), dtype=np.int64)
     folds = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed)
     strata = np.char.add(m.lang[gold], m.need[gold].astype(str))
-    for _, held_part in folds.split(gold, strata):
+    for k, (_, held_part) in enumerate(folds.split(gold, strata)):
         held = gold[held_part]
+        fold_of[held_part] = k
         keep = np.ones(len(m.need), dtype=np.bool_)
         keep[held] = False
         rest = m.rows(np.flatnonzero(keep))
+        x_held = design(m.rows(held))
         need_oof[held_part] = fit_binary(rest, rest.need, config.c_need, config.seed).scores(
-            m.x[held]
+            x_held
         )[:, 0]
         abuse_oof[held_part] = fit_binary(rest, rest.abuse, config.c_abuse, config.seed).scores(
-            m.x[held]
+            x_held
         )[:, 0]
-    need_platt = platt(need_oof, m.need[gold])
-    p_need = _sigmoid(need_platt[0] * need_oof + need_platt[1])
-    thresholds = {}
-    for lang in ("fr", "en"):
-        rows = m.lang[gold] == lang
-        thresholds[lang] = recall_threshold(
-            p_need[rows], m.need[gold][rows], m.rule_need[gold][rows], config.recall_target
+    need_labels, abuse_labels = m.need[gold], m.abuse[gold]
+    meaning = None
+    if config.vectors and m.vectors is not None and m.dense.shape[1]:
+        c = config.c_meaning
+        need_oof = need_oof + _meaning_oof(m, gold, need_oof, need_labels, fold_of, c)
+        abuse_oof = abuse_oof + _meaning_oof(m, gold, abuse_oof, abuse_labels, fold_of, c)
+        known = abuse_labels >= 0
+        meaning = (
+            fit_offset(m.dense[gold], need_oof, need_labels, c),
+            fit_offset(m.dense[gold[known]], abuse_oof[known], abuse_labels[known], c),
         )
-    abuse_rows = m.abuse[gold] >= 0
-    abuse_platt = platt(abuse_oof[abuse_rows], m.abuse[gold][abuse_rows])
+    need_platt = platt(need_oof, need_labels)
+    p_need = _sigmoid(need_platt[0] * need_oof + need_platt[1])
+    thresholds = _thresholds(m, gold, p_need, config)
+    abuse_rows = abuse_labels >= 0
+    abuse_platt = platt(abuse_oof[abuse_rows], abuse_labels[abuse_rows])
     p_abuse = _sigmoid(abuse_platt[0] * abuse_oof[abuse_rows] + abuse_platt[1])
     abuse_threshold = best_f1_threshold(
-        p_abuse, m.abuse[gold][abuse_rows], m.abuse_cue[gold][abuse_rows]
+        p_abuse, abuse_labels[abuse_rows], m.abuse_cue[gold][abuse_rows]
     )
     return Trained(
         need=fit_binary(m, m.need, config.c_need, config.seed),
@@ -299,6 +402,8 @@ def train(m: Matrix, config: Config = DEFAULT_CONFIG) -> Trained:
         abuse_platt=abuse_platt,
         abuse_threshold=abuse_threshold,
         oof={"gold_rows": gold, "need_p": p_need, "abuse_scores": abuse_oof},
+        vectors=m.vectors if meaning is not None else None,
+        meaning=meaning,
     )
 
 
@@ -313,12 +418,20 @@ def quantise(trained: Trained) -> dict[str, npt.NDArray[Any]]:
     peak = np.abs(hashed).max(axis=1)
     scales = np.where(peak > 0, peak / 127.0, 1.0)
     weights = np.clip(np.rint(hashed / scales[:, None]), -127, 127).astype(np.int8)
-    return {
+    n = feature_extraction.N_FEATURES
+    arrays: dict[str, npt.NDArray[Any]] = {
         "weights": np.ascontiguousarray(weights.T),
         "scales": scales.astype(np.float32),
-        "flags": np.ascontiguousarray(coef[:, feature_extraction.HASHED :].T, dtype=np.float32),
+        "flags": np.ascontiguousarray(coef[:, feature_extraction.HASHED : n].T, dtype=np.float32),
         "intercepts": intercept.astype(np.float32),
     }
+    if trained.meaning is not None:  # the stacked word-vector weights, one column per head
+        need, abuse = trained.meaning
+        dense = np.zeros((len(need.weights), coef.shape[0]))
+        dense[:, 0], dense[:, 1] = need.weights, abuse.weights
+        arrays["dense"] = np.ascontiguousarray(dense, dtype=np.float32)
+        arrays["intercepts"][:2] += np.array([need.bias, abuse.bias], dtype=np.float32)
+    return arrays
 
 
 def heads() -> list[str]:
@@ -338,8 +451,10 @@ def build(
         "version": version,
         "weights_file": f"{version}.npz",
         "heads": heads(),
+        "vectors_file": trained.vectors.name if trained.vectors and "dense" in arrays else None,
         "features": {
             "hashed_bits": feature_extraction.HASHED_BITS,
+            "vector_dims": int(arrays["dense"].shape[0]) if "dense" in arrays else 0,
             "char_ngrams": list(feature_extraction.CHAR_NGRAMS),
             "flags": list(feature_extraction.FLAGS),
         },
@@ -368,6 +483,8 @@ def build(
                 "folds": config.folds,
                 "recall_target": config.recall_target,
                 "intent_balanced": config.intent_balanced,
+                "vectors": config.vectors,
+                "c_meaning": config.c_meaning,
             },
             "scikit_learn": sklearn.__version__,
             "numpy": np.__version__,
@@ -380,7 +497,7 @@ def build(
 def in_memory(trained: Trained, corpus: Corpus, config: Config) -> Model:
     """The model exactly as it would ship (quantised), without writing it."""
     meta, arrays = build(trained, corpus, config)
-    return from_arrays(meta, arrays)
+    return from_arrays(meta, arrays, trained.vectors)
 
 
 def export(
@@ -392,13 +509,7 @@ def export(
         if old.name != meta["weights_file"]:
             old.unlink()
     weights = directory / meta["weights_file"]
-    np.savez_compressed(
-        weights,
-        weights=arrays["weights"],
-        scales=arrays["scales"],
-        flags=arrays["flags"],
-        intercepts=arrays["intercepts"],
-    )
+    np.savez_compressed(weights, allow_pickle=False, **arrays)
     manifest = directory / MANIFEST
     manifest.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return [weights, manifest]

@@ -1,14 +1,13 @@
 """``python -m services.triage train``: fit, measure honestly, write the artifact and the card.
 
-Measured before the final fit, each time on posts the measuring model did not train on:
+Measured before the final fit, each time on posts the measuring model did not train on
+(``cv``; calibration and thresholds always come from the measuring model's own inner folds):
 
-- dev set, 5-fold cross-validation: each fold is decided by a model trained on everything
-  except that fold (calibration and thresholds included, from its own inner folds);
-- pool 1, the same way (a second, larger set of our labels);
-- a held-out file: dev.csv decided by a model trained without any dev row, through the same
-  code as ``python -m services.triage eval``;
+- all our gold rows (dev, pool 1, pool 2), 5-fold cross-validation, per language and slice;
+- English, leave one brand group out: the proxy for a brand the model has never seen;
 - the complaints task of Preotiuc-Pietro et al. (2019) on a held-out split, beside the paper;
-- the demo corpus (hand-written live-style posts with expected labels), never trained on.
+- the demo corpus (hand-written live-style posts with expected labels, decided with their
+  thread), never trained on.
 
 Everything is seeded; the same files give the same artifact, byte for byte.
 """
@@ -29,9 +28,9 @@ from sklearn.model_selection import (  # type: ignore[import-untyped]
     StratifiedShuffleSplit,
 )
 
-from services.triage.domain.model import DEFAULT_DIRECTORY, Model
-from services.triage.domain.triage import Triage
-from services.triage.training import card, data, evaluate, fit
+from services.triage.domain.model import DEFAULT_DIRECTORY
+from services.triage.domain.triage import ANSWERED, Decision, Thread, Triage
+from services.triage.training import card, cv, data, evaluate, fit
 
 Log = Callable[[str], None]
 DEMO = data.REPO / "demo" / "messages.json"
@@ -41,62 +40,12 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def cross_validate(
-    corpus: data.Corpus,
-    m: fit.Matrix,
-    source: str,
-    raw: dict[str, evaluate.Row],
-    config: fit.Config,
-    log: Log,
-) -> dict[str, Any]:
-    """Decide each ``source`` row with a model trained on every row but its fold's."""
-    rows = np.array([i for i, e in enumerate(corpus.examples) if e.source == source])
-    strata = np.char.add(m.lang[rows], m.need[rows].astype(str))
-    folds = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed + 1)
-    truth: list[evaluate.Row] = []
-    decisions = []
-    thresholds = []
-    for k, (_, held_part) in enumerate(folds.split(rows, strata)):
-        held = rows[held_part]
-        keep = np.ones(len(corpus.examples), dtype=np.bool_)
-        keep[held] = False
-        trained = fit.train(m.rows(np.flatnonzero(keep)), config)
-        triage = Triage(fit.in_memory(trained, corpus, config))
-        thresholds.append(trained.need_thresholds)
-        for i in held:
-            example = corpus.examples[int(i)]
-            row = raw.get(example.id) or evaluate.Row(
-                example.id,
-                example.text,
-                example.needs_answer,
-                example.lang,
-                example.intent,
-                example.abuse,
-            )
-            truth.append(row)
-            decisions.append(triage.decide(row.text))
-        log(f"  {source} fold {k + 1}/{config.folds} done")
-    result = evaluate.report(truth, decisions, "cross-validated")
-    result["fold_thresholds"] = thresholds
-    return result
-
-
-def held_out(data_dir: Path, config: fit.Config, log: Log) -> tuple[dict[str, Any], Model]:
-    """dev.csv decided by a model that never saw a dev row (nor their public copies)."""
-    corpus = data.load(data_dir, include_dev=False)
-    trained = fit.train(fit.matrix(corpus.examples), config)
-    model = fit.in_memory(trained, corpus, config)
-    result = evaluate.evaluate_file(data_dir / "ecoute_dev" / "dev.csv", Triage(model))
-    log("  held-out evaluation done")
-    return result, model
-
-
 def complaint_task(data_dir: Path, config: fit.Config) -> dict[str, Any]:
     """Complaint vs not on the 1,974 customer-service tweets, with our features and a
     logistic regression: an 80/20 stratified held-out split, and 10-fold cross-validation
     (the paper's protocol)."""
     texts, labels, _domains = data.complaint_task(data_dir)
-    x, _, _, _ = fit.featurise(texts)
+    x = fit.featurise(texts)[0]
     y = np.array(labels)
 
     def scores(train: Any, test: Any) -> dict[str, float]:
@@ -117,19 +66,41 @@ def complaint_task(data_dir: Path, config: fit.Config) -> dict[str, Any]:
             C=config.c_need, solver="liblinear", dual=True, max_iter=5000, random_state=config.seed
         ).fit(x[tr], y[tr])
         predicted[te] = model.predict(x[te])
-    cv = evaluate.binary(list(y), list(predicted))
-    cv["accuracy"] = round(float((predicted == y).mean()), 4)
-    return {"rows": len(texts), "complaints": int(y.sum()), "held_out_20pct": held, "cv_10fold": cv}
+    folded = evaluate.binary(list(y), list(predicted))
+    folded["accuracy"] = round(float((predicted == y).mean()), 4)
+    return {
+        "rows": len(texts),
+        "complaints": int(y.sum()),
+        "held_out_20pct": held,
+        "cv_10fold": folded,
+    }
 
 
-def demo_agreement(triage: Triage) -> dict[str, Any]:
-    """The demo corpus: hand-written live-style posts with the labels they should get."""
+def thread_of(e: data.Example) -> Thread | None:
+    """A gold follow-up replies to the brand's post in ``parent``."""
+    return Thread(ANSWERED, e.parent) if e.parent else None
+
+
+def decide_in_thread(triage: Triage, e: data.Example) -> Decision:
+    return triage.decide(e.text, thread=thread_of(e))
+
+
+def demo_check(triage: Triage) -> dict[str, Any]:
+    """The demo corpus, decided as the consumer would: each inbound message with its kind
+    and, when it replies to the brand's message, that thread. Counts the no-answer
+    messages that would reach the queue and the needed ones that would not."""
     corpus = json.loads(DEMO.read_text(encoding="utf-8"))
-    rows, decisions = [], []
+    by_id = {m["external_id"]: m for m in corpus["messages"]}
+    rows, decisions, listed = [], [], []
     for n, message in enumerate(corpus["messages"]):
         if message.get("direction", "in") != "in":
             continue
+        parent = by_id.get(message.get("in_reply_to") or "")
+        thread = None
+        if parent is not None and parent.get("direction") == "out":
+            thread = Thread(ANSWERED, parent["text"])
         expect = message["expect"]
+        d = triage.decide(message["text"], kind=message.get("kind", "mention"), thread=thread)
         rows.append(
             evaluate.Row(
                 str(n),
@@ -140,8 +111,26 @@ def demo_agreement(triage: Triage) -> dict[str, Any]:
                 int(expect["abuse"]),
             )
         )
-        decisions.append(triage.decide(message["text"], kind=message.get("kind", "mention")))
-    return evaluate.report(rows, decisions, triage.model.version)
+        decisions.append(d)
+        if d.needs_answer != bool(expect["needs_answer"]):
+            listed.append(
+                {
+                    "id": message["external_id"],
+                    "expected": bool(expect["needs_answer"]),
+                    "reasons": list(d.reasons),
+                }
+            )
+    result = evaluate.report(rows, decisions, triage.model.version)
+    no_need = [d for r, d in zip(rows, decisions, strict=True) if not r.needs_answer]
+    needed = [d for r, d in zip(rows, decisions, strict=True) if r.needs_answer]
+    result["queue"] = {
+        "no_answer_messages": len(no_need),
+        "no_answer_in_queue": sum(d.needs_answer for d in no_need),
+        "needed_messages": len(needed),
+        "needed_missed": sum(not d.needs_answer for d in needed),
+        "wrong": listed,
+    }
+    return result
 
 
 def train_command(
@@ -156,22 +145,22 @@ def train_command(
     started = time.monotonic()
     corpus = data.load(data_dir)
     log(f"{len(corpus.examples)} training rows from {len(corpus.counts())} sources")
-    m = fit.matrix(corpus.examples)
+    table = fit.word_table(out) if config.vectors else None
+    m = fit.matrix(corpus.examples, table)
     evaluation: dict[str, Any] = {}
     if measure:
-        raw = {r.id: r for r in evaluate.read_rows(data_dir / "ecoute_dev" / "dev.csv")}
-        log("dev set, cross-validated:")
-        evaluation["dev_cv"] = cross_validate(corpus, m, "dev", raw, config, log)
-        log("pool 1, cross-validated:")
-        evaluation["pool1_cv"] = cross_validate(corpus, m, "pool1", {}, config, log)
-        evaluation["held_out_dev"], _ = held_out(data_dir, config, log)
+        log("all gold rows, 5-fold cross-validation:")
+        evaluation["cv"] = cv.cross_validate(corpus, m, config, log, decide_in_thread)
+        log("English, leave one brand group out:")
+        evaluation["lobo"] = cv.leave_one_brand_out(corpus, m, config, log, decide_in_thread)
         evaluation["complaints"] = complaint_task(data_dir, config)
         log("  complaints task done")
     trained = fit.train(m, config)
     meta, arrays = fit.build(trained, corpus, config)
     model = fit.in_memory(trained, corpus, config)
     if measure:
-        evaluation["demo"] = demo_agreement(Triage(model))
+        evaluation["demo"] = demo_check(Triage(model))
+        evaluation["baseline"] = card.baseline()
         meta["evaluation"] = json.loads(json.dumps(evaluation, default=fit.plain))
     written = fit.export(meta, arrays, out)
     size = sum(p.stat().st_size for p in written)
