@@ -103,7 +103,7 @@ def test_the_demo_teams_tokens_and_password_stay_the_same_across_runs(tmp_path: 
 def test_the_banner_gives_each_of_the_team_a_link_and_the_password() -> None:
     plan = Plan.from_environment({})
     links = [(r, e, f"http://127.0.0.1:8081/#signin=ecl_{i}") for i, (r, e) in enumerate(DEMO_TEAM)]
-    said = banner(plan, Access(links, "demo-secret-pw", "eca_a", "eca_l", "eci_i"))
+    said = banner(plan, Access(links, "demo-secret-pw", "eca_a", "eca_l", "eci_i", "eci_c"))
     assert "Écoute is running" in said and "#token=" not in said
     for role, email, link in links:
         assert re.search(rf"^    {role}\s+{re.escape(email)}\s+{re.escape(link)}$", said, re.M)

@@ -46,8 +46,9 @@ def test_the_evidence_quoted_raises_the_need(text: str) -> None:
     d = TRIAGE.decide(text)
     assert d.needs_answer
     evidence = [q for r in d.reasons if (q := quoted(r))]
-    if not evidence:
-        pytest.skip(f"no phrase quoted: {d.reasons}")
+    if not evidence:  # no phrase stood out: the reason names the model's doubt, not a word
+        assert d.reasons == ("may need an answer",), d.reasons
+        return
     phrase = evidence[0]
     assert TRIAGE.need_probability(without(text, phrase)) < TRIAGE.need_probability(text)
 
