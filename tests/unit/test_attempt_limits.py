@@ -24,6 +24,8 @@ def test_the_wait_runs_from_the_last_failure() -> None:
     assert wait(6, T0, FREE_FAILURES, T0 + timedelta(seconds=0.5)) == timedelta(seconds=1.5)
     assert wait(6, T0, FREE_FAILURES, T0 + timedelta(seconds=2)) is None
     assert wait(3, T0, FREE_FAILURES, T0) is None
+    # A concurrent attempt that started later may have recorded its failure after ``now``.
+    assert wait(3, T0 + timedelta(seconds=1), FREE_FAILURES, T0) is None
     assert wait(99, T0, FREE_FAILURES, T0) == MAX_DELAY
 
 

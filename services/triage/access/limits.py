@@ -40,7 +40,10 @@ def delay(failures: int, free: int) -> timedelta:
 
 
 def wait(failures: int, last: datetime, free: int, now: datetime) -> timedelta | None:
-    """What is left of the delay at ``now``; None if the key may try."""
+    """What is left of the delay at ``now``; None if the key may try (a key within its free
+    failures always may, even if a concurrent attempt recorded one after ``now``)."""
+    if failures < free:
+        return None
     left = last + delay(failures, free) - now
     return left if left > timedelta(0) else None
 
