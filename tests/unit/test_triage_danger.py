@@ -29,7 +29,7 @@ SAFETY_CASES = [
     ),
     (
         "fr",
-        "le coffre à bagages s'est ouvert pendant les turbulences, une valise est tombée sur ma tête",
+        "le coffre à bagages s'est ouvert en vol, une valise est tombée sur ma tête",
         "turbulence",
     ),
     ("en", "a passenger was injured when the trolley hit him", "injury"),

@@ -33,7 +33,6 @@ __all__ = [
     "DEFAULT_DIRECTORY",
     "INTENTS",
     "MANIFEST",
-    "THREAD",
     "Model",
     "Scores",
     "from_arrays",
@@ -43,7 +42,6 @@ __all__ = [
 
 DEFAULT_DIRECTORY = Path(__file__).resolve().parents[1] / "model"
 MANIFEST = "triage.json"
-THREAD = "thread"  # the need_thresholds key of replies to the brand
 
 INTENTS = (
     "problem",
@@ -116,8 +114,7 @@ class Model:
         dense = np.vstack([self.weights * self.scales, self.flags]).astype(np.float32)
         object.__setattr__(self, "_dense", np.ascontiguousarray(dense))
         object.__setattr__(self, "_need_column", np.ascontiguousarray(dense[:, 0]))
-        languages = [v for k, v in self.need_thresholds.items() if k != THREAD]
-        object.__setattr__(self, "_lenient", min(languages or [0.5]))
+        object.__setattr__(self, "_lenient", min(self.need_thresholds.values()))
         word_heads = None
         if self.vectors is not None:
             if self.dense is None or self.dense.shape != (self.vectors.dims, n):
@@ -178,12 +175,9 @@ class Model:
         a, b = self.abuse_calibration
         return sigmoid(a * score + b)
 
-    def need_threshold(self, language: str, in_thread: bool = False) -> float:
-        """A reply to the brand has a threshold of its own when training had enough of them;
-        a language without its own threshold gets the most lenient one (favour recall)."""
-        threshold = self.need_thresholds.get(THREAD) if in_thread else None
-        if threshold is None:
-            threshold = self.need_thresholds.get(language)
+    def need_threshold(self, language: str) -> float:
+        """A language without its own threshold gets the most lenient one (favour recall)."""
+        threshold = self.need_thresholds.get(language)
         return self._lenient if threshold is None else threshold
 
     def word_weights(self, features: Features) -> npt.NDArray[np.float32]:

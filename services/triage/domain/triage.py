@@ -231,7 +231,7 @@ class Triage:
                 True, intent, post.language, max(p_need, 0.5), reasons, abuse=abuse
             )
 
-        threshold = self.model.need_threshold(post.language, in_thread=after)
+        threshold = self.model.need_threshold(post.language)
         needs_answer = bool(verdict.needs_answer) or p_need >= threshold
         if after and not needs_answer and is_details(post.own):
             needs_answer = True  # "DM sent", "ABC123" answering the brand's request
