@@ -76,3 +76,15 @@ def test_eval_measures_thread_replies_apart() -> None:
     assert result["in_thread"]["n"] == 2
     assert result["in_thread"]["precision"] == 0.5
     assert evaluate.report(rows, [yes, no, yes], "v")["in_thread"]["macro_f1"] == 1.0
+
+
+def test_the_demo_check_decides_replies_with_their_thread() -> None:
+    from services.triage.domain.triage import default_triage
+    from services.triage.training import run
+
+    result = run.demo_check(default_triage())
+    queue = result["queue"]
+    assert queue["no_answer_messages"] + queue["needed_messages"] == result["needs_answer"]["n"]
+    assert len(queue["wrong"]) == queue["no_answer_in_queue"] + queue["needed_missed"]
+    closings = {"d-0048", "d-0155"}  # "All sorted now, thanks Mia!" after the brand's answer
+    assert not closings & {w["id"] for w in queue["wrong"]}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from services.triage.domain.features import extract
-from services.triage.domain.model import load
+from services.triage.domain.model import from_arrays, load
 from services.triage.domain.triage import Triage
 from services.triage.domain.vectors import WordVectors, load_table
 from services.triage.training import data, fit
@@ -67,17 +67,6 @@ def test_the_meaning_head_learns_what_the_offset_misses() -> None:
     assert np.abs(fit_offset(vectors, strong, labels, c=1.0).weights).max() < 0.5
 
 
-def test_the_committed_model_reads_word_vectors() -> None:
-    assert MODEL.vectors is not None
-    assert MODEL.dense is not None and MODEL.dense.shape[0] == MODEL.vectors.dims
-    assert MODEL.metadata["vectors_file"] == MODEL.vectors.name
-    # the meaning part moves the score of a post whose words are known
-    features = extract("my bag never arrived")
-    assert MODEL.meaning_rows(features)
-    without = MODEL.raw(features) - MODEL._word_heads[MODEL.meaning_rows(features)].mean(axis=0)  # type: ignore[index]
-    assert not np.allclose(MODEL.raw(features), without)
-
-
 def test_a_tiny_training_with_a_table_ships_dense_weights() -> None:
     rows = [
         ("plus d'internet depuis ce matin", 1, 0),
@@ -93,14 +82,47 @@ def test_a_tiny_training_with_a_table_ships_dense_weights() -> None:
     ]
     words = sorted({w for t, _, _ in rows for w in extract(t).tokens})
     m = fit.matrix(examples, table(words, dims=3))
-    trained = fit.train(m, fit.Config(folds=2))
+    trained = fit.train(m, fit.Config(folds=2, vectors=True))
     corpus = data.Corpus(examples, "tiny")
-    meta, arrays = fit.build(trained, corpus, fit.Config(folds=2))
+    meta, arrays = fit.build(trained, corpus, fit.Config(folds=2, vectors=True))
     assert arrays["dense"].shape == (3, len(meta["heads"]))
     assert np.all(arrays["dense"][:, 2:] == 0.0)  # intents read no vectors
     assert meta["vectors_file"] == "test"
-    model = fit.in_memory(trained, corpus, fit.Config(folds=2))
+    model = fit.in_memory(trained, corpus, fit.Config(folds=2, vectors=True))
     assert Triage(model).decide("plus d'internet").model_version == model.version
+    # the meaning part moves the score of a post whose words are known
+    features = extract("plus d'internet")
+    rows = model.meaning_rows(features)
+    assert rows
+    assert not np.allclose(model.dense, 0.0)  # type: ignore[arg-type]
+
+
+def test_an_exported_model_carries_its_table(tmp_path: Path) -> None:
+    rows = [("plus d'internet", 1, 0), ("merci", 0, 0), ("bande de connards", 0, 1)] * 4
+    examples = [
+        data.Example(t, "fr", "test", n, "problem" if n else "praise", a, gold=True, id=f"{i}")
+        for i, (t, n, a) in enumerate(rows)
+    ]
+    words = sorted({w for t, _, _ in rows for w in extract(t).tokens})
+    tables = tmp_path / "tables"
+    path = write(words, reduce(np.random.default_rng(4).normal(size=(len(words), 6)), 3), tables)
+    m = fit.matrix(examples, load_table(path))
+    config = fit.Config(folds=2, vectors=True)
+    trained = fit.train(m, config)
+    meta, arrays = fit.build(trained, data.Corpus(examples, "tiny"), config)
+    out = tmp_path / "model"
+    written = fit.export(meta, arrays, out, tables)
+    assert (out / path.name) in written
+    loaded = load(out)
+    assert loaded.vectors is not None and loaded.vectors.name == path.name
+    in_memory = fit.in_memory(trained, data.Corpus(examples, "tiny"), config)
+    assert Triage(loaded).decide("plus d'internet") == Triage(in_memory).decide("plus d'internet")
+
+
+def test_the_shipped_model_reads_no_table_while_vectors_are_off() -> None:
+    """Measured on our folds, the stacked word vectors did not help (see the model card)."""
+    assert not fit.DEFAULT_CONFIG.vectors
+    assert MODEL.vectors is None and MODEL.dense is None
 
 
 def test_an_artifact_that_needs_a_table_is_refused_without_it() -> None:
@@ -110,9 +132,9 @@ def test_an_artifact_that_needs_a_table_is_refused_without_it() -> None:
         "scales": MODEL.scales,
         "flags": MODEL.flags,
         "intercepts": MODEL.intercepts,
-        "dense": MODEL.dense,
+        "dense": np.zeros((4, len(MODEL.heads)), np.float32),
     }
-    from services.triage.domain.model import from_arrays
-
     with pytest.raises(ValueError, match="word-vector table"):
-        from_arrays(meta, arrays)  # type: ignore[arg-type]
+        from_arrays(meta, arrays)
+    with pytest.raises(ValueError, match="do not match the table"):
+        from_arrays(meta, arrays, table(["a", "b"], dims=3))

@@ -94,6 +94,7 @@ class Model:
     _lenient: float = field(init=False, repr=False, compare=False)
     _word_heads: npt.NDArray[np.float32] | None = field(init=False, repr=False, compare=False)
     _flag_need: dict[str, float] = field(init=False, repr=False, compare=False)
+    _need_words: npt.NDArray[np.float32] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.heads)
@@ -125,6 +126,8 @@ class Model:
             # Each word's contribution to every head, once: a post then averages its rows.
             word_heads = np.ascontiguousarray(self.vectors.vectors @ self.dense, np.float32)
         object.__setattr__(self, "_word_heads", word_heads)
+        need_words = None if word_heads is None else np.ascontiguousarray(word_heads[:, 0])
+        object.__setattr__(self, "_need_words", need_words)
         flag_need = dict(zip(FLAGS, self.flags[:, 0].tolist(), strict=True))
         object.__setattr__(self, "_flag_need", flag_need)
 
@@ -149,7 +152,8 @@ class Model:
             logits += np.array(values, dtype=np.float32) @ sums
         meaning = self.meaning_rows(features)
         if meaning:
-            logits += self._word_heads[meaning].mean(axis=0)  # type: ignore[index]
+            rows = np.take(self._word_heads, meaning, axis=0)  # type: ignore[arg-type]
+            logits += np.add.reduce(rows, axis=0) / len(meaning)
         return logits
 
     @property
@@ -187,15 +191,15 @@ class Model:
         weights: npt.NDArray[np.float32] = (
             np.take(self._need_column, features.token_buckets) * features.token_value
         )
-        if self.vectors is None or self._word_heads is None or not features.tokens:
+        if self.vectors is None or self._need_words is None or not features.tokens:
             return weights
-        known = self.vectors.rows(features.tokens)
+        rows = list(map(self.vectors.row_of, features.tokens))
+        known = {r for r in rows if r is not None}
         if not known:
             return weights
-        column = self._word_heads[:, 0] / len(known)
-        row_of = self.vectors.row_of
-        shares = [0.0 if (r := row_of(t)) is None else float(column[r]) for t in features.tokens]
-        return weights + np.array(shares, dtype=np.float32)
+        found = np.array([-1 if r is None else r for r in rows])
+        shares = np.take(self._need_words, np.maximum(found, 0)) / len(known)
+        return weights + np.where(found >= 0, shares, 0.0).astype(np.float32)
 
 
 def from_arrays(
