@@ -441,10 +441,7 @@ def test_the_committed_model_is_loaded_once() -> None:
     assert Triage(MODEL).decide("panne") == decide("panne")
 
 
-def test_calibrated_thresholds_exist_for_both_languages_and_threads() -> None:
-    assert set(MODEL.need_thresholds) == {"fr", "en", "thread"}
-    languages = [MODEL.need_thresholds["fr"], MODEL.need_thresholds["en"]]
-    assert all(0.0 < t < 1.0 for t in languages)
-    assert 0.0 <= MODEL.need_thresholds["thread"] < 1.0
-    assert MODEL.need_threshold("other") == min(languages)
-    assert MODEL.need_threshold("fr", in_thread=True) == MODEL.need_thresholds["thread"]
+def test_calibrated_thresholds_exist_for_both_languages() -> None:
+    assert set(MODEL.need_thresholds) == {"fr", "en"}
+    assert all(0.0 < t < 1.0 for t in MODEL.need_thresholds.values())
+    assert MODEL.need_threshold("other") == min(MODEL.need_thresholds.values())

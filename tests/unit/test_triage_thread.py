@@ -39,7 +39,7 @@ def test_details_handed_to_the_brand_need_an_answer(text: str, thread: Thread) -
         ("merci c'est réglé", Thread(ANSWERED, ANSWER)),
         ("All sorted now, thanks Mia!", Thread(ANSWERED, ANSWER)),
         ("thanks!", Thread(ANSWERED, ANSWER)),
-        ("Merci beaucoup 🙏", Thread(ASKED, DEMANDE)),
+        ("Merci beaucoup 🙏", Thread(ANSWERED, ANSWER)),
         ("ok great, thank you", Thread(ANSWERED, ANSWER)),
         ("super merci, bonne journée", Thread(ANSWERED, ANSWER)),
     ],
@@ -65,6 +65,13 @@ def test_a_reply_after_the_brand_answered_needs_an_answer(text: str) -> None:
     d = decide(text, thread=Thread(ANSWERED, ANSWER))
     assert d.needs_answer
     assert d.priority <= 3
+
+
+@pytest.mark.parametrize("text", ["Done.", "sure thing", "ok", "Thanks robbie. Ecclesall rd"])
+def test_an_ok_to_a_brand_that_asked_for_something_carries_the_case_on(text: str) -> None:
+    d = decide(text, thread=Thread(ASKED, "Which store was this? Can you try again?"))
+    assert d.needs_answer
+    assert "closes the conversation" not in d.reasons
 
 
 def test_the_same_words_alone_and_in_a_thread() -> None:

@@ -155,8 +155,9 @@ SAFETY: dict[str, tuple[str, ...]] = {
         r"portes? (?:forcee|fracturee|ne ferme plus|ne se ferme plus)s?",
     ),
     "turbulence": (
-        r"(?:overhead |the )?(?:bin|bins|locker|lockers|compartment) (?:fell|falling|popped|"
-        r"burst|flew|came|swung|opened|open (?:in|during|mid))",
+        r"(?:overhead|luggage|baggage) (?:bin|bins|locker|lockers|compartment|compartments) "
+        r"(?:fell|falling|popped open|popped|burst open|flew open|came open|came loose|"
+        r"swung open|opened|open (?:in|during|mid))",
         r"(?:fell|falling|fall) (?:on|onto) (?:my|his|her|their|a|the) (?:head|child|son|"
         r"daughter|kid|lap|passenger|wife|husband)",
         r"hit (?:me|my|him|her|his|a passenger) (?:on|in) the head",

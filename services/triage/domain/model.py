@@ -33,7 +33,6 @@ __all__ = [
     "DEFAULT_DIRECTORY",
     "INTENTS",
     "MANIFEST",
-    "THREAD",
     "Intent",
     "Model",
     "Scores",
@@ -44,7 +43,6 @@ __all__ = [
 
 DEFAULT_DIRECTORY = Path(__file__).resolve().parents[1] / "model"
 MANIFEST = "triage.json"
-THREAD = "thread"  # the need_thresholds key of replies to the brand
 
 INTENTS = (
     "problem",
@@ -103,6 +101,7 @@ class Model:
     _lenient: float = field(init=False, repr=False, compare=False)
     _word_heads: npt.NDArray[np.float32] | None = field(init=False, repr=False, compare=False)
     _flag_need: dict[str, float] = field(init=False, repr=False, compare=False)
+    _need_words: npt.NDArray[np.float32] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.heads)
@@ -123,8 +122,7 @@ class Model:
         dense = np.vstack([self.weights * self.scales, self.flags]).astype(np.float32)
         object.__setattr__(self, "_dense", np.ascontiguousarray(dense))
         object.__setattr__(self, "_need_column", np.ascontiguousarray(dense[:, 0]))
-        languages = [v for k, v in self.need_thresholds.items() if k != THREAD]
-        object.__setattr__(self, "_lenient", min(languages or [0.5]))
+        object.__setattr__(self, "_lenient", min(self.need_thresholds.values()))
         word_heads = None
         if self.vectors is not None:
             if self.dense is None or self.dense.shape != (self.vectors.dims, n):
@@ -135,6 +133,8 @@ class Model:
             # Each word's contribution to every head, once: a post then averages its rows.
             word_heads = np.ascontiguousarray(self.vectors.vectors @ self.dense, np.float32)
         object.__setattr__(self, "_word_heads", word_heads)
+        need_words = None if word_heads is None else np.ascontiguousarray(word_heads[:, 0])
+        object.__setattr__(self, "_need_words", need_words)
         flag_need = dict(zip(FLAGS, self.flags[:, 0].tolist(), strict=True))
         object.__setattr__(self, "_flag_need", flag_need)
 
@@ -159,7 +159,8 @@ class Model:
             logits += np.array(values, dtype=np.float32) @ sums
         meaning = self.meaning_rows(features)
         if meaning:
-            logits += self._word_heads[meaning].mean(axis=0)  # type: ignore[index]
+            rows = np.take(self._word_heads, meaning, axis=0)  # type: ignore[arg-type]
+            logits += np.add.reduce(rows, axis=0) / len(meaning)
         return logits
 
     @property
@@ -185,12 +186,9 @@ class Model:
         a, b = self.abuse_calibration
         return sigmoid(a * score + b)
 
-    def need_threshold(self, language: str, in_thread: bool = False) -> float:
-        """A reply to the brand has a threshold of its own when training had enough of them;
-        a language without its own threshold gets the most lenient one (favour recall)."""
-        threshold = self.need_thresholds.get(THREAD) if in_thread else None
-        if threshold is None:
-            threshold = self.need_thresholds.get(language)
+    def need_threshold(self, language: str) -> float:
+        """A language without its own threshold gets the most lenient one (favour recall)."""
+        threshold = self.need_thresholds.get(language)
         return self._lenient if threshold is None else threshold
 
     def word_weights(self, features: Features) -> npt.NDArray[np.float32]:
@@ -200,15 +198,15 @@ class Model:
         weights: npt.NDArray[np.float32] = (
             np.take(self._need_column, features.token_buckets) * features.token_value
         )
-        if self.vectors is None or self._word_heads is None or not features.tokens:
+        if self.vectors is None or self._need_words is None or not features.tokens:
             return weights
-        known = self.vectors.rows(features.tokens)
+        rows = list(map(self.vectors.row_of, features.tokens))
+        known = {r for r in rows if r is not None}
         if not known:
             return weights
-        column = self._word_heads[:, 0] / len(known)
-        row_of = self.vectors.row_of
-        shares = [0.0 if (r := row_of(t)) is None else float(column[r]) for t in features.tokens]
-        return weights + np.array(shares, dtype=np.float32)
+        found = np.array([-1 if r is None else r for r in rows])
+        shares = np.take(self._need_words, np.maximum(found, 0)) / len(known)
+        return weights + np.where(found >= 0, shares, 0.0).astype(np.float32)
 
 
 def from_arrays(

@@ -92,6 +92,12 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"(?:bloquee?s?|reste|bloque) (?:a|en|sur) (?:l'|l )?etape",
         r"(?:l'|l |a l'|a l |en |d'|d )etape ?\d\w?",
         r"ecran noir",
+        # colloquial: "réseau mobile MORT", "la box saute", "débit pourri", "zéro barre"
+        r"(?:reseau|internet|connexion|ligne|box|freebox|wifi|fibre|signal|tel|telephone|4g|5g)"
+        r"(?: mobile| fixe)? (?:est )?(?:mort|morte|naze|inexistante?)",
+        r"(?:ca|box|connexion|internet|wifi|reseau|co|debit|ligne) (?:rame|saute|sautent)",
+        r"debit (?:pourri|nul|catastrophique|ridicule|minable|de merde)",
+        r"(?:zero|0|aucune|pas une?) barres?",
         r"(?:is|are|was|went|goes|been|still|app|site|website|system|systems|server|servers|"
         r"network|wifi|internet|est|sont) down",
         r"no (?:service|signal|internet|wifi|wi-fi|connection|network|power|data|phone|phone line|"
@@ -209,6 +215,13 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"wrong",
         r"errors?",
         r"glitch\w*",
+        r"keeps? (?:crashing|freezing|dropping|logging (?:me )?out|disconnecting|buffering|"
+        r"restarting|rebooting|charging me|cancell?ing)",
+        r"buffering",
+        r"error (?:code|message)",
+        r"(?:says|shows|showing|marked|marked as) (?:it was |as )?delivered",
+        r"(?:wrong|missing|cold|damaged) (?:order|item|items|package|parcel|food|size)",
+        r"depuis \d+ ?(?:h|min|mn|j|jours?|heures?|semaines?|mois|ans?)",
         r"issues?",
         r"problems?",
         r"trouble",

@@ -116,6 +116,14 @@ def closes(norm: str, cues: dict[str, int]) -> bool:
     return "praise" in cues or _ACKNOWLEDGES.search(norm) is not None
 
 
+def closes_thread(norm: str, cues: dict[str, int], thread: Thread) -> bool:
+    """A thanks or an "ok" closes a thread the brand answered; where the brand asked for
+    something ("which store?", "can you try...?"), "Done." or "sure thing" carries on."""
+    if not thread.after_brand or thread.brand_asked or is_details(norm):
+        return False
+    return closes(norm, cues)
+
+
 def is_details(norm: str) -> bool:
     """A short reply that hands over what was asked: a reference, an e-mail, a link, "DM
     sent", "done" (at most six words besides handles)."""

@@ -30,7 +30,14 @@ from services.triage.domain.language import detect_normalised, foreign
 from services.triage.domain.model import DEFAULT_DIRECTORY, INTENTS, Model, load
 from services.triage.domain.normalise import normalise
 from services.triage.domain.rules import found, has_words, own_words
-from services.triage.domain.thread import ANSWERED, ASKED, NONE, Thread, closes, is_details
+from services.triage.domain.thread import (
+    ANSWERED,
+    ASKED,
+    NONE,
+    Thread,
+    closes_thread,
+    is_details,
+)
 
 __all__ = [
     "ANSWERED",
@@ -201,10 +208,9 @@ class Triage:
             return self._decision(False, "other", post.language, 0.9, [NO_WORDS])
         verdict = rule_verdict(post.own, post.cues)
         if (
-            after
+            thread is not None
             and verdict.needs_answer is None
-            and closes(post.own, post.cues)
-            and "?" not in post.own
+            and closes_thread(post.own, post.cues, thread)
         ):
             intent = "praise" if "praise" in post.cues else "other"
             verdict = RuleVerdict(False, intent, "closes the conversation")
@@ -231,7 +237,7 @@ class Triage:
                 True, intent, post.language, max(p_need, 0.5), reasons, abuse=abuse
             )
 
-        threshold = self.model.need_threshold(post.language, in_thread=after)
+        threshold = self.model.need_threshold(post.language)
         needs_answer = bool(verdict.needs_answer) or p_need >= threshold
         if after and not needs_answer and is_details(post.own):
             needs_answer = True  # "DM sent", "ABC123" answering the brand's request
@@ -252,7 +258,7 @@ class Triage:
 
         if after:
             reasons.append(self._thread_reason(post, thread))
-        priority = self._priority(intent, post, p_need, reasons, after)
+        priority = self._priority(intent, post, scores.needs_answer, p_need, reasons, after)
         if repeat_contact:
             priority = _raise(priority)
             reasons.append("second message while waiting")
@@ -316,7 +322,13 @@ class Triage:
         return intent
 
     def _priority(
-        self, intent: str, post: _Post, p_need: float, reasons: list[str], after: bool
+        self,
+        intent: str,
+        post: _Post,
+        need_score: float,
+        p_need: float,
+        reasons: list[str],
+        after: bool,
     ) -> int:
         cues = post.cues
         reasons[:0] = why.danger_reasons(post.phrases)
@@ -336,7 +348,7 @@ class Triage:
         if "followup" in cues or "notresolved" in cues:
             priority = _raise(priority) if priority > 2 else priority
         if not any(r for r in reasons if r not in _ESCALATION):
-            reasons += self._signals(post)
+            reasons += self._signals(post, need_score)
         if "urgent" in cues:
             priority = _raise(priority)
             reasons.append("marked urgent")
@@ -346,7 +358,7 @@ class Triage:
             reasons.append("mentions a health situation")
         return priority
 
-    def _signals(self, post: _Post) -> list[str]:
+    def _signals(self, post: _Post, need_score: float) -> list[str]:
         """What explains a need no fault explains: the families the model weighs up (with
         the post's phrase), else the words it weighed most; else a plain "may need one"."""
         need = self.model.flag_need_weights
@@ -359,12 +371,14 @@ class Triage:
                 out.append(f"{reason}: {why.quote(post.phrases[family][0])}")
         if out:
             return out[:2]
-        evidence = self._evidence(post)
+        evidence = self._evidence(post, need_score)
         return [evidence] if evidence else ["may need an answer"]
 
-    def _evidence(self, post: _Post) -> str | None:
+    def _evidence(self, post: _Post, need_score: float) -> str | None:
         """The post's own words that point to a need most strongly: a two-word phrase, or a
-        telling word, kept only if taking it out of the post lowers the need score."""
+        telling word, kept only if taking it out of the post lowers the need score (checked
+        by scoring the post without it: one more feature extraction, for the posts no cue
+        family explains)."""
         features = post.features
         tokens = features.tokens
         if not tokens:
@@ -381,10 +395,9 @@ class Triage:
                 candidates.append((weights[k] + weights[k + 1], f"{word} {following}"))
         if not candidates:
             return None
-        base = self.model.scores(features).needs_answer
-        for _, phrase in sorted(candidates, reverse=True)[:2]:
-            if self._score_without(post, phrase) < base:
-                return f"words that point to a need: {why.quote(phrase)}"
+        _, phrase = max(candidates)
+        if self._score_without(post, phrase) < need_score:
+            return f"words that point to a need: {why.quote(phrase)}"
         return None
 
     def _score_without(self, post: _Post, phrase: str) -> float:

@@ -161,6 +161,7 @@ def figures(rows: Sequence[data.Example], decisions: Sequence[Decision]) -> dict
     return {
         **need,
         "positives": sum(1 for e in rows if e.needs_answer == 1),
+        "abuse_positives": sum(1 for e in rows if e.abuse == 1),
         "abuse": report["abuse"],
         "intent_macro_f1": report["intent_macro_f1"],
         "intent_n": sum(1 for e in rows if e.intent),

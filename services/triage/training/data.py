@@ -30,6 +30,7 @@ LABELS = REPO / "data" / "labels"
 POOL1 = LABELS / "pool1_labels.csv"
 POOL2 = LABELS / "pool2_labels.csv"
 CORRECTIONS = LABELS / "corrections.csv"
+WORD_VECTORS = REPO / "data" / "word_vectors"  # the e5 word-vector table (training.vectors)
 SEED = 20261121
 
 

