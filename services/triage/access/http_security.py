@@ -145,8 +145,8 @@ async def enrol(request: web.Request) -> web.Response:
             409, "Already enabled", "Two-factor is on: disable it first to enrol again."
         )
     secret, uri = started
-    started_view = {"secret": secret, "otpauth_uri": uri, "qr_svg": "/v1/me/two-factor/qr.svg"}
-    return model_response(EnrolmentOut, started_view, status=201)
+    key = {"secret": secret, "otpauth_uri": uri, "qr_svg": "/v1/me/two-factor/qr.svg"}
+    return model_response(EnrolmentOut, key, status=201)
 
 
 async def qr_code(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from services.triage.domain.conversation import Priority, Status
 from services.triage.domain.model import Intent
 from services.triage.domain.sla import QueueState
 from services.triage.incidents.schemas import AuthorOut, IncidentKind, IncidentStatus
+from services.triage.privacy.schemas import DecisionOut
 from services.triage.sla.http import ClockOut
 
 CorrectedField = Literal["intent", "needs_answer", "abuse", "priority"]
@@ -77,17 +78,6 @@ class VocabularyOut(Out):
 
 
 # ---- a conversation --------------------------------------------------------------------
-
-
-class DecisionOut(Out):
-    needs_answer: bool
-    intent: Intent
-    abuse: bool
-    language: str
-    priority: Priority
-    confidence: float
-    reasons: list[str]
-    model_version: str
 
 
 class CorrectionEntryOut(Out):

@@ -85,8 +85,9 @@ class ExportedMessageOut(Out):
     received_at: datetime
 
 
-class ExportedDecisionOut(Out):
-    message_id: int
+class DecisionOut(Out):
+    """What triage decided about a message (the desk shows it under the message too)."""
+
     needs_answer: bool
     intent: Intent
     abuse: bool
@@ -95,6 +96,10 @@ class ExportedDecisionOut(Out):
     confidence: float
     reasons: list[str]
     model_version: str
+
+
+class ExportedDecisionOut(DecisionOut):
+    message_id: int
     decided_at: datetime
 
 
