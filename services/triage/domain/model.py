@@ -102,6 +102,7 @@ class Model:
     _word_heads: npt.NDArray[np.float32] | None = field(init=False, repr=False, compare=False)
     _flag_need: dict[str, float] = field(init=False, repr=False, compare=False)
     _need_words: npt.NDArray[np.float32] | None = field(init=False, repr=False, compare=False)
+    _common: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.heads)
@@ -137,6 +138,7 @@ class Model:
         object.__setattr__(self, "_need_words", need_words)
         flag_need = dict(zip(FLAGS, self.flags[:, 0].tolist(), strict=True))
         object.__setattr__(self, "_flag_need", flag_need)
+        object.__setattr__(self, "_common", frozenset(self.metadata.get("common_words", ())))
 
     def raw(self, features: Features) -> npt.NDArray[np.float32]:
         """Every head's logit for one post: per block (character n-grams, words, flags) the
@@ -167,6 +169,12 @@ class Model:
     def flag_need_weights(self) -> dict[str, float]:
         """Each flag's weight in the needs_answer head (> 0: the flag raises the need)."""
         return self._flag_need
+
+    @property
+    def common_words(self) -> frozenset[str]:
+        """Words frequent in the training posts (``fit.common_words``): too ordinary to be
+        shown alone as the evidence of a need."""
+        return self._common
 
     def meaning_rows(self, features: Features) -> list[int]:
         """Table rows of the post's distinct known words (empty without a table)."""

@@ -10,19 +10,33 @@ frequent nor a function word. Pure: no I/O.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 from services.triage.domain.danger import kind_of
 from services.triage.domain.language import STOPWORDS
 
 __all__ = [
     "FAULT_REASONS",
     "MAX_QUOTE",
+    "MAY_NEED",
+    "MIN_EVIDENCE_DROP",
     "NO_NEED_REASONS",
     "SIGNAL_REASONS",
+    "asks_someone",
     "danger_reasons",
+    "evidence_candidates",
+    "evidence_reason",
     "is_plain_word",
     "is_telling_pair",
     "quote",
 ]
+
+MAY_NEED = "may need an answer"
+# How much the calibrated need probability must fall when the quoted evidence is taken out
+# of the post: less, and the words did not really raise the decision.
+MIN_EVIDENCE_DROP = 0.15
+MAX_EVIDENCE_TRIES = 3  # candidates checked by re-scoring, best weighted first
 
 MAX_QUOTE = 40  # characters of a quoted phrase
 
@@ -163,16 +177,66 @@ _PLAIN = STOPWORDS | frozenset(
 )
 
 
-def is_plain_word(word: str) -> bool:
-    """Too common or too short to explain anything to an agent on its own."""
-    return len(word) < 4 or word in _PLAIN
+def is_plain_word(word: str, common: frozenset[str] = frozenset()) -> bool:
+    """Too common or too short to explain anything to an agent on its own: a function
+    word, a greeting or filler, or one of the ``common`` words of the training posts."""
+    return len(word) < 4 or word in _PLAIN or word in common
 
 
-def is_telling_pair(first: str, second: str) -> bool:
+def is_telling_pair(first: str, second: str, common: frozenset[str] = frozenset()) -> bool:
     """Two words that read as a phrase: no function word, and not both common."""
     if len(first) < 3 or len(second) < 3 or first in STOPWORDS or second in STOPWORDS:
         return False
-    return not (is_plain_word(first) and is_plain_word(second))
+    return not (is_plain_word(first, common) and is_plain_word(second, common))
+
+
+def evidence_candidates(
+    text: str,
+    tokens: Sequence[str],
+    weights: Sequence[float],
+    common: frozenset[str] = frozenset(),
+) -> list[str]:
+    """Phrases of the post the model weighs towards a need, strongest first: two adjacent
+    words (written side by side in ``text``, no punctuation between) that read as a
+    phrase, or a single uncommon word. Never a lone stop word or common word."""
+    scored: dict[str, float] = {}
+    for k, word in enumerate(tokens):
+        if weights[k] <= 0.0:
+            continue
+        if not is_plain_word(word, common):
+            scored[word] = max(scored.get(word, 0.0), weights[k])
+        following = tokens[k + 1] if k + 1 < len(tokens) else ""
+        if (
+            following
+            and weights[k + 1] > 0.0
+            and is_telling_pair(word, following, common)
+            and _side_by_side(text, word, following)
+        ):
+            phrase = f"{word} {following}"
+            scored[phrase] = max(scored.get(phrase, 0.0), weights[k] + weights[k + 1])
+    return sorted(scored, key=lambda phrase: (-scored[phrase], phrase))
+
+
+def _side_by_side(text: str, first: str, second: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(first)} {re.escape(second)}(?!\w)", text) is not None
+
+
+def evidence_reason(phrase: str) -> str:
+    return f"words that point to a need: {quote(phrase)}"
+
+
+# A question put to someone: the brand or anyone addressed ("can you", "pouvez-vous",
+# "does anyone"), or the author asking for themselves ("how do I", "can we", "est-ce que").
+_ADDRESSED = re.compile(
+    r"(?<!\w)(?:you|u|your|anyone|anybody|someone|somebody|i|we|my|vous|tu|je|j'|on|"
+    r"est-ce|est ce|y a)(?!\w)|-(?:vous|tu|je|il|on)(?!\w)"
+)
+
+
+def asks_someone(text: str, phrase: str) -> bool:
+    """A question reason needs a question addressed to someone: a question mark in the
+    post, or a question phrase naming who asks or is asked (never a bare "which")."""
+    return "?" in text or _ADDRESSED.search(phrase) is not None
 
 
 def quote(phrase: str) -> str:

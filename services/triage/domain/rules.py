@@ -377,7 +377,10 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"when (?:is|are|will|does|do|can|should|would|did)",
         r"where (?:is|are|can|do|does|did|should)",
         r"why (?:is|are|do|does|did|was|were|can't|won't|would|don't|wouldn't)",
-        r"which",
+        # "which" asks only when it opens a question ("which gate do I go to", "which one"),
+        # not as a relative pronoun ("36,000 feet, which is also ...")
+        r"which (?:one|ones|way)",
+        r"which \w+ (?:do|does|did|can|should|will|is|are) (?:i|we|you|u|my|our|it|they)",
         r"who (?:do|can|should|is|will)",
         r"(?:can|could|may) (?:i|we)",
         r"do (?:i|we) (?:have|need)",
@@ -445,7 +448,9 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"scum\w*",
         r"twats?",
         r"wankers?",
-        r"retard\w*",
+        # the English slur, never the French "retard" (a delay)
+        r"retarded",
+        r"(?:a|you|u|ur|you're|such a|fucking|bunch of|you bunch of) retards?",
         r"f[u*]+c?k (?:you|u|off|yourself|yourselves)",
         r"screw (?:you|u)",
         r"go to hell",
@@ -467,7 +472,20 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"fdp",
         r"fils de (?:pute|chien)",
         r"ntm",
-        r"nique (?:ta|vos|votre|sa|ses|leurs?) (?:mere|race|grand-mere|morts)",
+        r"niqu\w* (?:bien )?(?:ta|vos|votre|sa|ses|leurs?) (?:mere|meres|race|grand-mere|morts)",
+        # "bande de ..." aimed at people is an insult whatever follows it
+        r"bande (?:de|d') ?(?:gros |sales? |sous[- ])?(?:chiens?|chiennes?|races?|batards?|"
+        r"voleurs?|escrocs?|rats?|rapaces?|clowns?|nazes?|charognards?|fumiers?|tocards?|"
+        r"bons? a rien|incapables|incompetents|nuls|abrutis|debiles|cretins|branleurs|"
+        r"feignasses|faineants|faignants|guignols|bouffons|baltringues|pignoufs)",
+        r"(?:gros|sales?|espece de|sous) (?:chiens?|porcs?|rats?|fumiers?)",
+        r"chiens? galeux",
+        r"sous[- ]races?",
+        r"ftg",
+        r"(?:faignants?|feignasses?|faineants?)",
+        r"(?:je vais|j'vais|on va|je vais vous) (?:tout )?(?:casser|peter|defoncer) "
+        r"(?:tout|vos|la|les)",
+        r"en decoudre",
         r"niquez",
         r"ta mere",
         r"abrutis?",
@@ -489,7 +507,8 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"guignols?",
         r"tocards?",
         r"boulets?",
-        r"(?:gros|grosse|grosses|sales?|pauvres?|bande de|espece de|des|vrais?) cons?",
+        # "vous nous prenez pour des cons" is a grievance, not an insult
+        r"(?:gros|grosse|grosses|sales?|pauvres?|bande de|espece de|(?<!pour )des|vrais?) cons?",
         r"(?:grosses?|sous|sacs? a|tas de|des) merdes?",
         r"vous puez",
         r"(?:je|on) (?:vous|te|t') ?(?:emmerde|encule|nique)",
@@ -502,7 +521,8 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"negres?",
         r"youpins?",
         r"bicots?",
-        r"sales? (?:arabes?|noirs?|juifs?|etrangers?|immigres?)",
+        r"sales? (?:arabes?|noirs?|juifs?|etrangers?|immigres?|races?|racistes?|africains?|"
+        r"oppresseurs?|gauchistes?|fachos?|renois?|rebeus?|blancs?|types?)",
         r"muppets?",
         r"brain-?dead",
         r"halfwits?",
@@ -516,7 +536,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
         r"waste of (?:space|oxygen)",
         r"clowns? (?:like you|running)",
         r"sous-doue\w*",
-        r"demeure\w*",
+        r"(?<!en )demeuree?s?",  # not "mise en demeure" (a formal notice)
         r"gogols?",
         r"bolosse?s?",
         r"cassos",

@@ -17,6 +17,7 @@ out-of-fold predictions, rules (brand, spam, closing messages) applied as in pro
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -49,7 +50,9 @@ from services.triage.domain.vectors import TABLE_PREFIX, WordVectors, load_table
 from services.triage.training.data import SEED, WORD_VECTORS, Corpus, Example
 from services.triage.training.meaning import Meaning, fit_offset
 
-MODEL_GENERATION = "3"  # bump when the feature layout or the decision logic changes
+MODEL_GENERATION = "3"
+# A word in at least this many training posts is common: never shown alone as evidence.
+COMMON_MIN_POSTS = 20  # bump when the feature layout or the decision logic changes
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -66,6 +69,10 @@ class Config:
     # Stack the word-vector meaning heads (off: on our folds they did not help, see the card).
     vectors: bool = False
     c_meaning: float = 0.3  # L2 of the meaning heads (on standardised vectors)
+    # needs_answer head only: public rows' weight multiplied by this, and our posts that need
+    # no answer weigh this much more than those that need one
+    public_need_scale: float = 1.0
+    no_need_weight: float = 1.0
 
 
 DEFAULT_CONFIG = Config()
@@ -348,8 +355,19 @@ def _thresholds(
     return thresholds
 
 
+def _need_view(m: Matrix, config: Config) -> Matrix:
+    """``m`` with the needs_answer head's row weights (``Config.public_need_scale``,
+    ``Config.no_need_weight``)."""
+    if config.public_need_scale == 1.0 and config.no_need_weight == 1.0:
+        return m
+    weight = m.weight * np.where(m.gold, 1.0, config.public_need_scale)
+    weight = weight * np.where(m.gold & (m.need == 0), config.no_need_weight, 1.0)
+    return dataclasses.replace(m, weight=weight)
+
+
 def train(m: Matrix, config: Config = DEFAULT_CONFIG) -> Trained:
     """Fit every head on ``m``; calibrate on out-of-fold predictions over its gold rows."""
+    mn = _need_view(m, config)
     gold = np.flatnonzero(m.gold & (m.need >= 0))
     need_oof = np.zeros(len(gold))
     abuse_oof = np.zeros(len(gold))
@@ -362,10 +380,11 @@ def train(m: Matrix, config: Config = DEFAULT_CONFIG) -> Trained:
         keep = np.ones(len(m.need), dtype=np.bool_)
         keep[held] = False
         rest = m.rows(np.flatnonzero(keep))
+        rest_need = mn.rows(np.flatnonzero(keep))
         x_held = design(m.rows(held))
-        need_oof[held_part] = fit_binary(rest, rest.need, config.c_need, config.seed).scores(
-            x_held
-        )[:, 0]
+        need_oof[held_part] = fit_binary(
+            rest_need, rest_need.need, config.c_need, config.seed
+        ).scores(x_held)[:, 0]
         abuse_oof[held_part] = fit_binary(rest, rest.abuse, config.c_abuse, config.seed).scores(
             x_held
         )[:, 0]
@@ -390,7 +409,7 @@ def train(m: Matrix, config: Config = DEFAULT_CONFIG) -> Trained:
         p_abuse, abuse_labels[abuse_rows], m.abuse_cue[gold][abuse_rows]
     )
     return Trained(
-        need=fit_binary(m, m.need, config.c_need, config.seed),
+        need=fit_binary(mn, mn.need, config.c_need, config.seed),
         abuse=fit_binary(m, m.abuse, config.c_abuse, config.seed),
         intent=fit_intent(m, config.c_intent, config.seed, config.intent_balanced),
         need_platt=need_platt,
@@ -430,6 +449,26 @@ def quantise(trained: Trained) -> dict[str, npt.NDArray[Any]]:
     return arrays
 
 
+def common_words(texts: Sequence[str], min_posts: int = COMMON_MIN_POSTS) -> list[str]:
+    """Words (as the features cut them) found in at least ``min_posts`` of the training posts,
+    sorted: ordinary words such as "water" or "which" that say nothing on their own."""
+    seen: dict[str, int] = {}
+    for text in texts:
+        for word in set(feature_extraction.extract(own_words(normalise(text))).tokens):
+            seen[word] = seen.get(word, 0) + 1
+    return sorted(w for w, n in seen.items() if n >= min_posts)
+
+
+_COMMON: dict[str, list[str]] = {}
+
+
+def _corpus_common_words(corpus: Corpus) -> list[str]:
+    """``common_words`` of a corpus, computed once per corpus (each CV fold builds a model)."""
+    if corpus.digest not in _COMMON:
+        _COMMON[corpus.digest] = common_words([e.text for e in corpus.examples])
+    return _COMMON[corpus.digest]
+
+
 def heads() -> list[str]:
     return ["needs_answer", "abuse", *(f"intent:{name}" for name in INTENTS)]
 
@@ -447,6 +486,7 @@ def build(
         "version": version,
         "weights_file": f"{version}.npz",
         "heads": heads(),
+        "common_words": _corpus_common_words(corpus),
         "vectors_file": trained.vectors.name if trained.vectors and "dense" in arrays else None,
         "features": {
             "hashed_bits": feature_extraction.HASHED_BITS,
@@ -481,6 +521,8 @@ def build(
                 "intent_balanced": config.intent_balanced,
                 "vectors": config.vectors,
                 "c_meaning": config.c_meaning,
+                "public_need_scale": config.public_need_scale,
+                "no_need_weight": config.no_need_weight,
             },
             "scikit_learn": sklearn.__version__,
             "numpy": np.__version__,
