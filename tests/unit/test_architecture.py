@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,36 @@ def test_the_domain_rule_catches_a_service_import() -> None:
     assert domain_imports("from ..desk import store\n") == {"..desk"}
     assert domain_imports("import pydantic\n") == {"pydantic"}
     assert domain_imports("from services.triage.domain.sla import Clock\nimport numpy\n") == set()
+
+
+# --- Functions a reader can hold in their head --------------------------------------------
+
+MAX_FUNCTION_LINES = 80
+
+
+def long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[str]:
+    """Functions (methods and nested ones included) longer than ``limit`` lines, with their
+    first line: a longer one is a list of steps waiting for names."""
+    return [
+        f"{node.name}:{node.lineno} ({node.end_lineno - node.lineno + 1} lines)"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > limit
+    ]
+
+
+SERVICE_MODULES = sorted((ROOT / "services").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SERVICE_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_function_in_services_is_over_80_lines(path: Path) -> None:
+    assert long_functions(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_length_rule_catches_a_long_function() -> None:
+    long = "def long():\n" + "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    assert long_functions(long) == ["long:1 (81 lines)"]
+    method = "class C:\n" + textwrap.indent(long.replace("def long", "async def m"), "    ")
+    assert long_functions(method) == ["m:2 (81 lines)"]
+    assert long_functions(long.rsplit("    x", 1)[0]) == []
