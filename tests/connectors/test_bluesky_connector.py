@@ -24,7 +24,12 @@ from services.inbox.delivery.deliverer import Deliverer
 from services.inbox.domain.bluesky import record_key
 from services.infra.db import create_engine
 from tests.connectors.world import ConnectorWorld
-from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
+from tests.support.world import (
+    connect_channel,
+    credentials_json,
+    inbox_settings,
+    make_workspace,
+)
 
 JANE = "did:plc:jane000000000000000000000"
 BOB = "did:plc:bob0000000000000000000000"
@@ -143,17 +148,15 @@ async def world(
     )
     settings = inbox_settings(database_url, run_workers=False, channel_credentials=credentials)
     inbox = await aiohttp_client(create_inbox(settings))
-    response = await inbox.put(
-        "/v1/channels/bluesky/bsky",
-        headers=bearer(ws.channels_token),
-        json={
-            "account_id": state.did,
-            "base_url": str(fake.make_url("/")),
-            "credentials_ref": "bsky",
-            "poll_seconds": 60,
-        },
+    await connect_channel(
+        inbox,
+        ws.channels_token,
+        "bluesky",
+        "bsky",
+        account_id=state.did,
+        base_url=str(fake.make_url("/")),
+        poll_seconds=60,
     )
-    assert response.status == 200, await response.text()
     engine = create_engine(database_url, 4)
     async with aiohttp.ClientSession() as session:
         world = World(database_url, fake, state, clock, ws, engine, session)

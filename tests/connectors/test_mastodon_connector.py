@@ -20,7 +20,13 @@ from services.inbox.delivery.deliverer import Deliverer, record_requests
 from services.infra.db import create_engine
 from services.infra.events import Consumer, publish
 from tests.connectors.world import ConnectorWorld
-from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
+from tests.support.world import (
+    bearer,
+    connect_channel,
+    credentials_json,
+    inbox_settings,
+    make_workspace,
+)
 
 TOKEN = "mastodon-test-token"
 CREDENTIALS = {"masto": {"access_token": TOKEN}}
@@ -58,17 +64,15 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
     fake = await aiohttp_server(create_fake(state))
     ws = await make_workspace(database_url)
     inbox = await aiohttp_client(create_inbox(api_settings(database_url, ws.id)))
-    response = await inbox.put(
-        "/v1/channels/mastodon/masto",
-        headers=bearer(ws.channels_token),
-        json={
-            "account_id": state.brand_id,
-            "base_url": str(fake.make_url("/")),
-            "credentials_ref": "masto",
-            "poll_seconds": 60,
-        },
+    await connect_channel(
+        inbox,
+        ws.channels_token,
+        "mastodon",
+        "masto",
+        account_id=state.brand_id,
+        base_url=str(fake.make_url("/")),
+        poll_seconds=60,
     )
-    assert response.status == 200, await response.text()
     engine = create_engine(database_url, 4)
     async with aiohttp.ClientSession() as session:
         yield World(database_url, fake, state, clock, ws, engine, session)

@@ -19,7 +19,12 @@ from services.inbox.connectors.base import Channel, CursorRejected
 from services.inbox.connectors.x import XConnector
 from services.infra.db import create_engine
 from tests.connectors.world import ConnectorWorld
-from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
+from tests.support.world import (
+    connect_channel,
+    credentials_json,
+    inbox_settings,
+    make_workspace,
+)
 
 TOKEN = "x-user-token"
 APP_TOKEN = "x-app-only-token"
@@ -97,17 +102,16 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
     credentials = credentials_json(ws.id, CREDENTIALS)
     settings = inbox_settings(database_url, run_workers=False, channel_credentials=credentials)
     inbox = await aiohttp_client(create_inbox(settings))
-    response = await inbox.put(
-        "/v1/channels/x/support",
-        headers=bearer(ws.channels_token),
-        json={
-            "account_id": state.user_id,
-            "base_url": str(fake.make_url("/")),
-            "credentials_ref": "xcreds",
-            "poll_seconds": 60,
-        },
+    await connect_channel(
+        inbox,
+        ws.channels_token,
+        "x",
+        "support",
+        account_id=state.user_id,
+        base_url=str(fake.make_url("/")),
+        credentials_ref="xcreds",
+        poll_seconds=60,
     )
-    assert response.status == 200, await response.text()
     engine = create_engine(database_url, 4)
     async with aiohttp.ClientSession() as session:
         yield World(database_url, fake, state, clock, ws, engine, session)

@@ -22,7 +22,12 @@ from fakes.x import (
 )
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
-from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
+from tests.support.world import (
+    connect_channel,
+    credentials_json,
+    inbox_settings,
+    make_workspace,
+)
 
 SECRET = "test_consumer_secret"  # the platforms.md §6 vector
 VECTOR_BODY = (
@@ -81,17 +86,15 @@ async def _hook(aiohttp_client: Any, database_url: str, secret: str) -> Hook:
         channel_credentials=credentials_json(ws.id, {"xcreds": {"bearer_token": "user"}}),
     )
     client = await aiohttp_client(create_inbox(settings))
-    response = await client.put(
-        "/v1/channels/x/support",
-        headers=bearer(ws.channels_token),
-        json={
-            "account_id": state.user_id,
-            "base_url": "https://api.x.com",
-            "credentials_ref": "xcreds",
-            "polling": False,
-        },
+    await connect_channel(
+        client,
+        ws.channels_token,
+        "x",
+        "support",
+        account_id=state.user_id,
+        base_url="https://api.x.com",
+        credentials_ref="xcreds",
     )
-    assert response.status == 200, await response.text()
     return Hook(client, state, database_url)
 
 

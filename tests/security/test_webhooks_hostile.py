@@ -28,7 +28,13 @@ from fakes.x import XState, aaa_dm_payloads, aaa_tweet_create_payloads
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from tests.security.conftest import FUZZ_SCALE, META_SECRET, META_VERIFY, X_SECRET
-from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
+from tests.support.world import (
+    bearer,
+    connect_channel,
+    credentials_json,
+    inbox_settings,
+    make_workspace,
+)
 
 X_HEADER = "x-twitter-webhooks-signature"
 META_HEADER = "X-Hub-Signature-256"
@@ -215,17 +221,15 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
         ),
     )
     client = await aiohttp_client(create_inbox(settings_))
-    connected = await client.put(
-        "/v1/channels/x/support",
-        headers=bearer(ws.channels_token),
-        json={
-            "account_id": state.user_id,
-            "base_url": "https://api.x.com",
-            "credentials_ref": "x",
-            "polling": False,
-        },
+    await connect_channel(
+        client,
+        ws.channels_token,
+        "x",
+        "support",
+        account_id=state.user_id,
+        base_url="https://api.x.com",
+        credentials_ref="x",
     )
-    assert connected.status == 200
     post = state.add_mention("janedoe", "@AcmeSupport my order 4411 never arrived")
     real_event = json.dumps(aaa_tweet_create_payloads(state, post)[0]).encode()
 

@@ -143,3 +143,26 @@ def message(
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def connect_channel(
+    inbox: Any,
+    token: str,
+    platform: str,
+    key: str,
+    *,
+    account_id: str,
+    base_url: str,
+    credentials_ref: str | None = None,
+    poll_seconds: float | None = None,
+) -> None:
+    """Connect a channel through the inbox's API with the channels ``token``: polled every
+    ``poll_seconds``, or not polled at all (a webhook platform) when None."""
+    body: dict[str, Any] = {
+        "account_id": account_id,
+        "base_url": base_url,
+        "credentials_ref": credentials_ref or key,
+    }
+    body |= {"poll_seconds": poll_seconds} if poll_seconds else {"polling": False}
+    response = await inbox.put(f"/v1/channels/{platform}/{key}", headers=bearer(token), json=body)
+    assert response.status == 200, await response.text()
