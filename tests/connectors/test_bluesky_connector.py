@@ -136,7 +136,7 @@ async def world(
     aiohttp_server: Any, aiohttp_client: Any, database_url: str
 ) -> AsyncIterator[World]:
     connector_module.forget_sessions()
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    clock = ManualClock.from_now()
     state = BlueskyState(clock=clock)
     lost: list[tuple[str, str]] = []
     app = create_fake(state)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -59,7 +59,7 @@ class World(ConnectorWorld):
 
 @pytest.fixture
 async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> Any:
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    clock = ManualClock.from_now()
     state = MastodonState(clock=clock)
     fake = await aiohttp_server(create_fake(state))
     ws = await make_workspace(database_url)

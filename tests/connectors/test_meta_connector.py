@@ -7,7 +7,7 @@ through the delivery loop (``reply.requested`` → ``Deliverer``) to the fake, w
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -95,7 +95,7 @@ class World(ConnectorWorld):
 
 @pytest.fixture
 async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> Any:
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    clock = ManualClock.from_now()
     state = MetaState(clock=clock)
     fake = await aiohttp_server(create_fake(state))
     ws = await make_workspace(database_url)

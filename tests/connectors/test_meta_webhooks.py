@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -102,7 +101,7 @@ async def connect(inbox: TestClient[Any, Any], token: str, platform: str, key: s
 
 @pytest.fixture
 async def world(aiohttp_client: Any, database_url: str) -> Any:
-    state = MetaState(clock=ManualClock(datetime.now(UTC).replace(microsecond=0)))
+    state = MetaState(clock=ManualClock.from_now())
     ws = await make_workspace(database_url)
     settings = inbox_settings(
         database_url,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -94,7 +94,7 @@ class World(ConnectorWorld):
 
 @pytest.fixture
 async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> Any:
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    clock = ManualClock.from_now()
     state = XState(clock=clock, app_only_token=APP_TOKEN)
     state.add_user("janedoe", "Jane Doe")
     fake = await aiohttp_server(create_fake(state))

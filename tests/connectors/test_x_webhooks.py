@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -76,7 +75,7 @@ class Hook:
 
 
 async def _hook(aiohttp_client: Any, database_url: str, secret: str) -> Hook:
-    state = XState(clock=ManualClock(datetime.now(UTC).replace(microsecond=0)))
+    state = XState(clock=ManualClock.from_now())
     state.add_user("janedoe", "Jane Doe")
     ws = await make_workspace(database_url)
     settings = inbox_settings(

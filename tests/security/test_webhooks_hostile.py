@@ -14,7 +14,6 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import hypothesis.strategies as st
@@ -207,7 +206,7 @@ def hammer(base: str, real_event: bytes, structured: dict[str, list[Any]]) -> li
 
 
 async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str) -> None:
-    state = XState(clock=ManualClock(datetime.now(UTC).replace(microsecond=0)))
+    state = XState(clock=ManualClock.from_now())
     state.add_user("janedoe", "Jane Doe")
     ws = await make_workspace(database_url)
     settings_ = inbox_settings(
@@ -234,7 +233,7 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
     real_event = json.dumps(aaa_tweet_create_payloads(state, post)[0]).encode()
 
     dm = state.add_dm("janedoe", "hello, my refund?")
-    meta = MetaState(clock=ManualClock(datetime.now(UTC).replace(microsecond=0)))
+    meta = MetaState(clock=ManualClock.from_now())
     for platform, account in (
         ("facebook", meta.page_id),
         ("messenger", meta.page_id),
