@@ -10,8 +10,10 @@ normalised text (see ``normalise``). Features, all hashed into ``HASHED`` bucket
 - word unigrams and bigrams (a word is a run of letters or digits);
 - dense flags after the hashed block: question or exclamation mark, a link, a handle inside
   the text (leading handles only say who is addressed and are dropped), length bands, the
-  rule cue families found by ``rules.scan`` ("outage", "money", …), and the thread context
-  (a reply to the brand, which asked for details or not).
+  rule cue families found by ``rules.scan`` ("outage", "money", …), the thread context
+  (a reply to the brand, which asked for details or not), and the post's shape (``_SHAPES``:
+  "I" and "you", a question put to the brand, an imperative, a past-tense report, an
+  opinion, sarcasm, a problem said to be absent, a relayed link).
 
 Values: each distinct character n-gram weighs 1/√(number of distinct character n-grams),
 each distinct word feature 1/√(number of distinct word features), flags 1; a word pasted
@@ -91,7 +93,6 @@ FLAGS = (
     "shape_opinion",
     "shape_sarcasm",
     "shape_negated_problem",
-    "shape_addressed_first",
     "shape_relay",
 )
 FLAG_INDEX = {name: HASHED + i for i, name in enumerate(FLAGS)}
@@ -241,8 +242,8 @@ class Features:
 
 def _shape(text: str) -> list[int]:
     """The shape flags of a post (see ``_SHAPES``): its words, pairs and triples looked up
-    in each shape's set; an imperative opening a sentence; a handle first (written to
-    someone); a relay (a link, and neither "I" nor "you")."""
+    in each shape's set; an imperative opening a sentence; a relay (a link, and neither "I"
+    nor "you"). (Not whether a handle opens the post: the French export has none.)"""
     words = _SHAPE_WORD.findall(text)
     pairs = [a + " " + b for a, b in itertools.pairwise(words)]
     grams = set(words)
@@ -262,8 +263,6 @@ def _shape(text: str) -> list[int]:
                 found.add("imperative")
                 break
             opening = False
-    if text.startswith("@user"):
-        found.add("addressed_first")
     if "url" in grams and not found & {"first_person", "second_person"}:
         found.add("relay")
     return [FLAG_INDEX[f"shape_{name}"] for name in found]

@@ -18,6 +18,7 @@ from services.triage.domain.language import STOPWORDS
 
 __all__ = [
     "FAULT_REASONS",
+    "MAX_EVIDENCE_TRIES",
     "MAX_QUOTE",
     "MAY_NEED",
     "MIN_EVIDENCE_DROP",
@@ -35,7 +36,7 @@ __all__ = [
 MAY_NEED = "may need an answer"
 # How much the calibrated need probability must fall when the quoted evidence is taken out
 # of the post: less, and the words did not really raise the decision.
-MIN_EVIDENCE_DROP = 0.15
+MIN_EVIDENCE_DROP = 0.10
 MAX_EVIDENCE_TRIES = 3  # candidates checked by re-scoring, best weighted first
 
 MAX_QUOTE = 40  # characters of a quoted phrase

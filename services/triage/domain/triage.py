@@ -404,44 +404,44 @@ class Triage:
 
     def _signals(self, post: _Post, need_score: float) -> list[str]:
         """What explains a need no fault explains: the families the model weighs up (with
-        the post's phrase), else the words it weighed most; else a plain "may need one"."""
+        the post's phrase; a question only when put to someone), else the words that
+        really raised the need; else a plain "may need an answer", with no quote."""
         need = self.model.flag_need_weights
         praise = "praise" in post.cues
         out = []
         for family, reason in why.SIGNAL_REASONS:
             if praise and family == "problem":
                 continue  # "great crew, the diverted flight was handled well": not a problem
-            if family in post.cues and need.get(f"cue_{family}", 0.0) > 0.0:
-                out.append(f"{reason}: {why.quote(post.phrases[family][0])}")
+            if family not in post.cues or need.get(f"cue_{family}", 0.0) <= 0.0:
+                continue
+            phrase = post.phrases[family][0]
+            if family == "question" and not why.asks_someone(post.own, phrase):
+                continue  # "..., which is also ...": a relative pronoun, not a question
+            out.append(f"{reason}: {why.quote(phrase)}")
         if out:
             return out[:2]
         evidence = self._evidence(post, need_score)
-        return [evidence] if evidence else ["may need an answer"]
+        return [evidence] if evidence else [why.MAY_NEED]
 
     def _evidence(self, post: _Post, need_score: float) -> str | None:
-        """The post's own words that point to a need most strongly: a two-word phrase, or a
-        telling word, kept only if taking it out of the post lowers the need score (checked
-        by scoring the post without it: one more feature extraction, for the posts no cue
-        family explains)."""
+        """The post's own words that raised the need: a two-word phrase, or an uncommon
+        word, kept only if taking it out of the post lowers the calibrated need probability
+        by ``MIN_EVIDENCE_DROP`` or more (checked by re-scoring the post without it, for the
+        few best-weighted candidates of the posts no cue family explains)."""
         features = post.features
-        tokens = features.tokens
-        if not tokens:
+        if not features.tokens:
             return None
-        weights = self.model.word_weights(features).tolist()
-        candidates: list[tuple[float, str]] = []
-        for k, word in enumerate(tokens):
-            if weights[k] <= 0.0:
-                continue
-            if not why.is_plain_word(word):
-                candidates.append((weights[k], word))
-            following = tokens[k + 1] if k + 1 < len(tokens) else ""
-            if following and weights[k + 1] > 0.0 and why.is_telling_pair(word, following):
-                candidates.append((weights[k] + weights[k + 1], f"{word} {following}"))
-        if not candidates:
-            return None
-        _, phrase = max(candidates)
-        if self._score_without(post, phrase) < need_score:
-            return f"words that point to a need: {why.quote(phrase)}"
+        candidates = why.evidence_candidates(
+            " ".join(post.own.split()),
+            features.tokens,
+            self.model.word_weights(features).tolist(),
+            self.model.common_words,
+        )
+        p_need = self.model.need_probability(need_score)
+        for phrase in candidates[: why.MAX_EVIDENCE_TRIES]:
+            p_without = self.model.need_probability(self._score_without(post, phrase))
+            if p_need - p_without >= why.MIN_EVIDENCE_DROP:
+                return why.evidence_reason(phrase)
         return None
 
     def _score_without(self, post: _Post, phrase: str) -> float:

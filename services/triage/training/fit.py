@@ -63,7 +63,9 @@ class Config:
     c_abuse: float = 4.0
     c_intent: float = 4.0
     folds: int = 5
-    recall_target: float = 0.96  # 0.95 wanted; the margin covers fold-to-fold variation
+    # the issue asks recall >= 0.95: thresholds are calibrated to exactly that on the inner
+    # folds (0.96 cost 0.02-0.03 macro-F1 on every slice for a margin the target does not ask)
+    recall_target: float = 0.95
     intent_balanced: bool = True  # rare intents (spam, brand, abuse) weigh as much as common ones
     seed: int = SEED
     # Stack the word-vector meaning heads (off: on our folds they did not help, see the card).
