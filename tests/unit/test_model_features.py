@@ -76,34 +76,6 @@ def test_flags(text: str, flag: str) -> None:
     assert FLAG_INDEX[flag] in features_of(text)
 
 
-@pytest.mark.parametrize(
-    ("text", "present", "absent"),
-    [
-        ("@united can you rebook me on the next one?", "shape_asks_you", "shape_relay"),
-        ("@united can you rebook me on the next one?", "shape_second_person", "shape_opinion"),
-        ("Pouvez-vous me rappeler ?", "shape_asks_you", "shape_negated_problem"),
-        ("@Delta Please fix the seat map. Thanks", "shape_imperative", "shape_asks_you"),
-        ("we were told to wait at gate 12", "shape_past_report", "shape_imperative"),
-        ("j'ai payé deux fois ce mois-ci", "shape_past_report", "shape_second_person"),
-        ("Thanks a lot 🙄 two hours on the tarmac", "shape_sarcasm", "shape_first_person"),
-        ("aucun souci depuis 2 ans, top", "shape_negated_problem", "shape_past_report"),
-        ("Airline cancels 300 flights https://t.co/x", "shape_relay", "shape_first_person"),
-        ("my refund is late https://t.co/x", "shape_first_person", "shape_relay"),
-        ("worst airline ever, never flying again", "shape_opinion", "shape_asks_you"),
-    ],
-)
-def test_the_shape_of_a_post(text: str, present: str, absent: str) -> None:
-    """Who speaks to whom and how: a question put to the brand is not a relayed headline."""
-    found = features_of(text)
-    assert FLAG_INDEX[present] in found
-    assert FLAG_INDEX[absent] not in found
-
-
-def test_a_help_request_mid_sentence_is_not_an_imperative_opening() -> None:
-    assert FLAG_INDEX["shape_imperative"] not in features_of("they said they would help")
-    assert FLAG_INDEX["shape_imperative"] in features_of("ok. help me rebook")
-
-
 def test_a_leading_handle_only_says_who_is_addressed() -> None:
     assert FLAG_INDEX["mentions_someone"] not in features_of("@united where is my bag")
 

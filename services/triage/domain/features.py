@@ -10,10 +10,8 @@ normalised text (see ``normalise``). Features, all hashed into ``HASHED`` bucket
 - word unigrams and bigrams (a word is a run of letters or digits);
 - dense flags after the hashed block: question or exclamation mark, a link, a handle inside
   the text (leading handles only say who is addressed and are dropped), length bands, the
-  rule cue families found by ``rules.scan`` ("outage", "money", …), the thread context
-  (a reply to the brand, which asked for details or not), and the post's shape (``_SHAPES``:
-  "I" and "you", a question put to the brand, an imperative, a past-tense report, an
-  opinion, sarcasm, a problem said to be absent, a relayed link).
+  rule cue families found by ``rules.scan`` ("outage", "money", …), and the thread context
+  (a reply to the brand, which asked for details or not).
 
 Values: each distinct character n-gram weighs 1/√(number of distinct character n-grams),
 each distinct word feature 1/√(number of distinct word features), flags 1; a word pasted
@@ -23,7 +21,6 @@ with numpy: no per-n-gram Python loop.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 import threading
@@ -84,76 +81,8 @@ FLAGS = (
     # answered last or asked for details
     "thread_reply",
     "thread_asked",
-    # the shape of a post (``_SHAPES``): who speaks to whom, and how
-    "shape_first_person",
-    "shape_second_person",
-    "shape_asks_you",
-    "shape_imperative",
-    "shape_past_report",
-    "shape_opinion",
-    "shape_sarcasm",
-    "shape_negated_problem",
-    "shape_relay",
 )
 FLAG_INDEX = {name: HASHED + i for i, name in enumerate(FLAGS)}
-
-
-# The shape of a post, read in normalised text: topic words say what a post is about, these
-# say whether someone is asking the brand for something. Each shape is a set of words or
-# word sequences (one set lookup per word, pair and triple of the post, no regex); a shape
-# is the flag "shape_<name>".
-def _phrases(text: str) -> frozenset[str]:
-    return frozenset(p.strip() for p in text.split("|"))
-
-
-_SHAPES: dict[str, frozenset[str]] = {
-    "first_person": _phrases(
-        "i|i'm|im|i've|i'd|my|me|mine|we|our|us|je|j'ai|moi|mon|ma|mes|nous|notre|nos|m'a"
-    ),
-    "second_person": _phrases("you|your|u|ur|vous|votre|vos|tu|ton|ta|tes"),
-    "asks_you": _phrases(
-        "can you|could you|would you|will you|do you|did you|have you|are you|is you|why you"
-        "|how you|can u|could u|do u|are u|pouvez-vous|pourriez-vous|avez-vous|allez-vous"
-        "|comptez-vous|savez-vous|etes-vous|auriez-vous|voulez-vous|vous pouvez"
-        "|vous pourriez|vous allez|vous avez|vous comptez|peux-tu|peut-on|as-tu|vas-tu"
-    ),
-    "past_report": _phrases(
-        "i was|we were|i had|we had|i got|we got|i paid|we paid|i booked|we booked|i bought"
-        "|i ordered|we ordered|i called|we called|i tried|we tried|i received|i waited"
-        "|we waited|i sent|i spent|we spent|i lost|i missed|we missed|i've been|i have been"
-        "|has been|have been|had been|i requested|i asked|i contacted|i emailed|i reported"
-        "|j'ai paye|j'ai commande|j'ai appele|j'ai recu|j'ai attendu|j'ai eu|j'ai essaye"
-        "|j'ai ete|j'ai perdu|j'ai achete|j'ai envoye|j'ai fait|j'ai demande|j'ai signale"
-        "|j'ai contacte|j'ai relance|j'ai souscrit|j'ai resilie|on m'a|ils m'ont|vous m'avez"
-        "|on nous a|nous avons ete|nous avons paye"
-    ),
-    "opinion": _phrases(
-        "i think|i love|i hate|i like|i feel|i guess|i bet|i swear|i wish|je trouve|je pense"
-        "|je kiffe|je deteste|j'adore|je crois|worst|best|terrible|awful|amazing|horrible"
-        "|pathetic|ridiculous|disgusting|shame|never flying|never again|never fly|never using"
-        "|honte|nul|nuls|lamentable|scandaleux|scandaleuse|pathetique|incroyable|genial"
-    ),
-    "sarcasm": _phrases(
-        "thanks a lot|thanks for nothing|thanks again|merci pour rien"
-        "|merci du fond|great job|well done|so much for|yeah right|love how|love that"
-        "|love it when|bravo|cool cool|nice one|/s|🙄|😒|🤡|🙃"
-    ),
-    "negated_problem": _phrases(
-        "no problem|no problems|no issue|no issues|no complaints|no fuss|no hassle"
-        "|not a problem|not a complaint|aucun souci|aucun probleme|zero souci|0 souci"
-        "|sans souci|pas de souci|pas de probleme|jamais eu de|never had problems"
-        "|never had issues|nothing wrong|rien a dire"
-    ),
-}
-_OPENERS = _phrases(
-    "help|fix|call|dm|send|check|contact|refund|cancel|tell|give|let|sort|stop|change|look"
-    "|explain|reply|respond|answer|reimburse|rebook|aidez-moi|aidez|rappelez-moi|rappelez"
-    "|contactez-moi|contactez|remboursez-moi|remboursez|reparez|retablissez|expliquez-moi"
-    "|expliquez|repondez|repondez-moi|envoyez-moi|envoyez|dites-moi|regardez|verifiez|faites"
-    "|arretez|corrigez"
-)
-_SKIP_OPENING = frozenset(("@user", "please", "pls", "plz", "svp", "stp"))
-_SHAPE_WORD = re.compile(r"[\w'@/-]+|[🙄😒🤡🙃]|[.!?]+")
 N_FEATURES = HASHED + len(FLAGS)
 
 _U64 = np.uint64
@@ -193,7 +122,6 @@ _QUESTION_MARK = FLAG_INDEX["has_question_mark"]
 _EXCLAMATION = FLAG_INDEX["has_exclamation"]
 _LINK = FLAG_INDEX["has_link"]
 _MENTIONS = FLAG_INDEX["mentions_someone"]
-
 # CRC-32 of each token seen, memoised (a pure function of the token; bounded in size).
 _CRC: dict[str, int] = {}
 _CRC_LIMIT = 1 << 17
@@ -240,34 +168,6 @@ class Features:
         return values
 
 
-def _shape(text: str) -> list[int]:
-    """The shape flags of a post (see ``_SHAPES``): its words, pairs and triples looked up
-    in each shape's set; an imperative opening a sentence; a relay (a link, and neither "I"
-    nor "you"). (Not whether a handle opens the post: the French export has none.)"""
-    words = _SHAPE_WORD.findall(text)
-    pairs = [a + " " + b for a, b in itertools.pairwise(words)]
-    grams = set(words)
-    grams.update(pairs)
-    grams.update([p + " " + c for p, c in zip(pairs, words[2:], strict=False)])
-    found = {name for name, phrases in _SHAPES.items() if not phrases.isdisjoint(grams)}
-    if "asks_you" in found:
-        found.add("second_person")
-    if "past_report" in found:
-        found.add("first_person")
-    opening = True
-    for word in words:
-        if word[0] in ".!?":
-            opening = True
-        elif opening and word not in _SKIP_OPENING:
-            if word in _OPENERS:
-                found.add("imperative")
-                break
-            opening = False
-    if "url" in grams and not found & {"first_person", "second_person"}:
-        found.add("relay")
-    return [FLAG_INDEX[f"shape_{name}"] for name in found]
-
-
 def _mix(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
     """Fibonacci hashing: multiply by 2**64/φ and keep the top bits (uint64 wraps silently)."""
     mixed: npt.NDArray[np.int64] = ((h * _MIX) >> _SHIFT).view(np.int64)  # < 2**18: no cast
@@ -301,7 +201,6 @@ def extract(norm: str, cues: Iterable[str] = (), context: Iterable[str] = ()) ->
         flags.append(_LINK)
     if "@user" in text and not text.startswith("@user"):
         flags.append(_MENTIONS)
-    flags += _shape(text)
     if not words:
         return Features(np.array(flags, np.int64), 0, 0, (), np.zeros(0, dtype=np.int64))
 

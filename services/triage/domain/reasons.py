@@ -37,7 +37,7 @@ MAY_NEED = "may need an answer"
 # How much the calibrated need probability must fall when the quoted evidence is taken out
 # of the post: less, and the words did not really raise the decision.
 MIN_EVIDENCE_DROP = 0.10
-MAX_EVIDENCE_TRIES = 3  # candidates checked by re-scoring, best weighted first
+MAX_EVIDENCE_TRIES = 1  # candidates re-scored, best weighted first (each costs a scoring)
 
 MAX_QUOTE = 40  # characters of a quoted phrase
 
