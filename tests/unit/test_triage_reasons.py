@@ -107,6 +107,13 @@ def test_common_words_are_never_evidence_alone() -> None:
     assert "desk" not in picked  # weighs against a need
 
 
+def test_a_phrase_never_ends_on_a_function_word() -> None:
+    tokens = ["chante", "sous", "la", "pluie"]
+    weights = [1.0, 1.0, 0.1, 0.1]
+    picked = evidence_candidates("chante sous la pluie", tokens, weights, frozenset())
+    assert "chante sous" not in picked and "sous" not in picked
+
+
 def test_a_phrase_is_two_words_written_side_by_side() -> None:
     tokens = ["one", "night", "hotel", "booking"]
     weights = [0.1, 1.0, 1.0, 0.2]

@@ -178,15 +178,21 @@ _PLAIN = STOPWORDS | frozenset(
 )
 
 
+# Function words the language guesser does not list: a phrase never starts or ends on one.
+_FUNCTION = STOPWORDS | frozenset(
+    ["before", "entre", "onto", "sous", "through", "under", "vers", "while", "without"]
+)
+
+
 def is_plain_word(word: str, common: frozenset[str] = frozenset()) -> bool:
     """Too common or too short to explain anything to an agent on its own: a function
     word, a greeting or filler, or one of the ``common`` words of the training posts."""
-    return len(word) < 4 or word in _PLAIN or word in common
+    return len(word) < 4 or word in _PLAIN or word in _FUNCTION or word in common
 
 
 def is_telling_pair(first: str, second: str, common: frozenset[str] = frozenset()) -> bool:
     """Two words that read as a phrase: no function word, and not both common."""
-    if len(first) < 3 or len(second) < 3 or first in STOPWORDS or second in STOPWORDS:
+    if len(first) < 3 or len(second) < 3 or first in _FUNCTION or second in _FUNCTION:
         return False
     return not (is_plain_word(first, common) and is_plain_word(second, common))
 
