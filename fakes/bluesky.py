@@ -190,7 +190,9 @@ class BlueskyState:
         "Invalid identifier or password",
     )
     rate_limit_message: str = "Rate Limit Exceeded"
-    rkey_conflict_error: ErrorSpec = (400, "InvalidRequest", "Record already exists")
+    # The PDS answers a reused record key with a bare 500, not a named error (the repo write
+    # fails on the key's uniqueness); only com.atproto.repo.getRecord tells it was posted.
+    rkey_conflict_error: ErrorSpec = (500, "InternalServerError", "Internal Server Error")
     validate_reply_root: bool = False  # the PDS is not known to reject a wrong root
     delete_removes_notifications: bool = True
     cursor_on_last_page: bool = True  # AppView keyset: a cursor whenever the page is non-empty
@@ -1127,6 +1129,22 @@ async def _send_message(request: web.Request, state: BlueskyState) -> web.Respon
     return web.json_response(message_view(sent))
 
 
+async def _get_record(request: web.Request, state: BlueskyState) -> web.Response:
+    """``com.atproto.repo.getRecord``: public (no auth), one record by repo, collection and
+    key; a missing or deleted one is 400 ``RecordNotFound``."""
+    repo, collection, rkey = (request.query.get(k) for k in ("repo", "collection", "rkey"))
+    if not (repo and collection and rkey):
+        raise XrpcError(400, "InvalidRequest", "repo, collection and rkey are required")
+    did = repo if repo in state.profiles else state.handle_map().get(repo)
+    if did is None:
+        raise XrpcError(400, "InvalidRequest", f"Could not find repo: {repo}")
+    uri = f"at://{did}/{collection}/{rkey}"
+    post = state.posts.get(uri) if collection == POST else None
+    if post is None or post.deleted:
+        raise XrpcError(400, "RecordNotFound", f"Could not locate record: {uri}")
+    return web.json_response({"uri": post.uri, "cid": post.cid, "value": post.record})
+
+
 async def _get_convo_for_members(request: web.Request, state: BlueskyState) -> web.Response:
     members = request.query.getall("members", [])
     if not 1 <= len(members) <= 10:
@@ -1142,6 +1160,7 @@ _ROUTES: dict[str, tuple[str, Method]] = {
     "app.bsky.notification.listNotifications": ("GET", _list_notifications),
     "app.bsky.notification.updateSeen": ("POST", _update_seen),
     "com.atproto.repo.createRecord": ("POST", _create_record),
+    "com.atproto.repo.getRecord": ("GET", _get_record),
     "chat.bsky.convo.listConvos": ("GET", _list_convos),
     "chat.bsky.convo.getMessages": ("GET", _get_messages),
     "chat.bsky.convo.getLog": ("GET", _get_log),
