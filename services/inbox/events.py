@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from ecoute.v1 import events_pb2, message_pb2
 from services.inbox.domain.batch import NewMessage
-
-
-def timestamp(moment: datetime) -> Timestamp:
-    """A protobuf Timestamp, built directly (``FromDatetime`` costs a calendar conversion)."""
-    return Timestamp(seconds=int(moment.timestamp() // 1), nanos=moment.microsecond * 1000)
+from services.infra.events import timestamp
 
 
 def message_ingested(

@@ -17,8 +17,10 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
+from datetime import datetime
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -118,6 +120,13 @@ _BURY = text(
 )
 
 
+def timestamp(moment: datetime) -> Timestamp:
+    """A protobuf Timestamp for an event payload, built directly (``FromDatetime`` costs a
+    calendar conversion)."""
+    return Timestamp(seconds=int(moment.timestamp() // 1), nanos=moment.microsecond * 1000)
+
+
+@dataclass(eq=False)
 class Consumer:
     """Claims, handles and acknowledges one consumer's events, batch by batch.
 
@@ -126,24 +135,14 @@ class Consumer:
     after ``MAX_ATTEMPTS``, moved to ``events.dead_letter``. ``on_failure`` hears of each.
     """
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        database_url: str,
-        name: str,
-        handler: Handler,
-        *,
-        batch_size: int = 100,
-        poll_seconds: float = 2.0,
-        on_failure: Callable[[Event, BaseException], None] | None = None,
-    ) -> None:
-        self.engine = engine
-        self.database_url = database_url
-        self.name = name
-        self.handler = handler
-        self.batch_size = batch_size
-        self.poll_seconds = poll_seconds
-        self.on_failure = on_failure
+    engine: AsyncEngine
+    database_url: str
+    name: str
+    handler: Handler
+    _: KW_ONLY
+    batch_size: int = 100
+    poll_seconds: float = 2.0
+    on_failure: Callable[[Event, BaseException], None] | None = None
 
     async def drain_once(self) -> int:
         """Handle one batch; returns how many events were acknowledged."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -105,7 +105,19 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     metrics.install(app, registry)
     metrics.install_pool_gauges(app, registry, ENGINE_KEY)
     app[METRICS_KEY] = TriageMetrics.create(registry).initialise()
+    app.cleanup_ctx.append(database_context(settings))
+    if settings.run_consumer:
+        app.cleanup_ctx.append(workers_context(settings))
+    _configure(app, settings)
+    add_failure_limits(app, settings.auth_max_failures, settings.proxies())
+    add_probes(app, settings.readiness_cache_seconds)
+    add_openapi_route(app, OPENAPI)
+    if api:
+        _add_api(app, settings)
+    return app
 
+
+def database_context(settings: TriageSettings) -> Any:
     async def database(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(
             settings.database_url.get_secret_value(),
@@ -116,44 +128,15 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
         yield
         await engine.dispose()
 
+    return database
+
+
+def workers_context(settings: TriageSettings) -> Any:
     async def workers(app: web.Application) -> AsyncIterator[None]:
         """Event consumers, the SLA scheduler and the gauges, stopped before the engine."""
         stop = asyncio.Event()
-        counters = app[METRICS_KEY]
-        scheduler = SlaScheduler(
-            app[ENGINE_KEY],
-            settings.direct_url(),
-            on_transition=counters.count_transition,
-        )
         session = aiohttp.ClientSession()
-        hooks = Consumer(
-            app[ENGINE_KEY],
-            settings.direct_url(),
-            webhooks.CONSUMER,
-            webhooks.sender(session),
-            batch_size=1,
-            on_failure=counters.count_failure,
-        )
-        tasks = [
-            asyncio.create_task(build_consumer(app, settings).run(stop)),
-            asyncio.create_task(hooks.run(stop)),
-            asyncio.create_task(scheduler.run(stop)),
-            asyncio.create_task(
-                RetentionJob(
-                    app[ENGINE_KEY],
-                    settings.retention_days,
-                    batch_size=settings.retention_batch_size,
-                    interval_seconds=settings.retention_interval_seconds,
-                    on_purged=counters.count_purged,
-                ).run(stop)
-            ),
-            asyncio.create_task(
-                build_detector(app[ENGINE_KEY], settings, counters.count_incident).run(stop)
-            ),
-            asyncio.create_task(
-                counters.refresh_forever(app[ENGINE_KEY], stop, settings.gauges_refresh_seconds)
-            ),
-        ]
+        tasks = [asyncio.create_task(job) for job in background_jobs(app, settings, session, stop)]
         yield
         stop.set()
         for task in tasks:
@@ -161,9 +144,45 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
                 await asyncio.wait_for(task, timeout=10)
         await session.close()
 
-    app.cleanup_ctx.append(database)
-    if settings.run_consumer:
-        app.cleanup_ctx.append(workers)
+    return workers
+
+
+def background_jobs(
+    app: web.Application,
+    settings: TriageSettings,
+    session: aiohttp.ClientSession,
+    stop: asyncio.Event,
+) -> list[Coroutine[Any, Any, None]]:
+    """Every loop a worker process runs, each until ``stop`` is set."""
+    engine, counters = app[ENGINE_KEY], app[METRICS_KEY]
+    scheduler = SlaScheduler(engine, settings.direct_url(), on_transition=counters.count_transition)
+    hooks = Consumer(
+        engine,
+        settings.direct_url(),
+        webhooks.CONSUMER,
+        webhooks.sender(session),
+        batch_size=1,
+        on_failure=counters.count_failure,
+    )
+    retention = RetentionJob(
+        engine,
+        settings.retention_days,
+        batch_size=settings.retention_batch_size,
+        interval_seconds=settings.retention_interval_seconds,
+        on_purged=counters.count_purged,
+    )
+    return [
+        build_consumer(app, settings).run(stop),
+        hooks.run(stop),
+        scheduler.run(stop),
+        retention.run(stop),
+        build_detector(engine, settings, counters.count_incident).run(stop),
+        counters.refresh_forever(engine, stop, settings.gauges_refresh_seconds),
+    ]
+
+
+def _configure(app: web.Application, settings: TriageSettings) -> None:
+    """What the handlers read from the app: counters, caches and configuration."""
     app[CLOCK_STOP_KEY] = app[METRICS_KEY].count_clock_stop
     app[TOKEN_CACHE_KEY] = TtlCache(TOKEN_CACHE_SECONDS)
     app[AUTH_CONFIG_KEY] = auth_config(settings)
@@ -172,23 +191,22 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     app[REPLY_ORIGIN_KEY] = app[METRICS_KEY].count_reply_origin
     app[ERASURE_COUNTER_KEY] = app[METRICS_KEY].count_erasure
     app[RETENTION_DEFAULT_KEY] = settings.retention_days
-    add_failure_limits(app, settings.auth_max_failures, settings.proxies())
-    add_probes(app, settings.readiness_cache_seconds)
-    add_openapi_route(app, OPENAPI)
-    if api:
-        add_sla_routes(app)
-        add_webhook_routes(app)
-        add_auth_routes(app)
-        add_security_routes(app)
-        add_team_routes(app)
-        add_desk_routes(app)
-        add_incident_routes(app)
-        add_stats_routes(app)
-        add_privacy_routes(app)
-        app.cleanup_ctx.append(desk_news_context(settings))
-        app.router.add_get("/", _index)
-        app.router.add_static("/ui/", UI, show_index=False)
-    return app
+
+
+def _add_api(app: web.Application, settings: TriageSettings) -> None:
+    """Every area's routes, the live desk news and the desk's static files."""
+    add_sla_routes(app)
+    add_webhook_routes(app)
+    add_auth_routes(app)
+    add_security_routes(app)
+    add_team_routes(app)
+    add_desk_routes(app)
+    add_incident_routes(app)
+    add_stats_routes(app)
+    add_privacy_routes(app)
+    app.cleanup_ctx.append(desk_news_context(settings))
+    app.router.add_get("/", _index)
+    app.router.add_static("/ui/", UI, show_index=False)
 
 
 def auth_config(settings: TriageSettings) -> AuthConfig:

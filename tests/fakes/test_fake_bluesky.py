@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from fakes.bluesky import CHAT_PROXY, BlueskyState, create_app, graphemes
+from fakes.bluesky import CHAT_PROXY, BlueskyState, graphemes
 from fakes.clock import ManualClock
+from tests.fakes import T0, serve
 
-T0 = datetime(2024, 5, 13, 10, 0, tzinfo=UTC)
 JANE = "did:plc:abc123"
 BOB = "did:plc:xyz789"
 LIST = "/xrpc/app.bsky.notification.listNotifications"
@@ -22,19 +22,8 @@ PROXY = {"atproto-proxy": CHAT_PROXY}
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
-
-
-@pytest.fixture
 def state(clock: ManualClock) -> BlueskyState:
     return BlueskyState(clock=clock)
-
-
-@pytest.fixture
-async def client(aiohttp_client: Any, state: BlueskyState) -> TestClient[Any, Any]:
-    client: TestClient[Any, Any] = await aiohttp_client(create_app(state))
-    return client
 
 
 async def login(client: TestClient[Any, Any]) -> dict[str, Any]:
@@ -489,7 +478,7 @@ async def test_rate_limit_headers_on_every_response_and_429_body(
     aiohttp_client: Any, clock: ManualClock
 ) -> None:
     state = BlueskyState(clock=clock, rate_limit=3)
-    client = await aiohttp_client(create_app(state))
+    client = await serve(aiohttp_client, state)
     resp = await client.get(LIST)  # even a 401 carries them
     assert resp.status == 401
     assert resp.headers["RateLimit-Limit"] == "3"

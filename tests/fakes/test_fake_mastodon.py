@@ -4,35 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from fakes.clock import ManualClock
-from fakes.mastodon import MastodonState, create_app, status_html
+from fakes.mastodon import MastodonState, status_html
+from tests.fakes import T0, serve
 
-T0 = datetime(2024, 5, 13, 10, 0, tzinfo=UTC)
 TOKEN = "mastodon-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NOTIFICATIONS = "/api/v1/notifications"
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
-
-
-@pytest.fixture
 def state(clock: ManualClock) -> MastodonState:
     return MastodonState(clock=clock)
-
-
-@pytest.fixture
-async def client(aiohttp_client: Any, state: MastodonState) -> TestClient[Any, Any]:
-    client: TestClient[Any, Any] = await aiohttp_client(create_app(state))
-    return client
 
 
 def links(header: str | None) -> dict[str, str]:
@@ -268,7 +257,7 @@ async def test_rate_limit_headers_and_429_until_the_window_resets(
     aiohttp_client: Any, clock: ManualClock
 ) -> None:
     state = MastodonState(clock=clock, rate_limit=3)
-    client = await aiohttp_client(create_app(state))
+    client = await serve(aiohttp_client, state)
     first = await client.get(NOTIFICATIONS, headers=AUTH)
     assert first.headers["X-RateLimit-Limit"] == "3"
     assert first.headers["X-RateLimit-Remaining"] == "2"

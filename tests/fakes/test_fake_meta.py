@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,15 +13,14 @@ from fakes.clock import ManualClock
 from fakes.meta import (
     MetaState,
     batch,
-    create_app,
     deliver_webhook,
     encode_body,
     signature_256,
     verification_answer,
     verify_subscription,
 )
+from tests.fakes import T0
 
-T0 = datetime(2024, 5, 13, 10, 0, tzinfo=UTC)
 PAGE = "137542570280222"
 IG = "17841405726653026"
 TOKEN = "meta-page-token"
@@ -34,19 +32,8 @@ VECTOR_SIGNATURE = "sha256=c000061b592b8b3ac8aa53a0f2e037e8936c10dc6273d93bb7ad7
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
-
-
-@pytest.fixture
 def state(clock: ManualClock) -> MetaState:
     return MetaState(clock=clock)
-
-
-@pytest.fixture
-async def client(aiohttp_client: Any, state: MetaState) -> TestClient[Any, Any]:
-    client: TestClient[Any, Any] = await aiohttp_client(create_app(state))
-    return client
 
 
 class Receiver:

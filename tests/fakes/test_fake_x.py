@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,12 +19,11 @@ from fakes.x import (
     aaa_tweet_delete_payloads,
     check_crc,
     crc_response_token,
-    create_app,
     deliver_webhook,
     webhook_signature,
 )
+from tests.fakes import T0
 
-T0 = datetime(2024, 5, 13, 10, 0, tzinfo=UTC)
 BRAND = "1500000000000000001"
 AUTH = {"Authorization": "Bearer x-user-token"}
 MENTIONS = f"/2/users/{BRAND}/mentions"
@@ -47,19 +46,8 @@ TOO_MANY = {
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
-
-
-@pytest.fixture
 def state(clock: ManualClock) -> XState:
     return XState(clock=clock)
-
-
-@pytest.fixture
-async def client(aiohttp_client: Any, state: XState) -> TestClient[Any, Any]:
-    client: TestClient[Any, Any] = await aiohttp_client(create_app(state))
-    return client
 
 
 def add_mentions(state: XState, clock: ManualClock, n: int) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -96,20 +97,38 @@ SQL_NAMES = {"text", "select", "insert", "update", "delete", "literal_column", "
 # engine and probes (infrastructure with no domain in it).
 SQL_ALLOWED = ("services/infra/", "/migrations/", "services/infra/alembic/")
 
-# Each triage area may import only the areas after it (and itself). The composition roots
-# (app.py, __main__.py, openapi.py, metrics.py) wire every area and are exempt; training is
-# offline code that reads the domain only.
-TRIAGE_LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"training"}),
-    frozenset({"intake"}),
-    frozenset({"desk"}),
-    frozenset({"incidents"}),
-    frozenset({"sla", "privacy", "stats", "webhooks"}),
-    frozenset({"access"}),
-    frozenset({"news", "settings"}),
-    frozenset({"domain"}),
-)
-COMPOSITION = {"app", "__main__", "openapi", "metrics", "__init__", "migrations", "model", "ui"}
+# Each area may import only the areas after it (and itself). The composition roots (app.py,
+# __main__.py, openapi.py, and triage's metrics.py) wire every area and are exempt.
+LAYERS: dict[str, tuple[frozenset[str], ...]] = {
+    # training is offline code that reads the domain only.
+    "triage": (
+        frozenset({"training"}),
+        frozenset({"intake"}),
+        frozenset({"desk"}),
+        frozenset({"incidents"}),
+        frozenset({"sla", "privacy", "stats", "webhooks"}),
+        frozenset({"access"}),
+        frozenset({"news", "settings"}),
+        frozenset({"domain"}),
+    ),
+    # The consumer drives replies and erasures; delivery and the platforms' webhooks read the
+    # channels, which poll through ingest; the connectors speak to the platforms.
+    "inbox": (
+        frozenset({"consumer"}),
+        frozenset({"delivery", "privacy", "webhooks"}),
+        frozenset({"channels"}),
+        frozenset({"ingest"}),
+        frozenset({"events", "metrics", "settings"}),
+        frozenset({"connectors"}),
+        frozenset({"domain"}),
+    ),
+}
+COMPOSITION: dict[str, frozenset[str]] = {
+    "triage": frozenset(
+        {"app", "__main__", "openapi", "metrics", "__init__", "migrations", "model", "ui"}
+    ),
+    "inbox": frozenset({"app", "__main__", "openapi", "__init__", "migrations"}),
+}
 
 
 def sql_calls(source: str) -> list[str]:
@@ -148,14 +167,15 @@ def test_the_sql_rule_catches_a_statement_outside_a_store() -> None:
     assert sql_calls("from sqlalchemy.ext.asyncio import AsyncConnection\n") == []
 
 
-def area_of(path: Path) -> str:
-    """The triage area a module belongs to: its folder, or its name at the top level."""
-    parts = path.relative_to(ROOT / "services" / "triage").with_suffix("").parts
+def area_of(path: Path, service: str = "triage") -> str:
+    """The area a module belongs to: its folder, or its name at the service's top level."""
+    parts = path.relative_to(ROOT / "services" / service).with_suffix("").parts
     return parts[0]
 
 
-def imported_triage_areas(source: str, own_package: str) -> set[str]:
-    """Triage areas a module imports, absolute or relative (``from ..desk import store``)."""
+def imported_areas(source: str, own_package: str, service: str = "triage") -> set[str]:
+    """Areas of ``service`` a module imports, absolute or relative (``from ..desk import x``)."""
+    prefix = f"services.{service}"
     found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         names: list[str] = []
@@ -165,56 +185,77 @@ def imported_triage_areas(source: str, own_package: str) -> set[str]:
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module or ""
-            names = (
-                [module]
-                if module != "services.triage"
-                else [f"services.triage.{a.name}" for a in node.names]
-            )
+            names = [module] if module != prefix else [f"{prefix}.{a.name}" for a in node.names]
         elif isinstance(node, ast.Import):
             names = [a.name for a in node.names]
-        found |= {n.split(".")[2] for n in names if n.startswith("services.triage.")}
+        found |= {n.split(".")[2] for n in names if n.startswith(f"{prefix}.")}
     return found
 
 
-def layer_violations(area: str, imported: set[str]) -> set[str]:
+def layer_violations(area: str, imported: set[str], service: str = "triage") -> set[str]:
     """Areas imported against the declared order (an area may import only later layers)."""
-    rank = {a: i for i, layer in enumerate(TRIAGE_LAYERS) for a in layer}
-    if area in COMPOSITION:
+    rank = {a: i for i, layer in enumerate(LAYERS[service]) for a in layer}
+    composition = COMPOSITION[service]
+    if area in composition:
         return set()
     return {
         other
         for other in imported - {area}
-        if other not in COMPOSITION and (other not in rank or rank[other] <= rank[area])
+        if other not in composition and (other not in rank or rank[other] <= rank[area])
     }
 
 
-TRIAGE_MODULES = sorted((ROOT / "services" / "triage").rglob("*.py"))
+LAYERED_MODULES = [
+    (service, path)
+    for service in LAYERS
+    for path in sorted((ROOT / "services" / service).rglob("*.py"))
+]
 
 
-@pytest.mark.parametrize("path", TRIAGE_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
-def test_triage_areas_import_in_one_order(path: Path) -> None:
-    area = area_of(path)
+@pytest.mark.parametrize(
+    ("service", "path"),
+    LAYERED_MODULES,
+    ids=lambda p: str(p.relative_to(ROOT)) if isinstance(p, Path) else p,
+)
+def test_areas_import_in_one_order(service: str, path: Path) -> None:
     package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
-    imported = imported_triage_areas(path.read_text(encoding="utf-8"), package)
-    assert layer_violations(area, imported) == set()
+    imported = imported_areas(path.read_text(encoding="utf-8"), package, service)
+    assert layer_violations(area_of(path, service), imported, service) == set()
 
 
-def test_every_triage_area_is_declared() -> None:
-    declared = {a for layer in TRIAGE_LAYERS for a in layer} | COMPOSITION
-    assert {area_of(p) for p in TRIAGE_MODULES} <= declared
+@pytest.mark.parametrize("service", LAYERS)
+def test_every_area_is_declared(service: str) -> None:
+    declared = {a for layer in LAYERS[service] for a in layer} | COMPOSITION[service]
+    modules = (ROOT / "services" / service).rglob("*.py")
+    assert {area_of(p, service) for p in modules} <= declared
 
 
 def test_the_order_rule_catches_an_upward_import() -> None:
     # sla sits below desk: sla importing desk is refused, desk importing sla is fine.
     source = "from services.triage.desk import store\n"
-    assert layer_violations("sla", imported_triage_areas(source, "services.triage.sla")) == {"desk"}
+    assert layer_violations("sla", imported_areas(source, "services.triage.sla")) == {"desk"}
     relative = "from ..desk.store import queue\n"
-    assert layer_violations("sla", imported_triage_areas(relative, "services.triage.sla")) == {
-        "desk"
-    }
+    assert layer_violations("sla", imported_areas(relative, "services.triage.sla")) == {"desk"}
     assert layer_violations("desk", {"sla", "access", "domain"}) == set()
     # Peers in one layer do not import each other.
     assert layer_violations("sla", {"privacy"}) == {"privacy"}
+
+
+def test_the_inbox_order_rule_catches_an_upward_import() -> None:
+    # ingest sits below delivery: ingest reading delivery's store is refused.
+    source = "from services.inbox.delivery import store\n"
+    imported = imported_areas(source, "services.inbox.ingest", "inbox")
+    assert layer_violations("ingest", imported, "inbox") == {"delivery"}
+    relative = "from ..channels.store import due\n"
+    imported = imported_areas(relative, "services.inbox.connectors", "inbox")
+    assert layer_violations("connectors", imported, "inbox") == {"channels"}
+    assert layer_violations("delivery", {"channels", "ingest", "domain"}, "inbox") == set()
+    assert layer_violations("delivery", {"webhooks"}, "inbox") == {"webhooks"}
+    # A triage import is no inbox area (the services rule above refuses it).
+    assert (
+        imported_areas("from services.triage.desk import store\n", "services.inbox.x", "inbox")
+        == set()
+    )
 
 
 def domain_imports(source: str) -> set[str]:
@@ -254,3 +295,36 @@ def test_the_domain_rule_catches_a_service_import() -> None:
     assert domain_imports("from ..desk import store\n") == {"..desk"}
     assert domain_imports("import pydantic\n") == {"pydantic"}
     assert domain_imports("from services.triage.domain.sla import Clock\nimport numpy\n") == set()
+
+
+# --- Functions a reader can hold in their head --------------------------------------------
+
+MAX_FUNCTION_LINES = 80
+
+
+def long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[str]:
+    """Functions (methods and nested ones included) longer than ``limit`` lines, with their
+    first line: a longer one is a list of steps waiting for names."""
+    return [
+        f"{node.name}:{node.lineno} ({node.end_lineno - node.lineno + 1} lines)"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > limit
+    ]
+
+
+SERVICE_MODULES = sorted((ROOT / "services").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", SERVICE_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_function_in_services_is_over_80_lines(path: Path) -> None:
+    assert long_functions(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_length_rule_catches_a_long_function() -> None:
+    long = "def long():\n" + "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    assert long_functions(long) == ["long:1 (81 lines)"]
+    method = "class C:\n" + textwrap.indent(long.replace("def long", "async def m"), "    ")
+    assert long_functions(method) == ["m:2 (81 lines)"]
+    assert long_functions(long.rsplit("    x", 1)[0]) == []

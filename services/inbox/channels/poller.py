@@ -14,7 +14,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -68,27 +68,17 @@ class _Result:
     retry_at: datetime | None = None
 
 
+@dataclass(eq=False)
 class Poller:
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        database_url: str,
-        credentials: CredentialStore,
-        session: aiohttp.ClientSession,
-        metrics: InboxMetrics | None = None,
-        *,
-        lease_seconds: float = 120.0,
-        batch: int = 8,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.engine = engine
-        self.database_url = database_url
-        self.credentials = credentials
-        self.session = session
-        self.metrics = metrics
-        self.lease_seconds = lease_seconds
-        self.batch = batch
-        self.clock = clock
+    engine: AsyncEngine
+    database_url: str
+    credentials: CredentialStore
+    session: aiohttp.ClientSession
+    metrics: InboxMetrics | None = None
+    _: KW_ONLY
+    lease_seconds: float = 120.0
+    batch: int = 8
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     async def poll_due(self) -> int:
         """Poll every channel due now (several at once); returns how many were polled."""

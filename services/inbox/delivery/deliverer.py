@@ -21,6 +21,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -45,11 +46,10 @@ from services.inbox.connectors.base import (
 from services.inbox.connectors.registry import connector_for
 from services.inbox.delivery import store
 from services.inbox.domain.messages import Incoming
-from services.inbox.events import timestamp
 from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
 from services.infra.db import is_unavailable
-from services.infra.events import Event, publish
+from services.infra.events import Event, publish, timestamp
 from services.infra.worker import run_worker
 
 log = logging.getLogger("ecoute.inbox.delivery")
@@ -78,23 +78,15 @@ async def record_requests(conn: AsyncConnection, events: list[Event]) -> None:
         )
 
 
+@dataclass(eq=False)
 class Deliverer:
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        credentials: CredentialStore,
-        session: aiohttp.ClientSession,
-        metrics: InboxMetrics | None = None,
-        *,
-        batch: int = 20,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.engine = engine
-        self.credentials = credentials
-        self.session = session
-        self.metrics = metrics
-        self.batch = batch
-        self.clock = clock
+    engine: AsyncEngine
+    credentials: CredentialStore
+    session: aiohttp.ClientSession
+    metrics: InboxMetrics | None = None
+    _: KW_ONLY
+    batch: int = 20
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     async def deliver_due(self) -> int:
         now = self.clock()

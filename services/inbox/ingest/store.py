@@ -33,9 +33,9 @@ from services.inbox.domain.batch import (
     ThreadKey,
 )
 from services.inbox.domain.messages import Incoming
-from services.inbox.events import message_ingested, timestamp
+from services.inbox.events import message_ingested
 from services.infra.auth import token_digest
-from services.infra.events import publish
+from services.infra.events import publish, timestamp
 
 MESSAGE_INGESTED = "message.ingested"
 

@@ -19,9 +19,8 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
-from services.inbox.events import timestamp
 from services.inbox.privacy import store
-from services.infra.events import Event, publish
+from services.infra.events import Event, publish, timestamp
 
 ERASURE_REQUESTED = "privacy.erasure_requested"
 CONVERSATIONS_PURGED = "privacy.conversations_purged"

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from services.triage.domain import features as feature_extraction
 from services.triage.domain import reasons as why
 from services.triage.domain.language import detect_normalised, foreign
-from services.triage.domain.model import DEFAULT_DIRECTORY, INTENTS, Model, load
+from services.triage.domain.model import DEFAULT_DIRECTORY, INTENTS, Model, Scores, load
 from services.triage.domain.normalise import normalise
 from services.triage.domain.rules import found, has_words, own_words
 from services.triage.domain.thread import (
@@ -172,6 +172,33 @@ class _Post:
     features: feature_extraction.Features
 
 
+def _verdict(post: _Post, thread: Thread | None) -> RuleVerdict:
+    """The rules' verdict; in a thread, a message that closes it needs no answer."""
+    verdict = rule_verdict(post.own, post.cues)
+    if (
+        thread is not None
+        and verdict.needs_answer is None
+        and closes_thread(post.own, post.cues, thread)
+    ):
+        intent = "praise" if "praise" in post.cues else "other"
+        verdict = RuleVerdict(False, intent, "closes the conversation")
+    return verdict
+
+
+def _escalate(
+    priority: int, reasons: list[str], repeat_contact: bool, waited_seconds: float
+) -> int:
+    """One step up for a second message while waiting, one more for a wait over 4 hours
+    (each named in ``reasons``)."""
+    if repeat_contact:
+        priority = _raise(priority)
+        reasons.append("second message while waiting")
+    if _waited(waited_seconds) >= WAIT_RAISE_SECONDS:
+        priority = _raise(priority)
+        reasons.append("waiting over 4 hours")
+    return priority
+
+
 class Triage:
     """Decisions with one loaded model."""
 
@@ -200,43 +227,66 @@ class Triage:
         c'est réglé", "all sorted", a plain thanks); a bare reference, a link or "DM sent"
         answering the brand needs one. None (the default) = no thread known: the post is
         judged alone, as a first contact."""
-        after = thread is not None and thread.after_brand
         post = self._read(text, thread)
         if not has_words(post.own):
-            if after and post.norm and is_details(post.norm):
+            if thread is not None and thread.after_brand and post.norm and is_details(post.norm):
                 return self._thread_details(post, thread)
             return self._decision(False, "other", post.language, 0.9, [NO_WORDS])
-        verdict = rule_verdict(post.own, post.cues)
-        if (
-            thread is not None
-            and verdict.needs_answer is None
-            and closes_thread(post.own, post.cues, thread)
-        ):
-            intent = "praise" if "praise" in post.cues else "other"
-            verdict = RuleVerdict(False, intent, "closes the conversation")
-
+        verdict = _verdict(post, thread)
         scores = self.model.scores(post.features)
         p_need = self.model.need_probability(scores.needs_answer)
         abuse = "abuse" in post.cues or (
             self.model.abuse_probability(scores.abuse) >= self.model.abuse_threshold
         )
-        reasons: list[str] = []
         if verdict.needs_answer is False:
-            intent = str(verdict.intent)
-            if abuse and intent == "other":
-                intent = "abuse"
-            reasons.append(str(verdict.reason))
-            if abuse:
-                reasons.append(self._insult_reason(post))
-            confidence = max(0.8, 1.0 - p_need)
-            return self._decision(False, intent, post.language, confidence, reasons, abuse=abuse)
+            return self._settled_by_rule(post, verdict, p_need, abuse)
         if verdict.needs_answer is None and post.language == "other" and foreign(post.norm):
             intent = self._intent(scores.intents, True, abuse)
             reasons = [FOREIGN] + ([self._insult_reason(post)] if abuse else [])
             return self._decision(
                 True, intent, post.language, max(p_need, 0.5), reasons, abuse=abuse
             )
+        return self._weighed(
+            post,
+            verdict,
+            scores,
+            p_need,
+            abuse,
+            kind=kind,
+            thread=thread,
+            repeat_contact=repeat_contact,
+            waited_seconds=waited_seconds,
+        )
 
+    def _settled_by_rule(
+        self, post: _Post, verdict: RuleVerdict, p_need: float, abuse: bool
+    ) -> Decision:
+        """A rule says no answer is needed; an insult is still named (and routed)."""
+        intent = str(verdict.intent)
+        if abuse and intent == "other":
+            intent = "abuse"
+        reasons = [str(verdict.reason)]
+        if abuse:
+            reasons.append(self._insult_reason(post))
+        confidence = max(0.8, 1.0 - p_need)
+        return self._decision(False, intent, post.language, confidence, reasons, abuse=abuse)
+
+    def _weighed(
+        self,
+        post: _Post,
+        verdict: RuleVerdict,
+        scores: Scores,
+        p_need: float,
+        abuse: bool,
+        *,
+        kind: str,
+        thread: Thread | None,
+        repeat_contact: bool,
+        waited_seconds: float,
+    ) -> Decision:
+        """The model decides what the rules left open; a need the rules found stands."""
+        after = thread is not None and thread.after_brand
+        reasons: list[str] = []
         threshold = self.model.need_threshold(post.language)
         needs_answer = bool(verdict.needs_answer) or p_need >= threshold
         if after and not needs_answer and is_details(post.own):
@@ -255,16 +305,10 @@ class Triage:
             if intent != "abuse":
                 reasons.append(why.NO_NEED_REASONS[intent])
             return self._decision(False, intent, post.language, 1.0 - p_need, reasons, abuse=abuse)
-
         if after:
             reasons.append(self._thread_reason(post, thread))
         priority = self._priority(intent, post, scores.needs_answer, p_need, reasons, after)
-        if repeat_contact:
-            priority = _raise(priority)
-            reasons.append("second message while waiting")
-        if _waited(waited_seconds) >= WAIT_RAISE_SECONDS:
-            priority = _raise(priority)
-            reasons.append("waiting over 4 hours")
+        priority = _escalate(priority, reasons, repeat_contact, waited_seconds)
         return self._decision(
             True, intent, post.language, confidence, reasons, abuse=abuse, priority=priority
         )

@@ -14,11 +14,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
-from services.infra.events import publish
+from services.infra.events import publish, timestamp
 from services.triage.access.store import audit
 from services.triage.domain import incident_desk as rules
 from services.triage.domain import incidents as detection
@@ -82,7 +81,7 @@ async def _announce(
         conversation_ids=list(conversation_ids),
         user_id=str(user_id),
         close_reason=row.close_reason or "",
-        changed_at=Timestamp(seconds=int(now.timestamp()), nanos=now.microsecond * 1000),
+        changed_at=timestamp(now),
     )
     await publish(conn, f"incident.{change}", [workspace_id], [event.SerializeToString()])
     touched = await store.member_conversations(conn, workspace_id, incident_id)

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ecoute.v1 import events_pb2
-from services.infra.events import publish
+from services.infra.events import publish, timestamp
 from services.infra.worker import run_worker
 from services.triage.domain import incidents
 from services.triage.domain.incidents import Closed, Grown, Opened, Params
@@ -53,10 +52,6 @@ def replay_clock(
     times real time: replays of old data, and benches that must not wait for hours."""
     start = (at or datetime.now(UTC)).timestamp()
     return lambda: origin + timedelta(seconds=(time.time() - start) * speed)
-
-
-def _ts(moment: datetime) -> Timestamp:
-    return Timestamp(seconds=int(moment.timestamp() // 1), nanos=moment.microsecond * 1000)
 
 
 class IncidentDetector:
@@ -163,7 +158,7 @@ class IncidentDetector:
             message_count=message_count,
             conversation_ids=sorted(set(conversation_ids)),
             close_reason="quiet" if change == "closed" else "",
-            changed_at=_ts(now),
+            changed_at=timestamp(now),
         )
         await publish(conn, f"incident.{change}", [workspace_id], [event.SerializeToString()])
         await changes.record(conn, [(workspace_id, c) for c in conversation_ids], CHANGE_KIND)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,21 +23,14 @@ from services.triage.privacy.usecases import purge_idle
 log = logging.getLogger("ecoute.triage.retention")
 
 
+@dataclass(eq=False)
 class RetentionJob:
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        default_days: int,
-        *,
-        batch_size: int = 500,
-        interval_seconds: float = 3600.0,
-        on_purged: Callable[[int], None] | None = None,
-    ) -> None:
-        self.engine = engine
-        self.default_days = default_days
-        self.batch_size = batch_size
-        self.interval_seconds = interval_seconds
-        self.on_purged = on_purged
+    engine: AsyncEngine
+    default_days: int
+    _: KW_ONLY
+    batch_size: int = 500
+    interval_seconds: float = 3600.0
+    on_purged: Callable[[int], None] | None = None
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Purge every workspace's expired conversations, batch by batch; return how many."""

@@ -17,7 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
-from services.infra.events import Event, publish
+from services.infra.events import Event, publish, timestamp
 from services.triage.access.accounts import Caller
 from services.triage.access.store import audit
 from services.triage.domain.privacy import Identity, effective_retention_days
@@ -26,10 +26,6 @@ from services.triage.privacy import store
 
 ERASURE_REQUESTED = "privacy.erasure_requested"
 CONVERSATIONS_PURGED = "privacy.conversations_purged"
-
-
-def _stamp(moment: datetime) -> Timestamp:
-    return Timestamp(seconds=int(moment.timestamp()), nanos=moment.microsecond * 1000)
 
 
 async def erase(
@@ -86,7 +82,7 @@ async def request_erasure(
         workspace_id=str(caller.workspace_id),
         request_id=str(view["id"]),
         identities=[events_pb2.Identity(**i.as_dict()) for i in identities],
-        requested_at=_stamp(now),
+        requested_at=timestamp(now),
     )
     await publish(conn, ERASURE_REQUESTED, [caller.workspace_id], [event.SerializeToString()])
     await audit(

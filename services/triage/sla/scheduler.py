@@ -14,15 +14,14 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ecoute.v1 import events_pb2
-from services.infra.events import publish
+from services.infra.events import publish, timestamp
 from services.infra.worker import Wakeup, run_worker
 from services.triage.domain.sla import (
     RANK,
@@ -51,27 +50,15 @@ class Transition:
     raised_at: datetime
 
 
-def _ts(moment: datetime) -> Timestamp:
-    return Timestamp(seconds=int(moment.timestamp() // 1), nanos=moment.microsecond * 1000)
-
-
+@dataclass(eq=False)
 class SlaScheduler:
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        database_url: str,
-        *,
-        batch_size: int = 500,
-        max_sleep: float = 30.0,
-        on_transition: Callable[[Transition], None] | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.engine = engine
-        self.database_url = database_url
-        self.batch_size = batch_size
-        self.max_sleep = max_sleep
-        self.on_transition = on_transition
-        self.clock = clock
+    engine: AsyncEngine
+    database_url: str
+    _: KW_ONLY
+    batch_size: int = 500
+    max_sleep: float = 30.0
+    on_transition: Callable[[Transition], None] | None = None
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     async def tick(self) -> int:
         """Raise every transition due now; returns how many clocks were examined."""
@@ -115,10 +102,10 @@ class SlaScheduler:
                         clock_kind=r.kind,
                         priority=r.priority,
                         state=current,
-                        started_at=_ts(clock.started_at),
-                        due_at=_ts(due_at(clock, calendar) or now),
-                        crossed_at=_ts(crossed),
-                        raised_at=_ts(now),
+                        started_at=timestamp(clock.started_at),
+                        due_at=timestamp(due_at(clock, calendar) or now),
+                        crossed_at=timestamp(crossed),
+                        raised_at=timestamp(now),
                         target_seconds=r.target_seconds,
                     )
                     ids, payloads = events.setdefault(f"sla.{current}", ([], []))

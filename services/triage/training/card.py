@@ -164,20 +164,20 @@ def _sources(meta: Mapping[str, Any], sources: Mapping[str, Source]) -> str:
 
 
 def render(meta: Mapping[str, Any], sources: Mapping[str, Source]) -> str:
-    ev = meta.get("evaluation", {})
-    training = meta["training"]
-    config = training["config"]
-    cal = meta["calibration"]
-    complaints = ev.get("complaints", {})
-    held = complaints.get("held_out_20pct", {})
-    cv10 = complaints.get("cv_10fold", {})
-    baseline = ev.get("baseline", {})
-    folds = ev.get("cv", {})
-    lobo = ev.get("lobo", {})
-    thresholds = ", ".join(
-        f"{k} {v:.3f}" for k, v in sorted(cal["needs_answer"]["thresholds"].items())
+    """The card: fixed prose around the figures ``make train`` measured."""
+    return "".join(
+        (
+            _what_it_does(meta),
+            _design(meta),
+            _training_data(meta, sources),
+            _evaluation(meta.get("evaluation", {})),
+            _LIMITATIONS_AND_REPRODUCE,
+        )
     )
-    cues = sum(1 for f in meta["features"]["flags"] if f.startswith("cue_"))
+
+
+def _what_it_does(meta: Mapping[str, Any]) -> str:
+    training = meta["training"]
     return f"""# Model card: Écoute triage `{meta["version"]}`
 
 *Written by `make train` (`python -m services.triage train`); do not edit by hand: the
@@ -194,7 +194,18 @@ the caller passes one (`Triage.decide(..., thread=Thread("answered" | "asked", p
 Labels follow `shared/data/LABELING.md`. It never looks at who the author is or how many
 followers they have.
 
-## Design
+"""
+
+
+def _design(meta: Mapping[str, Any]) -> str:
+    training = meta["training"]
+    config = training["config"]
+    cal = meta["calibration"]
+    thresholds = ", ".join(
+        f"{k} {v:.3f}" for k, v in sorted(cal["needs_answer"]["thresholds"].items())
+    )
+    cues = sum(1 for f in meta["features"]["flags"] if f.startswith("cue_"))
+    return f"""## Design
 
 - **Features** (`domain/features.py`, shared by training and serving): character 2–5-grams
   inside words (digits folded to 0), word unigrams and bigrams, hashed with a fixed 64-bit
@@ -255,7 +266,12 @@ followers they have.
   {meta.get("artifact_bytes", 0) / 1e6:.2f} MB for the weights and manifest. Inference is
   numpy only.
 
-## Training data
+"""
+
+
+def _training_data(meta: Mapping[str, Any], sources: Mapping[str, Source]) -> str:
+    training = meta["training"]
+    return f"""## Training data
 
 {training["rows"]} rows (data digest `{training["data_digest"][:16]}`). Our own labels
 (dev, pool 1, pool 2: {
@@ -271,7 +287,17 @@ Not used for training: the Free silver labels (machine-made; right only 24 % of 
 sentiment (general tweets; its words only enter the word-vector vocabulary) and the
 unlabelled customer-support-on-Twitter posts (vocabulary and benchmark only).
 
-## Evaluation
+"""
+
+
+def _evaluation(ev: Mapping[str, Any]) -> str:
+    complaints = ev.get("complaints", {})
+    held = complaints.get("held_out_20pct", {})
+    cv10 = complaints.get("cv_10fold", {})
+    baseline = ev.get("baseline", {})
+    folds = ev.get("cv", {})
+    lobo = ev.get("lobo", {})
+    return f"""## Evaluation
 
 Every figure is on posts the measuring model did not train on; thresholds always come from
 the measuring model's own inner folds, never from the reported fold. Target (issue 15):
@@ -322,7 +348,10 @@ n-gram features and a logistic regression trained on that task alone:
 | paper, feature-based, 10-fold (Preotiuc-Pietro et al., 2019) | | 0.79 | |
 | fine-tuned transformers (Jin & Aletras, 2020, 2021) | | 0.87–0.88 | |
 
-## Limitations
+"""
+
+
+_LIMITATIONS_AND_REPRODUCE = """## Limitations
 
 - A linear model over n-grams reads topic words; venting, banter with topic words, sarcasm
   ("Thanks @pizzahut real appetizing") and bystander comments need reading the whole post.
