@@ -12,12 +12,15 @@ RUN /opt/ecoute/bin/pip install --no-compile . \
  && /opt/ecoute/bin/pip uninstall -y pip setuptools
 
 FROM python:3.11-slim-bookworm
+# ecoute_build_info's revision label: docker build --build-arg ECOUTE_REVISION=$(git rev-parse HEAD)
+ARG ECOUTE_REVISION=unknown
 RUN groupadd --system --gid 10001 ecoute \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin ecoute
 COPY --from=build /opt/ecoute /opt/ecoute
 ENV PATH=/opt/ecoute/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    ECOUTE_REVISION=$ECOUTE_REVISION \
     INBOX_HOST=0.0.0.0 \
     TRIAGE_HOST=0.0.0.0
 USER 10001:10001

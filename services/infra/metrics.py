@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from importlib import metadata
 from typing import Any
 
 from aiohttp import web
@@ -11,7 +12,10 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Gauge,
+    GCCollector,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
@@ -27,10 +31,15 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def install(app: web.Application, registry: CollectorRegistry) -> None:
-    """Give the app its registry, the HTTP histogram, its middleware and ``/metrics``."""
+def install(app: web.Application, registry: CollectorRegistry, *, revision: str) -> None:
+    """Give the app its registry, the HTTP histogram, its middleware and ``/metrics``.
+
+    The registry also carries what the global one would have: the process (memory, CPU, open
+    files), the garbage collector and the interpreter, plus ``ecoute_build_info``.
+    """
     disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created doubles every series
     app[REGISTRY_KEY] = registry
+    install_runtime_collectors(registry, revision)
     app[HTTP_DURATION_KEY] = Histogram(
         "ecoute_http_request_duration_seconds",
         "Time to answer an HTTP request, by route template, method and status class.",
@@ -40,6 +49,31 @@ def install(app: web.Application, registry: CollectorRegistry) -> None:
     )
     app.middlewares.insert(0, _measure)
     app.router.add_get("/metrics", _serve_metrics)
+
+
+def install_runtime_collectors(registry: CollectorRegistry, revision: str) -> None:
+    """``process_*``, ``python_gc_*``, ``python_info`` and ``ecoute_build_info`` on ``registry``.
+
+    The collectors are the library's own, registered again on the app's registry (each app
+    has one, so that two apps in one test process do not share counters).
+    """
+    ProcessCollector(registry=registry)
+    GCCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    Gauge(
+        "ecoute_build_info",
+        "Always 1: the running code's package version and source revision (image build).",
+        ["version", "revision"],
+        registry=registry,
+    ).labels(package_version(), revision or "unknown").set(1)
+
+
+def package_version() -> str:
+    """The installed distribution's version (``pyproject.toml``), or "unknown" from a tree."""
+    try:
+        return metadata.version("ecoute")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def install_pool_gauges(

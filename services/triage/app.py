@@ -102,7 +102,7 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     """
     app = web.Application(middlewares=[security_headers, errors_middleware])
     registry = CollectorRegistry()
-    metrics.install(app, registry)
+    metrics.install(app, registry, revision=settings.revision)
     metrics.install_pool_gauges(app, registry, ENGINE_KEY)
     app[METRICS_KEY] = TriageMetrics.create(registry).initialise()
 
