@@ -17,6 +17,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from services.inbox.settings import InboxSettings
 from services.triage.settings import TriageSettings
+from tools import gen_rules
 from tools.embedded_pg import ROOT
 
 K8S = ROOT / "deploy" / "k8s"
@@ -25,6 +26,9 @@ OVERLAYS = ["dev", "prod"]
 CRDS = {"ServiceMonitor", "PrometheusRule"}
 SHUTDOWN_SECONDS = 10  # aiohttp's shutdown_timeout in services/infra/serve.py
 DASHBOARDS = sorted((K8S / "base" / "dashboards").glob("*.json"))
+RULE_TESTS = ROOT / "deploy" / "prometheus" / "rules.test.yaml"
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
+RUNBOOK_PAGE = "https://github.com/ecoute/ecoute/blob/main/docs/runbooks.md"
 
 
 def build(overlay: str) -> list[dict[str, Any]]:
@@ -134,17 +138,22 @@ def rule_groups() -> list[dict[str, Any]]:
     return groups
 
 
-def test_alert_rules_pass_promtool_check_and_their_unit_tests(tmp_path: Path) -> None:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(yaml.safe_dump({"groups": rule_groups()}, sort_keys=False))
+def test_the_committed_rule_file_is_what_generation_gives() -> None:
+    """deploy/prometheus/rules.yaml is generated from the PrometheusRule (its one source) and
+    committed; the rendered manifests carry the same groups."""
+    assert gen_rules.TARGET.read_text() == gen_rules.render(), (
+        "deploy/prometheus/rules.yaml is stale: run `python -m tools.gen_rules`"
+    )
+    assert yaml.safe_load(gen_rules.TARGET.read_text())["groups"] == rule_groups()
+
+
+def test_alert_rules_pass_promtool_check_and_their_unit_tests() -> None:
     checked = subprocess.run(
-        ["promtool", "check", "rules", str(rules)], capture_output=True, text=True
+        ["promtool", "check", "rules", str(gen_rules.TARGET)], capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    tests = tmp_path / "rules.test.yaml"
-    tests.write_text((ROOT / "deploy" / "prometheus" / "rules.test.yaml").read_text())
     tested = subprocess.run(
-        ["promtool", "test", "rules", str(tests)], capture_output=True, text=True, cwd=tmp_path
+        ["promtool", "test", "rules", str(RULE_TESTS)], capture_output=True, text=True
     )
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
@@ -164,6 +173,32 @@ def test_every_alert_says_how_bad_and_what_to_do() -> None:
     for alert in alerts:
         assert alert["labels"]["severity"] in ("page", "ticket")
         assert alert["annotations"]["summary"] and alert["annotations"]["description"]
+
+
+def runbook_sections() -> dict[str, str]:
+    """GitHub's anchor of each ``##`` section of docs/runbooks.md -> the section's text."""
+    text = RUNBOOKS.read_text()
+    sections = re.split(r"^## ", text, flags=re.M)[1:]
+    return {
+        re.sub(r"[^a-z0-9 -]", "", s.split("\n", 1)[0].strip().lower()).replace(" ", "-"): s
+        for s in sections
+    }
+
+
+def test_every_alert_links_a_runbook_that_says_what_it_means_and_how_to_fix() -> None:
+    sections = runbook_sections()
+    alerts = [r for g in rule_groups() for r in g["rules"] if "alert" in r]
+    for alert in alerts:
+        url = alert["annotations"].get("runbook_url", "")
+        page, _, anchor = url.partition("#")
+        assert page == RUNBOOK_PAGE, (alert["alert"], url)
+        assert anchor in sections, f"{alert['alert']}: no section #{anchor} in docs/runbooks.md"
+        section = sections[anchor]
+        for part in ("### What it means", "### First checks", "### How to fix"):
+            assert part in section, (alert["alert"], part)
+    assert set(sections) == {a["alert"].lower() for a in alerts}, "a runbook without its alert"
+    for link in re.findall(r"\]\(#([a-z0-9-]+)\)", RUNBOOKS.read_text()):
+        assert link in sections, f"docs/runbooks.md links #{link}, which is no section"
 
 
 def catalog() -> set[str]:
