@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Awaitable, Callable
+import unicodedata
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from importlib import metadata
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from prometheus_client import (
@@ -25,6 +27,12 @@ HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 REGISTRY_KEY = web.AppKey("metrics_registry", CollectorRegistry)
 HTTP_DURATION_KEY = web.AppKey("http_duration", Histogram)
+
+OTHER_LABEL = "other"
+"""The label value every key shares beyond a bounded label's cap (and when it has no name)."""
+LABEL_MAX_CHARS = 40
+
+K = TypeVar("K", bound=Hashable)
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -74,6 +82,33 @@ def package_version() -> str:
         return metadata.version("ecoute")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+def slug(name: str) -> str:
+    """A label value from a display name: ASCII lower case, words joined by ``-``, bounded."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    words = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return words[:LABEL_MAX_CHARS].rstrip("-")
+
+
+def bounded_labels(names: Iterable[tuple[K, str]], cap: int) -> dict[K, str]:
+    """One label value per key, from its name, never more than ``cap`` distinct (plus "other").
+
+    The first ``cap`` keys in the given order (oldest first, so a new key never takes an
+    existing key's value away) keep their name's slug; the rest, and any key whose slug is
+    empty, taken or "other", share "other". A label is therefore never an id, and a scrape
+    holds at most ``cap + 1`` values whatever the number of keys.
+    """
+    labels: dict[K, str] = {}
+    taken = {OTHER_LABEL}
+    for key, name in names:
+        value = slug(name)
+        if len(taken) > cap or not value or value in taken:
+            labels[key] = OTHER_LABEL
+            continue
+        taken.add(value)
+        labels[key] = value
+    return labels
 
 
 def install_pool_gauges(
