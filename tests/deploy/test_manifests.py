@@ -225,6 +225,55 @@ def test_dashboard_follows_grafanas_schema(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_every_dashboard_query_reads_one_namespace(path: Path) -> None:
+    """Dev and prod in one Prometheus are never added up: every selector names the
+    dashboard's namespace variable, which lists the namespaces that export build info."""
+    dashboard = json.loads(path.read_text())
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["namespace"]["query"]["query"] == "label_values(ecoute_build_info, namespace)"
+    assert variables["namespace"]["datasource"]["uid"] == "${datasource}"
+    for expr in expressions(dashboard):
+        selectors = re.findall(r"\b(ecoute_[a-z0-9_]+)(\{[^}]*\})?", expr)
+        assert selectors, expr
+        for name, matchers in selectors:
+            assert 'namespace="$namespace"' in matchers, f"{name} in {expr!r}"
+            if "job" in variables:
+                assert 'job=~"$job"' in matchers, f"{name} in {expr!r}"
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_a_rate_of_requests_alone_says_requests_per_second(path: Path) -> None:
+    """``reqps`` is for HTTP requests (route durations, webhooks); messages, polls and
+    replies per second say what they count."""
+    for panel in json.loads(path.read_text())["panels"]:
+        unit = panel["fieldConfig"]["defaults"].get("unit")
+        if unit != "reqps":
+            continue
+        for expr in (t["expr"] for t in panel["targets"]):
+            assert re.search(r"ecoute_(http_request_duration_seconds|webhook_requests)", expr), (
+                panel["title"],
+                expr,
+            )
+
+
+def test_the_care_dashboard_splits_first_response_and_breaches_by_brand() -> None:
+    care = json.loads((K8S / "base" / "dashboards" / "care.json").read_text())
+    variables = {v["name"]: v for v in care["templating"]["list"]}
+    assert variables["brand"]["multi"] and variables["brand"]["allValue"] == ".*"
+    by_brand = [
+        t["expr"]
+        for p in care["panels"]
+        for t in p["targets"]
+        if "by (le, brand)" in t["expr"] or "by (brand)" in t["expr"]
+    ]
+    assert any("ecoute_first_response_seconds_bucket" in e for e in by_brand), by_brand
+    assert any("ecoute_sla_breaches_total" in e for e in by_brand), by_brand
+    titles = {p["title"] for p in care["panels"]}
+    assert {"Open incidents", "Incidents opened (per hour)"} <= titles
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
 def test_dashboard_queries_are_valid_promql_on_catalogued_metrics(
     path: Path, tmp_path: Path
 ) -> None:
