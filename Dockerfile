@@ -1,10 +1,11 @@
 # One image for both services; the command chooses:
 #   python -m services.inbox serve|worker|migrate    python -m services.triage serve|worker|migrate
+# (also installed as the console scripts ecoute-inbox and ecoute-triage)
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/ecoute
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE NOTICE ./
 COPY ecoute ecoute
 COPY services services
 RUN /opt/ecoute/bin/pip install --no-compile . \
