@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
@@ -150,11 +151,7 @@ class TriageMetrics:
     async def refresh_brands_forever(
         self, engine: AsyncEngine, stop: asyncio.Event, every: float = 15.0
     ) -> None:
-        async def step() -> float:
-            await self.refresh_brands(engine)
-            return every
-
-        await run_worker("triage brand labels", step, stop)
+        await _repeat("triage brand labels", self.refresh_brands, engine, stop, every)
 
     def count_erasure(self, stage: str) -> None:
         self.erasures.labels(stage).inc()
@@ -233,11 +230,23 @@ class TriageMetrics:
     async def refresh_forever(
         self, engine: AsyncEngine, stop: asyncio.Event, every: float = 15.0
     ) -> None:
-        async def step() -> float:
-            await self.refresh_from_database(engine)
-            return every
+        await _repeat("triage gauges", self.refresh_from_database, engine, stop, every)
 
-        await run_worker("triage gauges", step, stop)
+
+async def _repeat(
+    name: str,
+    refresh: Callable[[AsyncEngine], Awaitable[None]],
+    engine: AsyncEngine,
+    stop: asyncio.Event,
+    every: float,
+) -> None:
+    """Run ``refresh`` every ``every`` seconds until ``stop`` (a failure is retried)."""
+
+    async def step() -> float:
+        await refresh(engine)
+        return every
+
+    await run_worker(name, step, stop)
 
 
 def _triage_series(registry: CollectorRegistry) -> dict[str, Any]:
