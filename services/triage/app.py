@@ -95,6 +95,20 @@ def desk_news_context(settings: TriageSettings) -> Any:
     return desk_news
 
 
+def brand_labels_context(settings: TriageSettings) -> Any:
+    async def brand_labels(app: web.Application) -> AsyncIterator[None]:
+        """Every process that counts SLA figures (API or worker) knows the brand labels."""
+        stop = asyncio.Event()
+        refresh = app[METRICS_KEY].refresh_brands_forever
+        task = asyncio.create_task(refresh(app[ENGINE_KEY], stop, settings.gauges_refresh_seconds))
+        yield
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, timeout=10)
+
+    return brand_labels
+
+
 def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application:
     """The triage HTTP app; with ``run_consumer`` it also triages incoming events.
 
@@ -102,10 +116,11 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     """
     app = web.Application(middlewares=[security_headers, errors_middleware])
     registry = CollectorRegistry()
-    metrics.install(app, registry)
+    metrics.install(app, registry, revision=settings.revision)
     metrics.install_pool_gauges(app, registry, ENGINE_KEY)
-    app[METRICS_KEY] = TriageMetrics.create(registry).initialise()
+    app[METRICS_KEY] = TriageMetrics.create(registry, settings.metrics_brands).initialise()
     app.cleanup_ctx.append(database_context(settings))
+    app.cleanup_ctx.append(brand_labels_context(settings))
     if settings.run_consumer:
         app.cleanup_ctx.append(workers_context(settings))
     _configure(app, settings)
