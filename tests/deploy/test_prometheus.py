@@ -28,6 +28,7 @@ from tests.support.world import (
     Workspace,
     ago,
     bearer,
+    connect_channel,
     credentials_json,
     inbox_settings,
     make_workspace,
@@ -197,17 +198,15 @@ async def traffic(
     inbox: Any, triage: Any, fake: Any, state: MastodonState, database_url: str, ws: Workspace
 ) -> None:
     """A mention polled and answered, a breach, a resolution: what a care day is made of."""
-    channel = await inbox.put(
-        "/v1/channels/mastodon/masto",
-        headers=bearer(ws.channels_token),
-        json={
-            "account_id": state.brand_id,
-            "base_url": str(fake.make_url("/")),
-            "credentials_ref": "masto",
-            "poll_seconds": 5,
-        },
+    await connect_channel(
+        inbox,
+        ws.channels_token,
+        "mastodon",
+        "masto",
+        account_id=state.brand_id,
+        base_url=str(fake.make_url("/")),
+        poll_seconds=5,
     )
-    assert channel.status == 200
     state.add_mention(
         "jane@m.example",
         status_html("@acme no internet since this morning, outage"),
