@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.test_sla import ingest, services, wait_for
-from tests.support.world import ago, make_workspace, message
+from tests.integration.test_sla import ingest, services
+from tests.support.world import ago, answer_when, make_workspace, message
 
 __all__ = ["services"]
 
@@ -40,7 +40,7 @@ def _customer(external_id: str, text: str, in_reply_to: str, author: str) -> dic
 
 
 async def _last_triage(triage: Any, token: str, conversation_id: int) -> dict[str, Any]:
-    body = await wait_for(
+    body = await answer_when(
         triage,
         f"/v1/conversations/{conversation_id}",
         token,
@@ -64,12 +64,12 @@ async def test_a_bare_reference_the_brand_asked_for_reaches_the_queue(
         ws.ingest_token,
         _brand("b1", "So sorry! Please DM us your booking reference.", "q1", minutes_ago=20),
     )
-    await wait_for(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 0)
+    await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 0)
     await ingest(inbox, ws.ingest_token, _customer("q2", "ABX4TR", "b1", author="7"))
     decided = await _last_triage(triage, ws.agent_token, first["conversation_id"])
     assert decided["needs_answer"] is True
     assert decided["reasons"] == ["sends the details the brand asked for"]
-    queue = await wait_for(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 1)
+    queue = await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 1)
     assert queue["items"][0]["conversation_id"] == first["conversation_id"]
 
 
@@ -83,7 +83,7 @@ async def test_a_thanks_after_the_brand_answered_closes_it_even_in_one_batch(
     (first,) = await ingest(
         inbox, ws.ingest_token, message("q1", BAG, author="8", created_at=ago(minutes=30))
     )
-    await wait_for(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 1)
+    await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 1)
     await ingest(
         inbox,
         ws.ingest_token,
@@ -93,4 +93,4 @@ async def test_a_thanks_after_the_brand_answered_closes_it_even_in_one_batch(
     decided = await _last_triage(triage, ws.agent_token, first["conversation_id"])
     assert decided["needs_answer"] is False
     assert decided["reasons"] == ["closes the conversation"]
-    await wait_for(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 0)
+    await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 0)
