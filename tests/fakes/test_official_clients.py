@@ -4,7 +4,8 @@ Each test serves a fake on a real local port and runs the official (synchronous)
 thread against it: the ``atproto`` SDK, whose generated models from the official lexicons
 validate every answer (strict: a missing required field fails); ``Mastodon.py``, whose entity
 definitions list the attributes Mastodon always sends; ``tweepy`` (X API v2), pointed at the fake
-by a transport adapter that only swaps the host, so every request still travels over HTTP.
+by a transport adapter that only swaps the host, so every request still travels over HTTP; and
+X's own ``xdk``, generated from X's OpenAPI document (``post.fields``).
 docs/platforms/*.md say which endpoints and fields these tests pin.
 """
 
@@ -31,6 +32,7 @@ from atproto import models
 from atproto_client.exceptions import ModelError, RequestException
 from mastodon import Mastodon
 from requests.adapters import HTTPAdapter
+from xdk import Client as XdkClient
 
 from fakes.bluesky import POST, BlueskyState
 from fakes.bluesky import create_app as bluesky_app
@@ -363,3 +365,49 @@ async def test_tweepy_reads_and_answers_x_through_the_fake() -> None:
     # tweepy names the field parameters as the connector does (not post.fields).
     assert any("tweet.fields=" in r for r in state.requests)
     assert any("dm_event.fields=" in r and "sender_id" in r for r in state.requests)
+
+
+def xdk_reads(origin: str, state: XState) -> tuple[Any, Any]:
+    """X's own SDK, generated from its OpenAPI document: it names the parameter ``post.fields``."""
+    client = XdkClient(base_url=origin, access_token=state.bearer_token)
+    try:
+        mentions = client.users.get_mentions(
+            state.user_id,
+            max_results=5,
+            post_fields=fields(x_connector.TWEET_FIELDS),
+            expansions=["author_id"],
+            user_fields=["username", "name"],
+        )
+        events = client.direct_messages.get_events(
+            max_results=5,
+            dm_event_fields=fields(x_connector.DM_FIELDS),
+            event_types=["MessageCreate"],
+            expansions=["sender_id"],
+            user_fields=["username", "name"],
+        )
+        return next(iter(mentions)), next(iter(events))
+    finally:
+        client.session.close()
+
+
+async def test_x_sdk_reads_mentions_and_dms_through_the_fake() -> None:
+    state = XState(clock=now_clock())
+    jane = state.add_user("jane", "Jane Doe")
+    asked = state.clock() - timedelta(minutes=5)
+    mention = state.add_mention("jane", "@AcmeSupport my order #4411 is late", asked)
+    state.add_dm("jane", "Hi, my card was charged twice", asked + timedelta(minutes=1))
+    async with serve(x_app(state)) as origin:
+        mentions, events = await asyncio.to_thread(xdk_reads, origin, state)
+
+    [post] = mentions.data
+    assert (post.id, post.author_id, post.conversation_id) == (mention, jane.id, mention)
+    assert [u.username for u in mentions.includes.users] == ["jane"]
+    assert mentions.meta.result_count == 1 and mentions.meta.next_token is None
+    [event] = events.data
+    assert (event.event_type, event.sender_id, event.text) == (
+        "MessageCreate",
+        jane.id,
+        "Hi, my card was charged twice",
+    )
+    assert [u.id for u in events.includes.users] == [jane.id]
+    assert any("post.fields=" in r for r in state.requests)
