@@ -15,6 +15,7 @@ import ast
 import asyncio
 import inspect
 import re
+import typing
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,8 @@ from atproto_client.exceptions import ModelError, RequestException
 from mastodon import Mastodon
 from requests.adapters import HTTPAdapter
 from xdk import Client as XdkClient
+from xdk.direct_messages.client import DirectMessagesClient
+from xdk.users.client import UsersClient
 
 from fakes.bluesky import POST, BlueskyState
 from fakes.bluesky import create_app as bluesky_app
@@ -364,7 +367,6 @@ async def test_tweepy_reads_and_answers_x_through_the_fake() -> None:
     assert [dm.text for dm in state.sent_dms] == ["Refund on its way"]
     # tweepy names the field parameters as the connector does (not post.fields).
     assert any("tweet.fields=" in r for r in state.requests)
-    assert any("dm_event.fields=" in r and "sender_id" in r for r in state.requests)
 
 
 def xdk_reads(origin: str, state: XState) -> tuple[Any, Any]:
@@ -388,6 +390,24 @@ def xdk_reads(origin: str, state: XState) -> tuple[Any, Any]:
         return next(iter(mentions)), next(iter(events))
     finally:
         client.session.close()
+
+
+def openapi_values(method: Callable[..., Any], parameter: str) -> set[str]:
+    """The values X's OpenAPI document allows for ``parameter``, as ``xdk`` types them."""
+    hint = eval(inspect.signature(method).parameters[parameter].annotation, vars(typing))
+    listed = typing.get_args(typing.get_args(hint)[0])[0]  # Optional[List[Literal[...]]]
+    return set(typing.get_args(listed))
+
+
+def test_the_connectors_dm_parameters_are_values_xs_openapi_lists() -> None:
+    """The DM fields the connector asks for are valid in X's OpenAPI and in docs.x.com alike:
+    ``sender_id`` comes through the ``sender_id`` expansion, not ``dm_event.fields``."""
+    get_events = DirectMessagesClient.get_events
+    assert set(fields(x_connector.DM_FIELDS)) <= openapi_values(get_events, "dm_event_fields")
+    expansions = dict(x_connector.DM_PARAMS)["expansions"]
+    assert set(fields(expansions)) <= openapi_values(get_events, "expansions")
+    mention_expansions = dict(x_connector.MENTION_PARAMS)["expansions"]
+    assert set(fields(mention_expansions)) <= openapi_values(UsersClient.get_mentions, "expansions")
 
 
 async def test_x_sdk_reads_mentions_and_dms_through_the_fake() -> None:
