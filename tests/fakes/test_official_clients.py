@@ -42,7 +42,7 @@ from fakes.bluesky import create_app as bluesky_app
 from fakes.clock import ManualClock
 from fakes.mastodon import MastodonState
 from fakes.mastodon import create_app as mastodon_app
-from fakes.x import XState
+from fakes.x import XState, XUser
 from fakes.x import create_app as x_app
 from services.inbox.connectors import x as x_connector
 
@@ -147,6 +147,30 @@ async def test_atproto_sdk_reads_and_answers_bluesky_through_the_fake() -> None:
     assert seen["sent"] == (state.did, ["Refund on its way"])
     chat_calls = [r for r in state.request_log if "/xrpc/chat.bsky." in r]
     assert len(chat_calls) == 3  # all through the proxy header (the fake refuses them without)
+
+
+def read_twice(origin: str, state: BlueskyState) -> list[str]:
+    """Two reads with an access token the SDK deems stale (it refreshes 15 minutes early)."""
+    client = atproto_login(origin, state)
+    try:
+        return [
+            client.app.bsky.notification.list_notifications().notifications[0].reason
+            for _ in range(2)
+        ]
+    finally:
+        client.request.close()
+
+
+async def test_atproto_sdk_rotates_refresh_tokens_with_the_fake() -> None:
+    """Each refresh answers a new pair and revokes the old refresh token: the SDK keeps up."""
+    state, _ = bluesky_world()
+    state.access_ttl = timedelta(minutes=10)
+    async with serve(bluesky_app(state)) as origin:
+        reasons = await asyncio.to_thread(read_twice, origin, state)
+    assert reasons == ["mention", "mention"]
+    refreshes = [r for r in state.request_log if r.endswith("server.refreshSession")]
+    assert len(refreshes) == 2 and state.sessions_created == 1
+    assert sum(1 for t in state.refresh_tokens.values() if t.next_token is not None) == 2
 
 
 def read_notifications(origin: str, state: BlueskyState) -> None:
@@ -284,6 +308,16 @@ def test_the_mastodon_entity_check_finds_a_missing_attribute() -> None:
 # ----- X: tweepy (API v2) ----------------------------------------------------------------------
 
 
+def x_world() -> tuple[XState, XUser, str]:
+    """Jane mentions the brand, then writes to it in DM; returns the state, Jane, the mention."""
+    state = XState(clock=now_clock())
+    jane = state.add_user("jane", "Jane Doe")
+    asked = state.clock() - timedelta(minutes=5)
+    mention = state.add_mention("jane", "@AcmeSupport my order #4411 is late", asked)
+    state.add_dm("jane", "Hi, my card was charged twice", asked + timedelta(minutes=1))
+    return state, jane, mention
+
+
 class ToFake(HTTPAdapter):
     """Sends tweepy's requests to the fake: only the origin changes, the HTTP is real."""
 
@@ -335,11 +369,7 @@ def x_conversation(origin: str, state: XState, mention_id: str, jane_id: str) ->
 
 
 async def test_tweepy_reads_and_answers_x_through_the_fake() -> None:
-    state = XState(clock=now_clock())
-    jane = state.add_user("jane", "Jane Doe")
-    asked = state.clock() - timedelta(minutes=5)
-    mention = state.add_mention("jane", "@AcmeSupport my order #4411 is late", asked)
-    state.add_dm("jane", "Hi, my card was charged twice", asked + timedelta(minutes=1))
+    state, jane, mention = x_world()
     async with serve(x_app(state)) as origin:
         seen = await asyncio.to_thread(x_conversation, origin, state, mention, jane.id)
 
@@ -411,11 +441,7 @@ def test_the_connectors_dm_parameters_are_values_xs_openapi_lists() -> None:
 
 
 async def test_x_sdk_reads_mentions_and_dms_through_the_fake() -> None:
-    state = XState(clock=now_clock())
-    jane = state.add_user("jane", "Jane Doe")
-    asked = state.clock() - timedelta(minutes=5)
-    mention = state.add_mention("jane", "@AcmeSupport my order #4411 is late", asked)
-    state.add_dm("jane", "Hi, my card was charged twice", asked + timedelta(minutes=1))
+    state, jane, mention = x_world()
     async with serve(x_app(state)) as origin:
         mentions, events = await asyncio.to_thread(xdk_reads, origin, state)
 
