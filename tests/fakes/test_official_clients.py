@@ -31,7 +31,7 @@ from aiohttp.test_utils import TestServer
 from atproto import Client as AtprotoClient
 from atproto import models
 from atproto_client.exceptions import ModelError, RequestException
-from mastodon import Mastodon
+from mastodon import Mastodon, MastodonRatelimitError
 from requests.adapters import HTTPAdapter
 from xdk import Client as XdkClient
 from xdk.direct_messages.client import DirectMessagesClient
@@ -294,6 +294,36 @@ async def test_mastodon_py_reads_and_answers_through_the_fake() -> None:
     assert str(answer.in_reply_to_id) == str(question.id) and answer.visibility == "direct"
     assert seen["again"] == answer.id and state.created_count == 1  # Idempotency-Key honoured
     assert seen["looked_up"].id == answer.id and "sorry, on it" in seen["looked_up"].content
+
+
+def hit_the_limit(origin: str) -> tuple[str, Mastodon]:
+    session = requests.Session()
+    api = Mastodon(
+        access_token="mastodon-test-token",
+        api_base_url=origin,
+        version_check_mode="none",
+        ratelimit_method="throw",
+        session=session,
+    )
+    try:
+        api.notifications()
+    except MastodonRatelimitError as exc:
+        return str(exc), api
+    finally:
+        session.close()
+    return "no error", api
+
+
+async def test_mastodon_py_reads_the_fakes_rate_limit_headers() -> None:
+    """``X-RateLimit-*`` as Mastodon sends them (ISO 8601 reset): the client knows when to retry."""
+    state = MastodonState(clock=now_clock())
+    state.rate_limit_next(1, reset_in_seconds=120)
+    async with serve(mastodon_app(state)) as origin:
+        error, api = await asyncio.to_thread(hit_the_limit, origin)
+    assert error != "no error"
+    assert (api.ratelimit_limit, api.ratelimit_remaining) == (300, 0)
+    reset = (state.clock() + timedelta(seconds=120)).timestamp()
+    assert abs(api.ratelimit_reset - reset) < 5  # Mastodon.py shifts it by the Date header's skew
 
 
 def test_the_mastodon_entity_check_finds_a_missing_attribute() -> None:
