@@ -226,15 +226,21 @@ def missing(entity: str, value: dict[str, Any]) -> set[str]:
     return set(always_sent(entity) - value.keys())
 
 
-def mastodon_conversation(origin: str) -> dict[str, Any]:
-    """Credentials, a paged mention feed, an idempotent reply and its lookup, via Mastodon.py."""
-    session = requests.Session()
-    api = Mastodon(
+def mastodon_api(origin: str, session: requests.Session, **options: Any) -> Mastodon:
+    """Mastodon.py on the fake; no version check (the fake serves no /api/v1/instance)."""
+    return Mastodon(
         access_token="mastodon-test-token",
         api_base_url=origin,
         version_check_mode="none",
         session=session,
+        **options,
     )
+
+
+def mastodon_conversation(origin: str) -> dict[str, Any]:
+    """Credentials, a paged mention feed, an idempotent reply and its lookup, via Mastodon.py."""
+    session = requests.Session()
+    api = mastodon_api(origin, session)
     try:
         seen: dict[str, Any] = {"me": api.account_verify_credentials()}
         first = api.notifications(types=["mention"], limit=2)
@@ -298,13 +304,7 @@ async def test_mastodon_py_reads_and_answers_through_the_fake() -> None:
 
 def hit_the_limit(origin: str) -> tuple[str, Mastodon]:
     session = requests.Session()
-    api = Mastodon(
-        access_token="mastodon-test-token",
-        api_base_url=origin,
-        version_check_mode="none",
-        ratelimit_method="throw",
-        session=session,
-    )
+    api = mastodon_api(origin, session, ratelimit_method="throw")
     try:
         api.notifications()
     except MastodonRatelimitError as exc:
