@@ -16,8 +16,7 @@ import asyncio
 import inspect
 import re
 import typing
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -26,8 +25,6 @@ import mastodon.return_types
 import pytest
 import requests
 import tweepy
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from atproto import Client as AtprotoClient
 from atproto import models
 from atproto_client.exceptions import ModelError, RequestException
@@ -38,13 +35,11 @@ from xdk.direct_messages.client import DirectMessagesClient
 from xdk.users.client import UsersClient
 
 from fakes.bluesky import POST, BlueskyState
-from fakes.bluesky import create_app as bluesky_app
 from fakes.clock import ManualClock
 from fakes.mastodon import MastodonState
-from fakes.mastodon import create_app as mastodon_app
 from fakes.x import XState, XUser
-from fakes.x import create_app as x_app
 from services.inbox.connectors import x as x_connector
+from tests.fakes import serve
 
 JANE = "did:plc:abc123"
 
@@ -54,15 +49,10 @@ def now_clock() -> ManualClock:
     return ManualClock(datetime.now(UTC).replace(microsecond=0))
 
 
-@asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    """The fake on a real local port; yields its origin (``http://127.0.0.1:PORT``)."""
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
+async def origin_of(aiohttp_client: Any, state: Any) -> str:
+    """The fake over ``state`` on a real local port: ``http://127.0.0.1:PORT``."""
+    client = await serve(aiohttp_client, state)
+    return str(client.make_url("")).rstrip("/")
 
 
 # ----- Bluesky: the atproto SDK --------------------------------------------------------------
@@ -127,10 +117,10 @@ def bluesky_conversation(origin: str, state: BlueskyState, mention_uri: str) -> 
         client.request.close()
 
 
-async def test_atproto_sdk_reads_and_answers_bluesky_through_the_fake() -> None:
+async def test_atproto_sdk_reads_and_answers_bluesky_through_the_fake(aiohttp_client: Any) -> None:
     state, mention_uri = bluesky_world()
-    async with serve(bluesky_app(state)) as origin:
-        seen = await asyncio.to_thread(bluesky_conversation, origin, state, mention_uri)
+    origin = await origin_of(aiohttp_client, state)
+    seen = await asyncio.to_thread(bluesky_conversation, origin, state, mention_uri)
 
     # The session's didDoc names the fake as the account's PDS: the SDK moves there and stays.
     assert seen["base_url"] == f"{origin}/xrpc"
@@ -161,12 +151,12 @@ def read_twice(origin: str, state: BlueskyState) -> list[str]:
         client.request.close()
 
 
-async def test_atproto_sdk_rotates_refresh_tokens_with_the_fake() -> None:
+async def test_atproto_sdk_rotates_refresh_tokens_with_the_fake(aiohttp_client: Any) -> None:
     """Each refresh answers a new pair and revokes the old refresh token: the SDK keeps up."""
     state, _ = bluesky_world()
     state.access_ttl = timedelta(minutes=10)
-    async with serve(bluesky_app(state)) as origin:
-        reasons = await asyncio.to_thread(read_twice, origin, state)
+    origin = await origin_of(aiohttp_client, state)
+    reasons = await asyncio.to_thread(read_twice, origin, state)
     assert reasons == ["mention", "mention"]
     refreshes = [r for r in state.request_log if r.endswith("server.refreshSession")]
     assert len(refreshes) == 2 and state.sessions_created == 1
@@ -182,7 +172,7 @@ def read_notifications(origin: str, state: BlueskyState) -> None:
 
 
 async def test_atproto_models_refuse_a_notification_without_a_required_field(
-    monkeypatch: pytest.MonkeyPatch,
+    aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The lexicon's ``notification`` requires ``indexedAt``: the SDK's check is live."""
     state, _ = bluesky_world()
@@ -192,9 +182,9 @@ async def test_atproto_models_refuse_a_notification_without_a_required_field(
         return {k: v for k, v in full(self, note).items() if k != "indexedAt"}
 
     monkeypatch.setattr(BlueskyState, "notification_view", without_indexed_at)
-    async with serve(bluesky_app(state)) as origin:
-        with pytest.raises(ModelError, match=r"indexed_at|indexedAt"):
-            await asyncio.to_thread(read_notifications, origin, state)
+    origin = await origin_of(aiohttp_client, state)
+    with pytest.raises(ModelError, match=r"indexed_at|indexedAt"):
+        await asyncio.to_thread(read_notifications, origin, state)
 
 
 # ----- Mastodon: Mastodon.py -------------------------------------------------------------------
@@ -270,7 +260,7 @@ def mastodon_conversation(origin: str) -> dict[str, Any]:
         session.close()
 
 
-async def test_mastodon_py_reads_and_answers_through_the_fake() -> None:
+async def test_mastodon_py_reads_and_answers_through_the_fake(aiohttp_client: Any) -> None:
     state = MastodonState(clock=now_clock())
     start = state.clock() - timedelta(minutes=10)
     ids = [
@@ -283,8 +273,8 @@ async def test_mastodon_py_reads_and_answers_through_the_fake() -> None:
         for n in range(5)
     ]
     notes = [i.notification_id for i in ids]
-    async with serve(mastodon_app(state)) as origin:
-        seen = await asyncio.to_thread(mastodon_conversation, origin)
+    origin = await origin_of(aiohttp_client, state)
+    seen = await asyncio.to_thread(mastodon_conversation, origin)
 
     assert seen["me"].acct == "acme" and not missing("Account", seen["me"])
     # Newest first; Link rel="next" (max_id) pages older, rel="prev" (min_id) comes back.
@@ -314,12 +304,12 @@ def hit_the_limit(origin: str) -> tuple[str, Mastodon]:
     return "no error", api
 
 
-async def test_mastodon_py_reads_the_fakes_rate_limit_headers() -> None:
+async def test_mastodon_py_reads_the_fakes_rate_limit_headers(aiohttp_client: Any) -> None:
     """``X-RateLimit-*`` as Mastodon sends them (ISO 8601 reset): the client knows when to retry."""
     state = MastodonState(clock=now_clock())
     state.rate_limit_next(1, reset_in_seconds=120)
-    async with serve(mastodon_app(state)) as origin:
-        error, api = await asyncio.to_thread(hit_the_limit, origin)
+    origin = await origin_of(aiohttp_client, state)
+    error, api = await asyncio.to_thread(hit_the_limit, origin)
     assert error != "no error"
     assert (api.ratelimit_limit, api.ratelimit_remaining) == (300, 0)
     reset = (state.clock() + timedelta(seconds=120)).timestamp()
@@ -398,10 +388,10 @@ def x_conversation(origin: str, state: XState, mention_id: str, jane_id: str) ->
         client.session.close()
 
 
-async def test_tweepy_reads_and_answers_x_through_the_fake() -> None:
+async def test_tweepy_reads_and_answers_x_through_the_fake(aiohttp_client: Any) -> None:
     state, jane, mention = x_world()
-    async with serve(x_app(state)) as origin:
-        seen = await asyncio.to_thread(x_conversation, origin, state, mention, jane.id)
+    origin = await origin_of(aiohttp_client, state)
+    seen = await asyncio.to_thread(x_conversation, origin, state, mention, jane.id)
 
     mentions, events = seen["mentions"], seen["events"]
     [tweet] = mentions.data
@@ -470,10 +460,10 @@ def test_the_connectors_dm_parameters_are_values_xs_openapi_lists() -> None:
     assert set(fields(mention_expansions)) <= openapi_values(UsersClient.get_mentions, "expansions")
 
 
-async def test_x_sdk_reads_mentions_and_dms_through_the_fake() -> None:
+async def test_x_sdk_reads_mentions_and_dms_through_the_fake(aiohttp_client: Any) -> None:
     state, jane, mention = x_world()
-    async with serve(x_app(state)) as origin:
-        mentions, events = await asyncio.to_thread(xdk_reads, origin, state)
+    origin = await origin_of(aiohttp_client, state)
+    mentions, events = await asyncio.to_thread(xdk_reads, origin, state)
 
     [post] = mentions.data
     assert (post.id, post.author_id, post.conversation_id) == (mention, jane.id, mention)
