@@ -569,7 +569,9 @@ class BlueskyState:
         parts = ({"alg": "ES256K", **header}, claims)
         return ".".join([*(_b64(json.dumps(p).encode()) for p in parts), _b64(signature)])
 
-    def session_json(self, tokens: dict[str, Any]) -> dict[str, Any]:
+    def session_json(self, tokens: dict[str, Any], pds: str) -> dict[str, Any]:
+        """The session as the PDS answers it; ``didDoc`` names the PDS that serves the account
+        (``pds``, this fake's own origin), which official clients switch to after logging in."""
         return {
             **tokens,
             "did": self.did,
@@ -585,7 +587,7 @@ class BlueskyState:
                     {
                         "id": "#atproto_pds",
                         "type": "AtprotoPersonalDataServer",
-                        "serviceEndpoint": "https://pds.example",
+                        "serviceEndpoint": pds,
                     }
                 ],
             },
@@ -829,6 +831,10 @@ def _bearer(request: web.Request) -> str:
     return token
 
 
+def _origin(request: web.Request) -> str:
+    return str(request.url.origin())
+
+
 def _require_access(request: web.Request, state: BlueskyState) -> str:
     token = _bearer(request)
     if token in state.refresh_tokens:
@@ -861,7 +867,7 @@ async def _create_session(request: web.Request, state: BlueskyState) -> web.Resp
     if ident not in known or body["password"] != state.password:
         raise XrpcError(*state.bad_password_error)
     state.sessions_created += 1
-    return web.json_response(state.session_json(state._issue_session()))
+    return web.json_response(state.session_json(state._issue_session(), _origin(request)))
 
 
 async def _refresh_session(request: web.Request, state: BlueskyState) -> web.Response:
@@ -882,15 +888,15 @@ async def _refresh_session(request: web.Request, state: BlueskyState) -> web.Res
         access = state._jwt(state.access_scope, now + state.access_ttl)
         state.access_tokens[access] = now + state.access_ttl
         tokens = {"accessJwt": access, "refreshJwt": stored.next_token}
-        return web.json_response(state.session_json(tokens))
+        return web.json_response(state.session_json(tokens, _origin(request)))
     tokens = state._issue_session()
     stored.next_token, stored.rotated_at = tokens["refreshJwt"], now
-    return web.json_response(state.session_json(tokens))
+    return web.json_response(state.session_json(tokens, _origin(request)))
 
 
 async def _get_session(request: web.Request, state: BlueskyState) -> web.Response:
     _require_access(request, state)
-    session = state.session_json({})
+    session = state.session_json({}, _origin(request))
     return web.json_response({k: v for k, v in session.items() if k != "didDoc"})
 
 
