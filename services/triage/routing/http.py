@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.infra.http import ENGINE_KEY, ProblemError, model_response, path_id, read_model
+from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response, path_id, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access.accounts import NoSuchUser
 from services.triage.access.auth import authenticate, require_role
@@ -37,27 +37,27 @@ class PresenceIn(BaseModel):
     presence: Presence
 
 
-class PresenceOut(BaseModel):
+class PresenceOut(Out):
     user_id: uuid.UUID
     presence: Presence
 
 
-class MemberPresenceOut(BaseModel):
+class MemberPresenceOut(Out):
     user_id: uuid.UUID
     display_name: str
     role: str
     presence: Presence
-    last_active_at: AwareDatetime | None
+    last_active_at: datetime | None
     open_claims: int
     max_open_claims: int
     languages: list[str]
     channels: list[str]
-    last_assigned_at: AwareDatetime | None
+    last_assigned_at: datetime | None
 
 
-class TeamPresenceOut(BaseModel):
+class TeamPresenceOut(Out):
     members: list[MemberPresenceOut]
-    as_of: AwareDatetime
+    as_of: datetime
 
 
 class RoutingIn(BaseModel):
@@ -66,7 +66,7 @@ class RoutingIn(BaseModel):
     max_open_claims: MaxClaims | None = None
 
 
-class RoutingOut(BaseModel):
+class RoutingOut(Out):
     auto_assign: bool
     max_open_claims: int | None
     default_max_open_claims: int
@@ -79,8 +79,11 @@ class SkillsIn(BaseModel):
     channels: Annotated[list[Channel], Field(max_length=100)] = []
 
 
-class SkillsOut(SkillsIn):
+class SkillsOut(Out):
     user_id: uuid.UUID
+    max_open_claims: int | None
+    languages: list[str]
+    channels: list[str]
 
 
 class AssignIn(BaseModel):
@@ -89,11 +92,11 @@ class AssignIn(BaseModel):
     note: Annotated[str, Field(min_length=1, max_length=MAX_REPLY, pattern=NO_NUL)] | None = None
 
 
-class AssignOut(BaseModel):
+class AssignOut(Out):
     conversation_id: int
     assignee_id: uuid.UUID
     assignee_name: str
-    claim_expires_at: AwareDatetime
+    claim_expires_at: datetime
     how: Literal["lead", "handover"]
 
 

@@ -149,8 +149,8 @@ async def lock_workspace(conn: AsyncConnection, workspace_id: uuid.UUID) -> bool
     return bool(
         (
             await conn.execute(
-                text("SELECT pg_try_advisory_xact_lock(:cls, hashtext(CAST(:ws AS text)))"),
-                {"cls": ROUTING_LOCK, "ws": workspace_id},
+                text("SELECT pg_try_advisory_xact_lock(:cls, hashtext(:ws))"),
+                {"cls": ROUTING_LOCK, "ws": str(workspace_id)},
             )
         ).scalar_one()
     )
