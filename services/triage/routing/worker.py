@@ -12,17 +12,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.infra.worker import run_worker
+from services.triage.access.auth import utc_now
 from services.triage.routing import store
 from services.triage.routing.usecases import Assignment, RoutingConfig, assign_round
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
