@@ -55,12 +55,13 @@ def speaks(agent: Agent, conversation: Waiting) -> bool:
     return language_ok and (not agent.channels or conversation.channel in agent.channels)
 
 
+def has_room(agent: Agent) -> bool:
+    """Available and below their maximum of open claims."""
+    return agent.presence == "available" and agent.open_claims < agent.capacity
+
+
 def can_take(agent: Agent, conversation: Waiting) -> bool:
-    return (
-        agent.presence == "available"
-        and agent.open_claims < agent.capacity
-        and speaks(agent, conversation)
-    )
+    return has_room(agent) and speaks(agent, conversation)
 
 
 def _fairness(agent: Agent) -> tuple[bool, datetime, str]:

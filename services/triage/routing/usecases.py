@@ -20,6 +20,7 @@ from services.triage.domain.routing import (
     Waiting,
     assign_refusal,
     effective_presence,
+    has_room,
     how_assigned,
     plan,
 )
@@ -160,15 +161,15 @@ async def assign_round(
     agents with room, fairly. Another worker already assigning there: nothing (it does)."""
     if not await store.lock_workspace(conn, workspace_id):
         return []
-    waiting = await store.lock_waiting(conn, workspace_id, now, config.batch_size)
-    if not waiting:
-        return []
     own = await store.settings(conn, workspace_id)
     workspace_max = own.max_open_claims if own else None
     agents = [
         _agent(r, now, config, workspace_max)
         for r in await store.team(conn, workspace_id, now, routed_only=True)
     ]
+    if not any(has_room(a) for a in agents):
+        return []  # nobody could take one: lock no conversation for nothing
+    waiting = await store.lock_waiting(conn, workspace_id, now, config.batch_size)
     since = {r.id: r.waiting_since for r in waiting}
     candidates = [Waiting(r.id, r.channel, r.language) for r in waiting]
     made: list[Assignment] = []
