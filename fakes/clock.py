@@ -17,6 +17,12 @@ class ManualClock:
     def __init__(self, start: datetime | None = None) -> None:
         self.now = start or datetime(2024, 5, 13, 10, 0, tzinfo=UTC)
 
+    @classmethod
+    def from_now(cls) -> ManualClock:
+        """Starting at the real now (whole seconds), for tests where the services' own clocks
+        read real time too (tokens, leases, deadlines)."""
+        return cls(datetime.now(UTC).replace(microsecond=0))
+
     def __call__(self) -> datetime:
         return self.now
 

@@ -53,14 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure("inbox", settings.log_level)
     url = settings.direct_url()  # migrations and one-shot commands: never through a pooler
     if args.command == "migrate":
-        from services.infra.migrate import upgrade
+        from services.infra.migrate import migrate_command
 
-        if args.check:
-            from services.infra.migrate import is_current
-
-            return 0 if is_current(url, "inbox") else 3
-        upgrade(url, "inbox@head")
-        return 0
+        return migrate_command(url, "inbox", check=args.check)
     if args.command in ("create-token", "create-ingest-token"):
         name = args.name or args.scope
         print(asyncio.run(_create_token(url, args.workspace, name, args.scope, args.token)))

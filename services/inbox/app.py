@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -26,7 +26,7 @@ from services.inbox.webhooks.http import add_routes as add_webhook_routes
 from services.inbox.webhooks.hub import HUB_KEY, WebhookHub
 from services.infra import metrics
 from services.infra.auth_failures import add_failure_limits
-from services.infra.db import create_engine
+from services.infra.contexts import database_context, workers_context
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware, security_headers
 from services.infra.openapi import add_openapi_route
 
@@ -42,48 +42,18 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
     app[SETTINGS_KEY] = settings
     app[CREDENTIALS_KEY] = CredentialStore.from_settings(settings)
     registry = CollectorRegistry()
-    metrics.install(app, registry)
+    metrics.install(app, registry, revision=settings.revision)
     metrics.install_pool_gauges(app, registry, ENGINE_KEY)
     app[METRICS_KEY] = InboxMetrics.create(registry).initialise()
 
-    async def database(app: web.Application) -> AsyncIterator[None]:
-        engine = create_engine(
-            settings.database_url.get_secret_value(),
-            settings.db_pool_size,
-            pgbouncer=settings.database_pgbouncer,
-        )
-        app[ENGINE_KEY] = engine
-        app[HUB_KEY] = WebhookHub(engine, settings, app[METRICS_KEY])
+    async def webhook_hub(app: web.Application) -> AsyncIterator[None]:
+        app[HUB_KEY] = WebhookHub(app[ENGINE_KEY], settings, app[METRICS_KEY])
         yield
-        await engine.dispose()
 
-    async def workers(app: web.Application) -> AsyncIterator[None]:
-        """The poller, the gauges, the inbox's consumer (reply requests, erasures, retention
-        purges) and the reply delivery, stopped before the engine is disposed."""
-        stop = asyncio.Event()
-        session = aiohttp.ClientSession()
-        credentials = app[CREDENTIALS_KEY]
-        engine, counted = app[ENGINE_KEY], app[METRICS_KEY]
-        url = settings.direct_url()  # for LISTEN only: the engine does the rest
-        poller = Poller(engine, url, credentials, session, counted)
-        tasks = [
-            asyncio.create_task(poller.run(stop)),
-            asyncio.create_task(
-                refresh_forever(counted, engine, stop, settings.gauges_refresh_seconds)
-            ),
-            asyncio.create_task(inbox_consumer(engine, url, counted).run(stop)),
-            asyncio.create_task(Deliverer(engine, credentials, session, counted).run(stop)),
-        ]
-        yield
-        stop.set()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(task, timeout=10)
-        await session.close()
-
-    app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(database_context(settings))
+    app.cleanup_ctx.append(webhook_hub)
     if settings.run_workers:
-        app.cleanup_ctx.append(workers)
+        app.cleanup_ctx.append(workers_context(background_jobs, settings))
     add_failure_limits(app, settings.auth_max_failures, settings.proxies())
     add_probes(app, settings.readiness_cache_seconds)
     add_openapi_route(app, OPENAPI)
@@ -92,3 +62,22 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
         add_channel_routes(app)
         add_webhook_routes(app)
     return app
+
+
+def background_jobs(
+    app: web.Application,
+    settings: InboxSettings,
+    session: aiohttp.ClientSession,
+    stop: asyncio.Event,
+) -> list[Coroutine[Any, Any, None]]:
+    """The poller, the gauges, the inbox's consumer (reply requests, erasures, retention
+    purges) and the reply delivery, each until ``stop`` is set."""
+    credentials = app[CREDENTIALS_KEY]
+    engine, counted = app[ENGINE_KEY], app[METRICS_KEY]
+    url = settings.direct_url()  # for LISTEN only: the engine does the rest
+    return [
+        Poller(engine, url, credentials, session, counted).run(stop),
+        refresh_forever(counted, engine, stop, settings.gauges_refresh_seconds),
+        inbox_consumer(engine, url, counted).run(stop),
+        Deliverer(engine, credentials, session, counted).run(stop),
+    ]

@@ -34,6 +34,15 @@ def upgrade(database_url: str, target: str = "heads") -> None:
     command.upgrade(alembic_config(database_url), target)
 
 
+def migrate_command(database_url: str, branch: str, *, check: bool) -> int:
+    """A service's ``migrate`` command: upgrade ``branch`` to its head; with ``check``, apply
+    nothing and exit 0 when it is current, 3 when revisions are pending."""
+    if check:
+        return 0 if is_current(database_url, branch) else 3
+    upgrade(database_url, f"{branch}@head")
+    return 0
+
+
 def is_current(database_url: str, branch: str) -> bool:
     """Whether ``branch`` (inbox, triage, events) is at its newest revision in the database.
 

@@ -98,14 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure("triage", settings.log_level)
     url = settings.direct_url()  # migrations and one-shot commands: never through a pooler
     if args.command == "migrate":
-        from services.infra.migrate import upgrade
+        from services.infra.migrate import migrate_command
 
-        if args.check:
-            from services.infra.migrate import is_current
-
-            return 0 if is_current(url, "triage") else 3
-        upgrade(url, "triage@head")
-        return 0
+        return migrate_command(url, "triage", check=args.check)
     if args.command == "export-corrections":
         count = asyncio.run(_export_corrections(url, args.out, args.workspace))
         print(orjson.dumps({"corrections": count, "out": str(args.out)}).decode())

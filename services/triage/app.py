@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra import metrics
 from services.infra.auth_failures import add_failure_limits
-from services.infra.db import create_engine
+from services.infra.contexts import database_context, workers_context
 from services.infra.events import Consumer, Event
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware, security_headers
 from services.infra.openapi import add_openapi_route
@@ -101,6 +101,20 @@ def desk_news_context(settings: TriageSettings) -> Any:
     return desk_news
 
 
+def brand_labels_context(settings: TriageSettings) -> Any:
+    async def brand_labels(app: web.Application) -> AsyncIterator[None]:
+        """Every process that counts SLA figures (API or worker) knows the brand labels."""
+        stop = asyncio.Event()
+        refresh = app[METRICS_KEY].refresh_brands_forever
+        task = asyncio.create_task(refresh(app[ENGINE_KEY], stop, settings.gauges_refresh_seconds))
+        yield
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, timeout=10)
+
+    return brand_labels
+
+
 def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application:
     """The triage HTTP app; with ``run_consumer`` it also triages incoming events.
 
@@ -108,13 +122,14 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     """
     app = web.Application(middlewares=[security_headers, errors_middleware])
     registry = CollectorRegistry()
-    metrics.install(app, registry)
+    metrics.install(app, registry, revision=settings.revision)
     metrics.install_pool_gauges(app, registry, ENGINE_KEY)
-    app[METRICS_KEY] = TriageMetrics.create(registry).initialise()
+    app[METRICS_KEY] = TriageMetrics.create(registry, settings.metrics_brands).initialise()
     app[ROUTING_METRICS_KEY] = RoutingMetrics.create(registry)
     app.cleanup_ctx.append(database_context(settings))
+    app.cleanup_ctx.append(brand_labels_context(settings))
     if settings.run_consumer:
-        app.cleanup_ctx.append(workers_context(settings))
+        app.cleanup_ctx.append(workers_context(background_jobs, settings))
     _configure(app, settings)
     add_failure_limits(app, settings.auth_max_failures, settings.proxies())
     add_probes(app, settings.readiness_cache_seconds)
@@ -124,43 +139,14 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     return app
 
 
-def database_context(settings: TriageSettings) -> Any:
-    async def database(app: web.Application) -> AsyncIterator[None]:
-        engine = create_engine(
-            settings.database_url.get_secret_value(),
-            settings.db_pool_size,
-            pgbouncer=settings.database_pgbouncer,
-        )
-        app[ENGINE_KEY] = engine
-        yield
-        await engine.dispose()
-
-    return database
-
-
-def workers_context(settings: TriageSettings) -> Any:
-    async def workers(app: web.Application) -> AsyncIterator[None]:
-        """Event consumers, the SLA scheduler and the gauges, stopped before the engine."""
-        stop = asyncio.Event()
-        session = aiohttp.ClientSession()
-        tasks = [asyncio.create_task(job) for job in background_jobs(app, settings, session, stop)]
-        yield
-        stop.set()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(task, timeout=10)
-        await session.close()
-
-    return workers
-
-
 def background_jobs(
     app: web.Application,
     settings: TriageSettings,
     session: aiohttp.ClientSession,
     stop: asyncio.Event,
 ) -> list[Coroutine[Any, Any, None]]:
-    """Every loop a worker process runs, each until ``stop`` is set."""
+    """Every loop a worker process runs (event consumers, routing, the SLA scheduler,
+    retention, the incident detector, the gauges), each until ``stop`` is set."""
     engine, counters = app[ENGINE_KEY], app[METRICS_KEY]
     scheduler = SlaScheduler(engine, settings.direct_url(), on_transition=counters.count_transition)
     hooks = Consumer(

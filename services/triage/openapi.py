@@ -105,15 +105,32 @@ QUEUE_QUERY: dict[str, dict[str, Any]] = {
 }
 
 
+def _api(
+    method: str,
+    path: str,
+    summary: str,
+    tag: str,
+    *,
+    answers: dict[int, str],
+    refusals: dict[int, str] = AUTH,
+    **fields: Any,
+) -> Operation:
+    """A signed-in operation: its ``answers`` and the ``refusals`` every such one may give
+    (401 and 403; its own answers win); an ``{id}`` in its path is a row id unless
+    ``path_params`` says other."""
+    if "{id}" in path:
+        fields.setdefault("path_params", BY_ROW_ID)
+    return Operation(method, path, summary, tag, answers=refusals | answers, **fields)
+
+
 def _status(action: str) -> Operation:
-    return Operation(
+    return _api(
         "POST",
         f"/v1/conversations/{{id}}/{action}",
         f"{action.title()} the conversation (the SLA clocks follow)",
         "conversations",
         returns=StatusOut,
-        path_params=BY_ROW_ID,
-        answers={200: "New status", **AUTH, **P404, 409: "Not possible from the current status"},
+        answers={200: "New status", **P404, 409: "Not possible from the current status"},
     )
 
 
@@ -163,58 +180,58 @@ OPERATIONS = [
             503: "None of the server's two-factor keys opens the user's secret",
         },
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/me/two-factor",
         "My two-factor state (on, pending, required, recovery codes left)",
         "security",
         returns=TwoFactorStatusOut,
-        answers={200: "State", **AUTH},
+        answers={200: "State"},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/me/two-factor/enrol",
         "Start enrolment: a new key, its otpauth:// URI and QR code",
         "security",
         returns=EnrolmentOut,
-        answers={201: "Key to add to an authenticator app", **AUTH, 409: "Already on", **NO_KEY},
+        answers={201: "Key to add to an authenticator app", 409: "Already on", **NO_KEY},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/me/two-factor/qr.svg",
         "The pending enrolment's QR code",
         "security",
-        answers={200: "SVG image", **AUTH, 404: "No enrolment pending", **NO_KEY_OPENS},
+        answers={200: "SVG image", 404: "No enrolment pending", **NO_KEY_OPENS},
         answers_as=(Media("image/svg+xml", "A QR code of the otpauth:// URI"),),
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/me/two-factor/confirm",
         "Confirm enrolment with a first code (ten recovery codes, shown once)",
         "security",
         returns=TwoFactorOnOut,
         body=CodeIn,
-        answers={200: "On", **AUTH, 409: "Nothing to confirm", **CODE, **NO_KEY_OPENS},
+        answers={200: "On", 409: "Nothing to confirm", **CODE, **NO_KEY_OPENS},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/me/two-factor/disable",
         "Turn two-factor off with a fresh code or a recovery code",
         "security",
         returns=TwoFactorOffOut,
         body=CodeIn,
-        answers={200: "Off; other sessions ended", **AUTH, **CODE, **NO_KEY_OPENS},
+        answers={200: "Off; other sessions ended", **CODE, **NO_KEY_OPENS},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/me/two-factor/recovery-codes",
         "Replace my recovery codes (proven by a fresh TOTP code)",
         "security",
         returns=RecoveryCodesOut,
         body=CodeIn,
-        answers={200: "Ten new codes, shown once", **AUTH, **CODE, **NO_KEY_OPENS},
+        answers={200: "Ten new codes, shown once", **CODE, **NO_KEY_OPENS},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/me/password",
         "Change my password (proven by the current one); other sessions end",
@@ -223,167 +240,164 @@ OPERATIONS = [
         body=PasswordIn,
         answers={
             200: "Changed",
-            **AUTH,
             422: "Wrong current password or invalid new one",
             429: "Too many wrong passwords from this address: wait Retry-After seconds",
         },
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/sessions",
         "My live sessions and API tokens",
         "security",
         returns=AccessOut,
-        answers={200: "Sessions and tokens", **AUTH},
+        answers={200: "Sessions and tokens"},
     ),
-    Operation(
+    _api(
         "DELETE",
         "/v1/sessions/{id}",
         "End a session (mine; an admin: anyone's in the workspace)",
         "security",
         returns=RevokedOut,
         path_params=BY_UUID,
-        answers={200: "Ended", **AUTH, 404: "No such session"},
+        answers={200: "Ended", 404: "No such session"},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/users",
         "The workspace's users and their two-factor state (admins)",
         "security",
         returns=UsersOut,
-        answers={200: "Users", **AUTH},
+        answers={200: "Users"},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/users/{id}/sessions",
         "A user's live sessions and API tokens (admins)",
         "security",
         returns=AccessOut,
         path_params=BY_UUID,
-        answers={200: "Sessions and tokens", **AUTH, 404: "No such user in your workspace"},
+        answers={200: "Sessions and tokens", 404: "No such user in your workspace"},
     ),
-    Operation(
+    _api(
         "DELETE",
         "/v1/users/{id}/sessions",
         "Sign a user out everywhere: sessions and API tokens (admins)",
         "security",
         returns=AccessRevokedOut,
         path_params=BY_UUID,
-        answers={200: "Revoked", **AUTH, 404: "No such user in your workspace"},
+        answers={200: "Revoked", 404: "No such user in your workspace"},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/users/{id}/two-factor/reset",
         "Turn a user's two-factor off and end their sessions (admins)",
         "security",
         returns=TwoFactorResetOut,
         path_params=BY_UUID,
-        answers={200: "Reset", **AUTH, 404: "No such user in your workspace"},
+        answers={200: "Reset", 404: "No such user in your workspace"},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/workspace/two-factor",
         "Who must use two-factor in this workspace",
         "security",
         returns=TwoFactorPolicyOut,
-        answers={200: "The policy", **AUTH},
+        answers={200: "The policy"},
     ),
-    Operation(
+    _api(
         "PUT",
         "/v1/workspace/two-factor",
         "Require two-factor of nobody, leads and admins, or everyone (admins)",
         "security",
         returns=TwoFactorPolicyOut,
         body=TwoFactorPolicyIn,
-        answers={200: "Saved", **AUTH, 422: "Unknown policy", **NO_KEY},
+        answers={200: "Saved", 422: "Unknown policy", **NO_KEY},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/auth/logout",
         "Sign out",
         "accounts",
         returns=SignedOutOut,
-        answers={200: "Signed out", **AUTH},
+        answers={200: "Signed out"},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/me",
         "Who I am (and a fresh CSRF token for a session)",
         "accounts",
         returns=MeOut,
-        answers={200: "The caller", **AUTH},
+        answers={200: "The caller"},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/tokens",
         "My API tokens",
         "accounts",
         returns=TokensOut,
-        answers={200: "Tokens", **AUTH},
+        answers={200: "Tokens"},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/tokens",
         "Create an API token (its value is shown once)",
         "accounts",
         returns=NewTokenOut,
         body=TokenIn,
-        answers={201: "Created", **AUTH, 422: "Invalid body"},
+        answers={201: "Created", 422: "Invalid body"},
     ),
-    Operation(
+    _api(
         "DELETE",
         "/v1/tokens/{id}",
         "Revoke an API token",
         "accounts",
         returns=RevokedOut,
         path_params=BY_UUID,
-        answers={200: "Revoked", **AUTH, 404: "No such token"},
+        answers={200: "Revoked", 404: "No such token"},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/queue",
         "Conversations waiting for an answer, most urgent first",
         "queue",
         returns=QueueOut,
         query=QUEUE_QUERY,
-        answers={200: "The queue", **AUTH, 422: "Invalid filter"},
+        answers={200: "The queue", 422: "Invalid filter"},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/vocabulary",
         "The platforms and intents the queue filters by and agents correct to",
         "queue",
         returns=VocabularyOut,
-        answers={200: "The values", **AUTH},
+        answers={200: "The values"},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/queue/claim-next",
         "Claim the most urgent unclaimed conversation",
         "queue",
         returns=ClaimOut,
-        answers={200: "Claimed", **AUTH, 404: "Nothing is waiting", 503: "Try again"},
+        answers={200: "Claimed", 404: "Nothing is waiting", 503: "Try again"},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/conversations/{id}",
         "A conversation: thread, triage, replies, notes",
         "conversations",
         returns=ConversationOut,
-        path_params=BY_ROW_ID,
-        answers={200: "The conversation", **AUTH, **P404},
+        answers={200: "The conversation", **P404},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/conversations/{id}/claim",
         "Claim (or renew the claim on) it",
         "conversations",
         returns=ClaimOut,
-        path_params=BY_ROW_ID,
-        answers={200: "Claimed", **AUTH, **P404, 409: "Another agent holds it"},
+        answers={200: "Claimed", **P404, 409: "Another agent holds it"},
     ),
     # Right after the claim: an agent hands over what they hold.
-    Operation(
+    _api(
         "POST",
         "/v1/conversations/{id}/assign",
         "Give it to a teammate: leads any conversation, agents one they hold (a handover, "
@@ -391,73 +405,66 @@ OPERATIONS = [
         "routing",
         body=AssignIn,
         returns=AssignOut,
-        path_params=BY_ROW_ID,
         answers={
             200: "Assigned",
-            **AUTH,
             404: "No such conversation or user in your workspace",
             409: "The conversation is resolved",
             413: "Too large",
             422: "Invalid body, or a deactivated user",
         },
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/conversations/{id}/release",
         "Release my claim",
         "conversations",
         returns=ClaimOut,
-        path_params=BY_ROW_ID,
-        answers={200: "Released", **AUTH, **P404, 409: "Not held by you"},
+        answers={200: "Released", **P404, 409: "Not held by you"},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/conversations/{id}/replies",
         "Reply (delivered by the inbox)",
         "conversations",
         returns=PostedReplyOut,
-        path_params=BY_ROW_ID,
         body=ReplyIn,
         answers={
             200: "Already sent with this client_key",
             202: "Queued for delivery",
-            **AUTH,
             **P404,
             409: "Not claimed, or resolved",
             422: "Empty, too long or invalid",
         },
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/conversations/{id}/notes",
         "Add an internal note",
         "conversations",
         returns=NoteOut,
-        path_params=BY_ROW_ID,
         body=NoteIn,
-        answers={201: "Noted", **AUTH, **P404, 422: "Invalid body"},
+        answers={201: "Noted", **P404, 422: "Invalid body"},
     ),
     _status("resolve"),
     _status("reopen"),
     _status("wait"),
-    Operation(
+    _api(
         "GET",
         "/v1/conversations/{id}/sla",
         "The conversation's SLA clocks and history",
         "sla",
         returns=ConversationClocksOut,
-        path_params=BY_ROW_ID,
-        answers={200: "Clocks", **AUTH, **P404},
+        answers={200: "Clocks", **P404},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/sla/policies",
         "The workspace's SLA policy",
         "sla",
         returns=PolicyOut,
-        answers={200: "The policy", **AUTH},
+        answers={200: "The policy"},
     ),
-    Operation(
+    _api(
         "PUT",
         "/v1/sla/policies",
         "Replace the SLA policy (leads and admins)",
@@ -466,76 +473,73 @@ OPERATIONS = [
         body=PolicyIn,
         answers={
             200: "Saved",
-            **AUTH,
             400: "Malformed JSON",
             413: "Too large",
             422: "Impossible policy",
         },
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/webhooks",
         "The breach webhook's URL (admins)",
         "sla",
         returns=WebhookOut,
-        answers={200: "The webhook", **AUTH, 404: "No webhook is set"},
+        answers={200: "The webhook", 404: "No webhook is set"},
     ),
-    Operation(
+    _api(
         "PUT",
         "/v1/webhooks",
         "Set the breach webhook (admins; the secret is shown once)",
         "sla",
         returns=NewWebhookOut,
         body=WebhookIn,
-        answers={200: "Saved", **AUTH, 422: "Invalid URL or body"},
+        answers={200: "Saved", 422: "Invalid URL or body"},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/messages/{id}/correction",
         "Correct a triage decision (stored as feedback for training)",
         "conversations",
         returns=CorrectionOut,
-        path_params=BY_ROW_ID,
         body=CorrectionIn,
         answers={
             201: "Recorded",
-            **AUTH,
             404: "No such message in your workspace",
             422: "Unknown field or impossible value",
         },
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/saved-replies",
         "Saved replies (starting points)",
         "replies",
         returns=SavedRepliesOut,
-        answers={200: "Saved replies", **AUTH},
+        answers={200: "Saved replies"},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/saved-replies",
         "Add a saved reply (leads and admins)",
         "replies",
         returns=SavedReplyOut,
         body=SavedReplyIn,
-        answers={201: "Added", **AUTH, 422: "Invalid body"},
+        answers={201: "Added", 422: "Invalid body"},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/stats",
         "First response, attainment, backlog, answers (leads)",
         "stats",
         returns=StatsOut,
         query={"days": {"type": "integer", "minimum": 1, "maximum": 90}},
-        answers={200: "Figures", **AUTH, 422: "Invalid period"},
+        answers={200: "Figures", 422: "Invalid period"},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/stream",
         "Live changes as Server-Sent Events (Last-Event-ID resumes)",
         "queue",
-        answers={200: "An event stream", **AUTH, 422: "Invalid Last-Event-ID"},
+        answers={200: "An event stream", 422: "Invalid Last-Event-ID"},
         answers_as=(
             Media(
                 "text/event-stream",
@@ -544,7 +548,7 @@ OPERATIONS = [
             ),
         ),
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/privacy/erasures",
         "Erase a person from both services (admins); progress per service",
@@ -554,60 +558,59 @@ OPERATIONS = [
         answers={
             200: "The same identities are already being erased: that request",
             202: "Accepted: triage erased its copy, the inbox follows",
-            **AUTH,
             413: "Too large",
             422: "Invalid identities",
         },
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/privacy/erasures",
         "Erasure requests, newest first (admins)",
         "privacy",
         returns=ErasuresOut,
-        answers={200: "Requests", **AUTH},
+        answers={200: "Requests"},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/privacy/erasures/{id}",
         "An erasure request: pending or done, per service (admins)",
         "privacy",
         returns=ErasureOut,
         path_params=BY_UUID,
-        answers={200: "The request", **AUTH, 404: "No such request in your workspace"},
+        answers={200: "The request", 404: "No such request in your workspace"},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/privacy/exports",
         "Export a person's data as JSON (admins)",
         "privacy",
         returns=ExportOut,
         body=PersonIn,
-        answers={200: "Their data", **AUTH, 413: "Too large", 422: "Invalid identities"},
+        answers={200: "Their data", 413: "Too large", 422: "Invalid identities"},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/privacy/retention",
         "How long idle conversations are kept (admins)",
         "privacy",
         returns=RetentionOut,
-        answers={200: "The retention setting", **AUTH},
+        answers={200: "The retention setting"},
     ),
-    Operation(
+    _api(
         "PUT",
         "/v1/privacy/retention",
         "Set how long idle conversations are kept; null keeps them (admins)",
         "privacy",
         returns=RetentionOut,
         body=RetentionIn,
-        answers={200: "Saved", **AUTH, 413: "Too large", 422: "Invalid body"},
+        answers={200: "Saved", 413: "Too large", 422: "Invalid body"},
     ),
 ]
 
 INCIDENT_404 = {404: "No such incident in your workspace"}
 LEADS = {401: AUTH[401], 403: "Not a lead or admin, or no CSRF token"}
 INCIDENT_OPERATIONS = [
-    Operation(
+    _api(
         "GET",
         "/v1/incidents",
         "Incidents (bursts of similar problems), open first",
@@ -618,76 +621,73 @@ INCIDENT_OPERATIONS = [
             "kind": {"enum": list(INCIDENT_KINDS)},
             "limit": {"type": "integer", "minimum": 1, "maximum": INCIDENTS_LIMIT},
         },
-        answers={200: "Incidents", **AUTH, 422: "Invalid filter"},
+        answers={200: "Incidents", 422: "Invalid filter"},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/incidents/{id}",
         "An incident: label, figures, samples, its conversations, status note, history",
         "incidents",
         returns=IncidentOut,
-        path_params=BY_ROW_ID,
-        answers={200: "The incident", **AUTH, **INCIDENT_404},
+        answers={200: "The incident", **INCIDENT_404},
     ),
-    Operation(
+    _api(
         "PUT",
         "/v1/incidents/{id}/note",
         "Write the status note agents start their replies from (leads and admins)",
         "incidents",
         returns=IncidentOut,
-        path_params=BY_ROW_ID,
         body=IncidentNoteIn,
-        answers={200: "The incident", **LEADS, **INCIDENT_404, 422: "Invalid body"},
+        refusals=LEADS,
+        answers={200: "The incident", **INCIDENT_404, 422: "Invalid body"},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/incidents/{id}/merge",
         "Merge the incident named in the body into this one (leads and admins)",
         "incidents",
         returns=IncidentOut,
-        path_params=BY_ROW_ID,
         body=MergeIn,
+        refusals=LEADS,
         answers={
             200: "The merged incident",
-            **LEADS,
             **INCIDENT_404,
             409: "Closed, already merged or of another kind",
             422: "Itself, or no such incident",
         },
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/incidents/{id}/split",
         "Move the chosen conversations to a new incident (leads and admins)",
         "incidents",
         returns=IncidentOut,
-        path_params=BY_ROW_ID,
         body=SplitIn,
+        refusals=LEADS,
         answers={
             201: "The new incident",
-            **LEADS,
             **INCIDENT_404,
             409: "Closed, or every conversation chosen",
             422: "None chosen, or not in the incident",
         },
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/incidents/{id}/close",
         "Close by hand; its conversations stay open (leads and admins)",
         "incidents",
         returns=IncidentOut,
-        path_params=BY_ROW_ID,
-        answers={200: "The incident", **LEADS, **INCIDENT_404, 409: "Already closed"},
+        refusals=LEADS,
+        answers={200: "The incident", **INCIDENT_404, 409: "Already closed"},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/incidents/{id}/reopen",
         "Reopen a closed incident (leads and admins)",
         "incidents",
         returns=IncidentOut,
-        path_params=BY_ROW_ID,
-        answers={200: "The incident", **LEADS, **INCIDENT_404, 409: "Open, or merged away"},
+        refusals=LEADS,
+        answers={200: "The incident", **INCIDENT_404, 409: "Open, or merged away"},
     ),
 ]
 OPERATIONS += INCIDENT_OPERATIONS
@@ -730,15 +730,15 @@ TEAM_OPERATIONS = [
             503: "Two-factor is on but the server has no key to check codes",
         },
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/invitations",
         "Invitations waiting to be accepted (admins)",
         "team",
         returns=InvitationsOut,
-        answers={200: "Invitations", **AUTH},
+        answers={200: "Invitations"},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/invitations",
         "Invite someone by e-mail with a role: a one-time link, mailed when SMTP is "
@@ -746,18 +746,18 @@ TEAM_OPERATIONS = [
         "team",
         body=InvitationIn,
         returns=LinkIssuedOut,
-        answers={201: ISSUED, **AUTH, 409: "Already a member", 422: "Invalid body"},
+        answers={201: ISSUED, 409: "Already a member", 422: "Invalid body"},
     ),
-    Operation(
+    _api(
         "DELETE",
         "/v1/invitations/{id}",
         "Revoke an invitation (admins)",
         "team",
         returns=InvitationRevokedOut,
         path_params=BY_UUID,
-        answers={200: "Revoked", **AUTH, 404: "No such invitation waiting in your workspace"},
+        answers={200: "Revoked", 404: "No such invitation waiting in your workspace"},
     ),
-    Operation(
+    _api(
         "PUT",
         "/v1/users/{id}/role",
         "Change a user's role, at once (admins)",
@@ -767,13 +767,12 @@ TEAM_OPERATIONS = [
         path_params=BY_UUID,
         answers={
             200: "Changed",
-            **AUTH,
             **USER_404,
             409: "It would leave no active admin",
             422: "Unknown role",
         },
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/users/{id}/deactivate",
         "Deactivate a user: password, sessions, API tokens and links end now (admins)",
@@ -782,21 +781,20 @@ TEAM_OPERATIONS = [
         path_params=BY_UUID,
         answers={
             200: "Deactivated",
-            **AUTH,
             **USER_404,
             409: "Oneself, or it would leave no active admin",
         },
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/users/{id}/reactivate",
         "Reactivate a user, with a one-time link to set a new password (admins)",
         "team",
         returns=ReactivatedOut,
         path_params=BY_UUID,
-        answers={200: ISSUED, **AUTH, **USER_404, 409: "Active already"},
+        answers={200: ISSUED, **USER_404, 409: "Active already"},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/users/{id}/password-link",
         "A one-time link for a user to set a new password; with force, the current one and "
@@ -805,9 +803,9 @@ TEAM_OPERATIONS = [
         body=PasswordLinkIn,
         returns=PasswordLinkOut,
         path_params=BY_UUID,
-        answers={200: ISSUED, **AUTH, **USER_404, 409: "Deactivated", 422: "Invalid body"},
+        answers={200: ISSUED, **USER_404, 409: "Deactivated", 422: "Invalid body"},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/workspaces",
         "Create a workspace and its first admin, who gets a one-time link to set a "
@@ -815,47 +813,50 @@ TEAM_OPERATIONS = [
         "team",
         body=WorkspaceIn,
         returns=WorkspaceCreatedOut,
-        answers={201: ISSUED, **AUTH, 422: "Invalid body"},
+        answers={201: ISSUED, 422: "Invalid body"},
     ),
 ]
 OPERATIONS += TEAM_OPERATIONS
 
 ROUTING_OPERATIONS = [
-    Operation(
+    _api(
         "PUT",
         "/v1/me/presence",
         "Set my presence: available, away or offline (idle past the setting: offline)",
         "routing",
         body=PresenceIn,
         returns=PresenceOut,
-        answers={200: "Set", **AUTH, 413: "Too large", 422: "Invalid body"},
+        answers={200: "Set", 413: "Too large", 422: "Invalid body"},
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/team/presence",
         "Who is on, their open claims, maximum and skills (leads and admins)",
         "routing",
         returns=TeamPresenceOut,
-        answers={200: "The team", **LEADS},
+        answers={200: "The team"},
+        refusals=LEADS,
     ),
-    Operation(
+    _api(
         "GET",
         "/v1/routing",
         "Whether conversations are assigned automatically, and the maximum of open claims",
         "routing",
         returns=RoutingOut,
-        answers={200: "The routing settings", **LEADS},
+        answers={200: "The routing settings"},
+        refusals=LEADS,
     ),
-    Operation(
+    _api(
         "PUT",
         "/v1/routing",
         "Turn automatic assignment on or off; the workspace's maximum of open claims",
         "routing",
         body=RoutingIn,
         returns=RoutingOut,
-        answers={200: "Saved", **LEADS, 413: "Too large", 422: "Invalid body"},
+        answers={200: "Saved", 413: "Too large", 422: "Invalid body"},
+        refusals=LEADS,
     ),
-    Operation(
+    _api(
         "PUT",
         "/v1/users/{id}/routing",
         "A teammate's skills (languages, channels: empty means all) and maximum of open "
@@ -864,7 +865,8 @@ ROUTING_OPERATIONS = [
         body=SkillsIn,
         returns=SkillsOut,
         path_params=BY_UUID,
-        answers={200: "Saved", **LEADS, **USER_404, 413: "Too large", 422: "Invalid body"},
+        answers={200: "Saved", **USER_404, 413: "Too large", 422: "Invalid body"},
+        refusals=LEADS,
     ),
 ]
 OPERATIONS += ROUTING_OPERATIONS

@@ -24,6 +24,14 @@ class TriageSettings(ServiceSettings):
     gauges_refresh_seconds: float = Field(
         default=15.0, gt=0, description="How often gauges read from the database refresh."
     )
+    metrics_brands: int = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="Workspaces (the oldest first) whose name, as a slug, is the SLA metrics'"
+        ' brand label; the others count under "other". Bounds the series: each brand adds'
+        " 264 per process.",
+    )
     run_consumer: bool = Field(
         default=True,
         description="Also run the event consumer and SLA scheduler in the API process.",

@@ -16,7 +16,15 @@ from sqlalchemy import text
 
 from fakes.mastodon import MastodonState, status_html
 from services.infra.db import create_engine
-from tests.support.world import Workspace, ago, bearer, credentials_json, make_user, message
+from tests.support.world import (
+    Workspace,
+    ago,
+    bearer,
+    connect_channel,
+    credentials_json,
+    make_user,
+    message,
+)
 from tools.embedded_pg import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -98,17 +106,15 @@ class World:
         return [int(i["conversation_id"]) for i in (await answer.json())["items"]]
 
     async def connect_mastodon(self) -> None:
-        answer = await self.inbox.put(
-            "/v1/channels/mastodon/masto",
-            headers=bearer(self.workspace.channels_token),
-            json={
-                "account_id": self.fake.brand_id,
-                "base_url": self.fake_url,
-                "credentials_ref": "masto",
-                "poll_seconds": 5,
-            },
+        await connect_channel(
+            self.inbox,
+            self.workspace.channels_token,
+            "mastodon",
+            "masto",
+            account_id=self.fake.brand_id,
+            base_url=self.fake_url,
+            poll_seconds=5,
         )
-        assert answer.status == 200, await answer.text()
 
     def mention(self, who: str, words: str, minutes_ago: float = 1) -> Any:
         return self.fake.add_mention(

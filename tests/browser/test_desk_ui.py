@@ -10,11 +10,10 @@ are saved under test-artifacts/browser/ at 1280 px and at phone width (390 px).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from fakes.mastodon import MastodonState
 from fakes.mastodon import create_app as create_fake_mastodon
@@ -23,13 +22,11 @@ from services.infra.platforms import PLATFORMS
 from services.triage.app import create_app as create_triage
 from services.triage.domain.model import INTENTS
 from tests.browser.harness import (
-    CHROMIUM_ARGS,
     PASSWORD,
     PHONE,
     WIDE,
     World,
     audit,
-    chromium_path,
     customer,
     mastodon_credentials,
     shot,
@@ -64,17 +61,6 @@ async def world(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> 
         workspace=workspace,
         database_url=database_url,
     )
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium_path()  # fails, with how to install it, when Chromium is missing
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 class Tab:

@@ -9,14 +9,12 @@ Nothing is set up behind the launcher's back: every way in is read from what it 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.harness import CHROMIUM_ARGS, WIDE, audit, chromium_path, shot
+from tests.browser.harness import WIDE, audit, shot
 from tests.support.launcher import Launcher, launched, launcher_environment
 
 expect.set_options(timeout=20_000)
@@ -45,19 +43,6 @@ async def ways_in(launcher: Launcher) -> WaysIn:
     password = PASSWORD.search(said)
     assert password is not None
     return WaysIn(links, password[1], links[0][2].split("/#")[0])
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium_path()
-    async with async_playwright() as playwright:
-        launched_browser = await playwright.chromium.launch(
-            executable_path=executable, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched_browser
-        finally:
-            await launched_browser.close()
 
 
 async def window(browser: Browser) -> tuple[BrowserContext, Page, list[str]]:

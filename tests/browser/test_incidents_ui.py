@@ -11,7 +11,7 @@ from __future__ import annotations
 from playwright.async_api import Browser, expect
 
 from tests.browser.harness import PHONE, WIDE, World, audit, customer, shot
-from tests.browser.test_desk_ui import browser, open_tab, press, rows, sign_in, world  # noqa: F401
+from tests.browser.test_desk_ui import open_tab, press, rows, sign_in, world  # noqa: F401
 from tests.support.incidents import make_incident
 
 DOWN = "My fibre box shows a red light since 9am, no internet at all"
@@ -22,7 +22,7 @@ NOTE = "A fibre cable was cut near Lyon; technicians expect service back by 18:0
 
 async def test_a_lead_writes_the_status_note_and_an_agent_answers_each_person_from_it(
     world: World,  # noqa: F811
-    browser: Browser,  # noqa: F811
+    browser: Browser,
 ) -> None:
     await world.agent("ana@acme.test")
     await world.agent("lea@acme.test", role="lead")

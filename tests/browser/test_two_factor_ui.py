@@ -7,15 +7,14 @@ theirs."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from services.triage.app import create_app as create_triage
-from tests.browser.harness import CHROMIUM_ARGS, PASSWORD, WIDE, audit, chromium_path, shot
+from tests.browser.harness import PASSWORD, WIDE, audit, shot
 from tests.support.authenticator import Authenticator
 from tests.support.world import bearer, make_user, make_workspace, triage_settings
 
@@ -44,17 +43,6 @@ async def desk(database_url: str, aiohttp_client: Any) -> Desk:
     triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
     workspace = await make_workspace(database_url)
     return Desk(str(triage.make_url("/")), triage, workspace.id, database_url)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    executable = chromium_path()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def new_page(browser: Browser) -> Page:

@@ -30,7 +30,12 @@ from services.infra.db import asyncpg_dsn, create_engine
 from services.infra.events import publish
 from tests.chaos.conftest import Start
 from tests.chaos.harness import record, wait_until
-from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
+from tests.support.world import (
+    connect_channel,
+    credentials_json,
+    inbox_settings,
+    make_workspace,
+)
 
 
 @dataclass
@@ -120,17 +125,15 @@ async def test_a_delivery_killed_mid_send_posts_the_reply_exactly_once(
     credentials = credentials_json(ws.id, {"care": platform.credentials})
     settings = inbox_settings(database_url, run_workers=False, channel_credentials=credentials)
     api = await aiohttp_client(create_inbox(settings))
-    answer = await api.put(
-        f"/v1/channels/{platform.name}/care",
-        headers=bearer(ws.channels_token),
-        json={
-            "account_id": platform.account_id,
-            "base_url": str(fake.make_url("/")),
-            "credentials_ref": "care",
-            "poll_seconds": 60,
-        },
+    await connect_channel(
+        api,
+        ws.channels_token,
+        platform.name,
+        "care",
+        account_id=platform.account_id,
+        base_url=str(fake.make_url("/")),
+        poll_seconds=60,
     )
-    assert answer.status == 200, await answer.text()
     mention = platform.mention()
     worker = processes(
         "inbox",

@@ -16,15 +16,12 @@ from sqlalchemy import text
 from fakes.bluesky import CHAT_PROXY, BlueskyState, PostRef
 from fakes.bluesky import create_app as create_fake
 from fakes.clock import ManualClock
-from services.inbox.app import create_app as create_inbox
 from services.inbox.connectors import bluesky as connector_module
 from services.inbox.connectors.base import RateLimited
 from services.inbox.connectors.bluesky import BlueskyConnector
 from services.inbox.delivery.deliverer import Deliverer
 from services.inbox.domain.bluesky import record_key
-from services.infra.db import create_engine
-from tests.connectors.world import ConnectorWorld
-from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
+from tests.connectors.world import ConnectorWorld, connected_workspace, engine_and_session
 
 JANE = "did:plc:jane000000000000000000000"
 BOB = "did:plc:bob0000000000000000000000"
@@ -131,35 +128,25 @@ async def world(
     aiohttp_server: Any, aiohttp_client: Any, database_url: str
 ) -> AsyncIterator[World]:
     connector_module.forget_sessions()
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    clock = ManualClock.from_now()
     state = BlueskyState(clock=clock)
     lost: list[tuple[str, str]] = []
     app = create_fake(state)
     app.middlewares.append(losing_answers(lost))
     fake = await aiohttp_server(app)
-    ws = await make_workspace(database_url)
-    credentials = credentials_json(
-        ws.id, {"bsky": {"identifier": state.handle, "password": state.password}}
+    ws = await connected_workspace(
+        aiohttp_client,
+        database_url,
+        fake,
+        "bluesky",
+        "bsky",
+        account_id=state.did,
+        credentials={"bsky": {"identifier": state.handle, "password": state.password}},
     )
-    settings = inbox_settings(database_url, run_workers=False, channel_credentials=credentials)
-    inbox = await aiohttp_client(create_inbox(settings))
-    response = await inbox.put(
-        "/v1/channels/bluesky/bsky",
-        headers=bearer(ws.channels_token),
-        json={
-            "account_id": state.did,
-            "base_url": str(fake.make_url("/")),
-            "credentials_ref": "bsky",
-            "poll_seconds": 60,
-        },
-    )
-    assert response.status == 200, await response.text()
-    engine = create_engine(database_url, 4)
-    async with aiohttp.ClientSession() as session:
+    async with engine_and_session(database_url) as (engine, session):
         world = World(database_url, fake, state, clock, ws, engine, session)
         world.lost = lost
         yield world
-    await engine.dispose()
     connector_module.forget_sessions()
 
 
@@ -298,9 +285,7 @@ async def test_a_bad_password_marks_the_channel_for_reauthorisation(world: World
     world.use_credentials(
         {"bsky": {"identifier": world.state.handle, "password": "wrong-app-password"}}
     )
-    assert await world.poll() == "auth_expired"
-    channel = await world.channel()
-    assert channel.health == "needs_reauth"
+    await world.polls_needing_reauthorisation()
     assert world.state.sessions_created == 0
     # A person fixes the app password: the next poll logs in with it.
     world.use_credentials(
@@ -311,8 +296,7 @@ async def test_a_bad_password_marks_the_channel_for_reauthorisation(world: World
 
 async def test_an_app_password_without_dm_access_needs_reauthorisation(world: World) -> None:
     world.state.dm_access = False  # the chat service answers 401 "Bad token scope"
-    assert await world.poll() == "auth_expired"
-    assert (await world.channel()).health == "needs_reauth"
+    await world.polls_needing_reauthorisation()
     assert world.state.sessions_created == 2, "one new login was tried before giving up"
 
 
@@ -339,11 +323,8 @@ async def test_tokens_and_passwords_never_reach_the_logs(
 async def test_rate_limit_waits_for_the_reset(world: World) -> None:
     assert await world.poll() == "ok"
     world.state.rate_limit = 0  # every call in this 5-minute window is over the limit
-    assert await world.poll() == "rate_limited"
-    channel = await world.channel()
-    assert channel.health == "rate_limited"
     window_end = (int(world.clock().timestamp()) // 300 + 1) * 300  # RateLimit-Reset
-    assert channel.next_poll_at >= datetime.fromtimestamp(window_end, UTC)
+    await world.polls_rate_limited_until(datetime.fromtimestamp(window_end, UTC))
     world.state.rate_limit = 3000
     world.clock.advance(window_end - world.clock().timestamp() + 1)
     world.mention(JANE, "jane.bsky.social", "hello again")

@@ -19,7 +19,7 @@ import operator
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -327,7 +327,7 @@ async def stage(
 ) -> AsyncIterator[Stage]:
     """``request.param``: (platform, kind of the message the reply answers)."""
     platform, kind = request.param
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    clock = ManualClock.from_now()
     fake = fake_platform(platform, clock)
     upstream = await aiohttp_server(fake.app)
     engine = create_engine(database_url, 4)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -17,10 +17,13 @@ from fakes.mastodon import create_app as create_fake
 from services.inbox.app import create_app as create_inbox
 from services.inbox.consumer import CONSUMER
 from services.inbox.delivery.deliverer import Deliverer, record_requests
-from services.infra.db import create_engine
 from services.infra.events import Consumer, publish
-from tests.connectors.world import ConnectorWorld
-from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
+from tests.connectors.world import ConnectorWorld, connected_workspace, engine_and_session
+from tests.support.world import (
+    bearer,
+    credentials_json,
+    inbox_settings,
+)
 
 TOKEN = "mastodon-test-token"
 CREDENTIALS = {"masto": {"access_token": TOKEN}}
@@ -53,26 +56,20 @@ class World(ConnectorWorld):
 
 @pytest.fixture
 async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> Any:
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    clock = ManualClock.from_now()
     state = MastodonState(clock=clock)
     fake = await aiohttp_server(create_fake(state))
-    ws = await make_workspace(database_url)
-    inbox = await aiohttp_client(create_inbox(api_settings(database_url, ws.id)))
-    response = await inbox.put(
-        "/v1/channels/mastodon/masto",
-        headers=bearer(ws.channels_token),
-        json={
-            "account_id": state.brand_id,
-            "base_url": str(fake.make_url("/")),
-            "credentials_ref": "masto",
-            "poll_seconds": 60,
-        },
+    ws = await connected_workspace(
+        aiohttp_client,
+        database_url,
+        fake,
+        "mastodon",
+        "masto",
+        account_id=state.brand_id,
+        credentials=CREDENTIALS,
     )
-    assert response.status == 200, await response.text()
-    engine = create_engine(database_url, 4)
-    async with aiohttp.ClientSession() as session:
+    async with engine_and_session(database_url) as (engine, session):
         yield World(database_url, fake, state, clock, ws, engine, session)
-    await engine.dispose()
 
 
 def mention(world: World, who: str, text: str, minutes_ago: float = 1, **extra: Any) -> Any:
@@ -123,16 +120,12 @@ async def test_a_forgotten_cursor_is_recovered_without_a_gap(world: World) -> No
 
 async def test_rate_limit_waits_for_the_reset_and_says_so(world: World) -> None:
     world.state.rate_limit_next(1, reset_in_seconds=300)
-    assert await world.poll() == "rate_limited"
-    channel = await world.channel()
-    assert channel.health == "rate_limited"
-    assert channel.next_poll_at >= world.clock() + timedelta(seconds=300)
+    await world.polls_rate_limited_until(world.clock() + timedelta(seconds=300))
 
 
 async def test_an_expired_token_marks_the_channel_for_reauthorisation(world: World) -> None:
     world.state.expire_token()
-    assert await world.poll() == "auth_expired"
-    assert (await world.channel()).health == "needs_reauth"
+    await world.polls_needing_reauthorisation()
 
 
 async def test_server_errors_back_off_then_recover(world: World) -> None:

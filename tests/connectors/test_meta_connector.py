@@ -7,7 +7,7 @@ through the delivery loop (``reply.requested`` → ``Deliverer``) to the fake, w
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -26,7 +26,12 @@ from services.inbox.channels.poller import Poller
 from services.inbox.connectors.meta import MetaConnector
 from services.infra.db import create_engine
 from tests.connectors.world import ConnectorWorld
-from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
+from tests.support.world import (
+    connect_channel,
+    credentials_json,
+    inbox_settings,
+    make_workspace,
+)
 
 CUSTOMER = "139560936744123"
 PSID = "24000000000000001"
@@ -90,7 +95,7 @@ class World(ConnectorWorld):
 
 @pytest.fixture
 async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> Any:
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    clock = ManualClock.from_now()
     state = MetaState(clock=clock)
     fake = await aiohttp_server(create_fake(state))
     ws = await make_workspace(database_url)
@@ -107,17 +112,15 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
     accounts = {"facebook": state.page_id, "messenger": state.page_id}
     accounts["instagram"] = state.ig_account_id
     for platform, account in accounts.items():
-        response = await inbox.put(
-            f"/v1/channels/{platform}/{KEYS[platform]}",
-            headers=bearer(ws.channels_token),
-            json={
-                "account_id": account,
-                "base_url": str(fake.make_url("/")),
-                "credentials_ref": "meta",
-                "polling": False,
-            },
+        await connect_channel(
+            inbox,
+            ws.channels_token,
+            platform,
+            KEYS[platform],
+            account_id=account,
+            base_url=str(fake.make_url("/")),
+            credentials_ref="meta",
         )
-        assert response.status == 200, await response.text()
     engine = create_engine(database_url, 4)
     async with engine.begin() as conn:  # someone listening for the delivery outcomes
         await conn.execute(

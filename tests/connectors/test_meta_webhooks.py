@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,7 +21,12 @@ from fakes.meta import (
 )
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
-from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
+from tests.support.world import (
+    connect_channel,
+    credentials_json,
+    inbox_settings,
+    make_workspace,
+)
 
 APP_SECRET = "test_app_secret"
 VERIFY_TOKEN = "meatyhamhock"
@@ -84,22 +88,20 @@ class World:
 
 
 async def connect(inbox: TestClient[Any, Any], token: str, platform: str, key: str, account: str):
-    response = await inbox.put(
-        f"/v1/channels/{platform}/{key}",
-        headers=bearer(token),
-        json={
-            "account_id": account,
-            "base_url": "https://graph.facebook.com",
-            "credentials_ref": "meta",
-            "polling": False,
-        },
+    await connect_channel(
+        inbox,
+        token,
+        platform,
+        key,
+        account_id=account,
+        base_url="https://graph.facebook.com",
+        credentials_ref="meta",
     )
-    assert response.status == 200, await response.text()
 
 
 @pytest.fixture
 async def world(aiohttp_client: Any, database_url: str) -> Any:
-    state = MetaState(clock=ManualClock(datetime.now(UTC).replace(microsecond=0)))
+    state = MetaState(clock=ManualClock.from_now())
     ws = await make_workspace(database_url)
     settings = inbox_settings(
         database_url,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -13,13 +13,10 @@ from sqlalchemy import text
 from fakes.clock import ManualClock
 from fakes.x import XState
 from fakes.x import create_app as create_fake
-from services.inbox.app import create_app as create_inbox
 from services.inbox.channels import store as channels
 from services.inbox.connectors.base import Channel, CursorRejected
 from services.inbox.connectors.x import XConnector
-from services.infra.db import create_engine
-from tests.connectors.world import ConnectorWorld
-from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
+from tests.connectors.world import ConnectorWorld, connected_workspace, engine_and_session
 
 TOKEN = "x-user-token"
 APP_TOKEN = "x-app-only-token"
@@ -89,29 +86,22 @@ class World(ConnectorWorld):
 
 @pytest.fixture
 async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> Any:
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    clock = ManualClock.from_now()
     state = XState(clock=clock, app_only_token=APP_TOKEN)
     state.add_user("janedoe", "Jane Doe")
     fake = await aiohttp_server(create_fake(state))
-    ws = await make_workspace(database_url)
-    credentials = credentials_json(ws.id, CREDENTIALS)
-    settings = inbox_settings(database_url, run_workers=False, channel_credentials=credentials)
-    inbox = await aiohttp_client(create_inbox(settings))
-    response = await inbox.put(
-        "/v1/channels/x/support",
-        headers=bearer(ws.channels_token),
-        json={
-            "account_id": state.user_id,
-            "base_url": str(fake.make_url("/")),
-            "credentials_ref": "xcreds",
-            "poll_seconds": 60,
-        },
+    ws = await connected_workspace(
+        aiohttp_client,
+        database_url,
+        fake,
+        "x",
+        "support",
+        account_id=state.user_id,
+        credentials=CREDENTIALS,
+        credentials_ref="xcreds",
     )
-    assert response.status == 200, await response.text()
-    engine = create_engine(database_url, 4)
-    async with aiohttp.ClientSession() as session:
+    async with engine_and_session(database_url) as (engine, session):
         yield World(database_url, fake, state, clock, ws, engine, session)
-    await engine.dispose()
 
 
 # -- mentions ------------------------------------------------------------------------------------
@@ -293,16 +283,12 @@ async def test_rate_limit_holds_back_that_stream_until_its_reset(world: World) -
 
 async def test_every_stream_rate_limited_is_a_rate_limited_channel(world: World) -> None:
     world.state.rate_limit_next(2, reset_in_seconds=300)
-    assert await world.poll() == "rate_limited"
-    channel = await world.channel()
-    assert channel.health == "rate_limited"
-    assert channel.next_poll_at >= world.clock() + timedelta(seconds=300)
+    await world.polls_rate_limited_until(world.clock() + timedelta(seconds=300))
 
 
 async def test_an_expired_token_marks_the_channel_for_reauthorisation(world: World) -> None:
     world.state.expire_token()
-    assert await world.poll() == "auth_expired"
-    assert (await world.channel()).health == "needs_reauth"
+    await world.polls_needing_reauthorisation()
 
 
 async def test_an_app_only_token_cannot_read_dms_and_asks_for_reauthorisation(
@@ -311,8 +297,7 @@ async def test_an_app_only_token_cannot_read_dms_and_asks_for_reauthorisation(
     async with world.engine.begin() as conn:
         await conn.execute(text("UPDATE inbox.channels SET credentials_ref = 'xapp'"))
     world.mention("jane", "hello")
-    assert await world.poll() == "auth_expired"
-    assert (await world.channel()).health == "needs_reauth"
+    await world.polls_needing_reauthorisation()
     assert await world.scalar("SELECT count(*) FROM inbox.messages") == 1  # mentions came first
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,7 +21,12 @@ from fakes.x import (
 )
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
-from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
+from tests.support.world import (
+    connect_channel,
+    credentials_json,
+    inbox_settings,
+    make_workspace,
+)
 
 SECRET = "test_consumer_secret"  # the platforms.md §6 vector
 VECTOR_BODY = (
@@ -71,7 +75,7 @@ class Hook:
 
 
 async def _hook(aiohttp_client: Any, database_url: str, secret: str) -> Hook:
-    state = XState(clock=ManualClock(datetime.now(UTC).replace(microsecond=0)))
+    state = XState(clock=ManualClock.from_now())
     state.add_user("janedoe", "Jane Doe")
     ws = await make_workspace(database_url)
     settings = inbox_settings(
@@ -81,17 +85,15 @@ async def _hook(aiohttp_client: Any, database_url: str, secret: str) -> Hook:
         channel_credentials=credentials_json(ws.id, {"xcreds": {"bearer_token": "user"}}),
     )
     client = await aiohttp_client(create_inbox(settings))
-    response = await client.put(
-        "/v1/channels/x/support",
-        headers=bearer(ws.channels_token),
-        json={
-            "account_id": state.user_id,
-            "base_url": "https://api.x.com",
-            "credentials_ref": "xcreds",
-            "polling": False,
-        },
+    await connect_channel(
+        client,
+        ws.channels_token,
+        "x",
+        "support",
+        account_id=state.user_id,
+        base_url="https://api.x.com",
+        credentials_ref="xcreds",
     )
-    assert response.status == 200, await response.text()
     return Hook(client, state, database_url)
 
 

@@ -3,7 +3,9 @@ the real poller and deliverer, and one manual clock shared with the fake."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -11,6 +13,7 @@ from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
+from services.inbox.app import create_app as create_inbox
 from services.inbox.channels import store as channels
 from services.inbox.channels.credentials import CredentialStore
 from services.inbox.channels.poller import Poller
@@ -18,7 +21,57 @@ from services.inbox.connectors.base import Channel
 from services.inbox.consumer import CONSUMER
 from services.inbox.delivery.deliverer import Deliverer, record_requests
 from services.inbox.domain.endpoints import PlatformHosts
+from services.infra.db import create_engine
 from services.infra.events import Consumer, publish
+from tests.support.world import (
+    Workspace,
+    connect_channel,
+    credentials_json,
+    inbox_settings,
+    make_workspace,
+)
+
+
+async def connected_workspace(
+    aiohttp_client: Any,
+    database_url: str,
+    fake: Any,
+    platform: str,
+    key: str,
+    *,
+    account_id: str,
+    credentials: dict[str, dict[str, str]],
+    credentials_ref: str | None = None,
+) -> Workspace:
+    """A workspace whose one channel, polled every minute, reads the ``fake`` platform's
+    server with ``credentials``: connected through the inbox's API, as an admin would."""
+    ws = await make_workspace(database_url)
+    settings = inbox_settings(
+        database_url, run_workers=False, channel_credentials=credentials_json(ws.id, credentials)
+    )
+    inbox = await aiohttp_client(create_inbox(settings))
+    await connect_channel(
+        inbox,
+        ws.channels_token,
+        platform,
+        key,
+        account_id=account_id,
+        base_url=str(fake.make_url("/")),
+        credentials_ref=credentials_ref,
+        poll_seconds=60,
+    )
+    return ws
+
+
+@contextlib.asynccontextmanager
+async def engine_and_session(database_url: str) -> AsyncIterator[tuple[Any, aiohttp.ClientSession]]:
+    """What the poller and the deliverer run on: a small pool and one HTTP session."""
+    engine = create_engine(database_url, 4)
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield engine, session
+    finally:
+        await engine.dispose()
 
 
 class ConnectorWorld:
@@ -103,6 +156,18 @@ class ConnectorWorld:
         consumer = Consumer(self.engine, self.database_url, CONSUMER, record_requests)
         assert await consumer.drain_once() == 1
         return reply_id
+
+    async def polls_rate_limited_until(self, reset: Any) -> None:
+        """A poll is refused for its rate: the channel says so and waits until ``reset``."""
+        assert await self.poll() == "rate_limited"
+        channel = await self.channel()
+        assert channel.health == "rate_limited"
+        assert channel.next_poll_at >= reset
+
+    async def polls_needing_reauthorisation(self) -> None:
+        """A poll finds the token refused: the channel asks an admin to reauthorise it."""
+        assert await self.poll() == "auth_expired"
+        assert (await self.channel()).health == "needs_reauth"
 
     def deliverer(self) -> Deliverer:
         return Deliverer(self.engine, self.credentials, self.session, clock=self.clock)

@@ -19,6 +19,7 @@ from services.triage.app import create_app as create_triage
 from tests.support.clock import HandClock, triage_by
 from tests.support.world import (
     bearer,
+    count,
     inbox_settings,
     make_user,
     make_workspace,
@@ -54,15 +55,6 @@ async def conversation(
             return cid
         await asyncio.sleep(0.05)
     raise AssertionError("triage never saw the conversation")
-
-
-async def count(database_url: str, sql: str, **params: Any) -> int:
-    engine = create_engine(database_url, 1)
-    try:
-        async with engine.connect() as conn:
-            return int((await conn.execute(text(sql), params)).scalar_one())
-    finally:
-        await engine.dispose()
 
 
 async def test_sign_in_gives_an_httponly_cookie_and_writes_need_the_csrf_token(

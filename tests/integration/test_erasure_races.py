@@ -166,6 +166,19 @@ class Race:
         await self.stage.ingest(self.stage.ws.ingest_token, late_messages())
         return Flaky(await self.ids(["x-5", "m-3", "x-6"]))
 
+    async def erased_while_held(self) -> tuple[Flaky, list[str], dict[str, Any]]:
+        """While triage's attempt holds Marie's late events, the admin erases her: triage has
+        no row of them to erase, and the inbox cannot rewrite events another consumer holds.
+        The attempt then fails. Returns the late messages, the platforms that waited for an
+        answer before, and the erasure request."""
+        flaky = await self.setup()
+        waiting = await self.waiting()
+        attempt = await self.held(flaky)
+        request = await erase(self.stage, MARIE)
+        await self.inbox_erases()
+        await self.fail(flaky, attempt)
+        return flaky, waiting, request
+
     async def held(self, flaky: Flaky) -> asyncio.Task[int]:
         attempt = asyncio.create_task(self.triage(flaky).drain_once())
         await asyncio.wait_for(flaky.claimed.wait(), timeout=15)
@@ -237,14 +250,7 @@ async def race(aiohttp_client: Any, database_url: str) -> AsyncIterator[Race]:
 async def test_a_retry_that_lands_after_the_erasure_finished_brings_nothing_back(
     race: Race,
 ) -> None:
-    flaky = await race.setup()
-    waiting = await race.waiting()
-    attempt = await race.held(flaky)
-    # While triage's attempt holds the late events, the admin erases Marie: triage has no
-    # row of them to erase, and the inbox cannot rewrite events another consumer holds.
-    request = await erase(race.stage, MARIE)
-    await race.inbox_erases()
-    await race.fail(flaky, attempt)
+    flaky, waiting, request = await race.erased_while_held()
     # The inbox's news is applied first (the late events are still backing off)...
     plain = race.triage(handle_batch)
     await race.drain(plain)
@@ -299,12 +305,7 @@ async def test_a_retry_running_while_another_replica_applies_the_news_waits_for_
     """Two triage replicas: one applies ``privacy.erasure_done`` and has not committed yet
     while the other applies a late message in a conversation triage has never seen (so no
     row lock of the erasure stands in its way). Neither may miss the other's rows."""
-    flaky = await race.setup()
-    waiting = await race.waiting()
-    attempt = await race.held(flaky)
-    request = await erase(race.stage, MARIE)
-    await race.inbox_erases()
-    await race.fail(flaky, attempt)
+    flaky, waiting, request = await race.erased_while_held()
     await race.back_off(flaky.message_ids, "interval '1 hour'")  # they wait behind the news
 
     news_applied, resume = asyncio.Event(), asyncio.Event()

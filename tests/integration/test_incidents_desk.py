@@ -14,13 +14,15 @@ from ecoute.v1 import events_pb2
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.triage.app import create_app as create_triage
-from tests.integration.test_desk import conversation, count
+from tests.integration.test_desk import conversation
 from tests.support.incidents import make_incident
 from tests.support.world import (
     bearer,
+    count,
     inbox_settings,
     make_user,
     make_workspace,
+    sql,
     triage_settings,
 )
 
@@ -69,19 +71,10 @@ async def subscribe(database_url: str, *topics: str) -> None:
 
 
 async def events(database_url: str) -> list[tuple[str, events_pb2.IncidentChanged]]:
-    engine = create_engine(database_url, 1)
-    try:
-        async with engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    text(
-                        "SELECT topic, payload FROM events.outbox "
-                        "WHERE consumer = 'incident-test' ORDER BY id"
-                    )
-                )
-            ).all()
-    finally:
-        await engine.dispose()
+    rows = await sql(
+        database_url,
+        "SELECT topic, payload FROM events.outbox WHERE consumer = 'incident-test' ORDER BY id",
+    )
     return [(r.topic, events_pb2.IncidentChanged.FromString(r.payload)) for r in rows]
 
 

@@ -6,12 +6,10 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from ecoute.v1 import ingest_pb2
 from services.inbox.app import create_app
-from services.infra.db import create_engine
-from tests.support.world import bearer, inbox_settings, make_workspace, message
+from tests.support.world import bearer, count, inbox_settings, make_workspace, message
 
 
 @pytest.fixture
@@ -19,15 +17,6 @@ async def inbox(aiohttp_client: Any, database_url: str) -> Any:
     return await aiohttp_client(
         create_app(inbox_settings(database_url, max_body_bytes=64_000, max_batch_messages=50))
     )
-
-
-async def count(database_url: str, sql: str, **params: Any) -> int:
-    engine = create_engine(database_url, 1)
-    try:
-        async with engine.connect() as conn:
-            return int((await conn.execute(text(sql), params)).scalar_one())
-    finally:
-        await engine.dispose()
 
 
 async def post(client: Any, token: str, messages: list[dict[str, Any]]) -> Any:

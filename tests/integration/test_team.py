@@ -27,9 +27,8 @@ from tests.integration.test_two_factor import (
     person,
     session_of,
     sign_in,
-    sql,
 )
-from tests.support.world import bearer, make_workspace, triage_settings
+from tests.support.world import bearer, make_workspace, sql, triage_settings
 from tools.embedded_pg import ROOT
 from tools.service_process import free_port
 

@@ -9,13 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
-from services.infra.db import create_engine
 from services.triage.app import create_app as create_triage
 from tests.support.authenticator import Authenticator
 from tests.support.clock import HandClock, triage_by
-from tests.support.world import bearer, make_user, make_workspace, triage_settings
+from tests.support.world import bearer, make_user, make_workspace, sql, triage_settings
 
 PASSWORD = "correct horse battery"
 WRONG = {"type": "about:blank", "title": "Unauthorized", "status": 401}
@@ -43,16 +41,6 @@ class Session:
         if path == "/v1/me" and answer.status == 200:
             self.csrf = (await answer.json())["csrf_token"]  # /v1/me hands out a fresh one
         return answer
-
-
-async def sql(database_url: str, query: str, **params: Any) -> Any:
-    engine = create_engine(database_url, 1)
-    try:
-        async with engine.begin() as conn:
-            result = await conn.execute(text(query), params)
-            return result.all() if result.returns_rows else []
-    finally:
-        await engine.dispose()
 
 
 async def password_step(client: Any, email: str, password: str = PASSWORD) -> Any:

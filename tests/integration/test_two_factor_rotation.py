@@ -31,10 +31,9 @@ from tests.integration.test_two_factor import (
     person,
     session_of,
     sign_in,
-    sql,
 )
 from tests.support.authenticator import Authenticator
-from tests.support.world import TWO_FACTOR_KEY, bearer, make_workspace, triage_settings
+from tests.support.world import TWO_FACTOR_KEY, bearer, make_workspace, sql, triage_settings
 
 ROOT = Path(__file__).parents[2]
 OLD = TWO_FACTOR_KEY  # what the `triage` fixture seals with

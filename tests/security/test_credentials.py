@@ -26,7 +26,6 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
 from fakes.clock import wall_clock
@@ -43,7 +42,14 @@ from services.infra.db import create_engine
 from services.infra.events import publish
 from tests.chaos.harness import wait_until
 from tests.security.world import write_credentials
-from tests.support.world import Workspace, bearer, inbox_settings, make_workspace, message
+from tests.support.world import (
+    Workspace,
+    bearer,
+    inbox_settings,
+    make_workspace,
+    message,
+    scalar,
+)
 
 SHARED_REFS = ("brand-x", "brand-mastodon")
 """Reference names both workspaces hold, each with its own secret."""
@@ -278,15 +284,6 @@ async def mentions(database_url: str, where: Tenant, words: str) -> int:
             words=words,
         )
     )
-
-
-async def scalar(database_url: str, sql: str, **params: Any) -> Any:
-    engine = create_engine(database_url, 1)
-    try:
-        async with engine.connect() as conn:
-            return (await conn.execute(text(sql), params)).scalar_one()
-    finally:
-        await engine.dispose()
 
 
 @dataclass

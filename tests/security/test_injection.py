@@ -17,7 +17,7 @@ from services.infra.db import create_engine
 from services.infra.events import Consumer
 from services.triage.intake.consumer import handle_batch
 from tests.security.conftest import Worlds
-from tests.support.world import bearer, message
+from tests.support.world import bearer, message, sql
 
 PAYLOADS = [
     "'; DROP TABLE inbox.messages; --",
@@ -44,24 +44,13 @@ longer than Python's 4,300-digit limit): ids, limits."""
 
 async def integrity(database_url: str) -> dict[str, int]:
     """Row counts of every table of the services' schemas (a dropped table would vanish)."""
-    engine = create_engine(database_url, 1)
-    try:
-        async with engine.connect() as conn:
-            tables = (
-                await conn.execute(
-                    text(
-                        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-                        "WHERE table_schema IN ('inbox', 'triage', 'events') "
-                        "AND table_type = 'BASE TABLE' ORDER BY 1"
-                    )
-                )
-            ).scalars()
-            return {
-                t: int((await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one())
-                for t in list(tables)
-            }
-    finally:
-        await engine.dispose()
+    tables = await sql(
+        database_url,
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+        "WHERE table_schema IN ('inbox', 'triage', 'events') AND table_type = 'BASE TABLE'",
+    )
+    counts = " UNION ALL ".join(f"SELECT '{t}', count(*) FROM {t}" for (t,) in tables)
+    return {table: int(n) for table, n in await sql(database_url, counts)}
 
 
 def hostile_message(index: int, payload: str) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from services.infra.logs import JsonFormatter
 from services.triage.app import create_app as create_triage
 from tests.security.conftest import META_SECRET, META_VERIFY, X_SECRET
 from tests.security.world import PASSWORD, populate, write_credentials
-from tests.support.world import bearer, inbox_settings, message, triage_settings
+from tests.support.world import bearer, connect_channel, inbox_settings, message, triage_settings
 
 PLATFORM_TOKEN = "platform-bearer-token-that-must-stay-secret"
 CUSTOMER_TEXT = "my card number is 4970 1234 5678 9012, please help"
@@ -77,17 +77,16 @@ async def test_no_secret_or_message_text_in_any_log_record(
     # The channel the customer writes on, polled and answered through the hostile platform.
     ws = await populate(database_url, inbox, triage, "Logs", tmp_path)
     write_credentials(tmp_path, ws.id, "xcred", {"bearer_token": PLATFORM_TOKEN})
-    channel = await inbox.put(
-        "/v1/channels/x/support-en",
-        headers=bearer(ws.channels),
-        json={
-            "account_id": "777",
-            "base_url": base_url,
-            "credentials_ref": "xcred",
-            "poll_seconds": 5,
-        },
+    await connect_channel(
+        inbox,
+        ws.channels,
+        "x",
+        "support-en",
+        account_id="777",
+        base_url=base_url,
+        credentials_ref="xcred",
+        poll_seconds=5,
     )
-    assert channel.status == 200
     stored = await inbox.post(
         "/v1/ingest",
         headers=bearer(ws.ingest),

@@ -14,7 +14,6 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import hypothesis.strategies as st
@@ -28,7 +27,13 @@ from fakes.x import XState, aaa_dm_payloads, aaa_tweet_create_payloads
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from tests.security.conftest import FUZZ_SCALE, META_SECRET, META_VERIFY, X_SECRET
-from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace
+from tests.support.world import (
+    bearer,
+    connect_channel,
+    credentials_json,
+    inbox_settings,
+    make_workspace,
+)
 
 X_HEADER = "x-twitter-webhooks-signature"
 META_HEADER = "X-Hub-Signature-256"
@@ -201,7 +206,7 @@ def hammer(base: str, real_event: bytes, structured: dict[str, list[Any]]) -> li
 
 
 async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str) -> None:
-    state = XState(clock=ManualClock(datetime.now(UTC).replace(microsecond=0)))
+    state = XState(clock=ManualClock.from_now())
     state.add_user("janedoe", "Jane Doe")
     ws = await make_workspace(database_url)
     settings_ = inbox_settings(
@@ -215,22 +220,20 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
         ),
     )
     client = await aiohttp_client(create_inbox(settings_))
-    connected = await client.put(
-        "/v1/channels/x/support",
-        headers=bearer(ws.channels_token),
-        json={
-            "account_id": state.user_id,
-            "base_url": "https://api.x.com",
-            "credentials_ref": "x",
-            "polling": False,
-        },
+    await connect_channel(
+        client,
+        ws.channels_token,
+        "x",
+        "support",
+        account_id=state.user_id,
+        base_url="https://api.x.com",
+        credentials_ref="x",
     )
-    assert connected.status == 200
     post = state.add_mention("janedoe", "@AcmeSupport my order 4411 never arrived")
     real_event = json.dumps(aaa_tweet_create_payloads(state, post)[0]).encode()
 
     dm = state.add_dm("janedoe", "hello, my refund?")
-    meta = MetaState(clock=ManualClock(datetime.now(UTC).replace(microsecond=0)))
+    meta = MetaState(clock=ManualClock.from_now())
     for platform, account in (
         ("facebook", meta.page_id),
         ("messenger", meta.page_id),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -9,6 +10,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sqlalchemy import text
 
 from services.inbox.ingest.store import create_ingest_token
 from services.inbox.settings import InboxSettings
@@ -143,3 +146,64 @@ def message(
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def connect_channel(
+    inbox: Any,
+    token: str,
+    platform: str,
+    key: str,
+    *,
+    account_id: str,
+    base_url: str,
+    credentials_ref: str | None = None,
+    poll_seconds: float | None = None,
+) -> None:
+    """Connect a channel through the inbox's API with the channels ``token``: polled every
+    ``poll_seconds``, or not polled at all (a webhook platform) when None."""
+    body: dict[str, Any] = {
+        "account_id": account_id,
+        "base_url": base_url,
+        "credentials_ref": credentials_ref or key,
+    }
+    body |= {"poll_seconds": poll_seconds} if poll_seconds else {"polling": False}
+    response = await inbox.put(f"/v1/channels/{platform}/{key}", headers=bearer(token), json=body)
+    assert response.status == 200, await response.text()
+
+
+async def sql(database_url: str, query: str, **params: Any) -> Any:
+    """Run ``query`` in a transaction of its own; its rows, if it returns any."""
+    engine = create_engine(database_url, 1)
+    try:
+        async with engine.begin() as conn:
+            result = await conn.execute(text(query), params)
+            return result.all() if result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+async def scalar(database_url: str, sql: str, **params: Any) -> Any:
+    """The one value ``sql`` reads, on a connection of its own: a look behind the API."""
+    engine = create_engine(database_url, 1)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text(sql), params)).scalar_one()
+    finally:
+        await engine.dispose()
+
+
+async def count(database_url: str, sql: str, **params: Any) -> int:
+    return int(await scalar(database_url, sql, **params))
+
+
+async def answer_when(client: Any, path: str, token: str, ready: Any, **query: Any) -> Any:
+    """``GET path`` once it answers 200 with a body ``ready(body)`` accepts: the services work
+    in the background, so a test waits for the state it expects (about 7 s at most)."""
+    body: Any = None
+    for _ in range(150):
+        response = await client.get(path, params=query, headers=bearer(token))
+        body = await response.json()
+        if response.status == 200 and ready(body):
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path} never reached the expected state: {body}")
