@@ -73,11 +73,12 @@ def test_a_round_spreads_work_fairly_up_to_each_capacity() -> None:
     agents = [agent(i, capacity=c) for i, c in enumerate((1, 2, 3), start=1)]
     waiting = [Waiting(i, "support") for i in range(10)]
     made = plan(agents, waiting, NOW)
-    counts = Counter(user for _, user in made)
+    counts = Counter(p.user_id for p in made)
     assert counts == {uuid.UUID(int=1): 1, uuid.UUID(int=2): 2, uuid.UUID(int=3): 3}
     # Most urgent first, round-robin: one each before anyone gets a second.
-    assert [c.conversation_id for c, _ in made] == [0, 1, 2, 3, 4, 5]
-    assert len({user for _, user in made[:3]}) == 3
+    assert [p.conversation.conversation_id for p in made] == [0, 1, 2, 3, 4, 5]
+    assert len({p.user_id for p in made[:3]}) == 3
+    assert [p.at for p in made] == sorted({p.at for p in made}), "distinct, in order"
 
 
 def test_only_a_lead_or_the_holder_may_assign() -> None:

@@ -76,16 +76,24 @@ def choose(agents: Sequence[Agent], conversation: Waiting) -> Agent | None:
     return min(eligible, key=_fairness) if eligible else None
 
 
-def plan(
-    agents: Sequence[Agent], waiting: Sequence[Waiting], now: datetime
-) -> list[tuple[Waiting, uuid.UUID]]:
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One assignment of a round: the conversation, its agent, and the instant it counts
+    as made (the agent's new "last assigned")."""
+
+    conversation: Waiting
+    user_id: uuid.UUID
+    at: datetime
+
+
+def plan(agents: Sequence[Agent], waiting: Sequence[Waiting], now: datetime) -> list[Planned]:
     """Assignments for ``waiting`` (most urgent first), each to one agent, fairly.
 
     Within one round every assignment is stamped a microsecond after the previous one, so
     the order "least recently assigned" stays exact among assignments made at ``now``.
     """
     team = {a.user_id: a for a in agents}
-    made: list[tuple[Waiting, uuid.UUID]] = []
+    made: list[Planned] = []
     for conversation in waiting:
         agent = choose(list(team.values()), conversation)
         if agent is None:
@@ -94,7 +102,7 @@ def plan(
         team[agent.user_id] = replace(
             agent, open_claims=agent.open_claims + 1, last_assigned_at=stamp
         )
-        made.append((conversation, agent.user_id))
+        made.append(Planned(conversation, agent.user_id, stamp))
     return made
 
 

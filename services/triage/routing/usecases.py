@@ -174,11 +174,11 @@ async def assign_round(
     candidates = [Waiting(r.id, r.channel, r.language) for r in waiting]
     made: list[Assignment] = []
     stamps: dict[uuid.UUID, datetime] = {}
-    for conversation, user_id in plan(agents, candidates, now):
-        cid = conversation.conversation_id
+    for step in plan(agents, candidates, now):
+        cid, user_id = step.conversation.conversation_id, step.user_id
         if await desk.claim(conn, workspace_id, cid, user_id, now) != "claimed":
             continue
-        stamps[user_id] = now + timedelta(microseconds=len(made))
+        stamps[user_id] = step.at
         made.append(Assignment(cid, user_id, "auto", _waited(since[cid], now)))
         auto: dict[str, object] = {"assignee": str(user_id), "how": "auto"}
         await audit(conn, workspace_id, None, "assigned", cid, auto)
