@@ -47,8 +47,8 @@ class RoutingMetrics:
             ),
             Gauge(
                 "ecoute_agents_by_open_claims",
-                "Agents present (available or away) by how many open conversations they "
-                "hold (from the database: aggregate with max).",
+                "Agents whose presence is set to available or away, by how many open "
+                "conversations they hold (from the database: aggregate with max).",
                 ["open_claims"],
                 registry=registry,
             ),
