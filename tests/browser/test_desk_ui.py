@@ -267,6 +267,8 @@ async def test_an_agent_corrects_a_triage_decision_from_the_conversation(
     tab = await open_tab(browser, WIDE)
     page = tab.page
     await sign_in(tab, world, "ana@acme.test")
+    await expect(rows(page)).to_have_count(1)
+    await press(page, "j")  # nothing is selected on arrival: j selects the most urgent
     await expect(rows(page).first).to_have_attribute("aria-current", "true")
     await press(page, "Enter")
     message = page.locator("#thread .msg.in").first

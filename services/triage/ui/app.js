@@ -84,7 +84,6 @@ function filterByIncident(incident) {
   $("f-incident-box").hidden = !incident;
   refreshQueue();
   if (incident) {
-    $("filters-box").open = true;
     announce(`The queue shows only the conversations of “${incident.label}”.`);
     if (!WIDE.matches) go(null);
     $("f-incident-clear").focus();
@@ -158,11 +157,11 @@ async function showDesk(user) {
   $("desk").hidden = false;
   $("account").hidden = false;
   fill($("who"), user.display_name || user.email);
-  $("filters-box").open = WIDE.matches;
   await Promise.all([refreshQueue(), conversation.loadSavedReplies(), loadVocabulary()]);
   route();
   startLive();
-  if (!conversation.id) queue.move(1) ?? $("queue-list").focus();
+  // Nothing is selected yet: the first j selects the most urgent conversation.
+  if (!conversation.id) $("queue-list").focus({ preventScroll: true });
 }
 
 api.whenSignedOut(() => showLogin("Your session has ended: sign in again."));
@@ -406,12 +405,12 @@ async function loadVocabulary() {
   offer($("f-intent"), vocabulary.intents.map((i) => [i, i]));
 }
 
-/** A filter's choices: "Any", then each value (the one chosen stays chosen). */
+/** A filter's choices: its name (meaning any), then each value (the chosen one stays). */
 function offer(select, values) {
   const chosen = select.value;
   fill(
     select,
-    h("option", { value: "" }, "Any"),
+    h("option", { value: "" }, select.dataset.any),
     values.map(([value, label]) => h("option", { value, selected: value === chosen }, label)),
   );
 }

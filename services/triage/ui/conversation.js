@@ -213,7 +213,7 @@ export class ConversationView {
     this.view = view;
     const first = (view.messages || []).find((m) => m.direction === "in");
     const who = authorName(first?.author);
-    fill(this.title, `${who} on ${platformName(view.platform)}`);
+    fill(this.title, h("span", { className: "who" }, who), ` on ${platformName(view.platform)}`);
     const holder = this.holder(view);
     const holderText = {
       me: `You hold it until ${clockTime(view.claim_expires_at)}`,

@@ -68,6 +68,11 @@ export function maybeBlurred(tag, text, { abusive, messageId, revealed, classNam
   return h("div", { className: "abusive" }, note, body, button);
 }
 
+/** What a row shows of a message: its first non-empty line (the rest is in the thread). */
+function firstLine(text) {
+  return (text || "").trim().split("\n", 1)[0];
+}
+
 function steady(item) {
   const { waiting_seconds: _waited, ...rest } = item;
   return { ...rest, sla: { ...item.sla, time_left_seconds: undefined } };
@@ -144,6 +149,9 @@ export class Queue {
       const waited = document.getElementById(`waited-${item.conversation_id}`);
       if (waited) Object.assign(waited.dataset, { since: String(item.waiting_seconds || 0), at: now });
     }
+    for (const select of this.filtersForm.querySelectorAll("select")) {
+      select.classList.toggle("set", Boolean(select.value));
+    }
     const active = Object.keys(filters).length;
     this.count.textContent =
       `${this.items.length} waiting` + (active ? ` · ${active} filter${active > 1 ? "s" : ""}` : "");
@@ -154,11 +162,14 @@ export class Queue {
     this.markSelected();
   }
 
+  /** One dense row (three short lines): priority, author, platform and the SLA countdown;
+   * the first line of the message; the top reason, intent, time waited and who holds it. */
   row(item) {
     const id = item.conversation_id;
     const message = item.latest_message;
     const describedBy = [`sla-${id}`, `excerpt-${id}`, `why-${id}`];
     const holder = this.holderText(item);
+    const reasons = item.reasons || [];
     return h(
       "li",
       {
@@ -177,12 +188,12 @@ export class Queue {
           "a",
           { className: "row-link", href: `#/c/${id}`, "aria-describedby": describedBy.join(" ") },
           priorityBadge(item.priority),
-          h("span", { className: "who" }, authorName(message?.author)),
-          h("span", { className: "where" }, ` on ${platformName(item.platform)} · ${item.channel}`),
+          h("span", { className: "who", title: authorName(message?.author) }, authorName(message?.author)),
+          h("span", { className: "where" }, `· ${platformName(item.platform)} · ${item.channel}`),
         ),
         h("span", { id: `sla-${id}` }, slaBadge(item.sla, `due-${id}`)),
       ),
-      maybeBlurred("p", message?.text, {
+      maybeBlurred("p", firstLine(message?.text), {
         abusive: item.abuse,
         messageId: message?.id,
         revealed: this.revealed,
@@ -191,26 +202,26 @@ export class Queue {
       }),
       h(
         "div",
-        { className: "row-foot", id: `why-${id}` },
+        { className: "row-foot", id: `why-${id}`, title: reasons.join("\n") },
+        h("span", { className: "visually-hidden" }, "Why: "),
+        h(
+          "ul",
+          { className: "reasons", "aria-label": "Why it is in the queue" },
+          reasons.slice(0, 1).map((reason) => h("li", {}, reason)),
+        ),
         h("span", { className: "intent" }, item.intent || "—"),
-        " · waiting ",
         h(
           "span",
           {
             className: "waited",
             id: `waited-${id}`,
+            title: "Waiting for",
             dataset: { since: String(item.waiting_seconds || 0), at: String(Date.now()) },
           },
           duration(item.waiting_seconds || 0),
         ),
-        holder ? h("span", { className: "holder" }, ` · ${holder}`) : null,
-        item.incident ? [" ", incidentBadge(item.incident, `incident-${id}`)] : null,
-        h("span", { className: "visually-hidden" }, ". Why: "),
-        h(
-          "ul",
-          { className: "reasons", "aria-label": "Why it is in the queue" },
-          (item.reasons || []).map((reason) => h("li", {}, reason)),
-        ),
+        holder ? h("span", { className: "holder" }, holder) : null,
+        item.incident ? incidentBadge(item.incident, `incident-${id}`) : null,
       ),
     );
   }

@@ -1,0 +1,133 @@
+"""A working day at the desk, in the system Chromium against the real services: a dense queue
+(12+ rows on a 1440×900 screen, j/k from the top), handles that never break on a phone, and
+no keyboard hints on a touch screen. Screens are saved under test-artifacts/browser/."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.async_api import Browser, expect
+
+from tests.browser import test_desk_ui as desk
+from tests.browser.harness import PHONE, World, audit, customer, shot
+from tests.browser.test_desk_ui import Tab, press, rows, sign_in
+
+# The desk tests' fixtures: the real services on real ports, and the system Chromium.
+world = desk.world
+browser = desk.browser
+
+DESKTOP = {"width": 1440, "height": 900}
+WORDS = [
+    "My internet has been down since this morning, please help",
+    "How do I change the date of my flight?",
+    "Someone hacked my account and took money from my card, urgent!",
+    "Can you tell me your opening hours?",
+    "my parcel never arrived, where is it?",
+    "I was charged twice for the same order",
+]
+
+# Rows wholly inside the queue pane's visible box (what the agent sees without scrolling).
+ROWS_IN_VIEW = """() => {
+  const pane = document.getElementById('queue-pane').getBoundingClientRect();
+  const bottom = Math.min(pane.bottom, window.innerHeight);
+  return [...document.querySelectorAll('#queue-list > li')].filter((row) => {
+    const box = row.getBoundingClientRect();
+    return box.height > 0 && box.top >= pane.top && box.bottom <= bottom + 0.5;
+  }).length;
+}"""
+
+# How many lines each element's text takes: a handle broken mid-word takes two.
+LINES = """(els) => els.map((el) => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+})"""
+
+
+async def open_tab(browser: Browser, viewport: dict[str, int], **options: Any) -> Tab:
+    context = await browser.new_context(viewport=viewport, **options)  # type: ignore[arg-type]
+    return Tab(await context.new_page())
+
+
+async def a_busy_morning(world: World, count: int) -> list[dict[str, Any]]:
+    """``count`` customers wrote over the last hours; returns the queue in its order."""
+    await world.agent("ana@acme.test")
+    lead = await world.agent("lea@acme.test", role="lead")
+    await world.sla_policy(lead, first_response_seconds=50 * 60)
+    await world.ingest(
+        *[
+            customer(f"d{i}", WORDS[i % len(WORDS)], str(100 + i), minutes=7 * i + 1)
+            for i in range(count)
+        ]
+    )
+    return await world.queue_settles(count)
+
+
+async def test_twelve_rows_and_more_fit_a_laptop_screen_and_j_starts_at_the_top(
+    world: World, browser: Browser
+) -> None:
+    queued = await a_busy_morning(world, 20)
+    tab = await open_tab(browser, DESKTOP)
+    page = tab.page
+    await sign_in(tab, world, "ana@acme.test")
+    await expect(rows(page)).to_have_count(20)
+    in_view = await page.evaluate(ROWS_IN_VIEW)
+    print(f"queue rows visible at 1440x900: {in_view}")
+    assert in_view >= 12, f"only {in_view} rows fit a 1440×900 screen"
+    # Every row says what an agent triages by, on its three short lines.
+    for row, item in zip((await rows(page).all())[:12], queued, strict=False):
+        await expect(row.locator(".badge")).to_have_text(item["priority"])
+        await expect(row.locator("time.countdown")).to_have_text(re.compile(r"left|overdue by"))
+        await expect(row.locator(".where")).to_contain_text("X")
+        handle = item["latest_message"]["author"]["handle"]
+        await expect(row.locator(".who")).to_have_text(f"@{handle}")
+        await expect(row.locator(".excerpt")).to_have_text(item["latest_message"]["text"])
+        await expect(row.locator(".reasons")).to_have_text(item["reasons"][0])
+    # The filters are one bar, open: no "Filters" to unfold first.
+    bar = await page.locator("#filters").bounding_box()
+    assert bar is not None and bar["height"] < 45, bar
+    await expect(page.get_by_label("Priority")).to_be_visible()
+
+    # Nothing is selected on arrival: the first j selects the most urgent conversation.
+    await expect(page.locator("#queue-list > li[aria-current]")).to_have_count(0)
+    await press(page, "j")
+    await expect(rows(page).first).to_have_attribute("aria-current", "true")
+    await press(page, "k")
+    await expect(rows(page).first).to_have_attribute("aria-current", "true")
+    await press(page, "j")
+    await expect(rows(page).nth(1)).to_have_attribute("aria-current", "true")
+    await audit(page)
+    await shot(page, "day-queue-1440")
+    tab.assert_clean()
+
+
+async def test_on_a_touch_phone_handles_stay_whole_and_no_key_hint_shows(
+    world: World, browser: Browser
+) -> None:
+    await world.agent("ana@acme.test")
+    long_handle = "averyveryverylonghandle_of_someone"
+    await world.ingest(
+        {
+            **customer("p1", WORDS[0], "501", minutes=3),
+            "author": {"external_id": "501", "handle": long_handle},
+        },
+        customer("p2", WORDS[1], "502", minutes=2),
+    )
+    await world.queue_settles(2)
+    tab = await open_tab(browser, PHONE, has_touch=True, is_mobile=True)
+    page = tab.page
+    await sign_in(tab, world, "ana@acme.test")
+    await expect(rows(page)).to_have_count(2)
+    await expect(page.locator("#claim-next")).to_be_visible()
+    await expect(page.locator("#claim-next kbd")).to_be_hidden()
+    assert await page.locator("#queue-list .who").evaluate_all(LINES) == [1, 1]
+    await audit(page)
+    await shot(page, "day-queue-390")
+    await rows(page).filter(has_text=long_handle).locator(".row-link").click()
+    await expect(page.locator("#conv-title")).to_contain_text(long_handle)
+    assert await page.locator("#conv-title .who").evaluate_all(LINES) == [1]
+    await expect(page.locator("#act-claim kbd")).to_be_hidden()
+    await audit(page)
+    await shot(page, "day-conversation-390")
+    tab.assert_clean()
