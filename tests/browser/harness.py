@@ -70,6 +70,18 @@ class World:
             self.database_url, self.workspace.id, role, email=email, password=PASSWORD
         )
 
+    async def rename(self, email: str, display_name: str) -> None:
+        """The name an agent goes by (what colleagues see, e.g. as a conversation's holder)."""
+        engine = create_engine(self.database_url, 1)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("UPDATE triage.users SET display_name = :name WHERE email = :email"),
+                    {"name": display_name, "email": email},
+                )
+        finally:
+            await engine.dispose()
+
     async def sla_policy(self, lead_token: str, first_response_seconds: int) -> None:
         """The same targets for every priority, around the clock, so which SLA state a
         conversation is in depends on its age only (not on the model's priority)."""

@@ -372,6 +372,7 @@ async def test_a_second_agent_cannot_take_a_held_conversation(
     world: World, browser: Browser
 ) -> None:
     await world.agent("ana@acme.test")
+    await world.rename("ana@acme.test", "Ana Lima")
     await world.agent("bo@acme.test")
     held, other = await world.ingest(
         customer("h1", OUTAGE, "31", minutes=30), customer("h2", HOURS, "32", minutes=1)
@@ -396,14 +397,19 @@ async def test_a_second_agent_cannot_take_a_held_conversation(
 
     # Bo's open page follows without a reload: Ana holds it, and her reply is in the thread.
     await expect(bo.page.locator("#live")).to_have_text("Live")
-    await expect(bo.page.locator("#holder")).to_contain_text("Held by another agent")
+    # The holder is named, in the conversation and in the queue.
+    await expect(bo.page.locator("#holder")).to_contain_text("Held by Ana Lima until")
+    await expect(bo.page.locator("#reply-hint")).to_contain_text("Ana Lima holds this conversation")
+    held_row = rows(bo.page).filter(has=bo.page.locator(f'a[href="#/c/{held}"]'))
+    await expect(held_row.locator(".holder")).to_have_text("held by Ana Lima")
+    await shot(bo.page, "held-by-1280")
     await expect(bo.page.locator("#thread .reply")).to_contain_text("An agent replied")
     await press(bo.page, "c")
     await expect(bo.page.locator("#alert")).to_contain_text("Another agent holds this conversation")
     await bo.page.locator("#reply-text").fill("Let me take this one.")
     await bo.page.get_by_role("button", name="Send reply").click()
     await expect(bo.page.locator("#alert")).to_contain_text("Claim the conversation")
-    await expect(bo.page.locator("#holder")).to_contain_text("Held by another agent")
+    await expect(bo.page.locator("#holder")).to_contain_text("Held by Ana Lima")
     assert await world.scalar("SELECT count(*) FROM triage.replies") == 1
 
     # Claim-next skips the held conversation; the same answer pasted elsewhere is flagged.

@@ -217,7 +217,7 @@ export class ConversationView {
     const holder = this.holder(view);
     const holderText = {
       me: `You hold it until ${clockTime(view.claim_expires_at)}`,
-      other: `Held by another agent until ${clockTime(view.claim_expires_at)}`,
+      other: `Held by ${view.assignee_name || "another agent"} until ${clockTime(view.claim_expires_at)}`,
       none: "Nobody holds it",
     }[holder];
     fill(
@@ -254,7 +254,7 @@ export class ConversationView {
       : holder === "me"
         ? "Ctrl+Enter sends. The reply goes out from the brand's account."
         : holder === "other"
-          ? "Another agent holds this conversation: you can add a note, not a reply."
+          ? `${view.assignee_name || "Another agent"} holds this conversation: you can add a note, not a reply.`
           : "Claim the conversation (c) before you answer.";
 
     this.renderClocks(sla?.clocks || []);

@@ -228,7 +228,8 @@ export class Queue {
 
   holderText(item) {
     if (!item.assignee_id) return "";
-    return this.me && item.assignee_id === this.me.id ? "held by you" : "held by another agent";
+    if (this.me && item.assignee_id === this.me.id) return "held by you";
+    return `held by ${item.assignee_name || "another agent"}`;
   }
 
   rows() {
