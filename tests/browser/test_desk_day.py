@@ -5,13 +5,16 @@ no keyboard hints on a touch screen. Screens are saved under test-artifacts/brow
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from playwright.async_api import Browser, expect
 
 from tests.browser import test_desk_ui as desk
 from tests.browser.harness import PHONE, World, audit, customer, shot
 from tests.browser.test_desk_ui import Tab, press, rows, sign_in
+from tests.support.world import bearer
 
 # The desk tests' fixtures: the real services on real ports, and the system Chromium.
 world = desk.world
@@ -131,3 +134,43 @@ async def test_on_a_touch_phone_handles_stay_whole_and_no_key_hint_shows(
     await audit(page)
     await shot(page, "day-conversation-390")
     tab.assert_clean()
+
+
+async def test_thread_times_carry_the_date_unless_today_in_the_agents_zone_and_locale(
+    world: World, browser: Browser
+) -> None:
+    """In Tokyo, with a French browser: a message written at 20:00 UTC three days ago was
+    written the next morning there, and shows that date; one from last year shows its year;
+    today's note shows its time only."""
+    agent = await world.agent("ana@acme.test")
+    tokyo = ZoneInfo("Asia/Tokyo")
+    days_ago = (datetime.now(UTC) - timedelta(days=3)).replace(hour=20, minute=0, second=0)
+    last_year = days_ago - timedelta(days=400)
+    old, older = await world.ingest(
+        customer("t1", WORDS[0], "601") | {"created_at": rfc3339(days_ago)},
+        customer("t2", WORDS[1], "602") | {"created_at": rfc3339(last_year)},
+    )
+    await world.queue_settles(2)
+    noted = await world.triage.post(
+        f"/v1/conversations/{old}/notes", headers=bearer(agent), json={"text": "Called them."}
+    )
+    assert noted.status == 201, await noted.text()
+
+    tab = await open_tab(browser, DESKTOP, locale="fr-FR", timezone_id="Asia/Tokyo")
+    page = tab.page
+    await sign_in(tab, world, "ana@acme.test")
+    await page.goto(f"{world.base}#/c/{old}")
+    written = page.locator("#thread .msg.in time")
+    there = days_ago.astimezone(tokyo)
+    await expect(written).to_have_text(re.compile(rf"^{there.day} \S+ (à )?05:00$"))
+    await expect(page.locator("#thread .note time")).to_have_text(re.compile(r"^\d\d:\d\d$"))
+    await shot(page, "day-thread-dates-1440")
+    await page.goto(f"{world.base}#/c/{older}")
+    await expect(page.locator("#thread .msg.in time")).to_contain_text(
+        str(last_year.astimezone(tokyo).year)
+    )
+    tab.assert_clean()
+
+
+def rfc3339(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
