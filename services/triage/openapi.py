@@ -44,7 +44,7 @@ from services.triage.access.schemas import (
     UsersOut,
     WorkspaceCreatedOut,
 )
-from services.triage.desk.http import CorrectionIn, NoteIn, ReplyIn, SavedReplyIn
+from services.triage.desk.http import CorrectionIn, NoteIn, ReplyCheckIn, ReplyIn, SavedReplyIn
 from services.triage.desk.http_queue import FILTERS
 from services.triage.desk.http_queue import MAX_LIMIT as QUEUE_LIMIT
 from services.triage.desk.schemas import (
@@ -55,6 +55,7 @@ from services.triage.desk.schemas import (
     NoteOut,
     PostedReplyOut,
     QueueOut,
+    ReplyCheckOut,
     SavedRepliesOut,
     SavedReplyOut,
     StatusOut,
@@ -394,8 +395,18 @@ OPERATIONS = [
             **AUTH,
             **P404,
             409: "Not claimed, or resolved",
-            422: "Empty, too long or invalid",
+            422: "Empty, over the platform's length limit, or invalid",
         },
+    ),
+    Operation(
+        "POST",
+        "/v1/conversations/{id}/reply-check",
+        "Measure a draft reply against its platform's limit, with its warnings (sends nothing)",
+        "conversations",
+        returns=ReplyCheckOut,
+        path_params=BY_ROW_ID,
+        body=ReplyCheckIn,
+        answers={200: "The draft measured", **AUTH, **P404, 422: "Invalid"},
     ),
     Operation(
         "POST",

@@ -174,3 +174,69 @@ async def test_thread_times_carry_the_date_unless_today_in_the_agents_zone_and_l
 
 def rfc3339(when: datetime) -> str:
     return when.isoformat().replace("+00:00", "Z")
+
+
+async def test_an_x_reply_over_280_is_blocked_before_sending_and_repeated_text_warned_early(
+    world: World, browser: Browser
+) -> None:
+    agent = await world.agent("ana@acme.test")
+    first, second = await world.ingest(
+        customer("r1", WORDS[4], "701", minutes=4), customer("r2", WORDS[4], "702", minutes=2)
+    )
+    await world.queue_settles(2)
+    pasted = "We are on it: the carrier has your parcel and will call you today."
+    claimed = await world.triage.post(f"/v1/conversations/{first}/claim", headers=bearer(agent))
+    assert claimed.status == 200
+    sent = await world.triage.post(
+        f"/v1/conversations/{first}/replies", headers=bearer(agent), json={"text": pasted}
+    )
+    assert sent.status == 202
+
+    tab = await open_tab(browser, DESKTOP)
+    page = tab.page
+    await sign_in(tab, world, "ana@acme.test")
+    await page.goto(f"{world.base}#/c/{second}")
+    await expect(page.locator("#conv-title")).to_contain_text("@user702")
+    await press(page, "c")
+    await expect(page.locator("#holder")).to_contain_text("You hold it")
+    box = page.locator("#reply-text")
+    count = page.locator("#reply-count")
+    await expect(count).to_have_text("0 / 280 characters")
+    await box.fill("Sorry for the wait! " * 15)  # 300 characters
+    await expect(count).to_have_text("300 / 280 characters")
+    await expect(count).to_have_class(re.compile(r"\bover\b"))
+    warnings = page.locator("#reply-warnings")
+    await expect(warnings).to_contain_text("A reply on X may be at most 280 characters")
+    await shot(page, "day-reply-over-1440")
+    await box.press("Control+Enter")
+    await expect(page.locator("#alert")).to_contain_text(
+        "Reply not sent: A reply on X may be at most 280 characters"
+    )
+    await expect(page.locator("#thread .reply")).to_have_count(0)
+    assert await world.scalar("SELECT count(*) FROM triage.replies") == 1
+
+    # The answer pasted from another conversation is flagged while typing, before it goes.
+    await box.fill(pasted)
+    await expect(warnings).to_contain_text("same text was sent to 1 other conversation")
+    await expect(count).to_have_text(f"{len(pasted)} / 280 characters")
+    assert await world.scalar("SELECT count(*) FROM triage.replies") == 1
+    # A link counts as 23, however long: this personal answer fits and goes.
+    words = "Hi! Your parcel is at the depot, track it here: "
+    personal = words + "https://acme.example/t/" + "9" * 260
+    await box.fill(personal)
+    await expect(count).to_have_text(f"{len(words) + 23} / 280 characters")
+    await expect(warnings).to_be_empty()
+    await box.press("Control+Enter")
+    await expect(page.locator("#thread .reply")).to_have_count(1)
+    await expect(page.locator("#thread .reply .text")).to_have_text(personal)
+    await audit(page)
+    tab.assert_clean()
+
+    phone = await open_tab(browser, PHONE, has_touch=True, is_mobile=True)
+    await sign_in(phone, world, "ana@acme.test")
+    await phone.page.goto(f"{world.base}#/c/{second}")
+    await phone.page.locator("#reply-text").fill("Sorry for the wait! " * 15)
+    await expect(phone.page.locator("#reply-count")).to_have_text("300 / 280 characters")
+    await audit(phone.page)
+    await shot(phone.page, "day-reply-over-390")
+    phone.assert_clean()

@@ -423,7 +423,11 @@ async def test_a_second_agent_cannot_take_a_held_conversation(
     await expect(bo.page.locator("#holder")).to_contain_text("You hold it")
     await press(bo.page, "r")
     await bo.page.keyboard.type("We are on it: a technician is looking at your line.")
+    # Warned while typing, before sending (and the warning stays with the sent reply).
+    await expect(bo.page.locator("#reply-warnings")).to_contain_text("same text was sent")
+    assert await world.scalar("SELECT count(*) FROM triage.replies") == 1
     await press(bo.page, "Control+Enter")
+    await expect(bo.page.locator("#thread .reply")).to_have_count(1)
     await expect(bo.page.locator("#reply-warnings")).to_contain_text("same text was sent")
     ana.assert_clean()
     bo.assert_clean()

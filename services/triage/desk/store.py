@@ -175,6 +175,22 @@ async def holder(
     return (row.status, row.holder, row.last_message_id) if row else None
 
 
+async def platform_and_kind(
+    conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int
+) -> tuple[str, str] | None:
+    """(platform, kind) of a conversation, or None: what a reply's length is measured by."""
+    row = (
+        await conn.execute(
+            text(
+                "SELECT platform, kind FROM triage.conversations "
+                "WHERE workspace_id = :ws AND id = :id"
+            ),
+            {"ws": workspace_id, "id": conversation_id},
+        )
+    ).first()
+    return (row.platform, row.kind) if row else None
+
+
 async def renew_claim(
     conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int, now: datetime
 ) -> None:
