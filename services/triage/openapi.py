@@ -45,7 +45,7 @@ from services.triage.access.schemas import (
     WorkspaceCreatedOut,
 )
 from services.triage.desk.http import CorrectionIn, NoteIn, ReplyCheckIn, ReplyIn, SavedReplyIn
-from services.triage.desk.http_queue import FILTERS
+from services.triage.desk.http_queue import FILTERS, MAX_CHANNEL
 from services.triage.desk.http_queue import MAX_LIMIT as QUEUE_LIMIT
 from services.triage.desk.schemas import (
     ClaimOut,
@@ -92,6 +92,7 @@ QUEUE_QUERY: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": QUEUE_LIMIT},
     **{name: {"enum": list(values)} for name, values in FILTERS.items()},
     "incident": {"type": "integer", "format": "int64", "minimum": 1},
+    "channel": {"type": "string", "minLength": 1, "maxLength": MAX_CHANNEL},
 }
 
 

@@ -87,9 +87,14 @@ async def test_twelve_rows_and_more_fit_a_laptop_screen_and_j_starts_at_the_top(
         await expect(row.locator(".who")).to_have_text(f"@{handle}")
         await expect(row.locator(".excerpt")).to_have_text(item["latest_message"]["text"])
         await expect(row.locator(".reasons")).to_have_text(item["reasons"][0])
-    # The filters are one bar, open: no "Filters" to unfold first.
+    # The filters are one bar, open (no "Filters" to unfold first): saved views, then the
+    # choices on one line.
     bar = await page.locator("#filters").bounding_box()
-    assert bar is not None and bar["height"] < 45, bar
+    assert bar is not None and bar["height"] < 70, bar
+    tops = await page.locator("#filters select").evaluate_all(
+        "els => els.map(e => Math.round(e.getBoundingClientRect().top))"
+    )
+    assert len(set(tops)) == 1, tops
     await expect(page.get_by_label("Priority")).to_be_visible()
 
     # Nothing is selected on arrival: the first j selects the most urgent conversation.
@@ -240,3 +245,43 @@ async def test_an_x_reply_over_280_is_blocked_before_sending_and_repeated_text_w
     await audit(phone.page)
     await shot(phone.page, "day-reply-over-390")
     phone.assert_clean()
+
+
+async def test_saved_views_are_chips_in_the_filter_bar(world: World, browser: Browser) -> None:
+    agent = await world.agent("ana@acme.test")
+    held, _, _ = await world.ingest(
+        customer("v1", WORDS[0], "801", minutes=5),
+        customer("v2", WORDS[3], "802", minutes=4),
+        customer("v3", "Ma box ne marche plus depuis ce matin", "803", minutes=3)
+        | {"channel": "support-fr"},
+    )
+    await world.queue_settles(3)
+    claimed = await world.triage.post(f"/v1/conversations/{held}/claim", headers=bearer(agent))
+    assert claimed.status == 200
+    tab = await open_tab(browser, DESKTOP)
+    page = tab.page
+    await sign_in(tab, world, "ana@acme.test")
+    await expect(rows(page)).to_have_count(3)
+    views = page.get_by_role("group", name="Saved views")
+    chips = views.get_by_role("button")
+    await expect(chips).to_have_text(
+        ["All", "Mine", "Unassigned", "support-en", "support-fr", "English", "French"]
+    )
+    await expect(views.get_by_role("button", name="All")).to_have_attribute("aria-pressed", "true")
+
+    async def view(name: str, handles: list[str]) -> None:
+        await views.get_by_role("button", name=name, exact=True).click()
+        await expect(views.get_by_role("button", name=name, exact=True)).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        await expect(rows(page).locator(".who")).to_have_text([f"@user{h}" for h in handles])
+
+    await view("Mine", ["801"])
+    await view("Unassigned", ["802", "803"])
+    await view("support-fr", ["803"])
+    await shot(page, "day-views-1440")
+    await view("French", ["803"])
+    await view("English", ["801", "802"])
+    await view("All", ["801", "802", "803"])
+    await audit(page)
+    tab.assert_clean()

@@ -212,9 +212,9 @@ async def test_an_agent_works_a_conversation_from_the_keyboard_and_sees_the_repl
     await press(page, "c")
     await expect(page.locator("#holder")).to_contain_text("You hold it")
     await expect(rows(page).nth(target).locator(".holder")).to_contain_text("held by you")
-    await page.get_by_label("Only mine").check()
+    await page.get_by_role("button", name="Mine", exact=True).click()  # a saved view
     await expect(rows(page)).to_have_count(1)
-    await page.get_by_label("Only mine").uncheck()
+    await page.get_by_role("button", name="All", exact=True).click()
     await expect(rows(page)).to_have_count(5)
     await press(page, "Escape")  # out of the filter, back to the selected row
     await expect(rows(page).nth(target).locator(".row-link")).to_be_focused()

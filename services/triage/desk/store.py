@@ -658,6 +658,9 @@ _QUEUE = text(
           AND (CAST(:language AS text) IS NULL OR d.language = CAST(:language AS text))
           AND (CAST(:mine AS uuid) IS NULL
                OR (c.assignee_id = CAST(:mine AS uuid) AND c.claim_expires_at > :now))
+          AND (NOT CAST(:unassigned AS boolean)
+               OR c.assignee_id IS NULL OR c.claim_expires_at <= :now)
+          AND (CAST(:channel AS text) IS NULL OR c.channel = CAST(:channel AS text))
           AND (CAST(:incident AS bigint) IS NULL OR EXISTS (
                SELECT 1 FROM triage.incident_members AS f
                WHERE f.workspace_id = c.workspace_id AND f.conversation_id = c.id
@@ -692,9 +695,10 @@ async def queue(
 ) -> list[dict[str, Any]]:
     """Open conversations needing an answer in the queue's order (``queue_order_by``).
 
-    ``filters`` may hold priority (1-4), platform, intent, rank (SLA state), language and
-    mine (a user id: conversations that user holds) and incident (an incident id: its
-    conversations). Each row carries its incident (id, label, status, kind) or None.
+    ``filters`` may hold priority (1-4), platform, intent, rank (SLA state), language,
+    mine (a user id: conversations that user holds), unassigned (True: nobody holds them),
+    channel and incident (an incident id: its conversations). Each row carries its incident
+    (id, label, status, kind) or None.
     """
     wanted = {
         "priority": None,
@@ -703,6 +707,8 @@ async def queue(
         "rank": None,
         "language": None,
         "mine": None,
+        "unassigned": False,
+        "channel": None,
         "incident": None,
         **(filters or {}),
     }

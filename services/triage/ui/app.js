@@ -50,6 +50,7 @@ const queue = new Queue({
   count: $("queue-count"),
   empty: $("queue-empty"),
   filters: $("filters"),
+  views: $("views"),
   revealed,
   onOpen: (id) => go(id),
 });
@@ -99,6 +100,7 @@ function showLogin(reason) {
   me = null;
   stopLive();
   // Nothing of the last session stays in the page.
+  queue.channels.clear();
   queue.render([], null);
   conversation.close();
   incidents.close();
@@ -570,6 +572,12 @@ document.addEventListener("keydown", (event) => {
       target.blur();
       (queue.selectedRow()?.querySelector(".row-link") || $("queue-list")).focus();
     }
+    return;
+  }
+  if (event.key === "Escape" && target.closest("#filters")) {
+    // Out of the filter bar (a saved view's chip), back to the selected conversation's row.
+    event.preventDefault();
+    (queue.selectedRow()?.querySelector(".row-link") || $("queue-list")).focus();
     return;
   }
   const keys = {

@@ -79,10 +79,15 @@ function steady(item) {
 }
 
 // "incident" is set from an incident's view (a hidden field); the server applies it.
-const FILTER_NAMES = ["priority", "state", "platform", "intent", "language", "mine", "incident"];
+const FILTER_NAMES = [
+  "priority", "state", "platform", "intent", "language", "mine", "unassigned", "channel", "incident",
+];
+const LANGUAGE_VIEWS = [["en", "English"], ["fr", "French"]];
 
 export class Queue {
-  constructor({ list, count, empty, filters, onOpen, revealed }) {
+  constructor({ list, count, empty, filters, views, onOpen, revealed }) {
+    this.views = views;
+    this.channels = new Set(); // every channel the queue has shown: one view each
     this.list = list;
     this.count = count;
     this.empty = empty;
@@ -110,7 +115,7 @@ export class Queue {
     const out = {};
     for (const name of FILTER_NAMES) {
       const value = data.get(name);
-      if (value) out[name] = name === "mine" ? "true" : String(value);
+      if (value) out[name] = name === "mine" || name === "unassigned" ? "true" : String(value);
     }
     return out;
   }
@@ -125,12 +130,16 @@ export class Queue {
     if (filters.mine && "assignee_id" in item && this.me && item.assignee_id !== this.me.id) {
       return false;
     }
+    if (filters.unassigned && item.assignee_id) return false;
+    if (filters.channel && item.channel !== filters.channel) return false;
     return true;
   }
 
   render(items, me) {
     this.me = me;
     const filters = this.filters();
+    for (const item of items) this.channels.add(item.channel);
+    this.renderViews(filters);
     this.items = items.filter((item) => this.keep(item, filters));
     reconcile(
       this.list,
@@ -224,6 +233,46 @@ export class Queue {
         item.incident ? incidentBadge(item.incident, `incident-${id}`) : null,
       ),
     );
+  }
+
+  /** Saved views, as chips: every conversation, mine, nobody's, one per channel, one per
+   * language. A view sets the filters at once; the chip of the filters in force is pressed. */
+  renderViews(filters) {
+    const views = [
+      ["All", {}],
+      ["Mine", { mine: "true" }],
+      ["Unassigned", { unassigned: "true" }],
+      ...[...this.channels].sort().map((channel) => [channel, { channel }]),
+      ...LANGUAGE_VIEWS.map(([language, label]) => [label, { language }]),
+    ];
+    const current = JSON.stringify(Object.entries(filters).filter(([name]) => name !== "incident").sort());
+    const chips = views.map(([label, view]) =>
+      h(
+        "button",
+        {
+          type: "button",
+          className: "chip",
+          "aria-pressed": String(JSON.stringify(Object.entries(view).sort()) === current),
+          dataset: { view: JSON.stringify(view) },
+          on: { click: () => this.applyView(view) },
+        },
+        label,
+      ),
+    );
+    const focused = this.views.contains(document.activeElement) ? document.activeElement.textContent : null;
+    this.views.replaceChildren(...chips);
+    if (focused) chips.find((chip) => chip.textContent === focused)?.focus();
+  }
+
+  /** Set the filters to a saved view's (the incident filter, if any, stays). */
+  applyView(view) {
+    const form = this.filtersForm;
+    for (const name of FILTER_NAMES) {
+      const field = form.elements[name];
+      if (!field || name === "incident") continue;
+      field.value = view[name] || "";
+    }
+    form.dispatchEvent(new Event("change"));
   }
 
   holderText(item) {
