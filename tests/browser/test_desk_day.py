@@ -13,7 +13,7 @@ from playwright.async_api import Browser, expect
 
 from tests.browser import test_desk_ui as desk
 from tests.browser.harness import PHONE, World, audit, customer, shot
-from tests.browser.test_desk_ui import Tab, press, rows, sign_in
+from tests.browser.test_desk_ui import open_tab, press, rows, sign_in
 from tests.support.world import bearer
 
 # The desk tests' fixtures: the real services on real ports, and the system Chromium.
@@ -46,11 +46,6 @@ LINES = """(els) => els.map((el) => {
   range.selectNodeContents(el);
   return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
 })"""
-
-
-async def open_tab(browser: Browser, viewport: dict[str, int], **options: Any) -> Tab:
-    context = await browser.new_context(viewport=viewport, **options)  # type: ignore[arg-type]
-    return Tab(await context.new_page())
 
 
 async def a_busy_morning(world: World, count: int) -> list[dict[str, Any]]:
@@ -134,6 +129,7 @@ async def test_on_a_touch_phone_handles_stay_whole_and_no_key_hint_shows(
     await shot(page, "day-queue-390")
     await rows(page).filter(has_text=long_handle).locator(".row-link").click()
     await expect(page.locator("#conv-title")).to_contain_text(long_handle)
+    await expect(page.locator("#conv-title .who")).to_be_visible()
     assert await page.locator("#conv-title .who").evaluate_all(LINES) == [1]
     await expect(page.locator("#act-claim kbd")).to_be_hidden()
     await audit(page)

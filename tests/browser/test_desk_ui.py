@@ -96,8 +96,9 @@ class Tab:
         assert self.dialogs == [], self.dialogs
 
 
-async def open_tab(browser: Browser, viewport: dict[str, int]) -> Tab:
-    context = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+async def open_tab(browser: Browser, viewport: dict[str, int], **options: Any) -> Tab:
+    """A fresh browser context (``options``: a locale, a time zone, a touch screen…)."""
+    context = await browser.new_context(viewport=viewport, **options)  # type: ignore[arg-type]
     return Tab(await context.new_page())
 
 
