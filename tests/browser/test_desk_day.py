@@ -132,6 +132,9 @@ async def test_on_a_touch_phone_handles_stay_whole_and_no_key_hint_shows(
     await expect(page.locator("#conv-title .who")).to_be_visible()
     assert await page.locator("#conv-title .who").evaluate_all(LINES) == [1]
     await expect(page.locator("#act-claim kbd")).to_be_hidden()
+    await expect(page.locator("#reply-hint")).to_have_text(
+        "Claim the conversation before you answer."
+    )
     await audit(page)
     await shot(page, "day-conversation-390")
     tab.assert_clean()

@@ -29,6 +29,8 @@ const FIELDS = {
 };
 const QUEUED_REFRESH_MS = 2000;
 const QUEUED_PATIENCE_MS = 3 * 60 * 1000;
+// A touch screen has no keyboard to hint at (the same test as desk.css's).
+const TOUCH = window.matchMedia("(hover: none) and (pointer: coarse)");
 const CHECK_DELAY_MS = 150; // the draft is measured by the server once typing pauses
 
 function byId(id) {
@@ -262,10 +264,10 @@ export class ConversationView {
     this.replyHint.textContent = !open
       ? "This conversation is resolved: reopen it to answer."
       : holder === "me"
-        ? "Ctrl+Enter sends. The reply goes out from the brand's account."
+        ? `${TOUCH.matches ? "" : "Ctrl+Enter sends. "}The reply goes out from the brand's account.`
         : holder === "other"
           ? `${view.assignee_name || "Another agent"} holds this conversation: you can add a note, not a reply.`
-          : "Claim the conversation (c) before you answer.";
+          : `Claim the conversation${TOUCH.matches ? "" : " (c)"} before you answer.`;
 
     this.renderClocks(sla?.clocks || []);
     this.renderThread(view);
