@@ -175,11 +175,12 @@ async def audit(page: Any) -> None:
     assert problems == [], problems
 
 
-async def shot(page: Any, name: str) -> Path:
+async def shot(page: Any, name: str, whole: bool | None = None) -> Path:
     """A screenshot kept as a test artifact: the window when wide (the panes scroll by
-    themselves), the whole page at phone width."""
+    themselves), the whole page at phone width. ``whole=False`` keeps to the window: on an
+    emulated touch screen, Chromium draws a whole-page shot without the touch media queries."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     phone = page.viewport_size["width"] < 900
-    await page.screenshot(path=str(path), full_page=phone)
+    await page.screenshot(path=str(path), full_page=phone if whole is None else whole)
     return path

@@ -126,7 +126,7 @@ async def test_on_a_touch_phone_handles_stay_whole_and_no_key_hint_shows(
     await expect(page.locator("#claim-next kbd")).to_be_hidden()
     assert await page.locator("#queue-list .who").evaluate_all(LINES) == [1, 1]
     await audit(page)
-    await shot(page, "day-queue-390")
+    await shot(page, "day-queue-390", whole=False)
     await rows(page).filter(has_text=long_handle).locator(".row-link").click()
     await expect(page.locator("#conv-title")).to_contain_text(long_handle)
     await expect(page.locator("#conv-title .who")).to_be_visible()
@@ -136,7 +136,7 @@ async def test_on_a_touch_phone_handles_stay_whole_and_no_key_hint_shows(
         "Claim the conversation before you answer."
     )
     await audit(page)
-    await shot(page, "day-conversation-390")
+    await shot(page, "day-conversation-390", whole=False)
     tab.assert_clean()
 
 
@@ -242,7 +242,8 @@ async def test_an_x_reply_over_280_is_blocked_before_sending_and_repeated_text_w
     await phone.page.locator("#reply-text").fill("Sorry for the wait! " * 15)
     await expect(phone.page.locator("#reply-count")).to_have_text("300 / 280 characters")
     await audit(phone.page)
-    await shot(phone.page, "day-reply-over-390")
+    await phone.page.locator("#send-reply").scroll_into_view_if_needed()
+    await shot(phone.page, "day-reply-over-390", whole=False)
     phone.assert_clean()
 
 
