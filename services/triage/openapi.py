@@ -44,8 +44,8 @@ from services.triage.access.schemas import (
     UsersOut,
     WorkspaceCreatedOut,
 )
-from services.triage.desk.http import CorrectionIn, NoteIn, ReplyIn, SavedReplyIn
-from services.triage.desk.http_queue import FILTERS
+from services.triage.desk.http import CorrectionIn, NoteIn, ReplyCheckIn, ReplyIn, SavedReplyIn
+from services.triage.desk.http_queue import FILTERS, MAX_CHANNEL
 from services.triage.desk.http_queue import MAX_LIMIT as QUEUE_LIMIT
 from services.triage.desk.schemas import (
     ClaimOut,
@@ -55,6 +55,7 @@ from services.triage.desk.schemas import (
     NoteOut,
     PostedReplyOut,
     QueueOut,
+    ReplyCheckOut,
     SavedRepliesOut,
     SavedReplyOut,
     StatusOut,
@@ -102,6 +103,7 @@ QUEUE_QUERY: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": QUEUE_LIMIT},
     **{name: {"enum": list(values)} for name, values in FILTERS.items()},
     "incident": {"type": "integer", "format": "int64", "minimum": 1},
+    "channel": {"type": "string", "minLength": 1, "maxLength": MAX_CHANNEL},
 }
 
 
@@ -433,10 +435,20 @@ OPERATIONS = [
             202: "Queued for delivery",
             **P404,
             409: "Not claimed, or resolved",
-            422: "Empty, too long or invalid",
+            422: "Empty, over the platform's length limit, or invalid",
         },
     ),
     _api(
+        "POST",
+        "/v1/conversations/{id}/reply-check",
+        "Measure a draft reply against its platform's limit, with its warnings (sends nothing)",
+        "conversations",
+        returns=ReplyCheckOut,
+        path_params=BY_ROW_ID,
+        body=ReplyCheckIn,
+        answers={200: "The draft measured", **AUTH, **P404, 422: "Invalid"},
+    ),
+    Operation(
         "POST",
         "/v1/conversations/{id}/notes",
         "Add an internal note",

@@ -62,6 +62,7 @@ ROLES: dict[Key, str] = {
     ("POST", "/v1/conversations/{id}/claim"): "agent",
     ("POST", "/v1/conversations/{id}/release"): "agent",
     ("POST", "/v1/conversations/{id}/replies"): "agent",
+    ("POST", "/v1/conversations/{id}/reply-check"): "agent",
     ("POST", "/v1/conversations/{id}/notes"): "agent",
     ("POST", "/v1/conversations/{id}/resolve"): "agent",
     ("POST", "/v1/conversations/{id}/reopen"): "agent",
@@ -194,6 +195,7 @@ PATH_IDS: dict[Key, PathIds] = {
     ("POST", "/v1/conversations/{id}/claim"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/release"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/replies"): PathIds(_conversation),
+    ("POST", "/v1/conversations/{id}/reply-check"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/notes"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/resolve"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/reopen"): PathIds(_conversation),
@@ -255,6 +257,7 @@ BODIES: dict[Key, Callable[[Populated], Any]] = {
         "saved_reply_id": w.saved_reply_id,
     },
     ("POST", "/v1/conversations/{id}/notes"): lambda w: {"text": "checked the tracking"},
+    ("POST", "/v1/conversations/{id}/reply-check"): lambda w: {"text": "On it, Jo."},
     ("PUT", "/v1/sla/policies"): lambda w: {
         "calendar": {"timezone": "UTC", "always_open": True},
         "targets": {
