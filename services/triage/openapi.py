@@ -444,11 +444,10 @@ OPERATIONS = [
         "Measure a draft reply against its platform's limit, with its warnings (sends nothing)",
         "conversations",
         returns=ReplyCheckOut,
-        path_params=BY_ROW_ID,
         body=ReplyCheckIn,
-        answers={200: "The draft measured", **AUTH, **P404, 422: "Invalid"},
+        answers={200: "The draft measured", **P404, 422: "Invalid"},
     ),
-    Operation(
+    _api(
         "POST",
         "/v1/conversations/{id}/notes",
         "Add an internal note",
