@@ -11,14 +11,12 @@ from zoneinfo import ZoneInfo
 
 from playwright.async_api import Browser, expect
 
-from tests.browser import test_desk_ui as desk
 from tests.browser.harness import PHONE, World, audit, customer, shot
-from tests.browser.test_desk_ui import open_tab, press, rows, sign_in
+from tests.browser.test_desk_ui import open_tab, press, rows, sign_in, world
 from tests.support.world import bearer
 
 # The desk tests' fixtures: the real services on real ports, and the system Chromium.
-world = desk.world
-browser = desk.browser
+__all__ = ["world"]  # the fixture, shared with the desk tests
 
 DESKTOP = {"width": 1440, "height": 900}
 WORDS = [
