@@ -190,7 +190,9 @@ class BlueskyState:
         "Invalid identifier or password",
     )
     rate_limit_message: str = "Rate Limit Exceeded"
-    rkey_conflict_error: ErrorSpec = (400, "InvalidRequest", "Record already exists")
+    # The PDS answers a reused record key with a bare 500, not a named error (the repo write
+    # fails on the key's uniqueness); only com.atproto.repo.getRecord tells it was posted.
+    rkey_conflict_error: ErrorSpec = (500, "InternalServerError", "Internal Server Error")
     validate_reply_root: bool = False  # the PDS is not known to reject a wrong root
     delete_removes_notifications: bool = True
     cursor_on_last_page: bool = True  # AppView keyset: a cursor whenever the page is non-empty
@@ -567,7 +569,9 @@ class BlueskyState:
         parts = ({"alg": "ES256K", **header}, claims)
         return ".".join([*(_b64(json.dumps(p).encode()) for p in parts), _b64(signature)])
 
-    def session_json(self, tokens: dict[str, Any]) -> dict[str, Any]:
+    def session_json(self, tokens: dict[str, Any], pds: str) -> dict[str, Any]:
+        """The session as the PDS answers it; ``didDoc`` names the PDS that serves the account
+        (``pds``, this fake's own origin), which official clients switch to after logging in."""
         return {
             **tokens,
             "did": self.did,
@@ -583,7 +587,7 @@ class BlueskyState:
                     {
                         "id": "#atproto_pds",
                         "type": "AtprotoPersonalDataServer",
-                        "serviceEndpoint": "https://pds.example",
+                        "serviceEndpoint": pds,
                     }
                 ],
             },
@@ -827,6 +831,10 @@ def _bearer(request: web.Request) -> str:
     return token
 
 
+def _origin(request: web.Request) -> str:
+    return str(request.url.origin())
+
+
 def _require_access(request: web.Request, state: BlueskyState) -> str:
     token = _bearer(request)
     if token in state.refresh_tokens:
@@ -859,7 +867,7 @@ async def _create_session(request: web.Request, state: BlueskyState) -> web.Resp
     if ident not in known or body["password"] != state.password:
         raise XrpcError(*state.bad_password_error)
     state.sessions_created += 1
-    return web.json_response(state.session_json(state._issue_session()))
+    return web.json_response(state.session_json(state._issue_session(), _origin(request)))
 
 
 async def _refresh_session(request: web.Request, state: BlueskyState) -> web.Response:
@@ -880,15 +888,15 @@ async def _refresh_session(request: web.Request, state: BlueskyState) -> web.Res
         access = state._jwt(state.access_scope, now + state.access_ttl)
         state.access_tokens[access] = now + state.access_ttl
         tokens = {"accessJwt": access, "refreshJwt": stored.next_token}
-        return web.json_response(state.session_json(tokens))
+        return web.json_response(state.session_json(tokens, _origin(request)))
     tokens = state._issue_session()
     stored.next_token, stored.rotated_at = tokens["refreshJwt"], now
-    return web.json_response(state.session_json(tokens))
+    return web.json_response(state.session_json(tokens, _origin(request)))
 
 
 async def _get_session(request: web.Request, state: BlueskyState) -> web.Response:
     _require_access(request, state)
-    session = state.session_json({})
+    session = state.session_json({}, _origin(request))
     return web.json_response({k: v for k, v in session.items() if k != "didDoc"})
 
 
@@ -1127,6 +1135,22 @@ async def _send_message(request: web.Request, state: BlueskyState) -> web.Respon
     return web.json_response(message_view(sent))
 
 
+async def _get_record(request: web.Request, state: BlueskyState) -> web.Response:
+    """``com.atproto.repo.getRecord``: public (no auth), one record by repo, collection and
+    key; a missing or deleted one is 400 ``RecordNotFound``."""
+    repo, collection, rkey = (request.query.get(k) for k in ("repo", "collection", "rkey"))
+    if not (repo and collection and rkey):
+        raise XrpcError(400, "InvalidRequest", "repo, collection and rkey are required")
+    did = repo if repo in state.profiles else state.handle_map().get(repo)
+    if did is None:
+        raise XrpcError(400, "InvalidRequest", f"Could not find repo: {repo}")
+    uri = f"at://{did}/{collection}/{rkey}"
+    post = state.posts.get(uri) if collection == POST else None
+    if post is None or post.deleted:
+        raise XrpcError(400, "RecordNotFound", f"Could not locate record: {uri}")
+    return web.json_response({"uri": post.uri, "cid": post.cid, "value": post.record})
+
+
 async def _get_convo_for_members(request: web.Request, state: BlueskyState) -> web.Response:
     members = request.query.getall("members", [])
     if not 1 <= len(members) <= 10:
@@ -1142,6 +1166,7 @@ _ROUTES: dict[str, tuple[str, Method]] = {
     "app.bsky.notification.listNotifications": ("GET", _list_notifications),
     "app.bsky.notification.updateSeen": ("POST", _update_seen),
     "com.atproto.repo.createRecord": ("POST", _create_record),
+    "com.atproto.repo.getRecord": ("GET", _get_record),
     "chat.bsky.convo.listConvos": ("GET", _list_convos),
     "chat.bsky.convo.getMessages": ("GET", _get_messages),
     "chat.bsky.convo.getLog": ("GET", _get_log),

@@ -337,16 +337,32 @@ class MastodonState:
     def account_json(self, account_id: str) -> dict[str, Any]:
         acc = self.accounts[account_id]
         host = acc.domain or self.domain
-        return {
+        avatar = f"https://{self.domain}/avatars/original/missing.png"
+        header = f"https://{self.domain}/headers/original/missing.png"
+        return {  # every attribute the Account entity always carries (Mastodon 4.3)
             "id": acc.id,
             "username": acc.username,
             "acct": acc.acct,
             "display_name": acc.display_name,
             "locked": False,
             "bot": acc.bot,
-            "url": f"https://{host}/@{acc.username}",
-            "avatar": f"https://{self.domain}/avatars/original/missing.png",
+            "discoverable": True,
+            "indexable": False,
+            "group": False,
+            "created_at": "2023-01-01T00:00:00.000Z",
             "note": "",
+            "url": f"https://{host}/@{acc.username}",
+            "uri": f"https://{host}/users/{acc.username}",
+            "avatar": avatar,
+            "avatar_static": avatar,
+            "header": header,
+            "header_static": header,
+            "followers_count": 0,
+            "following_count": 0,
+            "statuses_count": 0,
+            "last_status_at": None,
+            "hide_collections": False,
+            "noindex": False,
             "emojis": [],
             "fields": [],
         }

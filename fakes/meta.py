@@ -771,11 +771,26 @@ async def _reply_to_ig_comment(request: web.Request) -> web.StreamResponse:
     return _graph_response(200, {"id": reply_id})
 
 
+MESSENGER_TEXT_LIMIT = 2000  # characters, Messenger's Send API
+INSTAGRAM_TEXT_BYTES = 1000  # UTF-8 bytes, Instagram messaging
+
+
+def _check_length(text: Any, limit: int, measure: Callable[[str], int]) -> None:
+    if isinstance(text, str) and measure(text) > limit:
+        raise GraphError(
+            400, f"(#100) Length of param message[text] must be less than or equal to {limit}", 100
+        )
+
+
 def _send_account(state: MetaState, node: str, token_account: str, user_id: str) -> str:
     """Which inbox a Send API call writes from: the Page, or the IG account behind it."""
     if node == "me":
         node = token_account
     if node not in (state.page_id, state.ig_account_id):
+        raise _unsupported("post", node)
+    if node == state.ig_account_id and token_account == state.page_id:
+        # With a Page token, Instagram DMs go through the Page (/{page-id}/messages or
+        # /me/messages); /{ig-id}/messages is Instagram Login's, with an Instagram token.
         raise _unsupported("post", node)
     if token_account == state.ig_account_id and node != state.ig_account_id:
         raise GraphError(403, "(#200) The token does not have permission for this Page", 200)
@@ -794,10 +809,7 @@ async def _send_message(request: web.Request) -> web.StreamResponse:
     if not isinstance(message, dict) or not (message.get("text") or message.get("attachment")):
         raise GraphError(400, "(#100) Must send either message or state", 100)
     text = message.get("text")
-    if isinstance(text, str) and len(text) > 2000:
-        raise GraphError(
-            400, "(#100) Length of param message[text] must be less than or equal to 2000", 100
-        )
+    _check_length(text, MESSENGER_TEXT_LIMIT, len)
     now = state.clock()
     if "comment_id" in recipient:
         return _private_reply(state, str(recipient["comment_id"]), text, now)
@@ -822,6 +834,8 @@ async def _send_message(request: web.Request) -> web.StreamResponse:
     if last is not None and window != timedelta.max and now - last > window:
         raise GraphError(400, WINDOW_MESSAGE, 10, subcode=state.window_error_subcode)
     platform: Platform = "instagram" if account == state.ig_account_id else "facebook"
+    if platform == "instagram":
+        _check_length(text, INSTAGRAM_TEXT_BYTES, lambda t: len(t.encode("utf-8")))
     mid = state._mid(platform)
     state.sends.append(MetaSend("message", account, user_id, text, mid, now, messaging_type, tag))
     if state.emit_outbound_webhooks and isinstance(text, str):

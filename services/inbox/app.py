@@ -42,7 +42,7 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
     app[SETTINGS_KEY] = settings
     app[CREDENTIALS_KEY] = CredentialStore.from_settings(settings)
     registry = CollectorRegistry()
-    metrics.install(app, registry)
+    metrics.install(app, registry, revision=settings.revision)
     metrics.install_pool_gauges(app, registry, ENGINE_KEY)
     app[METRICS_KEY] = InboxMetrics.create(registry).initialise()
 

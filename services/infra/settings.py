@@ -64,6 +64,12 @@ class ServiceSettings(BaseSettings):
         "proxy's upstream keep-alive timeout (ingress-nginx: 60 s).",
     )
     log_level: str = "INFO"
+    revision: str = Field(
+        default="unknown",
+        validation_alias=AliasChoices("revision", "ECOUTE_REVISION"),
+        description="The source revision the image was built from (set at image build);"
+        " exported as ecoute_build_info's revision label.",
+    )
     readiness_cache_seconds: float = Field(default=2.0, ge=0)
     auth_max_failures: int = Field(
         default=30,

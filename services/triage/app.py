@@ -44,6 +44,11 @@ from services.triage.openapi import DOCUMENT as OPENAPI
 from services.triage.privacy.http import ERASURE_COUNTER_KEY, RETENTION_DEFAULT_KEY
 from services.triage.privacy.http import add_routes as add_privacy_routes
 from services.triage.privacy.retention import RetentionJob
+from services.triage.routing.http import ASSIGNED_KEY, ROUTING_CONFIG_KEY
+from services.triage.routing.http import add_routes as add_routing_routes
+from services.triage.routing.metrics import RoutingMetrics
+from services.triage.routing.usecases import RoutingConfig
+from services.triage.routing.worker import RoutingWorker
 from services.triage.settings import TriageSettings
 from services.triage.sla.http import add_routes as add_sla_routes
 from services.triage.sla.policy_cache import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS
@@ -54,6 +59,7 @@ from services.triage.webhooks.http import add_routes as add_webhook_routes
 
 UI = Path(__file__).parent / "ui"
 METRICS_KEY = web.AppKey("triage_metrics", TriageMetrics)
+ROUTING_METRICS_KEY = web.AppKey("routing_metrics", RoutingMetrics)
 CONSUMER_NAME = "triage"
 
 
@@ -95,6 +101,20 @@ def desk_news_context(settings: TriageSettings) -> Any:
     return desk_news
 
 
+def brand_labels_context(settings: TriageSettings) -> Any:
+    async def brand_labels(app: web.Application) -> AsyncIterator[None]:
+        """Every process that counts SLA figures (API or worker) knows the brand labels."""
+        stop = asyncio.Event()
+        refresh = app[METRICS_KEY].refresh_brands_forever
+        task = asyncio.create_task(refresh(app[ENGINE_KEY], stop, settings.gauges_refresh_seconds))
+        yield
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, timeout=10)
+
+    return brand_labels
+
+
 def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application:
     """The triage HTTP app; with ``run_consumer`` it also triages incoming events.
 
@@ -102,10 +122,12 @@ def create_app(settings: TriageSettings, *, api: bool = True) -> web.Application
     """
     app = web.Application(middlewares=[security_headers, errors_middleware])
     registry = CollectorRegistry()
-    metrics.install(app, registry)
+    metrics.install(app, registry, revision=settings.revision)
     metrics.install_pool_gauges(app, registry, ENGINE_KEY)
-    app[METRICS_KEY] = TriageMetrics.create(registry).initialise()
+    app[METRICS_KEY] = TriageMetrics.create(registry, settings.metrics_brands).initialise()
+    app[ROUTING_METRICS_KEY] = RoutingMetrics.create(registry)
     app.cleanup_ctx.append(database_context(settings))
+    app.cleanup_ctx.append(brand_labels_context(settings))
     if settings.run_consumer:
         app.cleanup_ctx.append(workers_context(background_jobs, settings))
     _configure(app, settings)
@@ -123,8 +145,8 @@ def background_jobs(
     session: aiohttp.ClientSession,
     stop: asyncio.Event,
 ) -> list[Coroutine[Any, Any, None]]:
-    """Every loop a worker process runs (event consumers, the SLA scheduler, retention, the
-    incident detector, the gauges), each until ``stop`` is set."""
+    """Every loop a worker process runs (event consumers, routing, the SLA scheduler,
+    retention, the incident detector, the gauges), each until ``stop`` is set."""
     engine, counters = app[ENGINE_KEY], app[METRICS_KEY]
     scheduler = SlaScheduler(engine, settings.direct_url(), on_transition=counters.count_transition)
     hooks = Consumer(
@@ -142,8 +164,16 @@ def background_jobs(
         interval_seconds=settings.retention_interval_seconds,
         on_purged=counters.count_purged,
     )
+    routing = RoutingWorker(
+        engine,
+        routing_config(settings),
+        settings.routing_interval_seconds,
+        on_assigned=app[ROUTING_METRICS_KEY].count,
+        on_load=app[ROUTING_METRICS_KEY].set_load,
+    )
     return [
         build_consumer(app, settings).run(stop),
+        routing.run(stop),
         hooks.run(stop),
         scheduler.run(stop),
         retention.run(stop),
@@ -162,6 +192,8 @@ def _configure(app: web.Application, settings: TriageSettings) -> None:
     app[REPLY_ORIGIN_KEY] = app[METRICS_KEY].count_reply_origin
     app[ERASURE_COUNTER_KEY] = app[METRICS_KEY].count_erasure
     app[RETENTION_DEFAULT_KEY] = settings.retention_days
+    app[ROUTING_CONFIG_KEY] = routing_config(settings)
+    app[ASSIGNED_KEY] = app[ROUTING_METRICS_KEY].count
 
 
 def _add_api(app: web.Application, settings: TriageSettings) -> None:
@@ -175,6 +207,7 @@ def _add_api(app: web.Application, settings: TriageSettings) -> None:
     add_incident_routes(app)
     add_stats_routes(app)
     add_privacy_routes(app)
+    add_routing_routes(app)
     app.cleanup_ctx.append(desk_news_context(settings))
     app.router.add_get("/", _index)
     app.router.add_static("/ui/", UI, show_index=False)
@@ -188,6 +221,15 @@ def auth_config(settings: TriageSettings) -> AuthConfig:
             absolute=timedelta(hours=settings.session_max_hours),
         ),
         settings.two_factor_box(),
+    )
+
+
+def routing_config(settings: TriageSettings) -> RoutingConfig:
+    """When an idle user reads as offline, the default maximum of open claims, the round."""
+    return RoutingConfig(
+        idle=timedelta(minutes=settings.presence_idle_minutes),
+        max_open_claims=settings.routing_max_open_claims,
+        batch_size=settings.routing_batch_size,
     )
 
 

@@ -3,13 +3,19 @@
 Counters and histograms are observed by the replica that did the work, once, so summing over
 replicas is right. Gauges computed from the database (clocks by state, event backlog) are
 the same on every replica: dashboards and rules take ``max`` over instances, never ``sum``.
+
+The SLA figures carry a ``brand``: the workspace's name as a slug for the oldest
+``TRIAGE_METRICS_BRANDS`` workspaces, "other" for the rest (``bounded_labels``), so a
+manager can split first response and breaches by brand while the series stay bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
@@ -17,6 +23,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.infra.events import Event, backlog
+from services.infra.metrics import OTHER_LABEL, bounded_labels
 from services.infra.worker import run_worker
 from services.triage.domain.sla import DEFAULT_POLICY, KINDS, Clock
 from services.triage.domain.triage import INTENTS, Decision
@@ -83,29 +90,24 @@ class TriageMetrics:
     incidents_open: Gauge
     incident_messages: Histogram
     incident_detect_lag: Histogram
+    brand_cap: int = 10
+    _brands: dict[uuid.UUID, str] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, registry: CollectorRegistry) -> TriageMetrics:
+    def create(cls, registry: CollectorRegistry, brand_cap: int = 10) -> TriageMetrics:
         return cls(
             **_triage_series(registry),
             **_sla_series(registry),
             **_desk_series(registry),
             **_incident_series(registry),
+            brand_cap=brand_cap,
         )
 
     def initialise(self) -> TriageMetrics:
         """Create every child of the bounded label sets at zero, so the first event of a
         series counts in ``increase()`` and ratios are 0, not NaN, before anything happens."""
-        outcomes = ("met", "missed", "cancelled")
+        self._initialise_brand(OTHER_LABEL)
         for priority in PRIORITIES:
-            self.first_response.labels(priority)
-            self.resolution.labels(priority)
-            for kind in KINDS:
-                self.breaches.labels(kind, priority)
-                self.at_risk.labels(kind, priority)
-                self.clocks_started.labels(kind, priority)
-                for outcome in outcomes:
-                    self.clocks_stopped.labels(kind, priority, outcome)
             for intent in INTENTS:
                 for need in ("true", "false"):
                     self.triaged.labels(intent, priority, need)
@@ -119,6 +121,37 @@ class TriageMetrics:
             self.incident_messages.labels(kind)
             self.incident_detect_lag.labels(kind)
         return self
+
+    def _initialise_brand(self, brand: str) -> None:
+        for priority in PRIORITIES:
+            self.first_response.labels(brand, priority)
+            self.resolution.labels(brand, priority)
+            for kind in KINDS:
+                self.breaches.labels(brand, kind, priority)
+                self.at_risk.labels(brand, kind, priority)
+                self.clocks_started.labels(brand, kind, priority)
+                for outcome in ("met", "missed", "cancelled"):
+                    self.clocks_stopped.labels(brand, kind, priority, outcome)
+
+    def brand(self, workspace_id: uuid.UUID) -> str:
+        """The workspace's ``brand`` label ("other" beyond the cap, or until it is known)."""
+        return self._brands.get(workspace_id, OTHER_LABEL)
+
+    async def refresh_brands(self, engine: AsyncEngine) -> None:
+        """Read the workspaces' names again: a new or renamed workspace gets its label."""
+        # A few spare rows: a workspace whose slug is empty or taken falls to "other".
+        async with engine.connect() as conn:
+            named = await stats.oldest_workspaces(conn, 2 * self.brand_cap + 16)
+        labels = bounded_labels(named, self.brand_cap)
+        for brand in set(labels.values()) - set(self._brands.values()):
+            self._initialise_brand(brand)
+        self._brands.clear()
+        self._brands.update(labels)
+
+    async def refresh_brands_forever(
+        self, engine: AsyncEngine, stop: asyncio.Event, every: float = 15.0
+    ) -> None:
+        await _repeat("triage brand labels", self.refresh_brands, engine, stop, every)
 
     def count_erasure(self, stage: str) -> None:
         self.erasures.labels(stage).inc()
@@ -145,23 +178,27 @@ class TriageMetrics:
     def count_failure(self, event: Event, _exc: BaseException) -> None:
         self.failures.labels(event.topic if event.topic.count(".") == 1 else "other").inc()
 
-    def count_clock_stop(self, event: str, clock: Clock, elapsed_seconds: float) -> None:
+    def count_clock_stop(
+        self, workspace_id: uuid.UUID, event: str, clock: Clock, elapsed_seconds: float
+    ) -> None:
         """A clock started or stopped: the SLI counters and the duration histograms."""
-        priority = f"P{clock.priority}"
+        brand, priority = self.brand(workspace_id), f"P{clock.priority}"
         if event == "started":
-            self.clocks_started.labels(clock.kind, priority).inc()
+            self.clocks_started.labels(brand, clock.kind, priority).inc()
             return
-        self.clocks_stopped.labels(clock.kind, priority, clock.outcome or "cancelled").inc()
+        outcome = clock.outcome or "cancelled"
+        self.clocks_stopped.labels(brand, clock.kind, priority, outcome).inc()
         if clock.outcome not in ("met", "missed"):
             return
         if clock.kind == "first_response":
-            self.first_response.labels(priority).observe(elapsed_seconds)
+            self.first_response.labels(brand, priority).observe(elapsed_seconds)
         elif clock.kind == "resolution":
-            self.resolution.labels(priority).observe(elapsed_seconds)
+            self.resolution.labels(brand, priority).observe(elapsed_seconds)
 
     def count_transition(self, transition: Transition) -> None:
         counter = self.breaches if transition.state == "breached" else self.at_risk
-        counter.labels(transition.kind, f"P{transition.priority}").inc()
+        brand = self.brand(transition.workspace_id)
+        counter.labels(brand, transition.kind, f"P{transition.priority}").inc()
         lag = (transition.raised_at - transition.crossed_at).total_seconds()
         self.transition_lag.observe(max(0.0, lag))
 
@@ -193,11 +230,23 @@ class TriageMetrics:
     async def refresh_forever(
         self, engine: AsyncEngine, stop: asyncio.Event, every: float = 15.0
     ) -> None:
-        async def step() -> float:
-            await self.refresh_from_database(engine)
-            return every
+        await _repeat("triage gauges", self.refresh_from_database, engine, stop, every)
 
-        await run_worker("triage gauges", step, stop)
+
+async def _repeat(
+    name: str,
+    refresh: Callable[[AsyncEngine], Awaitable[None]],
+    engine: AsyncEngine,
+    stop: asyncio.Event,
+    every: float,
+) -> None:
+    """Run ``refresh`` every ``every`` seconds until ``stop`` (a failure is retried)."""
+
+    async def step() -> float:
+        await refresh(engine)
+        return every
+
+    await run_worker(name, step, stop)
 
 
 def _triage_series(registry: CollectorRegistry) -> dict[str, Any]:
@@ -224,28 +273,28 @@ def _sla_series(registry: CollectorRegistry) -> dict[str, Any]:
         first_response=Histogram(
             "ecoute_first_response_seconds",
             "Business time from the customer's first unanswered message to the first "
-            "reply delivered, by priority (bucket edges at the default targets).",
-            ["priority"],
+            "reply delivered, by brand and priority (bucket edges at the default targets).",
+            ["brand", "priority"],
             buckets=_sla_buckets("first_response"),
             registry=registry,
         ),
         resolution=Histogram(
             "ecoute_resolution_seconds",
-            "Business time from the first unanswered message to resolution, by priority.",
-            ["priority"],
+            "Business time from the first unanswered message to resolution, by brand and priority.",
+            ["brand", "priority"],
             buckets=_sla_buckets("resolution"),
             registry=registry,
         ),
         breaches=Counter(
             "ecoute_sla_breaches_total",
-            "SLA clocks that reached their target unanswered, by kind and priority.",
-            ["kind", "priority"],
+            "SLA clocks that reached their target unanswered, by brand, kind and priority.",
+            ["brand", "kind", "priority"],
             registry=registry,
         ),
         at_risk=Counter(
             "ecoute_sla_at_risk_total",
             "SLA clocks that passed the at-risk share of their target.",
-            ["kind", "priority"],
+            ["brand", "kind", "priority"],
             registry=registry,
         ),
         transition_lag=Histogram(
@@ -256,14 +305,14 @@ def _sla_series(registry: CollectorRegistry) -> dict[str, Any]:
         ),
         clocks_started=Counter(
             "ecoute_sla_clocks_started_total",
-            "SLA clocks started, by kind and priority.",
-            ["kind", "priority"],
+            "SLA clocks started, by brand, kind and priority.",
+            ["brand", "kind", "priority"],
             registry=registry,
         ),
         clocks_stopped=Counter(
             "ecoute_sla_clocks_stopped_total",
-            "SLA clocks stopped, by kind, priority and outcome (met, missed, cancelled).",
-            ["kind", "priority", "outcome"],
+            "SLA clocks stopped, by brand, kind, priority and outcome (met, missed, cancelled).",
+            ["brand", "kind", "priority", "outcome"],
             registry=registry,
         ),
         clocks=Gauge(

@@ -44,8 +44,8 @@ from services.triage.access.schemas import (
     UsersOut,
     WorkspaceCreatedOut,
 )
-from services.triage.desk.http import CorrectionIn, NoteIn, ReplyIn, SavedReplyIn
-from services.triage.desk.http_queue import FILTERS
+from services.triage.desk.http import CorrectionIn, NoteIn, ReplyCheckIn, ReplyIn, SavedReplyIn
+from services.triage.desk.http_queue import FILTERS, MAX_CHANNEL
 from services.triage.desk.http_queue import MAX_LIMIT as QUEUE_LIMIT
 from services.triage.desk.schemas import (
     ClaimOut,
@@ -55,6 +55,7 @@ from services.triage.desk.schemas import (
     NoteOut,
     PostedReplyOut,
     QueueOut,
+    ReplyCheckOut,
     SavedRepliesOut,
     SavedReplyOut,
     StatusOut,
@@ -67,6 +68,17 @@ from services.triage.incidents.http import IncidentNoteIn, MergeIn, SplitIn
 from services.triage.incidents.schemas import IncidentOut, IncidentsOut
 from services.triage.privacy.http import PersonIn, RetentionIn
 from services.triage.privacy.schemas import ErasureOut, ErasuresOut, ExportOut, RetentionOut
+from services.triage.routing.http import (
+    AssignIn,
+    AssignOut,
+    PresenceIn,
+    PresenceOut,
+    RoutingIn,
+    RoutingOut,
+    SkillsIn,
+    SkillsOut,
+    TeamPresenceOut,
+)
 from services.triage.sla.policy import PolicyIn, PolicyOut
 from services.triage.stats.http import StatsOut
 from services.triage.webhooks.http import NewWebhookOut, WebhookIn, WebhookOut
@@ -91,6 +103,7 @@ QUEUE_QUERY: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": QUEUE_LIMIT},
     **{name: {"enum": list(values)} for name, values in FILTERS.items()},
     "incident": {"type": "integer", "format": "int64", "minimum": 1},
+    "channel": {"type": "string", "minLength": 1, "maxLength": MAX_CHANNEL},
 }
 
 
@@ -385,6 +398,23 @@ OPERATIONS = [
         returns=ClaimOut,
         answers={200: "Claimed", **P404, 409: "Another agent holds it"},
     ),
+    # Right after the claim: an agent hands over what they hold.
+    _api(
+        "POST",
+        "/v1/conversations/{id}/assign",
+        "Give it to a teammate: leads any conversation, agents one they hold (a handover, "
+        "with an optional note); the answer names the new holder",
+        "routing",
+        body=AssignIn,
+        returns=AssignOut,
+        answers={
+            200: "Assigned",
+            404: "No such conversation or user in your workspace",
+            409: "The conversation is resolved",
+            413: "Too large",
+            422: "Invalid body, or a deactivated user",
+        },
+    ),
     _api(
         "POST",
         "/v1/conversations/{id}/release",
@@ -405,8 +435,17 @@ OPERATIONS = [
             202: "Queued for delivery",
             **P404,
             409: "Not claimed, or resolved",
-            422: "Empty, too long or invalid",
+            422: "Empty, over the platform's length limit, or invalid",
         },
+    ),
+    _api(
+        "POST",
+        "/v1/conversations/{id}/reply-check",
+        "Measure a draft reply against its platform's limit, with its warnings (sends nothing)",
+        "conversations",
+        returns=ReplyCheckOut,
+        body=ReplyCheckIn,
+        answers={200: "The draft measured", **P404, 422: "Invalid"},
     ),
     _api(
         "POST",
@@ -789,6 +828,59 @@ TEAM_OPERATIONS = [
     ),
 ]
 OPERATIONS += TEAM_OPERATIONS
+
+ROUTING_OPERATIONS = [
+    _api(
+        "PUT",
+        "/v1/me/presence",
+        "Set my presence: available, away or offline (idle past the setting: offline)",
+        "routing",
+        body=PresenceIn,
+        returns=PresenceOut,
+        answers={200: "Set", 413: "Too large", 422: "Invalid body"},
+    ),
+    _api(
+        "GET",
+        "/v1/team/presence",
+        "Who is on, their open claims, maximum and skills (leads and admins)",
+        "routing",
+        returns=TeamPresenceOut,
+        answers={200: "The team"},
+        refusals=LEADS,
+    ),
+    _api(
+        "GET",
+        "/v1/routing",
+        "Whether conversations are assigned automatically, and the maximum of open claims",
+        "routing",
+        returns=RoutingOut,
+        answers={200: "The routing settings"},
+        refusals=LEADS,
+    ),
+    _api(
+        "PUT",
+        "/v1/routing",
+        "Turn automatic assignment on or off; the workspace's maximum of open claims",
+        "routing",
+        body=RoutingIn,
+        returns=RoutingOut,
+        answers={200: "Saved", 413: "Too large", 422: "Invalid body"},
+        refusals=LEADS,
+    ),
+    _api(
+        "PUT",
+        "/v1/users/{id}/routing",
+        "A teammate's skills (languages, channels: empty means all) and maximum of open "
+        "claims (leads and admins)",
+        "routing",
+        body=SkillsIn,
+        returns=SkillsOut,
+        path_params=BY_UUID,
+        answers={200: "Saved", **USER_404, 413: "Too large", 422: "Invalid body"},
+        refusals=LEADS,
+    ),
+]
+OPERATIONS += ROUTING_OPERATIONS
 
 DOCUMENT = document(
     "Écoute triage — the agents' desk",

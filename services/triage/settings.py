@@ -24,6 +24,14 @@ class TriageSettings(ServiceSettings):
     gauges_refresh_seconds: float = Field(
         default=15.0, gt=0, description="How often gauges read from the database refresh."
     )
+    metrics_brands: int = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="Workspaces (the oldest first) whose name, as a slug, is the SLA metrics'"
+        ' brand label; the others count under "other". Bounds the series: each brand adds'
+        " 264 per process.",
+    )
     run_consumer: bool = Field(
         default=True,
         description="Also run the event consumer and SLA scheduler in the API process.",
@@ -152,3 +160,22 @@ class TriageSettings(ServiceSettings):
     incident_clock_speed: float = Field(
         default=1.0, gt=0, description="...and runs this many times faster than real time."
     )
+
+    presence_idle_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=24 * 60,
+        description="A user whose desk made no request (and who set no presence) this long "
+        "reads as offline: automatic assignment skips them.",
+    )
+    routing_max_open_claims: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Open conversations an agent holds at most before automatic assignment "
+        "skips them, unless the workspace or the agent has their own maximum.",
+    )
+    routing_interval_seconds: float = Field(
+        default=2.0, gt=0, description="How often the routing worker looks for waiting work."
+    )
+    routing_batch_size: int = Field(default=100, ge=1, le=1000)

@@ -78,6 +78,18 @@ class World:
             self.database_url, self.workspace.id, role, email=email, password=PASSWORD
         )
 
+    async def rename(self, email: str, display_name: str) -> None:
+        """The name an agent goes by (what colleagues see, e.g. as a conversation's holder)."""
+        engine = create_engine(self.database_url, 1)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("UPDATE triage.users SET display_name = :name WHERE email = :email"),
+                    {"name": display_name, "email": email},
+                )
+        finally:
+            await engine.dispose()
+
     async def sla_policy(self, lead_token: str, first_response_seconds: int) -> None:
         """The same targets for every priority, around the clock, so which SLA state a
         conversation is in depends on its age only (not on the model's priority)."""
@@ -169,11 +181,12 @@ async def audit(page: Any) -> None:
     assert problems == [], problems
 
 
-async def shot(page: Any, name: str) -> Path:
+async def shot(page: Any, name: str, whole: bool | None = None) -> Path:
     """A screenshot kept as a test artifact: the window when wide (the panes scroll by
-    themselves), the whole page at phone width."""
+    themselves), the whole page at phone width. ``whole=False`` keeps to the window: on an
+    emulated touch screen, Chromium draws a whole-page shot without the touch media queries."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     phone = page.viewport_size["width"] < 900
-    await page.screenshot(path=str(path), full_page=phone)
+    await page.screenshot(path=str(path), full_page=phone if whole is None else whole)
     return path

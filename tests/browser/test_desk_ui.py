@@ -82,8 +82,9 @@ class Tab:
         assert self.dialogs == [], self.dialogs
 
 
-async def open_tab(browser: Browser, viewport: dict[str, int]) -> Tab:
-    context = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+async def open_tab(browser: Browser, viewport: dict[str, int], **options: Any) -> Tab:
+    """A fresh browser context (``options``: a locale, a time zone, a touch screen…)."""
+    context = await browser.new_context(viewport=viewport, **options)  # type: ignore[arg-type]
     return Tab(await context.new_page())
 
 
@@ -198,9 +199,9 @@ async def test_an_agent_works_a_conversation_from_the_keyboard_and_sees_the_repl
     await press(page, "c")
     await expect(page.locator("#holder")).to_contain_text("You hold it")
     await expect(rows(page).nth(target).locator(".holder")).to_contain_text("held by you")
-    await page.get_by_label("Only mine").check()
+    await page.get_by_role("button", name="Mine", exact=True).click()  # a saved view
     await expect(rows(page)).to_have_count(1)
-    await page.get_by_label("Only mine").uncheck()
+    await page.get_by_role("button", name="All", exact=True).click()
     await expect(rows(page)).to_have_count(5)
     await press(page, "Escape")  # out of the filter, back to the selected row
     await expect(rows(page).nth(target).locator(".row-link")).to_be_focused()
@@ -253,6 +254,8 @@ async def test_an_agent_corrects_a_triage_decision_from_the_conversation(
     tab = await open_tab(browser, WIDE)
     page = tab.page
     await sign_in(tab, world, "ana@acme.test")
+    await expect(rows(page)).to_have_count(1)
+    await press(page, "j")  # nothing is selected on arrival: j selects the most urgent
     await expect(rows(page).first).to_have_attribute("aria-current", "true")
     await press(page, "Enter")
     message = page.locator("#thread .msg.in").first
@@ -356,6 +359,7 @@ async def test_a_second_agent_cannot_take_a_held_conversation(
     world: World, browser: Browser
 ) -> None:
     await world.agent("ana@acme.test")
+    await world.rename("ana@acme.test", "Ana Lima")
     await world.agent("bo@acme.test")
     held, other = await world.ingest(
         customer("h1", OUTAGE, "31", minutes=30), customer("h2", HOURS, "32", minutes=1)
@@ -380,14 +384,19 @@ async def test_a_second_agent_cannot_take_a_held_conversation(
 
     # Bo's open page follows without a reload: Ana holds it, and her reply is in the thread.
     await expect(bo.page.locator("#live")).to_have_text("Live")
-    await expect(bo.page.locator("#holder")).to_contain_text("Held by another agent")
+    # The holder is named, in the conversation and in the queue.
+    await expect(bo.page.locator("#holder")).to_contain_text("Held by Ana Lima until")
+    await expect(bo.page.locator("#reply-hint")).to_contain_text("Ana Lima holds this conversation")
+    held_row = rows(bo.page).filter(has=bo.page.locator(f'a[href="#/c/{held}"]'))
+    await expect(held_row.locator(".holder")).to_have_text("held by Ana Lima")
+    await shot(bo.page, "held-by-1280")
     await expect(bo.page.locator("#thread .reply")).to_contain_text("An agent replied")
     await press(bo.page, "c")
     await expect(bo.page.locator("#alert")).to_contain_text("Another agent holds this conversation")
     await bo.page.locator("#reply-text").fill("Let me take this one.")
     await bo.page.get_by_role("button", name="Send reply").click()
     await expect(bo.page.locator("#alert")).to_contain_text("Claim the conversation")
-    await expect(bo.page.locator("#holder")).to_contain_text("Held by another agent")
+    await expect(bo.page.locator("#holder")).to_contain_text("Held by Ana Lima")
     assert await world.scalar("SELECT count(*) FROM triage.replies") == 1
 
     # Claim-next skips the held conversation; the same answer pasted elsewhere is flagged.
@@ -401,7 +410,11 @@ async def test_a_second_agent_cannot_take_a_held_conversation(
     await expect(bo.page.locator("#holder")).to_contain_text("You hold it")
     await press(bo.page, "r")
     await bo.page.keyboard.type("We are on it: a technician is looking at your line.")
+    # Warned while typing, before sending (and the warning stays with the sent reply).
+    await expect(bo.page.locator("#reply-warnings")).to_contain_text("same text was sent")
+    assert await world.scalar("SELECT count(*) FROM triage.replies") == 1
     await press(bo.page, "Control+Enter")
+    await expect(bo.page.locator("#thread .reply")).to_have_count(1)
     await expect(bo.page.locator("#reply-warnings")).to_contain_text("same text was sent")
     ana.assert_clean()
     bo.assert_clean()

@@ -434,6 +434,7 @@ async def test_a_rejected_chat_cursor_is_recovered(world: World) -> None:
 @pytest.mark.parametrize(
     "collision",
     [
+        (500, "InternalServerError", "Internal Server Error"),  # what the real PDS answers
         (400, "InvalidRequest", "Record already exists"),
         (409, "RecordAlreadyExists", "Record already exists"),
     ],
@@ -472,6 +473,23 @@ async def test_a_public_reply_is_posted_once_with_its_thread_even_after_a_crash(
         "SELECT conversation_id FROM inbox.messages WHERE external_id = :u", u=bob.uri
     )
     assert outbound[0].conversation_id == conversation
+
+
+async def test_a_server_error_with_nothing_posted_is_retried_not_taken_for_sent(
+    world: World,
+) -> None:
+    """A 500 is what a reused record key gets, but also a real failure: only a post found
+    under the key (``getRecord``) counts as sent."""
+    state = world.state
+    jane = world.mention(JANE, "jane.bsky.social", "my box is down")
+    assert await world.poll() == "ok"
+    await world.request_reply(jane.uri, "Hi Jane, a technician is on the way")
+    state.fail_next(500, nsid="com.atproto.repo.createRecord")
+    assert await world.deliver() == "queued"  # to be tried again
+    assert state.created_count == 0
+    await world.crash_while_sending()  # the retry is due now
+    assert await world.deliver() == "delivered"
+    assert state.created_count == 1
 
 
 async def test_a_dm_reply_is_sent_once_and_not_repeated_after_a_crash(world: World) -> None:

@@ -17,6 +17,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from services.inbox.settings import InboxSettings
 from services.triage.settings import TriageSettings
+from tools import gen_rules
 from tools.embedded_pg import ROOT
 
 K8S = ROOT / "deploy" / "k8s"
@@ -25,6 +26,9 @@ OVERLAYS = ["dev", "prod"]
 CRDS = {"ServiceMonitor", "PrometheusRule"}
 SHUTDOWN_SECONDS = 10  # aiohttp's shutdown_timeout in services/infra/serve.py
 DASHBOARDS = sorted((K8S / "base" / "dashboards").glob("*.json"))
+RULE_TESTS = ROOT / "deploy" / "prometheus" / "rules.test.yaml"
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
+RUNBOOK_PAGE = "https://github.com/ecoute/ecoute/blob/main/docs/runbooks.md"
 
 
 def build(overlay: str) -> list[dict[str, Any]]:
@@ -134,17 +138,22 @@ def rule_groups() -> list[dict[str, Any]]:
     return groups
 
 
-def test_alert_rules_pass_promtool_check_and_their_unit_tests(tmp_path: Path) -> None:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(yaml.safe_dump({"groups": rule_groups()}, sort_keys=False))
+def test_the_committed_rule_file_is_what_generation_gives() -> None:
+    """deploy/prometheus/rules.yaml is generated from the PrometheusRule (its one source) and
+    committed; the rendered manifests carry the same groups."""
+    assert gen_rules.TARGET.read_text() == gen_rules.render(), (
+        "deploy/prometheus/rules.yaml is stale: run `python -m tools.gen_rules`"
+    )
+    assert yaml.safe_load(gen_rules.TARGET.read_text())["groups"] == rule_groups()
+
+
+def test_alert_rules_pass_promtool_check_and_their_unit_tests() -> None:
     checked = subprocess.run(
-        ["promtool", "check", "rules", str(rules)], capture_output=True, text=True
+        ["promtool", "check", "rules", str(gen_rules.TARGET)], capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    tests = tmp_path / "rules.test.yaml"
-    tests.write_text((ROOT / "deploy" / "prometheus" / "rules.test.yaml").read_text())
     tested = subprocess.run(
-        ["promtool", "test", "rules", str(tests)], capture_output=True, text=True, cwd=tmp_path
+        ["promtool", "test", "rules", str(RULE_TESTS)], capture_output=True, text=True
     )
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
@@ -164,6 +173,32 @@ def test_every_alert_says_how_bad_and_what_to_do() -> None:
     for alert in alerts:
         assert alert["labels"]["severity"] in ("page", "ticket")
         assert alert["annotations"]["summary"] and alert["annotations"]["description"]
+
+
+def runbook_sections() -> dict[str, str]:
+    """GitHub's anchor of each ``##`` section of docs/runbooks.md -> the section's text."""
+    text = RUNBOOKS.read_text()
+    sections = re.split(r"^## ", text, flags=re.M)[1:]
+    return {
+        re.sub(r"[^a-z0-9 -]", "", s.split("\n", 1)[0].strip().lower()).replace(" ", "-"): s
+        for s in sections
+    }
+
+
+def test_every_alert_links_a_runbook_that_says_what_it_means_and_how_to_fix() -> None:
+    sections = runbook_sections()
+    alerts = [r for g in rule_groups() for r in g["rules"] if "alert" in r]
+    for alert in alerts:
+        url = alert["annotations"].get("runbook_url", "")
+        page, _, anchor = url.partition("#")
+        assert page == RUNBOOK_PAGE, (alert["alert"], url)
+        assert anchor in sections, f"{alert['alert']}: no section #{anchor} in docs/runbooks.md"
+        section = sections[anchor]
+        for part in ("### What it means", "### First checks", "### How to fix"):
+            assert part in section, (alert["alert"], part)
+    assert set(sections) == {a["alert"].lower() for a in alerts}, "a runbook without its alert"
+    for link in re.findall(r"\]\(#([a-z0-9-]+)\)", RUNBOOKS.read_text()):
+        assert link in sections, f"docs/runbooks.md links #{link}, which is no section"
 
 
 def catalog() -> set[str]:
@@ -187,6 +222,55 @@ def test_dashboard_follows_grafanas_schema(path: Path) -> None:
     for original, kept in zip(document["panels"], again["panels"], strict=True):
         assert set(original) <= set(kept), set(original) - set(kept)
         assert original["targets"] == kept["targets"]
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_every_dashboard_query_reads_one_namespace(path: Path) -> None:
+    """Dev and prod in one Prometheus are never added up: every selector names the
+    dashboard's namespace variable, which lists the namespaces that export build info."""
+    dashboard = json.loads(path.read_text())
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["namespace"]["query"]["query"] == "label_values(ecoute_build_info, namespace)"
+    assert variables["namespace"]["datasource"]["uid"] == "${datasource}"
+    for expr in expressions(dashboard):
+        selectors = re.findall(r"\b(ecoute_[a-z0-9_]+)(\{[^}]*\})?", expr)
+        assert selectors, expr
+        for name, matchers in selectors:
+            assert 'namespace="$namespace"' in matchers, f"{name} in {expr!r}"
+            if "job" in variables:
+                assert 'job=~"$job"' in matchers, f"{name} in {expr!r}"
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_a_rate_of_requests_alone_says_requests_per_second(path: Path) -> None:
+    """``reqps`` is for HTTP requests (route durations, webhooks); messages, polls and
+    replies per second say what they count."""
+    for panel in json.loads(path.read_text())["panels"]:
+        unit = panel["fieldConfig"]["defaults"].get("unit")
+        if unit != "reqps":
+            continue
+        for expr in (t["expr"] for t in panel["targets"]):
+            assert re.search(r"ecoute_(http_request_duration_seconds|webhook_requests)", expr), (
+                panel["title"],
+                expr,
+            )
+
+
+def test_the_care_dashboard_splits_first_response_and_breaches_by_brand() -> None:
+    care = json.loads((K8S / "base" / "dashboards" / "care.json").read_text())
+    variables = {v["name"]: v for v in care["templating"]["list"]}
+    assert variables["brand"]["multi"] and variables["brand"]["allValue"] == ".*"
+    by_brand = [
+        t["expr"]
+        for p in care["panels"]
+        for t in p["targets"]
+        if "by (le, brand)" in t["expr"] or "by (brand)" in t["expr"]
+    ]
+    assert any("ecoute_first_response_seconds_bucket" in e for e in by_brand), by_brand
+    assert any("ecoute_sla_breaches_total" in e for e in by_brand), by_brand
+    titles = {p["title"] for p in care["panels"]}
+    assert {"Open incidents", "Incidents opened (per hour)"} <= titles
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)

@@ -38,6 +38,9 @@ from tests.support.world import (
 from tools.embedded_pg import ROOT
 
 CARE = ROOT / "deploy" / "k8s" / "base" / "dashboards" / "care.json"
+NAMESPACE = "ecoute-test"
+VARIABLES = {"$namespace": NAMESPACE, "$brand": ".*", "$job": ".*"}
+"""The dashboards' template variables as Grafana fills them in (every brand, every job)."""
 
 
 DEADLINE = 300.0
@@ -45,9 +48,15 @@ DEADLINE = 300.0
 as soon as its condition holds)."""
 
 
+def filled(expr: str) -> str:
+    for name, value in VARIABLES.items():
+        expr = expr.replace(name, value)
+    return expr
+
+
 def care_queries() -> dict[str, str]:
     return {
-        f"{panel['title']} / {target['refId']}": target["expr"]
+        f"{panel['title']} / {target['refId']}": filled(target["expr"])
         for panel in json.loads(CARE.read_text())["panels"]
         for target in panel["targets"]
     }
@@ -85,11 +94,21 @@ async def test_care_dashboard_queries_return_data_from_a_real_prometheus(
         "scrape_configs": [
             {
                 "job_name": "inbox",
-                "static_configs": [{"targets": [f"127.0.0.1:{inbox.server.port}"]}],
+                "static_configs": [
+                    {
+                        "targets": [f"127.0.0.1:{inbox.server.port}"],
+                        "labels": {"namespace": NAMESPACE},
+                    }
+                ],
             },
             {
                 "job_name": "triage",
-                "static_configs": [{"targets": [f"127.0.0.1:{triage.server.port}"]}],
+                "static_configs": [
+                    {
+                        "targets": [f"127.0.0.1:{triage.server.port}"],
+                        "labels": {"namespace": NAMESPACE},
+                    }
+                ],
             },
         ],
     }
@@ -139,9 +158,40 @@ async def test_care_dashboard_queries_return_data_from_a_real_prometheus(
                 await wait_until(every_panel_has_data, DEADLINE, "every Care panel has data")
             except AssertionError as exc:
                 raise AssertionError(f"{exc}; without data: {empty}") from None
+            await brands_and_namespaces_split(session, base, queries)
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+async def brands_and_namespaces_split(
+    session: aiohttp.ClientSession, base: str, queries: dict[str, str]
+) -> None:
+    """The first-response panel by brand names the workspace's brand, the variables offer
+    what was scraped, and another namespace's dashboard shows none of this one's figures."""
+    by_brand = await query(
+        session, base, queries["First response p90 by brand (business time) / A"]
+    )
+    assert {r["metric"]["brand"] for r in by_brand} == {"acme-care"}
+    for label, match in (
+        ("namespace", "ecoute_build_info"),
+        ("brand", f'ecoute_sla_clocks_started_total{{namespace="{NAMESPACE}"}}'),
+        ("job", f'ecoute_build_info{{namespace="{NAMESPACE}"}}'),
+    ):
+        async with session.get(
+            f"{base}/api/v1/label/{label}/values", params={"match[]": match}
+        ) as response:
+            values = (await response.json())["data"]
+        if label == "brand":
+            assert "acme-care" in values, values
+        else:
+            assert values == {"namespace": [NAMESPACE], "job": ["inbox", "triage"]}[label]
+    elsewhere = {
+        name: expr.replace(f'namespace="{NAMESPACE}"', 'namespace="ecoute-dev"')
+        for name, expr in queries.items()
+    }
+    leaked = [name for name, expr in elsewhere.items() if await query(session, base, expr)]
+    assert not leaked, f"shown for another namespace: {leaked}"
 
 
 async def traffic(

@@ -326,8 +326,15 @@ async def test_same_rkey_twice_creates_one_post(
     body = reply_body(state, parent, rkey="3kq2zretry0001")
     assert (await client.post(CREATE, json=body, headers=headers)).status == 200
     again = await client.post(CREATE, json=body, headers=headers)
-    assert again.status == 400 and (await again.json())["error"] == "InvalidRequest"
+    assert again.status == 500 and (await again.json())["error"] == "InternalServerError"
     assert state.created_count == 1
+    query = {"repo": state.did, "collection": "app.bsky.feed.post", "rkey": "3kq2zretry0001"}
+    found = await client.get("/xrpc/com.atproto.repo.getRecord", params=query)
+    assert found.status == 200 and (await found.json())["value"]["text"] == body["record"]["text"]
+    missing = await client.get(
+        "/xrpc/com.atproto.repo.getRecord", params={**query, "rkey": "3kq2zother0001"}
+    )
+    assert missing.status == 400 and (await missing.json())["error"] == "RecordNotFound"
     state.rkey_conflict_error = (409, "RecordAlreadyExists", "Record already exists")
     again = await client.post(CREATE, json=body, headers=headers)
     assert again.status == 409 and (await again.json())["error"] == "RecordAlreadyExists"

@@ -275,7 +275,7 @@ async def test_send_api_takes_form_fields_and_bearer_tokens(
 ) -> None:
     state.ig_message("17800000000000001", "hi")
     resp = await client.post(
-        f"/{IG}/messages",
+        "/v21.0/me/messages",
         data={
             "recipient": json.dumps({"id": "17800000000000001"}),
             "messaging_type": "RESPONSE",
@@ -408,3 +408,26 @@ async def test_unversioned_paths_and_subscribed_apps(
     )
     assert resp.status == 200 and await resp.json() == {"success": True}
     assert state.subscribed_fields[PAGE] == ["feed", "messages"]
+
+
+async def test_instagram_dms_go_through_the_page_and_take_1000_bytes(
+    client: TestClient[Any, Any], state: MetaState
+) -> None:
+    """With a Page token, /{ig-id}/messages is not the Send API; Instagram allows 1,000 bytes
+    where Messenger allows 2,000 characters."""
+    state.ig_message("17800000000000001", "hi")
+    state.messenger_message("24000000000000001", "help")
+
+    def reply(user: str, text: str) -> dict[str, Any]:
+        return {"recipient": {"id": user}, "messaging_type": "RESPONSE", "message": {"text": text}}
+
+    status, _ = await send(client, reply("17800000000000001", "ok"), path=f"/v21.0/{IG}/messages")
+    assert status == 400
+    accents = "é" * 500  # 500 characters, 1,000 bytes
+    status, _ = await send(client, reply("17800000000000001", accents))
+    assert status == 200
+    status, body = await send(client, reply("17800000000000001", accents + "e"))
+    assert status == 400 and "1000" in body["error"]["message"]
+    status, _ = await send(client, reply("24000000000000001", accents * 2))  # Messenger
+    assert status == 200
+    assert [s.account_id for s in state.sends] == [IG, PAGE]

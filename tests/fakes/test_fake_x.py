@@ -402,6 +402,24 @@ async def test_fail_next_answers_server_errors_then_recovers(
     assert (await client.get(MENTIONS, headers=AUTH)).status == 200
 
 
+async def test_an_expansion_brings_its_linking_field_without_asking_for_it(
+    client: TestClient[Any, Any], state: XState
+) -> None:
+    """docs.x.com fundamentals/expansions: ``expansions=author_id`` alone answers ``author_id``
+    in ``data``, linking the user in ``includes``; the same for a DM's ``sender_id``."""
+    pat = state.add_user("pat", user_id="944480690")
+    state.add_mention("pat", "@AcmeSupport where is my parcel?")
+    state.add_dm("pat", "Hi, my parcel is late")
+    _, plain = await get(client, MENTIONS)
+    assert "author_id" not in plain["data"][0] and "includes" not in plain
+    _, mentions = await get(client, MENTIONS, expansions="author_id")
+    assert mentions["data"][0]["author_id"] == mentions["includes"]["users"][0]["id"] == pat.id
+    _, events = await get(client, "/2/dm_events", expansions="sender_id")
+    assert events["data"][0]["sender_id"] == events["includes"]["users"][0]["id"] == pat.id
+    _, bare = await get(client, "/2/dm_events")
+    assert "sender_id" not in bare["data"][0]
+
+
 # -- DMs ------------------------------------------------------------------------------------------
 
 

@@ -209,7 +209,15 @@ async def _x_event(s: Scenario) -> Request:
     }
 
 
+async def _assign_to_myself(s: Scenario) -> Request:
+    """The agent holds the conversation and passes it to themselves (a renewal): the reply,
+    note and release that follow still need their claim."""
+    me = s.answers[("GET", "/v1/me")]["user"]["id"]
+    return {"json": {"user_id": me, "note": "still mine"}}
+
+
 OVERRIDES: dict[Key, Override] = {
+    ("POST", "/v1/conversations/{id}/assign"): _assign_to_myself,
     ("POST", "/v1/auth/login"): _login,
     ("POST", "/v1/auth/login/code"): _login_code,
     ("POST", "/v1/me/two-factor/confirm"): _confirm,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from services.inbox.app import create_app as create_inbox
 from services.triage.app import create_app as create_triage
 from tests.support.world import (
+    answer_when,
     bearer,
     inbox_settings,
     make_workspace,
@@ -29,19 +29,6 @@ async def ingest(inbox: Any, token: str, messages: list[dict[str, Any]]) -> dict
     response = await inbox.post("/v1/ingest", json={"messages": messages}, headers=bearer(token))
     assert response.status == 200, await response.text()
     return dict(await response.json())
-
-
-async def queue_when(triage: Any, token: str, ready: Any, **query: Any) -> dict[str, Any]:
-    """The queue, once ``ready(queue)`` holds (the consumer works in the background)."""
-    body: dict[str, Any] = {}
-    for _ in range(100):
-        response = await triage.get("/v1/queue", params=query, headers=bearer(token))
-        assert response.status == 200, await response.text()
-        body = await response.json()
-        if ready(body):
-            return body
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"queue never reached the expected state: {body}")
 
 
 async def test_problems_reach_the_queue_by_priority_then_wait_and_chatter_does_not(
@@ -69,7 +56,7 @@ async def test_problems_reach_the_queue_by_priority_then_wait_and_chatter_does_n
             ),
         ],
     )
-    body = await queue_when(triage, ws.agent_token, lambda q: q["count"] >= 3)
+    body = await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] >= 3)
     ids = [item["latest_message"]["text"][:10] for item in body["items"]]
     assert len(body["items"]) == 3, ids
     priorities = [item["priority"] for item in body["items"]]
@@ -88,7 +75,7 @@ async def test_a_follow_up_while_waiting_keeps_one_entry_and_the_first_wait(
     inbox, triage = services
     ws = await make_workspace(database_url)
     await ingest(inbox, ws.ingest_token, [message("a", "My bag never arrived", author="8")])
-    await queue_when(triage, ws.agent_token, lambda q: q["count"] == 1)
+    await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 1)
     await ingest(
         inbox,
         ws.ingest_token,
@@ -102,8 +89,9 @@ async def test_a_follow_up_while_waiting_keeps_one_entry_and_the_first_wait(
             )
         ],
     )
-    body = await queue_when(
+    body = await answer_when(
         triage,
+        "/v1/queue",
         ws.agent_token,
         lambda q: q["count"] == 1 and q["items"][0]["latest_message"]["text"].startswith("still"),
     )
@@ -118,7 +106,7 @@ async def test_the_brands_reply_takes_the_conversation_out_of_the_queue(
     await ingest(
         inbox, ws.ingest_token, [message("m1", "I was charged twice for my order", author="6")]
     )
-    await queue_when(triage, ws.agent_token, lambda q: q["count"] == 1)
+    await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 1)
     await ingest(
         inbox,
         ws.ingest_token,
@@ -134,7 +122,7 @@ async def test_the_brands_reply_takes_the_conversation_out_of_the_queue(
             )
         ],
     )
-    await queue_when(triage, ws.agent_token, lambda q: q["count"] == 0)
+    await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 0)
 
 
 async def test_agents_see_only_their_workspace(
@@ -144,7 +132,7 @@ async def test_agents_see_only_their_workspace(
     acme = await make_workspace(database_url, "Acme")
     globex = await make_workspace(database_url, "Globex")
     await ingest(inbox, acme.ingest_token, [message("1", "My account is locked, help")])
-    await queue_when(triage, acme.agent_token, lambda q: q["count"] == 1)
+    await answer_when(triage, "/v1/queue", acme.agent_token, lambda q: q["count"] == 1)
     other = await triage.get("/v1/queue", headers=bearer(globex.agent_token))
     assert (await other.json())["items"] == []
 
@@ -173,8 +161,8 @@ async def test_queue_limit_is_honoured(services: tuple[Any, Any], database_url: 
             for n in range(5)
         ],
     )
-    await queue_when(triage, ws.agent_token, lambda q: q["count"] == 5)
-    body = await queue_when(triage, ws.agent_token, lambda q: True, limit=2)
+    await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 5)
+    body = await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: True, limit=2)
     assert body["count"] == 2
 
 

@@ -25,6 +25,7 @@ from services.inbox.consumer import inbox_consumer
 from services.inbox.metrics import InboxMetrics
 from services.infra.db import create_engine
 from services.triage.app import create_app as create_triage
+from services.triage.privacy.store import CLAIM_IDLE, claim_idle
 from tests.support.world import (
     bearer,
     inbox_settings,
@@ -831,3 +832,34 @@ async def test_a_late_delivery_failure_keeps_no_platform_words_on_an_erased_repl
         is None
     )
     assert await occurrences(stage, [MARIE_NAME]) == {}
+
+
+async def test_retention_claims_the_longest_idle_first_through_its_index(
+    database_url: str,
+) -> None:
+    """A retention call reads what it purges, not the workspace: the claim walks the
+    ``conversations_idle`` index in idle order (the plan shows it) and stops at its limit."""
+    ws = await make_workspace(database_url)
+    engine = create_engine(database_url, 1)
+    now = datetime.now(UTC)
+    try:
+        async with engine.begin() as conn:
+            for conversation_id, idle_days in [(1, 10), (2, 400), (3, 900), (4, 2)]:
+                at = now - timedelta(days=idle_days)
+                await conn.execute(
+                    text(
+                        "INSERT INTO triage.conversations (workspace_id, id, platform, channel, "
+                        "kind, last_inbound_at, updated_at) "
+                        "VALUES (:ws, :id, 'x', 'support', 'public', :at, :at)"
+                    ),
+                    {"ws": ws.id, "id": conversation_id, "at": at},
+                )
+            claimed = await claim_idle(conn, ws.id, now - timedelta(days=5), limit=2)
+            assert claimed == [3, 2]  # the longest idle first; 1 waits for the next call
+            await conn.execute(text("SET LOCAL enable_seqscan = off"))
+            explain = text("EXPLAIN " + CLAIM_IDLE.text)
+            params = {"ws": ws.id, "before": now, "limit": 2}
+            plan = "\n".join((await conn.execute(explain, params)).scalars())
+            assert "conversations_idle" in plan and "Sort" not in plan, plan
+    finally:
+        await engine.dispose()

@@ -20,6 +20,7 @@ from services.triage.sla.policy import DEFAULT_DOCUMENT
 from services.triage.sla.scheduler import SlaScheduler, Transition
 from tests.support.world import (
     ago,
+    answer_when,
     bearer,
     inbox_settings,
     make_user,
@@ -48,17 +49,6 @@ async def ingest(inbox: Any, token: str, *messages: dict[str, Any]) -> list[dict
     return list((await response.json())["items"])
 
 
-async def wait_for(triage: Any, path: str, token: str, ready: Any) -> Any:
-    body: Any = None
-    for _ in range(150):
-        response = await triage.get(path, headers=bearer(token))
-        body = await response.json()
-        if response.status == 200 and ready(body):
-            return body
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{path} never reached the expected state: {body}")
-
-
 async def test_the_queue_puts_danger_first_then_the_earliest_deadline(
     services: tuple[Any, Any], database_url: str
 ) -> None:
@@ -77,7 +67,7 @@ async def test_the_queue_puts_danger_first_then_the_earliest_deadline(
             "later-p3", "How do I add a bag to my booking?", author="4", created_at=ago(hours=12)
         ),
     )
-    body = await wait_for(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 4)
+    body = await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 4)
     assert [(i["sla"]["state"], i["priority"]) for i in body["items"]] == [
         ("ok", "P1"),
         ("breached", "P3"),
@@ -106,7 +96,7 @@ async def test_a_brand_reply_meets_the_first_response_and_history_says_so(
         inbox, ws.ingest_token, message("m1", OUTAGE, author="5", created_at=ago(minutes=20))
     )
     path = f"/v1/conversations/{item['conversation_id']}/sla"
-    body = await wait_for(triage, path, ws.agent_token, lambda b: len(b["clocks"]) == 2)
+    body = await answer_when(triage, path, ws.agent_token, lambda b: len(b["clocks"]) == 2)
     assert {c["kind"] for c in body["clocks"]} == {"first_response", "resolution"}
     await ingest(
         inbox,
@@ -121,14 +111,14 @@ async def test_a_brand_reply_meets_the_first_response_and_history_says_so(
             created_at=ago(minutes=5),
         ),
     )
-    body = await wait_for(
+    body = await answer_when(
         triage, path, ws.agent_token, lambda b: any(c["state"] == "met" for c in b["clocks"])
     )
     first = next(c for c in body["clocks"] if c["kind"] == "first_response")
     assert [h["change"] for h in first["history"]] == ["started", "met"]
     resolution = next(c for c in body["clocks"] if c["kind"] == "resolution")
     assert resolution["stopped_at"] is None
-    await wait_for(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 0)
+    await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 0)
 
     await ingest(
         inbox,
@@ -141,7 +131,7 @@ async def test_a_brand_reply_meets_the_first_response_and_history_says_so(
             created_at=ago(minutes=1),
         ),
     )
-    body = await wait_for(
+    body = await answer_when(
         triage,
         path,
         ws.agent_token,
@@ -159,7 +149,7 @@ async def test_waiting_on_the_customer_pauses_and_resolve_and_reopen_follow(
     )
     conversation = item["conversation_id"]
     path = f"/v1/conversations/{conversation}/sla"
-    await wait_for(triage, path, ws.agent_token, lambda b: len(b["clocks"]) == 2)
+    await answer_when(triage, path, ws.agent_token, lambda b: len(b["clocks"]) == 2)
 
     async def act(action: str) -> Any:
         return await triage.post(
@@ -181,7 +171,7 @@ async def test_waiting_on_the_customer_pauses_and_resolve_and_reopen_follow(
             created_at=ago(seconds=5),
         ),
     )
-    body = await wait_for(
+    body = await answer_when(
         triage, path, ws.agent_token, lambda b: "paused" not in {c["state"] for c in b["clocks"]}
     )
     assert all("resumed" in [h["change"] for h in c["history"]] for c in body["clocks"])

@@ -62,6 +62,7 @@ ROLES: dict[Key, str] = {
     ("POST", "/v1/conversations/{id}/claim"): "agent",
     ("POST", "/v1/conversations/{id}/release"): "agent",
     ("POST", "/v1/conversations/{id}/replies"): "agent",
+    ("POST", "/v1/conversations/{id}/reply-check"): "agent",
     ("POST", "/v1/conversations/{id}/notes"): "agent",
     ("POST", "/v1/conversations/{id}/resolve"): "agent",
     ("POST", "/v1/conversations/{id}/reopen"): "agent",
@@ -119,6 +120,15 @@ ROLES: dict[Key, str] = {
     ("POST", "/v1/incidents/{id}/split"): "lead",
     ("POST", "/v1/incidents/{id}/close"): "lead",
     ("POST", "/v1/incidents/{id}/reopen"): "lead",
+    # Routing: everyone sets their own presence; an agent hands over what they hold (the
+    # agent holds the conversation when the matrix reaches it: the document lists it right
+    # after the claim), leads assign anything and set the team's routing.
+    ("PUT", "/v1/me/presence"): "agent",
+    ("POST", "/v1/conversations/{id}/assign"): "agent",
+    ("GET", "/v1/team/presence"): "lead",
+    ("GET", "/v1/routing"): "lead",
+    ("PUT", "/v1/routing"): "lead",
+    ("PUT", "/v1/users/{id}/routing"): "lead",
 }
 RANK = {"agent": 0, "lead": 1, "admin": 2}
 
@@ -140,6 +150,8 @@ FIRST_ANSWER: dict[Key, int] = {
     ("POST", "/v1/users/{id}/reactivate"): 200,
     ("POST", "/v1/users/{id}/password-link"): 200,
     ("POST", "/v1/workspaces"): 201,
+    # The agent holds the conversation (claimed just before): the handover goes through.
+    ("POST", "/v1/conversations/{id}/assign"): 200,
 }
 
 OWN_CREDENTIALS: set[Key] = {
@@ -183,11 +195,14 @@ PATH_IDS: dict[Key, PathIds] = {
     ("POST", "/v1/conversations/{id}/claim"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/release"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/replies"): PathIds(_conversation),
+    ("POST", "/v1/conversations/{id}/reply-check"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/notes"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/resolve"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/reopen"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/wait"): PathIds(_conversation),
     ("GET", "/v1/conversations/{id}/sla"): PathIds(_conversation),
+    ("POST", "/v1/conversations/{id}/assign"): PathIds(_conversation),
+    ("PUT", "/v1/users/{id}/routing"): PathIds(_spare_user),
     ("POST", "/v1/messages/{id}/correction"): PathIds(lambda w: {"id": str(w.message_id)}),
     # A second session of the agent, not one the matrices sign in with.
     ("DELETE", "/v1/sessions/{id}"): PathIds(lambda w: {"id": w.spare_session_id}),
@@ -242,6 +257,7 @@ BODIES: dict[Key, Callable[[Populated], Any]] = {
         "saved_reply_id": w.saved_reply_id,
     },
     ("POST", "/v1/conversations/{id}/notes"): lambda w: {"text": "checked the tracking"},
+    ("POST", "/v1/conversations/{id}/reply-check"): lambda w: {"text": "On it, Jo."},
     ("PUT", "/v1/sla/policies"): lambda w: {
         "calendar": {"timezone": "UTC", "always_open": True},
         "targets": {
@@ -323,6 +339,19 @@ BODIES: dict[Key, Callable[[Populated], Any]] = {
     ("POST", "/v1/workspaces"): lambda w: {
         "name": "Matrix care",
         "admin_email": "matrix-admin@matrix.test",
+    },
+    # Routing: the conversation goes to the spare user (a handover when the agent calls);
+    # automatic assignment stays off, so no worker changes the matrices' conversation.
+    ("PUT", "/v1/me/presence"): lambda w: {"presence": "available"},
+    ("POST", "/v1/conversations/{id}/assign"): lambda w: {
+        "user_id": w.spare_user_id,
+        "note": "matrix handover",
+    },
+    ("PUT", "/v1/routing"): lambda w: {"auto_assign": False, "max_open_claims": 4},
+    ("PUT", "/v1/users/{id}/routing"): lambda w: {
+        "max_open_claims": 3,
+        "languages": ["en"],
+        "channels": ["support-en"],
     },
     # Not the 400 days populate set: a write to the wrong workspace would show.
     ("PUT", "/v1/privacy/retention"): lambda w: {"conversation_days": 3650},

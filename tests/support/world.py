@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -193,3 +194,16 @@ async def scalar(database_url: str, sql: str, **params: Any) -> Any:
 
 async def count(database_url: str, sql: str, **params: Any) -> int:
     return int(await scalar(database_url, sql, **params))
+
+
+async def answer_when(client: Any, path: str, token: str, ready: Any, **query: Any) -> Any:
+    """``GET path`` once it answers 200 with a body ``ready(body)`` accepts: the services work
+    in the background, so a test waits for the state it expects (about 7 s at most)."""
+    body: Any = None
+    for _ in range(150):
+        response = await client.get(path, params=query, headers=bearer(token))
+        body = await response.json()
+        if response.status == 200 and ready(body):
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path} never reached the expected state: {body}")

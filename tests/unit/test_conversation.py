@@ -11,8 +11,10 @@ from services.triage.domain.conversation import (
     after_inbound,
     after_outbound,
     is_repeat_contact,
+    thread_before,
     waited_seconds,
 )
+from services.triage.domain.thread import Thread
 
 T0 = datetime(2026, 11, 21, 9, tzinfo=UTC)
 
@@ -84,3 +86,14 @@ def test_a_reply_seen_after_a_newer_message_leaves_that_message_waiting() -> Non
     state = after_inbound(state, verdict(2, 20))
     state = after_outbound(state, at(10))
     assert state.needs_answer and state.waiting_since == at(20)
+
+
+def test_a_reply_after_the_brand_is_read_in_its_thread_and_only_then() -> None:
+    asked = "Please DM us your booking reference."
+    problem = after_inbound(ConversationState(), verdict(1, 0))
+    answered = after_outbound(problem, at(10))
+    assert thread_before(problem, at(20), "") is None  # the brand has not written
+    assert thread_before(answered, at(20), asked) == Thread("answered", asked)
+    assert thread_before(answered, at(5), asked) is None  # written before the brand's answer
+    again = after_inbound(answered, verdict(2, 20, needs=False))
+    assert thread_before(again, at(30), asked) is None  # the customer already replied to it

@@ -30,7 +30,8 @@ flood the queue with breached conversations (a server that answers a cursor-less
 nothing but its latest cursor simply starts from now).
 
 Replies: public ones are ``createRecord`` posts with a record key derived from the reply id, so
-a resend after a crash collides with the first post and is reported as that post; DMs go
+a resend after a crash collides with the first post (the real PDS answers a bare HTTP 500) and
+``getRecord`` under that key finds it: the reply is reported as that post; DMs go
 through ``sendMessage``, which has no idempotency, so ``find_sent`` looks for the brand's
 message with the same text in the convo (newer than the answered message) before any resend.
 A call whose answer was lost after the request left (timeout, dropped connection) is
@@ -475,14 +476,33 @@ class BlueskyConnector:
                 "record": record,
             },
         )
-        if answer.status >= 400 and is_record_collision(
+        # A reused key answers 500 on the real PDS: posted by an attempt that died before
+        # recording it? Then that post is this reply; otherwise the error stands.
+        collided = answer.status >= 500 or is_record_collision(
             answer.status, answer.error, answer.message
-        ):
-            # Posted by an attempt that died before recording it: that post is this reply.
-            return Sent(post_uri(self.channel.account_id, rkey), now)
+        )
+        if collided and (posted := await self._posted(rkey, reply.text)) is not None:
+            return Sent(posted, now)
         self._check(answer)
         uri = answer.body.get("uri") if isinstance(answer.body, dict) else None
         return Sent(uri if isinstance(uri, str) else post_uri(self.channel.account_id, rkey), now)
+
+    async def _posted(self, rkey: str, text: str) -> str | None:
+        """The URI of the brand's post under ``rkey`` when it holds ``text``
+        (``com.atproto.repo.getRecord``; 400 ``RecordNotFound`` when there is none)."""
+        answer = await self._xrpc(
+            "GET",
+            "com.atproto.repo.getRecord",
+            params={"repo": self.channel.account_id, "collection": POST, "rkey": rkey},
+        )
+        if answer.status == 400 and answer.error == "RecordNotFound":
+            return None
+        self._check(answer)
+        body = answer.body if isinstance(answer.body, dict) else {}
+        value, uri = body.get("value"), body.get("uri")
+        if not isinstance(value, dict) or value.get("text") != text or not isinstance(uri, str):
+            return None
+        return uri
 
     async def _convo_id(self, reply: Reply) -> str:
         if reply.thread_id:

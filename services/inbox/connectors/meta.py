@@ -10,10 +10,14 @@ mentions, DMs); its credentials are ``{"page_access_token": ...}``, sent as a Be
 Replies:
 - a Facebook comment: ``POST /{version}/{comment-id}/comments {"message"}`` → ``{"id"}``;
 - an Instagram comment: ``POST /{version}/{ig-comment-id}/replies {"message"}`` → ``{"id"}``;
-- a DM (Messenger, or Instagram): ``POST /{version}/{account-id}/messages`` with
-  ``recipient.id`` = the customer's page-scoped id, ``messaging_type: RESPONSE`` and
-  ``message.text`` → ``{"recipient_id", "message_id"}``. The account id rather than ``me``,
-  so a token for another Page fails instead of writing from the wrong Page.
+- a Messenger DM: ``POST /{version}/{page-id}/messages`` with ``recipient.id`` = the
+  customer's page-scoped id, ``messaging_type: RESPONSE`` and ``message.text`` →
+  ``{"recipient_id", "message_id"}``. The Page id rather than ``me``, so a token for another
+  Page fails instead of writing from the wrong Page;
+- an Instagram DM: the same body on ``POST /{version}/me/messages``: with a Page token,
+  Instagram messaging goes through the Page linked to the account (the channel knows the
+  Instagram id, not that Page's); ``/{ig-id}/messages`` is for Instagram Login tokens only.
+  Instagram takes at most 1,000 bytes of text (Messenger 2,000 characters).
 Instagram mentions carry no text or author, and platforms.md documents no reply for them:
 replying is ``Rejected("unsupported")``.
 
@@ -85,7 +89,11 @@ class MetaConnector(BearerConnector):
 
     async def _message(self, reply: Reply) -> Sent:
         recipient = _graph_id(reply.thread_id or reply.author_external_id, "the recipient")
-        account = _graph_id(self.channel.account_id, "the channel's account")
+        account = (
+            "me"
+            if self.channel.platform == "instagram"
+            else _graph_id(self.channel.account_id, "the channel's account")
+        )
         body = await self._post(
             f"/{GRAPH_VERSION}/{account}/messages",
             {

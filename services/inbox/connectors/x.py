@@ -86,7 +86,9 @@ TWEET_FIELDS = (
     "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets,lang,entities,"
     "note_tweet,edit_history_tweet_ids"
 )
-DM_FIELDS = "id,text,event_type,dm_conversation_id,created_at,sender_id,participant_ids"
+# Only values both docs.x.com and X's OpenAPI list for dm_event.fields: the OpenAPI has sender_id
+# as an expansion only, and the expansion puts sender_id in each event (fundamentals/expansions).
+DM_FIELDS = "id,text,event_type,dm_conversation_id,created_at"
 MENTION_PARAMS = (
     ("max_results", str(PAGE)),
     ("tweet.fields", TWEET_FIELDS),

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.infra.http import ENGINE_KEY, ProblemError, model_response, path_id, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access.auth import authenticate, require_role
-from services.triage.desk import corrections, usecases
+from services.triage.desk import corrections, reply_limits, usecases
 from services.triage.desk import store as desk
 from services.triage.desk.http_queue import get_queue, get_vocabulary
 from services.triage.desk.schemas import (
@@ -25,6 +25,7 @@ from services.triage.desk.schemas import (
     CorrectionOut,
     NoteOut,
     PostedReplyOut,
+    ReplyCheckOut,
     SavedRepliesOut,
     SavedReplyOut,
     StatusOut,
@@ -44,6 +45,11 @@ class ReplyIn(BaseModel):
     saved_reply_id: uuid.UUID | None = None
     # The incident whose status note the reply started from (it is still edited for the person).
     incident_id: Annotated[int, Field(ge=1, lt=2**63)] | None = None
+
+
+class ReplyCheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: Annotated[str, Field(max_length=MAX_REPLY, pattern=NO_NUL)]
 
 
 class NoteIn(BaseModel):
@@ -161,6 +167,30 @@ async def post_reply(request: web.Request) -> web.Response:
     return model_response(PostedReplyOut, answer, status=202)
 
 
+async def post_reply_check(request: web.Request) -> web.Response:
+    """A draft measured against its platform's limit, with the warnings it would get (the
+    composer asks while the agent types; nothing is stored or sent)."""
+    caller = await authenticate(request)
+    cid = conversation_id(request)
+    body = await read_model(request, ReplyCheckIn, 4 * MAX_REPLY + 1024)
+    async with request.app[ENGINE_KEY].connect() as conn:
+        try:
+            found = await usecases.check_reply(conn, caller, cid, body.text, datetime.now(UTC))
+        except usecases.NoSuchConversation:
+            raise _no_such_conversation() from None
+    measured = found.measured
+    answer = {
+        "platform": found.platform,
+        "length": measured.length,
+        "limit": measured.maximum,
+        "unit": measured.unit,
+        "over": measured.over,
+        "refusal": reply_limits.refusal(measured, found.platform) if measured.over else None,
+        "warnings": found.warnings,
+    }
+    return model_response(ReplyCheckOut, answer)
+
+
 async def post_note(request: web.Request) -> web.Response:
     """An internal note: seen by agents, never sent, and it stops no clock."""
     caller = await authenticate(request)
@@ -259,6 +289,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/conversations/{id}/claim", claim)
     app.router.add_post("/v1/conversations/{id}/release", release)
     app.router.add_post("/v1/conversations/{id}/replies", post_reply)
+    app.router.add_post("/v1/conversations/{id}/reply-check", post_reply_check)
     app.router.add_post("/v1/conversations/{id}/notes", post_note)
     app.router.add_post("/v1/messages/{id}/correction", post_correction)
     app.router.add_get("/v1/saved-replies", get_saved_replies)

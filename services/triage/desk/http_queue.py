@@ -18,6 +18,7 @@ from services.triage.domain.sla import SLA_STATES
 from services.triage.sla.policy_cache import cached_policy
 
 MAX_LIMIT = 500
+MAX_CHANNEL = 100  # a channel's name (the workspace's key for a connected account)
 
 
 def _limit(request: web.Request) -> int:
@@ -42,6 +43,7 @@ FILTERS: dict[str, tuple[str, ...]] = {
     "state": tuple(STATES),
     "language": LANGUAGES,
     "mine": ("true", "false"),
+    "unassigned": ("true", "false"),
 }
 """Each closed-set filter of the queue and its values (the OpenAPI document reads them)."""
 
@@ -62,7 +64,10 @@ def _filters(request: web.Request) -> dict[str, Any]:
         or int(raw_incident) < 1
     ):
         errors.append({"pointer": "/query/incident", "detail": "expected an incident id"})
-    unknown = set(query) - set(allowed) - {"limit", "incident"}
+    channel = query.get("channel")
+    if channel is not None and not (0 < len(channel) <= MAX_CHANNEL and channel.isprintable()):
+        errors.append({"pointer": "/query/channel", "detail": "expected a channel's name"})
+    unknown = set(query) - set(allowed) - {"limit", "incident", "channel"}
     errors += [{"pointer": f"/query/{name}", "detail": "unknown filter"} for name in unknown]
     if errors:
         raise ProblemError(
@@ -75,6 +80,8 @@ def _filters(request: web.Request) -> dict[str, Any]:
         "rank": STATES[query["state"]] if "state" in query else None,
         "language": query.get("language"),
         "mine": query.get("mine") == "true",
+        "unassigned": query.get("unassigned") == "true",
+        "channel": channel,
         "incident": int(raw_incident) if raw_incident is not None else None,
     }
 

@@ -170,6 +170,19 @@ class PostedReplyOut(Out):
     warnings: list[str]  # the same text sent to many people, an unchanged incident note
 
 
+class ReplyCheckOut(Out):
+    """A reply measured before it is sent: ``length`` as the platform counts it (``unit``),
+    its ``limit`` (null: none known), and the warnings sending it now would bring."""
+
+    platform: Platform
+    length: int
+    limit: int | None
+    unit: Literal["x", "graphemes", "mastodon", "characters", "bytes"]
+    over: bool
+    refusal: str | None  # what sending it now would answer (422), when it is over
+    warnings: list[str]
+
+
 class CorrectionOut(Out):
     id: int
     message_id: int

@@ -175,6 +175,22 @@ async def holder(
     return (row.status, row.holder, row.last_message_id) if row else None
 
 
+async def platform_and_kind(
+    conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int
+) -> tuple[str, str] | None:
+    """(platform, kind) of a conversation, or None: what a reply's length is measured by."""
+    row = (
+        await conn.execute(
+            text(
+                "SELECT platform, kind FROM triage.conversations "
+                "WHERE workspace_id = :ws AND id = :id"
+            ),
+            {"ws": workspace_id, "id": conversation_id},
+        )
+    ).first()
+    return (row.platform, row.kind) if row else None
+
+
 async def renew_claim(
     conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int, now: datetime
 ) -> None:
@@ -642,6 +658,9 @@ _QUEUE = text(
           AND (CAST(:language AS text) IS NULL OR d.language = CAST(:language AS text))
           AND (CAST(:mine AS uuid) IS NULL
                OR (c.assignee_id = CAST(:mine AS uuid) AND c.claim_expires_at > :now))
+          AND (NOT CAST(:unassigned AS boolean)
+               OR c.assignee_id IS NULL OR c.claim_expires_at <= :now)
+          AND (CAST(:channel AS text) IS NULL OR c.channel = CAST(:channel AS text))
           AND (CAST(:incident AS bigint) IS NULL OR EXISTS (
                SELECT 1 FROM triage.incident_members AS f
                WHERE f.workspace_id = c.workspace_id AND f.conversation_id = c.id
@@ -676,9 +695,10 @@ async def queue(
 ) -> list[dict[str, Any]]:
     """Open conversations needing an answer in the queue's order (``queue_order_by``).
 
-    ``filters`` may hold priority (1-4), platform, intent, rank (SLA state), language and
-    mine (a user id: conversations that user holds) and incident (an incident id: its
-    conversations). Each row carries its incident (id, label, status, kind) or None.
+    ``filters`` may hold priority (1-4), platform, intent, rank (SLA state), language,
+    mine (a user id: conversations that user holds), unassigned (True: nobody holds them),
+    channel and incident (an incident id: its conversations). Each row carries its incident
+    (id, label, status, kind) or None.
     """
     wanted = {
         "priority": None,
@@ -687,6 +707,8 @@ async def queue(
         "rank": None,
         "language": None,
         "mine": None,
+        "unassigned": False,
+        "channel": None,
         "incident": None,
         **(filters or {}),
     }

@@ -17,7 +17,7 @@ from ecoute.v1 import events_pb2
 from services.infra.events import publish
 from services.triage.access.accounts import Caller
 from services.triage.access.store import audit
-from services.triage.desk import corrections
+from services.triage.desk import corrections, reply_limits
 from services.triage.desk import store as desk
 from services.triage.domain import clock_rules
 from services.triage.domain.clock_rules import Change
@@ -146,6 +146,7 @@ async def post_reply(
         if earlier is not None:
             return PostedReply(earlier, new=False)
     answered = await _held_by(conn, caller, conversation_id, now)
+    await _within_limit(conn, caller, conversation_id, draft.text)
     digest = desk.text_digest(draft.text)
     unchanged = await _unchanged_start(conn, caller, conversation_id, draft, digest)
     same = await desk.identical_elsewhere(conn, caller.workspace_id, conversation_id, digest, now)
@@ -177,6 +178,53 @@ async def post_reply(
         detail["incident_id"] = draft.incident_id
     await _log(conn, caller, conversation_id, "replied", "reply", detail)
     return PostedReply(reply, True, origin, reply_warnings(same, origin))
+
+
+async def _measured(
+    conn: AsyncConnection, caller: Caller, conversation_id: int, text: str
+) -> tuple[str, reply_limits.Measured]:
+    """The conversation's platform, and the reply's length as that platform counts it
+    against its limit."""
+    target = await desk.platform_and_kind(conn, caller.workspace_id, conversation_id)
+    if target is None:
+        raise NoSuchConversation(conversation_id)
+    return target[0], reply_limits.check(text, *target)
+
+
+async def _within_limit(
+    conn: AsyncConnection, caller: Caller, conversation_id: int, text: str
+) -> None:
+    platform, measured = await _measured(conn, caller, conversation_id, text)
+    if measured.over:
+        raise InvalidReply(
+            "/text",
+            f"over the limit of {measured.maximum} ({measured.unit})",
+            reply_limits.refusal(measured, platform),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyCheck:
+    """What the composer shows while the agent types: the length against the platform's
+    limit, and the warnings the reply would get if sent now."""
+
+    platform: str
+    measured: reply_limits.Measured
+    warnings: list[str]
+
+
+async def check_reply(
+    conn: AsyncConnection, caller: Caller, conversation_id: int, text: str, now: datetime
+) -> ReplyCheck:
+    """The reply measured and warned about before it is sent (nothing is stored)."""
+    platform, measured = await _measured(conn, caller, conversation_id, text)
+    same = 0
+    if text.strip():
+        digest = desk.text_digest(text)
+        same = await desk.identical_elsewhere(
+            conn, caller.workspace_id, conversation_id, digest, now
+        )
+    return ReplyCheck(platform, measured, reply_warnings(same, "written"))
 
 
 def _check_draft(draft: ReplyDraft) -> None:

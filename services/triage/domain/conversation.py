@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal, get_args
 
+from services.triage.domain.thread import ANSWERED, Thread
+
 RESOLVED_REASON = "says the matter is resolved"
 
 Priority = Literal["P1", "P2", "P3", "P4"]
@@ -57,6 +59,19 @@ def waited_seconds(state: ConversationState, now: datetime) -> float:
     if state.waiting_since is None:
         return 0.0
     return max(0.0, (now - state.waiting_since).total_seconds())
+
+
+def thread_before(state: ConversationState, created_at: datetime, brand_text: str) -> Thread | None:
+    """The thread a customer's message answers, when the brand wrote the last message before
+    it (``brand_text``: that message, "" if unknown): "DM sent" or a booking reference then
+    needs an answer, a plain thanks closes the case. None when the brand has not written, or
+    the customer already wrote again since (their earlier message carried the context)."""
+    brand_at = state.last_outbound_at
+    if brand_at is None or brand_at > created_at:
+        return None
+    if state.last_inbound_at is not None and brand_at < state.last_inbound_at <= created_at:
+        return None
+    return Thread(ANSWERED, brand_text)
 
 
 def after_inbound(state: ConversationState, verdict: MessageVerdict) -> ConversationState:

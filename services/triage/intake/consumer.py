@@ -32,6 +32,7 @@ from services.triage.domain.conversation import (
     after_inbound,
     after_outbound,
     is_repeat_contact,
+    thread_before,
     waited_seconds,
 )
 from services.triage.domain.privacy import counts_for_conversation
@@ -39,7 +40,7 @@ from services.triage.domain.sla import Policy
 from services.triage.domain.triage import Decision, decide
 from services.triage.incidents import signals as incident_signals
 from services.triage.incidents import store as incident_store
-from services.triage.intake.store import insert_decisions, insert_messages
+from services.triage.intake.store import insert_decisions, insert_messages, last_brand_messages
 from services.triage.news import store as desk_changes
 from services.triage.privacy.store import erased_among, hold_erasure_locks
 from services.triage.privacy.usecases import apply_erasure_news
@@ -158,6 +159,9 @@ async def _triage_messages(
     write what changed: one statement per step for the whole batch."""
     states = await lock_conversations(conn, [_conversation_row(m) for m in ingested])
     erased = await erased_among(conn, [_key(m) for m in ingested])
+    # Read before this batch's messages are stored: its own brand messages come in order below.
+    answered = [k for k, s in states.items() if s.last_outbound_at is not None]
+    brand_said = await last_brand_messages(conn, answered)
     decided_at = now()
     new = await insert_messages(
         conn, [_message_row(m, decided_at if _key(m) in erased else None) for m in ingested]
@@ -170,6 +174,7 @@ async def _triage_messages(
         policies,
         decided_at,
         on_decision,
+        brand_said,
     )
     for m in sorted(ingested, key=lambda x: (x.message.created_at.ToDatetime(UTC), x.message_id)):
         if _key(m) not in new:
@@ -199,6 +204,7 @@ class _Batch:
     policies: dict[uuid.UUID, Policy]
     decided_at: datetime
     on_decision: OnDecision | None
+    brand_said: dict[StateKey, str]  # the brand's latest message per conversation, as it goes
     changed: dict[StateKey, ConversationState] = field(default_factory=dict)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     signals: list[dict[str, Any]] = field(default_factory=list)
@@ -214,6 +220,9 @@ class _Batch:
         """An answer the team sent (from the desk or the platform itself)."""
         key = (uuid.UUID(m.workspace_id), m.conversation_id)
         created = m.message.created_at.ToDatetime(UTC)
+        before = self.states[key].last_outbound_at
+        if before is None or created >= before:
+            self.brand_said[key] = m.message.text
         self._move(key, after_outbound(self.states[key], created), Change("outbound", created))
 
     def inbound(self, m: events_pb2.MessageIngested) -> None:
@@ -227,6 +236,7 @@ class _Batch:
             kind=m.message.kind,
             repeat_contact=is_repeat_contact(state),
             waited_seconds=waited_seconds(state, self.decided_at),
+            thread=thread_before(state, created, self.brand_said.get(key, "")),
         )
         if self.on_decision is not None:
             self.on_decision(decision)

@@ -37,6 +37,29 @@ async def insert_messages(conn: AsyncConnection, rows: list[dict[str, Any]]) -> 
     return {(r.workspace_id, r.id) for r in inserted}
 
 
+_LAST_BRAND_MESSAGES = text(
+    """
+    SELECT k.ws AS workspace_id, k.cid AS conversation_id, m.text
+    FROM unnest(CAST(:ws AS uuid[]), CAST(:cids AS bigint[])) AS k(ws, cid)
+    CROSS JOIN LATERAL (
+        SELECT text FROM triage.messages
+        WHERE workspace_id = k.ws AND conversation_id = k.cid AND direction = 'out'
+        ORDER BY created_at DESC, id DESC LIMIT 1
+    ) AS m
+    """
+)
+
+
+async def last_brand_messages(conn: AsyncConnection, keys: list[StateKey]) -> dict[StateKey, str]:
+    """The text of the brand's latest message in each conversation (the thread a customer's
+    reply answers); conversations the brand never wrote in are absent."""
+    if not keys:
+        return {}
+    params = {"ws": [k[0] for k in keys], "cids": [k[1] for k in keys]}
+    rows = (await conn.execute(_LAST_BRAND_MESSAGES, params)).all()
+    return {(r.workspace_id, r.conversation_id): r.text for r in rows}
+
+
 _INSERT_DECISIONS = text(
     """
     INSERT INTO triage.decisions (workspace_id, message_id, needs_answer, intent, abuse,

@@ -618,30 +618,28 @@ async def retention_settings(conn: AsyncConnection) -> list[tuple[uuid.UUID, boo
     return [(r.id, r.has_setting, r.conversation_days) for r in rows]
 
 
+CLAIM_IDLE = text(
+    """
+    SELECT id FROM triage.conversations
+    WHERE workspace_id = :ws AND purged_at IS NULL
+      AND greatest(last_inbound_at, last_outbound_at, updated_at) < :before
+    ORDER BY greatest(last_inbound_at, last_outbound_at, updated_at), id LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+    """
+)
+
+
 async def claim_idle(
     conn: AsyncConnection, workspace_id: uuid.UUID, before: datetime, limit: int
 ) -> list[int]:
     """Up to ``limit`` conversations not purged yet, last active before ``before``, locked.
 
-    Claimed with SKIP LOCKED, so several workers never purge the same conversation twice.
+    Claimed with SKIP LOCKED, so several workers never purge the same conversation twice;
+    the longest idle first, over the ``conversations_idle`` index (it reads only what it
+    returns, however large the workspace).
     """
-    return [
-        r.id
-        for r in (
-            await conn.execute(
-                text(
-                    """
-            SELECT id FROM triage.conversations
-            WHERE workspace_id = :ws AND purged_at IS NULL
-              AND greatest(last_inbound_at, last_outbound_at, updated_at) < :before
-            ORDER BY id LIMIT :limit
-            FOR UPDATE SKIP LOCKED
-            """
-                ),
-                {"ws": workspace_id, "before": before, "limit": limit},
-            )
-        ).all()
-    ]
+    params = {"ws": workspace_id, "before": before, "limit": limit}
+    return [r.id for r in (await conn.execute(CLAIM_IDLE, params)).all()]
 
 
 async def mark_purged(

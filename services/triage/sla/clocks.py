@@ -31,8 +31,8 @@ from services.triage.sla.store import Key, Stored
 
 THRESHOLDS = ("ok", "at_risk", "breached")
 
-# (what happened: "started" or "stopped", the clock, business seconds it ran)
-OnClock = Callable[[str, Clock, float], None]
+# (the workspace, what happened: "started" or "stopped", the clock, business seconds it ran)
+OnClock = Callable[[uuid.UUID, str, Clock, float], None]
 OnStop = OnClock
 
 
@@ -112,9 +112,10 @@ async def save(
                 continue
             if on_stop is not None:
                 if stored is None:
-                    on_stop("started", clock, 0.0)
+                    on_stop(key[0], "started", clock, 0.0)
                 if clock.stopped_at is not None:
-                    on_stop("stopped", clock, elapsed(clock, policy.calendar, clock.stopped_at))
+                    ran = elapsed(clock, policy.calendar, clock.stopped_at)
+                    on_stop(key[0], "stopped", clock, ran)
             row = _row(key, clock, stored.raised if stored else "ok", policy, now)
             at = clock.stopped_at or clock.paused_since or now
             if stored is None:

@@ -43,6 +43,7 @@ log = logging.getLogger("ecoute.triage.scheduler")
 class Transition:
     """A threshold a clock crossed, for metrics: when it was due and when it was raised."""
 
+    workspace_id: uuid.UUID
     kind: str
     priority: int
     state: str
@@ -111,7 +112,9 @@ class SlaScheduler:
                     ids, payloads = events.setdefault(f"sla.{current}", ([], []))
                     ids.append(r.workspace_id)
                     payloads.append(event.SerializeToString())
-                    raised.append(Transition(r.kind, r.priority, current, crossed, now))
+                    raised.append(
+                        Transition(r.workspace_id, r.kind, r.priority, current, crossed, now)
+                    )
                 updates.append(
                     {
                         "w": str(r.workspace_id),

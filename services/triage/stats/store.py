@@ -132,3 +132,12 @@ async def queue_by_priority(conn: AsyncConnection) -> Sequence[Row[Any]]:
             )
         )
     ).all()
+
+
+async def oldest_workspaces(conn: AsyncConnection, limit: int) -> list[tuple[uuid.UUID, str]]:
+    """The oldest workspaces' ids and names, oldest first: the brand label's order."""
+    rows = await conn.execute(
+        text("SELECT id, name FROM triage.workspaces ORDER BY created_at, id LIMIT :n"),
+        {"n": limit},
+    )
+    return [(r.id, r.name) for r in rows]

@@ -144,6 +144,11 @@ export const savedReplies = () => send("GET", "/v1/saved-replies");
 export const correct = (messageId, field, value) =>
   write(`/v1/messages/${cid(messageId)}/correction`, { field, value });
 
+/** A draft measured against its platform's limit, with the warnings it would get. */
+export function replyCheck(id, text) {
+  return write(`/v1/conversations/${cid(id)}/reply-check`, { text });
+}
+
 export function reply(id, text, clientKey, savedReplyId, incidentId) {
   const body = { text, client_key: clientKey };
   if (savedReplyId) body.saved_reply_id = savedReplyId;

@@ -50,6 +50,7 @@ const queue = new Queue({
   count: $("queue-count"),
   empty: $("queue-empty"),
   filters: $("filters"),
+  views: $("views"),
   revealed,
   onOpen: (id) => go(id),
 });
@@ -84,7 +85,6 @@ function filterByIncident(incident) {
   $("f-incident-box").hidden = !incident;
   refreshQueue();
   if (incident) {
-    $("filters-box").open = true;
     announce(`The queue shows only the conversations of “${incident.label}”.`);
     if (!WIDE.matches) go(null);
     $("f-incident-clear").focus();
@@ -100,6 +100,7 @@ function showLogin(reason) {
   me = null;
   stopLive();
   // Nothing of the last session stays in the page.
+  queue.channels.clear();
   queue.render([], null);
   conversation.close();
   incidents.close();
@@ -158,11 +159,11 @@ async function showDesk(user) {
   $("desk").hidden = false;
   $("account").hidden = false;
   fill($("who"), user.display_name || user.email);
-  $("filters-box").open = WIDE.matches;
   await Promise.all([refreshQueue(), conversation.loadSavedReplies(), loadVocabulary()]);
   route();
   startLive();
-  if (!conversation.id) queue.move(1) ?? $("queue-list").focus();
+  // Nothing is selected yet: the first j selects the most urgent conversation.
+  if (!conversation.id) $("queue-list").focus({ preventScroll: true });
 }
 
 api.whenSignedOut(() => showLogin("Your session has ended: sign in again."));
@@ -406,12 +407,12 @@ async function loadVocabulary() {
   offer($("f-intent"), vocabulary.intents.map((i) => [i, i]));
 }
 
-/** A filter's choices: "Any", then each value (the one chosen stays chosen). */
+/** A filter's choices: its name (meaning any), then each value (the chosen one stays). */
 function offer(select, values) {
   const chosen = select.value;
   fill(
     select,
-    h("option", { value: "" }, "Any"),
+    h("option", { value: "" }, select.dataset.any),
     values.map(([value, label]) => h("option", { value, selected: value === chosen }, label)),
   );
 }
@@ -571,6 +572,12 @@ document.addEventListener("keydown", (event) => {
       target.blur();
       (queue.selectedRow()?.querySelector(".row-link") || $("queue-list")).focus();
     }
+    return;
+  }
+  if (event.key === "Escape" && target.closest("#filters")) {
+    // Out of the filter bar (a saved view's chip), back to the selected conversation's row.
+    event.preventDefault();
+    (queue.selectedRow()?.querySelector(".row-link") || $("queue-list")).focus();
     return;
   }
   const keys = {

@@ -29,6 +29,9 @@ const FIELDS = {
 };
 const QUEUED_REFRESH_MS = 2000;
 const QUEUED_PATIENCE_MS = 3 * 60 * 1000;
+// A touch screen has no keyboard to hint at (the same test as desk.css's).
+const TOUCH = window.matchMedia("(hover: none) and (pointer: coarse)");
+const CHECK_DELAY_MS = 150; // the draft is measured by the server once typing pauses
 
 function byId(id) {
   return document.getElementById(id);
@@ -62,6 +65,9 @@ export class ConversationView {
     this.replyText = byId("reply-text");
     this.replyLabel = byId("reply-label");
     this.replyHint = byId("reply-hint");
+    this.replyCount = byId("reply-count");
+    this.checked = null; // the last draft the server measured: {id, text, answer}
+    this.checkTimer = null;
     this.warnings = byId("reply-warnings");
     this.sendButton = byId("send-reply");
     this.saved = byId("saved-reply");
@@ -99,6 +105,7 @@ export class ConversationView {
         draft.savedId = null;
         draft.incidentId = null;
       }
+      this.scheduleCheck();
     });
     this.saved.addEventListener("change", () => this.insertSaved());
     this.noteForm.addEventListener("submit", (event) => {
@@ -144,6 +151,7 @@ export class ConversationView {
     draft.savedId = chosen.id;
     draft.incidentId = null;
     box.focus();
+    this.scheduleCheck();
     this.announce(`Inserted “${chosen.title}”: edit it before sending.`);
   }
 
@@ -155,6 +163,10 @@ export class ConversationView {
       const draft = this.draft();
       this.replyText.value = draft.text;
       fill(this.warnings);
+      this.checked = null;
+      this.replyCount.textContent = "";
+      this.replyCount.classList.remove("over");
+      this.scheduleCheck();
       fill(this.title, "Loading…");
       fill(this.meta);
       fill(this.clocks);
@@ -213,11 +225,11 @@ export class ConversationView {
     this.view = view;
     const first = (view.messages || []).find((m) => m.direction === "in");
     const who = authorName(first?.author);
-    fill(this.title, `${who} on ${platformName(view.platform)}`);
+    fill(this.title, h("span", { className: "who" }, who), ` on ${platformName(view.platform)}`);
     const holder = this.holder(view);
     const holderText = {
       me: `You hold it until ${clockTime(view.claim_expires_at)}`,
-      other: `Held by another agent until ${clockTime(view.claim_expires_at)}`,
+      other: `Held by ${view.assignee_name || "another agent"} until ${clockTime(view.claim_expires_at)}`,
       none: "Nobody holds it",
     }[holder];
     fill(
@@ -252,10 +264,10 @@ export class ConversationView {
     this.replyHint.textContent = !open
       ? "This conversation is resolved: reopen it to answer."
       : holder === "me"
-        ? "Ctrl+Enter sends. The reply goes out from the brand's account."
+        ? `${TOUCH.matches ? "" : "Ctrl+Enter sends. "}The reply goes out from the brand's account.`
         : holder === "other"
-          ? "Another agent holds this conversation: you can add a note, not a reply."
-          : "Claim the conversation (c) before you answer.";
+          ? `${view.assignee_name || "Another agent"} holds this conversation: you can add a note, not a reply.`
+          : `Claim the conversation${TOUCH.matches ? "" : " (c)"} before you answer.`;
 
     this.renderClocks(sla?.clocks || []);
     this.renderThread(view);
@@ -561,6 +573,46 @@ export class ConversationView {
     this.replyText.focus();
   }
 
+  scheduleCheck() {
+    clearTimeout(this.checkTimer);
+    this.checkTimer = setTimeout(() => this.checkDraft(), CHECK_DELAY_MS);
+  }
+
+  /** The draft as the server measures it (the platform's limit, counted the platform's way)
+   * with the warnings sending it would bring; null when it cannot say. */
+  async checkDraft({ warnings = true } = {}) {
+    clearTimeout(this.checkTimer);
+    const id = this.id;
+    const text = this.replyText.value;
+    if (!id) return null;
+    if (this.checked?.id === id && this.checked.text === text) return this.checked.answer;
+    let answer;
+    try {
+      answer = await api.replyCheck(id, text);
+    } catch {
+      return null;
+    }
+    if (this.id === id) {
+      this.checked = { id, text, answer };
+      if (this.replyText.value === text) this.showCheck(answer, warnings);
+    }
+    return answer;
+  }
+
+  showCheck(answer, warnings = true) {
+    const unit = answer.unit === "bytes" ? "bytes" : "characters";
+    this.replyCount.textContent =
+      answer.limit === null ? "" : `${answer.length.toLocaleString()} / ${answer.limit.toLocaleString()} ${unit}`;
+    this.replyCount.classList.toggle("over", answer.over);
+    this.sendButton.setAttribute("aria-disabled", String(answer.over));
+    if (!warnings) return;
+    fill(
+      this.warnings,
+      answer.over ? h("p", { className: "warning over" }, answer.refusal) : null,
+      answer.warnings.map((w) => h("p", { className: "warning" }, w)),
+    );
+  }
+
   async sendReply() {
     if (!this.id || this.sending) return;
     const id = this.id;
@@ -573,6 +625,15 @@ export class ConversationView {
     }
     this.sending = true;
     this.sendButton.disabled = true;
+    // Over the platform's limit, it is refused here, before it leaves (the server would too).
+    const check = await this.checkDraft();
+    if (check?.over) {
+      this.sending = false;
+      this.sendButton.disabled = false;
+      this.alert(`Reply not sent: ${check.refusal}`);
+      this.replyText.focus();
+      return;
+    }
     fill(this.warnings);
     try {
       // The same key until the server has it: a double submit or a retry stores one reply.
@@ -584,6 +645,7 @@ export class ConversationView {
         fill(this.warnings, (answer.warnings || []).map((w) => h("p", { className: "warning" }, w)));
       }
       this.announce(answer.warnings?.length ? "Reply queued, with a warning." : "Reply queued for delivery.");
+      if (this.id === id) this.checkDraft({ warnings: false }); // the counter, for the empty box
     } catch (error) {
       this.alert(`Reply not sent: ${error.message}`);
     } finally {

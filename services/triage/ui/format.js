@@ -62,6 +62,7 @@ export function countdown(secondsLeft) {
   return `${duration(secondsLeft)} left`;
 }
 
+// In the agent's own locale and time zone (the browser's): "today" is the agent's today.
 const timeOnly = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 const dateTime = new Intl.DateTimeFormat(undefined, {
   day: "numeric",
@@ -69,15 +70,21 @@ const dateTime = new Intl.DateTimeFormat(undefined, {
   hour: "2-digit",
   minute: "2-digit",
 });
+const yearDateTime = new Intl.DateTimeFormat(undefined, {
+  day: "numeric",
+  month: "short",
+  year: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+});
 
-/** "14:05" today, "21 Nov, 14:05" another day. */
-export function clockTime(iso) {
+/** "14:05" today, "21 Nov, 14:05" another day of this year, "21 Nov 2025, 14:05" before:
+ * an agent never takes a days-old message for this morning's. */
+export function clockTime(iso, today = new Date()) {
   if (!iso) return "";
   const when = new Date(iso);
-  const today = new Date();
-  return when.toDateString() === today.toDateString()
-    ? timeOnly.format(when)
-    : dateTime.format(when);
+  if (when.toDateString() === today.toDateString()) return timeOnly.format(when);
+  return (when.getFullYear() === today.getFullYear() ? dateTime : yearDateTime).format(when);
 }
 
 export function authorName(author) {

@@ -68,16 +68,26 @@ export function maybeBlurred(tag, text, { abusive, messageId, revealed, classNam
   return h("div", { className: "abusive" }, note, body, button);
 }
 
+/** What a row shows of a message: its first non-empty line (the rest is in the thread). */
+function firstLine(text) {
+  return (text || "").trim().split("\n", 1)[0];
+}
+
 function steady(item) {
   const { waiting_seconds: _waited, ...rest } = item;
   return { ...rest, sla: { ...item.sla, time_left_seconds: undefined } };
 }
 
 // "incident" is set from an incident's view (a hidden field); the server applies it.
-const FILTER_NAMES = ["priority", "state", "platform", "intent", "language", "mine", "incident"];
+const FILTER_NAMES = [
+  "priority", "state", "platform", "intent", "language", "mine", "unassigned", "channel", "incident",
+];
+const LANGUAGE_VIEWS = [["en", "English"], ["fr", "French"]];
 
 export class Queue {
-  constructor({ list, count, empty, filters, onOpen, revealed }) {
+  constructor({ list, count, empty, filters, views, onOpen, revealed }) {
+    this.views = views;
+    this.channels = new Set(); // every channel the queue has shown: one view each
     this.list = list;
     this.count = count;
     this.empty = empty;
@@ -105,7 +115,7 @@ export class Queue {
     const out = {};
     for (const name of FILTER_NAMES) {
       const value = data.get(name);
-      if (value) out[name] = name === "mine" ? "true" : String(value);
+      if (value) out[name] = name === "mine" || name === "unassigned" ? "true" : String(value);
     }
     return out;
   }
@@ -120,12 +130,16 @@ export class Queue {
     if (filters.mine && "assignee_id" in item && this.me && item.assignee_id !== this.me.id) {
       return false;
     }
+    if (filters.unassigned && item.assignee_id) return false;
+    if (filters.channel && item.channel !== filters.channel) return false;
     return true;
   }
 
   render(items, me) {
     this.me = me;
     const filters = this.filters();
+    for (const item of items) this.channels.add(item.channel);
+    this.renderViews(filters);
     this.items = items.filter((item) => this.keep(item, filters));
     reconcile(
       this.list,
@@ -144,6 +158,9 @@ export class Queue {
       const waited = document.getElementById(`waited-${item.conversation_id}`);
       if (waited) Object.assign(waited.dataset, { since: String(item.waiting_seconds || 0), at: now });
     }
+    for (const select of this.filtersForm.querySelectorAll("select")) {
+      select.classList.toggle("set", Boolean(select.value));
+    }
     const active = Object.keys(filters).length;
     this.count.textContent =
       `${this.items.length} waiting` + (active ? ` · ${active} filter${active > 1 ? "s" : ""}` : "");
@@ -154,11 +171,14 @@ export class Queue {
     this.markSelected();
   }
 
+  /** One dense row (three short lines): priority, author, platform and the SLA countdown;
+   * the first line of the message; the top reason, intent, time waited and who holds it. */
   row(item) {
     const id = item.conversation_id;
     const message = item.latest_message;
     const describedBy = [`sla-${id}`, `excerpt-${id}`, `why-${id}`];
     const holder = this.holderText(item);
+    const reasons = item.reasons || [];
     return h(
       "li",
       {
@@ -177,12 +197,12 @@ export class Queue {
           "a",
           { className: "row-link", href: `#/c/${id}`, "aria-describedby": describedBy.join(" ") },
           priorityBadge(item.priority),
-          h("span", { className: "who" }, authorName(message?.author)),
-          h("span", { className: "where" }, ` on ${platformName(item.platform)} · ${item.channel}`),
+          h("span", { className: "who", title: authorName(message?.author) }, authorName(message?.author)),
+          h("span", { className: "where" }, `· ${platformName(item.platform)} · ${item.channel}`),
         ),
         h("span", { id: `sla-${id}` }, slaBadge(item.sla, `due-${id}`)),
       ),
-      maybeBlurred("p", message?.text, {
+      maybeBlurred("p", firstLine(message?.text), {
         abusive: item.abuse,
         messageId: message?.id,
         revealed: this.revealed,
@@ -191,33 +211,74 @@ export class Queue {
       }),
       h(
         "div",
-        { className: "row-foot", id: `why-${id}` },
+        { className: "row-foot", id: `why-${id}`, title: reasons.join("\n") },
+        h("span", { className: "visually-hidden" }, "Why: "),
+        h(
+          "ul",
+          { className: "reasons", "aria-label": "Why it is in the queue" },
+          reasons.slice(0, 1).map((reason) => h("li", {}, reason)),
+        ),
         h("span", { className: "intent" }, item.intent || "—"),
-        " · waiting ",
         h(
           "span",
           {
             className: "waited",
             id: `waited-${id}`,
+            title: "Waiting for",
             dataset: { since: String(item.waiting_seconds || 0), at: String(Date.now()) },
           },
           duration(item.waiting_seconds || 0),
         ),
-        holder ? h("span", { className: "holder" }, ` · ${holder}`) : null,
-        item.incident ? [" ", incidentBadge(item.incident, `incident-${id}`)] : null,
-        h("span", { className: "visually-hidden" }, ". Why: "),
-        h(
-          "ul",
-          { className: "reasons", "aria-label": "Why it is in the queue" },
-          (item.reasons || []).map((reason) => h("li", {}, reason)),
-        ),
+        holder ? h("span", { className: "holder" }, holder) : null,
+        item.incident ? incidentBadge(item.incident, `incident-${id}`) : null,
       ),
     );
   }
 
+  /** Saved views, as chips: every conversation, mine, nobody's, one per channel, one per
+   * language. A view sets the filters at once; the chip of the filters in force is pressed. */
+  renderViews(filters) {
+    const views = [
+      ["All", {}],
+      ["Mine", { mine: "true" }],
+      ["Unassigned", { unassigned: "true" }],
+      ...[...this.channels].sort().map((channel) => [channel, { channel }]),
+      ...LANGUAGE_VIEWS.map(([language, label]) => [label, { language }]),
+    ];
+    const current = JSON.stringify(Object.entries(filters).filter(([name]) => name !== "incident").sort());
+    const chips = views.map(([label, view]) =>
+      h(
+        "button",
+        {
+          type: "button",
+          className: "chip",
+          "aria-pressed": String(JSON.stringify(Object.entries(view).sort()) === current),
+          dataset: { view: JSON.stringify(view) },
+          on: { click: () => this.applyView(view) },
+        },
+        label,
+      ),
+    );
+    const focused = this.views.contains(document.activeElement) ? document.activeElement.textContent : null;
+    this.views.replaceChildren(...chips);
+    if (focused) chips.find((chip) => chip.textContent === focused)?.focus();
+  }
+
+  /** Set the filters to a saved view's (the incident filter, if any, stays). */
+  applyView(view) {
+    const form = this.filtersForm;
+    for (const name of FILTER_NAMES) {
+      const field = form.elements[name];
+      if (!field || name === "incident") continue;
+      field.value = view[name] || "";
+    }
+    form.dispatchEvent(new Event("change"));
+  }
+
   holderText(item) {
     if (!item.assignee_id) return "";
-    return this.me && item.assignee_id === this.me.id ? "held by you" : "held by another agent";
+    if (this.me && item.assignee_id === this.me.id) return "held by you";
+    return `held by ${item.assignee_name || "another agent"}`;
   }
 
   rows() {

@@ -1,0 +1,120 @@
+"""Per-platform reply limits through the API: a client gets the rule the desk's composer
+shows (the same measure, the same 422), and the repeated-text warning before sending."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.integration import test_desk
+from tests.integration.test_desk import count
+from tests.support.world import bearer, message
+
+desk = test_desk.desk  # the services and a workspace (fixture)
+
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one grapheme, five code points
+
+
+async def held(triage: Any, inbox: Any, ws: Any, item: dict[str, Any]) -> int:
+    """A customer writes (``item``); the agent claims the conversation."""
+    response = await inbox.post(
+        "/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": [item]}
+    )
+    assert response.status == 200, await response.text()
+    cid = int((await response.json())["items"][0]["conversation_id"])
+    for _ in range(100):
+        view = await triage.get(f"/v1/conversations/{cid}", headers=bearer(ws.agent_token))
+        if view.status == 200 and (await view.json())["messages"]:
+            break
+        await asyncio.sleep(0.05)
+    claimed = await triage.post(f"/v1/conversations/{cid}/claim", headers=bearer(ws.agent_token))
+    assert claimed.status == 200
+    return cid
+
+
+@pytest.mark.parametrize(
+    ("platform", "kind", "fits", "too_long", "named"),
+    [
+        # X counts a link as 23, whatever its length: 250 + 1 + 23 fits, 281 letters do not.
+        ("x", "mention", "a" * 250 + " https://example.com/" + "p" * 80, "a" * 281, "280"),
+        ("bluesky", "mention", FAMILY * 300, FAMILY * 301, "300"),
+        ("mastodon", "mention", "b" * 500, "b" * 501, "500"),
+        ("instagram", "dm", "é" * 500, "é" * 500 + "e", "1,000 bytes"),
+        ("messenger", "dm", "m" * 2000, "m" * 2001, "2,000"),
+        ("facebook", "comment", "f" * 4000, "f" * 5000, None),  # under 8,000: no 422
+    ],
+)
+async def test_a_reply_over_its_platforms_limit_is_refused_naming_the_limit(
+    desk: Any,
+    database_url: str,
+    platform: str,
+    kind: str,
+    fits: str,
+    too_long: str,
+    named: str | None,
+) -> None:
+    inbox, triage, ws = desk
+    item = message(f"{platform}-1", "my parcel never arrived", platform=platform, kind=kind)
+    cid = await held(triage, inbox, ws, item)
+    path = f"/v1/conversations/{cid}/replies"
+    checked = await triage.post(
+        f"/v1/conversations/{cid}/reply-check",
+        json={"text": too_long},
+        headers=bearer(ws.agent_token),
+    )
+    assert checked.status == 200, await checked.text()
+    check = await checked.json()
+    refused = await triage.post(path, json={"text": too_long}, headers=bearer(ws.agent_token))
+    if named is None:
+        assert refused.status == 202 and not check["over"]
+        return
+    assert check["over"] and check["length"] > check["limit"], check
+    assert refused.status == 422
+    problem = await refused.json()
+    assert named in problem["detail"] and problem["detail"].endswith(check["refusal"]), problem
+    assert problem["errors"][0]["pointer"] == "/text"
+    assert await count(database_url, "SELECT count(*) FROM triage.replies") == 0
+    sent = await triage.post(path, json={"text": fits}, headers=bearer(ws.agent_token))
+    assert sent.status == 202, await sent.text()
+
+
+async def test_the_check_measures_as_the_platform_counts_and_warns_of_repeated_text(
+    desk: Any,
+) -> None:
+    inbox, triage, ws = desk
+    first = await held(triage, inbox, ws, message("w1", "my parcel never arrived", author="1"))
+    second = await held(triage, inbox, ws, message("w2", "my parcel is late", author="2"))
+    answer = "We are on it: the carrier has your parcel."
+    sent = await triage.post(
+        f"/v1/conversations/{first}/replies", json={"text": answer}, headers=bearer(ws.agent_token)
+    )
+    assert sent.status == 202
+    path = f"/v1/conversations/{second}/reply-check"
+    same = await (
+        await triage.post(path, json={"text": answer}, headers=bearer(ws.agent_token))
+    ).json()
+    assert same["length"] == len(answer) and same["limit"] == 280 and same["unit"] == "x"
+    assert any("same text was sent to 1 other" in w for w in same["warnings"]), same
+    own = await (
+        await triage.post(
+            path,
+            json={"text": "Hi Jo, see https://acme.example/track?id=1234567890"},
+            headers=bearer(ws.agent_token),
+        )
+    ).json()
+    assert own["warnings"] == [] and own["length"] == len("Hi Jo, see ") + 23, own
+    assert await count_replies_unchanged(triage, ws, second)
+    elsewhere = await triage.post(
+        "/v1/conversations/999999/reply-check", json={"text": "x"}, headers=bearer(ws.agent_token)
+    )
+    assert elsewhere.status == 404
+
+
+async def count_replies_unchanged(triage: Any, ws: Any, cid: int) -> bool:
+    """A check stores nothing: the conversation still has no reply."""
+    view = await (
+        await triage.get(f"/v1/conversations/{cid}", headers=bearer(ws.agent_token))
+    ).json()
+    return view["replies"] == []
