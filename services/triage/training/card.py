@@ -258,9 +258,11 @@ def _design(meta: Mapping[str, Any]) -> str:
   situation (these two never above P2 by themselves).
 - **Reasons**: each names a cue family with the post's own phrase that raised it
   ('reports an outage: "plus d'internet"'), a danger kind, the thread, or, when no family
-  explains a need, the post's words the model weighed most — a two-word phrase or an
-  uncommon word, shown only if taking it out of the post lowers the need score. Praise never
-  gets "reports a problem".
+  explains a need, the post's words the model weighed most — two words written side by
+  side (no function word at either end) or a word outside the training posts' common words
+  (`common_words` in the manifest), shown only if taking it out of the post lowers the
+  calibrated need by 0.10 or more; otherwise "may need an answer", with no quote. A
+  question reason needs a question put to someone. Praise never gets "reports a problem".
 - **Artifact**: `services/triage/model/{meta["weights_file"]}` (hashed weights int8 with a
   scale per head; flag and word-vector weights float32), `triage.json`, and the word table;
   {meta.get("artifact_bytes", 0) / 1e6:.2f} MB for the weights and manifest. Inference is
