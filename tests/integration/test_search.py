@@ -7,6 +7,7 @@ from typing import Any
 
 from services.infra.db import create_engine
 from services.triage.privacy.store import erase_content
+from services.triage.search import store
 from tests.integration import test_desk
 from tests.support.world import answer_when, bearer, make_workspace, message
 
@@ -72,6 +73,18 @@ async def test_words_references_and_handles_find_their_conversations(desk: Any) 
         before=str(page["next_before"]),
     )
     assert [h["conversation_id"] for h in rest["items"]] == [ids["s1"]]
+
+
+async def test_common_words_walk_the_newest_messages_to_the_same_hits(
+    desk: Any, monkeypatch: Any
+) -> None:
+    """Past ``RARE`` matches the store walks the newest messages instead of the indexes."""
+    inbox, triage, ws = desk
+    await inbox.post("/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": MESSAGES})
+    by_index = await hits(triage, ws.agent_token, "remboursement", expected=2)
+    monkeypatch.setattr(store, "RARE", 1)
+    assert await hits(triage, ws.agent_token, "remboursement") == by_index
+    assert len(await hits(triage, ws.agent_token, "@user13")) == 1
 
 
 async def test_another_workspace_and_erased_messages_are_never_found(
