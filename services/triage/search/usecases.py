@@ -12,6 +12,8 @@ from services.triage.search.store import HIGHLIGHT_START, HIGHLIGHT_STOP, search
 
 _TOKEN = re.compile(r"[0-9A-Za-z]+")
 _HANDLE = re.compile(r"@?([\w.\-]{2,64})")
+MIN_PREFIX = 4
+"""Shorter tokens match whole only: "3" as a prefix would match every reference from 3."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +27,11 @@ class Query:
 
 
 def parse_query(q: str) -> Query:
-    """Tokens with digits ("ABX4TR", "order 12345") become prefixes, lower-cased and
-    reduced to letters and digits so nothing in them is tsquery syntax; a single word
-    (with or without its @) is also tried as an author's handle."""
+    """Tokens with digits ("ABX4TR", "order 12345") become prefixes from 4 characters,
+    lower-cased and reduced to letters and digits so nothing in them is tsquery syntax; a
+    single word (with or without its @) is also tried as an author's handle."""
     tokens = {t.lower() for t in _TOKEN.findall(q) if any(ch.isdigit() for ch in t)}
-    references = " | ".join(f"{t}:*" for t in sorted(tokens))
+    references = " | ".join(t + ":*" if len(t) >= MIN_PREFIX else t for t in sorted(tokens))
     handle = _HANDLE.fullmatch(q.strip())
     return Query(q, references, handle.group(1).lower() if handle else "")
 
