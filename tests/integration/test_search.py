@@ -22,6 +22,15 @@ MESSAGES = [
 ]
 
 
+async def customers_wrote(inbox: Any, ws: Any) -> dict[str, int]:
+    """MESSAGES ingested; their conversations by external id."""
+    answer = await inbox.post(
+        "/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": MESSAGES}
+    )
+    items = (await answer.json())["items"]
+    return {m["external_id"]: i["conversation_id"] for m, i in zip(MESSAGES, items, strict=True)}
+
+
 async def hits(triage: Any, token: str, q: str, expected: int | None = None) -> list[Any]:
     """The hits for ``q`` once ``expected`` of them are there (triage works in the background)."""
     body = await answer_when(
@@ -36,13 +45,7 @@ async def hits(triage: Any, token: str, q: str, expected: int | None = None) -> 
 
 async def test_words_references_and_handles_find_their_conversations(desk: Any) -> None:
     inbox, triage, ws = desk
-    answer = await inbox.post(
-        "/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": MESSAGES}
-    )
-    ids = {
-        m["external_id"]: i["conversation_id"]
-        for m, i in zip(MESSAGES, (await answer.json())["items"], strict=True)
-    }
+    ids = await customers_wrote(inbox, ws)
     token = ws.agent_token
 
     refund = await hits(triage, token, "remboursement", expected=2)
@@ -80,7 +83,7 @@ async def test_common_words_walk_the_newest_messages_to_the_same_hits(
 ) -> None:
     """Past ``RARE`` matches the store walks the newest messages instead of the indexes."""
     inbox, triage, ws = desk
-    await inbox.post("/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": MESSAGES})
+    await customers_wrote(inbox, ws)
     by_index = await hits(triage, ws.agent_token, "remboursement", expected=2)
     monkeypatch.setattr(store, "RARE", 1)
     assert await hits(triage, ws.agent_token, "remboursement") == by_index
@@ -91,7 +94,7 @@ async def test_another_workspace_and_erased_messages_are_never_found(
     desk: Any, database_url: str
 ) -> None:
     inbox, triage, ws = desk
-    await inbox.post("/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": MESSAGES})
+    await customers_wrote(inbox, ws)
     found = await hits(triage, ws.agent_token, "ABX4TR", expected=1)
 
     other = await make_workspace(database_url, "Other care")
