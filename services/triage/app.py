@@ -49,6 +49,7 @@ from services.triage.routing.http import add_routes as add_routing_routes
 from services.triage.routing.metrics import RoutingMetrics
 from services.triage.routing.usecases import RoutingConfig
 from services.triage.routing.worker import RoutingWorker
+from services.triage.search.http import add_routes as add_search_routes
 from services.triage.settings import TriageSettings
 from services.triage.sla.http import add_routes as add_sla_routes
 from services.triage.sla.policy_cache import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS
@@ -206,6 +207,7 @@ def _add_api(app: web.Application, settings: TriageSettings) -> None:
     add_desk_routes(app)
     add_incident_routes(app)
     add_stats_routes(app)
+    add_search_routes(app)
     add_privacy_routes(app)
     add_routing_routes(app)
     app.cleanup_ctx.append(desk_news_context(settings))

@@ -79,6 +79,9 @@ from services.triage.routing.http import (
     SkillsOut,
     TeamPresenceOut,
 )
+from services.triage.search.http import MAX_LIMIT as SEARCH_LIMIT
+from services.triage.search.http import MAX_QUERY as SEARCH_QUERY
+from services.triage.search.schemas import SearchOut
 from services.triage.sla.policy import PolicyIn, PolicyOut
 from services.triage.stats.http import StatsOut
 from services.triage.webhooks.http import NewWebhookOut, WebhookIn, WebhookOut
@@ -544,6 +547,19 @@ OPERATIONS = [
         returns=StatsOut,
         query={"days": {"type": "integer", "minimum": 1, "maximum": 90}},
         answers={200: "Figures", 422: "Invalid period"},
+    ),
+    _api(
+        "GET",
+        "/v1/search",
+        "Messages of the workspace by words (French and English), reference or handle",
+        "queue",
+        returns=SearchOut,
+        query={
+            "q": {"type": "string", "minLength": 2, "maxLength": SEARCH_QUERY},
+            "limit": {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT},
+            "before": {"type": "integer", "format": "int64", "minimum": 1},
+        },
+        answers={200: "Matching messages, newest first", 422: "Invalid query"},
     ),
     _api(
         "GET",

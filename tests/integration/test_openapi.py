@@ -197,6 +197,10 @@ async def _x_crc(s: Scenario) -> Request:
     return {"path": "/webhooks/x?crc_token=conformance"}
 
 
+async def _search(s: Scenario) -> Request:
+    return {"path": "/v1/search?q=parcel"}
+
+
 async def _x_event(s: Scenario) -> Request:
     body = orjson.dumps({"for_user_id": "1"})
     return {
@@ -226,6 +230,7 @@ OVERRIDES: dict[Key, Override] = {
     ("POST", "/v1/auth/link"): _link,
     ("POST", "/v1/auth/link/accept"): _accept,
     ("GET", "/webhooks/{platform}"): _x_crc,
+    ("GET", "/v1/search"): _search,
     ("POST", "/webhooks/{platform}"): _x_event,
 }
 

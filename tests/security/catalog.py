@@ -77,6 +77,7 @@ ROLES: dict[Key, str] = {
     ("GET", "/v1/saved-replies"): "agent",
     ("POST", "/v1/saved-replies"): "lead",
     ("GET", "/v1/stats"): "lead",
+    ("GET", "/v1/search"): "agent",
     ("GET", "/v1/stream"): "agent",
     # Two-factor and password: every user's own (the role matrix's users enrol — a pending
     # enrolment —, send a wrong code to confirm/disable/recovery-codes, and change their

@@ -128,6 +128,9 @@ export function queue(filters = {}) {
   return send("GET", `/v1/queue?${query}`);
 }
 
+/** The workspace's messages matching words, a reference or a handle, newest first. */
+export const search = (q) => send("GET", `/v1/search?${new URLSearchParams({ q, limit: "50" })}`);
+
 /** The platforms and intents, as the server names them. */
 export const vocabulary = () => send("GET", "/v1/vocabulary");
 

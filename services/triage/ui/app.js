@@ -5,6 +5,7 @@ import { fill, h } from "./dom.js";
 import { ConversationView } from "./conversation.js";
 import { IncidentView } from "./incidents.js";
 import { Queue } from "./queue.js";
+import { Search } from "./search.js";
 import { countdown, duration, learnVocabulary, platformName, vocabulary } from "./format.js";
 import { SecurityDialog, enrol } from "./security.js";
 import { TeamView } from "./team.js";
@@ -53,6 +54,15 @@ const queue = new Queue({
   views: $("views"),
   revealed,
   onOpen: (id) => go(id),
+});
+
+const search = new Search({
+  form: $("search"),
+  input: $("search-q"),
+  results: $("search-results"),
+  empty: $("search-empty"),
+  hide: [$("filters"), $("queue-list"), $("queue-empty")],
+  say: (text) => say(text),
 });
 
 function say(text) {
@@ -589,6 +599,7 @@ document.addEventListener("keydown", (event) => {
     r: () => replyKey(),
     e: () => conversation.id && conversation.setStatus("resolve"),
     "?": () => openHelp(),
+    "/": () => search.focus(),
     Escape: () => (conversation.id || !$("incident").hidden || !$("team").hidden) && go(null),
   };
   const action = keys[event.key];
