@@ -15,7 +15,6 @@ figure has ~120 rounds behind it. Writes ``assign_p50_ms``, ``assign_p99_ms`` (o
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import time
@@ -27,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.common import client_without_gc_pauses, free_port, record, scratch_database, service
-from bench.queue import WARM_UP_SECONDS, open_loop, seed
+from bench.queue import SERVICE_ENV, WARM_UP_SECONDS, load_arguments, open_loop, seed
 from services.infra.db import create_engine
 from services.triage.routing import store
 from services.triage.routing.usecases import RoutingConfig, assign_round
@@ -89,19 +88,12 @@ async def under_load(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--conversations", type=int, default=100_000)
-    parser.add_argument("--messages-per-conversation", type=int, default=10)
-    parser.add_argument("--agents", type=int, default=50)
-    parser.add_argument("--rps", type=float, default=200)
-    parser.add_argument("--seconds", type=float, default=60)
+    parser = load_arguments(__doc__, 60)
     parser.add_argument("--interval", type=float, default=0.5)
     args = parser.parse_args()
-
     url = scratch_database("ecoute_bench_assign")
     tokens = asyncio.run(seed(url, args.conversations, args.messages_per_conversation, args.agents))
-    env = {"TRIAGE_RUN_CONSUMER": "false", "TRIAGE_DB_POOL_SIZE": "40"}
-    with service("triage", url, free_port(), **env) as base, client_without_gc_pauses():
+    with service("triage", url, free_port(), **SERVICE_ENV) as base, client_without_gc_pauses():
         measured = under_load(url, base, tokens, args.rps, args.seconds, args.interval)
         latencies, fewest = asyncio.run(measured)
     latencies.sort()
