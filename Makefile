@@ -58,6 +58,7 @@ bench: setup
 	$(BIN)/python -m bench.sla
 	$(BIN)/python -m bench.queue
 	$(BIN)/python -m bench.search
+	$(BIN)/python -m bench.assign
 	$(BIN)/python -m bench.triage
 	$(BIN)/python -m bench.incidents
 	$(BIN)/python -m bench.sustained

@@ -145,19 +145,25 @@ async def closed_loop(base: str, tokens: list[str], clients: int, seconds: float
 WARM_UP_SECONDS = 5.0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+SERVICE_ENV = {"TRIAGE_RUN_CONSUMER": "false", "TRIAGE_DB_POOL_SIZE": "40"}
+
+
+def load_arguments(description: str | None, seconds: float) -> argparse.ArgumentParser:
+    """The queue bench's data and load, as options (bench.assign runs under the same)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--messages-per-conversation", type=int, default=10)
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--rps", type=float, default=200)
-    parser.add_argument("--seconds", type=float, default=30)
-    args = parser.parse_args()
+    parser.add_argument("--seconds", type=float, default=seconds)
+    return parser
 
+
+def main() -> None:
+    args = load_arguments(__doc__, 30).parse_args()
     url = scratch_database("ecoute_bench_queue")
     tokens = asyncio.run(seed(url, args.conversations, args.messages_per_conversation, args.agents))
-    env = {"TRIAGE_RUN_CONSUMER": "false", "TRIAGE_DB_POOL_SIZE": "40"}
-    with service("triage", url, free_port(), **env) as base:
+    with service("triage", url, free_port(), **SERVICE_ENV) as base:
         # The first seconds at full rate open the pool's connections (each prepares the
         # queue statement anew): reported apart as the cold start, not mixed into steady state.
         with client_without_gc_pauses():

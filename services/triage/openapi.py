@@ -847,6 +847,14 @@ OPERATIONS += TEAM_OPERATIONS
 
 ROUTING_OPERATIONS = [
     _api(
+        "GET",
+        "/v1/me/presence",
+        "My presence as the team sees it (never set, or idle past the setting: offline)",
+        "routing",
+        returns=PresenceOut,
+        answers={200: "My presence"},
+    ),
+    _api(
         "PUT",
         "/v1/me/presence",
         "Set my presence: available, away or offline (idle past the setting: offline)",

@@ -320,6 +320,10 @@ async def test_presence_is_set_by_each_and_read_by_leads(
         "/v1/me/presence", headers=bearer(ws.agent_token), json={"presence": "busy"}
     )
     assert wrong.status == 422
+    mine = await (await api.get("/v1/me/presence", headers=bearer(ws.agent_token))).json()
+    assert mine["presence"] == "away", "a desk opened again starts as the agent left it"
+    never = await (await api.get("/v1/me/presence", headers=bearer(lead))).json()
+    assert never["presence"] == "offline"
     assert (await api.get("/v1/team/presence", headers=bearer(ws.agent_token))).status == 403
     team = await (await api.get("/v1/team/presence", headers=bearer(lead))).json()
     states = {m["role"]: m["presence"] for m in team["members"]}

@@ -124,6 +124,7 @@ ROLES: dict[Key, str] = {
     # Routing: everyone sets their own presence; an agent hands over what they hold (the
     # agent holds the conversation when the matrix reaches it: the document lists it right
     # after the claim), leads assign anything and set the team's routing.
+    ("GET", "/v1/me/presence"): "agent",
     ("PUT", "/v1/me/presence"): "agent",
     ("POST", "/v1/conversations/{id}/assign"): "agent",
     ("GET", "/v1/team/presence"): "lead",

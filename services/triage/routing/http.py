@@ -113,6 +113,14 @@ async def put_my_presence(request: web.Request) -> web.Response:
     return model_response(PresenceOut, {"user_id": caller.user_id, "presence": body.presence})
 
 
+async def get_my_presence(request: web.Request) -> web.Response:
+    """My presence as the team sees it: where a newly opened desk starts."""
+    caller = await authenticate(request)
+    async with request.app[ENGINE_KEY].connect() as conn:
+        state = await usecases.my_presence(conn, caller, datetime.now(UTC), _config(request))
+    return model_response(PresenceOut, {"user_id": caller.user_id, "presence": state})
+
+
 async def get_team_presence(request: web.Request) -> web.Response:
     """Who is on, with their open claims and skills (leads and admins)."""
     caller = await authenticate(request)
@@ -185,6 +193,7 @@ async def post_assign(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/me/presence", get_my_presence)
     app.router.add_put("/v1/me/presence", put_my_presence)
     app.router.add_get("/v1/team/presence", get_team_presence)
     app.router.add_get("/v1/routing", get_routing)

@@ -116,20 +116,24 @@ _TEAM = text(
     LEFT JOIN triage.agent_routing AS r ON r.workspace_id = u.workspace_id AND r.user_id = u.id
     WHERE u.workspace_id = :ws AND u.deactivated_at IS NULL
       AND (NOT :routed_only OR r.presence IS NOT NULL)
+      AND (CAST(:user AS uuid) IS NULL OR u.id = CAST(:user AS uuid))
     ORDER BY u.display_name, u.id
     """
 )
 
 
 async def team(
-    conn: AsyncConnection, workspace_id: uuid.UUID, now: datetime, routed_only: bool = False
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    now: datetime,
+    routed_only: bool = False,
+    user_id: uuid.UUID | None = None,
 ) -> Sequence[Row[Any]]:
     """Every active user with their presence as set, last activity (latest session request
     or presence update), skills, maximum and open claims; ``routed_only``: only those who
-    ever set a presence (the worker's candidates)."""
-    return (
-        await conn.execute(_TEAM, {"ws": workspace_id, "now": now, "routed_only": routed_only})
-    ).all()
+    ever set a presence (the worker's candidates); ``user_id``: only that user."""
+    params = {"ws": workspace_id, "now": now, "routed_only": routed_only, "user": user_id}
+    return (await conn.execute(_TEAM, params)).all()
 
 
 async def auto_assigning(conn: AsyncConnection) -> list[uuid.UUID]:

@@ -125,6 +125,14 @@ def _agent(row: Any, now: datetime, config: RoutingConfig, workspace_max: int | 
     )
 
 
+async def my_presence(
+    conn: AsyncConnection, caller: Caller, now: datetime, config: RoutingConfig
+) -> str:
+    """The caller's presence as the team and the worker see it (never set: offline)."""
+    rows = await store.team(conn, caller.workspace_id, now, user_id=caller.user_id)
+    return _agent(rows[0], now, config, None).presence if rows else "offline"
+
+
 async def team_presence(
     conn: AsyncConnection, workspace_id: uuid.UUID, now: datetime, config: RoutingConfig
 ) -> list[dict[str, Any]]:

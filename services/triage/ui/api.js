@@ -180,3 +180,6 @@ export const setRole = (id, role) => write(`/v1/users/${cid(id)}/role`, { role }
 export const deactivate = (id) => write(`/v1/users/${cid(id)}/deactivate`);
 export const reactivate = (id) => write(`/v1/users/${cid(id)}/reactivate`);
 export const passwordLink = (id, force) => write(`/v1/users/${cid(id)}/password-link`, { force });
+export const myPresence = () => send("GET", "/v1/me/presence");
+export const setPresence = (presence) => write("/v1/me/presence", { presence }, "PUT");
+export const teamPresence = () => send("GET", "/v1/team/presence");

@@ -4,6 +4,7 @@ import * as api from "./api.js";
 import { fill, h } from "./dom.js";
 import { ConversationView } from "./conversation.js";
 import { IncidentView } from "./incidents.js";
+import { PresenceBar } from "./presence.js";
 import { Queue } from "./queue.js";
 import { Search } from "./search.js";
 import { countdown, duration, learnVocabulary, platformName, vocabulary } from "./format.js";
@@ -87,6 +88,9 @@ const incidents = new IncidentView({
 });
 
 const team = new TeamView({ root: $("team"), announce, alert: alertAgent });
+const presence = new PresenceBar({
+  select: $("presence"), team: $("on-now"), list: $("on-now-list"), announce, alert: alertAgent,
+});
 
 /** The queue shows only this incident's conversations (null: all again). */
 function filterByIncident(incident) {
@@ -115,6 +119,7 @@ function showLogin(reason) {
   conversation.close();
   incidents.close();
   team.close();
+  presence.close();
   filterByIncident(null);
   conversation.drafts.clear();
   revealed.clear();
@@ -169,7 +174,9 @@ async function showDesk(user) {
   $("desk").hidden = false;
   $("account").hidden = false;
   fill($("who"), user.display_name || user.email);
-  await Promise.all([refreshQueue(), conversation.loadSavedReplies(), loadVocabulary()]);
+  await Promise.all([
+    refreshQueue(), conversation.loadSavedReplies(), loadVocabulary(), presence.show(user),
+  ]);
   route();
   startLive();
   // Nothing is selected yet: the first j selects the most urgent conversation.
