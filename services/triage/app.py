@@ -55,6 +55,7 @@ from services.triage.sla.http import add_routes as add_sla_routes
 from services.triage.sla.policy_cache import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS
 from services.triage.sla.scheduler import SlaScheduler
 from services.triage.stats.http import add_routes as add_stats_routes
+from services.triage.tags.http import add_routes as add_tag_routes
 from services.triage.webhooks import sender as webhooks
 from services.triage.webhooks.http import add_routes as add_webhook_routes
 
@@ -208,6 +209,7 @@ def _add_api(app: web.Application, settings: TriageSettings) -> None:
     add_incident_routes(app)
     add_stats_routes(app)
     add_search_routes(app)
+    add_tag_routes(app)
     add_privacy_routes(app)
     add_routing_routes(app)
     app.cleanup_ctx.append(desk_news_context(settings))

@@ -84,6 +84,7 @@ from services.triage.search.http import MAX_QUERY as SEARCH_QUERY
 from services.triage.search.schemas import SearchOut
 from services.triage.sla.policy import PolicyIn, PolicyOut
 from services.triage.stats.http import StatsOut
+from services.triage.tags.schemas import TagDeletedOut, TaggedOut, TagIn, TagOut, TagsOut
 from services.triage.webhooks.http import NewWebhookOut, WebhookIn, WebhookOut
 
 P404 = {404: "No such conversation in your workspace"}
@@ -107,6 +108,7 @@ QUEUE_QUERY: dict[str, dict[str, Any]] = {
     **{name: {"enum": list(values)} for name, values in FILTERS.items()},
     "incident": {"type": "integer", "format": "int64", "minimum": 1},
     "channel": {"type": "string", "minLength": 1, "maxLength": MAX_CHANNEL},
+    "tag": {"type": "integer", "format": "int64", "minimum": 1},
 }
 
 
@@ -718,6 +720,57 @@ INCIDENT_OPERATIONS = [
     ),
 ]
 OPERATIONS += INCIDENT_OPERATIONS
+
+TAG_404 = {404: "No such tag in your workspace"}
+TAG_OPERATIONS = [
+    _api(
+        "GET",
+        "/v1/tags",
+        "The workspace's tags, by name",
+        "tags",
+        returns=TagsOut,
+        answers={200: "Tags"},
+    ),
+    _api(
+        "POST",
+        "/v1/tags",
+        "Define a tag: a name unique in the workspace and a colour (leads and admins)",
+        "tags",
+        body=TagIn,
+        returns=TagOut,
+        refusals=LEADS,
+        answers={201: "Created", 409: "Name taken", 413: "Too large", 422: "Invalid body"},
+    ),
+    _api(
+        "DELETE",
+        "/v1/tags/{id}",
+        "Remove a tag and take it off every conversation (leads and admins)",
+        "tags",
+        returns=TagDeletedOut,
+        refusals=LEADS,
+        answers={200: "Removed", **TAG_404},
+    ),
+    _api(
+        "DELETE",
+        "/v1/conversations/{id}/tags/{tag_id}",
+        "Untag a conversation (without it: no change)",
+        "tags",
+        returns=TaggedOut,
+        path_params={"id": ROW_ID, "tag_id": ROW_ID},
+        answers={200: "The conversation's tags", 404: "No such conversation or tag"},
+    ),
+    # After the untagging: the security matrices leave the conversation tagged, as found.
+    _api(
+        "PUT",
+        "/v1/conversations/{id}/tags/{tag_id}",
+        "Tag a conversation (again: no change)",
+        "tags",
+        returns=TaggedOut,
+        path_params={"id": ROW_ID, "tag_id": ROW_ID},
+        answers={200: "The conversation's tags", 404: "No such conversation or tag"},
+    ),
+]
+OPERATIONS += TAG_OPERATIONS
 
 USER_404 = {404: "No such user in your workspace"}
 LINKS = {

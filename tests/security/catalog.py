@@ -131,6 +131,12 @@ ROLES: dict[Key, str] = {
     ("GET", "/v1/routing"): "lead",
     ("PUT", "/v1/routing"): "lead",
     ("PUT", "/v1/users/{id}/routing"): "lead",
+    # Tags: every agent reads and puts them on; leads and admins define and remove them.
+    ("GET", "/v1/tags"): "agent",
+    ("POST", "/v1/tags"): "lead",
+    ("DELETE", "/v1/tags/{id}"): "lead",
+    ("PUT", "/v1/conversations/{id}/tags/{tag_id}"): "agent",
+    ("DELETE", "/v1/conversations/{id}/tags/{tag_id}"): "agent",
 }
 RANK = {"agent": 0, "lead": 1, "admin": 2}
 
@@ -154,6 +160,10 @@ FIRST_ANSWER: dict[Key, int] = {
     ("POST", "/v1/workspaces"): 201,
     # The agent holds the conversation (claimed just before): the handover goes through.
     ("POST", "/v1/conversations/{id}/assign"): 200,
+    # The lead's new tag (the admin's repeat is a 409: the name is taken), the spare tag
+    # removed (then 404).
+    ("POST", "/v1/tags"): 201,
+    ("DELETE", "/v1/tags/{id}"): 200,
 }
 
 OWN_CREDENTIALS: set[Key] = {
@@ -205,6 +215,15 @@ PATH_IDS: dict[Key, PathIds] = {
     ("GET", "/v1/conversations/{id}/sla"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/assign"): PathIds(_conversation),
     ("PUT", "/v1/users/{id}/routing"): PathIds(_spare_user),
+    # The spare tag (on no conversation) is the one removed; the other stays on and off the
+    # conversation (each role's put and take succeed: both are idempotent).
+    ("DELETE", "/v1/tags/{id}"): PathIds(lambda w: {"id": str(w.spare_tag)}),
+    ("PUT", "/v1/conversations/{id}/tags/{tag_id}"): PathIds(
+        lambda w: {"id": str(w.conversation), "tag_id": str(w.tag)}
+    ),
+    ("DELETE", "/v1/conversations/{id}/tags/{tag_id}"): PathIds(
+        lambda w: {"id": str(w.conversation), "tag_id": str(w.tag)}
+    ),
     ("POST", "/v1/messages/{id}/correction"): PathIds(lambda w: {"id": str(w.message_id)}),
     # A second session of the agent, not one the matrices sign in with.
     ("DELETE", "/v1/sessions/{id}"): PathIds(lambda w: {"id": w.spare_session_id}),
@@ -355,6 +374,7 @@ BODIES: dict[Key, Callable[[Populated], Any]] = {
         "languages": ["en"],
         "channels": ["support-en"],
     },
+    ("POST", "/v1/tags"): lambda w: {"name": "Matrix", "colour": "blue"},
     # Not the 400 days populate set: a write to the wrong workspace would show.
     ("PUT", "/v1/privacy/retention"): lambda w: {"conversation_days": 3650},
 }

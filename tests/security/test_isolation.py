@@ -23,6 +23,8 @@ OWNED = (
     "triage.erasure_requests",
     "triage.retention_settings",
     "triage.incidents",
+    "triage.tags",
+    "triage.conversation_tags",
     "triage.incident_members",
     "triage.incident_signals",
     "triage.incident_history",

@@ -106,6 +106,10 @@ class Populated:
     """The author id of a customer whom the matrices may erase (a sacrificial object)."""
     customer: str
     """The author id of the workspace's main customer (exported, never erased)."""
+    tag: int
+    """A tag the conversation carries: put on and taken off by the matrices."""
+    spare_tag: int
+    """A tag on nothing that the matrices may delete."""
     markers: list[str] = field(default_factory=list)
     """Strings only this workspace's data contains: none may appear in another's answers."""
 
@@ -240,6 +244,7 @@ async def populate(
     )
     assert retention.status == 200, await retention.text()
     team = await _populate_team(triage, admin, name, tag)
+    tags = await _populate_tags(triage, lead, cid, tag)
     return Populated(
         id=ws.id,
         name=name,
@@ -274,7 +279,10 @@ async def populate(
         spent_link_token=team["spent_token"],
         leaver=f"lv{tag}",
         customer=f"au{tag}",
+        tag=tags[0],
+        spare_tag=tags[1],
         markers=[
+            f"tag {tag}",
             *security.values(),
             *team.values(),
             (await erasure.json())["id"],
@@ -432,6 +440,20 @@ async def _populate_team(triage: Any, admin: str, name: str, tag: str) -> dict[s
         "invitee": links["invitee"]["email"],
         "joined": links["joined"]["email"],
     }
+
+
+async def _populate_tags(triage: Any, lead: str, cid: int, tag: str) -> list[int]:
+    """Two tags, the first on the conversation (their names are markers)."""
+    made = []
+    for n in ("tag", "spare"):
+        answer = await triage.post(
+            "/v1/tags", headers=bearer(lead), json={"name": f"{n} {tag}", "colour": "teal"}
+        )
+        assert answer.status == 201, await answer.text()
+        made.append((await answer.json())["id"])
+    put = await triage.put(f"/v1/conversations/{cid}/tags/{made[0]}", headers=bearer(lead))
+    assert put.status == 200, await put.text()
+    return made
 
 
 async def snapshot(database_url: str, workspace_id: uuid.UUID) -> dict[str, list[str]]:

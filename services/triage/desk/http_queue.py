@@ -48,6 +48,11 @@ FILTERS: dict[str, tuple[str, ...]] = {
 """Each closed-set filter of the queue and its values (the OpenAPI document reads them)."""
 
 
+def _row_id(raw: str) -> bool:
+    """A positive integer that fits a bigint (the length first: int() refuses 4,300 digits)."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 18 and int(raw) >= 1
+
+
 def _filters(request: web.Request) -> dict[str, Any]:
     """Queue filters from the query string; a value outside its closed set is a 422."""
     query = request.query
@@ -58,16 +63,15 @@ def _filters(request: web.Request) -> dict[str, Any]:
         if name in query and query[name] not in values
     ]
     raw_incident = query.get("incident")
-    if raw_incident is not None and (
-        not (raw_incident.isascii() and raw_incident.isdigit())
-        or len(raw_incident) > 18
-        or int(raw_incident) < 1
-    ):
+    if raw_incident is not None and not _row_id(raw_incident):
         errors.append({"pointer": "/query/incident", "detail": "expected an incident id"})
+    raw_tag = query.get("tag")
+    if raw_tag is not None and not _row_id(raw_tag):
+        errors.append({"pointer": "/query/tag", "detail": "expected a tag id"})
     channel = query.get("channel")
     if channel is not None and not (0 < len(channel) <= MAX_CHANNEL and channel.isprintable()):
         errors.append({"pointer": "/query/channel", "detail": "expected a channel's name"})
-    unknown = set(query) - set(allowed) - {"limit", "incident", "channel"}
+    unknown = set(query) - set(allowed) - {"limit", "incident", "channel", "tag"}
     errors += [{"pointer": f"/query/{name}", "detail": "unknown filter"} for name in unknown]
     if errors:
         raise ProblemError(
@@ -83,6 +87,7 @@ def _filters(request: web.Request) -> dict[str, Any]:
         "unassigned": query.get("unassigned") == "true",
         "channel": channel,
         "incident": int(raw_incident) if raw_incident is not None else None,
+        "tag": int(raw_tag) if raw_tag is not None else None,
     }
 
 

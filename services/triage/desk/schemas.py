@@ -15,6 +15,7 @@ from services.triage.domain.sla import QueueState
 from services.triage.incidents.schemas import AuthorOut, IncidentKind, IncidentStatus
 from services.triage.privacy.schemas import DecisionOut
 from services.triage.sla.http import ClockOut
+from services.triage.tags.schemas import TagOut
 
 CorrectedField = Literal["intent", "needs_answer", "abuse", "priority"]
 
@@ -60,6 +61,7 @@ class QueueItemOut(Out):
     assignee_name: str | None
     sla: QueueSlaOut
     incident: IncidentRefOut | None
+    tags: list[TagOut]  # by name
     latest_message: LatestMessageOut | None
 
 
@@ -133,6 +135,7 @@ class ConversationOut(Out):
     kind: str
     status: Status
     incident: ConversationIncidentOut | None
+    tags: list[TagOut]  # by name
     needs_answer: bool
     priority: Priority
     intent: Intent
