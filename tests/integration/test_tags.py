@@ -52,6 +52,12 @@ async def test_a_tag_put_on_a_conversation_filters_the_queue_and_shows_on_it(
     after = await answer_when(triage, "/v1/queue", agent, lambda b: True, tag=str(refund["id"]))
     assert after["items"] == []
 
+    stats = await (await triage.get("/v1/stats", headers=bearer(lead))).json()
+    assert stats["per_tag"] == [
+        {"id": refund["id"], "name": "Refund", "colour": "orange", "waiting": 0, "tagged": 0},
+        {"id": vip["id"], "name": "VIP", "colour": "purple", "waiting": 1, "tagged": 1},
+    ]
+
     audited = "SELECT count(*) FROM triage.audit_log WHERE action LIKE 'tag.%'"
     assert await count(database_url, audited) == 5  # 2 created, 2 put, 1 taken off
     news = "SELECT count(*) FROM triage.changes WHERE change = 'tags' AND conversation_id = :c"

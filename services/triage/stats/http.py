@@ -43,6 +43,14 @@ class AgentAnswersOut(Out):
     answers: int
 
 
+class TagFiguresOut(Out):
+    id: int
+    name: str
+    colour: str
+    waiting: int  # open conversations carrying it that need an answer now
+    tagged: int  # conversations it was put on over the period (and still carry it)
+
+
 class StatsOut(Out):
     """A team lead's figures over the last ``days``."""
 
@@ -53,6 +61,7 @@ class StatsOut(Out):
     backlog: list[BacklogOut]
     answers_per_channel: list[ChannelAnswersOut]
     answers_per_agent: list[AgentAnswersOut]
+    per_tag: list[TagFiguresOut]  # every tag of the workspace, by name
 
 
 async def get_stats(request: web.Request) -> web.Response:

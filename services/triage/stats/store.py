@@ -63,6 +63,21 @@ _BREACHES = text(
     """
 )
 
+_PER_TAG = text(  # every tag, with the conversations it tags waiting now and tagged lately
+    """
+    SELECT t.id, t.name, t.colour,
+           count(c.id) FILTER (WHERE c.status = 'open' AND c.needs_answer) AS waiting,
+           count(ct.conversation_id) FILTER (WHERE ct.tagged_at >= :since) AS tagged
+    FROM triage.tags AS t
+    LEFT JOIN triage.conversation_tags AS ct
+      ON ct.workspace_id = t.workspace_id AND ct.tag_id = t.id
+    LEFT JOIN triage.conversations AS c
+      ON c.workspace_id = ct.workspace_id AND c.id = ct.conversation_id
+    WHERE t.workspace_id = :ws
+    GROUP BY t.id, t.name, t.colour ORDER BY lower(t.name), t.id
+    """
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Figures:
@@ -73,6 +88,7 @@ class Figures:
     channels: Sequence[Row[Any]]  # platform, channel, n
     agents: Sequence[Row[Any]]  # id, display_name, email, n
     breaches: Sequence[Row[Any]]  # kind, n
+    tags: Sequence[Row[Any]]  # id, name, colour, waiting, tagged
 
 
 async def figures(conn: AsyncConnection, workspace_id: uuid.UUID, since: datetime) -> Figures:
@@ -83,6 +99,7 @@ async def figures(conn: AsyncConnection, workspace_id: uuid.UUID, since: datetim
         channels=(await conn.execute(_PER_CHANNEL, params)).all(),
         agents=(await conn.execute(_PER_AGENT, params)).all(),
         breaches=(await conn.execute(_BREACHES, params)).all(),
+        tags=(await conn.execute(_PER_TAG, params)).all(),
     )
 
 

@@ -44,4 +44,8 @@ async def team_stats(
             {"user_id": r.id, "name": r.display_name or r.email, "answers": r.n}
             for r in found.agents
         ],
+        "per_tag": [
+            dict(r._mapping)  # id, name, colour, waiting, tagged
+            for r in found.tags
+        ],
     }
