@@ -7,6 +7,7 @@ import { IncidentView } from "./incidents.js";
 import { PresenceBar } from "./presence.js";
 import { Queue } from "./queue.js";
 import { Search } from "./search.js";
+import { Tags } from "./tags.js";
 import { countdown, duration, learnVocabulary, platformName, vocabulary } from "./format.js";
 import { SecurityDialog, enrol } from "./security.js";
 import { TeamView } from "./team.js";
@@ -70,12 +71,17 @@ function say(text) {
   $("sr-status").textContent = text;
 }
 
+const tags = new Tags({
+  filter: $("f-tag"), box: $("conv-tags"), announce, alert: alertAgent, changed: () => refreshQueue(),
+});
+
 const conversation = new ConversationView({
   revealed,
   announce,
   say,
   alert: alertAgent,
   changed: () => refreshQueue(),
+  rendered: (view) => tags.show(view),
 });
 
 const incidents = new IncidentView({
@@ -175,7 +181,7 @@ async function showDesk(user) {
   $("account").hidden = false;
   fill($("who"), user.display_name || user.email);
   await Promise.all([
-    refreshQueue(), conversation.loadSavedReplies(), loadVocabulary(), presence.show(user),
+    refreshQueue(), conversation.loadSavedReplies(), loadVocabulary(), presence.show(user), tags.load(),
   ]);
   route();
   startLive();

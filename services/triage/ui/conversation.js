@@ -38,12 +38,13 @@ function byId(id) {
 }
 
 export class ConversationView {
-  constructor({ revealed, announce, alert, changed, say }) {
+  constructor({ revealed, announce, alert, changed, say, rendered }) {
     this.revealed = revealed;
     this.announce = announce;
     this.say = say; // for screen readers only
     this.alert = alert;
     this.changed = changed; // the queue may have changed: refresh it
+    this.rendered = rendered; // told each view shown (the tags' chips follow it)
     this.me = null;
     this.id = null;
     this.view = null;
@@ -250,6 +251,7 @@ export class ConversationView {
     this.buttons.wait.hidden = view.status !== "open";
     this.buttons.reopen.hidden = open;
 
+    this.rendered?.(view);
     this.incidentLine.hidden = !view.incident;
     fill(this.incidentLine, view.incident ? incidentBadge(view.incident, "conv-incident-link") : null);
     startFromNote({

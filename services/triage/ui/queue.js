@@ -3,6 +3,7 @@
 import { h, reconcile } from "./dom.js";
 import { SLA_STATES, authorName, countdown, duration, platformName } from "./format.js";
 import { incidentBadge } from "./incidents.js";
+import { queueTags } from "./tags.js";
 
 /** The countdown element every screen uses; app.js ticks every `.countdown` once a second. */
 export function countdownElement(sla, id) {
@@ -80,7 +81,7 @@ function steady(item) {
 
 // "incident" is set from an incident's view (a hidden field); the server applies it.
 const FILTER_NAMES = [
-  "priority", "state", "platform", "intent", "language", "mine", "unassigned", "channel", "incident",
+  "priority", "state", "platform", "intent", "language", "mine", "unassigned", "channel", "incident", "tag",
 ];
 const LANGUAGE_VIEWS = [["en", "English"], ["fr", "French"]];
 
@@ -231,6 +232,7 @@ export class Queue {
         ),
         holder ? h("span", { className: "holder" }, holder) : null,
         item.incident ? incidentBadge(item.incident, `incident-${id}`) : null,
+        queueTags(item.tags),
       ),
     );
   }
