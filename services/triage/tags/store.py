@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -33,19 +32,18 @@ async def create_tag(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, name: str, colour: str
 ) -> dict[str, Any]:
     """The new tag; ``NameTaken`` when the name is the workspace's already."""
-    try:
-        async with conn.begin_nested():
-            row = (
-                await conn.execute(
-                    text(
-                        "INSERT INTO triage.tags (workspace_id, name, colour, created_by) "
-                        "VALUES (:ws, :name, :colour, :user) RETURNING id, name, colour"
-                    ),
-                    {"ws": workspace_id, "name": name, "colour": colour, "user": user_id},
-                )
-            ).one()
-    except IntegrityError:
-        raise NameTaken from None
+    row = (
+        await conn.execute(
+            text(
+                "INSERT INTO triage.tags (workspace_id, name, colour, created_by) "
+                "VALUES (:ws, :name, :colour, :user) "
+                "ON CONFLICT (workspace_id, lower(name)) DO NOTHING RETURNING id, name, colour"
+            ),
+            {"ws": workspace_id, "name": name, "colour": colour, "user": user_id},
+        )
+    ).first()
+    if row is None:
+        raise NameTaken(name)
     return _tag(row)
 
 
