@@ -494,6 +494,31 @@ async def test_leads_read_stats_agents_do_not(desk: Any, database_url: str) -> N
     assert (await triage.get("/v1/stats?days=0", headers=bearer(lead))).status == 422
 
 
+async def test_leads_choose_the_period_of_their_stats(desk: Any, database_url: str) -> None:
+    inbox, triage, ws = desk
+    lead = await make_user(database_url, ws.id, "lead")
+    await conversation(inbox, triage, ws, "st2")
+    query = "from=2026-01-01&to=2026-01-31T12:00:00%2B01:00"
+    past = await triage.get(f"/v1/stats?{query}", headers=bearer(lead))
+    assert past.status == 200, await past.text()
+    figures = await past.json()
+    assert figures["since"].startswith("2026-01-01T00:00:00")
+    assert figures["until"].startswith("2026-01-31T11:00:00")
+    assert figures["days"] == 31
+    assert figures["first_response"]["answered"] == 0
+    assert figures["first_response_per_priority"] == []
+    for bad, field in (
+        ("from=yesterday", "from"),
+        ("from=2026-01-01&to=2025-12-01", "from"),
+        ("from=2025-01-01&to=2026-01-01", "from"),
+        ("to=soon", "to"),
+        ("from=2026-01-01&days=7", "days"),
+    ):
+        refused = await triage.get(f"/v1/stats?{bad}", headers=bearer(lead))
+        assert refused.status == 422, bad
+        assert (await refused.json())["errors"][0]["pointer"] == f"/query/{field}", bad
+
+
 async def test_api_tokens_are_shown_once_and_can_be_revoked(desk: Any, database_url: str) -> None:
     _, triage, ws = desk
     made = await triage.post("/v1/tokens", json={"name": "script"}, headers=bearer(ws.agent_token))

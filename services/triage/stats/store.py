@@ -25,7 +25,19 @@ _FIRST_RESPONSE = text(
            count(*) FILTER (WHERE outcome = 'met') AS met
     FROM triage.sla_clocks
     WHERE workspace_id = :ws AND kind = 'first_response' AND outcome IN ('met', 'missed')
-      AND stopped_at >= :since
+      AND stopped_at >= :since AND stopped_at < :until
+    """
+)
+_FIRST_RESPONSE_BY_PRIORITY = text(
+    """
+    SELECT priority, count(*) AS n,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY elapsed_seconds) AS p50,
+           percentile_cont(0.9) WITHIN GROUP (ORDER BY elapsed_seconds) AS p90,
+           count(*) FILTER (WHERE outcome = 'met') AS met
+    FROM triage.sla_clocks
+    WHERE workspace_id = :ws AND kind = 'first_response' AND outcome IN ('met', 'missed')
+      AND stopped_at >= :since AND stopped_at < :until
+    GROUP BY priority ORDER BY priority
     """
 )
 _BACKLOG = text(
@@ -41,7 +53,8 @@ _PER_CHANNEL = text(
     SELECT c.platform, c.channel, count(*) AS n
     FROM triage.replies AS r
     JOIN triage.conversations AS c ON c.workspace_id = r.workspace_id AND c.id = r.conversation_id
-    WHERE r.workspace_id = :ws AND r.state = 'delivered' AND r.created_at >= :since
+    WHERE r.workspace_id = :ws AND r.state = 'delivered'
+      AND r.created_at >= :since AND r.created_at < :until
     GROUP BY 1, 2 ORDER BY 3 DESC
     """
 )
@@ -50,7 +63,8 @@ _PER_AGENT = text(
     SELECT u.id, u.display_name, u.email, count(*) AS n
     FROM triage.replies AS r
     JOIN triage.users AS u ON u.workspace_id = r.workspace_id AND u.id = r.author_id
-    WHERE r.workspace_id = :ws AND r.state = 'delivered' AND r.created_at >= :since
+    WHERE r.workspace_id = :ws AND r.state = 'delivered'
+      AND r.created_at >= :since AND r.created_at < :until
     GROUP BY 1, 2, 3 ORDER BY 4 DESC
     """
 )
@@ -58,7 +72,7 @@ _BREACHES = text(
     """
     SELECT c.kind, count(*) AS n FROM triage.sla_clock_log AS l
     JOIN triage.sla_clocks AS c ON c.workspace_id = l.workspace_id AND c.id = l.clock_id
-    WHERE l.workspace_id = :ws AND l.change = 'breached' AND l.at >= :since
+    WHERE l.workspace_id = :ws AND l.change = 'breached' AND l.at >= :since AND l.at < :until
     GROUP BY 1
     """
 )
@@ -69,16 +83,21 @@ class Figures:
     """The rows of each figure of one workspace over a period."""
 
     first_response: Row[Any]  # n, p50, p90, met
+    first_response_by_priority: Sequence[Row[Any]]  # priority, n, p50, p90, met
     backlog: Sequence[Row[Any]]  # priority, n, oldest
     channels: Sequence[Row[Any]]  # platform, channel, n
     agents: Sequence[Row[Any]]  # id, display_name, email, n
     breaches: Sequence[Row[Any]]  # kind, n
 
 
-async def figures(conn: AsyncConnection, workspace_id: uuid.UUID, since: datetime) -> Figures:
-    params: dict[str, Any] = {"ws": workspace_id, "since": since}
+async def figures(
+    conn: AsyncConnection, workspace_id: uuid.UUID, since: datetime, until: datetime
+) -> Figures:
+    """The figures of ``since`` (included) to ``until`` (excluded); the backlog is now's."""
+    params: dict[str, Any] = {"ws": workspace_id, "since": since, "until": until}
     return Figures(
         first_response=(await conn.execute(_FIRST_RESPONSE, params)).one(),
+        first_response_by_priority=(await conn.execute(_FIRST_RESPONSE_BY_PRIORITY, params)).all(),
         backlog=(await conn.execute(_BACKLOG, params)).all(),
         channels=(await conn.execute(_PER_CHANNEL, params)).all(),
         agents=(await conn.execute(_PER_AGENT, params)).all(),
