@@ -7,7 +7,7 @@ import { fill, h } from "./dom.js";
 import { CLOCK_KINDS, PLATFORM_LABELS } from "./format.js";
 
 const DAY = 86_400_000;
-const PRESETS = { today: "Today", 7: "7 days", 30: "30 days" };
+const PRESETS = [["today", "Today"], ["7", "7 days"], ["30", "30 days"]];
 
 /** The period of a preset as the API's from/to, in the lead's own time zone. */
 export function periodOf(preset, now = new Date()) {
@@ -28,7 +28,7 @@ export function duration(seconds) {
 const share = (value) => (value === null || value === undefined ? "—" : `${Math.round(value * 100)} %`);
 
 function table(caption, headers, rows, empty) {
-  if (!rows.length) return h("section", {}, h("h3", {}, caption), h("p", { className: "empty" }, empty));
+  if (!rows.length) return h("section", {}, h("p", { className: "stats-caption" }, caption), h("p", { className: "empty" }, empty));
   return h("section", {},
     h("table", { className: "stats-table" },
       h("caption", {}, caption),
@@ -70,7 +70,7 @@ export class StatsView {
 
   presets() {
     return h("div", { className: "stats-presets", role: "group", "aria-label": "Period" },
-      Object.entries(PRESETS).map(([value, label]) => {
+      PRESETS.map(([value, label]) => {
         const button = h("button", { type: "button", "aria-pressed": String(value === this.preset) }, label);
         button.addEventListener("click", () => {
           this.preset = value;
@@ -102,7 +102,7 @@ export class StatsView {
       table("Per channel", ["Channel", "Answers"],
         s.answers_per_channel.map((c) => [`${PLATFORM_LABELS[c.platform] || c.platform} · ${c.channel}`, c.answers]),
         "No answer in this period."),
-      table("First response per priority", ["Priority", "Answered", "Median", "90th percentile", "Within target"],
+      table("First response per priority", ["Priority", "Answered", "Median", "p90", "In target"],
         s.first_response_per_priority.map((p) => [p.priority, p.answered, duration(p.p50_seconds), duration(p.p90_seconds), share(p.within_target)]),
         "No first response in this period."),
       table("Breaches", ["Clock", "Breaches"], breaches.map(([kind, n]) => [CLOCK_KINDS[kind] || kind, n]), "No breach in this period."),
