@@ -519,6 +519,29 @@ async def test_leads_choose_the_period_of_their_stats(desk: Any, database_url: s
         assert (await refused.json())["errors"][0]["pointer"] == f"/query/{field}", bad
 
 
+async def test_the_thread_names_who_replied_and_who_resolved(desk: Any, database_url: str) -> None:
+    inbox, triage, ws = desk
+    lead = await make_user(database_url, ws.id, "lead")
+    cid = await conversation(inbox, triage, ws, "nm1")
+    agent = (await (await triage.get("/v1/me", headers=bearer(ws.agent_token))).json())["user"]
+    base = f"/v1/conversations/{cid}"
+    await triage.post(f"{base}/claim", headers=bearer(ws.agent_token))
+    sent = await triage.post(
+        f"{base}/replies", json={"text": "On it."}, headers=bearer(ws.agent_token)
+    )
+    assert sent.status == 202, await sent.text()
+    seen = await (await triage.get(base, headers=bearer(lead))).json()
+    assert seen["resolved_by_name"] is None
+    assert (await triage.post(f"{base}/resolve", headers=bearer(ws.agent_token))).status == 200
+    seen = await (await triage.get(base, headers=bearer(lead))).json()
+    assert agent["display_name"]
+    assert [r["author_name"] for r in seen["replies"]] == [agent["display_name"]]
+    assert seen["resolved_by_name"] == agent["display_name"]
+    assert seen["resolved_at"] is not None
+    await triage.post(f"{base}/reopen", headers=bearer(lead))
+    assert (await (await triage.get(base, headers=bearer(lead))).json())["resolved_by_name"] is None
+
+
 async def test_api_tokens_are_shown_once_and_can_be_revoked(desk: Any, database_url: str) -> None:
     _, triage, ws = desk
     made = await triage.post("/v1/tokens", json={"name": "script"}, headers=bearer(ws.agent_token))
