@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response
+from services.infra.http import ENGINE_KEY, Out, invalid_query, model_response, query_integer
 from services.infra.platforms import Platform
 from services.triage.access.auth import authenticate, require_role
 from services.triage.domain.conversation import Priority
@@ -66,15 +66,6 @@ class StatsOut(Out):
 MAX_DAYS = 90
 
 
-def _refuse(name: str, detail: str) -> ProblemError:
-    return ProblemError(
-        422,
-        "Invalid query",
-        f"{name}: {detail}.",
-        errors=[{"pointer": f"/query/{name}", "detail": detail}],
-    )
-
-
 def _moment(query: Mapping[str, str], name: str) -> datetime | None:
     """An ISO 8601 date or date-time of the query (UTC when it names no offset)."""
     raw = query.get(name)
@@ -85,7 +76,7 @@ def _moment(query: Mapping[str, str], name: str) -> datetime | None:
     except ValueError:
         moment = None
     if moment is None:
-        raise _refuse(name, "expected an ISO 8601 date or date-time")
+        raise invalid_query(name, "expected an ISO 8601 date or date-time")
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -93,16 +84,13 @@ def period(query: Mapping[str, str], now: datetime) -> tuple[datetime, datetime]
     """The period a lead asks for: ``from``/``to``, or the last ``days`` (7) before ``to``."""
     since, until = _moment(query, "from"), _moment(query, "to") or now
     if since is not None and "days" in query:
-        raise _refuse("days", "give either days or from")
+        raise invalid_query("days", "give either days or from")
     if since is None:
-        raw = query.get("days", "7")
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or not 1 <= int(raw) <= MAX_DAYS:
-            raise _refuse("days", f"expected 1..{MAX_DAYS}")
-        since = until - timedelta(days=int(raw))
+        since = until - timedelta(days=query_integer(query.get("days", "7"), "days", MAX_DAYS))
     if since >= until:
-        raise _refuse("from", "expected a moment before to")
+        raise invalid_query("from", "expected a moment before to")
     if until - since > timedelta(days=MAX_DAYS):
-        raise _refuse("from", f"expected at most {MAX_DAYS} days before to")
+        raise invalid_query("from", f"expected at most {MAX_DAYS} days before to")
     return since, until
 
 
