@@ -17,18 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 # --- A team lead's figures (``GET /v1/stats``) ------------------------------------------
 
+# One row for the whole period (priority NULL), then one per priority.
 _FIRST_RESPONSE = text(
-    """
-    SELECT count(*) AS n,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY elapsed_seconds) AS p50,
-           percentile_cont(0.9) WITHIN GROUP (ORDER BY elapsed_seconds) AS p90,
-           count(*) FILTER (WHERE outcome = 'met') AS met
-    FROM triage.sla_clocks
-    WHERE workspace_id = :ws AND kind = 'first_response' AND outcome IN ('met', 'missed')
-      AND stopped_at >= :since AND stopped_at < :until
-    """
-)
-_FIRST_RESPONSE_BY_PRIORITY = text(
     """
     SELECT priority, count(*) AS n,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY elapsed_seconds) AS p50,
@@ -37,7 +27,7 @@ _FIRST_RESPONSE_BY_PRIORITY = text(
     FROM triage.sla_clocks
     WHERE workspace_id = :ws AND kind = 'first_response' AND outcome IN ('met', 'missed')
       AND stopped_at >= :since AND stopped_at < :until
-    GROUP BY priority ORDER BY priority
+    GROUP BY GROUPING SETS ((), (priority)) ORDER BY priority NULLS FIRST
     """
 )
 _BACKLOG = text(
@@ -95,9 +85,10 @@ async def figures(
 ) -> Figures:
     """The figures of ``since`` (included) to ``until`` (excluded); the backlog is now's."""
     params: dict[str, Any] = {"ws": workspace_id, "since": since, "until": until}
+    overall, *by_priority = (await conn.execute(_FIRST_RESPONSE, params)).all()
     return Figures(
-        first_response=(await conn.execute(_FIRST_RESPONSE, params)).one(),
-        first_response_by_priority=(await conn.execute(_FIRST_RESPONSE_BY_PRIORITY, params)).all(),
+        first_response=overall,
+        first_response_by_priority=by_priority,
         backlog=(await conn.execute(_BACKLOG, params)).all(),
         channels=(await conn.execute(_PER_CHANNEL, params)).all(),
         agents=(await conn.execute(_PER_AGENT, params)).all(),
