@@ -42,6 +42,24 @@ class ProblemError(Exception):
         self.extra = extra
 
 
+def invalid_query(name: str, detail: str) -> ProblemError:
+    """A 422 that names the query parameter to fix."""
+    return ProblemError(
+        422,
+        "Invalid query",
+        f"{name}: {detail}",
+        errors=[{"pointer": f"/query/{name}", "detail": detail}],
+    )
+
+
+def query_integer(raw: str, name: str, high: int) -> int:
+    """A query parameter's integer from 1 to ``high``, else a 422 naming it."""
+    # The length first: int() refuses over 4,300 digits (a 500, not the 422 it is).
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or not 1 <= int(raw) <= high:
+        raise invalid_query(name, f"expected an integer from 1 to {high}")
+    return int(raw)
+
+
 def problem_response(status: int, title: str, detail: str = "", **extra: Any) -> web.Response:
     """An RFC 9457 problem document."""
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}

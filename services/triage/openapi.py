@@ -547,7 +547,11 @@ OPERATIONS = [
         "First response, attainment, backlog, answers (leads)",
         "stats",
         returns=StatsOut,
-        query={"days": {"type": "integer", "minimum": 1, "maximum": 90}},
+        query={
+            "days": {"type": "integer", "minimum": 1, "maximum": 90},
+            "from": {"type": "string", "format": "date-time"},
+            "to": {"type": "string", "format": "date-time"},
+        },
         answers={200: "Figures", 422: "Invalid period"},
     ),
     _api(

@@ -390,7 +390,8 @@ async def test_a_second_agent_cannot_take_a_held_conversation(
     held_row = rows(bo.page).filter(has=bo.page.locator(f'a[href="#/c/{held}"]'))
     await expect(held_row.locator(".holder")).to_have_text("held by Ana Lima")
     await shot(bo.page, "held-by-1280")
-    await expect(bo.page.locator("#thread .reply")).to_contain_text("An agent replied")
+    # Her reply is signed with her name, not "An agent".
+    await expect(bo.page.locator("#thread .reply")).to_contain_text("Ana Lima replied")
     await press(bo.page, "c")
     await expect(bo.page.locator("#alert")).to_contain_text("Another agent holds this conversation")
     await bo.page.locator("#reply-text").fill("Let me take this one.")
@@ -416,5 +417,13 @@ async def test_a_second_agent_cannot_take_a_held_conversation(
     await press(bo.page, "Control+Enter")
     await expect(bo.page.locator("#thread .reply")).to_have_count(1)
     await expect(bo.page.locator("#reply-warnings")).to_contain_text("same text was sent")
+
+    # Ana resolves her conversation: whoever opens it reads who did.
+    await ana.page.locator("#reply-text").focus()
+    await press(ana.page, "Escape", "e")
+    await expect(ana.page.locator("#conv-meta .status")).to_have_text("Resolved")
+    await bo.page.goto(f"{world.base}#/c/{held}")
+    await expect(bo.page.locator("#conv-meta .status")).to_have_text("Resolved")
+    await expect(bo.page.locator("#conv-meta .resolved-by")).to_have_text("by Ana Lima")
     ana.assert_clean()
     bo.assert_clean()

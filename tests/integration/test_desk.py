@@ -494,6 +494,54 @@ async def test_leads_read_stats_agents_do_not(desk: Any, database_url: str) -> N
     assert (await triage.get("/v1/stats?days=0", headers=bearer(lead))).status == 422
 
 
+async def test_leads_choose_the_period_of_their_stats(desk: Any, database_url: str) -> None:
+    inbox, triage, ws = desk
+    lead = await make_user(database_url, ws.id, "lead")
+    await conversation(inbox, triage, ws, "st2")
+    query = "from=2026-01-01&to=2026-01-31T12:00:00%2B01:00"
+    past = await triage.get(f"/v1/stats?{query}", headers=bearer(lead))
+    assert past.status == 200, await past.text()
+    figures = await past.json()
+    assert figures["since"].startswith("2026-01-01T00:00:00")
+    assert figures["until"].startswith("2026-01-31T11:00:00")
+    assert figures["days"] == 31
+    assert figures["first_response"]["answered"] == 0
+    assert figures["first_response_per_priority"] == []
+    for bad, field in (
+        ("from=yesterday", "from"),
+        ("from=2026-01-01&to=2025-12-01", "from"),
+        ("from=2025-01-01&to=2026-01-01", "from"),
+        ("to=soon", "to"),
+        ("from=2026-01-01&days=7", "days"),
+    ):
+        refused = await triage.get(f"/v1/stats?{bad}", headers=bearer(lead))
+        assert refused.status == 422, bad
+        assert (await refused.json())["errors"][0]["pointer"] == f"/query/{field}", bad
+
+
+async def test_the_thread_names_who_replied_and_who_resolved(desk: Any, database_url: str) -> None:
+    inbox, triage, ws = desk
+    lead = await make_user(database_url, ws.id, "lead")
+    cid = await conversation(inbox, triage, ws, "nm1")
+    agent = (await (await triage.get("/v1/me", headers=bearer(ws.agent_token))).json())["user"]
+    base = f"/v1/conversations/{cid}"
+    await triage.post(f"{base}/claim", headers=bearer(ws.agent_token))
+    sent = await triage.post(
+        f"{base}/replies", json={"text": "On it."}, headers=bearer(ws.agent_token)
+    )
+    assert sent.status == 202, await sent.text()
+    seen = await (await triage.get(base, headers=bearer(lead))).json()
+    assert seen["resolved_by_name"] is None
+    assert (await triage.post(f"{base}/resolve", headers=bearer(ws.agent_token))).status == 200
+    seen = await (await triage.get(base, headers=bearer(lead))).json()
+    assert agent["display_name"]
+    assert [r["author_name"] for r in seen["replies"]] == [agent["display_name"]]
+    assert seen["resolved_by_name"] == agent["display_name"]
+    assert seen["resolved_at"] is not None
+    await triage.post(f"{base}/reopen", headers=bearer(lead))
+    assert (await (await triage.get(base, headers=bearer(lead))).json())["resolved_by_name"] is None
+
+
 async def test_api_tokens_are_shown_once_and_can_be_revoked(desk: Any, database_url: str) -> None:
     _, triage, ws = desk
     made = await triage.post("/v1/tokens", json={"name": "script"}, headers=bearer(ws.agent_token))

@@ -110,6 +110,7 @@ class ReplyOut(Out):
     failure_detail: str | None
     platform_message_id: str | None
     author_id: uuid.UUID
+    author_name: str | None  # who sent it (in a conversation's thread; None just after sending)
     created_at: datetime
     updated_at: datetime
 
@@ -145,6 +146,8 @@ class ConversationOut(Out):
     assignee_id: uuid.UUID | None
     claim_expires_at: datetime | None
     assignee_name: str | None
+    resolved_by_name: str | None  # who resolved it last (while resolved)
+    resolved_at: datetime | None
     messages: list[MessageOut]
     replies: list[ReplyOut]
     notes: list[NoteOut]

@@ -293,6 +293,7 @@ def reply_view(row: Any) -> dict[str, Any]:
         "failure_detail": row.failure_detail,
         "platform_message_id": row.platform_message_id,
         "author_id": row.author_id,
+        "author_name": row._mapping.get("author_name"),
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
@@ -384,8 +385,10 @@ async def conversation_view(
     replies = (
         await conn.execute(
             text(
-                "SELECT * FROM triage.replies WHERE workspace_id = :ws AND conversation_id = :id "
-                "ORDER BY created_at"
+                "SELECT r.*, coalesce(u.display_name, u.email) AS author_name "
+                "FROM triage.replies AS r LEFT JOIN triage.users AS u "
+                "ON u.workspace_id = r.workspace_id AND u.id = r.author_id "
+                "WHERE r.workspace_id = :ws AND r.conversation_id = :id ORDER BY r.created_at"
             ),
             params,
         )
@@ -400,6 +403,7 @@ async def conversation_view(
         )
     ).all()
     incident = await incident_of_conversation(conn, workspace_id, conversation_id)
+    resolved = await _resolved_by(conn, params) if c.status == "resolved" else None
     return {
         "tags": await tags_of(conn, workspace_id, conversation_id),
         "id": c.id,
@@ -417,6 +421,8 @@ async def conversation_view(
         "assignee_id": c.assignee_id,
         "claim_expires_at": c.claim_expires_at,
         "assignee_name": c.assignee_name,
+        "resolved_by_name": resolved.name if resolved else None,
+        "resolved_at": resolved.at if resolved else None,
         "messages": [_message_view(m, corrected.get(m.id, [])) for m in messages],
         "replies": [reply_view(r) for r in replies],
         "notes": [
@@ -424,6 +430,22 @@ async def conversation_view(
             for n in notes
         ],
     }
+
+
+async def _resolved_by(conn: AsyncConnection, params: dict[str, Any]) -> Any:
+    """Who resolved the conversation last, and when (from the audit log), or None."""
+    return (
+        await conn.execute(
+            text(
+                "SELECT coalesce(u.display_name, u.email) AS name, a.at "
+                "FROM triage.audit_log AS a LEFT JOIN triage.users AS u "
+                "ON u.workspace_id = a.workspace_id AND u.id = a.user_id "
+                "WHERE a.workspace_id = :ws AND a.conversation_id = :id "
+                "AND a.action = 'resolve' ORDER BY a.at DESC, a.id DESC LIMIT 1"
+            ),
+            params,
+        )
+    ).first()
 
 
 async def _thread(conn: AsyncConnection, params: dict[str, Any]) -> Sequence[Any]:

@@ -404,7 +404,9 @@ async def change_status_as(
     held_by = found[1] if found else None
     if held_by not in (None, caller.user_id) and caller.role == "agent":
         raise ActionRefused("Another agent holds this conversation.")
-    return await change_status(conn, caller.workspace_id, conversation_id, action, now, on_stop)
+    status = await change_status(conn, caller.workspace_id, conversation_id, action, now, on_stop)
+    await audit(conn, caller.workspace_id, caller.user_id, action, conversation_id)
+    return status
 
 
 async def change_status(

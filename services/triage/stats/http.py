@@ -6,11 +6,12 @@ Per-agent and per-channel figures live here, in the API, never as metric labels.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response
+from services.infra.http import ENGINE_KEY, Out, invalid_query, model_response, query_integer
 from services.infra.platforms import Platform
 from services.triage.access.auth import authenticate, require_role
 from services.triage.domain.conversation import Priority
@@ -48,15 +49,22 @@ class TagFiguresOut(Out):
     name: str
     colour: str
     waiting: int  # open conversations carrying it that need an answer now
-    tagged: int  # conversations it was put on over the period (and still carry it)
+    tagged: int  # conversations it was put on in the period (and still carry it)
+
+
+class PriorityFirstResponseOut(FirstResponseOut):
+    priority: Priority
 
 
 class StatsOut(Out):
-    """A team lead's figures over the last ``days``."""
+    """A team lead's figures from ``since`` (included) to ``until`` (excluded)."""
 
-    days: int
+    days: int  # the period's length, rounded up to whole days
+    since: datetime
+    until: datetime
     as_of: datetime
-    first_response: FirstResponseOut
+    first_response: FirstResponseOut  # in business time, as the SLA clocks count it
+    first_response_per_priority: list[PriorityFirstResponseOut]
     breaches: dict[ClockKind, int]
     backlog: list[BacklogOut]
     answers_per_channel: list[ChannelAnswersOut]
@@ -64,20 +72,44 @@ class StatsOut(Out):
     per_tag: list[TagFiguresOut]  # every tag of the workspace, by name
 
 
+MAX_DAYS = 90
+
+
+def _moment(query: Mapping[str, str], name: str) -> datetime | None:
+    """An ISO 8601 date or date-time of the query (UTC when it names no offset)."""
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw) if len(raw) <= 40 else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise invalid_query(name, "expected an ISO 8601 date or date-time")
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def period(query: Mapping[str, str], now: datetime) -> tuple[datetime, datetime]:
+    """The period a lead asks for: ``from``/``to``, or the last ``days`` (7) before ``to``."""
+    since, until = _moment(query, "from"), _moment(query, "to") or now
+    if since is not None and "days" in query:
+        raise invalid_query("days", "give either days or from")
+    if since is None:
+        since = until - timedelta(days=query_integer(query.get("days", "7"), "days", MAX_DAYS))
+    if since >= until:
+        raise invalid_query("from", "expected a moment before to")
+    if until - since > timedelta(days=MAX_DAYS):
+        raise invalid_query("from", f"expected at most {MAX_DAYS} days before to")
+    return since, until
+
+
 async def get_stats(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     require_role(caller, "lead", "admin")
-    raw = request.query.get("days", "7")
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or not 1 <= int(raw) <= 90:
-        raise ProblemError(
-            422,
-            "Invalid query",
-            "days must be an integer from 1 to 90.",
-            errors=[{"pointer": "/query/days", "detail": "expected 1..90"}],
-        )
     now = datetime.now(UTC)
+    since, until = period(request.query, now)
     async with request.app[ENGINE_KEY].connect() as conn:
-        stats = await team_stats(conn, caller.workspace_id, int(raw), now)
+        stats = await team_stats(conn, caller.workspace_id, since, until, now)
     return model_response(StatsOut, stats)
 
 

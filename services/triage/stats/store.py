@@ -17,15 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 # --- A team lead's figures (``GET /v1/stats``) ------------------------------------------
 
+# One row for the whole period (priority NULL), then one per priority.
 _FIRST_RESPONSE = text(
     """
-    SELECT count(*) AS n,
+    SELECT priority, count(*) AS n,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY elapsed_seconds) AS p50,
            percentile_cont(0.9) WITHIN GROUP (ORDER BY elapsed_seconds) AS p90,
            count(*) FILTER (WHERE outcome = 'met') AS met
     FROM triage.sla_clocks
     WHERE workspace_id = :ws AND kind = 'first_response' AND outcome IN ('met', 'missed')
-      AND stopped_at >= :since
+      AND stopped_at >= :since AND stopped_at < :until
+    GROUP BY GROUPING SETS ((), (priority)) ORDER BY priority NULLS FIRST
     """
 )
 _BACKLOG = text(
@@ -41,7 +43,8 @@ _PER_CHANNEL = text(
     SELECT c.platform, c.channel, count(*) AS n
     FROM triage.replies AS r
     JOIN triage.conversations AS c ON c.workspace_id = r.workspace_id AND c.id = r.conversation_id
-    WHERE r.workspace_id = :ws AND r.state = 'delivered' AND r.created_at >= :since
+    WHERE r.workspace_id = :ws AND r.state = 'delivered'
+      AND r.created_at >= :since AND r.created_at < :until
     GROUP BY 1, 2 ORDER BY 3 DESC
     """
 )
@@ -50,7 +53,8 @@ _PER_AGENT = text(
     SELECT u.id, u.display_name, u.email, count(*) AS n
     FROM triage.replies AS r
     JOIN triage.users AS u ON u.workspace_id = r.workspace_id AND u.id = r.author_id
-    WHERE r.workspace_id = :ws AND r.state = 'delivered' AND r.created_at >= :since
+    WHERE r.workspace_id = :ws AND r.state = 'delivered'
+      AND r.created_at >= :since AND r.created_at < :until
     GROUP BY 1, 2, 3 ORDER BY 4 DESC
     """
 )
@@ -58,7 +62,7 @@ _BREACHES = text(
     """
     SELECT c.kind, count(*) AS n FROM triage.sla_clock_log AS l
     JOIN triage.sla_clocks AS c ON c.workspace_id = l.workspace_id AND c.id = l.clock_id
-    WHERE l.workspace_id = :ws AND l.change = 'breached' AND l.at >= :since
+    WHERE l.workspace_id = :ws AND l.change = 'breached' AND l.at >= :since AND l.at < :until
     GROUP BY 1
     """
 )
@@ -67,7 +71,8 @@ _PER_TAG = text(  # every tag, with the conversations it tags waiting now and ta
     """
     SELECT t.id, t.name, t.colour,
            count(c.id) FILTER (WHERE c.status = 'open' AND c.needs_answer) AS waiting,
-           count(ct.conversation_id) FILTER (WHERE ct.tagged_at >= :since) AS tagged
+           count(ct.conversation_id)
+               FILTER (WHERE ct.tagged_at >= :since AND ct.tagged_at < :until) AS tagged
     FROM triage.tags AS t
     LEFT JOIN triage.conversation_tags AS ct
       ON ct.workspace_id = t.workspace_id AND ct.tag_id = t.id
@@ -84,6 +89,7 @@ class Figures:
     """The rows of each figure of one workspace over a period."""
 
     first_response: Row[Any]  # n, p50, p90, met
+    first_response_by_priority: Sequence[Row[Any]]  # priority, n, p50, p90, met
     backlog: Sequence[Row[Any]]  # priority, n, oldest
     channels: Sequence[Row[Any]]  # platform, channel, n
     agents: Sequence[Row[Any]]  # id, display_name, email, n
@@ -91,10 +97,15 @@ class Figures:
     tags: Sequence[Row[Any]]  # id, name, colour, waiting, tagged
 
 
-async def figures(conn: AsyncConnection, workspace_id: uuid.UUID, since: datetime) -> Figures:
-    params: dict[str, Any] = {"ws": workspace_id, "since": since}
+async def figures(
+    conn: AsyncConnection, workspace_id: uuid.UUID, since: datetime, until: datetime
+) -> Figures:
+    """The figures of ``since`` (included) to ``until`` (excluded); the backlog is now's."""
+    params: dict[str, Any] = {"ws": workspace_id, "since": since, "until": until}
+    overall, *by_priority = (await conn.execute(_FIRST_RESPONSE, params)).all()
     return Figures(
-        first_response=(await conn.execute(_FIRST_RESPONSE, params)).one(),
+        first_response=overall,
+        first_response_by_priority=by_priority,
         backlog=(await conn.execute(_BACKLOG, params)).all(),
         channels=(await conn.execute(_PER_CHANNEL, params)).all(),
         agents=(await conn.execute(_PER_AGENT, params)).all(),

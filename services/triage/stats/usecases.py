@@ -1,4 +1,4 @@
-"""A team lead's figures over the last days, as the API shows them."""
+"""A team lead's figures over a period, as the API shows them."""
 
 from __future__ import annotations
 
@@ -10,22 +10,38 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.triage.stats import store
 
+DAY = timedelta(days=1)
+
+
+def _first_response(row: Any) -> dict[str, Any]:
+    """Counts and business-time percentiles of first responses, as the API shows them."""
+    return {
+        "answered": row.n,
+        "p50_seconds": None if row.p50 is None else round(row.p50),
+        "p90_seconds": None if row.p90 is None else round(row.p90),
+        "within_target": None if not row.n else round(row.met / row.n, 4),
+    }
+
 
 async def team_stats(
-    conn: AsyncConnection, workspace_id: uuid.UUID, days: int, now: datetime
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    since: datetime,
+    until: datetime,
+    now: datetime,
 ) -> dict[str, Any]:
-    """First-response times, SLA attainment, backlog and answers of the last ``days``."""
-    found = await store.figures(conn, workspace_id, now - timedelta(days=days))
-    first = found.first_response
+    """First-response times, SLA attainment, breaches and answers of ``since`` to ``until``."""
+    found = await store.figures(conn, workspace_id, since, until)
     return {
-        "days": days,
+        "days": -(-(until - since) // DAY),
+        "since": since,
+        "until": until,
         "as_of": now,
-        "first_response": {
-            "answered": first.n,
-            "p50_seconds": None if first.p50 is None else round(first.p50),
-            "p90_seconds": None if first.p90 is None else round(first.p90),
-            "within_target": None if not first.n else round(first.met / first.n, 4),
-        },
+        "first_response": _first_response(found.first_response),
+        "first_response_per_priority": [
+            {"priority": f"P{r.priority}", **_first_response(r)}
+            for r in found.first_response_by_priority
+        ],
         "breaches": {r.kind: r.n for r in found.breaches},
         "backlog": [
             {

@@ -11,6 +11,7 @@ import { Tags } from "./tags.js";
 import { countdown, duration, learnVocabulary, platformName, vocabulary } from "./format.js";
 import { SecurityDialog, enrol } from "./security.js";
 import { TeamView } from "./team.js";
+import { StatsView } from "./stats.js";
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 5000;
@@ -94,6 +95,7 @@ const incidents = new IncidentView({
 });
 
 const team = new TeamView({ root: $("team"), announce, alert: alertAgent });
+const stats = new StatsView({ root: $("stats"), alert: alertAgent });
 const presence = new PresenceBar({
   select: $("presence"), team: $("on-now"), list: $("on-now-list"), announce, alert: alertAgent,
 });
@@ -125,6 +127,7 @@ function showLogin(reason) {
   conversation.close();
   incidents.close();
   team.close();
+  stats.close();
   presence.close();
   filterByIncident(null);
   conversation.drafts.clear();
@@ -176,6 +179,7 @@ async function showDesk(user) {
   incidents.me = user;
   team.me = user;
   $("team-link").hidden = user.role !== "admin";
+  $("stats-link").hidden = user.role === "agent";
   $("login-screen").hidden = true;
   $("desk").hidden = false;
   $("account").hidden = false;
@@ -372,15 +376,18 @@ function route() {
   if (location.hash && !location.hash.startsWith("#/")) return; // an in-page link, not a screen
   const match = /^#\/c\/(\d+)$/.exec(location.hash);
   if ((match ? match[1] : null) !== conversation.id) clearAlert();
-  if (location.hash === "#/team") {
+  if (location.hash === "#/team" || location.hash === "#/stats") {
     document.body.dataset.view = "conversation";
     conversation.close();
     incidents.close();
     $("conversation-empty").hidden = true;
-    team.show();
+    const [page, other] = location.hash === "#/team" ? [team, stats] : [stats, team];
+    other.close();
+    page.show();
     return;
   }
   team.close();
+  stats.close();
   const incident = /^#\/i\/(\d+)$/.exec(location.hash);
   if (incident || location.hash === "#/incidents") {
     // An incident (or the list of them) takes the conversation pane.
@@ -613,7 +620,7 @@ document.addEventListener("keydown", (event) => {
     e: () => conversation.id && conversation.setStatus("resolve"),
     "?": () => openHelp(),
     "/": () => search.focus(),
-    Escape: () => (conversation.id || !$("incident").hidden || !$("team").hidden) && go(null),
+    Escape: () => (conversation.id || !$("incident").hidden || !$("team").hidden || !$("stats").hidden) && go(null),
   };
   const action = keys[event.key];
   if (!action) return;

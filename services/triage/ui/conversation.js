@@ -237,6 +237,7 @@ export class ConversationView {
       this.meta,
       priorityBadge(view.priority),
       h("span", { className: `status status-${view.status}` }, STATUSES[view.status] || view.status),
+      view.resolved_by_name ? h("span", { className: "resolved-by" }, `by ${view.resolved_by_name}`) : null,
       h("span", {}, `${view.channel} · ${view.kind}`),
       h("span", {}, `intent: ${view.intent || "—"}`),
       h("span", { className: `holder holder-${holder}`, id: "holder" }, holderText),
@@ -362,11 +363,11 @@ export class ConversationView {
       { className: `item reply reply-${state}` },
       h(
         "article",
-        { "aria-label": mine ? "Your reply" : "An agent's reply" },
+        { "aria-label": mine ? "Your reply" : `${reply.author_name || "An agent"}'s reply` },
         h(
           "header",
           { className: "item-head" },
-          h("span", { className: "who" }, mine ? "You replied" : "An agent replied"),
+          h("span", { className: "who" }, mine ? "You replied" : `${reply.author_name || "An agent"} replied`),
           " ",
           h("time", { dateTime: reply.created_at }, clockTime(reply.created_at)),
           " ",
