@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tools.embedded_pg import ROOT, ensure_database, ensure_database_sync, server_url, with_database
 
@@ -62,6 +63,16 @@ async def database_url(pg_server: str, template_url: str) -> AsyncIterator[str]:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the test's database (a few connections), disposed after the test."""
+    from services.infra.db import create_engine
+
+    made = create_engine(database_url, 5)
+    yield made
+    await made.dispose()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -7,7 +7,6 @@ import csv
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ecoute.v1 import events_pb2
-from services.infra.db import create_engine
 from services.infra.events import Event
 from services.triage.access.store import create_user, create_workspace
 from services.triage.desk.corrections import (
@@ -33,13 +31,6 @@ from services.triage.training import data
 from tools.embedded_pg import ROOT
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url, 2)
-    yield engine
-    await engine.dispose()
 
 
 async def workspace_with_agent(engine: AsyncEngine, name: str) -> tuple[uuid.UUID, uuid.UUID]:

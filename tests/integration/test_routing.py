@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,13 +26,6 @@ from services.triage.routing.worker import RoutingWorker
 from tests.support.world import bearer, make_workspace, triage_settings
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    made = create_engine(database_url, 5)
-    yield made
-    await made.dispose()
 
 
 async def agents(

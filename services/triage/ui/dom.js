@@ -42,6 +42,24 @@ export function fill(el, ...children) {
   return el;
 }
 
+/** A page shown in place of the queue (#/team, #/stats): hidden until shown, emptied when
+ *  left; show() refreshes it with the focus on its title. Subclasses write refresh(). */
+export class PageView {
+  constructor(root) {
+    this.root = root;
+  }
+
+  close() {
+    this.root.hidden = true;
+    fill(this.root);
+  }
+
+  async show() {
+    this.root.hidden = false;
+    await this.refresh({ focus: true });
+  }
+}
+
 const signatures = new WeakMap();
 
 /**

@@ -3,7 +3,7 @@
 // per channel and per priority. The server refuses agents (403); names reach the page only
 // through h() (text nodes).
 import * as api from "./api.js";
-import { fill, h } from "./dom.js";
+import { PageView, fill, h } from "./dom.js";
 import { CLOCK_KINDS, PLATFORM_LABELS } from "./format.js";
 
 const DAY = 86_400_000;
@@ -39,21 +39,11 @@ function table(caption, headers, rows, empty) {
   );
 }
 
-export class StatsView {
+export class StatsView extends PageView {
   constructor({ root, alert }) {
-    this.root = root;
+    super(root);
     this.alert = alert;
     this.preset = "7";
-  }
-
-  close() {
-    this.root.hidden = true;
-    fill(this.root);
-  }
-
-  async show() {
-    this.root.hidden = false;
-    await this.refresh({ focus: true });
   }
 
   async refresh({ focus = false } = {}) {

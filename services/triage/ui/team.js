@@ -3,15 +3,15 @@
 // issues is shown once here (and mailed when the server has SMTP). The server does every
 // check; names and e-mails reach the page only through h() (text nodes).
 import * as api from "./api.js";
-import { fill, h } from "./dom.js";
+import { PageView, fill, h } from "./dom.js";
 import { clockTime } from "./format.js";
 
 const ROLES = ["agent", "lead", "admin"];
 const KINDS = { invitation: "Invitation", set_password: "Password link" };
 
-export class TeamView {
+export class TeamView extends PageView {
   constructor({ root, announce, alert }) {
-    this.root = root;
+    super(root);
     this.announce = announce;
     this.alert = alert;
     this.me = null;
@@ -20,13 +20,7 @@ export class TeamView {
 
   close() {
     this.issued = null;
-    this.root.hidden = true;
-    fill(this.root);
-  }
-
-  async show() {
-    this.root.hidden = false;
-    await this.refresh({ focus: true });
+    super.close();
   }
 
   async refresh({ focus = false } = {}) {
