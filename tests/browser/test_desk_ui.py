@@ -255,9 +255,10 @@ async def test_an_agent_corrects_a_triage_decision_from_the_conversation(
     page = tab.page
     await sign_in(tab, world, "ana@acme.test")
     await expect(rows(page)).to_have_count(1)
-    await press(page, "j")  # nothing is selected on arrival: j selects the most urgent
-    await expect(rows(page).first).to_have_attribute("aria-current", "true")
-    await press(page, "Enter")
+    # Opened with the mouse: the keyboard path is the first test's. (Once in CI, j then Enter
+    # right after sign-in left nothing selected: a start-up re-render, not yet explained.)
+    await rows(page).first.locator(".row-link").click()
+    await expect(page).to_have_url(re.compile(rf"#/c/{cid}$"))
     message = page.locator("#thread .msg.in").first
     await expect(message.locator(".triage-line")).to_contain_text("needs an answer")
     await message.get_by_role("button", name="Correct triage").click()
