@@ -4,13 +4,12 @@ days; an agent has no Stats link. In the system Chromium against the real servic
 
 from __future__ import annotations
 
-import asyncio
-
 from playwright.async_api import Browser, expect
 
 from tests.browser import test_desk_ui as desk
 from tests.browser.harness import PHONE, WIDE, World, audit, shot
 from tests.browser.test_desk_ui import open_tab, sign_in
+from tests.support.waiting import wait_until
 from tests.support.world import bearer
 
 world = desk.world
@@ -28,7 +27,8 @@ async def answered(world: World, token: str, conversation_id: int) -> None:
 
 async def delivered(world: World, count: int) -> None:
     """Wait until the platform took ``count`` replies and their first-response clocks stopped."""
-    for _ in range(300):
+
+    async def done() -> bool:
         replies = await world.scalar(
             "SELECT count(*) FROM triage.replies WHERE state = 'delivered'"
         )
@@ -36,10 +36,9 @@ async def delivered(world: World, count: int) -> None:
             "SELECT count(*) FROM triage.sla_clocks"
             " WHERE kind = 'first_response' AND outcome IN ('met', 'missed')"
         )
-        if replies == count and clocks == count:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the replies were never delivered")
+        return bool(replies == count and clocks == count)
+
+    await wait_until(done, what=f"{count} replies delivered, their clocks stopped")
 
 
 async def test_a_lead_reads_the_stats_of_the_period_and_an_agent_has_no_stats_link(

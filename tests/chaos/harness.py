@@ -12,9 +12,7 @@ import contextlib
 import json
 import shutil
 import tempfile
-import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,18 +169,6 @@ async def inbox_message_ids(database_url: str) -> set[int]:
         return {r["id"] for r in await conn.fetch("SELECT id FROM inbox.messages")}
     finally:
         await conn.close()
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], timeout: float, what: str, every: float = 0.2
-) -> float:
-    """Poll ``check`` until true; return the seconds it took (fail after ``timeout``)."""
-    started = time.monotonic()
-    while not await check():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        await asyncio.sleep(every)
-    return time.monotonic() - started
 
 
 async def triaged_all(database_url: str, total: int) -> bool:

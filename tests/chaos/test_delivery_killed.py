@@ -29,7 +29,8 @@ from services.inbox.app import create_app as create_inbox
 from services.infra.db import asyncpg_dsn, create_engine
 from services.infra.events import publish
 from tests.chaos.conftest import Start
-from tests.chaos.harness import record, wait_until
+from tests.chaos.harness import record
+from tests.support.waiting import wait_until
 from tests.support.world import (
     connect_channel,
     credentials_json,

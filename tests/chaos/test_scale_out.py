@@ -11,7 +11,8 @@ import asyncio
 import time
 
 from tests.chaos.conftest import Start
-from tests.chaos.harness import RetryingProducer, batches, counts, record, triaged_all, wait_until
+from tests.chaos.harness import RetryingProducer, batches, counts, record, triaged_all
+from tests.support.waiting import wait_until
 from tests.support.world import make_workspace
 
 TOTAL = 4_000

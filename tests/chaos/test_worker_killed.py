@@ -15,7 +15,8 @@ import asyncpg
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import asyncpg_dsn
 from tests.chaos.conftest import Start
-from tests.chaos.harness import RetryingProducer, batches, counts, record, triaged_all, wait_until
+from tests.chaos.harness import RetryingProducer, batches, counts, record, triaged_all
+from tests.support.waiting import wait_until
 from tests.support.world import inbox_settings, make_workspace
 
 TOTAL = 3_000

@@ -23,7 +23,7 @@ from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import publish
 from services.triage.app import create_app as create_triage
-from tests.chaos.harness import wait_until
+from tests.support.waiting import wait_until
 from tests.support.world import (
     Workspace,
     ago,

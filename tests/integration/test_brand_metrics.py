@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.inbox.app import create_app as create_inbox
 from services.triage.app import create_app as create_triage
-from tests.chaos.harness import wait_until
+from tests.support.waiting import wait_until
 from tests.support.world import bearer, inbox_settings, make_workspace, message, triage_settings
 
 

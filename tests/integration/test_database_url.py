@@ -27,8 +27,8 @@ from services.infra.migrate import upgrade
 from services.infra.worker import Wakeup
 from services.triage.app import CONSUMER_NAME
 from services.triage.app import create_app as create_triage
-from tests.chaos.harness import wait_until
 from tests.support.tls_postgres import PgBouncer, TlsPostgres, postgres_with_tls
+from tests.support.waiting import wait_until
 from tests.support.world import bearer, inbox_settings, make_workspace, message, triage_settings
 
 CHANNEL = "ecoute_tls_test"

@@ -36,6 +36,7 @@ from services.triage.sla.clocks import THRESHOLDS
 from services.triage.sla.scheduler import SlaScheduler, Transition
 from services.triage.sla.store import clock_of_row
 from services.triage.sla.usecases import change_policy
+from tests.support.waiting import wait_until
 from tests.support.world import make_workspace
 
 CONVERSATIONS = 12
@@ -126,13 +127,13 @@ async def consume(world: World, events: list[Event]) -> None:
 
 
 async def schedule(world: World, scheduler: SlaScheduler, stop: asyncio.Event) -> None:
-    """Raise what is due, again and again, until the rounds are over."""
+    """Raise what is due, again and again, until the rounds are over (each tick waits on the
+    database, so the other workers run in between)."""
     while not stop.is_set():
         try:
             await scheduler.tick()
         except Exception as exc:  # every failure is the finding
             world.failed("scheduler", exc)
-        await asyncio.sleep(0)
 
 
 async def agent(world: World) -> None:
@@ -183,7 +184,8 @@ async def server_log_since(engine: AsyncEngine, offset: int | None) -> str:
 
 async def alone(engine: AsyncEngine) -> None:
     """Wait until the workers' sessions have ended (a backend reports its counts on exit)."""
-    for _ in range(200):
+
+    async def no_other_session() -> bool:
         async with engine.connect() as conn:
             others = await conn.scalar(
                 text(
@@ -191,10 +193,9 @@ async def alone(engine: AsyncEngine) -> None:
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
             )
-        if not others:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the workers' sessions did not end")
+        return not others
+
+    await wait_until(no_other_session, what="the workers' sessions ended")
 
 
 async def test_consumers_schedulers_agents_and_a_lead_never_deadlock_nor_lose_a_transition(

@@ -26,6 +26,7 @@ from services.inbox.metrics import InboxMetrics
 from services.infra.db import create_engine
 from services.triage.app import create_app as create_triage
 from services.triage.privacy.store import CLAIM_IDLE, claim_idle
+from tests.support.waiting import wait_until
 from tests.support.world import (
     bearer,
     inbox_settings,
@@ -177,13 +178,10 @@ class Stage:
         return dict(await answer.json())
 
     async def until(self, sql: str, expected: Any, **params: Any) -> None:
-        got = None
-        for _ in range(200):
-            got = await self.value(sql, **params)
-            if got == expected:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"{sql} gave {got}, expected {expected}")
+        async def reached() -> bool:
+            return bool(await self.value(sql, **params) == expected)
+
+        await wait_until(reached, what=f"{sql} giving {expected}")
 
 
 async def run_inbox_consumer(

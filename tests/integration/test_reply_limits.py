@@ -3,14 +3,13 @@ shows (the same measure, the same 422), and the repeated-text warning before sen
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
 from tests.integration import test_desk
 from tests.integration.test_desk import count
-from tests.support.world import bearer, message
+from tests.support.world import answer_when, bearer, message
 
 desk = test_desk.desk  # the services and a workspace (fixture)
 
@@ -24,11 +23,8 @@ async def held(triage: Any, inbox: Any, ws: Any, item: dict[str, Any]) -> int:
     )
     assert response.status == 200, await response.text()
     cid = int((await response.json())["items"][0]["conversation_id"])
-    for _ in range(100):
-        view = await triage.get(f"/v1/conversations/{cid}", headers=bearer(ws.agent_token))
-        if view.status == 200 and (await view.json())["messages"]:
-            break
-        await asyncio.sleep(0.05)
+    path = f"/v1/conversations/{cid}"
+    await answer_when(triage, path, ws.agent_token, lambda view: bool(view["messages"]))
     claimed = await triage.post(f"/v1/conversations/{cid}/claim", headers=bearer(ws.agent_token))
     assert claimed.status == 200
     return cid

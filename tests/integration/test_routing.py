@@ -23,6 +23,7 @@ from services.triage.routing import store
 from services.triage.routing.store import ROUTING_LOCK
 from services.triage.routing.usecases import RoutingConfig
 from services.triage.routing.worker import RoutingWorker
+from tests.support.waiting import wait_until
 from tests.support.world import bearer, make_workspace, triage_settings
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -254,15 +255,16 @@ async def test_a_worker_killed_mid_round_loses_nothing(
     await waiting(engine, ws, 500)
     clock = [T0]
     task = asyncio.create_task(worker(engine, clock, batch=500).step())
-    for _ in range(2000):  # until the round holds the workspace's lock (it is assigning)
+
+    async def assigning() -> bool:  # the round holds the workspace's lock (or has ended)
         held = await rows(
             engine,
             "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = :cls AND granted",
             cls=ROUTING_LOCK,
         )
-        if held or task.done():
-            break
-        await asyncio.sleep(0.001)
+        return bool(held) or task.done()
+
+    await wait_until(assigning, what="the round assigning", every=0.001)
     assert not task.done(), "the round ended before it could be killed"
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -28,6 +28,7 @@ from tests.integration.test_two_factor import (
     session_of,
     sign_in,
 )
+from tests.support.waiting import wait_until
 from tests.support.world import bearer, make_workspace, sql, triage_settings
 from tools.embedded_pg import ROOT
 from tools.service_process import free_port
@@ -46,12 +47,12 @@ class Mailbox:
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
 
-    async def one(self, seconds: float = 10) -> Message:
-        for _ in range(int(seconds * 20)):
-            if self.messages:
-                return self.messages.pop(0)
-            await asyncio.sleep(0.05)
-        raise AssertionError("no mail arrived")
+    async def one(self) -> Message:
+        async def arrived() -> bool:
+            return bool(self.messages)
+
+        await wait_until(arrived, what="a mail")
+        return self.messages.pop(0)
 
 
 @pytest.fixture

@@ -40,8 +40,8 @@ from services.inbox.app import create_app as create_inbox
 from services.inbox.channels import store as channels
 from services.infra.db import create_engine
 from services.infra.events import publish
-from tests.chaos.harness import wait_until
 from tests.security.world import write_credentials
+from tests.support.waiting import wait_until
 from tests.support.world import (
     Workspace,
     bearer,

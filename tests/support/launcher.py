@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 
 from demo.platforms import BRANDS, FAKES
+from tests.support.waiting import wait_until
 from tools.embedded_pg import ROOT
 from tools.service_process import free_port
 
@@ -79,6 +80,8 @@ class Launcher:
     lines: list[str] = field(default_factory=list)
     _looked: int = 0
     _reader: asyncio.Task[None] | None = None
+    _news: asyncio.Condition = field(default_factory=asyncio.Condition)  # a line, or the end
+    _ended: bool = False
 
     @property
     def pgdata(self) -> Path:
@@ -89,25 +92,34 @@ class Launcher:
 
     async def _read(self) -> None:
         assert self.process.stdout is not None
-        async for raw in self.process.stdout:
-            self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+        try:
+            async for raw in self.process.stdout:
+                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+                async with self._news:
+                    self._news.notify_all()
+        finally:
+            self._ended = True
+            async with self._news:
+                self._news.notify_all()
 
     async def expect(self, pattern: str, timeout: float) -> str:
         """The next line matching ``pattern`` (a regex), waited for up to ``timeout`` s."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         wanted = re.compile(pattern)
-        while True:
-            while self._looked < len(self.lines):
-                line = self.lines[self._looked]
-                self._looked += 1
-                if wanted.search(line):
-                    return line
-            ended = self._reader is not None and self._reader.done()
-            if ended or loop.time() > deadline:
-                how = "exited" if ended else f"said nothing like it in {timeout} s"
-                raise AssertionError(f"launcher {how}: /{pattern}/\n{self.output()}")
-            await asyncio.sleep(0.05)
+        try:
+            async with asyncio.timeout(timeout), self._news:
+                while True:  # woken by each line the launcher prints, and when it exits
+                    while self._looked < len(self.lines):
+                        line = self.lines[self._looked]
+                        self._looked += 1
+                        if wanted.search(line):
+                            return line
+                    if self._ended:
+                        raise AssertionError(f"launcher exited: /{pattern}/\n{self.output()}")
+                    await self._news.wait()
+        except TimeoutError:
+            raise AssertionError(
+                f"launcher said nothing like it in {timeout} s: /{pattern}/\n{self.output()}"
+            ) from None
 
     def postgres_pid(self) -> int:
         return int((self.pgdata / "postmaster.pid").read_text().split()[0])
@@ -183,8 +195,6 @@ async def start_launcher(env: dict[str, str]) -> Launcher:
 
 async def gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
     """Those of ``processes`` still alive after up to ``timeout`` s (zombies count as gone)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
 
     def alive() -> list[psutil.Process]:
         left = []
@@ -194,8 +204,11 @@ async def gone(processes: list[psutil.Process], timeout: float) -> list[psutil.P
                     left.append(process)
         return left
 
-    while alive() and loop.time() < deadline:
-        await asyncio.sleep(0.1)
+    async def none_left() -> bool:
+        return not alive()
+
+    with contextlib.suppress(AssertionError):  # the caller reports who is left
+        await wait_until(none_left, timeout, "the processes gone", every=0.1)
     return alive()
 
 

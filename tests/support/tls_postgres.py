@@ -18,8 +18,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.support.waiting import wait_until_sync
 
 START_TIMEOUT = 120.0  # seconds: generous, the machine may be fully loaded
 
@@ -117,15 +117,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``check`` until true (fail after ``timeout`` seconds)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.05)
 
 
 def _accepts(port: int) -> bool:
@@ -280,7 +271,7 @@ class PgBouncer:
                 stderr=subprocess.DEVNULL,
             )
             try:
-                wait_for(
+                wait_until_sync(
                     lambda: _accepts(self.port) or self._exited(),
                     START_TIMEOUT,
                     "PgBouncer accepts connections",

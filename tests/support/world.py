@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -20,6 +19,7 @@ from services.infra.db import create_engine
 from services.triage.access.accounts import set_password
 from services.triage.access.store import create_api_token, create_user, create_workspace
 from services.triage.settings import TriageSettings
+from tests.support.waiting import wait_until
 
 
 def inbox_settings(database_url: str, **overrides: Any) -> InboxSettings:
@@ -198,12 +198,16 @@ async def count(database_url: str, sql: str, **params: Any) -> int:
 
 async def answer_when(client: Any, path: str, token: str, ready: Any, **query: Any) -> Any:
     """``GET path`` once it answers 200 with a body ``ready(body)`` accepts: the services work
-    in the background, so a test waits for the state it expects (about 7 s at most)."""
-    body: Any = None
-    for _ in range(150):
+    in the background, so a test waits for the state it expects."""
+    last: dict[str, Any] = {}
+
+    async def reached() -> bool:
         response = await client.get(path, params=query, headers=bearer(token))
-        body = await response.json()
-        if response.status == 200 and ready(body):
-            return body
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{path} never reached the expected state: {body}")
+        last["body"] = await response.json()
+        return bool(response.status == 200 and ready(last["body"]))
+
+    try:
+        await wait_until(reached, what=f"{path} in the expected state")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last answer: {last.get('body')}") from None
+    return last["body"]

@@ -437,7 +437,10 @@ def test_decision_is_frozen_and_deterministic() -> None:
 
 
 def test_the_committed_model_is_loaded_once() -> None:
-    assert default_triage() is default_triage()
+    default_triage.cache_clear()
+    first, again = default_triage(), default_triage()
+    assert default_triage.cache_info().misses == 1  # the second call read no file
+    assert again.model is first.model
     assert Triage(MODEL).decide("panne") == decide("panne")
 
 
