@@ -22,8 +22,8 @@ from tests.chaos.harness import (
     counts,
     record,
     triaged_all,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 from tests.support.world import bearer, make_workspace
 
 TOTAL = 4_000
