@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.browser.harness import PHONE, World, audit, customer, shot
 from tests.browser.test_desk_ui import open_tab, press, rows, sign_in, world
@@ -39,11 +39,22 @@ ROWS_IN_VIEW = """() => {
 }"""
 
 # How many lines each element's text takes: a handle broken mid-word takes two.
-LINES = """(els) => els.map((el) => {
-  const range = document.createRange();
-  range.selectNodeContents(el);
-  return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
-})"""
+LINES = """(selector) => {
+  const counts = [...document.querySelectorAll(selector)].map((el) => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+  });
+  return counts.length && counts.every((n) => n > 0) ? counts : null;
+}"""
+
+
+async def lines_of(page: Page, selector: str) -> list[int]:
+    """How many lines each element's text takes, once all are laid out (a re-render in
+    between leaves none for a moment)."""
+    handle = await page.wait_for_function(LINES, arg=selector)
+    counts: list[int] = await handle.json_value()
+    return counts
 
 
 async def a_busy_morning(world: World, count: int) -> list[dict[str, Any]]:
@@ -123,13 +134,13 @@ async def test_on_a_touch_phone_handles_stay_whole_and_no_key_hint_shows(
     await expect(rows(page)).to_have_count(2)
     await expect(page.locator("#claim-next")).to_be_visible()
     await expect(page.locator("#claim-next kbd")).to_be_hidden()
-    assert await page.locator("#queue-list .who").evaluate_all(LINES) == [1, 1]
+    assert await lines_of(page, "#queue-list .who") == [1, 1]
     await audit(page)
     await shot(page, "day-queue-390", whole=False)
     await rows(page).filter(has_text=long_handle).locator(".row-link").click()
     await expect(page.locator("#conv-title")).to_contain_text(long_handle)
     await expect(page.locator("#conv-title .who")).to_be_visible()
-    assert await page.locator("#conv-title .who").evaluate_all(LINES) == [1]
+    assert await lines_of(page, "#conv-title .who") == [1]
     await expect(page.locator("#act-claim kbd")).to_be_hidden()
     await expect(page.locator("#reply-hint")).to_have_text(
         "Claim the conversation before you answer."

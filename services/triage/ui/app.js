@@ -184,13 +184,19 @@ async function showDesk(user) {
   $("desk").hidden = false;
   $("account").hidden = false;
   fill($("who"), user.display_name || user.email);
+  // Busy until the first load is done: the rows may show before it is, and an agent may
+  // already have moved (j, a click, a tab) by then.
+  $("desk").setAttribute("aria-busy", "true");
   await Promise.all([
     refreshQueue(), conversation.loadSavedReplies(), loadVocabulary(), presence.show(user), tags.load(),
   ]);
   route();
   startLive();
-  // Nothing is selected yet: the first j selects the most urgent conversation.
-  if (!conversation.id) $("queue-list").focus({ preventScroll: true });
+  $("desk").removeAttribute("aria-busy");
+  // Nothing is selected yet: the first j selects the most urgent conversation. Focus the
+  // list only if the agent has not put the focus somewhere already.
+  const untouched = !document.activeElement || document.activeElement === document.body;
+  if (!conversation.id && untouched) $("queue-list").focus({ preventScroll: true });
 }
 
 api.whenSignedOut(() => showLogin("Your session has ended: sign in again."));
