@@ -49,6 +49,7 @@ from services.triage.routing.http import add_routes as add_routing_routes
 from services.triage.routing.metrics import RoutingMetrics
 from services.triage.routing.usecases import RoutingConfig
 from services.triage.routing.worker import RoutingWorker
+from services.triage.rules.http import add_routes as add_rule_routes
 from services.triage.search.http import add_routes as add_search_routes
 from services.triage.settings import TriageSettings
 from services.triage.sla.http import add_routes as add_sla_routes
@@ -76,6 +77,7 @@ def build_consumer(app: web.Application, settings: TriageSettings) -> Consumer:
             on_decision=counters.count_decision,
             on_clock_stop=counters.count_clock_stop,
             on_erasure=counters.count_erasure,
+            on_rule_fired=counters.count_rule_fired,
         )
 
     return Consumer(
@@ -210,6 +212,7 @@ def _add_api(app: web.Application, settings: TriageSettings) -> None:
     add_stats_routes(app)
     add_search_routes(app)
     add_tag_routes(app)
+    add_rule_routes(app)
     add_privacy_routes(app)
     add_routing_routes(app)
     app.cleanup_ctx.append(desk_news_context(settings))

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.infra.events import Event, backlog
 from services.infra.metrics import OTHER_LABEL, bounded_labels
 from services.infra.worker import run_worker
+from services.triage.domain.automation import ACTION_KINDS
 from services.triage.domain.sla import DEFAULT_POLICY, KINDS, Clock
 from services.triage.domain.triage import INTENTS, Decision
 from services.triage.incidents.detector import IncidentNews
@@ -90,6 +91,7 @@ class TriageMetrics:
     incidents_open: Gauge
     incident_messages: Histogram
     incident_detect_lag: Histogram
+    rules_fired: Counter
     brand_cap: int = 10
     _brands: dict[uuid.UUID, str] = field(default_factory=dict)
 
@@ -115,6 +117,8 @@ class TriageMetrics:
             self.replies_requested.labels(origin)
         for stage in ("requested", "completed"):
             self.erasures.labels(stage)
+        for action in ACTION_KINDS:
+            self.rules_fired.labels(action)
         for kind in INCIDENT_KINDS:
             self.incidents_opened.labels(kind)
             self.incidents_open.labels(kind)
@@ -166,6 +170,10 @@ class TriageMetrics:
             self.incident_detect_lag.labels(news.kind).observe(news.lag_seconds)
         elif news.change == "closed":
             self.incident_messages.labels(news.kind).observe(news.message_count)
+
+    def count_rule_fired(self, kind: str) -> None:
+        """One action a rule took (``kind`` one of ``ACTION_KINDS``)."""
+        self.rules_fired.labels(kind if kind in ACTION_KINDS else OTHER_LABEL).inc()
 
     def count_reply_origin(self, origin: str) -> None:
         self.replies_requested.labels(origin).inc()
@@ -333,6 +341,13 @@ def _desk_series(registry: CollectorRegistry) -> dict[str, Any]:
             "Events waiting for a consumer (from the database: the same on "
             "every replica, aggregate with max).",
             ["consumer"],
+            registry=registry,
+        ),
+        rules_fired=Counter(
+            "ecoute_rules_fired_total",
+            "Actions workspace rules took on triaged messages, by kind (tag, set_priority, "
+            "route, close, mark_abuse, notify).",
+            ["kind"],
             registry=registry,
         ),
         replies_requested=Counter(

@@ -102,13 +102,14 @@ SQL_ALLOWED = ("services/infra/", "/migrations/", "services/infra/alembic/")
 LAYERS: dict[str, tuple[frozenset[str], ...]] = {
     # training is offline code that reads the domain only. Routing sits on top: it reads
     # the desk's claims, the SLA queue order and the team, and nothing but the composition
-    # roots imports it.
+    # roots imports it. Rules run in the intake and write through tags (and the events
+    # transport for webhooks), so they sit with incidents, below the desk.
     "triage": (
         frozenset({"routing"}),
         frozenset({"training"}),
         frozenset({"intake"}),
         frozenset({"desk"}),
-        frozenset({"incidents"}),
+        frozenset({"incidents", "rules"}),
         frozenset({"sla", "privacy", "search", "stats", "tags", "webhooks"}),
         frozenset({"access"}),
         frozenset({"news", "settings"}),

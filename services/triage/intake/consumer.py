@@ -24,7 +24,7 @@ from services.triage.desk.store import (
     lock_conversations,
     save_conversations,
 )
-from services.triage.domain import clock_rules
+from services.triage.domain import automation, clock_rules
 from services.triage.domain.clock_rules import Change, Clocks
 from services.triage.domain.conversation import (
     ConversationState,
@@ -44,6 +44,9 @@ from services.triage.intake.store import insert_decisions, insert_messages, last
 from services.triage.news import store as desk_changes
 from services.triage.privacy.store import erased_among, hold_erasure_locks
 from services.triage.privacy.usecases import apply_erasure_news
+from services.triage.rules import store as rule_store
+from services.triage.rules import usecases as rules
+from services.triage.rules.usecases import Firing
 from services.triage.sla.clocks import OnStop
 from services.triage.sla.clocks import save as save_clocks
 from services.triage.sla.store import load_policies, lock_running
@@ -77,6 +80,7 @@ async def apply_delivery_news(conn: AsyncConnection, events: list[Event]) -> Non
 
 
 OnDecision = Callable[[Decision], None]
+OnRuleFired = Callable[[str], None]
 
 
 def _ingested(event: Event) -> events_pb2.MessageIngested:
@@ -95,6 +99,7 @@ async def handle_batch(
     on_decision: OnDecision | None = None,
     on_clock_stop: OnStop | None = None,
     on_erasure: Callable[[str], None] | None = None,
+    on_rule_fired: OnRuleFired | None = None,
 ) -> None:
     """Apply a batch of events inside the caller's transaction: delivery news, ingested
     messages, then erasures (after the messages they may cover). A message the inbox
@@ -106,7 +111,8 @@ async def handle_batch(
     )
     await apply_delivery_news(conn, [e for e in events if e.topic in DELIVERY_TOPICS])
     if ingested:
-        await _triage_messages(conn, ingested, now, on_decision, on_clock_stop)
+        hooks = _Hooks(on_decision, on_clock_stop, on_rule_fired)
+        await _triage_messages(conn, ingested, now, hooks)
     if erasures:
         await apply_erasure_news(conn, erasures, now(), on_erasure)
 
@@ -148,15 +154,44 @@ def _conversation_row(m: events_pb2.MessageIngested) -> tuple[uuid.UUID, int, st
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Hooks:
+    """What the caller counts: decisions, clock stops, rules fired (by action kind)."""
+
+    on_decision: OnDecision | None = None
+    on_clock_stop: OnStop | None = None
+    on_rule_fired: OnRuleFired | None = None
+
+
+async def _rule_context(
+    conn: AsyncConnection, ingested: list[events_pb2.MessageIngested]
+) -> _RuleContext:
+    """The workspaces' enabled rules, and (only when there are some) the facts their
+    conditions read beyond the message: authors seen before, conversations in an incident."""
+    found = await rules.load(conn, [uuid.UUID(m.workspace_id) for m in ingested])
+    if not found:
+        return _RuleContext()
+    ruled = [m for m in ingested if uuid.UUID(m.workspace_id) in found]
+    seen = await rule_store.authors_seen_before(
+        conn,
+        [
+            (*_key(m), m.message.author.external_id, m.message.created_at.ToDatetime(UTC))
+            for m in ruled
+        ],
+    )
+    keys = sorted({(uuid.UUID(m.workspace_id), m.conversation_id) for m in ruled})
+    return _RuleContext(found, seen, await rule_store.in_open_incident(conn, keys))
+
+
 async def _triage_messages(
     conn: AsyncConnection,
     ingested: list[events_pb2.MessageIngested],
     now: Callable[[], datetime],
-    on_decision: OnDecision | None,
-    on_clock_stop: OnStop | None,
+    hooks: _Hooks,
 ) -> None:
-    """Store the messages, then apply each new one to its conversation in time order, then
-    write what changed: one statement per step for the whole batch."""
+    """Store the messages, then apply each new one to its conversation in time order (the
+    workspace's rules run right after its triage), then write what changed: one statement
+    per step for the whole batch."""
     states = await lock_conversations(conn, [_conversation_row(m) for m in ingested])
     erased = await erased_among(conn, [_key(m) for m in ingested])
     # Read before this batch's messages are stored: its own brand messages come in order below.
@@ -173,8 +208,9 @@ async def _triage_messages(
         {k: {kind: s.clock for kind, s in v.items()} for k, v in stored_clocks.items()},
         policies,
         decided_at,
-        on_decision,
+        hooks.on_decision,
         brand_said,
+        await _rule_context(conn, ingested),
     )
     for m in sorted(ingested, key=lambda x: (x.message.created_at.ToDatetime(UTC), x.message_id)):
         if _key(m) not in new:
@@ -189,9 +225,21 @@ async def _triage_messages(
     await insert_decisions(conn, batch.decisions)
     await incident_store.insert_signals(conn, batch.signals)
     await save_conversations(conn, batch.changed)
+    await rules.record_firings(conn, batch.firings, hooks.on_rule_fired)
     await desk_changes.record(conn, batch.changed, "message")
     changed_clocks = {k: batch.clocks[k] for k in batch.changed}
-    await save_clocks(conn, stored_clocks, changed_clocks, policies, decided_at, on_clock_stop)
+    await save_clocks(
+        conn, stored_clocks, changed_clocks, policies, decided_at, hooks.on_clock_stop
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _RuleContext:
+    """The rules a batch runs, per workspace, and what their conditions read."""
+
+    rules: dict[uuid.UUID, list[automation.Rule]] = field(default_factory=dict)
+    seen_before: set[StateKey] = field(default_factory=set)  # message keys
+    in_incident: set[StateKey] = field(default_factory=set)  # conversation keys
 
 
 @dataclass
@@ -205,9 +253,11 @@ class _Batch:
     decided_at: datetime
     on_decision: OnDecision | None
     brand_said: dict[StateKey, str]  # the brand's latest message per conversation, as it goes
+    ruling: _RuleContext = field(default_factory=_RuleContext)
     changed: dict[StateKey, ConversationState] = field(default_factory=dict)
     decisions: list[dict[str, Any]] = field(default_factory=list)
     signals: list[dict[str, Any]] = field(default_factory=list)
+    firings: list[Firing] = field(default_factory=list)
 
     def _move(self, key: StateKey, after: ConversationState, change: Change) -> None:
         before = self.states[key]
@@ -264,7 +314,32 @@ class _Batch:
             priority=decision.priority,
             reasons=decision.reasons,
         )
-        self._move(key, after_inbound(state, verdict), Change("inbound", created))
+        after = self._ruled(m, decision, after_inbound(state, verdict))
+        self._move(key, after, Change("inbound", created))
+
+    def _ruled(
+        self, m: events_pb2.MessageIngested, decision: Decision, after: ConversationState
+    ) -> ConversationState:
+        """The conversation once the workspace's rules have run on the decided message (the
+        firings kept for the intake to write and audit)."""
+        ws = uuid.UUID(m.workspace_id)
+        found = self.ruling.rules.get(ws)
+        if not found:
+            return after
+        subject = automation.Subject(
+            text=m.message.text,
+            intent=decision.intent,
+            language=decision.language,
+            platform=m.message.platform,
+            channel=m.message.channel,
+            priority=after.priority,
+            abuse=after.abuse,
+            author_seen_before=(ws, m.message_id) in self.ruling.seen_before,
+            in_incident=(ws, m.conversation_id) in self.ruling.in_incident,
+        )
+        effects = automation.evaluate(found, subject, self.decided_at)
+        self.firings += [Firing(ws, m.conversation_id, m.message_id, e) for e in effects]
+        return automation.apply(after, effects)
 
 
 def _decision_row(

@@ -162,7 +162,8 @@ async def lock_workspace(conn: AsyncConnection, workspace_id: uuid.UUID) -> bool
 
 _WAITING = text(
     f"""
-    SELECT c.id, c.channel, c.waiting_since, d.language
+    SELECT c.id, coalesce(c.route_channel, c.channel) AS channel, c.waiting_since,
+           coalesce(c.route_language, d.language) AS language
     FROM triage.conversations AS c
     LEFT JOIN triage.decisions AS d
       ON d.workspace_id = c.workspace_id AND d.message_id = c.last_message_id

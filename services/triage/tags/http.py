@@ -31,11 +31,29 @@ async def post_tag(request: web.Request) -> web.Response:
         async with request.app[ENGINE_KEY].begin() as conn:
             tag = await usecases.create(conn, caller, body.name, body.colour)
     except usecases.NameTaken:
-        detail = "the workspace has a tag of that name already"
-        raise ProblemError(
-            409, "Conflict", detail, errors=[{"pointer": "/name", "detail": detail}]
-        ) from None
+        raise _name_taken() from None
     return model_response(TagOut, tag, status=201)
+
+
+def _name_taken() -> ProblemError:
+    detail = "the workspace has a tag of that name already"
+    return ProblemError(409, "Conflict", detail, errors=[{"pointer": "/name", "detail": detail}])
+
+
+async def put_tag(request: web.Request) -> web.Response:
+    """Rename and recolour a tag (leads and admins)."""
+    caller = await authenticate(request)
+    require_role(caller, "lead", "admin")
+    tag_id = path_id(request, "tag")
+    body = await read_model(request, TagIn, 4 * 1024)
+    try:
+        async with request.app[ENGINE_KEY].begin() as conn:
+            tag = await usecases.change(conn, caller, tag_id, body.name, body.colour)
+    except usecases.NameTaken:
+        raise _name_taken() from None
+    except usecases.NoSuchTag:
+        raise _no_such_tag() from None
+    return model_response(TagOut, tag)
 
 
 async def delete_tag(request: web.Request) -> web.Response:
@@ -79,6 +97,7 @@ async def delete_conversation_tag(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/tags", get_tags)
     app.router.add_post("/v1/tags", post_tag)
+    app.router.add_put("/v1/tags/{id}", put_tag)
     app.router.add_delete("/v1/tags/{id}", delete_tag)
     app.router.add_put("/v1/conversations/{id}/tags/{tag_id}", put_conversation_tag)
     app.router.add_delete("/v1/conversations/{id}/tags/{tag_id}", delete_conversation_tag)

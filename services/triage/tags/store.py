@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -45,6 +46,27 @@ async def create_tag(
     if row is None:
         raise NameTaken(name)
     return _tag(row)
+
+
+async def update_tag(
+    conn: AsyncConnection, workspace_id: uuid.UUID, tag_id: int, name: str, colour: str
+) -> dict[str, Any] | None:
+    """The tag renamed and recoloured, None when there is no such tag; ``NameTaken`` when
+    another tag of the workspace has the name."""
+    try:
+        async with conn.begin_nested():
+            row = (
+                await conn.execute(
+                    text(
+                        "UPDATE triage.tags SET name = :name, colour = :colour "
+                        "WHERE workspace_id = :ws AND id = :tag RETURNING id, name, colour"
+                    ),
+                    {"ws": workspace_id, "tag": tag_id, "name": name, "colour": colour},
+                )
+            ).first()
+    except IntegrityError:
+        raise NameTaken(name) from None
+    return _tag(row) if row else None
 
 
 async def delete_tag(
@@ -134,3 +156,42 @@ async def both_exist(
         )
     ).one()
     return bool(row.conversation), bool(row.tag)
+
+
+async def put_tags_by_rules(
+    conn: AsyncConnection, rows: list[tuple[uuid.UUID, int, int]]
+) -> list[tuple[uuid.UUID, int, int]]:
+    """Put tags on conversations for rules, set-based: (workspace, conversation, tag) rows;
+    a tag deleted since the rule was written is skipped. The rows that were new."""
+    if not rows:
+        return []
+    ws, cids, tags = (list(c) for c in zip(*sorted(set(rows)), strict=True))
+    done = await conn.execute(
+        text(
+            """
+            INSERT INTO triage.conversation_tags (workspace_id, conversation_id, tag_id)
+            SELECT k.ws, k.cid, k.tag
+            FROM unnest(CAST(:ws AS uuid[]), CAST(:cids AS bigint[]), CAST(:tags AS bigint[]))
+                 AS k(ws, cid, tag)
+            JOIN triage.tags AS t ON t.workspace_id = k.ws AND t.id = k.tag
+            ON CONFLICT DO NOTHING
+            RETURNING workspace_id, conversation_id, tag_id
+            """
+        ),
+        {"ws": ws, "cids": cids, "tags": tags},
+    )
+    return [(r.workspace_id, r.conversation_id, r.tag_id) for r in done]
+
+
+async def carriers(
+    conn: AsyncConnection, workspace_id: uuid.UUID, tag_id: int
+) -> list[tuple[uuid.UUID, int]]:
+    """The conversations carrying a tag."""
+    rows = await conn.execute(
+        text(
+            "SELECT conversation_id FROM triage.conversation_tags "
+            "WHERE workspace_id = :ws AND tag_id = :tag ORDER BY conversation_id"
+        ),
+        {"ws": workspace_id, "tag": tag_id},
+    )
+    return [(workspace_id, c) for c in rows.scalars()]

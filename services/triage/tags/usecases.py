@@ -34,6 +34,19 @@ async def create(conn: AsyncConnection, caller: Caller, name: str, colour: str) 
     return tag
 
 
+async def change(
+    conn: AsyncConnection, caller: Caller, tag_id: int, name: str, colour: str
+) -> dict[str, Any]:
+    """Rename and recolour a tag; the desks show it on every conversation that carries it."""
+    ws = caller.workspace_id
+    tag = await store.update_tag(conn, ws, tag_id, name.strip(), colour)
+    if tag is None:
+        raise NoSuchTag(tag_id)
+    await audit(conn, ws, caller.user_id, "tag.change", None, {"tag_id": tag_id})
+    await changes.record(conn, await store.carriers(conn, ws, tag_id), CHANGE)
+    return tag
+
+
 async def delete(conn: AsyncConnection, caller: Caller, tag_id: int) -> int:
     """Remove a tag from the workspace and from every conversation that carried it; how
     many carried it."""

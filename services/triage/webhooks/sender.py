@@ -1,5 +1,5 @@
-"""Outgoing webhooks: a workspace's URL hears of every SLA breach and of incidents opened,
-reopened and closed, signed and retried.
+"""Outgoing webhooks: a workspace's URL hears of every SLA breach, of incidents opened,
+reopened and closed, and of rules that notify (``rule.fired``), signed and retried.
 
 Each event is POSTed as JSON with ``X-Ecoute-Signature: sha256=<hex HMAC-SHA256 of
 the raw body with the workspace's secret>`` and ``X-Ecoute-Delivery`` (stable across
@@ -72,7 +72,24 @@ def incident_body(event: events_pb2.IncidentChanged, topic: str, delivery: int) 
     )
 
 
+def rule_body(event: Event) -> bytes:
+    """A rule that notifies fired: ids, the rule's name (a lead's words, not a customer's)
+    and when; never message text (the receiver reads the conversation at ``path``)."""
+    fired = orjson.loads(event.payload)
+    return orjson.dumps(
+        {
+            "type": event.topic,
+            "delivery": event.id,
+            "workspace_id": str(event.workspace_id),
+            **fired,
+            "path": f"/v1/conversations/{fired['conversation_id']}",
+        }
+    )
+
+
 def body_of(event: Event) -> bytes:
+    if event.topic == "rule.fired":
+        return rule_body(event)
     if event.topic.startswith("incident."):
         changed = events_pb2.IncidentChanged.FromString(event.payload)
         return incident_body(changed, event.topic, event.id)
