@@ -79,6 +79,7 @@ from services.triage.routing.http import (
     SkillsOut,
     TeamPresenceOut,
 )
+from services.triage.rules.schemas import RuleDeletedOut, RuleIn, RuleOut, RulesOut
 from services.triage.search.http import MAX_LIMIT as SEARCH_LIMIT
 from services.triage.search.http import MAX_QUERY as SEARCH_QUERY
 from services.triage.search.schemas import SearchOut
@@ -746,6 +747,22 @@ TAG_OPERATIONS = [
         answers={201: "Created", 409: "Name taken", 413: "Too large", 422: "Invalid body"},
     ),
     _api(
+        "PUT",
+        "/v1/tags/{id}",
+        "Rename and recolour a tag (leads and admins)",
+        "tags",
+        body=TagIn,
+        returns=TagOut,
+        refusals=LEADS,
+        answers={
+            200: "Changed",
+            **TAG_404,
+            409: "Name taken",
+            413: "Too large",
+            422: "Invalid body",
+        },
+    ),
+    _api(
         "DELETE",
         "/v1/tags/{id}",
         "Remove a tag and take it off every conversation (leads and admins)",
@@ -775,6 +792,56 @@ TAG_OPERATIONS = [
     ),
 ]
 OPERATIONS += TAG_OPERATIONS
+
+RULE_404 = {404: "No such rule in your workspace"}
+RULE_422 = {
+    409: "Name taken",
+    413: "Too large",
+    422: "Invalid rule (errors[].pointer names the field, e.g. /then/0/set_priority/priority)",
+}
+RULE_OPERATIONS = [
+    _api(
+        "GET",
+        "/v1/rules",
+        "The workspace's rules, in the order they run (leads and admins)",
+        "rules",
+        returns=RulesOut,
+        refusals=LEADS,
+        answers={200: "Rules"},
+    ),
+    _api(
+        "POST",
+        "/v1/rules",
+        "Write a rule: when (intents, languages, platforms, channels, priorities, abuse, "
+        "words, author_seen_before, in_incident) then actions (tag, set_priority, route, "
+        "close, mark_abuse, notify); position orders, enabled switches (leads and admins)",
+        "rules",
+        body=RuleIn,
+        returns=RuleOut,
+        refusals=LEADS,
+        answers={201: "Created", **RULE_422},
+    ),
+    _api(
+        "PUT",
+        "/v1/rules/{id}",
+        "Replace a rule (its conditions, actions, position, switch)",
+        "rules",
+        body=RuleIn,
+        returns=RuleOut,
+        refusals=LEADS,
+        answers={200: "Replaced", **RULE_404, **RULE_422},
+    ),
+    _api(
+        "DELETE",
+        "/v1/rules/{id}",
+        "Remove a rule",
+        "rules",
+        returns=RuleDeletedOut,
+        refusals=LEADS,
+        answers={200: "Removed", **RULE_404},
+    ),
+]
+OPERATIONS += RULE_OPERATIONS
 
 USER_404 = {404: "No such user in your workspace"}
 LINKS = {

@@ -134,7 +134,13 @@ ROLES: dict[Key, str] = {
     # Tags: every agent reads and puts them on; leads and admins define and remove them.
     ("GET", "/v1/tags"): "agent",
     ("POST", "/v1/tags"): "lead",
+    ("PUT", "/v1/tags/{id}"): "lead",
     ("DELETE", "/v1/tags/{id}"): "lead",
+    # Rules: leads and admins only (agents neither read nor write them).
+    ("GET", "/v1/rules"): "lead",
+    ("POST", "/v1/rules"): "lead",
+    ("PUT", "/v1/rules/{id}"): "lead",
+    ("DELETE", "/v1/rules/{id}"): "lead",
     ("PUT", "/v1/conversations/{id}/tags/{tag_id}"): "agent",
     ("DELETE", "/v1/conversations/{id}/tags/{tag_id}"): "agent",
 }
@@ -163,7 +169,13 @@ FIRST_ANSWER: dict[Key, int] = {
     # The lead's new tag (the admin's repeat is a 409: the name is taken), the spare tag
     # removed (then 404).
     ("POST", "/v1/tags"): 201,
+    ("PUT", "/v1/tags/{id}"): 200,
     ("DELETE", "/v1/tags/{id}"): 200,
+    # The lead's new rule (the admin's repeat: 409, the name is taken), the workspace's rule
+    # replaced, the spare rule removed (then 404).
+    ("POST", "/v1/rules"): 201,
+    ("PUT", "/v1/rules/{id}"): 200,
+    ("DELETE", "/v1/rules/{id}"): 200,
 }
 
 OWN_CREDENTIALS: set[Key] = {
@@ -218,6 +230,9 @@ PATH_IDS: dict[Key, PathIds] = {
     # The spare tag (on no conversation) is the one removed; the other stays on and off the
     # conversation (each role's put and take succeed: both are idempotent).
     ("DELETE", "/v1/tags/{id}"): PathIds(lambda w: {"id": str(w.spare_tag)}),
+    ("PUT", "/v1/tags/{id}"): PathIds(lambda w: {"id": str(w.tag)}),
+    ("PUT", "/v1/rules/{id}"): PathIds(lambda w: {"id": str(w.rule)}),
+    ("DELETE", "/v1/rules/{id}"): PathIds(lambda w: {"id": str(w.spare_rule)}),
     ("PUT", "/v1/conversations/{id}/tags/{tag_id}"): PathIds(
         lambda w: {"id": str(w.conversation), "tag_id": str(w.tag)}
     ),
@@ -375,6 +390,15 @@ BODIES: dict[Key, Callable[[Populated], Any]] = {
         "channels": ["support-en"],
     },
     ("POST", "/v1/tags"): lambda w: {"name": "Matrix", "colour": "blue"},
+    # The tag keeps its name (a marker of its workspace); only its colour changes.
+    ("PUT", "/v1/tags/{id}"): lambda w: {"name": w.tag_name, "colour": "pink"},
+    ("POST", "/v1/rules"): lambda w: {"name": "Matrix rule", "then": [{"kind": "notify"}]},
+    ("PUT", "/v1/rules/{id}"): lambda w: {
+        "name": w.rule_name,
+        "position": 3,
+        "when": {"words": ["matrix"]},
+        "then": [{"kind": "tag", "tag_id": w.tag}],
+    },
     # Not the 400 days populate set: a write to the wrong workspace would show.
     ("PUT", "/v1/privacy/retention"): lambda w: {"conversation_days": 3650},
 }

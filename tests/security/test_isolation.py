@@ -25,6 +25,7 @@ OWNED = (
     "triage.incidents",
     "triage.tags",
     "triage.conversation_tags",
+    "triage.rules",
     "triage.incident_members",
     "triage.incident_signals",
     "triage.incident_history",

@@ -110,6 +110,13 @@ class Populated:
     """A tag the conversation carries: put on and taken off by the matrices."""
     spare_tag: int
     """A tag on nothing that the matrices may delete."""
+    tag_name: str
+    """``tag``'s name (a marker): the matrices recolour the tag and keep its name."""
+    rule: int
+    """A rule the matrices replace (keeping its name, a marker)."""
+    rule_name: str
+    spare_rule: int
+    """A rule the matrices may delete."""
     markers: list[str] = field(default_factory=list)
     """Strings only this workspace's data contains: none may appear in another's answers."""
 
@@ -245,6 +252,7 @@ async def populate(
     assert retention.status == 200, await retention.text()
     team = await _populate_team(triage, admin, name, tag)
     tags = await _populate_tags(triage, lead, cid, tag)
+    rules = await _populate_rules(triage, lead, tags[0], tag)
     return Populated(
         id=ws.id,
         name=name,
@@ -281,8 +289,13 @@ async def populate(
         customer=f"au{tag}",
         tag=tags[0],
         spare_tag=tags[1],
+        tag_name=f"tag {tag}",
+        rule=rules[0],
+        rule_name=f"rule {tag}",
+        spare_rule=rules[1],
         markers=[
             f"tag {tag}",
+            f"rule {tag}",
             *security.values(),
             *team.values(),
             (await erasure.json())["id"],
@@ -453,6 +466,24 @@ async def _populate_tags(triage: Any, lead: str, cid: int, tag: str) -> list[int
         made.append((await answer.json())["id"])
     put = await triage.put(f"/v1/conversations/{cid}/tags/{made[0]}", headers=bearer(lead))
     assert put.status == 200, await put.text()
+    return made
+
+
+async def _populate_rules(triage: Any, lead: str, tag_id: int, tag: str) -> list[int]:
+    """Two rules that words no message holds would fire (their names are markers)."""
+    made = []
+    for n in ("rule", "spare"):
+        answer = await triage.post(
+            "/v1/rules",
+            headers=bearer(lead),
+            json={
+                "name": f"{n} {tag}",
+                "when": {"words": [f"never{tag}"]},
+                "then": [{"kind": "tag", "tag_id": tag_id}, {"kind": "notify"}],
+            },
+        )
+        assert answer.status == 201, await answer.text()
+        made.append((await answer.json())["id"])
     return made
 
 

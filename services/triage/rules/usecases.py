@@ -59,10 +59,12 @@ async def create(conn: AsyncConnection, caller: Caller, rule: dict[str, Any]) ->
 async def replace(
     conn: AsyncConnection, caller: Caller, rule_id: int, rule: dict[str, Any]
 ) -> dict[str, Any]:
-    await _check_tags(conn, caller.workspace_id, rule)
+    """The rule replaced (``NoSuchRule`` first: another workspace's rule is a 404 whatever
+    its body; ``UnknownTag`` rolls the caller's transaction back)."""
     changed = await store.replace_rule(conn, caller.workspace_id, rule_id, rule)
     if changed is None:
         raise NoSuchRule(rule_id)
+    await _check_tags(conn, caller.workspace_id, rule)
     await audit(
         conn, caller.workspace_id, caller.user_id, "rule.change", None, {"rule_id": rule_id}
     )
