@@ -49,3 +49,40 @@ async def test_an_agent_tags_a_conversation_and_filters_the_queue_by_it(
     await page.get_by_label("Remove tag Refund").click()
     await expect(chips).to_have_count(0)
     await expect(rows(page)).to_have_count(0)
+
+
+async def test_a_lead_creates_a_tag_on_the_tags_page_and_an_agent_is_offered_it(
+    world: World, browser: Browser
+) -> None:
+    await world.agent("ana@acme.test")
+    await world.agent("lea@acme.test", "lead")
+    (cid,) = await world.ingest(customer("p1", "my parcel never arrived, where is it?", "401"))
+    await world.queue_settles(1)
+
+    lead_tab = await open_tab(browser, {"width": 1440, "height": 900})
+    page = lead_tab.page
+    await sign_in(lead_tab, world, "lea@acme.test")
+    await page.get_by_role("link", name="Tags").click()
+    await expect(page.locator("#tags-title")).to_be_focused()
+    await page.get_by_label("Name", exact=True).fill("Billing")
+    await page.get_by_label("Colour", exact=True).select_option("blue")
+    await page.get_by_role("button", name="Create tag").click()
+    row = page.locator('#tag-page li[data-tag="Billing"]')
+    await expect(row.locator(".tag-chip")).to_have_text("Billing")
+    await page.get_by_label("Name of tag Billing").fill("Billing issue")
+    await page.get_by_label("Colour of tag Billing").select_option("green")
+    await page.get_by_role("button", name="Save tag Billing").click()
+    renamed = page.locator('#tag-page li[data-tag="Billing issue"] .tag-chip')
+    await expect(renamed).to_have_attribute("data-colour", "green")
+    await audit(page)
+    await shot(page, "tags-page")
+
+    agent_tab = await open_tab(browser, {"width": 1440, "height": 900})
+    agent = agent_tab.page
+    await sign_in(agent_tab, world, "ana@acme.test")
+    await expect(agent.get_by_role("link", name="Tags")).to_be_hidden()
+    await agent.goto(f"{world.base}#/c/{cid}")
+    menu = agent.get_by_label("Add a tag")
+    await expect(menu.locator("option")).to_have_text(["+ Tag", "Billing issue"])
+    await menu.select_option(label="Billing issue")
+    await expect(agent.locator("#conv-tags .tag-chip")).to_have_text(["Billing issue×"])

@@ -12,6 +12,7 @@ import { countdown, duration, learnVocabulary, platformName, vocabulary } from "
 import { SecurityDialog, enrol } from "./security.js";
 import { TeamView } from "./team.js";
 import { StatsView } from "./stats.js";
+import { TagPage } from "./tag_page.js";
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 5000;
@@ -96,6 +97,7 @@ const incidents = new IncidentView({
 
 const team = new TeamView({ root: $("team"), announce, alert: alertAgent });
 const stats = new StatsView({ root: $("stats"), alert: alertAgent });
+const tagPage = new TagPage({ root: $("tag-page"), announce, alert: alertAgent, changed: () => tags.load() });
 const presence = new PresenceBar({
   select: $("presence"), team: $("on-now"), list: $("on-now-list"), announce, alert: alertAgent,
 });
@@ -128,6 +130,7 @@ function showLogin(reason) {
   incidents.close();
   team.close();
   stats.close();
+  tagPage.close();
   presence.close();
   filterByIncident(null);
   conversation.drafts.clear();
@@ -180,6 +183,7 @@ async function showDesk(user) {
   team.me = user;
   $("team-link").hidden = user.role !== "admin";
   $("stats-link").hidden = user.role === "agent";
+  $("tags-link").hidden = user.role === "agent";
   $("login-screen").hidden = true;
   $("desk").hidden = false;
   $("account").hidden = false;
@@ -382,18 +386,19 @@ function route() {
   if (location.hash && !location.hash.startsWith("#/")) return; // an in-page link, not a screen
   const match = /^#\/c\/(\d+)$/.exec(location.hash);
   if ((match ? match[1] : null) !== conversation.id) clearAlert();
-  if (location.hash === "#/team" || location.hash === "#/stats") {
+  const pages = { "#/team": team, "#/stats": stats, "#/tags": tagPage };
+  if (pages[location.hash]) {
     document.body.dataset.view = "conversation";
     conversation.close();
     incidents.close();
     $("conversation-empty").hidden = true;
-    const [page, other] = location.hash === "#/team" ? [team, stats] : [stats, team];
-    other.close();
-    page.show();
+    for (const other of Object.values(pages)) if (other !== pages[location.hash]) other.close();
+    pages[location.hash].show();
     return;
   }
   team.close();
   stats.close();
+  tagPage.close();
   const incident = /^#\/i\/(\d+)$/.exec(location.hash);
   if (incident || location.hash === "#/incidents") {
     // An incident (or the list of them) takes the conversation pane.
@@ -626,7 +631,7 @@ document.addEventListener("keydown", (event) => {
     e: () => conversation.id && conversation.setStatus("resolve"),
     "?": () => openHelp(),
     "/": () => search.focus(),
-    Escape: () => (conversation.id || !$("incident").hidden || !$("team").hidden || !$("stats").hidden) && go(null),
+    Escape: () => (conversation.id || !$("incident").hidden || !$("team").hidden || !$("stats").hidden || !$("tag-page").hidden) && go(null),
   };
   const action = keys[event.key];
   if (!action) return;
