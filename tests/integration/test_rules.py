@@ -4,11 +4,32 @@ that does not fit is a 422 naming the field."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
+import aiohttp
+import orjson
+from aiohttp import web
+
+from services.inbox.app import create_app as create_inbox
+from services.infra.db import create_engine
+from services.infra.events import Consumer
+from services.triage.app import create_app as create_triage
+from services.triage.intake.consumer import handle_batch
+from services.triage.webhooks import sender as webhooks
 from tests.integration import test_desk
 from tests.support.waiting import wait_until
-from tests.support.world import answer_when, bearer, make_user, message, sql
+from tests.support.world import (
+    answer_when,
+    bearer,
+    inbox_settings,
+    make_user,
+    make_workspace,
+    message,
+    sql,
+    triage_settings,
+)
 
 desk = test_desk.desk  # the services and a workspace (fixture)
 
@@ -177,3 +198,60 @@ async def test_leads_change_reorder_and_remove_rules_and_agents_are_refused(
         database_url, "SELECT action FROM triage.audit_log WHERE action LIKE 'rule.%' ORDER BY id"
     )
     assert [a.action for a in actions] == ["rule.create", "rule.change", "rule.delete"]
+
+
+async def test_a_notify_rule_reaches_the_webhook_signed_and_a_route_rule_sets_the_skill(
+    aiohttp_client: Any, aiohttp_server: Any, database_url: str
+) -> None:
+    """The notify action goes through the webhooks' own sender (signed like a breach), and a
+    route action names the skill routing matches on."""
+    received: list[tuple[bytes, dict[str, str]]] = []
+
+    async def receiver(request: web.Request) -> web.Response:
+        received.append((await request.read(), dict(request.headers)))
+        return web.Response(status=200)
+
+    hook_app = web.Application()
+    hook_app.router.add_post("/hook", receiver)
+    server = await aiohttp_server(hook_app)
+    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
+    triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
+    ws = await make_workspace(database_url)
+    admin = await make_user(database_url, ws.id, "admin")
+    hook = await triage.put(
+        "/v1/webhooks", json={"url": str(server.make_url("/hook"))}, headers=bearer(admin)
+    )
+    secret = (await hook.json())["secret"]
+    rule = {
+        "name": "Escalate VIPs",
+        "when": {"words": ["vip"], "author_seen_before": False},
+        "then": [{"kind": "notify"}, {"kind": "route", "language": "fr", "channel": "vip"}],
+    }
+    assert (await _write(triage, admin, rule)).status == 201
+    (cid,) = await _ingest(inbox, ws, message("n-1", "I am a VIP and my order never arrived"))
+
+    engine = create_engine(database_url, 2)
+    try:
+        assert await Consumer(engine, database_url, "triage", handle_batch).drain_once() == 1
+        async with aiohttp.ClientSession() as session:
+            hooks = Consumer(engine, database_url, webhooks.CONSUMER, webhooks.sender(session))
+            assert await hooks.drain_once() == 1
+    finally:
+        await engine.dispose()
+
+    ((body, headers),) = received
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers[webhooks.SIGNATURE_HEADER], expected)
+    payload = orjson.loads(body)
+    assert (payload["type"], payload["rule"], payload["conversation_id"]) == (
+        "rule.fired",
+        "Escalate VIPs",
+        cid,
+    )
+    assert "never arrived" not in body.decode(), "a webhook never carries message text"
+    routed = await sql(
+        database_url,
+        "SELECT route_language, route_channel FROM triage.conversations WHERE id = :c",
+        c=cid,
+    )
+    assert [tuple(r) for r in routed] == [("fr", "vip")]
