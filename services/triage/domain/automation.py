@@ -100,12 +100,17 @@ def _pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
 def has_any_word(text: str, words: Sequence[str]) -> bool:
     """Whether ``text`` holds one of ``words`` as a whole word (or phrase), whatever the case
     and accents: "Remboursé" matches "rembourse", "scam" does not match "scamper"."""
+    return _found(normalise(text), words)
+
+
+def _found(normalised: str, words: Sequence[str]) -> bool:
     pattern = _pattern(tuple(words))
-    return pattern is not None and pattern.search(normalise(text)) is not None
+    return pattern is not None and pattern.search(normalised) is not None
 
 
-def matches(when: When, s: Subject) -> bool:
-    """Whether every condition of ``when`` holds for ``s``."""
+def matches(when: When, s: Subject, normalised: str | None = None) -> bool:
+    """Whether every condition of ``when`` holds for ``s`` (``normalised``: its text in
+    normalised form, when the caller has it already)."""
     checks = (
         not when.intents or s.intent in when.intents,
         not when.languages or s.language in when.languages,
@@ -116,7 +121,11 @@ def matches(when: When, s: Subject) -> bool:
         when.author_seen_before is None or s.author_seen_before == when.author_seen_before,
         when.in_incident is None or s.in_incident == when.in_incident,
     )
-    return all(checks) and (not when.words or has_any_word(s.text, when.words))
+    if not all(checks):
+        return False
+    if not when.words:
+        return True
+    return _found(normalise(s.text) if normalised is None else normalised, when.words)
 
 
 def describe(action: Action) -> str:
@@ -153,8 +162,10 @@ def evaluate(rules: Sequence[Rule], s: Subject, now: datetime) -> list[Effect]:
     a single-valued kind fires once (the first rule wins), a tag once per tag."""
     effects: list[Effect] = []
     done: set[tuple[str, int | None]] = set()
+    # The text is normalised once for every rule (it costs ~10 µs a tweet, the match ~1).
+    normalised = normalise(s.text) if any(r.when.words for r in rules) else ""
     for rule in sorted(rules, key=lambda r: (r.position, r.id)):
-        if not rule.enabled or not matches(rule.when, s):
+        if not rule.enabled or not matches(rule.when, s, normalised):
             continue
         for action in rule.then:
             once = (action.kind, action.tag_id if action.kind == "tag" else None)
