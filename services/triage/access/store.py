@@ -8,6 +8,7 @@ The rules (password hashing, session lifetimes, rate limits, two-factor decision
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -202,6 +203,32 @@ async def audit(
             "action": action,
             "conversation": conversation_id,
             "detail": orjson.dumps(detail or {}).decode(),
+        },
+    )
+
+
+async def audit_many(
+    conn: AsyncConnection,
+    rows: Sequence[tuple[uuid.UUID, uuid.UUID | None, str, int | None, dict[str, object]]],
+) -> None:
+    """``audit`` for many entries in one statement (workspace, user, action, conversation,
+    detail): what a batch of the intake does (rules fired) is written as one."""
+    if not rows:
+        return
+    ws, users, actions, conversations, details = (list(c) for c in zip(*rows, strict=True))
+    await conn.execute(
+        text(
+            "INSERT INTO triage.audit_log (workspace_id, user_id, action, conversation_id, detail) "
+            "SELECT ws, u, a, c, CAST(d AS jsonb) FROM unnest(CAST(:ws AS uuid[]), "
+            "CAST(:users AS uuid[]), CAST(:actions AS text[]), CAST(:conversations AS bigint[]), "
+            "CAST(:details AS text[])) AS x(ws, u, a, c, d)"
+        ),
+        {
+            "ws": ws,
+            "users": users,
+            "actions": actions,
+            "conversations": conversations,
+            "details": [orjson.dumps(d).decode() for d in details],
         },
     )
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.events import publish
 from services.triage.access.accounts import Caller
-from services.triage.access.store import audit
+from services.triage.access.store import audit, audit_many
 from services.triage.domain.automation import Action, Effect, Rule, When
 from services.triage.rules import store
 from services.triage.rules.store import NameTaken
@@ -169,6 +169,7 @@ async def record_firings(
     if not firings:
         return
     by_kind: dict[str, list[Firing]] = {}
+    audited: list[tuple[uuid.UUID, uuid.UUID | None, str, int | None, dict[str, object]]] = []
     for f in firings:
         by_kind.setdefault(f.effect.action.kind, []).append(f)
         action = f.effect.action
@@ -181,9 +182,10 @@ async def record_firings(
         }
         if action.kind == "mark_abuse":
             detail["hide"] = action.hide
-        await audit(conn, f.workspace_id, None, "rule.fired", f.conversation_id, detail)
+        audited.append((f.workspace_id, None, "rule.fired", f.conversation_id, detail))
         if on_fired is not None:
             on_fired(action.kind)
+    await audit_many(conn, audited)
     await tags.put_tags_by_rules(
         conn,
         [
