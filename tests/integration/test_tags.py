@@ -121,3 +121,32 @@ async def test_another_workspaces_tag_or_conversation_is_not_found(
     assert queue.status == 422
     assert (await queue.json())["errors"][0]["pointer"] == "/query/tag"
     assert await count(database_url, "SELECT count(*) FROM triage.conversation_tags") == 0
+
+
+async def test_a_lead_renames_and_recolours_a_tag_and_its_conversations_show_it(
+    desk: Any, database_url: str
+) -> None:
+    inbox, triage, ws = desk
+    ids = await customers_wrote(inbox, ws)
+    lead = await make_user(database_url, ws.id, "lead")
+    await answer_when(triage, "/v1/queue", ws.agent_token, lambda b: b["count"] == len(ids))
+    refund = await (await _tag(triage, lead, "Refund", "orange")).json()
+    await _tag(triage, lead, "VIP")
+    cid = ids["s1"]
+    await triage.put(f"/v1/conversations/{cid}/tags/{refund['id']}", headers=bearer(lead))
+
+    path = f"/v1/tags/{refund['id']}"
+    changed = await triage.put(
+        path, headers=bearer(lead), json={"name": "Refunds", "colour": "green"}
+    )
+    assert (await changed.json()) == {"id": refund["id"], "name": "Refunds", "colour": "green"}
+    shown = await (await triage.get(f"/v1/conversations/{cid}", headers=bearer(lead))).json()
+    assert shown["tags"] == [{"id": refund["id"], "name": "Refunds", "colour": "green"}]
+    taken = await triage.put(path, headers=bearer(lead), json={"name": "vip", "colour": "red"})
+    assert taken.status == 409 and (await taken.json())["errors"][0]["pointer"] == "/name"
+    agent = await triage.put(path, headers=bearer(ws.agent_token), json={"name": "X"})
+    assert agent.status == 403
+    unknown = await triage.put("/v1/tags/999999", headers=bearer(lead), json={"name": "X"})
+    assert unknown.status == 404
+    news = "SELECT count(*) FROM triage.changes WHERE change = 'tags' AND conversation_id = :c"
+    assert await count(database_url, news, c=cid) == 2  # put on, then renamed
