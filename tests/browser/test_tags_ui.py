@@ -55,7 +55,7 @@ async def test_a_lead_creates_a_tag_on_the_tags_page_and_an_agent_is_offered_it(
     world: World, browser: Browser
 ) -> None:
     await world.agent("ana@acme.test")
-    await world.agent("lea@acme.test", "lead")
+    lead = await world.agent("lea@acme.test", "lead")
     (cid,) = await world.ingest(customer("p1", "my parcel never arrived, where is it?", "401"))
     await world.queue_settles(1)
 
@@ -76,6 +76,21 @@ async def test_a_lead_creates_a_tag_on_the_tags_page_and_an_agent_is_offered_it(
     await expect(renamed).to_have_attribute("data-colour", "green")
     await audit(page)
     await shot(page, "tags-page")
+
+    # A rule written through the API is listed, switched off, then removed.
+    rule = {"name": "Close spam", "when": {"words": ["casino"]}, "then": [{"kind": "notify"}]}
+    made = await world.triage.post("/v1/rules", headers=bearer(lead), json=rule)
+    assert made.status == 201, await made.text()
+    await page.get_by_role("link", name="← Queue").click()
+    await page.get_by_role("link", name="Tags").click()
+    switch = page.get_by_label("On", exact=True)
+    await expect(switch).to_be_checked()
+    await switch.uncheck()
+    await expect(page.locator("#announce")).to_contain_text("Rule Close spam off.")
+    listed = await (await world.triage.get("/v1/rules", headers=bearer(lead))).json()
+    assert [r["enabled"] for r in listed["items"]] == [False]
+    await page.get_by_role("button", name="Delete rule Close spam").click()
+    await expect(page.locator("#tag-page").get_by_text("No rule yet.")).to_be_visible()
 
     agent_tab = await open_tab(browser, {"width": 1440, "height": 900})
     agent = agent_tab.page

@@ -225,7 +225,11 @@ async def test_a_notify_rule_reaches_the_webhook_signed_and_a_route_rule_sets_th
     rule = {
         "name": "Escalate VIPs",
         "when": {"words": ["vip"], "author_seen_before": False},
-        "then": [{"kind": "notify"}, {"kind": "route", "language": "fr", "channel": "vip"}],
+        "then": [
+            {"kind": "notify"},
+            {"kind": "route", "language": "fr", "channel": "vip"},
+            {"kind": "mark_abuse", "hide": True},
+        ],
     }
     assert (await _write(triage, admin, rule)).status == 201
     (cid,) = await _ingest(inbox, ws, message("n-1", "I am a VIP and my order never arrived"))
@@ -251,7 +255,16 @@ async def test_a_notify_rule_reaches_the_webhook_signed_and_a_route_rule_sets_th
     assert "never arrived" not in body.decode(), "a webhook never carries message text"
     routed = await sql(
         database_url,
-        "SELECT route_language, route_channel FROM triage.conversations WHERE id = :c",
+        "SELECT route_language, route_channel, abuse FROM triage.conversations WHERE id = :c",
         c=cid,
     )
-    assert [tuple(r) for r in routed] == [("fr", "vip")]
+    assert [tuple(r) for r in routed] == [("fr", "vip", True)]
+    audited = await sql(
+        database_url,
+        "SELECT detail FROM triage.audit_log WHERE action = 'rule.fired' ORDER BY id",
+    )
+    assert [(a.detail["kind"], a.detail.get("hide")) for a in audited] == [
+        ("notify", None),
+        ("route", None),
+        ("mark_abuse", True),  # the hide request is recorded (hiding itself: the inbox's)
+    ]
