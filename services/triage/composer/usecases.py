@@ -1,0 +1,178 @@
+"""The composer's use cases: starting points for a reply (similar resolved conversations and
+their answers, saved replies filled for this customer, the move to private messages), and
+the rules a reply's starting point must pass before it is sent."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.triage.composer import store
+from services.triage.domain import composer
+
+SUGGESTIONS = 3
+FLOOR = 0.05
+"""The least ``ts_rank`` (normalised by length) a resolved conversation needs to be shown:
+below it, one shared common word made the match (measured on the demo corpus)."""
+_WORD = re.compile(r"[^\W_]{2,}")
+_QUERY_WORDS = 40
+
+
+class NoSuchConversation(LookupError):
+    """No conversation with that id in the caller's workspace."""
+
+
+class RefusedStart(ValueError):
+    """A reply whose starting point breaks a rule; ``pointer`` names the request's field."""
+
+    def __init__(self, pointer: str, detail: str, message: str) -> None:
+        super().__init__(message)
+        self.pointer = pointer
+        self.detail = detail
+
+
+def config_of(language: str) -> str:
+    """The text-search configuration of a conversation's language."""
+    return "french" if language == "fr" else "english"
+
+
+def query_words(texts: tuple[str, ...]) -> str:
+    """The customer's words as a ``websearch_to_tsquery`` that any of them may match (its
+    "or"; letters and digits only, so nothing in them is query syntax)."""
+    words = dict.fromkeys(w.lower() for t in texts for w in _WORD.findall(t) if w.lower() != "or")
+    return " or ".join(list(words)[:_QUERY_WORDS])
+
+
+def values_for(customer: store.Customer) -> dict[str, str]:
+    """What the placeholders of a saved reply become in this conversation."""
+    return {
+        "name": composer.first_name(customer.display_name),
+        "handle": f"@{customer.handle}" if customer.handle else "",
+        "reference": composer.latest_reference(customer.texts),
+    }
+
+
+async def _customer(
+    conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int
+) -> store.Customer:
+    found = await store.customer(conn, workspace_id, conversation_id)
+    if found is None:
+        raise NoSuchConversation(conversation_id)
+    return found
+
+
+async def suggestions(
+    conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int
+) -> dict[str, Any]:
+    """Up to three resolved conversations like this one with the answers that resolved
+    them, the saved replies filled for this customer, and the move to private messages."""
+    customer = await _customer(conn, workspace_id, conversation_id)
+    words = query_words(customer.texts)
+    similar = (
+        await store.similar_resolved(
+            conn,
+            workspace_id,
+            conversation_id,
+            config=config_of(customer.language),
+            words=words,
+            floor=FLOOR,
+            limit=SUGGESTIONS,
+        )
+        if words
+        else []
+    )
+    values = values_for(customer)
+    saved = []
+    for item in await store.saved_replies(conn, workspace_id):
+        filled = composer.fill(item["text"], values)
+        saved.append(item | {"text": filled.text, "unfilled": list(filled.unfilled)})
+    handle, account = await store.brand_account(conn, workspace_id, customer.channel)
+    move = composer.invitation(customer.platform, customer.kind, values["name"], handle, account)
+    return {
+        "suggestions": [_suggestion(row) for row in similar],
+        "saved_replies": saved,
+        "private": {"offered": move.offered, "text": move.text or None, "reason": move.reason},
+    }
+
+
+def _suggestion(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "conversation_id": row["conversation_id"],
+        "platform": row["platform"],
+        "customer_text": row["customer_text"],
+        "text": row["text"],
+        "answered_at": row["created_at"],
+        "score": round(float(row["score"]), 4),
+    }
+
+
+async def use_suggestion(
+    conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int, reply_id: uuid.UUID
+) -> str:
+    """The text of a suggestion the agent puts in the reply box (never sent from here)."""
+    await _customer(conn, workspace_id, conversation_id)
+    found = await store.reply_text(conn, workspace_id, reply_id)
+    if found is None:
+        raise NoSuchConversation(conversation_id)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Whether a reply is its starting point word for word (a saved reply: filled or not)."""
+
+    unchanged: bool
+
+
+async def check_saved_start(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    conversation_id: int,
+    saved_id: uuid.UUID,
+    reply: str,
+) -> Start:
+    """A reply that started from a saved reply: refused when that saved reply would reach a
+    second person word for word (``composer.unchanged_to_many``)."""
+    template = await store.saved_reply_text(conn, workspace_id, saved_id)
+    if template is None:
+        raise RefusedStart("/saved_reply_id", "not found", "no such reply.")
+    customer = await _customer(conn, workspace_id, conversation_id)
+    filled = composer.fill(template, values_for(customer)).text
+    unchanged = composer.same_text(reply, template) or composer.same_text(reply, filled)
+    if unchanged and composer.unchanged_to_many(
+        customer.person, await store.people_sent_unchanged(conn, workspace_id, saved_id)
+    ):
+        raise RefusedStart(
+            "/text",
+            "saved reply unchanged",
+            "this saved reply already went word for word to another person: edit it for "
+            "this one before sending.",
+        )
+    return Start(unchanged)
+
+
+async def check_suggestion_start(
+    conn: AsyncConnection, workspace_id: uuid.UUID, reply_id: uuid.UUID, reply: str
+) -> Start:
+    """A reply that started from a suggestion: whether it was sent as suggested."""
+    suggested = await store.reply_text(conn, workspace_id, reply_id)
+    if suggested is None:
+        raise RefusedStart("/suggestion_id", "not found", "no such suggestion.")
+    return Start(composer.same_text(reply, suggested))
+
+
+def check_placeholders(reply: str) -> None:
+    """A reply still holding a placeholder is refused, the placeholder named."""
+    left = composer.unfilled(reply)
+    if left:
+        names = ", ".join("{" + p + "}" for p in left)
+        raise RefusedStart(
+            "/text",
+            f"unfilled placeholder {names}",
+            f"replace {names} with this person's details before sending.",
+        )
