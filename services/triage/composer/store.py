@@ -1,11 +1,12 @@
 """Every SQL statement of the composer: what a conversation's customer wrote and who they
 are, saved replies, the resolved conversations most like an open one and their answers.
 
-Similar conversations are found with the full-text index of search (migration t0014): the
-open conversation's words, stemmed with its language's configuration, any of them matching
-(``websearch_to_tsquery`` of "w1 or w2 or …"), ranked by ``ts_rank`` over the index's own
-expression. Only the newest ``CANDIDATES`` matching messages are ranked, so a common word in
-a large workspace costs a bounded read.
+Candidates for similar conversations come from the full-text index of search (migration
+t0014): the open conversation's words, stemmed with its language's configuration, any of them
+matching (``websearch_to_tsquery`` of "w1 or w2 or …"), ranked by ``ts_rank`` over the
+index's own expression; the composer then ranks the best of them by the incidents'
+similarity. Only the newest ``CANDIDATES`` matching messages are read, so a common word in a
+large workspace costs a bounded read.
 """
 
 from __future__ import annotations
@@ -207,7 +208,6 @@ _SIMILAR = text(
           AND r.state <> 'failed' AND r.text <> ''
         ORDER BY r.created_at DESC LIMIT 1
     ) AS r
-    WHERE b.score >= :floor
     ORDER BY b.score DESC, b.conversation_id DESC
     LIMIT :limit
     """
@@ -221,17 +221,10 @@ async def similar_resolved(
     *,
     config: str,
     words: str,
-    floor: float,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """The workspace's resolved conversations whose customer wrote most like ``words``, each
-    with its best-matching message and the last reply the desk sent in it."""
-    params = {
-        "ws": workspace_id,
-        "id": conversation_id,
-        "config": config,
-        "words": words,
-        "floor": floor,
-        "limit": limit,
-    }
+    """The workspace's resolved conversations whose customer wrote most like ``words`` by
+    full-text rank, each with its best-matching message and the last reply sent in it."""
+    params = {"ws": workspace_id, "id": conversation_id, "config": config, "words": words}
+    params["limit"] = limit
     return [dict(r._mapping) for r in await conn.execute(_SIMILAR, params)]

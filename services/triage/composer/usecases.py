@@ -15,9 +15,12 @@ from services.triage.composer import store
 from services.triage.domain import composer
 
 SUGGESTIONS = 3
-FLOOR = 0.05
-"""The least ``ts_rank`` (normalised by length) a resolved conversation needs to be shown:
-below it, one shared common word made the match (measured on the demo corpus)."""
+CANDIDATES = 30
+"""Resolved conversations read by full-text rank, then ranked by the incidents' similarity."""
+FLOOR = 0.2
+"""The least similarity (estimated Jaccard of MinHash sketches) a resolved conversation needs
+to be suggested: on 30 demo messages judged by hand, 8 of the 9 neighbours at or above 0.2
+were about the same problem, 5 of the 17 below 0.15."""
 _WORD = re.compile(r"[^\W_]{2,}")
 _QUERY_WORDS = 40
 
@@ -72,19 +75,7 @@ async def suggestions(
     them, the saved replies filled for this customer, and the move to private messages."""
     customer = await _customer(conn, workspace_id, conversation_id)
     words = query_words(customer.texts)
-    similar = (
-        await store.similar_resolved(
-            conn,
-            workspace_id,
-            conversation_id,
-            config=config_of(customer.language),
-            words=words,
-            floor=FLOOR,
-            limit=SUGGESTIONS,
-        )
-        if words
-        else []
-    )
+    similar = await _similar(conn, workspace_id, conversation_id, customer, words)
     values = values_for(customer)
     saved = []
     for item in await store.saved_replies(conn, workspace_id):
@@ -97,6 +88,32 @@ async def suggestions(
         "saved_replies": saved,
         "private": {"offered": move.offered, "text": move.text or None, "reason": move.reason},
     }
+
+
+async def _similar(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    conversation_id: int,
+    customer: store.Customer,
+    words: str,
+) -> list[dict[str, Any]]:
+    """Full-text finds the candidates (an index read), the incidents' similarity ranks them:
+    measured on the demo corpus, ``ts_rank`` alone put one shared common word ("toujours",
+    "booking") first as often as the same problem, and has no usable floor."""
+    if not words:
+        return []
+    rows = await store.similar_resolved(
+        conn,
+        workspace_id,
+        conversation_id,
+        config=config_of(customer.language),
+        words=words,
+        limit=CANDIDATES,
+    )
+    by_id = {row["conversation_id"]: row for row in rows}
+    candidates = [(row["conversation_id"], row["customer_text"]) for row in rows]
+    ranked = composer.closest(" ".join(customer.texts), candidates, FLOOR, SUGGESTIONS)
+    return [by_id[cid] | {"score": score} for cid, score in ranked]
 
 
 def _suggestion(row: dict[str, Any]) -> dict[str, Any]:

@@ -11,13 +11,19 @@ reply still holding one is refused before it is sent.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+from services.triage.domain.similarity import similarity, sketch
+
+K = TypeVar("K", bound=Hashable)
 
 __all__ = [
     "PLACEHOLDERS",
     "Filled",
     "Invitation",
+    "closest",
     "fill",
     "first_name",
     "invitation",
@@ -93,6 +99,18 @@ def unchanged_to_many(person: str, earlier_people: Collection[str]) -> bool:
     person may get it (and get it again); everyone after must get an edited reply. Filling
     the placeholders is not an edit: a name does not make an answer personal."""
     return any(other != person for other in earlier_people)
+
+
+def closest(
+    text: str, candidates: Sequence[tuple[K, str]], floor: float, limit: int
+) -> list[tuple[K, float]]:
+    """The candidates whose text is most like ``text`` by the incidents' similarity (MinHash
+    of content words, their 4-grams and pairs: French and English alike), at least ``floor``,
+    most alike first."""
+    mine = sketch(text)
+    scored = [(key, similarity(mine, sketch(theirs))) for key, theirs in candidates]
+    kept = sorted((pair for pair in scored if pair[1] >= floor), key=lambda p: -p[1])
+    return kept[:limit]
 
 
 @dataclass(frozen=True, slots=True)
