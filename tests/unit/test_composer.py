@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from services.triage.domain.composer import (
+    closest,
     fill,
     first_name,
     invitation,
@@ -101,3 +102,15 @@ def test_the_move_is_offered_only_where_the_platform_allows_it(
     move = invitation(platform, kind, "Ana", "brand", "")
     assert move.offered is offered
     assert bool(move.text) is offered and bool(move.reason) is not offered
+
+
+def test_the_closest_texts_come_first_and_the_unrelated_not_at_all() -> None:
+    candidates = [
+        ("wifi", "The wifi on board did not work at all during the whole trip"),
+        ("refund", "My refund for the cancelled Faro flight never arrived, booking QX7M2L"),
+        ("fibre", "Panne fibre à Lyon 3e, box en rouge depuis ce matin"),
+    ]
+    found = closest("Still waiting for my refund, the flight was cancelled", candidates, 0.2, 3)
+    assert [key for key, _ in found] == ["refund"]
+    assert closest("Box en rouge, panne de fibre Lyon", candidates, 0.2, 3)[0][0] == "fibre"
+    assert closest("thanks a lot, all good", candidates, 0.2, 3) == []
