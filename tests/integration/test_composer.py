@@ -22,9 +22,10 @@ from tests.support.world import (
 
 REFUND = "Hi, my refund for the cancelled Faro flight never arrived, booking QX7M2L. Help?"
 REFUND_ANSWER = (
-    "Sorry about the wait: refunds for cancelled flights are paid within 7 days of the "
-    "request; I have escalated your booking to our refunds team today."
+    "Sorry about the wait, Graham: refunds for cancelled flights are paid within 7 days of "
+    "the request; I have escalated booking QX7M2L to our refunds team today."
 )
+FOR_SAM = REFUND_ANSWER.replace("Graham", "Sam").replace("QX7M2L", "KD29XF")
 WIFI = "The wifi on board did not work at all during the whole trip, very disappointing"
 WIFI_ANSWER = "Sorry the on-board wifi let you down: we have passed it to the cabin team."
 OPEN = "Still waiting for my refund, the flight was cancelled two weeks ago (booking KD29XF)"
@@ -81,7 +82,7 @@ async def test_suggestions_are_answers_of_similar_resolved_conversations_of_the_
 ) -> None:
     inbox, triage = desk
     ws, other = await make_workspace(database_url), await make_workspace(database_url, "Other")
-    refund = await written(inbox, triage, ws, "r1", REFUND, "1")
+    refund = await written(inbox, triage, ws, "r1", REFUND, "1", "Graham W.")
     await answered(triage, ws, refund, REFUND_ANSWER)
     wifi = await written(inbox, triage, ws, "w1", WIFI, "2")
     await answered(triage, ws, wifi, WIFI_ANSWER)
@@ -94,9 +95,9 @@ async def test_suggestions_are_answers_of_similar_resolved_conversations_of_the_
 
     auth = bearer(ws.agent_token)
     found = await (await triage.get(f"/v1/conversations/{opened}/suggestions", headers=auth)).json()
-    assert [(s["conversation_id"], s["text"]) for s in found["suggestions"]] == [
-        (refund, REFUND_ANSWER)
-    ]
+    # Graham's answer, with Sam's name and booking: one person's reference never reaches
+    # another.
+    assert [(s["conversation_id"], s["text"]) for s in found["suggestions"]] == [(refund, FOR_SAM)]
     assert "QX7M2L" in found["suggestions"][0]["customer_text"]
     foreign = await triage.get(
         f"/v1/conversations/{opened}/suggestions", headers=bearer(other.agent_token)
@@ -115,9 +116,9 @@ async def test_suggestions_are_answers_of_similar_resolved_conversations_of_the_
         headers=auth,
         json={"suggestion_id": suggestion},
     )
-    assert (await used.json())["text"] == REFUND_ANSWER
+    assert (await used.json())["text"] == FOR_SAM
     sent = await answered(
-        triage, ws, opened, "Hi Sam, " + REFUND_ANSWER, resolve=False, suggestion_id=suggestion
+        triage, ws, opened, FOR_SAM + " Thanks, Sam!", resolve=False, suggestion_id=suggestion
     )
     assert sent.status == 202, await sent.text()
     metrics = await (await triage.get("/metrics")).text()

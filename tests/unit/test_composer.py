@@ -9,8 +9,10 @@ from services.triage.domain.composer import (
     closest,
     fill,
     first_name,
+    generalise,
     invitation,
     latest_reference,
+    references,
     same_text,
     unchanged_to_many,
     unfilled,
@@ -114,3 +116,14 @@ def test_the_closest_texts_come_first_and_the_unrelated_not_at_all() -> None:
     assert [key for key, _ in found] == ["refund"]
     assert closest("Box en rouge, panne de fibre Lyon", candidates, 0.2, 3)[0][0] == "fibre"
     assert closest("thanks a lot, all good", candidates, 0.2, 3) == []
+
+
+def test_another_customers_answer_loses_their_name_and_references() -> None:
+    answer = "Sorry Graham, booking QX7M2L (and QX7M2LB) is refunded, @graham_w. Grahamstown!"
+    earlier = {"name": "Graham", "handle": "@graham_w", "reference": "QX7M2L"}
+    template = generalise(answer, earlier, references(["ref QX7M2L", "and QX7M2LB"]))
+    assert template == (
+        "Sorry {name}, booking {reference} (and {reference}) is refunded, {handle}. Grahamstown!"
+    )
+    assert fill(template, {"name": "Sam", "reference": "KD29XF"}).unfilled == ("handle",)
+    assert generalise("No details here.", {"name": ""}, ()) == "No details here."

@@ -62,6 +62,8 @@ async def use_suggestion(request: web.Request) -> web.Response:
             text = await usecases.use_suggestion(conn, caller.workspace_id, cid, body.suggestion_id)
         except usecases.NoSuchConversation:
             raise _missing() from None
+        except usecases.NoSuchSuggestion:
+            raise ProblemError(404, "Not Found", "No such suggestion.") from None
     _count(request, "used")
     return model_response(UsedSuggestionOut, {"text": text})
 

@@ -162,20 +162,21 @@ async def people_sent_unchanged(
     return {str(r.person) for r in rows}
 
 
-async def reply_text(
+async def reply(
     conn: AsyncConnection, workspace_id: uuid.UUID, reply_id: uuid.UUID
-) -> str | None:
-    """A reply of the workspace (a suggestion is an earlier reply), or None."""
+) -> tuple[str, int] | None:
+    """(text, conversation id) of a reply of the workspace (a suggestion is an earlier
+    reply), or None."""
     row = (
         await conn.execute(
             text(
-                "SELECT text FROM triage.replies WHERE workspace_id = :ws AND id = :id "
-                "AND text <> ''"
+                "SELECT text, conversation_id FROM triage.replies "
+                "WHERE workspace_id = :ws AND id = :id AND text <> ''"
             ),
             {"ws": workspace_id, "id": reply_id},
         )
     ).first()
-    return str(row.text) if row else None
+    return (str(row.text), int(row.conversation_id)) if row else None
 
 
 _SIMILAR = text(

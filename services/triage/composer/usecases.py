@@ -29,6 +29,10 @@ class NoSuchConversation(LookupError):
     """No conversation with that id in the caller's workspace."""
 
 
+class NoSuchSuggestion(LookupError):
+    """No reply with that id in the caller's workspace."""
+
+
 class RefusedStart(ValueError):
     """A reply whose starting point breaks a rule; ``pointer`` names the request's field."""
 
@@ -77,6 +81,10 @@ async def suggestions(
     words = query_words(customer.texts)
     similar = await _similar(conn, workspace_id, conversation_id, customer, words)
     values = values_for(customer)
+    for row in similar:
+        row["text"] = await _for_this_customer(
+            conn, workspace_id, row["text"], row["conversation_id"], values
+        )
     saved = []
     for item in await store.saved_replies(conn, workspace_id):
         filled = composer.fill(item["text"], values)
@@ -116,6 +124,35 @@ async def _similar(
     return [by_id[cid] | {"score": score} for cid, score in ranked]
 
 
+async def _for_this_customer(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    answer: str,
+    answered: int,
+    values: dict[str, str],
+) -> str:
+    """An answer to another customer as a starting point for this one: their name, handle
+    and references out, this customer's in (or placeholders left to fill)."""
+    earlier = await store.customer(conn, workspace_id, answered)
+    if earlier is not None:
+        answer = composer.generalise(
+            answer, values_for(earlier), composer.references(earlier.texts)
+        )
+    return composer.fill(answer, values).text
+
+
+async def _suggested(
+    conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int, reply_id: uuid.UUID
+) -> str:
+    """The suggestion's text as this conversation's customer gets it."""
+    customer = await _customer(conn, workspace_id, conversation_id)
+    found = await store.reply(conn, workspace_id, reply_id)
+    if found is None:
+        raise NoSuchSuggestion(reply_id)
+    answer, answered = found
+    return await _for_this_customer(conn, workspace_id, answer, answered, values_for(customer))
+
+
 def _suggestion(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": row["id"],
@@ -132,11 +169,7 @@ async def use_suggestion(
     conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int, reply_id: uuid.UUID
 ) -> str:
     """The text of a suggestion the agent puts in the reply box (never sent from here)."""
-    await _customer(conn, workspace_id, conversation_id)
-    found = await store.reply_text(conn, workspace_id, reply_id)
-    if found is None:
-        raise NoSuchConversation(conversation_id)
-    return found
+    return await _suggested(conn, workspace_id, conversation_id, reply_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,12 +207,17 @@ async def check_saved_start(
 
 
 async def check_suggestion_start(
-    conn: AsyncConnection, workspace_id: uuid.UUID, reply_id: uuid.UUID, reply: str
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    conversation_id: int,
+    reply_id: uuid.UUID,
+    reply: str,
 ) -> Start:
     """A reply that started from a suggestion: whether it was sent as suggested."""
-    suggested = await store.reply_text(conn, workspace_id, reply_id)
-    if suggested is None:
-        raise RefusedStart("/suggestion_id", "not found", "no such suggestion.")
+    try:
+        suggested = await _suggested(conn, workspace_id, conversation_id, reply_id)
+    except NoSuchSuggestion:
+        raise RefusedStart("/suggestion_id", "not found", "no such suggestion.") from None
     return Start(composer.same_text(reply, suggested))
 
 

@@ -283,7 +283,9 @@ async def _unchanged_start(
             )
             return start.unchanged
         if draft.suggestion_id is not None:
-            start = await composer.check_suggestion_start(conn, ws, draft.suggestion_id, draft.text)
+            start = await composer.check_suggestion_start(
+                conn, ws, conversation_id, draft.suggestion_id, draft.text
+            )
             return start.unchanged
     except composer.RefusedStart as refused:
         raise InvalidReply(refused.pointer, refused.detail, str(refused)) from None

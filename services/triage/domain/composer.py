@@ -26,8 +26,10 @@ __all__ = [
     "closest",
     "fill",
     "first_name",
+    "generalise",
     "invitation",
     "latest_reference",
+    "references",
     "same_text",
     "unchanged_to_many",
     "unfilled",
@@ -77,6 +79,24 @@ def first_name(display_name: str) -> str:
     if not words or len(words[0].rstrip(".")) < 2:
         return ""
     return words[0]
+
+
+def references(texts: Sequence[str]) -> tuple[str, ...]:
+    """Every reference-like token of the customer's messages, each once, in order."""
+    found = (t for message in texts for t in _REFERENCE.findall(message) if 5 <= len(t) <= 20)
+    return tuple(dict.fromkeys(str(t) for t in found))
+
+
+def generalise(answer: str, values: Mapping[str, str], refs: Sequence[str]) -> str:
+    """Another customer's answer made a template: their name, handle and references become
+    ``{name}``, ``{handle}`` and ``{reference}``, so a suggestion never carries one person's
+    booking number to another (``fill`` then puts in this customer's, or leaves them
+    visibly unfilled)."""
+    swaps = [(ref, "{reference}") for ref in refs]
+    swaps += [(values[key], "{" + key + "}") for key in ("handle", "name") if values.get(key)]
+    for old, placeholder in swaps:
+        answer = re.sub(rf"(?<![\w@]){re.escape(old)}(?!\w)", placeholder, answer)
+    return answer
 
 
 def latest_reference(texts: Sequence[str]) -> str:
