@@ -154,6 +154,7 @@ async def people_sent_unchanged(
             ORDER BY m.created_at, m.id LIMIT 1
         ) AS first ON true
         WHERE r.workspace_id = :ws AND r.saved_reply_id = :saved AND r.unchanged_saved
+          AND r.saved_reply_id IS NOT NULL
         LIMIT 100
         """
         ),
