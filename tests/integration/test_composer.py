@@ -167,6 +167,10 @@ async def test_saved_replies_are_filled_and_reach_one_person_unchanged_at_most(
     assert for_ana["text"] == "Hi Ana, booking {reference} is with our refunds team today."
     assert for_ana["unfilled"] == ["reference"]
 
+    check = await triage.post(
+        f"/v1/conversations/{ana}/reply-check", headers=auth, json={"text": for_ana["text"]}
+    )
+    assert any("{reference}" in w for w in (await check.json())["warnings"]), "before sending"
     unfilled = await answered(
         triage, ws, ana, for_ana["text"], resolve=False, saved_reply_id=for_ana["id"]
     )

@@ -232,7 +232,12 @@ async def check_reply(
         same = await desk.identical_elsewhere(
             conn, caller.workspace_id, conversation_id, digest, now
         )
-    return ReplyCheck(platform, measured, reply_warnings(same, "written"))
+    warnings = reply_warnings(same, "written")
+    try:
+        composer.check_placeholders(text)
+    except composer.RefusedStart as unfilled:
+        warnings.append(f"Not ready to send: {unfilled}")
+    return ReplyCheck(platform, measured, warnings)
 
 
 def _check_draft(draft: ReplyDraft) -> None:
