@@ -33,6 +33,8 @@ from services.triage.access.http_security import add_routes as add_security_rout
 from services.triage.access.http_team import TEAM_CONFIG_KEY, TeamConfig
 from services.triage.access.http_team import add_routes as add_team_routes
 from services.triage.access.mail import MailConfig
+from services.triage.composer.http import SUGGESTION_OUTCOME_KEY
+from services.triage.composer.http import add_routes as add_composer_routes
 from services.triage.desk.http import CLOCK_STOP_KEY, REPLY_ORIGIN_KEY
 from services.triage.desk.http import add_routes as add_desk_routes
 from services.triage.desk.stream import NEWS_KEY, DeskNews
@@ -194,6 +196,7 @@ def _configure(app: web.Application, settings: TriageSettings) -> None:
     app[TEAM_CONFIG_KEY] = team_config(settings)
     app[POLICY_CACHE_KEY] = TtlCache(POLICY_CACHE_SECONDS)
     app[REPLY_ORIGIN_KEY] = app[METRICS_KEY].count_reply_origin
+    app[SUGGESTION_OUTCOME_KEY] = app[METRICS_KEY].count_suggestion
     app[ERASURE_COUNTER_KEY] = app[METRICS_KEY].count_erasure
     app[RETENTION_DEFAULT_KEY] = settings.retention_days
     app[ROUTING_CONFIG_KEY] = routing_config(settings)
@@ -211,6 +214,7 @@ def _add_api(app: web.Application, settings: TriageSettings) -> None:
     add_incident_routes(app)
     add_stats_routes(app)
     add_search_routes(app)
+    add_composer_routes(app)
     add_tag_routes(app)
     add_rule_routes(app)
     add_privacy_routes(app)

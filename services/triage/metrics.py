@@ -42,6 +42,10 @@ REPLY_ORIGINS = (
 """Where a reply started from: typed, a saved reply or an incident's status note, and whether
 that starting point was edited for the person."""
 
+SUGGESTION_OUTCOMES = ("shown", "used", "sent_edited", "sent_unchanged")
+"""What became of a suggested reply: shown under the reply box, put in it ("Use"), and sent
+after an edit or word for word."""
+
 log = logging.getLogger("ecoute.triage.metrics")
 
 
@@ -84,6 +88,7 @@ class TriageMetrics:
     event_backlog: Gauge
     queue_size: Gauge
     replies_requested: Counter
+    suggestions: Counter
     queue_oldest: Gauge
     erasures: Counter
     purged: Counter
@@ -115,6 +120,8 @@ class TriageMetrics:
                     self.triaged.labels(intent, priority, need)
         for origin in REPLY_ORIGINS:
             self.replies_requested.labels(origin)
+        for outcome in SUGGESTION_OUTCOMES:
+            self.suggestions.labels(outcome)
         for stage in ("requested", "completed"):
             self.erasures.labels(stage)
         for action in ACTION_KINDS:
@@ -177,6 +184,9 @@ class TriageMetrics:
 
     def count_reply_origin(self, origin: str) -> None:
         self.replies_requested.labels(origin).inc()
+
+    def count_suggestion(self, outcome: str) -> None:
+        self.suggestions.labels(outcome if outcome in SUGGESTION_OUTCOMES else OTHER_LABEL).inc()
 
     def count_decision(self, decision: Decision) -> None:
         self.triaged.labels(
@@ -356,6 +366,13 @@ def _desk_series(registry: CollectorRegistry) -> dict[str, Any]:
             "edited for the person), saved_unchanged, incident_note_personalised (an "
             "incident's status note edited for the person) or incident_note_unchanged.",
             ["origin"],
+            registry=registry,
+        ),
+        suggestions=Counter(
+            "ecoute_suggestions_total",
+            "Suggested replies (answers of similar resolved conversations) by outcome: shown "
+            "under the reply box, used (put in it), sent_edited or sent_unchanged.",
+            ["outcome"],
             registry=registry,
         ),
         queue_size=Gauge(

@@ -44,6 +44,8 @@ from services.triage.access.schemas import (
     UsersOut,
     WorkspaceCreatedOut,
 )
+from services.triage.composer.http import UseIn
+from services.triage.composer.schemas import SuggestionsOut, UsedSuggestionOut
 from services.triage.desk.http import CorrectionIn, NoteIn, ReplyCheckIn, ReplyIn, SavedReplyIn
 from services.triage.desk.http_queue import FILTERS, MAX_CHANNEL
 from services.triage.desk.http_queue import MAX_LIMIT as QUEUE_LIMIT
@@ -452,6 +454,24 @@ OPERATIONS = [
         returns=ReplyCheckOut,
         body=ReplyCheckIn,
         answers={200: "The draft measured", **P404, 422: "Invalid"},
+    ),
+    _api(
+        "GET",
+        "/v1/conversations/{id}/suggestions",
+        "Starting points for a reply: the answers of up to three similar resolved "
+        "conversations, saved replies filled for this customer, the move to private messages",
+        "replies",
+        returns=SuggestionsOut,
+        answers={200: "Starting points (nothing is sent)", **P404},
+    ),
+    _api(
+        "POST",
+        "/v1/conversations/{id}/suggestions/use",
+        "Put a suggestion in the reply box: its text, counted as used (sends nothing)",
+        "replies",
+        returns=UsedSuggestionOut,
+        body=UseIn,
+        answers={200: "The suggestion's text", **P404, 422: "Invalid body"},
     ),
     _api(
         "POST",

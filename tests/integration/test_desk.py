@@ -376,19 +376,24 @@ async def test_saved_replies_and_the_warning_about_pasted_answers(
     template = await (
         await triage.post("/v1/saved-replies", json=saved, headers=bearer(lead))
     ).json()
+    # Two conversations of the same person, then another person: a saved reply reaches one
+    # person word for word at most (issue 18), the second person's is refused until edited.
     first = await conversation(inbox, triage, ws, "s1", author="1")
-    second = await conversation(inbox, triage, ws, "s2", author="2")
+    again = await conversation(inbox, triage, ws, "s2", author="1")
+    other = await conversation(inbox, triage, ws, "s3", author="2")
     answers = []
-    for cid in (first, second):
+    for cid in (first, again, other):
         await triage.post(f"/v1/conversations/{cid}/claim", headers=bearer(ws.agent_token))
         answer = await triage.post(
             f"/v1/conversations/{cid}/replies",
             headers=bearer(ws.agent_token),
             json={"text": saved["text"], "saved_reply_id": template["id"]},
         )
-        answers.append(await answer.json())
-    assert answers[0]["warnings"] == []
-    assert "1 other conversation" in answers[1]["warnings"][0]
+        answers.append((answer.status, await answer.json()))
+    assert [status for status, _ in answers] == [202, 202, 422]
+    assert answers[0][1]["warnings"] == []
+    assert "1 other conversation" in answers[1][1]["warnings"][0]
+    assert answers[2][1]["errors"] == [{"pointer": "/text", "detail": "saved reply unchanged"}]
     metrics = await (await triage.get("/metrics")).text()
     assert 'ecoute_replies_requested_total{origin="saved_unchanged"} 2.0' in metrics
     assert (

@@ -63,6 +63,8 @@ ROLES: dict[Key, str] = {
     ("POST", "/v1/conversations/{id}/release"): "agent",
     ("POST", "/v1/conversations/{id}/replies"): "agent",
     ("POST", "/v1/conversations/{id}/reply-check"): "agent",
+    ("GET", "/v1/conversations/{id}/suggestions"): "agent",
+    ("POST", "/v1/conversations/{id}/suggestions/use"): "agent",
     ("POST", "/v1/conversations/{id}/notes"): "agent",
     ("POST", "/v1/conversations/{id}/resolve"): "agent",
     ("POST", "/v1/conversations/{id}/reopen"): "agent",
@@ -220,6 +222,10 @@ PATH_IDS: dict[Key, PathIds] = {
     ("POST", "/v1/conversations/{id}/release"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/replies"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/reply-check"): PathIds(_conversation),
+    # Suggestions read the workspace's resolved conversations and replies: another
+    # workspace's conversation (and the reply it names) is a 404.
+    ("GET", "/v1/conversations/{id}/suggestions"): PathIds(_conversation),
+    ("POST", "/v1/conversations/{id}/suggestions/use"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/notes"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/resolve"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/reopen"): PathIds(_conversation),
@@ -294,6 +300,7 @@ BODIES: dict[Key, Callable[[Populated], Any]] = {
     },
     ("POST", "/v1/conversations/{id}/notes"): lambda w: {"text": "checked the tracking"},
     ("POST", "/v1/conversations/{id}/reply-check"): lambda w: {"text": "On it, Jo."},
+    ("POST", "/v1/conversations/{id}/suggestions/use"): lambda w: {"suggestion_id": w.reply_id},
     ("PUT", "/v1/sla/policies"): lambda w: {
         "calendar": {"timezone": "UTC", "always_open": True},
         "targets": {

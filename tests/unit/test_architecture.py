@@ -110,7 +110,7 @@ LAYERS: dict[str, tuple[frozenset[str], ...]] = {
         frozenset({"intake"}),
         frozenset({"desk"}),
         frozenset({"incidents", "rules"}),
-        frozenset({"sla", "privacy", "search", "stats", "tags", "webhooks"}),
+        frozenset({"sla", "privacy", "search", "stats", "tags", "webhooks", "composer"}),
         frozenset({"access"}),
         frozenset({"news", "settings"}),
         frozenset({"domain"}),

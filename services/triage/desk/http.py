@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.infra.http import ENGINE_KEY, ProblemError, model_response, path_id, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access.auth import authenticate, require_role
+from services.triage.composer.http import SUGGESTION_OUTCOME_KEY
+from services.triage.composer.store import saved_replies
 from services.triage.desk import corrections, reply_limits, usecases
 from services.triage.desk import store as desk
 from services.triage.desk.http_queue import get_queue, get_vocabulary
@@ -45,6 +47,8 @@ class ReplyIn(BaseModel):
     saved_reply_id: uuid.UUID | None = None
     # The incident whose status note the reply started from (it is still edited for the person).
     incident_id: Annotated[int, Field(ge=1, lt=2**63)] | None = None
+    # The suggestion (an earlier reply, GET …/suggestions) the reply started from.
+    suggestion_id: uuid.UUID | None = None
 
 
 class ReplyCheckIn(BaseModel):
@@ -143,7 +147,9 @@ async def post_reply(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     cid = conversation_id(request)
     body = await read_model(request, ReplyIn, 4 * MAX_REPLY + 1024)
-    draft = usecases.ReplyDraft(body.text, body.client_key, body.saved_reply_id, body.incident_id)
+    draft = usecases.ReplyDraft(
+        body.text, body.client_key, body.saved_reply_id, body.incident_id, body.suggestion_id
+    )
     async with request.app[ENGINE_KEY].begin() as conn:
         try:
             posted = await usecases.post_reply(conn, caller, cid, draft, datetime.now(UTC))
@@ -163,6 +169,9 @@ async def post_reply(request: web.Request) -> web.Response:
     count = request.app.get(REPLY_ORIGIN_KEY)
     if count is not None:
         count(posted.origin)
+    suggested = request.app.get(SUGGESTION_OUTCOME_KEY)
+    if suggested is not None and posted.suggestion is not None:
+        suggested(posted.suggestion)
     answer = {"reply": posted.reply, "warnings": posted.warnings}
     return model_response(PostedReplyOut, answer, status=202)
 
@@ -241,7 +250,7 @@ def correction_view(made: corrections.Correction) -> dict[str, Any]:
 async def get_saved_replies(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     async with request.app[ENGINE_KEY].connect() as conn:
-        items = await desk.saved_replies(conn, caller.workspace_id)
+        items = await saved_replies(conn, caller.workspace_id)
     return model_response(SavedRepliesOut, {"items": items})
 
 

@@ -248,18 +248,6 @@ async def identical_elsewhere(
     )
 
 
-async def saved_reply_text(
-    conn: AsyncConnection, workspace_id: uuid.UUID, saved_id: uuid.UUID
-) -> str | None:
-    row = (
-        await conn.execute(
-            text("SELECT text FROM triage.saved_replies WHERE workspace_id = :ws AND id = :id"),
-            {"ws": workspace_id, "id": saved_id},
-        )
-    ).first()
-    return str(row.text) if row else None
-
-
 async def insert_reply(conn: AsyncConnection, values: dict[str, Any]) -> dict[str, Any] | None:
     """The new reply, or None when this author already sent one with the same client key
     (a double submit, even a concurrent one: the unique index decides)."""
@@ -518,21 +506,6 @@ def _message_view(m: Any, corrections: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "corrections": corrections,
     }
-
-
-async def saved_replies(conn: AsyncConnection, workspace_id: uuid.UUID) -> list[dict[str, Any]]:
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT id, title, text, created_at FROM triage.saved_replies "
-                "WHERE workspace_id = :ws ORDER BY title"
-            ),
-            {"ws": workspace_id},
-        )
-    ).all()
-    return [
-        {"id": r.id, "title": r.title, "text": r.text, "created_at": r.created_at} for r in rows
-    ]
 
 
 async def add_saved_reply(

@@ -17,6 +17,7 @@ from ecoute.v1 import events_pb2
 from services.infra.events import publish
 from services.triage.access.accounts import Caller
 from services.triage.access.store import audit
+from services.triage.composer import usecases as composer
 from services.triage.desk import corrections, reply_limits
 from services.triage.desk import store as desk
 from services.triage.domain import clock_rules
@@ -111,13 +112,15 @@ async def release(
 
 @dataclass(frozen=True, slots=True)
 class ReplyDraft:
-    """What an agent sends, and where it started from: a saved reply or an incident's status
-    note (never both). The same ``client_key`` twice stores the reply once."""
+    """What an agent sends, and where it started from: a saved reply, an incident's status
+    note or a suggestion (an earlier reply; at most one of the three). The same
+    ``client_key`` twice stores the reply once."""
 
     text: str
     client_key: str | None = None
     saved_reply_id: uuid.UUID | None = None
     incident_id: int | None = None
+    suggestion_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +131,8 @@ class PostedReply:
     new: bool
     origin: str = "written"
     warnings: list[str] = field(default_factory=list)
+    suggestion: str | None = None
+    """"sent_edited" or "sent_unchanged" when the reply started from a suggestion."""
 
 
 async def post_reply(
@@ -172,12 +177,15 @@ async def post_reply(
         )
         return PostedReply(earlier, new=False)
     origin = reply_origin(draft, unchanged)
+    suggestion = None
+    if draft.suggestion_id is not None:
+        suggestion = "sent_unchanged" if unchanged else "sent_edited"
     await _reply_requested(conn, caller, conversation_id, answered, draft, reply["id"], now)
     detail: dict[str, object] = {"reply_id": str(reply["id"]), "origin": origin}
     if draft.incident_id is not None:
         detail["incident_id"] = draft.incident_id
     await _log(conn, caller, conversation_id, "replied", "reply", detail)
-    return PostedReply(reply, True, origin, reply_warnings(same, origin))
+    return PostedReply(reply, True, origin, reply_warnings(same, origin), suggestion)
 
 
 async def _measured(
@@ -224,18 +232,29 @@ async def check_reply(
         same = await desk.identical_elsewhere(
             conn, caller.workspace_id, conversation_id, digest, now
         )
-    return ReplyCheck(platform, measured, reply_warnings(same, "written"))
+    warnings = reply_warnings(same, "written")
+    try:
+        composer.check_placeholders(text)
+    except composer.RefusedStart as unfilled:
+        warnings.append(f"Not ready to send: {unfilled}")
+    return ReplyCheck(platform, measured, warnings)
 
 
 def _check_draft(draft: ReplyDraft) -> None:
-    if draft.saved_reply_id is not None and draft.incident_id is not None:
+    starts = [draft.saved_reply_id, draft.incident_id, draft.suggestion_id]
+    if sum(start is not None for start in starts) > 1:
+        field_name = "/incident_id" if draft.incident_id is not None else "/suggestion_id"
         raise InvalidReply(
-            "/incident_id",
-            "saved_reply_id is set too",
-            "a reply starts from a saved reply or an incident note, not both.",
+            field_name,
+            "another starting point is set too",
+            "a reply starts from one saved reply, incident note or suggestion at most.",
         )
     if not draft.text.strip():
         raise InvalidReply("/text", "must not be empty", "an empty reply answers no one.")
+    try:
+        composer.check_placeholders(draft.text)
+    except composer.RefusedStart as refused:
+        raise InvalidReply(refused.pointer, refused.detail, str(refused)) from None
 
 
 async def _held_by(
@@ -258,13 +277,23 @@ async def _held_by(
 async def _unchanged_start(
     conn: AsyncConnection, caller: Caller, conversation_id: int, draft: ReplyDraft, digest: bytes
 ) -> bool:
-    """Whether the reply is the saved reply or the incident's status note it started from,
-    word for word."""
-    if draft.saved_reply_id is not None:
-        template = await desk.saved_reply_text(conn, caller.workspace_id, draft.saved_reply_id)
-        if template is None:
-            raise InvalidReply("/saved_reply_id", "not found", "no such reply.")
-        return desk.text_digest(template) == digest
+    """Whether the reply is the saved reply (its placeholders filled or not), the incident's
+    status note or the suggestion it started from, word for word; a saved reply already sent
+    word for word to another person is refused."""
+    ws = caller.workspace_id
+    try:
+        if draft.saved_reply_id is not None:
+            start = await composer.check_saved_start(
+                conn, ws, conversation_id, draft.saved_reply_id, draft.text
+            )
+            return start.unchanged
+        if draft.suggestion_id is not None:
+            start = await composer.check_suggestion_start(
+                conn, ws, conversation_id, draft.suggestion_id, draft.text
+            )
+            return start.unchanged
+    except composer.RefusedStart as refused:
+        raise InvalidReply(refused.pointer, refused.detail, str(refused)) from None
     if draft.incident_id is not None:
         return await _from_incident_note(conn, caller, conversation_id, draft.incident_id, digest)
     return False

@@ -144,6 +144,10 @@ export const claimNext = () => write("/v1/queue/claim-next");
 export const status = (id, action) => write(`/v1/conversations/${cid(id)}/${action}`);
 export const note = (id, text) => write(`/v1/conversations/${cid(id)}/notes`, { text });
 export const savedReplies = () => send("GET", "/v1/saved-replies");
+/** Starting points for a reply: similar resolved conversations' answers, filled saved replies. */
+export const suggestions = (id) => send("GET", `/v1/conversations/${cid(id)}/suggestions`);
+export const useSuggestion = (id, suggestionId) =>
+  write(`/v1/conversations/${cid(id)}/suggestions/use`, { suggestion_id: suggestionId });
 export const correct = (messageId, field, value) =>
   write(`/v1/messages/${cid(messageId)}/correction`, { field, value });
 
@@ -152,10 +156,11 @@ export function replyCheck(id, text) {
   return write(`/v1/conversations/${cid(id)}/reply-check`, { text });
 }
 
-export function reply(id, text, clientKey, savedReplyId, incidentId) {
+export function reply(id, text, clientKey, savedReplyId, incidentId, suggestionId) {
   const body = { text, client_key: clientKey };
   if (savedReplyId) body.saved_reply_id = savedReplyId;
   else if (incidentId) body.incident_id = Number(incidentId);
+  else if (suggestionId) body.suggestion_id = suggestionId;
   return write(`/v1/conversations/${cid(id)}/replies`, body);
 }
 

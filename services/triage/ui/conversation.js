@@ -15,6 +15,7 @@ import {
 } from "./format.js";
 import { countdownElement, maybeBlurred, priorityBadge } from "./queue.js";
 import { incidentBadge, startFromNote } from "./incidents.js";
+import { filledSaved, showSuggestions } from "./suggestions.js";
 
 const FIELDS = {
   intent: {
@@ -73,6 +74,7 @@ export class ConversationView {
     this.sendButton = byId("send-reply");
     this.saved = byId("saved-reply");
     this.fromIncident = byId("from-incident");
+    this.suggestions = byId("suggestions");
     this.incidentLine = byId("conv-incident");
     this.noteForm = byId("note-form");
     this.noteText = byId("note-text");
@@ -105,6 +107,7 @@ export class ConversationView {
       if (!draft.text.trim()) {
         draft.savedId = null;
         draft.incidentId = null;
+        draft.suggestionId = null;
       }
       this.scheduleCheck();
     });
@@ -117,7 +120,7 @@ export class ConversationView {
 
   draft(id = this.id) {
     if (!this.drafts.has(id)) {
-      this.drafts.set(id, { text: "", savedId: null, incidentId: null, key: randomKey() });
+      this.drafts.set(id, { text: "", savedId: null, incidentId: null, suggestionId: null, key: randomKey() });
     }
     return this.drafts.get(id);
   }
@@ -141,16 +144,18 @@ export class ConversationView {
     this.saved.value = "";
     if (!chosen) return;
     const box = this.replyText;
+    const text = filledSaved(this.id, chosen.id) ?? chosen.text; // placeholders filled
     if (!box.value.trim()) {
-      box.value = chosen.text;
+      box.value = text;
     } else {
       const at = box.selectionStart ?? box.value.length;
-      box.value = box.value.slice(0, at) + chosen.text + box.value.slice(box.selectionEnd ?? at);
+      box.value = box.value.slice(0, at) + text + box.value.slice(box.selectionEnd ?? at);
     }
     const draft = this.draft();
     draft.text = box.value;
     draft.savedId = chosen.id;
     draft.incidentId = null;
+    draft.suggestionId = null;
     box.focus();
     this.scheduleCheck();
     this.announce(`Inserted “${chosen.title}”: edit it before sending.`);
@@ -243,6 +248,15 @@ export class ConversationView {
       h("span", { className: `holder holder-${holder}`, id: "holder" }, holderText),
     );
     if (opened) {
+      showSuggestions({
+        container: this.suggestions,
+        id: view.id,
+        current: () => this.id,
+        box: this.replyText,
+        draft: () => this.draft(),
+        changed: () => this.scheduleCheck(),
+        announce: this.announce,
+      });
       this.say(`${who} on ${platformName(view.platform)}: ${view.priority}, ${STATUSES[view.status] || view.status}. ${holderText}.`);
     }
     const open = view.status !== "resolved";
@@ -640,7 +654,7 @@ export class ConversationView {
     fill(this.warnings);
     try {
       // The same key until the server has it: a double submit or a retry stores one reply.
-      const answer = await api.reply(id, text, draft.key, draft.savedId, draft.incidentId);
+      const answer = await api.reply(id, text, draft.key, draft.savedId, draft.incidentId, draft.suggestionId);
       this.drafts.delete(id);
       this.alert(null);
       if (this.id === id) {

@@ -1,0 +1,28 @@
+"""Replies: who got a saved reply word for word.
+
+Revision ID: t0019
+Revises: t0016
+
+A reply that starts from a saved reply and keeps its text word for word is refused when that
+saved reply already went word for word to another person (issue 18); the check reads the
+replies of one saved reply sent unchanged, which this partial index finds without reading
+the workspace's other replies.
+"""
+
+from alembic import op
+
+revision = "t0019"
+down_revision = "t0016"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute(
+        "CREATE INDEX replies_saved_unchanged ON triage.replies (workspace_id, saved_reply_id) "
+        "WHERE unchanged_saved AND saved_reply_id IS NOT NULL"
+    )
+
+
+def downgrade() -> None:
+    op.execute("DROP INDEX triage.replies_saved_unchanged")
