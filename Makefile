@@ -21,13 +21,16 @@ $(STAMP): pyproject.toml $(LOCK)
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-# Re-resolve the lock after a change to pyproject.toml's dependencies (uv resolves for every
-# platform and Python 3.11+ at once and records every file's hash; pip installs the result).
+# Re-resolve the locks after a change to pyproject.toml's dependencies (uv resolves for every
+# platform at once and records every file's hash; pip installs the result): the dev
+# environment's for Python 3.11+, and the image's run-time dependencies for its Python (3.14).
 lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(UV)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 	  --generate-hashes --custom-compile-command 'make lock' --quiet -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.14 --only-binary :all: \
+	  --generate-hashes --custom-compile-command 'make lock' --quiet -o requirements/image.txt
 
 system-deps:
 	@tools/system-deps.sh
