@@ -69,6 +69,8 @@ def test_alsace_moselle_adds_26_december_only_with_its_subdivision() -> None:
     moselle = document(holiday_presets=[{"country": "fr", "subdivision": "57"}])
     assert closed(moselle, boxing_day, date(2027, 3, 26)) == [True, True]  # and Good Friday
     assert parse_policy(moselle).calendar.presets == (("FR", "57"),)
+    by_name = document(holiday_presets=[{"country": "FR", "subdivision": "moselle"}])
+    assert parse_policy(by_name).calendar.presets == (("FR", "57"),)
 
 
 def test_an_ical_yearly_rule_closes_the_day_every_year_except_its_exdate() -> None:

@@ -35,21 +35,30 @@ def _countries() -> dict[str, list[str]]:
     return {c.upper(): subs for c, subs in holidays.list_supported_countries().items()}
 
 
+@cache
+def _subdivisions(country: str) -> dict[str, str]:
+    """A country's subdivision codes and their names (``Moselle``, ``Bayern``), upper-cased,
+    each to its code."""
+    found = {s.upper(): s for s in _countries()[country]}
+    aliases = getattr(holidays.country_holidays(country), "subdivisions_aliases", {})
+    return found | {name.upper(): code for name, code in aliases.items()}
+
+
 def preset_key(country: str, subdivision: str | None) -> tuple[str, str | None]:
     """The preset's canonical (country, subdivision) codes, or ``HolidayError``.
 
     Codes are ISO 3166 ones as the ``holidays`` package knows them (``FR``, ``FR``/``57`` for
-    Moselle, ``DE``/``BY``); letter case does not matter.
+    Moselle, ``DE``/``BY``); a subdivision may also be named (``Moselle``, ``Bayern``); letter
+    case does not matter.
     """
     code = country.strip().upper()
     if code not in _countries():
         raise HolidayError("country", f"no holiday preset for country {country!r}")
     if subdivision is None:
         return code, None
-    known = {s.upper(): s for s in _countries()[code]}
-    found = known.get(subdivision.strip().upper())
+    found = _subdivisions(code).get(subdivision.strip().upper())
     if found is None:
-        listed = ", ".join(sorted(known.values()))
+        listed = ", ".join(_countries()[code])
         raise HolidayError("subdivision", f"{code} has no subdivision {subdivision!r}: {listed}")
     return code, found
 

@@ -35,7 +35,7 @@ class PresetIn(BaseModel):
 
     model_config = _STRICT
     country: Annotated[str, Field(min_length=2, max_length=3)]
-    subdivision: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+    subdivision: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
 class CalendarIn(BaseModel):
