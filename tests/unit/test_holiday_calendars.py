@@ -84,6 +84,21 @@ def test_an_ical_yearly_rule_closes_the_day_every_year_except_its_exdate() -> No
     assert date(2027, 1, 5) not in days
 
 
+@pytest.mark.parametrize(
+    "rule",
+    ["FREQ=YEARLY;UNTIL=20300101", "FREQ=YEARLY;UNTIL=20300101T000000Z", "FREQ=YEARLY;COUNT=9"],
+)
+def test_a_yearly_rule_ends_where_its_until_or_count_says_as_exporters_write_them(
+    rule: str,
+) -> None:
+    """Until a date, until a UTC date-time (as Outlook writes it), or a count of occurrences;
+    a byte-order mark and CRLF line ends, as exported files have them."""
+    ics = COMPANY_DAYS.replace("RRULE:FREQ=YEARLY", f"RRULE:{rule}").replace("\n", "\r\n")
+    days = ical_dates("\ufeff" + ics)
+    assert date(2027, 3, 17) in days and date(2029, 3, 17) in days
+    assert date(2030, 3, 17) not in days
+
+
 def test_a_preset_holiday_moves_a_deadline_to_the_next_working_day() -> None:
     """A P2 first response (2 h) due on 14 July 2027, a Wednesday, without the preset."""
     arrived = datetime(2027, 7, 13, 15, 0, tzinfo=UTC)  # 17:00 in Paris: 1 h left that day

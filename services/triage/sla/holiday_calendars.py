@@ -7,6 +7,7 @@ parsed again each time it is loaded.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any
@@ -19,6 +20,7 @@ YEARS = range(2000, 2100)  # the domain looks at most three years ahead of any `
 MAX_ICAL_CHARS = 64 * 1024
 MAX_IMPORTED_DAYS = 5000  # more closed days than that is a calendar of something else
 DAY_FREQUENCIES = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY")
+UNTIL_TIME = re.compile(r"(UNTIL=\d{8})T\d{6}Z?")
 
 
 class HolidayError(ValueError):
@@ -79,7 +81,7 @@ def ical_dates(text: str) -> frozenset[date]:
     if len(text) > MAX_ICAL_CHARS:
         raise HolidayError("ical", f"an iCal calendar is at most {MAX_ICAL_CHARS} characters")
     try:
-        calendar = icalendar.Calendar.from_ical(text)
+        calendar = icalendar.Calendar.from_ical(text.removeprefix("\ufeff"))
         days: set[date] = set()
         found = False
         for event in calendar.walk("VEVENT"):
@@ -110,7 +112,10 @@ def _event_days(event: Any, start: date) -> set[date]:
         if str(rule.get("FREQ", [""])[0]).upper() not in DAY_FREQUENCIES:
             raise HolidayError("ical", "a holiday repeats daily, weekly, monthly or yearly")
         dtstart = datetime.combine(start, datetime.min.time())
-        recurrence: Any = rrulestr(rule.to_ical().decode(), dtstart=dtstart)
+        # RFC 5545 wants a DATE for UNTIL here; exporters often write a UTC date-time, which
+        # dateutil refuses beside a floating start: the date is what it means.
+        text = UNTIL_TIME.sub(r"\1", rule.to_ical().decode())
+        recurrence: Any = rrulestr(text, dtstart=dtstart)
         last = datetime(YEARS.stop, 1, 1)
         first = datetime(YEARS.start, 1, 1)
         occurrences = recurrence.xafter(first, count=MAX_IMPORTED_DAYS + 1, inc=True)
