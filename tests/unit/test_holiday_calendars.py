@@ -140,7 +140,13 @@ BAD = [
     ("not iCal", {"ical": "hello, this is a spreadsheet"}, "/calendar/ical"),
     ("no all-day event", {"ical": MEETINGS_ONLY}, "/calendar/ical"),
     ("every second", {"ical": COMPANY_DAYS.replace("YEARLY", "SECONDLY")}, "/calendar/ical"),
+    ("every day", {"ical": COMPANY_DAYS.replace("YEARLY", "DAILY")}, "/calendar/ical"),
     ("too large", {"ical": COMPANY_DAYS + " " * MAX_ICAL_CHARS}, "/calendar/ical"),
+    (
+        "closed for ages",
+        {"ical": COMPANY_DAYS.replace("DTEND;VALUE=DATE:20271230", "DTEND;VALUE=DATE:99991231")},
+        "/calendar/ical",
+    ),
 ]
 
 

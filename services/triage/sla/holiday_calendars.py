@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
+from itertools import islice, takewhile
 from typing import Any
 
 import holidays
@@ -106,6 +107,8 @@ def _event_days(event: Any, start: date) -> set[date]:
     end, within ``YEARS``."""
     end = event.get("DTEND")
     length = max((end.dt - start).days, 1) if end is not None else 1
+    if length > MAX_IMPORTED_DAYS:
+        raise HolidayError("ical", f"an event closes more than {MAX_IMPORTED_DAYS} days")
     starts = [start]
     rule = event.get("RRULE")
     if rule is not None:
@@ -118,8 +121,10 @@ def _event_days(event: Any, start: date) -> set[date]:
         recurrence: Any = rrulestr(text, dtstart=dtstart)
         last = datetime(YEARS.stop, 1, 1)
         first = datetime(YEARS.start, 1, 1)
-        occurrences = recurrence.xafter(first, count=MAX_IMPORTED_DAYS + 1, inc=True)
-        starts = [d.date() for d in occurrences if d < last]
+        occurrences = takewhile(lambda d: d < last, recurrence.xafter(first, inc=True))
+        starts = [d.date() for d in islice(occurrences, MAX_IMPORTED_DAYS + 1)]
+        if len(starts) > MAX_IMPORTED_DAYS:
+            raise HolidayError("ical", f"an event repeats more than {MAX_IMPORTED_DAYS} times")
     excluded = {
         d.dt if not isinstance(d.dt, datetime) else d.dt.date()
         for group in _as_list(event.get("EXDATE"))
