@@ -24,13 +24,15 @@ $(STAMP): pyproject.toml $(LOCK)
 # Re-resolve the locks after a change to pyproject.toml's dependencies (uv resolves for every
 # platform at once and records every file's hash; pip installs the result): the dev
 # environment's for Python 3.11+, and the image's run-time dependencies for its Python (3.14).
+# Pins already in a lock are kept while they still fit; `make lock LOCK_ARGS=--upgrade` takes
+# the newest versions that fit (or `LOCK_ARGS='--upgrade-package aiohttp'` for one).
 lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(UV)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
-	  --generate-hashes --custom-compile-command 'make lock' --quiet -o $(LOCK)
+	  --generate-hashes --custom-compile-command 'make lock' --quiet $(LOCK_ARGS) -o $(LOCK)
 	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.14 --only-binary :all: \
-	  --generate-hashes --custom-compile-command 'make lock' --quiet -o requirements/image.txt
+	  --generate-hashes --custom-compile-command 'make lock' --quiet $(LOCK_ARGS) -o requirements/image.txt
 
 system-deps:
 	@tools/system-deps.sh
