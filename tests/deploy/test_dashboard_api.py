@@ -1,5 +1,6 @@
-"""The Care dashboard's per-agent table, queried as Grafana's Infinity datasource queries it:
-the panel's URL, parameters, root selector and columns against the real triage API."""
+"""The Care dashboard's tables read from the triage API (answers per agent, incidents open
+now), queried as Grafana's Infinity datasource queries them: each panel's URL, parameters,
+root selector and columns against the real API."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import publish
 from services.triage.app import create_app as create_triage
+from tests.support.incidents import make_incident
 from tests.support.waiting import wait_until
 from tests.support.world import (
     bearer,
@@ -24,6 +26,7 @@ from tests.support.world import (
 from tools.embedded_pg import ROOT
 
 CARE = ROOT / "deploy" / "k8s" / "base" / "dashboards" / "care.json"
+AGENTS, INCIDENTS = "Answers per agent", "Incidents open now"
 
 
 def grafana_iso(moment: datetime) -> str:
@@ -33,12 +36,12 @@ def grafana_iso(moment: datetime) -> str:
     )
 
 
-async def table(triage: Any, token: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """The rows the "Answers per agent" panel shows for that time range, the datasource
-    configured with ``token`` as Bearer (a lead of the brand's workspace)."""
-    (panel,) = [
-        p for p in json.loads(CARE.read_text())["panels"] if p["title"] == "Answers per agent"
-    ]
+async def table(
+    triage: Any, token: str, title: str, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """The rows the panel ``title`` shows for that time range, the datasource configured with
+    ``token`` as Bearer (a lead of the brand's workspace)."""
+    (panel,) = [p for p in json.loads(CARE.read_text())["panels"] if p["title"] == title]
     (target,) = panel["targets"]
     variables = {"${__from:date:iso}": grafana_iso(since), "${__to:date:iso}": grafana_iso(until)}
     params = {
@@ -50,9 +53,8 @@ async def table(triage: Any, token: str, since: datetime, until: datetime) -> li
     return [{c["text"]: item[c["selector"]] for c in target["columns"]} for item in items]
 
 
-async def test_the_per_agent_table_shows_each_agents_delivered_answers_in_the_range(
-    aiohttp_client: Any, database_url: str
-) -> None:
+async def brand(aiohttp_client: Any, database_url: str) -> tuple[Any, Any, str, list[int]]:
+    """Triage, its workspace, a lead's API token, and two conversations in the desk."""
     inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
     triage = await aiohttp_client(create_triage(triage_settings(database_url)))
     ws = await make_workspace(database_url)
@@ -77,6 +79,13 @@ async def test_the_per_agent_table_shows_each_agents_delivered_answers_in_the_ra
         return True
 
     await wait_until(in_the_desk, what="triage has both conversations")
+    return triage, ws, lead, [first, second]
+
+
+async def test_the_per_agent_table_shows_each_agents_delivered_answers_in_the_range(
+    aiohttp_client: Any, database_url: str
+) -> None:
+    triage, ws, lead, (first, second) = await brand(aiohttp_client, database_url)
     replies: list[tuple[int, str]] = []
     for conversation, token, texts in (
         (first, ws.agent_token, ("On it", "Fixed?")),
@@ -111,10 +120,29 @@ async def test_the_per_agent_table_shows_each_agents_delivered_answers_in_the_ra
 
     async def every_answer_counted() -> bool:
         return (
-            await table(triage, lead, now - timedelta(hours=6), now + timedelta(minutes=5))
+            await table(triage, lead, AGENTS, now - timedelta(hours=6), now + timedelta(minutes=5))
             == expected
         )
 
     await wait_until(every_answer_counted, what="the table counts the three delivered answers")
-    last_month = await table(triage, lead, now - timedelta(days=30), now - timedelta(days=20))
+    last_month = await table(
+        triage, lead, AGENTS, now - timedelta(days=30), now - timedelta(days=20)
+    )
     assert last_month == []
+
+
+async def test_the_incidents_table_lists_the_brands_open_incidents(
+    aiohttp_client: Any, database_url: str
+) -> None:
+    triage, ws, lead, conversations = await brand(aiohttp_client, database_url)
+    now = datetime.now(UTC)
+    assert await table(triage, lead, INCIDENTS, now - timedelta(hours=1), now) == []
+    await make_incident(database_url, ws.id, conversations, "fibre outage in Lyon")
+    (row,) = await table(triage, lead, INCIDENTS, now - timedelta(hours=1), now)
+    assert {k: v for k, v in row.items() if k != "Opened"} == {
+        "Incident": "fibre outage in Lyon",
+        "Kind": "customer",
+        "People": 2,
+        "Messages": 2,
+    }
+    assert datetime.fromisoformat(row["Opened"]) >= now - timedelta(minutes=5)

@@ -280,7 +280,8 @@ def test_the_care_dashboard_splits_first_response_and_breaches_by_brand() -> Non
 
 def test_the_care_dashboard_lists_answers_per_agent_from_the_api_not_from_labels() -> None:
     """Agents are a table read from GET /v1/stats through a JSON (Infinity) datasource chosen
-    by a variable; no Prometheus query of any dashboard splits by an agent or a user."""
+    by a variable, as are the open incidents (GET /v1/incidents); no Prometheus query of any
+    dashboard splits by an agent or a user."""
     care = json.loads((K8S / "base" / "dashboards" / "care.json").read_text())
     (table,) = [p for p in care["panels"] if p["title"] == "Answers per agent"]
     (target,) = table["targets"]
@@ -291,6 +292,13 @@ def test_the_care_dashboard_lists_answers_per_agent_from_the_api_not_from_labels
     assert target["datasource"]["uid"] == "${stats}" and table["type"] == "table"
     assert (target["url"], target["root_selector"]) == ("/v1/stats", "answers_per_agent")
     assert [c["selector"] for c in target["columns"]] == ["name", "answers"]
+    (incidents,) = [p for p in care["panels"] if p["title"] == "Incidents open now"]
+    (listed,) = incidents["targets"]
+    assert (listed["url"], listed["root_selector"]) == ("/v1/incidents", "items")
+    assert {"key": "status", "value": "open"} in listed["url_options"]["params"]
+    api = [t for p in care["panels"] for t in p["targets"] if t not in prometheus_targets(care)]
+    assert api == [target, listed]
+    assert all(t["datasource"] == target["datasource"] for t in api)
     for path in DASHBOARDS:
         for expr in expressions(json.loads(path.read_text())):
             assert not re.search(r"\b(agent|user)(_id)?\b", expr), expr
