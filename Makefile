@@ -2,19 +2,37 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# The dev environment's lock: every package pinned and hashed, for every platform and Python
+# 3.11+ (`make lock` writes it from pyproject.toml's dependencies and dev extra).
+LOCK   := requirements/dev.txt
+UV     := uv==0.13.10
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
-.PHONY: setup system-deps run test lint typecheck unit integration browser deploy chaos proto bench train clean
+.PHONY: setup lock system-deps run test lint typecheck unit integration browser deploy chaos proto bench train clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
+
+# Re-resolve the locks after a change to pyproject.toml's dependencies (uv resolves for every
+# platform at once and records every file's hash; pip installs the result): the dev
+# environment's for Python 3.11+, and the image's run-time dependencies for its Python (3.14).
+# Pins already in a lock are kept while they still fit; `make lock LOCK_ARGS=--upgrade` takes
+# the newest versions that fit (or `LOCK_ARGS='--upgrade-package aiohttp'` for one).
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(UV)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	  --generate-hashes --custom-compile-command 'make lock' --quiet $(LOCK_ARGS) -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.14 --only-binary :all: \
+	  --generate-hashes --custom-compile-command 'make lock' --quiet $(LOCK_ARGS) -o requirements/image.txt
 
 system-deps:
 	@tools/system-deps.sh

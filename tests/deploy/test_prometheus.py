@@ -59,6 +59,7 @@ def care_queries() -> dict[str, str]:
         f"{panel['title']} / {target['refId']}": filled(target["expr"])
         for panel in json.loads(CARE.read_text())["panels"]
         for target in panel["targets"]
+        if target["datasource"]["type"] == "prometheus"  # not the per-agent table (the API)
     }
 
 

@@ -222,6 +222,8 @@ async def test_policies_are_read_by_all_and_changed_by_leads_only(
             for d in ("mon", "tue", "wed", "thu", "fri")
         ],
         "holidays": ["2026-12-25"],
+        "holiday_presets": [{"country": "FR", "subdivision": "57"}],
+        "ical": None,
     }
     office["targets"]["P1"]["first_response_seconds"] = 900
     forbidden = await triage.put("/v1/sla/policies", json=office, headers=bearer(ws.agent_token))
@@ -230,6 +232,45 @@ async def test_policies_are_read_by_all_and_changed_by_leads_only(
     assert saved.status == 200
     again = await (await triage.get("/v1/sla/policies", headers=bearer(ws.agent_token))).json()
     assert again == office
+
+
+async def test_a_national_holiday_preset_holds_a_clock_until_the_next_working_day(
+    services: tuple[Any, Any], database_url: str
+) -> None:
+    """An outage (P2: 2 h) reported at 17:00 in Paris the evening before 14 July 2026: with
+    the FR preset the clock runs one hour that evening, stands still all of Bastille Day, and
+    is due at 10:00 on the 15th; without it, at 10:00 on the 14th."""
+    inbox, triage = services
+    ws = await make_workspace(database_url)
+    lead = await make_user(database_url, ws.id, "lead")
+    policy = copy.deepcopy(DEFAULT_DOCUMENT)
+    policy["calendar"] = {
+        "timezone": "Europe/Paris",
+        "hours": [
+            {"day": d, "start": "09:00", "end": "18:00"}
+            for d in ("mon", "tue", "wed", "thu", "fri")
+        ],
+    }
+    saved = await triage.put("/v1/sla/policies", json=policy, headers=bearer(lead))
+    assert saved.status == 200, await saved.text()
+    (item,) = await ingest(
+        inbox,
+        ws.ingest_token,
+        message("eve", OUTAGE, author="7", created_at="2026-07-13T15:00:00Z"),
+    )
+    path = f"/v1/conversations/{item['conversation_id']}/sla"
+
+    def first_response_due(body: dict[str, Any]) -> str | None:
+        clocks = [c for c in body["clocks"] if c["kind"] == "first_response"]
+        return clocks[0]["due_at"] if clocks else None
+
+    body = await answer_when(triage, path, ws.agent_token, first_response_due)
+    assert first_response_due(body) == "2026-07-14T08:00:00Z"
+    policy["calendar"]["holiday_presets"] = [{"country": "FR"}]
+    saved = await triage.put("/v1/sla/policies", json=policy, headers=bearer(lead))
+    assert saved.status == 200, await saved.text()
+    body = await (await triage.get(path, headers=bearer(ws.agent_token))).json()
+    assert first_response_due(body) == "2026-07-15T08:00:00Z"
 
 
 def _with(path: list[str | int], value: Any) -> dict[str, Any]:
@@ -267,6 +308,18 @@ BAD_POLICIES = [
         "/calendar/hours/0",
     ),
     ("bad holiday", _with(["calendar", "holidays"], ["2026-02-30"]), "/calendar/holidays/0"),
+    (
+        "unknown country",
+        _with(["calendar", "holiday_presets"], [{"country": "ZZ"}]),
+        "/calendar/holiday_presets/0/country",
+    ),
+    (
+        "unknown region",
+        _with(["calendar", "holiday_presets"], [{"country": "DE", "subdivision": "XX"}]),
+        "/calendar/holiday_presets/0/subdivision",
+    ),
+    ("malformed iCal", _with(["calendar", "ical"], "BEGIN:VCALENDAR\nno"), "/calendar/ical"),
+    ("huge iCal", _with(["calendar", "ical"], "BEGIN:VCALENDAR\n" * 5000), "/calendar/ical"),
     (
         "zero target",
         _with(["targets", "P2", "first_response_seconds"], 0),

@@ -2,9 +2,10 @@
 
 Openings are weekly, in the team's local wall-clock time (an IANA zone), and may cross
 midnight (Friday 22:00–06:00 belongs to Friday). A holiday closes the openings that start
-on that local date. Business time is real time elapsed while open, so an opening that spans
-a DST change lasts one hour more or less than its wall-clock length. No clock is read here:
-every instant is an argument.
+on that local date; the policy's edge expands holiday presets (a country's public holidays)
+and imported iCal calendars into dates before they reach this module. Business time is real
+time elapsed while open, so an opening that spans a DST change lasts one hour more or less
+than its wall-clock length. No clock is read here: every instant is an argument.
 """
 
 from __future__ import annotations
@@ -40,12 +41,24 @@ class Opening:
 
 @dataclass(frozen=True, slots=True)
 class Calendar:
-    """A team's hours: always open, or weekly openings in a time zone minus holidays."""
+    """A team's hours: always open, or weekly openings in a time zone minus holidays.
+
+    ``holidays`` are the dates typed one by one; ``observed`` the dates the edge expanded from
+    ``presets`` ((country, subdivision) pairs) and the imported ``ical`` text, which are kept
+    only so the policy reads back as it was written.
+    """
 
     timezone: str = "UTC"
     always_open: bool = True
     openings: tuple[Opening, ...] = ()
     holidays: frozenset[date] = field(default_factory=frozenset)
+    observed: frozenset[date] = field(default_factory=frozenset)
+    presets: tuple[tuple[str, str | None], ...] = ()
+    ical: str | None = None
+
+    def closed_on(self, day: date) -> bool:
+        """Whether ``day`` (local) is a holiday, typed or from a preset or calendar."""
+        return day in self.holidays or day in self.observed
 
 
 def calendar_problems(calendar: Calendar) -> list[tuple[str, str]]:
@@ -103,7 +116,7 @@ def open_intervals(calendar: Calendar, since: datetime) -> Iterator[tuple[dateti
         by_day.setdefault(opening.weekday, []).append(opening)
     day = since.astimezone(tz).date() - timedelta(days=1)
     for _ in range(SEARCH_DAYS):
-        if day not in calendar.holidays:
+        if not calendar.closed_on(day):
             for opening in by_day.get(day.weekday(), ()):
                 closes_on = day + timedelta(days=1) if opening.end <= opening.start else day
                 begin = datetime.combine(day, opening.start, tzinfo=tz).astimezone(UTC)
