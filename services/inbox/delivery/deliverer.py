@@ -46,6 +46,7 @@ from services.inbox.connectors.base import (
 from services.inbox.connectors.registry import connector_for
 from services.inbox.delivery import store
 from services.inbox.domain.messages import Incoming
+from services.inbox.domain.polling import next_attempt
 from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
 from services.infra.db import is_unavailable
@@ -208,9 +209,7 @@ class Deliverer:
         if row.attempts >= MAX_ATTEMPTS:
             await self._failed(row, channel, reason, "gave up after retries", True)
             return
-        now = self.clock()
-        backoff = timedelta(seconds=min(600.0, 5 * 2**row.attempts) * (0.5 + random.random()))
-        when = retry_at if retry_at is not None and retry_at > now else now + backoff
+        when = next_attempt(self.clock(), row.attempts, retry_at, random.random())
         async with self.engine.begin() as conn:
             await store.schedule_retry(
                 conn,
