@@ -109,7 +109,7 @@ LAYERS: dict[str, tuple[frozenset[str], ...]] = {
         frozenset({"intake"}),
         frozenset({"desk"}),
         frozenset({"incidents"}),
-        frozenset({"sla", "privacy", "search", "stats", "tags", "webhooks"}),
+        frozenset({"sla", "privacy", "search", "stats", "tags", "webhooks", "moderation"}),
         frozenset({"access"}),
         frozenset({"news", "settings"}),
         frozenset({"domain"}),
