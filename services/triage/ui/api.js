@@ -144,6 +144,8 @@ export const claimNext = () => write("/v1/queue/claim-next");
 export const status = (id, action) => write(`/v1/conversations/${cid(id)}/${action}`);
 export const note = (id, text) => write(`/v1/conversations/${cid(id)}/notes`, { text });
 export const savedReplies = () => send("GET", "/v1/saved-replies");
+export const moderate = (id, messageId, action) =>
+  write(`/v1/conversations/${cid(id)}/moderation`, { action, message_id: messageId });
 export const correct = (messageId, field, value) =>
   write(`/v1/messages/${cid(messageId)}/correction`, { field, value });
 
