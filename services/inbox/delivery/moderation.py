@@ -11,21 +11,16 @@ finds the comment gone is done. A refused token marks the channel ``needs_reauth
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.inbox.channels import store as channel_store
-from services.inbox.channels.credentials import CredentialStore
 from services.inbox.connectors.base import (
     AuthExpired,
     Channel,
@@ -39,12 +34,11 @@ from services.inbox.connectors.base import (
 )
 from services.inbox.connectors.registry import connector_for
 from services.inbox.delivery import store
+from services.inbox.delivery.loop import PlatformLoop
 from services.inbox.domain.polling import next_attempt
-from services.inbox.metrics import InboxMetrics
 from services.infra.db import is_unavailable
 from services.infra.events import Event, publish, timestamp
 from services.infra.platforms import MODERATED_KINDS
-from services.infra.worker import run_worker
 
 log = logging.getLogger("ecoute.inbox.moderation")
 
@@ -94,24 +88,18 @@ def _settled(
     )
 
 
-@dataclass(eq=False)
-class Moderator:
-    engine: AsyncEngine
-    credentials: CredentialStore
-    session: aiohttp.ClientSession
-    metrics: InboxMetrics | None = None
-    _: KW_ONLY
-    batch: int = 20
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+class Moderator(PlatformLoop):
+    """The moderation loop: due rows claimed like deliveries, each carried out once."""
+
+    worker = "moderation"
 
     async def moderate_due(self) -> int:
-        now = self.clock()
-        async with self.engine.begin() as conn:
-            claimed = await store.claim_moderations(conn, now, self.batch, LEASE.total_seconds())
-        await asyncio.gather(*(self._moderate(row) for row in claimed))
-        return len(claimed)
+        return await self.work_due()
 
-    async def _moderate(self, row: Any) -> None:
+    async def claim(self, conn: AsyncConnection, now: datetime) -> list[Any]:
+        return await store.claim_moderations(conn, now, self.batch, LEASE.total_seconds())
+
+    async def handle(self, row: Any) -> None:
         async with self.engine.connect() as conn:
             context = await store.moderation_context(
                 conn, row.workspace_id, row.channel_id, row.message_id
@@ -197,9 +185,3 @@ class Moderator:
     def _count(self, channel: Channel, action: str, outcome: str) -> None:
         if self.metrics is not None:
             self.metrics.moderations.labels(channel.platform, action, outcome).inc()
-
-    async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
-        async def step() -> float:
-            return 0.0 if await self.moderate_due() else idle_seconds
-
-        await run_worker("moderation", step, stop, first_backoff=idle_seconds)
