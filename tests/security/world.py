@@ -191,23 +191,9 @@ async def populate(
     assert comment.status == 200, await comment.text()
     engine = create_engine(database_url, 2)
     try:
-        message_id = None
-        for _ in range(200):  # triaged here, or by the app's own consumer when it runs one
-            await Consumer(engine, database_url, "triage", handle_batch).drain_once()
-            async with engine.connect() as conn:
-                message_id = (
-                    await conn.execute(
-                        text(
-                            "SELECT id FROM triage.messages WHERE workspace_id = :ws "
-                            "AND conversation_id = :c"
-                        ),
-                        {"ws": ws.id, "c": int(item["conversation_id"])},
-                    )
-                ).scalar()
-            if message_id is not None:
-                break
-            await asyncio.sleep(0.05)
-        assert message_id is not None, "triage never saw the message"
+        message_id = await _triaged_message(
+            engine, database_url, ws.id, int(item["conversation_id"])
+        )
         comment_conversation = int((await comment.json())["items"][0]["conversation_id"])
         comment_message_id = await _triaged_message(
             engine, database_url, ws.id, comment_conversation

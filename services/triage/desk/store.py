@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.infra.platforms import MODERATED_KINDS, MODERATION
 from services.triage.domain.calendar import Calendar, business_seconds
 from services.triage.domain.conversation import ConversationState
-from services.triage.domain.moderation import allowed_actions
+from services.triage.domain.moderation import Target, allowed_actions
 from services.triage.domain.sla import SLA_STATES
 from services.triage.incidents.store import incident_of_conversation
 from services.triage.moderation.store import latest_by_message
@@ -508,15 +508,10 @@ def _message_view(
 ) -> dict[str, Any]:
     """A message of the thread, with its latest moderation and the actions a lead may ask."""
     deleted = moderation is not None and moderation["visibility"] == "deleted"
-    actions = allowed_actions(
-        platform=platform,
-        kind=m.kind,
-        direction=m.direction,
-        erased=m.erased_at is not None,
-        last_done="delete" if deleted else None,
-        supported=MODERATION,
-        kinds=MODERATED_KINDS,
+    target = Target(
+        platform, m.kind, m.direction, m.erased_at is not None, "delete" if deleted else None
     )
+    actions = allowed_actions(target, MODERATION, MODERATED_KINDS)
     return {
         "id": m.id,
         "direction": m.direction,

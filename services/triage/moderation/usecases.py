@@ -23,7 +23,7 @@ from services.infra.events import Event, publish, timestamp
 from services.infra.platforms import MODERATED_KINDS, MODERATION
 from services.triage.access.accounts import Caller
 from services.triage.access.store import audit
-from services.triage.domain.moderation import refusal
+from services.triage.domain.moderation import Target, refusal
 from services.triage.moderation import store
 from services.triage.news import store as changes
 
@@ -73,16 +73,8 @@ async def request_moderation(
     found = await store.target(conn, workspace_id, message_id)
     if found is None or conversation_id not in (None, found.conversation_id):
         raise NoSuchMessage(message_id)
-    why = refusal(
-        action,
-        platform=found.platform,
-        kind=found.kind,
-        direction=found.direction,
-        erased=found.erased,
-        last_done=found.last_done,
-        supported=MODERATION,
-        kinds=MODERATED_KINDS,
-    )
+    target = Target(found.platform, found.kind, found.direction, found.erased, found.last_done)
+    why = refusal(action, target, MODERATION, MODERATED_KINDS)
     if why is not None:
         raise ModerationRefused(why)
     action_id = uuid.uuid4()
