@@ -197,3 +197,35 @@ async def test_a_rule_asks_through_the_same_function_and_a_deleted_comment_stays
         "SELECT detail->>'reason' FROM triage.audit_log WHERE action = 'moderation_requested'",
     )
     assert audit == [("rule:abuse",)]
+
+
+async def test_erasing_the_person_forgets_what_the_platform_said_about_the_moderation(
+    desk: FacebookDesk, database_url: str
+) -> None:
+    lead = await desk.user("lea@acme.test", "lead")
+    admin = await desk.user("ada@acme.test", "admin")
+    await desk.comment(INSULT)
+    cid = (await desk.triaged(INSULT))["conversation_id"]
+    mid = (await conversation(desk, lead, cid))["messages"][0]["id"]
+    desk.meta.expire_token()
+    await moderate(desk, lead, cid, mid, "hide")
+    assert (await settled(desk, lead, cid))["moderation"]["failure_detail"]
+    answer = await desk.triage.post(
+        "/v1/privacy/erasures",
+        headers=bearer(admin),
+        json={"identities": [{"platform": "facebook", "author_id": "139560936744123"}]},
+    )
+    assert answer.status == 202, await answer.text()
+
+    async def forgotten() -> bool:
+        rows = await sql(
+            database_url,
+            "SELECT (SELECT count(*) FROM triage.moderations WHERE failure_detail IS NOT NULL)"
+            " + (SELECT count(*) FROM inbox.moderations WHERE failure_detail IS NOT NULL)",
+        )
+        return bool(rows[0][0] == 0)
+
+    await wait_until(forgotten, what="the platform's words outlived the erasure")
+    (message,) = (await conversation(desk, lead, cid))["messages"]
+    assert message["moderation"]["failure_reason"] == "auth_expired"  # the code stays
+    assert message["moderation_actions"] == []  # an erased message is not moderated again
