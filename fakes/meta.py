@@ -202,6 +202,7 @@ class MetaComment:
     from_name: str | None = None
     removed: bool = False
     hidden: bool = False
+    hidden_changes: int = 0  # how many calls changed ``hidden``: a hide done twice shows here
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,7 @@ class MetaState:
     _calls: int = field(default=0, init=False, repr=False)
     _usage_window_end: datetime | None = field(default=None, init=False, repr=False)
     _token_expired: bool = field(default=False, init=False, repr=False)
+    _dropped_answers: int = field(default=0, init=False, repr=False)
 
     # -- ids ---------------------------------------------------------------------------------
 
@@ -530,6 +532,11 @@ class MetaState:
         self.page_access_token = page_access_token
         self._token_expired = False
 
+    def drop_next_answer(self, count: int = 1) -> None:
+        """The next ``count`` Graph calls are carried out, then the connection is closed
+        before the answer is sent (a lost answer)."""
+        self._dropped_answers += count
+
     def messages_to(self, recipient_id: str) -> list[MetaSend]:
         return [s for s in self.sends if s.target == recipient_id and s.kind == "message"]
 
@@ -708,6 +715,11 @@ async def _meta_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise GraphError(state.throttle_status, THROTTLE_MESSAGES.get(code, "Throttled"), code)
         state._calls += 1
         response = await handler(request)
+        if state._dropped_answers > 0:  # done, but the answer never reaches the caller
+            state._dropped_answers -= 1
+            if request.transport is not None:
+                request.transport.close()
+            raise web.HTTPInternalServerError
     except GraphError as err:
         response = _graph_response(err.status, err.body(state._trace_id()))
     response.headers["facebook-api-version"] = request.match_info.get(
@@ -865,6 +877,43 @@ def _private_reply(
     return _graph_response(200, {"recipient_id": comment.from_id, "message_id": mid})
 
 
+async def _update_comment(request: web.Request) -> web.StreamResponse:
+    """``POST /{comment-id}``: Facebook hides or shows a comment with ``is_hidden``, Instagram
+    with ``hide`` → ``{"success": true}`` [V]. The Page's (or IG account's) own comments
+    cannot be hidden; a deleted comment does not exist any more (code 100, subcode 33)."""
+    state, node, params = request.app[STATE], request.match_info["node"], request[PARAMS]
+    comment = state.comments.get(node)
+    if comment is None or comment.removed:
+        raise _unsupported(request.method, node)
+    key = "is_hidden" if comment.platform == "facebook" else "hide"
+    wanted = _bool_param(params, key)
+    if comment.from_id in (state.page_id, state.ig_account_id):
+        raise GraphError(400, "(#100) You cannot hide your own comment", 100)
+    if comment.hidden != wanted:
+        comment.hidden = wanted
+        comment.hidden_changes += 1
+    return _graph_response(200, {"success": True})
+
+
+def _bool_param(params: Mapping[str, Any], key: str) -> bool:
+    value = params.get(key)
+    if value in (True, "true", "1", 1):
+        return True
+    if value in (False, "false", "0", 0):
+        return False
+    raise GraphError(400, f"(#100) The parameter {key} is required", 100)
+
+
+async def _delete_comment(request: web.Request) -> web.StreamResponse:
+    """``DELETE /{comment-id}`` → ``{"success": true}``; a second delete finds nothing [V]."""
+    state, node = request.app[STATE], request.match_info["node"]
+    comment = state.comments.get(node)
+    if comment is None or comment.removed:
+        raise _unsupported(request.method, node)
+    comment.removed = True
+    return _graph_response(200, {"success": True})
+
+
 async def _subscribed_apps(request: web.Request) -> web.StreamResponse:
     state, params = request.app[STATE], request[PARAMS]
     fields = str(params.get("subscribed_fields", ""))
@@ -885,4 +934,7 @@ def create_app(state: MetaState) -> web.Application:
     for edge, handler, name in routes:
         app.router.add_post(f"/{VERSIONED}/{{node}}/{edge}", handler, name=name)
         app.router.add_post(f"/{{node}}/{edge}", handler, name=f"{name}_unversioned")
+    for prefix, suffix in ((f"/{VERSIONED}", ""), ("", "_unversioned")):
+        app.router.add_post(f"{prefix}/{{node}}", _update_comment, name=f"update{suffix}")
+        app.router.add_delete(f"{prefix}/{{node}}", _delete_comment, name=f"delete{suffix}")
     return app

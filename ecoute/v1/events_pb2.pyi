@@ -102,6 +102,48 @@ class ReplyFailed(_message.Message):
     failed_at: _timestamp_pb2.Timestamp
     def __init__(self, workspace_id: _Optional[str] = ..., reply_id: _Optional[str] = ..., conversation_id: _Optional[int] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ..., retryable: _Optional[bool] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class ModerationRequested(_message.Message):
+    __slots__ = ("workspace_id", "action_id", "conversation_id", "message_id", "action", "requested_by", "reason", "requested_at")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    action_id: str
+    conversation_id: int
+    message_id: int
+    action: str
+    requested_by: str
+    reason: str
+    requested_at: _timestamp_pb2.Timestamp
+    def __init__(self, workspace_id: _Optional[str] = ..., action_id: _Optional[str] = ..., conversation_id: _Optional[int] = ..., message_id: _Optional[int] = ..., action: _Optional[str] = ..., requested_by: _Optional[str] = ..., reason: _Optional[str] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ModerationSettled(_message.Message):
+    __slots__ = ("workspace_id", "action_id", "conversation_id", "message_id", "action", "done", "reason", "detail", "settled_at")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    SETTLED_AT_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    action_id: str
+    conversation_id: int
+    message_id: int
+    action: str
+    done: bool
+    reason: str
+    detail: str
+    settled_at: _timestamp_pb2.Timestamp
+    def __init__(self, workspace_id: _Optional[str] = ..., action_id: _Optional[str] = ..., conversation_id: _Optional[int] = ..., message_id: _Optional[int] = ..., action: _Optional[str] = ..., done: _Optional[bool] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ..., settled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class SlaStateChanged(_message.Message):
     __slots__ = ("workspace_id", "conversation_id", "clock_id", "clock_kind", "priority", "state", "started_at", "due_at", "crossed_at", "raised_at", "target_seconds")
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]

@@ -17,6 +17,7 @@ from services.inbox.channels.http import add_routes as add_channel_routes
 from services.inbox.channels.poller import Poller
 from services.inbox.consumer import inbox_consumer
 from services.inbox.delivery.deliverer import Deliverer
+from services.inbox.delivery.moderation import Moderator
 from services.inbox.ingest.http import METRICS_KEY, SETTINGS_KEY
 from services.inbox.ingest.http import add_routes as add_ingest_routes
 from services.inbox.metrics import InboxMetrics
@@ -70,8 +71,9 @@ def background_jobs(
     session: aiohttp.ClientSession,
     stop: asyncio.Event,
 ) -> list[Coroutine[Any, Any, None]]:
-    """The poller, the gauges, the inbox's consumer (reply requests, erasures, retention
-    purges) and the reply delivery, each until ``stop`` is set."""
+    """The poller, the gauges, the inbox's consumer (reply and moderation requests,
+    erasures, retention purges), the reply delivery and the moderation loop, each until
+    ``stop`` is set."""
     credentials = app[CREDENTIALS_KEY]
     engine, counted = app[ENGINE_KEY], app[METRICS_KEY]
     url = settings.direct_url()  # for LISTEN only: the engine does the rest
@@ -80,4 +82,5 @@ def background_jobs(
         refresh_forever(counted, engine, stop, settings.gauges_refresh_seconds),
         inbox_consumer(engine, url, counted).run(stop),
         Deliverer(engine, credentials, session, counted).run(stop),
+        Moderator(engine, credentials, session, counted).run(stop),
     ]

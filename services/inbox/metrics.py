@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from services.inbox.connectors.base import ERROR_REASONS
 from services.inbox.domain.batch import ItemResult
 from services.inbox.domain.messages import Incoming
-from services.infra.platforms import CONNECTED
+from services.infra.platforms import CONNECTED, MODERATION
 
 # An error no connector rule foresaw is counted under a bounded reason (ERROR_REASONS);
 # a page the database refused is a poll's ``store_error``.
@@ -33,8 +33,10 @@ FAILURE_REASONS = (
     "duplicate",
     "unknown_outcome",
     "unsupported",
+    "not_found",
     *ERROR_REASONS,
 )
+MODERATION_OUTCOMES = ("done", "failed", "retried")
 ERASE_REASONS = ("erasure", "retention")
 WEBHOOK_OUTCOMES = ("stored", "duplicate", "ignored", "handshake", "forged", "malformed")
 
@@ -52,6 +54,7 @@ class InboxMetrics:
     webhook_requests: Counter
     channels: Gauge
     erased_messages: Counter
+    moderations: Counter
     _newest: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -128,6 +131,12 @@ class InboxMetrics:
                 ["reason"],
                 registry=registry,
             ),
+            moderations=Counter(
+                "ecoute_moderation_actions_total",
+                "Moderations of comments (outcome: done, failed, retried).",
+                ["platform", "action", "outcome"],
+                registry=registry,
+            ),
         )
 
     def initialise(self) -> InboxMetrics:
@@ -146,6 +155,10 @@ class InboxMetrics:
                 self.webhook_requests.labels(receiver, outcome)
         for reason in ERASE_REASONS:
             self.erased_messages.labels(reason)
+        for platform, actions in MODERATION.items():
+            for action in actions:
+                for outcome in MODERATION_OUTCOMES:
+                    self.moderations.labels(platform, action, outcome)
         return self
 
     def count_erased(self, reason: str, messages: int) -> None:

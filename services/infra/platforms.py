@@ -27,3 +27,25 @@ else:
     """A platform's name as pydantic models read and document it: an enum of ``PLATFORMS``
     (a value outside it is a 422 naming the field)."""
     ConnectedPlatform = Literal[CONNECTED]
+
+MODERATION_ACTIONS: tuple[str, ...] = ("hide", "unhide", "delete")
+"""What a lead may do to a customer's comment on the platform itself."""
+
+MODERATION: dict[str, tuple[str, ...]] = {
+    "facebook": MODERATION_ACTIONS,
+    "instagram": MODERATION_ACTIONS,
+}
+"""The moderation actions each platform's connector carries out (the inbox's ``Moderates``)."""
+
+MODERATED_KINDS: tuple[str, ...] = ("comment", "reply")
+"""The kinds of message a moderation action applies to: comments, never DMs or mentions."""
+
+NO_MODERATION: dict[str, str] = {
+    "x": "Écoute cannot hide or delete replies on X: the connector does not offer it.",
+    "mastodon": "Mastodon lets an account hide or delete only its own posts, not a "
+    "customer's reply.",
+    "bluesky": "Écoute cannot hide or delete replies on Bluesky: the connector does not offer it.",
+    "messenger": "Messenger conversations are private: there is nothing to hide.",
+    "other": "Messages from a generic producer cannot be moderated from Écoute.",
+}
+"""Why a platform has no moderation action, as a channel's capabilities say it."""

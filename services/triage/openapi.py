@@ -68,6 +68,7 @@ from services.triage.incidents.http import MAX_LIMIT as INCIDENTS_LIMIT
 from services.triage.incidents.http import STATUSES as INCIDENT_STATUSES
 from services.triage.incidents.http import IncidentNoteIn, MergeIn, SplitIn
 from services.triage.incidents.schemas import IncidentOut, IncidentsOut
+from services.triage.moderation.http import ModerationIn, ModerationRequestedOut
 from services.triage.privacy.http import PersonIn, RetentionIn
 from services.triage.privacy.schemas import ErasureOut, ErasuresOut, ExportOut, RetentionOut
 from services.triage.routing.http import (
@@ -481,6 +482,20 @@ OPERATIONS = [
         returns=NoteOut,
         body=NoteIn,
         answers={201: "Noted", **P404, 422: "Invalid body"},
+    ),
+    _api(
+        "POST",
+        "/v1/conversations/{id}/moderation",
+        "Hide, show again or delete a customer's comment on the platform (leads and admins)",
+        "conversations",
+        returns=ModerationRequestedOut,
+        body=ModerationIn,
+        answers={
+            202: "Asked of the platform; the message shows the outcome when it answers",
+            403: "Agents may not moderate",
+            **P404,
+            422: "The platform cannot do this to this message (the detail says why)",
+        },
     ),
     _status("resolve"),
     _status("reopen"),

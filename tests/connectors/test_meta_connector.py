@@ -24,7 +24,10 @@ from services.inbox.app import create_app as create_inbox
 from services.inbox.channels import store as channels
 from services.inbox.channels.poller import Poller
 from services.inbox.connectors.meta import MetaConnector
+from services.inbox.consumer import CONSUMER
+from services.inbox.delivery.moderation import Moderator, record_moderation_requests
 from services.infra.db import create_engine
+from services.infra.events import Consumer, publish
 from tests.connectors.world import ConnectorWorld
 from tests.support.world import (
     connect_channel,
@@ -85,6 +88,51 @@ class World(ConnectorWorld):
             ).scalars()
             return [events_pb2.ReplyFailed.FromString(bytes(p)) for p in payloads]
 
+    async def request_moderation(self, external_id: str, action: str) -> uuid.UUID:
+        """A lead asks for the stored comment ``external_id`` to be moderated, as triage
+        does: a moderation.requested event (published twice: a redelivery acts once)."""
+        action_id = uuid.uuid4()
+        message_id, conversation_id = (
+            await self.rows(
+                "SELECT id, conversation_id FROM inbox.messages WHERE external_id = :e",
+                e=external_id,
+            )
+        )[0]
+        request = events_pb2.ModerationRequested(
+            workspace_id=str(self.workspace.id),
+            action_id=str(action_id),
+            conversation_id=conversation_id,
+            message_id=message_id,
+            action=action,
+            requested_by="lead-1",
+        )
+        request.requested_at.FromDatetime(self.clock())
+        for _ in range(2):
+            async with self.engine.begin() as conn:
+                payload = [request.SerializeToString()]
+                await publish(conn, "moderation.requested", [self.workspace.id], payload)
+        consumer = Consumer(self.engine, self.database_url, CONSUMER, record_moderation_requests)
+        assert await consumer.drain_once() == 2
+        async with self.engine.begin() as conn:  # due on the test's clock
+            await conn.execute(
+                text("UPDATE inbox.moderations SET next_attempt_at = :now"), {"now": self.clock()}
+            )
+        return action_id
+
+    def moderator(self) -> Moderator:
+        return Moderator(self.engine, self.credentials, self.session, clock=self.clock)
+
+    async def moderation(self) -> Any:
+        (row,) = await self.rows("SELECT * FROM inbox.moderations")
+        return row
+
+    async def settled(self) -> list[events_pb2.ModerationSettled]:
+        payloads = await self.rows(
+            "SELECT payload FROM events.outbox WHERE topic = 'moderation.settled' "
+            "AND consumer = 'observer' ORDER BY id"
+        )
+        return [events_pb2.ModerationSettled.FromString(bytes(p)) for (p,) in payloads]
+
     async def point_at(self, platform: str, base_url: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
@@ -126,7 +174,8 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
         await conn.execute(
             text(
                 "INSERT INTO events.subscription (topic, consumer) VALUES "
-                "('reply.failed', 'observer'), ('reply.delivered', 'observer')"
+                "('reply.failed', 'observer'), ('reply.delivered', 'observer'), "
+                "('moderation.settled', 'observer')"
             )
         )
     async with aiohttp.ClientSession() as session:
@@ -365,3 +414,108 @@ async def test_meta_channels_are_push_only(world: World) -> None:
         assert [page async for page in connector.poll("anything", None)] == []
         assert await poller.poll_channel(channel) == "ok"
     assert world.state.requests == []
+
+
+# Moderation on the platform ---------------------------------------------------------------
+
+
+async def test_a_facebook_comment_is_hidden_once_and_shown_again(world: World) -> None:
+    comment = world.state.feed_comment(CUSTOMER, "you are all thieves")
+    await world.webhook(comment.payload)
+    hide = await world.request_moderation(comment.id, "hide")
+    assert await world.moderator().moderate_due() == 1
+    assert await world.moderator().moderate_due() == 0  # the redelivered request acted once
+    fake = world.state.comments[comment.id]
+    assert (fake.hidden, fake.hidden_changes) == (True, 1)
+    assert [r for r in world.state.requests if not r.startswith("GET")] == [
+        f"POST /v21.0/{comment.id}"  # the token in a header, not the URL
+    ]
+    (settled,) = await world.settled()
+    assert (settled.action_id, settled.action, settled.done) == (str(hide), "hide", True)
+    await world.request_moderation(comment.id, "unhide")
+    await world.moderator().moderate_due()
+    assert (fake.hidden, fake.hidden_changes) == (False, 2)
+    assert [s.done for s in await world.settled()] == [True, True]
+
+
+async def test_a_hide_whose_answer_was_lost_is_made_again_and_hides_once(world: World) -> None:
+    comment = world.state.feed_comment(CUSTOMER, "scam company")
+    await world.webhook(comment.payload)
+    await world.request_moderation(comment.id, "hide")
+    world.state.drop_next_answer()
+    assert await world.moderator().moderate_due() == 1
+    row = await world.moderation()
+    assert (row.state, row.failure_reason) == ("queued", "unreachable")
+    assert world.state.comments[comment.id].hidden  # Meta did it; we never heard
+    assert await world.settled() == []
+    world.clock.advance(3600)
+    assert await world.moderator().moderate_due() == 1
+    assert (await world.moderation()).state == "done"
+    assert world.state.comments[comment.id].hidden_changes == 1
+    assert [s.done for s in await world.settled()] == [True]
+
+
+async def test_a_delete_whose_answer_was_lost_is_done_when_the_comment_is_gone(
+    world: World,
+) -> None:
+    comment = world.state.ig_comment(IGSID, "spam spam spam")
+    await world.webhook(comment.payload)
+    await world.request_moderation(comment.id, "delete")
+    world.state.drop_next_answer()
+    await world.moderator().moderate_due()
+    assert world.state.comments[comment.id].removed
+    world.clock.advance(3600)
+    await world.moderator().moderate_due()  # Meta: the comment does not exist (100/33)
+    (settled,) = await world.settled()
+    assert (settled.action, settled.done) == ("delete", True)
+
+
+async def test_an_instagram_comment_is_hidden_with_the_hide_parameter(world: World) -> None:
+    comment = world.state.ig_comment(IGSID, "this brand is garbage")
+    await world.webhook(comment.payload)
+    await world.request_moderation(comment.id, "hide")
+    await world.moderator().moderate_due()
+    assert world.state.comments[comment.id].hidden
+    assert [s.done for s in await world.settled()] == [True]
+
+
+async def test_an_expired_token_fails_the_hide_and_the_channel_needs_reauthorisation(
+    world: World,
+) -> None:
+    comment = world.state.feed_comment(CUSTOMER, "you are all thieves")
+    await world.webhook(comment.payload)
+    world.state.expire_token()
+    await world.request_moderation(comment.id, "hide")
+    await world.moderator().moderate_due()
+    (settled,) = await world.settled()
+    assert (settled.done, settled.reason) == (False, "auth_expired")
+    assert world.state.page_access_token not in settled.detail
+    health = await world.rows("SELECT platform, health FROM inbox.channels ORDER BY platform")
+    assert ("facebook", "needs_reauth") in [tuple(h) for h in health]
+    assert not world.state.comments[comment.id].hidden
+
+
+async def test_a_throttled_hide_waits_for_the_regain_time_then_hides_once(world: World) -> None:
+    comment = world.state.feed_comment(CUSTOMER, "you are all thieves")
+    await world.webhook(comment.payload)
+    await world.request_moderation(comment.id, "hide")
+    world.state.throttle_next()
+    await world.moderator().moderate_due()
+    row = await world.moderation()
+    assert (row.state, row.failure_reason) == ("queued", "rate_limited")
+    assert row.next_attempt_at == world.clock() + timedelta(minutes=60)
+    assert await world.moderator().moderate_due() == 0  # not before then
+    world.clock.advance(60 * 60)
+    assert await world.moderator().moderate_due() == 1
+    assert world.state.comments[comment.id].hidden_changes == 1
+    assert [s.done for s in await world.settled()] == [True]
+
+
+async def test_a_direct_message_cannot_be_hidden(world: World) -> None:
+    message = world.state.messenger_message(PSID, "you are useless")
+    await world.webhook(message.payload)
+    await world.request_moderation(message.id, "hide")
+    await world.moderator().moderate_due()
+    (settled,) = await world.settled()
+    assert (settled.done, settled.reason) == (False, "unsupported")
+    assert [r for r in world.state.requests if not r.startswith("GET")] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -431,3 +432,60 @@ async def test_instagram_dms_go_through_the_page_and_take_1000_bytes(
     status, _ = await send(client, reply("24000000000000001", accents * 2))  # Messenger
     assert status == 200
     assert [s.account_id for s in state.sends] == [IG, PAGE]
+
+
+# -- moderation: hide / unhide / delete a comment ----------------------------------------------
+
+
+async def test_a_facebook_comment_is_hidden_with_is_hidden_and_deleted_once(
+    client: TestClient[Any, Any], state: MetaState
+) -> None:
+    comment = state.feed_comment("139560936744123", "scam company")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    for _ in range(2):  # hiding a hidden comment succeeds and changes nothing
+        resp = await client.post(f"/v21.0/{comment.id}", json={"is_hidden": True}, headers=auth)
+        assert (resp.status, await resp.json()) == (200, {"success": True})
+    assert (state.comments[comment.id].hidden, state.comments[comment.id].hidden_changes) == (
+        True,
+        1,
+    )
+    resp = await client.post(f"/v21.0/{comment.id}", data={"is_hidden": "false"}, headers=auth)
+    assert (await resp.json(), state.comments[comment.id].hidden) == ({"success": True}, False)
+    # Instagram's parameter is not Facebook's: a Facebook comment needs is_hidden.
+    resp = await client.post(f"/v21.0/{comment.id}", json={"hide": True}, headers=auth)
+    assert error_without_trace(await resp.json())["code"] == 100
+    resp = await client.delete(f"/v21.0/{comment.id}", headers=auth)
+    assert (resp.status, await resp.json()) == (200, {"success": True})
+    assert state.comments[comment.id].removed
+    resp = await client.delete(f"/v21.0/{comment.id}", headers=auth)  # gone: does not exist
+    assert resp.status == 400
+    error = error_without_trace(await resp.json())
+    assert (error["code"], error["error_subcode"]) == (100, 33)
+
+
+async def test_an_instagram_comment_is_hidden_with_hide_and_the_brands_own_cannot_be(
+    client: TestClient[Any, Any], state: MetaState
+) -> None:
+    comment = state.ig_comment("17800000000000001", "garbage brand")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    resp = await client.post(f"/v21.0/{comment.id}", json={"hide": True}, headers=auth)
+    assert (resp.status, await resp.json()) == (200, {"success": True})
+    assert state.comments[comment.id].hidden
+    own = state.feed_comment(PAGE, "Thanks for writing!")
+    resp = await client.post(f"/v21.0/{own.id}", json={"is_hidden": True}, headers=auth)
+    assert resp.status == 400
+    assert not state.comments[own.id].hidden
+
+
+async def test_a_lost_answer_still_changes_the_comment(
+    client: TestClient[Any, Any], state: MetaState
+) -> None:
+    comment = state.feed_comment("139560936744123", "scam company")
+    state.drop_next_answer()
+    with pytest.raises(aiohttp.ClientError):
+        await client.post(
+            f"/v21.0/{comment.id}",
+            json={"is_hidden": True},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+    assert state.comments[comment.id].hidden

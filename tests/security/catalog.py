@@ -66,6 +66,9 @@ ROLES: dict[Key, str] = {
     ("GET", "/v1/conversations/{id}/suggestions"): "agent",
     ("POST", "/v1/conversations/{id}/suggestions/use"): "agent",
     ("POST", "/v1/conversations/{id}/notes"): "agent",
+    # Hiding or deleting a customer's comment on the platform: leads and admins (hiding the
+    # workspace's Facebook comment again is repeatable, so every allowed role gets 202).
+    ("POST", "/v1/conversations/{id}/moderation"): "lead",
     ("POST", "/v1/conversations/{id}/resolve"): "agent",
     ("POST", "/v1/conversations/{id}/reopen"): "agent",
     ("POST", "/v1/conversations/{id}/wait"): "agent",
@@ -227,6 +230,9 @@ PATH_IDS: dict[Key, PathIds] = {
     ("GET", "/v1/conversations/{id}/suggestions"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/suggestions/use"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/notes"): PathIds(_conversation),
+    ("POST", "/v1/conversations/{id}/moderation"): PathIds(
+        lambda w: {"id": str(w.comment_conversation)}
+    ),
     ("POST", "/v1/conversations/{id}/resolve"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/reopen"): PathIds(_conversation),
     ("POST", "/v1/conversations/{id}/wait"): PathIds(_conversation),
@@ -299,6 +305,10 @@ BODIES: dict[Key, Callable[[Populated], Any]] = {
         "saved_reply_id": w.saved_reply_id,
     },
     ("POST", "/v1/conversations/{id}/notes"): lambda w: {"text": "checked the tracking"},
+    ("POST", "/v1/conversations/{id}/moderation"): lambda w: {
+        "action": "hide",
+        "message_id": w.comment_message_id,
+    },
     ("POST", "/v1/conversations/{id}/reply-check"): lambda w: {"text": "On it, Jo."},
     ("POST", "/v1/conversations/{id}/suggestions/use"): lambda w: {"suggestion_id": w.reply_id},
     ("PUT", "/v1/sla/policies"): lambda w: {

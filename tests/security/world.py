@@ -28,6 +28,7 @@ from services.infra.events import Consumer
 from services.triage.incidents.detector import IncidentDetector
 from services.triage.intake.consumer import handle_batch
 from tests.support.authenticator import Authenticator
+from tests.support.waiting import wait_until
 from tests.support.world import ago, bearer, make_user, make_workspace, message
 
 PASSWORD = "correct horse battery staple 42"
@@ -110,6 +111,9 @@ class Populated:
     """A tag the conversation carries: put on and taken off by the matrices."""
     spare_tag: int
     """A tag on nothing that the matrices may delete."""
+    comment_conversation: int
+    comment_message_id: int
+    """A customer's Facebook comment (its own conversation): what a lead may hide."""
     tag_name: str
     """``tag``'s name (a marker): the matrices recolour the tag and keep its name."""
     rule: int
@@ -174,25 +178,33 @@ async def populate(
         },
     )
     assert burst.status == 200, await burst.text()
+    comment = await inbox.post(
+        "/v1/ingest",
+        headers=bearer(ws.ingest_token),
+        json={
+            "messages": [
+                message(
+                    f"{tag}-fb",
+                    f"{name} rude comment {tag}",
+                    platform="facebook",
+                    channel="page",
+                    kind="comment",
+                    author=f"fb{tag}",
+                    minutes=-3,
+                )
+            ]
+        },
+    )
+    assert comment.status == 200, await comment.text()
     engine = create_engine(database_url, 2)
     try:
-        message_id = None
-        for _ in range(200):  # triaged here, or by the app's own consumer when it runs one
-            await Consumer(engine, database_url, "triage", handle_batch).drain_once()
-            async with engine.connect() as conn:
-                message_id = (
-                    await conn.execute(
-                        text(
-                            "SELECT id FROM triage.messages WHERE workspace_id = :ws "
-                            "AND conversation_id = :c"
-                        ),
-                        {"ws": ws.id, "c": int(item["conversation_id"])},
-                    )
-                ).scalar()
-            if message_id is not None:
-                break
-            await asyncio.sleep(0.05)
-        assert message_id is not None, "triage never saw the message"
+        message_id = await _triaged_message(
+            engine, database_url, ws.id, int(item["conversation_id"])
+        )
+        comment_conversation = int((await comment.json())["items"][0]["conversation_id"])
+        comment_message_id = await _triaged_message(
+            engine, database_url, ws.id, comment_conversation
+        )
         incidents = await _detect(engine, database_url, ws.id, (where, shop))
         async with engine.begin() as conn:
             revoked_ingest = f"eci_revoked_{tag}"
@@ -293,6 +305,8 @@ async def populate(
         rule=rules[0],
         rule_name=f"rule {tag}",
         spare_rule=rules[1],
+        comment_conversation=comment_conversation,
+        comment_message_id=comment_message_id,
         markers=[
             f"tag {tag}",
             f"rule {tag}",
@@ -333,6 +347,31 @@ def write_credentials(
 ) -> None:
     """One credentials file in a workspace's namespace, as a mounted Secret holds it."""
     (directory / f"{workspace_id}.{ref}.json").write_text(json.dumps(values))
+
+
+async def _triaged_message(
+    engine: AsyncEngine, database_url: str, workspace_id: uuid.UUID, conversation_id: int
+) -> int:
+    """The id of the conversation's message once triage has it (drained here if need be)."""
+    seen: list[int] = []
+
+    async def triaged() -> bool:
+        await Consumer(engine, database_url, "triage", handle_batch).drain_once()
+        async with engine.connect() as conn:
+            found = (
+                await conn.execute(
+                    text(
+                        "SELECT id FROM triage.messages WHERE workspace_id = :ws "
+                        "AND conversation_id = :c"
+                    ),
+                    {"ws": workspace_id, "c": conversation_id},
+                )
+            ).scalar()
+        seen.extend([] if found is None else [int(found)])
+        return bool(seen)
+
+    await wait_until(triaged, what="triage never saw the comment")
+    return seen[0]
 
 
 async def _detect(

@@ -110,7 +110,9 @@ LAYERS: dict[str, tuple[frozenset[str], ...]] = {
         frozenset({"intake"}),
         frozenset({"desk"}),
         frozenset({"incidents", "rules"}),
-        frozenset({"sla", "privacy", "search", "stats", "tags", "webhooks", "composer"}),
+        frozenset(
+            {"sla", "privacy", "search", "stats", "tags", "webhooks", "composer", "moderation"}
+        ),
         frozenset({"access"}),
         frozenset({"news", "settings"}),
         frozenset({"domain"}),

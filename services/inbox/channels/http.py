@@ -36,6 +36,13 @@ class ChannelIn(BaseModel):
     poll_seconds: Annotated[int, Field(ge=5, le=86_400)] = 60
 
 
+class CapabilitiesOut(Out):
+    """Moderation actions on customers' comments (hide, unhide, delete), or why none."""
+
+    moderation: list[Literal["hide", "unhide", "delete"]]
+    moderation_note: str
+
+
 class ChannelOut(Out):
     """A channel as the API shows it: never its credentials, only their reference."""
 
@@ -51,6 +58,7 @@ class ChannelOut(Out):
     cursor: dict[str, Any]  # where polling resumes, as the platform's connector keeps it
     last_success_at: datetime | None
     next_poll_at: datetime | None
+    capabilities: CapabilitiesOut
 
 
 class ChannelsOut(Out):

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.inbox.connectors.base import Channel
+from services.infra.platforms import MODERATION, NO_MODERATION
 
 WAKE_POLLER = "ecoute_channels"
 
@@ -104,7 +105,15 @@ def describe(row: Any) -> dict[str, Any]:
         "cursor": row.cursor,
         "last_success_at": row.last_success_at,
         "next_poll_at": row.next_poll_at,
+        "capabilities": capabilities(row.platform),
     }
+
+
+def capabilities(platform: str) -> dict[str, Any]:
+    """What Écoute can do on the platform besides reading and replying: the moderation
+    actions on customers' comments, or why there are none."""
+    actions = list(MODERATION.get(platform, ()))
+    return {"moderation": actions, "moderation_note": "" if actions else NO_MODERATION[platform]}
 
 
 async def list_channels(conn: AsyncConnection, workspace_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -192,6 +201,18 @@ async def finish(
             "ws": channel.workspace_id,
             "id": channel.id,
         },
+    )
+
+
+async def needs_reauthorisation(conn: AsyncConnection, channel: Channel, detail: str) -> None:
+    """The platform refused the channel's credentials outside a poll (a push-only channel's
+    moderation or reply): its health asks an admin to re-authorise it, as a poll would."""
+    await conn.execute(
+        text(
+            "UPDATE inbox.channels SET health = 'needs_reauth', health_detail = :detail "
+            "WHERE workspace_id = :ws AND id = :id"
+        ),
+        {"detail": detail[:300], "ws": channel.workspace_id, "id": channel.id},
     )
 
 

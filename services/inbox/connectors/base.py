@@ -61,6 +61,16 @@ class Sent:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Moderation:
+    """A lead's moderation of a customer's comment, carried out on the platform itself."""
+
+    action_id: uuid.UUID  # the idempotency key: one request, one outcome
+    action: str  # hide, unhide or delete
+    comment_id: str  # the platform's id of the comment
+    kind: str  # the kind of the message: only comments and replies can be moderated
+
+
 class ConnectorError(Exception):
     """Base of the errors below; ``detail`` is the platform's own words (never logged)."""
 
@@ -200,6 +210,18 @@ class Reconciles(Protocol):
     async def find_sent(self, reply: Reply) -> Sent | None:
         """The post an earlier attempt made for ``reply``, if it landed (None: send it)."""
         ...
+
+
+@runtime_checkable
+class Moderates(Protocol):
+    """The optional part of a connector that hides, shows again or deletes a comment
+    (``services.infra.platforms.MODERATION`` says which platforms have it).
+
+    Each action is repeatable: hiding a hidden comment changes nothing, so an attempt whose
+    answer was lost is simply made again; a comment already gone is ``Rejected("not_found")``.
+    """
+
+    async def moderate(self, request: Moderation) -> None: ...
 
 
 class BearerConnector:

@@ -18,6 +18,15 @@ Replies:
   Instagram messaging goes through the Page linked to the account (the channel knows the
   Instagram id, not that Page's); ``/{ig-id}/messages`` is for Instagram Login tokens only.
   Instagram takes at most 1,000 bytes of text (Messenger 2,000 characters).
+Moderation (``Moderates``), on comments only (docs/platforms/meta.md, "Moderation"):
+- a Facebook comment: ``POST /{version}/{comment-id} {"is_hidden": true|false}`` and
+  ``DELETE /{version}/{comment-id}``, each answering ``{"success": true}``;
+- an Instagram comment: ``POST /{version}/{ig-comment-id} {"hide": true|false}`` and
+  ``DELETE /{version}/{ig-comment-id}``, the same answer.
+These are repeatable, so an answer lost after sending is ``Unavailable(maybe_sent=True)``
+(made again), unlike a reply; a comment Meta no longer knows (code 100, subcode 33) is
+``Rejected("not_found")``.
+
 Instagram mentions carry no text or author, and platforms.md documents no reply for them:
 replying is ``Rejected("unsupported")``.
 
@@ -45,6 +54,7 @@ import aiohttp
 from services.inbox.connectors.base import (
     AuthExpired,
     BearerConnector,
+    Moderation,
     Page,
     RateLimited,
     Rejected,
@@ -61,6 +71,7 @@ THROTTLE_CODES = frozenset({4, 17, 32, 341, 613, *range(80000, 80015)})
 TRANSIENT_CODES = frozenset({1, 2})
 WINDOW_SUBCODE = 2018278
 DUPLICATE_CODE = 506
+MISSING_CODE, MISSING_SUBCODE = 100, 33  # "Object with ID ... does not exist"
 USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage")
 _GRAPH_ID = re.compile(r"[A-Za-z0-9_]{1,256}")
 TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
@@ -87,6 +98,23 @@ class MetaConnector(BearerConnector):
             return Sent(_answer_id(body, "id"), self.clock())
         raise Rejected("unsupported", f"no {platform} reply to a {reply.kind}")
 
+    async def moderate(self, request: Moderation) -> None:
+        """Hide, show again or delete a customer's comment (see the module's docstring)."""
+        platform = self.channel.platform
+        if platform not in ("facebook", "instagram") or request.kind not in ("comment", "reply"):
+            raise Rejected("unsupported", f"no {request.action} of a {platform} {request.kind}")
+        path = f"/{GRAPH_VERSION}/{_graph_id(request.comment_id, 'the comment')}"
+        if request.action == "delete":
+            body = await self._call("DELETE", path, None, repeatable=True)
+        elif request.action in ("hide", "unhide"):
+            key = "is_hidden" if platform == "facebook" else "hide"
+            payload = {key: request.action == "hide"}
+            body = await self._call("POST", path, payload, repeatable=True)
+        else:
+            raise Rejected("unsupported", f"no moderation action {request.action!r}")
+        if not (isinstance(body, dict) and body.get("success") is True):
+            raise Rejected("rejected", "Meta did not confirm the change")
+
     async def _message(self, reply: Reply) -> Sent:
         recipient = _graph_id(reply.thread_id or reply.author_external_id, "the recipient")
         account = (
@@ -105,8 +133,15 @@ class MetaConnector(BearerConnector):
         return Sent(_answer_id(body, "message_id"), self.clock())
 
     async def _post(self, path: str, payload: dict[str, Any]) -> Any:
+        return await self._call("POST", path, payload)
+
+    async def _call(
+        self, method: str, path: str, payload: dict[str, Any] | None, *, repeatable: bool = False
+    ) -> Any:
+        """One Graph call; ``repeatable``: a lost answer may be followed by the same call."""
         try:
-            async with self.session.post(
+            async with self.session.request(
+                method,
                 self.base + path,
                 json=payload,
                 headers=self.headers,
@@ -119,6 +154,8 @@ class MetaConnector(BearerConnector):
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             raise Unavailable(type(exc).__name__) from None  # nothing reached Meta
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if repeatable:
+                raise Unavailable(type(exc).__name__, maybe_sent=True) from None
             raise Rejected(
                 "unknown_outcome",
                 f"no answer from Meta ({type(exc).__name__}); the reply may have been posted",
@@ -139,6 +176,8 @@ class MetaConnector(BearerConnector):
             raise Rejected("window_closed", detail)
         if code == DUPLICATE_CODE:
             raise Rejected("duplicate", detail)
+        if code == MISSING_CODE and error.subcode == MISSING_SUBCODE:
+            raise Rejected("not_found", detail)
         if status >= 500 or code in TRANSIENT_CODES or error.transient:
             raise Unavailable(detail)
         raise Rejected("rejected", detail)

@@ -16,21 +16,16 @@ resends itself (an idempotency key) is tried again, and any other is failed as
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import uuid
-from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.inbox.channels import store as channel_store
-from services.inbox.channels.credentials import CredentialStore
 from services.inbox.connectors.base import (
     AuthExpired,
     Channel,
@@ -45,12 +40,12 @@ from services.inbox.connectors.base import (
 )
 from services.inbox.connectors.registry import connector_for
 from services.inbox.delivery import store
+from services.inbox.delivery.loop import PlatformLoop
 from services.inbox.domain.messages import Incoming
+from services.inbox.domain.polling import next_attempt
 from services.inbox.ingest.store import store_batch
-from services.inbox.metrics import InboxMetrics
 from services.infra.db import is_unavailable
 from services.infra.events import Event, publish, timestamp
-from services.infra.worker import run_worker
 
 log = logging.getLogger("ecoute.inbox.delivery")
 
@@ -78,24 +73,18 @@ async def record_requests(conn: AsyncConnection, events: list[Event]) -> None:
         )
 
 
-@dataclass(eq=False)
-class Deliverer:
-    engine: AsyncEngine
-    credentials: CredentialStore
-    session: aiohttp.ClientSession
-    metrics: InboxMetrics | None = None
-    _: KW_ONLY
-    batch: int = 20
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+class Deliverer(PlatformLoop):
+    """The delivery loop: due replies claimed, each posted at most once."""
+
+    worker = "delivery"
 
     async def deliver_due(self) -> int:
-        now = self.clock()
-        async with self.engine.begin() as conn:
-            claimed = await store.claim_due(conn, now, self.batch, LEASE.total_seconds())
-        await asyncio.gather(*(self._deliver(row) for row in claimed))
-        return len(claimed)
+        return await self.work_due()
 
-    async def _deliver(self, row: Any) -> None:
+    async def claim(self, conn: AsyncConnection, now: datetime) -> list[Any]:
+        return await store.claim_due(conn, now, self.batch, LEASE.total_seconds())
+
+    async def handle(self, row: Any) -> None:
         async with self.engine.connect() as conn:
             context = await store.context_of(
                 conn, row.workspace_id, row.channel_id, row.in_reply_to_id
@@ -208,9 +197,7 @@ class Deliverer:
         if row.attempts >= MAX_ATTEMPTS:
             await self._failed(row, channel, reason, "gave up after retries", True)
             return
-        now = self.clock()
-        backoff = timedelta(seconds=min(600.0, 5 * 2**row.attempts) * (0.5 + random.random()))
-        when = retry_at if retry_at is not None and retry_at > now else now + backoff
+        when = next_attempt(self.clock(), row.attempts, retry_at, random.random())
         async with self.engine.begin() as conn:
             await store.schedule_retry(
                 conn,
@@ -248,9 +235,3 @@ class Deliverer:
                 "reason": reason,
             },
         )
-
-    async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
-        async def step() -> float:
-            return 0.0 if await self.deliver_due() else idle_seconds
-
-        await run_worker("delivery", step, stop, first_backoff=idle_seconds)

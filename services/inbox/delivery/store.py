@@ -139,3 +139,133 @@ async def mark_failed(
     """Given up for good: ``reason`` is a bounded code, ``detail`` already redacted."""
     params = {"reason": reason, "detail": detail, "ws": workspace_id, "reply": reply_id}
     await conn.execute(_FAILED, params)
+
+
+# Moderation on the platform: the same shape as deliveries, one row per action_id. -----------
+
+_QUEUE_MODERATION = text(
+    """
+    INSERT INTO inbox.moderations (workspace_id, action_id, conversation_id, message_id,
+                                   channel_id, action, requested_at)
+    SELECT CAST(:ws AS uuid), :action_id, :conversation, m.id, m.channel_id, :action,
+           :requested
+    FROM inbox.messages AS m
+    WHERE m.workspace_id = CAST(:ws AS uuid) AND m.id = :message AND m.erased_at IS NULL
+    ON CONFLICT (workspace_id, action_id) DO NOTHING
+    RETURNING action_id
+    """
+)
+_KNOWN_MODERATION = text(
+    "SELECT 1 FROM inbox.moderations WHERE workspace_id = CAST(:ws AS uuid) "
+    "AND action_id = :action_id"
+)
+_CLAIM_MODERATIONS = text(
+    """
+    WITH due AS (
+        SELECT workspace_id, action_id, state AS was FROM inbox.moderations
+        WHERE state IN ('queued', 'sending') AND next_attempt_at <= :now
+        ORDER BY next_attempt_at LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE inbox.moderations AS d
+    SET state = 'sending', attempts = d.attempts + 1,
+        next_attempt_at = CAST(:now AS timestamptz) + make_interval(secs => :lease),
+        updated_at = now()
+    FROM due WHERE d.workspace_id = due.workspace_id AND d.action_id = due.action_id
+    RETURNING d.*, due.was
+    """
+)
+_MODERATION_CONTEXT = text(
+    """
+    SELECT c.*, m.external_id AS comment_id, m.kind AS comment_kind,
+           m.direction AS comment_direction
+    FROM inbox.channels AS c
+    JOIN inbox.messages AS m ON m.workspace_id = c.workspace_id AND m.id = :message
+    WHERE c.workspace_id = :ws AND c.id = :channel
+    """
+)
+_SETTLE_MODERATION = text(
+    "UPDATE inbox.moderations SET state = :state, failure_reason = :reason, "
+    "failure_detail = :detail, updated_at = now() "
+    "WHERE workspace_id = :ws AND action_id = :action_id"
+)
+_RETRY_MODERATION = text(
+    "UPDATE inbox.moderations SET state = 'queued', next_attempt_at = :when, "
+    "failure_reason = :reason, updated_at = now() "
+    "WHERE workspace_id = :ws AND action_id = :action_id"
+)
+
+
+async def queue_moderation(
+    conn: AsyncConnection,
+    workspace_id: str,
+    action_id: uuid.UUID,
+    *,
+    conversation_id: int,
+    message_id: int,
+    action: str,
+    requested_at: datetime,
+) -> str:
+    """``queued`` (a new row), ``known`` (this action_id was queued before) or ``missing``
+    (no such message in the workspace, or it was erased)."""
+    params = {
+        "ws": workspace_id,
+        "action_id": action_id,
+        "conversation": conversation_id,
+        "message": message_id,
+        "action": action,
+        "requested": requested_at,
+    }
+    if (await conn.execute(_QUEUE_MODERATION, params)).first() is not None:
+        return "queued"
+    known = await conn.execute(_KNOWN_MODERATION, {"ws": workspace_id, "action_id": action_id})
+    return "known" if known.first() is not None else "missing"
+
+
+async def claim_moderations(
+    conn: AsyncConnection, now: datetime, limit: int, lease_seconds: float
+) -> list[Any]:
+    """Due moderations, marked ``sending`` with one more attempt; ``was`` is their old state."""
+    params = {"now": now, "limit": limit, "lease": lease_seconds}
+    return list((await conn.execute(_CLAIM_MODERATIONS, params)).all())
+
+
+async def moderation_context(
+    conn: AsyncConnection, workspace_id: uuid.UUID, channel_id: int, message_id: int
+) -> Any:
+    """The channel a moderation goes through, with the comment's platform id and kind."""
+    params = {"ws": workspace_id, "channel": channel_id, "message": message_id}
+    return (await conn.execute(_MODERATION_CONTEXT, params)).one()
+
+
+async def settle_moderation(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    action_id: uuid.UUID,
+    *,
+    done: bool,
+    reason: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """Done, or failed for good (``reason`` bounded, ``detail`` already redacted)."""
+    params = {
+        "state": "done" if done else "failed",
+        "reason": reason,
+        "detail": detail,
+        "ws": workspace_id,
+        "action_id": action_id,
+    }
+    await conn.execute(_SETTLE_MODERATION, params)
+
+
+async def retry_moderation(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    action_id: uuid.UUID,
+    when: datetime,
+    reason: str,
+) -> None:
+    """Try again at ``when``: every moderation action is repeatable, so even an attempt
+    whose answer was lost is simply made again."""
+    params = {"when": when, "reason": reason, "ws": workspace_id, "action_id": action_id}
+    await conn.execute(_RETRY_MODERATION, params)

@@ -34,3 +34,12 @@ def after_failure(now: datetime, failures: int, jitter: float) -> datetime:
 
 def health_after_failure(failures: int) -> str:
     return "failing" if failures >= FAILING_AFTER else "ok"
+
+
+def next_attempt(now: datetime, attempts: int, reset: datetime | None, jitter: float) -> datetime:
+    """When a reply delivery or a moderation is tried again: at the platform's rate-limit
+    reset when it named one still ahead, else after 5 s · 2^attempts (at most 10 min),
+    spread by ``jitter`` in [0, 1)."""
+    if reset is not None and reset > now:
+        return reset
+    return now + timedelta(seconds=min(600.0, 5 * 2**attempts) * (0.5 + jitter))

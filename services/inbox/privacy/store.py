@@ -55,6 +55,16 @@ _ERASE_DELIVERIES = text(
                                   OR conversation_id = ANY(CAST(:whole AS bigint[])))
     """
 )
+# A moderation holds ids only; the platform's words about it go (an action still pending is
+# carried out: hiding or deleting the comment is what a person asking for erasure wants).
+_ERASE_MODERATIONS = text(
+    """
+    UPDATE inbox.moderations SET failure_detail = NULL, updated_at = now()
+    WHERE workspace_id = :ws AND failure_detail IS NOT NULL
+      AND (message_id = ANY(CAST(:erased AS bigint[]))
+           OR conversation_id = ANY(CAST(:whole AS bigint[])))
+    """
+)
 _ERASE_AUTHORS = text(
     """
     UPDATE inbox.authors AS a
@@ -123,6 +133,7 @@ async def erase_messages(
     )
     erased = sorted(r.id for r in rows)
     await conn.execute(_ERASE_DELIVERIES, {**params, "erased": erased})
+    await conn.execute(_ERASE_MODERATIONS, {**params, "erased": erased})
     return erased, {r.author_id for r in rows}
 
 

@@ -90,6 +90,20 @@ class CorrectionEntryOut(Out):
     created_at: datetime
 
 
+class ModerationOut(Out):
+    """A message's latest moderation on the platform, and what the platform shows now."""
+
+    action_id: uuid.UUID
+    action: Literal["hide", "unhide", "delete"]
+    state: Literal["requested", "done", "failed"]
+    failure_reason: str | None
+    failure_detail: str | None  # the platform's own words
+    requested_by_name: str | None  # None: asked by a rule
+    requested_at: datetime
+    updated_at: datetime
+    visibility: Literal["visible", "hidden", "deleted"]  # as the platform last confirmed
+
+
 class MessageOut(Out):
     id: int
     direction: Literal["in", "out"]
@@ -99,6 +113,8 @@ class MessageOut(Out):
     author: AuthorOut
     triage: DecisionOut | None
     corrections: list[CorrectionEntryOut]
+    moderation: ModerationOut | None
+    moderation_actions: list[Literal["hide", "unhide", "delete"]]  # what a lead may ask now
 
 
 class ReplyOut(Out):

@@ -17,10 +17,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.infra.platforms import MODERATED_KINDS, MODERATION
 from services.triage.domain.calendar import Calendar, business_seconds
 from services.triage.domain.conversation import ConversationState
+from services.triage.domain.moderation import Target, allowed_actions
 from services.triage.domain.sla import SLA_STATES
 from services.triage.incidents.store import incident_of_conversation
+from services.triage.moderation.store import latest_by_message
 from services.triage.sla.store import queue_order_by
 from services.triage.tags.store import tags_of
 
@@ -392,6 +395,7 @@ async def conversation_view(
     ).all()
     incident = await incident_of_conversation(conn, workspace_id, conversation_id)
     resolved = await _resolved_by(conn, params) if c.status == "resolved" else None
+    moderated = await latest_by_message(conn, workspace_id, conversation_id)
     return {
         "tags": await tags_of(conn, workspace_id, conversation_id),
         "id": c.id,
@@ -411,7 +415,10 @@ async def conversation_view(
         "assignee_name": c.assignee_name,
         "resolved_by_name": resolved.name if resolved else None,
         "resolved_at": resolved.at if resolved else None,
-        "messages": [_message_view(m, corrected.get(m.id, [])) for m in messages],
+        "messages": [
+            _message_view(m, corrected.get(m.id, []), c.platform, moderated.get(m.id))
+            for m in messages
+        ],
         "replies": [reply_view(r) for r in replies],
         "notes": [
             {"id": n.id, "text": n.text, "author_id": n.author_id, "created_at": n.created_at}
@@ -484,7 +491,15 @@ async def _corrections_by_message(
     return corrected
 
 
-def _message_view(m: Any, corrections: list[dict[str, Any]]) -> dict[str, Any]:
+def _message_view(
+    m: Any, corrections: list[dict[str, Any]], platform: str, moderation: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A message of the thread, with its latest moderation and the actions a lead may ask."""
+    deleted = moderation is not None and moderation["visibility"] == "deleted"
+    target = Target(
+        platform, m.kind, m.direction, m.erased_at is not None, "delete" if deleted else None
+    )
+    actions = allowed_actions(target, MODERATION, MODERATED_KINDS)
     return {
         "id": m.id,
         "direction": m.direction,
@@ -505,6 +520,8 @@ def _message_view(m: Any, corrections: list[dict[str, Any]]) -> dict[str, Any]:
             "model_version": m.model_version,
         },
         "corrections": corrections,
+        "moderation": moderation,
+        "moderation_actions": actions,
     }
 
 

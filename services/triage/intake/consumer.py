@@ -41,6 +41,7 @@ from services.triage.domain.triage import Decision, decide
 from services.triage.incidents import signals as incident_signals
 from services.triage.incidents import store as incident_store
 from services.triage.intake.store import insert_decisions, insert_messages, last_brand_messages
+from services.triage.moderation.usecases import SETTLED, apply_moderation_news
 from services.triage.news import store as desk_changes
 from services.triage.privacy.store import erased_among, hold_erasure_locks
 from services.triage.privacy.usecases import apply_erasure_news
@@ -101,8 +102,8 @@ async def handle_batch(
     on_erasure: Callable[[str], None] | None = None,
     on_rule_fired: OnRuleFired | None = None,
 ) -> None:
-    """Apply a batch of events inside the caller's transaction: delivery news, ingested
-    messages, then erasures (after the messages they may cover). A message the inbox
+    """Apply a batch of events inside the caller's transaction: delivery and moderation news,
+    ingested messages, then erasures (after the messages they may cover). A message the inbox
     already erased (its event retried or replayed after the erasure) is stored erased."""
     ingested = [_ingested(e) for e in events if e.topic == MESSAGE_INGESTED]
     erasures = [e for e in events if e.topic == ERASURE_DONE]
@@ -110,6 +111,7 @@ async def handle_batch(
         conn, [uuid.UUID(m.workspace_id) for m in ingested], [e.workspace_id for e in erasures]
     )
     await apply_delivery_news(conn, [e for e in events if e.topic in DELIVERY_TOPICS])
+    await apply_moderation_news(conn, [e for e in events if e.topic == SETTLED])
     if ingested:
         hooks = _Hooks(on_decision, on_clock_stop, on_rule_fired)
         await _triage_messages(conn, ingested, now, hooks)

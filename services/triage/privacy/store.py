@@ -115,7 +115,8 @@ _BLANK_MESSAGES = text(
     """
 )
 # What else quotes or names the person: the reasons triage quoted, the replies to them, the
-# notes on their conversations, the detector's terms and sketches.
+# notes on their conversations, the platform's words about a moderation of their message, the
+# detector's terms and sketches.
 _ERASE_TRACES = tuple(
     text(statement)
     for statement in (
@@ -134,6 +135,9 @@ _ERASE_TRACES = tuple(
         """,
         "DELETE FROM triage.notes "
         "WHERE workspace_id = :ws AND conversation_id = ANY(CAST(:notes AS bigint[]))",
+        "UPDATE triage.moderations SET failure_detail = NULL WHERE workspace_id = :ws "
+        "AND (message_id = ANY(CAST(:erased AS bigint[])) "
+        "OR conversation_id = ANY(CAST(:whole AS bigint[])))",
         "DELETE FROM triage.incident_signals "
         "WHERE workspace_id = :ws AND message_id = ANY(CAST(:erased AS bigint[]))",
     )

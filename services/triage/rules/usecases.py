@@ -19,6 +19,12 @@ from services.infra.events import publish
 from services.triage.access.accounts import Caller
 from services.triage.access.store import audit, audit_many
 from services.triage.domain.automation import Action, Effect, Rule, When
+from services.triage.moderation.usecases import (
+    ModerationRefused,
+    NoSuchMessage,
+    Requester,
+    request_moderation,
+)
 from services.triage.rules import store
 from services.triage.rules.store import NameTaken
 from services.triage.tags import store as tags
@@ -138,12 +144,24 @@ class Firing:
 
 
 async def hide_on_platform(conn: AsyncConnection, hides: Sequence[Firing]) -> None:
-    """THE HOOK for hiding abusive comments on their platform: called, in the intake's
-    transaction, with every firing of a ``mark_abuse`` action whose ``hide`` is set (already
-    recorded in the audit log as ``rule.fired`` with ``"hide": true``). The inbox's moderation
-    capability (being built) will be reached from here, by an event it subscribes to; until
-    then nothing leaves triage."""
-    del conn, hides
+    """Hide abusive comments on their platform: each firing of a ``mark_abuse`` action whose
+    ``hide`` is set asks the moderation area, in the intake's transaction, as the rule (its
+    name is the reason kept in the audit log). A message the platform cannot hide (a DM, a
+    platform without the capability) is left as it is: the firing's own audit entry says the
+    rule asked."""
+    for f in hides:
+        try:
+            await request_moderation(
+                conn,
+                f.workspace_id,
+                f.message_id,
+                "hide",
+                Requester(None, f"rule:{f.effect.rule_name}"),
+                f.effect.at,
+                conversation_id=f.conversation_id,
+            )
+        except (ModerationRefused, NoSuchMessage):
+            continue
 
 
 def _fired_payload(f: Firing) -> bytes:

@@ -148,6 +148,8 @@ export const savedReplies = () => send("GET", "/v1/saved-replies");
 export const suggestions = (id) => send("GET", `/v1/conversations/${cid(id)}/suggestions`);
 export const useSuggestion = (id, suggestionId) =>
   write(`/v1/conversations/${cid(id)}/suggestions/use`, { suggestion_id: suggestionId });
+export const moderate = (id, messageId, action) =>
+  write(`/v1/conversations/${cid(id)}/moderation`, { action, message_id: messageId });
 export const correct = (messageId, field, value) =>
   write(`/v1/messages/${cid(messageId)}/correction`, { field, value });
 

@@ -33,6 +33,12 @@ const QUEUED_PATIENCE_MS = 3 * 60 * 1000;
 // A touch screen has no keyboard to hint at (the same test as desk.css's).
 const TOUCH = window.matchMedia("(hover: none) and (pointer: coarse)");
 const CHECK_DELAY_MS = 150; // the draft is measured by the server once typing pauses
+const MODERATION_VERBS = {
+  hide: { name: "Hide", doing: "Hiding", done: "Hidden" },
+  unhide: { name: "Unhide", doing: "Showing again", done: "Visible again" },
+  delete: { name: "Delete", doing: "Deleting", done: "Deleted" },
+};
+const MODERATION_TONE = { requested: "queued", done: "delivered", failed: "failed" };
 
 function byId(id) {
   return document.getElementById(id);
@@ -53,6 +59,7 @@ export class ConversationView {
     this.corrections = new Map(); // message id -> [{field, value}] made in this session
     this.openFixes = new Set();
     this.replyStates = new Map();
+    this.confirmingDelete = null; // the message whose deletion awaits a second click
     this.savedReplies = [];
     this.queuedTimer = null;
     this.loading = null;
@@ -348,6 +355,7 @@ export class ConversationView {
           this.corrections.get(String(item.data.id)),
           this.openFixes.has(String(item.data.id)),
           this.me?.id,
+          this.confirmingDelete === item.data.id,
         ]),
     );
   }
@@ -425,9 +433,73 @@ export class ConversationView {
           revealed: this.revealed,
           id: `m${m.id}-text`,
         }),
+        inbound && m.moderation ? this.moderationLine(m.moderation) : null,
+        inbound ? this.moderationActions(m) : null,
         inbound && m.triage ? this.triageBlock(m) : null,
       ),
     );
+  }
+
+  /** What the platform was asked to do to the comment, and what it answered. */
+  moderationLine(mod) {
+    const where = platformName(this.view?.platform);
+    const verb = MODERATION_VERBS[mod.action] || MODERATION_VERBS.hide;
+    const text = {
+      requested: `${verb.doing} on ${where}…`,
+      done: `${verb.done} on ${where}`,
+      failed: `${verb.name} failed: ${mod.failure_detail || mod.failure_reason || "unknown reason"}`,
+    }[mod.state];
+    const by = mod.requested_by_name ? ` (asked by ${mod.requested_by_name})` : "";
+    return h(
+      "p",
+      { className: `moderation moderation-${mod.state}`, role: "status" },
+      h("span", { className: `reply-state state-${MODERATION_TONE[mod.state]}` }, text),
+      by,
+    );
+  }
+
+  /** Hide / Unhide / Delete, for leads and admins, on the comments the platform can act on. */
+  moderationActions(m) {
+    const allowed = m.moderation_actions || [];
+    if (!["lead", "admin"].includes(this.me?.role) || !allowed.length) return null;
+    const pending = m.moderation?.state === "requested";
+    const hidden = m.moderation?.visibility === "hidden";
+    const where = platformName(this.view?.platform);
+    if (this.confirmingDelete === m.id) {
+      return h(
+        "div",
+        { className: "moderate confirm", role: "group", "aria-label": "Confirm the deletion" },
+        h("p", { className: "warning" }, `Delete this comment on ${where} for good? It cannot be undone.`),
+        h("button", { type: "button", className: "danger", on: { click: () => this.moderate(m, "delete") } }, "Delete for good"),
+        h("button", { type: "button", on: { click: () => this.confirmDelete(null, m) } }, "Cancel"),
+      );
+    }
+    const button = (action, label, onClick) =>
+      allowed.includes(action)
+        ? h("button", { type: "button", disabled: pending, on: { click: onClick } }, label)
+        : null;
+    return h(
+      "div",
+      { className: "moderate", role: "group", "aria-label": `Moderate on ${where}` },
+      hidden
+        ? button("unhide", "Unhide", () => this.moderate(m, "unhide"))
+        : button("hide", "Hide", () => this.moderate(m, "hide")),
+      button("delete", "Delete…", () => this.confirmDelete(m.id, m)),
+    );
+  }
+
+  confirmDelete(messageId, m) {
+    this.confirmingDelete = messageId;
+    this.renderThread(this.view);
+    const group = this.thread.querySelector(`[aria-labelledby="m${m.id}-who"] .moderate button`);
+    group?.focus();
+  }
+
+  moderate(m, action) {
+    this.confirmingDelete = null;
+    const where = platformName(this.view?.platform);
+    const said = `${MODERATION_VERBS[action].doing} on ${where}: the message shows when it is done.`;
+    return this.act(() => api.moderate(this.id, m.id, action), said);
   }
 
   triageBlock(m) {
@@ -554,9 +626,10 @@ export class ConversationView {
   watchQueued(view) {
     clearTimeout(this.queuedTimer);
     const now = Date.now();
-    const waiting = (view.replies || []).some(
-      (r) => r.state === "queued" && now - new Date(r.created_at).getTime() < QUEUED_PATIENCE_MS,
-    );
+    const recent = (at) => now - new Date(at).getTime() < QUEUED_PATIENCE_MS;
+    const waiting =
+      (view.replies || []).some((r) => r.state === "queued" && recent(r.created_at)) ||
+      (view.messages || []).some((m) => m.moderation?.state === "requested" && recent(m.moderation.requested_at));
     if (waiting) this.queuedTimer = setTimeout(() => this.refresh(), QUEUED_REFRESH_MS);
   }
 
