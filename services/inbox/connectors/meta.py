@@ -27,6 +27,12 @@ delivery loop's back-off; outside the 24-hour window (subcode 2018278, or code 1
 window text) → ``Rejected("window_closed")``; 506 → ``Rejected("duplicate")``; 5xx and the
 transient codes 1 and 2 → ``Unavailable``; any other 4xx → ``Rejected("rejected")``.
 
+Names (the User Profile APIs): a Messenger webhook carries only the customer's page-scoped id,
+an Instagram DM only the Instagram-scoped id. ``profile`` asks ``GET /{version}/{PSID}?fields=
+name,first_name,last_name`` (Messenger) or ``GET /{version}/{IGSID}?fields=name,username``
+(Instagram) with the Page token; the same error rules apply (a refusal is ``Rejected``; a lost
+answer changes nothing on Meta's side, so it is ``Unavailable``).
+
 Meta has no idempotency key and platforms.md documents no read endpoint to find a reply
 already made, so there is no ``find_sent``: an interrupted send is failed as
 ``unknown_outcome`` by the delivery loop rather than risk a double post. For the same reason a
@@ -46,6 +52,7 @@ from services.inbox.connectors.base import (
     AuthExpired,
     BearerConnector,
     Page,
+    Profile,
     RateLimited,
     Rejected,
     Reply,
@@ -53,7 +60,7 @@ from services.inbox.connectors.base import (
     Unavailable,
     answer_json,
 )
-from services.inbox.domain.meta import graph_error, regain_at
+from services.inbox.domain.meta import graph_error, read_profile, regain_at
 
 GRAPH_VERSION = "v21.0"
 AUTH_CODES = frozenset({102, 190})
@@ -64,6 +71,11 @@ DUPLICATE_CODE = 506
 USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage")
 _GRAPH_ID = re.compile(r"[A-Za-z0-9_]{1,256}")
 TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+PROFILE_TIMEOUT = aiohttp.ClientTimeout(total=5, connect=3)  # a webhook waits on it
+PROFILE_FIELDS = {
+    "messenger": "name,first_name,last_name",
+    "instagram": "name,username",
+}
 
 
 class MetaConnector(BearerConnector):
@@ -104,6 +116,29 @@ class MetaConnector(BearerConnector):
         )
         return Sent(_answer_id(body, "message_id"), self.clock())
 
+    async def profile(self, user_id: str) -> Profile:
+        """The name of a person who wrote to the Page (Messenger) or the IG account."""
+        fields = PROFILE_FIELDS.get(self.channel.platform)
+        if fields is None:
+            raise Rejected("unsupported", f"no profile lookup on {self.channel.platform}")
+        person = _graph_id(user_id, "the person")
+        try:
+            async with self.session.get(
+                f"{self.base}/{GRAPH_VERSION}/{person}",
+                params={"fields": fields},
+                headers=self.headers,
+                timeout=PROFILE_TIMEOUT,
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+                usage = [response.headers.get(name) for name in USAGE_HEADERS]
+                raw = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Unavailable(type(exc).__name__) from None  # a read: nothing changed on Meta
+        body = self._answer(status, usage, raw)
+        display_name, handle = read_profile(self.channel.platform, body)
+        return Profile(display_name, handle)
+
     async def _post(self, path: str, payload: dict[str, Any]) -> Any:
         try:
             async with self.session.post(
@@ -123,6 +158,10 @@ class MetaConnector(BearerConnector):
                 "unknown_outcome",
                 f"no answer from Meta ({type(exc).__name__}); the reply may have been posted",
             ) from None
+        return self._answer(status, usage, raw)
+
+    def _answer(self, status: int, usage: list[str | None], raw: bytes) -> Any:
+        """The body of a 2xx answer; otherwise the error Graph's code means (module doc)."""
         body = answer_json(raw)
         if 200 <= status < 300:
             return body
