@@ -41,6 +41,7 @@ from services.triage.incidents.http import add_routes as add_incident_routes
 from services.triage.intake.consumer import handle_batch
 from services.triage.metrics import TriageMetrics
 from services.triage.openapi import DOCUMENT as OPENAPI
+from services.triage.people.http import add_routes as add_people_routes
 from services.triage.privacy.http import ERASURE_COUNTER_KEY, RETENTION_DEFAULT_KEY
 from services.triage.privacy.http import add_routes as add_privacy_routes
 from services.triage.privacy.retention import RetentionJob
@@ -210,6 +211,7 @@ def _add_api(app: web.Application, settings: TriageSettings) -> None:
     add_stats_routes(app)
     add_search_routes(app)
     add_tag_routes(app)
+    add_people_routes(app)
     add_privacy_routes(app)
     add_routing_routes(app)
     app.cleanup_ctx.append(desk_news_context(settings))

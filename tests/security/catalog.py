@@ -137,6 +137,10 @@ ROLES: dict[Key, str] = {
     ("DELETE", "/v1/tags/{id}"): "lead",
     ("PUT", "/v1/conversations/{id}/tags/{tag_id}"): "agent",
     ("DELETE", "/v1/conversations/{id}/tags/{tag_id}"): "agent",
+    ("GET", "/v1/people/{platform}/{author_id}"): "agent",
+    ("POST", "/v1/people/{platform}/{author_id}/links"): "agent",
+    ("POST", "/v1/people/{platform}/{author_id}/notes"): "agent",
+    ("DELETE", "/v1/people/{platform}/{author_id}/links/{link_id}"): "agent",
 }
 RANK = {"agent": 0, "lead": 1, "admin": 2}
 
@@ -164,6 +168,10 @@ FIRST_ANSWER: dict[Key, int] = {
     # removed (then 404).
     ("POST", "/v1/tags"): 201,
     ("DELETE", "/v1/tags/{id}"): 200,
+    # A new identity linked to the customer (a repeat is the same link: 200), and the link
+    # populate made removed (then 404).
+    ("POST", "/v1/people/{platform}/{author_id}/links"): 201,
+    ("DELETE", "/v1/people/{platform}/{author_id}/links/{link_id}"): 200,
 }
 
 OWN_CREDENTIALS: set[Key] = {
@@ -197,6 +205,10 @@ def _spare_user(w: Populated) -> dict[str, str]:
     return {"id": w.spare_user_id}
 
 
+def _customer(w: Populated) -> dict[str, str]:
+    return {"platform": "x", "author_id": w.customer}
+
+
 def _incident(w: Populated) -> dict[str, str]:
     return {"id": str(w.incident)}
 
@@ -225,6 +237,14 @@ PATH_IDS: dict[Key, PathIds] = {
         lambda w: {"id": str(w.conversation), "tag_id": str(w.tag)}
     ),
     ("POST", "/v1/messages/{id}/correction"): PathIds(lambda w: {"id": str(w.message_id)}),
+    # The main customer as a person (another workspace: no such person there, 404); the
+    # link the matrices remove is the one populate made (then 404: already unlinked).
+    ("GET", "/v1/people/{platform}/{author_id}"): PathIds(_customer),
+    ("POST", "/v1/people/{platform}/{author_id}/links"): PathIds(_customer),
+    ("POST", "/v1/people/{platform}/{author_id}/notes"): PathIds(_customer),
+    ("DELETE", "/v1/people/{platform}/{author_id}/links/{link_id}"): PathIds(
+        lambda w: {**_customer(w), "link_id": str(w.person_link)}
+    ),
     # A second session of the agent, not one the matrices sign in with.
     ("DELETE", "/v1/sessions/{id}"): PathIds(lambda w: {"id": w.spare_session_id}),
     # The spare user: signing it out everywhere (sessions and API tokens) or resetting its
@@ -375,6 +395,11 @@ BODIES: dict[Key, Callable[[Populated], Any]] = {
         "channels": ["support-en"],
     },
     ("POST", "/v1/tags"): lambda w: {"name": "Matrix", "colour": "blue"},
+    ("POST", "/v1/people/{platform}/{author_id}/links"): lambda w: {
+        "platform": "bluesky",
+        "handle": "matrix.bsky.social",
+    },
+    ("POST", "/v1/people/{platform}/{author_id}/notes"): lambda w: {"text": "matrix note"},
     # Not the 400 days populate set: a write to the wrong workspace would show.
     ("PUT", "/v1/privacy/retention"): lambda w: {"conversation_days": 3650},
 }

@@ -110,6 +110,7 @@ LAYERS: dict[str, tuple[frozenset[str], ...]] = {
         frozenset({"desk"}),
         frozenset({"incidents"}),
         frozenset({"sla", "privacy", "search", "stats", "tags", "webhooks"}),
+        frozenset({"people"}),  # below privacy: an erasure forgets the person's links and notes
         frozenset({"access"}),
         frozenset({"news", "settings"}),
         frozenset({"domain"}),
