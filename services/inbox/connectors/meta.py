@@ -122,35 +122,18 @@ class MetaConnector(BearerConnector):
         if fields is None:
             raise Rejected("unsupported", f"no profile lookup on {self.channel.platform}")
         person = _graph_id(user_id, "the person")
+        path = f"/{GRAPH_VERSION}/{person}"
         try:
-            async with self.session.get(
-                f"{self.base}/{GRAPH_VERSION}/{person}",
-                params={"fields": fields},
-                headers=self.headers,
-                timeout=PROFILE_TIMEOUT,
-                allow_redirects=False,
-            ) as response:
-                status = response.status
-                usage = [response.headers.get(name) for name in USAGE_HEADERS]
-                raw = await response.read()
+            answer = await self._call("GET", path, PROFILE_TIMEOUT, params={"fields": fields})
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise Unavailable(type(exc).__name__) from None  # a read: nothing changed on Meta
-        body = self._answer(status, usage, raw)
+        body = self._answer(*answer)
         display_name, handle = read_profile(self.channel.platform, body)
         return Profile(display_name, handle)
 
     async def _post(self, path: str, payload: dict[str, Any]) -> Any:
         try:
-            async with self.session.post(
-                self.base + path,
-                json=payload,
-                headers=self.headers,
-                timeout=TIMEOUT,
-                allow_redirects=False,
-            ) as response:
-                status = response.status
-                usage = [response.headers.get(name) for name in USAGE_HEADERS]
-                raw = await response.read()
+            answer = await self._call("POST", path, TIMEOUT, json=payload)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             raise Unavailable(type(exc).__name__) from None  # nothing reached Meta
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -158,7 +141,23 @@ class MetaConnector(BearerConnector):
                 "unknown_outcome",
                 f"no answer from Meta ({type(exc).__name__}); the reply may have been posted",
             ) from None
-        return self._answer(status, usage, raw)
+        return self._answer(*answer)
+
+    async def _call(
+        self, method: str, path: str, limits: aiohttp.ClientTimeout, **options: Any
+    ) -> tuple[int, list[str | None], bytes]:
+        """One Graph request: (status, usage headers, raw body); network errors propagate
+        for the caller to judge (a read is safe to retry, a write may have landed)."""
+        async with self.session.request(
+            method,
+            self.base + path,
+            headers=self.headers,
+            timeout=limits,
+            allow_redirects=False,
+            **options,
+        ) as response:
+            usage = [response.headers.get(name) for name in USAGE_HEADERS]
+            return response.status, usage, await response.read()
 
     def _answer(self, status: int, usage: list[str | None], raw: bytes) -> Any:
         """The body of a 2xx answer; otherwise the error Graph's code means (module doc)."""
