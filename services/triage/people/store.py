@@ -22,11 +22,37 @@ MAX_CONVERSATIONS = 50
 MAX_NOTES = 100
 
 _WHO = "json_to_recordset(CAST(:who AS json)) AS i(platform text, author_id text, handle text)"
-_THEIRS = """
-    m.workspace_id = :ws AND m.direction = 'in' AND m.erased_at IS NULL
-    AND ((i.author_id <> '' AND m.author_external_id = i.author_id)
-         OR (i.handle <> '' AND lower(m.author_handle) = i.handle))
+
+_THEIRS = f"""
+    who AS (SELECT row_number() OVER () AS n, i.* FROM {_WHO}),
+    theirs AS (
+        SELECT who.n, m.id, m.conversation_id, m.created_at, m.author_external_id,
+               m.author_handle, m.author_name
+        FROM who
+        CROSS JOIN LATERAL (
+            SELECT id, conversation_id, created_at, author_external_id, author_handle,
+                   author_name
+            FROM triage.messages
+            WHERE who.author_id <> '' AND workspace_id = :ws
+              AND author_external_id = who.author_id AND erased_at IS NULL AND direction = 'in'
+            UNION
+            SELECT id, conversation_id, created_at, author_external_id, author_handle,
+                   author_name
+            FROM triage.messages
+            WHERE who.handle <> '' AND workspace_id = :ws
+              AND lower(author_handle) = who.handle AND erased_at IS NULL AND direction = 'in'
+        ) AS m
+        CROSS JOIN LATERAL (  -- OFFSET 0: one primary-key probe per message, never a hash
+            SELECT 1 FROM triage.conversations AS c   -- of every conversation
+            WHERE c.workspace_id = :ws AND c.id = m.conversation_id AND c.platform = who.platform
+            OFFSET 0
+        ) AS on_platform
+    )
 """
+"""The messages each identity (``n``: its place in ``who``) wrote on its platform: one index
+scan per way of naming it (platform id: ``messages_author_id``; handle:
+``messages_author_handle``), never an OR the planner would answer with a scan of every
+message."""
 
 
 def _who(keys: Sequence[PersonKey]) -> str:
@@ -35,18 +61,14 @@ def _who(keys: Sequence[PersonKey]) -> str:
 
 _LATEST = text(
     f"""
-    SELECT i.platform, i.author_id, i.handle, l.author_external_id, l.author_handle,
+    WITH {_THEIRS}, latest AS (
+        SELECT DISTINCT ON (n) n, author_external_id, author_handle, author_name
+        FROM theirs ORDER BY n, created_at DESC, id DESC
+    )
+    SELECT who.platform, who.author_id, who.handle, l.author_external_id, l.author_handle,
            l.author_name
-    FROM {_WHO}
-    LEFT JOIN LATERAL (
-        SELECT m.author_external_id, m.author_handle, m.author_name
-        FROM triage.messages AS m
-        JOIN triage.conversations AS c
-          ON c.workspace_id = m.workspace_id AND c.id = m.conversation_id
-         AND c.platform = i.platform
-        WHERE {_THEIRS}
-        ORDER BY m.created_at DESC, m.id DESC LIMIT 1
-    ) AS l ON true
+    FROM who LEFT JOIN latest AS l ON l.n = who.n
+    ORDER BY who.n
     """
 )
 
@@ -87,18 +109,11 @@ async def links_of(conn: AsyncConnection, workspace_id: uuid.UUID, key: PersonKe
 
 _CONVERSATIONS = text(
     f"""
-    WITH hits AS (
-        SELECT DISTINCT m.conversation_id
-        FROM {_WHO}
-        JOIN triage.messages AS m ON {_THEIRS}
-        JOIN triage.conversations AS c
-          ON c.workspace_id = m.workspace_id AND c.id = m.conversation_id
-         AND c.platform = i.platform
-    )
+    WITH {_THEIRS}
     SELECT c.id, c.platform, c.channel, c.kind, c.status, f.created_at AS started_at,
            greatest(c.last_inbound_at, c.last_outbound_at, f.created_at) AS last_at,
            f.text AS first_text
-    FROM hits
+    FROM (SELECT DISTINCT conversation_id FROM theirs) AS hits
     JOIN triage.conversations AS c ON c.workspace_id = :ws AND c.id = hits.conversation_id
     CROSS JOIN LATERAL (
         SELECT m.text, m.created_at FROM triage.messages AS m
