@@ -140,6 +140,22 @@ async def test_refusals_and_another_workspace(desk: Any, database_url: str) -> N
         f"/v1/people/messenger/{PSID}/links", headers=bearer(agent), json={"platform": "x"}
     )
     assert empty.status == 422
+    # A withheld author (Meta's Instagram mentions) is nobody: never one "person" for all.
+    withheld = message("ig1", "@acme love it", platform="instagram", channel="acme-ig")
+    withheld["author"] = {"external_id": "unknown"}
+    sent = await inbox.post(
+        "/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": [withheld]}
+    )
+    cid = (await sent.json())["items"][0]["conversation_id"]
+    await answer_when(triage, f"/v1/conversations/{cid}", agent, lambda b: b["messages"])
+    nobody = await triage.get("/v1/people/instagram/unknown", headers=bearer(agent))
+    assert nobody.status == 404
+    placeholder = await triage.post(
+        f"/v1/people/messenger/{PSID}/links",
+        headers=bearer(agent),
+        json={"platform": "instagram", "author_id": "unknown"},
+    )
+    assert placeholder.status == 422
     blank = await triage.post(
         f"/v1/people/messenger/{PSID}/notes", headers=bearer(agent), json={"text": "   "}
     )

@@ -42,3 +42,10 @@ def test_handles_are_kept_without_case_or_at_sign() -> None:
 )
 def test_the_first_line_is_cut_at_a_word(text: str, expected: str) -> None:
     assert first_line(text) == expected
+
+
+def test_a_withheld_author_is_no_one() -> None:
+    assert not PersonKey.of("instagram", "unknown").someone
+    assert not PersonKey.of("x", "").someone
+    assert PersonKey.of("x", "", "@marie").someone
+    assert PersonKey.of("x", "42").someone

@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from services.triage.domain.privacy import normal_handle
 
 FIRST_LINE = 120
+NOBODY = frozenset({"", "unknown"})
+"""Author ids that name no one: none, or the inbox's placeholder when a platform withholds the
+author (Meta's Instagram mentions, a feed comment without ``from``): all such messages share
+it, so it must never gather them into one "person"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +26,11 @@ class PersonKey:
     @classmethod
     def of(cls, platform: str, author_id: str = "", handle: str = "") -> PersonKey:
         return cls(platform, author_id.strip(), normal_handle(handle))
+
+    @property
+    def someone(self) -> bool:
+        """Whether the identity names an account (not the placeholder of a withheld author)."""
+        return self.author_id not in NOBODY or bool(self.handle)
 
     def same_as(self, other: PersonKey) -> bool:
         """Whether both name the same account (by id, or by handle when an id is missing)."""

@@ -68,8 +68,12 @@ async def post_link(request: web.Request) -> web.Response:
             view = await usecases.person(conn, caller, key)
     except usecases.NoSuchPerson:
         raise _no_such_person() from None
-    except usecases.SamePerson:
-        detail = "this is the identity the person was opened from"
+    except (usecases.SamePerson, usecases.NoOne) as exc:
+        detail = (
+            "this is the identity the person was opened from"
+            if isinstance(exc, usecases.SamePerson)
+            else "this names no account"
+        )
         raise ProblemError(
             422, "Invalid request", detail, errors=[{"pointer": "/handle", "detail": detail}]
         ) from None

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.triage.access.accounts import Caller
 from services.triage.access.store import audit
-from services.triage.domain.people import PersonKey, first_line
+from services.triage.domain.people import NOBODY, PersonKey, first_line
 from services.triage.people import store
 
 
@@ -30,12 +30,19 @@ class NoSuchLink(LookupError):
     pass
 
 
+class NoOne(ValueError):
+    """The identity to link names no account (the placeholder of a withheld author)."""
+
+
 class SamePerson(ValueError):
     """The identity to link is the one the person was opened from."""
 
 
 async def _known(conn: AsyncConnection, workspace_id: uuid.UUID, key: PersonKey) -> PersonKey:
-    """``key`` with the handle its latest message gives; ``NoSuchPerson`` if it never wrote."""
+    """``key`` with the handle its latest message gives; ``NoSuchPerson`` if it never wrote
+    (or names no one: a withheld author)."""
+    if key.author_id in NOBODY:
+        raise NoSuchPerson(key)
     (latest,) = await store.latest_names(conn, workspace_id, [key])
     if latest.author_external_id is None:
         raise NoSuchPerson(key)
@@ -97,6 +104,8 @@ async def link(
     me = await _known(conn, ws, key)
     if me.same_as(other):
         raise SamePerson(other)
+    if not other.someone:
+        raise NoOne(other)
     (seen,) = await store.latest_names(conn, ws, [other])
     if seen.author_external_id is not None:
         other = PersonKey.of(

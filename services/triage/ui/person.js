@@ -31,7 +31,10 @@ export class PersonPanel {
 
   /** The conversation view was drawn: show (or keep) the person of its first customer. */
   show(view) {
-    const first = (view.messages || []).find((m) => m.direction === "in" && m.author?.external_id);
+    // "unknown": the platform withheld the author (an Instagram mention): nobody to show.
+    const first = (view.messages || []).find(
+      (m) => m.direction === "in" && m.author?.external_id && m.author.external_id !== "unknown",
+    );
     if (!first) {
       this.key = null;
       this.root.hidden = true;
