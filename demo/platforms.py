@@ -706,7 +706,9 @@ class Demo:
             psid = person_id("messenger", self._customer(item)["external_id"])
             event = state.messenger_echo(psid, item["text"], at=at)
         else:
-            psid = person_id("messenger", item["author"]["external_id"])
+            author = item["author"]
+            psid = person_id("messenger", author["external_id"])
+            state.add_person(psid, author.get("display_name") or author["handle"])  # its name
             event = state.messenger_message(psid, item["text"], at=at)
         return event.id, self._meta_push(event.payload)
 
@@ -720,6 +722,8 @@ class Demo:
                 event = state.ig_message(igsid, item["text"], is_echo=True, at=at)
             else:
                 igsid = person_id("instagram", author["external_id"])
+                name = author.get("display_name") or ""
+                state.add_person(igsid, name, platform="instagram", username=author["handle"])
                 event = state.ig_message(igsid, item["text"], at=at)
             return event.id, self._meta_push(event.payload)
         if self._out(item):

@@ -274,6 +274,8 @@ class MetaState:
     outbound_webhooks: list[Json] = field(default_factory=list)
     subscribed_fields: dict[str, list[str]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    # People's profiles (User Profile APIs): PSID or IGSID → their fields.
+    profiles: dict[str, Json] = field(default_factory=dict)
 
     _last_inbound: dict[tuple[str, str], datetime] = field(
         default_factory=dict, init=False, repr=False
@@ -512,6 +514,36 @@ class MetaState:
     ) -> None:
         """Record that ``user_id`` last wrote at ``at`` without building a webhook."""
         self._last_inbound[(account_id or self.page_id, user_id)] = self._now(at)
+
+    # -- people ------------------------------------------------------------------------------
+
+    def add_person(
+        self,
+        user_id: str,
+        first_name: str,
+        last_name: str = "",
+        *,
+        platform: Platform = "facebook",
+        username: str | None = None,
+    ) -> None:
+        """Someone Meta will describe: a Messenger PSID (``first_name``, ``last_name``,
+        ``name``) or an Instagram IGSID (``name``, ``username``) [V: the User Profile APIs]."""
+        name = " ".join(p for p in (first_name, last_name) if p)
+        if platform == "instagram":
+            self.profiles[user_id] = {"name": name or None, "username": username or user_id}
+        else:
+            self.profiles[user_id] = {
+                "name": name,
+                "first_name": first_name,
+                "last_name": last_name,
+                "profile_pic": f"https://platform-lookaside.fbsbx.com/platform/profilepic/?psid={user_id}",
+            }
+
+    def profile_lookups(self, user_id: str) -> int:
+        """How many profile reads asked about ``user_id``."""
+        return sum(
+            1 for r in self.requests if r.startswith(f"GET /{self.graph_version}/{user_id}?")
+        )
 
     # -- switches ----------------------------------------------------------------------------
 
@@ -914,6 +946,37 @@ async def _delete_comment(request: web.Request) -> web.StreamResponse:
     return _graph_response(200, {"success": True})
 
 
+PROFILE_FIELDS = {
+    "id",
+    "name",
+    "first_name",
+    "last_name",
+    "profile_pic",
+    "username",
+    "is_verified_user",
+    "follower_count",
+    "is_user_follow_business",
+    "is_business_follow_user",
+}
+
+
+async def _read_profile(request: web.Request) -> web.StreamResponse:
+    """``GET /{PSID or IGSID}?fields=…`` with the Page token: the fields asked that the person
+    has (Graph answers only what was asked, and ``id``); an unknown id, or fields Meta does not
+    offer for a customer (``email``…), are refused the way Graph refuses them."""
+    state, params = request.app[STATE], request[PARAMS]
+    node = request.match_info["node"]
+    person = state.profiles.get(node)
+    if person is None:
+        raise _unsupported("GET", node)
+    asked = [f for f in str(params.get("fields") or "name").split(",") if f]
+    unknown = [f for f in asked if f not in PROFILE_FIELDS]
+    if unknown:
+        raise GraphError(400, f"(#100) Tried accessing nonexisting field ({unknown[0]})", 100)
+    body: Json = {f: person[f] for f in asked if f in person}
+    return _graph_response(200, {**body, "id": node})
+
+
 async def _subscribed_apps(request: web.Request) -> web.StreamResponse:
     state, params = request.app[STATE], request[PARAMS]
     fields = str(params.get("subscribed_fields", ""))
@@ -922,7 +985,8 @@ async def _subscribed_apps(request: web.Request) -> web.StreamResponse:
 
 
 def create_app(state: MetaState) -> web.Application:
-    """The fake ``graph.facebook.com`` / ``graph.instagram.com`` write endpoints."""
+    """The fake ``graph.facebook.com`` / ``graph.instagram.com`` write endpoints, and the
+    User Profile reads."""
     app = web.Application(middlewares=[_meta_middleware])
     app[STATE] = state
     routes: list[tuple[str, Handler, str]] = [
@@ -937,4 +1001,6 @@ def create_app(state: MetaState) -> web.Application:
     for prefix, suffix in ((f"/{VERSIONED}", ""), ("", "_unversioned")):
         app.router.add_post(f"{prefix}/{{node}}", _update_comment, name=f"update{suffix}")
         app.router.add_delete(f"{prefix}/{{node}}", _delete_comment, name=f"delete{suffix}")
+
+    app.router.add_get(f"/{VERSIONED}/{{node}}", _read_profile, name="read_profile")
     return app

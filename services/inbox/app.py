@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -25,6 +26,7 @@ from services.inbox.openapi import DOCUMENT as OPENAPI
 from services.inbox.settings import InboxSettings
 from services.inbox.webhooks.http import add_routes as add_webhook_routes
 from services.inbox.webhooks.hub import HUB_KEY, WebhookHub
+from services.inbox.webhooks.profiles import ProfileLookup
 from services.infra import metrics
 from services.infra.auth_failures import add_failure_limits
 from services.infra.contexts import database_context, workers_context
@@ -48,8 +50,18 @@ def create_app(settings: InboxSettings, *, api: bool = True) -> web.Application:
     app[METRICS_KEY] = InboxMetrics.create(registry).initialise()
 
     async def webhook_hub(app: web.Application) -> AsyncIterator[None]:
-        app[HUB_KEY] = WebhookHub(app[ENGINE_KEY], settings, app[METRICS_KEY])
-        yield
+        async with aiohttp.ClientSession() as session:  # Meta's profile lookups
+            profiles = ProfileLookup(
+                app[ENGINE_KEY],
+                app[CREDENTIALS_KEY],
+                session,
+                timedelta(hours=settings.profile_refresh_hours),
+                lambda: datetime.now(UTC),
+            )
+            app[HUB_KEY] = WebhookHub(
+                app[ENGINE_KEY], settings, app[METRICS_KEY], profiles=profiles
+            )
+            yield
 
     app.cleanup_ctx.append(database_context(settings))
     app.cleanup_ctx.append(webhook_hub)

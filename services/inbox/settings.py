@@ -55,6 +55,13 @@ class InboxSettings(ServiceSettings):
         "[::1] (the fake platforms of make run and the tests).",
     )
 
+    profile_refresh_hours: int = Field(
+        default=168,
+        ge=0,
+        description="Messenger and Instagram names are asked of Meta once per person and asked "
+        "again after this many hours; 0 never asks (customers show without a name).",
+    )
+
     def platform_hosts(self) -> PlatformHosts:
         """Where channels may send their credentials (domain/endpoints.py)."""
         extra = {

@@ -44,6 +44,7 @@ from services.triage.intake.consumer import handle_batch
 from services.triage.metrics import TriageMetrics
 from services.triage.moderation.http import add_routes as add_moderation_routes
 from services.triage.openapi import DOCUMENT as OPENAPI
+from services.triage.people.http import add_routes as add_people_routes
 from services.triage.privacy.http import ERASURE_COUNTER_KEY, RETENTION_DEFAULT_KEY
 from services.triage.privacy.http import add_routes as add_privacy_routes
 from services.triage.privacy.retention import RetentionJob
@@ -219,6 +220,7 @@ def _add_api(app: web.Application, settings: TriageSettings) -> None:
     add_tag_routes(app)
     add_rule_routes(app)
     add_moderation_routes(app)
+    add_people_routes(app)
     add_privacy_routes(app)
     add_routing_routes(app)
     app.cleanup_ctx.append(desk_news_context(settings))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.infra.openapi import PROBES, ROW_ID, UUID, Media, Operation, document
+from services.infra.platforms import PLATFORMS
 from services.triage.access.http import LoginCodeIn, LoginIn, TokenIn
 from services.triage.access.http_security import CodeIn, PasswordIn, TwoFactorPolicyIn
 from services.triage.access.http_team import (
@@ -69,6 +70,14 @@ from services.triage.incidents.http import STATUSES as INCIDENT_STATUSES
 from services.triage.incidents.http import IncidentNoteIn, MergeIn, SplitIn
 from services.triage.incidents.schemas import IncidentOut, IncidentsOut
 from services.triage.moderation.http import ModerationIn, ModerationRequestedOut
+from services.triage.people.schemas import (
+    MAX_REF,
+    PersonLinkIn,
+    PersonLinkMadeOut,
+    PersonNoteIn,
+    PersonNoteMadeOut,
+    PersonOut,
+)
 from services.triage.privacy.http import PersonIn, RetentionIn
 from services.triage.privacy.schemas import ErasureOut, ErasuresOut, ExportOut, RetentionOut
 from services.triage.routing.http import (
@@ -877,6 +886,60 @@ RULE_OPERATIONS = [
     ),
 ]
 OPERATIONS += RULE_OPERATIONS
+PERSON_404 = {404: "No such person in your workspace (the identity never wrote in it)"}
+PERSON = {
+    "platform": {"enum": list(PLATFORMS)},
+    "author_id": {"type": "string", "minLength": 1, "maxLength": MAX_REF},
+}
+PEOPLE_OPERATIONS = [
+    _api(
+        "GET",
+        "/v1/people/{platform}/{author_id}",
+        "The person behind a conversation's author: their identities on every platform "
+        "(linked by hand), their conversations on every channel, notes about them",
+        "people",
+        returns=PersonOut,
+        path_params=PERSON,
+        answers={200: "The person", **PERSON_404},
+    ),
+    _api(
+        "POST",
+        "/v1/people/{platform}/{author_id}/links",
+        "Link another identity of the same person (platform and handle or id; again: the "
+        "same link)",
+        "people",
+        body=PersonLinkIn,
+        returns=PersonLinkMadeOut,
+        path_params=PERSON,
+        answers={
+            200: "Linked already",
+            201: "Linked",
+            **PERSON_404,
+            413: "Too large",
+            422: "Invalid body, or the person's own identity",
+        },
+    ),
+    _api(
+        "POST",
+        "/v1/people/{platform}/{author_id}/notes",
+        "Write a note about the person (the workspace's agents see it)",
+        "people",
+        body=PersonNoteIn,
+        returns=PersonNoteMadeOut,
+        path_params=PERSON,
+        answers={201: "Written", **PERSON_404, 413: "Too large", 422: "Invalid body"},
+    ),
+    _api(
+        "DELETE",
+        "/v1/people/{platform}/{author_id}/links/{link_id}",
+        "Unlink an identity from the person",
+        "people",
+        returns=PersonOut,
+        path_params={**PERSON, "link_id": ROW_ID},
+        answers={200: "The person afterwards", 404: "No such person, or no such link of theirs"},
+    ),
+]
+OPERATIONS += PEOPLE_OPERATIONS
 
 USER_404 = {404: "No such user in your workspace"}
 LINKS = {

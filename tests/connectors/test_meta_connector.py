@@ -362,7 +362,8 @@ async def test_an_interrupted_send_is_never_repeated(world: World) -> None:
     assert await world.deliverer().deliver_due() == 1
     delivery = await world.delivery()
     assert (delivery.state, delivery.failure_reason) == ("failed", "unknown_outcome")
-    assert world.state.requests == []
+    # Nothing was sent (the only call is the webhook's profile lookup, a read).
+    assert [r for r in world.state.requests if not r.startswith("GET")] == []
 
 
 async def test_no_answer_after_sending_is_an_unknown_outcome_not_a_retry(
@@ -519,3 +520,82 @@ async def test_a_direct_message_cannot_be_hidden(world: World) -> None:
     (settled,) = await world.settled()
     assert (settled.done, settled.reason) == (False, "unsupported")
     assert [r for r in world.state.requests if not r.startswith("GET")] == []
+
+
+async def authors_seen_by_triage(world: World) -> list[tuple[str, str, str]]:
+    """(external id, handle, display name) of each message.ingested, in order."""
+    async with world.engine.connect() as conn:
+        payloads = (
+            await conn.execute(
+                text(
+                    "SELECT payload FROM events.outbox WHERE topic = 'message.ingested' "
+                    "AND consumer = 'triage' ORDER BY id"
+                )
+            )
+        ).scalars()
+        events = [events_pb2.MessageIngested.FromString(bytes(p)) for p in payloads]
+    return [
+        (e.message.author.external_id, e.message.author.handle, e.message.author.display_name)
+        for e in events
+    ]
+
+
+async def test_a_messenger_name_is_looked_up_once_and_cached(world: World) -> None:
+    world.state.add_person(PSID, "Jane", "Doe")
+    await world.webhook(world.state.messenger_message(PSID, "my parcel is lost").payload)
+    await world.webhook(world.state.messenger_message(PSID, "hello?").payload)
+    assert await authors_seen_by_triage(world) == [(PSID, "", "Jane Doe")] * 2
+    assert world.state.profile_lookups(PSID) == 1  # the second message used the cache
+    cached = await world.rows(
+        "SELECT display_name, profile_checked_at FROM inbox.authors WHERE external_id = :p",
+        p=PSID,
+    )
+    assert [(r.display_name, r.profile_checked_at is not None) for r in cached] == [
+        ("Jane Doe", True)
+    ]
+    (request,) = [r for r in world.state.requests if r.startswith("GET")]
+    assert request == f"GET /v21.0/{PSID}?fields=name,first_name,last_name"  # no token in URL
+
+
+async def test_a_name_older_than_the_refresh_age_is_asked_again(world: World) -> None:
+    world.state.add_person(PSID, "Jane", "Doe")
+    await world.webhook(world.state.messenger_message(PSID, "first").payload)
+    async with world.engine.begin() as conn:  # a week and a bit later
+        await conn.execute(
+            text(
+                "UPDATE inbox.authors SET profile_checked_at = profile_checked_at - "
+                "interval '169 hours'"
+            )
+        )
+    world.state.add_person(PSID, "Jane", "Martin")
+    await world.webhook(world.state.messenger_message(PSID, "again").payload)
+    assert world.state.profile_lookups(PSID) == 2
+    assert [a[2] for a in await authors_seen_by_triage(world)] == ["Jane Doe", "Jane Martin"]
+
+
+async def test_a_failed_lookup_still_stores_the_message_and_the_next_one_asks_again(
+    world: World,
+) -> None:
+    world.state.add_person(PSID, "Jane", "Doe")
+    world.state.fail_next(500)
+    await world.webhook(world.state.messenger_message(PSID, "my parcel is lost").payload)
+    assert await world.scalar("SELECT count(*) FROM inbox.messages") == 1
+    assert await authors_seen_by_triage(world) == [(PSID, "", "")]
+    world.state.throttle_next()
+    await world.webhook(world.state.messenger_message(PSID, "anyone?").payload)
+    assert await world.scalar("SELECT count(*) FROM inbox.messages") == 2
+    # Someone Meta will not describe (no consent): stored without a name, like the rest.
+    await world.webhook(world.state.messenger_message("24000000000000999", "hi").payload)
+    await world.webhook(world.state.messenger_message(PSID, "still there?").payload)
+    assert [a[2] for a in await authors_seen_by_triage(world)] == ["", "", "", "Jane Doe"]
+    assert await world.scalar("SELECT count(*) FROM inbox.messages") == 4
+
+
+async def test_an_instagram_name_and_username_reach_the_message(world: World) -> None:
+    world.state.add_person(IGSID, "Léa Martin", platform="instagram", username="lea.m")
+    await world.webhook(world.state.ig_message(IGSID, "où est ma commande ?").payload)
+    assert await authors_seen_by_triage(world) == [(IGSID, "lea.m", "Léa Martin")]
+    assert world.state.profile_lookups(IGSID) == 1
+    # The Page's own echo and comments are not looked up.
+    await world.webhook(world.state.ig_message(IGSID, "On it!", is_echo=True).payload)
+    assert world.state.profile_lookups(IGSID) == 1

@@ -109,6 +109,7 @@ async def world(aiohttp_client: Any, database_url: str) -> Any:
         meta_app_secret=APP_SECRET,
         meta_verify_token=VERIFY_TOKEN,
         channel_credentials=credentials_json(ws.id, {"meta": {"page_access_token": "page"}}),
+        profile_refresh_hours=0,  # the channels point at the real Graph host: ask it nothing
     )
     inbox = await aiohttp_client(create_inbox(settings))
     await connect(inbox, ws.channels_token, "facebook", "acme-page", state.page_id)

@@ -489,3 +489,35 @@ async def test_a_lost_answer_still_changes_the_comment(
             headers={"Authorization": f"Bearer {TOKEN}"},
         )
     assert state.comments[comment.id].hidden
+
+
+async def test_profiles_answer_the_fields_asked(
+    client: TestClient[Any, Any], state: MetaState
+) -> None:
+    state.add_person("24000000000000001", "Jane", "Doe")
+    state.add_person("17800000000000001", "Léa Martin", platform="instagram", username="lea.m")
+    auth = {"Authorization": f"Bearer {state.page_access_token}"}
+    resp = await client.get(
+        "/v21.0/24000000000000001", params={"fields": "first_name,last_name"}, headers=auth
+    )
+    assert await resp.json() == {
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "id": "24000000000000001",
+    }
+    resp = await client.get(
+        "/v21.0/17800000000000001", params={"fields": "name,username"}, headers=auth
+    )
+    assert await resp.json() == {
+        "name": "Léa Martin",
+        "username": "lea.m",
+        "id": "17800000000000001",
+    }
+    unknown = await client.get("/v21.0/999", params={"fields": "name"}, headers=auth)
+    assert unknown.status == 400
+    assert (await unknown.json())["error"]["code"] == 100
+    private = await client.get("/v21.0/24000000000000001", params={"fields": "email"}, headers=auth)
+    assert (await private.json())["error"]["code"] == 100
+    anonymous = await client.get("/v21.0/24000000000000001", params={"fields": "name"})
+    assert (await anonymous.json())["error"]["code"] == 104
+    assert state.profile_lookups("24000000000000001") == 3

@@ -168,6 +168,14 @@ async def test_the_corpus_arrives_through_the_fakes_threaded_back_dated_and_once
         "WHERE m.workspace_id = :ws AND m.direction = 'in' GROUP BY c.platform"
     )
     assert {r.platform: r.n for r in counted} == by_platform
+    # Messenger and Instagram DMs carry ids only: every author's name came from Meta's profiles.
+    dms = await stage.rows(
+        "SELECT a.display_name, a.handle FROM inbox.messages AS m "
+        "JOIN inbox.channels AS c ON c.workspace_id = m.workspace_id AND c.id = m.channel_id "
+        "JOIN inbox.authors AS a ON a.id = m.author_id WHERE m.workspace_id = :ws "
+        "AND m.direction = 'in' AND m.kind = 'dm' AND c.platform IN ('messenger', 'instagram')"
+    )
+    assert dms and [r for r in dms if not (r.display_name or r.handle)] == []
 
     row = {m["external_id"]: stored[m["channel"], demo.ids[m["external_id"]]] for m in corpus}
 

@@ -404,6 +404,26 @@ async def test_erasing_a_person_removes_their_words_and_profile_from_both_servic
                 "triage.incident_members",
             )
         }
+        # Agents linked her Mastodon account to her X one and wrote a note about her; the
+        # inbox had asked a platform her name (the people panel's data).
+        person, agent = f"/v1/people/x/{MARIE_X_ID}", bearer(stage.ws.agent_token)
+        linked = await stage.triage.post(
+            f"{person}/links",
+            headers=agent,
+            json={"platform": "mastodon", "handle": MARIE_MASTODON},
+        )
+        assert linked.status == 201, await linked.text()
+        noted = await stage.triage.post(
+            f"{person}/notes", headers=agent, json={"text": f"{MARIE_NAME} prefers DMs"}
+        )
+        assert noted.status == 201, await noted.text()
+        async with stage.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE inbox.authors SET profile_checked_at = now() WHERE workspace_id = :ws"
+                ),
+                {"ws": stage.ws.id},
+            )
         profile = [MARIE_NAME, MARIE_X_HANDLE, MARIE_MASTODON, MARIE_X_ID, "dm-77"]
         assert await occurrences(stage, [*MARIE_WORDS, *profile]), "the scan finds her first"
 
@@ -447,6 +467,17 @@ async def test_erasing_a_person_removes_their_words_and_profile_from_both_servic
     assert await stage.value(
         "SELECT text FROM triage.messages WHERE workspace_id = :ws", ws=stage.other.id
     ) == (f"{MARIE_WORDS[0]} at the other brand")
+
+    # The people panel has nothing left of her; a cached profile is forgotten with its author.
+    for table in ("triage.person_links", "triage.person_notes"):
+        assert await stage.value(f"SELECT count(*) FROM {table}") == 0, table
+    assert (
+        await stage.value(
+            "SELECT count(*) FROM inbox.authors WHERE erased_at IS NOT NULL "
+            "AND profile_checked_at IS NOT NULL"
+        )
+        == 0
+    )
 
     # Paul and the conversation he shares with her are untouched.
     pauls = await pauls_messages_untouched(stage)

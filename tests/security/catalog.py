@@ -148,6 +148,10 @@ ROLES: dict[Key, str] = {
     ("DELETE", "/v1/rules/{id}"): "lead",
     ("PUT", "/v1/conversations/{id}/tags/{tag_id}"): "agent",
     ("DELETE", "/v1/conversations/{id}/tags/{tag_id}"): "agent",
+    ("GET", "/v1/people/{platform}/{author_id}"): "agent",
+    ("POST", "/v1/people/{platform}/{author_id}/links"): "agent",
+    ("POST", "/v1/people/{platform}/{author_id}/notes"): "agent",
+    ("DELETE", "/v1/people/{platform}/{author_id}/links/{link_id}"): "agent",
 }
 RANK = {"agent": 0, "lead": 1, "admin": 2}
 
@@ -181,6 +185,10 @@ FIRST_ANSWER: dict[Key, int] = {
     ("POST", "/v1/rules"): 201,
     ("PUT", "/v1/rules/{id}"): 200,
     ("DELETE", "/v1/rules/{id}"): 200,
+    # A new identity linked to the customer (a repeat is the same link: 200), and the link
+    # populate made removed (then 404).
+    ("POST", "/v1/people/{platform}/{author_id}/links"): 201,
+    ("DELETE", "/v1/people/{platform}/{author_id}/links/{link_id}"): 200,
 }
 
 OWN_CREDENTIALS: set[Key] = {
@@ -212,6 +220,10 @@ def _conversation(w: Populated) -> dict[str, str]:
 
 def _spare_user(w: Populated) -> dict[str, str]:
     return {"id": w.spare_user_id}
+
+
+def _customer(w: Populated) -> dict[str, str]:
+    return {"platform": "x", "author_id": w.customer}
 
 
 def _incident(w: Populated) -> dict[str, str]:
@@ -252,6 +264,14 @@ PATH_IDS: dict[Key, PathIds] = {
         lambda w: {"id": str(w.conversation), "tag_id": str(w.tag)}
     ),
     ("POST", "/v1/messages/{id}/correction"): PathIds(lambda w: {"id": str(w.message_id)}),
+    # The main customer as a person (another workspace: no such person there, 404); the
+    # link the matrices remove is the one populate made (then 404: already unlinked).
+    ("GET", "/v1/people/{platform}/{author_id}"): PathIds(_customer),
+    ("POST", "/v1/people/{platform}/{author_id}/links"): PathIds(_customer),
+    ("POST", "/v1/people/{platform}/{author_id}/notes"): PathIds(_customer),
+    ("DELETE", "/v1/people/{platform}/{author_id}/links/{link_id}"): PathIds(
+        lambda w: {**_customer(w), "link_id": str(w.person_link)}
+    ),
     # A second session of the agent, not one the matrices sign in with.
     ("DELETE", "/v1/sessions/{id}"): PathIds(lambda w: {"id": w.spare_session_id}),
     # The spare user: signing it out everywhere (sessions and API tokens) or resetting its
@@ -416,6 +436,11 @@ BODIES: dict[Key, Callable[[Populated], Any]] = {
         "when": {"words": ["matrix"]},
         "then": [{"kind": "tag", "tag_id": w.tag}],
     },
+    ("POST", "/v1/people/{platform}/{author_id}/links"): lambda w: {
+        "platform": "bluesky",
+        "handle": "matrix.bsky.social",
+    },
+    ("POST", "/v1/people/{platform}/{author_id}/notes"): lambda w: {"text": "matrix note"},
     # Not the 400 days populate set: a write to the wrong workspace would show.
     ("PUT", "/v1/privacy/retention"): lambda w: {"conversation_days": 3650},
 }

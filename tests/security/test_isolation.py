@@ -30,6 +30,8 @@ OWNED = (
     "triage.incident_signals",
     "triage.incident_history",
     "triage.account_links",
+    "triage.person_links",
+    "triage.person_notes",
 )
 """Tables of the two-factor, session, privacy, incident and team routes, which populate must
 have filled."""

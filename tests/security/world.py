@@ -121,6 +121,8 @@ class Populated:
     rule_name: str
     spare_rule: int
     """A rule the matrices may delete."""
+    person_link: int
+    """An identity linked by hand to ``customer`` (the matrices unlink it)."""
     markers: list[str] = field(default_factory=list)
     """Strings only this workspace's data contains: none may appear in another's answers."""
 
@@ -265,6 +267,7 @@ async def populate(
     team = await _populate_team(triage, admin, name, tag)
     tags = await _populate_tags(triage, lead, cid, tag)
     rules = await _populate_rules(triage, lead, tags[0], tag)
+    person_link = await _populate_person(triage, agent, name, tag)
     return Populated(
         id=ws.id,
         name=name,
@@ -307,7 +310,10 @@ async def populate(
         spare_rule=rules[1],
         comment_conversation=comment_conversation,
         comment_message_id=comment_message_id,
+        person_link=person_link,
         markers=[
+            f"friend{tag}",
+            f"{name} person note {tag}",
             f"tag {tag}",
             f"rule {tag}",
             *security.values(),
@@ -492,6 +498,23 @@ async def _populate_team(triage: Any, admin: str, name: str, tag: str) -> dict[s
         "invitee": links["invitee"]["email"],
         "joined": links["joined"]["email"],
     }
+
+
+async def _populate_person(triage: Any, agent: str, name: str, tag: str) -> int:
+    """The main customer's Mastodon handle linked by hand, and a note about them (both
+    markers); the link's id."""
+    person = f"/v1/people/x/au{tag}"
+    link = await triage.post(
+        f"{person}/links",
+        headers=bearer(agent),
+        json={"platform": "mastodon", "handle": f"friend{tag}"},
+    )
+    assert link.status == 201, await link.text()
+    note = await triage.post(
+        f"{person}/notes", headers=bearer(agent), json={"text": f"{name} person note {tag}"}
+    )
+    assert note.status == 201, await note.text()
+    return int((await link.json())["id"])
 
 
 async def _populate_tags(triage: Any, lead: str, cid: int, tag: str) -> list[int]:

@@ -113,6 +113,7 @@ LAYERS: dict[str, tuple[frozenset[str], ...]] = {
         frozenset(
             {"sla", "privacy", "search", "stats", "tags", "webhooks", "composer", "moderation"}
         ),
+        frozenset({"people"}),  # below privacy: an erasure forgets the person's links and notes
         frozenset({"access"}),
         frozenset({"news", "settings"}),
         frozenset({"domain"}),

@@ -25,6 +25,7 @@ from services.inbox.domain.meta import (
     epoch,
     graph_error,
     read_notification,
+    read_profile,
     regain_at,
 )
 
@@ -305,3 +306,26 @@ def test_graph_errors_and_regain_time() -> None:
     assert regain_at([json.dumps({"x": [{"estimated_time_to_regain_access": 10**9}]})], now) == (
         now + timedelta(hours=24)
     )
+
+
+@pytest.mark.parametrize(
+    ("platform", "body", "expected"),
+    [
+        ("messenger", {"name": "Jane Doe", "first_name": "Jane", "id": "1"}, ("Jane Doe", "")),
+        ("messenger", {"first_name": "Jane", "last_name": "Doe", "id": "1"}, ("Jane Doe", "")),
+        ("messenger", {"first_name": "Jane", "last_name": None}, ("Jane", "")),
+        ("instagram", {"name": None, "username": "lea.m", "id": "2"}, ("", "lea.m")),
+        ("instagram", {"name": "Le\u0301a", "username": "@lea.m"}, ("L\u00e9a", "lea.m")),
+        ("messenger", {"username": "ignored", "name": "Jo\x00e"}, ("Joe", "")),
+    ],
+)
+def test_a_profile_answer_gives_a_name_and_an_instagram_username(
+    platform: str, body: Any, expected: tuple[str, str]
+) -> None:
+    assert read_profile(platform, body) == expected
+
+
+@pytest.mark.parametrize("body", [None, [], "Jane", {}, {"name": ""}, {"name": 7, "id": "1"}])
+def test_a_profile_answer_without_a_name_is_malformed(body: Any) -> None:
+    with pytest.raises(Malformed):
+        read_profile("messenger", body)

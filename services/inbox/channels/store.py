@@ -247,7 +247,8 @@ async def channels_of_account(
         (
             await conn.execute(
                 text(
-                    "SELECT workspace_id, platform, key FROM inbox.channels "
+                    "SELECT workspace_id, id, platform, key, account_id, base_url, "
+                    "credentials_ref, poll_seconds, cursor FROM inbox.channels "
                     "WHERE platform = ANY(CAST(:platforms AS text[])) AND account_id = :account"
                 ),
                 {"platforms": list(platforms), "account": account_id},

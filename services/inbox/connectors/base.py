@@ -199,6 +199,24 @@ class Connector(Protocol):
     async def send(self, reply: Reply) -> Sent: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a platform says of a person who wrote to the brand: the name to show agents."""
+
+    display_name: str
+    handle: str = ""
+
+
+@runtime_checkable
+class LooksUpPeople(Protocol):
+    """The optional part of a connector whose platform sends ids without names (Messenger,
+    Instagram DMs): the person's profile, asked once and cached by the inbox."""
+
+    async def profile(self, user_id: str) -> Profile:
+        """The person's name; a ``ConnectorError`` when the platform will not say."""
+        ...
+
+
 @runtime_checkable
 class Reconciles(Protocol):
     """The optional part of a connector: finding the post an interrupted send made.

@@ -36,6 +36,12 @@ delivery loop's back-off; outside the 24-hour window (subcode 2018278, or code 1
 window text) → ``Rejected("window_closed")``; 506 → ``Rejected("duplicate")``; 5xx and the
 transient codes 1 and 2 → ``Unavailable``; any other 4xx → ``Rejected("rejected")``.
 
+Names (the User Profile APIs): a Messenger webhook carries only the customer's page-scoped id,
+an Instagram DM only the Instagram-scoped id. ``profile`` asks ``GET /{version}/{PSID}?fields=
+name,first_name,last_name`` (Messenger) or ``GET /{version}/{IGSID}?fields=name,username``
+(Instagram) with the Page token; the same error rules apply (a refusal is ``Rejected``; a lost
+answer changes nothing on Meta's side, so it is ``Unavailable``).
+
 Meta has no idempotency key and platforms.md documents no read endpoint to find a reply
 already made, so there is no ``find_sent``: an interrupted send is failed as
 ``unknown_outcome`` by the delivery loop rather than risk a double post. For the same reason a
@@ -56,6 +62,7 @@ from services.inbox.connectors.base import (
     BearerConnector,
     Moderation,
     Page,
+    Profile,
     RateLimited,
     Rejected,
     Reply,
@@ -63,7 +70,7 @@ from services.inbox.connectors.base import (
     Unavailable,
     answer_json,
 )
-from services.inbox.domain.meta import graph_error, regain_at
+from services.inbox.domain.meta import graph_error, read_profile, regain_at
 
 GRAPH_VERSION = "v21.0"
 AUTH_CODES = frozenset({102, 190})
@@ -75,6 +82,11 @@ MISSING_CODE, MISSING_SUBCODE = 100, 33  # "Object with ID ... does not exist"
 USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage")
 _GRAPH_ID = re.compile(r"[A-Za-z0-9_]{1,256}")
 TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+PROFILE_TIMEOUT = aiohttp.ClientTimeout(total=5, connect=3)  # a webhook waits on it
+PROFILE_FIELDS = {
+    "messenger": "name,first_name,last_name",
+    "instagram": "name,username",
+}
 
 
 class MetaConnector(BearerConnector):
@@ -132,25 +144,30 @@ class MetaConnector(BearerConnector):
         )
         return Sent(_answer_id(body, "message_id"), self.clock())
 
+    async def profile(self, user_id: str) -> Profile:
+        """The name of a person who wrote to the Page (Messenger) or the IG account."""
+        fields = PROFILE_FIELDS.get(self.channel.platform)
+        if fields is None:
+            raise Rejected("unsupported", f"no profile lookup on {self.channel.platform}")
+        person = _graph_id(user_id, "the person")
+        path = f"/{GRAPH_VERSION}/{person}"
+        try:
+            answer = await self._request("GET", path, PROFILE_TIMEOUT, params={"fields": fields})
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Unavailable(type(exc).__name__) from None  # a read: nothing changed on Meta
+        body = self._answer(*answer)
+        display_name, handle = read_profile(self.channel.platform, body)
+        return Profile(display_name, handle)
+
     async def _post(self, path: str, payload: dict[str, Any]) -> Any:
         return await self._call("POST", path, payload)
 
     async def _call(
         self, method: str, path: str, payload: dict[str, Any] | None, *, repeatable: bool = False
     ) -> Any:
-        """One Graph call; ``repeatable``: a lost answer may be followed by the same call."""
+        """One Graph write; ``repeatable``: a lost answer may be followed by the same call."""
         try:
-            async with self.session.request(
-                method,
-                self.base + path,
-                json=payload,
-                headers=self.headers,
-                timeout=TIMEOUT,
-                allow_redirects=False,
-            ) as response:
-                status = response.status
-                usage = [response.headers.get(name) for name in USAGE_HEADERS]
-                raw = await response.read()
+            answer = await self._request(method, path, TIMEOUT, json=payload)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             raise Unavailable(type(exc).__name__) from None  # nothing reached Meta
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -160,6 +177,26 @@ class MetaConnector(BearerConnector):
                 "unknown_outcome",
                 f"no answer from Meta ({type(exc).__name__}); the reply may have been posted",
             ) from None
+        return self._answer(*answer)
+
+    async def _request(
+        self, method: str, path: str, limits: aiohttp.ClientTimeout, **options: Any
+    ) -> tuple[int, list[str | None], bytes]:
+        """One Graph request: (status, usage headers, raw body); network errors propagate
+        for the caller to judge (a read is safe to retry, a write may have landed)."""
+        async with self.session.request(
+            method,
+            self.base + path,
+            headers=self.headers,
+            timeout=limits,
+            allow_redirects=False,
+            **options,
+        ) as response:
+            usage = [response.headers.get(name) for name in USAGE_HEADERS]
+            return response.status, usage, await response.read()
+
+    def _answer(self, status: int, usage: list[str | None], raw: bytes) -> Any:
+        """The body of a 2xx answer; otherwise the error Graph's code means (module doc)."""
         body = answer_json(raw)
         if 200 <= status < 300:
             return body

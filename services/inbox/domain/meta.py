@@ -389,6 +389,22 @@ class GraphError:
     transient: bool
 
 
+def read_profile(platform: str, body: Any) -> tuple[str, str]:
+    """(display name, handle) from a User Profile API answer: Messenger gives ``name`` (or
+    ``first_name`` and ``last_name``), Instagram ``name`` and ``username``; any of them may be
+    absent or null. No name at all is :class:`Malformed` (nothing worth caching)."""
+    body = _dict(body, "profile")
+    name = _name(body.get("name"))
+    if not name:
+        name = " ".join(
+            p for p in (_name(body.get("first_name")), _name(body.get("last_name"))) if p
+        )
+    handle = _name(body.get("username")).lstrip("@") if platform == "instagram" else ""
+    if not (name or handle):
+        raise Malformed("the profile has no name")
+    return name[:256], handle
+
+
 def graph_error(body: Any) -> GraphError:
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):

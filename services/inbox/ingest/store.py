@@ -104,7 +104,7 @@ _AUTHORS = text(
         UPDATE inbox.authors AS a SET handle = w.handle, display_name = w.display_name
         FROM wanted AS w
         WHERE a.workspace_id = :ws AND a.platform = w.platform
-          AND a.external_id = w.external_id AND w.handle <> ''
+          AND a.external_id = w.external_id AND (w.handle <> '' OR w.display_name <> '')
           AND (a.handle, a.display_name) IS DISTINCT FROM (w.handle, w.display_name)
         RETURNING a.id
     )
@@ -308,3 +308,65 @@ async def _insert_messages(
         )
     ).all()
     return {(r[1], r[2]): r[0] for r in inserted}
+
+
+_KNOWN_PROFILES = text(
+    """
+    SELECT external_id, handle, display_name, profile_checked_at >= :fresh_after AS fresh
+    FROM inbox.authors
+    WHERE workspace_id = :ws AND platform = :platform
+      AND external_id = ANY(CAST(:ids AS text[])) AND profile_checked_at IS NOT NULL
+    """
+)
+
+_REMEMBER_PROFILES = text(
+    """
+    INSERT INTO inbox.authors (workspace_id, platform, external_id, handle, display_name,
+                               profile_checked_at)
+    SELECT CAST(:ws AS uuid), :platform, w.external_id, w.handle, w.display_name,
+           CAST(:now AS timestamptz)
+    FROM json_to_recordset(CAST(:rows AS json))
+         AS w(external_id text, handle text, display_name text)
+    ORDER BY w.external_id
+    ON CONFLICT (workspace_id, platform, external_id) DO UPDATE
+    SET handle = excluded.handle, display_name = excluded.display_name,
+        profile_checked_at = excluded.profile_checked_at
+    """
+)
+
+
+async def known_profiles(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    platform: str,
+    external_ids: Sequence[str],
+    fresh_after: datetime,
+) -> dict[str, tuple[str, str, bool]]:
+    """Names looked up before: external id → (handle, display name, still fresh)."""
+    rows = await conn.execute(
+        _KNOWN_PROFILES,
+        {
+            "ws": workspace_id,
+            "platform": platform,
+            "ids": list(external_ids),
+            "fresh_after": fresh_after,
+        },
+    )
+    return {r.external_id: (r.handle, r.display_name, bool(r.fresh)) for r in rows}
+
+
+async def remember_profiles(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    platform: str,
+    names: Mapping[str, tuple[str, str]],
+    now: datetime,
+) -> None:
+    """Cache names a platform gave (external id → (handle, display name)) as of ``now``."""
+    if not names:
+        return
+    rows = [{"external_id": k, "handle": h, "display_name": d} for k, (h, d) in names.items()]
+    await conn.execute(
+        _REMEMBER_PROFILES,
+        {"ws": workspace_id, "platform": platform, "rows": _json(rows), "now": now},
+    )

@@ -69,7 +69,7 @@ _ERASE_AUTHORS = text(
     """
     UPDATE inbox.authors AS a
     SET handle = '', display_name = '', external_id = 'erased:' || a.id,
-        erased_at = coalesce(a.erased_at, :now)
+        profile_checked_at = NULL, erased_at = coalesce(a.erased_at, :now)
     WHERE a.workspace_id = :ws AND a.id = ANY(CAST(:authors AS bigint[]))
       AND (NOT :only_if_gone OR NOT EXISTS (
             SELECT 1 FROM inbox.messages AS m

@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.inbox.channels import store as channel_store
 from services.inbox.domain.messages import Incoming
-from services.inbox.ingest.store import store_batch
+from services.inbox.ingest.store import remember_profiles, store_batch
 from services.inbox.metrics import InboxMetrics
 from services.inbox.settings import InboxSettings
+from services.inbox.webhooks.profiles import Names, ProfileLookup, named
 from services.infra.http import Out, model_response
 
 MAX_WEBHOOK_BYTES = 1024 * 1024
@@ -45,6 +46,7 @@ class WebhookHub:
     settings: InboxSettings
     metrics: InboxMetrics
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    profiles: ProfileLookup | None = None  # names for Messenger and Instagram authors
 
     def count(self, platform: str, outcome: str) -> None:
         """outcome: stored, duplicate, ignored, handshake, forged, malformed."""
@@ -60,14 +62,20 @@ class WebhookHub:
         """
         if not messages:
             return 0
+        async with self.engine.connect() as conn:
+            rows = await channel_store.channels_of_account(conn, platforms, account_id)
+        # Names are asked before the transaction: no transaction waits on Meta.
+        names: list[tuple[Names, Names]] = [
+            await self.profiles.names(row, messages) if self.profiles else ({}, {}) for row in rows
+        ]
         stored = 0
         async with self.engine.begin() as conn:
-            rows = await channel_store.channels_of_account(conn, platforms, account_id)
-            for row in rows:
+            for row, (use, found) in zip(rows, names, strict=True):
                 mine = [m for m in messages if m.platform == row.platform]
                 if not mine:
                     continue
-                placed = [_with_channel(m, row.key) for m in mine]
+                await remember_profiles(conn, row.workspace_id, row.platform, found, self.clock())
+                placed = [_with_channel(m, row.key) for m in named(mine, use)]
                 results = await store_batch(conn, row.workspace_id, placed, self.clock())
                 self.metrics.count_stored(placed, results)
                 stored += sum(r.status == "stored" for r in results)

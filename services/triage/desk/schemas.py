@@ -104,13 +104,19 @@ class ModerationOut(Out):
     visibility: Literal["visible", "hidden", "deleted"]  # as the platform last confirmed
 
 
+class ThreadAuthorOut(AuthorOut):
+    """A thread's author, with the platform id that names the person (``/v1/people/...``)."""
+
+    external_id: str
+
+
 class MessageOut(Out):
     id: int
     direction: Literal["in", "out"]
     kind: str
     text: str
     created_at: datetime
-    author: AuthorOut
+    author: ThreadAuthorOut
     triage: DecisionOut | None
     corrections: list[CorrectionEntryOut]
     moderation: ModerationOut | None

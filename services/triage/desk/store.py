@@ -506,7 +506,11 @@ def _message_view(
         "kind": m.kind,
         "text": m.text,
         "created_at": m.created_at,
-        "author": {"handle": m.author_handle, "display_name": m.author_name},
+        "author": {
+            "handle": m.author_handle,
+            "display_name": m.author_name,
+            "external_id": m.author_external_id,
+        },
         "triage": None
         if m.intent is None
         else {

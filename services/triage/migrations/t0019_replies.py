@@ -1,7 +1,7 @@
 """Replies: who got a saved reply word for word.
 
 Revision ID: t0019
-Revises: t0017
+Revises: t0018
 
 A reply that starts from a saved reply and keeps its text word for word is refused when that
 saved reply already went word for word to another person (issue 18); the check reads the
@@ -12,7 +12,7 @@ the workspace's other replies.
 from alembic import op
 
 revision = "t0019"
-down_revision = "t0017"
+down_revision = "t0018"
 branch_labels = None
 depends_on = None
 

@@ -20,8 +20,10 @@ from ecoute.v1 import events_pb2
 from services.infra.events import Event, publish, timestamp
 from services.triage.access.accounts import Caller
 from services.triage.access.store import audit
+from services.triage.domain.people import PersonKey
 from services.triage.domain.privacy import Identity, effective_retention_days
 from services.triage.news import store as changes
+from services.triage.people import store as people
 from services.triage.privacy import store
 
 ERASURE_REQUESTED = "privacy.erasure_requested"
@@ -52,7 +54,11 @@ async def erase_person(
     now: datetime,
 ) -> int:
     """Erase what triage holds of a person: their messages, their DM conversations, the
-    notes on every conversation they wrote in."""
+    notes on every conversation they wrote in, the identities agents linked to them and the
+    notes about them (``people``)."""
+    await people.forget(
+        conn, workspace_id, [PersonKey(i.platform, i.author_id, i.handle) for i in identities]
+    )
     found = await store.footprint(conn, workspace_id, identities)
     return await erase(
         conn,

@@ -8,6 +8,7 @@ import { PresenceBar } from "./presence.js";
 import { Queue } from "./queue.js";
 import { Search } from "./search.js";
 import { Tags } from "./tags.js";
+import { PersonPanel } from "./person.js";
 import { countdown, duration, learnVocabulary, platformName, vocabulary } from "./format.js";
 import { SecurityDialog, enrol } from "./security.js";
 import { TeamView } from "./team.js";
@@ -77,13 +78,18 @@ const tags = new Tags({
   filter: $("f-tag"), box: $("conv-tags"), announce, alert: alertAgent, changed: () => refreshQueue(),
 });
 
+const person = new PersonPanel({ root: $("person"), announce, alert: alertAgent });
+
 const conversation = new ConversationView({
   revealed,
   announce,
   say,
   alert: alertAgent,
   changed: () => refreshQueue(),
-  rendered: (view) => tags.show(view),
+  rendered: (view) => {
+    tags.show(view);
+    person.show(view);
+  },
 });
 
 const incidents = new IncidentView({
@@ -179,6 +185,7 @@ async function showDesk(user) {
   fill($("link-form"));
   $("enrol-screen").hidden = true;
   conversation.me = user;
+  person.me = user;
   incidents.me = user;
   team.me = user;
   $("team-link").hidden = user.role !== "admin";

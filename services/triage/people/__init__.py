@@ -1,0 +1,1 @@
+"""People: who is behind a conversation, on every channel of the workspace."""
