@@ -33,6 +33,7 @@ FAILURE_REASONS = (
     "duplicate",
     "unknown_outcome",
     "unsupported",
+    "awaiting_status",
     *ERROR_REASONS,
 )
 ERASE_REASONS = ("erasure", "retention")
@@ -141,7 +142,7 @@ class InboxMetrics:
                 self.polls.labels(platform, outcome)
             for reason in FAILURE_REASONS:
                 self.delivery_failures.labels(platform, reason)
-        for receiver in ("x", "meta"):
+        for receiver in ("x", "meta", "whatsapp"):
             for outcome in WEBHOOK_OUTCOMES:
                 self.webhook_requests.labels(receiver, outcome)
         for reason in ERASE_REASONS:

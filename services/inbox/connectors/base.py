@@ -53,6 +53,8 @@ class Reply:
     author_handle: str
     thread_id: str
     raw: dict[str, Any] | None
+    # WhatsApp: the approved template ({"name", "language"}) to send instead of the text.
+    template: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

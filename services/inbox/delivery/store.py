@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -12,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 _QUEUE = text(
     """
     INSERT INTO inbox.deliveries (workspace_id, reply_id, conversation_id, channel_id,
-                                  in_reply_to_id, agent_id, text, requested_at)
+                                  in_reply_to_id, agent_id, text, requested_at, template)
     SELECT CAST(:ws AS uuid), :reply, :conversation, m.channel_id, m.id, :agent, :text,
-           :requested
+           :requested, CAST(:template AS jsonb)
     FROM inbox.messages AS m
     WHERE m.workspace_id = CAST(:ws AS uuid) AND m.id = :message
       AND m.erased_at IS NULL
@@ -74,8 +75,10 @@ async def queue(
     reply_text: str,
     in_reply_to_message_id: int,
     requested_at: datetime,
+    template: dict[str, str] | None = None,
 ) -> None:
-    """A queued delivery for a reply, once (none if the answered message was erased)."""
+    """A queued delivery for a reply, once (none if the answered message was erased);
+    ``template``: the WhatsApp message template to send instead of free text."""
     await conn.execute(
         _QUEUE,
         {
@@ -86,6 +89,7 @@ async def queue(
             "text": reply_text,
             "message": in_reply_to_message_id,
             "requested": requested_at,
+            "template": json.dumps(template) if template else None,
         },
     )
 
@@ -139,3 +143,65 @@ async def mark_failed(
     """Given up for good: ``reason`` is a bounded code, ``detail`` already redacted."""
     params = {"reason": reason, "detail": detail, "ws": workspace_id, "reply": reply_id}
     await conn.execute(_FAILED, params)
+
+
+_STATUS_OF = text(
+    """
+    SELECT reply_id, state, platform_message_id, platform_status FROM inbox.deliveries
+    WHERE workspace_id = :ws AND channel_id = :channel
+      AND (platform_message_id = :pid OR reply_id = CAST(:reply AS uuid))
+    ORDER BY platform_message_id = :pid DESC NULLS LAST
+    LIMIT 1
+    FOR UPDATE
+    """
+)
+_SET_STATUS = text(
+    """
+    UPDATE inbox.deliveries
+    SET platform_message_id = COALESCE(platform_message_id, :pid), platform_status = :status,
+        platform_status_at = :at, platform_error = COALESCE(:error, platform_error),
+        updated_at = now()
+    WHERE workspace_id = :ws AND reply_id = :reply
+    """
+)
+
+
+async def delivery_with_status(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    channel_id: int,
+    platform_message_id: str,
+    reply_id: uuid.UUID | None,
+) -> Any:
+    """The delivery a platform's status is about (by the platform's message id, or by the
+    reply id the connector sent along), locked; None when it is none of ours."""
+    params = {
+        "ws": workspace_id,
+        "channel": channel_id,
+        "pid": platform_message_id,
+        "reply": str(reply_id) if reply_id else None,
+    }
+    return (await conn.execute(_STATUS_OF, params)).first()
+
+
+async def set_platform_status(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    reply_id: uuid.UUID,
+    *,
+    platform_message_id: str,
+    status: str,
+    at: datetime,
+    error: int | None,
+) -> None:
+    """What the platform says became of the sent reply; the message id is kept once known
+    (a status may be the first news of a send whose answer was lost)."""
+    params = {
+        "ws": workspace_id,
+        "reply": reply_id,
+        "pid": platform_message_id,
+        "status": status,
+        "at": at,
+        "error": error,
+    }
+    await conn.execute(_SET_STATUS, params)

@@ -118,11 +118,22 @@ def _outcome(notification: Notification, stored: int) -> str:
 
 
 def _handshake(request: web.Request, hub: WebhookHub) -> web.Response:
-    expected = hub.settings.meta_verify_token.get_secret_value()
+    return handshake(
+        request,
+        hub,
+        PLATFORM,
+        hub.settings.meta_verify_token.get_secret_value(),
+        "Meta webhooks need INBOX_META_VERIFY_TOKEN",
+    )
+
+
+def handshake(
+    request: web.Request, hub: WebhookHub, platform: str, expected: str, unconfigured: str
+) -> web.Response:
+    """Meta's subscription check (Pages, Instagram and WhatsApp alike): 200 with the
+    ``hub.challenge`` for the right ``hub.verify_token`` (compared in constant time)."""
     if not expected:
-        raise ProblemError(
-            503, "Not Configured", "Meta webhooks need INBOX_META_VERIFY_TOKEN for the handshake."
-        )
+        raise ProblemError(503, "Not Configured", f"{unconfigured} for the handshake.")
     query = request.query
     challenge = query.get("hub.challenge", "")
     given = query.get("hub.verify_token", "").encode("utf-8", "surrogatepass")
@@ -131,10 +142,10 @@ def _handshake(request: web.Request, hub: WebhookHub) -> web.Response:
         and same_secret(given, expected.encode("utf-8", "surrogatepass"))
         and 0 < len(challenge) <= MAX_CHALLENGE
     ):
-        hub.count(PLATFORM, "handshake")
+        hub.count(platform, "handshake")
         return web.Response(
             text=challenge, content_type="text/plain", headers={"X-Content-Type-Options": "nosniff"}
         )
-    hub.count(PLATFORM, "forged")
-    log.warning("meta webhook handshake refused")
+    hub.count(platform, "forged")
+    log.warning("%s webhook handshake refused", platform)
     raise ProblemError(403, "Forbidden", "hub.mode or hub.verify_token is wrong.")
