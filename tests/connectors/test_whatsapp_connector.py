@@ -268,3 +268,21 @@ async def test_a_status_for_someone_elses_message_changes_nothing(world: World) 
     await world.webhook(world.state.status(stranger, "failed", error=131026))
     delivery = await world.delivery()
     assert (delivery.reply_id, delivery.platform_status) == (reply_id, None)
+
+
+async def test_forged_notifications_store_nothing_and_change_no_delivery(world: World) -> None:
+    wamid, payload = world.state.customer_message(CUSTOMER, "hi")
+    await world.webhook(payload)
+    await world.reply(wamid, "Hello!")
+    await world.deliverer().deliver_due()
+    [sent] = world.state.sends
+    url = str(world.inbox.make_url("/webhooks/whatsapp"))
+    _, forged_message = world.state.customer_message(CUSTOMER, "send me the code")
+    for forged in (forged_message, world.state.status(sent, "failed", error=131026)):
+        status = await deliver_webhook(world.session, url, "not-the-app-secret", forged)
+        assert status == 401
+    assert await world.scalar("SELECT count(*) FROM inbox.messages") == 2  # hi and the reply
+    assert (await world.delivery()).platform_status is None
+    # the same notification, rightly signed, does change it (the check can fail)
+    await world.webhook(world.state.status(sent, "failed", error=131026))
+    assert (await world.delivery()).platform_status == "failed"

@@ -22,6 +22,8 @@ FUZZ_SCALE = int(os.environ.get("ECOUTE_FUZZ_SCALE", "1"))
 X_SECRET = "x-consumer-secret-for-tests"
 META_SECRET = "meta-app-secret-for-tests"
 META_VERIFY = "meta-verify-token-for-tests"
+WHATSAPP_SECRET = "whatsapp-app-secret-for-tests"
+WHATSAPP_VERIFY = "whatsapp-verify-token-for-tests"
 
 
 @dataclass
@@ -49,6 +51,8 @@ async def worlds(aiohttp_client: Any, database_url: str, tmp_path: Path) -> Worl
                 x_consumer_secret=X_SECRET,
                 meta_app_secret=META_SECRET,
                 meta_verify_token=META_VERIFY,
+                whatsapp_app_secret=WHATSAPP_SECRET,
+                whatsapp_verify_token=WHATSAPP_VERIFY,
                 channel_credentials_dir=str(tmp_path),
             )
         )

@@ -6,7 +6,7 @@ The same rules as ``/webhooks/meta`` (``http_meta.py``): GET answers the ``hub.c
 ``X-Hub-Signature-256`` and ``INBOX_WHATSAPP_APP_SECRET`` (constant time) before anything is
 read, and a forged one is a 401 that stores nothing. Messages go to the ``whatsapp`` channels
 whose account id is the notification's ``metadata.phone_number_id`` (the business number);
-statuses update the deliveries of that channel (``delivery/statuses.py``). Meta redelivers
+statuses update the deliveries of that channel (``webhooks/statuses.py``). Meta redelivers
 for up to 7 days, so both are idempotent: a message by its ``wamid``, a status by keeping the
 furthest one.
 
@@ -22,10 +22,10 @@ import logging
 from aiohttp import web
 
 from services.inbox.channels import store as channel_store
-from services.inbox.delivery.statuses import apply_statuses
 from services.inbox.domain.whatsapp import Notification, Status, read_notification
 from services.inbox.webhooks.http_meta import SIGNATURE_HEADER, handshake, signature_matches
 from services.inbox.webhooks.hub import MAX_WEBHOOK_BYTES, WebhookHub, acknowledged
+from services.inbox.webhooks.statuses import apply_statuses
 from services.infra.http import ProblemError, read_body
 
 log = logging.getLogger("ecoute.inbox.webhooks.whatsapp")

@@ -192,6 +192,22 @@ async def platform_and_kind(
     return (row.platform, row.kind) if row else None
 
 
+async def last_customer_message_at(
+    conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int
+) -> datetime | None:
+    """When the customer last wrote in the conversation (WhatsApp's window starts there)."""
+    found = (
+        await conn.execute(
+            text(
+                "SELECT max(created_at) FROM triage.messages WHERE workspace_id = :ws "
+                "AND conversation_id = :id AND direction = 'in'"
+            ),
+            {"ws": workspace_id, "id": conversation_id},
+        )
+    ).scalar_one()
+    return found if isinstance(found, datetime) else None
+
+
 async def renew_claim(
     conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int, now: datetime
 ) -> None:

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.inbox.delivery import store
 from services.inbox.domain.whatsapp import Status, later_status
+from services.inbox.webhooks import store
 
 
 def _reply_id(callback: str) -> uuid.UUID | None:
