@@ -375,7 +375,7 @@ def banner(plan: Plan, access: Access) -> str:
     Metrics:            {inbox}/metrics  {triage}/metrics
     Logs:               {logs}/inbox.log  {logs}/triage.log  {logs}/fakes.log  (JSON lines)
                         {logs}/setup.log{postgres}
-    Fake platforms:     X, Mastodon, Bluesky and Meta on {plan.host}:{fakes}, read by the
+    Fake platforms:     X, Mastodon, Bluesky, Meta and WhatsApp on {plan.host}:{fakes}, read by the
                         inbox's real pollers and webhooks; agents' replies are delivered there
   Below: what the demo does, errors (one line each, details in the logs) and a status line
   every 5 s. Ctrl-C stops everything.
