@@ -76,10 +76,10 @@ OPERATIONS = [
     Operation(
         "GET",
         "/webhooks/{platform}",
-        "Platform handshakes (X CRC, Meta verification)",
+        "Platform handshakes (X CRC, Meta and WhatsApp verification)",
         "webhooks",
         returns=CrcOut,
-        answers_as=(Media("text/plain", "Meta: the hub.challenge, echoed"),),
+        answers_as=(Media("text/plain", "Meta, WhatsApp: the hub.challenge, echoed"),),
         path_params=WEBHOOK,
         auth=None,
         answers={
