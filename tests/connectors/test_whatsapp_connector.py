@@ -20,7 +20,13 @@ from services.inbox.connectors.registry import connector_for
 from services.inbox.connectors.whatsapp import WhatsAppConnector
 from services.infra.db import create_engine
 from tests.connectors.world import ConnectorWorld
-from tests.support.world import connect_channel, credentials_json, inbox_settings, make_workspace
+from tests.support.world import (
+    bearer,
+    connect_channel,
+    credentials_json,
+    inbox_settings,
+    make_workspace,
+)
 
 CUSTOMER = "33612345678"
 OTHER = "447700900123"
@@ -88,7 +94,9 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
     state = WhatsAppState(clock=clock)
     fake = await aiohttp_server(create_fake(state))
     ws = await make_workspace(database_url)
-    creds = {KEY: {"access_token": state.access_token}}
+    creds = {
+        KEY: {"access_token": state.access_token, "business_account_id": state.business_account_id}
+    }
     settings = inbox_settings(
         database_url,
         run_workers=False,
@@ -286,3 +294,25 @@ async def test_forged_notifications_store_nothing_and_change_no_delivery(world: 
     # the same notification, rightly signed, does change it (the check can fail)
     await world.webhook(world.state.status(sent, "failed", error=131026))
     assert (await world.delivery()).platform_status == "failed"
+
+
+async def test_the_channels_api_lists_the_approved_templates_an_agent_may_send(
+    world: World,
+) -> None:
+    path = f"/v1/channels/whatsapp/{KEY}/templates"
+    token = bearer(world.workspace.channels_token)
+    listed = await world.inbox.get(path, headers=token)
+    assert listed.status == 200, await listed.text()
+    items = (await listed.json())["items"]
+    assert [(t["name"], t["language"]) for t in items] == [
+        ("order_update", "en_US"),
+        ("reprise_contact", "fr"),
+    ]
+    assert world.state.requests[-1].startswith(
+        f"GET /v21.0/{world.state.business_account_id}/message_templates?status=APPROVED"
+    )
+    unknown = await world.inbox.get("/v1/channels/whatsapp/nope/templates", headers=token)
+    assert unknown.status == 404
+    assert (await world.inbox.get(f"/v1/channels/x/{KEY}/templates", headers=token)).status == 404
+    world.state.expire_token()
+    assert (await world.inbox.get(path, headers=token)).status == 409

@@ -260,3 +260,18 @@ async def needs_reauth(conn: AsyncConnection, channel: Channel, detail: str) -> 
         ),
         {"detail": detail[:300], "ws": channel.workspace_id, "id": channel.id},
     )
+
+
+async def channel_by_key(
+    conn: AsyncConnection, workspace_id: uuid.UUID, platform: str, key: str
+) -> Any:
+    """The workspace's channel of this platform and key (None: there is none)."""
+    return (
+        await conn.execute(
+            text(
+                "SELECT * FROM inbox.channels WHERE workspace_id = :ws AND platform = :p "
+                "AND key = :key"
+            ),
+            {"ws": workspace_id, "p": platform, "key": key},
+        )
+    ).first()
