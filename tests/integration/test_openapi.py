@@ -34,7 +34,7 @@ from services.infra.openapi import Operation, document, routes_of
 from services.triage.app import create_app as create_triage
 from tests.security import catalog
 from tests.security.conftest import META_SECRET, META_VERIFY, X_SECRET
-from tests.security.world import PASSWORD, Populated, populate, write_credentials
+from tests.security.world import PASSWORD, Populated, populate
 from tests.support.authenticator import Authenticator
 from tests.support.world import bearer, inbox_settings, triage_settings
 
@@ -215,15 +215,6 @@ async def _x_event(s: Scenario) -> Request:
     }
 
 
-WHATSAPP_KEY = "wa-conformance"
-
-
-async def _templates(s: Scenario) -> Request:
-    """The WhatsApp channel the fixture connected to a fake Cloud API (the populated world's
-    channel is an X one, which has no templates)."""
-    return {"path": f"/v1/channels/whatsapp/{WHATSAPP_KEY}/templates"}
-
-
 async def _assign_to_myself(s: Scenario) -> Request:
     """The agent holds the conversation and passes it to themselves (a renewal): the reply,
     note and release that follow still need their claim."""
@@ -242,7 +233,6 @@ OVERRIDES: dict[Key, Override] = {
     ("POST", "/v1/auth/link/accept"): _accept,
     ("GET", "/webhooks/{platform}"): _x_crc,
     ("GET", "/v1/search"): _search,
-    ("GET", "/v1/channels/{platform}/{key}/templates"): _templates,
     ("POST", "/webhooks/{platform}"): _x_event,
 }
 
@@ -313,29 +303,10 @@ async def apps(
         )
     )
     triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
-    world = await populate(database_url, inbox, triage, "Conformance", tmp_path)
     whatsapp = WhatsAppState()
     fake = await aiohttp_server(create_whatsapp(whatsapp))
-    write_credentials(
-        tmp_path,
-        world.id,
-        "wa-cred",
-        {
-            "access_token": whatsapp.access_token,
-            "business_account_id": whatsapp.business_account_id,
-        },
-    )
-    connected = await inbox.put(
-        f"/v1/channels/whatsapp/{WHATSAPP_KEY}",
-        headers=bearer(world.channels),
-        json={
-            "account_id": whatsapp.phone_number_id,
-            "base_url": str(fake.make_url("")).rstrip("/"),
-            "credentials_ref": "wa-cred",
-            "polling": False,
-        },
-    )
-    assert connected.status == 200, await connected.text()
+    url = str(fake.make_url("")).rstrip("/")
+    world = await populate(database_url, inbox, triage, "Conformance", tmp_path, whatsapp, url)
     return inbox, triage, world
 
 

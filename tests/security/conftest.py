@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from fakes.whatsapp import WhatsAppState
+from fakes.whatsapp import create_app as create_whatsapp
 from services.inbox.app import create_app as create_inbox
 from services.infra.openapi import Operation
 from services.triage.app import create_app as create_triage
@@ -40,7 +42,9 @@ class Worlds:
 
 
 @pytest.fixture
-async def worlds(aiohttp_client: Any, database_url: str, tmp_path: Path) -> Worlds:
+async def worlds(
+    aiohttp_client: Any, aiohttp_server: Any, database_url: str, tmp_path: Path
+) -> Worlds:
     # Generous failure budget: the matrices send wrong tokens on purpose, from one address.
     inbox = await aiohttp_client(
         create_inbox(
@@ -60,8 +64,11 @@ async def worlds(aiohttp_client: Any, database_url: str, tmp_path: Path) -> Worl
     triage = await aiohttp_client(
         create_triage(triage_settings(database_url, run_consumer=False, auth_max_failures=10_000))
     )
-    a = await populate(database_url, inbox, triage, "Alpha", tmp_path)
-    b = await populate(database_url, inbox, triage, "Bravo", tmp_path)
+    whatsapp = WhatsAppState()
+    fake = await aiohttp_server(create_whatsapp(whatsapp))
+    url = str(fake.make_url("")).rstrip("/")
+    a = await populate(database_url, inbox, triage, "Alpha", tmp_path, whatsapp, url)
+    b = await populate(database_url, inbox, triage, "Bravo", tmp_path, whatsapp, url)
     return Worlds(inbox, triage, a, b)
 
 

@@ -37,7 +37,7 @@ request that may have reached Meta but got no answer (connection dropped, read t
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -45,6 +45,7 @@ import aiohttp
 from services.inbox.connectors.base import (
     AuthExpired,
     BearerConnector,
+    ConnectorError,
     Page,
     RateLimited,
     Rejected,
@@ -105,24 +106,13 @@ class MetaConnector(BearerConnector):
         return Sent(_answer_id(body, "message_id"), self.clock())
 
     async def _post(self, path: str, payload: dict[str, Any]) -> Any:
-        try:
-            async with self.session.post(
-                self.base + path,
-                json=payload,
-                headers=self.headers,
-                timeout=TIMEOUT,
-                allow_redirects=False,
-            ) as response:
-                status = response.status
-                usage = [response.headers.get(name) for name in USAGE_HEADERS]
-                raw = await response.read()
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            raise Unavailable(type(exc).__name__) from None  # nothing reached Meta
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Rejected(
-                "unknown_outcome",
-                f"no answer from Meta ({type(exc).__name__}); the reply may have been posted",
-            ) from None
+        def lost(exc: BaseException) -> ConnectorError:
+            detail = f"no answer from Meta ({type(exc).__name__}); the reply may have been posted"
+            return Rejected("unknown_outcome", detail)
+
+        status, usage, raw = await graph_request(
+            self.session, "POST", self.base + path, payload, self.headers, lost
+        )
         body = answer_json(raw)
         if 200 <= status < 300:
             return body
@@ -142,6 +132,29 @@ class MetaConnector(BearerConnector):
         if status >= 500 or code in TRANSIENT_CODES or error.transient:
             raise Unavailable(detail)
         raise Rejected("rejected", detail)
+
+
+async def graph_request(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    payload: dict[str, Any] | None,
+    headers: dict[str, str],
+    lost: Callable[[BaseException], ConnectorError],
+) -> tuple[int, list[str | None], bytes]:
+    """One Graph API call (Pages, Instagram, WhatsApp): its status, usage headers and body.
+    A connection never made is ``Unavailable``; an answer lost after the request may have
+    reached Meta is whatever ``lost`` says (each product knows what a resend would do)."""
+    try:
+        async with session.request(
+            method, url, json=payload, headers=headers, timeout=TIMEOUT, allow_redirects=False
+        ) as response:
+            usage = [response.headers.get(name) for name in USAGE_HEADERS]
+            return response.status, usage, await response.read()
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+        raise Unavailable(type(exc).__name__) from None  # nothing reached Meta
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise lost(exc) from None
 
 
 def _graph_id(value: str, what: str) -> str:

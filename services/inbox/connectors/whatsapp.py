@@ -31,11 +31,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from services.inbox.connectors.base import (
     AuthExpired,
     BearerConnector,
+    ConnectorError,
     Page,
     RateLimited,
     Rejected,
@@ -44,7 +43,7 @@ from services.inbox.connectors.base import (
     Unavailable,
     answer_json,
 )
-from services.inbox.connectors.meta import GRAPH_VERSION, USAGE_HEADERS
+from services.inbox.connectors.meta import GRAPH_VERSION, graph_request
 from services.inbox.domain.meta import graph_error, regain_at
 
 AUTH_CODES = frozenset({102, 190})
@@ -53,7 +52,6 @@ WINDOW_CODE = 131047
 TRANSIENT_CODES = frozenset({1, 2, 131000, 131016})
 MAX_TEMPLATE_PAGES = 20
 _NUMBER_ID = re.compile(r"[0-9]{1,64}")
-TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,22 +118,12 @@ class WhatsAppConnector(BearerConnector):
         return found
 
     async def _call(self, method: str, path: str, payload: dict[str, Any] | None) -> Any:
-        try:
-            async with self.session.request(
-                method,
-                self.base + path,
-                json=payload,
-                headers=self.headers,
-                timeout=TIMEOUT,
-                allow_redirects=False,
-            ) as response:
-                status = response.status
-                usage = [response.headers.get(name) for name in USAGE_HEADERS]
-                raw = await response.read()
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            raise Unavailable(type(exc).__name__) from None  # nothing reached WhatsApp
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Unavailable(type(exc).__name__, maybe_sent=method == "POST") from None
+        def lost(exc: BaseException) -> ConnectorError:
+            return Unavailable(type(exc).__name__, maybe_sent=method == "POST")
+
+        status, usage, raw = await graph_request(
+            self.session, method, self.base + path, payload, self.headers, lost
+        )
         body = answer_json(raw)
         if 200 <= status < 300:
             return body

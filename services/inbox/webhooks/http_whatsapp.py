@@ -16,17 +16,15 @@ Meta; a notification of statuses only counts as ``stored`` when one was about ou
 
 from __future__ import annotations
 
-import json
 import logging
 
 from aiohttp import web
 
 from services.inbox.channels import store as channel_store
 from services.inbox.domain.whatsapp import Notification, Status, read_notification
-from services.inbox.webhooks.http_meta import SIGNATURE_HEADER, handshake, signature_matches
-from services.inbox.webhooks.hub import MAX_WEBHOOK_BYTES, WebhookHub, acknowledged
+from services.inbox.webhooks.http_meta import NOT_JSON, handshake, signed_payload
+from services.inbox.webhooks.hub import WebhookHub, acknowledged
 from services.inbox.webhooks.statuses import apply_statuses
-from services.infra.http import ProblemError, read_body
 
 log = logging.getLogger("ecoute.inbox.webhooks.whatsapp")
 
@@ -39,23 +37,8 @@ async def receive(request: web.Request, hub: WebhookHub) -> web.StreamResponse:
         unconfigured = "WhatsApp webhooks need INBOX_WHATSAPP_VERIFY_TOKEN"
         return handshake(request, hub, PLATFORM, expected, unconfigured)
     app_secret = hub.settings.whatsapp_app_secret.get_secret_value()
-    if not app_secret:
-        raise ProblemError(
-            503,
-            "Not Configured",
-            "WhatsApp webhooks need INBOX_WHATSAPP_APP_SECRET to check signatures.",
-        )
-    body = await read_body(request, MAX_WEBHOOK_BYTES)
-    if not signature_matches(app_secret, body, request.headers.get(SIGNATURE_HEADER)):
-        hub.count(PLATFORM, "forged")
-        log.warning("whatsapp webhook refused", extra={"bytes": len(body)})
-        raise ProblemError(
-            401, "Unauthorized", f"{SIGNATURE_HEADER} is missing or does not match the body."
-        )
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):
-        hub.count(PLATFORM, "malformed")
+    payload = await signed_payload(request, hub, PLATFORM, app_secret, "WhatsApp", "WHATSAPP")
+    if payload is NOT_JSON:
         return acknowledged()
     notification = read_notification(payload)
     stored = 0
