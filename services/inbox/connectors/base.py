@@ -224,3 +224,15 @@ class BearerConnector:
         self.clock = clock
         self.base = channel.base_url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {token}"}
+
+
+class PushOnly:
+    """A connector whose platform pushes everything through webhooks (Meta, WhatsApp): no
+    streams, so the poller never calls ``poll``; create its channels with polling off."""
+
+    streams: tuple[str, ...] = ()
+
+    async def poll(self, stream: str, cursor: str | None) -> AsyncIterator[Page]:
+        pages: tuple[Page, ...] = ()
+        for page in pages:
+            yield page

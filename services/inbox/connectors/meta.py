@@ -37,7 +37,7 @@ request that may have reached Meta but got no answer (connection dropped, read t
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -46,7 +46,7 @@ from services.inbox.connectors.base import (
     AuthExpired,
     BearerConnector,
     ConnectorError,
-    Page,
+    PushOnly,
     RateLimited,
     Rejected,
     Reply,
@@ -67,15 +67,8 @@ _GRAPH_ID = re.compile(r"[A-Za-z0-9_]{1,256}")
 TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 
 
-class MetaConnector(BearerConnector):
-    streams: tuple[str, ...] = ()  # push-only: webhooks feed these channels
+class MetaConnector(PushOnly, BearerConnector):
     bearer_credential = "page_access_token"
-
-    async def poll(self, stream: str, cursor: str | None) -> AsyncIterator[Page]:
-        """Nothing to poll: Meta pushes (and ``streams`` is empty, so this is never called)."""
-        pages: tuple[Page, ...] = ()
-        for page in pages:
-            yield page
 
     async def send(self, reply: Reply) -> Sent:
         platform = self.channel.platform

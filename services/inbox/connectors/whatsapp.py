@@ -27,7 +27,6 @@ Errors (Graph's ``{"error": {"code", ...}}``): 190, 102 or HTTP 401 → ``AuthEx
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +34,7 @@ from services.inbox.connectors.base import (
     AuthExpired,
     BearerConnector,
     ConnectorError,
-    Page,
+    PushOnly,
     RateLimited,
     Rejected,
     Reply,
@@ -64,15 +63,8 @@ class Template:
     body: str
 
 
-class WhatsAppConnector(BearerConnector):
-    streams: tuple[str, ...] = ()  # push-only: webhooks feed these channels
+class WhatsAppConnector(PushOnly, BearerConnector):
     bearer_credential = "access_token"
-
-    async def poll(self, stream: str, cursor: str | None) -> AsyncIterator[Page]:
-        """Nothing to poll: WhatsApp pushes (``streams`` is empty, so this is never called)."""
-        pages: tuple[Page, ...] = ()
-        for page in pages:
-            yield page
 
     async def send(self, reply: Reply) -> Sent:
         number = _number(self.channel.account_id, "the channel's phone number id")
