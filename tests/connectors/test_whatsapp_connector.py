@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
+from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
 from fakes.whatsapp import WhatsAppState, deliver_webhook
 from fakes.whatsapp import create_app as create_fake
@@ -70,6 +71,20 @@ class World(ConnectorWorld):
 
     async def delivery(self) -> Any:
         return (await self.rows("SELECT * FROM inbox.deliveries"))[0]
+
+    async def outcomes(self) -> list[tuple[str, str, str]]:
+        """(topic, reply id, failure reason) of the delivery events, in order."""
+        found = []
+        for topic, payload in await self.rows(
+            "SELECT topic, payload FROM events.outbox WHERE consumer = 'observer' ORDER BY id"
+        ):
+            if topic == "reply.failed":
+                failed = events_pb2.ReplyFailed.FromString(bytes(payload))
+                found.append((topic, failed.reply_id, failed.reason))
+            else:
+                done = events_pb2.ReplyDelivered.FromString(bytes(payload))
+                found.append((topic, done.reply_id, ""))
+        return found
 
     async def due_now(self) -> int:
         """Deliver what is due once the clock has moved past every back-off."""
@@ -177,15 +192,33 @@ async def test_a_reply_inside_the_window_is_sent_once_and_its_statuses_become_it
     assert outbound == 1
 
 
-async def test_a_failed_status_is_kept_with_its_error_code(world: World) -> None:
+async def test_a_failed_status_reaches_the_desk_and_a_later_delivery_undoes_it(
+    world: World,
+) -> None:
+    async with world.engine.begin() as conn:  # someone listening for the delivery outcomes
+        await conn.execute(
+            text(
+                "INSERT INTO events.subscription (topic, consumer) VALUES "
+                "('reply.failed', 'observer'), ('reply.delivered', 'observer')"
+            )
+        )
     wamid, payload = world.state.customer_message(CUSTOMER, "hi")
     await world.webhook(payload)
-    await world.reply(wamid, "Hello!")
+    reply_id = await world.reply(wamid, "Hello!")
     await world.deliverer().deliver_due()
     [sent] = world.state.sends
-    await world.webhook(world.state.status(sent, "failed", error=131026))
+    await world.webhook(world.state.status(sent, "failed", error=131026), duplicates=1)
     delivery = await world.delivery()
     assert (delivery.platform_status, delivery.platform_error) == ("failed", 131026)
+    outcomes = await world.outcomes()
+    assert [(topic, reason) for topic, _, reason in outcomes] == [
+        ("reply.delivered", ""),
+        ("reply.failed", "undelivered"),  # once, though the status came twice
+    ]
+    assert {r for _, r, _ in outcomes} == {str(reply_id)}
+    await world.webhook(world.state.status(sent, "delivered"))  # another device got it
+    assert [t for t, _, _ in await world.outcomes()][-1] == "reply.delivered"
+    assert (await world.delivery()).platform_status == "delivered"
 
 
 async def test_a_reply_whose_answer_was_lost_is_delivered_once(world: World) -> None:

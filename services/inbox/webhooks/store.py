@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 _STATUS_OF = text(
     """
-    SELECT reply_id, state, platform_message_id, platform_status FROM inbox.deliveries
+    SELECT reply_id, conversation_id, state, platform_message_id, platform_status
+    FROM inbox.deliveries
     WHERE workspace_id = :ws AND channel_id = :channel
       AND (platform_message_id = :pid OR reply_id = CAST(:reply AS uuid))
     ORDER BY platform_message_id = :pid DESC NULLS LAST
