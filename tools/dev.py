@@ -1,7 +1,7 @@
 """``make run``: Postgres, migrations, both services and demo traffic, stopped by Ctrl-C.
 
-The demo traffic comes from a third child, ``python -m demo.platforms``: local fake X,
-Mastodon, Bluesky and Meta servers that the inbox's real pollers, webhook receivers and reply
+The demo traffic comes from a third child, ``python -m demo.platforms``: local fake X, Mastodon,
+Bluesky, Meta and WhatsApp servers that the inbox's real pollers, webhook receivers and reply
 delivery talk to. The inbox gets the fakes' credentials and the demo's webhook secrets in its
 environment (``demo.platforms.inbox_environment``) before it starts; the demo platforms get the
 triage URL and the demo lead's token, for the desk's side of the demo (``demo.scenes``).
