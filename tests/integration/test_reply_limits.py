@@ -98,6 +98,12 @@ async def test_whatsapp_takes_free_text_inside_its_window_and_a_template_after(
     item["created_at"] = (now - timedelta(hours=25)).isoformat()
     cid = await held(triage, inbox, ws, item)
     path = f"/v1/conversations/{cid}/replies"
+    check = await triage.post(
+        f"/v1/conversations/{cid}/reply-check",
+        json={"text": "Sorry!"},
+        headers=bearer(ws.agent_token),
+    )
+    assert any("24 hours" in w for w in (await check.json())["warnings"])  # before sending
     refused = await triage.post(path, json={"text": "Sorry!"}, headers=bearer(ws.agent_token))
     assert refused.status == 422
     problem = await refused.json()
@@ -122,6 +128,12 @@ async def test_whatsapp_takes_free_text_inside_its_window_and_a_template_after(
     await answer_when(
         triage, f"/v1/conversations/{cid}", ws.agent_token, lambda v: len(v["messages"]) == 2
     )
+    check = await triage.post(
+        f"/v1/conversations/{cid}/reply-check",
+        json={"text": "Checking now."},
+        headers=bearer(ws.agent_token),
+    )
+    assert (await check.json())["warnings"] == []
     ok = await triage.post(path, json={"text": "Checking now."}, headers=bearer(ws.agent_token))
     assert ok.status == 202, await ok.text()
 

@@ -206,6 +206,12 @@ async def _within_limit(
         )
 
 
+WINDOW_CLOSED = (
+    "the customer last wrote more than 24 hours ago: WhatsApp only takes an approved message "
+    "template now (choose one), or wait for the customer to write again."
+)
+
+
 async def _within_window(
     conn: AsyncConnection, caller: Caller, conversation_id: int, draft: ReplyDraft, now: datetime
 ) -> None:
@@ -221,12 +227,7 @@ async def _within_window(
         return
     last = await desk.last_customer_message_at(conn, caller.workspace_id, conversation_id)
     if not reply_window.free_text_allowed(platform, last, now):
-        raise InvalidReply(
-            "/template",
-            "required outside the 24-hour window",
-            "the customer last wrote more than 24 hours ago: WhatsApp only takes an approved "
-            "message template now (choose one), or wait for the customer to write again.",
-        )
+        raise InvalidReply("/template", "required outside the 24-hour window", WINDOW_CLOSED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +251,11 @@ async def check_reply(
         same = await desk.identical_elsewhere(
             conn, caller.workspace_id, conversation_id, digest, now
         )
-    return ReplyCheck(platform, measured, reply_warnings(same, "written"))
+    warnings = reply_warnings(same, "written")
+    last = await desk.last_customer_message_at(conn, caller.workspace_id, conversation_id)
+    if not reply_window.free_text_allowed(platform, last, now):
+        warnings.append(WINDOW_CLOSED)
+    return ReplyCheck(platform, measured, warnings)
 
 
 def _check_draft(draft: ReplyDraft) -> None:
