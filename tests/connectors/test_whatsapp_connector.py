@@ -19,7 +19,10 @@ from fakes.whatsapp import create_app as create_fake
 from services.inbox.app import create_app as create_inbox
 from services.inbox.connectors.registry import connector_for
 from services.inbox.connectors.whatsapp import WhatsAppConnector
+from services.inbox.consumer import CONSUMER
+from services.inbox.delivery.deliverer import record_requests
 from services.infra.db import create_engine
+from services.infra.events import Consumer, publish
 from tests.connectors.world import ConnectorWorld
 from tests.support.world import (
     bearer,
@@ -349,3 +352,37 @@ async def test_the_channels_api_lists_the_approved_templates_an_agent_may_send(
     assert (await world.inbox.get(f"/v1/channels/x/{KEY}/templates", headers=token)).status == 404
     world.state.expire_token()
     assert (await world.inbox.get(path, headers=token)).status == 409
+
+
+async def test_the_template_an_agent_chose_travels_from_the_desks_request_to_the_platform(
+    world: World,
+) -> None:
+    wamid, payload = world.state.customer_message(
+        CUSTOMER, "hi", at=world.clock() - timedelta(days=2)
+    )
+    await world.webhook(payload)
+    async with world.engine.begin() as conn:
+        message_id, conversation_id = (
+            await conn.execute(
+                text("SELECT id, conversation_id FROM inbox.messages WHERE external_id = :e"),
+                {"e": wamid},
+            )
+        ).one()
+        request = events_pb2.ReplyRequested(
+            workspace_id=str(world.workspace.id),
+            reply_id=str(uuid.uuid4()),
+            conversation_id=conversation_id,
+            in_reply_to_message_id=message_id,
+            text="Bonjour, nous revenons vers vous.",
+            agent_id="agent-1",
+            template=events_pb2.MessageTemplate(name="reprise_contact", language="fr"),
+        )
+        request.requested_at.FromDatetime(world.clock())
+        await publish(conn, "reply.requested", [world.workspace.id], [request.SerializeToString()])
+    consumer = Consumer(world.engine, world.database_url, CONSUMER, record_requests)
+    assert await consumer.drain_once() == 1
+    assert (await world.delivery()).template == {"name": "reprise_contact", "language": "fr"}
+    assert await world.due_now() == 1
+    [sent] = world.state.sends
+    assert (sent.type, sent.template, sent.to) == ("template", "reprise_contact", CUSTOMER)
+    assert (await world.delivery()).state == "delivered"
