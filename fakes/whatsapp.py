@@ -15,6 +15,7 @@ queues a ``sent`` status webhook carrying ``biz_opaque_callback_data``, as the p
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -163,7 +164,7 @@ def _template(name: str, language: str, category: str, body: str, status: str = 
         "language": language,
         "status": status,
         "category": category,
-        "id": str(abs(hash((name, language))) % 10**15),
+        "id": str(zlib.crc32(f"{name}:{language}".encode()) * 1000 + 7),
         "components": [{"type": "BODY", "text": body}],
     }
 
