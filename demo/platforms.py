@@ -1,19 +1,21 @@
 """``python -m demo.platforms``: the demo corpus through local fake platforms and the real inbox.
 
-One process serves a fake X, Mastodon, Bluesky and Meta (Graph API) for each demo brand
-(Voltéo, Skylark Air) on 127.0.0.1, on consecutive ports from 8090 (X, then Mastodon, Bluesky,
-Meta; Voltéo before Skylark), all on the real clock. It connects the demo workspace's channels
-to them (``PUT /v1/channels/{platform}/{key}`` with its channels token), then writes the corpus
-(``demo/messages.json``) into the fake worlds on its timeline (``demo.feed.timeline``): the
-first 60 at once, back-dated by their ``minutes_ago``, the rest of the day's history one every
-1.5 seconds, and the live messages (the Lyon outage, a P1 safety report, a pile-on) when they
-happen, a few minutes in. With the triage API's URL and the demo lead's token it also plays the
-desk's side (``demo.scenes``: the demo SLA policy, two answers). The inbox finds the messages as
-it would find them on the platforms:
+One process serves a fake X, Mastodon, Bluesky, Meta (Graph API) and WhatsApp (Cloud API) for each
+demo brand (Voltéo, Skylark Air) on 127.0.0.1, on consecutive ports from 8090 (X, then Mastodon,
+Bluesky, Meta, WhatsApp; Voltéo before Skylark), all on the real clock. It connects the demo
+workspace's channels to them (``PUT /v1/channels/{platform}/{key}`` with its channels token), then
+writes the corpus (``demo/messages.json``) into the fake worlds on its timeline
+(``demo.feed.timeline``): the first 60 at once, back-dated by their ``minutes_ago``, the rest of
+the day's history one every 1.5 seconds, and the live messages (the Lyon outage, a P1 safety
+report, a pile-on) when they happen, a few minutes in. With the triage API's URL and the demo
+lead's token it also plays the desk's side (``demo.scenes``: the demo SLA policy, two answers). The
+inbox finds the messages as it would find them on the platforms:
 
 - X, Mastodon and Bluesky mentions, replies and DMs: its pollers (every 5 seconds here);
 - Facebook comments, Messenger and Instagram messages: Meta pushes them, so they are signed
   webhooks (``X-Hub-Signature-256``) posted to ``/webhooks/meta``;
+- WhatsApp messages (the customers who wrote to a brand on WhatsApp): signed Cloud API webhooks
+  posted to ``/webhooks/whatsapp``, and the statuses of the replies sent to them;
 - the brands' own answers in the corpus (``direction: "out"``) go through the fakes too: the
   brand's X DMs are read back by the DM poll, its public X replies arrive as Account Activity
   webhooks (``/webhooks/x``), and the Page's Facebook replies as feed webhooks. The ingest API
@@ -75,6 +77,7 @@ from demo.feed import BACKLOG, INTERVAL, LIVE, load_corpus, timeline, written_at
 from fakes import bluesky as fake_bluesky
 from fakes import mastodon as fake_mastodon
 from fakes import meta as fake_meta
+from fakes import whatsapp as fake_whatsapp
 from fakes import x as fake_x
 from fakes.clock import wall_clock
 
@@ -82,7 +85,7 @@ DEFAULT_INBOX = "http://127.0.0.1:8080"
 DEFAULT_PORT = 8090
 POLL_SECONDS = 5
 CURSOR_WAIT_SECONDS = 60.0
-FAKES = ("x", "mastodon", "bluesky", "meta")
+FAKES = ("x", "mastodon", "bluesky", "meta", "whatsapp")
 
 DEMO_WORKSPACE = uuid.UUID("0e5c07e0-0000-4000-8000-00000000de70")
 """The workspace ``make run`` creates: the demo's credentials are in its namespace."""
@@ -91,6 +94,8 @@ DEMO_WORKSPACE = uuid.UUID("0e5c07e0-0000-4000-8000-00000000de70")
 X_CONSUMER_SECRET = "demo-x-consumer-secret"
 META_APP_SECRET = "demo-meta-app-secret"
 META_VERIFY_TOKEN = "demo-meta-verify-token"
+WHATSAPP_APP_SECRET = "demo-whatsapp-app-secret"
+WHATSAPP_VERIFY_TOKEN = "demo-whatsapp-verify-token"
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,8 @@ class Brand:
     page_id: str
     ig_account_id: str
     ig_username: str
+    phone_number_id: str  # the business's WhatsApp number, by id
+    business_account_id: str  # its WhatsApp Business Account (templates)
 
     def ref(self, fake: str) -> str:
         """The credentials reference of this brand's channels on ``fake``."""
@@ -127,6 +134,8 @@ BRANDS = (
         page_id="104000000000900",
         ig_account_id="17841400000000900",
         ig_username="volteo_fr",
+        phone_number_id="106540000000900",
+        business_account_id="102290000000900",
     ),
     Brand(
         key="skylark",
@@ -140,6 +149,8 @@ BRANDS = (
         page_id="104000000000901",
         ig_account_id="17841400000000901",
         ig_username="skylarkair",
+        phone_number_id="106540000000901",
+        business_account_id="102290000000901",
     ),
 )
 
@@ -153,6 +164,10 @@ def _credentials(brand: Brand) -> dict[str, dict[str, str]]:
             "password": f"demo-{brand.key}-app-password",
         },
         brand.ref("meta"): {"page_access_token": f"demo-meta-{brand.key}-page-token"},
+        brand.ref("whatsapp"): {
+            "access_token": f"demo-whatsapp-{brand.key}-token",
+            "business_account_id": brand.business_account_id,
+        },
     }
 
 
@@ -187,6 +202,9 @@ def inbox_environment(env: Mapping[str, str]) -> dict[str, str]:
         "INBOX_X_CONSUMER_SECRET": env.get("INBOX_X_CONSUMER_SECRET") or X_CONSUMER_SECRET,
         "INBOX_META_APP_SECRET": env.get("INBOX_META_APP_SECRET") or META_APP_SECRET,
         "INBOX_META_VERIFY_TOKEN": env.get("INBOX_META_VERIFY_TOKEN") or META_VERIFY_TOKEN,
+        "INBOX_WHATSAPP_APP_SECRET": env.get("INBOX_WHATSAPP_APP_SECRET") or WHATSAPP_APP_SECRET,
+        "INBOX_WHATSAPP_VERIFY_TOKEN": env.get("INBOX_WHATSAPP_VERIFY_TOKEN")
+        or WHATSAPP_VERIFY_TOKEN,
     }
 
 
@@ -203,6 +221,7 @@ class World:
     mastodon: fake_mastodon.MastodonState
     bluesky: fake_bluesky.BlueskyState
     meta: fake_meta.MetaState
+    whatsapp: fake_whatsapp.WhatsAppState
 
     def apps(self) -> dict[str, web.Application]:
         return {
@@ -210,6 +229,7 @@ class World:
             "mastodon": fake_mastodon.create_app(self.mastodon),
             "bluesky": fake_bluesky.create_app(self.bluesky),
             "meta": fake_meta.create_app(self.meta),
+            "whatsapp": fake_whatsapp.create_app(self.whatsapp),
         }
 
 
@@ -218,6 +238,8 @@ def build_worlds(
     x_consumer_secret: str = X_CONSUMER_SECRET,
     meta_app_secret: str = META_APP_SECRET,
     meta_verify_token: str = META_VERIFY_TOKEN,
+    whatsapp_app_secret: str = WHATSAPP_APP_SECRET,
+    whatsapp_verify_token: str = WHATSAPP_VERIFY_TOKEN,
 ) -> list[World]:
     """Empty worlds with the brands' accounts, on the real clock."""
     worlds = []
@@ -264,7 +286,15 @@ def build_worlds(
             page_access_token=creds[brand.ref("meta")]["page_access_token"],
             clock=wall_clock,
         )
-        worlds.append(World(brand, x, mastodon, bluesky, meta))
+        whatsapp = fake_whatsapp.WhatsAppState(
+            app_secret=whatsapp_app_secret,
+            verify_token=whatsapp_verify_token,
+            access_token=creds[brand.ref("whatsapp")]["access_token"],
+            phone_number_id=brand.phone_number_id,
+            business_account_id=brand.business_account_id,
+            clock=wall_clock,
+        )
+        worlds.append(World(brand, x, mastodon, bluesky, meta, whatsapp))
     return worlds
 
 
@@ -323,6 +353,14 @@ def channel_specs(
                 "poll_seconds": 60,
             }
             specs.append((platform, f"{brand.key}-{platform}", body))
+        body = {
+            "account_id": brand.phone_number_id,
+            "base_url": urls[(brand.key, "whatsapp")],
+            "credentials_ref": brand.ref("whatsapp"),
+            "polling": False,  # WhatsApp only pushes too
+            "poll_seconds": 60,
+        }
+        specs.append(("whatsapp", f"{brand.key}-whatsapp", body))
     return specs
 
 
@@ -406,9 +444,13 @@ class CursorWait:
 
 
 async def check_webhooks(
-    session: aiohttp.ClientSession, inbox_url: str, world: World, verify_token: str
+    session: aiohttp.ClientSession,
+    inbox_url: str,
+    world: World,
+    verify_token: str,
+    whatsapp_verify_token: str = WHATSAPP_VERIFY_TOKEN,
 ) -> list[str]:
-    """The handshakes X and Meta do when a webhook is registered; what failed, if anything."""
+    """The handshakes X, Meta and WhatsApp do when a webhook is registered; what failed."""
     base = inbox_url.rstrip("/")
     problems = []
     try:
@@ -416,6 +458,11 @@ async def check_webhooks(
             problems.append("the X CRC check failed (INBOX_X_CONSUMER_SECRET differs?)")
         if not await fake_meta.verify_subscription(session, base + "/webhooks/meta", verify_token):
             problems.append("the Meta handshake failed (INBOX_META_VERIFY_TOKEN differs?)")
+        whatsapp_url = base + "/webhooks/whatsapp"
+        if not await fake_whatsapp.verify_subscription(
+            session, whatsapp_url, whatsapp_verify_token
+        ):
+            problems.append("the WhatsApp handshake failed (INBOX_WHATSAPP_VERIFY_TOKEN differs?)")
     except aiohttp.ClientError as exc:
         problems.append(f"the webhooks did not answer ({type(exc).__name__})")
     return problems
@@ -459,6 +506,7 @@ def person_id(platform: str, author_id: str) -> str:
         "facebook": 10_150_000_000_000,
         "messenger": 24_700_000_000_000_000,
         "instagram": 17_840_000_000_000_000,
+        "whatsapp": 33_600_000_000,  # a French mobile number: 336 and eight digits
     }[platform]
     return str(base + _number(author_id))
 
@@ -472,11 +520,13 @@ class Demo:
         inbox: Inbox,
         *,
         meta_app_secret: str = META_APP_SECRET,
+        whatsapp_app_secret: str = WHATSAPP_APP_SECRET,
         wait: Callable[[str, str, str, str], Awaitable[bool]] | None = None,
     ) -> None:
         self.worlds = {world.brand.key: world for world in worlds}
         self.inbox = inbox
         self.meta_app_secret = meta_app_secret
+        self.whatsapp_app_secret = whatsapp_app_secret
         self.wait = wait or CursorWait(inbox)
         self.ids: dict[str, str] = {}  # corpus external id -> the platform's id
         self.items: dict[str, dict[str, Any]] = {}
@@ -538,6 +588,7 @@ class Demo:
             "facebook": self._facebook,
             "messenger": self._messenger,
             "instagram": self._instagram,
+            "whatsapp": self._whatsapp,
         }.get(platform)
         if writer is None:
             raise Unsupported(f"{item['external_id']}: no fake for {platform}")
@@ -573,17 +624,19 @@ class Demo:
                 return dict(earlier["author"])
         raise Unsupported(f"{item['external_id']}: a brand DM to no one known")
 
-    def _meta_push(self, payload: Mapping[str, Any]) -> Delivery:
+    def _meta_push(self, payload: Mapping[str, Any], receiver: str = "meta") -> Delivery:
+        secret = self.whatsapp_app_secret if receiver == "whatsapp" else self.meta_app_secret
+
         async def deliver() -> None:
             status = await fake_meta.deliver_webhook(
                 self.inbox.session,
-                self.inbox.url("/webhooks/meta"),
-                self.meta_app_secret,
+                self.inbox.url(f"/webhooks/{receiver}"),
+                secret,
                 payload,
                 retries=2,
             )
             if status != 200:
-                raise RuntimeError(f"/webhooks/meta answered {status}")
+                raise RuntimeError(f"/webhooks/{receiver} answered {status}")
 
         return deliver
 
@@ -737,13 +790,32 @@ class Demo:
         )
         return event.id, self._meta_push(event.payload)
 
+    # -- WhatsApp --------------------------------------------------------------------------
+
+    def _whatsapp(
+        self, world: World, item: dict[str, Any], at: datetime
+    ) -> tuple[str, Delivery | None]:
+        if self._out(item):
+            raise Unsupported(f"{item['external_id']}: the brand's own WhatsApp messages")
+        author = item["author"]
+        wa_id = person_id("whatsapp", author["external_id"])
+        name = author.get("display_name") or author["handle"]
+        wamid, payload = world.whatsapp.customer_message(wa_id, item["text"], name=name, at=at)
+        return wamid, self._meta_push(payload, "whatsapp")
+
 
 # --------------------------------------------------------------------------------------------
 # The process
 
 
 def _ports(first_port: int) -> str:
-    names = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky", "meta": "Meta"}
+    names = {
+        "x": "X",
+        "mastodon": "Mastodon",
+        "bluesky": "Bluesky",
+        "meta": "Meta",
+        "whatsapp": "WhatsApp",
+    }
     spans = []
     for index, fake in enumerate(FAKES):
         start = first_port + index * len(BRANDS)
@@ -781,6 +853,8 @@ async def run(
         x_consumer_secret=secrets["INBOX_X_CONSUMER_SECRET"],
         meta_app_secret=secrets["INBOX_META_APP_SECRET"],
         meta_verify_token=secrets["INBOX_META_VERIFY_TOKEN"],
+        whatsapp_app_secret=secrets["INBOX_WHATSAPP_APP_SECRET"],
+        whatsapp_verify_token=secrets["INBOX_WHATSAPP_VERIFY_TOKEN"],
     )
     runners, urls = await serve(worlds, host, first_port)
     try:
@@ -789,11 +863,20 @@ async def run(
             await inbox.wait_ready()
             print(f"• fake platforms on {host}: {_ports(first_port)}", flush=True)
             problems = await check_webhooks(
-                session, inbox_url, worlds[0], secrets["INBOX_META_VERIFY_TOKEN"]
+                session,
+                inbox_url,
+                worlds[0],
+                secrets["INBOX_META_VERIFY_TOKEN"],
+                secrets["INBOX_WHATSAPP_VERIFY_TOKEN"],
             )
             for problem in problems:
                 print(f"• warning: {problem}", file=sys.stderr, flush=True)
-            demo = Demo(worlds, inbox, meta_app_secret=secrets["INBOX_META_APP_SECRET"])
+            demo = Demo(
+                worlds,
+                inbox,
+                meta_app_secret=secrets["INBOX_META_APP_SECRET"],
+                whatsapp_app_secret=secrets["INBOX_WHATSAPP_APP_SECRET"],
+            )
             desk = scenes.Desk(session, lead.triage_url, lead.token) if lead else None
             playing = asyncio.create_task(
                 _play(demo, desk, urls, backlog=backlog, interval=interval)
@@ -864,8 +947,8 @@ async def _play(
 def _arguments(argv: Sequence[str] | None, env: Mapping[str, str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m demo.platforms",
-        description="Serve fake X, Mastodon, Bluesky and Meta for the demo brands, connect the "
-        "demo workspace's channels to them and play the demo corpus through them.",
+        description="Serve fake X, Mastodon, Bluesky, Meta and WhatsApp for the demo brands, "
+        "connect the demo workspace's channels to them and play the demo corpus through them.",
     )
     parser.add_argument(
         "--inbox",
@@ -889,7 +972,7 @@ def _arguments(argv: Sequence[str] | None, env: Mapping[str, str]) -> argparse.N
         "--port",
         type=int,
         default=int(env.get("DEMO_PLATFORMS_PORT", DEFAULT_PORT)),
-        help="first of eight consecutive ports (env DEMO_PLATFORMS_PORT; default %(default)s)",
+        help="first of ten consecutive ports (env DEMO_PLATFORMS_PORT; default %(default)s)",
     )
     parser.add_argument("--backlog", type=int, default=BACKLOG, help="messages sent at once")
     parser.add_argument("--interval", type=float, default=INTERVAL, help="seconds between others")

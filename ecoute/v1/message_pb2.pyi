@@ -20,6 +20,7 @@ class Platform(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PLATFORM_MASTODON: _ClassVar[Platform]
     PLATFORM_BLUESKY: _ClassVar[Platform]
     PLATFORM_OTHER: _ClassVar[Platform]
+    PLATFORM_WHATSAPP: _ClassVar[Platform]
 PLATFORM_UNSPECIFIED: Platform
 PLATFORM_X: Platform
 PLATFORM_FACEBOOK: Platform
@@ -28,6 +29,7 @@ PLATFORM_MESSENGER: Platform
 PLATFORM_MASTODON: Platform
 PLATFORM_BLUESKY: Platform
 PLATFORM_OTHER: Platform
+PLATFORM_WHATSAPP: Platform
 
 class Author(_message.Message):
     __slots__ = ("external_id", "handle", "display_name")

@@ -34,6 +34,7 @@ FAILURE_REASONS = (
     "unknown_outcome",
     "unsupported",
     "not_found",
+    "awaiting_status",
     *ERROR_REASONS,
 )
 MODERATION_OUTCOMES = ("done", "failed", "retried")
@@ -150,7 +151,7 @@ class InboxMetrics:
                 self.polls.labels(platform, outcome)
             for reason in FAILURE_REASONS:
                 self.delivery_failures.labels(platform, reason)
-        for receiver in ("x", "meta"):
+        for receiver in ("x", "meta", "whatsapp"):
             for outcome in WEBHOOK_OUTCOMES:
                 self.webhook_requests.labels(receiver, outcome)
         for reason in ERASE_REASONS:

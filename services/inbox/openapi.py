@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.inbox.channels.http import ChannelIn, ChannelOut, ChannelsOut
+from services.inbox.channels.http import (
+    ChannelIn,
+    ChannelOut,
+    ChannelsOut,
+    TemplatesOut,
+)
 from services.inbox.ingest.http import PROTOBUF, IngestOut
 from services.inbox.ingest.request import BatchIn
 from services.inbox.webhooks.http import RECEIVERS
@@ -75,11 +80,29 @@ OPERATIONS = [
     ),
     Operation(
         "GET",
+        "/v1/channels/{platform}/{key}/templates",
+        "A WhatsApp channel's approved message templates, read from the platform (what an "
+        "agent may send outside the 24-hour customer-service window)",
+        "channels",
+        returns=TemplatesOut,
+        path_params=CHANNEL,
+        auth="channels",
+        answers={
+            200: "Approved templates",
+            **AUTH,
+            404: "No WhatsApp channel of that key in this workspace",
+            409: "The platform refused the channel's credentials (re-authorise it)",
+            502: "The platform refused the request",
+            503: "The platform did not answer",
+        },
+    ),
+    Operation(
+        "GET",
         "/webhooks/{platform}",
-        "Platform handshakes (X CRC, Meta verification)",
+        "Platform handshakes (X CRC, Meta and WhatsApp verification)",
         "webhooks",
         returns=CrcOut,
-        answers_as=(Media("text/plain", "Meta: the hub.challenge, echoed"),),
+        answers_as=(Media("text/plain", "Meta, WhatsApp: the hub.challenge, echoed"),),
         path_params=WEBHOOK,
         auth=None,
         answers={

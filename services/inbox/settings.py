@@ -36,6 +36,14 @@ class InboxSettings(ServiceSettings):
     meta_verify_token: SecretStr = Field(
         default=SecretStr(""), description="Meta webhook subscription verify token."
     )
+    whatsapp_app_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="App secret of the Meta app that receives WhatsApp webhooks: "
+        "X-Hub-Signature-256 checks of /webhooks/whatsapp.",
+    )
+    whatsapp_verify_token: SecretStr = Field(
+        default=SecretStr(""), description="WhatsApp webhook subscription verify token."
+    )
     channel_credentials_dir: str = Field(
         default="",
         description="Directory of <workspace id>.<credentials_ref>.json files (a mounted Secret).",

@@ -453,7 +453,8 @@ OPERATIONS = [
             202: "Queued for delivery",
             **P404,
             409: "Not claimed, or resolved",
-            422: "Empty, over the platform's length limit, or invalid",
+            422: "Empty, over the platform's length limit, free text outside WhatsApp's "
+            "24-hour window (pointer /template: send an approved template), or invalid",
         },
     ),
     _api(

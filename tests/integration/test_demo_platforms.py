@@ -23,6 +23,8 @@ from demo.feed import LIVE, feed, load_corpus
 from demo.platforms import (
     META_APP_SECRET,
     META_VERIFY_TOKEN,
+    WHATSAPP_APP_SECRET,
+    WHATSAPP_VERIFY_TOKEN,
     X_CONSUMER_SECRET,
     CursorWait,
     Demo,
@@ -105,6 +107,8 @@ async def stage(aiohttp_client: Any, database_url: str) -> AsyncIterator[Stage]:
         x_consumer_secret=X_CONSUMER_SECRET,
         meta_app_secret=META_APP_SECRET,
         meta_verify_token=META_VERIFY_TOKEN,
+        whatsapp_app_secret=WHATSAPP_APP_SECRET,
+        whatsapp_verify_token=WHATSAPP_VERIFY_TOKEN,
         channel_credentials=json.dumps(channel_credentials(workspace.id)),
     )
     client = await aiohttp_client(create_app(settings))
@@ -189,10 +193,12 @@ async def test_the_corpus_arrives_through_the_fakes_threaded_back_dated_and_once
         )
         assert row[m["external_id"]].conversation_id == found, m["external_id"]
     assert len(set(conversation_of_group.values())) == len(conversation_of_group)
-    # Two of them by name: an X reply with its question and the brand's public answer, and a
-    # Messenger follow-up in its customer's thread.
+    # Three of them by name: an X reply with its question and the brand's public answer, a
+    # Messenger follow-up in its customer's thread, and a WhatsApp one.
     assert len({row[i].conversation_id for i in ("d-0008", "d-0105", "d-0110")}) == 1
     assert row["d-0038"].conversation_id == row["d-0004"].conversation_id
+    assert row["d-0131"].conversation_id == row["d-0118"].conversation_id
+    assert outcome.injected["whatsapp"] == 4
 
     # The texts are the corpus's (a Bluesky post names the brand, to reach its notifications).
     handles = {w.brand.key: w.brand.bluesky_handle for w in worlds}
@@ -227,10 +233,10 @@ async def test_the_corpus_arrives_through_the_fakes_threaded_back_dated_and_once
     assert set(stage.polls) == {"ok"}
     assert len(await stage.stored()) == before
     connected = await stage.inbox.channels()
-    assert len(connected) == 12
+    assert len(connected) == 14
     assert {c["health"] for c in connected} == {"ok"}
     later_fakes = {c["base_url"] for c in connected}
-    assert len(later_fakes) == len(first_fakes) == 8 and not later_fakes & first_fakes
+    assert len(later_fakes) == len(first_fakes) == 10 and not later_fakes & first_fakes
 
 
 REPLIES = (  # corpus ids of the messages answered
@@ -242,6 +248,7 @@ REPLIES = (  # corpus ids of the messages answered
     "d-0003",  # a Facebook comment
     "d-0004",  # a Messenger DM
     "d-0053",  # an Instagram DM
+    "d-0021",  # a WhatsApp message
 )
 
 
@@ -253,6 +260,7 @@ def _sent(world: World) -> int:
         + world.bluesky.created_count
         + world.bluesky.sent_count
         + len(world.meta.sends)
+        + len(world.whatsapp.sends)
     )
 
 
@@ -292,7 +300,7 @@ async def test_agents_replies_to_demo_messages_land_on_the_fakes(
     states = await stage.rows("SELECT state, count(*) AS n FROM inbox.deliveries GROUP BY state")
     assert {r.state: r.n for r in states} == {"delivered": len(REPLIES)}
     volteo, skylark = worlds
-    assert _sent(volteo) == 1 and _sent(skylark) == len(REPLIES) - 1
+    assert _sent(volteo) == 2 and _sent(skylark) == len(REPLIES) - 2
     assert [p.in_reply_to_tweet_id for p in skylark.x.sent_posts] == [demo.ids["d-0001"]]
     assert [d.participant_id for d in skylark.x.sent_dms] == [person_id("x", "u-101")]
     masto = skylark.mastodon
@@ -307,6 +315,9 @@ async def test_agents_replies_to_demo_messages_land_on_the_fakes(
     igsid = person_id("instagram", corpus["d-0053"]["author"]["external_id"])
     assert [(s.kind, s.account_id, s.target) for s in volteo.meta.sends] == [
         ("message", volteo.brand.ig_account_id, igsid)
+    ]
+    assert [(s.type, s.to) for s in volteo.whatsapp.sends] == [
+        ("text", person_id("whatsapp", corpus["d-0021"]["author"]["external_id"]))
     ]
 
 

@@ -18,6 +18,7 @@ from services.infra.events import publish
 from services.triage.app import create_app as create_triage
 from tests.support.clock import HandClock, triage_by
 from tests.support.world import (
+    answer_when,
     bearer,
     count,
     inbox_settings,
@@ -336,6 +337,26 @@ async def test_the_desk_shows_delivery_and_failure_with_the_platforms_reason(
         "failed",
         "window_closed",
     )
+
+    # WhatsApp took the delivered one, then could not bring it to the customer: it fails late.
+    engine = create_engine(database_url, 1)
+    async with engine.begin() as conn:
+        late = events_pb2.ReplyFailed(
+            workspace_id=str(ws.id),
+            reply_id=ok["id"],
+            conversation_id=cid,
+            reason="undelivered",
+            detail="WhatsApp could not deliver the message to the customer (error 131026).",
+        )
+        await publish(conn, "reply.failed", [ws.id], [late.SerializeToString()])
+    await engine.dispose()
+    view = await answer_when(
+        triage,
+        f"/v1/conversations/{cid}",
+        ws.agent_token,
+        lambda v: {r["id"]: r for r in v["replies"]}[ok["id"]]["state"] == "failed",
+    )
+    assert {r["id"]: r for r in view["replies"]}[ok["id"]]["failure_reason"] == "undelivered"
 
 
 async def test_the_conversation_view_shows_thread_triage_notes_and_no_clock_stops(

@@ -23,6 +23,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from fakes.whatsapp import WhatsAppState
+from fakes.whatsapp import create_app as create_whatsapp
 from services.inbox.app import create_app as create_inbox
 from services.inbox.ingest.http import PROTOBUF
 from services.inbox.webhooks.http_meta import expected_signature
@@ -286,7 +288,7 @@ async def _send(client: Any, method: str, request: Request) -> tuple[int, str, b
 
 @pytest.fixture
 async def apps(
-    aiohttp_client: Any, database_url: str, tmp_path: Path
+    aiohttp_client: Any, aiohttp_server: Any, database_url: str, tmp_path: Path
 ) -> tuple[Any, Any, Populated]:
     inbox = await aiohttp_client(
         create_inbox(
@@ -301,7 +303,10 @@ async def apps(
         )
     )
     triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
-    world = await populate(database_url, inbox, triage, "Conformance", tmp_path)
+    whatsapp = WhatsAppState()
+    fake = await aiohttp_server(create_whatsapp(whatsapp))
+    url = str(fake.make_url("")).rstrip("/")
+    world = await populate(database_url, inbox, triage, "Conformance", tmp_path, whatsapp, url)
     return inbox, triage, world
 
 

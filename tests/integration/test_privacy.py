@@ -892,3 +892,40 @@ async def test_retention_claims_the_longest_idle_first_through_its_index(
             assert "conversations_idle" in plan and "Sort" not in plan, plan
     finally:
         await engine.dispose()
+
+
+async def test_erasing_a_whatsapp_customer_removes_their_number_words_and_name(
+    stage: Stage,
+) -> None:
+    """WhatsApp knows a person by phone number: erased by that id, it is gone from the
+    messages, the authors, the raw payloads and the events, in both services."""
+    number, name = "33612349876", "Léa Moreau"
+    words = ["my fibre box blinks red since the move", "still red this morning"]
+    raw = {"from": number, "id": "wamid.AAA1", "type": "text", "text": {"body": words[0]}}
+    messages = [
+        item(
+            f"wamid.AAA{n}",
+            text,
+            author=(number, number, name),
+            platform="whatsapp",
+            channel="volteo-wa",
+            kind="dm",
+            minutes_ago=40 - n,
+            thread_id=number,
+            raw={**raw, "id": f"wamid.AAA{n}", "text": {"body": text}},
+        )
+        for n, text in enumerate(words, start=1)
+    ]
+    async with inbox_consuming(stage.database_url):
+        await stage.ingest(stage.ws.ingest_token, messages)
+        await stage.until(
+            "SELECT count(*) FROM triage.messages WHERE workspace_id = :ws AND direction = 'in'",
+            2,
+            ws=stage.ws.id,
+        )
+        assert await occurrences(stage, [number, *words]), "the scan finds her first"
+        request = await erase(stage, [{"platform": "whatsapp", "author_id": number}])
+        finished = await done(stage, request["id"])
+    assert finished["services"]["inbox"]["messages_erased"] == 2
+    skip = frozenset({"triage.audit_log", "triage.erasure_requests"})
+    assert await occurrences(stage, [number, name, *words], skip=skip) == {}

@@ -3,13 +3,15 @@ shows (the same measure, the same 422), and the repeated-text warning before sen
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from ecoute.v1 import events_pb2
 from tests.integration import test_desk
 from tests.integration.test_desk import count
-from tests.support.world import answer_when, bearer, message
+from tests.support.world import answer_when, bearer, message, scalar
 
 desk = test_desk.desk  # the services and a workspace (fixture)
 
@@ -39,11 +41,13 @@ async def held(triage: Any, inbox: Any, ws: Any, item: dict[str, Any]) -> int:
         ("mastodon", "mention", "b" * 500, "b" * 501, "500"),
         ("instagram", "dm", "é" * 500, "é" * 500 + "e", "1,000 bytes"),
         ("messenger", "dm", "m" * 2000, "m" * 2001, "2,000"),
+        ("whatsapp", "dm", "w" * 4096, "w" * 4097, "4,096"),
         ("facebook", "comment", "f" * 4000, "f" * 5000, None),  # under 8,000: no 422
     ],
 )
 async def test_a_reply_over_its_platforms_limit_is_refused_naming_the_limit(
     desk: Any,
+    fresh_whatsapp: None,
     database_url: str,
     platform: str,
     kind: str,
@@ -74,6 +78,76 @@ async def test_a_reply_over_its_platforms_limit_is_refused_naming_the_limit(
     assert await count(database_url, "SELECT count(*) FROM triage.replies") == 0
     sent = await triage.post(path, json={"text": fits}, headers=bearer(ws.agent_token))
     assert sent.status == 202, await sent.text()
+
+
+@pytest.fixture
+def fresh_whatsapp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ingested messages are written at BASE_TIME: WhatsApp's window is measured from
+    there, not from the real now, in these length tests."""
+    from services.triage.domain import reply_window
+
+    monkeypatch.setattr(reply_window, "WINDOWED_PLATFORMS", frozenset())
+
+
+async def test_whatsapp_takes_free_text_inside_its_window_and_a_template_after(
+    desk: Any, database_url: str
+) -> None:
+    inbox, triage, ws = desk
+    now = datetime.now(UTC)
+    item = message("wa-1", "where is my parcel?", platform="whatsapp", kind="dm")
+    item["created_at"] = (now - timedelta(hours=25)).isoformat()
+    cid = await held(triage, inbox, ws, item)
+    path = f"/v1/conversations/{cid}/replies"
+    check = await triage.post(
+        f"/v1/conversations/{cid}/reply-check",
+        json={"text": "Sorry!"},
+        headers=bearer(ws.agent_token),
+    )
+    assert any("24 hours" in w for w in (await check.json())["warnings"])  # before sending
+    refused = await triage.post(path, json={"text": "Sorry!"}, headers=bearer(ws.agent_token))
+    assert refused.status == 422
+    problem = await refused.json()
+    assert problem["errors"][0]["pointer"] == "/template" and "24 hours" in problem["detail"]
+    template = {"name": "order_update", "language": "en_US"}
+    sent = await triage.post(
+        path,
+        json={"text": "Hello, an update on your order.", "template": template},
+        headers=bearer(ws.agent_token),
+    )
+    assert sent.status == 202, await sent.text()
+    payload = await scalar(
+        database_url,
+        "SELECT payload FROM events.outbox WHERE topic = 'reply.requested' LIMIT 1",
+    )
+    requested = events_pb2.ReplyRequested.FromString(bytes(payload))
+    assert (requested.template.name, requested.template.language) == ("order_update", "en_US")
+    # the customer writes again: free text is fine for 24 hours
+    again = message("wa-2", "still nothing", platform="whatsapp", kind="dm")
+    again["created_at"] = now.isoformat()
+    await inbox.post("/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": [again]})
+    await answer_when(
+        triage, f"/v1/conversations/{cid}", ws.agent_token, lambda v: len(v["messages"]) == 2
+    )
+    check = await triage.post(
+        f"/v1/conversations/{cid}/reply-check",
+        json={"text": "Checking now."},
+        headers=bearer(ws.agent_token),
+    )
+    assert (await check.json())["warnings"] == []
+    ok = await triage.post(path, json={"text": "Checking now."}, headers=bearer(ws.agent_token))
+    assert ok.status == 202, await ok.text()
+
+
+async def test_a_template_outside_whatsapp_is_refused(desk: Any) -> None:
+    inbox, triage, ws = desk
+    cid = await held(triage, inbox, ws, message("x-t", "hello"))
+    refused = await triage.post(
+        f"/v1/conversations/{cid}/replies",
+        json={"text": "Hi", "template": {"name": "order_update", "language": "en_US"}},
+        headers=bearer(ws.agent_token),
+    )
+    assert refused.status == 422
+    assert (await refused.json())["errors"][0]["pointer"] == "/template"
 
 
 async def test_the_check_measures_as_the_platform_counts_and_warns_of_repeated_text(

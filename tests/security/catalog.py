@@ -309,6 +309,11 @@ PATH_IDS: dict[Key, PathIds] = {
     ("PUT", "/v1/channels/{platform}/{key}"): PathIds(
         lambda w: {"platform": "x", "key": w.channel_key}, foreign_status=422
     ),
+    # A channel key names a channel within the caller's workspace: another workspace's
+    # WhatsApp channel does not exist for it (404), and nothing reaches the platform.
+    ("GET", "/v1/channels/{platform}/{key}/templates"): PathIds(
+        lambda w: {"platform": "whatsapp", "key": w.whatsapp_key}, foreign_status=404
+    ),
     # Platform webhooks belong to no workspace: a CRC check without its token, an unsigned
     # event.
     ("GET", "/webhooks/{platform}"): PathIds(lambda w: {"platform": "x"}, foreign_status=400),

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from fakes.whatsapp import WhatsAppState
+from fakes.whatsapp import create_app as create_whatsapp
 from services.inbox.app import create_app as create_inbox
 from services.infra.openapi import Operation
 from services.triage.app import create_app as create_triage
@@ -22,6 +24,8 @@ FUZZ_SCALE = int(os.environ.get("ECOUTE_FUZZ_SCALE", "1"))
 X_SECRET = "x-consumer-secret-for-tests"
 META_SECRET = "meta-app-secret-for-tests"
 META_VERIFY = "meta-verify-token-for-tests"
+WHATSAPP_SECRET = "whatsapp-app-secret-for-tests"
+WHATSAPP_VERIFY = "whatsapp-verify-token-for-tests"
 
 
 @dataclass
@@ -38,7 +42,9 @@ class Worlds:
 
 
 @pytest.fixture
-async def worlds(aiohttp_client: Any, database_url: str, tmp_path: Path) -> Worlds:
+async def worlds(
+    aiohttp_client: Any, aiohttp_server: Any, database_url: str, tmp_path: Path
+) -> Worlds:
     # Generous failure budget: the matrices send wrong tokens on purpose, from one address.
     inbox = await aiohttp_client(
         create_inbox(
@@ -49,6 +55,8 @@ async def worlds(aiohttp_client: Any, database_url: str, tmp_path: Path) -> Worl
                 x_consumer_secret=X_SECRET,
                 meta_app_secret=META_SECRET,
                 meta_verify_token=META_VERIFY,
+                whatsapp_app_secret=WHATSAPP_SECRET,
+                whatsapp_verify_token=WHATSAPP_VERIFY,
                 channel_credentials_dir=str(tmp_path),
             )
         )
@@ -56,8 +64,11 @@ async def worlds(aiohttp_client: Any, database_url: str, tmp_path: Path) -> Worl
     triage = await aiohttp_client(
         create_triage(triage_settings(database_url, run_consumer=False, auth_max_failures=10_000))
     )
-    a = await populate(database_url, inbox, triage, "Alpha", tmp_path)
-    b = await populate(database_url, inbox, triage, "Bravo", tmp_path)
+    whatsapp = WhatsAppState()
+    fake = await aiohttp_server(create_whatsapp(whatsapp))
+    url = str(fake.make_url("")).rstrip("/")
+    a = await populate(database_url, inbox, triage, "Alpha", tmp_path, whatsapp, url)
+    b = await populate(database_url, inbox, triage, "Bravo", tmp_path, whatsapp, url)
     return Worlds(inbox, triage, a, b)
 
 

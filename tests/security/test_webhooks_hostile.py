@@ -2,7 +2,7 @@
 
 Hypothesis draws bodies (random bytes, random JSON, a real X event) and signatures (none,
 noise, the right scheme with the wrong secret, the right secret over other bytes, Meta's
-legacy SHA-1 header) for both platforms, sent over HTTP to the inbox with channels
+legacy SHA-1 header) for X, Meta and WhatsApp, sent over HTTP to the inbox with channels
 connected for the accounts the real events name. Rows in inbox.messages and the event
 outbox are counted before and after; a correctly signed real event, sent last, must store.
 """
@@ -23,10 +23,18 @@ from sqlalchemy import text
 
 from fakes.clock import ManualClock
 from fakes.meta import MetaState
+from fakes.whatsapp import WhatsAppState
 from fakes.x import XState, aaa_dm_payloads, aaa_tweet_create_payloads
 from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
-from tests.security.conftest import FUZZ_SCALE, META_SECRET, META_VERIFY, X_SECRET
+from tests.security.conftest import (
+    FUZZ_SCALE,
+    META_SECRET,
+    META_VERIFY,
+    WHATSAPP_SECRET,
+    WHATSAPP_VERIFY,
+    X_SECRET,
+)
 from tests.support.world import (
     bearer,
     connect_channel,
@@ -37,6 +45,8 @@ from tests.support.world import (
 
 X_HEADER = "x-twitter-webhooks-signature"
 META_HEADER = "X-Hub-Signature-256"
+PLATFORMS = ["x", "meta", "whatsapp"]
+SECRETS = {"x": X_SECRET, "meta": META_SECRET, "whatsapp": WHATSAPP_SECRET}
 ASCII = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=120)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
@@ -75,7 +85,7 @@ def signed(platform: str, body: bytes) -> dict[str, str]:
     """The signature header each platform sends, rightly computed over ``body``."""
     if platform == "x":
         return {X_HEADER: x_signature(X_SECRET, body)}
-    return {META_HEADER: meta_signature(META_SECRET, body)}
+    return {META_HEADER: meta_signature(SECRETS[platform], body)}
 
 
 def bounded(examples: int) -> Any:
@@ -135,12 +145,10 @@ def hammer(base: str, real_event: bytes, structured: dict[str, list[Any]]) -> li
     )
 
     @bounded(150)
-    @given(
-        platform=st.sampled_from(["x", "meta"]), body=bodies, forgery=st.integers(0, 4), noise=ASCII
-    )
+    @given(platform=st.sampled_from(PLATFORMS), body=bodies, forgery=st.integers(0, 4), noise=ASCII)
     def forged(platform: str, body: bytes, forgery: int, noise: str) -> None:
         sign, header = (x_signature, X_HEADER) if platform == "x" else (meta_signature, META_HEADER)
-        secret = X_SECRET if platform == "x" else META_SECRET
+        secret = SECRETS[platform]
         headers = {"Content-Type": "application/json"}
         if forgery == 1:
             headers[header] = noise.strip()  # the client refuses surrounding whitespace
@@ -157,7 +165,7 @@ def hammer(base: str, real_event: bytes, structured: dict[str, list[Any]]) -> li
         answers.append(("forged", status))
 
     @bounded(60)
-    @given(platform=st.sampled_from(["x", "meta"]), body=bodies.filter(lambda b: b != real_event))
+    @given(platform=st.sampled_from(PLATFORMS), body=bodies.filter(lambda b: b != real_event))
     def signed_junk(platform: str, body: bytes) -> None:
         status = session.post(
             f"{base}/webhooks/{platform}", data=body, headers=signed(platform, body), timeout=30
@@ -166,7 +174,7 @@ def hammer(base: str, real_event: bytes, structured: dict[str, list[Any]]) -> li
 
     @bounded(60)
     @given(
-        platform=st.sampled_from(["x", "meta"]),
+        platform=st.sampled_from(PLATFORMS),
         query=st.dictionaries(
             st.sampled_from(
                 ["crc_token", "hub.mode", "hub.verify_token", "hub.challenge", "other"]
@@ -215,8 +223,15 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
         x_consumer_secret=X_SECRET,
         meta_app_secret=META_SECRET,
         meta_verify_token=META_VERIFY,
+        whatsapp_app_secret=WHATSAPP_SECRET,
+        whatsapp_verify_token=WHATSAPP_VERIFY,
         channel_credentials=credentials_json(
-            ws.id, {"x": {"bearer_token": "user"}, "meta": {"page_access_token": "page"}}
+            ws.id,
+            {
+                "x": {"bearer_token": "user"},
+                "meta": {"page_access_token": "page"},
+                "whatsapp": {"access_token": "wa"},
+            },
         ),
     )
     client = await aiohttp_client(create_inbox(settings_))
@@ -234,10 +249,12 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
 
     dm = state.add_dm("janedoe", "hello, my refund?")
     meta = MetaState(clock=ManualClock.from_now())
+    whatsapp = WhatsAppState(clock=ManualClock.from_now())
     for platform, account in (
         ("facebook", meta.page_id),
         ("messenger", meta.page_id),
         ("instagram", meta.ig_account_id),
+        ("whatsapp", whatsapp.phone_number_id),
     ):
         linked = await client.put(
             f"/v1/channels/{platform}/acme-{platform}",
@@ -245,7 +262,7 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
             json={
                 "account_id": account,
                 "base_url": "https://graph.facebook.com",
-                "credentials_ref": "meta",
+                "credentials_ref": "whatsapp" if platform == "whatsapp" else "meta",
                 "polling": False,
             },
         )
@@ -256,6 +273,10 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
             meta.feed_comment("139560936744123", "Where is my order?").payload,
             meta.messenger_message("24000000000000001", "my parcel").payload,
             meta.ig_comment("17800000000000001", "still waiting").payload,
+        ],
+        "whatsapp": [
+            whatsapp.customer_message("33612345678", "where is my parcel?", name="Léa")[1],
+            whatsapp.customer_message("33612345678", "receipt", media="image")[1],
         ],
     }
 

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from fakes.whatsapp import WhatsAppState
 from services.inbox.ingest.store import create_ingest_token
 from services.infra.db import create_engine
 from services.infra.events import Consumer
@@ -83,6 +84,8 @@ class Populated:
     split_conversation: int
     """One of ``incident``'s several conversations: the one a split moves out."""
     channel_key: str
+    whatsapp_key: str
+    """The workspace's WhatsApp channel (empty when no fake WhatsApp was given)."""
     credentials_ref: str
     """The reference of the workspace's own platform credentials (its channel names it)."""
     spare_user_id: str
@@ -134,11 +137,18 @@ class Populated:
 
 
 async def populate(
-    database_url: str, inbox: Any, triage: Any, name: str, credentials: Path
+    database_url: str,
+    inbox: Any,
+    triage: Any,
+    name: str,
+    credentials: Path,
+    whatsapp: WhatsAppState | None = None,
+    whatsapp_url: str = "",
 ) -> Populated:
     """A workspace with one of everything, made through the APIs as its users would; its
     platform credentials are written into ``credentials`` (the inbox's
-    ``INBOX_CHANNEL_CREDENTIALS_DIR``)."""
+    ``INBOX_CHANNEL_CREDENTIALS_DIR``). With a fake WhatsApp (its state and URL), it also has
+    a WhatsApp channel there, whose templates the channels API reads."""
     ws = await make_workspace(database_url, name)
     tag = uuid.uuid4().hex[:10]
     platform_token = f"{name.lower()}-x-bearer-{tag}"
@@ -289,6 +299,7 @@ async def populate(
         other_incident=incidents["payment"],
         split_conversation=incidents["conversation"],
         channel_key=f"acct-{tag}",
+        whatsapp_key=await _whatsapp_channel(inbox, ws, tag, credentials, whatsapp, whatsapp_url),
         credentials_ref=f"cred-{tag}",
         spare_user_id=security["user_id"],
         spare_session_id=security["session_id"],
@@ -346,6 +357,36 @@ async def populate(
             (await hook.json())["secret"],
         ],
     )
+
+
+async def _whatsapp_channel(
+    inbox: Any,
+    ws: Any,
+    tag: str,
+    credentials: Path,
+    whatsapp: WhatsAppState | None,
+    url: str,
+) -> str:
+    """A WhatsApp channel of the workspace at the fake (its own business number)."""
+    if whatsapp is None:
+        return ""
+    values = {
+        "access_token": whatsapp.access_token,
+        "business_account_id": whatsapp.business_account_id,
+    }
+    write_credentials(credentials, ws.id, f"wa-{tag}", values)
+    connected = await inbox.put(
+        f"/v1/channels/whatsapp/wa-{tag}",
+        headers=bearer(ws.channels_token),
+        json={
+            "account_id": str(int(tag, 16)),
+            "base_url": url,
+            "credentials_ref": f"wa-{tag}",
+            "polling": False,
+        },
+    )
+    assert connected.status == 200, await connected.text()
+    return f"wa-{tag}"
 
 
 def write_credentials(

@@ -9,21 +9,25 @@ inbox reads them from its secret store, in the caller's workspace only.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from services.inbox.channels import store as channels
 from services.inbox.channels import usecases
 from services.inbox.channels.credentials import CredentialStore
+from services.inbox.connectors.base import AuthExpired, ConnectorError, RateLimited, Unavailable
 from services.inbox.ingest.auth import ingest_token, workspace_of
 from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response, read_model
 from services.infra.platforms import CONNECTED, Platform
 from services.infra.strings import NO_NUL
 
 CREDENTIALS_KEY = web.AppKey("channel_credentials", CredentialStore)
+SESSION_KEY = web.AppKey("platform_session", aiohttp.ClientSession)
 
 
 class ChannelIn(BaseModel):
@@ -63,6 +67,19 @@ class ChannelOut(Out):
 
 class ChannelsOut(Out):
     items: list[ChannelOut]
+
+
+class TemplateOut(Out):
+    """An approved WhatsApp message template: what an agent names in a reply's ``template``."""
+
+    name: str
+    language: str
+    category: str
+    body: str
+
+
+class TemplatesOut(Out):
+    items: list[TemplateOut]
 
 
 async def _workspace(request: web.Request) -> uuid.UUID:
@@ -110,6 +127,43 @@ async def get_channels(request: web.Request) -> web.Response:
     return model_response(ChannelsOut, {"items": found})
 
 
+async def get_templates(request: web.Request) -> web.Response:
+    workspace = await _workspace(request)
+    platform, key = request.match_info["platform"], request.match_info["key"]
+    if platform != "whatsapp":
+        raise ProblemError(404, "Not Found", "Only WhatsApp channels have message templates.")
+    try:
+        async with request.app[ENGINE_KEY].connect() as conn:
+            found = await usecases.templates(
+                conn, request.app[CREDENTIALS_KEY], request.app[SESSION_KEY], workspace, key
+            )
+    except usecases.NoTemplates:
+        raise ProblemError(404, "Not Found", f"No WhatsApp channel {key!r}.") from None
+    except AuthExpired:
+        raise ProblemError(
+            409, "Conflict", "WhatsApp refused the channel's credentials: re-authorise it."
+        ) from None
+    except (RateLimited, Unavailable):
+        raise ProblemError(503, "Unavailable", "WhatsApp did not answer; try again.") from None
+    except ConnectorError:
+        raise ProblemError(502, "Bad Gateway", "WhatsApp refused to list the templates.") from None
+    items = [_fields(t) for t in found]
+    return model_response(TemplatesOut, {"items": items})
+
+
+def _fields(template: Any) -> dict[str, str]:
+    return {name: getattr(template, name) for name in ("name", "language", "category", "body")}
+
+
+async def _platform_session(app: web.Application) -> AsyncIterator[None]:
+    """The HTTP session the API uses to read from a platform (templates), closed at shutdown."""
+    async with aiohttp.ClientSession() as session:
+        app[SESSION_KEY] = session
+        yield
+
+
 def add_routes(app: web.Application) -> None:
+    app.cleanup_ctx.append(_platform_session)
     app.router.add_get("/v1/channels", get_channels)
     app.router.add_put("/v1/channels/{platform}/{key}", put_channel)
+    app.router.add_get("/v1/channels/{platform}/{key}/templates", get_templates)

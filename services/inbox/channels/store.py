@@ -258,14 +258,42 @@ async def channels_of_account(
 
 
 async def count_by_health(conn: AsyncConnection) -> dict[tuple[str, str], int]:
-    """Channels by (platform, health): polled ones, and Meta's pushed ones with an account."""
+    """Channels by (platform, health): polled ones, and Meta's and WhatsApp's pushed ones."""
     rows = (
         await conn.execute(
             text(
                 "SELECT platform, health, count(*) AS n FROM inbox.channels WHERE polling "
-                "OR platform IN ('facebook', 'instagram', 'messenger') AND account_id <> '' "
+                "OR platform IN ('facebook', 'instagram', 'messenger', 'whatsapp') "
+                "AND account_id <> '' "
                 "GROUP BY 1, 2"
             )
         )
     ).all()
     return {(r.platform, r.health): r.n for r in rows}
+
+
+async def needs_reauth(conn: AsyncConnection, channel: Channel, detail: str) -> None:
+    """The platform refused the channel's credentials outside a poll (a reply's delivery):
+    the channel asks an admin to re-authorise it, as a poll would."""
+    await conn.execute(
+        text(
+            "UPDATE inbox.channels SET health = 'needs_reauth', health_detail = :detail "
+            "WHERE workspace_id = :ws AND id = :id"
+        ),
+        {"detail": detail[:300], "ws": channel.workspace_id, "id": channel.id},
+    )
+
+
+async def channel_by_key(
+    conn: AsyncConnection, workspace_id: uuid.UUID, platform: str, key: str
+) -> Any:
+    """The workspace's channel of this platform and key (None: there is none)."""
+    return (
+        await conn.execute(
+            text(
+                "SELECT * FROM inbox.channels WHERE workspace_id = :ws AND platform = :p "
+                "AND key = :key"
+            ),
+            {"ws": workspace_id, "p": platform, "key": key},
+        )
+    ).first()

@@ -1,14 +1,19 @@
-"""Connecting a channel: only to the workspace's own credentials, at its platform's hosts."""
+"""Connecting a channel: only to the workspace's own credentials, at its platform's hosts;
+reading what a channel offers (WhatsApp's approved templates)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.inbox.channels import store
 from services.inbox.channels.credentials import CredentialStore
+from services.inbox.connectors.registry import connector_for
+from services.inbox.connectors.whatsapp import Template, WhatsAppConnector
 
 
 class InvalidChannel(ValueError):
@@ -37,3 +42,28 @@ async def connect(
     if not credentials.exists(workspace_id, settings["credentials_ref"]):
         raise InvalidChannel("/credentials_ref", "this workspace has no credentials of that name")
     return await store.configure(conn, workspace_id, platform, key, settings)
+
+
+class NoTemplates(LookupError):
+    """No WhatsApp channel of that key in the caller's workspace."""
+
+
+async def templates(
+    conn: AsyncConnection,
+    credentials: CredentialStore,
+    session: aiohttp.ClientSession,
+    workspace_id: uuid.UUID,
+    key: str,
+) -> list[Template]:
+    """The approved message templates of a WhatsApp channel's business account, read from
+    the platform (``GET /{waba-id}/message_templates``): what an agent may send outside the
+    24-hour customer-service window."""
+    row = await store.channel_by_key(conn, workspace_id, "whatsapp", key)
+    if row is None:
+        raise NoTemplates(key)
+    channel = store.describe_channel(row)
+    secrets = credentials.for_channel(channel)
+    connector = connector_for(channel, secrets, session, lambda: datetime.now(UTC))
+    if not isinstance(connector, WhatsAppConnector):
+        raise NoTemplates(key)
+    return await connector.templates(str(secrets.get("business_account_id") or ""))

@@ -53,6 +53,8 @@ class Reply:
     author_handle: str
     thread_id: str
     raw: dict[str, Any] | None
+    # WhatsApp: the approved template ({"name", "language"}) to send instead of the text.
+    template: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,3 +264,15 @@ class BearerConnector:
         self.clock = clock
         self.base = channel.base_url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {token}"}
+
+
+class PushOnly:
+    """A connector whose platform pushes everything through webhooks (Meta, WhatsApp): no
+    streams, so the poller never calls ``poll``; create its channels with polling off."""
+
+    streams: tuple[str, ...] = ()
+
+    async def poll(self, stream: str, cursor: str | None) -> AsyncIterator[Page]:
+        pages: tuple[Page, ...] = ()
+        for page in pages:
+            yield page

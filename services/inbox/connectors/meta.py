@@ -52,7 +52,7 @@ request that may have reached Meta but got no answer (connection dropped, read t
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -60,9 +60,10 @@ import aiohttp
 from services.inbox.connectors.base import (
     AuthExpired,
     BearerConnector,
+    ConnectorError,
     Moderation,
-    Page,
     Profile,
+    PushOnly,
     RateLimited,
     Rejected,
     Reply,
@@ -89,15 +90,8 @@ PROFILE_FIELDS = {
 }
 
 
-class MetaConnector(BearerConnector):
-    streams: tuple[str, ...] = ()  # push-only: webhooks feed these channels
+class MetaConnector(PushOnly, BearerConnector):
     bearer_credential = "page_access_token"
-
-    async def poll(self, stream: str, cursor: str | None) -> AsyncIterator[Page]:
-        """Nothing to poll: Meta pushes (and ``streams`` is empty, so this is never called)."""
-        pages: tuple[Page, ...] = ()
-        for page in pages:
-            yield page
 
     async def send(self, reply: Reply) -> Sent:
         platform = self.channel.platform
@@ -150,13 +144,17 @@ class MetaConnector(BearerConnector):
         if fields is None:
             raise Rejected("unsupported", f"no profile lookup on {self.channel.platform}")
         person = _graph_id(user_id, "the person")
-        path = f"/{GRAPH_VERSION}/{person}"
-        try:
-            answer = await self._request("GET", path, PROFILE_TIMEOUT, params={"fields": fields})
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Unavailable(type(exc).__name__) from None  # a read: nothing changed on Meta
-        body = self._answer(*answer)
-        display_name, handle = read_profile(self.channel.platform, body)
+        answer = await graph_request(
+            self.session,
+            "GET",
+            f"{self.base}/{GRAPH_VERSION}/{person}",
+            None,
+            self.headers,
+            lambda exc: Unavailable(type(exc).__name__),  # a read: nothing changed on Meta
+            limits=PROFILE_TIMEOUT,
+            params={"fields": fields},
+        )
+        display_name, handle = read_profile(self.channel.platform, self._answer(*answer))
         return Profile(display_name, handle)
 
     async def _post(self, path: str, payload: dict[str, Any]) -> Any:
@@ -166,34 +164,17 @@ class MetaConnector(BearerConnector):
         self, method: str, path: str, payload: dict[str, Any] | None, *, repeatable: bool = False
     ) -> Any:
         """One Graph write; ``repeatable``: a lost answer may be followed by the same call."""
-        try:
-            answer = await self._request(method, path, TIMEOUT, json=payload)
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            raise Unavailable(type(exc).__name__) from None  # nothing reached Meta
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            if repeatable:
-                raise Unavailable(type(exc).__name__, maybe_sent=True) from None
-            raise Rejected(
-                "unknown_outcome",
-                f"no answer from Meta ({type(exc).__name__}); the reply may have been posted",
-            ) from None
-        return self._answer(*answer)
 
-    async def _request(
-        self, method: str, path: str, limits: aiohttp.ClientTimeout, **options: Any
-    ) -> tuple[int, list[str | None], bytes]:
-        """One Graph request: (status, usage headers, raw body); network errors propagate
-        for the caller to judge (a read is safe to retry, a write may have landed)."""
-        async with self.session.request(
-            method,
-            self.base + path,
-            headers=self.headers,
-            timeout=limits,
-            allow_redirects=False,
-            **options,
-        ) as response:
-            usage = [response.headers.get(name) for name in USAGE_HEADERS]
-            return response.status, usage, await response.read()
+        def lost(exc: BaseException) -> ConnectorError:
+            if repeatable:
+                return Unavailable(type(exc).__name__, maybe_sent=True)
+            detail = f"no answer from Meta ({type(exc).__name__}); the reply may have been posted"
+            return Rejected("unknown_outcome", detail)
+
+        answer = await graph_request(
+            self.session, method, self.base + path, payload, self.headers, lost
+        )
+        return self._answer(*answer)
 
     def _answer(self, status: int, usage: list[str | None], raw: bytes) -> Any:
         """The body of a 2xx answer; otherwise the error Graph's code means (module doc)."""
@@ -218,6 +199,38 @@ class MetaConnector(BearerConnector):
         if status >= 500 or code in TRANSIENT_CODES or error.transient:
             raise Unavailable(detail)
         raise Rejected("rejected", detail)
+
+
+async def graph_request(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    payload: dict[str, Any] | None,
+    headers: dict[str, str],
+    lost: Callable[[BaseException], ConnectorError],
+    *,
+    limits: aiohttp.ClientTimeout = TIMEOUT,
+    params: dict[str, str] | None = None,
+) -> tuple[int, list[str | None], bytes]:
+    """One Graph API call (Pages, Instagram, WhatsApp): its status, usage headers and body.
+    A connection never made is ``Unavailable``; an answer lost after the request may have
+    reached Meta is whatever ``lost`` says (each product knows what a resend would do)."""
+    try:
+        async with session.request(
+            method,
+            url,
+            json=payload,
+            params=params,
+            headers=headers,
+            timeout=limits,
+            allow_redirects=False,
+        ) as response:
+            usage = [response.headers.get(name) for name in USAGE_HEADERS]
+            return response.status, usage, await response.read()
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+        raise Unavailable(type(exc).__name__) from None  # nothing reached Meta
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise lost(exc) from None
 
 
 def _graph_id(value: str, what: str) -> str:

@@ -53,6 +53,9 @@ MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)
 # Platforms whose send endpoint dedupes a resend by itself (Mastodon's Idempotency-Key).
 SELF_DEDUPING = {"mastodon"}
+# Platforms that report each sent message back in a status webhook carrying the reply id
+# (WhatsApp's biz_opaque_callback_data): an interrupted send is found there, never resent.
+CONFIRMED_BY_STATUS = {"whatsapp"}
 
 
 async def record_requests(conn: AsyncConnection, events: list[Event]) -> None:
@@ -70,6 +73,9 @@ async def record_requests(conn: AsyncConnection, events: list[Event]) -> None:
             reply_text=request.text,
             in_reply_to_message_id=request.in_reply_to_message_id,
             requested_at=request.requested_at.ToDatetime(UTC),
+            template={"name": request.template.name, "language": request.template.language}
+            if request.template.name
+            else None,
         )
 
 
@@ -99,6 +105,7 @@ class Deliverer(PlatformLoop):
             author_handle=context.author_handle,
             thread_id=context.answered_thread,
             raw=context.answered_raw,
+            template=row.template,
         )
         interrupted = row.was == "sending"  # a previous attempt may have posted already
         reconciled = calling = False
@@ -108,7 +115,12 @@ class Deliverer(PlatformLoop):
             )
             calling = True  # from here on, the platform may have acted on a request
             sent: Sent | None = None
-            if interrupted:  # did the earlier post happen?
+            if interrupted and channel.platform in CONFIRMED_BY_STATUS:
+                sent = self._sent_by_status(row)
+                if sent is None:
+                    await self._awaiting_status(row, channel)
+                    return
+            elif interrupted:  # did the earlier post happen?
                 if isinstance(connector, Reconciles):
                     sent = await connector.find_sent(reply)
                     reconciled = True
@@ -134,6 +146,8 @@ class Deliverer(PlatformLoop):
             return
         except AuthExpired as exc:
             detail = self.credentials.redact(channel, exc.detail)
+            async with self.engine.begin() as conn:
+                await channel_store.needs_reauth(conn, channel, "credentials refused")
             await self._failed(row, channel, "auth_expired", detail, True)
             return
         except Rejected as exc:
@@ -147,6 +161,21 @@ class Deliverer(PlatformLoop):
             await self._broken(row, channel, exc, uncertain=unknown)
             return
         await self._delivered(row, channel, context, reply, sent)
+
+    def _sent_by_status(self, row: Any) -> Sent | None:
+        """The send a status webhook reported for this reply (None: no news yet)."""
+        if not row.platform_message_id:
+            return None
+        return Sent(row.platform_message_id, row.platform_status_at or self.clock())
+
+    async def _awaiting_status(self, row: Any, channel: Channel) -> None:
+        """An interrupted send the platform has not reported yet: wait for its status (it
+        comes within seconds when the send happened); after every retry, a person checks."""
+        if row.attempts >= MAX_ATTEMPTS:
+            detail = "interrupted while sending and no status came; check the platform"
+            await self._failed(row, channel, "unknown_outcome", detail, False)
+            return
+        await self._retry(row, channel, "awaiting_status", None, uncertain=True)
 
     async def _broken(self, row: Any, channel: Channel, exc: Exception, *, uncertain: bool) -> None:
         """An error no connector rule foresaw: retried with back-off under a bounded reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -12,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 _QUEUE = text(
     """
     INSERT INTO inbox.deliveries (workspace_id, reply_id, conversation_id, channel_id,
-                                  in_reply_to_id, agent_id, text, requested_at)
+                                  in_reply_to_id, agent_id, text, requested_at, template)
     SELECT CAST(:ws AS uuid), :reply, :conversation, m.channel_id, m.id, :agent, :text,
-           :requested
+           :requested, CAST(:template AS jsonb)
     FROM inbox.messages AS m
     WHERE m.workspace_id = CAST(:ws AS uuid) AND m.id = :message
       AND m.erased_at IS NULL
@@ -74,8 +75,10 @@ async def queue(
     reply_text: str,
     in_reply_to_message_id: int,
     requested_at: datetime,
+    template: dict[str, str] | None = None,
 ) -> None:
-    """A queued delivery for a reply, once (none if the answered message was erased)."""
+    """A queued delivery for a reply, once (none if the answered message was erased);
+    ``template``: the WhatsApp message template to send instead of free text."""
     await conn.execute(
         _QUEUE,
         {
@@ -86,6 +89,7 @@ async def queue(
             "text": reply_text,
             "message": in_reply_to_message_id,
             "requested": requested_at,
+            "template": json.dumps(template) if template else None,
         },
     )
 

@@ -20,6 +20,7 @@ API_HOSTS: Mapping[str, frozenset[str]] = {
     "facebook": _META,
     "instagram": _META,
     "messenger": _META,
+    "whatsapp": frozenset({"graph.facebook.com"}),
     # The entryway and Bluesky's own PDSes (app-password sign-in), and the AppView.
     "bluesky": frozenset(
         {"bsky.social", "*.host.bsky.network", "api.bsky.app", "public.api.bsky.app"}

@@ -109,7 +109,7 @@ def clean_raw(value: Any, depth: int = 0) -> Any:
     return None
 
 
-def _id(value: Any, what: str) -> str:
+def platform_id(value: Any, what: str) -> str:
     """A Graph id: a non-empty string (or, defensively, an integer), never cast to a number."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise Malformed(f"{what} is missing or not an id")
@@ -120,7 +120,7 @@ def _id(value: Any, what: str) -> str:
 
 
 def _optional_id(value: Any, what: str) -> str:
-    return "" if value is None or value == "" else _id(value, what)
+    return "" if value is None or value == "" else platform_id(value, what)
 
 
 def _text(value: Any) -> str:
@@ -178,12 +178,12 @@ def feed_change(value: Any, page_id: str, entry_time: datetime | None) -> Incomi
         raise Ignored("feed_remove")
     if verb not in ("add", "edited"):
         raise Ignored("feed_other_verb")
-    comment_id = _id(value.get("comment_id"), "comment_id")
+    comment_id = platform_id(value.get("comment_id"), "comment_id")
     post_id = _optional_id(value.get("post_id"), "post_id")
     parent_id = _optional_id(value.get("parent_id"), "parent_id")
     sender = value.get("from")
     if isinstance(sender, dict) and sender.get("id") not in (None, ""):
-        author, display = _id(sender.get("id"), "from.id"), _name(sender.get("name"))
+        author, display = platform_id(sender.get("id"), "from.id"), _name(sender.get("name"))
     else:  # Meta may withhold the commenter: keep the comment, not the person
         author, display = UNKNOWN_AUTHOR, ""
     created = value.get("created_time")
@@ -217,11 +217,12 @@ def messaging_event(
         raise Ignored("messaging_other")
     if message.get("is_deleted"):
         raise Ignored("message_deleted")
-    mid = _id(message.get("mid"), "message.mid")
-    sender = _id(_dict(event.get("sender"), "sender").get("id"), "sender.id")
+    mid = platform_id(message.get("mid"), "message.mid")
+    sender = platform_id(_dict(event.get("sender"), "sender").get("id"), "sender.id")
     echo = bool(message.get("is_echo")) or sender == account_id
     if echo:
-        recipient = _id(_dict(event.get("recipient"), "recipient").get("id"), "recipient.id")
+        recipient_of = _dict(event.get("recipient"), "recipient")
+        recipient = platform_id(recipient_of.get("id"), "recipient.id")
         customer = recipient
     else:
         customer = sender
@@ -250,9 +251,9 @@ def ig_comment_change(value: Any, ig_id: str, entry_time: datetime | None) -> In
     """An Instagram ``comments``/``live_comments`` change (comment id under ``id`` or
     ``comment_id``: both occur in Meta's documents)."""
     value = _dict(value, "comment value")
-    comment_id = _id(value.get("id") or value.get("comment_id"), "comment id")
+    comment_id = platform_id(value.get("id") or value.get("comment_id"), "comment id")
     sender = _dict(value.get("from"), "from")
-    author = _id(sender.get("id"), "from.id")
+    author = platform_id(sender.get("id"), "from.id")
     media = value.get("media")
     media_id = _optional_id(media.get("id"), "media.id") if isinstance(media, dict) else ""
     stamp = value.get("timestamp")
@@ -276,7 +277,7 @@ def ig_comment_change(value: Any, ig_id: str, entry_time: datetime | None) -> In
 def ig_mention_change(value: Any, entry_time: datetime | None) -> Incoming:
     """An Instagram ``mentions`` change: ids only (the text needs a Graph read we lack)."""
     value = _dict(value, "mention value")
-    media_id = _id(value.get("media_id"), "media_id")
+    media_id = platform_id(value.get("media_id"), "media_id")
     comment_id = _optional_id(value.get("comment_id"), "comment_id")
     return Incoming(
         platform="instagram",
@@ -318,7 +319,7 @@ def read_notification(payload: Any) -> Notification:
     for entry in payload["entry"]:
         try:
             entry = _dict(entry, "entry")
-            account = _id(entry.get("id"), "entry.id")
+            account = platform_id(entry.get("id"), "entry.id")
             stamp = entry.get("time")
             entry_time = epoch(stamp) if stamp is not None else None
         except Malformed:

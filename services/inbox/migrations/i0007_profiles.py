@@ -1,7 +1,7 @@
 """When the inbox last asked a platform for an author's name.
 
 Revision ID: i0007
-Revises: i0005
+Revises: i0006
 
 Messenger and Instagram webhooks carry ids without names: the inbox asks Meta's User Profile
 APIs once and keeps the answer on the author (``handle``, ``display_name``), with the time it
@@ -12,7 +12,7 @@ refresh. An erasure blanks the name and this time with it.
 from alembic import op
 
 revision = "i0007"
-down_revision = "i0005"
+down_revision = "i0006"
 branch_labels = None
 depends_on = None
 

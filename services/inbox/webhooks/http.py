@@ -13,13 +13,17 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from services.inbox.webhooks import http_meta, http_x
+from services.inbox.webhooks import http_meta, http_whatsapp, http_x
 from services.inbox.webhooks.hub import HUB_KEY, WebhookHub
 from services.infra.http import ProblemError
 
 Receiver = Callable[[web.Request, WebhookHub], Awaitable[web.StreamResponse]]
 
-RECEIVERS: dict[str, Receiver] = {"x": http_x.receive, "meta": http_meta.receive}
+RECEIVERS: dict[str, Receiver] = {
+    "x": http_x.receive,
+    "meta": http_meta.receive,
+    "whatsapp": http_whatsapp.receive,
+}
 
 
 async def webhook(request: web.Request) -> web.StreamResponse:

@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import json
 import logging
+from typing import Any
 
 from aiohttp import web
 
@@ -57,19 +58,27 @@ def signature_matches(app_secret: str, body: bytes, header: str | None) -> bool:
     return same_secret(expected_signature(app_secret, body).encode("ascii"), given)
 
 
-async def receive(request: web.Request, hub: WebhookHub) -> web.StreamResponse:
-    if request.method == "GET":
-        return _handshake(request, hub)
-    app_secret = hub.settings.meta_app_secret.get_secret_value()
+NOT_JSON = object()
+
+
+async def signed_payload(
+    request: web.Request, hub: WebhookHub, platform: str, app_secret: str, label: str, env: str
+) -> Any:
+    """The parsed body of a POST Meta signed (``X-Hub-Signature-256`` over the raw bytes,
+    checked before anything is parsed), or ``NOT_JSON`` (counted ``malformed``). 503 without
+    an app secret; 401, counted ``forged``, for a missing or wrong signature."""
     if not app_secret:
         raise ProblemError(
-            503, "Not Configured", "Meta webhooks need INBOX_META_APP_SECRET to check signatures."
+            503,
+            "Not Configured",
+            f"{label} webhooks need INBOX_{env}_APP_SECRET to check signatures.",
         )
     body = await read_body(request, MAX_WEBHOOK_BYTES)
     if not signature_matches(app_secret, body, request.headers.get(SIGNATURE_HEADER)):
-        hub.count(PLATFORM, "forged")
+        hub.count(platform, "forged")
         log.warning(
-            "meta webhook refused",
+            "%s webhook refused",
+            platform,
             extra={
                 "reason": "missing signature"
                 if SIGNATURE_HEADER not in request.headers
@@ -81,10 +90,20 @@ async def receive(request: web.Request, hub: WebhookHub) -> web.StreamResponse:
             401, "Unauthorized", f"{SIGNATURE_HEADER} is missing or does not match the body."
         )
     try:
-        payload = json.loads(body)
+        return json.loads(body)
     except (ValueError, RecursionError):
-        hub.count(PLATFORM, "malformed")
-        log.warning("meta webhook body is not JSON", extra={"bytes": len(body)})
+        hub.count(platform, "malformed")
+        log.warning("%s webhook body is not JSON", platform, extra={"bytes": len(body)})
+        return NOT_JSON
+
+
+async def receive(request: web.Request, hub: WebhookHub) -> web.StreamResponse:
+    if request.method == "GET":
+        return _handshake(request, hub)
+    payload = await signed_payload(
+        request, hub, PLATFORM, hub.settings.meta_app_secret.get_secret_value(), "Meta", "META"
+    )
+    if payload is NOT_JSON:
         return acknowledged()
     notification = read_notification(payload)
     stored = 0
@@ -118,11 +137,22 @@ def _outcome(notification: Notification, stored: int) -> str:
 
 
 def _handshake(request: web.Request, hub: WebhookHub) -> web.Response:
-    expected = hub.settings.meta_verify_token.get_secret_value()
+    return handshake(
+        request,
+        hub,
+        PLATFORM,
+        hub.settings.meta_verify_token.get_secret_value(),
+        "Meta webhooks need INBOX_META_VERIFY_TOKEN",
+    )
+
+
+def handshake(
+    request: web.Request, hub: WebhookHub, platform: str, expected: str, unconfigured: str
+) -> web.Response:
+    """Meta's subscription check (Pages, Instagram and WhatsApp alike): 200 with the
+    ``hub.challenge`` for the right ``hub.verify_token`` (compared in constant time)."""
     if not expected:
-        raise ProblemError(
-            503, "Not Configured", "Meta webhooks need INBOX_META_VERIFY_TOKEN for the handshake."
-        )
+        raise ProblemError(503, "Not Configured", f"{unconfigured} for the handshake.")
     query = request.query
     challenge = query.get("hub.challenge", "")
     given = query.get("hub.verify_token", "").encode("utf-8", "surrogatepass")
@@ -131,10 +161,10 @@ def _handshake(request: web.Request, hub: WebhookHub) -> web.Response:
         and same_secret(given, expected.encode("utf-8", "surrogatepass"))
         and 0 < len(challenge) <= MAX_CHALLENGE
     ):
-        hub.count(PLATFORM, "handshake")
+        hub.count(platform, "handshake")
         return web.Response(
             text=challenge, content_type="text/plain", headers={"X-Content-Type-Options": "nosniff"}
         )
-    hub.count(PLATFORM, "forged")
-    log.warning("meta webhook handshake refused")
+    hub.count(platform, "forged")
+    log.warning("%s webhook handshake refused", platform)
     raise ProblemError(403, "Forbidden", "hub.mode or hub.verify_token is wrong.")

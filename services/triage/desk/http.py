@@ -40,6 +40,14 @@ from services.triage.sla.usecases import conversation_clocks
 REPLY_ORIGIN_KEY: web.AppKey[Any] = web.AppKey("reply_origin", object)
 
 
+class TemplateIn(BaseModel):
+    """An approved WhatsApp message template, by name and language code."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,512}$")]
+    language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(_[A-Za-z0-9]{2,8})?$")]
+
+
 class ReplyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: Annotated[str, Field(max_length=MAX_REPLY, pattern=NO_NUL)]
@@ -49,6 +57,9 @@ class ReplyIn(BaseModel):
     incident_id: Annotated[int, Field(ge=1, lt=2**63)] | None = None
     # The suggestion (an earlier reply, GET …/suggestions) the reply started from.
     suggestion_id: uuid.UUID | None = None
+    # WhatsApp outside the 24-hour window: the approved template to send (``text`` is what
+    # the desk shows of it).
+    template: TemplateIn | None = None
 
 
 class ReplyCheckIn(BaseModel):
@@ -147,8 +158,14 @@ async def post_reply(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     cid = conversation_id(request)
     body = await read_model(request, ReplyIn, 4 * MAX_REPLY + 1024)
+    template = (body.template.name, body.template.language) if body.template else None
     draft = usecases.ReplyDraft(
-        body.text, body.client_key, body.saved_reply_id, body.incident_id, body.suggestion_id
+        body.text,
+        body.client_key,
+        body.saved_reply_id,
+        body.incident_id,
+        suggestion_id=body.suggestion_id,
+        template=template,
     )
     async with request.app[ENGINE_KEY].begin() as conn:
         try:

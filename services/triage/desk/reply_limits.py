@@ -16,6 +16,7 @@ From the platforms' documentation (checked December 2026):
 - Instagram: a direct message's text is UTF-8 and under 1,000 bytes (Instagram messaging
   API, send message); a comment reply 2,200 characters (Instagram's caption and comment limit).
 - Messenger: 2,000 characters (Send API, message.text). Facebook: a comment 8,000 characters.
+- WhatsApp: a text message's body 4,096 characters (Cloud API, text messages).
 
 Graphemes are counted here by a close approximation of Unicode's extended grapheme clusters
 (combining marks, joiners, variation selectors, skin tones, flags, keycaps and tags stay with
@@ -53,6 +54,7 @@ PUBLIC: dict[str, Limit] = {
     "instagram": Limit(2_200, "characters"),
     "facebook": Limit(8_000, "characters"),
     "messenger": Limit(2_000, "characters"),
+    "whatsapp": Limit(4_096, "characters"),
 }
 PRIVATE: dict[str, Limit] = {
     "x": Limit(10_000, "characters"),
@@ -61,6 +63,7 @@ PRIVATE: dict[str, Limit] = {
     "instagram": Limit(1_000, "bytes"),
     "facebook": Limit(2_000, "characters"),  # a Page's private messages go through Messenger
     "messenger": Limit(2_000, "characters"),
+    "whatsapp": Limit(4_096, "characters"),
 }
 
 
@@ -180,7 +183,7 @@ def check(text: str, platform: str, kind: str) -> Measured:
 
 def refusal(measured: Measured, platform: str) -> str:
     """What the agent (or an API client) reads when a reply is over the limit."""
-    label = "X" if platform == "x" else platform.title()
+    label = {"x": "X", "whatsapp": "WhatsApp"}.get(platform, platform.title())
     return (
         f"A reply on {label} may be at most {measured.maximum:,} "
         f"{UNIT_WORDS[measured.unit]}: this one counts {measured.length:,}."

@@ -195,6 +195,22 @@ async def platform_and_kind(
     return (row.platform, row.kind) if row else None
 
 
+async def last_customer_message_at(
+    conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int
+) -> datetime | None:
+    """When the customer last wrote in the conversation (WhatsApp's window starts there)."""
+    found = (
+        await conn.execute(
+            text(
+                "SELECT max(created_at) FROM triage.messages WHERE workspace_id = :ws "
+                "AND conversation_id = :id AND direction = 'in'"
+            ),
+            {"ws": workspace_id, "id": conversation_id},
+        )
+    ).scalar_one()
+    return found if isinstance(found, datetime) else None
+
+
 async def renew_claim(
     conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int, now: datetime
 ) -> None:
@@ -307,12 +323,15 @@ async def reply_failed(
     conn: AsyncConnection, workspace_id: uuid.UUID, reply_id: uuid.UUID, reason: str, detail: str
 ) -> None:
     """The platform refused the reply. An erased reply (its digest emptied by the erasure)
-    keeps the bounded reason but not the platform's words, which may name the person."""
+    keeps the bounded reason but not the platform's words, which may name the person. A
+    delivered reply fails only as ``undelivered``: the platform took it, then could not bring
+    it to the customer (WhatsApp's failed status)."""
     await conn.execute(
         text(
             "UPDATE triage.replies SET state = 'failed', failure_reason = :reason, "
             "failure_detail = CASE WHEN text_digest = '\\x'::bytea THEN NULL ELSE :detail END, "
-            "updated_at = now() WHERE workspace_id = :ws AND id = :id AND state <> 'delivered'"
+            "updated_at = now() WHERE workspace_id = :ws AND id = :id "
+            "AND (state <> 'delivered' OR :reason = 'undelivered')"
         ),
         {"reason": reason, "detail": detail, "ws": workspace_id, "id": reply_id},
     )

@@ -20,7 +20,7 @@ from services.triage.access.store import audit
 from services.triage.composer import usecases as composer
 from services.triage.desk import corrections, reply_limits
 from services.triage.desk import store as desk
-from services.triage.domain import clock_rules
+from services.triage.domain import clock_rules, reply_window
 from services.triage.domain.clock_rules import Change
 from services.triage.incidents.store import is_member as incident_member
 from services.triage.incidents.store import status_note as incident_note
@@ -121,6 +121,8 @@ class ReplyDraft:
     saved_reply_id: uuid.UUID | None = None
     incident_id: int | None = None
     suggestion_id: uuid.UUID | None = None
+    # WhatsApp: the approved template (name, language code) to send instead of free text.
+    template: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,7 @@ async def post_reply(
             return PostedReply(earlier, new=False)
     answered = await _held_by(conn, caller, conversation_id, now)
     await _within_limit(conn, caller, conversation_id, draft.text)
+    await _within_window(conn, caller, conversation_id, draft, now)
     digest = desk.text_digest(draft.text)
     unchanged = await _unchanged_start(conn, caller, conversation_id, draft, digest)
     same = await desk.identical_elsewhere(conn, caller.workspace_id, conversation_id, digest, now)
@@ -211,6 +214,30 @@ async def _within_limit(
         )
 
 
+WINDOW_CLOSED = (
+    "the customer last wrote more than 24 hours ago: WhatsApp only takes an approved message "
+    "template now (choose one), or wait for the customer to write again."
+)
+
+
+async def _within_window(
+    conn: AsyncConnection, caller: Caller, conversation_id: int, draft: ReplyDraft, now: datetime
+) -> None:
+    """WhatsApp: free text within 24 hours of the customer's last message, else a template;
+    a template anywhere else is refused."""
+    target = await desk.platform_and_kind(conn, caller.workspace_id, conversation_id)
+    platform = target[0] if target else ""
+    if draft.template is not None:
+        if platform not in reply_window.WINDOWED_PLATFORMS:
+            raise InvalidReply(
+                "/template", "not a WhatsApp conversation", "templates are for WhatsApp only."
+            )
+        return
+    last = await desk.last_customer_message_at(conn, caller.workspace_id, conversation_id)
+    if not reply_window.free_text_allowed(platform, last, now):
+        raise InvalidReply("/template", "required outside the 24-hour window", WINDOW_CLOSED)
+
+
 @dataclass(frozen=True, slots=True)
 class ReplyCheck:
     """What the composer shows while the agent types: the length against the platform's
@@ -237,6 +264,9 @@ async def check_reply(
         composer.check_placeholders(text)
     except composer.RefusedStart as unfilled:
         warnings.append(f"Not ready to send: {unfilled}")
+    last = await desk.last_customer_message_at(conn, caller.workspace_id, conversation_id)
+    if not reply_window.free_text_allowed(platform, last, now):
+        warnings.append(WINDOW_CLOSED)
     return ReplyCheck(platform, measured, warnings)
 
 
@@ -339,6 +369,8 @@ async def _reply_requested(
         agent_id=str(caller.user_id),
         requested_at=Timestamp(seconds=int(now.timestamp()), nanos=now.microsecond * 1000),
     )
+    if draft.template is not None:
+        event.template.name, event.template.language = draft.template
     await publish(conn, "reply.requested", [caller.workspace_id], [event.SerializeToString()])
     await desk.renew_claim(conn, caller.workspace_id, conversation_id, now)
 

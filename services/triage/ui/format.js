@@ -26,6 +26,7 @@ export const PLATFORM_LABELS = {
   messenger: "Messenger",
   mastodon: "Mastodon",
   bluesky: "Bluesky",
+  whatsapp: "WhatsApp",
   other: "Other",
 };
 

@@ -1,0 +1,44 @@
+"""WhatsApp: the template a reply is sent as, and what the platform says became of it.
+
+Revision ID: i0006
+Revises: i0005
+
+``template`` (``{"name", "language"}``) is the approved message template an agent chose for
+a WhatsApp reply outside the 24-hour customer-service window (NULL: free text).
+``platform_status`` is the furthest status the platform reported for the sent message
+(``sent``, ``delivered``, ``read``, ``failed``; statuses arrive out of order), with its time
+and, for ``failed``, the platform's error code. Statuses are looked up by the platform's
+message id within a channel, hence the partial index.
+"""
+
+from alembic import op
+
+revision = "i0006"
+down_revision = "i0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute(
+        """
+        ALTER TABLE inbox.deliveries
+            ADD COLUMN template           jsonb,
+            ADD COLUMN platform_status    text
+                CHECK (platform_status IN ('sent', 'delivered', 'read', 'failed')),
+            ADD COLUMN platform_status_at timestamptz,
+            ADD COLUMN platform_error     integer
+        """
+    )
+    op.execute(
+        "CREATE INDEX deliveries_platform_message ON inbox.deliveries "
+        "(channel_id, platform_message_id) WHERE platform_message_id IS NOT NULL"
+    )
+
+
+def downgrade() -> None:
+    op.execute("DROP INDEX inbox.deliveries_platform_message")
+    op.execute(
+        "ALTER TABLE inbox.deliveries DROP COLUMN template, DROP COLUMN platform_status, "
+        "DROP COLUMN platform_status_at, DROP COLUMN platform_error"
+    )
