@@ -46,6 +46,7 @@ NO_MODERATION: dict[str, str] = {
     "customer's reply.",
     "bluesky": "Écoute cannot hide or delete replies on Bluesky: the connector does not offer it.",
     "messenger": "Messenger conversations are private: there is nothing to hide.",
+    "whatsapp": "WhatsApp conversations are private: there is nothing to hide.",
     "other": "Messages from a generic producer cannot be moderated from Écoute.",
 }
 """Why a platform has no moderation action, as a channel's capabilities say it."""
