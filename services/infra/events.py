@@ -17,7 +17,7 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.infra.db import is_unavailable
-from services.infra.worker import Wakeup, run_worker
+from services.infra.worker import Rotation, Wakeup, run_worker
 
 log = logging.getLogger("ecoute.events")
 
@@ -84,10 +84,17 @@ async def publish(
 
 Handler = Callable[[AsyncConnection, list[Event]], Awaitable[None]]
 
+_NEXT_WORKSPACE = text(
+    """
+    SELECT workspace_id FROM events.outbox
+    WHERE consumer = :consumer AND workspace_id > :after AND available_at <= now()
+    ORDER BY workspace_id LIMIT 1
+    """
+)
 _CLAIM = text(
     """
     SELECT id, topic, workspace_id, payload, attempts FROM events.outbox
-    WHERE consumer = :consumer AND available_at <= now()
+    WHERE consumer = :consumer AND workspace_id = :ws AND available_at <= now()
     ORDER BY id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
@@ -96,22 +103,25 @@ _CLAIM = text(
 _CLAIM_ONE = text(
     """
     SELECT id, topic, workspace_id, payload, attempts FROM events.outbox
-    WHERE consumer = :consumer AND id = :id
+    WHERE consumer = :consumer AND workspace_id = :ws AND id = :id
     FOR UPDATE SKIP LOCKED
     """
 )
-_ACK = text("DELETE FROM events.outbox WHERE consumer = :consumer AND id = ANY(:ids)")
+_ACK = text(
+    "DELETE FROM events.outbox WHERE consumer = :consumer AND workspace_id = :ws AND id = ANY(:ids)"
+)
 _RETRY_LATER = text(
     """
     UPDATE events.outbox
     SET attempts = attempts + 1, last_error = :error,
         available_at = now() + make_interval(secs => :delay)
-    WHERE consumer = :consumer AND id = :id
+    WHERE consumer = :consumer AND workspace_id = :ws AND id = :id
     """
 )
 _BURY = text(
     """
-    WITH gone AS (DELETE FROM events.outbox WHERE consumer = :consumer AND id = :id RETURNING *)
+    WITH gone AS (DELETE FROM events.outbox
+                  WHERE consumer = :consumer AND workspace_id = :ws AND id = :id RETURNING *)
     INSERT INTO events.dead_letter (id, consumer, topic, workspace_id, payload, created_at,
                                     attempts, last_error)
     SELECT id, consumer, topic, workspace_id, payload, created_at, attempts + 1, :error
@@ -130,6 +140,8 @@ def timestamp(moment: datetime) -> Timestamp:
 class Consumer:
     """Claims, handles and acknowledges one consumer's events, batch by batch.
 
+    Each batch is one workspace's (``Rotation``: the workspaces with events take turns, and
+    every statement names the workspace, as Citus needs to route it to one shard).
     A batch is handled in one transaction. If the handler raises, each event of the batch is
     retried alone, so one bad event never blocks the others: it is delayed with back-off and,
     after ``MAX_ATTEMPTS``, moved to ``events.dead_letter``. ``on_failure`` hears of each.
@@ -143,13 +155,22 @@ class Consumer:
     batch_size: int = 100
     poll_seconds: float = 2.0
     on_failure: Callable[[Event, BaseException], None] | None = None
+    rotation: Rotation = field(default_factory=Rotation)
 
     async def drain_once(self) -> int:
-        """Handle one batch; returns how many events were acknowledged."""
+        """Handle one batch of the next workspace with events; how many were acknowledged."""
+        return await self.rotation.turn(self._next_workspace, self._drain) or 0
+
+    async def _next_workspace(self, after: uuid.UUID) -> uuid.UUID | None:
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(_NEXT_WORKSPACE, {"consumer": self.name, "after": after})
+        return None if found is None else uuid.UUID(str(found))
+
+    async def _drain(self, workspace_id: uuid.UUID) -> int:
+        """Handle one batch of the workspace's events."""
+        claim = {"consumer": self.name, "ws": workspace_id, "limit": self.batch_size}
         async with self.engine.connect() as conn, conn.begin():
-            rows = (
-                await conn.execute(_CLAIM, {"consumer": self.name, "limit": self.batch_size})
-            ).all()
+            rows = (await conn.execute(_CLAIM, claim)).all()
             if not rows:
                 return 0
             events = [Event(r.id, r.topic, r.workspace_id, r.payload, r.attempts) for r in rows]
@@ -169,7 +190,7 @@ class Consumer:
             )
         done = 0
         for event in events:
-            done += await self._handle_alone(event.id)
+            done += await self._handle_alone(workspace_id, event.id)
         return done
 
     async def _attempt(self, conn: AsyncConnection, events: list[Event]) -> Exception | None:
@@ -183,12 +204,16 @@ class Consumer:
             if is_unavailable(exc):
                 raise
             return exc
-        await conn.execute(_ACK, {"consumer": self.name, "ids": [e.id for e in events]})
+        await conn.execute(
+            _ACK,
+            {"consumer": self.name, "ws": events[0].workspace_id, "ids": [e.id for e in events]},
+        )
         return None
 
-    async def _handle_alone(self, event_id: int) -> int:
+    async def _handle_alone(self, workspace_id: uuid.UUID, event_id: int) -> int:
+        claim = {"consumer": self.name, "ws": workspace_id, "id": event_id}
         async with self.engine.connect() as conn, conn.begin():
-            row = (await conn.execute(_CLAIM_ONE, {"consumer": self.name, "id": event_id})).first()
+            row = (await conn.execute(_CLAIM_ONE, claim)).first()
             if row is None:
                 return 0
             event = Event(row.id, row.topic, row.workspace_id, row.payload, row.attempts)
@@ -201,14 +226,12 @@ class Consumer:
     async def _failed(self, conn: AsyncConnection, event: Event, exc: Exception) -> None:
         """Delay the event with back-off, or bury it after ``MAX_ATTEMPTS``; tell the listener."""
         error = type(exc).__name__
+        key = {"consumer": self.name, "ws": event.workspace_id, "id": event.id, "error": error}
         if event.attempts + 1 >= MAX_ATTEMPTS:
-            await conn.execute(_BURY, {"consumer": self.name, "id": event.id, "error": error})
+            await conn.execute(_BURY, key)
         else:
             delay = min(300.0, 2.0**event.attempts) * (0.5 + random.random())
-            await conn.execute(
-                _RETRY_LATER,
-                {"consumer": self.name, "id": event.id, "error": error, "delay": delay},
-            )
+            await conn.execute(_RETRY_LATER, {**key, "delay": delay})
         log.warning(
             "event failed",
             extra={

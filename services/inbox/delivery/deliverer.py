@@ -21,7 +21,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,7 +50,7 @@ from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
 from services.infra.db import is_unavailable
 from services.infra.events import Event, publish, timestamp
-from services.infra.worker import run_worker
+from services.infra.worker import Rotation, run_worker
 
 log = logging.getLogger("ecoute.inbox.delivery")
 
@@ -87,11 +87,24 @@ class Deliverer:
     _: KW_ONLY
     batch: int = 20
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    rotation: Rotation = field(default_factory=Rotation)
 
     async def deliver_due(self) -> int:
+        """Send the due replies of the next workspace that has some (workspaces take turns);
+        returns how many were claimed."""
         now = self.clock()
-        async with self.engine.begin() as conn:
-            claimed = await store.claim_due(conn, now, self.batch, LEASE.total_seconds())
+
+        async def next_after(after: uuid.UUID) -> uuid.UUID | None:
+            async with self.engine.connect() as conn:
+                return await store.next_workspace_due(conn, now, after)
+
+        async def claim(workspace_id: uuid.UUID) -> list[Any]:
+            async with self.engine.begin() as conn:
+                return await store.claim_due(
+                    conn, workspace_id, now, self.batch, LEASE.total_seconds()
+                )
+
+        claimed = await self.rotation.turn(next_after, claim) or []
         await asyncio.gather(*(self._deliver(row) for row in claimed))
         return len(claimed)
 

@@ -21,11 +21,19 @@ _QUEUE = text(
     ON CONFLICT (workspace_id, reply_id) DO NOTHING
     """
 )
+# Claims name one workspace (``Rotation``): the workspaces with due replies take turns.
+_NEXT_WORKSPACE = text(
+    """
+    SELECT workspace_id FROM inbox.deliveries
+    WHERE state IN ('queued', 'sending') AND next_attempt_at <= :now AND workspace_id > :after
+    ORDER BY workspace_id LIMIT 1
+    """
+)
 _CLAIM = text(
     """
     WITH due AS (
         SELECT workspace_id, reply_id, state AS was FROM inbox.deliveries
-        WHERE state IN ('queued', 'sending') AND next_attempt_at <= :now
+        WHERE workspace_id = :ws AND state IN ('queued', 'sending') AND next_attempt_at <= :now
         ORDER BY next_attempt_at LIMIT :limit
         FOR UPDATE SKIP LOCKED
     )
@@ -33,7 +41,7 @@ _CLAIM = text(
     SET state = 'sending', attempts = d.attempts + 1,
         next_attempt_at = CAST(:now AS timestamptz) + make_interval(secs => :lease),
         updated_at = now()
-    FROM due WHERE d.workspace_id = due.workspace_id AND d.reply_id = due.reply_id
+    FROM due WHERE d.workspace_id = :ws AND d.reply_id = due.reply_id
     RETURNING d.*, due.was
     """
 )
@@ -90,13 +98,21 @@ async def queue(
     )
 
 
+async def next_workspace_due(
+    conn: AsyncConnection, now: datetime, after: uuid.UUID
+) -> uuid.UUID | None:
+    """The first workspace above ``after`` with a reply due (a read: it locks nothing)."""
+    found = await conn.scalar(_NEXT_WORKSPACE, {"now": now, "after": after})
+    return None if found is None else uuid.UUID(str(found))
+
+
 async def claim_due(
-    conn: AsyncConnection, now: datetime, limit: int, lease_seconds: float
+    conn: AsyncConnection, workspace_id: uuid.UUID, now: datetime, limit: int, lease_seconds: float
 ) -> list[Any]:
-    """Due deliveries, marked ``sending`` with one more attempt; ``was`` is their old state."""
-    return list(
-        (await conn.execute(_CLAIM, {"now": now, "limit": limit, "lease": lease_seconds})).all()
-    )
+    """The workspace's due deliveries, marked ``sending`` with one more attempt; ``was`` is
+    their old state."""
+    claim = {"ws": workspace_id, "now": now, "limit": limit, "lease": lease_seconds}
+    return list((await conn.execute(_CLAIM, claim)).all())
 
 
 async def context_of(

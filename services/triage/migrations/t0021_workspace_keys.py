@@ -15,6 +15,9 @@ a credential does, never using one). It holds digests only, like the tables it i
 The upgrade fills it from the rows that exist, so every cookie, token and link already
 handed out keeps working; it is the same shape whatever the token (operator-given tokens,
 as the demo's, included), which is why the workspace is not put in the token's text.
+
+The SLA scheduler now claims one workspace's due clocks at a time; an index on (workspace,
+next transition) serves that claim as the old one served the global one.
 """
 
 from alembic import op
@@ -43,9 +46,14 @@ def upgrade() -> None:
         )
         op.execute(f"ALTER TABLE triage.{table} DROP CONSTRAINT {table}_pkey")
         op.execute(f"ALTER TABLE triage.{table} ADD PRIMARY KEY (workspace_id, digest)")
+    op.execute(
+        "CREATE INDEX sla_clocks_due_by_workspace ON triage.sla_clocks "
+        "(workspace_id, next_transition_at) WHERE next_transition_at IS NOT NULL"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX triage.sla_clocks_due_by_workspace")
     for table in CREDENTIALS:
         op.execute(f"ALTER TABLE triage.{table} DROP CONSTRAINT {table}_pkey")
         op.execute(f"ALTER TABLE triage.{table} ADD PRIMARY KEY (digest)")
