@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -327,3 +328,76 @@ def test_an_obstacle_added_to_a_store_module_fails(tmp_path: Path) -> None:
         f"{module}:_TOUCH: no workspace predicate on triage.sessions",
         f"{module}:revoke: no workspace predicate on triage.api_tokens",
     ]
+
+
+# ---- credentials handed out before the migration ----------------------------------------
+
+
+async def test_cookies_and_tokens_issued_before_the_migration_keep_working(
+    pg_server: str,
+) -> None:
+    """The directory is filled from existing rows: a session cookie, an API token and an
+    ingest token issued under the digest-only keys still authenticate after t0021/i0008."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from services.inbox.ingest.store import holder_of_token
+    from services.infra.auth import token_digest
+    from services.infra.db import create_engine
+    from services.infra.migrate import upgrade
+    from services.triage.access.store import token_owner, touch_session
+    from tools.embedded_pg import ensure_database, with_database
+
+    name = f"m_{uuid.uuid4().hex[:12]}"
+    url = await ensure_database(pg_server, name)
+    ws, user, now = uuid.uuid4(), uuid.uuid4(), datetime.now(UTC)
+    try:
+        await asyncio.to_thread(upgrade, url, "t0015")
+        await asyncio.to_thread(upgrade, url, "i0004")
+        conn = await asyncpg.connect(url)
+        await conn.execute("INSERT INTO triage.workspaces (id, name) VALUES ($1, 'w')", ws)
+        await conn.execute(
+            "INSERT INTO triage.users (workspace_id, id, email, role) "
+            "VALUES ($1, $2, 'a@example.org', 'agent')",
+            ws,
+            user,
+        )
+        await conn.execute(
+            "INSERT INTO triage.sessions (digest, workspace_id, user_id, csrf_digest, "
+            "created_at, last_seen_at, expires_at, method, user_agent) "
+            "VALUES ($1, $2, $3, $4, $5, $5, $6, 'password', '')",
+            token_digest("old-cookie"),
+            ws,
+            user,
+            token_digest("csrf"),
+            now,
+            now + timedelta(hours=8),
+        )
+        await conn.execute(
+            "INSERT INTO triage.api_tokens (digest, workspace_id, user_id) VALUES ($1, $2, $3)",
+            token_digest("eca_old"),
+            ws,
+            user,
+        )
+        await conn.execute(
+            "INSERT INTO inbox.ingest_tokens (digest, workspace_id) VALUES ($1, $2)",
+            token_digest("eci_old"),
+            ws,
+        )
+        await conn.close()
+        await asyncio.to_thread(upgrade, url, "heads")
+        engine = create_engine(url, 1)
+        async with engine.begin() as db:
+            session = await touch_session(db, "old-cookie", now, now - timedelta(hours=1))
+            owner = await token_owner(db, "eca_old")
+            holder = await holder_of_token(db, "eci_old")
+            unknown = await touch_session(db, "never-issued", now, now - timedelta(hours=1))
+        await engine.dispose()
+        assert session is not None and (session.workspace_id, session.user_id) == (ws, user)
+        assert owner is not None and owner.workspace_id == ws
+        assert holder == (ws, "ingest")
+        assert unknown is None
+    finally:
+        conn = await asyncpg.connect(with_database(pg_server, "postgres"))
+        await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await conn.close()
