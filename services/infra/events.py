@@ -84,11 +84,18 @@ async def publish(
 
 Handler = Callable[[AsyncConnection, list[Event]], Awaitable[None]]
 
+# The next workspace with events after ``:after``, wrapping round to the first: one round
+# trip, the second branch read only when the first finds nothing.
 _NEXT_WORKSPACE = text(
     """
-    SELECT workspace_id FROM events.outbox
-    WHERE consumer = :consumer AND workspace_id > :after AND available_at <= now()
-    ORDER BY workspace_id LIMIT 1
+    (SELECT workspace_id FROM events.outbox
+     WHERE consumer = :consumer AND workspace_id > :after AND available_at <= now()
+     ORDER BY workspace_id LIMIT 1)
+    UNION ALL
+    (SELECT workspace_id FROM events.outbox
+     WHERE consumer = :consumer AND workspace_id <= :after AND available_at <= now()
+     ORDER BY workspace_id LIMIT 1)
+    LIMIT 1
     """
 )
 _CLAIM = text(
@@ -158,40 +165,51 @@ class Consumer:
     rotation: Rotation = field(default_factory=Rotation)
 
     async def drain_once(self) -> int:
-        """Handle one batch of the next workspace with events; how many were acknowledged."""
-        return await self.rotation.turn(self._next_workspace, self._drain) or 0
+        """Handle one batch of the next workspace with events; how many were acknowledged.
 
-    async def _next_workspace(self, after: uuid.UUID) -> uuid.UUID | None:
-        async with self.engine.connect() as conn:
-            found = await conn.scalar(_NEXT_WORKSPACE, {"consumer": self.name, "after": after})
-        return None if found is None else uuid.UUID(str(found))
-
-    async def _drain(self, workspace_id: uuid.UUID) -> int:
-        """Handle one batch of the workspace's events."""
-        claim = {"consumer": self.name, "ws": workspace_id, "limit": self.batch_size}
+        The search for the workspace and its claim share one transaction (one connection,
+        no extra round trip for a second one)."""
+        to_isolate: list[Event] = []
         async with self.engine.connect() as conn, conn.begin():
-            rows = (await conn.execute(_CLAIM, claim)).all()
-            if not rows:
-                return 0
-            events = [Event(r.id, r.topic, r.workspace_id, r.payload, r.attempts) for r in rows]
-            error = await self._attempt(conn, events)
-            if error is None:
-                return len(events)
-            if len(events) == 1:  # nothing to isolate: back off now, not after a second try
-                await self._failed(conn, events[0], error)
-                return 0
-            log.warning(
-                "batch failed; handling its events one by one",
-                extra={
-                    "consumer": self.name,
-                    "events": len(events),
-                    "error_type": type(error).__name__,
-                },
-            )
-        done = 0
-        for event in events:
-            done += await self._handle_alone(workspace_id, event.id)
-        return done
+
+            async def next_after(after: uuid.UUID) -> uuid.UUID | None:
+                found = await conn.scalar(_NEXT_WORKSPACE, {"consumer": self.name, "after": after})
+                return None if found is None else uuid.UUID(str(found))
+
+            async def drain(workspace_id: uuid.UUID) -> int:
+                return await self._drain(conn, workspace_id, to_isolate)
+
+            done = await self.rotation.turn(next_after, drain) or 0
+        if not to_isolate:
+            return done
+        return sum([await self._handle_alone(e.workspace_id, e.id) for e in to_isolate])
+
+    async def _drain(
+        self, conn: AsyncConnection, workspace_id: uuid.UUID, to_isolate: list[Event]
+    ) -> int:
+        """Handle one batch of the workspace's events; a failed batch's events go to
+        ``to_isolate`` (to be retried alone once this transaction ends)."""
+        claim = {"consumer": self.name, "ws": workspace_id, "limit": self.batch_size}
+        rows = (await conn.execute(_CLAIM, claim)).all()
+        if not rows:
+            return 0
+        events = [Event(r.id, r.topic, r.workspace_id, r.payload, r.attempts) for r in rows]
+        error = await self._attempt(conn, events)
+        if error is None:
+            return len(events)
+        if len(events) == 1:  # nothing to isolate: back off now, not after a second try
+            await self._failed(conn, events[0], error)
+            return 0
+        log.warning(
+            "batch failed; handling its events one by one",
+            extra={
+                "consumer": self.name,
+                "events": len(events),
+                "error_type": type(error).__name__,
+            },
+        )
+        to_isolate.extend(events)
+        return len(events)  # ends the turn: the batch is handled alone next
 
     async def _attempt(self, conn: AsyncConnection, events: list[Event]) -> Exception | None:
         """Run the handler in a savepoint and acknowledge; the error if it raised."""
