@@ -48,6 +48,9 @@ UNIQUE_WITHOUT_WORKSPACE = {
     "(platform, account_id) -> workspace, written when a channel is connected",
 }
 
+Key = tuple[str, str, bool, list[str]]
+"""A unique index: its table, its name, whether it is the primary key, its columns."""
+
 _SCHEMA_KEYS = """
 SELECT n.nspname || '.' || t.relname AS tbl, i.relname AS name, x.indisprimary AS primary,
        array(SELECT a.attname FROM pg_attribute a
@@ -66,9 +69,7 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY($1::t
 """
 
 
-def key_obstacles(
-    tables: dict[str, bool], keys: list[tuple[str, str, bool, list[str]]]
-) -> list[str]:
+def key_obstacles(tables: dict[str, bool], keys: list[Key]) -> list[str]:
     """What would stop Citus distributing the tables by workspace: a table without a primary
     key, a primary key or unique index without the distribution column."""
     found = [
@@ -87,7 +88,9 @@ def key_obstacles(
     return sorted(found)
 
 
-async def test_every_tenant_key_holds_the_workspace(database_url: str) -> None:
+async def _catalog(database_url: str) -> tuple[dict[str, bool], list[Key]]:
+    """The tables of the tenant schemas (with whether each has a primary key), and their
+    unique keys (table, index, primary or not, columns)."""
     conn = await asyncpg.connect(database_url)
     try:
         tables = {r["tbl"]: r["has_pk"] for r in await conn.fetch(_TABLES, list(SCHEMAS))}
@@ -97,6 +100,11 @@ async def test_every_tenant_key_holds_the_workspace(database_url: str) -> None:
         ]
     finally:
         await conn.close()
+    return tables, keys
+
+
+async def test_every_tenant_key_holds_the_workspace(database_url: str) -> None:
+    tables, keys = await _catalog(database_url)
     assert {"events.outbox", "triage.sessions", "inbox.ingest_tokens"} <= set(tables)
     assert key_obstacles(tables, keys) == []
     assert set(NOT_BY_WORKSPACE) | set(DISTRIBUTED_BY) <= set(tables), "stale allow-list"
@@ -109,13 +117,9 @@ async def test_a_key_without_the_workspace_is_an_obstacle(database_url: str) -> 
         await conn.execute("ALTER TABLE triage.sessions DROP CONSTRAINT sessions_pkey")
         await conn.execute("ALTER TABLE triage.sessions ADD PRIMARY KEY (digest)")
         await conn.execute("CREATE TABLE triage.obstacle (id bigint)")
-        tables = {r["tbl"]: r["has_pk"] for r in await conn.fetch(_TABLES, list(SCHEMAS))}
-        keys = [
-            (r["tbl"], r["name"], r["primary"], list(r["columns"]))
-            for r in await conn.fetch(_SCHEMA_KEYS, list(SCHEMAS))
-        ]
     finally:
         await conn.close()
+    tables, keys = await _catalog(database_url)
     assert key_obstacles(tables, keys) == [
         "triage.obstacle: no primary key",
         "triage.sessions: primary key sessions_pkey (digest) lacks workspace_id",
