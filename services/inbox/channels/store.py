@@ -152,12 +152,12 @@ async def claim_due(
                 """
         UPDATE inbox.channels AS c
         SET lease_until = CAST(:now AS timestamptz) + make_interval(secs => :lease)
-        FROM (SELECT id FROM inbox.channels
+        FROM (SELECT workspace_id, id FROM inbox.channels
               WHERE workspace_id = :ws AND polling AND next_poll_at <= :now
                 AND (lease_until IS NULL OR lease_until < :now)
               ORDER BY next_poll_at LIMIT :limit
               FOR UPDATE SKIP LOCKED) AS due
-        WHERE c.workspace_id = :ws AND c.id = due.id
+        WHERE c.workspace_id = due.workspace_id AND c.id = due.id
         RETURNING c.*
         """
             ),

@@ -41,7 +41,7 @@ _CLAIM = text(
     SET state = 'sending', attempts = d.attempts + 1,
         next_attempt_at = CAST(:now AS timestamptz) + make_interval(secs => :lease),
         updated_at = now()
-    FROM due WHERE d.workspace_id = :ws AND d.reply_id = due.reply_id
+    FROM due WHERE d.workspace_id = due.workspace_id AND d.reply_id = due.reply_id
     RETURNING d.*, due.was
     """
 )
