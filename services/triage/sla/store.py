@@ -259,21 +259,23 @@ _NEXT_WORKSPACE = text(
 _DUE_CONVERSATIONS = text(
     """
     SELECT c.workspace_id, c.id FROM triage.conversations AS c
-    WHERE c.workspace_id = :ws AND c.id IN (
-        SELECT conversation_id FROM triage.sla_clocks
+    WHERE (c.workspace_id, c.id) IN (
+        SELECT workspace_id, conversation_id FROM triage.sla_clocks
         WHERE workspace_id = :ws AND next_transition_at <= :now
         ORDER BY next_transition_at
         LIMIT :limit)
-    ORDER BY c.id
+      AND c.workspace_id = :ws
+    ORDER BY c.workspace_id, c.id
     FOR UPDATE OF c SKIP LOCKED
     """
 )
 _DUE = text(
     """
     SELECT s.* FROM triage.sla_clocks AS s
-    WHERE s.workspace_id = :ws AND s.conversation_id = ANY(CAST(:conversations AS bigint[]))
-      AND s.next_transition_at <= :now
-    ORDER BY s.id
+    JOIN json_to_recordset(CAST(:keys AS json)) AS k(w uuid, c bigint)
+      ON s.workspace_id = k.w AND s.conversation_id = k.c
+    WHERE s.workspace_id = :ws AND s.next_transition_at <= :now
+    ORDER BY s.workspace_id, s.id
     FOR UPDATE OF s SKIP LOCKED
     """
 )
@@ -324,7 +326,8 @@ async def claim_due(
     keys = (await conn.execute(_DUE_CONVERSATIONS, {**at, "limit": limit})).all()
     if not keys:
         return []
-    return (await conn.execute(_DUE, {**at, "conversations": [k.id for k in keys]})).all()
+    wanted = orjson.dumps([{"w": str(k.workspace_id), "c": k.id} for k in keys]).decode()
+    return (await conn.execute(_DUE, {**at, "keys": wanted})).all()
 
 
 async def set_raised(
