@@ -17,7 +17,7 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.infra.db import is_unavailable
-from services.infra.worker import Wakeup, run_worker
+from services.infra.worker import Rotation, Wakeup, run_worker
 
 log = logging.getLogger("ecoute.events")
 
@@ -84,10 +84,24 @@ async def publish(
 
 Handler = Callable[[AsyncConnection, list[Event]], Awaitable[None]]
 
+# The next workspace with events after ``:after``, wrapping round to the first: one round
+# trip, the second branch read only when the first finds nothing.
+_NEXT_WORKSPACE = text(
+    """
+    (SELECT workspace_id FROM events.outbox
+     WHERE consumer = :consumer AND workspace_id > :after AND available_at <= now()
+     ORDER BY workspace_id LIMIT 1)
+    UNION ALL
+    (SELECT workspace_id FROM events.outbox
+     WHERE consumer = :consumer AND workspace_id <= :after AND available_at <= now()
+     ORDER BY workspace_id LIMIT 1)
+    LIMIT 1
+    """
+)
 _CLAIM = text(
     """
     SELECT id, topic, workspace_id, payload, attempts FROM events.outbox
-    WHERE consumer = :consumer AND available_at <= now()
+    WHERE consumer = :consumer AND workspace_id = :ws AND available_at <= now()
     ORDER BY id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
@@ -96,22 +110,28 @@ _CLAIM = text(
 _CLAIM_ONE = text(
     """
     SELECT id, topic, workspace_id, payload, attempts FROM events.outbox
-    WHERE consumer = :consumer AND id = :id
+    WHERE consumer = :consumer AND workspace_id = :ws AND id = :id
     FOR UPDATE SKIP LOCKED
     """
 )
-_ACK = text("DELETE FROM events.outbox WHERE consumer = :consumer AND id = ANY(:ids)")
+# The id range bounds the index scan to the batch (claimed in id order): with the workspace
+# before the id in the key, ``id = ANY`` alone made the planner read the whole table.
+_ACK = text(
+    "DELETE FROM events.outbox WHERE consumer = :consumer AND workspace_id = :ws "
+    "AND id BETWEEN :first AND :last AND id = ANY(:ids)"
+)
 _RETRY_LATER = text(
     """
     UPDATE events.outbox
     SET attempts = attempts + 1, last_error = :error,
         available_at = now() + make_interval(secs => :delay)
-    WHERE consumer = :consumer AND id = :id
+    WHERE consumer = :consumer AND workspace_id = :ws AND id = :id
     """
 )
 _BURY = text(
     """
-    WITH gone AS (DELETE FROM events.outbox WHERE consumer = :consumer AND id = :id RETURNING *)
+    WITH gone AS (DELETE FROM events.outbox
+                  WHERE consumer = :consumer AND workspace_id = :ws AND id = :id RETURNING *)
     INSERT INTO events.dead_letter (id, consumer, topic, workspace_id, payload, created_at,
                                     attempts, last_error)
     SELECT id, consumer, topic, workspace_id, payload, created_at, attempts + 1, :error
@@ -130,6 +150,8 @@ def timestamp(moment: datetime) -> Timestamp:
 class Consumer:
     """Claims, handles and acknowledges one consumer's events, batch by batch.
 
+    Each batch is one workspace's (``Rotation``: the workspaces with events take turns, and
+    every statement names the workspace, as Citus needs to route it to one shard).
     A batch is handled in one transaction. If the handler raises, each event of the batch is
     retried alone, so one bad event never blocks the others: it is delayed with back-off and,
     after ``MAX_ATTEMPTS``, moved to ``events.dead_letter``. ``on_failure`` hears of each.
@@ -143,34 +165,54 @@ class Consumer:
     batch_size: int = 100
     poll_seconds: float = 2.0
     on_failure: Callable[[Event, BaseException], None] | None = None
+    rotation: Rotation = field(default_factory=Rotation)
 
     async def drain_once(self) -> int:
-        """Handle one batch; returns how many events were acknowledged."""
+        """Handle one batch of the next workspace with events; how many were acknowledged.
+
+        The search for the workspace and its claim share one transaction (one connection,
+        no extra round trip for a second one)."""
+        to_isolate: list[Event] = []
         async with self.engine.connect() as conn, conn.begin():
-            rows = (
-                await conn.execute(_CLAIM, {"consumer": self.name, "limit": self.batch_size})
-            ).all()
-            if not rows:
-                return 0
-            events = [Event(r.id, r.topic, r.workspace_id, r.payload, r.attempts) for r in rows]
-            error = await self._attempt(conn, events)
-            if error is None:
-                return len(events)
-            if len(events) == 1:  # nothing to isolate: back off now, not after a second try
-                await self._failed(conn, events[0], error)
-                return 0
-            log.warning(
-                "batch failed; handling its events one by one",
-                extra={
-                    "consumer": self.name,
-                    "events": len(events),
-                    "error_type": type(error).__name__,
-                },
-            )
-        done = 0
-        for event in events:
-            done += await self._handle_alone(event.id)
-        return done
+
+            async def next_after(after: uuid.UUID) -> uuid.UUID | None:
+                found = await conn.scalar(_NEXT_WORKSPACE, {"consumer": self.name, "after": after})
+                return None if found is None else uuid.UUID(str(found))
+
+            async def drain(workspace_id: uuid.UUID) -> int:
+                return await self._drain(conn, workspace_id, to_isolate)
+
+            done = await self.rotation.turn(next_after, drain) or 0
+        if not to_isolate:
+            return done
+        return sum([await self._handle_alone(e.workspace_id, e.id) for e in to_isolate])
+
+    async def _drain(
+        self, conn: AsyncConnection, workspace_id: uuid.UUID, to_isolate: list[Event]
+    ) -> int:
+        """Handle one batch of the workspace's events; a failed batch's events go to
+        ``to_isolate`` (to be retried alone once this transaction ends)."""
+        claim = {"consumer": self.name, "ws": workspace_id, "limit": self.batch_size}
+        rows = (await conn.execute(_CLAIM, claim)).all()
+        if not rows:
+            return 0
+        events = [Event(r.id, r.topic, r.workspace_id, r.payload, r.attempts) for r in rows]
+        error = await self._attempt(conn, events)
+        if error is None:
+            return len(events)
+        if len(events) == 1:  # nothing to isolate: back off now, not after a second try
+            await self._failed(conn, events[0], error)
+            return 0
+        log.warning(
+            "batch failed; handling its events one by one",
+            extra={
+                "consumer": self.name,
+                "events": len(events),
+                "error_type": type(error).__name__,
+            },
+        )
+        to_isolate.extend(events)
+        return len(events)  # ends the turn: the batch is handled alone next
 
     async def _attempt(self, conn: AsyncConnection, events: list[Event]) -> Exception | None:
         """Run the handler in a savepoint and acknowledge; the error if it raised."""
@@ -183,12 +225,22 @@ class Consumer:
             if is_unavailable(exc):
                 raise
             return exc
-        await conn.execute(_ACK, {"consumer": self.name, "ids": [e.id for e in events]})
+        await conn.execute(
+            _ACK,
+            {
+                "consumer": self.name,
+                "ws": events[0].workspace_id,
+                "first": min(e.id for e in events),
+                "last": max(e.id for e in events),
+                "ids": [e.id for e in events],
+            },
+        )
         return None
 
-    async def _handle_alone(self, event_id: int) -> int:
+    async def _handle_alone(self, workspace_id: uuid.UUID, event_id: int) -> int:
+        claim = {"consumer": self.name, "ws": workspace_id, "id": event_id}
         async with self.engine.connect() as conn, conn.begin():
-            row = (await conn.execute(_CLAIM_ONE, {"consumer": self.name, "id": event_id})).first()
+            row = (await conn.execute(_CLAIM_ONE, claim)).first()
             if row is None:
                 return 0
             event = Event(row.id, row.topic, row.workspace_id, row.payload, row.attempts)
@@ -201,14 +253,12 @@ class Consumer:
     async def _failed(self, conn: AsyncConnection, event: Event, exc: Exception) -> None:
         """Delay the event with back-off, or bury it after ``MAX_ATTEMPTS``; tell the listener."""
         error = type(exc).__name__
+        key = {"consumer": self.name, "ws": event.workspace_id, "id": event.id, "error": error}
         if event.attempts + 1 >= MAX_ATTEMPTS:
-            await conn.execute(_BURY, {"consumer": self.name, "id": event.id, "error": error})
+            await conn.execute(_BURY, key)
         else:
             delay = min(300.0, 2.0**event.attempts) * (0.5 + random.random())
-            await conn.execute(
-                _RETRY_LATER,
-                {"consumer": self.name, "id": event.id, "error": error, "delay": delay},
-            )
+            await conn.execute(_RETRY_LATER, {**key, "delay": delay})
         log.warning(
             "event failed",
             extra={

@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 
@@ -21,6 +24,43 @@ from services.infra.db import connect, describe_error, is_unavailable
 log = logging.getLogger("ecoute.worker")
 
 Step = Callable[[], Awaitable[float]]
+R = TypeVar("R")
+NO_WORKSPACE = uuid.UUID(int=0)
+"""Below every workspace id: where a round of a ``Rotation`` starts."""
+
+
+@dataclass(eq=False)
+class Rotation:
+    """Round-robin over the workspaces that have work, one workspace per claim.
+
+    A claim that names one workspace is, on Citus, a query routed to one shard (where
+    ``FOR UPDATE SKIP LOCKED`` works); serving the workspace after the last one served keeps
+    a busy workspace from starving a quiet one, and a single busy workspace is served at every
+    turn. ``next_after(w)`` says the first workspace above ``w`` with work (None: none);
+    ``claim(w)`` does that workspace's work and returns what it did (falsy: nothing, e.g.
+    another worker holds its rows), in which case the turn moves on to the next workspace.
+    """
+
+    last: uuid.UUID = NO_WORKSPACE
+
+    async def turn(
+        self,
+        next_after: Callable[[uuid.UUID], Awaitable[uuid.UUID | None]],
+        claim: Callable[[uuid.UUID], Awaitable[R]],
+    ) -> R | None:
+        """One claim in the next workspace with work; None when no workspace had any."""
+        tried: set[uuid.UUID] = set()
+        while True:
+            workspace = await next_after(self.last)
+            if workspace is None and self.last != NO_WORKSPACE:
+                workspace = await next_after(NO_WORKSPACE)  # wrap around
+            if workspace is None or workspace in tried:
+                return None
+            tried.add(workspace)
+            self.last = workspace
+            done = await claim(workspace)
+            if done:
+                return done
 
 
 async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

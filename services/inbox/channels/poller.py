@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -39,7 +40,7 @@ from services.inbox.domain import polling
 from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
 from services.infra.db import is_unavailable
-from services.infra.worker import Wakeup, run_worker
+from services.infra.worker import Rotation, Wakeup, run_worker
 
 log = logging.getLogger("ecoute.inbox.poller")
 
@@ -79,11 +80,24 @@ class Poller:
     lease_seconds: float = 120.0
     batch: int = 8
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    rotation: Rotation = field(default_factory=Rotation)
 
     async def poll_due(self) -> int:
-        """Poll every channel due now (several at once); returns how many were polled."""
-        async with self.engine.begin() as conn:
-            due = await store.claim_due(conn, self.clock(), self.lease_seconds, self.batch)
+        """Poll the channels due now (several at once) of the next workspace that has some
+        (workspaces take turns); returns how many were polled."""
+        now = self.clock()
+
+        async def next_after(after: uuid.UUID) -> uuid.UUID | None:
+            async with self.engine.connect() as conn:
+                return await store.next_workspace_due(conn, now, after)
+
+        async def claim(workspace_id: uuid.UUID) -> list[Channel]:
+            async with self.engine.begin() as conn:
+                return await store.claim_due(
+                    conn, now, self.lease_seconds, self.batch, workspace_id
+                )
+
+        due = await self.rotation.turn(next_after, claim) or []
         await asyncio.gather(*(self.poll_channel(channel) for channel in due))
         return len(due)
 

@@ -126,10 +126,35 @@ async def list_channels(conn: AsyncConnection, workspace_id: uuid.UUID) -> list[
     return [describe(r) for r in rows]
 
 
+async def next_workspace_due(
+    conn: AsyncConnection, now: datetime, after: uuid.UUID
+) -> uuid.UUID | None:
+    """The first workspace above ``after`` with a channel due for a poll (a read: it locks
+    nothing); claims name one workspace, and the workspaces take turns (``Rotation``)."""
+    found = await conn.scalar(
+        text(
+            "SELECT workspace_id FROM inbox.channels WHERE polling AND next_poll_at <= :now "
+            "AND (lease_until IS NULL OR lease_until < :now) AND workspace_id > :after "
+            "ORDER BY workspace_id LIMIT 1"
+        ),
+        {"now": now, "after": after},
+    )
+    return None if found is None else uuid.UUID(str(found))
+
+
 async def claim_due(
-    conn: AsyncConnection, now: datetime, lease_seconds: float, limit: int
+    conn: AsyncConnection,
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
+    workspace_id: uuid.UUID | None = None,
 ) -> list[Channel]:
-    """Channels due for a poll, leased to this process (a crashed poller's lease expires)."""
+    """Channels due for a poll, leased to this process (a crashed poller's lease expires):
+    the workspace's, or (tests and tools driving pollers by hand) the first due anywhere."""
+    if workspace_id is None:
+        workspace_id = await next_workspace_due(conn, now, uuid.UUID(int=0))
+        if workspace_id is None:
+            return []
     rows = (
         await conn.execute(
             text(
@@ -137,7 +162,7 @@ async def claim_due(
         UPDATE inbox.channels AS c
         SET lease_until = CAST(:now AS timestamptz) + make_interval(secs => :lease)
         FROM (SELECT workspace_id, id FROM inbox.channels
-              WHERE polling AND next_poll_at <= :now
+              WHERE workspace_id = :ws AND polling AND next_poll_at <= :now
                 AND (lease_until IS NULL OR lease_until < :now)
               ORDER BY next_poll_at LIMIT :limit
               FOR UPDATE SKIP LOCKED) AS due
@@ -145,7 +170,7 @@ async def claim_due(
         RETURNING c.*
         """
             ),
-            {"now": now, "lease": lease_seconds, "limit": limit},
+            {"ws": workspace_id, "now": now, "lease": lease_seconds, "limit": limit},
         )
     ).all()
     return [describe_channel(r) for r in rows]

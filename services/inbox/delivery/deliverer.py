@@ -87,8 +87,15 @@ class Deliverer(PlatformLoop):
     async def deliver_due(self) -> int:
         return await self.work_due()
 
-    async def claim(self, conn: AsyncConnection, now: datetime) -> list[Any]:
-        return await store.claim_due(conn, now, self.batch, LEASE.total_seconds())
+    async def next_workspace(
+        self, conn: AsyncConnection, now: datetime, after: uuid.UUID
+    ) -> uuid.UUID | None:
+        return await store.next_workspace_due(conn, now, after)
+
+    async def claim(
+        self, conn: AsyncConnection, workspace_id: uuid.UUID, now: datetime
+    ) -> list[Any]:
+        return await store.claim_due(conn, workspace_id, now, self.batch, LEASE.total_seconds())
 
     async def handle(self, row: Any) -> None:
         async with self.engine.connect() as conn:

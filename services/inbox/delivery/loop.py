@@ -1,11 +1,13 @@
 """What the reply delivery and the moderation loops share: their resources, a batch of due
-rows claimed in one transaction and handled concurrently outside it, and the worker loop."""
+rows of one workspace claimed in one transaction (workspaces take turns: ``Rotation``) and
+handled concurrently outside it, and the worker loop."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -14,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.inbox.channels.credentials import CredentialStore
 from services.inbox.metrics import InboxMetrics
-from services.infra.worker import run_worker
+from services.infra.worker import Rotation, run_worker
 
 
 @dataclass(eq=False)
@@ -26,10 +28,19 @@ class PlatformLoop:
     _: KW_ONLY
     batch: int = 20
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    rotation: Rotation = field(default_factory=Rotation)
     worker: ClassVar[str]  # the loop's name in the worker's logs
 
-    async def claim(self, conn: AsyncConnection, now: datetime) -> list[Any]:
-        """Due rows, leased to this replica (in the caller's transaction)."""
+    async def next_workspace(
+        self, conn: AsyncConnection, now: datetime, after: uuid.UUID
+    ) -> uuid.UUID | None:
+        """The first workspace above ``after`` with a row due (a read: it locks nothing)."""
+        raise NotImplementedError
+
+    async def claim(
+        self, conn: AsyncConnection, workspace_id: uuid.UUID, now: datetime
+    ) -> list[Any]:
+        """The workspace's due rows, leased to this replica (in the caller's transaction)."""
         raise NotImplementedError
 
     async def handle(self, row: Any) -> None:
@@ -37,10 +48,19 @@ class PlatformLoop:
         raise NotImplementedError
 
     async def work_due(self) -> int:
-        """Claim due rows and handle them concurrently; how many were claimed."""
+        """Claim the due rows of the next workspace that has some and handle them
+        concurrently; how many were claimed."""
         now = self.clock()
-        async with self.engine.begin() as conn:
-            claimed = await self.claim(conn, now)
+
+        async def next_after(after: uuid.UUID) -> uuid.UUID | None:
+            async with self.engine.connect() as conn:
+                return await self.next_workspace(conn, now, after)
+
+        async def claim(workspace_id: uuid.UUID) -> list[Any]:
+            async with self.engine.begin() as conn:
+                return await self.claim(conn, workspace_id, now)
+
+        claimed = await self.rotation.turn(next_after, claim) or []
         await asyncio.gather(*(self.handle(row) for row in claimed))
         return len(claimed)
 

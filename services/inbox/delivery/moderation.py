@@ -96,8 +96,17 @@ class Moderator(PlatformLoop):
     async def moderate_due(self) -> int:
         return await self.work_due()
 
-    async def claim(self, conn: AsyncConnection, now: datetime) -> list[Any]:
-        return await store.claim_moderations(conn, now, self.batch, LEASE.total_seconds())
+    async def next_workspace(
+        self, conn: AsyncConnection, now: datetime, after: uuid.UUID
+    ) -> uuid.UUID | None:
+        return await store.next_workspace_moderating(conn, now, after)
+
+    async def claim(
+        self, conn: AsyncConnection, workspace_id: uuid.UUID, now: datetime
+    ) -> list[Any]:
+        return await store.claim_moderations(
+            conn, workspace_id, now, self.batch, LEASE.total_seconds()
+        )
 
     async def handle(self, row: Any) -> None:
         async with self.engine.connect() as conn:

@@ -22,11 +22,19 @@ _QUEUE = text(
     ON CONFLICT (workspace_id, reply_id) DO NOTHING
     """
 )
+# Claims name one workspace (``Rotation``): the workspaces with due replies take turns.
+_NEXT_WORKSPACE = text(
+    """
+    SELECT workspace_id FROM inbox.deliveries
+    WHERE state IN ('queued', 'sending') AND next_attempt_at <= :now AND workspace_id > :after
+    ORDER BY workspace_id LIMIT 1
+    """
+)
 _CLAIM = text(
     """
     WITH due AS (
         SELECT workspace_id, reply_id, state AS was FROM inbox.deliveries
-        WHERE state IN ('queued', 'sending') AND next_attempt_at <= :now
+        WHERE workspace_id = :ws AND state IN ('queued', 'sending') AND next_attempt_at <= :now
         ORDER BY next_attempt_at LIMIT :limit
         FOR UPDATE SKIP LOCKED
     )
@@ -94,13 +102,21 @@ async def queue(
     )
 
 
+async def next_workspace_due(
+    conn: AsyncConnection, now: datetime, after: uuid.UUID
+) -> uuid.UUID | None:
+    """The first workspace above ``after`` with a reply due (a read: it locks nothing)."""
+    found = await conn.scalar(_NEXT_WORKSPACE, {"now": now, "after": after})
+    return None if found is None else uuid.UUID(str(found))
+
+
 async def claim_due(
-    conn: AsyncConnection, now: datetime, limit: int, lease_seconds: float
+    conn: AsyncConnection, workspace_id: uuid.UUID, now: datetime, limit: int, lease_seconds: float
 ) -> list[Any]:
-    """Due deliveries, marked ``sending`` with one more attempt; ``was`` is their old state."""
-    return list(
-        (await conn.execute(_CLAIM, {"now": now, "limit": limit, "lease": lease_seconds})).all()
-    )
+    """The workspace's due deliveries, marked ``sending`` with one more attempt; ``was`` is
+    their old state."""
+    claim = {"ws": workspace_id, "now": now, "limit": limit, "lease": lease_seconds}
+    return list((await conn.execute(_CLAIM, claim)).all())
 
 
 async def context_of(
@@ -163,11 +179,18 @@ _KNOWN_MODERATION = text(
     "SELECT 1 FROM inbox.moderations WHERE workspace_id = CAST(:ws AS uuid) "
     "AND action_id = :action_id"
 )
+_NEXT_WORKSPACE_MODERATING = text(
+    """
+    SELECT workspace_id FROM inbox.moderations
+    WHERE state IN ('queued', 'sending') AND next_attempt_at <= :now AND workspace_id > :after
+    ORDER BY workspace_id LIMIT 1
+    """
+)
 _CLAIM_MODERATIONS = text(
     """
     WITH due AS (
         SELECT workspace_id, action_id, state AS was FROM inbox.moderations
-        WHERE state IN ('queued', 'sending') AND next_attempt_at <= :now
+        WHERE workspace_id = :ws AND state IN ('queued', 'sending') AND next_attempt_at <= :now
         ORDER BY next_attempt_at LIMIT :limit
         FOR UPDATE SKIP LOCKED
     )
@@ -226,11 +249,20 @@ async def queue_moderation(
     return "known" if known.first() is not None else "missing"
 
 
+async def next_workspace_moderating(
+    conn: AsyncConnection, now: datetime, after: uuid.UUID
+) -> uuid.UUID | None:
+    """The first workspace above ``after`` with a moderation due (a read: it locks nothing)."""
+    found = await conn.scalar(_NEXT_WORKSPACE_MODERATING, {"now": now, "after": after})
+    return None if found is None else uuid.UUID(str(found))
+
+
 async def claim_moderations(
-    conn: AsyncConnection, now: datetime, limit: int, lease_seconds: float
+    conn: AsyncConnection, workspace_id: uuid.UUID, now: datetime, limit: int, lease_seconds: float
 ) -> list[Any]:
-    """Due moderations, marked ``sending`` with one more attempt; ``was`` is their old state."""
-    params = {"now": now, "limit": limit, "lease": lease_seconds}
+    """The workspace's due moderations, marked ``sending`` with one more attempt; ``was`` is
+    their old state."""
+    params = {"ws": workspace_id, "now": now, "limit": limit, "lease": lease_seconds}
     return list((await conn.execute(_CLAIM_MODERATIONS, params)).all())
 
 

@@ -45,14 +45,26 @@ SCOPES = ("ingest", "channels")
 
 
 async def holder_of_token(conn: AsyncConnection, token: str) -> tuple[uuid.UUID, str] | None:
-    """The workspace and scope of an inbox token, if it is valid and not revoked."""
+    """The workspace and scope of an inbox token, if it is valid and not revoked.
+
+    The token brings no workspace: the directory (a Citus reference table, migration i0008)
+    names it, so the token's own row is read by its full key."""
+    digest = token_digest(token)
+    workspace_id = (
+        await conn.execute(
+            text("SELECT workspace_id FROM inbox.token_directory WHERE digest = :digest"),
+            {"digest": digest},
+        )
+    ).scalar_one_or_none()
+    if workspace_id is None:
+        return None
     row = (
         await conn.execute(
             text(
                 "SELECT workspace_id, scope FROM inbox.ingest_tokens "
-                "WHERE digest = :digest AND revoked_at IS NULL"
+                "WHERE workspace_id = :ws AND digest = :digest AND revoked_at IS NULL"
             ),
-            {"digest": token_digest(token)},
+            {"ws": workspace_id, "digest": digest},
         )
     ).first()
     return (row.workspace_id, row.scope) if row else None
@@ -61,13 +73,24 @@ async def holder_of_token(conn: AsyncConnection, token: str) -> tuple[uuid.UUID,
 async def create_ingest_token(
     conn: AsyncConnection, workspace_id: uuid.UUID, token: str, name: str, scope: str = "ingest"
 ) -> None:
-    """Store a new inbox token (its digest only). Re-adding the same token is a no-op."""
+    """Store a new inbox token (its digest only). Re-adding the same token is a no-op, and a
+    token already another workspace's stays theirs."""
+    digest = token_digest(token)
+    await conn.execute(
+        text(
+            "INSERT INTO inbox.token_directory (digest, workspace_id) VALUES (:digest, :ws) "
+            "ON CONFLICT (digest) DO NOTHING"
+        ),
+        {"digest": digest, "ws": workspace_id},
+    )
     await conn.execute(
         text(
             "INSERT INTO inbox.ingest_tokens (digest, workspace_id, name, scope) "
-            "VALUES (:digest, :ws, :name, :scope) ON CONFLICT (digest) DO NOTHING"
+            "SELECT :digest, :ws, :name, :scope FROM inbox.token_directory "
+            "WHERE digest = :digest AND workspace_id = :ws "
+            "ON CONFLICT (workspace_id, digest) DO NOTHING"
         ),
-        {"digest": token_digest(token), "ws": workspace_id, "name": name, "scope": scope},
+        {"digest": digest, "ws": workspace_id, "name": name, "scope": scope},
     )
 
 

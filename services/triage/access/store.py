@@ -284,6 +284,44 @@ async def add_failures(
     )
 
 
+# ---- credential directory --------------------------------------------------------------
+# A request brings only a secret. The directory (a Citus reference table, migration t0021)
+# says whose workspace a digest is, so every statement on a credential table names it.
+
+
+async def file_credential(conn: AsyncConnection, digest: bytes, workspace_id: uuid.UUID) -> bool:
+    """File a new credential's digest under its workspace; False if it already is another
+    workspace's (a token given twice stays the first's)."""
+    await conn.execute(
+        text(
+            "INSERT INTO triage.credential_directory (digest, workspace_id) "
+            "VALUES (:d, :ws) ON CONFLICT (digest) DO NOTHING"
+        ),
+        {"d": digest, "ws": workspace_id},
+    )
+    return await workspace_of(conn, digest) == workspace_id
+
+
+async def forget_credentials(conn: AsyncConnection, digests: list[bytes]) -> None:
+    """Credentials deleted leave the directory (a write to every node on Citus: rare)."""
+    if digests:
+        await conn.execute(
+            text("DELETE FROM triage.credential_directory WHERE digest = ANY(CAST(:d AS bytea[]))"),
+            {"d": digests},
+        )
+
+
+async def workspace_of(conn: AsyncConnection, digest: bytes) -> uuid.UUID | None:
+    """The workspace a credential's digest was filed under, or None if it is unknown."""
+    found = (
+        await conn.execute(
+            text("SELECT workspace_id FROM triage.credential_directory WHERE digest = :d"),
+            {"d": digest},
+        )
+    ).scalar_one_or_none()
+    return None if found is None else uuid.UUID(str(found))
+
+
 # ---- sessions --------------------------------------------------------------------------
 
 
@@ -299,6 +337,7 @@ async def insert_session(
     user_agent: str,
 ) -> None:
     """Keep a new session by the digests of its cookie and CSRF tokens."""
+    await file_credential(conn, token_digest(token), workspace_id)
     await conn.execute(
         text(
             """
@@ -324,20 +363,25 @@ async def touch_session(
     conn: AsyncConnection, token: str, now: datetime, idle_since: datetime
 ) -> Row[Any] | None:
     """Mark a live session used; (workspace_id, user_id, role, csrf_digest, id, must_enrol),
-    or None if it is revoked, expired or was last used before ``idle_since``."""
+    or None if it is revoked, expired or was last used before ``idle_since``. The write
+    names the session's full key (workspace, digest)."""
+    digest = token_digest(token)
+    workspace_id = await workspace_of(conn, digest)
+    if workspace_id is None:
+        return None
     return (
         await conn.execute(
             text(
                 f"""
         UPDATE triage.sessions AS s SET last_seen_at = :now
         FROM triage.users AS u JOIN triage.workspaces AS w ON w.id = u.workspace_id
-        WHERE s.digest = :digest AND s.revoked_at IS NULL AND s.expires_at > :now
-          AND s.last_seen_at > :idle AND u.workspace_id = s.workspace_id AND u.id = s.user_id
-          AND u.deactivated_at IS NULL
+        WHERE s.workspace_id = :ws AND s.digest = :digest AND s.revoked_at IS NULL
+          AND s.expires_at > :now AND s.last_seen_at > :idle
+          AND u.workspace_id = s.workspace_id AND u.id = s.user_id AND u.deactivated_at IS NULL
         RETURNING s.workspace_id, s.user_id, u.role, s.csrf_digest, s.id, {ENROLMENT_SQL}
         """
             ),
-            {"digest": token_digest(token), "now": now, "idle": idle_since},
+            {"ws": workspace_id, "digest": digest, "now": now, "idle": idle_since},
         )
     ).first()
 
@@ -347,6 +391,10 @@ async def live_session_must_enrol(
 ) -> bool | None:
     """Whether the user of a live session must enrol; None if the session does not hold
     (read-only: checking does not keep it alive)."""
+    digest = token_digest(token)
+    workspace_id = await workspace_of(conn, digest)
+    if workspace_id is None:
+        return None
     row = (
         await conn.execute(
             text(
@@ -354,27 +402,33 @@ async def live_session_must_enrol(
         SELECT {ENROLMENT_SQL} FROM triage.sessions AS s
         JOIN triage.users AS u ON u.workspace_id = s.workspace_id AND u.id = s.user_id
         JOIN triage.workspaces AS w ON w.id = u.workspace_id
-        WHERE s.digest = :digest AND s.revoked_at IS NULL AND s.expires_at > :now
-          AND s.last_seen_at > :idle
+        WHERE s.workspace_id = :ws AND s.digest = :digest AND s.revoked_at IS NULL
+          AND s.expires_at > :now AND s.last_seen_at > :idle
         """
             ),
-            {"digest": token_digest(token), "now": now, "idle": idle_since},
+            {"ws": workspace_id, "digest": digest, "now": now, "idle": idle_since},
         )
     ).first()
     return None if row is None else bool(row.must_enrol)
 
 
 async def set_session_csrf(conn: AsyncConnection, token: str, csrf: str) -> None:
+    digest = token_digest(token)
     await conn.execute(
-        text("UPDATE triage.sessions SET csrf_digest = :c WHERE digest = :d"),
-        {"c": token_digest(csrf), "d": token_digest(token)},
+        text(
+            "UPDATE triage.sessions SET csrf_digest = :c WHERE workspace_id = :ws AND digest = :d"
+        ),
+        {"c": token_digest(csrf), "ws": await workspace_of(conn, digest), "d": digest},
     )
 
 
 async def close_session(conn: AsyncConnection, token: str, now: datetime) -> None:
+    digest = token_digest(token)
     await conn.execute(
-        text("UPDATE triage.sessions SET revoked_at = :now WHERE digest = :d"),
-        {"now": now, "d": token_digest(token)},
+        text(
+            "UPDATE triage.sessions SET revoked_at = :now WHERE workspace_id = :ws AND digest = :d"
+        ),
+        {"now": now, "ws": await workspace_of(conn, digest), "d": digest},
     )
 
 
@@ -466,13 +520,16 @@ async def create_api_token(
     token_id: uuid.UUID | None = None,
 ) -> None:
     """Keep a token by its digest (a token given twice, as the demo does, stays the first)."""
+    digest = token_digest(token)
+    if not await file_credential(conn, digest, workspace_id):
+        return
     await conn.execute(
         text(
             "INSERT INTO triage.api_tokens (digest, workspace_id, user_id, name, id) "
-            "VALUES (:digest, :ws, :user, :name, :id) ON CONFLICT (digest) DO NOTHING"
+            "VALUES (:digest, :ws, :user, :name, :id) ON CONFLICT (workspace_id, digest) DO NOTHING"
         ),
         {
-            "digest": token_digest(token),
+            "digest": digest,
             "ws": workspace_id,
             "user": user_id,
             "name": name,
@@ -483,6 +540,10 @@ async def create_api_token(
 
 async def token_owner(conn: AsyncConnection, token: str) -> Row[Any] | None:
     """(workspace_id, user_id, role, must_enrol) of a live API token, or None."""
+    digest = token_digest(token)
+    workspace_id = await workspace_of(conn, digest)
+    if workspace_id is None:
+        return None
     return (
         await conn.execute(
             text(
@@ -490,10 +551,11 @@ async def token_owner(conn: AsyncConnection, token: str) -> Row[Any] | None:
         SELECT t.workspace_id, t.user_id, u.role, {ENROLMENT_SQL} FROM triage.api_tokens AS t
         JOIN triage.users AS u ON u.workspace_id = t.workspace_id AND u.id = t.user_id
         JOIN triage.workspaces AS w ON w.id = u.workspace_id
-        WHERE t.digest = :digest AND t.revoked_at IS NULL AND u.deactivated_at IS NULL
+        WHERE t.workspace_id = :ws AND t.digest = :digest AND t.revoked_at IS NULL
+          AND u.deactivated_at IS NULL
         """
             ),
-            {"digest": token_digest(token)},
+            {"ws": workspace_id, "digest": digest},
         )
     ).first()
 
@@ -725,8 +787,8 @@ async def insert_link(
     conn: AsyncConnection, link: NewLink, token: str, now: datetime, expires_at: datetime
 ) -> None:
     """Keep a link by its token's digest. It replaces the same person's unused link of the
-    same kind, and links dead for 30 days go: they never pile up."""
-    await conn.execute(
+    same kind, and links dead for 30 days go (from the directory too): they never pile up."""
+    gone = await conn.execute(
         text(
             """
         DELETE FROM triage.account_links
@@ -734,6 +796,7 @@ async def insert_link(
             (kind = :kind AND used_at IS NULL
              AND (user_id = :user OR (user_id IS NULL AND lower(email) = lower(:email))))
             OR coalesce(used_at, revoked_at, expires_at) < :forget)
+        RETURNING digest
         """
         ),
         {
@@ -744,6 +807,8 @@ async def insert_link(
             "forget": now - timedelta(days=30),
         },
     )
+    await forget_credentials(conn, [bytes(r.digest) for r in gone])
+    await file_credential(conn, token_digest(token), link.workspace_id)
     await conn.execute(
         text(
             """
@@ -783,13 +848,17 @@ _LIVE = "l.used_at IS NULL AND l.revoked_at IS NULL AND l.expires_at > :now"
 
 async def live_link(conn: AsyncConnection, token: str, now: datetime) -> Row[Any] | None:
     """What a live link (not used, revoked or expired) is, read only; None if not live."""
+    digest = token_digest(token)
+    workspace_id = await workspace_of(conn, digest)
+    if workspace_id is None:
+        return None
     return (
         await conn.execute(
             text(
                 _LINK_VIEW.format(links="triage.account_links")
-                + f"WHERE l.digest = :digest AND {_LIVE}"
+                + f"WHERE l.workspace_id = :ws AND l.digest = :digest AND {_LIVE}"
             ),
-            {"digest": token_digest(token), "now": now},
+            {"ws": workspace_id, "digest": digest, "now": now},
         )
     ).first()
 
@@ -797,19 +866,23 @@ async def live_link(conn: AsyncConnection, token: str, now: datetime) -> Row[Any
 async def use_link(conn: AsyncConnection, token: str, now: datetime) -> Row[Any] | None:
     """Mark a live link used — once: of two concurrent uses, the second finds it used — and
     say what it was (as ``live_link``); None if it was not live."""
+    digest = token_digest(token)
+    workspace_id = await workspace_of(conn, digest)
+    if workspace_id is None:
+        return None
     return (
         await conn.execute(
             text(
                 f"""
         WITH used AS (
             UPDATE triage.account_links AS l SET used_at = :now
-            WHERE l.digest = :digest AND {_LIVE}
+            WHERE l.workspace_id = :ws AND l.digest = :digest AND {_LIVE}
             RETURNING l.*
         )
         """
                 + _LINK_VIEW.format(links="used")
             ),
-            {"digest": token_digest(token), "now": now},
+            {"ws": workspace_id, "digest": digest, "now": now},
         )
     ).first()
 
@@ -1065,10 +1138,17 @@ async def insert_pending(
     now: datetime,
     expires_at: datetime,
 ) -> None:
-    """Keep a pending sign-in by its token's digest (expired ones go)."""
-    await conn.execute(
-        text("DELETE FROM triage.pending_logins WHERE expires_at < :now"), {"now": now}
+    """Keep a pending sign-in by its token's digest (the workspace's expired ones go, from the
+    directory too)."""
+    gone = await conn.execute(
+        text(
+            "DELETE FROM triage.pending_logins WHERE workspace_id = :ws AND expires_at < :now "
+            "RETURNING digest"
+        ),
+        {"ws": workspace_id, "now": now},
     )
+    await forget_credentials(conn, [bytes(r.digest) for r in gone])
+    await file_credential(conn, token_digest(token), workspace_id)
     await conn.execute(
         text(
             "INSERT INTO triage.pending_logins (digest, workspace_id, user_id, created_at, "
@@ -1089,25 +1169,34 @@ async def claim_pending(
 ) -> tuple[uuid.UUID, uuid.UUID] | None:
     """(workspace, user) of a live pending sign-in, counting one attempt; None if it is
     unknown, expired, used or out of attempts."""
+    digest = token_digest(token)
+    workspace_id = await workspace_of(conn, digest)
+    if workspace_id is None:
+        return None
     row = (
         await conn.execute(
             text(
                 """
         UPDATE triage.pending_logins SET attempts = attempts + 1
-        WHERE digest = :d AND used_at IS NULL AND expires_at > :now AND attempts < :max
+        WHERE workspace_id = :ws AND digest = :d AND used_at IS NULL AND expires_at > :now
+          AND attempts < :max
         RETURNING workspace_id, user_id
         """
             ),
-            {"d": token_digest(token), "now": now, "max": max_attempts},
+            {"ws": workspace_id, "d": digest, "now": now, "max": max_attempts},
         )
     ).first()
     return (row.workspace_id, row.user_id) if row else None
 
 
 async def close_pending(conn: AsyncConnection, token: str, now: datetime) -> None:
+    digest = token_digest(token)
     await conn.execute(
-        text("UPDATE triage.pending_logins SET used_at = :now WHERE digest = :d"),
-        {"d": token_digest(token), "now": now},
+        text(
+            "UPDATE triage.pending_logins SET used_at = :now "
+            "WHERE workspace_id = :ws AND digest = :d"
+        ),
+        {"ws": await workspace_of(conn, digest), "d": digest, "now": now},
     )
 
 

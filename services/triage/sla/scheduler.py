@@ -2,8 +2,9 @@
 
 It sleeps until the earliest ``next_transition_at`` of any running clock (woken early by
 NOTIFY when a save brings a transition closer), claims the due clocks with ``FOR UPDATE SKIP
-LOCKED`` (their conversations first, as every writer locks them: see ``store.claim_due``), and
-in one transaction records the new state, logs it, reorders the queue and publishes the event.
+LOCKED`` one workspace at a time, the workspaces with due clocks taking turns (their
+conversations first, as every writer locks them: see ``store.claim_due``), and in one
+transaction records the new state, logs it, reorders the queue and publishes the event.
 Any number of triage replicas may run it: a clock is claimed by one, and its stored state says
 which thresholds were already raised, so each is raised once.
 """
@@ -14,7 +15,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ecoute.v1 import events_pb2
 from services.infra.events import publish, timestamp
-from services.infra.worker import Wakeup, run_worker
+from services.infra.worker import Rotation, Wakeup, run_worker
 from services.triage.domain.sla import (
     RANK,
     RESPONSE_KINDS,
@@ -60,16 +61,27 @@ class SlaScheduler:
     max_sleep: float = 30.0
     on_transition: Callable[[Transition], None] | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    rotation: Rotation = field(default_factory=Rotation)
 
     async def tick(self) -> int:
-        """Raise every transition due now; returns how many clocks were examined."""
+        """Raise the transitions due now in the next workspace that has some (workspaces take
+        turns); returns how many clocks were examined."""
         now = self.clock()
+
+        async def next_after(after: uuid.UUID) -> uuid.UUID | None:
+            async with self.engine.connect() as conn:
+                return await store.next_workspace_due(conn, now, after)
+
+        return await self.rotation.turn(next_after, lambda ws: self._raise_due(ws, now)) or 0
+
+    async def _raise_due(self, workspace_id: uuid.UUID, now: datetime) -> int:
+        """Raise up to a batch of the workspace's due transitions, in one transaction."""
         raised: list[Transition] = []
         async with self.engine.begin() as conn:
-            rows = await store.claim_due(conn, now, self.batch_size)
+            rows = await store.claim_due(conn, workspace_id, now, self.batch_size)
             if not rows:
                 return 0
-            policies = await load_policies(conn, {r.workspace_id for r in rows})
+            policies = await load_policies(conn, {workspace_id})
             updates, logs, ranks = [], [], []
             events: dict[str, tuple[list[Any], list[bytes]]] = {}
             for r in rows:
@@ -123,11 +135,11 @@ class SlaScheduler:
                         "next": next_transition(clock, calendar, ratio, now),
                     }
                 )
-            await store.set_raised(conn, updates)
+            await store.set_raised(conn, workspace_id, updates)
             if logs:
-                await store.log_crossings(conn, logs)
+                await store.log_crossings(conn, workspace_id, logs)
             if ranks:
-                await store.set_queue_rank(conn, ranks)
+                await store.set_queue_rank(conn, workspace_id, ranks)
                 await changes.record(conn, [(uuid.UUID(r["w"]), r["c"]) for r in ranks], "sla")
             for topic, (ids, payloads) in events.items():
                 await publish(conn, topic, ids, payloads)

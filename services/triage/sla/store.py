@@ -244,17 +244,27 @@ async def clock_history(
 
 # --- The scheduler ----------------------------------------------------------------------
 
-# The conversations of the earliest due clocks, then those conversations' due clocks: the
-# one lock order (conversations, then clocks). Both skip what another holds, so the
-# scheduler never waits for a lock: a busy conversation's clocks are raised at the next tick.
+# One workspace at a time (``Rotation``): the workspace above the last one served with a
+# due clock, then the conversations of its earliest due clocks, then those conversations'
+# due clocks: the one lock order (conversations, then clocks). Both skip what another holds,
+# so the scheduler never waits for a lock: a busy conversation's clocks are raised at the
+# next tick. Every claim names the workspace, as Citus needs to lock rows.
+_NEXT_WORKSPACE = text(
+    """
+    SELECT workspace_id FROM triage.sla_clocks
+    WHERE next_transition_at <= :now AND workspace_id > :after
+    ORDER BY workspace_id LIMIT 1
+    """
+)
 _DUE_CONVERSATIONS = text(
     """
     SELECT c.workspace_id, c.id FROM triage.conversations AS c
     WHERE (c.workspace_id, c.id) IN (
         SELECT workspace_id, conversation_id FROM triage.sla_clocks
-        WHERE next_transition_at <= :now
+        WHERE workspace_id = :ws AND next_transition_at <= :now
         ORDER BY next_transition_at
         LIMIT :limit)
+      AND c.workspace_id = :ws
     ORDER BY c.workspace_id, c.id
     FOR UPDATE OF c SKIP LOCKED
     """
@@ -264,7 +274,7 @@ _DUE = text(
     SELECT s.* FROM triage.sla_clocks AS s
     JOIN json_to_recordset(CAST(:keys AS json)) AS k(w uuid, c bigint)
       ON s.workspace_id = k.w AND s.conversation_id = k.c
-    WHERE s.next_transition_at <= :now
+    WHERE s.workspace_id = :ws AND s.next_transition_at <= :now
     ORDER BY s.workspace_id, s.id
     FOR UPDATE OF s SKIP LOCKED
     """
@@ -274,7 +284,7 @@ _RAISED = text(
     UPDATE triage.sla_clocks AS s SET state = r.state, next_transition_at = r.next
     FROM json_to_recordset(CAST(:rows AS json)) AS r(w uuid, id bigint, state text,
                                                      next timestamptz)
-    WHERE s.workspace_id = r.w AND s.id = r.id
+    WHERE s.workspace_id = :ws AND s.workspace_id = r.w AND s.id = r.id
     """
 )
 _LOG_CROSSED = text(
@@ -283,13 +293,14 @@ _LOG_CROSSED = text(
     SELECT r.w, r.id, r.at, r.state, r.state
     FROM json_to_recordset(CAST(:rows AS json)) AS r(w uuid, id bigint, at timestamptz,
                                                      state text)
+    WHERE r.w = :ws
     """
 )
 _RANK = text(
     """
     UPDATE triage.conversations AS c SET sla_rank = r.rank
     FROM json_to_recordset(CAST(:rows AS json)) AS r(w uuid, c bigint, rank smallint)
-    WHERE c.workspace_id = r.w AND c.id = r.c
+    WHERE c.workspace_id = :ws AND c.workspace_id = r.w AND c.id = r.c
     """
 )
 _NEXT = text(
@@ -297,28 +308,46 @@ _NEXT = text(
 )
 
 
-async def claim_due(conn: AsyncConnection, now: datetime, limit: int) -> Sequence[Row[Any]]:
-    """Clocks whose next transition is due, locked with their conversations (conversations
-    first); a conversation or clock another replica or a writer holds is skipped."""
-    keys = (await conn.execute(_DUE_CONVERSATIONS, {"now": now, "limit": limit})).all()
+async def next_workspace_due(
+    conn: AsyncConnection, now: datetime, after: uuid.UUID
+) -> uuid.UUID | None:
+    """The first workspace above ``after`` with a clock due (a read: it locks nothing)."""
+    found = await conn.scalar(_NEXT_WORKSPACE, {"now": now, "after": after})
+    return None if found is None else uuid.UUID(str(found))
+
+
+async def claim_due(
+    conn: AsyncConnection, workspace_id: uuid.UUID, now: datetime, limit: int
+) -> Sequence[Row[Any]]:
+    """The workspace's clocks whose next transition is due, locked with their conversations
+    (conversations first); a conversation or clock another replica or a writer holds is
+    skipped."""
+    at = {"ws": workspace_id, "now": now}
+    keys = (await conn.execute(_DUE_CONVERSATIONS, {**at, "limit": limit})).all()
     if not keys:
         return []
     wanted = orjson.dumps([{"w": str(k.workspace_id), "c": k.id} for k in keys]).decode()
-    return (await conn.execute(_DUE, {"now": now, "keys": wanted})).all()
+    return (await conn.execute(_DUE, {**at, "keys": wanted})).all()
 
 
-async def set_raised(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+async def set_raised(
+    conn: AsyncConnection, workspace_id: uuid.UUID, rows: list[dict[str, Any]]
+) -> None:
     """Each claimed clock's raised state and next transition instant."""
-    await conn.execute(_RAISED, {"rows": _json(rows)})
+    await conn.execute(_RAISED, {"ws": workspace_id, "rows": _json(rows)})
 
 
-async def log_crossings(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+async def log_crossings(
+    conn: AsyncConnection, workspace_id: uuid.UUID, rows: list[dict[str, Any]]
+) -> None:
     """History lines of thresholds crossed (the change is the state reached)."""
-    await conn.execute(_LOG_CROSSED, {"rows": _json(rows)})
+    await conn.execute(_LOG_CROSSED, {"ws": workspace_id, "rows": _json(rows)})
 
 
-async def set_queue_rank(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    await conn.execute(_RANK, {"rows": _json(rows)})
+async def set_queue_rank(
+    conn: AsyncConnection, workspace_id: uuid.UUID, rows: list[dict[str, Any]]
+) -> None:
+    await conn.execute(_RANK, {"ws": workspace_id, "rows": _json(rows)})
 
 
 async def next_transition_at(conn: AsyncConnection) -> datetime | None:
