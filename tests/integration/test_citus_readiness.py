@@ -143,6 +143,18 @@ CROSS_WORKSPACE = {
     "for the scheduler's sleep",
     ("services/inbox/delivery/store.py", "_NEXT_WORKSPACE"): "read: the next workspace with a "
     "due reply (Rotation)",
+    ("services/inbox/delivery/store.py", "_NEXT_WORKSPACE_MODERATING"): "read: the next "
+    "workspace with a due moderation (Rotation)",
+    ("services/triage/rules/store.py", "_SEEN_BEFORE"): "read: the intake batch's authors "
+    "(one workspace per batch since the Rotation)",
+    ("services/triage/rules/store.py", "_tag_names"): "read: the tags a batch's rules name",
+    ("services/triage/rules/store.py", "enabled_rules"): "read: the rules of a batch's "
+    "workspaces (one since the Rotation)",
+    ("services/triage/rules/store.py", "in_open_incident"): "read: a batch's incident members",
+    ("services/triage/rules/store.py", "set_routes"): "PLAN: the intake batch (as "
+    "_LOCK_CONVERSATIONS)",
+    ("services/triage/tags/store.py", "put_tags_by_rules"): "PLAN: the intake batch (as "
+    "_LOCK_CONVERSATIONS)",
     ("services/inbox/channels/store.py", "next_workspace_due"): "read: the next workspace with "
     "a due channel (Rotation)",
     ("services/inbox/channels/store.py", "seconds_to_next_poll"): "read: the poller's sleep",
