@@ -863,6 +863,15 @@ async def conversation_key(
     return (workspace_id, conversation_id, row.platform, row.channel, row.kind)
 
 
+async def message_kind(conn: AsyncConnection, workspace_id: uuid.UUID, message_id: int) -> str:
+    """The kind of a stored message: mention, dm, comment or reply."""
+    found = await conn.execute(
+        text("SELECT kind FROM triage.messages WHERE workspace_id = :ws AND id = :id"),
+        {"ws": workspace_id, "id": message_id},
+    )
+    return str(found.scalar_one_or_none() or "")
+
+
 async def conversation_of_message(
     conn: AsyncConnection, workspace_id: uuid.UUID, message_id: int
 ) -> int:

@@ -158,7 +158,7 @@ async def post_reply(
     await _within_limit(conn, caller, conversation_id, draft.text)
     await _within_window(conn, caller, conversation_id, draft, now)
     if draft.private:
-        await _private_allowed(conn, caller, conversation_id)
+        await _private_allowed(conn, caller, conversation_id, answered)
     digest = desk.text_digest(draft.text)
     unchanged = await _unchanged_start(conn, caller, conversation_id, draft, digest)
     same = await desk.identical_elsewhere(conn, caller.workspace_id, conversation_id, digest, now)
@@ -247,12 +247,15 @@ PRIVATE_PLATFORMS = frozenset({"facebook", "instagram"})
 PRIVATE_KINDS = frozenset({"comment", "reply"})
 
 
-async def _private_allowed(conn: AsyncConnection, caller: Caller, conversation_id: int) -> None:
-    """Meta's private reply answers a Facebook or Instagram comment, nothing else."""
+async def _private_allowed(
+    conn: AsyncConnection, caller: Caller, conversation_id: int, answered: int
+) -> None:
+    """Meta's private reply answers a Facebook or Instagram comment (the customer message
+    the reply answers), nothing else."""
     target = await desk.platform_and_kind(conn, caller.workspace_id, conversation_id)
     if target is None:
         raise NoSuchConversation(conversation_id)
-    platform, kind = target
+    platform, kind = target[0], await desk.message_kind(conn, caller.workspace_id, answered)
     if platform not in PRIVATE_PLATFORMS or kind not in PRIVATE_KINDS:
         raise InvalidReply(
             "/private",
