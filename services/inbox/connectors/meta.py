@@ -133,13 +133,8 @@ class MetaConnector(PushOnly, BearerConnector):
 
     async def _message(self, reply: Reply) -> Sent:
         recipient = _graph_id(reply.thread_id or reply.author_external_id, "the recipient")
-        account = (
-            "me"
-            if self.channel.platform == "instagram"
-            else _graph_id(self.channel.account_id, "the channel's account")
-        )
         body = await self._post(
-            f"/{GRAPH_VERSION}/{account}/messages",
+            f"/{GRAPH_VERSION}/{self._messages_account()}/messages",
             {
                 "recipient": {"id": recipient},
                 "messaging_type": "RESPONSE",
@@ -148,20 +143,24 @@ class MetaConnector(PushOnly, BearerConnector):
         )
         return Sent(_answer_id(body, "message_id"), self.clock())
 
+    def _messages_account(self) -> str:
+        """Who sends through the Send API: the Page; for Instagram ``me``, the Page linked
+        to the account (with a Page token)."""
+        if self.channel.platform == "instagram":
+            return "me"
+        return _graph_id(self.channel.account_id, "the channel's account")
+
     async def _private_reply(self, reply: Reply) -> Sent:
         """Meta's private reply: a message to the person who wrote the comment answered."""
         platform = self.channel.platform
         if platform not in ("facebook", "instagram") or reply.kind not in ("comment", "reply"):
             raise Rejected("unsupported", f"no private reply to a {platform} {reply.kind}")
         comment = _graph_id(reply.in_reply_to, "the comment answered")
-        account = (
-            "me"
-            if platform == "instagram"
-            else _graph_id(self.channel.account_id, "the channel's account")
-        )
         payload = {"recipient": {"comment_id": comment}, "message": {"text": reply.text}}
         try:
-            body = await self._post(f"/{GRAPH_VERSION}/{account}/messages", payload)
+            body = await self._post(
+                f"/{GRAPH_VERSION}/{self._messages_account()}/messages", payload
+            )
         except Rejected as refused:
             if refused.reason == "window_closed":
                 raise Rejected(
