@@ -895,12 +895,15 @@ async def _send_message(request: web.Request) -> web.StreamResponse:
 def _private_reply(
     state: MetaState, comment_id: str, text: Any, now: datetime
 ) -> web.StreamResponse:
-    """``recipient: {comment_id}``: one DM to a commenter, within 7 days of the comment [V]."""
+    """``recipient: {comment_id}``: one DM to a commenter, within 7 days of the comment [V];
+    a second one is refused with code 10900, "Activity already replied to"."""
     comment = state.comments.get(comment_id)
     if comment is None or comment.removed:
         raise _unsupported("post", comment_id)
     if now - comment.created_at > state.private_reply_window:
         raise GraphError(400, WINDOW_MESSAGE, 10, subcode=state.window_error_subcode)
+    if any(s.kind == "private_reply" and s.target == comment_id for s in state.sends):
+        raise GraphError(400, "(#10900) Activity already replied to", 10900)
     account = state.ig_account_id if comment.platform == "instagram" else state.page_id
     mid = state._mid(comment.platform)
     state.sends.append(

@@ -53,7 +53,7 @@ class ConversationTriaged(_message.Message):
     def __init__(self, workspace_id: _Optional[str] = ..., conversation_id: _Optional[int] = ..., message_id: _Optional[int] = ..., needs_answer: _Optional[bool] = ..., intent: _Optional[str] = ..., abuse: _Optional[bool] = ..., priority: _Optional[int] = ..., reasons: _Optional[_Iterable[str]] = ..., model_version: _Optional[str] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ReplyRequested(_message.Message):
-    __slots__ = ("workspace_id", "reply_id", "conversation_id", "in_reply_to_message_id", "text", "agent_id", "requested_at", "template")
+    __slots__ = ("workspace_id", "reply_id", "conversation_id", "in_reply_to_message_id", "text", "agent_id", "requested_at", "template", "private")
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     REPLY_ID_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,7 @@ class ReplyRequested(_message.Message):
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    PRIVATE_FIELD_NUMBER: _ClassVar[int]
     workspace_id: str
     reply_id: str
     conversation_id: int
@@ -70,7 +71,8 @@ class ReplyRequested(_message.Message):
     agent_id: str
     requested_at: _timestamp_pb2.Timestamp
     template: MessageTemplate
-    def __init__(self, workspace_id: _Optional[str] = ..., reply_id: _Optional[str] = ..., conversation_id: _Optional[int] = ..., in_reply_to_message_id: _Optional[int] = ..., text: _Optional[str] = ..., agent_id: _Optional[str] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., template: _Optional[_Union[MessageTemplate, _Mapping]] = ...) -> None: ...
+    private: bool
+    def __init__(self, workspace_id: _Optional[str] = ..., reply_id: _Optional[str] = ..., conversation_id: _Optional[int] = ..., in_reply_to_message_id: _Optional[int] = ..., text: _Optional[str] = ..., agent_id: _Optional[str] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., template: _Optional[_Union[MessageTemplate, _Mapping]] = ..., private: _Optional[bool] = ...) -> None: ...
 
 class MessageTemplate(_message.Message):
     __slots__ = ("name", "language")

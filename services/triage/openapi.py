@@ -454,7 +454,8 @@ OPERATIONS = [
             **P404,
             409: "Not claimed, or resolved",
             422: "Empty, over the platform's length limit, free text outside WhatsApp's "
-            "24-hour window (pointer /template: send an approved template), or invalid",
+            "24-hour window (pointer /template: send an approved template), private: true "
+            "on anything but a Facebook or Instagram comment (pointer /private), or invalid",
         },
     ),
     _api(

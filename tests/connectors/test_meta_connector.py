@@ -62,9 +62,11 @@ class World(ConnectorWorld):
         url = str(self.inbox.make_url("/webhooks/meta"))
         assert await deliver_webhook(self.session, url, self.state.app_secret, payload) == 200
 
-    async def request_reply(self, external_id: str, words: str) -> uuid.UUID:
+    async def request_reply(
+        self, external_id: str, words: str, *, private: bool = False
+    ) -> uuid.UUID:
         """An agent answers ``external_id``; the delivery is due on the test's clock."""
-        reply_id = await super().request_reply(external_id, words)
+        reply_id = await super().request_reply(external_id, words, private=private)
         async with self.engine.begin() as conn:
             await conn.execute(
                 text("UPDATE inbox.deliveries SET next_attempt_at = :now WHERE reply_id = :r"),
@@ -337,6 +339,83 @@ async def test_instagram_comment_reply_and_dm(world: World) -> None:
     ]
     states = await world.scalar("SELECT string_agg(state, ',') FROM inbox.deliveries")
     assert states == "delivered,delivered"
+
+
+async def test_a_private_reply_to_a_facebook_comment_is_one_message_to_the_commenter(
+    world: World,
+) -> None:
+    comment = world.state.feed_comment(CUSTOMER, "My card was charged twice")
+    await world.webhook(comment.payload)
+    await world.request_reply(comment.id, "Hi Jane, which card?", private=True)
+    assert await world.deliverer().deliver_due() == 1
+    (sent,) = world.state.sends
+    assert (sent.kind, sent.account_id, sent.target, sent.text) == (
+        "private_reply",
+        world.state.page_id,
+        comment.id,
+        "Hi Jane, which card?",
+    )
+    assert (await world.rows("SELECT state FROM inbox.deliveries")) == [("delivered",)]
+    await world.request_reply(comment.id, "One more thing", private=True)
+    assert await world.deliverer().deliver_due() == 1
+    (failed,) = await world.failures()
+    assert (failed.reason, failed.retryable) == ("duplicate", False)
+    assert "already got its one private reply" in failed.detail
+    assert len(world.state.sends) == 1
+
+
+async def test_a_private_reply_to_an_instagram_comment_goes_through_the_page_within_7_days(
+    world: World,
+) -> None:
+    fresh = world.state.ig_comment(IGSID, "@acme my order never came")
+    await world.webhook(fresh.payload)
+    await world.request_reply(fresh.id, "Sent you a message", private=True)
+    assert await world.deliverer().deliver_due() == 1
+    assert [(s.kind, s.account_id, s.target) for s in world.state.sends] == [
+        ("private_reply", world.state.ig_account_id, fresh.id)
+    ]
+    assert world.state.requests[-1] == "POST /v21.0/me/messages"
+    old = world.state.ig_comment("17800000000000002", "@acme still nothing")
+    await world.webhook(old.payload)
+    world.clock.advance(7 * 86_400 + 60)
+    await world.request_reply(old.id, "Sorry, checking", private=True)
+    assert await world.deliverer().deliver_due() == 1
+    (failed,) = await world.failures()
+    assert failed.reason == "window_closed" and "within 7 days" in failed.detail
+    assert len(world.state.sends) == 1
+
+
+async def test_a_private_reply_whose_answer_was_lost_is_sent_once(
+    world: World, aiohttp_server: Any
+) -> None:
+    fake = str(
+        await world.scalar("SELECT base_url FROM inbox.channels WHERE platform = 'facebook'")
+    )
+
+    async def forward_then_hang_up(request: web.Request) -> web.StreamResponse:
+        """Meta gets the request and acts on it; its answer never comes back."""
+        headers = {k: request.headers[k] for k in ("Authorization", "Content-Type")}
+        async with world.session.post(
+            fake.rstrip("/") + request.path, data=await request.read(), headers=headers
+        ) as answer:
+            await answer.read()
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", forward_then_hang_up)
+    server = await aiohttp_server(app)
+    comment = world.state.feed_comment(CUSTOMER, "My card was charged twice")
+    await world.webhook(comment.payload)
+    await world.point_at("facebook", str(server.make_url("/")))
+    await world.request_reply(comment.id, "Hi Jane, which card?", private=True)
+    assert await world.deliverer().deliver_due() == 1
+    (failed,) = await world.failures()
+    assert failed.reason == "unknown_outcome"
+    world.clock.advance(3600)
+    assert await world.deliverer().deliver_due() == 0
+    assert [(s.kind, s.target) for s in world.state.sends] == [("private_reply", comment.id)]
 
 
 async def test_an_instagram_mention_cannot_be_answered_yet(world: World) -> None:

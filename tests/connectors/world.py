@@ -130,7 +130,9 @@ class ConnectorWorld:
             channels.describe_channel(r) for r in await self.rows("SELECT * FROM inbox.channels")
         ]
 
-    async def request_reply(self, external_id: str, words: str) -> uuid.UUID:
+    async def request_reply(
+        self, external_id: str, words: str, *, private: bool = False
+    ) -> uuid.UUID:
         """An agent answers the stored message ``external_id``, as triage asks: a
         reply.requested event, recorded as a delivery by the inbox's consumer."""
         reply_id = uuid.uuid4()
@@ -148,6 +150,7 @@ class ConnectorWorld:
                 in_reply_to_message_id=message_id,
                 text=words,
                 agent_id="agent-1",
+                private=private,
             )
             request.requested_at.FromDatetime(self.clock())
             await publish(

@@ -55,6 +55,8 @@ class Reply:
     raw: dict[str, Any] | None
     # WhatsApp: the approved template ({"name", "language"}) to send instead of the text.
     template: dict[str, str] | None = None
+    # Facebook/Instagram comments: Meta's private reply (a message to the commenter).
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)

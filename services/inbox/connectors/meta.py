@@ -14,6 +14,11 @@ Replies:
   customer's page-scoped id, ``messaging_type: RESPONSE`` and ``message.text`` →
   ``{"recipient_id", "message_id"}``. The Page id rather than ``me``, so a token for another
   Page fails instead of writing from the wrong Page;
+- a private reply to a Facebook or Instagram comment (``Reply.private``): ``POST
+  /{version}/{page-id}/messages`` (Instagram: ``me``, the linked Page, as for its DMs) with
+  ``recipient.comment_id`` and ``message.text``: a message to the commenter, one per comment,
+  within 7 days of it. Past 7 days Meta answers its window error (``window_closed``), a second
+  one code 10900 "Activity already replied to" (``duplicate``), each with a detail that says so;
 - an Instagram DM: the same body on ``POST /{version}/me/messages``: with a Page token,
   Instagram messaging goes through the Page linked to the account (the channel knows the
   Instagram id, not that Page's); ``/{ig-id}/messages`` is for Instagram Login tokens only.
@@ -79,6 +84,9 @@ THROTTLE_CODES = frozenset({4, 17, 32, 341, 613, *range(80000, 80015)})
 TRANSIENT_CODES = frozenset({1, 2})
 WINDOW_SUBCODE = 2018278
 DUPLICATE_CODE = 506
+ALREADY_REPLIED_CODE = 10900  # a second private reply to one comment
+PRIVATE_WINDOW_CLOSED = "a private reply is possible only within 7 days of the comment"
+PRIVATE_ALREADY_SENT = "this comment already got its one private reply"
 MISSING_CODE, MISSING_SUBCODE = 100, 33  # "Object with ID ... does not exist"
 USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage")
 _GRAPH_ID = re.compile(r"[A-Za-z0-9_]{1,256}")
@@ -95,6 +103,8 @@ class MetaConnector(PushOnly, BearerConnector):
 
     async def send(self, reply: Reply) -> Sent:
         platform = self.channel.platform
+        if reply.private:
+            return await self._private_reply(reply)
         if platform == "messenger" or (platform == "instagram" and reply.kind == "dm"):
             return await self._message(reply)
         if platform in ("facebook", "instagram") and reply.kind in ("comment", "reply"):
@@ -123,19 +133,40 @@ class MetaConnector(PushOnly, BearerConnector):
 
     async def _message(self, reply: Reply) -> Sent:
         recipient = _graph_id(reply.thread_id or reply.author_external_id, "the recipient")
-        account = (
-            "me"
-            if self.channel.platform == "instagram"
-            else _graph_id(self.channel.account_id, "the channel's account")
-        )
         body = await self._post(
-            f"/{GRAPH_VERSION}/{account}/messages",
+            f"/{GRAPH_VERSION}/{self._messages_account()}/messages",
             {
                 "recipient": {"id": recipient},
                 "messaging_type": "RESPONSE",
                 "message": {"text": reply.text},
             },
         )
+        return Sent(_answer_id(body, "message_id"), self.clock())
+
+    def _messages_account(self) -> str:
+        """Who sends through the Send API: the Page; for Instagram ``me``, the Page linked
+        to the account (with a Page token)."""
+        if self.channel.platform == "instagram":
+            return "me"
+        return _graph_id(self.channel.account_id, "the channel's account")
+
+    async def _private_reply(self, reply: Reply) -> Sent:
+        """Meta's private reply: a message to the person who wrote the comment answered."""
+        platform = self.channel.platform
+        if platform not in ("facebook", "instagram") or reply.kind not in ("comment", "reply"):
+            raise Rejected("unsupported", f"no private reply to a {platform} {reply.kind}")
+        comment = _graph_id(reply.in_reply_to, "the comment answered")
+        payload = {"recipient": {"comment_id": comment}, "message": {"text": reply.text}}
+        try:
+            body = await self._post(
+                f"/{GRAPH_VERSION}/{self._messages_account()}/messages", payload
+            )
+        except Rejected as refused:
+            if refused.reason == "window_closed":
+                raise Rejected(
+                    "window_closed", f"{PRIVATE_WINDOW_CLOSED}: {refused.detail}"
+                ) from None
+            raise
         return Sent(_answer_id(body, "message_id"), self.clock())
 
     async def profile(self, user_id: str) -> Profile:
@@ -194,6 +225,8 @@ class MetaConnector(PushOnly, BearerConnector):
             raise Rejected("window_closed", detail)
         if code == DUPLICATE_CODE:
             raise Rejected("duplicate", detail)
+        if code == ALREADY_REPLIED_CODE:
+            raise Rejected("duplicate", f"{PRIVATE_ALREADY_SENT}: {detail}")
         if code == MISSING_CODE and error.subcode == MISSING_SUBCODE:
             raise Rejected("not_found", detail)
         if status >= 500 or code in TRANSIENT_CODES or error.transient:

@@ -76,6 +76,7 @@ async def record_requests(conn: AsyncConnection, events: list[Event]) -> None:
             template={"name": request.template.name, "language": request.template.language}
             if request.template.name
             else None,
+            private=request.private,
         )
 
 
@@ -113,6 +114,7 @@ class Deliverer(PlatformLoop):
             thread_id=context.answered_thread,
             raw=context.answered_raw,
             template=row.template,
+            private=row.private,
         )
         interrupted = row.was == "sending"  # a previous attempt may have posted already
         reconciled = calling = False

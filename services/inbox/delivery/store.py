@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 _QUEUE = text(
     """
     INSERT INTO inbox.deliveries (workspace_id, reply_id, conversation_id, channel_id,
-                                  in_reply_to_id, agent_id, text, requested_at, template)
+                                  in_reply_to_id, agent_id, text, requested_at, template,
+                                  private)
     SELECT CAST(:ws AS uuid), :reply, :conversation, m.channel_id, m.id, :agent, :text,
-           :requested, CAST(:template AS jsonb)
+           :requested, CAST(:template AS jsonb), :private
     FROM inbox.messages AS m
     WHERE m.workspace_id = CAST(:ws AS uuid) AND m.id = :message
       AND m.erased_at IS NULL
@@ -84,9 +85,11 @@ async def queue(
     in_reply_to_message_id: int,
     requested_at: datetime,
     template: dict[str, str] | None = None,
+    private: bool = False,
 ) -> None:
     """A queued delivery for a reply, once (none if the answered message was erased);
-    ``template``: the WhatsApp message template to send instead of free text."""
+    ``template``: the WhatsApp message template to send instead of free text; ``private``:
+    Meta's private reply to the comment instead of a public one."""
     await conn.execute(
         _QUEUE,
         {
@@ -98,6 +101,7 @@ async def queue(
             "message": in_reply_to_message_id,
             "requested": requested_at,
             "template": json.dumps(template) if template else None,
+            "private": private,
         },
     )
 

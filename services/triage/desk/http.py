@@ -60,6 +60,8 @@ class ReplyIn(BaseModel):
     # WhatsApp outside the 24-hour window: the approved template to send (``text`` is what
     # the desk shows of it).
     template: TemplateIn | None = None
+    # A Facebook/Instagram comment: send Meta's private reply (a message to the commenter).
+    private: bool = False
 
 
 class ReplyCheckIn(BaseModel):
@@ -166,6 +168,7 @@ async def post_reply(request: web.Request) -> web.Response:
         body.incident_id,
         suggestion_id=body.suggestion_id,
         template=template,
+        private=body.private,
     )
     async with request.app[ENGINE_KEY].begin() as conn:
         try:

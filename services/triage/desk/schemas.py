@@ -131,6 +131,7 @@ class ReplyOut(Out):
     failure_reason: str | None
     failure_detail: str | None
     platform_message_id: str | None
+    private: bool  # sent as Meta's private reply: a message to the commenter
     author_id: uuid.UUID
     author_name: str | None  # who sent it (in a conversation's thread; None just after sending)
     created_at: datetime

@@ -276,9 +276,9 @@ async def insert_reply(conn: AsyncConnection, values: dict[str, Any]) -> dict[st
                 """
         INSERT INTO triage.replies (workspace_id, id, conversation_id, in_reply_to_id, author_id,
                                     text, text_digest, client_key, saved_reply_id,
-                                    unchanged_saved, created_at, updated_at)
+                                    unchanged_saved, private, created_at, updated_at)
         VALUES (:ws, :id, :conversation, :in_reply_to, :author, :text, :digest, :client_key,
-                :saved, :unchanged, :now, :now)
+                :saved, :unchanged, :private, :now, :now)
         ON CONFLICT (workspace_id, author_id, client_key) WHERE client_key IS NOT NULL
         DO NOTHING
         RETURNING *
@@ -299,6 +299,7 @@ def reply_view(row: Any) -> dict[str, Any]:
         "failure_reason": row.failure_reason,
         "failure_detail": row.failure_detail,
         "platform_message_id": row.platform_message_id,
+        "private": row.private,
         "author_id": row.author_id,
         "author_name": row._mapping.get("author_name"),
         "created_at": row.created_at,
@@ -860,6 +861,15 @@ async def conversation_key(
         )
     ).one()
     return (workspace_id, conversation_id, row.platform, row.channel, row.kind)
+
+
+async def message_kind(conn: AsyncConnection, workspace_id: uuid.UUID, message_id: int) -> str:
+    """The kind of a stored message: mention, dm, comment or reply."""
+    found = await conn.execute(
+        text("SELECT kind FROM triage.messages WHERE workspace_id = :ws AND id = :id"),
+        {"ws": workspace_id, "id": message_id},
+    )
+    return str(found.scalar_one_or_none() or "")
 
 
 async def conversation_of_message(

@@ -123,6 +123,8 @@ class ReplyDraft:
     suggestion_id: uuid.UUID | None = None
     # WhatsApp: the approved template (name, language code) to send instead of free text.
     template: tuple[str, str] | None = None
+    # Facebook/Instagram comments: Meta's private reply, a message to the commenter.
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,8 @@ async def post_reply(
     answered = await _held_by(conn, caller, conversation_id, now)
     await _within_limit(conn, caller, conversation_id, draft.text)
     await _within_window(conn, caller, conversation_id, draft, now)
+    if draft.private:
+        await _private_allowed(conn, caller, conversation_id, answered)
     digest = desk.text_digest(draft.text)
     unchanged = await _unchanged_start(conn, caller, conversation_id, draft, digest)
     same = await desk.identical_elsewhere(conn, caller.workspace_id, conversation_id, digest, now)
@@ -171,6 +175,7 @@ async def post_reply(
             "client_key": draft.client_key,
             "saved": draft.saved_reply_id,
             "unchanged": unchanged,
+            "private": draft.private,
             "now": now,
         },
     )
@@ -236,6 +241,28 @@ async def _within_window(
     last = await desk.last_customer_message_at(conn, caller.workspace_id, conversation_id)
     if not reply_window.free_text_allowed(platform, last, now):
         raise InvalidReply("/template", "required outside the 24-hour window", WINDOW_CLOSED)
+
+
+PRIVATE_PLATFORMS = frozenset({"facebook", "instagram"})
+PRIVATE_KINDS = frozenset({"comment", "reply"})
+
+
+async def _private_allowed(
+    conn: AsyncConnection, caller: Caller, conversation_id: int, answered: int
+) -> None:
+    """Meta's private reply answers a Facebook or Instagram comment (the customer message
+    the reply answers), nothing else."""
+    target = await desk.platform_and_kind(conn, caller.workspace_id, conversation_id)
+    if target is None:
+        raise NoSuchConversation(conversation_id)
+    platform, kind = target[0], await desk.message_kind(conn, caller.workspace_id, answered)
+    if platform not in PRIVATE_PLATFORMS or kind not in PRIVATE_KINDS:
+        raise InvalidReply(
+            "/private",
+            "not a Facebook or Instagram comment",
+            "a private reply answers a Facebook or Instagram comment only "
+            f"(this is a {platform} {kind}): send a public reply instead.",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +398,7 @@ async def _reply_requested(
     )
     if draft.template is not None:
         event.template.name, event.template.language = draft.template
+    event.private = draft.private
     await publish(conn, "reply.requested", [caller.workspace_id], [event.SerializeToString()])
     await desk.renew_claim(conn, caller.workspace_id, conversation_id, now)
 

@@ -161,9 +161,9 @@ def invitation(
     - X: a public reply with the brand's direct-message deep link
       (``https://x.com/messages/compose?recipient_id=…``, known once the brand has posted
       from that account in the workspace; without it, the @handle to write to);
-    - Facebook and Instagram comments: a public reply saying to message the Page (the Graph
-      API's private reply to a comment, ``POST /{page-id}/messages`` with
-      ``recipient: {comment_id}``, is not delivered by Écoute yet);
+    - Facebook and Instagram comments: a reply saying to message the Page, which the agent
+      may send publicly or as Meta's private reply to the comment (``"private": true`` on
+      the reply: ``POST /{page-id}/messages`` with ``recipient: {comment_id}``);
     - Mastodon: a reply asking for a direct (mentioned-people-only) post to the brand;
     - not offered on Bluesky, nor in a conversation that is already private.
     """

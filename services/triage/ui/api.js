@@ -158,8 +158,9 @@ export function replyCheck(id, text) {
   return write(`/v1/conversations/${cid(id)}/reply-check`, { text });
 }
 
-export function reply(id, text, clientKey, savedReplyId, incidentId, suggestionId) {
+export function reply(id, text, clientKey, savedReplyId, incidentId, suggestionId, privately) {
   const body = { text, client_key: clientKey };
+  if (privately) body.private = true; // Meta's private reply to the comment
   if (savedReplyId) body.saved_reply_id = savedReplyId;
   else if (incidentId) body.incident_id = Number(incidentId);
   else if (suggestionId) body.suggestion_id = suggestionId;

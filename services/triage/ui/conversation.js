@@ -40,6 +40,13 @@ const MODERATION_VERBS = {
 };
 const MODERATION_TONE = { requested: "queued", done: "delivered", failed: "failed" };
 
+/** Whether a reply here may go as Meta's private reply: the latest customer message is a
+ *  Facebook or Instagram comment (or a reply to one); the server refuses it anywhere else. */
+function privateReplyPossible(view) {
+  const latest = [...(view.messages || [])].reverse().find((m) => m.direction !== "out");
+  return ["facebook", "instagram"].includes(view.platform) && ["comment", "reply"].includes(latest?.kind);
+}
+
 function byId(id) {
   return document.getElementById(id);
 }
@@ -263,6 +270,7 @@ export class ConversationView {
         draft: () => this.draft(),
         changed: () => this.scheduleCheck(),
         announce: this.announce,
+        privateReply: privateReplyPossible(view),
       });
       this.say(`${who} on ${platformName(view.platform)}: ${view.priority}, ${STATUSES[view.status] || view.status}. ${holderText}.`);
     }
@@ -394,6 +402,7 @@ export class ConversationView {
           h("time", { dateTime: reply.created_at }, clockTime(reply.created_at)),
           " ",
           h("span", { className: `reply-state state-${state}` }, REPLY_STATES[state] || state),
+          reply.private ? h("span", { className: "reply-private" }, " · sent privately") : null,
         ),
         h("p", { className: "text" }, reply.text),
         state === "failed"
@@ -727,11 +736,15 @@ export class ConversationView {
     fill(this.warnings);
     try {
       // The same key until the server has it: a double submit or a retry stores one reply.
-      const answer = await api.reply(id, text, draft.key, draft.savedId, draft.incidentId, draft.suggestionId);
+      const answer = await api.reply(
+        id, text, draft.key, draft.savedId, draft.incidentId, draft.suggestionId, draft.private,
+      );
       this.drafts.delete(id);
       this.alert(null);
       if (this.id === id) {
         this.replyText.value = "";
+        const privately = this.suggestions.querySelector("#send-private");
+        if (privately) privately.checked = false; // the next reply starts public again
         fill(this.warnings, (answer.warnings || []).map((w) => h("p", { className: "warning" }, w)));
       }
       this.announce(answer.warnings?.length ? "Reply queued, with a warning." : "Reply queued for delivery.");

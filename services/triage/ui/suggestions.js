@@ -1,6 +1,7 @@
 // Starting points under the reply box: the answers of similar resolved conversations
 // ("Use" puts one in the box to edit; nothing is ever sent from here), the saved replies
-// filled for this customer, and the move to private messages where the platform allows it.
+// filled for this customer, and the move to private messages where the platform allows it
+// (on a Facebook or Instagram comment, "Send privately": Meta's private reply to the comment).
 import * as api from "./api.js";
 import { fill, h } from "./dom.js";
 
@@ -27,10 +28,34 @@ function insert(box, text) {
   box.focus();
 }
 
+/** "Send privately": the draft goes as Meta's private reply to the comment (a message to the
+ *  commenter, one per comment, within 7 days of it) instead of a public reply. */
+function sendPrivately(draft, announce) {
+  return h(
+    "label",
+    { className: "send-private" },
+    h("input", {
+      type: "checkbox",
+      id: "send-private",
+      checked: Boolean(draft().private),
+      on: {
+        change: (event) => {
+          draft().private = event.target.checked;
+          announce(event.target.checked
+            ? "The reply will go as a private message to the commenter."
+            : "The reply will go publicly under the comment.");
+        },
+      },
+    }),
+    " Send privately (one message to the commenter, within 7 days of the comment)",
+  );
+}
+
 /** Load and show the starting points of conversation ``id`` in ``container``. ``current()``
  *  is the id shown now (an answer for another conversation is dropped); ``draft()`` its draft;
- *  ``changed()`` tells the composer the box changed (its counter and warnings). */
-export async function showSuggestions({ container, id, current, box, draft, changed, announce }) {
+ *  ``changed()`` tells the composer the box changed (its counter and warnings);
+ *  ``privateReply``: the reply may go as Meta's private reply (a Facebook/Instagram comment). */
+export async function showSuggestions({ container, id, current, box, draft, changed, announce, privateReply }) {
   fill(container);
   let found;
   try {
@@ -99,5 +124,6 @@ export async function showSuggestions({ container, id, current, box, draft, chan
         ]
       : null,
     privately,
+    privately && privateReply ? sendPrivately(draft, announce) : null,
   );
 }
