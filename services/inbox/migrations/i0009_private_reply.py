@@ -1,7 +1,7 @@
 """Meta private replies: a reply to a Facebook/Instagram comment sent as a message instead.
 
 Revision ID: i0009
-Revises: i0007
+Revises: i0008
 
 ``private`` is true when the agent chose Meta's private reply to a comment (``POST
 /{page-id}/messages`` with ``recipient.comment_id``: one per comment, within 7 days of it)
@@ -11,7 +11,7 @@ rather than a public reply under the comment.
 from alembic import op
 
 revision = "i0009"
-down_revision = "i0007"
+down_revision = "i0008"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Replies: whether a reply went as Meta's private reply to a comment.
 
 Revision ID: t0022
-Revises: t0019
+Revises: t0021
 
 A reply to a Facebook/Instagram comment may be sent as a private message to the commenter
 (issue 18); the desk shows which replies went that way.
@@ -10,7 +10,7 @@ A reply to a Facebook/Instagram comment may be sent as a private message to the 
 from alembic import op
 
 revision = "t0022"
-down_revision = "t0019"
+down_revision = "t0021"
 branch_labels = None
 depends_on = None
 
