@@ -59,6 +59,7 @@ async def in_the_queue(page: Page, email: str) -> None:
     await expect(page.locator("#desk")).to_be_visible()
     await expect(page.locator("#who")).to_have_text(email)
     await expect(page.locator("#queue-list li").first).to_be_visible(timeout=60_000)
+    await expect(page.locator("#desk")).not_to_have_attribute("aria-busy", "true")
     assert "#signin=" not in page.url and "ecl_" not in page.url  # the token left the address
 
 

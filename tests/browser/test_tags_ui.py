@@ -65,6 +65,12 @@ async def test_a_lead_creates_a_tag_on_the_tags_page_and_an_agent_is_offered_it(
     await page.get_by_role("link", name="Tags").click()
     await expect(page.locator("#tags-title")).to_be_focused()
     await page.get_by_label("Name", exact=True).fill("Billing")
+    # Opening a page by its link fires popstate and hashchange, each routing: the second must
+    # not rebuild the form under the lead typing in it (it emptied the Team page's e-mail).
+    await page.evaluate("window.dispatchEvent(new PopStateEvent('popstate'))")
+    await page.evaluate("window.dispatchEvent(new HashChangeEvent('hashchange'))")
+    await expect(page.get_by_label("Name", exact=True)).to_have_value("Billing")
+    await expect(page.get_by_label("Name", exact=True)).to_be_focused()
     await page.get_by_label("Colour", exact=True).select_option("blue")
     await page.get_by_role("button", name="Create tag").click()
     row = page.locator('#tag-page li[data-tag="Billing"]')

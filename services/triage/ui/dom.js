@@ -54,7 +54,10 @@ export class PageView {
     fill(this.root);
   }
 
+  /** Open the page; a page already open is left as it is (route() runs on both popstate and
+   *  hashchange: a second show() rebuilt the forms under the person typing in them). */
   async show() {
+    if (!this.root.hidden) return;
     this.root.hidden = false;
     await this.refresh({ focus: true });
   }
