@@ -115,6 +115,33 @@ async def test_twelve_rows_and_more_fit_a_laptop_screen_and_j_starts_at_the_top(
     tab.assert_clean()
 
 
+async def test_a_whatsapp_customer_is_named_by_their_profile_not_their_phone_number(
+    world: World, browser: Browser
+) -> None:
+    """On WhatsApp the handle is the person's phone number: the desk names them by the
+    profile name WhatsApp gives, as it shows an @handle on X."""
+    await world.agent("ana@acme.test")
+    await world.ingest(
+        {
+            **customer("w1", WORDS[0], "33612345678", minutes=2),
+            "platform": "whatsapp",
+            "kind": "dm",
+            "author": {
+                "external_id": "33612345678",
+                "handle": "33612345678",
+                "display_name": "Valérie B.",
+            },
+        },
+        customer("x1", WORDS[1], "502", minutes=1),
+    )
+    await world.queue_settles(2)
+    tab = await open_tab(browser, DESKTOP)
+    page = tab.page
+    await sign_in(tab, world, "ana@acme.test")
+    await expect(page.locator("#queue-list .who")).to_have_text(["Valérie B.", "@user502"])
+    tab.assert_clean()
+
+
 async def test_on_a_touch_phone_handles_stay_whole_and_no_key_hint_shows(
     world: World, browser: Browser
 ) -> None:

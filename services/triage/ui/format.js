@@ -88,9 +88,12 @@ export function clockTime(iso, today = new Date()) {
   return (when.getFullYear() === today.getFullYear() ? dateTime : yearDateTime).format(when);
 }
 
+/** How the desk names a customer: their @handle where the platform has handles; a handle
+ *  that is only digits is a phone number (WhatsApp), so the profile name comes first there. */
 export function authorName(author) {
   if (!author) return "Customer";
-  if (author.handle) return `@${author.handle}`;
+  const phone = /^\+?\d+$/.test(author.handle || "");
+  if (author.handle && !(phone && author.display_name)) return `@${author.handle}`;
   return author.display_name || "Customer";
 }
 
