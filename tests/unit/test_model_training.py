@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -102,24 +101,6 @@ def test_an_artifact_for_another_feature_layout_is_refused(
     arrays["weights"] = arrays["weights"][:1000]
     with pytest.raises(ValueError, match="feature layout"):
         from_arrays(meta, arrays)
-
-
-def test_the_stacker_folds_into_one_need_head(
-    tiny: tuple[data.Corpus, fit.Matrix, fit.Config], trained: fit.Trained
-) -> None:
-    """Serving reads one need column: it must score exactly as the stacker over the heads."""
-    corpus, m, config = tiny
-    need = fit.fit_binary(m, m.need, config.c_need, config.seed)
-    scores = np.column_stack([need.scores(m.x)[:, 0], trained.intent.scores(m.x)])
-    stack = fit.fit_stack(scores, m.need, 1.0)
-    assert np.abs(stack[1:-1]).max() > 0  # the intents weigh in: the check below can fail
-    folded = fit.stacked_head(stack, need, trained.intent)
-    expected = scores @ stack[:-1] + stack[-1]
-    assert np.allclose(folded.scores(m.x)[:, 0], expected)
-    stacked = fit.train(m, dataclasses.replace(config, stack_c=1.0))
-    assert stacked.stack is not None
-    model = fit.in_memory(stacked, corpus, config)
-    assert Triage(model).decide("plus d'internet depuis ce matin").needs_answer
 
 
 def test_the_recall_threshold_keeps_recall_with_the_rules_applied() -> None:

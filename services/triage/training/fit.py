@@ -75,8 +75,6 @@ class Config:
     # no answer weigh this much more than those that need one
     public_need_scale: float = 1.0
     no_need_weight: float = 1.0
-    # needs_answer read through the intent heads too (``stack``): L2 of the stacker; 0 = off
-    stack_c: float = 0.0
 
 
 DEFAULT_CONFIG = Config()
@@ -323,7 +321,6 @@ class Trained:
     oof: dict[str, Any] = field(default_factory=dict)
     vectors: WordVectors | None = None
     meaning: tuple[Meaning, Meaning] | None = None  # needs_answer, abuse
-    stack: FloatArray | None = None  # weights of [need, *intents, 1] folded into the need head
 
 
 def _meaning_oof(
@@ -377,7 +374,6 @@ def train(m: Matrix, config: Config = DEFAULT_CONFIG) -> Trained:
     need_oof = np.zeros(len(gold))
     abuse_oof = np.zeros(len(gold))
     fold_of = np.zeros(len(gold), dtype=np.int64)
-    intent_oof = np.zeros((len(gold), len(INTENTS)))
     folds = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed)
     strata = np.char.add(m.lang[gold], m.need[gold].astype(str))
     for k, (_, held_part) in enumerate(folds.split(gold, strata)):
@@ -394,9 +390,6 @@ def train(m: Matrix, config: Config = DEFAULT_CONFIG) -> Trained:
         abuse_oof[held_part] = fit_binary(rest, rest.abuse, config.c_abuse, config.seed).scores(
             x_held
         )[:, 0]
-        if config.stack_c > 0:
-            intent = fit_intent(rest, config.c_intent, config.seed, config.intent_balanced)
-            intent_oof[held_part] = intent.scores(x_held)
     need_labels, abuse_labels = m.need[gold], m.abuse[gold]
     meaning = None
     if config.vectors and m.vectors is not None and m.dense.shape[1]:
@@ -408,14 +401,6 @@ def train(m: Matrix, config: Config = DEFAULT_CONFIG) -> Trained:
             fit_offset(m.dense[gold], need_oof, need_labels, c),
             fit_offset(m.dense[gold[known]], abuse_oof[known], abuse_labels[known], c),
         )
-    stack = None
-    if config.stack_c > 0:
-        if meaning is not None:
-            raise ValueError("stack_c and vectors cannot both be on")
-        stacked = np.column_stack([need_oof, intent_oof])
-        open_rows = m.rule_need[gold] < 0  # the posts the model decides: rules settle the rest
-        need_oof = stack_oof(stacked, need_labels, open_rows, strata, config)
-        stack = fit_stack(stacked[open_rows], need_labels[open_rows], config.stack_c)
     need_platt = platt(need_oof, need_labels)
     p_need = _sigmoid(need_platt[0] * need_oof + need_platt[1])
     thresholds = _thresholds(m, gold, p_need, config)
@@ -425,12 +410,10 @@ def train(m: Matrix, config: Config = DEFAULT_CONFIG) -> Trained:
     abuse_threshold = best_f1_threshold(
         p_abuse, abuse_labels[abuse_rows], m.abuse_cue[gold][abuse_rows]
     )
-    intent = fit_intent(m, config.c_intent, config.seed, config.intent_balanced)
-    need = fit_binary(mn, mn.need, config.c_need, config.seed)
     return Trained(
-        need=need if stack is None else stacked_head(stack, need, intent),
+        need=fit_binary(mn, mn.need, config.c_need, config.seed),
         abuse=fit_binary(m, m.abuse, config.c_abuse, config.seed),
-        intent=intent,
+        intent=fit_intent(m, config.c_intent, config.seed, config.intent_balanced),
         need_platt=need_platt,
         need_thresholds=thresholds,
         abuse_platt=abuse_platt,
@@ -438,47 +421,7 @@ def train(m: Matrix, config: Config = DEFAULT_CONFIG) -> Trained:
         oof={"gold_rows": gold, "need_p": p_need, "abuse_scores": abuse_oof},
         vectors=m.vectors if meaning is not None else None,
         meaning=meaning,
-        stack=stack,
     )
-
-
-def fit_stack(scores: FloatArray, labels: npt.NDArray[np.int8], c: float) -> FloatArray:
-    """The second reading of needs_answer: an L2 logistic regression over the need head's and
-    the intent heads' out-of-fold logits (a post the need head scores high but the intent
-    heads read as praise or banter falls). Standardised to fit, folded back to weights of
-    the raw logits plus a bias: ``[w_need, *w_intents, bias]``."""
-    mean, spread = scores.mean(axis=0), scores.std(axis=0) + 1e-6
-    model = LogisticRegression(C=c, solver="lbfgs", max_iter=5000)
-    model.fit((scores - mean) / spread, labels)
-    weights = model.coef_[0] / spread
-    return np.concatenate([weights, [float(model.intercept_[0]) - float(weights @ mean)]])
-
-
-def stack_oof(
-    scores: FloatArray,
-    labels: npt.NDArray[np.int8],
-    open_rows: npt.NDArray[np.bool_],
-    strata: Any,
-    config: Config,
-) -> FloatArray:
-    """Each gold post's stacked logit from a stacker fitted on the other folds' posts the
-    model decides (``open_rows``): what the calibration and the thresholds are chosen on."""
-    out = np.zeros(len(labels))
-    folds = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed + 2)
-    for kept, held in folds.split(scores, strata):
-        kept = kept[open_rows[kept]]
-        w = fit_stack(scores[kept], labels[kept], config.stack_c)
-        out[held] = scores[held] @ w[:-1] + w[-1]
-    return out
-
-
-def stacked_head(stack: FloatArray, need: Linear, intent: Linear) -> Linear:
-    """The stacker is linear in the heads' logits, so it folds into one need head: serving
-    is unchanged (one weight column), only the fitting has two steps."""
-    w, bias = stack[:-1], float(stack[-1])
-    coef = w[0] * need.coef[0] + w[1:] @ intent.coef
-    intercept = w[0] * need.intercept[0] + float(w[1:] @ intent.intercept) + bias
-    return Linear(coef[None, :], np.array([intercept]))
 
 
 def quantise(trained: Trained) -> dict[str, npt.NDArray[Any]]:
@@ -582,7 +525,6 @@ def build(
                 "c_meaning": config.c_meaning,
                 "public_need_scale": config.public_need_scale,
                 "no_need_weight": config.no_need_weight,
-                "stack_c": config.stack_c,
             },
             "scikit_learn": sklearn.__version__,
             "numpy": np.__version__,
