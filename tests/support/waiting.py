@@ -12,13 +12,14 @@ import time
 from collections.abc import Awaitable, Callable
 
 PATIENCE = 30.0  # seconds a condition may take on a loaded machine
+POLL = 0.05  # seconds between two looks at the condition (not a wait for the state itself)
 
 
 async def wait_until(
     check: Callable[[], Awaitable[bool]],
     timeout: float = PATIENCE,
     what: str = "the condition",
-    every: float = 0.05,
+    every: float = POLL,
 ) -> float:
     """Poll ``check`` until true; return the seconds it took (fail after ``timeout``)."""
     started = time.monotonic()
@@ -30,11 +31,14 @@ async def wait_until(
 
 
 def wait_until_sync(
-    check: Callable[[], bool], timeout: float = PATIENCE, what: str = "the condition"
+    check: Callable[[], bool],
+    timeout: float = PATIENCE,
+    what: str = "the condition",
+    every: float = POLL,
 ) -> None:
     """``wait_until`` for code outside an event loop (a server started in a thread)."""
     started = time.monotonic()
     while not check():
         if time.monotonic() - started > timeout:
             raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.05)
+        time.sleep(every)
