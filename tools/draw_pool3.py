@@ -1,0 +1,85 @@
+"""Draw labelling pool 3 (issue 15): more of what the model still gets wrong, after pool 2's
+error analysis (`docs/needs_answer_experiments.md`): English hard negatives to brands other
+than airlines (the complaints corpus's non-complaints to support accounts, which carry no
+label in training today), more first contacts and thread follow-ups to ~100 brands, French
+posts to Free (colloquial needs and commentary), airline praise and banter, French insults.
+
+Drawn the way pool 2 was (`tools.draw_pool2.pick`: half at random, half where the shipped
+model is least sure, at most 12 posts per brand), never a post of dev, pool 1 or pool 2.
+Writes ``data/labels/pool3.csv`` (id, lang, source, brand, parent, text).
+
+    python -m tools.draw_pool3
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+
+from tools.draw_pool2 import (
+    FIELDS,
+    LABELS,
+    SHARED_DATA,
+    Candidate,
+    _rows,
+    _seen_ids,
+    airline_negatives,
+    free_posts,
+    insults,
+    pick,
+    twcs,
+)
+
+SEED = 20261208
+OUT = LABELS / "pool3.csv"
+
+
+def support_non_complaints(seen: set[str]) -> list[Candidate]:
+    """Tweets to nine sectors' support accounts that their source says are not complaints:
+    questions, praise, banter and relays, the negatives the other-brands slice lacks."""
+    out = []
+    path = SHARED_DATA / "complaints_preotiuc2019" / "complaints-data.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        for tweet_id, text, label, domain in csv.reader(handle):
+            key = f"en-cplt-{tweet_id}"
+            if label == "0" and not domain.startswith("random") and key not in seen:
+                out.append(Candidate(key, "en", "complaints", domain, text))
+    return out
+
+
+def draw() -> list[Candidate]:
+    rng = random.Random(SEED)
+    seen = _seen_ids() | {r["id"] for r in _rows(LABELS / "pool2.csv")}
+    firsts, follow_ups = twcs(seen)
+    free = [c for c in free_posts(seen) if c.source == "free"]
+    plan = [
+        (firsts, 350),
+        (follow_ups, 200),
+        (support_non_complaints(seen), 250),
+        (airline_negatives(seen), 100),
+        (free, 250),
+        ([c for c in insults() if c.lang == "fr" and c.id not in seen], 50),
+    ]
+    drawn: list[Candidate] = []
+    taken: set[str] = set()
+    for candidates, n in plan:
+        fresh = [c for c in candidates if c.id not in taken and c.text not in taken]
+        for c in pick(fresh, n, rng):
+            taken.update((c.id, c.text))
+            drawn.append(c)
+    rng.shuffle(drawn)
+    return list({c.id: c for c in drawn}.values())
+
+
+def main() -> None:
+    rows = draw()
+    with OUT.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FIELDS)
+        for c in rows:
+            writer.writerow((c.id, c.lang, c.source, c.brand, c.parent, c.text))
+    print(f"{OUT}: {len(rows)} posts")
+
+
+if __name__ == "__main__":
+    main()
