@@ -17,13 +17,13 @@ import time
 import uuid
 
 import aiohttp
-import orjson
 from sqlalchemy import text
 
 from bench.common import (
     client_without_gc_pauses,
     free_port,
-    record,
+    percentile,
+    report,
     scratch_database,
     service,
 )
@@ -177,12 +177,11 @@ def main() -> None:
         "queue_load_rps": args.rps,
         "queue_agents": args.agents,
         "queue_p50_ms": round(statistics.median(latencies), 2),
-        "queue_p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))], 2),
-        "queue_cold_start_p99_ms": round(cold[int(0.99 * (len(cold) - 1))], 2),
+        "queue_p99_ms": round(percentile(latencies, 0.99), 2),
+        "queue_cold_start_p99_ms": round(percentile(cold, 0.99), 2),
         "queue_max_rps": round(max_rps),
     }
-    record(figures)
-    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+    report(figures)
 
 
 if __name__ == "__main__":
