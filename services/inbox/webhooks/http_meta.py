@@ -31,7 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.inbox.domain.meta import Notification, read_notification
+from services.inbox.domain.meta import read_notification
 from services.inbox.webhooks.hub import MAX_WEBHOOK_BYTES, WebhookHub, acknowledged
 from services.infra.auth import same_secret
 from services.infra.http import ProblemError, read_body
@@ -110,7 +110,7 @@ async def receive(request: web.Request, hub: WebhookHub) -> web.StreamResponse:
     for account_id, messages in notification.messages.items():
         platforms = sorted({m.platform for m in messages})
         stored += await hub.store(platforms, account_id, messages)
-    outcome = _outcome(notification, stored)
+    outcome = notification.outcome(stored)
     hub.count(PLATFORM, outcome)
     log.info(
         "meta webhook received",
@@ -124,16 +124,6 @@ async def receive(request: web.Request, hub: WebhookHub) -> web.StreamResponse:
         },
     )
     return acknowledged()
-
-
-def _outcome(notification: Notification, stored: int) -> str:
-    if stored:
-        return "stored"
-    if notification.message_count:
-        return "duplicate"
-    if notification.malformed:
-        return "malformed"
-    return "ignored"
 
 
 def _handshake(request: web.Request, hub: WebhookHub) -> web.Response:
