@@ -8,20 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from services.inbox.domain import meta, whatsapp
-from services.inbox.domain.messages import Incoming
 
-MESSAGE = Incoming(
-    platform="facebook",
-    channel="",
-    external_id="1",
-    kind="comment",
-    direction="in",
-    author_external_id="2",
-    author_handle="",
-    author_display_name="",
-    text="hello",
-    created_at=datetime(2026, 1, 1, tzinfo=UTC),
-)
+COMMENT = {"id": "17", "from": {"id": "2", "username": "ann"}, "text": "hi", "timestamp": 1767225}
+MESSAGE = meta.ig_comment_change(COMMENT, "99", None)
 STATUS = whatsapp.Status("wamid.1", "delivered", datetime(2026, 1, 1, tzinfo=UTC), "33600", "")
 
 
