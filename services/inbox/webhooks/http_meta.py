@@ -31,7 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.inbox.domain.meta import read_notification
+from services.inbox.domain.meta import Notification, read_notification
 from services.inbox.webhooks.hub import MAX_WEBHOOK_BYTES, WebhookHub, acknowledged
 from services.infra.auth import same_secret
 from services.infra.http import ProblemError, read_body
@@ -110,13 +110,28 @@ async def receive(request: web.Request, hub: WebhookHub) -> web.StreamResponse:
     for account_id, messages in notification.messages.items():
         platforms = sorted({m.platform for m in messages})
         stored += await hub.store(platforms, account_id, messages)
+    kind = payload.get("object") if isinstance(payload, dict) else None
+    return answer_post(hub, PLATFORM, log, notification, stored, object=kind)
+
+
+def answer_post(
+    hub: WebhookHub,
+    platform: str,
+    logger: logging.Logger,
+    notification: Notification,
+    stored: int,
+    **detail: object,
+) -> web.Response:
+    """A Graph webhook post (Meta, WhatsApp) counted by its outcome and logged (counts only,
+    never text), then acknowledged: Meta is answered 200 whatever the post held."""
     outcome = notification.outcome(stored)
-    hub.count(PLATFORM, outcome)
-    log.info(
-        "meta webhook received",
+    hub.count(platform, outcome)
+    logger.info(
+        "%s webhook received",
+        platform,
         extra={
             "outcome": outcome,
-            "object": payload.get("object") if isinstance(payload, dict) else None,
+            **detail,
             "messages": notification.message_count,
             "stored": stored,
             "ignored": dict(notification.ignored),
