@@ -206,32 +206,20 @@ class MastodonState(HoldsAnswers):
         account: str | Account,
         html: str,
         created_at: datetime,
-        visibility: str = "public",
-        in_reply_to_id: str | None = None,
-        in_reply_to_account_id: str | None = None,
-        language: str | None = "en",
-        spoiler_text: str = "",
+        *,
         mentions: list[str] | None = None,
-        tags: list[str] | None = None,
         filtered: bool = False,
         notified_at: datetime | None = None,
+        **options: Any,
     ) -> MentionIds:
-        """A status that mentions the brand plus its ``mention`` notification.
+        """A status that mentions the brand plus its ``mention`` notification; ``options`` are
+        those of ``add_status``.
 
         ``visibility="direct"`` makes it a DM. ``filtered=True`` hides it behind a
         NotificationPolicy unless the client asks ``include_filtered=true``.
         """
         status_id = self.add_status(
-            account,
-            html,
-            created_at,
-            visibility,
-            in_reply_to_id,
-            in_reply_to_account_id,
-            language,
-            spoiler_text,
-            [self.brand.acct, *(mentions or [])],
-            tags,
+            account, html, created_at, mentions=[self.brand.acct, *(mentions or [])], **options
         )
         status = self.statuses[status_id]
         note = self.add_notification(
