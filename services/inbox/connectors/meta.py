@@ -75,6 +75,7 @@ from services.inbox.connectors.base import (
     Sent,
     Unavailable,
     answer_json,
+    exchange,
 )
 from services.inbox.domain.meta import graph_error, read_profile, regain_at
 
@@ -92,6 +93,8 @@ USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage")
 _GRAPH_ID = re.compile(r"[A-Za-z0-9_]{1,256}")
 TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 PROFILE_TIMEOUT = aiohttp.ClientTimeout(total=5, connect=3)  # a webhook waits on it
+# Nothing reached Meta: no connection, or none within the connect timeout.
+NEVER_REACHED_META = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 PROFILE_FIELDS = {
     "messenger": "name,first_name,last_name",
     "instagram": "name,username",
@@ -248,22 +251,18 @@ async def graph_request(
     """One Graph API call (Pages, Instagram, WhatsApp): its status, usage headers and body.
     A connection never made is ``Unavailable``; an answer lost after the request may have
     reached Meta is whatever ``lost`` says (each product knows what a resend would do)."""
-    try:
-        async with session.request(
-            method,
-            url,
-            json=payload,
-            params=params,
-            headers=headers,
-            timeout=limits,
-            allow_redirects=False,
-        ) as response:
-            usage = [response.headers.get(name) for name in USAGE_HEADERS]
-            return response.status, usage, await response.read()
-    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-        raise Unavailable(type(exc).__name__) from None  # nothing reached Meta
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise lost(exc) from None
+    answer = await exchange(
+        session,
+        method,
+        url,
+        lost=lost,
+        never_sent=NEVER_REACHED_META,
+        limits=limits,
+        json=payload,
+        params=params,
+        headers=headers,
+    )
+    return answer.status, [answer.headers.get(name) for name in USAGE_HEADERS], answer.raw
 
 
 def _graph_id(value: str, what: str) -> str:
