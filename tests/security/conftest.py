@@ -26,6 +26,8 @@ META_SECRET = "meta-app-secret-for-tests"
 META_VERIFY = "meta-verify-token-for-tests"
 WHATSAPP_SECRET = "whatsapp-app-secret-for-tests"
 WHATSAPP_VERIFY = "whatsapp-verify-token-for-tests"
+THREADS_SECRET = "threads-app-secret-for-tests"
+THREADS_VERIFY = "threads-verify-token-for-tests"
 
 
 @dataclass
