@@ -110,7 +110,9 @@ class ThreadsConnector(BearerConnector):
             async for items in self._newest_first(path, fields, floor):
                 mark = newest(items, mark)
                 found = readable(
-                    self.channel, items, lambda i: media_message(i, kind, self.channel.key)
+                    self.channel,
+                    items,
+                    lambda i: media_message(i, kind, self.channel.account_id, self.channel.key),
                 )
                 yield Page(found, None)
         yield Page([], (mark if mark is not None else self.clock()).isoformat())

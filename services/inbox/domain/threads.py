@@ -7,8 +7,9 @@ conversation). It gives no user id for other people, only the ``username``: the 
 here is that username (the Threads user id of the brand is the channel's account id).
 
 - A reply in the brand's conversation (the ``replies`` stream or webhook field) is a
-  ``reply``: threaded by ``root_post.id``, answering ``replied_to.id``; ``is_reply_owned_by_me``
-  marks the brand's own replies (stored ``out``, never queued).
+  ``reply``: threaded by ``root_post.id``, answering ``replied_to.id``. The brand's own replies
+  are stored ``out`` (never queued): ``is_reply_owned_by_me`` says so where the API gives it;
+  in a webhook, a reply written by the owner of its root post when that owner is the brand.
 - A mention (the ``mentions`` stream or webhook field) is a ``mention``, threaded by its root
   post when it is itself a reply, else by its own id. The same post seen as a reply and as a
   mention is stored once (its id is the de-duplication key).
@@ -47,9 +48,10 @@ def _nested_id(item: dict[str, Any], key: str) -> str:
     return platform_id(nested.get("id"), f"{key}.id")
 
 
-def media_message(item: Any, kind: str, channel: str = "") -> Incoming:
+def media_message(item: Any, kind: str, brand_id: str, channel: str = "") -> Incoming:
     """A Threads media object (a reply to the brand's post, or a mention) as a message of
-    ``channel`` ('': a webhook's, placed per channel by the hub)."""
+    ``channel`` ('': a webhook's, placed per channel by the hub); ``brand_id`` is the
+    channel's Threads user id."""
     if not isinstance(item, dict):
         raise Malformed("media object is not an object")
     media_id = platform_id(item.get("id"), "id")
@@ -61,12 +63,15 @@ def media_message(item: Any, kind: str, channel: str = "") -> Incoming:
         raise Malformed("text is not a string")
     replied_to, root = _nested_id(item, "replied_to"), _nested_id(item, "root_post")
     handle = normalise_text(clean_text(username))[:256]
+    root_post: dict[str, Any] = item["root_post"] if root else {}
+    owner_writes = root_post.get("owner_id") == brand_id and root_post.get("username") == username
+    brands = item.get("is_reply_owned_by_me") is True or owner_writes
     return Incoming(
         platform=PLATFORM,
         channel=channel,
         external_id=media_id,
         kind=kind,
-        direction="out" if item.get("is_reply_owned_by_me") is True else "in",
+        direction="out" if brands else "in",
         author_external_id=handle,
         author_handle=handle,
         author_display_name="",
@@ -125,7 +130,7 @@ def read_notification(payload: Any) -> Notification:
         return Notification(ignored=Counter({f"field_{values.get('field')}"[:40]: 1}))
     try:
         target = platform_id(payload.get("target_id"), "target_id")
-        message = media_message(values.get("value"), kind)
+        message = media_message(values.get("value"), kind, target)
     except (Malformed, LookupError, TypeError):
         return Notification(malformed=1)
     return Notification(messages={target: [message]})
