@@ -127,8 +127,14 @@ async def test_replies_and_mentions_are_stored_once_under_duplicates_and_out_of_
         (mention["id"], "mention", "sam", "in"),
     ]
     assert rows[0].text == "My train was cancelled twice"
-    # the replies share the brand post's conversation; the mention starts its own
+    # a reply to a reply joins its conversation; the mention starts its own
     assert rows[0].conversation_id == rows[1].conversation_id != rows[2].conversation_id
+    other = world.state.reply("max", "and my bike ticket?", post)  # another customer
+    assert await world.webhook(world.state.outbound_webhooks[-1]) == 200
+    (own,) = await world.rows(
+        "SELECT conversation_id FROM inbox.messages WHERE external_id = :e", e=other["id"]
+    )
+    assert own.conversation_id not in {r.conversation_id for r in rows}
 
 
 async def test_polling_catches_up_what_no_webhook_brought_across_pages(world: World) -> None:

@@ -29,10 +29,12 @@ def notification(value: Any, field: str = "replies") -> dict[str, Any]:
     }
 
 
-def test_a_reply_to_the_brands_post_is_threaded_by_its_root_post() -> None:
+def test_a_top_level_reply_starts_a_conversation_and_a_nested_one_joins_its_parent() -> None:
     message = media_message(REPLY, "reply", BRAND)
     assert (message.kind, message.direction, message.author_external_id) == ("reply", "in", "lea_m")
-    assert (message.thread_id, message.in_reply_to) == ("18010000000000001",) * 2
+    assert (message.thread_id, message.in_reply_to) == (REPLY["id"], "18010000000000001")
+    nested = media_message({**REPLY, "id": "3", "replied_to": {"id": REPLY["id"]}}, "reply", BRAND)
+    assert (nested.thread_id, nested.in_reply_to) == ("", REPLY["id"])
     assert message.created_at == datetime(2024, 8, 7, 10, 33, 16, tzinfo=UTC)
 
 

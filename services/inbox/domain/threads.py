@@ -7,11 +7,13 @@ conversation). It gives no user id for other people, only the ``username``: the 
 here is that username (the Threads user id of the brand is the channel's account id).
 
 - A reply in the brand's conversation (the ``replies`` stream or webhook field) is a
-  ``reply``: threaded by ``root_post.id``, answering ``replied_to.id``. The brand's own replies
-  are stored ``out`` (never queued): ``is_reply_owned_by_me`` says so where the API gives it;
-  in a webhook, a reply written by the owner of its root post when that owner is the brand.
-- A mention (the ``mentions`` stream or webhook field) is a ``mention``, threaded by its root
-  post when it is itself a reply, else by its own id. The same post seen as a reply and as a
+  ``reply`` answering ``replied_to.id``. A brand post gathers replies from many people, so the
+  post is not the conversation: a top-level reply (``replied_to`` is the root post) starts its
+  own, and a nested reply joins the one of what it answers (``threading.py``). The brand's own
+  replies are stored ``out`` (never queued): ``is_reply_owned_by_me`` says so where the API
+  gives it; in a webhook, a reply written by the owner of its root post, the brand.
+- A mention (the ``mentions`` stream or webhook field) is a ``mention``, threaded the same way
+  (a post that is no reply starts its own conversation). The same post seen as a reply and as a
   mention is stored once (its id is the de-duplication key).
 
 A webhook POST carries one event: ``{"app_id", "topic", "target_id", "time", "values":
@@ -78,7 +80,7 @@ def media_message(item: Any, kind: str, brand_id: str, channel: str = "") -> Inc
         text=normalise_text(clean_text(text or "")),
         created_at=epoch(item.get("timestamp")),
         in_reply_to=replied_to,
-        thread_id=root or media_id,
+        thread_id=media_id if not replied_to or replied_to == root else "",
         raw=clean_raw(item),
     )
 
