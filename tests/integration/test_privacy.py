@@ -929,3 +929,36 @@ async def test_erasing_a_whatsapp_customer_removes_their_number_words_and_name(
     assert finished["services"]["inbox"]["messages_erased"] == 2
     skip = frozenset({"triage.audit_log", "triage.erasure_requests"})
     assert await occurrences(stage, [number, name, *words], skip=skip) == {}
+
+
+async def test_erasing_a_threads_customer_removes_their_username_and_words(stage: Stage) -> None:
+    """Threads names people by username only: erased by it, their replies (and the raw media
+    objects that carry the username) are gone from both services."""
+    username = "lea.moreau.1987"
+    words = ["my 8:15 to Lyon was cancelled again", "and nobody answers the phone"]
+    messages = [
+        item(
+            f"1801000000000{n}",
+            text,
+            author=(username, username, ""),
+            platform="threads",
+            channel="volteo-threads",
+            kind="reply",
+            minutes_ago=40 - n,
+            raw={"id": f"1801000000000{n}", "username": username, "text": text},
+        )
+        for n, text in enumerate(words, start=1)
+    ]
+    async with inbox_consuming(stage.database_url):
+        await stage.ingest(stage.ws.ingest_token, messages)
+        await stage.until(
+            "SELECT count(*) FROM triage.messages WHERE workspace_id = :ws AND direction = 'in'",
+            2,
+            ws=stage.ws.id,
+        )
+        assert await occurrences(stage, [username, *words]), "the scan finds her first"
+        request = await erase(stage, [{"platform": "threads", "author_id": username}])
+        finished = await done(stage, request["id"])
+    assert finished["services"]["inbox"]["messages_erased"] == 2
+    skip = frozenset({"triage.audit_log", "triage.erasure_requests"})
+    assert await occurrences(stage, [username, *words], skip=skip) == {}

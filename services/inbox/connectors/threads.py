@@ -100,14 +100,15 @@ class ThreadsConnector(BearerConnector):
             raise CursorRejected("unreadable high-water mark") from None
         floor = mark - SCAN_MARGIN if mark is not None else None
         if stream == "mentions":
-            sources = [(f"/{VERSION}/{self._user}/mentions", MEDIA_FIELDS)]
+            sources = [(f"/{VERSION}/{self._user}/mentions", {"fields": MEDIA_FIELDS})]
         else:
+            newest_first = {"fields": REPLY_FIELDS, "reverse": "true"}
             sources = [
-                (f"/{VERSION}/{post}/conversation", REPLY_FIELDS)
+                (f"/{VERSION}/{post}/conversation", newest_first)
                 for post in await self._recent_posts()
             ]
-        for path, fields in sources:
-            async for items in self._newest_first(path, fields, floor):
+        for path, asked in sources:
+            async for items in self._newest_first(path, asked, floor):
                 mark = newest(items, mark)
                 found = readable(
                     self.channel,
@@ -125,12 +126,12 @@ class ThreadsConnector(BearerConnector):
         return [_graph_id(str(post.get("id")), "a post id") for post in _data(body)]
 
     async def _newest_first(
-        self, path: str, fields: str, floor: datetime | None
+        self, path: str, asked: dict[str, str], floor: datetime | None
     ) -> AsyncIterator[list[Any]]:
         """Pages of an edge, newest first, until one lies before ``floor`` (None: one page)."""
         after = ""
         for _ in range(MAX_PAGES):
-            params: dict[str, str | int] = {"fields": fields, "limit": PAGE, "reverse": "true"}
+            params: dict[str, str | int] = {**asked, "limit": PAGE}
             if after:
                 params["after"] = after
             body = await self._get(path, params)
