@@ -16,7 +16,7 @@ throttling (code 4), a 500, and a publish whose answer is lost after the reply w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -179,6 +179,22 @@ def _refusal(state: ThreadsState, request: web.Request) -> web.Response | None:
     return None
 
 
+Handler = Callable[[web.Request, "ThreadsState", dict[str, str]], Awaitable[web.StreamResponse]]
+
+
+def _checked(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A handler behind the token and fault checks, given the state and the parameters."""
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE]
+        refused = _refusal(state, request)
+        if refused is not None:
+            return refused
+        return await handler(request, state, await _params(request))
+
+    return checked
+
+
 def _shown(item: Json, fields: str) -> Json:
     wanted = {f.strip() for f in fields.split(",") if f.strip()} | {"id"}
     return {k: v for k, v in item.items() if k in wanted}
@@ -199,11 +215,10 @@ def _page(request: web.Request, items: list[Json]) -> web.Response:
     return web.json_response(body)
 
 
-async def _edge(request: web.Request) -> web.StreamResponse:
-    state = request.app[STATE]
-    refused = _refusal(state, request)
-    if refused is not None:
-        return refused
+@_checked
+async def _edge(
+    request: web.Request, state: ThreadsState, params: dict[str, str]
+) -> web.StreamResponse:
     node, edge = request.match_info["node"], request.match_info["edge"]
     everything = list(state.media.values())
     if edge == "conversation":
@@ -239,13 +254,11 @@ async def _params(request: web.Request) -> dict[str, str]:
     return found
 
 
-async def _create(request: web.Request) -> web.StreamResponse:
+@_checked
+async def _create(
+    request: web.Request, state: ThreadsState, params: dict[str, str]
+) -> web.StreamResponse:
     """``POST /{user-id}/threads``: a TEXT container, optionally a reply."""
-    state = request.app[STATE]
-    refused = _refusal(state, request)
-    if refused is not None:
-        return refused
-    params = await _params(request)
     if request.match_info["node"] != state.user_id:
         return _missing(request.match_info["node"])
     text = params.get("text", "")
@@ -261,13 +274,11 @@ async def _create(request: web.Request) -> web.StreamResponse:
     return web.json_response({"id": creation})
 
 
-async def _publish(request: web.Request) -> web.StreamResponse:
+@_checked
+async def _publish(
+    request: web.Request, state: ThreadsState, params: dict[str, str]
+) -> web.StreamResponse:
     """``POST /{user-id}/threads_publish``: a container becomes a post, once."""
-    state = request.app[STATE]
-    refused = _refusal(state, request)
-    if refused is not None:
-        return refused
-    params = await _params(request)
     container = state.containers.get(params.get("creation_id", ""))
     if container is None or container["status"] != "FINISHED":
         return _error(400, 24, "The requested resource does not exist or was already published.")
@@ -289,13 +300,11 @@ async def _publish(request: web.Request) -> web.StreamResponse:
     return web.json_response({"id": item["id"]})
 
 
-async def _manage_reply(request: web.Request) -> web.StreamResponse:
+@_checked
+async def _manage_reply(
+    request: web.Request, state: ThreadsState, params: dict[str, str]
+) -> web.StreamResponse:
     """``POST /{reply-id}/manage_reply``: hide or show a top-level reply to the brand."""
-    state = request.app[STATE]
-    refused = _refusal(state, request)
-    if refused is not None:
-        return refused
-    params = await _params(request)
     reply_id = request.match_info["node"]
     item = state.media.get(reply_id)
     if item is None:

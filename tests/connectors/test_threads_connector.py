@@ -66,6 +66,12 @@ class World(ConnectorWorld):
             )
         return await self.deliverer().deliver_due()
 
+    async def customer_asks(self, username: str, words: str) -> dict[str, Any]:
+        """Someone replies to the brand's new post; the webhook brings it in."""
+        asked = self.state.reply(username, words, self.state.post("Strike on Monday"))
+        await self.webhooks_arrive()
+        return asked
+
     def writes(self) -> list[str]:
         return [r for r in self.state.requests if not r.startswith("GET")]
 
@@ -159,9 +165,7 @@ async def test_polling_catches_up_what_no_webhook_brought_across_pages(world: Wo
 
 
 async def test_a_reply_is_published_in_two_steps_and_delivered_once(world: World) -> None:
-    post = world.state.post("Strike on Monday")
-    asked = world.state.reply("lea_m", "Is my 8:15 running?", post)
-    await world.webhooks_arrive()
+    asked = await world.customer_asks("lea_m", "Is my 8:15 running?")
     await world.reply(str(asked["id"]), "Yes, it runs as planned.")
     assert await world.deliverer().deliver_due() == 1
     (sent,) = world.state.brand_replies()
@@ -180,9 +184,7 @@ async def test_a_reply_is_published_in_two_steps_and_delivered_once(world: World
 
 
 async def test_a_reply_whose_publish_answer_was_lost_is_delivered_once(world: World) -> None:
-    post = world.state.post("Strike on Monday")
-    asked = world.state.reply("lea_m", "Is my 8:15 running?", post)
-    await world.webhooks_arrive()
+    asked = await world.customer_asks("lea_m", "Is my 8:15 running?")
     await world.reply(str(asked["id"]), "Yes, it runs.")
     world.state.lose_next_answer()
     assert await world.deliverer().deliver_due() == 1
@@ -195,9 +197,7 @@ async def test_a_reply_whose_publish_answer_was_lost_is_delivered_once(world: Wo
 
 
 async def test_a_spent_reply_quota_and_throttling_are_honoured(world: World) -> None:
-    post = world.state.post("Strike on Monday")
-    asked = world.state.reply("lea_m", "Is my 8:15 running?", post)
-    await world.webhooks_arrive()
+    asked = await world.customer_asks("lea_m", "Is my 8:15 running?")
     world.state.reply_quota = 0  # the moving 24 hours' 1,000 replies are spent
     await world.reply(str(asked["id"]), "Yes, it runs.")
     assert await world.deliverer().deliver_due() == 1
@@ -214,9 +214,7 @@ async def test_a_spent_reply_quota_and_throttling_are_honoured(world: World) -> 
 
 
 async def test_an_expired_token_asks_for_reauthorisation(world: World) -> None:
-    post = world.state.post("Strike on Monday")
-    asked = world.state.reply("lea_m", "Is my 8:15 running?", post)
-    await world.webhooks_arrive()
+    asked = await world.customer_asks("lea_m", "Is my 8:15 running?")
     await world.reply(str(asked["id"]), "Yes.")
     world.state.expire_token()
     assert await world.deliverer().deliver_due() == 1
@@ -228,9 +226,7 @@ async def test_an_expired_token_asks_for_reauthorisation(world: World) -> None:
 
 
 async def test_a_reply_to_the_brand_is_hidden_and_shown_again(world: World) -> None:
-    post = world.state.post("Strike on Monday")
-    abuse = world.state.reply("troll", "you are all thieves", post)
-    await world.webhooks_arrive()
+    abuse = await world.customer_asks("troll", "you are all thieves")
     await world.request_moderation(str(abuse["id"]), "hide")
     assert await world.moderator().moderate_due() == 1
     assert world.state.is_hidden(str(abuse["id"]))

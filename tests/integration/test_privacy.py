@@ -894,15 +894,10 @@ async def test_retention_claims_the_longest_idle_first_through_its_index(
         await engine.dispose()
 
 
-async def test_erasing_a_whatsapp_customer_removes_their_number_words_and_name(
-    stage: Stage,
-) -> None:
-    """WhatsApp knows a person by phone number: erased by that id, it is gone from the
-    messages, the authors, the raw payloads and the events, in both services."""
-    number, name = "33612349876", "Léa Moreau"
-    words = ["my fibre box blinks red since the move", "still red this morning"]
+def whatsapp_messages(number: str, name: str, words: list[str]) -> list[dict[str, Any]]:
+    """A customer's WhatsApp messages: known by phone number, named by their profile."""
     raw = {"from": number, "id": "wamid.AAA1", "type": "text", "text": {"body": words[0]}}
-    messages = [
+    return [
         item(
             f"wamid.AAA{n}",
             text,
@@ -916,31 +911,16 @@ async def test_erasing_a_whatsapp_customer_removes_their_number_words_and_name(
         )
         for n, text in enumerate(words, start=1)
     ]
-    async with inbox_consuming(stage.database_url):
-        await stage.ingest(stage.ws.ingest_token, messages)
-        await stage.until(
-            "SELECT count(*) FROM triage.messages WHERE workspace_id = :ws AND direction = 'in'",
-            2,
-            ws=stage.ws.id,
-        )
-        assert await occurrences(stage, [number, *words]), "the scan finds her first"
-        request = await erase(stage, [{"platform": "whatsapp", "author_id": number}])
-        finished = await done(stage, request["id"])
-    assert finished["services"]["inbox"]["messages_erased"] == 2
-    skip = frozenset({"triage.audit_log", "triage.erasure_requests"})
-    assert await occurrences(stage, [number, name, *words], skip=skip) == {}
 
 
-async def test_erasing_a_threads_customer_removes_their_username_and_words(stage: Stage) -> None:
-    """Threads names people by username only: erased by it, their replies (and the raw media
-    objects that carry the username) are gone from both services."""
-    username = "lea.moreau.1987"
-    words = ["my 8:15 to Lyon was cancelled again", "and nobody answers the phone"]
-    messages = [
+def threads_replies(username: str, name: str, words: list[str]) -> list[dict[str, Any]]:
+    """Replies to the brand's Threads post: Threads names people by username only (also in
+    the raw media objects)."""
+    return [
         item(
             f"1801000000000{n}",
             text,
-            author=(username, username, ""),
+            author=(username, username, name),
             platform="threads",
             channel="volteo-threads",
             kind="reply",
@@ -949,6 +929,23 @@ async def test_erasing_a_threads_customer_removes_their_username_and_words(stage
         )
         for n, text in enumerate(words, start=1)
     ]
+
+
+@pytest.mark.parametrize(
+    ("platform", "person", "name", "written"),
+    [
+        ("whatsapp", "33612349876", "Léa Moreau", whatsapp_messages),
+        ("threads", "lea.moreau.1987", "", threads_replies),
+    ],
+)
+async def test_erasing_a_customer_known_by_number_or_username_removes_them(
+    stage: Stage, platform: str, person: str, name: str, written: Any
+) -> None:
+    """WhatsApp knows a person by phone number, Threads by username: erased by that id, they
+    are gone from the messages, the authors, the raw payloads and the events, in both
+    services."""
+    words = ["my fibre box blinks red since the move", "still red this morning"]
+    messages = written(person, name, words)
     async with inbox_consuming(stage.database_url):
         await stage.ingest(stage.ws.ingest_token, messages)
         await stage.until(
@@ -956,9 +953,9 @@ async def test_erasing_a_threads_customer_removes_their_username_and_words(stage
             2,
             ws=stage.ws.id,
         )
-        assert await occurrences(stage, [username, *words]), "the scan finds her first"
-        request = await erase(stage, [{"platform": "threads", "author_id": username}])
+        assert await occurrences(stage, [person, *words]), "the scan finds her first"
+        request = await erase(stage, [{"platform": platform, "author_id": person}])
         finished = await done(stage, request["id"])
     assert finished["services"]["inbox"]["messages_erased"] == 2
     skip = frozenset({"triage.audit_log", "triage.erasure_requests"})
-    assert await occurrences(stage, [username, *words], skip=skip) == {}
+    assert await occurrences(stage, [person, *filter(None, [name]), *words], skip=skip) == {}

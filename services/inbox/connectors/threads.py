@@ -30,9 +30,10 @@ Moderation (``Moderates``): ``POST /{reply-id}/manage_reply`` with ``hide=true|f
 ``{"success": true}``; only top-level replies to the brand's posts (Threads hides the nested
 ones with them). Threads deletes only the brand's own posts: no ``delete``.
 
-Errors are Graph's: 190 (or 102, or HTTP 401) → ``AuthExpired``; 4, 17, 32, 613 or HTTP 429 →
-``RateLimited``; 100/33 (no such object) → ``Rejected("not_found")``; 5xx, 1, 2 or
-``is_transient`` → ``Unavailable``; any other → ``Rejected("rejected")``.
+Errors are Graph's, read by Meta's ``graph_answer``: 190 (or 102, or HTTP 401) →
+``AuthExpired``; 4, 17, 32, 613 or HTTP 429 → ``RateLimited``; 100/33 (no such object) →
+``Rejected("not_found")``; 5xx, 1, 2 or ``is_transient`` → ``Unavailable``; any other →
+``Rejected("rejected")``.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.inbox.connectors.base import (
-    AuthExpired,
     BearerConnector,
     ConnectorError,
     CursorRejected,
@@ -53,11 +53,10 @@ from services.inbox.connectors.base import (
     Reply,
     Sent,
     Unavailable,
-    answer_json,
     readable,
 )
-from services.inbox.connectors.meta import _answer_id, _graph_id, graph_request
-from services.inbox.domain.meta import epoch, graph_error, regain_at
+from services.inbox.connectors.meta import _answer_id, _graph_id, graph_answer, graph_request
+from services.inbox.domain.meta import epoch
 from services.inbox.domain.threads import (
     STREAM_KINDS,
     all_older,
@@ -76,10 +75,6 @@ MAX_PAGES = 10
 FIND_SENT_PAGES = 2
 SCAN_MARGIN = timedelta(minutes=5)
 QUOTA_RECHECK = timedelta(hours=1)
-AUTH_CODES = frozenset({102, 190})
-THROTTLE_CODES = frozenset({4, 17, 32, 613})
-TRANSIENT_CODES = frozenset({1, 2})
-MISSING_CODE, MISSING_SUBCODE = 100, 33
 
 
 class ThreadsConnector(BearerConnector):
@@ -236,20 +231,7 @@ class ThreadsConnector(BearerConnector):
             lost,
             params={k: str(v) for k, v in params.items()},
         )
-        body = answer_json(raw)
-        if 200 <= status < 300:
-            return body
-        error = graph_error(body)
-        detail = error.message or f"HTTP {status}"
-        if error.code in AUTH_CODES or status == 401:
-            raise AuthExpired(detail)
-        if error.code in THROTTLE_CODES or status == 429:
-            raise RateLimited(regain_at(usage, self.clock()), detail)
-        if error.code == MISSING_CODE and error.subcode == MISSING_SUBCODE:
-            raise Rejected("not_found", detail)
-        if status >= 500 or error.code in TRANSIENT_CODES or error.transient:
-            raise Unavailable(detail)
-        raise Rejected("rejected", detail)
+        return graph_answer(status, usage, raw, self.clock())
 
 
 def _data(body: Any) -> list[dict[str, Any]]:
