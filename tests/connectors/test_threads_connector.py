@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
@@ -17,8 +16,7 @@ from fakes.threads import ThreadsState, deliver_webhook
 from fakes.threads import create_app as create_fake
 from services.inbox.app import create_app as create_inbox
 from services.inbox.connectors import threads as connector
-from services.infra.db import create_engine
-from tests.connectors.world import ConnectorWorld
+from tests.connectors.world import ConnectorWorld, engine_and_session
 from tests.support.world import connect_channel, credentials_json, inbox_settings, make_workspace
 
 KEY = "acme-threads"
@@ -56,16 +54,6 @@ class World(ConnectorWorld):
     async def delivery(self) -> Any:
         return (await self.rows("SELECT * FROM inbox.deliveries"))[0]
 
-    async def due_now(self) -> int:
-        """Deliver what is due once the clock has moved past every back-off."""
-        self.clock.advance(3600)
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE inbox.deliveries SET next_attempt_at = :now WHERE state <> 'failed'"),
-                {"now": self.clock()},
-            )
-        return await self.deliverer().deliver_due()
-
     async def customer_asks(self, username: str, words: str) -> dict[str, Any]:
         """Someone replies to the brand's new post; the webhook brings it in."""
         asked = self.state.reply(username, words, self.state.post("Strike on Monday"))
@@ -99,8 +87,7 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
         base_url=str(fake.make_url("/")),
         poll_seconds=60,
     )
-    engine = create_engine(database_url, 4)
-    async with aiohttp.ClientSession() as session:
+    async with engine_and_session(database_url) as (engine, session):
         yield World(
             inbox,
             state,
@@ -110,7 +97,6 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
             engine=engine,
             session=session,
         )
-    await engine.dispose()
 
 
 async def test_replies_and_mentions_are_stored_once_under_duplicates_and_out_of_order(

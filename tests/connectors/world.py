@@ -218,5 +218,15 @@ class ConnectorWorld:
         assert await self.poll() == "auth_expired"
         assert (await self.channel()).health == "needs_reauth"
 
+    async def due_now(self) -> int:
+        """Deliver what is due once the clock has moved past every back-off."""
+        self.clock.advance(3600)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE inbox.deliveries SET next_attempt_at = :now WHERE state <> 'failed'"),
+                {"now": self.clock()},
+            )
+        return await self.deliverer().deliver_due()
+
     def deliverer(self) -> Deliverer:
         return Deliverer(self.engine, self.credentials, self.session, clock=self.clock)
