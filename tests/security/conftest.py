@@ -59,6 +59,8 @@ async def worlds(
                 meta_verify_token=META_VERIFY,
                 whatsapp_app_secret=WHATSAPP_SECRET,
                 whatsapp_verify_token=WHATSAPP_VERIFY,
+                threads_app_secret=THREADS_SECRET,
+                threads_verify_token=THREADS_VERIFY,
                 channel_credentials_dir=str(tmp_path),
             )
         )
