@@ -72,7 +72,7 @@ def test_a_mention_that_is_no_reply_starts_its_own_thread() -> None:
         (notification(REPLY, "publish"), 0, 0, 1),
         (notification({**REPLY, "timestamp": None}), 0, 1, 0),
         (notification({**REPLY, "username": 7}), 0, 1, 0),
-        ({**notification(REPLY), "target_id": None}, 0, 1, 0),
+        ({**notification(REPLY, "mentions"), "target_id": None}, 0, 1, 0),
         ({"values": []}, 0, 1, 0),
         ([], 0, 1, 0),
     ],
@@ -88,3 +88,11 @@ def test_notifications_store_posts_and_count_the_rest(
     )
     if stored:
         assert list(read.messages) == [BRAND]
+
+
+def test_a_reply_goes_to_its_posts_owner_and_a_mention_to_the_subscriber() -> None:
+    other = {"id": "9", "owner_id": "777", "username": "someone"}
+    reply = {**notification(REPLY), "target_id": "123"}  # not the brand's id
+    assert list(read_notification(reply).messages) == [BRAND]
+    mention = notification({**REPLY, "root_post": other, "replied_to": {"id": "9"}}, "mentions")
+    assert list(read_notification(mention).messages) == [BRAND]

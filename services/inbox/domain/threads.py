@@ -17,9 +17,10 @@ here is that username (the Threads user id of the brand is the channel's account
   mention is stored once (its id is the de-duplication key).
 
 A webhook POST carries one event: ``{"app_id", "topic", "target_id", "time", "values":
-{"value": <media object>, "field": "replies" | "mentions"}}``; ``target_id`` is the Threads
-user the subscription belongs to (the channel's account id). Other fields (``publish``,
-``delete``) are acknowledged and ignored.
+{"value": <media object>, "field": "replies" | "mentions"}}``. It goes to the channel of the
+brand's Threads user id: a reply's ``root_post.owner_id`` (replies come for the subscribed
+user's own posts), else ``target_id`` (a mention may sit in anyone's conversation). Other
+fields (``publish``, ``delete``) are acknowledged and ignored.
 """
 
 from __future__ import annotations
@@ -131,8 +132,16 @@ def read_notification(payload: Any) -> Notification:
     if kind is None:
         return Notification(ignored=Counter({f"field_{values.get('field')}"[:40]: 1}))
     try:
-        target = platform_id(payload.get("target_id"), "target_id")
+        owner = _owner(values.get("value")) if kind == "reply" else None
+        target = platform_id(owner or payload.get("target_id"), "target_id")
         message = media_message(values.get("value"), kind, target)
     except (Malformed, LookupError, TypeError):
         return Notification(malformed=1)
     return Notification(messages={target: [message]})
+
+
+def _owner(value: Any) -> Any:
+    """Whose post a reply answers (``root_post.owner_id``): Threads sends ``replies`` for the
+    subscribed user's own posts, so this names the brand even where ``target_id`` would not."""
+    root = value.get("root_post") if isinstance(value, dict) else None
+    return root.get("owner_id") if isinstance(root, dict) else None
