@@ -1,6 +1,7 @@
-"""A workspace with a Facebook Page connected to the fake Meta Graph API, the real inbox and
-triage (their background loops running), and comments arriving as Meta's signed webhooks:
-what the moderation tests (integration and browser) stand on."""
+"""A workspace with a Facebook Page connected to the fake Meta Graph API (or a Threads account
+to the fake Threads API), the real inbox and triage (their background loops running), and
+comments arriving as Meta's signed webhooks: what the moderation tests (integration and
+browser) stand on."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import aiohttp
 
 from fakes.meta import MetaState, deliver_webhook
 from fakes.meta import create_app as create_fake_meta
+from fakes.threads import ThreadsState
+from fakes.threads import create_app as create_fake_threads
 from services.inbox.app import create_app as create_inbox
 from services.triage.app import create_app as create_triage
 from tests.support.waiting import wait_until
@@ -29,11 +32,10 @@ PASSWORD = "correct horse battery"
 
 
 @dataclass
-class FacebookDesk:
+class Desk:
     base: str  # the triage service, as a browser reaches it
     inbox: Any  # aiohttp test clients of the two services
     triage: Any
-    meta: MetaState
     workspace: Workspace
     database_url: str
 
@@ -42,15 +44,6 @@ class FacebookDesk:
         return await make_user(
             self.database_url, self.workspace.id, role, email=email, password=PASSWORD
         )
-
-    async def comment(self, words: str) -> str:
-        """A customer comments on the Page: Meta's signed webhook reaches the inbox."""
-        made = self.meta.feed_comment("139560936744123", words, from_name="Jo Troll")
-        url = str(self.inbox.make_url("/webhooks/meta"))
-        async with aiohttp.ClientSession() as session:
-            status = await deliver_webhook(session, url, self.meta.app_secret, made.payload)
-        assert status == 200
-        return made.id
 
     async def triaged(self, words: str) -> dict[str, Any]:
         """The conversation (id, abuse) of the comment saying ``words``, once triage has it
@@ -72,24 +65,68 @@ class FacebookDesk:
         return {"conversation_id": found[0].conversation_id, "abuse": found[0].abuse}
 
 
+@dataclass
+class FacebookDesk(Desk):
+    meta: MetaState
+
+    async def comment(self, words: str) -> str:
+        """A customer comments on the Page: Meta's signed webhook reaches the inbox."""
+        made = self.meta.feed_comment("139560936744123", words, from_name="Jo Troll")
+        url = str(self.inbox.make_url("/webhooks/meta"))
+        async with aiohttp.ClientSession() as session:
+            status = await deliver_webhook(session, url, self.meta.app_secret, made.payload)
+        assert status == 200
+        return made.id
+
+
+@dataclass
+class ThreadsDesk(Desk):
+    threads: ThreadsState
+
+    async def comment(self, words: str) -> str:
+        """A customer replies to the brand's Threads post: Meta's signed webhook brings it."""
+        made = self.threads.reply("jo.troll", words, self.threads.post("Our new fares"))
+        url = str(self.inbox.make_url("/webhooks/threads"))
+        async with aiohttp.ClientSession() as session:
+            payload = self.threads.notification("replies", made)
+            status = await deliver_webhook(session, url, self.threads.app_secret, payload)
+        assert status == 200
+        return str(made["id"])
+
+
+async def _services(
+    database_url: str,
+    aiohttp_client: Any,
+    credentials: dict[str, dict[str, str]],
+    **secrets: Any,
+) -> tuple[Workspace, Any, Any]:
+    """A workspace with ``credentials``, and the inbox (with the webhook ``secrets``) and
+    triage serving it."""
+    workspace = await make_workspace(database_url)
+    inbox = await aiohttp_client(
+        create_inbox(
+            inbox_settings(
+                database_url,
+                channel_credentials=credentials_json(workspace.id, credentials),
+                **secrets,
+            )
+        )
+    )
+    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
+    return workspace, inbox, triage
+
+
 async def facebook_desk(
     database_url: str, aiohttp_server: Any, aiohttp_client: Any, **meta: Any
 ) -> FacebookDesk:
     state = MetaState(**meta)
     fake = await aiohttp_server(create_fake_meta(state))
-    workspace = await make_workspace(database_url)
-    credentials = credentials_json(
-        workspace.id, {"meta": {"page_access_token": state.page_access_token}}
-    )
-    inbox = await aiohttp_client(
-        create_inbox(
-            inbox_settings(
-                database_url,
-                channel_credentials=credentials,
-                meta_app_secret=state.app_secret,
-                meta_verify_token=state.verify_token,
-            )
-        )
+    workspace, inbox, triage = await _services(
+        database_url,
+        aiohttp_client,
+        {"meta": {"page_access_token": state.page_access_token}},
+        meta_app_secret=state.app_secret,
+        meta_verify_token=state.verify_token,
     )
     await connect_channel(
         inbox,
@@ -100,12 +137,27 @@ async def facebook_desk(
         base_url=str(fake.make_url("/")),
         credentials_ref="meta",
     )
-    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
-    return FacebookDesk(
-        base=str(triage.make_url("/")),
-        inbox=inbox,
-        triage=triage,
-        meta=state,
-        workspace=workspace,
-        database_url=database_url,
+    base = str(triage.make_url("/"))
+    return FacebookDesk(base, inbox, triage, workspace, database_url, state)
+
+
+async def threads_desk(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> ThreadsDesk:
+    state = ThreadsState()
+    fake = await aiohttp_server(create_fake_threads(state))
+    workspace, inbox, triage = await _services(
+        database_url,
+        aiohttp_client,
+        {"threads": {"access_token": state.access_token}},
+        threads_app_secret=state.app_secret,
     )
+    await connect_channel(
+        inbox,
+        workspace.channels_token,
+        "threads",
+        "acme-threads",
+        account_id=state.user_id,
+        base_url=str(fake.make_url("/")),
+        credentials_ref="threads",
+    )
+    base = str(triage.make_url("/"))
+    return ThreadsDesk(base, inbox, triage, workspace, database_url, state)
