@@ -94,70 +94,67 @@ class ThreadsDesk(Desk):
         return str(made["id"])
 
 
+@dataclass(frozen=True)
+class Account:
+    """The platform account a desk's one channel connects, and its credentials."""
+
+    platform: str
+    key: str
+    account_id: str
+    credentials: dict[str, str]
+
+
 async def _services(
-    database_url: str,
-    aiohttp_client: Any,
-    credentials: dict[str, dict[str, str]],
-    **secrets: Any,
-) -> tuple[Workspace, Any, Any]:
-    """A workspace with ``credentials``, and the inbox (with the webhook ``secrets``) and
-    triage serving it."""
+    database_url: str, aiohttp_client: Any, fake: Any, account: Account, **secrets: Any
+) -> dict[str, Any]:
+    """A workspace with ``account`` connected at the ``fake`` platform's server, and the inbox
+    (with the webhook ``secrets``) and triage serving it: a desk's fields but its platform's."""
     workspace = await make_workspace(database_url)
+    credentials = credentials_json(workspace.id, {account.key: account.credentials})
     inbox = await aiohttp_client(
-        create_inbox(
-            inbox_settings(
-                database_url,
-                channel_credentials=credentials_json(workspace.id, credentials),
-                **secrets,
-            )
-        )
+        create_inbox(inbox_settings(database_url, channel_credentials=credentials, **secrets))
+    )
+    await connect_channel(
+        inbox,
+        workspace.channels_token,
+        account.platform,
+        account.key,
+        account_id=account.account_id,
+        base_url=str(fake.make_url("/")),
     )
     triage = await aiohttp_client(create_triage(triage_settings(database_url)))
-    return workspace, inbox, triage
+    base = str(triage.make_url("/"))
+    return {"base": base, "inbox": inbox, "triage": triage, "workspace": workspace}
 
 
 async def facebook_desk(
     database_url: str, aiohttp_server: Any, aiohttp_client: Any, **meta: Any
 ) -> FacebookDesk:
     state = MetaState(**meta)
-    fake = await aiohttp_server(create_fake_meta(state))
-    workspace, inbox, triage = await _services(
+    page = Account(
+        "facebook", "acme-page", state.page_id, {"page_access_token": state.page_access_token}
+    )
+    services = await _services(
         database_url,
         aiohttp_client,
-        {"meta": {"page_access_token": state.page_access_token}},
+        await aiohttp_server(create_fake_meta(state)),
+        page,
         meta_app_secret=state.app_secret,
         meta_verify_token=state.verify_token,
     )
-    await connect_channel(
-        inbox,
-        workspace.channels_token,
-        "facebook",
-        "acme-page",
-        account_id=state.page_id,
-        base_url=str(fake.make_url("/")),
-        credentials_ref="meta",
-    )
-    base = str(triage.make_url("/"))
-    return FacebookDesk(base, inbox, triage, workspace, database_url, state)
+    return FacebookDesk(**services, database_url=database_url, meta=state)
 
 
 async def threads_desk(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> ThreadsDesk:
     state = ThreadsState()
-    fake = await aiohttp_server(create_fake_threads(state))
-    workspace, inbox, triage = await _services(
+    account = Account(
+        "threads", "acme-threads", state.user_id, {"access_token": state.access_token}
+    )
+    services = await _services(
         database_url,
         aiohttp_client,
-        {"threads": {"access_token": state.access_token}},
+        await aiohttp_server(create_fake_threads(state)),
+        account,
         threads_app_secret=state.app_secret,
     )
-    await connect_channel(
-        inbox,
-        workspace.channels_token,
-        "threads",
-        "acme-threads",
-        account_id=state.user_id,
-        base_url=str(fake.make_url("/")),
-        credentials_ref="threads",
-    )
-    base = str(triage.make_url("/"))
-    return ThreadsDesk(base, inbox, triage, workspace, database_url, state)
+    return ThreadsDesk(**services, database_url=database_url, threads=state)
