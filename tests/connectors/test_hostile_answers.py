@@ -234,9 +234,10 @@ def fake_platform(platform: str, clock: ManualClock) -> Fake:
         return Fake(sky, create_bluesky(sky), sky.did, login)
     if platform == "threads":
         threads = ThreadsState(clock=clock)
-        post = threads.post("Strike on Monday", at=earlier - timedelta(minutes=5))
-        threads.reply("lea_m", "is my train running?", post, at=earlier)
-        threads.mention("sam", "my refund?", at=earlier)
+        recent = clock() + timedelta(days=1)  # a minute before the first poll: within its lookback
+        post = threads.post("Strike on Monday", at=recent - timedelta(minutes=5))
+        threads.reply("lea_m", "is my train running?", post, at=recent)
+        threads.mention("sam", "my refund?", at=recent)
         token = {"access_token": threads.access_token}
         return Fake(threads, create_threads(threads), threads.user_id, token)
     meta = MetaState(clock=clock)

@@ -131,9 +131,13 @@ async def test_replies_and_mentions_are_stored_once_under_duplicates_and_out_of_
 
 async def test_polling_catches_up_what_no_webhook_brought_across_pages(world: World) -> None:
     post = world.state.post("New fares")
+    world.state.reply("ancient", "hello?", post, at=world.clock() - timedelta(days=3))
     world.state.reply("early", "first!", post, at=world.clock() - timedelta(hours=1))
-    assert await world.poll() == "ok"  # a first poll: the newest page of each stream
-    assert await world.scalar("SELECT count(*) FROM inbox.messages") == 1
+    assert await world.poll() == "ok"  # a first poll: the last 24 hours only
+    (stored,) = await world.rows(
+        "SELECT a.handle FROM inbox.messages m JOIN inbox.authors a ON a.id = m.author_id"
+    )
+    assert stored.handle == "early"
     world.clock.advance(600)
     later = [
         world.state.reply(

@@ -12,7 +12,9 @@ high-water mark (the newest ``timestamp`` seen, as Bluesky's): ``mentions`` read
 ``reverse=true``) of the brand's ``RECENT_POSTS`` newest posts (``GET /{user-id}/threads``).
 Pages go back until one lies entirely before the mark minus ``SCAN_MARGIN``; intermediate pages
 are stored without a cursor, the last with the new mark, so a crash repeats and never skips. A
-channel's first poll takes the newest page of each only.
+channel's first poll goes back ``FIRST_LOOKBACK`` (replies written months ago under the brand's
+posts would fill the queue with breached conversations). What lies before the floor is not
+kept: it was seen by the poll that set the mark.
 
 Replies are a two-step publication: ``POST /{user-id}/threads`` with ``media_type=TEXT``,
 ``text`` and ``reply_to_id`` makes a container (``{"id"}``), ``POST /{user-id}/threads_publish``
@@ -74,6 +76,7 @@ RECENT_POSTS = 10
 MAX_PAGES = 10
 FIND_SENT_PAGES = 2
 SCAN_MARGIN = timedelta(minutes=5)
+FIRST_LOOKBACK = timedelta(hours=24)
 QUOTA_RECHECK = timedelta(hours=1)
 
 
@@ -93,7 +96,7 @@ class ThreadsConnector(BearerConnector):
             mark = epoch(cursor) if cursor is not None else None
         except ValueError:
             raise CursorRejected("unreadable high-water mark") from None
-        floor = mark - SCAN_MARGIN if mark is not None else None
+        floor = mark - SCAN_MARGIN if mark is not None else self.clock() - FIRST_LOOKBACK
         if stream == "mentions":
             sources = [(f"/{VERSION}/{self._user}/mentions", {"fields": MEDIA_FIELDS})]
         else:
@@ -105,6 +108,7 @@ class ThreadsConnector(BearerConnector):
         for path, asked in sources:
             async for items in self._newest_first(path, asked, floor):
                 mark = newest(items, mark)
+                items = [i for i in items if (published_at(i) or floor) >= floor]
                 found = readable(
                     self.channel,
                     items,
@@ -121,9 +125,9 @@ class ThreadsConnector(BearerConnector):
         return [_graph_id(str(post.get("id")), "a post id") for post in _data(body)]
 
     async def _newest_first(
-        self, path: str, asked: dict[str, str], floor: datetime | None
+        self, path: str, asked: dict[str, str], floor: datetime
     ) -> AsyncIterator[list[Any]]:
-        """Pages of an edge, newest first, until one lies before ``floor`` (None: one page)."""
+        """Pages of an edge, newest first, until one lies before ``floor``."""
         after = ""
         for _ in range(MAX_PAGES):
             params: dict[str, str | int] = {**asked, "limit": PAGE}
@@ -133,9 +137,7 @@ class ThreadsConnector(BearerConnector):
             items = _data(body)
             yield items
             following = _after(body)
-            if floor is None or not items or not following or following == after:
-                return
-            if all_older(items, floor):
+            if not items or not following or following == after or all_older(items, floor):
                 return
             after = following
 
