@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.triage.domain.triage import Decision
 from services.triage.training import cv, data, evaluate
 
@@ -12,12 +14,21 @@ def example(i: str, text: str, **kw: object) -> data.Example:
     return data.Example(text=text, id=i, **fields)  # type: ignore[arg-type]
 
 
-def test_pool2_is_gold_with_its_thread_parents() -> None:
+@pytest.mark.parametrize(
+    ("source", "rows", "follow_ups", "origins"),
+    [
+        ("pool2", 1500, 200, {"twcs", "twcs_follow_up", "complaints", "airline"}),
+        ("pool3", 990, 200, {"twcs", "twcs_follow_up", "complaints", "airline", "free", "mlma"}),
+    ],
+)
+def test_pools_2_and_3_are_gold_with_their_thread_parents(
+    source: str, rows: int, follow_ups: int, origins: set[str]
+) -> None:
     gold = data.all_gold(corrections=None)
-    pool2 = [e for e in gold if e.source == "pool2"]
-    assert len(pool2) >= 1500
-    assert sum(1 for e in pool2 if e.parent) >= 200
-    assert {e.origin for e in pool2} >= {"twcs", "twcs_follow_up", "complaints", "airline"}
+    pool = [e for e in gold if e.source == source]
+    assert len(pool) >= rows
+    assert sum(1 for e in pool if e.parent) >= follow_ups
+    assert {e.origin for e in pool} >= origins
     assert all(e.origin in ("airline", "free") for e in gold if e.source in ("dev", "pool1"))
 
 

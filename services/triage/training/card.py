@@ -13,6 +13,7 @@ _SOURCE_ORDER = (
     "dev",
     "pool1",
     "pool2",
+    "pool3",
     "corrections",
     "airline",
     "complaints",
@@ -276,8 +277,11 @@ def _training_data(meta: Mapping[str, Any], sources: Mapping[str, Source]) -> st
     return f"""## Training data
 
 {training["rows"]} rows (data digest `{training["data_digest"][:16]}`). Our own labels
-(dev, pool 1, pool 2: {
-        sum(training["sources"].get(k, {}).get("rows", 0) for k in ("dev", "pool1", "pool2"))
+(dev, pools 1 to 3: {
+        sum(
+            training["sources"].get(k, {}).get("rows", 0)
+            for k in ("dev", "pool1", "pool2", "pool3")
+        )
     } posts, two labellers each, adjudicated) weigh 1; public
 rows weigh less and are capped or sampled so they cannot swamp the brand-addressed data.
 Public rows whose text equals any of our labelled posts are dropped.

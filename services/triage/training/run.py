@@ -3,7 +3,7 @@
 Measured before the final fit, each time on posts the measuring model did not train on
 (``cv``; calibration and thresholds always come from the measuring model's own inner folds):
 
-- all our gold rows (dev, pool 1, pool 2), 5-fold cross-validation, per language and slice;
+- all our gold rows (dev, pools 1 to 3), 5-fold cross-validation, per language and slice;
 - English, leave one brand group out: the proxy for a brand the model has never seen;
 - the complaints task of Preotiuc-Pietro et al. (2019) on a held-out split, beside the paper;
 - the demo corpus (hand-written live-style posts with expected labels, decided with their
