@@ -99,3 +99,12 @@ def test_the_demo_check_decides_replies_with_their_thread() -> None:
     assert len(queue["wrong"]) == queue["no_answer_in_queue"] + queue["needed_missed"]
     closings = {"d-0048", "d-0155"}  # "All sorted now, thanks Mia!" after the brand's answer
     assert not closings & {w["id"] for w in queue["wrong"]}
+
+
+def test_pool3_is_held_out_of_training_and_measured_as_unseen() -> None:
+    corpus = data.load(corrections=None)
+    unseen = data.unseen_gold()
+    assert len(unseen) >= 990
+    assert not any(e.source == "pool3" for e in corpus.examples)
+    texts = {e.text for e in unseen}
+    assert not any(e.text in texts for e in corpus.examples)
