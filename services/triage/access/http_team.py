@@ -10,7 +10,6 @@ SMTP is configured (the answer says whether it was).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.infra.auth_failures import AUTH_FAILURES_KEY
+from services.infra.auth_failures import counted_refusal
 from services.infra.client_address import address_key, client_address
 from services.infra.http import ENGINE_KEY, ProblemError, model_response, read_model
 from services.infra.strings import NO_NUL
@@ -296,16 +295,9 @@ LINK_REFUSED = "This link is unknown, expired or already used: ask an admin for 
 def _refused(request: web.Request) -> ProblemError:
     """404 for a link that does not open; counted against the client's address, so a
     guesser gets 429 with Retry-After (a valid link is never refused for others' misses)."""
-    wait = request.app[AUTH_FAILURES_KEY].count([address_key(client_address(request))])
-    if wait is None:
-        return ProblemError(404, "Not Found", LINK_REFUSED)
-    seconds = max(1, math.ceil(wait))
-    return ProblemError(
-        429,
-        "Too Many Requests",
-        f"Too many unknown links from this address; retry in {seconds} s.",
-        retry_after=seconds,
-    )
+    address = address_key(client_address(request))
+    refusal = ProblemError(404, "Not Found", LINK_REFUSED)
+    return counted_refusal(request, [address], refusal, "unknown links")
 
 
 async def describe_link(request: web.Request) -> web.Response:
