@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import TextClause, text
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Result, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.auth import token_digest
@@ -41,26 +41,38 @@ async def create_user(
     conn: AsyncConnection, workspace_id: uuid.UUID, email: str, display_name: str, role: str
 ) -> uuid.UUID:
     """Create the user, or return the existing one with that e-mail in the workspace."""
-    row = (
-        await conn.execute(
-            text(
-                """
+    upsert = "DO UPDATE SET role = EXCLUDED.role"
+    row = (await _insert_user(conn, workspace_id, email, display_name, role, upsert)).one()
+    return uuid.UUID(str(row.id))
+
+
+async def _insert_user(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    email: str,
+    display_name: str,
+    role: str,
+    on_same_email: str,
+) -> Result[Any]:
+    """Insert a user (a fresh id), ``RETURNING id``; ``on_same_email`` is the conflict
+    action when the workspace already has one with this e-mail."""
+    return await conn.execute(
+        text(
+            f"""
         INSERT INTO triage.users (workspace_id, id, email, display_name, role)
         VALUES (:ws, :id, :email, :name, :role)
-        ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET role = EXCLUDED.role
+        ON CONFLICT (workspace_id, lower(email)) {on_same_email}
         RETURNING id
         """
-            ),
-            {
-                "ws": workspace_id,
-                "id": uuid.uuid4(),
-                "email": email,
-                "name": display_name,
-                "role": role,
-            },
-        )
-    ).one()
-    return uuid.UUID(str(row.id))
+        ),
+        {
+            "ws": workspace_id,
+            "id": uuid.uuid4(),
+            "email": email,
+            "name": display_name,
+            "role": role,
+        },
+    )
 
 
 # Whether the user must still enrol in two-factor, from the workspace's policy (needs the
@@ -681,25 +693,7 @@ async def add_member(
     conn: AsyncConnection, workspace_id: uuid.UUID, email: str, display_name: str, role: str
 ) -> uuid.UUID | None:
     """A new user; None if the workspace already has one with this e-mail (left as it is)."""
-    row = (
-        await conn.execute(
-            text(
-                """
-        INSERT INTO triage.users (workspace_id, id, email, display_name, role)
-        VALUES (:ws, :id, :email, :name, :role)
-        ON CONFLICT (workspace_id, lower(email)) DO NOTHING
-        RETURNING id
-        """
-            ),
-            {
-                "ws": workspace_id,
-                "id": uuid.uuid4(),
-                "email": email,
-                "name": display_name,
-                "role": role,
-            },
-        )
-    ).first()
+    row = (await _insert_user(conn, workspace_id, email, display_name, role, "DO NOTHING")).first()
     return None if row is None else uuid.UUID(str(row.id))
 
 
