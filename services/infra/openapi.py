@@ -1,16 +1,14 @@
 """Building an OpenAPI 3.1 document from route descriptions and pydantic models.
 
 Each service lists its operations once (method, path, summary, request model, answer model,
-answers, handler); the document is built from that list, and so is the router of a service
-that names the handlers (``add_operation_routes``). Request schemas come from the pydantic
-models the handlers validate bodies with, answer schemas from the models the handlers build their
+answers); the document is built from that list. Request schemas come from the pydantic models
+the handlers validate bodies with, answer schemas from the models the handlers build their
 answers through (``services.infra.http.model_response``), so neither can drift apart from the
 code unnoticed (a test compares the document with the router, and served answers with it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,9 +62,6 @@ class Media:
     schema: dict[str, Any] = field(default_factory=lambda: dict(TEXT))
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -85,8 +80,6 @@ class Operation:
     auth: str | None = "bearer"
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
     path_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> schema
-    handler: Handler | None = None
-    """What serves it (None: a route the service adds itself, such as the probes)."""
 
     @property
     def success_media(self) -> str:
@@ -264,18 +257,6 @@ def add_openapi_route(app: web.Application, built: dict[str, Any]) -> None:
         return json_response(built)
 
     app.router.add_get("/openapi.json", serve)
-
-
-def add_operation_routes(app: web.Application, operations: list[Operation]) -> None:
-    """Serve every operation that names its handler, so the router is the document's list
-    (a GET answers HEAD too, as ``add_get`` does)."""
-    for op in operations:
-        if op.handler is None:
-            continue
-        if op.method == "GET":
-            app.router.add_get(op.path, op.handler)
-        else:
-            app.router.add_route(op.method, op.path, op.handler)
 
 
 def routes_of(app: web.Application) -> set[tuple[str, str]]:

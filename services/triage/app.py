@@ -19,7 +19,7 @@ from services.infra.auth_failures import add_failure_limits
 from services.infra.contexts import database_context, workers_context
 from services.infra.events import Consumer, Event
 from services.infra.http import ENGINE_KEY, add_probes, errors_middleware, security_headers
-from services.infra.openapi import add_openapi_route, add_operation_routes
+from services.infra.openapi import add_openapi_route
 from services.infra.ttl_cache import TtlCache
 from services.triage.access.accounts import SessionLimits
 from services.triage.access.auth import (
@@ -28,26 +28,41 @@ from services.triage.access.auth import (
     TOKEN_CACHE_SECONDS,
     AuthConfig,
 )
+from services.triage.access.http import add_routes as add_auth_routes
+from services.triage.access.http_security import add_routes as add_security_routes
 from services.triage.access.http_team import TEAM_CONFIG_KEY, TeamConfig
+from services.triage.access.http_team import add_routes as add_team_routes
 from services.triage.access.mail import MailConfig
 from services.triage.composer.http import SUGGESTION_OUTCOME_KEY
+from services.triage.composer.http import add_routes as add_composer_routes
 from services.triage.desk.http import CLOCK_STOP_KEY, REPLY_ORIGIN_KEY
+from services.triage.desk.http import add_routes as add_desk_routes
 from services.triage.desk.stream import NEWS_KEY, DeskNews
 from services.triage.incidents.detector import build_detector
+from services.triage.incidents.http import add_routes as add_incident_routes
 from services.triage.intake.consumer import handle_batch
 from services.triage.metrics import TriageMetrics
+from services.triage.moderation.http import add_routes as add_moderation_routes
 from services.triage.openapi import DOCUMENT as OPENAPI
-from services.triage.openapi import OPERATIONS
+from services.triage.people.http import add_routes as add_people_routes
 from services.triage.privacy.http import ERASURE_COUNTER_KEY, RETENTION_DEFAULT_KEY
+from services.triage.privacy.http import add_routes as add_privacy_routes
 from services.triage.privacy.retention import RetentionJob
 from services.triage.routing.http import ASSIGNED_KEY, ROUTING_CONFIG_KEY
+from services.triage.routing.http import add_routes as add_routing_routes
 from services.triage.routing.metrics import RoutingMetrics
 from services.triage.routing.usecases import RoutingConfig
 from services.triage.routing.worker import RoutingWorker
+from services.triage.rules.http import add_routes as add_rule_routes
+from services.triage.search.http import add_routes as add_search_routes
 from services.triage.settings import TriageSettings
+from services.triage.sla.http import add_routes as add_sla_routes
 from services.triage.sla.policy_cache import POLICY_CACHE_KEY, POLICY_CACHE_SECONDS
 from services.triage.sla.scheduler import SlaScheduler
+from services.triage.stats.http import add_routes as add_stats_routes
+from services.triage.tags.http import add_routes as add_tag_routes
 from services.triage.webhooks import sender as webhooks
+from services.triage.webhooks.http import add_routes as add_webhook_routes
 
 UI = Path(__file__).parent / "ui"
 METRICS_KEY = web.AppKey("triage_metrics", TriageMetrics)
@@ -191,8 +206,23 @@ def _configure(app: web.Application, settings: TriageSettings) -> None:
 
 
 def _add_api(app: web.Application, settings: TriageSettings) -> None:
-    """Every documented operation's handler, the live desk news and the desk's static files."""
-    add_operation_routes(app, OPERATIONS)
+    """Every area's routes, the live desk news and the desk's static files."""
+    add_sla_routes(app)
+    add_webhook_routes(app)
+    add_auth_routes(app)
+    add_security_routes(app)
+    add_team_routes(app)
+    add_desk_routes(app)
+    add_incident_routes(app)
+    add_stats_routes(app)
+    add_search_routes(app)
+    add_composer_routes(app)
+    add_tag_routes(app)
+    add_rule_routes(app)
+    add_moderation_routes(app)
+    add_people_routes(app)
+    add_privacy_routes(app)
+    add_routing_routes(app)
     app.cleanup_ctx.append(desk_news_context(settings))
     app.router.add_get("/", _index)
     app.router.add_static("/ui/", UI, show_index=False)

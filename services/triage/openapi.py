@@ -6,9 +6,6 @@ from typing import Any
 
 from services.infra.openapi import PROBES, ROW_ID, UUID, Media, Operation, document
 from services.infra.platforms import PLATFORMS
-from services.triage.access import http as access_http
-from services.triage.access import http_security as access_http_security
-from services.triage.access import http_team as access_http_team
 from services.triage.access.http import LoginCodeIn, LoginIn, TokenIn
 from services.triage.access.http_security import CodeIn, PasswordIn, TwoFactorPolicyIn
 from services.triage.access.http_team import (
@@ -48,12 +45,8 @@ from services.triage.access.schemas import (
     UsersOut,
     WorkspaceCreatedOut,
 )
-from services.triage.composer import http as composer_http
 from services.triage.composer.http import UseIn
 from services.triage.composer.schemas import SuggestionsOut, UsedSuggestionOut
-from services.triage.desk import http as desk_http
-from services.triage.desk import http_queue as desk_http_queue
-from services.triage.desk import stream as desk_stream
 from services.triage.desk.http import CorrectionIn, NoteIn, ReplyCheckIn, ReplyIn, SavedReplyIn
 from services.triage.desk.http_queue import FILTERS, MAX_CHANNEL
 from services.triage.desk.http_queue import MAX_LIMIT as QUEUE_LIMIT
@@ -71,16 +64,12 @@ from services.triage.desk.schemas import (
     StatusOut,
     VocabularyOut,
 )
-from services.triage.desk.usecases import ACTIONS
-from services.triage.incidents import http as incidents_http
 from services.triage.incidents.http import KINDS as INCIDENT_KINDS
 from services.triage.incidents.http import MAX_LIMIT as INCIDENTS_LIMIT
 from services.triage.incidents.http import STATUSES as INCIDENT_STATUSES
 from services.triage.incidents.http import IncidentNoteIn, MergeIn, SplitIn
 from services.triage.incidents.schemas import IncidentOut, IncidentsOut
-from services.triage.moderation import http as moderation_http
 from services.triage.moderation.http import ModerationIn, ModerationRequestedOut
-from services.triage.people import http as people_http
 from services.triage.people.schemas import (
     MAX_REF,
     PersonLinkIn,
@@ -89,10 +78,8 @@ from services.triage.people.schemas import (
     PersonNoteMadeOut,
     PersonOut,
 )
-from services.triage.privacy import http as privacy_http
 from services.triage.privacy.http import PersonIn, RetentionIn
 from services.triage.privacy.schemas import ErasureOut, ErasuresOut, ExportOut, RetentionOut
-from services.triage.routing import http as routing_http
 from services.triage.routing.http import (
     AssignIn,
     AssignOut,
@@ -104,19 +91,13 @@ from services.triage.routing.http import (
     SkillsOut,
     TeamPresenceOut,
 )
-from services.triage.rules import http as rules_http
 from services.triage.rules.schemas import RuleDeletedOut, RuleIn, RuleOut, RulesOut
-from services.triage.search import http as search_http
 from services.triage.search.http import MAX_LIMIT as SEARCH_LIMIT
 from services.triage.search.http import MAX_QUERY as SEARCH_QUERY
 from services.triage.search.schemas import SearchOut
-from services.triage.sla import http as sla_http
 from services.triage.sla.policy import PolicyIn, PolicyOut
-from services.triage.stats import http as stats_http
 from services.triage.stats.http import StatsOut
-from services.triage.tags import http as tags_http
 from services.triage.tags.schemas import TagDeletedOut, TaggedOut, TagIn, TagOut, TagsOut
-from services.triage.webhooks import http as webhooks_http
 from services.triage.webhooks.http import NewWebhookOut, WebhookIn, WebhookOut
 
 P404 = {404: "No such conversation in your workspace"}
@@ -168,7 +149,6 @@ def _status(action: str) -> Operation:
         f"/v1/conversations/{{id}}/{action}",
         f"{action.title()} the conversation (the SLA clocks follow)",
         "conversations",
-        handler=desk_http.status_action(action),
         returns=StatusOut,
         answers={200: "New status", **P404, 409: "Not possible from the current status"},
     )
@@ -190,7 +170,6 @@ OPERATIONS = [
         "/v1/auth/login",
         "Sign in with a password (sets the session cookie)",
         "accounts",
-        handler=access_http.login,
         returns=LoginOut,
         body=LoginIn,
         auth=None,
@@ -209,7 +188,6 @@ OPERATIONS = [
         "/v1/auth/login/code",
         "Second sign-in step: the pending token and a TOTP or recovery code",
         "accounts",
-        handler=access_http.login_code,
         returns=SignedInOut,
         body=LoginCodeIn,
         auth=None,
@@ -225,7 +203,6 @@ OPERATIONS = [
         "/v1/me/two-factor",
         "My two-factor state (on, pending, required, recovery codes left)",
         "security",
-        handler=access_http_security.two_factor_status,
         returns=TwoFactorStatusOut,
         answers={200: "State"},
     ),
@@ -234,7 +211,6 @@ OPERATIONS = [
         "/v1/me/two-factor/enrol",
         "Start enrolment: a new key, its otpauth:// URI and QR code",
         "security",
-        handler=access_http_security.enrol,
         returns=EnrolmentOut,
         answers={201: "Key to add to an authenticator app", 409: "Already on", **NO_KEY},
     ),
@@ -243,7 +219,6 @@ OPERATIONS = [
         "/v1/me/two-factor/qr.svg",
         "The pending enrolment's QR code",
         "security",
-        handler=access_http_security.qr_code,
         answers={200: "SVG image", 404: "No enrolment pending", **NO_KEY_OPENS},
         answers_as=(Media("image/svg+xml", "A QR code of the otpauth:// URI"),),
     ),
@@ -252,7 +227,6 @@ OPERATIONS = [
         "/v1/me/two-factor/confirm",
         "Confirm enrolment with a first code (ten recovery codes, shown once)",
         "security",
-        handler=access_http_security.confirm,
         returns=TwoFactorOnOut,
         body=CodeIn,
         answers={200: "On", 409: "Nothing to confirm", **CODE, **NO_KEY_OPENS},
@@ -262,7 +236,6 @@ OPERATIONS = [
         "/v1/me/two-factor/disable",
         "Turn two-factor off with a fresh code or a recovery code",
         "security",
-        handler=access_http_security.disable,
         returns=TwoFactorOffOut,
         body=CodeIn,
         answers={200: "Off; other sessions ended", **CODE, **NO_KEY_OPENS},
@@ -272,7 +245,6 @@ OPERATIONS = [
         "/v1/me/two-factor/recovery-codes",
         "Replace my recovery codes (proven by a fresh TOTP code)",
         "security",
-        handler=access_http_security.new_recovery_codes,
         returns=RecoveryCodesOut,
         body=CodeIn,
         answers={200: "Ten new codes, shown once", **CODE, **NO_KEY_OPENS},
@@ -282,7 +254,6 @@ OPERATIONS = [
         "/v1/me/password",
         "Change my password (proven by the current one); other sessions end",
         "security",
-        handler=access_http_security.change_password,
         returns=PasswordChangedOut,
         body=PasswordIn,
         answers={
@@ -296,7 +267,6 @@ OPERATIONS = [
         "/v1/sessions",
         "My live sessions and API tokens",
         "security",
-        handler=access_http_security.list_sessions,
         returns=AccessOut,
         answers={200: "Sessions and tokens"},
     ),
@@ -305,7 +275,6 @@ OPERATIONS = [
         "/v1/sessions/{id}",
         "End a session (mine; an admin: anyone's in the workspace)",
         "security",
-        handler=access_http_security.revoke_session,
         returns=RevokedOut,
         path_params=BY_UUID,
         answers={200: "Ended", 404: "No such session"},
@@ -315,7 +284,6 @@ OPERATIONS = [
         "/v1/users",
         "The workspace's users and their two-factor state (admins)",
         "security",
-        handler=access_http_security.list_users,
         returns=UsersOut,
         answers={200: "Users"},
     ),
@@ -324,7 +292,6 @@ OPERATIONS = [
         "/v1/users/{id}/sessions",
         "A user's live sessions and API tokens (admins)",
         "security",
-        handler=access_http_security.user_sessions,
         returns=AccessOut,
         path_params=BY_UUID,
         answers={200: "Sessions and tokens", 404: "No such user in your workspace"},
@@ -334,7 +301,6 @@ OPERATIONS = [
         "/v1/users/{id}/sessions",
         "Sign a user out everywhere: sessions and API tokens (admins)",
         "security",
-        handler=access_http_security.revoke_user_access,
         returns=AccessRevokedOut,
         path_params=BY_UUID,
         answers={200: "Revoked", 404: "No such user in your workspace"},
@@ -344,7 +310,6 @@ OPERATIONS = [
         "/v1/users/{id}/two-factor/reset",
         "Turn a user's two-factor off and end their sessions (admins)",
         "security",
-        handler=access_http_security.reset_two_factor,
         returns=TwoFactorResetOut,
         path_params=BY_UUID,
         answers={200: "Reset", 404: "No such user in your workspace"},
@@ -354,7 +319,6 @@ OPERATIONS = [
         "/v1/workspace/two-factor",
         "Who must use two-factor in this workspace",
         "security",
-        handler=access_http_security.get_policy,
         returns=TwoFactorPolicyOut,
         answers={200: "The policy"},
     ),
@@ -363,7 +327,6 @@ OPERATIONS = [
         "/v1/workspace/two-factor",
         "Require two-factor of nobody, leads and admins, or everyone (admins)",
         "security",
-        handler=access_http_security.put_policy,
         returns=TwoFactorPolicyOut,
         body=TwoFactorPolicyIn,
         answers={200: "Saved", 422: "Unknown policy", **NO_KEY},
@@ -373,7 +336,6 @@ OPERATIONS = [
         "/v1/auth/logout",
         "Sign out",
         "accounts",
-        handler=access_http.logout,
         returns=SignedOutOut,
         answers={200: "Signed out"},
     ),
@@ -382,7 +344,6 @@ OPERATIONS = [
         "/v1/me",
         "Who I am (and a fresh CSRF token for a session)",
         "accounts",
-        handler=access_http.me,
         returns=MeOut,
         answers={200: "The caller"},
     ),
@@ -391,7 +352,6 @@ OPERATIONS = [
         "/v1/tokens",
         "My API tokens",
         "accounts",
-        handler=access_http.list_tokens,
         returns=TokensOut,
         answers={200: "Tokens"},
     ),
@@ -400,7 +360,6 @@ OPERATIONS = [
         "/v1/tokens",
         "Create an API token (its value is shown once)",
         "accounts",
-        handler=access_http.create_token,
         returns=NewTokenOut,
         body=TokenIn,
         answers={201: "Created"},
@@ -410,7 +369,6 @@ OPERATIONS = [
         "/v1/tokens/{id}",
         "Revoke an API token",
         "accounts",
-        handler=access_http.revoke_token,
         returns=RevokedOut,
         path_params=BY_UUID,
         answers={200: "Revoked", 404: "No such token"},
@@ -420,7 +378,6 @@ OPERATIONS = [
         "/v1/queue",
         "Conversations waiting for an answer, most urgent first",
         "queue",
-        handler=desk_http_queue.get_queue,
         returns=QueueOut,
         query=QUEUE_QUERY,
         answers={200: "The queue", 422: "Invalid filter"},
@@ -430,7 +387,6 @@ OPERATIONS = [
         "/v1/vocabulary",
         "The platforms and intents the queue filters by and agents correct to",
         "queue",
-        handler=desk_http_queue.get_vocabulary,
         returns=VocabularyOut,
         answers={200: "The values"},
     ),
@@ -439,7 +395,6 @@ OPERATIONS = [
         "/v1/queue/claim-next",
         "Claim the most urgent unclaimed conversation",
         "queue",
-        handler=desk_http.claim_next,
         returns=ClaimOut,
         answers={200: "Claimed", 404: "Nothing is waiting", 503: "Try again"},
     ),
@@ -448,7 +403,6 @@ OPERATIONS = [
         "/v1/conversations/{id}",
         "A conversation: thread, triage, replies, notes",
         "conversations",
-        handler=desk_http.get_conversation,
         returns=ConversationOut,
         answers={200: "The conversation", **P404},
     ),
@@ -457,7 +411,6 @@ OPERATIONS = [
         "/v1/conversations/{id}/claim",
         "Claim (or renew the claim on) it",
         "conversations",
-        handler=desk_http.claim,
         returns=ClaimOut,
         answers={200: "Claimed", **P404, 409: "Another agent holds it"},
     ),
@@ -468,7 +421,6 @@ OPERATIONS = [
         "Give it to a teammate: leads any conversation, agents one they hold (a handover, "
         "with an optional note); the answer names the new holder",
         "routing",
-        handler=routing_http.post_assign,
         body=AssignIn,
         returns=AssignOut,
         answers={
@@ -483,7 +435,6 @@ OPERATIONS = [
         "/v1/conversations/{id}/release",
         "Release my claim",
         "conversations",
-        handler=desk_http.release,
         returns=ClaimOut,
         answers={200: "Released", **P404, 409: "Not held by you"},
     ),
@@ -492,7 +443,6 @@ OPERATIONS = [
         "/v1/conversations/{id}/replies",
         "Reply (delivered by the inbox)",
         "conversations",
-        handler=desk_http.post_reply,
         returns=PostedReplyOut,
         body=ReplyIn,
         answers={
@@ -510,7 +460,6 @@ OPERATIONS = [
         "/v1/conversations/{id}/reply-check",
         "Measure a draft reply against its platform's limit, with its warnings (sends nothing)",
         "conversations",
-        handler=desk_http.post_reply_check,
         returns=ReplyCheckOut,
         body=ReplyCheckIn,
         answers={200: "The draft measured", **P404, 422: "Invalid"},
@@ -521,7 +470,6 @@ OPERATIONS = [
         "Starting points for a reply: the answers of up to three similar resolved "
         "conversations, saved replies filled for this customer, the move to private messages",
         "replies",
-        handler=composer_http.get_suggestions,
         returns=SuggestionsOut,
         answers={200: "Starting points (nothing is sent)", **P404},
     ),
@@ -530,7 +478,6 @@ OPERATIONS = [
         "/v1/conversations/{id}/suggestions/use",
         "Put a suggestion in the reply box: its text, counted as used (sends nothing)",
         "replies",
-        handler=composer_http.use_suggestion,
         returns=UsedSuggestionOut,
         body=UseIn,
         answers={200: "The suggestion's text", **P404},
@@ -540,7 +487,6 @@ OPERATIONS = [
         "/v1/conversations/{id}/notes",
         "Add an internal note",
         "conversations",
-        handler=desk_http.post_note,
         returns=NoteOut,
         body=NoteIn,
         answers={201: "Noted", **P404},
@@ -550,7 +496,6 @@ OPERATIONS = [
         "/v1/conversations/{id}/moderation",
         "Hide, show again or delete a customer's comment on the platform (leads and admins)",
         "conversations",
-        handler=moderation_http.post_moderation,
         returns=ModerationRequestedOut,
         body=ModerationIn,
         answers={
@@ -560,13 +505,14 @@ OPERATIONS = [
             422: "The platform cannot do this to this message (the detail says why)",
         },
     ),
-    *(_status(action) for action in ACTIONS),
+    _status("resolve"),
+    _status("reopen"),
+    _status("wait"),
     _api(
         "GET",
         "/v1/conversations/{id}/sla",
         "The conversation's SLA clocks and history",
         "sla",
-        handler=desk_http.get_conversation_sla,
         returns=ConversationClocksOut,
         answers={200: "Clocks", **P404},
     ),
@@ -575,7 +521,6 @@ OPERATIONS = [
         "/v1/sla/policies",
         "The workspace's SLA policy",
         "sla",
-        handler=sla_http.get_policy,
         returns=PolicyOut,
         answers={200: "The policy"},
     ),
@@ -584,7 +529,6 @@ OPERATIONS = [
         "/v1/sla/policies",
         "Replace the SLA policy (leads and admins)",
         "sla",
-        handler=sla_http.put_policy,
         returns=PolicyOut,
         body=PolicyIn,
         answers={
@@ -598,7 +542,6 @@ OPERATIONS = [
         "/v1/webhooks",
         "The breach webhook's URL (admins)",
         "sla",
-        handler=webhooks_http.get_webhook,
         returns=WebhookOut,
         answers={200: "The webhook", 404: "No webhook is set"},
     ),
@@ -607,7 +550,6 @@ OPERATIONS = [
         "/v1/webhooks",
         "Set the breach webhook (admins; the secret is shown once)",
         "sla",
-        handler=webhooks_http.put_webhook,
         returns=NewWebhookOut,
         body=WebhookIn,
         answers={200: "Saved", 422: "Invalid URL or body"},
@@ -617,7 +559,6 @@ OPERATIONS = [
         "/v1/messages/{id}/correction",
         "Correct a triage decision (stored as feedback for training)",
         "conversations",
-        handler=desk_http.post_correction,
         returns=CorrectionOut,
         body=CorrectionIn,
         answers={
@@ -631,7 +572,6 @@ OPERATIONS = [
         "/v1/saved-replies",
         "Saved replies (starting points)",
         "replies",
-        handler=desk_http.get_saved_replies,
         returns=SavedRepliesOut,
         answers={200: "Saved replies"},
     ),
@@ -640,7 +580,6 @@ OPERATIONS = [
         "/v1/saved-replies",
         "Add a saved reply (leads and admins)",
         "replies",
-        handler=desk_http.post_saved_reply,
         returns=SavedReplyOut,
         body=SavedReplyIn,
         answers={201: "Added"},
@@ -650,7 +589,6 @@ OPERATIONS = [
         "/v1/stats",
         "First response, attainment, backlog, answers (leads)",
         "stats",
-        handler=stats_http.get_stats,
         returns=StatsOut,
         query={
             "days": {"type": "integer", "minimum": 1, "maximum": 90},
@@ -664,7 +602,6 @@ OPERATIONS = [
         "/v1/search",
         "Messages of the workspace by words (French and English), reference or handle",
         "queue",
-        handler=search_http.get_search,
         returns=SearchOut,
         query={
             "q": {"type": "string", "minLength": 2, "maxLength": SEARCH_QUERY},
@@ -678,7 +615,6 @@ OPERATIONS = [
         "/v1/stream",
         "Live changes as Server-Sent Events (Last-Event-ID resumes)",
         "queue",
-        handler=desk_stream.stream,
         answers={200: "An event stream", 422: "Invalid Last-Event-ID"},
         answers_as=(
             Media(
@@ -693,7 +629,6 @@ OPERATIONS = [
         "/v1/privacy/erasures",
         "Erase a person from both services (admins); progress per service",
         "privacy",
-        handler=privacy_http.post_erasure,
         returns=ErasureOut,
         body=PersonIn,
         answers={
@@ -707,7 +642,6 @@ OPERATIONS = [
         "/v1/privacy/erasures",
         "Erasure requests, newest first (admins)",
         "privacy",
-        handler=privacy_http.list_erasures,
         returns=ErasuresOut,
         answers={200: "Requests"},
     ),
@@ -716,7 +650,6 @@ OPERATIONS = [
         "/v1/privacy/erasures/{id}",
         "An erasure request: pending or done, per service (admins)",
         "privacy",
-        handler=privacy_http.get_erasure,
         returns=ErasureOut,
         path_params=BY_UUID,
         answers={200: "The request", 404: "No such request in your workspace"},
@@ -726,7 +659,6 @@ OPERATIONS = [
         "/v1/privacy/exports",
         "Export a person's data as JSON (admins)",
         "privacy",
-        handler=privacy_http.post_export,
         returns=ExportOut,
         body=PersonIn,
         answers={200: "Their data", 422: "Invalid identities"},
@@ -736,7 +668,6 @@ OPERATIONS = [
         "/v1/privacy/retention",
         "How long idle conversations are kept (admins)",
         "privacy",
-        handler=privacy_http.get_retention,
         returns=RetentionOut,
         answers={200: "The retention setting"},
     ),
@@ -745,7 +676,6 @@ OPERATIONS = [
         "/v1/privacy/retention",
         "Set how long idle conversations are kept; null keeps them (admins)",
         "privacy",
-        handler=privacy_http.put_retention,
         returns=RetentionOut,
         body=RetentionIn,
         answers={200: "Saved"},
@@ -760,7 +690,6 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents",
         "Incidents (bursts of similar problems), open first",
         "incidents",
-        handler=incidents_http.get_incidents,
         returns=IncidentsOut,
         query={
             "status": {"enum": list(INCIDENT_STATUSES)},
@@ -774,7 +703,6 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}",
         "An incident: label, figures, samples, its conversations, status note, history",
         "incidents",
-        handler=incidents_http.get_incident,
         returns=IncidentOut,
         answers={200: "The incident", **INCIDENT_404},
     ),
@@ -783,7 +711,6 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}/note",
         "Write the status note agents start their replies from (leads and admins)",
         "incidents",
-        handler=incidents_http.put_note,
         returns=IncidentOut,
         body=IncidentNoteIn,
         refusals=LEADS,
@@ -794,7 +721,6 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}/merge",
         "Merge the incident named in the body into this one (leads and admins)",
         "incidents",
-        handler=incidents_http.post_merge,
         returns=IncidentOut,
         body=MergeIn,
         refusals=LEADS,
@@ -810,7 +736,6 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}/split",
         "Move the chosen conversations to a new incident (leads and admins)",
         "incidents",
-        handler=incidents_http.post_split,
         returns=IncidentOut,
         body=SplitIn,
         refusals=LEADS,
@@ -826,7 +751,6 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}/close",
         "Close by hand; its conversations stay open (leads and admins)",
         "incidents",
-        handler=incidents_http.post_close,
         returns=IncidentOut,
         refusals=LEADS,
         answers={200: "The incident", **INCIDENT_404, 409: "Already closed"},
@@ -836,7 +760,6 @@ INCIDENT_OPERATIONS = [
         "/v1/incidents/{id}/reopen",
         "Reopen a closed incident (leads and admins)",
         "incidents",
-        handler=incidents_http.post_reopen,
         returns=IncidentOut,
         refusals=LEADS,
         answers={200: "The incident", **INCIDENT_404, 409: "Open, or merged away"},
@@ -851,7 +774,6 @@ TAG_OPERATIONS = [
         "/v1/tags",
         "The workspace's tags, by name",
         "tags",
-        handler=tags_http.get_tags,
         returns=TagsOut,
         answers={200: "Tags"},
     ),
@@ -860,7 +782,6 @@ TAG_OPERATIONS = [
         "/v1/tags",
         "Define a tag: a name unique in the workspace and a colour (leads and admins)",
         "tags",
-        handler=tags_http.post_tag,
         body=TagIn,
         returns=TagOut,
         refusals=LEADS,
@@ -871,7 +792,6 @@ TAG_OPERATIONS = [
         "/v1/tags/{id}",
         "Rename and recolour a tag (leads and admins)",
         "tags",
-        handler=tags_http.put_tag,
         body=TagIn,
         returns=TagOut,
         refusals=LEADS,
@@ -886,7 +806,6 @@ TAG_OPERATIONS = [
         "/v1/tags/{id}",
         "Remove a tag and take it off every conversation (leads and admins)",
         "tags",
-        handler=tags_http.delete_tag,
         returns=TagDeletedOut,
         refusals=LEADS,
         answers={200: "Removed", **TAG_404},
@@ -896,7 +815,6 @@ TAG_OPERATIONS = [
         "/v1/conversations/{id}/tags/{tag_id}",
         "Untag a conversation (without it: no change)",
         "tags",
-        handler=tags_http.delete_conversation_tag,
         returns=TaggedOut,
         path_params={"id": ROW_ID, "tag_id": ROW_ID},
         answers={200: "The conversation's tags", 404: "No such conversation or tag"},
@@ -907,7 +825,6 @@ TAG_OPERATIONS = [
         "/v1/conversations/{id}/tags/{tag_id}",
         "Tag a conversation (again: no change)",
         "tags",
-        handler=tags_http.put_conversation_tag,
         returns=TaggedOut,
         path_params={"id": ROW_ID, "tag_id": ROW_ID},
         answers={200: "The conversation's tags", 404: "No such conversation or tag"},
@@ -926,7 +843,6 @@ RULE_OPERATIONS = [
         "/v1/rules",
         "The workspace's rules, in the order they run (leads and admins)",
         "rules",
-        handler=rules_http.get_rules,
         returns=RulesOut,
         refusals=LEADS,
         answers={200: "Rules"},
@@ -938,7 +854,6 @@ RULE_OPERATIONS = [
         "words, author_seen_before, in_incident) then actions (tag, set_priority, route, "
         "close, mark_abuse, notify); position orders, enabled switches (leads and admins)",
         "rules",
-        handler=rules_http.post_rule,
         body=RuleIn,
         returns=RuleOut,
         refusals=LEADS,
@@ -949,7 +864,6 @@ RULE_OPERATIONS = [
         "/v1/rules/{id}",
         "Replace a rule (its conditions, actions, position, switch)",
         "rules",
-        handler=rules_http.put_rule,
         body=RuleIn,
         returns=RuleOut,
         refusals=LEADS,
@@ -960,7 +874,6 @@ RULE_OPERATIONS = [
         "/v1/rules/{id}",
         "Remove a rule",
         "rules",
-        handler=rules_http.delete_rule,
         returns=RuleDeletedOut,
         refusals=LEADS,
         answers={200: "Removed", **RULE_404},
@@ -979,7 +892,6 @@ PEOPLE_OPERATIONS = [
         "The person behind a conversation's author: their identities on every platform "
         "(linked by hand), their conversations on every channel, notes about them",
         "people",
-        handler=people_http.get_person,
         returns=PersonOut,
         path_params=PERSON,
         answers={200: "The person", **PERSON_404},
@@ -990,7 +902,6 @@ PEOPLE_OPERATIONS = [
         "Link another identity of the same person (platform and handle or id; again: the "
         "same link)",
         "people",
-        handler=people_http.post_link,
         body=PersonLinkIn,
         returns=PersonLinkMadeOut,
         path_params=PERSON,
@@ -1006,7 +917,6 @@ PEOPLE_OPERATIONS = [
         "/v1/people/{platform}/{author_id}/notes",
         "Write a note about the person (the workspace's agents see it)",
         "people",
-        handler=people_http.post_note,
         body=PersonNoteIn,
         returns=PersonNoteMadeOut,
         path_params=PERSON,
@@ -1017,7 +927,6 @@ PEOPLE_OPERATIONS = [
         "/v1/people/{platform}/{author_id}/links/{link_id}",
         "Unlink an identity from the person",
         "people",
-        handler=people_http.delete_link,
         returns=PersonOut,
         path_params={**PERSON, "link_id": ROW_ID},
         answers={200: "The person afterwards", 404: "No such person, or no such link of theirs"},
@@ -1041,7 +950,6 @@ TEAM_OPERATIONS = [
         "What a one-time link is (workspace, e-mail, role, whether it sets a password); "
         "reading it does not use it",
         "accounts",
-        handler=access_http_team.describe_link,
         body=LinkIn,
         returns=LinkViewOut,
         auth=None,
@@ -1053,7 +961,6 @@ TEAM_OPERATIONS = [
         "Use a one-time link: set the password it asks for and sign in (sets the session "
         "cookie; with two-factor on, a pending token for the code step)",
         "accounts",
-        handler=access_http_team.accept_link,
         body=AcceptIn,
         returns=LoginOut,
         auth=None,
@@ -1070,7 +977,6 @@ TEAM_OPERATIONS = [
         "/v1/invitations",
         "Invitations waiting to be accepted (admins)",
         "team",
-        handler=access_http_team.list_invitations,
         returns=InvitationsOut,
         answers={200: "Invitations"},
     ),
@@ -1080,7 +986,6 @@ TEAM_OPERATIONS = [
         "Invite someone by e-mail with a role: a one-time link, mailed when SMTP is "
         "configured (admins)",
         "team",
-        handler=access_http_team.create_invitation,
         body=InvitationIn,
         returns=LinkIssuedOut,
         answers={201: ISSUED, 409: "Already a member"},
@@ -1090,7 +995,6 @@ TEAM_OPERATIONS = [
         "/v1/invitations/{id}",
         "Revoke an invitation (admins)",
         "team",
-        handler=access_http_team.revoke_invitation,
         returns=InvitationRevokedOut,
         path_params=BY_UUID,
         answers={200: "Revoked", 404: "No such invitation waiting in your workspace"},
@@ -1100,7 +1004,6 @@ TEAM_OPERATIONS = [
         "/v1/users/{id}/role",
         "Change a user's role, at once (admins)",
         "team",
-        handler=access_http_team.put_role,
         body=RoleIn,
         returns=RoleChangedOut,
         path_params=BY_UUID,
@@ -1116,7 +1019,6 @@ TEAM_OPERATIONS = [
         "/v1/users/{id}/deactivate",
         "Deactivate a user: password, sessions, API tokens and links end now (admins)",
         "team",
-        handler=access_http_team.deactivate,
         returns=DeactivatedOut,
         path_params=BY_UUID,
         answers={
@@ -1130,7 +1032,6 @@ TEAM_OPERATIONS = [
         "/v1/users/{id}/reactivate",
         "Reactivate a user, with a one-time link to set a new password (admins)",
         "team",
-        handler=access_http_team.reactivate,
         returns=ReactivatedOut,
         path_params=BY_UUID,
         answers={200: ISSUED, **USER_404, 409: "Active already"},
@@ -1141,7 +1042,6 @@ TEAM_OPERATIONS = [
         "A one-time link for a user to set a new password; with force, the current one and "
         "the user's sessions end now (admins)",
         "team",
-        handler=access_http_team.password_link,
         body=PasswordLinkIn,
         returns=PasswordLinkOut,
         path_params=BY_UUID,
@@ -1153,7 +1053,6 @@ TEAM_OPERATIONS = [
         "Create a workspace and its first admin, who gets a one-time link to set a "
         "password (admins)",
         "team",
-        handler=access_http_team.create_workspace,
         body=WorkspaceIn,
         returns=WorkspaceCreatedOut,
         answers={201: ISSUED},
@@ -1167,7 +1066,6 @@ ROUTING_OPERATIONS = [
         "/v1/me/presence",
         "My presence as the team sees it (never set, or idle past the setting: offline)",
         "routing",
-        handler=routing_http.get_my_presence,
         returns=PresenceOut,
         answers={200: "My presence"},
     ),
@@ -1176,7 +1074,6 @@ ROUTING_OPERATIONS = [
         "/v1/me/presence",
         "Set my presence: available, away or offline (idle past the setting: offline)",
         "routing",
-        handler=routing_http.put_my_presence,
         body=PresenceIn,
         returns=PresenceOut,
         answers={200: "Set"},
@@ -1186,7 +1083,6 @@ ROUTING_OPERATIONS = [
         "/v1/team/presence",
         "Who is on, their open claims, maximum and skills (leads and admins)",
         "routing",
-        handler=routing_http.get_team_presence,
         returns=TeamPresenceOut,
         answers={200: "The team"},
         refusals=LEADS,
@@ -1196,7 +1092,6 @@ ROUTING_OPERATIONS = [
         "/v1/routing",
         "Whether conversations are assigned automatically, and the maximum of open claims",
         "routing",
-        handler=routing_http.get_routing,
         returns=RoutingOut,
         answers={200: "The routing settings"},
         refusals=LEADS,
@@ -1206,7 +1101,6 @@ ROUTING_OPERATIONS = [
         "/v1/routing",
         "Turn automatic assignment on or off; the workspace's maximum of open claims",
         "routing",
-        handler=routing_http.put_routing,
         body=RoutingIn,
         returns=RoutingOut,
         answers={200: "Saved"},
@@ -1218,7 +1112,6 @@ ROUTING_OPERATIONS = [
         "A teammate's skills (languages, channels: empty means all) and maximum of open "
         "claims (leads and admins)",
         "routing",
-        handler=routing_http.put_skills,
         body=SkillsIn,
         returns=SkillsOut,
         path_params=BY_UUID,

@@ -221,6 +221,14 @@ async def me(request: web.Request) -> web.Response:
     )
 
 
+def add_routes(app: web.Application) -> None:
+    add_token_routes(app)
+    app.router.add_post("/v1/auth/login", login)
+    app.router.add_post("/v1/auth/login/code", login_code)
+    app.router.add_post("/v1/auth/logout", logout)
+    app.router.add_get("/v1/me", me)
+
+
 # ---- API tokens ------------------------------------------------------------------------
 
 
@@ -259,3 +267,9 @@ async def revoke_token(request: web.Request) -> web.Response:
         raise ProblemError(404, "Not Found", "No such token.")
     token_cache(request.app).clear()  # only the digest identifies it here: drop all
     return model_response(RevokedOut, {"id": token_id, "revoked": True})
+
+
+def add_token_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/tokens", list_tokens)
+    app.router.add_post("/v1/tokens", create_token)
+    app.router.add_delete("/v1/tokens/{id}", revoke_token)

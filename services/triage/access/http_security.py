@@ -333,3 +333,21 @@ async def put_policy(request: web.Request) -> web.Response:
         await two_factor.set_policy(conn, caller, body.policy)
     token_cache(request.app).clear()
     return model_response(TwoFactorPolicyOut, {"policy": body.policy})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/me/two-factor", two_factor_status)
+    app.router.add_post("/v1/me/two-factor/enrol", enrol)
+    app.router.add_get("/v1/me/two-factor/qr.svg", qr_code)
+    app.router.add_post("/v1/me/two-factor/confirm", confirm)
+    app.router.add_post("/v1/me/two-factor/disable", disable)
+    app.router.add_post("/v1/me/two-factor/recovery-codes", new_recovery_codes)
+    app.router.add_post("/v1/me/password", change_password)
+    app.router.add_get("/v1/sessions", list_sessions)
+    app.router.add_delete("/v1/sessions/{id}", revoke_session)
+    app.router.add_get("/v1/users", list_users)
+    app.router.add_get("/v1/users/{id}/sessions", user_sessions)
+    app.router.add_delete("/v1/users/{id}/sessions", revoke_user_access)
+    app.router.add_post("/v1/users/{id}/two-factor/reset", reset_two_factor)
+    app.router.add_get("/v1/workspace/two-factor", get_policy)
+    app.router.add_put("/v1/workspace/two-factor", put_policy)

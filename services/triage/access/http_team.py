@@ -338,3 +338,16 @@ async def accept_link(request: web.Request) -> web.Response:
     except sign_in.CannotCheckCodes:
         raise cannot_check_codes() from None
     return signed_in_or_code(request, result)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/auth/link", describe_link)
+    app.router.add_post("/v1/auth/link/accept", accept_link)
+    app.router.add_get("/v1/invitations", list_invitations)
+    app.router.add_post("/v1/invitations", create_invitation)
+    app.router.add_delete("/v1/invitations/{id}", revoke_invitation)
+    app.router.add_put("/v1/users/{id}/role", put_role)
+    app.router.add_post("/v1/users/{id}/deactivate", deactivate)
+    app.router.add_post("/v1/users/{id}/reactivate", reactivate)
+    app.router.add_post("/v1/users/{id}/password-link", password_link)
+    app.router.add_post("/v1/workspaces", create_workspace)

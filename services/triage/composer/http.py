@@ -66,3 +66,8 @@ async def use_suggestion(request: web.Request) -> web.Response:
             raise ProblemError(404, "Not Found", "No such suggestion.") from None
     _count(request, "used")
     return model_response(UsedSuggestionOut, {"text": text})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/conversations/{id}/suggestions", get_suggestions)
+    app.router.add_post("/v1/conversations/{id}/suggestions/use", use_suggestion)

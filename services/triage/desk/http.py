@@ -19,6 +19,7 @@ from services.triage.composer.http import SUGGESTION_OUTCOME_KEY
 from services.triage.composer.store import saved_replies
 from services.triage.desk import corrections, reply_limits, usecases
 from services.triage.desk import store as desk
+from services.triage.desk.http_queue import get_queue, get_vocabulary
 from services.triage.desk.schemas import (
     ClaimOut,
     ConversationClocksOut,
@@ -31,6 +32,7 @@ from services.triage.desk.schemas import (
     SavedReplyOut,
     StatusOut,
 )
+from services.triage.desk.stream import stream
 from services.triage.domain.conversation import MAX_REPLY
 from services.triage.sla.store import load_policies
 from services.triage.sla.usecases import conversation_clocks
@@ -302,3 +304,23 @@ def status_action(action: str) -> Any:
 
 
 CLOCK_STOP_KEY: web.AppKey[Any] = web.AppKey("clock_stop", object)
+
+
+def add_routes(app: web.Application) -> None:
+    """Every desk route: the queue, the live stream, conversations, replies, notes."""
+    app.router.add_get("/v1/queue", get_queue)
+    app.router.add_get("/v1/vocabulary", get_vocabulary)
+    app.router.add_get("/v1/stream", stream)
+    app.router.add_post("/v1/queue/claim-next", claim_next)
+    app.router.add_get("/v1/conversations/{id}", get_conversation)
+    app.router.add_get("/v1/conversations/{id}/sla", get_conversation_sla)
+    app.router.add_post("/v1/conversations/{id}/claim", claim)
+    app.router.add_post("/v1/conversations/{id}/release", release)
+    app.router.add_post("/v1/conversations/{id}/replies", post_reply)
+    app.router.add_post("/v1/conversations/{id}/reply-check", post_reply_check)
+    app.router.add_post("/v1/conversations/{id}/notes", post_note)
+    app.router.add_post("/v1/messages/{id}/correction", post_correction)
+    app.router.add_get("/v1/saved-replies", get_saved_replies)
+    app.router.add_post("/v1/saved-replies", post_saved_reply)
+    for action in usecases.ACTIONS:
+        app.router.add_post(f"/v1/conversations/{{id}}/{action}", status_action(action))

@@ -210,3 +210,13 @@ async def post_reopen(request: web.Request) -> web.Response:
         await actions.reopen(conn, caller.workspace_id, iid, caller.user_id, now)
 
     return await _run(request, caller, iid, work)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/incidents", get_incidents)
+    app.router.add_get("/v1/incidents/{id}", get_incident)
+    app.router.add_put("/v1/incidents/{id}/note", put_note)
+    app.router.add_post("/v1/incidents/{id}/merge", post_merge)
+    app.router.add_post("/v1/incidents/{id}/split", post_split)
+    app.router.add_post("/v1/incidents/{id}/close", post_close)
+    app.router.add_post("/v1/incidents/{id}/reopen", post_reopen)

@@ -64,3 +64,7 @@ async def post_moderation(request: web.Request) -> web.Response:
         "state": "requested",
     }
     return model_response(ModerationRequestedOut, answer, status=202)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/conversations/{id}/moderation", post_moderation)

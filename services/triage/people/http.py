@@ -109,3 +109,10 @@ async def post_note(request: web.Request) -> web.Response:
     except usecases.NoSuchPerson:
         raise _no_such_person() from None
     return model_response(PersonNoteMadeOut, {"id": note_id, "person": view}, status=201)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/people/{platform}/{author_id}", get_person)
+    app.router.add_post("/v1/people/{platform}/{author_id}/links", post_link)
+    app.router.add_delete("/v1/people/{platform}/{author_id}/links/{link_id}", delete_link)
+    app.router.add_post("/v1/people/{platform}/{author_id}/notes", post_note)

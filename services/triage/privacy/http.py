@@ -136,3 +136,12 @@ async def put_retention(request: web.Request) -> web.Response:
     async with request.app[ENGINE_KEY].begin() as conn:
         view = await usecases.set_retention(conn, caller, body.conversation_days, default)
     return model_response(RetentionOut, view)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/privacy/erasures", post_erasure)
+    app.router.add_get("/v1/privacy/erasures", list_erasures)
+    app.router.add_get("/v1/privacy/erasures/{id}", get_erasure)
+    app.router.add_post("/v1/privacy/exports", post_export)
+    app.router.add_get("/v1/privacy/retention", get_retention)
+    app.router.add_put("/v1/privacy/retention", put_retention)

@@ -186,3 +186,13 @@ async def post_assign(request: web.Request) -> web.Response:
     if counter is not None:
         counter(made)
     return model_response(AssignOut, view)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/me/presence", get_my_presence)
+    app.router.add_put("/v1/me/presence", put_my_presence)
+    app.router.add_get("/v1/team/presence", get_team_presence)
+    app.router.add_get("/v1/routing", get_routing)
+    app.router.add_put("/v1/routing", put_routing)
+    app.router.add_put("/v1/users/{id}/routing", put_skills)
+    app.router.add_post("/v1/conversations/{id}/assign", post_assign)

@@ -79,3 +79,10 @@ async def delete_rule(request: web.Request) -> web.Response:
     except usecases.NoSuchRule:
         raise _no_such_rule() from None
     return model_response(RuleDeletedOut, {"id": rule_id})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/rules", get_rules)
+    app.router.add_post("/v1/rules", post_rule)
+    app.router.add_put("/v1/rules/{id}", put_rule)
+    app.router.add_delete("/v1/rules/{id}", delete_rule)

@@ -26,3 +26,7 @@ async def get_search(request: web.Request) -> web.Response:
     async with request.app[ENGINE_KEY].connect() as conn:
         page = await search(conn, caller.workspace_id, q, before, limit)
     return model_response(SearchOut, page)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/search", get_search)

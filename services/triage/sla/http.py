@@ -74,3 +74,8 @@ async def put_policy(request: web.Request) -> web.Response:
         stored = await change_policy(conn, caller.workspace_id, caller.user_id, policy, now)
     request.app[POLICY_CACHE_KEY].forget(caller.workspace_id)
     return model_response(PolicyOut, stored)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/sla/policies", get_policy)
+    app.router.add_put("/v1/sla/policies", put_policy)

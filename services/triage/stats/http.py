@@ -110,3 +110,7 @@ async def get_stats(request: web.Request) -> web.Response:
     async with request.app[ENGINE_KEY].connect() as conn:
         stats = await team_stats(conn, caller.workspace_id, since, until, now)
     return model_response(StatsOut, stats)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/stats", get_stats)

@@ -89,3 +89,12 @@ async def put_conversation_tag(request: web.Request) -> web.Response:
 async def delete_conversation_tag(request: web.Request) -> web.Response:
     """Untag a conversation (idempotent)."""
     return await _change(request, put=False)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/tags", get_tags)
+    app.router.add_post("/v1/tags", post_tag)
+    app.router.add_put("/v1/tags/{id}", put_tag)
+    app.router.add_delete("/v1/tags/{id}", delete_tag)
+    app.router.add_put("/v1/conversations/{id}/tags/{tag_id}", put_conversation_tag)
+    app.router.add_delete("/v1/conversations/{id}/tags/{tag_id}", delete_conversation_tag)

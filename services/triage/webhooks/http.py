@@ -68,3 +68,8 @@ async def get_webhook(request: web.Request) -> web.Response:
     if found is None:
         raise ProblemError(404, "Not Found", "No webhook is set.")
     return model_response(WebhookOut, {"url": found[0], "events": EVENTS})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_put("/v1/webhooks", put_webhook)
+    app.router.add_get("/v1/webhooks", get_webhook)
