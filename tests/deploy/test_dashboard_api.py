@@ -9,19 +9,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ecoute.v1 import events_pb2
-from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import publish
-from services.triage.app import create_app as create_triage
 from tests.support.incidents import make_incident
 from tests.support.waiting import wait_until
 from tests.support.world import (
     bearer,
-    inbox_settings,
     make_user,
     make_workspace,
     message,
-    triage_settings,
+    start_services,
 )
 from tools.embedded_pg import ROOT
 
@@ -55,8 +52,7 @@ async def table(
 
 async def brand(aiohttp_client: Any, database_url: str) -> tuple[Any, Any, str, list[int]]:
     """Triage, its workspace, a lead's API token, and two conversations in the desk."""
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
+    inbox, triage = await start_services(aiohttp_client, database_url, workers=False)
     ws = await make_workspace(database_url)
     lead = await make_user(database_url, ws.id, "lead")
     response = await inbox.post(

@@ -8,16 +8,13 @@ from typing import Any
 
 import pytest
 
-from services.inbox.app import create_app as create_inbox
-from services.triage.app import create_app as create_triage
 from tests.support.waiting import wait_until
 from tests.support.world import (
     bearer,
-    inbox_settings,
     make_user,
     make_workspace,
     message,
-    triage_settings,
+    start_services,
 )
 
 REFUND = "Hi, my refund for the cancelled Faro flight never arrived, booking QX7M2L. Help?"
@@ -33,8 +30,7 @@ OPEN = "Still waiting for my refund, the flight was cancelled two weeks ago (boo
 
 @pytest.fixture
 async def desk(aiohttp_client: Any, database_url: str) -> Any:
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
+    inbox, triage = await start_services(aiohttp_client, database_url, workers=False)
     return inbox, triage
 
 

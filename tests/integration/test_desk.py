@@ -12,21 +12,18 @@ import pytest
 from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
-from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import publish
-from services.triage.app import create_app as create_triage
 from tests.support.clock import HandClock, triage_by
 from tests.support.world import (
     answer_when,
     bearer,
     count,
-    inbox_settings,
     make_user,
     make_workspace,
     message,
     scrypt_hash,
-    triage_settings,
+    start_services,
 )
 
 PROBLEM = "My internet has been down since this morning, please help"
@@ -34,8 +31,7 @@ PROBLEM = "My internet has been down since this morning, please help"
 
 @pytest.fixture
 async def desk(aiohttp_client: Any, database_url: str) -> Any:
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
+    inbox, triage = await start_services(aiohttp_client, database_url, workers=False)
     ws = await make_workspace(database_url)
     return inbox, triage, ws
 

@@ -6,22 +6,18 @@ from typing import Any
 
 import pytest
 
-from services.inbox.app import create_app as create_inbox
-from services.triage.app import create_app as create_triage
 from tests.support.world import (
     answer_when,
     bearer,
-    inbox_settings,
     make_workspace,
     message,
-    triage_settings,
+    start_services,
 )
 
 
 @pytest.fixture
 async def services(aiohttp_client: Any, database_url: str) -> tuple[Any, Any]:
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
+    inbox, triage = await start_services(aiohttp_client, database_url)
     return inbox, triage
 
 

@@ -4,31 +4,26 @@ that does not fit is a 422 naming the field."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 import aiohttp
 import orjson
-from aiohttp import web
 
-from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import Consumer
-from services.triage.app import create_app as create_triage
 from services.triage.intake.consumer import handle_batch
 from services.triage.webhooks import sender as webhooks
 from tests.integration import test_desk
+from tests.support.hooks import hook_receiver, signed_with
 from tests.support.waiting import wait_until
 from tests.support.world import (
     answer_when,
     bearer,
-    inbox_settings,
     make_user,
     make_workspace,
     message,
     sql,
-    triage_settings,
+    start_services,
 )
 
 desk = test_desk.desk  # the services and a workspace (fixture)
@@ -205,23 +200,13 @@ async def test_a_notify_rule_reaches_the_webhook_signed_and_a_route_rule_sets_th
 ) -> None:
     """The notify action goes through the webhooks' own sender (signed like a breach), and a
     route action names the skill routing matches on."""
-    received: list[tuple[bytes, dict[str, str]]] = []
-
-    async def receiver(request: web.Request) -> web.Response:
-        received.append((await request.read(), dict(request.headers)))
-        return web.Response(status=200)
-
-    hook_app = web.Application()
-    hook_app.router.add_post("/hook", receiver)
-    server = await aiohttp_server(hook_app)
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
+    hook = await hook_receiver(aiohttp_server)
+    inbox, triage = await start_services(
+        aiohttp_client, database_url, workers=False, consumer=False
+    )
     ws = await make_workspace(database_url)
     admin = await make_user(database_url, ws.id, "admin")
-    hook = await triage.put(
-        "/v1/webhooks", json={"url": str(server.make_url("/hook"))}, headers=bearer(admin)
-    )
-    secret = (await hook.json())["secret"]
+    secret = await hook.subscribe(triage, admin)
     rule = {
         "name": "Escalate VIPs",
         "when": {"words": ["vip"], "author_seen_before": False},
@@ -243,9 +228,8 @@ async def test_a_notify_rule_reaches_the_webhook_signed_and_a_route_rule_sets_th
     finally:
         await engine.dispose()
 
-    ((body, headers),) = received
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(headers[webhooks.SIGNATURE_HEADER], expected)
+    ((body, headers),) = hook.received
+    assert signed_with(secret, body, headers)
     payload = orjson.loads(body)
     assert (payload["type"], payload["rule"], payload["conversation_id"]) == (
         "rule.fired",

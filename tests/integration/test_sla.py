@@ -11,10 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
-from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import Consumer
-from services.triage.app import create_app as create_triage
 from services.triage.intake.consumer import handle_batch
 from services.triage.sla.policy import DEFAULT_DOCUMENT
 from services.triage.sla.scheduler import SlaScheduler, Transition
@@ -22,11 +20,10 @@ from tests.support.world import (
     ago,
     answer_when,
     bearer,
-    inbox_settings,
     make_user,
     make_workspace,
     message,
-    triage_settings,
+    start_services,
 )
 
 OUTAGE = "No internet since this morning, the whole street is down, outage!"  # P2: 2 h
@@ -36,8 +33,7 @@ SAFETY = "There is smoke coming from the engine, the crew is ignoring us!"  # P1
 
 @pytest.fixture
 async def services(aiohttp_client: Any, database_url: str) -> tuple[Any, Any]:
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
+    inbox, triage = await start_services(aiohttp_client, database_url)
     return inbox, triage
 
 
@@ -362,8 +358,7 @@ async def test_an_impossible_policy_is_422_naming_the_field_and_changes_nothing(
 async def test_three_schedulers_raise_each_breach_exactly_once(
     aiohttp_client: Any, database_url: str
 ) -> None:
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
+    inbox, triage = await start_services(aiohttp_client, database_url, consumer=False)
     ws = await make_workspace(database_url)
     # P1 first response: 30 min target, at risk at 22.5 min. These cross both within seconds.
     await ingest(

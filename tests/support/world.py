@@ -12,12 +12,14 @@ from typing import Any
 
 from sqlalchemy import text
 
+from services.inbox.app import create_app as create_inbox
 from services.inbox.ingest.store import create_ingest_token
 from services.inbox.settings import InboxSettings
 from services.infra.auth import new_token
 from services.infra.db import create_engine
 from services.triage.access.accounts import set_password
 from services.triage.access.store import create_api_token, create_user, create_workspace
+from services.triage.app import create_app as create_triage
 from services.triage.settings import TriageSettings
 from tests.support.waiting import wait_until
 
@@ -52,6 +54,16 @@ def triage_settings(database_url: str, **overrides: Any) -> TriageSettings:
     }
     values.update(overrides)
     return TriageSettings(database_url=database_url, **values)  # type: ignore[arg-type]
+
+
+async def start_services(
+    aiohttp_client: Any, database_url: str, *, workers: bool = True, consumer: bool = True
+) -> tuple[Any, Any]:
+    """The inbox and triage as test clients on the test's database. ``workers=False`` keeps
+    the inbox from polling and delivering, ``consumer=False`` keeps triage from consuming."""
+    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=workers)))
+    triage_app = create_triage(triage_settings(database_url, run_consumer=consumer))
+    return inbox, await aiohttp_client(triage_app)
 
 
 @dataclass(frozen=True)
