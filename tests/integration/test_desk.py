@@ -15,6 +15,7 @@ from ecoute.v1 import events_pb2
 from services.infra.db import create_engine
 from services.infra.events import publish
 from tests.support.clock import HandClock, triage_by
+from tests.support.sessions import try_password
 from tests.support.world import (
     answer_when,
     bearer,
@@ -96,11 +97,7 @@ async def test_repeated_wrong_passwords_delay_that_email_from_that_address(
     await make_user(database_url, ws.id, "agent", email="bo@acme.test", password="right-one")
 
     async def sign_in(password: str) -> Any:
-        answer = await triage.post(
-            "/v1/auth/login", json={"email": "bo@acme.test", "password": password}
-        )
-        triage.session.cookie_jar.clear()
-        return answer
+        return await try_password(triage, "bo@acme.test", password)
 
     statuses = [(await sign_in("wrong")).status for _ in range(5)]
     assert statuses == [401] * 5
@@ -128,11 +125,7 @@ async def test_an_old_scrypt_password_is_upgraded_to_argon2id_at_sign_in(
             )
 
         async def sign_in(password: str) -> int:
-            answer = await triage.post(
-                "/v1/auth/login", json={"email": "old@acme.test", "password": password}
-            )
-            triage.session.cookie_jar.clear()
-            return int(answer.status)
+            return int((await try_password(triage, "old@acme.test", password)).status)
 
         assert await sign_in("not it") == 401
         async with engine.connect() as conn:
