@@ -16,7 +16,6 @@ from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
 from fakes.whatsapp import WhatsAppState, deliver_webhook
 from fakes.whatsapp import create_app as create_fake
-from services.inbox.app import create_app as create_inbox
 from services.inbox.connectors.registry import connector_for
 from services.inbox.connectors.whatsapp import WhatsAppConnector
 from services.inbox.consumer import CONSUMER
@@ -27,9 +26,7 @@ from tests.connectors.world import ConnectorWorld
 from tests.support.world import (
     bearer,
     connect_channel,
-    credentials_json,
-    inbox_settings,
-    make_workspace,
+    inbox_holding,
 )
 
 CUSTOMER = "33612345678"
@@ -111,18 +108,16 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
     clock = ManualClock.from_now()
     state = WhatsAppState(clock=clock)
     fake = await aiohttp_server(create_fake(state))
-    ws = await make_workspace(database_url)
     creds = {
         KEY: {"access_token": state.access_token, "business_account_id": state.business_account_id}
     }
-    settings = inbox_settings(
+    ws, inbox = await inbox_holding(
+        aiohttp_client,
         database_url,
-        run_workers=False,
+        creds,
         whatsapp_app_secret=state.app_secret,
         whatsapp_verify_token=state.verify_token,
-        channel_credentials=credentials_json(ws.id, creds),
     )
-    inbox = await aiohttp_client(create_inbox(settings))
     await connect_channel(
         inbox,
         ws.channels_token,

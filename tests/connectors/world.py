@@ -13,7 +13,6 @@ from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
-from services.inbox.app import create_app as create_inbox
 from services.inbox.channels import store as channels
 from services.inbox.channels.credentials import CredentialStore
 from services.inbox.channels.poller import Poller
@@ -26,9 +25,7 @@ from services.infra.events import Consumer, publish
 from tests.support.world import (
     Workspace,
     connect_channel,
-    credentials_json,
-    inbox_settings,
-    make_workspace,
+    inbox_holding,
 )
 
 
@@ -45,11 +42,7 @@ async def connected_workspace(
 ) -> Workspace:
     """A workspace whose one channel, polled every minute, reads the ``fake`` platform's
     server with ``credentials``: connected through the inbox's API, as an admin would."""
-    ws = await make_workspace(database_url)
-    settings = inbox_settings(
-        database_url, run_workers=False, channel_credentials=credentials_json(ws.id, credentials)
-    )
-    inbox = await aiohttp_client(create_inbox(settings))
+    ws, inbox = await inbox_holding(aiohttp_client, database_url, credentials)
     await connect_channel(
         inbox,
         ws.channels_token,

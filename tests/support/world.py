@@ -94,6 +94,19 @@ async def make_workspace(database_url: str, name: str = "Acme care") -> Workspac
     return Workspace(workspace_id, ingest, agent, channels)
 
 
+async def inbox_holding(
+    aiohttp_client: Any, database_url: str, refs: dict[str, dict[str, str]], **overrides: Any
+) -> tuple[Workspace, Any]:
+    """A new workspace, and an inbox API (no background workers) holding ``refs`` as that
+    workspace's channel credentials: where every channel and webhook test starts."""
+    ws = await make_workspace(database_url)
+    credentials = credentials_json(ws.id, refs)
+    settings = inbox_settings(
+        database_url, run_workers=False, channel_credentials=credentials, **overrides
+    )
+    return ws, await aiohttp_client(create_inbox(settings))
+
+
 BASE_TIME = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
