@@ -21,7 +21,6 @@ from tests.support.world import (
     ago,
     bearer,
     connect_channel,
-    credentials_json,
     make_user,
     message,
 )
@@ -56,10 +55,6 @@ def chromium_path() -> str:
         "Chromium is missing: the browser tests drive Debian's chromium package "
         "(run tools/system-deps.sh as root, or apt-get install chromium)"
     )
-
-
-def mastodon_credentials(workspace_id: uuid.UUID) -> str:
-    return credentials_json(workspace_id, {"masto": {"access_token": MASTODON_TOKEN}})
 
 
 @dataclass

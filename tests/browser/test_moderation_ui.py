@@ -9,9 +9,6 @@ the page (never a browser dialog, which the tab would count as a failure).
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
 from playwright.async_api import Browser, expect
 
 from tests.browser.harness import WIDE, audit, shot
@@ -24,9 +21,7 @@ INSULT = "You are all thieves and liars, idiots, scam company"
 expect.set_options(timeout=15_000)
 
 
-@pytest.fixture
-async def desk(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> FacebookDesk:
-    return await facebook_desk(database_url, aiohttp_server, aiohttp_client)
+desk = facebook_desk  # the services, a connected Page and its fake (fixture)
 
 
 async def test_a_lead_hides_an_abusive_facebook_comment_and_the_fake_reports_it_hidden(

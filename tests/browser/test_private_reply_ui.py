@@ -5,9 +5,6 @@ reply went privately (issue 18, part 4)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
 from playwright.async_api import Browser, expect
 
 from tests.browser.harness import WIDE, audit
@@ -19,9 +16,7 @@ WORDS = "I was charged twice for my order, please help"
 expect.set_options(timeout=15_000)
 
 
-@pytest.fixture
-async def desk(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> FacebookDesk:
-    return await facebook_desk(database_url, aiohttp_server, aiohttp_client)
+desk = facebook_desk  # the services, a connected Page and its fake (fixture)
 
 
 async def test_an_agent_sends_a_private_reply_to_a_facebook_comment(

@@ -18,10 +18,7 @@ from fakes.whatsapp import WhatsAppState, deliver_webhook
 from fakes.whatsapp import create_app as create_fake
 from services.inbox.connectors.registry import connector_for
 from services.inbox.connectors.whatsapp import WhatsAppConnector
-from services.inbox.consumer import CONSUMER
-from services.inbox.delivery.deliverer import record_requests
 from services.infra.db import create_engine
-from services.infra.events import Consumer, publish
 from tests.connectors.world import ConnectorWorld
 from tests.support.world import (
     bearer,
@@ -356,26 +353,11 @@ async def test_the_template_an_agent_chose_travels_from_the_desks_request_to_the
         CUSTOMER, "hi", at=world.clock() - timedelta(days=2)
     )
     await world.webhook(payload)
-    async with world.engine.begin() as conn:
-        message_id, conversation_id = (
-            await conn.execute(
-                text("SELECT id, conversation_id FROM inbox.messages WHERE external_id = :e"),
-                {"e": wamid},
-            )
-        ).one()
-        request = events_pb2.ReplyRequested(
-            workspace_id=str(world.workspace.id),
-            reply_id=str(uuid.uuid4()),
-            conversation_id=conversation_id,
-            in_reply_to_message_id=message_id,
-            text="Bonjour, nous revenons vers vous.",
-            agent_id="agent-1",
-            template=events_pb2.MessageTemplate(name="reprise_contact", language="fr"),
-        )
-        request.requested_at.FromDatetime(world.clock())
-        await publish(conn, "reply.requested", [world.workspace.id], [request.SerializeToString()])
-    consumer = Consumer(world.engine, world.database_url, CONSUMER, record_requests)
-    assert await consumer.drain_once() == 1
+    await world.request_reply(
+        wamid,
+        "Bonjour, nous revenons vers vous.",
+        template=events_pb2.MessageTemplate(name="reprise_contact", language="fr"),
+    )
     assert (await world.delivery()).template == {"name": "reprise_contact", "language": "fr"}
     assert await world.due_now() == 1
     [sent] = world.state.sends

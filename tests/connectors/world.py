@@ -124,10 +124,16 @@ class ConnectorWorld:
         ]
 
     async def request_reply(
-        self, external_id: str, words: str, *, private: bool = False
+        self,
+        external_id: str,
+        words: str,
+        *,
+        private: bool = False,
+        template: events_pb2.MessageTemplate | None = None,
     ) -> uuid.UUID:
-        """An agent answers the stored message ``external_id``, as triage asks: a
-        reply.requested event, recorded as a delivery by the inbox's consumer."""
+        """An agent answers the stored message ``external_id`` (with a WhatsApp
+        ``template`` if chosen), as triage asks: a reply.requested event, recorded as a
+        delivery by the inbox's consumer."""
         reply_id = uuid.uuid4()
         async with self.engine.begin() as conn:
             message_id, conversation_id = (
@@ -145,6 +151,8 @@ class ConnectorWorld:
                 agent_id="agent-1",
                 private=private,
             )
+            if template is not None:
+                request.template.CopyFrom(template)
             request.requested_at.FromDatetime(self.clock())
             await publish(
                 conn, "reply.requested", [self.workspace.id], [request.SerializeToString()]

@@ -19,9 +19,7 @@ from tests.support.world import bearer, make_user, make_workspace, message, sql
 INSULT = "You are all thieves and liars, idiots, scam company"
 
 
-@pytest.fixture
-async def desk(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> FacebookDesk:
-    return await facebook_desk(database_url, aiohttp_server, aiohttp_client)
+desk = facebook_desk  # the services, a connected Page and its fake (fixture)
 
 
 async def conversation(desk: FacebookDesk, token: str, cid: int) -> dict[str, Any]:

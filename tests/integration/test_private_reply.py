@@ -57,9 +57,7 @@ async def test_a_private_reply_to_a_facebook_comment_is_asked_of_the_inbox(
     assert events_pb2.ReplyRequested.FromString(bytes(payload)).private
 
 
-@pytest.fixture
-async def facebook(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> FacebookDesk:
-    return await facebook_desk(database_url, aiohttp_server, aiohttp_client)
+facebook = facebook_desk  # the services, a connected Page and its fake (fixture)
 
 
 async def test_a_private_reply_reaches_the_commenter_and_the_desk_shows_it(

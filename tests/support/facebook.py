@@ -8,19 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import pytest
 
 from fakes.meta import MetaState, deliver_webhook
 from fakes.meta import create_app as create_fake_meta
-from services.inbox.app import create_app as create_inbox
 from services.triage.app import create_app as create_triage
 from tests.support.waiting import wait_until
 from tests.support.world import (
     Workspace,
     connect_channel,
-    credentials_json,
-    inbox_settings,
+    inbox_holding,
     make_user,
-    make_workspace,
     sql,
     triage_settings,
 )
@@ -72,24 +70,20 @@ class FacebookDesk:
         return {"conversation_id": found[0].conversation_id, "abuse": found[0].abuse}
 
 
+@pytest.fixture
 async def facebook_desk(
-    database_url: str, aiohttp_server: Any, aiohttp_client: Any, **meta: Any
+    database_url: str, aiohttp_server: Any, aiohttp_client: Any
 ) -> FacebookDesk:
-    state = MetaState(**meta)
+    """The fixture: a test module takes it under its own name (``desk = facebook_desk``)."""
+    state = MetaState()
     fake = await aiohttp_server(create_fake_meta(state))
-    workspace = await make_workspace(database_url)
-    credentials = credentials_json(
-        workspace.id, {"meta": {"page_access_token": state.page_access_token}}
-    )
-    inbox = await aiohttp_client(
-        create_inbox(
-            inbox_settings(
-                database_url,
-                channel_credentials=credentials,
-                meta_app_secret=state.app_secret,
-                meta_verify_token=state.verify_token,
-            )
-        )
+    workspace, inbox = await inbox_holding(
+        aiohttp_client,
+        database_url,
+        {"meta": {"page_access_token": state.page_access_token}},
+        workers=True,
+        meta_app_secret=state.app_secret,
+        meta_verify_token=state.verify_token,
     )
     await connect_channel(
         inbox,

@@ -95,14 +95,20 @@ async def make_workspace(database_url: str, name: str = "Acme care") -> Workspac
 
 
 async def inbox_holding(
-    aiohttp_client: Any, database_url: str, refs: dict[str, dict[str, str]], **overrides: Any
+    aiohttp_client: Any,
+    database_url: str,
+    refs: dict[str, dict[str, str]],
+    *,
+    workers: bool = False,
+    **overrides: Any,
 ) -> tuple[Workspace, Any]:
-    """A new workspace, and an inbox API (no background workers) holding ``refs`` as that
-    workspace's channel credentials: where every channel and webhook test starts."""
+    """A new workspace, and an inbox API holding ``refs`` as that workspace's channel
+    credentials (its polling and delivery loops only with ``workers``): where every channel
+    and webhook test starts."""
     ws = await make_workspace(database_url)
     credentials = credentials_json(ws.id, refs)
     settings = inbox_settings(
-        database_url, run_workers=False, channel_credentials=credentials, **overrides
+        database_url, run_workers=workers, channel_credentials=credentials, **overrides
     )
     return ws, await aiohttp_client(create_inbox(settings))
 
