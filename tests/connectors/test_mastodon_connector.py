@@ -127,17 +127,7 @@ async def test_an_expired_token_marks_the_channel_for_reauthorisation(world: Wor
 
 async def test_server_errors_back_off_then_recover(world: World) -> None:
     world.state.fail_next(503, count=3)
-    for expected in (1, 2, 3):
-        assert await world.poll() == "unavailable"
-        assert (await world.channel()).failures == expected
-    channel = await world.channel()
-    assert channel.health == "failing"
-    assert channel.next_poll_at > world.clock() + timedelta(seconds=10)
-    mention(world, "c@m.example", "are you there?")
-    assert await world.poll() == "ok"
-    channel = await world.channel()
-    assert (channel.health, channel.failures) == ("ok", 0)
-    assert await world.scalar("SELECT count(*) FROM inbox.messages") == 1
+    await world.backs_off_then_recovers(3, lambda: mention(world, "c@m.example", "are you there?"))
 
 
 async def test_a_reply_is_posted_once_even_when_the_sender_crashed_mid_send(world: World) -> None:
@@ -145,14 +135,7 @@ async def test_a_reply_is_posted_once_even_when_the_sender_crashed_mid_send(worl
     assert await world.poll() == "ok"
     await world.request_reply(ids.status_id, "Hi Jane, it left our depot this morning.")
     conversation_id = await world.scalar("SELECT conversation_id FROM inbox.messages")
-    # The first attempt is recorded, then the process dies before sending.
-    async with world.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE inbox.deliveries SET state = 'sending', attempts = 1, "
-                "next_attempt_at = now() - interval '1 hour'"
-            )
-        )
+    await world.crash_mid_send()
     deliverer = Deliverer(world.engine, world.credentials, world.session, clock=world.clock)
     assert await deliverer.deliver_due() == 1
     assert world.state.created_count == 1

@@ -426,14 +426,7 @@ async def test_an_interrupted_send_is_never_repeated(world: World) -> None:
     message = world.state.messenger_message(PSID, "hi")
     await world.webhook(message.payload)
     await world.request_reply(message.id, "Hello!")
-    async with world.engine.begin() as conn:  # the process died after recording the attempt
-        await conn.execute(
-            text(
-                "UPDATE inbox.deliveries SET state = 'sending', attempts = 1, "
-                "next_attempt_at = :past"
-            ),
-            {"past": world.clock() - timedelta(hours=1)},
-        )
+    await world.crash_mid_send()
     assert await world.deliverer().deliver_due() == 1
     delivery = await world.delivery()
     assert (delivery.state, delivery.failure_reason) == ("failed", "unknown_outcome")

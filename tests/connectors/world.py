@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -167,6 +168,36 @@ class ConnectorWorld:
         channel = await self.channel()
         assert channel.health == "rate_limited"
         assert channel.next_poll_at >= reset
+
+    async def crash_mid_send(self) -> None:
+        """An attempt is recorded, then the process dies before the platform answers: the
+        delivery is left ``sending``, its next attempt due."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE inbox.deliveries SET state = 'sending', attempts = attempts + 1, "
+                    "next_attempt_at = :past"
+                ),
+                {"past": self.clock() - timedelta(hours=1)},
+            )
+
+    async def backs_off_then_recovers(
+        self, failures: int, customer_writes: Callable[[], object]
+    ) -> None:
+        """The platform fails ``failures`` polls in a row: each one counts and the channel,
+        failing, waits before the next. Once it answers again (and ``customer_writes()``),
+        one poll stores the message and clears the failures."""
+        for expected in range(1, failures + 1):
+            assert await self.poll() == "unavailable"
+            assert (await self.channel()).failures == expected
+        channel = await self.channel()
+        assert channel.health == "failing"
+        assert channel.next_poll_at > self.clock() + timedelta(seconds=10)
+        customer_writes()
+        assert await self.poll() == "ok"
+        channel = await self.channel()
+        assert (channel.health, channel.failures) == ("ok", 0)
+        assert await self.scalar("SELECT count(*) FROM inbox.messages") == 1
 
     async def polls_needing_reauthorisation(self) -> None:
         """A poll finds the token refused: the channel asks an admin to reauthorise it."""
