@@ -21,6 +21,7 @@ from tests.support.world import (
     ago,
     bearer,
     connect_channel,
+    ingest,
     make_user,
     message,
 )
@@ -106,11 +107,8 @@ class World:
 
     async def ingest(self, *items: dict[str, Any]) -> list[int]:
         """Customers write (through the ingest API); returns the conversation ids."""
-        answer = await self.inbox.post(
-            "/v1/ingest", headers=bearer(self.workspace.ingest_token), json={"messages": items}
-        )
-        assert answer.status == 200, await answer.text()
-        return [int(i["conversation_id"]) for i in (await answer.json())["items"]]
+        written = await ingest(self.inbox, self.workspace.ingest_token, *items)
+        return [int(i["conversation_id"]) for i in written]
 
     async def connect_mastodon(self) -> None:
         await connect_channel(

@@ -29,10 +29,10 @@ async def test_a_lead_hides_an_abusive_facebook_comment_and_the_fake_reports_it_
 ) -> None:
     await desk.user("lea@acme.test", "lead")
     await desk.user("ana@acme.test", "agent")
-    comment_id = await desk.comment(INSULT)
-    found = await desk.triaged(INSULT)
-    assert found["abuse"], "triage flags the insult as abusive"
-    link = f"{desk.base}#/c/{found['conversation_id']}"
+    insult = await desk.commented(INSULT)
+    assert insult.abuse, "triage flags the insult as abusive"
+    comment_id = insult.id
+    link = f"{desk.base}#/c/{insult.conversation_id}"
 
     agent = await open_tab(browser, WIDE)
     await sign_in(agent, desk, "ana@acme.test")  # sign_in reads only the desk's address

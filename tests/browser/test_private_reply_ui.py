@@ -23,12 +23,11 @@ async def test_an_agent_sends_a_private_reply_to_a_facebook_comment(
     desk: FacebookDesk, browser: Browser
 ) -> None:
     await desk.user("ana@acme.test", "agent")
-    comment_id = await desk.comment(WORDS)
-    found = await desk.triaged(WORDS)
+    comment = await desk.commented(WORDS)
     tab = await open_tab(browser, WIDE)
     page = tab.page
     await sign_in(tab, desk, "ana@acme.test")
-    await page.goto(f"{desk.base}#/c/{found['conversation_id']}")
+    await page.goto(f"{desk.base}#/c/{comment.conversation_id}")
     await expect(page.locator("#thread .msg.in")).to_have_count(1)
     await page.locator("#act-claim").click()
     await expect(page.locator("#holder")).to_contain_text("You hold it")
@@ -42,6 +41,6 @@ async def test_an_agent_sends_a_private_reply_to_a_facebook_comment(
     await expect(reply.locator(".reply-state")).to_have_text("Delivered", timeout=25_000)
     await expect(reply.locator(".reply-private")).to_contain_text("sent privately")
     await expect(privately).not_to_be_checked()  # the next reply starts public again
-    assert [(s.kind, s.target) for s in desk.meta.sends] == [("private_reply", comment_id)]
+    assert [(s.kind, s.target) for s in desk.meta.sends] == [("private_reply", comment.id)]
     await audit(page)
     tab.assert_clean()

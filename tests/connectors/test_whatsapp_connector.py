@@ -48,6 +48,12 @@ class World(ConnectorWorld):
         status = await deliver_webhook(self.session, url, self.state.app_secret, payload, **options)
         assert status == 200
 
+    async def customer_writes(self, words: str = "hi", **options: Any) -> str:
+        """The customer's message reaches the inbox by Meta's signed webhook; its wamid."""
+        wamid, payload = self.state.customer_message(CUSTOMER, words, **options)
+        await self.webhook(payload)
+        return str(wamid)
+
     async def statuses_arrive(self) -> None:
         """The fake's pending status notifications reach the inbox."""
         pending, self.state.outbound_webhooks = self.state.outbound_webhooks, []
@@ -169,8 +175,7 @@ async def test_messages_are_stored_once_under_duplicates_and_out_of_order(world:
 async def test_a_reply_inside_the_window_is_sent_once_and_its_statuses_become_its_state(
     world: World,
 ) -> None:
-    wamid, payload = world.state.customer_message(CUSTOMER, "Where is my order?")
-    await world.webhook(payload)
+    wamid = await world.customer_writes("Where is my order?")
     await world.reply(wamid, "It left this morning.")
     assert await world.deliverer().deliver_due() == 1
     [sent] = world.state.messages_to(CUSTOMER)
@@ -197,8 +202,7 @@ async def test_a_failed_status_reaches_the_desk_and_a_later_delivery_undoes_it(
                 "('reply.failed', 'observer'), ('reply.delivered', 'observer')"
             )
         )
-    wamid, payload = world.state.customer_message(CUSTOMER, "hi")
-    await world.webhook(payload)
+    wamid = await world.customer_writes()
     reply_id = await world.reply(wamid, "Hello!")
     await world.deliverer().deliver_due()
     [sent] = world.state.sends
@@ -217,8 +221,7 @@ async def test_a_failed_status_reaches_the_desk_and_a_later_delivery_undoes_it(
 
 
 async def test_a_reply_whose_answer_was_lost_is_delivered_once(world: World) -> None:
-    wamid, payload = world.state.customer_message(CUSTOMER, "Where is my order?")
-    await world.webhook(payload)
+    wamid = await world.customer_writes("Where is my order?")
     await world.reply(wamid, "On its way.")
     world.state.lose_next_answer()
     assert await world.deliverer().deliver_due() == 1
@@ -238,8 +241,7 @@ async def test_a_reply_whose_answer_was_lost_is_delivered_once(world: World) -> 
 
 
 async def test_throttling_is_honoured_then_the_reply_is_delivered_once(world: World) -> None:
-    wamid, payload = world.state.customer_message(CUSTOMER, "hi")
-    await world.webhook(payload)
+    wamid = await world.customer_writes()
     await world.reply(wamid, "Hello!")
     world.state.throttle_next()
     assert await world.deliverer().deliver_due() == 1
@@ -253,8 +255,7 @@ async def test_throttling_is_honoured_then_the_reply_is_delivered_once(world: Wo
 
 
 async def test_an_expired_token_asks_for_reauthorisation(world: World) -> None:
-    wamid, payload = world.state.customer_message(CUSTOMER, "hi")
-    await world.webhook(payload)
+    wamid = await world.customer_writes()
     await world.reply(wamid, "Hello!")
     world.state.expire_token()
     assert await world.deliverer().deliver_due() == 1
@@ -265,10 +266,7 @@ async def test_an_expired_token_asks_for_reauthorisation(world: World) -> None:
 
 
 async def test_outside_the_window_free_text_fails_and_a_template_is_sent(world: World) -> None:
-    wamid, payload = world.state.customer_message(
-        CUSTOMER, "hi", at=world.clock() - timedelta(hours=25)
-    )
-    await world.webhook(payload)
+    wamid = await world.customer_writes(at=world.clock() - timedelta(hours=25))
     await world.reply(wamid, "Sorry for the wait")
     await world.deliverer().deliver_due()
     delivery = await world.delivery()
@@ -295,8 +293,7 @@ async def test_only_approved_templates_are_listed_across_pages(world: World) -> 
 
 
 async def test_a_status_for_someone_elses_message_changes_nothing(world: World) -> None:
-    wamid, payload = world.state.customer_message(CUSTOMER, "hi")
-    await world.webhook(payload)
+    wamid = await world.customer_writes()
     reply_id = await world.reply(wamid, "Hello!")
     await world.deliverer().deliver_due()
     [sent] = world.state.sends
@@ -307,8 +304,7 @@ async def test_a_status_for_someone_elses_message_changes_nothing(world: World) 
 
 
 async def test_forged_notifications_store_nothing_and_change_no_delivery(world: World) -> None:
-    wamid, payload = world.state.customer_message(CUSTOMER, "hi")
-    await world.webhook(payload)
+    wamid = await world.customer_writes()
     await world.reply(wamid, "Hello!")
     await world.deliverer().deliver_due()
     [sent] = world.state.sends
@@ -349,10 +345,7 @@ async def test_the_channels_api_lists_the_approved_templates_an_agent_may_send(
 async def test_the_template_an_agent_chose_travels_from_the_desks_request_to_the_platform(
     world: World,
 ) -> None:
-    wamid, payload = world.state.customer_message(
-        CUSTOMER, "hi", at=world.clock() - timedelta(days=2)
-    )
-    await world.webhook(payload)
+    wamid = await world.customer_writes(at=world.clock() - timedelta(days=2))
     await world.request_reply(
         wamid,
         "Bonjour, nous revenons vers vous.",

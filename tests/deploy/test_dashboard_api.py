@@ -15,6 +15,7 @@ from tests.support.incidents import make_incident
 from tests.support.waiting import wait_until
 from tests.support.world import (
     bearer,
+    ingest,
     make_user,
     make_workspace,
     message,
@@ -55,17 +56,13 @@ async def brand(aiohttp_client: Any, database_url: str) -> tuple[Any, Any, str, 
     inbox, triage = await start_services(aiohttp_client, database_url, workers=False)
     ws = await make_workspace(database_url)
     lead = await make_user(database_url, ws.id, "lead")
-    response = await inbox.post(
-        "/v1/ingest",
-        headers=bearer(ws.ingest_token),
-        json={
-            "messages": [
-                message("t1", "My internet has been down since this morning", author="1"),
-                message("t2", "My parcel never arrived, where is it?", author="2"),
-            ]
-        },
+    written = await ingest(
+        inbox,
+        ws.ingest_token,
+        message("t1", "My internet has been down since this morning", author="1"),
+        message("t2", "My parcel never arrived, where is it?", author="2"),
     )
-    first, second = [i["conversation_id"] for i in (await response.json())["items"]]
+    first, second = [i["conversation_id"] for i in written]
 
     async def in_the_desk() -> bool:
         for conversation in (first, second):

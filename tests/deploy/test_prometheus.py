@@ -29,6 +29,7 @@ from tests.support.world import (
     bearer,
     connect_channel,
     inbox_holding,
+    ingest,
     message,
     triage_settings,
 )
@@ -208,16 +209,11 @@ async def traffic(
         status_html("@acme no internet since this morning, outage"),
         datetime.now(UTC) - timedelta(minutes=3),
     )
-    late = await inbox.post(
-        "/v1/ingest",
-        headers=bearer(ws.ingest_token),
-        json={
-            "messages": [
-                message("late", "How do I change the date of my flight?", created_at=ago(hours=9))
-            ]
-        },
+    await ingest(
+        inbox,
+        ws.ingest_token,
+        message("late", "How do I change the date of my flight?", created_at=ago(hours=9)),
     )
-    assert late.status == 200
     engine = create_engine(database_url, 2)
     try:
         found: list[Any] = []

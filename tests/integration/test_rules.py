@@ -13,20 +13,18 @@ from services.infra.db import create_engine
 from services.infra.events import Consumer
 from services.triage.intake.consumer import handle_batch
 from services.triage.webhooks import sender as webhooks
-from tests.integration import test_desk
 from tests.support.hooks import hook_receiver, signed_with
 from tests.support.waiting import wait_until
 from tests.support.world import (
     answer_when,
     bearer,
+    ingest,
     make_user,
     make_workspace,
     message,
     sql,
     start_services,
 )
-
-desk = test_desk.desk  # the services and a workspace (fixture)
 
 SPAM = "WIN a free iPhone at the Casino tonight, my order never arrived, click here"
 PLAIN = "my order never arrived, can you help?"
@@ -37,11 +35,7 @@ async def _write(triage: Any, lead: str, rule: dict[str, Any]) -> Any:
 
 
 async def _ingest(inbox: Any, ws: Any, *messages: dict[str, Any]) -> list[int]:
-    answer = await inbox.post(
-        "/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": list(messages)}
-    )
-    assert answer.status in (200, 202), await answer.text()
-    return [int(i["conversation_id"]) for i in (await answer.json())["items"]]
+    return [int(i["conversation_id"]) for i in await ingest(inbox, ws.ingest_token, *messages)]
 
 
 async def _triaged(triage: Any, token: str, cid: int) -> dict[str, Any]:

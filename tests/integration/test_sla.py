@@ -20,6 +20,7 @@ from tests.support.world import (
     ago,
     answer_when,
     bearer,
+    ingest,
     make_user,
     make_workspace,
     message,
@@ -29,20 +30,6 @@ from tests.support.world import (
 OUTAGE = "No internet since this morning, the whole street is down, outage!"  # P2: 2 h
 QUESTION = "How do I change the date of my flight?"  # P3: 8 h
 SAFETY = "There is smoke coming from the engine, the crew is ignoring us!"  # P1: 30 min
-
-
-@pytest.fixture
-async def services(aiohttp_client: Any, database_url: str) -> tuple[Any, Any]:
-    inbox, triage = await start_services(aiohttp_client, database_url)
-    return inbox, triage
-
-
-async def ingest(inbox: Any, token: str, *messages: dict[str, Any]) -> list[dict[str, Any]]:
-    response = await inbox.post(
-        "/v1/ingest", json={"messages": list(messages)}, headers=bearer(token)
-    )
-    assert response.status == 200, await response.text()
-    return list((await response.json())["items"])
 
 
 async def test_the_queue_puts_danger_first_then_the_earliest_deadline(

@@ -20,6 +20,7 @@ from tests.support.hooks import hook_receiver, signed_with
 from tests.support.world import (
     ago,
     bearer,
+    ingest,
     make_user,
     make_workspace,
     message,
@@ -47,12 +48,7 @@ async def test_a_breach_is_posted_signed_and_retried_until_accepted(
     shown = await (await triage.get("/v1/webhooks", headers=bearer(admin))).json()
     assert "secret" not in shown and shown["url"] == hook.url
 
-    response = await inbox.post(
-        "/v1/ingest",
-        headers=bearer(ws.ingest_token),
-        json={"messages": [message("late", SAFETY, created_at=ago(minutes=45))]},
-    )
-    assert response.status == 200
+    await ingest(inbox, ws.ingest_token, message("late", SAFETY, created_at=ago(minutes=45)))
     engine = create_engine(database_url, 4)
     assert await Consumer(engine, database_url, "triage", handle_batch).drain_once() == 1
     assert await SlaScheduler(engine, database_url).tick() >= 1

@@ -26,6 +26,13 @@ from tests.support.world import (
 PASSWORD = "correct horse battery"
 
 
+@dataclass(frozen=True)
+class Comment:
+    id: str  # the comment's id on the fake Graph API
+    conversation_id: int
+    abuse: bool  # triage's verdict
+
+
 @dataclass
 class FacebookDesk:
     base: str  # the triage service, as a browser reaches it
@@ -41,18 +48,15 @@ class FacebookDesk:
             self.database_url, self.workspace.id, role, email=email, password=PASSWORD
         )
 
-    async def comment(self, words: str) -> str:
-        """A customer comments on the Page: Meta's signed webhook reaches the inbox."""
+    async def commented(self, words: str) -> Comment:
+        """A customer comments ``words`` on the Page (Meta's signed webhook reaches the
+        inbox), and triage decides about it: the comment, its conversation, the verdict.
+        An abusive comment needs no answer, so it is looked for behind the queue."""
         made = self.meta.feed_comment("139560936744123", words, from_name="Jo Troll")
         url = str(self.inbox.make_url("/webhooks/meta"))
         async with aiohttp.ClientSession() as session:
             status = await deliver_webhook(session, url, self.meta.app_secret, made.payload)
         assert status == 200
-        return made.id
-
-    async def triaged(self, words: str) -> dict[str, Any]:
-        """The conversation (id, abuse) of the comment saying ``words``, once triage has it
-        (an abusive comment needs no answer, so it may never be in the queue)."""
         found: list[Any] = []
 
         async def decided() -> bool:
@@ -67,7 +71,7 @@ class FacebookDesk:
             return bool(found)
 
         await wait_until(decided, what="triage never decided about the comment")
-        return {"conversation_id": found[0].conversation_id, "abuse": found[0].abuse}
+        return Comment(made.id, found[0].conversation_id, found[0].abuse)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from services.inbox.ingest.store import create_ingest_token
 from services.inbox.settings import InboxSettings
 from services.infra.auth import new_token
 from services.infra.db import create_engine
+from services.infra.events import publish
 from services.triage.access.accounts import set_password
 from services.triage.access.store import create_api_token, create_user, create_workspace
 from services.triage.app import create_app as create_triage
@@ -179,6 +180,17 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def ingest(inbox: Any, token: str, *messages: dict[str, Any]) -> list[dict[str, Any]]:
+    """Customers write through the inbox's ingest API (``token``: an ingest token). The
+    answer's items, one a message in order: ``external_id``, ``status``, ``message_id``,
+    ``conversation_id``."""
+    answer = await inbox.post(
+        "/v1/ingest", headers=bearer(token), json={"messages": list(messages)}
+    )
+    assert answer.status == 200, await answer.text()
+    return list((await answer.json())["items"])
+
+
 async def connect_channel(
     inbox: Any,
     token: str,
@@ -209,6 +221,17 @@ async def sql(database_url: str, query: str, **params: Any) -> Any:
         async with engine.begin() as conn:
             result = await conn.execute(text(query), params)
             return result.all() if result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+async def publish_event(database_url: str, topic: str, workspace_id: uuid.UUID, event: Any) -> None:
+    """Put one event (a protobuf message) in the outbox as the service that owns ``topic``
+    would, in a transaction of its own: how a test plays the other service's part."""
+    engine = create_engine(database_url, 1)
+    try:
+        async with engine.begin() as conn:
+            await publish(conn, topic, [workspace_id], [event.SerializeToString()])
     finally:
         await engine.dispose()
 
