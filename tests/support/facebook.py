@@ -8,24 +8,29 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import pytest
 
 from fakes.meta import MetaState, deliver_webhook
 from fakes.meta import create_app as create_fake_meta
-from services.inbox.app import create_app as create_inbox
 from services.triage.app import create_app as create_triage
 from tests.support.waiting import wait_until
 from tests.support.world import (
     Workspace,
     connect_channel,
-    credentials_json,
-    inbox_settings,
+    inbox_holding,
     make_user,
-    make_workspace,
     sql,
     triage_settings,
 )
 
 PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str  # the comment's id on the fake Graph API
+    conversation_id: int
+    abuse: bool  # triage's verdict
 
 
 @dataclass
@@ -43,18 +48,15 @@ class FacebookDesk:
             self.database_url, self.workspace.id, role, email=email, password=PASSWORD
         )
 
-    async def comment(self, words: str) -> str:
-        """A customer comments on the Page: Meta's signed webhook reaches the inbox."""
+    async def commented(self, words: str) -> Comment:
+        """A customer comments ``words`` on the Page (Meta's signed webhook reaches the
+        inbox), and triage decides about it: the comment, its conversation, the verdict.
+        An abusive comment needs no answer, so it is looked for behind the queue."""
         made = self.meta.feed_comment("139560936744123", words, from_name="Jo Troll")
         url = str(self.inbox.make_url("/webhooks/meta"))
         async with aiohttp.ClientSession() as session:
             status = await deliver_webhook(session, url, self.meta.app_secret, made.payload)
         assert status == 200
-        return made.id
-
-    async def triaged(self, words: str) -> dict[str, Any]:
-        """The conversation (id, abuse) of the comment saying ``words``, once triage has it
-        (an abusive comment needs no answer, so it may never be in the queue)."""
         found: list[Any] = []
 
         async def decided() -> bool:
@@ -69,27 +71,23 @@ class FacebookDesk:
             return bool(found)
 
         await wait_until(decided, what="triage never decided about the comment")
-        return {"conversation_id": found[0].conversation_id, "abuse": found[0].abuse}
+        return Comment(made.id, found[0].conversation_id, found[0].abuse)
 
 
+@pytest.fixture
 async def facebook_desk(
-    database_url: str, aiohttp_server: Any, aiohttp_client: Any, **meta: Any
+    database_url: str, aiohttp_server: Any, aiohttp_client: Any
 ) -> FacebookDesk:
-    state = MetaState(**meta)
+    """The fixture: a test module takes it under its own name (``desk = facebook_desk``)."""
+    state = MetaState()
     fake = await aiohttp_server(create_fake_meta(state))
-    workspace = await make_workspace(database_url)
-    credentials = credentials_json(
-        workspace.id, {"meta": {"page_access_token": state.page_access_token}}
-    )
-    inbox = await aiohttp_client(
-        create_inbox(
-            inbox_settings(
-                database_url,
-                channel_credentials=credentials,
-                meta_app_secret=state.app_secret,
-                meta_verify_token=state.verify_token,
-            )
-        )
+    workspace, inbox = await inbox_holding(
+        aiohttp_client,
+        database_url,
+        {"meta": {"page_access_token": state.page_access_token}},
+        workers=True,
+        meta_app_secret=state.app_secret,
+        meta_verify_token=state.verify_token,
     )
     await connect_channel(
         inbox,
