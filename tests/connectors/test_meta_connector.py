@@ -20,7 +20,6 @@ from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
 from fakes.meta import MetaState, deliver_webhook
 from fakes.meta import create_app as create_fake
-from services.inbox.app import create_app as create_inbox
 from services.inbox.channels import store as channels
 from services.inbox.channels.poller import Poller
 from services.inbox.connectors.meta import MetaConnector
@@ -28,9 +27,7 @@ from services.infra.db import create_engine
 from tests.connectors.world import ConnectorWorld
 from tests.support.world import (
     connect_channel,
-    credentials_json,
-    inbox_settings,
-    make_workspace,
+    inbox_holding,
 )
 
 CUSTOMER = "139560936744123"
@@ -100,17 +97,13 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
     clock = ManualClock.from_now()
     state = MetaState(clock=clock)
     fake = await aiohttp_server(create_fake(state))
-    ws = await make_workspace(database_url)
-    settings = inbox_settings(
+    ws, inbox = await inbox_holding(
+        aiohttp_client,
         database_url,
-        run_workers=False,
+        {"meta": {"page_access_token": state.page_access_token}},
         meta_app_secret=state.app_secret,
         meta_verify_token=state.verify_token,
-        channel_credentials=credentials_json(
-            ws.id, {"meta": {"page_access_token": state.page_access_token}}
-        ),
     )
-    inbox = await aiohttp_client(create_inbox(settings))
     accounts = {"facebook": state.page_id, "messenger": state.page_id}
     accounts["instagram"] = state.ig_account_id
     for platform, account in accounts.items():
@@ -385,14 +378,7 @@ async def test_an_interrupted_send_is_never_repeated(world: World) -> None:
     message = world.state.messenger_message(PSID, "hi")
     await world.webhook(message.payload)
     await world.request_reply(message.id, "Hello!")
-    async with world.engine.begin() as conn:  # the process died after recording the attempt
-        await conn.execute(
-            text(
-                "UPDATE inbox.deliveries SET state = 'sending', attempts = 1, "
-                "next_attempt_at = :past"
-            ),
-            {"past": world.clock() - timedelta(hours=1)},
-        )
+    await world.crash_mid_send()
     assert await world.deliverer().deliver_due() == 1
     delivery = await world.delivery()
     assert (delivery.state, delivery.failure_reason) == ("failed", "unknown_outcome")

@@ -14,10 +14,9 @@ from sqlalchemy import text
 from fakes.clock import ManualClock
 from fakes.threads import ThreadsState, deliver_webhook
 from fakes.threads import create_app as create_fake
-from services.inbox.app import create_app as create_inbox
 from services.inbox.connectors import threads as connector
 from tests.connectors.world import ConnectorWorld, engine_and_session
-from tests.support.world import connect_channel, credentials_json, inbox_settings, make_workspace
+from tests.support.world import connect_channel, inbox_holding
 
 KEY = "acme-threads"
 MESSAGES = (
@@ -69,15 +68,13 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
     clock = ManualClock.from_now()
     state = ThreadsState(clock=clock)
     fake = await aiohttp_server(create_fake(state))
-    ws = await make_workspace(database_url)
-    settings = inbox_settings(
+    ws, inbox = await inbox_holding(
+        aiohttp_client,
         database_url,
-        run_workers=False,
+        {KEY: {"access_token": state.access_token}},
         threads_app_secret=state.app_secret,
         threads_verify_token=state.verify_token,
-        channel_credentials=credentials_json(ws.id, {KEY: {"access_token": state.access_token}}),
     )
-    inbox = await aiohttp_client(create_inbox(settings))
     await connect_channel(
         inbox,
         ws.channels_token,

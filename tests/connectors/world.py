@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -13,7 +14,6 @@ from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
-from services.inbox.app import create_app as create_inbox
 from services.inbox.channels import store as channels
 from services.inbox.channels.credentials import CredentialStore
 from services.inbox.channels.poller import Poller
@@ -27,9 +27,7 @@ from services.infra.events import Consumer, publish
 from tests.support.world import (
     Workspace,
     connect_channel,
-    credentials_json,
-    inbox_settings,
-    make_workspace,
+    inbox_holding,
 )
 
 
@@ -46,11 +44,7 @@ async def connected_workspace(
 ) -> Workspace:
     """A workspace whose one channel, polled every minute, reads the ``fake`` platform's
     server with ``credentials``: connected through the inbox's API, as an admin would."""
-    ws = await make_workspace(database_url)
-    settings = inbox_settings(
-        database_url, run_workers=False, channel_credentials=credentials_json(ws.id, credentials)
-    )
-    inbox = await aiohttp_client(create_inbox(settings))
+    ws, inbox = await inbox_holding(aiohttp_client, database_url, credentials)
     await connect_channel(
         inbox,
         ws.channels_token,
@@ -132,10 +126,16 @@ class ConnectorWorld:
         ]
 
     async def request_reply(
-        self, external_id: str, words: str, *, private: bool = False
+        self,
+        external_id: str,
+        words: str,
+        *,
+        private: bool = False,
+        template: events_pb2.MessageTemplate | None = None,
     ) -> uuid.UUID:
-        """An agent answers the stored message ``external_id``, as triage asks: a
-        reply.requested event, recorded as a delivery by the inbox's consumer."""
+        """An agent answers the stored message ``external_id`` (with a WhatsApp
+        ``template`` if chosen), as triage asks: a reply.requested event, recorded as a
+        delivery by the inbox's consumer."""
         reply_id = uuid.uuid4()
         async with self.engine.begin() as conn:
             message_id, conversation_id = (
@@ -153,6 +153,8 @@ class ConnectorWorld:
                 agent_id="agent-1",
                 private=private,
             )
+            if template is not None:
+                request.template.CopyFrom(template)
             request.requested_at.FromDatetime(self.clock())
             await publish(
                 conn, "reply.requested", [self.workspace.id], [request.SerializeToString()]
@@ -212,6 +214,36 @@ class ConnectorWorld:
         channel = await self.channel()
         assert channel.health == "rate_limited"
         assert channel.next_poll_at >= reset
+
+    async def crash_mid_send(self) -> None:
+        """An attempt is recorded, then the process dies before the platform answers: the
+        delivery is left ``sending``, its next attempt due."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE inbox.deliveries SET state = 'sending', attempts = attempts + 1, "
+                    "next_attempt_at = :past"
+                ),
+                {"past": self.clock() - timedelta(hours=1)},
+            )
+
+    async def backs_off_then_recovers(
+        self, failures: int, customer_writes: Callable[[], object]
+    ) -> None:
+        """The platform fails ``failures`` polls in a row: each one counts and the channel,
+        failing, waits before the next. Once it answers again (and ``customer_writes()``),
+        one poll stores the message and clears the failures."""
+        for expected in range(1, failures + 1):
+            assert await self.poll() == "unavailable"
+            assert (await self.channel()).failures == expected
+        channel = await self.channel()
+        assert channel.health == "failing"
+        assert channel.next_poll_at > self.clock() + timedelta(seconds=10)
+        customer_writes()
+        assert await self.poll() == "ok"
+        channel = await self.channel()
+        assert (channel.health, channel.failures) == ("ok", 0)
+        assert await self.scalar("SELECT count(*) FROM inbox.messages") == 1
 
     async def polls_needing_reauthorisation(self) -> None:
         """A poll finds the token refused: the channel asks an admin to reauthorise it."""

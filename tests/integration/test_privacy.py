@@ -30,6 +30,7 @@ from tests.support.waiting import wait_until
 from tests.support.world import (
     bearer,
     inbox_settings,
+    ingest,
     make_user,
     make_workspace,
     triage_settings,
@@ -170,12 +171,8 @@ class Stage:
         async with self.engine.connect() as conn:
             return (await conn.execute(text(sql), params)).scalar_one()
 
-    async def ingest(self, token: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        answer = await self.inbox.post(
-            "/v1/ingest", json={"messages": messages}, headers=bearer(token)
-        )
-        assert answer.status == 200, await answer.text()
-        return dict(await answer.json())
+    async def ingest(self, token: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return await ingest(self.inbox, token, *messages)
 
     async def until(self, sql: str, expected: Any, **params: Any) -> None:
         async def reached() -> bool:
@@ -518,7 +515,7 @@ async def test_erasing_a_person_removes_their_words_and_profile_from_both_servic
 
     # A poller's overlap re-read (the same platform ids again) does not bring her back.
     again = await stage.ingest(stage.ws.ingest_token, marie_and_paul())
-    assert {i["status"] for i in again["items"]} == {"duplicate"}
+    assert {i["status"] for i in again} == {"duplicate"}
     await asyncio.sleep(0.3)
     assert await occurrences(stage, [*MARIE_WORDS, MARIE_NAME]) == {}
     assert await stage.value("SELECT count(*) FROM triage.messages") == before["triage.messages"]
@@ -823,7 +820,7 @@ async def _retention(stage: Stage) -> None:
     )
     # Re-reading the purged posts does not restore them.
     again = await stage.ingest(stage.ws.ingest_token, [old, old_dm])
-    assert {i["status"] for i in again["items"]} == {"duplicate"}
+    assert {i["status"] for i in again} == {"duplicate"}
     metrics = await (await stage.triage.get("/metrics")).text()
     assert "ecoute_retention_purged_conversations_total 2.0" in metrics
     erased = registry.get_sample_value(

@@ -26,7 +26,6 @@ from fakes.meta import MetaState
 from fakes.threads import ThreadsState
 from fakes.whatsapp import WhatsAppState
 from fakes.x import XState, aaa_dm_payloads, aaa_tweet_create_payloads
-from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from tests.security.conftest import (
     FUZZ_SCALE,
@@ -41,9 +40,7 @@ from tests.security.conftest import (
 from tests.support.world import (
     bearer,
     connect_channel,
-    credentials_json,
-    inbox_settings,
-    make_workspace,
+    inbox_holding,
 )
 
 X_HEADER = "x-twitter-webhooks-signature"
@@ -224,10 +221,16 @@ def hammer(base: str, real_event: bytes, structured: dict[str, list[Any]]) -> li
 async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str) -> None:
     state = XState(clock=ManualClock.from_now())
     state.add_user("janedoe", "Jane Doe")
-    ws = await make_workspace(database_url)
-    settings_ = inbox_settings(
+    refs = {
+        "x": {"bearer_token": "user"},
+        "meta": {"page_access_token": "page"},
+        "whatsapp": {"access_token": "wa"},
+        "threads": {"access_token": "th"},
+    }
+    ws, client = await inbox_holding(
+        aiohttp_client,
         database_url,
-        run_workers=False,
+        refs,
         x_consumer_secret=X_SECRET,
         meta_app_secret=META_SECRET,
         meta_verify_token=META_VERIFY,
@@ -235,17 +238,7 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
         whatsapp_verify_token=WHATSAPP_VERIFY,
         threads_app_secret=THREADS_SECRET,
         threads_verify_token=THREADS_VERIFY,
-        channel_credentials=credentials_json(
-            ws.id,
-            {
-                "x": {"bearer_token": "user"},
-                "meta": {"page_access_token": "page"},
-                "whatsapp": {"access_token": "wa"},
-                "threads": {"access_token": "th"},
-            },
-        ),
     )
-    client = await aiohttp_client(create_inbox(settings_))
     await connect_channel(
         client,
         ws.channels_token,

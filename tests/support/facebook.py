@@ -9,21 +9,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import pytest
 
 from fakes.meta import MetaState, deliver_webhook
 from fakes.meta import create_app as create_fake_meta
 from fakes.threads import ThreadsState
 from fakes.threads import create_app as create_fake_threads
-from services.inbox.app import create_app as create_inbox
 from services.triage.app import create_app as create_triage
 from tests.support.waiting import wait_until
 from tests.support.world import (
     Workspace,
     connect_channel,
-    credentials_json,
-    inbox_settings,
+    inbox_holding,
     make_user,
-    make_workspace,
     sql,
     triage_settings,
 )
@@ -31,8 +29,17 @@ from tests.support.world import (
 PASSWORD = "correct horse battery"
 
 
+@dataclass(frozen=True)
+class Comment:
+    id: str  # the comment's id on the fake platform
+    conversation_id: int
+    abuse: bool  # triage's verdict
+
+
 @dataclass
 class Desk:
+    """The services and the workspace a moderation test stands on, whatever the platform."""
+
     base: str  # the triage service, as a browser reaches it
     inbox: Any  # aiohttp test clients of the two services
     triage: Any
@@ -45,9 +52,15 @@ class Desk:
             self.database_url, self.workspace.id, role, email=email, password=PASSWORD
         )
 
-    async def triaged(self, words: str) -> dict[str, Any]:
-        """The conversation (id, abuse) of the comment saying ``words``, once triage has it
-        (an abusive comment needs no answer, so it may never be in the queue)."""
+    async def pushed(
+        self, receiver: str, secret: str, payload: Any, made: str, words: str
+    ) -> Comment:
+        """The platform's signed webhook for the comment ``made`` saying ``words`` reaches
+        the inbox, and triage decides about it: the comment, its conversation, the verdict.
+        An abusive comment needs no answer, so it is looked for behind the queue."""
+        url = str(self.inbox.make_url(f"/webhooks/{receiver}"))
+        async with aiohttp.ClientSession() as session:
+            assert await deliver_webhook(session, url, secret, payload) == 200
         found: list[Any] = []
 
         async def decided() -> bool:
@@ -62,64 +75,51 @@ class Desk:
             return bool(found)
 
         await wait_until(decided, what="triage never decided about the comment")
-        return {"conversation_id": found[0].conversation_id, "abuse": found[0].abuse}
+        return Comment(made, found[0].conversation_id, found[0].abuse)
 
 
 @dataclass
 class FacebookDesk(Desk):
     meta: MetaState
 
-    async def comment(self, words: str) -> str:
-        """A customer comments on the Page: Meta's signed webhook reaches the inbox."""
+    async def commented(self, words: str) -> Comment:
+        """A customer comments ``words`` on the Page."""
         made = self.meta.feed_comment("139560936744123", words, from_name="Jo Troll")
-        url = str(self.inbox.make_url("/webhooks/meta"))
-        async with aiohttp.ClientSession() as session:
-            status = await deliver_webhook(session, url, self.meta.app_secret, made.payload)
-        assert status == 200
-        return made.id
+        return await self.pushed("meta", self.meta.app_secret, made.payload, made.id, words)
 
 
 @dataclass
 class ThreadsDesk(Desk):
     threads: ThreadsState
 
-    async def comment(self, words: str) -> str:
-        """A customer replies to the brand's Threads post: Meta's signed webhook brings it."""
+    async def commented(self, words: str) -> Comment:
+        """A customer replies ``words`` to the brand's Threads post."""
         made = self.threads.reply("jo.troll", words, self.threads.post("Our new fares"))
-        url = str(self.inbox.make_url("/webhooks/threads"))
-        async with aiohttp.ClientSession() as session:
-            payload = self.threads.notification("replies", made)
-            status = await deliver_webhook(session, url, self.threads.app_secret, payload)
-        assert status == 200
-        return str(made["id"])
-
-
-@dataclass(frozen=True)
-class Account:
-    """The platform account a desk's one channel connects, and its credentials."""
-
-    platform: str
-    key: str
-    account_id: str
-    credentials: dict[str, str]
+        payload = self.threads.notification("replies", made)
+        return await self.pushed("threads", self.threads.app_secret, payload, made["id"], words)
 
 
 async def _services(
-    database_url: str, aiohttp_client: Any, fake: Any, account: Account, **secrets: Any
+    database_url: str,
+    aiohttp_client: Any,
+    fake: Any,
+    channel: tuple[str, str, str],
+    credentials: dict[str, str],
+    **secrets: Any,
 ) -> dict[str, Any]:
-    """A workspace with ``account`` connected at the ``fake`` platform's server, and the inbox
-    (with the webhook ``secrets``) and triage serving it: a desk's fields but its platform's."""
-    workspace = await make_workspace(database_url)
-    credentials = credentials_json(workspace.id, {account.key: account.credentials})
-    inbox = await aiohttp_client(
-        create_inbox(inbox_settings(database_url, channel_credentials=credentials, **secrets))
+    """A workspace whose ``channel`` (platform, key, account id) is connected at the
+    ``fake`` platform's server with ``credentials``, and the inbox (with the webhook
+    ``secrets``, its loops running) and triage serving it."""
+    platform, key, account_id = channel
+    workspace, inbox = await inbox_holding(
+        aiohttp_client, database_url, {key: credentials}, workers=True, **secrets
     )
     await connect_channel(
         inbox,
         workspace.channels_token,
-        account.platform,
-        account.key,
-        account_id=account.account_id,
+        platform,
+        key,
+        account_id=account_id,
         base_url=str(fake.make_url("/")),
     )
     triage = await aiohttp_client(create_triage(triage_settings(database_url)))
@@ -127,34 +127,34 @@ async def _services(
     return {"base": base, "inbox": inbox, "triage": triage, "workspace": workspace}
 
 
+@pytest.fixture
 async def facebook_desk(
-    database_url: str, aiohttp_server: Any, aiohttp_client: Any, **meta: Any
+    database_url: str, aiohttp_server: Any, aiohttp_client: Any
 ) -> FacebookDesk:
-    state = MetaState(**meta)
-    page = Account(
-        "facebook", "acme-page", state.page_id, {"page_access_token": state.page_access_token}
-    )
+    """The fixture: a test module takes it under its own name (``desk = facebook_desk``)."""
+    state = MetaState()
     services = await _services(
         database_url,
         aiohttp_client,
         await aiohttp_server(create_fake_meta(state)),
-        page,
+        ("facebook", "acme-page", state.page_id),
+        {"page_access_token": state.page_access_token},
         meta_app_secret=state.app_secret,
         meta_verify_token=state.verify_token,
     )
     return FacebookDesk(**services, database_url=database_url, meta=state)
 
 
+@pytest.fixture
 async def threads_desk(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> ThreadsDesk:
+    """The same with a Threads account (webhooks only: no polling)."""
     state = ThreadsState()
-    account = Account(
-        "threads", "acme-threads", state.user_id, {"access_token": state.access_token}
-    )
     services = await _services(
         database_url,
         aiohttp_client,
         await aiohttp_server(create_fake_threads(state)),
-        account,
+        ("threads", "acme-threads", state.user_id),
+        {"access_token": state.access_token},
         threads_app_secret=state.app_secret,
     )
     return ThreadsDesk(**services, database_url=database_url, threads=state)

@@ -1,5 +1,5 @@
 """Who is calling: an API token (Bearer) or a session cookie. Every area's routes ask here
-(``authenticate``, ``require_role``; ``still_authorised`` for long requests).
+(``authenticate``, ``authorised`` for a role; ``still_authorised`` for long requests).
 
 API tokens are checked on every request: their owner is cached for a few seconds. A token
 revoked here stops at once; on another replica within ``TOKEN_CACHE_SECONDS``.
@@ -129,6 +129,9 @@ async def still_authorised(request: web.Request, caller: Caller) -> bool:
     return fresh is not None and not fresh.must_enrol
 
 
-def require_role(caller: Caller, *roles: str) -> None:
+async def authorised(request: web.Request, *roles: str) -> Caller:
+    """The signed-in caller, refused (403) unless their role is one of ``roles``."""
+    caller = await authenticate(request)
     if caller.role not in roles:
         raise ProblemError(403, "Forbidden", f"Only {' and '.join(roles)}s may do this.")
+    return caller

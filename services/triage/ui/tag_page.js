@@ -19,40 +19,25 @@ function colourSelect(id, label, chosen) {
 
 export class TagPage extends PageView {
   constructor({ root, announce, alert, changed }) {
-    super(root);
+    super(root, { titleId: "tags-title", refusal: "Only leads manage tags", alert });
     this.announce = announce;
-    this.alert = alert;
     this.changed = changed; // the desk reads the tags again (filter, menus)
   }
 
-  async refresh({ focus = false } = {}) {
-    if (this.root.hidden) return;
-    const active = document.activeElement;
-    if (!focus && this.root.contains(active) && active.matches("input, select")) return;
-    try {
-      const [tags, rules] = await Promise.all([api.request("GET", "/v1/tags"), api.request("GET", "/v1/rules")]);
-      if (!this.root.hidden) this.render(tags.items || [], rules.items || []);
-    } catch (error) {
-      if (error.status === 403) fill(this.root, h("h2", { id: "tags-title", tabIndex: -1 }, "Only leads manage tags"));
-      else if (error.status !== 401) this.alert(error.message);
-    }
-    if (focus) document.getElementById("tags-title")?.focus();
+  async load() {
+    const [tags, rules] = await Promise.all([api.request("GET", "/v1/tags"), api.request("GET", "/v1/rules")]);
+    return [tags.items || [], rules.items || []];
   }
 
   render(tags, rules) {
     fill(
       this.root,
-      h("nav", { className: "incident-nav", "aria-label": "Back" }, h("a", { href: "#/" }, "← Queue")),
-      h("h2", { id: "tags-title", tabIndex: -1 }, "Tags"),
+      this.heading("Tags"),
       this.createForm(),
-      tags.length
-        ? h("ul", { className: "team-list", "aria-labelledby": "tags-title" }, tags.map((t) => this.tagRow(t)))
-        : h("p", { className: "empty" }, "No tag yet."),
+      this.list("tags-title", tags, (t) => this.tagRow(t), "No tag yet."),
       h("h3", { id: "rules-title" }, "Rules"),
       h("p", { className: "hint" }, "Rules run in this order on every triaged message; write them with the API (POST /v1/rules)."),
-      rules.length
-        ? h("ul", { className: "team-list", "aria-labelledby": "rules-title" }, rules.map((r) => this.ruleRow(r)))
-        : h("p", { className: "empty" }, "No rule yet."),
+      this.list("rules-title", rules, (r) => this.ruleRow(r), "No rule yet."),
     );
   }
 
