@@ -159,6 +159,11 @@ async def test_the_editor_cancels_keeps_to_a_phone_and_agents_never_see_it(
     await expect(page.locator("#rule-form")).to_be_hidden()
     await expect(edit).to_be_focused()
     assert [r["name"] for r in await _rules(world, lead)] == ["Insults on Facebook"]
+    await edit.click()
+    await page.get_by_role("button", name="Add an action").focus()
+    await page.keyboard.press("Escape")  # cancels, and stays on the page
+    await expect(page.locator("#rule-form")).to_be_hidden()
+    await expect(edit).to_be_focused()
     tab.assert_clean()
 
     agent_tab = await open_tab(browser, WIDE)

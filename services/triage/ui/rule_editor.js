@@ -76,6 +76,12 @@ export class RuleEditor {
       event.preventDefault();
       this.submit();
     });
+    // Escape anywhere in the form cancels it (the desk's own Escape would leave the page).
+    this.form.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape") return;
+      event.preventDefault();
+      this.cancel();
+    });
     this.rule = null;
     this.tags = [];
     this.opener = null;
