@@ -65,7 +65,9 @@ SEED_DECISIONS = text(
 
 
 async def seed(url: str, conversations: int, per: int, agents: int) -> list[str]:
-    engine = create_engine(url, 2)
+    # No statement timeout: a million rows take longer than a request may (above 30 s while
+    # the shared machine is busy), and nothing is measured here.
+    engine = create_engine(url, 2, command_timeout=None)
     tokens = []
     async with engine.begin() as conn:
         ws = await create_workspace(conn, "bench", uuid.uuid4())
