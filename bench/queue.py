@@ -65,7 +65,7 @@ SEED_DECISIONS = text(
 
 
 async def seed(url: str, conversations: int, per: int, agents: int) -> list[str]:
-    engine = create_engine(url, 2)
+    engine = create_engine(url, 2, command_timeout=None)  # a bulk load takes minutes
     tokens = []
     async with engine.begin() as conn:
         ws = await create_workspace(conn, "bench", uuid.uuid4())
