@@ -35,11 +35,12 @@ SEED_CONVERSATIONS = text(
     """
     INSERT INTO triage.conversations (workspace_id, id, platform, channel, kind, status,
         needs_answer, priority, intent, reasons, waiting_since, last_inbound_at,
-        last_message_id, sla_rank, sla_due_at)
+        last_message_id, sla_rank, sla_due_at, language)
     SELECT :ws, g, (ARRAY['x','mastodon','bluesky','facebook'])[1 + g % 4], 'bench', 'public',
            'open', true, 1 + g % 4, 'problem', ARRAY['reports a problem'],
            now() - make_interval(secs => g % 36000), now() - make_interval(secs => g % 36000),
-           g * 10, g % 3, now() + make_interval(secs => (g % 7200) - 1800)
+           g * 10, g % 3, now() + make_interval(secs => (g % 7200) - 1800),
+           (ARRAY['fr','en'])[1 + g % 2]
     FROM generate_series(1, :n) AS g
     """
 )

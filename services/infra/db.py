@@ -7,17 +7,19 @@ an asyncpg connection for both the pooled engine and the LISTEN connections.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import ssl
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import asyncpg
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 _SCHEMES = ("postgresql+asyncpg://", "postgresql://", "postgres://")
 
@@ -196,6 +198,17 @@ def create_engine(
     event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle)
     event.listen(engine.sync_engine.pool, "checkin", _note_checkin)
     return engine
+
+
+@contextlib.asynccontextmanager
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection on which each statement commits on its own: no BEGIN before the
+    first and no ROLLBACK when it goes back to the pool. For a request that reads with one
+    statement (or needs no common snapshot): a queue read took three round trips, now one.
+    """
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
 
 
 def _note_checkin(dbapi_connection: Any, record: Any) -> None:

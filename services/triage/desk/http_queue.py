@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from services.infra.db import autocommit
 from services.infra.http import ENGINE_KEY, ProblemError, model_response
 from services.infra.platforms import PLATFORMS
 from services.triage.access.auth import authenticate
@@ -98,7 +99,7 @@ async def get_queue(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     filters["mine"] = caller.user_id if filters["mine"] else None
     now = datetime.now(UTC)
-    async with request.app[ENGINE_KEY].connect() as conn:
+    async with autocommit(request.app[ENGINE_KEY]) as conn:
         policy = await cached_policy(request.app, conn, caller.workspace_id)
         items = await queue(conn, caller.workspace_id, limit, now, policy.calendar, filters)
     return model_response(QueueOut, {"items": items, "count": len(items), "as_of": now})
