@@ -680,8 +680,9 @@ async def save_conversations(
 
 
 # Each filter of the queue, as the condition it adds; each has an index in the queue's order
-# (migration t0023; ``mine`` the holder index of t0013, ``tag`` conversation_tags_by_tag,
-# ``incident`` the members' key). ``unassigned`` walks the queue's own index past the
+# (migration t0023; ``mine`` the holder index of t0013; ``tag`` and ``incident`` read their
+# own conversations by key, through conversation_tags_by_tag and the members' key, so they
+# cost what the tag or incident holds). ``unassigned`` walks the queue's own index past the
 # conversations held right now: as many as the team holds, not as many as wait.
 _QUEUE_FILTERS = {
     "priority": "c.priority = :priority",
@@ -692,10 +693,12 @@ _QUEUE_FILTERS = {
     "mine": "c.assignee_id = :mine AND c.claim_expires_at > :now",
     "unassigned": "(c.assignee_id IS NULL OR c.claim_expires_at <= :now)",
     "channel": "c.channel = :channel",
-    "incident": "c.id IN (SELECT f.conversation_id FROM triage.incident_members AS f "
-    "WHERE f.workspace_id = :ws AND f.incident_id = :incident)",
-    "tag": "c.id IN (SELECT ct.conversation_id FROM triage.conversation_tags AS ct "
-    "WHERE ct.workspace_id = :ws AND ct.tag_id = :tag)",
+    # An incident's or a tag's conversations are read first, then looked up by key: as a
+    # join the planner preferred walking every open conversation (22 ms at 100,000).
+    "incident": "c.id = ANY(ARRAY(SELECT f.conversation_id FROM triage.incident_members AS f "
+    "WHERE f.workspace_id = :ws AND f.incident_id = :incident))",
+    "tag": "c.id = ANY(ARRAY(SELECT ct.conversation_id FROM triage.conversation_tags AS ct "
+    "WHERE ct.workspace_id = :ws AND ct.tag_id = :tag))",
 }
 # The most a page holds (the API's limit). The inner LIMIT is this constant, so the plan
 # Postgres keeps for the statement (its generic plan, after five calls) is the one for a
