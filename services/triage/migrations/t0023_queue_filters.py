@@ -14,6 +14,11 @@ in the queue's order, so a page reads its own rows and no more.
 The language a conversation is shown in (its latest inbound message's decision) becomes a
 column of the conversation, written with ``last_message_id``, so it can be indexed.
 
+The running-clocks gauge (every 15 s) counted running clocks by reading every clock ever
+started (a parallel scan of 650,000 clocks for 100,000 running: 137 ms, growing with the
+history); a covering partial index of the running ones makes it an index-only scan of what
+runs.
+
 The index the queue used before t0010 (SLA state first) is dropped: no statement orders by
 it any more (the contract step t0010 announced), and the SLA-state filter has its own.
 """
@@ -41,10 +46,15 @@ def upgrade() -> None:
             f"ON triage.conversations (workspace_id, {column}, {QUEUE_ORDER}) "
             "WHERE status = 'open' AND needs_answer"
         )
+    op.execute(
+        "CREATE INDEX IF NOT EXISTS sla_clocks_running_by_state ON triage.sla_clocks "
+        "(kind, priority, state) INCLUDE (paused_since) WHERE stopped_at IS NULL"
+    )
     op.execute("DROP INDEX IF EXISTS triage.conversations_queue")
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX IF EXISTS triage.sla_clocks_running_by_state")
     op.execute(
         "CREATE INDEX IF NOT EXISTS conversations_queue ON triage.conversations "
         "(workspace_id, sla_rank, priority, sla_due_at, waiting_since, id) "

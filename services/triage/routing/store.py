@@ -243,21 +243,19 @@ async def holder_view(
     ).one()
 
 
+LOAD_BY_CLAIMS = text(
+    """
+    SELECT n AS open_claims, count(*) AS agents FROM (
+        SELECT (SELECT count(*) FROM triage.conversations AS c
+                 WHERE c.workspace_id = r.workspace_id AND c.assignee_id = r.user_id
+                   AND c.status = 'open' AND c.claim_expires_at > :now) AS n
+        FROM triage.agent_routing AS r WHERE r.presence <> 'offline') AS per_agent
+    GROUP BY n
+    """
+)
+
+
 async def load_by_claims(conn: AsyncConnection, now: datetime) -> Sequence[Row[Any]]:
     """Present agents (who ever set a presence) by their open claims, every workspace:
     (open_claims, agents) rows, for the load gauge."""
-    return (
-        await conn.execute(
-            text(
-                """
-        SELECT n AS open_claims, count(*) AS agents FROM (
-            SELECT (SELECT count(*) FROM triage.conversations AS c
-                     WHERE c.workspace_id = r.workspace_id AND c.assignee_id = r.user_id
-                       AND c.status = 'open' AND c.claim_expires_at > :now) AS n
-            FROM triage.agent_routing AS r WHERE r.presence <> 'offline') AS per_agent
-        GROUP BY n
-        """
-            ),
-            {"now": now},
-        )
-    ).all()
+    return (await conn.execute(LOAD_BY_CLAIMS, {"now": now})).all()
