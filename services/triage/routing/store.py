@@ -163,10 +163,8 @@ async def lock_workspace(conn: AsyncConnection, workspace_id: uuid.UUID) -> bool
 _WAITING = text(
     f"""
     SELECT c.id, coalesce(c.route_channel, c.channel) AS channel, c.waiting_since,
-           coalesce(c.route_language, d.language) AS language
+           coalesce(c.route_language, c.language) AS language
     FROM triage.conversations AS c
-    LEFT JOIN triage.decisions AS d
-      ON d.workspace_id = c.workspace_id AND d.message_id = c.last_message_id
     WHERE c.workspace_id = :ws AND c.status = 'open' AND c.needs_answer
       AND (c.assignee_id IS NULL OR c.claim_expires_at < :now)
     ORDER BY {queue_order_by("c")}
