@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 import uuid
@@ -181,6 +182,8 @@ def main() -> None:
         "queue_p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))], 2),
         "queue_cold_start_p99_ms": round(cold[int(0.99 * (len(cold) - 1))], 2),
         "queue_max_rps": round(max_rps),
+        # The machine is shared: what else ran shows in the tail (give it beside the figures).
+        "queue_load_average_1m": round(os.getloadavg()[0], 2),
     }
     record(figures)
     print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import statistics
 import time
@@ -154,6 +155,7 @@ def main() -> None:
     figures = {
         "retention_conversations": args.conversations,
         **asyncio.run(measure(url, ws, args.ticks)),
+        "retention_load_average_1m": round(os.getloadavg()[0], 2),
     }
     record(figures)
     print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
