@@ -12,13 +12,13 @@ from services.infra.http import ENGINE_KEY, ProblemError, model_response
 from services.infra.platforms import PLATFORMS
 from services.triage.access.auth import authenticate
 from services.triage.desk.schemas import QueueOut, VocabularyOut
-from services.triage.desk.store import queue
+from services.triage.desk.store import QUEUE_PAGE_MAX, queue
 from services.triage.domain.conversation import PRIORITIES
 from services.triage.domain.model import INTENTS
 from services.triage.domain.sla import SLA_STATES
 from services.triage.sla.policy_cache import cached_policy
 
-MAX_LIMIT = 500
+MAX_LIMIT = QUEUE_PAGE_MAX  # the page the statement's kept plan is made for
 MAX_CHANNEL = 100  # a channel's name (the workspace's key for a connected account)
 
 
