@@ -104,12 +104,13 @@ async def waiting(
                 ),
                 {"ws": ws, "ids": ids, "language": language, "t0": T0},
             )
+            # As the intake writes them: the latest message and the language it was decided in.
             await conn.execute(
                 text(
-                    "UPDATE triage.conversations SET last_message_id = id "
+                    "UPDATE triage.conversations SET last_message_id = id, language = :language "
                     "WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[]))"
                 ),
-                {"ws": ws, "ids": ids},
+                {"ws": ws, "ids": ids, "language": language},
             )
     return ids
 
