@@ -1,8 +1,8 @@
 """``make run``: Postgres, migrations, both services and demo traffic, stopped by Ctrl-C.
 
 The demo traffic comes from a third child, ``python -m demo.platforms``: local fake X, Mastodon,
-Bluesky, Meta and WhatsApp servers that the inbox's real pollers, webhook receivers and reply
-delivery talk to. The inbox gets the fakes' credentials and the demo's webhook secrets in its
+Bluesky, Meta, WhatsApp and Threads servers that the inbox's real pollers, webhook receivers and
+reply delivery talk to. The inbox gets the fakes' credentials and the demo's webhook secrets in its
 environment (``demo.platforms.inbox_environment``) before it starts; the demo platforms get the
 triage URL and the demo lead's token, for the desk's side of the demo (``demo.scenes``).
 
@@ -375,8 +375,9 @@ def banner(plan: Plan, access: Access) -> str:
     Metrics:            {inbox}/metrics  {triage}/metrics
     Logs:               {logs}/inbox.log  {logs}/triage.log  {logs}/fakes.log  (JSON lines)
                         {logs}/setup.log{postgres}
-    Fake platforms:     X, Mastodon, Bluesky, Meta and WhatsApp on {plan.host}:{fakes}, read by the
-                        inbox's real pollers and webhooks; agents' replies are delivered there
+    Fake platforms:     X, Mastodon, Bluesky, Meta, WhatsApp and Threads on {plan.host}:{fakes},
+                        read by the inbox's real pollers and webhooks; agents' replies are
+                        delivered there
   Below: what the demo does, errors (one line each, details in the logs) and a status line
   every 5 s. Ctrl-C stops everything.
 """

@@ -92,13 +92,21 @@ def wrong_token(request: web.Request, token: str, detail: str) -> ProblemError:
     """The answer to a token found wrong: 401 saying ``detail``, or 429 with Retry-After
     once its client address or the token itself has sent too many."""
     keys = [address_key(client_address(request)), f"token:{token_digest(token).hex()}"]
+    return counted_refusal(request, keys, ProblemError(401, "Unauthorized", detail), "wrong tokens")
+
+
+def counted_refusal(
+    request: web.Request, keys: list[str], refusal: ProblemError, what: str
+) -> ProblemError:
+    """``refusal``, counted as a failure against each of ``keys``; 429 with Retry-After
+    instead once any of them has sent too many ``what`` ("wrong tokens")."""
     wait = request.app[AUTH_FAILURES_KEY].count(keys)
     if wait is None:
-        return ProblemError(401, "Unauthorized", detail)
+        return refusal
     seconds = max(1, math.ceil(wait))
     return ProblemError(
         429,
         "Too Many Requests",
-        f"Too many wrong tokens from this address; retry in {seconds} s.",
+        f"Too many {what} from this address; retry in {seconds} s.",
         retry_after=seconds,
     )

@@ -19,7 +19,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -138,6 +140,19 @@ _BURY = text(
     FROM gone
     """
 )
+
+
+Payload = TypeVar("Payload", bound=Message)
+
+
+def read_payload(event: Event, kind: type[Payload]) -> Payload:
+    """The event's payload as ``kind``, refused (``ValueError``) when the workspace it names
+    is not its envelope's: the envelope routes the event, so a payload naming another
+    workspace is corrupt or forged and must not be written anywhere."""
+    payload = kind.FromString(event.payload)
+    if getattr(payload, "workspace_id", None) != str(event.workspace_id):
+        raise ValueError("event workspace does not match its envelope")
+    return payload
 
 
 def timestamp(moment: datetime) -> Timestamp:

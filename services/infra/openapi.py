@@ -238,8 +238,10 @@ def _responses(op: Operation, components: Components) -> dict[str, Any]:
         raise ValueError(f"{op.method} {op.path}: say what it answers (returns or answers_as)")
     answers = dict(op.answers)
     if op.body is not None:
-        # Every body is read with a size limit (``read_body``): a larger one answers 413.
+        # Every body is read with a size limit and validated (``read_model``): a larger one
+        # answers 413, an invalid one 422 (an operation may say more of its 422).
         answers.setdefault(413, "Too large")
+        answers.setdefault(422, "Invalid body")
     success = _media(op.answers_as)
     if op.returns is not None:
         success = {JSON: {"schema": components.ref(op.returns, "serialization")}} | success

@@ -178,7 +178,6 @@ OPERATIONS = [
             "a pending token for the second step",
             401: "Wrong e-mail or password",
             409: "Choose a workspace",
-            422: "Invalid body",
             429: "Too many failed sign-ins for this e-mail from this address (or from this "
             "address, and this one failed too): wait Retry-After seconds",
             503: "Two-factor is on but the server has no key to check codes",
@@ -195,7 +194,6 @@ OPERATIONS = [
         answers={
             200: "Signed in; the answer carries the CSRF token",
             401: "Wrong, expired or already used code (or pending token)",
-            422: "Invalid body",
             429: "Too many wrong codes from this address: wait Retry-After seconds",
             503: "None of the server's two-factor keys opens the user's secret",
         },
@@ -364,7 +362,7 @@ OPERATIONS = [
         "accounts",
         returns=NewTokenOut,
         body=TokenIn,
-        answers={201: "Created", 422: "Invalid body"},
+        answers={201: "Created"},
     ),
     _api(
         "DELETE",
@@ -429,7 +427,6 @@ OPERATIONS = [
             200: "Assigned",
             404: "No such conversation or user in your workspace",
             409: "The conversation is resolved",
-            413: "Too large",
             422: "Invalid body, or a deactivated user",
         },
     ),
@@ -483,7 +480,7 @@ OPERATIONS = [
         "replies",
         returns=UsedSuggestionOut,
         body=UseIn,
-        answers={200: "The suggestion's text", **P404, 422: "Invalid body"},
+        answers={200: "The suggestion's text", **P404},
     ),
     _api(
         "POST",
@@ -492,7 +489,7 @@ OPERATIONS = [
         "conversations",
         returns=NoteOut,
         body=NoteIn,
-        answers={201: "Noted", **P404, 422: "Invalid body"},
+        answers={201: "Noted", **P404},
     ),
     _api(
         "POST",
@@ -537,7 +534,6 @@ OPERATIONS = [
         answers={
             200: "Saved",
             400: "Malformed JSON",
-            413: "Too large",
             422: "Impossible policy",
         },
     ),
@@ -586,7 +582,7 @@ OPERATIONS = [
         "replies",
         returns=SavedReplyOut,
         body=SavedReplyIn,
-        answers={201: "Added", 422: "Invalid body"},
+        answers={201: "Added"},
     ),
     _api(
         "GET",
@@ -638,7 +634,6 @@ OPERATIONS = [
         answers={
             200: "The same identities are already being erased: that request",
             202: "Accepted: triage erased its copy, the inbox follows",
-            413: "Too large",
             422: "Invalid identities",
         },
     ),
@@ -666,7 +661,7 @@ OPERATIONS = [
         "privacy",
         returns=ExportOut,
         body=PersonIn,
-        answers={200: "Their data", 413: "Too large", 422: "Invalid identities"},
+        answers={200: "Their data", 422: "Invalid identities"},
     ),
     _api(
         "GET",
@@ -683,7 +678,7 @@ OPERATIONS = [
         "privacy",
         returns=RetentionOut,
         body=RetentionIn,
-        answers={200: "Saved", 413: "Too large", 422: "Invalid body"},
+        answers={200: "Saved"},
     ),
 ]
 
@@ -719,7 +714,7 @@ INCIDENT_OPERATIONS = [
         returns=IncidentOut,
         body=IncidentNoteIn,
         refusals=LEADS,
-        answers={200: "The incident", **INCIDENT_404, 422: "Invalid body"},
+        answers={200: "The incident", **INCIDENT_404},
     ),
     _api(
         "POST",
@@ -790,7 +785,7 @@ TAG_OPERATIONS = [
         body=TagIn,
         returns=TagOut,
         refusals=LEADS,
-        answers={201: "Created", 409: "Name taken", 413: "Too large", 422: "Invalid body"},
+        answers={201: "Created", 409: "Name taken"},
     ),
     _api(
         "PUT",
@@ -804,8 +799,6 @@ TAG_OPERATIONS = [
             200: "Changed",
             **TAG_404,
             409: "Name taken",
-            413: "Too large",
-            422: "Invalid body",
         },
     ),
     _api(
@@ -842,7 +835,6 @@ OPERATIONS += TAG_OPERATIONS
 RULE_404 = {404: "No such rule in your workspace"}
 RULE_422 = {
     409: "Name taken",
-    413: "Too large",
     422: "Invalid rule (errors[].pointer names the field, e.g. /then/0/set_priority/priority)",
 }
 RULE_OPERATIONS = [
@@ -917,7 +909,6 @@ PEOPLE_OPERATIONS = [
             200: "Linked already",
             201: "Linked",
             **PERSON_404,
-            413: "Too large",
             422: "Invalid body, or the person's own identity",
         },
     ),
@@ -929,7 +920,7 @@ PEOPLE_OPERATIONS = [
         body=PersonNoteIn,
         returns=PersonNoteMadeOut,
         path_params=PERSON,
-        answers={201: "Written", **PERSON_404, 413: "Too large", 422: "Invalid body"},
+        answers={201: "Written", **PERSON_404},
     ),
     _api(
         "DELETE",
@@ -962,7 +953,7 @@ TEAM_OPERATIONS = [
         body=LinkIn,
         returns=LinkViewOut,
         auth=None,
-        answers={200: "The link", **LINKS, 422: "Invalid body"},
+        answers={200: "The link", **LINKS},
     ),
     Operation(
         "POST",
@@ -997,7 +988,7 @@ TEAM_OPERATIONS = [
         "team",
         body=InvitationIn,
         returns=LinkIssuedOut,
-        answers={201: ISSUED, 409: "Already a member", 422: "Invalid body"},
+        answers={201: ISSUED, 409: "Already a member"},
     ),
     _api(
         "DELETE",
@@ -1054,7 +1045,7 @@ TEAM_OPERATIONS = [
         body=PasswordLinkIn,
         returns=PasswordLinkOut,
         path_params=BY_UUID,
-        answers={200: ISSUED, **USER_404, 409: "Deactivated", 422: "Invalid body"},
+        answers={200: ISSUED, **USER_404, 409: "Deactivated"},
     ),
     _api(
         "POST",
@@ -1064,7 +1055,7 @@ TEAM_OPERATIONS = [
         "team",
         body=WorkspaceIn,
         returns=WorkspaceCreatedOut,
-        answers={201: ISSUED, 422: "Invalid body"},
+        answers={201: ISSUED},
     ),
 ]
 OPERATIONS += TEAM_OPERATIONS
@@ -1085,7 +1076,7 @@ ROUTING_OPERATIONS = [
         "routing",
         body=PresenceIn,
         returns=PresenceOut,
-        answers={200: "Set", 413: "Too large", 422: "Invalid body"},
+        answers={200: "Set"},
     ),
     _api(
         "GET",
@@ -1112,7 +1103,7 @@ ROUTING_OPERATIONS = [
         "routing",
         body=RoutingIn,
         returns=RoutingOut,
-        answers={200: "Saved", 413: "Too large", 422: "Invalid body"},
+        answers={200: "Saved"},
         refusals=LEADS,
     ),
     _api(
@@ -1124,7 +1115,7 @@ ROUTING_OPERATIONS = [
         body=SkillsIn,
         returns=SkillsOut,
         path_params=BY_UUID,
-        answers={200: "Saved", **USER_404, 413: "Too large", 422: "Invalid body"},
+        answers={200: "Saved", **USER_404},
         refusals=LEADS,
     ),
 ]

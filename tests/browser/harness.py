@@ -21,7 +21,7 @@ from tests.support.world import (
     ago,
     bearer,
     connect_channel,
-    credentials_json,
+    ingest,
     make_user,
     message,
 )
@@ -56,10 +56,6 @@ def chromium_path() -> str:
         "Chromium is missing: the browser tests drive Debian's chromium package "
         "(run tools/system-deps.sh as root, or apt-get install chromium)"
     )
-
-
-def mastodon_credentials(workspace_id: uuid.UUID) -> str:
-    return credentials_json(workspace_id, {"masto": {"access_token": MASTODON_TOKEN}})
 
 
 @dataclass
@@ -111,11 +107,8 @@ class World:
 
     async def ingest(self, *items: dict[str, Any]) -> list[int]:
         """Customers write (through the ingest API); returns the conversation ids."""
-        answer = await self.inbox.post(
-            "/v1/ingest", headers=bearer(self.workspace.ingest_token), json={"messages": items}
-        )
-        assert answer.status == 200, await answer.text()
-        return [int(i["conversation_id"]) for i in (await answer.json())["items"]]
+        written = await ingest(self.inbox, self.workspace.ingest_token, *items)
+        return [int(i["conversation_id"]) for i in written]
 
     async def connect_mastodon(self) -> None:
         await connect_channel(

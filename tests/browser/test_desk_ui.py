@@ -17,22 +17,21 @@ from playwright.async_api import Browser, Page, expect
 
 from fakes.mastodon import MastodonState
 from fakes.mastodon import create_app as create_fake_mastodon
-from services.inbox.app import create_app as create_inbox
 from services.infra.platforms import PLATFORMS
 from services.triage.app import create_app as create_triage
 from services.triage.domain.model import INTENTS
 from tests.browser.harness import (
+    MASTODON_TOKEN,
     PASSWORD,
     PHONE,
     WIDE,
     World,
     audit,
     customer,
-    mastodon_credentials,
     shot,
 )
 from tests.support.waiting import wait_until
-from tests.support.world import bearer, inbox_settings, make_workspace, triage_settings
+from tests.support.world import bearer, inbox_holding, triage_settings
 
 OUTAGE = "My internet has been down since this morning, please help"
 FLIGHT = "How do I change the date of my flight?"
@@ -47,11 +46,8 @@ expect.set_options(timeout=10_000)
 async def world(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> World:
     fake_state = MastodonState()
     fake = await aiohttp_server(create_fake_mastodon(fake_state))
-    workspace = await make_workspace(database_url)
-    credentials = mastodon_credentials(workspace.id)
-    inbox = await aiohttp_client(
-        create_inbox(inbox_settings(database_url, channel_credentials=credentials))
-    )
+    masto = {"masto": {"access_token": MASTODON_TOKEN}}
+    workspace, inbox = await inbox_holding(aiohttp_client, database_url, masto, workers=True)
     triage = await aiohttp_client(create_triage(triage_settings(database_url)))
     return World(
         base=str(triage.make_url("/")),

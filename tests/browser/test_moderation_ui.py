@@ -9,9 +9,6 @@ the page (never a browser dialog, which the tab would count as a failure).
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
 from playwright.async_api import Browser, expect
 
 from tests.browser.harness import WIDE, audit, shot
@@ -24,9 +21,7 @@ INSULT = "You are all thieves and liars, idiots, scam company"
 expect.set_options(timeout=15_000)
 
 
-@pytest.fixture
-async def desk(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> FacebookDesk:
-    return await facebook_desk(database_url, aiohttp_server, aiohttp_client)
+desk = facebook_desk  # the services, a connected Page and its fake (fixture)
 
 
 async def test_a_lead_hides_an_abusive_facebook_comment_and_the_fake_reports_it_hidden(
@@ -34,10 +29,10 @@ async def test_a_lead_hides_an_abusive_facebook_comment_and_the_fake_reports_it_
 ) -> None:
     await desk.user("lea@acme.test", "lead")
     await desk.user("ana@acme.test", "agent")
-    comment_id = await desk.comment(INSULT)
-    found = await desk.triaged(INSULT)
-    assert found["abuse"], "triage flags the insult as abusive"
-    link = f"{desk.base}#/c/{found['conversation_id']}"
+    insult = await desk.commented(INSULT)
+    assert insult.abuse, "triage flags the insult as abusive"
+    comment_id = insult.id
+    link = f"{desk.base}#/c/{insult.conversation_id}"
 
     agent = await open_tab(browser, WIDE)
     await sign_in(agent, desk, "ana@acme.test")  # sign_in reads only the desk's address

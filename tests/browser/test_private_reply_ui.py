@@ -5,9 +5,6 @@ reply went privately (issue 18, part 4)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
 from playwright.async_api import Browser, expect
 
 from tests.browser.harness import WIDE, audit
@@ -19,21 +16,18 @@ WORDS = "I was charged twice for my order, please help"
 expect.set_options(timeout=15_000)
 
 
-@pytest.fixture
-async def desk(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> FacebookDesk:
-    return await facebook_desk(database_url, aiohttp_server, aiohttp_client)
+desk = facebook_desk  # the services, a connected Page and its fake (fixture)
 
 
 async def test_an_agent_sends_a_private_reply_to_a_facebook_comment(
     desk: FacebookDesk, browser: Browser
 ) -> None:
     await desk.user("ana@acme.test", "agent")
-    comment_id = await desk.comment(WORDS)
-    found = await desk.triaged(WORDS)
+    comment = await desk.commented(WORDS)
     tab = await open_tab(browser, WIDE)
     page = tab.page
     await sign_in(tab, desk, "ana@acme.test")
-    await page.goto(f"{desk.base}#/c/{found['conversation_id']}")
+    await page.goto(f"{desk.base}#/c/{comment.conversation_id}")
     await expect(page.locator("#thread .msg.in")).to_have_count(1)
     await page.locator("#act-claim").click()
     await expect(page.locator("#holder")).to_contain_text("You hold it")
@@ -47,6 +41,6 @@ async def test_an_agent_sends_a_private_reply_to_a_facebook_comment(
     await expect(reply.locator(".reply-state")).to_have_text("Delivered", timeout=25_000)
     await expect(reply.locator(".reply-private")).to_contain_text("sent privately")
     await expect(privately).not_to_be_checked()  # the next reply starts public again
-    assert [(s.kind, s.target) for s in desk.meta.sends] == [("private_reply", comment_id)]
+    assert [(s.kind, s.target) for s in desk.meta.sends] == [("private_reply", comment.id)]
     await audit(page)
     tab.assert_clean()

@@ -62,6 +62,15 @@ async def password(page: Page, desk: Desk, email: str) -> None:
     await page.get_by_label("Password").press("Enter")
 
 
+async def signed_in_page(browser: Browser, desk: Desk) -> tuple[str, Page]:
+    """A new agent (their email) signed in with their password on a fresh page, at the desk."""
+    email, _ = await desk.person()
+    page = await new_page(browser)
+    await password(page, desk, email)
+    await expect(page.locator("#desk")).to_be_visible()
+    return email, page
+
+
 async def code_step(page: Page, code: str) -> None:
     await expect(page.get_by_role("heading", name="Two-factor sign-in")).to_be_visible()
     await page.get_by_label("Code", exact=True).fill(code)
@@ -98,10 +107,7 @@ async def enrol_in_page(page: Page) -> tuple[Authenticator, list[str]]:
 async def test_an_agent_enrols_from_the_security_dialog_and_then_signs_in_with_a_code(
     desk: Desk, browser: Browser
 ) -> None:
-    email, _ = await desk.person()
-    page = await new_page(browser)
-    await password(page, desk, email)
-    await expect(page.locator("#desk")).to_be_visible()
+    email, page = await signed_in_page(browser, desk)
     await page.get_by_role("button", name="Security").click()
     await expect(page.get_by_text("Two-factor sign-in is off")).to_be_visible()
     await page.locator("#tf-start").click()
@@ -128,10 +134,7 @@ async def test_an_agent_enrols_from_the_security_dialog_and_then_signs_in_with_a
 async def test_a_recovery_code_signs_in_once_and_is_then_spent(
     desk: Desk, browser: Browser
 ) -> None:
-    email, _ = await desk.person()
-    page = await new_page(browser)
-    await password(page, desk, email)
-    await expect(page.locator("#desk")).to_be_visible()
+    email, page = await signed_in_page(browser, desk)
     await page.get_by_role("button", name="Security").click()
     await page.locator("#tf-start").click()
     _, codes = await enrol_in_page(page)

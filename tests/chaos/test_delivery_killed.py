@@ -25,7 +25,6 @@ from ecoute.v1 import events_pb2
 from fakes import mastodon as fake_mastodon
 from fakes import x as fake_x
 from fakes.clock import wall_clock
-from services.inbox.app import create_app as create_inbox
 from services.infra.db import asyncpg_dsn, create_engine
 from services.infra.events import publish
 from tests.chaos.conftest import Start
@@ -34,8 +33,7 @@ from tests.support.waiting import wait_until
 from tests.support.world import (
     connect_channel,
     credentials_json,
-    inbox_settings,
-    make_workspace,
+    inbox_holding,
 )
 
 
@@ -122,10 +120,8 @@ async def test_a_delivery_killed_mid_send_posts_the_reply_exactly_once(
     platform = make_platform()
     state = platform.state
     fake = await aiohttp_server(platform.app)
-    ws = await make_workspace(database_url)
-    credentials = credentials_json(ws.id, {"care": platform.credentials})
-    settings = inbox_settings(database_url, run_workers=False, channel_credentials=credentials)
-    api = await aiohttp_client(create_inbox(settings))
+    refs = {"care": platform.credentials}
+    ws, api = await inbox_holding(aiohttp_client, database_url, refs)
     await connect_channel(
         api,
         ws.channels_token,
@@ -140,7 +136,7 @@ async def test_a_delivery_killed_mid_send_posts_the_reply_exactly_once(
         "inbox",
         "worker",
         database_url,
-        INBOX_CHANNEL_CREDENTIALS=credentials,
+        INBOX_CHANNEL_CREDENTIALS=credentials_json(ws.id, refs),
         INBOX_ALLOW_LOCAL_PLATFORMS="true",
     )
     await worker.start()

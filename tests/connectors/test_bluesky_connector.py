@@ -11,7 +11,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from sqlalchemy import text
 
 from fakes.bluesky import CHAT_PROXY, BlueskyState, PostRef
 from fakes.bluesky import create_app as create_fake
@@ -82,17 +81,8 @@ class World(ConnectorWorld):
         """An agent answers a stored message; the first attempt is recorded, then the process
         dies before sending (the delivery row is left ``sending``)."""
         reply_id = await super().request_reply(external_id, words)
-        await self.crash_while_sending()
+        await self.crash_mid_send()
         return reply_id
-
-    async def crash_while_sending(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "UPDATE inbox.deliveries SET state = 'sending', attempts = attempts + 1, "
-                    "next_attempt_at = now() - interval '1 hour'"
-                )
-            )
 
     async def deliver(self) -> str:
         deliverer = Deliverer(self.engine, self.credentials, self.session, clock=self.clock)
@@ -347,17 +337,9 @@ async def test_a_429_says_when_to_come_back(world: World) -> None:
 
 async def test_server_errors_back_off_then_recover(world: World) -> None:
     world.state.fail_next(502, count=3, nsid=LIST)
-    for expected in (1, 2, 3):
-        assert await world.poll() == "unavailable"
-        assert (await world.channel()).failures == expected
-    channel = await world.channel()
-    assert channel.health == "failing"
-    assert channel.next_poll_at > world.clock() + timedelta(seconds=10)
-    world.mention(JANE, "jane.bsky.social", "are you there?")
-    assert await world.poll() == "ok"
-    channel = await world.channel()
-    assert (channel.health, channel.failures) == ("ok", 0)
-    assert await world.scalar("SELECT count(*) FROM inbox.messages") == 1
+    await world.backs_off_then_recovers(
+        3, lambda: world.mention(JANE, "jane.bsky.social", "are you there?")
+    )
 
 
 # ----- DMs ---------------------------------------------------------------------------------
@@ -461,7 +443,7 @@ async def test_a_public_reply_is_posted_once_with_its_thread_even_after_a_crash(
     assert posted.uri.rsplit("/", 1)[1] == record_key(reply_id, state.posts[bob.uri].indexed_at)
 
     # Posted, then the process died before recording it: the resend collides on the rkey.
-    await world.crash_while_sending()
+    await world.crash_mid_send()
     assert await world.deliver() == "delivered"
     assert state.created_count == 1
     assert await world.scalar("SELECT platform_message_id FROM inbox.deliveries") == posted.uri
@@ -487,7 +469,7 @@ async def test_a_server_error_with_nothing_posted_is_retried_not_taken_for_sent(
     state.fail_next(500, nsid="com.atproto.repo.createRecord")
     assert await world.deliver() == "queued"  # to be tried again
     assert state.created_count == 0
-    await world.crash_while_sending()  # the retry is due now
+    await world.crash_mid_send()  # the retry is due now
     assert await world.deliver() == "delivered"
     assert state.created_count == 1
 
@@ -513,7 +495,7 @@ async def test_a_dm_reply_is_sent_once_and_not_repeated_after_a_crash(world: Wor
     assert await world.scalar("SELECT platform_message_id FROM inbox.deliveries") == sent_id
 
     # Sent, then the process died before recording it: find_sent sees it, nothing is resent.
-    await world.crash_while_sending()
+    await world.crash_mid_send()
     assert await world.deliver() == "delivered"
     assert state.sent_count == sends_before + 1
     assert await world.scalar("SELECT platform_message_id FROM inbox.deliveries") == sent_id

@@ -10,14 +10,11 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
-from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
 from fakes.mastodon import MastodonState, status_html
 from fakes.mastodon import create_app as create_fake
 from services.inbox.app import create_app as create_inbox
-from services.inbox.consumer import CONSUMER
-from services.inbox.delivery.deliverer import Deliverer, record_requests
-from services.infra.events import Consumer, publish
+from services.inbox.delivery.deliverer import Deliverer
 from tests.connectors.world import ConnectorWorld, connected_workspace, engine_and_session
 from tests.support.world import (
     bearer,
@@ -130,46 +127,15 @@ async def test_an_expired_token_marks_the_channel_for_reauthorisation(world: Wor
 
 async def test_server_errors_back_off_then_recover(world: World) -> None:
     world.state.fail_next(503, count=3)
-    for expected in (1, 2, 3):
-        assert await world.poll() == "unavailable"
-        assert (await world.channel()).failures == expected
-    channel = await world.channel()
-    assert channel.health == "failing"
-    assert channel.next_poll_at > world.clock() + timedelta(seconds=10)
-    mention(world, "c@m.example", "are you there?")
-    assert await world.poll() == "ok"
-    channel = await world.channel()
-    assert (channel.health, channel.failures) == ("ok", 0)
-    assert await world.scalar("SELECT count(*) FROM inbox.messages") == 1
+    await world.backs_off_then_recovers(3, lambda: mention(world, "c@m.example", "are you there?"))
 
 
 async def test_a_reply_is_posted_once_even_when_the_sender_crashed_mid_send(world: World) -> None:
     ids = mention(world, "jane@piaille.fr", "where is my parcel?")
     assert await world.poll() == "ok"
-    async with world.engine.begin() as conn:
-        message_id, conversation_id = (
-            await conn.execute(text("SELECT id, conversation_id FROM inbox.messages"))
-        ).one()
-        request = events_pb2.ReplyRequested(
-            workspace_id=str(world.workspace.id),
-            reply_id=str(uuid.uuid4()),
-            conversation_id=conversation_id,
-            in_reply_to_message_id=message_id,
-            text="Hi Jane, it left our depot this morning.",
-            agent_id="agent-1",
-        )
-        request.requested_at.FromDatetime(world.clock())
-        await publish(conn, "reply.requested", [world.workspace.id], [request.SerializeToString()])
-    consumer = Consumer(world.engine, world.database_url, CONSUMER, record_requests)
-    assert await consumer.drain_once() == 1
-    # The first attempt is recorded, then the process dies before sending.
-    async with world.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE inbox.deliveries SET state = 'sending', attempts = 1, "
-                "next_attempt_at = now() - interval '1 hour'"
-            )
-        )
+    await world.request_reply(ids.status_id, "Hi Jane, it left our depot this morning.")
+    conversation_id = await world.scalar("SELECT conversation_id FROM inbox.messages")
+    await world.crash_mid_send()
     deliverer = Deliverer(world.engine, world.credentials, world.session, clock=world.clock)
     assert await deliverer.deliver_due() == 1
     assert world.state.created_count == 1

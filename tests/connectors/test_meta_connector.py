@@ -20,20 +20,14 @@ from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
 from fakes.meta import MetaState, deliver_webhook
 from fakes.meta import create_app as create_fake
-from services.inbox.app import create_app as create_inbox
 from services.inbox.channels import store as channels
 from services.inbox.channels.poller import Poller
 from services.inbox.connectors.meta import MetaConnector
-from services.inbox.consumer import CONSUMER
-from services.inbox.delivery.moderation import Moderator, record_moderation_requests
 from services.infra.db import create_engine
-from services.infra.events import Consumer, publish
 from tests.connectors.world import ConnectorWorld
 from tests.support.world import (
     connect_channel,
-    credentials_json,
-    inbox_settings,
-    make_workspace,
+    inbox_holding,
 )
 
 CUSTOMER = "139560936744123"
@@ -90,51 +84,6 @@ class World(ConnectorWorld):
             ).scalars()
             return [events_pb2.ReplyFailed.FromString(bytes(p)) for p in payloads]
 
-    async def request_moderation(self, external_id: str, action: str) -> uuid.UUID:
-        """A lead asks for the stored comment ``external_id`` to be moderated, as triage
-        does: a moderation.requested event (published twice: a redelivery acts once)."""
-        action_id = uuid.uuid4()
-        message_id, conversation_id = (
-            await self.rows(
-                "SELECT id, conversation_id FROM inbox.messages WHERE external_id = :e",
-                e=external_id,
-            )
-        )[0]
-        request = events_pb2.ModerationRequested(
-            workspace_id=str(self.workspace.id),
-            action_id=str(action_id),
-            conversation_id=conversation_id,
-            message_id=message_id,
-            action=action,
-            requested_by="lead-1",
-        )
-        request.requested_at.FromDatetime(self.clock())
-        for _ in range(2):
-            async with self.engine.begin() as conn:
-                payload = [request.SerializeToString()]
-                await publish(conn, "moderation.requested", [self.workspace.id], payload)
-        consumer = Consumer(self.engine, self.database_url, CONSUMER, record_moderation_requests)
-        assert await consumer.drain_once() == 2
-        async with self.engine.begin() as conn:  # due on the test's clock
-            await conn.execute(
-                text("UPDATE inbox.moderations SET next_attempt_at = :now"), {"now": self.clock()}
-            )
-        return action_id
-
-    def moderator(self) -> Moderator:
-        return Moderator(self.engine, self.credentials, self.session, clock=self.clock)
-
-    async def moderation(self) -> Any:
-        (row,) = await self.rows("SELECT * FROM inbox.moderations")
-        return row
-
-    async def settled(self) -> list[events_pb2.ModerationSettled]:
-        payloads = await self.rows(
-            "SELECT payload FROM events.outbox WHERE topic = 'moderation.settled' "
-            "AND consumer = 'observer' ORDER BY id"
-        )
-        return [events_pb2.ModerationSettled.FromString(bytes(p)) for (p,) in payloads]
-
     async def point_at(self, platform: str, base_url: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
@@ -148,17 +97,13 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
     clock = ManualClock.from_now()
     state = MetaState(clock=clock)
     fake = await aiohttp_server(create_fake(state))
-    ws = await make_workspace(database_url)
-    settings = inbox_settings(
+    ws, inbox = await inbox_holding(
+        aiohttp_client,
         database_url,
-        run_workers=False,
+        {"meta": {"page_access_token": state.page_access_token}},
         meta_app_secret=state.app_secret,
         meta_verify_token=state.verify_token,
-        channel_credentials=credentials_json(
-            ws.id, {"meta": {"page_access_token": state.page_access_token}}
-        ),
     )
-    inbox = await aiohttp_client(create_inbox(settings))
     accounts = {"facebook": state.page_id, "messenger": state.page_id}
     accounts["instagram"] = state.ig_account_id
     for platform, account in accounts.items():
@@ -433,14 +378,7 @@ async def test_an_interrupted_send_is_never_repeated(world: World) -> None:
     message = world.state.messenger_message(PSID, "hi")
     await world.webhook(message.payload)
     await world.request_reply(message.id, "Hello!")
-    async with world.engine.begin() as conn:  # the process died after recording the attempt
-        await conn.execute(
-            text(
-                "UPDATE inbox.deliveries SET state = 'sending', attempts = 1, "
-                "next_attempt_at = :past"
-            ),
-            {"past": world.clock() - timedelta(hours=1)},
-        )
+    await world.crash_mid_send()
     assert await world.deliverer().deliver_due() == 1
     delivery = await world.delivery()
     assert (delivery.state, delivery.failure_reason) == ("failed", "unknown_outcome")

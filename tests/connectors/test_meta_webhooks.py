@@ -23,9 +23,8 @@ from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from tests.support.world import (
     connect_channel,
-    credentials_json,
+    inbox_holding,
     inbox_settings,
-    make_workspace,
 )
 
 APP_SECRET = "test_app_secret"
@@ -102,16 +101,14 @@ async def connect(inbox: TestClient[Any, Any], token: str, platform: str, key: s
 @pytest.fixture
 async def world(aiohttp_client: Any, database_url: str) -> Any:
     state = MetaState(clock=ManualClock.from_now())
-    ws = await make_workspace(database_url)
-    settings = inbox_settings(
+    ws, inbox = await inbox_holding(
+        aiohttp_client,
         database_url,
-        run_workers=False,
+        {"meta": {"page_access_token": "page"}},
         meta_app_secret=APP_SECRET,
         meta_verify_token=VERIFY_TOKEN,
-        channel_credentials=credentials_json(ws.id, {"meta": {"page_access_token": "page"}}),
         profile_refresh_hours=0,  # the channels point at the real Graph host: ask it nothing
     )
-    inbox = await aiohttp_client(create_inbox(settings))
     await connect(inbox, ws.channels_token, "facebook", "acme-page", state.page_id)
     await connect(inbox, ws.channels_token, "messenger", "acme-dm", state.page_id)
     await connect(inbox, ws.channels_token, "instagram", "acme-ig", state.ig_account_id)

@@ -16,20 +16,14 @@ from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
 from fakes.whatsapp import WhatsAppState, deliver_webhook
 from fakes.whatsapp import create_app as create_fake
-from services.inbox.app import create_app as create_inbox
 from services.inbox.connectors.registry import connector_for
 from services.inbox.connectors.whatsapp import WhatsAppConnector
-from services.inbox.consumer import CONSUMER
-from services.inbox.delivery.deliverer import record_requests
 from services.infra.db import create_engine
-from services.infra.events import Consumer, publish
 from tests.connectors.world import ConnectorWorld
 from tests.support.world import (
     bearer,
     connect_channel,
-    credentials_json,
-    inbox_settings,
-    make_workspace,
+    inbox_holding,
 )
 
 CUSTOMER = "33612345678"
@@ -53,6 +47,12 @@ class World(ConnectorWorld):
         url = str(self.inbox.make_url("/webhooks/whatsapp"))
         status = await deliver_webhook(self.session, url, self.state.app_secret, payload, **options)
         assert status == 200
+
+    async def customer_writes(self, words: str = "hi", **options: Any) -> str:
+        """The customer's message reaches the inbox by Meta's signed webhook; its wamid."""
+        wamid, payload = self.state.customer_message(CUSTOMER, words, **options)
+        await self.webhook(payload)
+        return str(wamid)
 
     async def statuses_arrive(self) -> None:
         """The fake's pending status notifications reach the inbox."""
@@ -89,16 +89,6 @@ class World(ConnectorWorld):
                 found.append((topic, done.reply_id, ""))
         return found
 
-    async def due_now(self) -> int:
-        """Deliver what is due once the clock has moved past every back-off."""
-        self.clock.advance(3600)
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE inbox.deliveries SET next_attempt_at = :now WHERE state <> 'failed'"),
-                {"now": self.clock()},
-            )
-        return await self.deliverer().deliver_due()
-
 
 def _json(value: dict[str, str] | None) -> str | None:
     import json
@@ -111,18 +101,16 @@ async def world(aiohttp_server: Any, aiohttp_client: Any, database_url: str) -> 
     clock = ManualClock.from_now()
     state = WhatsAppState(clock=clock)
     fake = await aiohttp_server(create_fake(state))
-    ws = await make_workspace(database_url)
     creds = {
         KEY: {"access_token": state.access_token, "business_account_id": state.business_account_id}
     }
-    settings = inbox_settings(
+    ws, inbox = await inbox_holding(
+        aiohttp_client,
         database_url,
-        run_workers=False,
+        creds,
         whatsapp_app_secret=state.app_secret,
         whatsapp_verify_token=state.verify_token,
-        channel_credentials=credentials_json(ws.id, creds),
     )
-    inbox = await aiohttp_client(create_inbox(settings))
     await connect_channel(
         inbox,
         ws.channels_token,
@@ -177,8 +165,7 @@ async def test_messages_are_stored_once_under_duplicates_and_out_of_order(world:
 async def test_a_reply_inside_the_window_is_sent_once_and_its_statuses_become_its_state(
     world: World,
 ) -> None:
-    wamid, payload = world.state.customer_message(CUSTOMER, "Where is my order?")
-    await world.webhook(payload)
+    wamid = await world.customer_writes("Where is my order?")
     await world.reply(wamid, "It left this morning.")
     assert await world.deliverer().deliver_due() == 1
     [sent] = world.state.messages_to(CUSTOMER)
@@ -205,8 +192,7 @@ async def test_a_failed_status_reaches_the_desk_and_a_later_delivery_undoes_it(
                 "('reply.failed', 'observer'), ('reply.delivered', 'observer')"
             )
         )
-    wamid, payload = world.state.customer_message(CUSTOMER, "hi")
-    await world.webhook(payload)
+    wamid = await world.customer_writes()
     reply_id = await world.reply(wamid, "Hello!")
     await world.deliverer().deliver_due()
     [sent] = world.state.sends
@@ -225,8 +211,7 @@ async def test_a_failed_status_reaches_the_desk_and_a_later_delivery_undoes_it(
 
 
 async def test_a_reply_whose_answer_was_lost_is_delivered_once(world: World) -> None:
-    wamid, payload = world.state.customer_message(CUSTOMER, "Where is my order?")
-    await world.webhook(payload)
+    wamid = await world.customer_writes("Where is my order?")
     await world.reply(wamid, "On its way.")
     world.state.lose_next_answer()
     assert await world.deliverer().deliver_due() == 1
@@ -246,8 +231,7 @@ async def test_a_reply_whose_answer_was_lost_is_delivered_once(world: World) -> 
 
 
 async def test_throttling_is_honoured_then_the_reply_is_delivered_once(world: World) -> None:
-    wamid, payload = world.state.customer_message(CUSTOMER, "hi")
-    await world.webhook(payload)
+    wamid = await world.customer_writes()
     await world.reply(wamid, "Hello!")
     world.state.throttle_next()
     assert await world.deliverer().deliver_due() == 1
@@ -261,8 +245,7 @@ async def test_throttling_is_honoured_then_the_reply_is_delivered_once(world: Wo
 
 
 async def test_an_expired_token_asks_for_reauthorisation(world: World) -> None:
-    wamid, payload = world.state.customer_message(CUSTOMER, "hi")
-    await world.webhook(payload)
+    wamid = await world.customer_writes()
     await world.reply(wamid, "Hello!")
     world.state.expire_token()
     assert await world.deliverer().deliver_due() == 1
@@ -273,10 +256,7 @@ async def test_an_expired_token_asks_for_reauthorisation(world: World) -> None:
 
 
 async def test_outside_the_window_free_text_fails_and_a_template_is_sent(world: World) -> None:
-    wamid, payload = world.state.customer_message(
-        CUSTOMER, "hi", at=world.clock() - timedelta(hours=25)
-    )
-    await world.webhook(payload)
+    wamid = await world.customer_writes(at=world.clock() - timedelta(hours=25))
     await world.reply(wamid, "Sorry for the wait")
     await world.deliverer().deliver_due()
     delivery = await world.delivery()
@@ -303,8 +283,7 @@ async def test_only_approved_templates_are_listed_across_pages(world: World) -> 
 
 
 async def test_a_status_for_someone_elses_message_changes_nothing(world: World) -> None:
-    wamid, payload = world.state.customer_message(CUSTOMER, "hi")
-    await world.webhook(payload)
+    wamid = await world.customer_writes()
     reply_id = await world.reply(wamid, "Hello!")
     await world.deliverer().deliver_due()
     [sent] = world.state.sends
@@ -315,8 +294,7 @@ async def test_a_status_for_someone_elses_message_changes_nothing(world: World) 
 
 
 async def test_forged_notifications_store_nothing_and_change_no_delivery(world: World) -> None:
-    wamid, payload = world.state.customer_message(CUSTOMER, "hi")
-    await world.webhook(payload)
+    wamid = await world.customer_writes()
     await world.reply(wamid, "Hello!")
     await world.deliverer().deliver_due()
     [sent] = world.state.sends
@@ -357,30 +335,12 @@ async def test_the_channels_api_lists_the_approved_templates_an_agent_may_send(
 async def test_the_template_an_agent_chose_travels_from_the_desks_request_to_the_platform(
     world: World,
 ) -> None:
-    wamid, payload = world.state.customer_message(
-        CUSTOMER, "hi", at=world.clock() - timedelta(days=2)
+    wamid = await world.customer_writes(at=world.clock() - timedelta(days=2))
+    await world.request_reply(
+        wamid,
+        "Bonjour, nous revenons vers vous.",
+        template=events_pb2.MessageTemplate(name="reprise_contact", language="fr"),
     )
-    await world.webhook(payload)
-    async with world.engine.begin() as conn:
-        message_id, conversation_id = (
-            await conn.execute(
-                text("SELECT id, conversation_id FROM inbox.messages WHERE external_id = :e"),
-                {"e": wamid},
-            )
-        ).one()
-        request = events_pb2.ReplyRequested(
-            workspace_id=str(world.workspace.id),
-            reply_id=str(uuid.uuid4()),
-            conversation_id=conversation_id,
-            in_reply_to_message_id=message_id,
-            text="Bonjour, nous revenons vers vous.",
-            agent_id="agent-1",
-            template=events_pb2.MessageTemplate(name="reprise_contact", language="fr"),
-        )
-        request.requested_at.FromDatetime(world.clock())
-        await publish(conn, "reply.requested", [world.workspace.id], [request.SerializeToString()])
-    consumer = Consumer(world.engine, world.database_url, CONSUMER, record_requests)
-    assert await consumer.drain_once() == 1
     assert (await world.delivery()).template == {"name": "reprise_contact", "language": "fr"}
     assert await world.due_now() == 1
     [sent] = world.state.sends

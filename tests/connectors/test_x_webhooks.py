@@ -19,13 +19,10 @@ from fakes.x import (
     deliver_webhook,
     webhook_signature,
 )
-from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from tests.support.world import (
     connect_channel,
-    credentials_json,
-    inbox_settings,
-    make_workspace,
+    inbox_holding,
 )
 
 SECRET = "test_consumer_secret"  # the platforms.md §6 vector
@@ -77,14 +74,12 @@ class Hook:
 async def _hook(aiohttp_client: Any, database_url: str, secret: str) -> Hook:
     state = XState(clock=ManualClock.from_now())
     state.add_user("janedoe", "Jane Doe")
-    ws = await make_workspace(database_url)
-    settings = inbox_settings(
+    ws, client = await inbox_holding(
+        aiohttp_client,
         database_url,
-        run_workers=False,
+        {"xcreds": {"bearer_token": "user"}},
         x_consumer_secret=secret,
-        channel_credentials=credentials_json(ws.id, {"xcreds": {"bearer_token": "user"}}),
     )
-    client = await aiohttp_client(create_inbox(settings))
     await connect_channel(
         client,
         ws.channels_token,

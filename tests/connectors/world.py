@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -13,22 +14,20 @@ from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
-from services.inbox.app import create_app as create_inbox
 from services.inbox.channels import store as channels
 from services.inbox.channels.credentials import CredentialStore
 from services.inbox.channels.poller import Poller
 from services.inbox.connectors.base import Channel
 from services.inbox.consumer import CONSUMER
 from services.inbox.delivery.deliverer import Deliverer, record_requests
+from services.inbox.delivery.moderation import Moderator, record_moderation_requests
 from services.inbox.domain.endpoints import PlatformHosts
 from services.infra.db import create_engine
 from services.infra.events import Consumer, publish
 from tests.support.world import (
     Workspace,
     connect_channel,
-    credentials_json,
-    inbox_settings,
-    make_workspace,
+    inbox_holding,
 )
 
 
@@ -45,11 +44,7 @@ async def connected_workspace(
 ) -> Workspace:
     """A workspace whose one channel, polled every minute, reads the ``fake`` platform's
     server with ``credentials``: connected through the inbox's API, as an admin would."""
-    ws = await make_workspace(database_url)
-    settings = inbox_settings(
-        database_url, run_workers=False, channel_credentials=credentials_json(ws.id, credentials)
-    )
-    inbox = await aiohttp_client(create_inbox(settings))
+    ws, inbox = await inbox_holding(aiohttp_client, database_url, credentials)
     await connect_channel(
         inbox,
         ws.channels_token,
@@ -131,10 +126,16 @@ class ConnectorWorld:
         ]
 
     async def request_reply(
-        self, external_id: str, words: str, *, private: bool = False
+        self,
+        external_id: str,
+        words: str,
+        *,
+        private: bool = False,
+        template: events_pb2.MessageTemplate | None = None,
     ) -> uuid.UUID:
-        """An agent answers the stored message ``external_id``, as triage asks: a
-        reply.requested event, recorded as a delivery by the inbox's consumer."""
+        """An agent answers the stored message ``external_id`` (with a WhatsApp
+        ``template`` if chosen), as triage asks: a reply.requested event, recorded as a
+        delivery by the inbox's consumer."""
         reply_id = uuid.uuid4()
         async with self.engine.begin() as conn:
             message_id, conversation_id = (
@@ -152,6 +153,8 @@ class ConnectorWorld:
                 agent_id="agent-1",
                 private=private,
             )
+            if template is not None:
+                request.template.CopyFrom(template)
             request.requested_at.FromDatetime(self.clock())
             await publish(
                 conn, "reply.requested", [self.workspace.id], [request.SerializeToString()]
@@ -160,6 +163,51 @@ class ConnectorWorld:
         assert await consumer.drain_once() == 1
         return reply_id
 
+    async def request_moderation(self, external_id: str, action: str) -> uuid.UUID:
+        """A lead asks for the stored comment ``external_id`` to be moderated, as triage
+        does: a moderation.requested event (published twice: a redelivery acts once)."""
+        action_id = uuid.uuid4()
+        message_id, conversation_id = (
+            await self.rows(
+                "SELECT id, conversation_id FROM inbox.messages WHERE external_id = :e",
+                e=external_id,
+            )
+        )[0]
+        request = events_pb2.ModerationRequested(
+            workspace_id=str(self.workspace.id),
+            action_id=str(action_id),
+            conversation_id=conversation_id,
+            message_id=message_id,
+            action=action,
+            requested_by="lead-1",
+        )
+        request.requested_at.FromDatetime(self.clock())
+        for _ in range(2):
+            async with self.engine.begin() as conn:
+                payload = [request.SerializeToString()]
+                await publish(conn, "moderation.requested", [self.workspace.id], payload)
+        consumer = Consumer(self.engine, self.database_url, CONSUMER, record_moderation_requests)
+        assert await consumer.drain_once() == 2
+        async with self.engine.begin() as conn:  # due on the test's clock
+            await conn.execute(
+                text("UPDATE inbox.moderations SET next_attempt_at = :now"), {"now": self.clock()}
+            )
+        return action_id
+
+    def moderator(self) -> Moderator:
+        return Moderator(self.engine, self.credentials, self.session, clock=self.clock)
+
+    async def moderation(self) -> Any:
+        (row,) = await self.rows("SELECT * FROM inbox.moderations")
+        return row
+
+    async def settled(self) -> list[events_pb2.ModerationSettled]:
+        payloads = await self.rows(
+            "SELECT payload FROM events.outbox WHERE topic = 'moderation.settled' "
+            "AND consumer = 'observer' ORDER BY id"
+        )
+        return [events_pb2.ModerationSettled.FromString(bytes(p)) for (p,) in payloads]
+
     async def polls_rate_limited_until(self, reset: Any) -> None:
         """A poll is refused for its rate: the channel says so and waits until ``reset``."""
         assert await self.poll() == "rate_limited"
@@ -167,10 +215,50 @@ class ConnectorWorld:
         assert channel.health == "rate_limited"
         assert channel.next_poll_at >= reset
 
+    async def crash_mid_send(self) -> None:
+        """An attempt is recorded, then the process dies before the platform answers: the
+        delivery is left ``sending``, its next attempt due."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE inbox.deliveries SET state = 'sending', attempts = attempts + 1, "
+                    "next_attempt_at = :past"
+                ),
+                {"past": self.clock() - timedelta(hours=1)},
+            )
+
+    async def backs_off_then_recovers(
+        self, failures: int, customer_writes: Callable[[], object]
+    ) -> None:
+        """The platform fails ``failures`` polls in a row: each one counts and the channel,
+        failing, waits before the next. Once it answers again (and ``customer_writes()``),
+        one poll stores the message and clears the failures."""
+        for expected in range(1, failures + 1):
+            assert await self.poll() == "unavailable"
+            assert (await self.channel()).failures == expected
+        channel = await self.channel()
+        assert channel.health == "failing"
+        assert channel.next_poll_at > self.clock() + timedelta(seconds=10)
+        customer_writes()
+        assert await self.poll() == "ok"
+        channel = await self.channel()
+        assert (channel.health, channel.failures) == ("ok", 0)
+        assert await self.scalar("SELECT count(*) FROM inbox.messages") == 1
+
     async def polls_needing_reauthorisation(self) -> None:
         """A poll finds the token refused: the channel asks an admin to reauthorise it."""
         assert await self.poll() == "auth_expired"
         assert (await self.channel()).health == "needs_reauth"
+
+    async def due_now(self) -> int:
+        """Deliver what is due once the clock has moved past every back-off."""
+        self.clock.advance(3600)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE inbox.deliveries SET next_attempt_at = :now WHERE state <> 'failed'"),
+                {"now": self.clock()},
+            )
+        return await self.deliverer().deliver_due()
 
     def deliverer(self) -> Deliverer:
         return Deliverer(self.engine, self.credentials, self.session, clock=self.clock)

@@ -9,19 +9,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ecoute.v1 import events_pb2
-from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import publish
-from services.triage.app import create_app as create_triage
 from tests.support.incidents import make_incident
 from tests.support.waiting import wait_until
 from tests.support.world import (
     bearer,
-    inbox_settings,
+    ingest,
     make_user,
     make_workspace,
     message,
-    triage_settings,
+    start_services,
 )
 from tools.embedded_pg import ROOT
 
@@ -55,21 +53,16 @@ async def table(
 
 async def brand(aiohttp_client: Any, database_url: str) -> tuple[Any, Any, str, list[int]]:
     """Triage, its workspace, a lead's API token, and two conversations in the desk."""
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
+    inbox, triage = await start_services(aiohttp_client, database_url, workers=False)
     ws = await make_workspace(database_url)
     lead = await make_user(database_url, ws.id, "lead")
-    response = await inbox.post(
-        "/v1/ingest",
-        headers=bearer(ws.ingest_token),
-        json={
-            "messages": [
-                message("t1", "My internet has been down since this morning", author="1"),
-                message("t2", "My parcel never arrived, where is it?", author="2"),
-            ]
-        },
+    written = await ingest(
+        inbox,
+        ws.ingest_token,
+        message("t1", "My internet has been down since this morning", author="1"),
+        message("t2", "My parcel never arrived, where is it?", author="2"),
     )
-    first, second = [i["conversation_id"] for i in (await response.json())["items"]]
+    first, second = [i["conversation_id"] for i in written]
 
     async def in_the_desk() -> bool:
         for conversation in (first, second):

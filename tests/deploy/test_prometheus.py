@@ -19,7 +19,6 @@ from bench.common import free_port
 from ecoute.v1 import events_pb2
 from fakes.mastodon import MastodonState, status_html
 from fakes.mastodon import create_app as create_fake_mastodon
-from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import publish
 from services.triage.app import create_app as create_triage
@@ -29,9 +28,8 @@ from tests.support.world import (
     ago,
     bearer,
     connect_channel,
-    credentials_json,
-    inbox_settings,
-    make_workspace,
+    inbox_holding,
+    ingest,
     message,
     triage_settings,
 )
@@ -76,14 +74,12 @@ async def test_care_dashboard_queries_return_data_from_a_real_prometheus(
     assert shutil.which("prometheus"), "the Debian prometheus package (tools/system-deps.sh)"
     fake_state = MastodonState()
     fake = await aiohttp_server(create_fake_mastodon(fake_state))
-    ws = await make_workspace(database_url)
-    credentials = credentials_json(ws.id, {"masto": {"access_token": "mastodon-test-token"}})
-    inbox = await aiohttp_client(
-        create_inbox(
-            inbox_settings(
-                database_url, channel_credentials=credentials, gauges_refresh_seconds=0.5
-            )
-        )
+    ws, inbox = await inbox_holding(
+        aiohttp_client,
+        database_url,
+        {"masto": {"access_token": "mastodon-test-token"}},
+        workers=True,
+        gauges_refresh_seconds=0.5,
     )
     triage = await aiohttp_client(
         create_triage(triage_settings(database_url, gauges_refresh_seconds=0.5))
@@ -213,16 +209,11 @@ async def traffic(
         status_html("@acme no internet since this morning, outage"),
         datetime.now(UTC) - timedelta(minutes=3),
     )
-    late = await inbox.post(
-        "/v1/ingest",
-        headers=bearer(ws.ingest_token),
-        json={
-            "messages": [
-                message("late", "How do I change the date of my flight?", created_at=ago(hours=9))
-            ]
-        },
+    await ingest(
+        inbox,
+        ws.ingest_token,
+        message("late", "How do I change the date of my flight?", created_at=ago(hours=9)),
     )
-    assert late.status == 200
     engine = create_engine(database_url, 2)
     try:
         found: list[Any] = []

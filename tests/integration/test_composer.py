@@ -6,18 +6,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
-from services.inbox.app import create_app as create_inbox
-from services.triage.app import create_app as create_triage
 from tests.support.waiting import wait_until
 from tests.support.world import (
     bearer,
-    inbox_settings,
+    ingest,
     make_user,
     make_workspace,
     message,
-    triage_settings,
 )
 
 REFUND = "Hi, my refund for the cancelled Faro flight never arrived, booking QX7M2L. Help?"
@@ -31,23 +26,14 @@ WIFI_ANSWER = "Sorry the on-board wifi let you down: we have passed it to the ca
 OPEN = "Still waiting for my refund, the flight was cancelled two weeks ago (booking KD29XF)"
 
 
-@pytest.fixture
-async def desk(aiohttp_client: Any, database_url: str) -> Any:
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
-    return inbox, triage
-
-
 async def written(
     inbox: Any, triage: Any, ws: Any, external_id: str, text: str, author: str, name: str = ""
 ) -> int:
     """A customer writes; the conversation once triage shows it."""
     item = message(external_id, text, author=author)
     item["author"]["display_name"] = name
-    answer = await inbox.post(
-        "/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": [item]}
-    )
-    cid = int((await answer.json())["items"][0]["conversation_id"])
+    (stored,) = await ingest(inbox, ws.ingest_token, item)
+    cid = int(stored["conversation_id"])
 
     async def shown() -> bool:
         view = await triage.get(f"/v1/conversations/{cid}", headers=bearer(ws.agent_token))
@@ -80,8 +66,8 @@ def counter(metrics: str, outcome: str) -> float:
 async def test_suggestions_are_answers_of_similar_resolved_conversations_of_the_workspace(
     desk: Any, database_url: str
 ) -> None:
-    inbox, triage = desk
-    ws, other = await make_workspace(database_url), await make_workspace(database_url, "Other")
+    inbox, triage, ws = desk
+    other = await make_workspace(database_url, "Other")
     refund = await written(inbox, triage, ws, "r1", REFUND, "1", "Graham W.")
     await answered(triage, ws, refund, REFUND_ANSWER)
     wifi = await written(inbox, triage, ws, "w1", WIFI, "2")
@@ -130,8 +116,7 @@ async def test_suggestions_are_answers_of_similar_resolved_conversations_of_the_
 async def test_a_conversation_with_nothing_alike_gets_no_suggestion(
     desk: Any, database_url: str
 ) -> None:
-    inbox, triage = desk
-    ws = await make_workspace(database_url)
+    inbox, triage, ws = desk
     wifi = await written(inbox, triage, ws, "w1", WIFI, "2")
     await answered(triage, ws, wifi, WIFI_ANSWER)
     opened = await written(inbox, triage, ws, "o1", OPEN, "4")
@@ -144,8 +129,7 @@ async def test_a_conversation_with_nothing_alike_gets_no_suggestion(
 async def test_saved_replies_are_filled_and_reach_one_person_unchanged_at_most(
     desk: Any, database_url: str
 ) -> None:
-    inbox, triage = desk
-    ws = await make_workspace(database_url)
+    inbox, triage, ws = desk
     lead = await make_user(database_url, ws.id, "lead")
     template = "Hi {name}, booking {reference} is with our refunds team today."
     await triage.post(
@@ -199,8 +183,7 @@ async def test_saved_replies_are_filled_and_reach_one_person_unchanged_at_most(
 async def test_the_move_to_private_messages_is_prefilled_where_the_platform_allows_it(
     desk: Any, database_url: str
 ) -> None:
-    inbox, triage = desk
-    ws = await make_workspace(database_url)
+    inbox, triage, ws = desk
     public = await written(inbox, triage, ws, "m1", OPEN, "1", "Sam A.")
     found = await (
         await triage.get(f"/v1/conversations/{public}/suggestions", headers=bearer(ws.agent_token))

@@ -12,44 +12,30 @@ import pytest
 from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
-from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
-from services.infra.events import publish
-from services.triage.app import create_app as create_triage
 from tests.support.clock import HandClock, triage_by
+from tests.support.sessions import try_password
 from tests.support.world import (
     answer_when,
     bearer,
     count,
-    inbox_settings,
+    ingest,
     make_user,
     make_workspace,
     message,
+    publish_event,
     scrypt_hash,
-    triage_settings,
 )
 
 PROBLEM = "My internet has been down since this morning, please help"
-
-
-@pytest.fixture
-async def desk(aiohttp_client: Any, database_url: str) -> Any:
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
-    ws = await make_workspace(database_url)
-    return inbox, triage, ws
 
 
 async def conversation(
     inbox: Any, triage: Any, ws: Any, external_id: str, body: str = PROBLEM, author: str = "42"
 ) -> int:
     """A customer writes; returns the conversation once triage has it in the queue."""
-    response = await inbox.post(
-        "/v1/ingest",
-        headers=bearer(ws.ingest_token),
-        json={"messages": [message(external_id, body, author=author)]},
-    )
-    cid = int((await response.json())["items"][0]["conversation_id"])
+    (item,) = await ingest(inbox, ws.ingest_token, message(external_id, body, author=author))
+    cid = int(item["conversation_id"])
     for _ in range(100):
         view = await triage.get(f"/v1/conversations/{cid}", headers=bearer(ws.agent_token))
         if view.status == 200 and (await view.json())["messages"]:
@@ -100,11 +86,7 @@ async def test_repeated_wrong_passwords_delay_that_email_from_that_address(
     await make_user(database_url, ws.id, "agent", email="bo@acme.test", password="right-one")
 
     async def sign_in(password: str) -> Any:
-        answer = await triage.post(
-            "/v1/auth/login", json={"email": "bo@acme.test", "password": password}
-        )
-        triage.session.cookie_jar.clear()
-        return answer
+        return await try_password(triage, "bo@acme.test", password)
 
     statuses = [(await sign_in("wrong")).status for _ in range(5)]
     assert statuses == [401] * 5
@@ -132,11 +114,7 @@ async def test_an_old_scrypt_password_is_upgraded_to_argon2id_at_sign_in(
             )
 
         async def sign_in(password: str) -> int:
-            answer = await triage.post(
-                "/v1/auth/login", json={"email": "old@acme.test", "password": password}
-            )
-            triage.session.cookie_jar.clear()
-            return int(answer.status)
+            return int((await try_password(triage, "old@acme.test", password)).status)
 
         assert await sign_in("not it") == 401
         async with engine.connect() as conn:
@@ -290,45 +268,30 @@ async def test_the_desk_shows_delivery_and_failure_with_the_platforms_reason(
             )
         ).json()
     )["reply"]
-    engine = create_engine(database_url, 1)
-    async with engine.begin() as conn:
-        await publish(
-            conn,
-            "reply.delivered",
-            [ws.id],
-            [
-                events_pb2.ReplyDelivered(
-                    workspace_id=str(ws.id),
-                    reply_id=ok["id"],
-                    conversation_id=cid,
-                    platform_message_id="1790",
-                ).SerializeToString()
-            ],
+    delivered = events_pb2.ReplyDelivered(
+        workspace_id=str(ws.id), reply_id=ok["id"], conversation_id=cid, platform_message_id="1790"
+    )
+    await publish_event(database_url, "reply.delivered", ws.id, delivered)
+
+    async def inbox_reports_failure(reply_id: str, reason: str, detail: str) -> None:
+        """The inbox's delivery loop says the platform refused the reply, or lost it."""
+        failed = events_pb2.ReplyFailed(
+            workspace_id=str(ws.id),
+            reply_id=reply_id,
+            conversation_id=cid,
+            reason=reason,
+            detail=detail,
         )
-        await publish(
-            conn,
-            "reply.failed",
-            [ws.id],
-            [
-                events_pb2.ReplyFailed(
-                    workspace_id=str(ws.id),
-                    reply_id=bad["id"],
-                    conversation_id=cid,
-                    reason="window_closed",
-                    detail="outside the 24-hour window",
-                ).SerializeToString()
-            ],
-        )
-    await engine.dispose()
-    states: dict[str, Any] = {}
-    for _ in range(100):
-        view = await (
-            await triage.get(f"/v1/conversations/{cid}", headers=bearer(ws.agent_token))
-        ).json()
-        states = {r["id"]: r for r in view["replies"]}
-        if states[ok["id"]]["state"] != "queued" and states[bad["id"]]["state"] != "queued":
-            break
-        await asyncio.sleep(0.05)
+        await publish_event(database_url, "reply.failed", ws.id, failed)
+
+    await inbox_reports_failure(bad["id"], "window_closed", "outside the 24-hour window")
+    view = await answer_when(
+        triage,
+        f"/v1/conversations/{cid}",
+        ws.agent_token,
+        lambda v: all(r["state"] != "queued" for r in v["replies"]),
+    )
+    states = {r["id"]: r for r in view["replies"]}
     assert (states[ok["id"]]["state"], states[ok["id"]]["platform_message_id"]) == (
         "delivered",
         "1790",
@@ -339,17 +302,11 @@ async def test_the_desk_shows_delivery_and_failure_with_the_platforms_reason(
     )
 
     # WhatsApp took the delivered one, then could not bring it to the customer: it fails late.
-    engine = create_engine(database_url, 1)
-    async with engine.begin() as conn:
-        late = events_pb2.ReplyFailed(
-            workspace_id=str(ws.id),
-            reply_id=ok["id"],
-            conversation_id=cid,
-            reason="undelivered",
-            detail="WhatsApp could not deliver the message to the customer (error 131026).",
-        )
-        await publish(conn, "reply.failed", [ws.id], [late.SerializeToString()])
-    await engine.dispose()
+    await inbox_reports_failure(
+        ok["id"],
+        "undelivered",
+        "WhatsApp could not deliver the message to the customer (error 131026).",
+    )
     view = await answer_when(
         triage,
         f"/v1/conversations/{cid}",

@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from services.inbox.app import create_app as create_inbox
-from tests.support.world import bearer, credentials_json, inbox_settings, make_workspace, message
+from tests.support.world import (
+    bearer,
+    credentials_json,
+    inbox_holding,
+    inbox_settings,
+    make_workspace,
+    message,
+)
 from tools.embedded_pg import ROOT
 
 CHANNEL = {"account_id": "1500", "base_url": "https://api.x.com", "credentials_ref": "brand-x"}
@@ -83,14 +90,12 @@ async def test_the_cli_mints_each_scope_and_each_does_only_its_own_work(
 async def test_a_refused_channel_is_a_422_naming_the_field(
     aiohttp_client: Any, database_url: str, change: dict[str, str], pointer: str
 ) -> None:
-    ws = await make_workspace(database_url)
-    settings = inbox_settings(
+    ws, inbox = await inbox_holding(
+        aiohttp_client,
         database_url,
-        run_workers=False,
+        {"brand-x": {"bearer_token": "t"}},
         allow_local_platforms=False,
-        channel_credentials=credentials_json(ws.id, {"brand-x": {"bearer_token": "t"}}),
     )
-    inbox = await aiohttp_client(create_inbox(settings))
     answer = await inbox.put(
         "/v1/channels/x/care", headers=bearer(ws.channels_token), json={**CHANNEL, **change}
     )

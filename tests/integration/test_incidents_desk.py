@@ -11,19 +11,16 @@ import pytest
 from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
-from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
-from services.triage.app import create_app as create_triage
 from tests.integration.test_desk import conversation
 from tests.support.incidents import make_incident
 from tests.support.world import (
     bearer,
     count,
-    inbox_settings,
     make_user,
     make_workspace,
     sql,
-    triage_settings,
+    start_services,
 )
 
 # Different problems, so nothing here looks like a burst to the detector.
@@ -39,8 +36,7 @@ TOPICS = ("incident.merged", "incident.split", "incident.closed", "incident.reop
 
 @pytest.fixture
 async def desk(aiohttp_client: Any, database_url: str) -> Any:
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
+    inbox, triage = await start_services(aiohttp_client, database_url, workers=False)
     ws = await make_workspace(database_url)
     lead = await make_user(database_url, ws.id, "lead")
     return inbox, triage, ws, lead

@@ -19,6 +19,7 @@ from tests.support.world import (
     ago,
     bearer,
     inbox_settings,
+    ingest,
     make_workspace,
     message,
     triage_settings,
@@ -56,11 +57,6 @@ async def services(aiohttp_client: Any, database_url: str) -> tuple[Any, Any]:
         create_triage(triage_settings(database_url, incident_tick_seconds=0.2))
     )
     return inbox, triage
-
-
-async def ingest(inbox: Any, token: str, messages: list[dict[str, Any]]) -> None:
-    response = await inbox.post("/v1/ingest", json={"messages": messages}, headers=bearer(token))
-    assert response.status == 200, await response.text()
 
 
 async def rows_when(database_url: str, sql: str, ready: Any, **params: Any) -> list[Any]:
@@ -108,7 +104,7 @@ async def test_a_burst_through_the_ingest_api_opens_one_incident_that_then_grows
         message(f"n{i}", t, author=str(200 + i), created_at=ago(seconds=40 - i))
         for i, t in enumerate(ORDINARY)
     ]
-    await ingest(inbox, ws.ingest_token, batch)
+    await ingest(inbox, ws.ingest_token, *batch)
 
     members = await rows_when(database_url, MEMBERS, lambda r: len(r) >= 8, ws=ws.id)
     assert {r.id for r in members} == {members[0].id}, "one incident"
@@ -126,7 +122,7 @@ async def test_a_burst_through_the_ingest_api_opens_one_incident_that_then_grows
     assert listed.status == 200, await listed.text()
 
     await ingest(
-        inbox, ws.ingest_token, [message("late", LATER, author="300", created_at=ago(seconds=1))]
+        inbox, ws.ingest_token, message("late", LATER, author="300", created_at=ago(seconds=1))
     )
     grown = await rows_when(database_url, MEMBERS, lambda r: LATER in {x.text for x in r}, ws=ws.id)
     assert {r.id for r in grown} == {members[0].id}
@@ -174,7 +170,7 @@ async def test_two_replicas_open_one_incident_which_closes_after_the_quiet_perio
     await ingest(
         inbox,
         ws.ingest_token,
-        [
+        *[
             message(f"o{i}", t, author=str(100 + i), created_at=ago(seconds=60 - i))
             for i, t in enumerate(OUTAGE)
         ],
@@ -238,7 +234,7 @@ async def test_a_tick_judges_only_the_latest_signals_of_a_flooded_window(
     await ingest(
         inbox,
         ws.ingest_token,
-        [
+        *[
             message(f"w{n}", text, author=f"p{n}", created_at=ago(minutes=10 - n))
             for n, text in enumerate(ORDINARY)
         ],

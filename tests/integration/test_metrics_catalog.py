@@ -7,9 +7,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.inbox.app import create_app as create_inbox
-from services.triage.app import create_app as create_triage
-from tests.support.world import inbox_settings, triage_settings
+from tests.support.world import start_services
 from tools.embedded_pg import ROOT
 
 
@@ -31,8 +29,7 @@ def exported(exposition: str) -> dict[str, str]:
 
 
 async def test_catalog_and_metrics_agree(aiohttp_client: Any, database_url: str) -> None:
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
+    inbox, triage = await start_services(aiohttp_client, database_url)
     by_service = {
         "inbox": exported(await (await inbox.get("/metrics")).text()),
         "triage": exported(await (await triage.get("/metrics")).text()),

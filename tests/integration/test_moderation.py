@@ -12,25 +12,24 @@ import pytest
 
 from services.infra.db import create_engine
 from services.triage.moderation.usecases import ModerationRefused, Requester, request_moderation
-from tests.support.facebook import FacebookDesk, facebook_desk
+from tests.support.facebook import Desk, FacebookDesk, ThreadsDesk, facebook_desk, threads_desk
 from tests.support.waiting import wait_until
-from tests.support.world import bearer, make_user, make_workspace, message, sql
+from tests.support.world import bearer, ingest, make_user, make_workspace, message, sql
 
 INSULT = "You are all thieves and liars, idiots, scam company"
 
 
-@pytest.fixture
-async def desk(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> FacebookDesk:
-    return await facebook_desk(database_url, aiohttp_server, aiohttp_client)
+desk = facebook_desk  # the services, a connected Page and its fake (fixture)
+threads = threads_desk  # the same with a Threads account (fixture)
 
 
-async def conversation(desk: FacebookDesk, token: str, cid: int) -> dict[str, Any]:
+async def conversation(desk: Desk, token: str, cid: int) -> dict[str, Any]:
     answer = await desk.triage.get(f"/v1/conversations/{cid}", headers=bearer(token))
     assert answer.status == 200, await answer.text()
     return dict(await answer.json())
 
 
-async def moderate(desk: FacebookDesk, token: str, cid: int, mid: int, action: str) -> Any:
+async def moderate(desk: Desk, token: str, cid: int, mid: int, action: str) -> Any:
     return await desk.triage.post(
         f"/v1/conversations/{cid}/moderation",
         headers=bearer(token),
@@ -38,7 +37,7 @@ async def moderate(desk: FacebookDesk, token: str, cid: int, mid: int, action: s
     )
 
 
-async def settled(desk: FacebookDesk, token: str, cid: int) -> dict[str, Any]:
+async def settled(desk: Desk, token: str, cid: int) -> dict[str, Any]:
     """The comment's latest moderation once the platform has answered."""
     seen: dict[str, Any] = {}
 
@@ -55,10 +54,9 @@ async def test_a_lead_hides_an_abusive_comment_and_the_desk_shows_it_hidden(
     desk: FacebookDesk,
 ) -> None:
     lead = await desk.user("lea@acme.test", "lead")
-    comment_id = await desk.comment(INSULT)
-    item = await desk.triaged(INSULT)
-    assert item["abuse"], "triage flags the insult"
-    cid = item["conversation_id"]
+    insult = await desk.commented(INSULT)
+    assert insult.abuse, "triage flags the insult"
+    comment_id, cid = insult.id, insult.conversation_id
     (before,) = (await conversation(desk, lead, cid))["messages"]
     assert (before["moderation"], before["moderation_actions"]) == (
         None,
@@ -87,20 +85,38 @@ async def test_a_lead_hides_an_abusive_comment_and_the_desk_shows_it_hidden(
     )
 
 
+async def test_a_lead_hides_an_abusive_threads_reply_and_cannot_delete_it(
+    threads: ThreadsDesk,
+) -> None:
+    """Threads hides a reply to the brand's post and shows it again, but deletes only the
+    brand's own posts: the desk offers hide and unhide, and refuses delete."""
+    desk = threads
+    lead = await desk.user("lea@acme.test", "lead")
+    insult = await desk.commented(INSULT)
+    cid = insult.conversation_id
+    (before,) = (await conversation(desk, lead, cid))["messages"]
+    assert before["moderation_actions"] == ["hide", "unhide"]
+    refused = await moderate(desk, lead, cid, before["id"], "delete")
+    assert refused.status == 422
+    assert "Threads does not let Écoute delete" in (await refused.json())["detail"]
+    answer = await moderate(desk, lead, cid, before["id"], "hide")
+    assert answer.status == 202, await answer.text()
+    after = await settled(desk, lead, cid)
+    assert (after["moderation"]["state"], after["moderation"]["visibility"]) == ("done", "hidden")
+    assert desk.threads.is_hidden(insult.id)
+
+
 async def test_agents_and_platforms_that_cannot_hide_are_refused(desk: FacebookDesk) -> None:
     lead = await desk.user("lea@acme.test", "lead")
-    await desk.comment(INSULT)
-    cid = (await desk.triaged(INSULT))["conversation_id"]
+    cid = (await desk.commented(INSULT)).conversation_id
     mid = (await conversation(desk, lead, cid))["messages"][0]["id"]
     agent = await moderate(desk, desk.workspace.agent_token, cid, mid, "hide")
     assert agent.status == 403
     assert (await moderate(desk, lead, cid, mid + 10_000, "hide")).status == 404
-    mention = await desk.inbox.post(
-        "/v1/ingest",
-        headers=bearer(desk.workspace.ingest_token),
-        json={"messages": [message("x-1", "you people are useless idiots")]},
+    (mention,) = await ingest(
+        desk.inbox, desk.workspace.ingest_token, message("x-1", "you people are useless idiots")
     )
-    x_cid = int((await mention.json())["items"][0]["conversation_id"])
+    x_cid = int(mention["conversation_id"])
     x_message = await wait_until_message(desk, lead, x_cid)
     refused = await moderate(desk, lead, x_cid, x_message["id"], "hide")
     assert refused.status == 422
@@ -127,8 +143,7 @@ async def test_another_workspace_cannot_reach_the_comment(
     desk: FacebookDesk, database_url: str
 ) -> None:
     lead = await desk.user("lea@acme.test", "lead")
-    await desk.comment(INSULT)
-    cid = (await desk.triaged(INSULT))["conversation_id"]
+    cid = (await desk.commented(INSULT)).conversation_id
     mid = (await conversation(desk, lead, cid))["messages"][0]["id"]
     other = await make_workspace(database_url, "Other care")
     foreign_lead = await make_user(database_url, other.id, "lead")
@@ -141,8 +156,8 @@ async def test_a_refused_token_is_reported_and_the_channel_needs_reauthorisation
     desk: FacebookDesk,
 ) -> None:
     lead = await desk.user("lea@acme.test", "lead")
-    comment_id = await desk.comment(INSULT)
-    cid = (await desk.triaged(INSULT))["conversation_id"]
+    insult = await desk.commented(INSULT)
+    comment_id, cid = insult.id, insult.conversation_id
     mid = (await conversation(desk, lead, cid))["messages"][0]["id"]
     desk.meta.expire_token()
     assert (await moderate(desk, lead, cid, mid, "hide")).status == 202
@@ -166,8 +181,8 @@ async def test_a_rule_asks_through_the_same_function_and_a_deleted_comment_stays
     desk: FacebookDesk, database_url: str
 ) -> None:
     lead = await desk.user("lea@acme.test", "lead")
-    comment_id = await desk.comment(INSULT)
-    cid = (await desk.triaged(INSULT))["conversation_id"]
+    insult = await desk.commented(INSULT)
+    comment_id, cid = insult.id, insult.conversation_id
     mid = (await conversation(desk, lead, cid))["messages"][0]["id"]
     engine = create_engine(database_url, 1)
     try:
@@ -204,8 +219,7 @@ async def test_erasing_the_person_forgets_what_the_platform_said_about_the_moder
 ) -> None:
     lead = await desk.user("lea@acme.test", "lead")
     admin = await desk.user("ada@acme.test", "admin")
-    await desk.comment(INSULT)
-    cid = (await desk.triaged(INSULT))["conversation_id"]
+    cid = (await desk.commented(INSULT)).conversation_id
     mid = (await conversation(desk, lead, cid))["messages"][0]["id"]
     desk.meta.expire_token()
     await moderate(desk, lead, cid, mid, "hide")
@@ -244,8 +258,8 @@ async def test_a_rule_hides_an_abusive_facebook_comment_without_anyone_asking(
     }
     written = await desk.triage.post("/v1/rules", headers=bearer(lead), json=rule)
     assert written.status == 201, await written.text()
-    comment_id = await desk.comment(INSULT)
-    cid = (await desk.triaged(INSULT))["conversation_id"]
+    insult = await desk.commented(INSULT)
+    comment_id, cid = insult.id, insult.conversation_id
     after = await settled(desk, lead, cid)
     assert (after["moderation"]["state"], after["moderation"]["visibility"]) == ("done", "hidden")
     fake = desk.meta.comments[comment_id]

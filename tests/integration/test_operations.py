@@ -23,6 +23,7 @@ from tests.support.world import (
     inbox_settings,
     make_workspace,
     message,
+    start_services,
     triage_settings,
 )
 
@@ -50,8 +51,7 @@ async def test_probes_answer_on_both_services(aiohttp_client: Any, database_url:
 async def test_metrics_count_ingested_duplicates_triaged_and_time_routes(
     aiohttp_client: Any, database_url: str
 ) -> None:
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
+    inbox, triage = await start_services(aiohttp_client, database_url)
     ws = await make_workspace(database_url)
     batch = [
         message("1", "my flight was cancelled and nobody helps"),

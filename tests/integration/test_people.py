@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration import test_desk
 from tests.support.world import (
     answer_when,
     bearer,
     count,
+    ingest,
     make_user,
     make_workspace,
     message,
     scalar,
 )
-
-desk = test_desk.desk  # the services and a workspace (fixture)
 
 PSID = "24000000000000001"
 
@@ -39,12 +37,10 @@ MESSAGES = [
 
 
 async def _ingest(inbox: Any, ws: Any) -> dict[str, int]:
-    answer = await inbox.post(
-        "/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": MESSAGES}
-    )
-    assert answer.status in (200, 201, 207), await answer.text()
-    items = (await answer.json())["items"]
-    return {m["external_id"]: i["conversation_id"] for m, i in zip(MESSAGES, items, strict=True)}
+    return {
+        i["external_id"]: i["conversation_id"]
+        for i in await ingest(inbox, ws.ingest_token, *MESSAGES)
+    }
 
 
 async def _person(triage: Any, token: str, path: str, ready: Any = lambda b: True) -> Any:
@@ -143,10 +139,8 @@ async def test_refusals_and_another_workspace(desk: Any, database_url: str) -> N
     # A withheld author (Meta's Instagram mentions) is nobody: never one "person" for all.
     withheld = message("ig1", "@acme love it", platform="instagram", channel="acme-ig")
     withheld["author"] = {"external_id": "unknown"}
-    sent = await inbox.post(
-        "/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": [withheld]}
-    )
-    cid = (await sent.json())["items"][0]["conversation_id"]
+    (sent,) = await ingest(inbox, ws.ingest_token, withheld)
+    cid = sent["conversation_id"]
     await answer_when(triage, f"/v1/conversations/{cid}", agent, lambda b: b["messages"])
     nobody = await triage.get("/v1/people/instagram/unknown", headers=bearer(agent))
     assert nobody.status == 404

@@ -6,29 +6,13 @@ from typing import Any
 
 import pytest
 
-from services.inbox.app import create_app as create_inbox
-from services.triage.app import create_app as create_triage
 from tests.support.world import (
     answer_when,
     bearer,
-    inbox_settings,
+    ingest,
     make_workspace,
     message,
-    triage_settings,
 )
-
-
-@pytest.fixture
-async def services(aiohttp_client: Any, database_url: str) -> tuple[Any, Any]:
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
-    return inbox, triage
-
-
-async def ingest(inbox: Any, token: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
-    response = await inbox.post("/v1/ingest", json={"messages": messages}, headers=bearer(token))
-    assert response.status == 200, await response.text()
-    return dict(await response.json())
 
 
 async def test_problems_reach_the_queue_by_priority_then_wait_and_chatter_does_not(
@@ -39,22 +23,18 @@ async def test_problems_reach_the_queue_by_priority_then_wait_and_chatter_does_n
     await ingest(
         inbox,
         ws.ingest_token,
-        [
-            message("q1", "How do I change the date of my flight?", minutes=0, author="1"),
-            message(
-                "p1",
-                "No internet since this morning, the whole street is down, outage!",
-                minutes=30,
-                author="2",
-            ),
-            message(
-                "q2", "Can I bring my bike on the train? Is there a form?", minutes=10, author="3"
-            ),
-            message("b1", "Great crew today, thanks!", minutes=5, author="4"),
-            message(
-                "s1", "Follow me and check out my channel for free giveaways", minutes=6, author="5"
-            ),
-        ],
+        message("q1", "How do I change the date of my flight?", minutes=0, author="1"),
+        message(
+            "p1",
+            "No internet since this morning, the whole street is down, outage!",
+            minutes=30,
+            author="2",
+        ),
+        message("q2", "Can I bring my bike on the train? Is there a form?", minutes=10, author="3"),
+        message("b1", "Great crew today, thanks!", minutes=5, author="4"),
+        message(
+            "s1", "Follow me and check out my channel for free giveaways", minutes=6, author="5"
+        ),
     )
     body = await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] >= 3)
     ids = [item["latest_message"]["text"][:10] for item in body["items"]]
@@ -74,20 +54,18 @@ async def test_a_follow_up_while_waiting_keeps_one_entry_and_the_first_wait(
 ) -> None:
     inbox, triage = services
     ws = await make_workspace(database_url)
-    await ingest(inbox, ws.ingest_token, [message("a", "My bag never arrived", author="8")])
+    await ingest(inbox, ws.ingest_token, message("a", "My bag never arrived", author="8"))
     await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 1)
     await ingest(
         inbox,
         ws.ingest_token,
-        [
-            message(
-                "b",
-                "still waiting for an answer about my bag??",
-                minutes=45,
-                author="8",
-                in_reply_to="a",
-            )
-        ],
+        message(
+            "b",
+            "still waiting for an answer about my bag??",
+            minutes=45,
+            author="8",
+            in_reply_to="a",
+        ),
     )
     body = await answer_when(
         triage,
@@ -104,23 +82,21 @@ async def test_the_brands_reply_takes_the_conversation_out_of_the_queue(
     inbox, triage = services
     ws = await make_workspace(database_url)
     await ingest(
-        inbox, ws.ingest_token, [message("m1", "I was charged twice for my order", author="6")]
+        inbox, ws.ingest_token, message("m1", "I was charged twice for my order", author="6")
     )
     await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 1)
     await ingest(
         inbox,
         ws.ingest_token,
-        [
-            message(
-                "m2",
-                "Sorry about that, refund on its way",
-                minutes=3,
-                author="brand",
-                kind="reply",
-                direction="out",
-                in_reply_to="m1",
-            )
-        ],
+        message(
+            "m2",
+            "Sorry about that, refund on its way",
+            minutes=3,
+            author="brand",
+            kind="reply",
+            direction="out",
+            in_reply_to="m1",
+        ),
     )
     await answer_when(triage, "/v1/queue", ws.agent_token, lambda q: q["count"] == 0)
 
@@ -131,7 +107,7 @@ async def test_agents_see_only_their_workspace(
     inbox, triage = services
     acme = await make_workspace(database_url, "Acme")
     globex = await make_workspace(database_url, "Globex")
-    await ingest(inbox, acme.ingest_token, [message("1", "My account is locked, help")])
+    await ingest(inbox, acme.ingest_token, message("1", "My account is locked, help"))
     await answer_when(triage, "/v1/queue", acme.agent_token, lambda q: q["count"] == 1)
     other = await triage.get("/v1/queue", headers=bearer(globex.agent_token))
     assert (await other.json())["items"] == []
@@ -156,7 +132,7 @@ async def test_queue_limit_is_honoured(services: tuple[Any, Any], database_url: 
     await ingest(
         inbox,
         ws.ingest_token,
-        [
+        *[
             message(str(n), "my package never arrived, where is it?", author=str(n), minutes=n)
             for n in range(5)
         ],

@@ -30,6 +30,7 @@ from tests.support.waiting import wait_until
 from tests.support.world import (
     bearer,
     inbox_settings,
+    ingest,
     make_user,
     make_workspace,
     triage_settings,
@@ -170,12 +171,8 @@ class Stage:
         async with self.engine.connect() as conn:
             return (await conn.execute(text(sql), params)).scalar_one()
 
-    async def ingest(self, token: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        answer = await self.inbox.post(
-            "/v1/ingest", json={"messages": messages}, headers=bearer(token)
-        )
-        assert answer.status == 200, await answer.text()
-        return dict(await answer.json())
+    async def ingest(self, token: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return await ingest(self.inbox, token, *messages)
 
     async def until(self, sql: str, expected: Any, **params: Any) -> None:
         async def reached() -> bool:
@@ -518,7 +515,7 @@ async def test_erasing_a_person_removes_their_words_and_profile_from_both_servic
 
     # A poller's overlap re-read (the same platform ids again) does not bring her back.
     again = await stage.ingest(stage.ws.ingest_token, marie_and_paul())
-    assert {i["status"] for i in again["items"]} == {"duplicate"}
+    assert {i["status"] for i in again} == {"duplicate"}
     await asyncio.sleep(0.3)
     assert await occurrences(stage, [*MARIE_WORDS, MARIE_NAME]) == {}
     assert await stage.value("SELECT count(*) FROM triage.messages") == before["triage.messages"]
@@ -823,7 +820,7 @@ async def _retention(stage: Stage) -> None:
     )
     # Re-reading the purged posts does not restore them.
     again = await stage.ingest(stage.ws.ingest_token, [old, old_dm])
-    assert {i["status"] for i in again["items"]} == {"duplicate"}
+    assert {i["status"] for i in again} == {"duplicate"}
     metrics = await (await stage.triage.get("/metrics")).text()
     assert "ecoute_retention_purged_conversations_total 2.0" in metrics
     erased = registry.get_sample_value(
@@ -894,15 +891,10 @@ async def test_retention_claims_the_longest_idle_first_through_its_index(
         await engine.dispose()
 
 
-async def test_erasing_a_whatsapp_customer_removes_their_number_words_and_name(
-    stage: Stage,
-) -> None:
-    """WhatsApp knows a person by phone number: erased by that id, it is gone from the
-    messages, the authors, the raw payloads and the events, in both services."""
-    number, name = "33612349876", "Léa Moreau"
-    words = ["my fibre box blinks red since the move", "still red this morning"]
+def whatsapp_messages(number: str, name: str, words: list[str]) -> list[dict[str, Any]]:
+    """A customer's WhatsApp messages: known by phone number, named by their profile."""
     raw = {"from": number, "id": "wamid.AAA1", "type": "text", "text": {"body": words[0]}}
-    messages = [
+    return [
         item(
             f"wamid.AAA{n}",
             text,
@@ -916,6 +908,41 @@ async def test_erasing_a_whatsapp_customer_removes_their_number_words_and_name(
         )
         for n, text in enumerate(words, start=1)
     ]
+
+
+def threads_replies(username: str, name: str, words: list[str]) -> list[dict[str, Any]]:
+    """Replies to the brand's Threads post: Threads names people by username only (also in
+    the raw media objects)."""
+    return [
+        item(
+            f"1801000000000{n}",
+            text,
+            author=(username, username, name),
+            platform="threads",
+            channel="volteo-threads",
+            kind="reply",
+            minutes_ago=40 - n,
+            raw={"id": f"1801000000000{n}", "username": username, "text": text},
+        )
+        for n, text in enumerate(words, start=1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("platform", "person", "name", "written"),
+    [
+        ("whatsapp", "33612349876", "Léa Moreau", whatsapp_messages),
+        ("threads", "lea.moreau.1987", "", threads_replies),
+    ],
+)
+async def test_erasing_a_customer_known_by_number_or_username_removes_them(
+    stage: Stage, platform: str, person: str, name: str, written: Any
+) -> None:
+    """WhatsApp knows a person by phone number, Threads by username: erased by that id, they
+    are gone from the messages, the authors, the raw payloads and the events, in both
+    services."""
+    words = ["my fibre box blinks red since the move", "still red this morning"]
+    messages = written(person, name, words)
     async with inbox_consuming(stage.database_url):
         await stage.ingest(stage.ws.ingest_token, messages)
         await stage.until(
@@ -923,9 +950,9 @@ async def test_erasing_a_whatsapp_customer_removes_their_number_words_and_name(
             2,
             ws=stage.ws.id,
         )
-        assert await occurrences(stage, [number, *words]), "the scan finds her first"
-        request = await erase(stage, [{"platform": "whatsapp", "author_id": number}])
+        assert await occurrences(stage, [person, *words]), "the scan finds her first"
+        request = await erase(stage, [{"platform": platform, "author_id": person}])
         finished = await done(stage, request["id"])
     assert finished["services"]["inbox"]["messages_erased"] == 2
     skip = frozenset({"triage.audit_log", "triage.erasure_requests"})
-    assert await occurrences(stage, [number, name, *words], skip=skip) == {}
+    assert await occurrences(stage, [person, *filter(None, [name]), *words], skip=skip) == {}

@@ -8,13 +8,10 @@ from typing import Any
 import pytest
 
 from ecoute.v1 import events_pb2
-from tests.integration import test_desk
 from tests.integration.test_reply_limits import held
 from tests.support.facebook import FacebookDesk, facebook_desk
 from tests.support.waiting import wait_until
 from tests.support.world import bearer, message, scalar
-
-desk = test_desk.desk  # the services and a workspace (fixture)
 
 
 @pytest.mark.parametrize(
@@ -57,17 +54,15 @@ async def test_a_private_reply_to_a_facebook_comment_is_asked_of_the_inbox(
     assert events_pb2.ReplyRequested.FromString(bytes(payload)).private
 
 
-@pytest.fixture
-async def facebook(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> FacebookDesk:
-    return await facebook_desk(database_url, aiohttp_server, aiohttp_client)
+facebook = facebook_desk  # the services, a connected Page and its fake (fixture)
 
 
 async def test_a_private_reply_reaches_the_commenter_and_the_desk_shows_it(
     facebook: FacebookDesk,
 ) -> None:
     agent = await facebook.user("agent@example.com", "agent")
-    comment_id = await facebook.comment("I was charged twice for my order")
-    cid = (await facebook.triaged("I was charged twice for my order"))["conversation_id"]
+    comment = await facebook.commented("I was charged twice for my order")
+    comment_id, cid = comment.id, comment.conversation_id
     path = f"/v1/conversations/{cid}"
     claimed = await facebook.triage.post(f"{path}/claim", headers=bearer(agent))
     assert claimed.status == 200, await claimed.text()

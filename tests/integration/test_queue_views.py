@@ -4,25 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration import test_desk
 from tests.integration.test_reply_limits import held
-from tests.support.world import bearer, message
-
-desk = test_desk.desk  # the services and a workspace (fixture)
+from tests.support.world import bearer, ingest, message
 
 
 async def test_unassigned_and_channel_views(desk: Any) -> None:
     inbox, triage, ws = desk
     await held(triage, inbox, ws, message("q1", "my internet is down", author="1"))
-    await inbox.post(
-        "/v1/ingest",
-        headers=bearer(ws.ingest_token),
-        json={
-            "messages": [
-                message("q2", "my parcel never arrived", author="2"),
-                message("q3", "ma box ne marche plus", author="3", channel="support-fr"),
-            ]
-        },
+    await ingest(
+        inbox,
+        ws.ingest_token,
+        message("q2", "my parcel never arrived", author="2"),
+        message("q3", "ma box ne marche plus", author="3", channel="support-fr"),
     )
 
     async def queue(query: str) -> list[str]:

@@ -9,22 +9,16 @@ from typing import Any
 import pytest
 
 from ecoute.v1 import events_pb2
-from tests.integration import test_desk
 from tests.integration.test_desk import count
-from tests.support.world import answer_when, bearer, message, scalar
-
-desk = test_desk.desk  # the services and a workspace (fixture)
+from tests.support.world import answer_when, bearer, ingest, message, scalar
 
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one grapheme, five code points
 
 
 async def held(triage: Any, inbox: Any, ws: Any, item: dict[str, Any]) -> int:
     """A customer writes (``item``); the agent claims the conversation."""
-    response = await inbox.post(
-        "/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": [item]}
-    )
-    assert response.status == 200, await response.text()
-    cid = int((await response.json())["items"][0]["conversation_id"])
+    (stored,) = await ingest(inbox, ws.ingest_token, item)
+    cid = int(stored["conversation_id"])
     path = f"/v1/conversations/{cid}"
     await answer_when(triage, path, ws.agent_token, lambda view: bool(view["messages"]))
     claimed = await triage.post(f"/v1/conversations/{cid}/claim", headers=bearer(ws.agent_token))
@@ -124,7 +118,7 @@ async def test_whatsapp_takes_free_text_inside_its_window_and_a_template_after(
     # the customer writes again: free text is fine for 24 hours
     again = message("wa-2", "still nothing", platform="whatsapp", kind="dm")
     again["created_at"] = now.isoformat()
-    await inbox.post("/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": [again]})
+    await ingest(inbox, ws.ingest_token, again)
     await answer_when(
         triage, f"/v1/conversations/{cid}", ws.agent_token, lambda v: len(v["messages"]) == 2
     )

@@ -4,34 +4,27 @@ that does not fit is a 422 naming the field."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 import aiohttp
 import orjson
-from aiohttp import web
 
-from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import Consumer
-from services.triage.app import create_app as create_triage
 from services.triage.intake.consumer import handle_batch
 from services.triage.webhooks import sender as webhooks
-from tests.integration import test_desk
+from tests.support.hooks import hook_receiver, signed_with
 from tests.support.waiting import wait_until
 from tests.support.world import (
     answer_when,
     bearer,
-    inbox_settings,
+    ingest,
     make_user,
     make_workspace,
     message,
     sql,
-    triage_settings,
+    start_services,
 )
-
-desk = test_desk.desk  # the services and a workspace (fixture)
 
 SPAM = "WIN a free iPhone at the Casino tonight, my order never arrived, click here"
 PLAIN = "my order never arrived, can you help?"
@@ -42,11 +35,7 @@ async def _write(triage: Any, lead: str, rule: dict[str, Any]) -> Any:
 
 
 async def _ingest(inbox: Any, ws: Any, *messages: dict[str, Any]) -> list[int]:
-    answer = await inbox.post(
-        "/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": list(messages)}
-    )
-    assert answer.status in (200, 202), await answer.text()
-    return [int(i["conversation_id"]) for i in (await answer.json())["items"]]
+    return [int(i["conversation_id"]) for i in await ingest(inbox, ws.ingest_token, *messages)]
 
 
 async def _triaged(triage: Any, token: str, cid: int) -> dict[str, Any]:
@@ -205,23 +194,13 @@ async def test_a_notify_rule_reaches_the_webhook_signed_and_a_route_rule_sets_th
 ) -> None:
     """The notify action goes through the webhooks' own sender (signed like a breach), and a
     route action names the skill routing matches on."""
-    received: list[tuple[bytes, dict[str, str]]] = []
-
-    async def receiver(request: web.Request) -> web.Response:
-        received.append((await request.read(), dict(request.headers)))
-        return web.Response(status=200)
-
-    hook_app = web.Application()
-    hook_app.router.add_post("/hook", receiver)
-    server = await aiohttp_server(hook_app)
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=False)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
+    hook = await hook_receiver(aiohttp_server)
+    inbox, triage = await start_services(
+        aiohttp_client, database_url, workers=False, consumer=False
+    )
     ws = await make_workspace(database_url)
     admin = await make_user(database_url, ws.id, "admin")
-    hook = await triage.put(
-        "/v1/webhooks", json={"url": str(server.make_url("/hook"))}, headers=bearer(admin)
-    )
-    secret = (await hook.json())["secret"]
+    secret = await hook.subscribe(triage, admin)
     rule = {
         "name": "Escalate VIPs",
         "when": {"words": ["vip"], "author_seen_before": False},
@@ -243,9 +222,8 @@ async def test_a_notify_rule_reaches_the_webhook_signed_and_a_route_rule_sets_th
     finally:
         await engine.dispose()
 
-    ((body, headers),) = received
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(headers[webhooks.SIGNATURE_HEADER], expected)
+    ((body, headers),) = hook.received
+    assert signed_with(secret, body, headers)
     payload = orjson.loads(body)
     assert (payload["type"], payload["rule"], payload["conversation_id"]) == (
         "rule.fired",

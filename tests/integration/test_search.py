@@ -8,10 +8,7 @@ from typing import Any
 from services.infra.db import create_engine
 from services.triage.privacy.store import erase_content
 from services.triage.search import store
-from tests.integration import test_desk
-from tests.support.world import answer_when, bearer, make_workspace, message
-
-desk = test_desk.desk  # the services and a workspace (fixture)
+from tests.support.world import answer_when, bearer, ingest, make_workspace, message
 
 MESSAGES = [
     message("s1", "Bonjour, je voudrais me faire rembourser ma commande", author="11"),
@@ -24,11 +21,8 @@ MESSAGES = [
 
 async def customers_wrote(inbox: Any, ws: Any) -> dict[str, int]:
     """MESSAGES ingested; their conversations by external id."""
-    answer = await inbox.post(
-        "/v1/ingest", headers=bearer(ws.ingest_token), json={"messages": MESSAGES}
-    )
-    items = (await answer.json())["items"]
-    return {m["external_id"]: i["conversation_id"] for m, i in zip(MESSAGES, items, strict=True)}
+    items = await ingest(inbox, ws.ingest_token, *MESSAGES)
+    return {i["external_id"]: i["conversation_id"] for i in items}
 
 
 async def hits(triage: Any, token: str, q: str, expected: int | None = None) -> list[Any]:

@@ -11,10 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
-from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import Consumer
-from services.triage.app import create_app as create_triage
 from services.triage.intake.consumer import handle_batch
 from services.triage.sla.policy import DEFAULT_DOCUMENT
 from services.triage.sla.scheduler import SlaScheduler, Transition
@@ -22,31 +20,16 @@ from tests.support.world import (
     ago,
     answer_when,
     bearer,
-    inbox_settings,
+    ingest,
     make_user,
     make_workspace,
     message,
-    triage_settings,
+    start_services,
 )
 
 OUTAGE = "No internet since this morning, the whole street is down, outage!"  # P2: 2 h
 QUESTION = "How do I change the date of my flight?"  # P3: 8 h
 SAFETY = "There is smoke coming from the engine, the crew is ignoring us!"  # P1: 30 min
-
-
-@pytest.fixture
-async def services(aiohttp_client: Any, database_url: str) -> tuple[Any, Any]:
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
-    return inbox, triage
-
-
-async def ingest(inbox: Any, token: str, *messages: dict[str, Any]) -> list[dict[str, Any]]:
-    response = await inbox.post(
-        "/v1/ingest", json={"messages": list(messages)}, headers=bearer(token)
-    )
-    assert response.status == 200, await response.text()
-    return list((await response.json())["items"])
 
 
 async def test_the_queue_puts_danger_first_then_the_earliest_deadline(
@@ -362,8 +345,7 @@ async def test_an_impossible_policy_is_422_naming_the_field_and_changes_nothing(
 async def test_three_schedulers_raise_each_breach_exactly_once(
     aiohttp_client: Any, database_url: str
 ) -> None:
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
+    inbox, triage = await start_services(aiohttp_client, database_url, consumer=False)
     ws = await make_workspace(database_url)
     # P1 first response: 30 min target, at risk at 22.5 min. These cross both within seconds.
     await ingest(

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration import test_desk
 from tests.integration.test_search import customers_wrote
 from tests.support.world import answer_when, bearer, count, make_user, make_workspace
-
-desk = test_desk.desk  # the services and a workspace (fixture)
 
 
 async def _tag(triage: Any, token: str, name: str, colour: str = "red") -> Any:

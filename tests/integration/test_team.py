@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 
 from services.infra.auth import token_digest
 from services.triage.app import create_app as create_triage
-from tests.integration.test_two_factor import (
+from tests.support.sessions import (
     PASSWORD,
     actions,
     enrol,
@@ -27,6 +27,8 @@ from tests.integration.test_two_factor import (
     person,
     session_of,
     sign_in,
+    try_code,
+    try_password,
 )
 from tests.support.waiting import wait_until
 from tests.support.world import bearer, make_workspace, sql, triage_settings
@@ -303,10 +305,7 @@ async def test_deactivation_ends_every_way_in_at_once_and_reactivation_sends_a_l
     }
     assert (await session.call("GET", "/v1/queue")).status == 401
     assert (await triage.get("/v1/queue", headers=bearer(leaver_token))).status == 401
-    refused = await triage.post(
-        "/v1/auth/login", json={"email": leaver_email, "password": PASSWORD}
-    )
-    assert refused.status == 401
+    assert (await try_password(triage, leaver_email)).status == 401
     assert (await accept(triage, reset["link"])).status == 404  # unused links end too
     listed = (await (await triage.get("/v1/users", headers=bearer(admin))).json())["items"]
     assert next(u for u in listed if u["id"] == leaver)["active"] is False
@@ -343,9 +342,7 @@ async def test_a_password_link_for_a_forgotten_or_a_forced_reset(
     assert (await password_step(triage, email_address)).status == 200  # still works meanwhile
     assert (await accept(triage, forgotten["link"])).status == 200
     assert (await first.call("GET", "/v1/queue")).status == 401  # the new password ends it
-    assert (
-        await triage.post("/v1/auth/login", json={"email": email_address, "password": PASSWORD})
-    ).status == 401
+    assert (await try_password(triage, email_address)).status == 401
 
     fresh = await password_step(triage, email_address, NEW_PASSWORD)
     second = session_of(triage, fresh, await fresh.json())
@@ -356,9 +353,7 @@ async def test_a_password_link_for_a_forgotten_or_a_forced_reset(
     ).json()
     assert forced["sessions_revoked"] == 2  # the one the link opened, and this one
     assert (await second.call("GET", "/v1/queue")).status == 401
-    assert (
-        await triage.post("/v1/auth/login", json={"email": email_address, "password": NEW_PASSWORD})
-    ).status == 401
+    assert (await try_password(triage, email_address, NEW_PASSWORD)).status == 401
     assert (await accept(triage, forced["link"], PASSWORD)).status == 200
     audit = await sql(
         database_url,
@@ -385,10 +380,7 @@ async def test_a_link_with_two_factor_on_still_asks_for_the_code(
     answer = await accept(triage, link)
     body = await answer.json()
     assert body["two_factor_required"] is True and "ecoute_session" not in answer.cookies
-    second = await triage.post(
-        "/v1/auth/login/code",
-        json={"pending_token": body["pending_token"], "code": await app.code()},
-    )
+    second = await try_code(triage, body["pending_token"], await app.code())
     assert second.status == 200
 
 

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.test_sla import ingest, services
-from tests.support.world import ago, answer_when, make_workspace, message
-
-__all__ = ["services"]
+from tests.support.world import ago, answer_when, ingest, make_workspace, message
 
 BAG = "My bag never arrived at JFK, can you help?"
 

@@ -4,8 +4,6 @@ real Postgres: enrolment, two-step sign-in, recovery codes, replays, races, revo
 from __future__ import annotations
 
 import asyncio
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -13,90 +11,26 @@ import pytest
 from services.triage.app import create_app as create_triage
 from tests.support.authenticator import Authenticator
 from tests.support.clock import HandClock, triage_by
-from tests.support.world import bearer, make_user, make_workspace, sql, triage_settings
+from tests.support.sessions import (
+    PASSWORD,
+    actions,
+    enrol,
+    password_step,
+    pending_token,
+    person,
+    session_of,
+    sign_in,
+    try_code,
+    try_password,
+)
+from tests.support.world import bearer, make_workspace, sql, triage_settings
 
-PASSWORD = "correct horse battery"
 WRONG = {"type": "about:blank", "title": "Unauthorized", "status": 401}
 
 
 @pytest.fixture
 async def triage(aiohttp_client: Any, database_url: str) -> Any:
     return await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
-
-
-@dataclass
-class Session:
-    """One browser's session: its cookie and CSRF token, sent by hand so that several
-    sessions of one user can live side by side in a test."""
-
-    client: Any
-    cookie: str
-    csrf: str
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {"Cookie": f"ecoute_session={self.cookie}", "X-CSRF-Token": self.csrf}
-        answer = await self.client.request(method, path, headers=headers, **kwargs)
-        await answer.read()
-        self.client.session.cookie_jar.clear()
-        if path == "/v1/me" and answer.status == 200:
-            self.csrf = (await answer.json())["csrf_token"]  # /v1/me hands out a fresh one
-        return answer
-
-
-async def password_step(client: Any, email: str, password: str = PASSWORD) -> Any:
-    answer = await client.post("/v1/auth/login", json={"email": email, "password": password})
-    client.session.cookie_jar.clear()
-    assert answer.status == 200, await answer.text()
-    return answer
-
-
-def session_of(client: Any, answer: Any, body: dict[str, Any]) -> Session:
-    return Session(client, answer.cookies["ecoute_session"].value, body["csrf_token"])
-
-
-async def sign_in(client: Any, email: str, app: Authenticator | None = None) -> Session:
-    first = await password_step(client, email)
-    body = await first.json()
-    if app is None:
-        assert body["two_factor_required"] is False
-        return session_of(client, first, body)
-    assert body["two_factor_required"] is True and "ecoute_session" not in first.cookies
-    second = await client.post(
-        "/v1/auth/login/code",
-        json={"pending_token": body["pending_token"], "code": await app.code()},
-    )
-    client.session.cookie_jar.clear()
-    assert second.status == 200, await second.text()
-    return session_of(client, second, await second.json())
-
-
-async def enrol(session: Session) -> tuple[Authenticator, list[str]]:
-    started = await session.call("POST", "/v1/me/two-factor/enrol")
-    assert started.status == 201, await started.text()
-    key = (await started.json())["secret"]
-    app = Authenticator(key)
-    confirmed = await session.call(
-        "POST", "/v1/me/two-factor/confirm", json={"code": await app.code()}
-    )
-    assert confirmed.status == 200, await confirmed.text()
-    return app, (await confirmed.json())["recovery_codes"]
-
-
-async def person(
-    database_url: str, workspace_id: uuid.UUID, role: str = "agent"
-) -> tuple[str, str]:
-    email = f"{role}-{uuid.uuid4().hex[:6]}@acme.test"
-    token = await make_user(database_url, workspace_id, role, email=email, password=PASSWORD)
-    return email, token
-
-
-async def actions(database_url: str, workspace_id: uuid.UUID) -> list[str]:
-    rows = await sql(
-        database_url,
-        "SELECT action FROM triage.audit_log WHERE workspace_id = :ws ORDER BY id",
-        ws=workspace_id,
-    )
-    return [r.action for r in rows]
 
 
 async def test_enrolment_shows_a_qr_code_and_a_key_and_a_wrong_first_code_leaves_it_off(
@@ -159,21 +93,16 @@ async def test_sign_in_takes_a_code_and_the_pending_step_grants_nothing(
         assert (await triage.get("/v1/queue", headers=headers)).status == 401
 
     code = await app.code()
-    signed = await triage.post("/v1/auth/login/code", json={"pending_token": pending, "code": code})
+    signed = await try_code(triage, pending, code)
     assert signed.status == 200
     session = session_of(triage, signed, await signed.json())
-    triage.session.cookie_jar.clear()
     assert (await session.call("GET", "/v1/queue")).status == 200
 
     # The same code again (a replay), a wrong code and a used pending token: one answer.
-    again = (await (await password_step(triage, email)).json())["pending_token"]
-    replayed = await triage.post("/v1/auth/login/code", json={"pending_token": again, "code": code})
-    wrong = await triage.post(
-        "/v1/auth/login/code", json={"pending_token": again, "code": app.wrong_code()}
-    )
-    used = await triage.post(
-        "/v1/auth/login/code", json={"pending_token": pending, "code": await app.code()}
-    )
+    again = await pending_token(triage, email)
+    replayed = await try_code(triage, again, code)
+    wrong = await try_code(triage, again, app.wrong_code())
+    used = await try_code(triage, pending, await app.code())
     bodies = [await a.json() for a in (replayed, wrong, used)]
     assert [a.status for a in (replayed, wrong, used)] == [401, 401, 401]
     assert bodies[0] == bodies[1] == bodies[2]
@@ -188,14 +117,10 @@ async def test_an_expired_pending_sign_in_gets_the_same_answer_as_a_wrong_code(
     ws = await make_workspace(database_url)
     email, _ = await person(database_url, ws.id)
     app, _ = await enrol(await sign_in(triage, email))
-    pending = (await (await password_step(triage, email)).json())["pending_token"]
+    pending = await pending_token(triage, email)
     await sql(database_url, "UPDATE triage.pending_logins SET expires_at = now() - interval '1 s'")
-    expired = await triage.post(
-        "/v1/auth/login/code", json={"pending_token": pending, "code": await app.code()}
-    )
-    unknown = await triage.post(
-        "/v1/auth/login/code", json={"pending_token": "made-up", "code": "123456"}
-    )
+    expired = await try_code(triage, pending, await app.code())
+    unknown = await try_code(triage, "made-up", "123456")
     assert expired.status == unknown.status == 401
     assert await expired.json() == await unknown.json()
 
@@ -210,34 +135,27 @@ async def test_wrong_codes_are_delayed_even_with_fresh_pending_tokens(
     authenticator, _ = await enrol(await sign_in(triage, email))
     statuses = []
     for _ in range(6):
-        pending = (await (await password_step(triage, email)).json())["pending_token"]
-        answer = await triage.post(
-            "/v1/auth/login/code",
-            json={"pending_token": pending, "code": authenticator.wrong_code()},
-        )
+        pending = await pending_token(triage, email)
+        answer = await try_code(triage, pending, authenticator.wrong_code())
         statuses.append(answer.status)
     assert statuses == [401] * 5 + [429]
-    pending = (await (await password_step(triage, email)).json())["pending_token"]
-    right = {"pending_token": pending, "code": await authenticator.code()}
-    waiting = await triage.post("/v1/auth/login/code", json=right)
+    pending = await pending_token(triage, email)
+    right = await authenticator.code()
+    waiting = await try_code(triage, pending, right)
     assert waiting.status == 429  # even the right code waits out this pair's delay
     clock.advance(int(waiting.headers["Retry-After"]))
-    assert (await triage.post("/v1/auth/login/code", json=right)).status == 200
+    assert (await try_code(triage, pending, right)).status == 200
 
 
 async def test_one_pending_token_allows_five_tries(triage: Any, database_url: str) -> None:
     ws = await make_workspace(database_url)
     email, _ = await person(database_url, ws.id)
     app, _ = await enrol(await sign_in(triage, email))
-    pending = (await (await password_step(triage, email)).json())["pending_token"]
+    pending = await pending_token(triage, email)
     for _ in range(5):
-        answer = await triage.post(
-            "/v1/auth/login/code", json={"pending_token": pending, "code": app.wrong_code()}
-        )
+        answer = await try_code(triage, pending, app.wrong_code())
         assert answer.status == 401
-    spent = await triage.post(
-        "/v1/auth/login/code", json={"pending_token": pending, "code": await app.code()}
-    )
+    spent = await try_code(triage, pending, await app.code())
     assert spent.status == 401
 
 
@@ -245,19 +163,14 @@ async def test_a_recovery_code_signs_in_once(triage: Any, database_url: str) -> 
     ws = await make_workspace(database_url)
     email, _ = await person(database_url, ws.id)
     _, codes = await enrol(await sign_in(triage, email))
-    pending = (await (await password_step(triage, email)).json())["pending_token"]
+    pending = await pending_token(triage, email)
     typed = codes[3].upper().replace("-", " ")  # read aloud, typed in capitals
-    signed = await triage.post(
-        "/v1/auth/login/code", json={"pending_token": pending, "code": typed}
-    )
+    signed = await try_code(triage, pending, typed)
     assert signed.status == 200
     me = session_of(triage, signed, await signed.json())
-    triage.session.cookie_jar.clear()
     assert (await (await me.call("GET", "/v1/me/two-factor")).json())["recovery_codes_left"] == 9
-    pending = (await (await password_step(triage, email)).json())["pending_token"]
-    reused = await triage.post(
-        "/v1/auth/login/code", json={"pending_token": pending, "code": codes[3]}
-    )
+    pending = await pending_token(triage, email)
+    reused = await try_code(triage, pending, codes[3])
     assert reused.status == 401
     assert "recovery_code_used" in await actions(database_url, ws.id)
     methods = await sql(database_url, "SELECT method FROM triage.sessions ORDER BY created_at")
@@ -270,17 +183,9 @@ async def test_of_concurrent_sign_ins_with_the_same_code_exactly_one_wins(
     ws = await make_workspace(database_url)
     email, _ = await person(database_url, ws.id)
     app, _ = await enrol(await sign_in(triage, email))
-    pendings = [
-        (await (await password_step(triage, email)).json())["pending_token"] for _ in range(4)
-    ]
+    pendings = [await pending_token(triage, email) for _ in range(4)]
     code = await app.code()
-    answers = await asyncio.gather(
-        *(
-            triage.post("/v1/auth/login/code", json={"pending_token": p, "code": code})
-            for p in pendings
-        )
-    )
-    triage.session.cookie_jar.clear()
+    answers = await asyncio.gather(*(try_code(triage, p, code) for p in pendings))
     assert sorted(a.status for a in answers) == [200, 401, 401, 401]
     rows = await sql(
         database_url, "SELECT count(*) AS n FROM triage.sessions WHERE method = 'totp'"
@@ -484,8 +389,7 @@ async def test_a_password_change_needs_the_current_one_and_ends_other_sessions(
     assert changed.status == 200 and (await changed.json())["sessions_revoked"] == 1
     assert (await there.call("GET", "/v1/me")).status == 401
     assert (await here.call("GET", "/v1/me")).status == 200
-    old = await triage.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    assert old.status == 401
+    assert (await try_password(triage, email)).status == 401
     await password_step(triage, email, "a much longer passphrase")
     assert "password_changed" in await actions(database_url, ws.id)
 
@@ -541,10 +445,44 @@ async def test_sessions_end_after_inactivity_and_absolutely(triage: Any, databas
     assert (await idle.call("GET", "/v1/me")).status == 401
     assert (await old.call("GET", "/v1/me")).status == 401
     assert (await fresh.call("GET", "/v1/me")).status == 200
-    signed = await triage.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    triage.session.cookie_jar.clear()
+    signed = await try_password(triage, email)
     cookie = signed.headers["Set-Cookie"]
     assert f"Max-Age={12 * 3600}" in cookie
+
+
+async def test_a_session_is_marked_used_once_a_minute_not_on_every_request(
+    triage: Any, database_url: str
+) -> None:
+    """The desk's requests read the session; only one whose "last used" mark is over a
+    minute old writes it again (an idle session ends at most that minute early)."""
+    ws = await make_workspace(database_url)
+    email, _ = await person(database_url, ws.id)
+    me = await sign_in(triage, email)
+
+    async def mark_ago(seconds: int) -> None:
+        await sql(
+            database_url,
+            "UPDATE triage.sessions SET last_seen_at = now() - make_interval(secs => :s) "
+            "WHERE workspace_id = :ws",
+            s=seconds,
+            ws=ws.id,
+        )
+
+    async def seconds_since_mark() -> float:
+        rows = await sql(
+            database_url,
+            "SELECT extract(epoch FROM now() - last_seen_at) AS age FROM triage.sessions "
+            "WHERE workspace_id = :ws",
+            ws=ws.id,
+        )
+        return float(rows[0].age)
+
+    await mark_ago(30)
+    assert (await me.call("GET", "/v1/queue")).status == 200
+    assert await seconds_since_mark() >= 30, "a fresh mark was written again"
+    await mark_ago(90)
+    assert (await me.call("GET", "/v1/queue")).status == 200
+    assert await seconds_since_mark() < 30, "a minute-old mark was not renewed"
 
 
 async def test_without_a_key_enrolment_and_policies_are_refused_clearly(
@@ -596,5 +534,5 @@ async def test_an_enrolled_user_on_a_server_without_the_key_is_told_why(
     keyless = await aiohttp_client(
         create_triage(triage_settings(database_url, run_consumer=False, two_factor_key=None))
     )
-    answer = await keyless.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+    answer = await try_password(keyless, email)
     assert answer.status == 503 and "TRIAGE_TWO_FACTOR_KEY" in (await answer.json())["detail"]

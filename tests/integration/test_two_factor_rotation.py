@@ -23,16 +23,17 @@ from services.infra.logs import JsonFormatter
 from services.infra.secretbox import KEY_ID_BYTES, NONCE_BYTES, V1, V2, SecretBox, key_id
 from services.triage.app import create_app as create_triage
 from services.triage.domain.two_factor import secret_from_text
-from tests.integration.test_two_factor import (
+from tests.support.authenticator import Authenticator
+from tests.support.sessions import (
     PASSWORD,
     Session,
     enrol,
-    password_step,
+    pending_token,
     person,
     session_of,
     sign_in,
+    try_code,
 )
-from tests.support.authenticator import Authenticator
 from tests.support.world import TWO_FACTOR_KEY, bearer, make_workspace, sql, triage_settings
 
 ROOT = Path(__file__).parents[2]
@@ -88,10 +89,7 @@ def raw(key: str) -> bytes:
 
 
 async def code_sign_in(client: Any, email: str, code: str) -> Any:
-    pending = (await (await password_step(client, email)).json())["pending_token"]
-    answer = await client.post("/v1/auth/login/code", json={"pending_token": pending, "code": code})
-    client.session.cookie_jar.clear()
-    return answer
+    return await try_code(client, await pending_token(client, email), code)
 
 
 async def test_with_the_old_key_listed_users_sign_in_and_their_secret_moves_to_the_new_key(

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 import aiohttp
 import orjson
-from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
-from services.inbox.app import create_app as create_inbox
 from services.infra.db import create_engine
 from services.infra.events import Consumer, publish
 from services.triage.app import create_app as create_triage
 from services.triage.intake.consumer import handle_batch
 from services.triage.sla.scheduler import SlaScheduler
 from services.triage.webhooks import sender as webhooks
+from tests.support.hooks import hook_receiver, signed_with
 from tests.support.world import (
     ago,
     bearer,
-    inbox_settings,
+    ingest,
     make_user,
     make_workspace,
     message,
+    start_services,
     triage_settings,
 )
 
@@ -36,19 +34,8 @@ SAFETY = "There is smoke coming from the engine, the crew is ignoring us!"
 async def test_a_breach_is_posted_signed_and_retried_until_accepted(
     aiohttp_client: Any, aiohttp_server: Any, database_url: str
 ) -> None:
-    received: list[tuple[bytes, dict[str, str]]] = []
-    answers = [500, 200]
-
-    async def receiver(request: web.Request) -> web.Response:
-        received.append((await request.read(), dict(request.headers)))
-        return web.Response(status=answers.pop(0) if answers else 200)
-
-    hook_app = web.Application()
-    hook_app.router.add_post("/hook", receiver)
-    server = await aiohttp_server(hook_app)
-
-    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url)))
-    triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
+    hook = await hook_receiver(aiohttp_server, 500)
+    inbox, triage = await start_services(aiohttp_client, database_url, consumer=False)
     ws = await make_workspace(database_url)
     admin = await make_user(database_url, ws.id, "admin")
     bad = await triage.put("/v1/webhooks", json={"url": "ftp://x"}, headers=bearer(admin))
@@ -57,21 +44,11 @@ async def test_a_breach_is_posted_signed_and_retried_until_accepted(
         "/v1/webhooks", json={"url": "https://[hooks.test/sla"}, headers=bearer(admin)
     )
     assert broken.status == 422 and (await broken.json())["errors"][0]["pointer"] == "/url"
-    created = await (
-        await triage.put(
-            "/v1/webhooks", json={"url": str(server.make_url("/hook"))}, headers=bearer(admin)
-        )
-    ).json()
-    secret = created["secret"]
+    secret = await hook.subscribe(triage, admin)
     shown = await (await triage.get("/v1/webhooks", headers=bearer(admin))).json()
-    assert "secret" not in shown and shown["url"] == str(server.make_url("/hook"))
+    assert "secret" not in shown and shown["url"] == hook.url
 
-    response = await inbox.post(
-        "/v1/ingest",
-        headers=bearer(ws.ingest_token),
-        json={"messages": [message("late", SAFETY, created_at=ago(minutes=45))]},
-    )
-    assert response.status == 200
+    await ingest(inbox, ws.ingest_token, message("late", SAFETY, created_at=ago(minutes=45)))
     engine = create_engine(database_url, 4)
     assert await Consumer(engine, database_url, "triage", handle_batch).drain_once() == 1
     assert await SlaScheduler(engine, database_url).tick() >= 1
@@ -87,11 +64,10 @@ async def test_a_breach_is_posted_signed_and_retried_until_accepted(
         assert await hooks.drain_once() == 0
     await engine.dispose()
 
-    assert len(received) == 2
-    (first_body, first), (body, headers) = received
+    assert len(hook.received) == 2
+    (first_body, first), (body, headers) = hook.received
     assert body == first_body and headers["X-Ecoute-Delivery"] == first["X-Ecoute-Delivery"]
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(headers[webhooks.SIGNATURE_HEADER], expected)
+    assert signed_with(secret, body, headers)
     payload = orjson.loads(body)
     assert payload["type"] == "sla.breached" and payload["priority"] == "P1"
     assert payload["clock"] == "first_response"
@@ -101,22 +77,11 @@ async def test_a_breach_is_posted_signed_and_retried_until_accepted(
 async def test_an_incident_opened_and_closed_reaches_the_webhook_without_its_label(
     aiohttp_client: Any, aiohttp_server: Any, database_url: str
 ) -> None:
-    received: list[tuple[bytes, dict[str, str]]] = []
-
-    async def receiver(request: web.Request) -> web.Response:
-        received.append((await request.read(), dict(request.headers)))
-        return web.Response(status=204)
-
-    hook_app = web.Application()
-    hook_app.router.add_post("/hook", receiver)
-    server = await aiohttp_server(hook_app)
+    hook = await hook_receiver(aiohttp_server, then=204)
     triage = await aiohttp_client(create_triage(triage_settings(database_url, run_consumer=False)))
     ws = await make_workspace(database_url)
     admin = await make_user(database_url, ws.id, "admin")
-    created = await triage.put(
-        "/v1/webhooks", json={"url": str(server.make_url("/hook"))}, headers=bearer(admin)
-    )
-    secret = (await created.json())["secret"]
+    secret = await hook.subscribe(triage, admin)
 
     engine = create_engine(database_url, 2)
     at = Timestamp(seconds=1_790_000_000)
@@ -142,11 +107,12 @@ async def test_an_incident_opened_and_closed_reaches_the_webhook_without_its_lab
         assert await hooks.drain_once() == 2
     await engine.dispose()
 
-    assert [h["X-Ecoute-Event"] for _, h in received] == ["incident.opened", "incident.closed"]
-    for body, headers in received:
-        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        assert hmac.compare_digest(headers[webhooks.SIGNATURE_HEADER], expected)
-    opened, closed = (orjson.loads(body) for body, _ in received)
+    assert [h["X-Ecoute-Event"] for _, h in hook.received] == [
+        "incident.opened",
+        "incident.closed",
+    ]
+    assert all(signed_with(secret, body, headers) for body, headers in hook.received)
+    opened, closed = (orjson.loads(body) for body, _ in hook.received)
     assert opened["type"] == "incident.opened" and opened["kind"] == "customer"
     assert (opened["incident_id"], opened["message_count"]) == (7, 12)
     assert opened["path"] == "/v1/incidents/7" and "label" not in opened

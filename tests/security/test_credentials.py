@@ -39,7 +39,6 @@ from fakes.x import deliver_webhook as deliver_x
 from services.inbox.app import create_app as create_inbox
 from services.inbox.channels import store as channels
 from services.infra.db import create_engine
-from services.infra.events import publish
 from tests.security.world import write_credentials
 from tests.support.waiting import wait_until
 from tests.support.world import (
@@ -48,6 +47,7 @@ from tests.support.world import (
     inbox_settings,
     make_workspace,
     message,
+    publish_event,
     scalar,
 )
 
@@ -263,14 +263,7 @@ async def queue_reply(database_url: str, inbox: Any, attacker: Tenant, trap: str
         agent_id="agent-1",
     )
     request.requested_at.FromDatetime(datetime.now(UTC))
-    engine = create_engine(database_url, 1)
-    try:
-        async with engine.begin() as conn:
-            await publish(
-                conn, "reply.requested", [attacker.workspace.id], [request.SerializeToString()]
-            )
-    finally:
-        await engine.dispose()
+    await publish_event(database_url, "reply.requested", attacker.workspace.id, request)
 
 
 async def mentions(database_url: str, where: Tenant, words: str) -> int:

@@ -30,7 +30,7 @@ from services.triage.incidents.detector import IncidentDetector
 from services.triage.intake.consumer import handle_batch
 from tests.support.authenticator import Authenticator
 from tests.support.waiting import wait_until
-from tests.support.world import ago, bearer, make_user, make_workspace, message
+from tests.support.world import ago, bearer, ingest, make_user, make_workspace, message
 
 PASSWORD = "correct horse battery staple 42"
 BURSTS = {
@@ -159,61 +159,47 @@ async def populate(
     admin = await make_user(database_url, ws.id, "admin", emails["admin"], PASSWORD)
     revoked = await make_user(database_url, ws.id, "agent")
     text_in = f"{name} customer {tag}: my parcel never arrived"
-    ingested = await inbox.post(
-        "/v1/ingest",
-        headers=bearer(ws.ingest_token),
-        json={
-            "messages": [
-                message(f"{tag}-1", text_in, author=f"au{tag}", minutes=-5),
-                message(f"{tag}-2", f"{name} leaver {tag}", author=f"lv{tag}", minutes=-4),
-            ]
-        },
+    item, _ = await ingest(
+        inbox,
+        ws.ingest_token,
+        message(f"{tag}-1", text_in, author=f"au{tag}", minutes=-5),
+        message(f"{tag}-2", f"{name} leaver {tag}", author=f"lv{tag}", minutes=-4),
     )
-    assert ingested.status == 200, await ingested.text()
-    item = (await ingested.json())["items"][0]
     where = f"Town{tag}"  # a word only this workspace's incidents (labels, texts) hold
     shop = f"Shop{tag}"  # the same, for the payment burst
-    burst = await inbox.post(
-        "/v1/ingest",
-        headers=bearer(ws.ingest_token),
-        json={
-            "messages": [
-                message(
-                    f"{tag}-{topic}-{i}",
-                    line.format(where=where, shop=shop),
-                    author=f"{topic[:2]}{i}{tag}",
-                    created_at=ago(seconds=120 - 10 * i),
-                )
-                for topic, lines in BURSTS.items()
-                for i, line in enumerate(lines)
-            ]
-        },
+    await ingest(
+        inbox,
+        ws.ingest_token,
+        *(
+            message(
+                f"{tag}-{topic}-{i}",
+                line.format(where=where, shop=shop),
+                author=f"{topic[:2]}{i}{tag}",
+                created_at=ago(seconds=120 - 10 * i),
+            )
+            for topic, lines in BURSTS.items()
+            for i, line in enumerate(lines)
+        ),
     )
-    assert burst.status == 200, await burst.text()
-    comment = await inbox.post(
-        "/v1/ingest",
-        headers=bearer(ws.ingest_token),
-        json={
-            "messages": [
-                message(
-                    f"{tag}-fb",
-                    f"{name} rude comment {tag}",
-                    platform="facebook",
-                    channel="page",
-                    kind="comment",
-                    author=f"fb{tag}",
-                    minutes=-3,
-                )
-            ]
-        },
+    (comment,) = await ingest(
+        inbox,
+        ws.ingest_token,
+        message(
+            f"{tag}-fb",
+            f"{name} rude comment {tag}",
+            platform="facebook",
+            channel="page",
+            kind="comment",
+            author=f"fb{tag}",
+            minutes=-3,
+        ),
     )
-    assert comment.status == 200, await comment.text()
     engine = create_engine(database_url, 2)
     try:
         message_id = await _triaged_message(
             engine, database_url, ws.id, int(item["conversation_id"])
         )
-        comment_conversation = int((await comment.json())["items"][0]["conversation_id"])
+        comment_conversation = int(comment["conversation_id"])
         comment_message_id = await _triaged_message(
             engine, database_url, ws.id, comment_conversation
         )

@@ -12,12 +12,15 @@ from typing import Any
 
 from sqlalchemy import text
 
+from services.inbox.app import create_app as create_inbox
 from services.inbox.ingest.store import create_ingest_token
 from services.inbox.settings import InboxSettings
 from services.infra.auth import new_token
 from services.infra.db import create_engine
+from services.infra.events import publish
 from services.triage.access.accounts import set_password
 from services.triage.access.store import create_api_token, create_user, create_workspace
+from services.triage.app import create_app as create_triage
 from services.triage.settings import TriageSettings
 from tests.support.waiting import wait_until
 
@@ -54,6 +57,16 @@ def triage_settings(database_url: str, **overrides: Any) -> TriageSettings:
     return TriageSettings(database_url=database_url, **values)  # type: ignore[arg-type]
 
 
+async def start_services(
+    aiohttp_client: Any, database_url: str, *, workers: bool = True, consumer: bool = True
+) -> tuple[Any, Any]:
+    """The inbox and triage as test clients on the test's database. ``workers=False`` keeps
+    the inbox from polling and delivering, ``consumer=False`` keeps triage from consuming."""
+    inbox = await aiohttp_client(create_inbox(inbox_settings(database_url, run_workers=workers)))
+    triage_app = create_triage(triage_settings(database_url, run_consumer=consumer))
+    return inbox, await aiohttp_client(triage_app)
+
+
 @dataclass(frozen=True)
 class Workspace:
     id: uuid.UUID
@@ -80,6 +93,25 @@ async def make_workspace(database_url: str, name: str = "Acme care") -> Workspac
     finally:
         await engine.dispose()
     return Workspace(workspace_id, ingest, agent, channels)
+
+
+async def inbox_holding(
+    aiohttp_client: Any,
+    database_url: str,
+    refs: dict[str, dict[str, str]],
+    *,
+    workers: bool = False,
+    **overrides: Any,
+) -> tuple[Workspace, Any]:
+    """A new workspace, and an inbox API holding ``refs`` as that workspace's channel
+    credentials (its polling and delivery loops only with ``workers``): where every channel
+    and webhook test starts."""
+    ws = await make_workspace(database_url)
+    credentials = credentials_json(ws.id, refs)
+    settings = inbox_settings(
+        database_url, run_workers=workers, channel_credentials=credentials, **overrides
+    )
+    return ws, await aiohttp_client(create_inbox(settings))
 
 
 BASE_TIME = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -148,6 +180,17 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def ingest(inbox: Any, token: str, *messages: dict[str, Any]) -> list[dict[str, Any]]:
+    """Customers write through the inbox's ingest API (``token``: an ingest token). The
+    answer's items, one a message in order: ``external_id``, ``status``, ``message_id``,
+    ``conversation_id``."""
+    answer = await inbox.post(
+        "/v1/ingest", headers=bearer(token), json={"messages": list(messages)}
+    )
+    assert answer.status == 200, await answer.text()
+    return list((await answer.json())["items"])
+
+
 async def connect_channel(
     inbox: Any,
     token: str,
@@ -178,6 +221,17 @@ async def sql(database_url: str, query: str, **params: Any) -> Any:
         async with engine.begin() as conn:
             result = await conn.execute(text(query), params)
             return result.all() if result.returns_rows else []
+    finally:
+        await engine.dispose()
+
+
+async def publish_event(database_url: str, topic: str, workspace_id: uuid.UUID, event: Any) -> None:
+    """Put one event (a protobuf message) in the outbox as the service that owns ``topic``
+    would, in a transaction of its own: how a test plays the other service's part."""
+    engine = create_engine(database_url, 1)
+    try:
+        async with engine.begin() as conn:
+            await publish(conn, topic, [workspace_id], [event.SerializeToString()])
     finally:
         await engine.dispose()
 

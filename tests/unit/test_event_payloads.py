@@ -1,4 +1,4 @@
-"""A consumer acts on an event's payload only in the workspace its envelope names."""
+"""An event's payload is read only when it names its envelope's workspace."""
 
 from __future__ import annotations
 
@@ -7,25 +7,25 @@ import uuid
 import pytest
 
 from ecoute.v1 import events_pb2
-from services.infra.event_payloads import read_payload
-from services.infra.events import Event
+from services.infra.events import Event, read_payload
 
-WORKSPACE = uuid.UUID("00000000-0000-4000-8000-000000000001")
-
-
-def _event(payload_workspace: str) -> Event:
-    payload = events_pb2.ConversationsPurged(
-        workspace_id=payload_workspace, conversation_ids=[7, 9]
-    ).SerializeToString()
-    return Event(1, "privacy.conversations_purged", WORKSPACE, payload, 0)
+HERS = uuid.UUID("00000000-0000-0000-0000-00000000000a")
+OTHER = uuid.UUID("00000000-0000-0000-0000-00000000000b")
+KINDS = [events_pb2.MessageIngested, events_pb2.ErasureDone, events_pb2.ModerationSettled]
 
 
-def test_the_payload_of_the_envelopes_workspace_is_read() -> None:
-    purged = read_payload(_event(str(WORKSPACE)), events_pb2.ConversationsPurged.FromString)
-    assert list(purged.conversation_ids) == [7, 9]
+def _event(payload: bytes) -> Event:
+    return Event(id=1, topic="t", workspace_id=HERS, payload=payload, attempts=0)
 
 
-def test_a_payload_naming_another_workspace_is_refused() -> None:
-    other = _event("00000000-0000-4000-8000-000000000002")
-    with pytest.raises(ValueError, match="envelope"):
-        read_payload(other, events_pb2.ConversationsPurged.FromString)
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_payload_naming_its_envelopes_workspace_is_read(kind: type) -> None:
+    sent = kind(workspace_id=str(HERS))
+    assert read_payload(_event(sent.SerializeToString()), kind) == sent
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_payload_naming_another_workspace_is_refused(kind: type) -> None:
+    forged = kind(workspace_id=str(OTHER)).SerializeToString()
+    with pytest.raises(ValueError, match="does not match its envelope"):
+        read_payload(_event(forged), kind)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.triage.domain.triage import Decision
 from services.triage.training import cv, data, evaluate
 
@@ -12,12 +14,21 @@ def example(i: str, text: str, **kw: object) -> data.Example:
     return data.Example(text=text, id=i, **fields)  # type: ignore[arg-type]
 
 
-def test_pool2_is_gold_with_its_thread_parents() -> None:
+@pytest.mark.parametrize(
+    ("source", "rows", "follow_ups", "origins"),
+    [
+        ("pool2", 1500, 200, {"twcs", "twcs_follow_up", "complaints", "airline"}),
+        ("pool3", 990, 200, {"twcs", "twcs_follow_up", "complaints", "airline", "free", "mlma"}),
+    ],
+)
+def test_pools_2_and_3_are_gold_with_their_thread_parents(
+    source: str, rows: int, follow_ups: int, origins: set[str]
+) -> None:
     gold = data.all_gold(corrections=None)
-    pool2 = [e for e in gold if e.source == "pool2"]
-    assert len(pool2) >= 1500
-    assert sum(1 for e in pool2 if e.parent) >= 200
-    assert {e.origin for e in pool2} >= {"twcs", "twcs_follow_up", "complaints", "airline"}
+    pool = [e for e in gold if e.source == source]
+    assert len(pool) >= rows
+    assert sum(1 for e in pool if e.parent) >= follow_ups
+    assert {e.origin for e in pool} >= origins
     assert all(e.origin in ("airline", "free") for e in gold if e.source in ("dev", "pool1"))
 
 
@@ -88,3 +99,12 @@ def test_the_demo_check_decides_replies_with_their_thread() -> None:
     assert len(queue["wrong"]) == queue["no_answer_in_queue"] + queue["needed_missed"]
     closings = {"d-0048", "d-0155"}  # "All sorted now, thanks Mia!" after the brand's answer
     assert not closings & {w["id"] for w in queue["wrong"]}
+
+
+def test_pool3_is_held_out_of_training_and_measured_as_unseen() -> None:
+    corpus = data.load(corrections=None)
+    unseen = data.unseen_gold()
+    assert len(unseen) >= 990
+    assert not any(e.source == "pool3" for e in corpus.examples)
+    texts = {e.text for e in unseen}
+    assert not any(e.text in texts for e in corpus.examples)

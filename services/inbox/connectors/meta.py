@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -211,30 +212,35 @@ class MetaConnector(PushOnly, BearerConnector):
         return self._answer(*answer)
 
     def _answer(self, status: int, usage: list[str | None], raw: bytes) -> Any:
-        """The body of a 2xx answer; otherwise the error Graph's code means (module doc)."""
-        body = answer_json(raw)
-        if 200 <= status < 300:
-            return body
-        error = graph_error(body)
-        detail = error.message or f"HTTP {status}"
-        code = error.code
-        if code in AUTH_CODES or status == 401:
-            raise AuthExpired(detail)
-        if code in THROTTLE_CODES or status == 429:
-            raise RateLimited(regain_at(usage, self.clock()), detail)
-        if error.subcode == WINDOW_SUBCODE or (
-            code == 10 and "outside of allowed window" in error.message
-        ):
-            raise Rejected("window_closed", detail)
-        if code == DUPLICATE_CODE:
-            raise Rejected("duplicate", detail)
-        if code == ALREADY_REPLIED_CODE:
-            raise Rejected("duplicate", f"{PRIVATE_ALREADY_SENT}: {detail}")
-        if code == MISSING_CODE and error.subcode == MISSING_SUBCODE:
-            raise Rejected("not_found", detail)
-        if status >= 500 or code in TRANSIENT_CODES or error.transient:
-            raise Unavailable(detail)
-        raise Rejected("rejected", detail)
+        return graph_answer(status, usage, raw, self.clock())
+
+
+def graph_answer(status: int, usage: list[str | None], raw: bytes, now: datetime) -> Any:
+    """The body of a 2xx Graph answer; otherwise the error its code means (module doc).
+    Threads speaks the same Graph errors (``connectors/threads.py``)."""
+    body = answer_json(raw)
+    if 200 <= status < 300:
+        return body
+    error = graph_error(body)
+    detail = error.message or f"HTTP {status}"
+    code = error.code
+    if code in AUTH_CODES or status == 401:
+        raise AuthExpired(detail)
+    if code in THROTTLE_CODES or status == 429:
+        raise RateLimited(regain_at(usage, now), detail)
+    if error.subcode == WINDOW_SUBCODE or (
+        code == 10 and "outside of allowed window" in error.message
+    ):
+        raise Rejected("window_closed", detail)
+    if code == DUPLICATE_CODE:
+        raise Rejected("duplicate", detail)
+    if code == ALREADY_REPLIED_CODE:
+        raise Rejected("duplicate", f"{PRIVATE_ALREADY_SENT}: {detail}")
+    if code == MISSING_CODE and error.subcode == MISSING_SUBCODE:
+        raise Rejected("not_found", detail)
+    if status >= 500 or code in TRANSIENT_CODES or error.transient:
+        raise Unavailable(detail)
+    raise Rejected("rejected", detail)
 
 
 async def graph_request(

@@ -20,8 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.inbox.privacy import store
-from services.infra.event_payloads import read_payload
-from services.infra.events import Event, publish, timestamp
+from services.infra.events import Event, publish, read_payload, timestamp
 
 ERASURE_REQUESTED = "privacy.erasure_requested"
 CONVERSATIONS_PURGED = "privacy.conversations_purged"
@@ -69,7 +68,7 @@ async def scrub_events(
 async def erase_person(
     conn: AsyncConnection, event: Event, now: datetime, on_erased: OnErased | None
 ) -> None:
-    request = read_payload(event, events_pb2.ErasureRequested.FromString)
+    request = read_payload(event, events_pb2.ErasureRequested)
     ws = event.workspace_id
     who = orjson.dumps(
         [
@@ -103,7 +102,7 @@ async def erase_person(
 async def purge_conversations(
     conn: AsyncConnection, event: Event, now: datetime, on_erased: OnErased | None
 ) -> None:
-    purged = read_payload(event, events_pb2.ConversationsPurged.FromString)
+    purged = read_payload(event, events_pb2.ConversationsPurged)
     erased, authors = await store.erase_messages(
         conn, event.workspace_id, [], list(purged.conversation_ids), now
     )

@@ -29,7 +29,7 @@ from services.triage.access.auth import (
     COOKIE,
     auth_config,
     authenticate,
-    require_role,
+    authorised,
     token_cache,
 )
 from services.triage.access.http import too_many, unreadable_secret, uuid_in_path
@@ -269,8 +269,7 @@ def no_such_user() -> ProblemError:
 
 async def list_users(request: web.Request) -> web.Response:
     """The workspace's users and their two-factor state (admins)."""
-    caller = await authenticate(request)
-    require_role(caller, "admin")
+    caller = await authorised(request, "admin")
     async with request.app[ENGINE_KEY].connect() as conn:
         items = await two_factor.users(conn, caller)
     return model_response(UsersOut, {"items": items})
@@ -279,8 +278,7 @@ async def list_users(request: web.Request) -> web.Response:
 async def admin_over_user(request: web.Request) -> tuple[Caller, uuid.UUID]:
     """An admin caller and the user the path names (each use case then checks that user is
     in the caller's workspace)."""
-    caller = await authenticate(request)
-    require_role(caller, "admin")
+    caller = await authorised(request, "admin")
     return caller, uuid_in_path(request, "user")
 
 
@@ -327,8 +325,7 @@ async def get_policy(request: web.Request) -> web.Response:
 
 async def put_policy(request: web.Request) -> web.Response:
     """Who must use two-factor: nobody, leads and admins, or everyone (admins)."""
-    caller = await authenticate(request)
-    require_role(caller, "admin")
+    caller = await authorised(request, "admin")
     body = await read_model(request, TwoFactorPolicyIn, 4096, "Invalid policy")
     if body.policy != "off":
         _box(request)  # nobody could enrol: refuse rather than lock the workspace out

@@ -10,7 +10,6 @@ SMTP is configured (the answer says whether it was).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,12 +19,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.infra.auth_failures import AUTH_FAILURES_KEY
+from services.infra.auth_failures import counted_refusal
 from services.infra.client_address import address_key, client_address
 from services.infra.http import ENGINE_KEY, ProblemError, model_response, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access import accounts, links, mail, sign_in, team
-from services.triage.access.auth import authenticate, require_role, token_cache
+from services.triage.access.auth import authorised, token_cache
 from services.triage.access.http import (
     attempt_of,
     cannot_check_codes,
@@ -155,18 +154,12 @@ def _already_member(exc: links.AlreadyMember) -> ProblemError:
     return ProblemError(409, "Already a member", detail)
 
 
-async def _admin(request: web.Request) -> accounts.Caller:
-    caller = await authenticate(request)
-    require_role(caller, "admin")
-    return caller
-
-
 # ---- invitations -----------------------------------------------------------------------
 
 
 async def create_invitation(request: web.Request) -> web.Response:
     """Invite someone by e-mail with a role: a one-time link, shown and (SMTP) mailed."""
-    caller = await _admin(request)
+    caller = await authorised(request, "admin")
     body = await read_model(request, InvitationIn, 4096, "Invalid invitation")
     try:
         async with request.app[ENGINE_KEY].begin() as conn:
@@ -179,14 +172,14 @@ async def create_invitation(request: web.Request) -> web.Response:
 
 
 async def list_invitations(request: web.Request) -> web.Response:
-    caller = await _admin(request)
+    caller = await authorised(request, "admin")
     async with request.app[ENGINE_KEY].connect() as conn:
         items = await team.invitations(conn, caller, datetime.now(UTC))
     return model_response(InvitationsOut, {"items": items})
 
 
 async def revoke_invitation(request: web.Request) -> web.Response:
-    caller = await _admin(request)
+    caller = await authorised(request, "admin")
     invitation_id = uuid_in_path(request, "invitation")
     async with request.app[ENGINE_KEY].begin() as conn:
         revoked = await team.revoke_invitation(conn, caller, invitation_id, datetime.now(UTC))
@@ -267,7 +260,7 @@ async def password_link(request: web.Request) -> web.Response:
 
 async def create_workspace(request: web.Request) -> web.Response:
     """A new workspace and its first admin, who gets a one-time link to set a password."""
-    caller = await _admin(request)
+    caller = await authorised(request, "admin")
     body = await read_model(request, WorkspaceIn, 4096, "Invalid workspace")
     async with request.app[ENGINE_KEY].begin() as conn:
         made = await team.create_admin(
@@ -296,16 +289,9 @@ LINK_REFUSED = "This link is unknown, expired or already used: ask an admin for 
 def _refused(request: web.Request) -> ProblemError:
     """404 for a link that does not open; counted against the client's address, so a
     guesser gets 429 with Retry-After (a valid link is never refused for others' misses)."""
-    wait = request.app[AUTH_FAILURES_KEY].count([address_key(client_address(request))])
-    if wait is None:
-        return ProblemError(404, "Not Found", LINK_REFUSED)
-    seconds = max(1, math.ceil(wait))
-    return ProblemError(
-        429,
-        "Too Many Requests",
-        f"Too many unknown links from this address; retry in {seconds} s.",
-        retry_after=seconds,
-    )
+    address = address_key(client_address(request))
+    refusal = ProblemError(404, "Not Found", LINK_REFUSED)
+    return counted_refusal(request, [address], refusal, "unknown links")
 
 
 async def describe_link(request: web.Request) -> web.Response:

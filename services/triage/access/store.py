@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import text
-from sqlalchemy.engine import Row
+from sqlalchemy import TextClause, text
+from sqlalchemy.engine import Result, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.auth import token_digest
@@ -41,26 +41,38 @@ async def create_user(
     conn: AsyncConnection, workspace_id: uuid.UUID, email: str, display_name: str, role: str
 ) -> uuid.UUID:
     """Create the user, or return the existing one with that e-mail in the workspace."""
-    row = (
-        await conn.execute(
-            text(
-                """
+    upsert = "DO UPDATE SET role = EXCLUDED.role"
+    row = (await _insert_user(conn, workspace_id, email, display_name, role, upsert)).one()
+    return uuid.UUID(str(row.id))
+
+
+async def _insert_user(
+    conn: AsyncConnection,
+    workspace_id: uuid.UUID,
+    email: str,
+    display_name: str,
+    role: str,
+    on_same_email: str,
+) -> Result[Any]:
+    """Insert a user (a fresh id), ``RETURNING id``; ``on_same_email`` is the conflict
+    action when the workspace already has one with this e-mail."""
+    return await conn.execute(
+        text(
+            f"""
         INSERT INTO triage.users (workspace_id, id, email, display_name, role)
         VALUES (:ws, :id, :email, :name, :role)
-        ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET role = EXCLUDED.role
+        ON CONFLICT (workspace_id, lower(email)) {on_same_email}
         RETURNING id
         """
-            ),
-            {
-                "ws": workspace_id,
-                "id": uuid.uuid4(),
-                "email": email,
-                "name": display_name,
-                "role": role,
-            },
-        )
-    ).one()
-    return uuid.UUID(str(row.id))
+        ),
+        {
+            "ws": workspace_id,
+            "id": uuid.uuid4(),
+            "email": email,
+            "name": display_name,
+            "role": role,
+        },
+    )
 
 
 # Whether the user must still enrol in two-factor, from the workspace's policy (needs the
@@ -322,6 +334,20 @@ async def workspace_of(conn: AsyncConnection, digest: bytes) -> uuid.UUID | None
     return None if found is None else uuid.UUID(str(found))
 
 
+async def by_token(
+    conn: AsyncConnection, token: str, statement: TextClause, **params: Any
+) -> Row[Any] | None:
+    """The first row ``statement`` returns for a credential (a session, API token, link or
+    pending sign-in), or None. The credential's workspace is found by its digest first, so
+    the statement names the full key (``:ws``, ``:digest``); an unknown one reads no more."""
+    digest = token_digest(token)
+    workspace_id = await workspace_of(conn, digest)
+    if workspace_id is None:
+        return None
+    key = {"ws": workspace_id, "digest": digest}
+    return (await conn.execute(statement, key | params)).first()
+
+
 # ---- sessions --------------------------------------------------------------------------
 
 
@@ -360,30 +386,42 @@ async def insert_session(
 
 
 async def touch_session(
-    conn: AsyncConnection, token: str, now: datetime, idle_since: datetime
+    conn: AsyncConnection,
+    token: str,
+    now: datetime,
+    idle_since: datetime,
+    stale: datetime | None = None,
 ) -> Row[Any] | None:
-    """Mark a live session used; (workspace_id, user_id, role, csrf_digest, id, must_enrol),
-    or None if it is revoked, expired or was last used before ``idle_since``. The write
-    names the session's full key (workspace, digest)."""
-    digest = token_digest(token)
-    workspace_id = await workspace_of(conn, digest)
-    if workspace_id is None:
-        return None
-    return (
-        await conn.execute(
-            text(
-                f"""
-        UPDATE triage.sessions AS s SET last_seen_at = :now
-        FROM triage.users AS u JOIN triage.workspaces AS w ON w.id = u.workspace_id
+    """A live session's (workspace_id, user_id, role, csrf_digest, id, must_enrol), or None
+    if it is revoked, expired or was last used before ``idle_since``; marked used at ``now``
+    when its mark is older than ``stale`` (default: any older mark). One statement, and
+    most desk requests write nothing (a write per request cost a commit's WAL flush each).
+    The write names the session's full key (workspace, digest)."""
+    return await by_token(
+        conn,
+        token,
+        text(
+            f"""
+    WITH live AS (
+        SELECT s.workspace_id, s.user_id, u.role, s.csrf_digest, s.id, s.last_seen_at,
+               {ENROLMENT_SQL}
+        FROM triage.sessions AS s
+        JOIN triage.users AS u ON u.workspace_id = s.workspace_id AND u.id = s.user_id
+        JOIN triage.workspaces AS w ON w.id = u.workspace_id
         WHERE s.workspace_id = :ws AND s.digest = :digest AND s.revoked_at IS NULL
-          AND s.expires_at > :now AND s.last_seen_at > :idle
-          AND u.workspace_id = s.workspace_id AND u.id = s.user_id AND u.deactivated_at IS NULL
-        RETURNING s.workspace_id, s.user_id, u.role, s.csrf_digest, s.id, {ENROLMENT_SQL}
-        """
-            ),
-            {"ws": workspace_id, "digest": digest, "now": now, "idle": idle_since},
-        )
-    ).first()
+          AND s.expires_at > :now AND s.last_seen_at > :idle AND u.deactivated_at IS NULL
+    ), touched AS (
+        UPDATE triage.sessions SET last_seen_at = :now
+        WHERE workspace_id = :ws AND digest = :digest AND last_seen_at < :stale
+          AND EXISTS (SELECT 1 FROM live)
+    )
+    SELECT workspace_id, user_id, role, csrf_digest, id, must_enrol FROM live
+    """
+        ),
+        now=now,
+        idle=idle_since,
+        stale=stale or now,
+    )
 
 
 async def live_session_must_enrol(
@@ -391,24 +429,21 @@ async def live_session_must_enrol(
 ) -> bool | None:
     """Whether the user of a live session must enrol; None if the session does not hold
     (read-only: checking does not keep it alive)."""
-    digest = token_digest(token)
-    workspace_id = await workspace_of(conn, digest)
-    if workspace_id is None:
-        return None
-    row = (
-        await conn.execute(
-            text(
-                f"""
-        SELECT {ENROLMENT_SQL} FROM triage.sessions AS s
-        JOIN triage.users AS u ON u.workspace_id = s.workspace_id AND u.id = s.user_id
-        JOIN triage.workspaces AS w ON w.id = u.workspace_id
-        WHERE s.workspace_id = :ws AND s.digest = :digest AND s.revoked_at IS NULL
-          AND s.expires_at > :now AND s.last_seen_at > :idle
-        """
-            ),
-            {"ws": workspace_id, "digest": digest, "now": now, "idle": idle_since},
-        )
-    ).first()
+    row = await by_token(
+        conn,
+        token,
+        text(
+            f"""
+    SELECT {ENROLMENT_SQL} FROM triage.sessions AS s
+    JOIN triage.users AS u ON u.workspace_id = s.workspace_id AND u.id = s.user_id
+    JOIN triage.workspaces AS w ON w.id = u.workspace_id
+    WHERE s.workspace_id = :ws AND s.digest = :digest AND s.revoked_at IS NULL
+      AND s.expires_at > :now AND s.last_seen_at > :idle
+    """
+        ),
+        now=now,
+        idle=idle_since,
+    )
     return None if row is None else bool(row.must_enrol)
 
 
@@ -540,24 +575,19 @@ async def create_api_token(
 
 async def token_owner(conn: AsyncConnection, token: str) -> Row[Any] | None:
     """(workspace_id, user_id, role, must_enrol) of a live API token, or None."""
-    digest = token_digest(token)
-    workspace_id = await workspace_of(conn, digest)
-    if workspace_id is None:
-        return None
-    return (
-        await conn.execute(
-            text(
-                f"""
-        SELECT t.workspace_id, t.user_id, u.role, {ENROLMENT_SQL} FROM triage.api_tokens AS t
-        JOIN triage.users AS u ON u.workspace_id = t.workspace_id AND u.id = t.user_id
-        JOIN triage.workspaces AS w ON w.id = u.workspace_id
-        WHERE t.workspace_id = :ws AND t.digest = :digest AND t.revoked_at IS NULL
-          AND u.deactivated_at IS NULL
-        """
-            ),
-            {"ws": workspace_id, "digest": digest},
-        )
-    ).first()
+    return await by_token(
+        conn,
+        token,
+        text(
+            f"""
+    SELECT t.workspace_id, t.user_id, u.role, {ENROLMENT_SQL} FROM triage.api_tokens AS t
+    JOIN triage.users AS u ON u.workspace_id = t.workspace_id AND u.id = t.user_id
+    JOIN triage.workspaces AS w ON w.id = u.workspace_id
+    WHERE t.workspace_id = :ws AND t.digest = :digest AND t.revoked_at IS NULL
+      AND u.deactivated_at IS NULL
+    """
+        ),
+    )
 
 
 async def api_tokens(
@@ -678,25 +708,7 @@ async def add_member(
     conn: AsyncConnection, workspace_id: uuid.UUID, email: str, display_name: str, role: str
 ) -> uuid.UUID | None:
     """A new user; None if the workspace already has one with this e-mail (left as it is)."""
-    row = (
-        await conn.execute(
-            text(
-                """
-        INSERT INTO triage.users (workspace_id, id, email, display_name, role)
-        VALUES (:ws, :id, :email, :name, :role)
-        ON CONFLICT (workspace_id, lower(email)) DO NOTHING
-        RETURNING id
-        """
-            ),
-            {
-                "ws": workspace_id,
-                "id": uuid.uuid4(),
-                "email": email,
-                "name": display_name,
-                "role": role,
-            },
-        )
-    ).first()
+    row = (await _insert_user(conn, workspace_id, email, display_name, role, "DO NOTHING")).first()
     return None if row is None else uuid.UUID(str(row.id))
 
 
@@ -848,43 +860,35 @@ _LIVE = "l.used_at IS NULL AND l.revoked_at IS NULL AND l.expires_at > :now"
 
 async def live_link(conn: AsyncConnection, token: str, now: datetime) -> Row[Any] | None:
     """What a live link (not used, revoked or expired) is, read only; None if not live."""
-    digest = token_digest(token)
-    workspace_id = await workspace_of(conn, digest)
-    if workspace_id is None:
-        return None
-    return (
-        await conn.execute(
-            text(
-                _LINK_VIEW.format(links="triage.account_links")
-                + f"WHERE l.workspace_id = :ws AND l.digest = :digest AND {_LIVE}"
-            ),
-            {"ws": workspace_id, "digest": digest, "now": now},
-        )
-    ).first()
+    return await by_token(
+        conn,
+        token,
+        text(
+            _LINK_VIEW.format(links="triage.account_links")
+            + f"WHERE l.workspace_id = :ws AND l.digest = :digest AND {_LIVE}"
+        ),
+        now=now,
+    )
 
 
 async def use_link(conn: AsyncConnection, token: str, now: datetime) -> Row[Any] | None:
     """Mark a live link used — once: of two concurrent uses, the second finds it used — and
     say what it was (as ``live_link``); None if it was not live."""
-    digest = token_digest(token)
-    workspace_id = await workspace_of(conn, digest)
-    if workspace_id is None:
-        return None
-    return (
-        await conn.execute(
-            text(
-                f"""
-        WITH used AS (
-            UPDATE triage.account_links AS l SET used_at = :now
-            WHERE l.workspace_id = :ws AND l.digest = :digest AND {_LIVE}
-            RETURNING l.*
-        )
-        """
-                + _LINK_VIEW.format(links="used")
-            ),
-            {"ws": workspace_id, "digest": digest, "now": now},
-        )
-    ).first()
+    return await by_token(
+        conn,
+        token,
+        text(
+            f"""
+    WITH used AS (
+        UPDATE triage.account_links AS l SET used_at = :now
+        WHERE l.workspace_id = :ws AND l.digest = :digest AND {_LIVE}
+        RETURNING l.*
+    )
+    """
+            + _LINK_VIEW.format(links="used")
+        ),
+        now=now,
+    )
 
 
 async def live_invitations(
@@ -1169,23 +1173,20 @@ async def claim_pending(
 ) -> tuple[uuid.UUID, uuid.UUID] | None:
     """(workspace, user) of a live pending sign-in, counting one attempt; None if it is
     unknown, expired, used or out of attempts."""
-    digest = token_digest(token)
-    workspace_id = await workspace_of(conn, digest)
-    if workspace_id is None:
-        return None
-    row = (
-        await conn.execute(
-            text(
-                """
-        UPDATE triage.pending_logins SET attempts = attempts + 1
-        WHERE workspace_id = :ws AND digest = :d AND used_at IS NULL AND expires_at > :now
-          AND attempts < :max
-        RETURNING workspace_id, user_id
-        """
-            ),
-            {"ws": workspace_id, "d": digest, "now": now, "max": max_attempts},
-        )
-    ).first()
+    row = await by_token(
+        conn,
+        token,
+        text(
+            """
+    UPDATE triage.pending_logins SET attempts = attempts + 1
+    WHERE workspace_id = :ws AND digest = :digest AND used_at IS NULL AND expires_at > :now
+      AND attempts < :max
+    RETURNING workspace_id, user_id
+    """
+        ),
+        now=now,
+        max=max_attempts,
+    )
     return (row.workspace_id, row.user_id) if row else None
 
 

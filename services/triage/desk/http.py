@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.infra.http import ENGINE_KEY, ProblemError, model_response, path_id, read_model
 from services.infra.strings import NO_NUL
-from services.triage.access.auth import authenticate, require_role
+from services.triage.access.auth import authenticate, authorised
 from services.triage.composer.http import SUGGESTION_OUTCOME_KEY
 from services.triage.composer.store import saved_replies
 from services.triage.desk import corrections, reply_limits, usecases
@@ -270,8 +270,7 @@ async def get_saved_replies(request: web.Request) -> web.Response:
 
 
 async def post_saved_reply(request: web.Request) -> web.Response:
-    caller = await authenticate(request)
-    require_role(caller, "lead", "admin")
+    caller = await authorised(request, "lead", "admin")
     body = await read_model(request, SavedReplyIn, 4 * MAX_REPLY + 1024)
     async with request.app[ENGINE_KEY].begin() as conn:
         saved = await usecases.add_saved_reply(conn, caller, body.title, body.text)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 
 from services.triage.domain.danger import SAFETY, VULNERABILITY
 
@@ -863,7 +864,9 @@ _META = frozenset("\\.^$*+?{}[]|()")
 _QUANTIFIERS = frozenset("?*+{")
 
 
-def _matching_paren(pattern: str, start: int) -> int:
+def _structure(pattern: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, group depth) of each character of ``pattern`` outside escapes and
+    character classes: the depth counts the groups open at it, its own included."""
     depth = 0
     i = start
     while i < len(pattern):
@@ -873,38 +876,25 @@ def _matching_paren(pattern: str, start: int) -> int:
             continue
         if char == "[":
             i = pattern.index("]", i + 2)
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return i
+        else:
+            if char == "(":
+                depth += 1
+            yield i, char, depth
+            if char == ")":
+                depth -= 1
         i += 1
+
+
+def _matching_paren(pattern: str, start: int) -> int:
+    for i, char, depth in _structure(pattern, start):
+        if char == ")" and depth == 1:
+            return i
     raise ValueError(f"unbalanced group in {pattern!r}")
 
 
 def _top_level_alternatives(body: str) -> list[str]:
-    parts: list[str] = []
-    depth = 0
-    last = 0
-    i = 0
-    while i < len(body):
-        char = body[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == "[":
-            i = body.index("]", i + 2)
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            parts.append(body[last:i])
-            last = i + 1
-        i += 1
-    parts.append(body[last:])
-    return parts
+    cuts = [i for i, char, depth in _structure(body) if char == "|" and depth == 0]
+    return [body[a + 1 : b] for a, b in zip([-1, *cuts], [*cuts, len(body)], strict=True)]
 
 
 _LEADING_DIGITS = re.compile(r"\\d(?:(\+)|\{(\d+)(?:,(\d+))?\})?")

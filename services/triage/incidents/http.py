@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.infra.http import ENGINE_KEY, ProblemError, model_response, path_id, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access.accounts import Caller
-from services.triage.access.auth import authenticate, require_role
+from services.triage.access.auth import authenticate, authorised
 from services.triage.domain.conversation import MAX_REPLY
 from services.triage.domain.incident_desk import Refusal
 from services.triage.incidents import actions, store
@@ -114,8 +114,7 @@ async def _change(
     request: web.Request, body_model: type[BaseModel] | None
 ) -> tuple[Caller, int, Any]:
     """Who may change which incident, with what: 401/403/404/422 before anything is written."""
-    caller = await authenticate(request)
-    require_role(caller, *WRITERS)
+    caller = await authorised(request, *WRITERS)
     iid = incident_id(request)
     body = None
     if body_model is not None:

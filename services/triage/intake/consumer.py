@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
-from services.infra.events import Event
+from services.infra.events import Event, read_payload
 from services.triage.desk import store as desk
 from services.triage.desk.store import (
     StateKey,
@@ -84,14 +84,6 @@ OnDecision = Callable[[Decision], None]
 OnRuleFired = Callable[[str], None]
 
 
-def _ingested(event: Event) -> events_pb2.MessageIngested:
-    message = events_pb2.MessageIngested()
-    message.ParseFromString(event.payload)
-    if str(event.workspace_id) != message.workspace_id:
-        raise ValueError("event workspace does not match its envelope")
-    return message
-
-
 async def handle_batch(
     conn: AsyncConnection,
     events: list[Event],
@@ -105,7 +97,9 @@ async def handle_batch(
     """Apply a batch of events inside the caller's transaction: delivery and moderation news,
     ingested messages, then erasures (after the messages they may cover). A message the inbox
     already erased (its event retried or replayed after the erasure) is stored erased."""
-    ingested = [_ingested(e) for e in events if e.topic == MESSAGE_INGESTED]
+    ingested = [
+        read_payload(e, events_pb2.MessageIngested) for e in events if e.topic == MESSAGE_INGESTED
+    ]
     erasures = [e for e in events if e.topic == ERASURE_DONE]
     await hold_erasure_locks(
         conn, [uuid.UUID(m.workspace_id) for m in ingested], [e.workspace_id for e in erasures]

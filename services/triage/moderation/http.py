@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response, path_id, read_model
-from services.triage.access.auth import authenticate, require_role
+from services.triage.access.auth import authorised
 from services.triage.moderation.usecases import (
     MODERATORS,
     ModerationRefused,
@@ -39,8 +39,7 @@ class ModerationRequestedOut(Out):
 
 
 async def post_moderation(request: web.Request) -> web.Response:
-    caller = await authenticate(request)
-    require_role(caller, *MODERATORS)
+    caller = await authorised(request, *MODERATORS)
     cid = path_id(request, "conversation")
     body = await read_model(request, ModerationIn, 1024)
     async with request.app[ENGINE_KEY].begin() as conn:

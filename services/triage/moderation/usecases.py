@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
-from services.infra.events import Event, publish, timestamp
+from services.infra.events import Event, publish, read_payload, timestamp
 from services.infra.platforms import MODERATED_KINDS, MODERATION
 from services.triage.access.accounts import Caller
 from services.triage.access.store import audit
@@ -131,9 +131,7 @@ async def apply_moderation_news(conn: AsyncConnection, events: list[Event]) -> N
     for event in events:
         if event.topic != SETTLED:
             continue
-        settled = events_pb2.ModerationSettled.FromString(event.payload)
-        if settled.workspace_id != str(event.workspace_id):
-            raise ValueError("event workspace does not match its envelope")
+        settled = read_payload(event, events_pb2.ModerationSettled)
         row = await store.settle(
             conn,
             event.workspace_id,

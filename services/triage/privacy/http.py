@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from services.infra.http import ENGINE_KEY, ProblemError, model_response, read_model
 from services.infra.platforms import Platform
-from services.triage.access.auth import authenticate, require_role
+from services.triage.access.auth import authorised
 from services.triage.domain.privacy import Identity, normalise
 from services.triage.privacy import store as privacy
 from services.triage.privacy import usecases
@@ -59,8 +59,7 @@ class RetentionIn(BaseModel):
 
 
 async def _person(request: web.Request) -> tuple[Any, tuple[Identity, ...]]:
-    caller = await authenticate(request)
-    require_role(caller, "admin")
+    caller = await authorised(request, "admin")
     body = await read_model(request, PersonIn, MAX_BODY)
     for n, given in enumerate(body.identities):
         if not (given.author_id.strip() or given.handle.strip().lstrip("@")):
@@ -96,8 +95,7 @@ def _request_id(request: web.Request) -> uuid.UUID:
 
 
 async def get_erasure(request: web.Request) -> web.Response:
-    caller = await authenticate(request)
-    require_role(caller, "admin")
+    caller = await authorised(request, "admin")
     request_id = _request_id(request)
     async with request.app[ENGINE_KEY].connect() as conn:
         view = await privacy.get_request(conn, caller.workspace_id, request_id)
@@ -107,8 +105,7 @@ async def get_erasure(request: web.Request) -> web.Response:
 
 
 async def list_erasures(request: web.Request) -> web.Response:
-    caller = await authenticate(request)
-    require_role(caller, "admin")
+    caller = await authorised(request, "admin")
     async with request.app[ENGINE_KEY].connect() as conn:
         items = await privacy.list_requests(conn, caller.workspace_id)
     return model_response(ErasuresOut, {"items": items})
@@ -124,8 +121,7 @@ async def post_export(request: web.Request) -> web.Response:
 
 
 async def get_retention(request: web.Request) -> web.Response:
-    caller = await authenticate(request)
-    require_role(caller, "admin")
+    caller = await authorised(request, "admin")
     default = request.app.get(RETENTION_DEFAULT_KEY, 0)
     async with request.app[ENGINE_KEY].connect() as conn:
         view = await usecases.retention(conn, caller.workspace_id, default)
@@ -134,8 +130,7 @@ async def get_retention(request: web.Request) -> web.Response:
 
 async def put_retention(request: web.Request) -> web.Response:
     """Set how long idle conversations are kept (null: forever), for this workspace."""
-    caller = await authenticate(request)
-    require_role(caller, "admin")
+    caller = await authorised(request, "admin")
     body = await read_model(request, RetentionIn, 4096)
     default = request.app.get(RETENTION_DEFAULT_KEY, 0)
     async with request.app[ENGINE_KEY].begin() as conn:

@@ -414,117 +414,48 @@ async def person_records(
         "conversations": found.conversation_ids,
         "direct": found.direct_conversation_ids,
     }
-    return {
-        "conversations": await _exported_conversations(conn, params),
-        "messages": await _exported_messages(conn, params),
-        "decisions": await _exported_decisions(conn, params),
-        "replies": await _exported_replies(conn, params),
-        "notes": await _exported_notes(conn, params),
+    records = {
+        kind: [dict(r) for r in (await conn.execute(statement, params)).mappings()]
+        for kind, statement in _EXPORTS.items()
     }
+    records["messages"] = [_with_author(m) for m in records["messages"]]
+    return records
 
 
-async def _exported_conversations(
-    conn: AsyncConnection, params: dict[str, Any]
-) -> list[dict[str, Any]]:
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT id, platform, channel, kind, status, priority, intent, abuse, "
-                "last_inbound_at, last_outbound_at FROM triage.conversations "
-                "WHERE workspace_id = :ws AND id = ANY(CAST(:conversations AS bigint[])) "
-                "ORDER BY id"
-            ),
-            params,
-        )
-    ).all()
-    return [
-        {
-            "id": c.id,
-            "platform": c.platform,
-            "channel": c.channel,
-            "kind": c.kind,
-            "status": c.status,
-            "priority": f"P{c.priority}",
-            "intent": c.intent,
-            "abuse": c.abuse,
-            "last_inbound_at": c.last_inbound_at,
-            "last_outbound_at": c.last_outbound_at,
-        }
-        for c in rows
-    ]
+def _with_author(message: dict[str, Any]) -> dict[str, Any]:
+    """A message as exported: its author's columns as one ``author``."""
+    author = {name: message.pop(name) for name in ("author_id", "handle", "display_name")}
+    return message | {"author": author}
 
 
-async def _exported_messages(conn: AsyncConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = (
-        await conn.execute(
-            text(
-                """
-        SELECT id, conversation_id, direction, kind, author_external_id, author_handle,
-               author_name, text, created_at, received_at
+# Each kind of record an export holds, one statement each, its columns named and valued as
+# the export says them (a priority as "P1").
+_EXPORTS = {
+    "conversations": text(
+        "SELECT id, platform, channel, kind, status, 'P' || priority AS priority, intent, "
+        "abuse, last_inbound_at, last_outbound_at FROM triage.conversations "
+        "WHERE workspace_id = :ws AND id = ANY(CAST(:conversations AS bigint[])) "
+        "ORDER BY id"
+    ),
+    "messages": text(
+        """
+        SELECT id, conversation_id, direction, kind, author_external_id AS author_id,
+               author_handle AS handle, author_name AS display_name, text, created_at,
+               received_at
         FROM triage.messages
         WHERE workspace_id = :ws AND erased_at IS NULL
           AND (id = ANY(CAST(:ids AS bigint[])) OR conversation_id = ANY(CAST(:direct AS bigint[])))
         ORDER BY created_at, id
         """
-            ),
-            params,
-        )
-    ).all()
-    return [
-        {
-            "id": m.id,
-            "conversation_id": m.conversation_id,
-            "direction": m.direction,
-            "kind": m.kind,
-            "author": {
-                "author_id": m.author_external_id,
-                "handle": m.author_handle,
-                "display_name": m.author_name,
-            },
-            "text": m.text,
-            "created_at": m.created_at,
-            "received_at": m.received_at,
-        }
-        for m in rows
-    ]
-
-
-async def _exported_decisions(
-    conn: AsyncConnection, params: dict[str, Any]
-) -> list[dict[str, Any]]:
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT message_id, needs_answer, intent, abuse, language, priority, confidence, "
-                "reasons, model_version, decided_at FROM triage.decisions "
-                "WHERE workspace_id = :ws AND message_id = ANY(CAST(:ids AS bigint[])) "
-                "ORDER BY message_id"
-            ),
-            params,
-        )
-    ).all()
-    return [
-        {
-            "message_id": d.message_id,
-            "needs_answer": d.needs_answer,
-            "intent": d.intent,
-            "abuse": d.abuse,
-            "language": d.language,
-            "priority": f"P{d.priority}",
-            "confidence": d.confidence,
-            "reasons": list(d.reasons),
-            "model_version": d.model_version,
-            "decided_at": d.decided_at,
-        }
-        for d in rows
-    ]
-
-
-async def _exported_replies(conn: AsyncConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = (
-        await conn.execute(
-            text(
-                """
+    ),
+    "decisions": text(
+        "SELECT message_id, needs_answer, intent, abuse, language, 'P' || priority AS priority, "
+        "confidence, reasons, model_version, decided_at FROM triage.decisions "
+        "WHERE workspace_id = :ws AND message_id = ANY(CAST(:ids AS bigint[])) "
+        "ORDER BY message_id"
+    ),
+    "replies": text(
+        """
         SELECT id, conversation_id, in_reply_to_id, text, state, platform_message_id,
                created_at
         FROM triage.replies
@@ -532,45 +463,14 @@ async def _exported_replies(conn: AsyncConnection, params: dict[str, Any]) -> li
                                       OR conversation_id = ANY(CAST(:direct AS bigint[])))
         ORDER BY created_at, id
         """
-            ),
-            params,
-        )
-    ).all()
-    return [
-        {
-            "id": r.id,
-            "conversation_id": r.conversation_id,
-            "in_reply_to_id": r.in_reply_to_id,
-            "text": r.text,
-            "state": r.state,
-            "platform_message_id": r.platform_message_id,
-            "created_at": r.created_at,
-        }
-        for r in rows
-    ]
-
-
-async def _exported_notes(conn: AsyncConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT id, conversation_id, text, created_at FROM triage.notes "
-                "WHERE workspace_id = :ws "
-                "AND conversation_id = ANY(CAST(:conversations AS bigint[])) "
-                "ORDER BY created_at, id"
-            ),
-            params,
-        )
-    ).all()
-    return [
-        {
-            "id": n.id,
-            "conversation_id": n.conversation_id,
-            "text": n.text,
-            "created_at": n.created_at,
-        }
-        for n in rows
-    ]
+    ),
+    "notes": text(
+        "SELECT id, conversation_id, text, created_at FROM triage.notes "
+        "WHERE workspace_id = :ws "
+        "AND conversation_id = ANY(CAST(:conversations AS bigint[])) "
+        "ORDER BY created_at, id"
+    ),
+}
 
 
 # Retention --------------------------------------------------------------------------------

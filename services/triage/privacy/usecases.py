@@ -17,7 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
-from services.infra.events import Event, publish, timestamp
+from services.infra.events import Event, publish, read_payload, timestamp
 from services.triage.access.accounts import Caller
 from services.triage.access.store import audit
 from services.triage.domain.people import PersonKey
@@ -135,9 +135,7 @@ async def apply_erasure_news(
 ) -> None:
     """Consumer handler for ``privacy.erasure_done``: finish each request in triage."""
     for event in events:
-        done = events_pb2.ErasureDone.FromString(event.payload)
-        if done.workspace_id != str(event.workspace_id):
-            raise ValueError("event workspace does not match its envelope")
+        done = read_payload(event, events_pb2.ErasureDone)
         request_id = uuid.UUID(done.request_id)
         erased = await finish_erasure(
             conn, event.workspace_id, request_id, list(done.message_ids), done.authors, now

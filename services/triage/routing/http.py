@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response, path_id, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access.accounts import NoSuchUser
-from services.triage.access.auth import authenticate, require_role
+from services.triage.access.auth import authenticate, authorised
 from services.triage.access.http import uuid_in_path
 from services.triage.access.http_security import no_such_user
 from services.triage.domain.conversation import MAX_REPLY
@@ -123,8 +123,7 @@ async def get_my_presence(request: web.Request) -> web.Response:
 
 async def get_team_presence(request: web.Request) -> web.Response:
     """Who is on, with their open claims and skills (leads and admins)."""
-    caller = await authenticate(request)
-    require_role(caller, "lead", "admin")
+    caller = await authorised(request, "lead", "admin")
     now = datetime.now(UTC)
     async with request.app[ENGINE_KEY].connect() as conn:
         members = await usecases.team_presence(conn, caller.workspace_id, now, _config(request))
@@ -132,8 +131,7 @@ async def get_team_presence(request: web.Request) -> web.Response:
 
 
 async def get_routing(request: web.Request) -> web.Response:
-    caller = await authenticate(request)
-    require_role(caller, "lead", "admin")
+    caller = await authorised(request, "lead", "admin")
     async with request.app[ENGINE_KEY].connect() as conn:
         view = await usecases.routing_settings(conn, caller.workspace_id, _config(request))
     return model_response(RoutingOut, view)
@@ -141,8 +139,7 @@ async def get_routing(request: web.Request) -> web.Response:
 
 async def put_routing(request: web.Request) -> web.Response:
     """Turn automatic assignment on or off; the workspace's maximum of open claims."""
-    caller = await authenticate(request)
-    require_role(caller, "lead", "admin")
+    caller = await authorised(request, "lead", "admin")
     body = await read_model(request, RoutingIn, 1024)
     async with request.app[ENGINE_KEY].begin() as conn:
         view = await usecases.save_routing_settings(
@@ -153,8 +150,7 @@ async def put_routing(request: web.Request) -> web.Response:
 
 async def put_skills(request: web.Request) -> web.Response:
     """What a teammate takes: languages, channels (empty: all), their own maximum."""
-    caller = await authenticate(request)
-    require_role(caller, "lead", "admin")
+    caller = await authorised(request, "lead", "admin")
     user_id = uuid_in_path(request, "user")
     body = await read_model(request, SkillsIn, 16 * 1024)
     try:

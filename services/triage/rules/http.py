@@ -9,19 +9,12 @@ from typing import Any
 from aiohttp import web
 
 from services.infra.http import ENGINE_KEY, ProblemError, model_response, path_id, read_model
-from services.triage.access.accounts import Caller
-from services.triage.access.auth import authenticate, require_role
+from services.triage.access.auth import authorised
 from services.triage.rules import store, usecases
 from services.triage.rules.schemas import RuleDeletedOut, RuleIn, RuleOut, RulesOut
 
 MAX_BODY = 32 * 1024
 INVALID = "Invalid rule"
-
-
-async def _lead(request: web.Request) -> Caller:
-    caller = await authenticate(request)
-    require_role(caller, "lead", "admin")
-    return caller
 
 
 def _no_such_rule() -> ProblemError:
@@ -45,14 +38,14 @@ def _refusal(exc: Exception) -> ProblemError:
 
 async def get_rules(request: web.Request) -> web.Response:
     """The workspace's rules, in the order they run."""
-    caller = await _lead(request)
+    caller = await authorised(request, "lead", "admin")
     async with request.app[ENGINE_KEY].connect() as conn:
         items = await store.list_rules(conn, caller.workspace_id)
     return model_response(RulesOut, {"items": items})
 
 
 async def post_rule(request: web.Request) -> web.Response:
-    caller = await _lead(request)
+    caller = await authorised(request, "lead", "admin")
     rule = await _body(request)
     try:
         async with request.app[ENGINE_KEY].begin() as conn:
@@ -64,7 +57,7 @@ async def post_rule(request: web.Request) -> web.Response:
 
 async def put_rule(request: web.Request) -> web.Response:
     """Replace a rule: its conditions, actions, position and switch."""
-    caller = await _lead(request)
+    caller = await authorised(request, "lead", "admin")
     rule_id = path_id(request, "rule")
     rule = await _body(request)
     try:
@@ -78,7 +71,7 @@ async def put_rule(request: web.Request) -> web.Response:
 
 
 async def delete_rule(request: web.Request) -> web.Response:
-    caller = await _lead(request)
+    caller = await authorised(request, "lead", "admin")
     rule_id = path_id(request, "rule")
     try:
         async with request.app[ENGINE_KEY].begin() as conn:

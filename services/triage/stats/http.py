@@ -13,7 +13,7 @@ from aiohttp import web
 
 from services.infra.http import ENGINE_KEY, Out, invalid_query, model_response, query_integer
 from services.infra.platforms import Platform
-from services.triage.access.auth import authenticate, require_role
+from services.triage.access.auth import authorised
 from services.triage.domain.conversation import Priority
 from services.triage.domain.sla import ClockKind
 from services.triage.stats.usecases import team_stats
@@ -104,8 +104,7 @@ def period(query: Mapping[str, str], now: datetime) -> tuple[datetime, datetime]
 
 
 async def get_stats(request: web.Request) -> web.Response:
-    caller = await authenticate(request)
-    require_role(caller, "lead", "admin")
+    caller = await authorised(request, "lead", "admin")
     now = datetime.now(UTC)
     since, until = period(request.query, now)
     async with request.app[ENGINE_KEY].connect() as conn:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.infra.http import ENGINE_KEY, ProblemError, model_response, path_id, read_model
-from services.triage.access.auth import authenticate, require_role
+from services.triage.access.auth import authenticate, authorised
 from services.triage.tags import store, usecases
 from services.triage.tags.schemas import TagDeletedOut, TaggedOut, TagIn, TagOut, TagsOut
 
@@ -24,8 +24,7 @@ async def get_tags(request: web.Request) -> web.Response:
 
 
 async def post_tag(request: web.Request) -> web.Response:
-    caller = await authenticate(request)
-    require_role(caller, "lead", "admin")
+    caller = await authorised(request, "lead", "admin")
     body = await read_model(request, TagIn, 4 * 1024)
     try:
         async with request.app[ENGINE_KEY].begin() as conn:
@@ -42,8 +41,7 @@ def _name_taken() -> ProblemError:
 
 async def put_tag(request: web.Request) -> web.Response:
     """Rename and recolour a tag (leads and admins)."""
-    caller = await authenticate(request)
-    require_role(caller, "lead", "admin")
+    caller = await authorised(request, "lead", "admin")
     tag_id = path_id(request, "tag")
     body = await read_model(request, TagIn, 4 * 1024)
     try:
@@ -58,8 +56,7 @@ async def put_tag(request: web.Request) -> web.Response:
 
 async def delete_tag(request: web.Request) -> web.Response:
     """Remove a tag, and take it off every conversation (leads and admins)."""
-    caller = await authenticate(request)
-    require_role(caller, "lead", "admin")
+    caller = await authorised(request, "lead", "admin")
     tag_id = path_id(request, "tag")
     try:
         async with request.app[ENGINE_KEY].begin() as conn:

@@ -5,9 +5,9 @@ thresholds come from its own inner folds over its training rows (``fit.train``):
 tuned on the reported fold. Public rows whose text equals any gold post are never trained
 on (``data.load``), so a held-out post cannot come back through a public copy.
 
-- ``cross_validate``: the gold rows (dev, pool 1, pool 2) in 5 folds stratified by language,
-  label and origin; figures per language and per slice (French to Free, English to airlines,
-  English to other brands' support accounts, thread follow-ups).
+- ``cross_validate``: the gold rows (dev, pool 1, pool 2; pool 3 is held out) in 5 folds
+  stratified by language, label and origin; figures per language and per slice (French to
+  Free, English to airlines, English to other brands' support accounts, thread follow-ups).
 - ``leave_one_brand_out``: for each English brand group or sector, a model trained without
   any of its gold rows, nor the public rows of that sector, decides them: the proxy for a
   brand the model has never seen.

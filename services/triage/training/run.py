@@ -3,7 +3,9 @@
 Measured before the final fit, each time on posts the measuring model did not train on
 (``cv``; calibration and thresholds always come from the measuring model's own inner folds):
 
-- all our gold rows (dev, pool 1, pool 2), 5-fold cross-validation, per language and slice;
+- all our gold rows but pool 3 (dev, pool 1, pool 2), 5-fold cross-validation, per language
+  and slice;
+- pool 3, held out of training: the shipped model on labelled posts it never saw;
 - English, leave one brand group out: the proxy for a brand the model has never seen;
 - the complaints task of Preotiuc-Pietro et al. (2019) on a held-out split, beside the paper;
 - the demo corpus (hand-written live-style posts with expected labels, decided with their
@@ -133,6 +135,14 @@ def demo_check(triage: Triage) -> dict[str, Any]:
     return result
 
 
+def unseen_check(triage: Triage) -> dict[str, Any]:
+    """The shipped model on pool 3: labelled posts held out of training and of every choice
+    made while building it, decided with their thread as the consumer would."""
+    rows = [e for e in data.unseen_gold() if e.needs_answer is not None]
+    measured = cv.Measured(rows, [decide_in_thread(triage, e) for e in rows])
+    return cv.breakdown(measured) if rows else {}
+
+
 def train_command(
     data_dir: Path = data.SHARED_DATA,
     out: Path = DEFAULT_DIRECTORY,
@@ -159,6 +169,7 @@ def train_command(
     meta, arrays = fit.build(trained, corpus, config)
     model = fit.in_memory(trained, corpus, config)
     if measure:
+        evaluation["unseen"] = unseen_check(Triage(model))
         evaluation["demo"] = demo_check(Triage(model))
         evaluation["baseline"] = card.baseline()
         meta["evaluation"] = json.loads(json.dumps(evaluation, default=fit.plain))

@@ -42,11 +42,15 @@ export function fill(el, ...children) {
   return el;
 }
 
-/** A page shown in place of the queue (#/team, #/stats): hidden until shown, emptied when
- *  left; show() refreshes it with the focus on its title. Subclasses write refresh(). */
+/** A page shown in place of the queue (#/team, #/stats, #/tags): hidden until shown,
+ *  emptied when left; show() refreshes it with the focus on its title (the element
+ *  `titleId`). Subclasses write load() (what render() takes, as a list) and render(). */
 export class PageView {
-  constructor(root) {
+  constructor(root, { titleId, refusal, alert }) {
     this.root = root;
+    this.titleId = titleId;
+    this.refusal = refusal; // what the page says to a role the server refuses (403)
+    this.alert = alert;
   }
 
   close() {
@@ -60,6 +64,35 @@ export class PageView {
     if (!this.root.hidden) return;
     this.root.hidden = false;
     await this.refresh({ focus: true });
+  }
+
+  /** Load and render the page, unless someone is typing in it (a live update waits). */
+  async refresh({ focus = false } = {}) {
+    if (this.root.hidden) return;
+    const active = document.activeElement;
+    if (!focus && this.root.contains(active) && active.matches("input, select")) return;
+    try {
+      const loaded = await this.load();
+      if (!this.root.hidden) this.render(...loaded);
+    } catch (error) {
+      if (error.status === 403) fill(this.root, h("h2", { id: this.titleId, tabIndex: -1 }, this.refusal));
+      else if (error.status !== 401) this.alert(error.message);
+    }
+    if (focus) document.getElementById(this.titleId)?.focus();
+  }
+
+  /** The page's top: the way back to the queue, and its title. */
+  heading(title) {
+    return [
+      h("nav", { className: "incident-nav", "aria-label": "Back" }, h("a", { href: "#/" }, "← Queue")),
+      h("h2", { id: this.titleId, tabIndex: -1 }, title),
+    ];
+  }
+
+  /** A list of the page's items, named by the heading `labelledBy`; `empty` says there is none. */
+  list(labelledBy, items, render, empty) {
+    if (!items.length) return h("p", { className: "empty" }, empty);
+    return h("ul", { className: "team-list", "aria-labelledby": labelledBy }, items.map(render));
   }
 }
 

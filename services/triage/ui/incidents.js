@@ -188,21 +188,23 @@ export class IncidentView {
     const merged = incident.close_reason === "merged";
     return [
       open
-        ? h("button", { type: "button", id: "incident-close", on: { click: () => this.act("close", "Incident closed. Its conversations stay in the queue.") } }, "Close incident")
+        ? h("button", { type: "button", id: "incident-close", on: { click: () => this.act(() => api.closeIncident(this.id), "Incident closed. Its conversations stay in the queue.") } }, "Close incident")
         : null,
       !open && !merged
-        ? h("button", { type: "button", id: "incident-reopen", on: { click: () => this.act("reopen", "Incident reopened.") } }, "Reopen incident")
+        ? h("button", { type: "button", id: "incident-reopen", on: { click: () => this.act(() => api.reopenIncident(this.id), "Incident reopened.") } }, "Reopen incident")
         : null,
     ];
   }
 
-  async act(action, said) {
+  /** Run `call`, then announce `said` (or `said(its result)`), or alert why not after
+   *  `failed`; either way refresh the incident and tell the desk (the queue shows incidents). */
+  async act(call, said, failed = "") {
     try {
-      await (action === "close" ? api.closeIncident(this.id) : api.reopenIncident(this.id));
+      const result = await call();
       this.alert(null);
-      this.announce(said);
+      this.announce(typeof said === "function" ? said(result) : said);
     } catch (error) {
-      this.alert(error.message);
+      this.alert(`${failed}${error.message}`);
     }
     await this.refresh();
     this.changed();
@@ -335,16 +337,13 @@ export class IncidentView {
           submit: async (event) => {
             event.preventDefault();
             const ids = [...this.chosen].map(Number);
-            try {
+            const split = async () => {
               const made = await api.splitIncident(this.id, ids, label.value.trim() || null);
               this.chosen.clear();
-              this.alert(null);
-              this.announce(`${ids.length} conversation${ids.length === 1 ? "" : "s"} moved to the new incident “${made.label}”.`);
-            } catch (error) {
-              this.alert(`Not split: ${error.message}`);
-            }
-            await this.refresh();
-            this.changed();
+              return made;
+            };
+            const moved = (made) => `${ids.length} conversation${ids.length === 1 ? "" : "s"} moved to the new incident “${made.label}”.`;
+            await this.act(split, moved, "Not split: ");
           },
         },
       },
@@ -371,15 +370,8 @@ export class IncidentView {
           submit: async (event) => {
             event.preventDefault();
             const chosen = pick.selectedOptions[0]?.text || "";
-            try {
-              await api.mergeIncident(this.id, Number(pick.value));
-              this.alert(null);
-              this.announce(`Merged “${chosen}” into this incident.`);
-            } catch (error) {
-              this.alert(`Not merged: ${error.message}`);
-            }
-            await this.refresh();
-            this.changed();
+            const merge = () => api.mergeIncident(this.id, Number(pick.value));
+            await this.act(merge, `Merged “${chosen}” into this incident.`, "Not merged: ");
           },
         },
       },

@@ -41,21 +41,12 @@ function table(caption, headers, rows, empty) {
 
 export class StatsView extends PageView {
   constructor({ root, alert }) {
-    super(root);
-    this.alert = alert;
+    super(root, { titleId: "stats-title", refusal: "Only leads see the stats", alert });
     this.preset = "7";
   }
 
-  async refresh({ focus = false } = {}) {
-    if (this.root.hidden) return;
-    try {
-      const figures = await api.request("GET", `/v1/stats?${new URLSearchParams(periodOf(this.preset))}`);
-      if (!this.root.hidden) this.render(figures);
-    } catch (error) {
-      if (error.status === 403) fill(this.root, h("h2", { id: "stats-title", tabIndex: -1 }, "Only leads see the stats"));
-      else if (error.status !== 401) this.alert(error.message);
-    }
-    if (focus) document.getElementById("stats-title")?.focus();
+  async load() {
+    return [await api.request("GET", `/v1/stats?${new URLSearchParams(periodOf(this.preset))}`)];
   }
 
   presets() {
@@ -76,8 +67,7 @@ export class StatsView extends PageView {
     const breaches = Object.entries(s.breaches);
     fill(
       this.root,
-      h("nav", { className: "incident-nav", "aria-label": "Back" }, h("a", { href: "#/" }, "← Queue")),
-      h("h2", { id: "stats-title", tabIndex: -1 }, "Stats"),
+      this.heading("Stats"),
       this.presets(),
       h("dl", { className: "stats-figures" },
         [

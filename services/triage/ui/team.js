@@ -11,9 +11,8 @@ const KINDS = { invitation: "Invitation", set_password: "Password link" };
 
 export class TeamView extends PageView {
   constructor({ root, announce, alert }) {
-    super(root);
+    super(root, { titleId: "team-title", refusal: "Only admins see the team", alert });
     this.announce = announce;
-    this.alert = alert;
     this.me = null;
     this.issued = null; // the last link issued: shown until the page is left
   }
@@ -23,33 +22,21 @@ export class TeamView extends PageView {
     super.close();
   }
 
-  async refresh({ focus = false } = {}) {
-    if (this.root.hidden) return;
-    const active = document.activeElement;
-    if (!focus && this.root.contains(active) && active.matches("input, select")) return;
-    try {
-      const [users, invitations] = await Promise.all([api.users(), api.invitations()]);
-      if (!this.root.hidden) this.render(users.items || [], invitations.items || []);
-    } catch (error) {
-      if (error.status === 403) fill(this.root, h("h2", { id: "team-title", tabIndex: -1 }, "Only admins see the team"));
-      else if (error.status !== 401) this.alert(error.message);
-    }
-    if (focus) document.getElementById("team-title")?.focus();
+  async load() {
+    const [users, invitations] = await Promise.all([api.users(), api.invitations()]);
+    return [users.items || [], invitations.items || []];
   }
 
   render(users, invitations) {
     fill(
       this.root,
-      h("nav", { className: "incident-nav", "aria-label": "Back" }, h("a", { href: "#/" }, "← Queue")),
-      h("h2", { id: "team-title", tabIndex: -1 }, "Team"),
+      this.heading("Team"),
       this.inviteForm(),
       this.issuedBox(),
       h("h3", { id: "people-title" }, "People"),
       h("ul", { className: "team-list", "aria-labelledby": "people-title" }, users.map((u) => this.person(u))),
       h("h3", { id: "invitations-title" }, "Invitations waiting"),
-      invitations.length
-        ? h("ul", { className: "team-list", "aria-labelledby": "invitations-title" }, invitations.map((i) => this.invitation(i)))
-        : h("p", { className: "empty" }, "No invitation is waiting."),
+      this.list("invitations-title", invitations, (i) => this.invitation(i), "No invitation is waiting."),
     );
   }
 

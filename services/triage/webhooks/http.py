@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response, read_model
-from services.triage.access.auth import authenticate, require_role
+from services.triage.access.auth import authorised
 from services.triage.webhooks import store
 
 EVENTS = ["sla.breached"]
@@ -41,8 +41,7 @@ class WebhookIn(BaseModel):
 
 async def put_webhook(request: web.Request) -> web.Response:
     """Set the breach webhook; the signing secret is shown once, in this answer."""
-    caller = await authenticate(request)
-    require_role(caller, "admin")
+    caller = await authorised(request, "admin")
     url = (await read_model(request, WebhookIn, 8192, "Invalid webhook")).url
     try:
         host = urlsplit(url).hostname
@@ -63,8 +62,7 @@ async def put_webhook(request: web.Request) -> web.Response:
 
 async def get_webhook(request: web.Request) -> web.Response:
     """The URL, never the secret; admins only, as the URL may hold a secret of its own."""
-    caller = await authenticate(request)
-    require_role(caller, "admin")
+    caller = await authorised(request, "admin")
     async with request.app[ENGINE_KEY].connect() as conn:
         found = await store.webhook(conn, caller.workspace_id)
     if found is None:
