@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from fakes.clock import ManualClock
+from fakes.graph import GraphFaults
 from fakes.meta import deliver_webhook, verify_subscription
 
 __all__ = ["ThreadsState", "create_app", "deliver_webhook", "verify_subscription"]
@@ -36,7 +37,7 @@ STATE: web.AppKey[ThreadsState] = web.AppKey("threads_state")
 
 
 @dataclass
-class ThreadsState:
+class ThreadsState(GraphFaults):
     """The in-memory Threads world of one test or of the demo."""
 
     app_secret: str = "threads_app_secret"  # noqa: S105 - a fake credential
@@ -54,10 +55,6 @@ class ThreadsState:
     reply_times: list[datetime] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     outbound_webhooks: list[Json] = field(default_factory=list)
-    _throttle: int = 0
-    _lose_answers: int = 0
-    _fail: int = 0
-    _expired: bool = False
     _counter: int = 0
 
     # -- the world -----------------------------------------------------------------------
@@ -131,21 +128,6 @@ class ThreadsState:
     def is_hidden(self, media_id: str) -> bool:
         return bool(self.media[media_id]["hide_status"] == "HIDDEN")
 
-    # -- faults --------------------------------------------------------------------------
-
-    def throttle_next(self, count: int = 1) -> None:
-        self._throttle = count
-
-    def lose_next_answer(self, count: int = 1) -> None:
-        """The next publishes are made, then the connection closes before the answer."""
-        self._lose_answers = count
-
-    def fail_next(self, count: int = 1) -> None:
-        self._fail = count
-
-    def expire_token(self) -> None:
-        self._expired = True
-
 
 def _error(status: int, code: int, message: str, subcode: int | None = None) -> web.Response:
     error: Json = {"message": message, "type": "OAuthException", "code": code}
@@ -168,15 +150,13 @@ def _missing(media_id: str) -> web.Response:
 def _refusal(state: ThreadsState, request: web.Request) -> web.Response | None:
     """The token and fault checks every call passes first."""
     state.requests.append(f"{request.method} {request.path_qs}")
-    if request.headers.get("Authorization") != f"Bearer {state.access_token}" or state._expired:
-        return _error(401, 190, "Error validating access token: Session has expired.")
-    if state._fail > 0:
-        state._fail -= 1
-        return _error(500, 2, "An unexpected error has occurred. Please retry your request later.")
-    if state._throttle > 0:
-        state._throttle -= 1
-        return _error(400, 4, "Application request limit reached")
-    return None
+    return state.refusal(
+        request,
+        state.access_token,
+        expired=_error(401, 190, "Error validating access token: Session has expired."),
+        failed=_error(500, 2, "An unexpected error has occurred. Please retry your request later."),
+        throttled=_error(400, 4, "Application request limit reached"),
+    )
 
 
 Handler = Callable[[web.Request, "ThreadsState", dict[str, str]], Awaitable[web.StreamResponse]]
@@ -292,11 +272,9 @@ async def _publish(
     if container["reply_to_id"]:
         state.published.append(item["id"])
         state.reply_times.append(state.clock())
-    if state._lose_answers > 0:
-        state._lose_answers -= 1
-        assert request.transport is not None
-        request.transport.close()  # the reply is out; its answer never arrives
-        return web.Response()
+    lost = state.answer_lost(request)  # the reply is out; its answer may never arrive
+    if lost is not None:
+        return lost
     return web.json_response({"id": item["id"]})
 
 
