@@ -5,11 +5,12 @@ shows the same person from the X side."""
 
 from __future__ import annotations
 
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Route, expect
 
 from tests.browser import test_desk_ui as desk
 from tests.browser.harness import World, audit, customer, shot
 from tests.browser.test_desk_ui import open_tab, sign_in
+from tests.support.waiting import wait_until
 from tests.support.world import ago, message
 
 world = desk.world
@@ -77,3 +78,37 @@ async def test_the_panel_shows_the_messenger_name_and_the_linked_earlier_x_conve
     await expect(identities).to_have_count(1)
     await expect(history).to_have_count(1)
     assert tab.errors == [] and tab.dialogs == []
+
+
+async def test_moving_to_another_conversation_never_shows_the_previous_customer(
+    world: World, browser: Browser
+) -> None:
+    """While the next customer's person is on its way, the panel shows nobody rather than the
+    customer of the conversation the agent just left (who could be answered by mistake)."""
+    await world.agent("ana@acme.test")
+    first, second = await world.ingest(
+        customer("x21", "@acme my bag never arrived at JFK", "9121"),
+        customer("x22", "@acme the refund for booking ZX9911 is still missing", "9122"),
+    )
+    await world.queue_settles(2)
+    tab = await open_tab(browser, {"width": 1440, "height": 900})
+    page = tab.page
+    await sign_in(tab, world, "ana@acme.test")
+    await page.goto(f"{world.base}#/c/{first}")
+    panel = page.locator("#person")
+    await expect(panel.locator("#person-title")).to_contain_text("@user9121")
+
+    held: list[Route] = []
+    await page.route("**/v1/people/**", lambda route: held.append(route))
+    await page.goto(f"{world.base}#/c/{second}")
+    await expect(page.locator("#conv-title")).to_contain_text("@user9122")
+
+    async def person_asked() -> bool:
+        return bool(held)
+
+    await wait_until(person_asked, what="the desk asked for the second person")
+    await expect(panel).to_be_hidden()
+
+    await held[0].continue_()
+    await page.unroute("**/v1/people/**")
+    await expect(panel.locator("#person-title")).to_contain_text("@user9122")

@@ -43,6 +43,9 @@ export class PersonPanel {
     const key = `${view.platform}/${first.author.external_id}/${view.id}`;
     if (key === this.key) return;
     this.key = key;
+    // Until the next person arrives, show nobody: the previous customer's panel must not
+    // sit beside another customer's conversation.
+    this.root.hidden = true;
     this.conversationId = view.id;
     this.path = personPath(view.platform, first.author.external_id);
     this.load();
