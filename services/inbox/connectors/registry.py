@@ -14,6 +14,7 @@ from services.inbox.connectors.mastodon import MastodonConnector
 from services.inbox.connectors.meta import MetaConnector
 from services.inbox.connectors.whatsapp import WhatsAppConnector
 from services.inbox.connectors.x import XConnector
+from services.inbox.connectors.youtube import YouTubeConnector
 
 ConnectorClass = Callable[
     [Channel, dict[str, Any], aiohttp.ClientSession, Callable[[], datetime]], Connector
@@ -28,6 +29,7 @@ CONNECTORS: dict[str, ConnectorClass] = {
     "instagram": MetaConnector,
     "messenger": MetaConnector,
     "whatsapp": WhatsAppConnector,
+    "youtube": YouTubeConnector,
 }
 
 

@@ -27,6 +27,7 @@ export const PLATFORM_LABELS = {
   mastodon: "Mastodon",
   bluesky: "Bluesky",
   whatsapp: "WhatsApp",
+  youtube: "YouTube",
   other: "Other",
 };
 
