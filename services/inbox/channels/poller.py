@@ -216,6 +216,8 @@ class Poller:
                 try:
                     await self._poll_stream(channel, connector, stream)
                     continue
+                except QuotaSpent:
+                    raise  # the channel's daily quota: no stream may go on
                 except RateLimited as exc:
                     held_until = exc.retry_at or self.clock() + timedelta(
                         seconds=channel.poll_seconds
