@@ -79,13 +79,14 @@ from fakes import mastodon as fake_mastodon
 from fakes import meta as fake_meta
 from fakes import whatsapp as fake_whatsapp
 from fakes import x as fake_x
+from fakes import youtube as fake_youtube
 from fakes.clock import wall_clock
 
 DEFAULT_INBOX = "http://127.0.0.1:8080"
 DEFAULT_PORT = 8090
 POLL_SECONDS = 5
 CURSOR_WAIT_SECONDS = 60.0
-FAKES = ("x", "mastodon", "bluesky", "meta", "whatsapp")
+FAKES = ("x", "mastodon", "bluesky", "meta", "whatsapp", "youtube")
 
 DEMO_WORKSPACE = uuid.UUID("0e5c07e0-0000-4000-8000-00000000de70")
 """The workspace ``make run`` creates: the demo's credentials are in its namespace."""
@@ -96,6 +97,7 @@ META_APP_SECRET = "demo-meta-app-secret"
 META_VERIFY_TOKEN = "demo-meta-verify-token"
 WHATSAPP_APP_SECRET = "demo-whatsapp-app-secret"
 WHATSAPP_VERIFY_TOKEN = "demo-whatsapp-verify-token"
+DEMO_YOUTUBE_QUOTA = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ class Brand:
     ig_username: str
     phone_number_id: str  # the business's WhatsApp number, by id
     business_account_id: str  # its WhatsApp Business Account (templates)
+    youtube_channel_id: str  # its YouTube channel, where customers comment its videos
 
     def ref(self, fake: str) -> str:
         """The credentials reference of this brand's channels on ``fake``."""
@@ -136,6 +139,7 @@ BRANDS = (
         ig_username="volteo_fr",
         phone_number_id="106540000000900",
         business_account_id="102290000000900",
+        youtube_channel_id="UCvolteoDemo00000000fr0",
     ),
     Brand(
         key="skylark",
@@ -151,6 +155,7 @@ BRANDS = (
         ig_username="skylarkair",
         phone_number_id="106540000000901",
         business_account_id="102290000000901",
+        youtube_channel_id="UCskylarkDemo0000000en1",
     ),
 )
 
@@ -167,6 +172,12 @@ def _credentials(brand: Brand) -> dict[str, dict[str, str]]:
         brand.ref("whatsapp"): {
             "access_token": f"demo-whatsapp-{brand.key}-token",
             "business_account_id": brand.business_account_id,
+        },
+        # A 5-second poll lists 3 statuses: about 52,000 units a day, so the demo's quota
+        # is larger than YouTube's default (the fake's too).
+        brand.ref("youtube"): {
+            "access_token": f"demo-youtube-{brand.key}-token",
+            "daily_quota": str(DEMO_YOUTUBE_QUOTA),
         },
     }
 
@@ -222,6 +233,7 @@ class World:
     bluesky: fake_bluesky.BlueskyState
     meta: fake_meta.MetaState
     whatsapp: fake_whatsapp.WhatsAppState
+    youtube: fake_youtube.YouTubeState
 
     def apps(self) -> dict[str, web.Application]:
         return {
@@ -230,6 +242,7 @@ class World:
             "bluesky": fake_bluesky.create_app(self.bluesky),
             "meta": fake_meta.create_app(self.meta),
             "whatsapp": fake_whatsapp.create_app(self.whatsapp),
+            "youtube": fake_youtube.create_app(self.youtube),
         }
 
 
@@ -294,7 +307,14 @@ def build_worlds(
             business_account_id=brand.business_account_id,
             clock=wall_clock,
         )
-        worlds.append(World(brand, x, mastodon, bluesky, meta, whatsapp))
+        youtube = fake_youtube.YouTubeState(
+            clock=wall_clock,
+            brand_channel_id=brand.youtube_channel_id,
+            brand_name=brand.name,
+            tokens={creds[brand.ref("youtube")]["access_token"]},
+            daily_quota=DEMO_YOUTUBE_QUOTA,
+        )
+        worlds.append(World(brand, x, mastodon, bluesky, meta, whatsapp, youtube))
     return worlds
 
 
@@ -329,8 +349,13 @@ def channel_specs(
     specs: list[tuple[str, str, dict[str, Any]]] = []
     for world in worlds:
         brand = world.brand
-        polled = (("x", brand.x_user_id), ("mastodon", brand.mastodon_id))
-        for platform, account in (*polled, ("bluesky", brand.bluesky_did)):
+        polled = (
+            ("x", brand.x_user_id),
+            ("mastodon", brand.mastodon_id),
+            ("bluesky", brand.bluesky_did),
+            ("youtube", brand.youtube_channel_id),
+        )
+        for platform, account in polled:
             body = {
                 "account_id": account,
                 "base_url": urls[(brand.key, platform)],
@@ -498,9 +523,11 @@ def _number(author_id: str) -> int:
 
 def person_id(platform: str, author_id: str) -> str:
     """A corpus person's stable id on a platform (numeric ids; a ``did:plc`` on Bluesky)."""
-    if platform == "bluesky":
-        digest = hashlib.sha256(f"demo:{author_id}".encode()).digest()
-        return "did:plc:" + base64.b32encode(digest).decode().lower()[:24]
+    if platform in ("bluesky", "youtube"):
+        digest = base64.b32encode(hashlib.sha256(f"demo:{author_id}".encode()).digest())
+        if platform == "youtube":  # a channel id: UC and 22 characters
+            return "UC" + digest.decode()[:22]
+        return "did:plc:" + digest.decode().lower()[:24]
     base = {
         "x": 3_200_000_000,
         "facebook": 10_150_000_000_000,
@@ -589,6 +616,7 @@ class Demo:
             "messenger": self._messenger,
             "instagram": self._instagram,
             "whatsapp": self._whatsapp,
+            "youtube": self._youtube,
         }.get(platform)
         if writer is None:
             raise Unsupported(f"{item['external_id']}: no fake for {platform}")
@@ -803,6 +831,24 @@ class Demo:
         wamid, payload = world.whatsapp.customer_message(wa_id, item["text"], name=name, at=at)
         return wamid, self._meta_push(payload, "whatsapp")
 
+    # -- YouTube ---------------------------------------------------------------------------
+
+    def _youtube(
+        self, world: World, item: dict[str, Any], at: datetime
+    ) -> tuple[str, Delivery | None]:
+        """A comment (or a reply in its thread) under one of the brand's videos: the inbox's
+        poller finds it; the brand's own replies are read back as outbound."""
+        state, author = world.youtube, item["author"]
+        out = self._out(item)
+        comment = state.write(
+            state.brand_channel_id if out else person_id("youtube", author["external_id"]),
+            state.brand_name if out else author.get("display_name") or author["handle"],
+            item["text"],
+            at,
+            parent_id=self._parent(item) or "",
+        )
+        return comment.id, None
+
 
 # --------------------------------------------------------------------------------------------
 # The process
@@ -815,6 +861,7 @@ def _ports(first_port: int) -> str:
         "bluesky": "Bluesky",
         "meta": "Meta",
         "whatsapp": "WhatsApp",
+        "youtube": "YouTube",
     }
     spans = []
     for index, fake in enumerate(FAKES):

@@ -62,18 +62,32 @@ class YouTubeState:
         self._seq += 1
         return f"{prefix}{self._seq:06d}"
 
+    def write(
+        self,
+        author_channel_id: str,
+        name: str,
+        text: str,
+        at: datetime,
+        *,
+        parent_id: str = "",
+        status: str = "published",
+    ) -> Comment:
+        """A comment on one of the brand's videos; with ``parent_id``, a reply in that
+        comment's thread (YouTube threads are one level deep: a reply's parent is the top)."""
+        top = self.comments[parent_id].parent_id or parent_id if parent_id else ""
+        prefix = f"{top}." if top else "Ugz"
+        comment = Comment(self._id(prefix), author_channel_id, name, text, at, top, status=status)
+        self.comments[comment.id] = comment
+        return comment
+
     def customer_comments(
         self, name: str, text: str, at: datetime, *, status: str = "published"
     ) -> Comment:
         """A customer starts a thread under one of the brand's videos."""
-        comment = Comment(self._id("Ugz"), f"UCc-{name}", name, text, at, status=status)
-        self.comments[comment.id] = comment
-        return comment
+        return self.write(f"UCc-{name}", name, text, at, status=status)
 
     def customer_replies(self, parent: Comment, name: str, text: str, at: datetime) -> Comment:
-        comment = Comment(self._id(f"{parent.id}."), f"UCc-{name}", name, text, at, parent.id)
-        self.comments[comment.id] = comment
-        return comment
+        return self.write(f"UCc-{name}", name, text, at, parent_id=parent.id)
 
     def expire_token(self) -> None:
         self.tokens.clear()
@@ -227,15 +241,10 @@ def create_app(state: YouTubeState) -> web.Application:
         parent = state.comments.get(str(snippet.get("parentId") or ""))
         if parent is None or parent.parent_id:
             return error(404, "parentCommentNotFound", "The parent comment could not be found.")
-        made = Comment(
-            state._id(f"{parent.id}."),
-            state.brand_channel_id,
-            state.brand_name,
-            str(snippet.get("textOriginal") or ""),
-            state.clock(),
-            parent.id,
+        text = str(snippet.get("textOriginal") or "")
+        made = state.write(
+            state.brand_channel_id, state.brand_name, text, state.clock(), parent_id=parent.id
         )
-        state.comments[made.id] = made
         state.inserted.append(made.id)
         await state.held.hold()
         if state.lose_answers > 0:

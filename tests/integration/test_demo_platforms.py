@@ -69,7 +69,7 @@ class Stage:
                 text("UPDATE inbox.channels SET next_poll_at = now(), lease_until = NULL")
             )
             due = await channels.claim_due(conn, datetime.now(UTC), 60, 100)
-        assert len(due) == 6  # x, mastodon and bluesky for two brands
+        assert len(due) == 8  # x, mastodon, bluesky and youtube for two brands
         for channel in due:
             self.polls.append(await self.poller.poll_channel(channel))
 
@@ -199,6 +199,10 @@ async def test_the_corpus_arrives_through_the_fakes_threaded_back_dated_and_once
     assert row["d-0038"].conversation_id == row["d-0004"].conversation_id
     assert row["d-0131"].conversation_id == row["d-0118"].conversation_id
     assert outcome.injected["whatsapp"] == 4
+    # A YouTube comment thread: a customer's comment, her reply and the brand's, outbound.
+    youtube = [row[i] for i in ("d-0005", "d-0107", "d-0120")]
+    assert len({r.conversation_id for r in youtube}) == 1
+    assert [r.direction for r in youtube] == ["in", "in", "out"]
 
     # The texts are the corpus's (a Bluesky post names the brand, to reach its notifications).
     handles = {w.brand.key: w.brand.bluesky_handle for w in worlds}
@@ -233,10 +237,10 @@ async def test_the_corpus_arrives_through_the_fakes_threaded_back_dated_and_once
     assert set(stage.polls) == {"ok"}
     assert len(await stage.stored()) == before
     connected = await stage.inbox.channels()
-    assert len(connected) == 14
+    assert len(connected) == 16
     assert {c["health"] for c in connected} == {"ok"}
     later_fakes = {c["base_url"] for c in connected}
-    assert len(later_fakes) == len(first_fakes) == 10 and not later_fakes & first_fakes
+    assert len(later_fakes) == len(first_fakes) == 12 and not later_fakes & first_fakes
 
 
 REPLIES = (  # corpus ids of the messages answered
@@ -249,6 +253,7 @@ REPLIES = (  # corpus ids of the messages answered
     "d-0004",  # a Messenger DM
     "d-0053",  # an Instagram DM
     "d-0021",  # a WhatsApp message
+    "d-0005",  # a YouTube comment
 )
 
 
@@ -261,6 +266,7 @@ def _sent(world: World) -> int:
         + world.bluesky.sent_count
         + len(world.meta.sends)
         + len(world.whatsapp.sends)
+        + len(world.youtube.inserted)
     )
 
 
@@ -300,7 +306,7 @@ async def test_agents_replies_to_demo_messages_land_on_the_fakes(
     states = await stage.rows("SELECT state, count(*) AS n FROM inbox.deliveries GROUP BY state")
     assert {r.state: r.n for r in states} == {"delivered": len(REPLIES)}
     volteo, skylark = worlds
-    assert _sent(volteo) == 2 and _sent(skylark) == len(REPLIES) - 2
+    assert _sent(volteo) == 3 and _sent(skylark) == len(REPLIES) - 3
     assert [p.in_reply_to_tweet_id for p in skylark.x.sent_posts] == [demo.ids["d-0001"]]
     assert [d.participant_id for d in skylark.x.sent_dms] == [person_id("x", "u-101")]
     masto = skylark.mastodon
@@ -319,6 +325,8 @@ async def test_agents_replies_to_demo_messages_land_on_the_fakes(
     assert [(s.type, s.to) for s in volteo.whatsapp.sends] == [
         ("text", person_id("whatsapp", corpus["d-0021"]["author"]["external_id"]))
     ]
+    (answer,) = [volteo.youtube.comments[i] for i in volteo.youtube.inserted]
+    assert answer.parent_id == demo.ids["d-0005"]
 
 
 async def test_a_corpus_loaded_by_the_ingest_feeder_counts_as_loaded(
