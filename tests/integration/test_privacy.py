@@ -891,6 +891,50 @@ async def test_retention_claims_the_longest_idle_first_through_its_index(
         await engine.dispose()
 
 
+async def test_erasing_a_youtube_commenter_removes_their_channel_words_and_name(
+    stage: Stage,
+) -> None:
+    """YouTube knows a commenter by channel id (``authorChannelId``): erased by it, her
+    comment and her reply in the thread are gone with the snippets kept as raw payloads."""
+    person, name = "UCq3vY2xLeaMoreauChannel0", "Léa Moreau"
+    words = ["the update broke my box, unboxing video coming", "still broken this morning"]
+    messages = [
+        item(
+            comment_id,
+            text,
+            author=(person, name, name),
+            platform="youtube",
+            channel="volteo-yt",
+            kind=kind,
+            minutes_ago=40 - n,
+            thread_id="UgzTop1",
+            in_reply_to="" if kind == "comment" else "UgzTop1",
+            raw={
+                "authorChannelId": {"value": person},
+                "authorDisplayName": name,
+                "textOriginal": text,
+                "moderationStatus": "published",
+            },
+        )
+        for n, (comment_id, kind, text) in enumerate(
+            [("UgzTop1", "comment", words[0]), ("UgzTop1.r1", "reply", words[1])], start=1
+        )
+    ]
+    async with inbox_consuming(stage.database_url):
+        await stage.ingest(stage.ws.ingest_token, messages)
+        await stage.until(
+            "SELECT count(*) FROM triage.messages WHERE workspace_id = :ws AND direction = 'in'",
+            2,
+            ws=stage.ws.id,
+        )
+        assert await occurrences(stage, [person, *words]), "the scan finds her first"
+        request = await erase(stage, [{"platform": "youtube", "author_id": person}])
+        finished = await done(stage, request["id"])
+    assert finished["services"]["inbox"]["messages_erased"] == 2
+    skip = frozenset({"triage.audit_log", "triage.erasure_requests"})
+    assert await occurrences(stage, [person, name, *words], skip=skip) == {}
+
+
 async def test_erasing_a_whatsapp_customer_removes_their_number_words_and_name(
     stage: Stage,
 ) -> None:
