@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
 from fakes.youtube import YouTubeState
 from fakes.youtube import create_app as create_fake
@@ -121,6 +122,15 @@ async def test_a_comment_held_for_review_is_stored_and_shown_held(world: World) 
     assert {(r.text, r.status) for r in held} == {
         ("buy followers at example.com", "heldForReview"),
         ("is the outage over?", "published"),
+    }
+    # Triage (and so the desk) learns it from the contract's flag.
+    payloads = await world.rows(
+        "SELECT DISTINCT payload FROM events.outbox WHERE topic = 'message.ingested'"
+    )
+    ingested = [events_pb2.MessageIngested.FromString(bytes(p)).message for (p,) in payloads]
+    assert {(m.text, m.held) for m in ingested} == {
+        ("buy followers at example.com", True),
+        ("is the outage over?", False),
     }
 
 

@@ -3,8 +3,8 @@
 A comment thread is a conversation: its top-level comment is a ``comment`` and each reply a
 ``reply`` threaded on the top-level comment's id (YouTube replies are one level deep). The
 brand's own comments (its channel id as ``authorChannelId``) are outbound. A comment YouTube
-holds for review (``heldForReview``) or suspects of spam (``likelySpam``) keeps that status in
-``raw["moderationStatus"]``, which the desk shows.
+holds for review (``heldForReview``) or suspects of spam (``likelySpam``) is ``held`` (the
+contract's flag), its status kept in ``raw["moderationStatus"]``.
 
 Quota (docs/platforms/youtube.md, "Quota"): a project gets 10,000 units a day by default,
 reset at midnight Pacific time; a list costs 1, an insert or a moderation 50. Polling stops at
@@ -58,12 +58,8 @@ def comment_message(
         in_reply_to=parent,
         thread_id=parent or str(comment["id"]),
         raw=raw,
+        held=raw["moderationStatus"] in HELD,
     )
-
-
-def is_held(message: Incoming) -> bool:
-    """YouTube has not published this comment: a moderator of the channel must decide."""
-    return bool(message.raw) and (message.raw or {}).get("moderationStatus") in HELD
 
 
 @dataclass(frozen=True, slots=True)
