@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 import pytest
+from sqlalchemy import text
 
 from ecoute.v1 import events_pb2
 from fakes.clock import ManualClock
@@ -191,22 +191,35 @@ async def test_polls_stop_before_the_quota_is_spent_and_leave_units_for_replies(
         assert world.state.units_used == 250
 
 
-async def test_a_lead_hides_and_shows_again_a_comment_on_youtube(world: World) -> None:
-    from services.inbox.connectors.base import Moderation
-    from services.inbox.connectors.youtube import YouTubeConnector
-
+async def test_a_lead_hides_shows_again_and_removes_a_comment_on_youtube(world: World) -> None:
+    """Hide is "held for review", unhide "published", delete "rejected" (only its author may
+    delete a comment on YouTube); a rejected comment cannot be published again."""
     rude = world.comments("troll", "you are all useless")
     assert await world.poll() == "ok"
-    async with aiohttp.ClientSession() as session:
-        channel = (await world.channels())[0]
-        connector = YouTubeConnector(channel, {"access_token": TOKEN}, session, world.clock)
-        await connector.moderate(Moderation(world.workspace.id, "hide", rude.id, "comment"))
-        assert world.state.comments[rude.id].status == "heldForReview"
-        await connector.moderate(Moderation(world.workspace.id, "unhide", rude.id, "comment"))
-        assert world.state.comments[rude.id].status == "published"
-        await connector.moderate(Moderation(world.workspace.id, "delete", rude.id, "comment"))
-        assert world.state.comments[rude.id].status == "rejected"
-        assert connector.quota_spent()[1] == 150
+    outcomes = []
+    for action in ("hide", "unhide", "delete", "unhide"):
+        await world.request_moderation(rude.id, action)
+        assert await world.moderator().moderate_due() == 1
+        outcomes.append(world.state.comments[rude.id].status)
+        async with world.engine.begin() as conn:  # settled: the next request is the one row
+            row = (
+                await conn.execute(
+                    text("DELETE FROM inbox.moderations RETURNING state, failure_reason")
+                )
+            ).one()
+        outcomes.append(f"{row.state}:{row.failure_reason or ''}")
+    assert outcomes == [
+        "heldForReview",
+        "done:",
+        "published",
+        "done:",
+        "rejected",
+        "done:",
+        "rejected",
+        "failed:rejected",
+    ]
+    quota = (await world.channel()).cursor["quota"]
+    assert quota.endswith(f":{world.state.units_used}")  # 4 × 50 units, and the poll's 3
 
 
 async def test_quota_counts_of_a_poll_and_a_delivery_add_up_in_the_channel(world: World) -> None:

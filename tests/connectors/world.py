@@ -20,6 +20,7 @@ from services.inbox.channels.poller import Poller
 from services.inbox.connectors.base import Channel
 from services.inbox.consumer import CONSUMER
 from services.inbox.delivery.deliverer import Deliverer, record_requests
+from services.inbox.delivery.moderation import Moderator, record_moderation_requests
 from services.inbox.domain.endpoints import PlatformHosts
 from services.infra.db import create_engine
 from services.infra.events import Consumer, publish
@@ -161,6 +162,44 @@ class ConnectorWorld:
         consumer = Consumer(self.engine, self.database_url, CONSUMER, record_requests)
         assert await consumer.drain_once() == 1
         return reply_id
+
+    async def request_moderation(self, external_id: str, action: str) -> uuid.UUID:
+        """A lead asks for the stored comment ``external_id`` to be moderated, as triage
+        does: a moderation.requested event (published twice: a redelivery acts once)."""
+        action_id = uuid.uuid4()
+        message_id, conversation_id = (
+            await self.rows(
+                "SELECT id, conversation_id FROM inbox.messages WHERE external_id = :e",
+                e=external_id,
+            )
+        )[0]
+        request = events_pb2.ModerationRequested(
+            workspace_id=str(self.workspace.id),
+            action_id=str(action_id),
+            conversation_id=conversation_id,
+            message_id=message_id,
+            action=action,
+            requested_by="lead-1",
+        )
+        request.requested_at.FromDatetime(self.clock())
+        for _ in range(2):
+            async with self.engine.begin() as conn:
+                payload = [request.SerializeToString()]
+                await publish(conn, "moderation.requested", [self.workspace.id], payload)
+        consumer = Consumer(self.engine, self.database_url, CONSUMER, record_moderation_requests)
+        assert await consumer.drain_once() == 2
+        async with self.engine.begin() as conn:  # due on the test's clock
+            await conn.execute(
+                text("UPDATE inbox.moderations SET next_attempt_at = :now"), {"now": self.clock()}
+            )
+        return action_id
+
+    def moderator(self) -> Moderator:
+        return Moderator(self.engine, self.credentials, self.session, clock=self.clock)
+
+    async def moderation(self) -> Any:
+        (row,) = await self.rows("SELECT * FROM inbox.moderations")
+        return row
 
     async def polls_rate_limited_until(self, reset: Any) -> None:
         """A poll is refused for its rate: the channel says so and waits until ``reset``."""
