@@ -69,11 +69,10 @@ async def test_threads_and_their_replies_arrive_once_threaded_with_the_brands_ow
 ) -> None:
     jane = world.comments("jane", "my box blinks red since the update", 30)
     for n in range(7):  # more than the 5 replies YouTube inlines
-        world.state.customer_replies(jane, f"fan{n}", f"same here {n}", jane.published_at)
-    world.state.customer_replies(jane, "Acme", "we are looking", jane.published_at)
-    world.state.comments[
-        list(world.state.comments)[-1]
-    ].author_channel_id = world.state.brand_channel_id
+        later = jane.published_at + timedelta(minutes=n + 1)
+        world.state.customer_replies(jane, f"fan{n}", f"same here {n}", later)
+    brand = world.state.brand_channel_id
+    world.state.write(brand, "Acme", "we are looking", world.clock(), parent_id=jane.id)
     assert await world.poll() == "ok"
     assert await world.stored() == 9
     rows = await world.rows(
@@ -86,8 +85,12 @@ async def test_threads_and_their_replies_arrive_once_threaded_with_the_brands_ow
         ("reply", "out"),
     ]
     assert await world.scalar("SELECT count(DISTINCT conversation_id) FROM inbox.messages") == 1
+    replies_read = world.state.requests.count("GET /youtube/v3/comments")
+    assert replies_read == 1
     assert await world.poll() == "ok"
     assert await world.stored() == 9
+    # A thread already read costs no more comments.list at every poll (1 unit each).
+    assert world.state.requests.count("GET /youtube/v3/comments") == replies_read
 
 
 async def test_a_backlog_of_pages_arrives_once_across_duplicated_pages_and_restarts(

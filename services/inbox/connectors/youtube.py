@@ -137,7 +137,8 @@ class YouTubeConnector(BearerConnector):
 
     async def _messages(self, threads: Any, stream: str, since: str) -> list[Incoming]:
         """The thread's comments published since ``since``: the top-level one, the replies
-        inlined and, past the 5 YouTube inlines, the rest read with ``comments.list``."""
+        inlined and, for a thread new since then, those past the 5 YouTube inlines, read with
+        ``comments.list`` (for an older thread that would cost a unit at every poll)."""
         comments: list[Any] = []
         for thread in threads if isinstance(threads, list) else []:
             snippet = thread.get("snippet") if isinstance(thread, dict) else None
@@ -145,7 +146,8 @@ class YouTubeConnector(BearerConnector):
                 continue
             comments.append(snippet.get("topLevelComment"))
             inlined = (thread.get("replies") or {}).get("comments") or []
-            if int(snippet.get("totalReplyCount") or 0) > len(inlined):
+            total = int(snippet.get("totalReplyCount") or 0)
+            if total > len(inlined) and not _before(thread, since):
                 inlined = await self._replies(str(thread.get("id") or ""))
             comments.extend(inlined)
         account, key = self.channel.account_id, self.channel.key
@@ -255,15 +257,18 @@ class YouTubeConnector(BearerConnector):
 
 def _older_than(threads: Any, since: str) -> bool:
     """The page reaches back before ``since``: the walk has met what is stored."""
-    mark = parse_time(since)
-    for thread in threads if isinstance(threads, list) else []:
-        try:
-            published = thread["snippet"]["topLevelComment"]["snippet"]["publishedAt"]
-            if parse_time(str(published)) < mark:
-                return True
-        except (LookupError, TypeError, ValueError):
-            continue
-    return False
+    return any(_before(thread, since) for thread in (threads if isinstance(threads, list) else []))
+
+
+def _before(thread: Any, since: str) -> bool:
+    """The thread's top-level comment was published before ``since`` (False if unreadable)."""
+    if not since:
+        return False
+    try:
+        published = thread["snippet"]["topLevelComment"]["snippet"]["publishedAt"]
+        return parse_time(str(published)) < parse_time(since)
+    except (LookupError, TypeError, ValueError):
+        return False
 
 
 def _checked(value: str, what: str) -> str:
