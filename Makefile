@@ -75,6 +75,7 @@ bench: setup
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.sla
 	$(BIN)/python -m bench.queue
+	$(BIN)/python -m bench.retention
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.assign
 	$(BIN)/python -m bench.triage

@@ -21,11 +21,10 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.common import client_without_gc_pauses, free_port, record, scratch_database, service
+from bench.common import client_without_gc_pauses, free_port, report, scratch_database, service
 from bench.queue import SERVICE_ENV, WARM_UP_SECONDS, load_arguments, open_loop, seed
 from services.infra.db import create_engine
 from services.triage.routing import store
@@ -105,8 +104,7 @@ def main() -> None:
         "assign_p50_ms": round(statistics.median(latencies), 2),
         "assign_p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))], 2),
     }
-    record(figures)
-    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+    report(figures)
 
 
 if __name__ == "__main__":

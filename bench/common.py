@@ -10,11 +10,12 @@ import os
 import platform
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+import orjson
 
 from tools.embedded_pg import ROOT, ensure_database_sync, server_url
 from tools.service_process import free_port as free_port
@@ -84,6 +85,19 @@ def record(figures: dict[str, Any]) -> dict[str, Any]:
     }
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     return results
+
+
+def report(figures: dict[str, Any]) -> None:
+    """Merge ``figures`` into bench/results.json and print them."""
+    record(figures)
+    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The value ``fraction`` of the way up ``values`` (nearest rank below; 0 when empty):
+    every benchmark's p99 is ``percentile(latencies, 0.99)``."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * (len(ordered) - 1)))] if ordered else 0.0
 
 
 def new_id() -> uuid.UUID:

@@ -17,7 +17,7 @@ import aiohttp
 import asyncpg
 import orjson
 
-from bench.common import customer_texts, free_port, record, scratch_database, service
+from bench.common import customer_texts, free_port, report, scratch_database, service
 from services.infra.auth import new_token
 from services.infra.db import asyncpg_dsn, create_engine
 
@@ -171,8 +171,7 @@ def main() -> None:
         "ingest_batch_size": args.batch,
         "ingest_concurrency": args.concurrency,
     }
-    record(figures)
-    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+    report(figures)
 
 
 if __name__ == "__main__":

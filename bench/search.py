@@ -16,10 +16,9 @@ import statistics
 import time
 import uuid
 
-import orjson
 from sqlalchemy import text
 
-from bench.common import record, scratch_database
+from bench.common import percentile, report, scratch_database
 from services.infra.db import create_engine
 from services.triage.access.store import create_workspace
 from services.triage.migrations.t0014_search import SEARCH_INDEX
@@ -113,10 +112,9 @@ def main() -> None:
     figures = {
         "search_messages": args.conversations * args.messages_per_conversation,
         "search_p50_ms": round(statistics.median(latencies), 2),
-        "search_p99_ms": round(latencies[int(0.99 * (len(latencies) - 1))], 2),
+        "search_p99_ms": round(percentile(latencies, 0.99), 2),
     }
-    record(figures)
-    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+    report(figures)
 
 
 if __name__ == "__main__":

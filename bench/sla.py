@@ -13,10 +13,9 @@ import asyncio
 import statistics
 import uuid
 
-import orjson
 from sqlalchemy import text
 
-from bench.common import record, scratch_database
+from bench.common import percentile, report, scratch_database
 from services.infra.db import create_engine
 from services.triage.sla.scheduler import SlaScheduler, Transition
 
@@ -77,7 +76,7 @@ async def run(url: str, clocks: int, due: int, window: float) -> dict[str, float
         "sla_running_clocks": running,
         "sla_transitions_measured": len(lags),
         "sla_transition_lag_p50_s": round(statistics.median(lags), 3),
-        "sla_transition_lag_p99_s": round(lags[int(0.99 * (len(lags) - 1))], 3),
+        "sla_transition_lag_p99_s": round(percentile(lags, 0.99), 3),
         "sla_transition_lag_max_s": round(lags[-1], 3),
     }
 
@@ -90,8 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     url = scratch_database("ecoute_bench_sla")
     figures = asyncio.run(run(url, args.clocks, args.due, args.window))
-    record(figures)
-    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+    report(figures)
 
 
 if __name__ == "__main__":

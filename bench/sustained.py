@@ -32,7 +32,7 @@ import asyncpg
 import orjson
 import psutil
 
-from bench.common import ROOT, customer_texts, record, scratch_database
+from bench.common import ROOT, customer_texts, percentile, report, scratch_database
 from services.inbox.ingest.store import create_ingest_token
 from services.infra.auth import new_token
 from services.infra.db import asyncpg_dsn, create_engine
@@ -40,11 +40,6 @@ from services.triage.access.store import create_api_token, create_user, create_w
 from tools.service_process import ServiceProcess
 
 PROBE_TEXT = "my internet has been down since this morning, please help"
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * (len(ordered) - 1)))] if ordered else 0.0
 
 
 async def seed(url: str, agents: int) -> tuple[str, list[str]]:
@@ -412,8 +407,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     figures = asyncio.run(run(args))
-    record(figures)
-    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+    report(figures)
     if figures["sustained_errors"]:
         raise SystemExit(f"{figures['sustained_errors']} errors under sustained load")
 

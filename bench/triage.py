@@ -19,9 +19,7 @@ import csv
 import os
 import time
 
-import orjson
-
-from bench.common import ROOT, customer_texts, record
+from bench.common import ROOT, customer_texts, report
 from services.triage.domain.triage import ANSWERED, Thread, default_triage
 
 FRENCH = ROOT.parent / "shared" / "data" / "free_telecom_fr_tweets" / "free_tweet_export_raw.csv"
@@ -86,8 +84,7 @@ def main() -> None:
         "triage_rounds": args.rounds,
         "triage_model_version": triage.model.version,
     }
-    record(figures)
-    print(orjson.dumps(figures, option=orjson.OPT_INDENT_2).decode())
+    report(figures)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """``python -m demo.platforms``: the demo corpus through local fake platforms and the real inbox.
 
-One process serves a fake X, Mastodon, Bluesky, Meta (Graph API) and WhatsApp (Cloud API) for each
-demo brand (Voltéo, Skylark Air) on 127.0.0.1, on consecutive ports from 8090 (X, then Mastodon,
-Bluesky, Meta, WhatsApp; Voltéo before Skylark), all on the real clock. It connects the demo
-workspace's channels to them (``PUT /v1/channels/{platform}/{key}`` with its channels token), then
-writes the corpus (``demo/messages.json``) into the fake worlds on its timeline
-(``demo.feed.timeline``): the first 60 at once, back-dated by their ``minutes_ago``, the rest of
-the day's history one every 1.5 seconds, and the live messages (the Lyon outage, a P1 safety
+One process serves a fake X, Mastodon, Bluesky, Meta (Graph API), WhatsApp (Cloud API) and Threads
+for each demo brand (Voltéo, Skylark Air) on 127.0.0.1, on consecutive ports from 8090 (X, then
+Mastodon, Bluesky, Meta, WhatsApp, Threads; Voltéo before Skylark), all on the real clock. It
+connects the demo workspace's channels to them (``PUT /v1/channels/{platform}/{key}`` with its
+channels token), then writes the corpus (``demo/messages.json``) into the fake worlds on its
+timeline (``demo.feed.timeline``): the first 60 at once, back-dated by their ``minutes_ago``, the
+rest of the day's history one every 1.5 seconds, and the live messages (the Lyon outage, a P1 safety
 report, a pile-on) when they happen, a few minutes in. With the triage API's URL and the demo
 lead's token it also plays the desk's side (``demo.scenes``: the demo SLA policy, two answers). The
 inbox finds the messages as it would find them on the platforms:
@@ -16,6 +16,9 @@ inbox finds the messages as it would find them on the platforms:
   webhooks (``X-Hub-Signature-256``) posted to ``/webhooks/meta``;
 - WhatsApp messages (the customers who wrote to a brand on WhatsApp): signed Cloud API webhooks
   posted to ``/webhooks/whatsapp``, and the statuses of the replies sent to them;
+- Threads replies to the brand's post (one per brand, written before the first reply) and the
+  brand's answers there: signed webhooks posted to ``/webhooks/threads``; the Threads channels
+  are polled too (the catch-up meets the same posts);
 - the brands' own answers in the corpus (``direction: "out"``) go through the fakes too: the
   brand's X DMs are read back by the DM poll, its public X replies arrive as Account Activity
   webhooks (``/webhooks/x``), and the Page's Facebook replies as feed webhooks. The ingest API
@@ -66,7 +69,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -77,6 +80,7 @@ from demo.feed import BACKLOG, INTERVAL, LIVE, load_corpus, timeline, written_at
 from fakes import bluesky as fake_bluesky
 from fakes import mastodon as fake_mastodon
 from fakes import meta as fake_meta
+from fakes import threads as fake_threads
 from fakes import whatsapp as fake_whatsapp
 from fakes import x as fake_x
 from fakes import youtube as fake_youtube
@@ -86,7 +90,7 @@ DEFAULT_INBOX = "http://127.0.0.1:8080"
 DEFAULT_PORT = 8090
 POLL_SECONDS = 5
 CURSOR_WAIT_SECONDS = 60.0
-FAKES = ("x", "mastodon", "bluesky", "meta", "whatsapp", "youtube")
+FAKES = ("x", "mastodon", "bluesky", "meta", "whatsapp", "threads", "youtube")
 
 DEMO_WORKSPACE = uuid.UUID("0e5c07e0-0000-4000-8000-00000000de70")
 """The workspace ``make run`` creates: the demo's credentials are in its namespace."""
@@ -97,6 +101,12 @@ META_APP_SECRET = "demo-meta-app-secret"
 META_VERIFY_TOKEN = "demo-meta-verify-token"
 WHATSAPP_APP_SECRET = "demo-whatsapp-app-secret"
 WHATSAPP_VERIFY_TOKEN = "demo-whatsapp-verify-token"
+THREADS_APP_SECRET = "demo-threads-app-secret"
+THREADS_VERIFY_TOKEN = "demo-threads-verify-token"
+THREADS_POSTS = {  # the brand post the demo's Threads replies answer
+    "fr": "Nouveautés de la rentrée : vos questions sur vos forfaits et factures, c'est ici 👇",
+    "en": "Our winter timetable is live ✈️ Questions about your trips? Ask us here 👇",
+}
 DEMO_YOUTUBE_QUOTA = 1_000_000
 
 
@@ -117,6 +127,8 @@ class Brand:
     ig_username: str
     phone_number_id: str  # the business's WhatsApp number, by id
     business_account_id: str  # its WhatsApp Business Account (templates)
+    threads_user_id: str
+    threads_username: str
     youtube_channel_id: str  # its YouTube channel, where customers comment its videos
 
     def ref(self, fake: str) -> str:
@@ -139,6 +151,8 @@ BRANDS = (
         ig_username="volteo_fr",
         phone_number_id="106540000000900",
         business_account_id="102290000000900",
+        threads_user_id="25025320000000900",
+        threads_username="volteo_fr",
         youtube_channel_id="UCvolteoDemo00000000fr0",
     ),
     Brand(
@@ -155,6 +169,8 @@ BRANDS = (
         ig_username="skylarkair",
         phone_number_id="106540000000901",
         business_account_id="102290000000901",
+        threads_user_id="25025320000000901",
+        threads_username="skylarkair",
         youtube_channel_id="UCskylarkDemo0000000en1",
     ),
 )
@@ -173,6 +189,7 @@ def _credentials(brand: Brand) -> dict[str, dict[str, str]]:
             "access_token": f"demo-whatsapp-{brand.key}-token",
             "business_account_id": brand.business_account_id,
         },
+        brand.ref("threads"): {"access_token": f"demo-threads-{brand.key}-token"},
         # A 5-second poll lists 3 statuses: about 52,000 units a day, so the demo's quota
         # is larger than YouTube's default (the fake's too).
         brand.ref("youtube"): {
@@ -216,6 +233,8 @@ def inbox_environment(env: Mapping[str, str]) -> dict[str, str]:
         "INBOX_WHATSAPP_APP_SECRET": env.get("INBOX_WHATSAPP_APP_SECRET") or WHATSAPP_APP_SECRET,
         "INBOX_WHATSAPP_VERIFY_TOKEN": env.get("INBOX_WHATSAPP_VERIFY_TOKEN")
         or WHATSAPP_VERIFY_TOKEN,
+        "INBOX_THREADS_APP_SECRET": env.get("INBOX_THREADS_APP_SECRET") or THREADS_APP_SECRET,
+        "INBOX_THREADS_VERIFY_TOKEN": env.get("INBOX_THREADS_VERIFY_TOKEN") or THREADS_VERIFY_TOKEN,
     }
 
 
@@ -233,6 +252,7 @@ class World:
     bluesky: fake_bluesky.BlueskyState
     meta: fake_meta.MetaState
     whatsapp: fake_whatsapp.WhatsAppState
+    threads: fake_threads.ThreadsState
     youtube: fake_youtube.YouTubeState
 
     def apps(self) -> dict[str, web.Application]:
@@ -242,6 +262,7 @@ class World:
             "bluesky": fake_bluesky.create_app(self.bluesky),
             "meta": fake_meta.create_app(self.meta),
             "whatsapp": fake_whatsapp.create_app(self.whatsapp),
+            "threads": fake_threads.create_app(self.threads),
             "youtube": fake_youtube.create_app(self.youtube),
         }
 
@@ -253,6 +274,7 @@ def build_worlds(
     meta_verify_token: str = META_VERIFY_TOKEN,
     whatsapp_app_secret: str = WHATSAPP_APP_SECRET,
     whatsapp_verify_token: str = WHATSAPP_VERIFY_TOKEN,
+    threads_app_secret: str = THREADS_APP_SECRET,
 ) -> list[World]:
     """Empty worlds with the brands' accounts, on the real clock."""
     worlds = []
@@ -307,6 +329,13 @@ def build_worlds(
             business_account_id=brand.business_account_id,
             clock=wall_clock,
         )
+        threads = fake_threads.ThreadsState(
+            app_secret=threads_app_secret,
+            access_token=creds[brand.ref("threads")]["access_token"],
+            user_id=brand.threads_user_id,
+            username=brand.threads_username,
+            clock=wall_clock,
+        )
         youtube = fake_youtube.YouTubeState(
             clock=wall_clock,
             brand_channel_id=brand.youtube_channel_id,
@@ -314,7 +343,7 @@ def build_worlds(
             tokens={creds[brand.ref("youtube")]["access_token"]},
             daily_quota=DEMO_YOUTUBE_QUOTA,
         )
-        worlds.append(World(brand, x, mastodon, bluesky, meta, whatsapp, youtube))
+        worlds.append(World(brand, x, mastodon, bluesky, meta, whatsapp, threads, youtube))
     return worlds
 
 
@@ -349,13 +378,10 @@ def channel_specs(
     specs: list[tuple[str, str, dict[str, Any]]] = []
     for world in worlds:
         brand = world.brand
-        polled = (
-            ("x", brand.x_user_id),
-            ("mastodon", brand.mastodon_id),
-            ("bluesky", brand.bluesky_did),
-            ("youtube", brand.youtube_channel_id),
-        )
-        for platform, account in polled:
+        polled = (("x", brand.x_user_id), ("mastodon", brand.mastodon_id))
+        also_pushed = ("threads", brand.threads_user_id)  # webhooks, and a polled catch-up
+        youtube = ("youtube", brand.youtube_channel_id)
+        for platform, account in (*polled, ("bluesky", brand.bluesky_did), also_pushed, youtube):
             body = {
                 "account_id": account,
                 "base_url": urls[(brand.key, platform)],
@@ -474,8 +500,10 @@ async def check_webhooks(
     world: World,
     verify_token: str,
     whatsapp_verify_token: str = WHATSAPP_VERIFY_TOKEN,
+    threads_verify_token: str = THREADS_VERIFY_TOKEN,
 ) -> list[str]:
-    """The handshakes X, Meta and WhatsApp do when a webhook is registered; what failed."""
+    """The handshakes X, Meta, WhatsApp and Threads do when a webhook is registered; what
+    failed."""
     base = inbox_url.rstrip("/")
     problems = []
     try:
@@ -488,6 +516,9 @@ async def check_webhooks(
             session, whatsapp_url, whatsapp_verify_token
         ):
             problems.append("the WhatsApp handshake failed (INBOX_WHATSAPP_VERIFY_TOKEN differs?)")
+        threads_url = base + "/webhooks/threads"
+        if not await fake_threads.verify_subscription(session, threads_url, threads_verify_token):
+            problems.append("the Threads handshake failed (INBOX_THREADS_VERIFY_TOKEN differs?)")
     except aiohttp.ClientError as exc:
         problems.append(f"the webhooks did not answer ({type(exc).__name__})")
     return problems
@@ -548,12 +579,15 @@ class Demo:
         *,
         meta_app_secret: str = META_APP_SECRET,
         whatsapp_app_secret: str = WHATSAPP_APP_SECRET,
+        threads_app_secret: str = THREADS_APP_SECRET,
         wait: Callable[[str, str, str, str], Awaitable[bool]] | None = None,
     ) -> None:
         self.worlds = {world.brand.key: world for world in worlds}
         self.inbox = inbox
         self.meta_app_secret = meta_app_secret
         self.whatsapp_app_secret = whatsapp_app_secret
+        self.threads_app_secret = threads_app_secret
+        self.threads_posts: dict[str, str] = {}  # brand key -> the post Threads replies answer
         self.wait = wait or CursorWait(inbox)
         self.ids: dict[str, str] = {}  # corpus external id -> the platform's id
         self.items: dict[str, dict[str, Any]] = {}
@@ -616,6 +650,7 @@ class Demo:
             "messenger": self._messenger,
             "instagram": self._instagram,
             "whatsapp": self._whatsapp,
+            "threads": self._threads,
             "youtube": self._youtube,
         }.get(platform)
         if writer is None:
@@ -653,7 +688,9 @@ class Demo:
         raise Unsupported(f"{item['external_id']}: a brand DM to no one known")
 
     def _meta_push(self, payload: Mapping[str, Any], receiver: str = "meta") -> Delivery:
-        secret = self.whatsapp_app_secret if receiver == "whatsapp" else self.meta_app_secret
+        secret = {"whatsapp": self.whatsapp_app_secret, "threads": self.threads_app_secret}.get(
+            receiver, self.meta_app_secret
+        )
 
         async def deliver() -> None:
             status = await fake_meta.deliver_webhook(
@@ -831,6 +868,23 @@ class Demo:
         wamid, payload = world.whatsapp.customer_message(wa_id, item["text"], name=name, at=at)
         return wamid, self._meta_push(payload, "whatsapp")
 
+    # -- Threads ---------------------------------------------------------------------------
+
+    def _threads(
+        self, world: World, item: dict[str, Any], at: datetime
+    ) -> tuple[str, Delivery | None]:
+        """A reply in the brand post's conversation (the brand's own answers too): pushed
+        as Meta's ``replies`` webhook."""
+        state, brand = world.threads, world.brand
+        if brand.key not in self.threads_posts:
+            text = THREADS_POSTS[brand.lang]
+            self.threads_posts[brand.key] = state.post(text, at=at - timedelta(minutes=30))
+        author = state.username if self._out(item) else item["author"]["handle"]
+        parent = self._parent(item) or self.threads_posts[brand.key]
+        reply = state.reply(author, item["text"], parent, at=at)
+        state.outbound_webhooks.clear()  # pushed here, once
+        return str(reply["id"]), self._meta_push(state.notification("replies", reply), "threads")
+
     # -- YouTube ---------------------------------------------------------------------------
 
     def _youtube(
@@ -861,6 +915,7 @@ def _ports(first_port: int) -> str:
         "bluesky": "Bluesky",
         "meta": "Meta",
         "whatsapp": "WhatsApp",
+        "threads": "Threads",
         "youtube": "YouTube",
     }
     spans = []
@@ -902,6 +957,7 @@ async def run(
         meta_verify_token=secrets["INBOX_META_VERIFY_TOKEN"],
         whatsapp_app_secret=secrets["INBOX_WHATSAPP_APP_SECRET"],
         whatsapp_verify_token=secrets["INBOX_WHATSAPP_VERIFY_TOKEN"],
+        threads_app_secret=secrets["INBOX_THREADS_APP_SECRET"],
     )
     runners, urls = await serve(worlds, host, first_port)
     try:
@@ -915,6 +971,7 @@ async def run(
                 worlds[0],
                 secrets["INBOX_META_VERIFY_TOKEN"],
                 secrets["INBOX_WHATSAPP_VERIFY_TOKEN"],
+                secrets["INBOX_THREADS_VERIFY_TOKEN"],
             )
             for problem in problems:
                 print(f"• warning: {problem}", file=sys.stderr, flush=True)
@@ -923,6 +980,7 @@ async def run(
                 inbox,
                 meta_app_secret=secrets["INBOX_META_APP_SECRET"],
                 whatsapp_app_secret=secrets["INBOX_WHATSAPP_APP_SECRET"],
+                threads_app_secret=secrets["INBOX_THREADS_APP_SECRET"],
             )
             desk = scenes.Desk(session, lead.triage_url, lead.token) if lead else None
             playing = asyncio.create_task(
@@ -994,7 +1052,8 @@ async def _play(
 def _arguments(argv: Sequence[str] | None, env: Mapping[str, str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m demo.platforms",
-        description="Serve fake X, Mastodon, Bluesky, Meta and WhatsApp for the demo brands, "
+        description="Serve fake X, Mastodon, Bluesky, Meta, WhatsApp and Threads for the demo "
+        "brands, "
         "connect the demo workspace's channels to them and play the demo corpus through them.",
     )
     parser.add_argument(

@@ -30,3 +30,20 @@ class HeldAnswers:
             await asyncio.sleep(self.seconds)
         finally:
             self.holding -= 1
+
+
+class HoldsAnswers:
+    """What a fake's state offers tests to hold its post answers (``held_answers`` is the
+    state's own ``HeldAnswers``, awaited by its post handler)."""
+
+    held_answers: HeldAnswers
+
+    def hold_post_answers(self, seconds: float, count: int = 1) -> None:
+        """The next ``count`` posts are made, then their answers are held ``seconds``: a slow
+        or lost answer, so a client can die (or time out) after the post exists."""
+        self.held_answers.arm(seconds, count)
+
+    @property
+    def posts_held(self) -> int:
+        """Posts made whose answer is held right now."""
+        return self.held_answers.holding

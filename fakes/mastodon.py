@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from fakes.clock import wall_clock
-from fakes.held import HeldAnswers
+from fakes.held import HeldAnswers, HoldsAnswers
 
 Clock = Callable[[], datetime]
 ResetFormat = Literal["iso", "iso_fraction", "epoch"]
@@ -99,7 +99,7 @@ class _Fault:
 
 
 @dataclass
-class MastodonState:
+class MastodonState(HoldsAnswers):
     """The whole fake instance: world, knobs for unverified behaviour, fault switches, counters."""
 
     clock: Clock = field(default_factory=lambda: wall_clock)
@@ -206,32 +206,20 @@ class MastodonState:
         account: str | Account,
         html: str,
         created_at: datetime,
-        visibility: str = "public",
-        in_reply_to_id: str | None = None,
-        in_reply_to_account_id: str | None = None,
-        language: str | None = "en",
-        spoiler_text: str = "",
+        *,
         mentions: list[str] | None = None,
-        tags: list[str] | None = None,
         filtered: bool = False,
         notified_at: datetime | None = None,
+        **options: Any,
     ) -> MentionIds:
-        """A status that mentions the brand plus its ``mention`` notification.
+        """A status that mentions the brand plus its ``mention`` notification; ``options`` are
+        those of ``add_status``.
 
         ``visibility="direct"`` makes it a DM. ``filtered=True`` hides it behind a
         NotificationPolicy unless the client asks ``include_filtered=true``.
         """
         status_id = self.add_status(
-            account,
-            html,
-            created_at,
-            visibility,
-            in_reply_to_id,
-            in_reply_to_account_id,
-            language,
-            spoiler_text,
-            [self.brand.acct, *(mentions or [])],
-            tags,
+            account, html, created_at, mentions=[self.brand.acct, *(mentions or [])], **options
         )
         status = self.statuses[status_id]
         note = self.add_notification(
@@ -278,16 +266,6 @@ class MastodonState:
         """The next ``count`` requests (to ``path`` only, if given) fail with ``status``."""
         text = error or ERROR_TEXT.get(status, "Internal server error")
         self._faults.append(_Fault(status, text, count, path))
-
-    def hold_post_answers(self, seconds: float, count: int = 1) -> None:
-        """The next ``count`` posts are made, then their answers are held ``seconds``: a slow
-        or lost answer, so a client can die (or time out) after the post exists."""
-        self.held_answers.arm(seconds, count)
-
-    @property
-    def posts_held(self) -> int:
-        """Posts made whose answer is held right now."""
-        return self.held_answers.holding
 
     def rate_limit_next(self, count: int = 1, reset_in_seconds: float = 60) -> None:
         """The next ``count`` requests get 429 with ``Remaining: 0`` and a reset that far ahead."""

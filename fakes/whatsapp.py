@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from fakes.clock import ManualClock
+from fakes.graph import GraphFaults
 from fakes.meta import deliver_webhook, verify_subscription
 
 __all__ = ["WhatsAppState", "create_app", "deliver_webhook", "verify_subscription"]
@@ -49,7 +50,7 @@ class WhatsAppSend:
 
 
 @dataclass
-class WhatsAppState:
+class WhatsAppState(GraphFaults):
     """The in-memory WhatsApp world of one test or of the demo."""
 
     app_secret: str = "whatsapp_app_secret"  # noqa: S105 - a fake credential
@@ -72,10 +73,6 @@ class WhatsAppState:
     outbound_webhooks: list[Json] = field(default_factory=list)  # statuses not yet delivered
     requests: list[str] = field(default_factory=list)
     last_inbound: dict[str, datetime] = field(default_factory=dict)
-    _throttle: int = 0
-    _lose_answers: int = 0
-    _fail: int = 0
-    _expired: bool = False
     _counter: int = 0
 
     # -- the world -----------------------------------------------------------------------
@@ -139,21 +136,6 @@ class WhatsAppState:
             "entry": [{"id": self.business_account_id, "changes": [change]}],
         }
 
-    # -- faults --------------------------------------------------------------------------
-
-    def throttle_next(self, count: int = 1) -> None:
-        self._throttle = count
-
-    def lose_next_answer(self, count: int = 1) -> None:
-        """The next sends are made, then the connection closes before the answer."""
-        self._lose_answers = count
-
-    def fail_next(self, count: int = 1) -> None:
-        self._fail = count
-
-    def expire_token(self) -> None:
-        self._expired = True
-
     def messages_to(self, wa_id: str) -> list[WhatsAppSend]:
         return [s for s in self.sends if s.to == wa_id]
 
@@ -179,15 +161,13 @@ def _error(status: int, code: int, message: str, details: str = "") -> web.Respo
 def _refusal(state: WhatsAppState, request: web.Request) -> web.Response | None:
     """The token and fault checks every call passes first."""
     state.requests.append(f"{request.method} {request.path_qs}")
-    if request.headers.get("Authorization") != f"Bearer {state.access_token}" or state._expired:
-        return _error(401, 190, "Error validating access token: Session has expired.")
-    if state._fail > 0:
-        state._fail -= 1
-        return _error(500, 131000, "Something went wrong")
-    if state._throttle > 0:
-        state._throttle -= 1
-        return _error(400, 130429, "(#130429) Rate limit hit", "Cloud API throughput reached")
-    return None
+    return state.refusal(
+        request,
+        state.access_token,
+        expired=_error(401, 190, "Error validating access token: Session has expired."),
+        failed=_error(500, 131000, "Something went wrong"),
+        throttled=_error(400, 130429, "(#130429) Rate limit hit", "Cloud API throughput reached"),
+    )
 
 
 async def _send(request: web.Request) -> web.StreamResponse:
@@ -211,11 +191,9 @@ async def _send(request: web.Request) -> web.StreamResponse:
         return made
     state.sends.append(made)
     state.outbound_webhooks.append(state.status(made, "sent"))
-    if state._lose_answers > 0:
-        state._lose_answers -= 1
-        assert request.transport is not None
-        request.transport.close()  # the message exists; its answer never arrives
-        return web.Response()
+    lost = state.answer_lost(request)  # the message exists; its answer may never arrive
+    if lost is not None:
+        return lost
     answer: Json = {
         "messaging_product": "whatsapp",
         "contacts": [{"input": to, "wa_id": to}],

@@ -27,7 +27,7 @@ import aiohttp
 from aiohttp import web
 
 from fakes.clock import ManualClock
-from fakes.held import HeldAnswers
+from fakes.held import HeldAnswers, HoldsAnswers
 
 Clock = Callable[[], datetime]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -246,7 +246,7 @@ def _default_daily_limits() -> dict[str, int]:
 
 
 @dataclass
-class XState:
+class XState(HoldsAnswers):
     """The in-memory X world of one test: the brand account, posts, DMs, switches and logs."""
 
     user_id: str = "1500000000000000001"
@@ -424,16 +424,6 @@ class XState:
     ) -> None:
         """The next requests succeed inside the fake but answer ``status``: a lost response."""
         self._faults.append(_Fault("fail_after_commit", status, count, endpoint))
-
-    def hold_post_answers(self, seconds: float, count: int = 1) -> None:
-        """The next ``count`` posts are made, then their answers are held ``seconds``: a slow
-        or lost answer, so a client can die (or time out) after the post exists."""
-        self.held_answers.arm(seconds, count)
-
-    @property
-    def posts_held(self) -> int:
-        """Posts made whose answer is held right now."""
-        return self.held_answers.holding
 
     def rate_limit_next(
         self, count: int = 1, reset_in_seconds: int = 900, *, endpoint: str | None = None
@@ -696,33 +686,40 @@ def _linked_fields(expansions: frozenset[str]) -> frozenset[str]:
 def _int_param(
     state: XState, query: Mapping[str, str], name: str, default: int, lo: int, hi: int
 ) -> int:
-    raw = query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
-        msg = f"The `{name}` query parameter value [{raw}] is not between {lo} and {hi}"
-        raise _invalid(state, name, raw, msg)
-    return int(raw)
+    def bounded(raw: str) -> int:
+        if not raw.isdigit() or not lo <= int(raw) <= hi:
+            raise ValueError(raw)
+        return int(raw)
+
+    value = _param(state, query, name, bounded, f"is not between {lo} and {hi}")
+    return default if value is None else value
 
 
 def _id_param(state: XState, query: Mapping[str, str], name: str) -> int | None:
-    raw = query.get(name)
-    if raw is None:
-        return None
-    if not ID_RE.match(raw):
-        msg = f"The `{name}` query parameter value [{raw}] does not match ^[0-9]{{1,19}}$"
-        raise _invalid(state, name, raw, msg)
-    return int(raw)
+    def post_id(raw: str) -> int:
+        if not ID_RE.match(raw):
+            raise ValueError(raw)
+        return int(raw)
+
+    return _param(state, query, name, post_id, "does not match ^[0-9]{1,19}$")
 
 
 def _time_param(state: XState, query: Mapping[str, str], name: str) -> datetime | None:
+    return _param(state, query, name, _as_datetime, "is not a valid RFC 3339 time")
+
+
+def _param(
+    state: XState, query: Mapping[str, str], name: str, read: Callable[[str], T], rule: str
+) -> T | None:
+    """A query parameter as ``read`` makes it (None when absent); a value ``read`` refuses
+    (ValueError) is X's 400 naming the parameter and the ``rule`` it breaks."""
     raw = query.get(name)
     if raw is None:
         return None
     try:
-        return _as_datetime(raw)
+        return read(raw)
     except ValueError:
-        msg = f"The `{name}` query parameter value [{raw}] is not a valid RFC 3339 time"
+        msg = f"The `{name}` query parameter value [{raw}] {rule}"
         raise _invalid(state, name, raw, msg) from None
 
 

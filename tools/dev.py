@@ -1,10 +1,10 @@
 """``make run``: Postgres, migrations, both services and demo traffic, stopped by Ctrl-C.
 
 The demo traffic comes from a third child, ``python -m demo.platforms``: local fake X, Mastodon,
-Bluesky, Meta, WhatsApp and YouTube servers that the inbox's real pollers, webhook receivers
-and reply delivery talk to. The inbox gets the fakes' credentials and the demo's webhook
-secrets in its environment (``demo.platforms.inbox_environment``) before it starts; the demo
-platforms get the triage URL and the demo lead's token, for the desk's side of the demo
+Bluesky, Meta, WhatsApp, Threads and YouTube servers that the inbox's real pollers, webhook
+receivers and reply delivery talk to. The inbox gets the fakes' credentials and the demo's
+webhook secrets in its environment (``demo.platforms.inbox_environment``) before it starts; the
+demo platforms get the triage URL and the demo lead's token, for the desk's side of the demo
 (``demo.scenes``).
 
 What the launcher promises:
@@ -376,7 +376,8 @@ def banner(plan: Plan, access: Access) -> str:
     Metrics:            {inbox}/metrics  {triage}/metrics
     Logs:               {logs}/inbox.log  {logs}/triage.log  {logs}/fakes.log  (JSON lines)
                         {logs}/setup.log{postgres}
-    Fake platforms:     X, Mastodon, Bluesky, Meta, WhatsApp and YouTube on {plan.host}:{fakes},
+    Fake platforms:     X, Mastodon, Bluesky, Meta, WhatsApp, Threads and YouTube on
+                        {plan.host}:{fakes},
                         read by the inbox's real pollers and webhooks; agents' replies are
                         delivered there
   Below: what the demo does, errors (one line each, details in the logs) and a status line

@@ -21,6 +21,7 @@ class Platform(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PLATFORM_BLUESKY: _ClassVar[Platform]
     PLATFORM_OTHER: _ClassVar[Platform]
     PLATFORM_WHATSAPP: _ClassVar[Platform]
+    PLATFORM_THREADS: _ClassVar[Platform]
     PLATFORM_YOUTUBE: _ClassVar[Platform]
 PLATFORM_UNSPECIFIED: Platform
 PLATFORM_X: Platform
@@ -31,6 +32,7 @@ PLATFORM_MASTODON: Platform
 PLATFORM_BLUESKY: Platform
 PLATFORM_OTHER: Platform
 PLATFORM_WHATSAPP: Platform
+PLATFORM_THREADS: Platform
 PLATFORM_YOUTUBE: Platform
 
 class Author(_message.Message):

@@ -151,7 +151,7 @@ class InboxMetrics:
                 self.polls.labels(platform, outcome)
             for reason in FAILURE_REASONS:
                 self.delivery_failures.labels(platform, reason)
-        for receiver in ("x", "meta", "whatsapp"):
+        for receiver in ("x", "meta", "whatsapp", "threads"):
             for outcome in WEBHOOK_OUTCOMES:
                 self.webhook_requests.labels(receiver, outcome)
         for reason in ERASE_REASONS:

@@ -99,10 +99,10 @@ OPERATIONS = [
     Operation(
         "GET",
         "/webhooks/{platform}",
-        "Platform handshakes (X CRC, Meta and WhatsApp verification)",
+        "Platform handshakes (X CRC, Meta, WhatsApp and Threads verification)",
         "webhooks",
         returns=CrcOut,
-        answers_as=(Media("text/plain", "Meta, WhatsApp: the hub.challenge, echoed"),),
+        answers_as=(Media("text/plain", "Meta, WhatsApp, Threads: the hub.challenge, echoed"),),
         path_params=WEBHOOK,
         auth=None,
         answers={

@@ -44,6 +44,14 @@ class InboxSettings(ServiceSettings):
     whatsapp_verify_token: SecretStr = Field(
         default=SecretStr(""), description="WhatsApp webhook subscription verify token."
     )
+    threads_app_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Threads app secret (the Threads use case's own, not the Meta app's): "
+        "X-Hub-Signature-256 checks of /webhooks/threads.",
+    )
+    threads_verify_token: SecretStr = Field(
+        default=SecretStr(""), description="Threads webhook subscription verify token."
+    )
     channel_credentials_dir: str = Field(
         default="",
         description="Directory of <workspace id>.<credentials_ref>.json files (a mounted Secret).",

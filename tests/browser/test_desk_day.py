@@ -142,6 +142,31 @@ async def test_a_whatsapp_customer_is_named_by_their_profile_not_their_phone_num
     tab.assert_clean()
 
 
+async def test_a_threads_reply_is_named_on_threads_and_threads_is_a_filter(
+    world: World, browser: Browser
+) -> None:
+    """A reply to the brand's Threads post: its conversation says where it was written, and
+    the queue's platform filter offers Threads by its name."""
+    await world.agent("ana@acme.test")
+    await world.ingest(
+        {
+            **customer("t1", WORDS[1], "lea_m", minutes=2),
+            "platform": "threads",
+            "kind": "reply",
+            "author": {"external_id": "lea_m", "handle": "lea_m"},
+        },
+    )
+    await world.queue_settles(1)
+    tab = await open_tab(browser, DESKTOP)
+    page = tab.page
+    await sign_in(tab, world, "ana@acme.test")
+    threads = page.locator("#f-platform option", has_text=re.compile("^Threads$"))
+    await expect(threads).to_have_count(1)
+    await rows(page).first.locator(".row-link").click()
+    await expect(page.locator("#conv-title")).to_have_text("@lea_m on Threads")
+    tab.assert_clean()
+
+
 async def test_on_a_touch_phone_handles_stay_whole_and_no_key_hint_shows(
     world: World, browser: Browser
 ) -> None:

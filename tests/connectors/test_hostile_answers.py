@@ -37,6 +37,8 @@ from fakes.mastodon import MastodonState, status_html
 from fakes.mastodon import create_app as create_mastodon
 from fakes.meta import MetaState, deliver_webhook
 from fakes.meta import create_app as create_meta
+from fakes.threads import ThreadsState
+from fakes.threads import create_app as create_threads
 from fakes.x import XState
 from fakes.x import create_app as create_x
 from services.inbox.app import create_app as create_inbox
@@ -230,6 +232,14 @@ def fake_platform(platform: str, clock: ManualClock) -> Fake:
         sky.add_dm("did:plc:bob0000000000000000000000", "bob.bsky.social", "my parcel?", earlier)
         login = {"identifier": sky.handle, "password": sky.password}
         return Fake(sky, create_bluesky(sky), sky.did, login)
+    if platform == "threads":
+        threads = ThreadsState(clock=clock)
+        recent = clock() + timedelta(days=1)  # a minute before the first poll: within its lookback
+        post = threads.post("Strike on Monday", at=recent - timedelta(minutes=5))
+        threads.reply("lea_m", "is my train running?", post, at=recent)
+        threads.mention("sam", "my refund?", at=recent)
+        token = {"access_token": threads.access_token}
+        return Fake(threads, create_threads(threads), threads.user_id, token)
     meta = MetaState(clock=clock)
     token = {"page_access_token": meta.page_access_token}
     return Fake(meta, create_meta(meta), meta.page_id, token)
@@ -347,7 +357,7 @@ async def stage(
                     "account_id": fake.account_id,
                     "base_url": str(server.make_url("/")),
                     "credentials_ref": "creds",
-                    "polling": platform in ("x", "mastodon", "bluesky"),
+                    "polling": platform in ("x", "mastodon", "bluesky", "threads"),
                     "poll_seconds": 60,
                 },
             )
@@ -368,7 +378,7 @@ async def stage(
     await engine.dispose()
 
 
-POLLED = [("x", "mention"), ("mastodon", "mention"), ("bluesky", "mention")]
+POLLED = [("x", "mention"), ("mastodon", "mention"), ("bluesky", "mention"), ("threads", "reply")]
 SENT = [
     ("x", "mention"),
     ("x", "dm"),
@@ -377,6 +387,7 @@ SENT = [
     ("bluesky", "dm"),
     ("facebook", "comment"),
     ("messenger", "dm"),
+    ("threads", "reply"),
 ]
 
 

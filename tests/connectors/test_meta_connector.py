@@ -84,13 +84,6 @@ class World(ConnectorWorld):
             ).scalars()
             return [events_pb2.ReplyFailed.FromString(bytes(p)) for p in payloads]
 
-    async def settled(self) -> list[events_pb2.ModerationSettled]:
-        payloads = await self.rows(
-            "SELECT payload FROM events.outbox WHERE topic = 'moderation.settled' "
-            "AND consumer = 'observer' ORDER BY id"
-        )
-        return [events_pb2.ModerationSettled.FromString(bytes(p)) for (p,) in payloads]
-
     async def point_at(self, platform: str, base_url: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(

@@ -89,16 +89,6 @@ class World(ConnectorWorld):
                 found.append((topic, done.reply_id, ""))
         return found
 
-    async def due_now(self) -> int:
-        """Deliver what is due once the clock has moved past every back-off."""
-        self.clock.advance(3600)
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE inbox.deliveries SET next_attempt_at = :now WHERE state <> 'failed'"),
-                {"now": self.clock()},
-            )
-        return await self.deliverer().deliver_due()
-
 
 def _json(value: dict[str, str] | None) -> str | None:
     import json

@@ -201,6 +201,13 @@ class ConnectorWorld:
         (row,) = await self.rows("SELECT * FROM inbox.moderations")
         return row
 
+    async def settled(self) -> list[events_pb2.ModerationSettled]:
+        payloads = await self.rows(
+            "SELECT payload FROM events.outbox WHERE topic = 'moderation.settled' "
+            "AND consumer = 'observer' ORDER BY id"
+        )
+        return [events_pb2.ModerationSettled.FromString(bytes(p)) for (p,) in payloads]
+
     async def polls_rate_limited_until(self, reset: Any) -> None:
         """A poll is refused for its rate: the channel says so and waits until ``reset``."""
         assert await self.poll() == "rate_limited"
@@ -242,6 +249,16 @@ class ConnectorWorld:
         """A poll finds the token refused: the channel asks an admin to reauthorise it."""
         assert await self.poll() == "auth_expired"
         assert (await self.channel()).health == "needs_reauth"
+
+    async def due_now(self) -> int:
+        """Deliver what is due once the clock has moved past every back-off."""
+        self.clock.advance(3600)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE inbox.deliveries SET next_attempt_at = :now WHERE state <> 'failed'"),
+                {"now": self.clock()},
+            )
+        return await self.deliverer().deliver_due()
 
     def deliverer(self) -> Deliverer:
         return Deliverer(self.engine, self.credentials, self.session, clock=self.clock)

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from fakes import bluesky, mastodon, meta, x
+from fakes import bluesky, mastodon, meta, threads, x
 
 T0 = datetime(2024, 5, 13, 10, 0, tzinfo=UTC)
 
@@ -18,6 +18,7 @@ APPS: dict[type, Callable[[Any], web.Application]] = {
     bluesky.BlueskyState: bluesky.create_app,
     mastodon.MastodonState: mastodon.create_app,
     meta.MetaState: meta.create_app,
+    threads.ThreadsState: threads.create_app,
     x.XState: x.create_app,
 }
 

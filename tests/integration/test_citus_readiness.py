@@ -180,7 +180,7 @@ CROSS_WORKSPACE = {
     ("services/triage/privacy/store.py", "erased_among"): "read: a batch's erased messages",
     ("services/triage/privacy/store.py", "retention_settings"): "read: the retention job's list "
     "of workspaces; each purge then names its workspace",
-    ("services/triage/incidents/store.py", "active_workspaces"): "read: the detector's list of "
+    ("services/triage/incidents/store.py", "ACTIVE_WORKSPACES"): "read: the detector's list of "
     "workspaces to examine, each then one at a time",
     ("services/triage/incidents/store.py", "prune_signals"): "periodic multi-shard DELETE by "
     "age (Citus runs it on every shard); a partition drop once partitioned",
@@ -188,10 +188,10 @@ CROSS_WORKSPACE = {
     "prune_signals",
     ("services/triage/routing/store.py", "auto_assigning"): "read: the router's list of "
     "workspaces, each then routed alone",
-    ("services/triage/routing/store.py", "load_by_claims"): "read: a gauge",
-    ("services/triage/stats/store.py", "running_clocks"): "read: a gauge",
-    ("services/triage/stats/store.py", "open_incidents"): "read: a gauge",
-    ("services/triage/stats/store.py", "queue_by_priority"): "read: a gauge",
+    ("services/triage/routing/store.py", "LOAD_BY_CLAIMS"): "read: a gauge",
+    ("services/triage/stats/store.py", "RUNNING_CLOCKS"): "read: a gauge",
+    ("services/triage/stats/store.py", "OPEN_INCIDENTS"): "read: a gauge",
+    ("services/triage/stats/store.py", "QUEUE_BY_PRIORITY"): "read: a gauge",
     ("services/triage/stats/store.py", "oldest_workspaces"): "read: a gauge's workspace labels",
 }
 

@@ -21,7 +21,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.inbox.app import create_app as create_inbox
-from services.infra.db import DatabaseTLSError, connect, create_engine, is_unavailable
+from services.infra.db import (
+    DatabaseTLSError,
+    autocommit,
+    connect,
+    create_engine,
+    is_unavailable,
+)
 from services.infra.events import wake_channel
 from services.infra.migrate import upgrade
 from services.infra.worker import Wakeup
@@ -276,6 +282,25 @@ async def test_behind_pgbouncer_in_transaction_mode_statements_survive_a_new_ser
     first, second, left = await _two_transactions(bouncer, pgbouncer=True)
     assert first != second, "both transactions ran on one server connection: no proof"
     assert left == 0, "prepared statements pile up on PgBouncer's server connections"
+
+
+async def test_autocommit_reads_run_alone_but_behind_pgbouncer_in_a_transaction(
+    tls_server: TlsPostgres, bouncer: PgBouncer
+) -> None:
+    """A hot read's connection skips BEGIN and ROLLBACK (each statement its own
+    transaction); behind PgBouncer in transaction mode it keeps them, because a statement
+    prepared unnamed must run on the server connection that prepared it."""
+    in_a_transaction = {}
+    for url, pgbouncer in ((tls_server.verified_url(), False), (bouncer.url(), True)):
+        engine = create_engine(url, 1, pgbouncer=pgbouncer)
+        try:
+            async with autocommit(engine) as conn:
+                xid = text("SELECT txid_current()")  # one per transaction
+                first, second = [(await conn.execute(xid)).scalar_one() for _ in range(2)]
+                in_a_transaction[pgbouncer] = first == second
+        finally:
+            await engine.dispose()
+    assert in_a_transaction == {False: False, True: True}
 
 
 async def test_behind_pgbouncer_listen_uses_the_direct_url(

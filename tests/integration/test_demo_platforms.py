@@ -23,6 +23,8 @@ from demo.feed import LIVE, feed, load_corpus
 from demo.platforms import (
     META_APP_SECRET,
     META_VERIFY_TOKEN,
+    THREADS_APP_SECRET,
+    THREADS_VERIFY_TOKEN,
     WHATSAPP_APP_SECRET,
     WHATSAPP_VERIFY_TOKEN,
     X_CONSUMER_SECRET,
@@ -69,7 +71,7 @@ class Stage:
                 text("UPDATE inbox.channels SET next_poll_at = now(), lease_until = NULL")
             )
             due = await channels.claim_due(conn, datetime.now(UTC), 60, 100)
-        assert len(due) == 8  # x, mastodon, bluesky and youtube for two brands
+        assert len(due) == 10  # x, mastodon, bluesky, threads and youtube for two brands
         for channel in due:
             self.polls.append(await self.poller.poll_channel(channel))
 
@@ -109,6 +111,8 @@ async def stage(aiohttp_client: Any, database_url: str) -> AsyncIterator[Stage]:
         meta_verify_token=META_VERIFY_TOKEN,
         whatsapp_app_secret=WHATSAPP_APP_SECRET,
         whatsapp_verify_token=WHATSAPP_VERIFY_TOKEN,
+        threads_app_secret=THREADS_APP_SECRET,
+        threads_verify_token=THREADS_VERIFY_TOKEN,
         channel_credentials=json.dumps(channel_credentials(workspace.id)),
     )
     client = await aiohttp_client(create_app(settings))
@@ -199,10 +203,13 @@ async def test_the_corpus_arrives_through_the_fakes_threaded_back_dated_and_once
     assert row["d-0038"].conversation_id == row["d-0004"].conversation_id
     assert row["d-0131"].conversation_id == row["d-0118"].conversation_id
     assert outcome.injected["whatsapp"] == 4
-    # A YouTube comment thread: a customer's comment, her reply and the brand's, outbound.
-    youtube = [row[i] for i in ("d-0005", "d-0107", "d-0120")]
-    assert len({r.conversation_id for r in youtube}) == 1
-    assert [r.direction for r in youtube] == ["in", "in", "out"]
+    # A Threads conversation: a customer's reply to the brand's post, their follow-up and the
+    # brand's answer (pushed as webhooks, met again by the poll), beside another customer's.
+    assert len({row[i].conversation_id for i in ("d-0005", "d-0107", "d-0120")}) == 1
+    assert row["d-0120"].direction == "out" and outcome.injected["threads"] == 5
+    # YouTube comments under the brands' videos, found by the poller.
+    assert {row[i].direction for i in ("d-0064", "d-0065")} == {"in"}
+    assert outcome.injected["youtube"] == 2
 
     # The texts are the corpus's (a Bluesky post names the brand, to reach its notifications).
     handles = {w.brand.key: w.brand.bluesky_handle for w in worlds}
@@ -237,10 +244,10 @@ async def test_the_corpus_arrives_through_the_fakes_threaded_back_dated_and_once
     assert set(stage.polls) == {"ok"}
     assert len(await stage.stored()) == before
     connected = await stage.inbox.channels()
-    assert len(connected) == 16
+    assert len(connected) == 18
     assert {c["health"] for c in connected} == {"ok"}
     later_fakes = {c["base_url"] for c in connected}
-    assert len(later_fakes) == len(first_fakes) == 12 and not later_fakes & first_fakes
+    assert len(later_fakes) == len(first_fakes) == 14 and not later_fakes & first_fakes
 
 
 REPLIES = (  # corpus ids of the messages answered
@@ -253,7 +260,8 @@ REPLIES = (  # corpus ids of the messages answered
     "d-0004",  # a Messenger DM
     "d-0053",  # an Instagram DM
     "d-0021",  # a WhatsApp message
-    "d-0005",  # a YouTube comment
+    "d-0023",  # a Threads reply to the brand's post
+    "d-0065",  # a YouTube comment
 )
 
 
@@ -266,6 +274,7 @@ def _sent(world: World) -> int:
         + world.bluesky.sent_count
         + len(world.meta.sends)
         + len(world.whatsapp.sends)
+        + len(world.threads.published)
         + len(world.youtube.inserted)
     )
 
@@ -325,8 +334,10 @@ async def test_agents_replies_to_demo_messages_land_on_the_fakes(
     assert [(s.type, s.to) for s in volteo.whatsapp.sends] == [
         ("text", person_id("whatsapp", corpus["d-0021"]["author"]["external_id"]))
     ]
+    (answer,) = skylark.threads.brand_replies()
+    assert answer["replied_to"] == {"id": demo.ids["d-0023"]}
     (answer,) = [volteo.youtube.comments[i] for i in volteo.youtube.inserted]
-    assert answer.parent_id == demo.ids["d-0005"]
+    assert answer.parent_id == demo.ids["d-0065"]
 
 
 async def test_a_corpus_loaded_by_the_ingest_feeder_counts_as_loaded(

@@ -12,7 +12,7 @@ import pytest
 
 from services.infra.db import create_engine
 from services.triage.moderation.usecases import ModerationRefused, Requester, request_moderation
-from tests.support.facebook import FacebookDesk, facebook_desk
+from tests.support.facebook import Desk, FacebookDesk, ThreadsDesk, facebook_desk, threads_desk
 from tests.support.waiting import wait_until
 from tests.support.world import bearer, ingest, make_user, make_workspace, message, sql
 
@@ -20,15 +20,16 @@ INSULT = "You are all thieves and liars, idiots, scam company"
 
 
 desk = facebook_desk  # the services, a connected Page and its fake (fixture)
+threads = threads_desk  # the same with a Threads account (fixture)
 
 
-async def conversation(desk: FacebookDesk, token: str, cid: int) -> dict[str, Any]:
+async def conversation(desk: Desk, token: str, cid: int) -> dict[str, Any]:
     answer = await desk.triage.get(f"/v1/conversations/{cid}", headers=bearer(token))
     assert answer.status == 200, await answer.text()
     return dict(await answer.json())
 
 
-async def moderate(desk: FacebookDesk, token: str, cid: int, mid: int, action: str) -> Any:
+async def moderate(desk: Desk, token: str, cid: int, mid: int, action: str) -> Any:
     return await desk.triage.post(
         f"/v1/conversations/{cid}/moderation",
         headers=bearer(token),
@@ -36,7 +37,7 @@ async def moderate(desk: FacebookDesk, token: str, cid: int, mid: int, action: s
     )
 
 
-async def settled(desk: FacebookDesk, token: str, cid: int) -> dict[str, Any]:
+async def settled(desk: Desk, token: str, cid: int) -> dict[str, Any]:
     """The comment's latest moderation once the platform has answered."""
     seen: dict[str, Any] = {}
 
@@ -82,6 +83,27 @@ async def test_a_lead_hides_an_abusive_comment_and_the_desk_shows_it_hidden(
         'ecoute_moderation_actions_total{action="hide",outcome="done",platform="facebook"} 1.0'
         in metrics
     )
+
+
+async def test_a_lead_hides_an_abusive_threads_reply_and_cannot_delete_it(
+    threads: ThreadsDesk,
+) -> None:
+    """Threads hides a reply to the brand's post and shows it again, but deletes only the
+    brand's own posts: the desk offers hide and unhide, and refuses delete."""
+    desk = threads
+    lead = await desk.user("lea@acme.test", "lead")
+    insult = await desk.commented(INSULT)
+    cid = insult.conversation_id
+    (before,) = (await conversation(desk, lead, cid))["messages"]
+    assert before["moderation_actions"] == ["hide", "unhide"]
+    refused = await moderate(desk, lead, cid, before["id"], "delete")
+    assert refused.status == 422
+    assert "Threads does not let Écoute delete" in (await refused.json())["detail"]
+    answer = await moderate(desk, lead, cid, before["id"], "hide")
+    assert answer.status == 202, await answer.text()
+    after = await settled(desk, lead, cid)
+    assert (after["moderation"]["state"], after["moderation"]["visibility"]) == ("done", "hidden")
+    assert desk.threads.is_hidden(insult.id)
 
 
 async def test_agents_and_platforms_that_cannot_hide_are_refused(desk: FacebookDesk) -> None:

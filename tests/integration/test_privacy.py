@@ -891,59 +891,10 @@ async def test_retention_claims_the_longest_idle_first_through_its_index(
         await engine.dispose()
 
 
-async def test_erasing_a_youtube_commenter_removes_their_channel_words_and_name(
-    stage: Stage,
-) -> None:
-    """YouTube knows a commenter by channel id (``authorChannelId``): erased by it, her
-    comment and her reply in the thread are gone with the snippets kept as raw payloads."""
-    person, name = "UCq3vY2xLeaMoreauChannel0", "Léa Moreau"
-    words = ["the update broke my box, unboxing video coming", "still broken this morning"]
-    messages = [
-        item(
-            comment_id,
-            text,
-            author=(person, name, name),
-            platform="youtube",
-            channel="volteo-yt",
-            kind=kind,
-            minutes_ago=40 - n,
-            thread_id="UgzTop1",
-            in_reply_to="" if kind == "comment" else "UgzTop1",
-            raw={
-                "authorChannelId": {"value": person},
-                "authorDisplayName": name,
-                "textOriginal": text,
-                "moderationStatus": "published",
-            },
-        )
-        for n, (comment_id, kind, text) in enumerate(
-            [("UgzTop1", "comment", words[0]), ("UgzTop1.r1", "reply", words[1])], start=1
-        )
-    ]
-    async with inbox_consuming(stage.database_url):
-        await stage.ingest(stage.ws.ingest_token, messages)
-        await stage.until(
-            "SELECT count(*) FROM triage.messages WHERE workspace_id = :ws AND direction = 'in'",
-            2,
-            ws=stage.ws.id,
-        )
-        assert await occurrences(stage, [person, *words]), "the scan finds her first"
-        request = await erase(stage, [{"platform": "youtube", "author_id": person}])
-        finished = await done(stage, request["id"])
-    assert finished["services"]["inbox"]["messages_erased"] == 2
-    skip = frozenset({"triage.audit_log", "triage.erasure_requests"})
-    assert await occurrences(stage, [person, name, *words], skip=skip) == {}
-
-
-async def test_erasing_a_whatsapp_customer_removes_their_number_words_and_name(
-    stage: Stage,
-) -> None:
-    """WhatsApp knows a person by phone number: erased by that id, it is gone from the
-    messages, the authors, the raw payloads and the events, in both services."""
-    number, name = "33612349876", "Léa Moreau"
-    words = ["my fibre box blinks red since the move", "still red this morning"]
+def whatsapp_messages(number: str, name: str, words: list[str]) -> list[dict[str, Any]]:
+    """A customer's WhatsApp messages: known by phone number, named by their profile."""
     raw = {"from": number, "id": "wamid.AAA1", "type": "text", "text": {"body": words[0]}}
-    messages = [
+    return [
         item(
             f"wamid.AAA{n}",
             text,
@@ -957,6 +908,69 @@ async def test_erasing_a_whatsapp_customer_removes_their_number_words_and_name(
         )
         for n, text in enumerate(words, start=1)
     ]
+
+
+def threads_replies(username: str, name: str, words: list[str]) -> list[dict[str, Any]]:
+    """Replies to the brand's Threads post: Threads names people by username only (also in
+    the raw media objects)."""
+    return [
+        item(
+            f"1801000000000{n}",
+            text,
+            author=(username, username, name),
+            platform="threads",
+            channel="volteo-threads",
+            kind="reply",
+            minutes_ago=40 - n,
+            raw={"id": f"1801000000000{n}", "username": username, "text": text},
+        )
+        for n, text in enumerate(words, start=1)
+    ]
+
+
+def youtube_comments(channel_id: str, name: str, words: list[str]) -> list[dict[str, Any]]:
+    """A comment under the brand's video and a reply in its thread: YouTube knows the
+    commenter by channel id (``authorChannelId``, also in the raw snippets)."""
+    return [
+        item(
+            comment_id,
+            text,
+            author=(channel_id, name, name),
+            platform="youtube",
+            channel="volteo-yt",
+            kind=kind,
+            minutes_ago=40 - n,
+            thread_id="UgzTop1",
+            in_reply_to="" if kind == "comment" else "UgzTop1",
+            raw={
+                "authorChannelId": {"value": channel_id},
+                "authorDisplayName": name,
+                "textOriginal": text,
+                "moderationStatus": "published",
+            },
+        )
+        for n, (comment_id, kind, text) in enumerate(
+            [("UgzTop1", "comment", words[0]), ("UgzTop1.r1", "reply", words[1])], start=1
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("platform", "person", "name", "written"),
+    [
+        ("whatsapp", "33612349876", "Léa Moreau", whatsapp_messages),
+        ("threads", "lea.moreau.1987", "", threads_replies),
+        ("youtube", "UCq3vY2xLeaMoreauChannel0", "Léa Moreau", youtube_comments),
+    ],
+)
+async def test_erasing_a_customer_known_by_number_or_username_removes_them(
+    stage: Stage, platform: str, person: str, name: str, written: Any
+) -> None:
+    """WhatsApp knows a person by phone number, Threads by username, YouTube by channel id:
+    erased by that id, they are gone from the messages, the authors, the raw payloads and the
+    events, in both services."""
+    words = ["my fibre box blinks red since the move", "still red this morning"]
+    messages = written(person, name, words)
     async with inbox_consuming(stage.database_url):
         await stage.ingest(stage.ws.ingest_token, messages)
         await stage.until(
@@ -964,9 +978,9 @@ async def test_erasing_a_whatsapp_customer_removes_their_number_words_and_name(
             2,
             ws=stage.ws.id,
         )
-        assert await occurrences(stage, [number, *words]), "the scan finds her first"
-        request = await erase(stage, [{"platform": "whatsapp", "author_id": number}])
+        assert await occurrences(stage, [person, *words]), "the scan finds her first"
+        request = await erase(stage, [{"platform": platform, "author_id": person}])
         finished = await done(stage, request["id"])
     assert finished["services"]["inbox"]["messages_erased"] == 2
     skip = frozenset({"triage.audit_log", "triage.erasure_requests"})
-    assert await occurrences(stage, [number, name, *words], skip=skip) == {}
+    assert await occurrences(stage, [person, *filter(None, [name]), *words], skip=skip) == {}

@@ -104,12 +104,13 @@ async def waiting(
                 ),
                 {"ws": ws, "ids": ids, "language": language, "t0": T0},
             )
+            # As the intake writes them: the latest message and the language it was decided in.
             await conn.execute(
                 text(
-                    "UPDATE triage.conversations SET last_message_id = id "
+                    "UPDATE triage.conversations SET last_message_id = id, language = :language "
                     "WHERE workspace_id = :ws AND id = ANY(CAST(:ids AS bigint[]))"
                 ),
-                {"ws": ws, "ids": ids},
+                {"ws": ws, "ids": ids, "language": language},
             )
     return ids
 
@@ -382,3 +383,31 @@ async def test_assign_by_hand_names_the_holder_and_agents_hand_over_only_theirs(
         ws=ws.id,
     )
     assert [r.how for r in audit] == ["lead", "handover"]
+
+
+async def test_a_batch_claim_takes_the_free_and_leaves_a_live_lease_alone(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """The round's one-statement claim: the desk's lease for each free conversation (or one
+    whose lease ran out), never one another agent holds."""
+    ws = (await make_workspace(database_url)).id
+    first, second = await agents(engine, ws, [5, 5])
+    free, held, lapsed = await waiting(engine, ws, 3)
+    async with engine.begin() as conn:
+        assert await desk.claim(conn, ws, held, second, T0) == "claimed"
+        assert await desk.claim(conn, ws, lapsed, second, T0 - desk.CLAIM_LEASE * 2) == "claimed"
+    async with engine.begin() as conn:
+        pairs = [(free, first), (held, first), (lapsed, first)]
+        assert await desk.claim_many(conn, ws, pairs, T0) == {free, lapsed}
+        assert await desk.claim_many(conn, ws, [], T0) == set()
+    holders = await rows(
+        engine,
+        "SELECT id, assignee_id, claim_expires_at FROM triage.conversations "
+        "WHERE workspace_id = :ws ORDER BY id",
+        ws=ws,
+    )
+    assert [(r.id, r.assignee_id, r.claim_expires_at) for r in holders] == [
+        (free, first, T0 + desk.CLAIM_LEASE),
+        (held, second, T0 + desk.CLAIM_LEASE),
+        (lapsed, first, T0 + desk.CLAIM_LEASE),
+    ]

@@ -450,6 +450,41 @@ async def test_sessions_end_after_inactivity_and_absolutely(triage: Any, databas
     assert f"Max-Age={12 * 3600}" in cookie
 
 
+async def test_a_session_is_marked_used_once_a_minute_not_on_every_request(
+    triage: Any, database_url: str
+) -> None:
+    """The desk's requests read the session; only one whose "last used" mark is over a
+    minute old writes it again (an idle session ends at most that minute early)."""
+    ws = await make_workspace(database_url)
+    email, _ = await person(database_url, ws.id)
+    me = await sign_in(triage, email)
+
+    async def mark_ago(seconds: int) -> None:
+        await sql(
+            database_url,
+            "UPDATE triage.sessions SET last_seen_at = now() - make_interval(secs => :s) "
+            "WHERE workspace_id = :ws",
+            s=seconds,
+            ws=ws.id,
+        )
+
+    async def seconds_since_mark() -> float:
+        rows = await sql(
+            database_url,
+            "SELECT extract(epoch FROM now() - last_seen_at) AS age FROM triage.sessions "
+            "WHERE workspace_id = :ws",
+            ws=ws.id,
+        )
+        return float(rows[0].age)
+
+    await mark_ago(30)
+    assert (await me.call("GET", "/v1/queue")).status == 200
+    assert await seconds_since_mark() >= 30, "a fresh mark was written again"
+    await mark_ago(90)
+    assert (await me.call("GET", "/v1/queue")).status == 200
+    assert await seconds_since_mark() < 30, "a minute-old mark was not renewed"
+
+
 async def test_without_a_key_enrolment_and_policies_are_refused_clearly(
     aiohttp_client: Any, database_url: str
 ) -> None:

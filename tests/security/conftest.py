@@ -26,6 +26,8 @@ META_SECRET = "meta-app-secret-for-tests"
 META_VERIFY = "meta-verify-token-for-tests"
 WHATSAPP_SECRET = "whatsapp-app-secret-for-tests"
 WHATSAPP_VERIFY = "whatsapp-verify-token-for-tests"
+THREADS_SECRET = "threads-app-secret-for-tests"
+THREADS_VERIFY = "threads-verify-token-for-tests"
 
 
 @dataclass
@@ -57,6 +59,8 @@ async def worlds(
                 meta_verify_token=META_VERIFY,
                 whatsapp_app_secret=WHATSAPP_SECRET,
                 whatsapp_verify_token=WHATSAPP_VERIFY,
+                threads_app_secret=THREADS_SECRET,
+                threads_verify_token=THREADS_VERIFY,
                 channel_credentials_dir=str(tmp_path),
             )
         )

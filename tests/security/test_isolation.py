@@ -75,3 +75,17 @@ async def test_a_workspaces_own_ids_do_work(worlds: Worlds) -> None:
     view = await incident.json()
     assert a.split_conversation in {c["conversation_id"] for c in view["conversations"]}
     assert any(m in s["text"] for s in view["samples"] for m in a.markers), "A's own words"
+
+
+async def test_queue_filters_by_another_workspaces_incident_or_tag_find_nothing(
+    worlds: Worlds,
+) -> None:
+    """The queue reads an incident's or a tag's conversations first (by key): another
+    workspace's incident or tag id lists none of them, where A's own admin sees them."""
+    a, b = worlds.a, worlds.b
+    for query in (f"incident={a.incident}", f"tag={a.tag}"):
+        theirs = await worlds.triage.get(f"/v1/queue?{query}", headers=bearer(b.admin))
+        assert theirs.status == 200, await theirs.text()
+        assert (await theirs.json())["items"] == [], query
+        own = await worlds.triage.get(f"/v1/queue?{query}", headers=bearer(a.admin))
+        assert (await own.json())["items"], f"A's own {query} lists nothing: no proof"

@@ -2,7 +2,7 @@
 
 Hypothesis draws bodies (random bytes, random JSON, a real X event) and signatures (none,
 noise, the right scheme with the wrong secret, the right secret over other bytes, Meta's
-legacy SHA-1 header) for X, Meta and WhatsApp, sent over HTTP to the inbox with channels
+legacy SHA-1 header) for X, Meta, WhatsApp and Threads, sent over HTTP to the inbox with channels
 connected for the accounts the real events name. Rows in inbox.messages and the event
 outbox are counted before and after; a correctly signed real event, sent last, must store.
 """
@@ -23,6 +23,7 @@ from sqlalchemy import text
 
 from fakes.clock import ManualClock
 from fakes.meta import MetaState
+from fakes.threads import ThreadsState
 from fakes.whatsapp import WhatsAppState
 from fakes.x import XState, aaa_dm_payloads, aaa_tweet_create_payloads
 from services.infra.db import create_engine
@@ -30,6 +31,8 @@ from tests.security.conftest import (
     FUZZ_SCALE,
     META_SECRET,
     META_VERIFY,
+    THREADS_SECRET,
+    THREADS_VERIFY,
     WHATSAPP_SECRET,
     WHATSAPP_VERIFY,
     X_SECRET,
@@ -42,8 +45,13 @@ from tests.support.world import (
 
 X_HEADER = "x-twitter-webhooks-signature"
 META_HEADER = "X-Hub-Signature-256"
-PLATFORMS = ["x", "meta", "whatsapp"]
-SECRETS = {"x": X_SECRET, "meta": META_SECRET, "whatsapp": WHATSAPP_SECRET}
+PLATFORMS = ["x", "meta", "whatsapp", "threads"]
+SECRETS = {
+    "x": X_SECRET,
+    "meta": META_SECRET,
+    "whatsapp": WHATSAPP_SECRET,
+    "threads": THREADS_SECRET,
+}
 ASCII = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=120)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
@@ -217,6 +225,7 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
         "x": {"bearer_token": "user"},
         "meta": {"page_access_token": "page"},
         "whatsapp": {"access_token": "wa"},
+        "threads": {"access_token": "th"},
     }
     ws, client = await inbox_holding(
         aiohttp_client,
@@ -227,6 +236,8 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
         meta_verify_token=META_VERIFY,
         whatsapp_app_secret=WHATSAPP_SECRET,
         whatsapp_verify_token=WHATSAPP_VERIFY,
+        threads_app_secret=THREADS_SECRET,
+        threads_verify_token=THREADS_VERIFY,
     )
     await connect_channel(
         client,
@@ -243,19 +254,24 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
     dm = state.add_dm("janedoe", "hello, my refund?")
     meta = MetaState(clock=ManualClock.from_now())
     whatsapp = WhatsAppState(clock=ManualClock.from_now())
+    threads = ThreadsState(clock=ManualClock.from_now())
+    post_id = threads.post("Our timetable")
     for platform, account in (
         ("facebook", meta.page_id),
         ("messenger", meta.page_id),
         ("instagram", meta.ig_account_id),
         ("whatsapp", whatsapp.phone_number_id),
+        ("threads", threads.user_id),
     ):
         linked = await client.put(
             f"/v1/channels/{platform}/acme-{platform}",
             headers=bearer(ws.channels_token),
             json={
                 "account_id": account,
-                "base_url": "https://graph.facebook.com",
-                "credentials_ref": "whatsapp" if platform == "whatsapp" else "meta",
+                "base_url": "https://graph.threads.net"
+                if platform == "threads"
+                else "https://graph.facebook.com",
+                "credentials_ref": platform if platform in ("whatsapp", "threads") else "meta",
                 "polling": False,
             },
         )
@@ -270,6 +286,10 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
         "whatsapp": [
             whatsapp.customer_message("33612345678", "where is my parcel?", name="Léa")[1],
             whatsapp.customer_message("33612345678", "receipt", media="image")[1],
+        ],
+        "threads": [
+            threads.notification("replies", threads.reply("lea_m", "still late", post_id)),
+            threads.notification("mentions", threads.mention("sam", "my refund?")),
         ],
     }
 
@@ -290,6 +310,18 @@ async def test_forged_and_random_webhooks(aiohttp_client: Any, database_url: str
     assert signed.status == 200
     after = await rows(database_url)
     assert after[0] == before[0] + 1 and after[1] > before[1]
+
+    # A real Threads reply: forged (a wrong secret, no signature) it stores nothing; rightly
+    # signed it is stored.
+    reply = json.dumps(structured["threads"][0]).encode()
+    for header in ({META_HEADER: meta_signature("not-" + THREADS_SECRET, reply)}, {}):
+        refused = await client.post("/webhooks/threads", data=reply, headers=header)
+        assert refused.status == 401
+    assert await rows(database_url) == after
+    header = {META_HEADER: meta_signature(THREADS_SECRET, reply)}
+    stored = await client.post("/webhooks/threads", data=reply, headers=header)
+    assert stored.status == 200
+    assert (await rows(database_url))[0] == after[0] + 1
 
     # Real events, rightly signed, with hostile values: acknowledged, never a 5xx.
     mutants = await asyncio.to_thread(hammer, base, real_event, structured)

@@ -1,6 +1,7 @@
-"""A workspace with a Facebook Page connected to the fake Meta Graph API, the real inbox and
-triage (their background loops running), and comments arriving as Meta's signed webhooks:
-what the moderation tests (integration and browser) stand on."""
+"""A workspace with a Facebook Page connected to the fake Meta Graph API (or a Threads account
+to the fake Threads API), the real inbox and triage (their background loops running), and
+comments arriving as Meta's signed webhooks: what the moderation tests (integration and
+browser) stand on."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 
 from fakes.meta import MetaState, deliver_webhook
 from fakes.meta import create_app as create_fake_meta
+from fakes.threads import ThreadsState
+from fakes.threads import create_app as create_fake_threads
 from services.triage.app import create_app as create_triage
 from tests.support.waiting import wait_until
 from tests.support.world import (
@@ -28,17 +31,18 @@ PASSWORD = "correct horse battery"
 
 @dataclass(frozen=True)
 class Comment:
-    id: str  # the comment's id on the fake Graph API
+    id: str  # the comment's id on the fake platform
     conversation_id: int
     abuse: bool  # triage's verdict
 
 
 @dataclass
-class FacebookDesk:
+class Desk:
+    """The services and the workspace a moderation test stands on, whatever the platform."""
+
     base: str  # the triage service, as a browser reaches it
     inbox: Any  # aiohttp test clients of the two services
     triage: Any
-    meta: MetaState
     workspace: Workspace
     database_url: str
 
@@ -48,15 +52,15 @@ class FacebookDesk:
             self.database_url, self.workspace.id, role, email=email, password=PASSWORD
         )
 
-    async def commented(self, words: str) -> Comment:
-        """A customer comments ``words`` on the Page (Meta's signed webhook reaches the
-        inbox), and triage decides about it: the comment, its conversation, the verdict.
+    async def pushed(
+        self, receiver: str, secret: str, payload: Any, made: str, words: str
+    ) -> Comment:
+        """The platform's signed webhook for the comment ``made`` saying ``words`` reaches
+        the inbox, and triage decides about it: the comment, its conversation, the verdict.
         An abusive comment needs no answer, so it is looked for behind the queue."""
-        made = self.meta.feed_comment("139560936744123", words, from_name="Jo Troll")
-        url = str(self.inbox.make_url("/webhooks/meta"))
+        url = str(self.inbox.make_url(f"/webhooks/{receiver}"))
         async with aiohttp.ClientSession() as session:
-            status = await deliver_webhook(session, url, self.meta.app_secret, made.payload)
-        assert status == 200
+            assert await deliver_webhook(session, url, secret, payload) == 200
         found: list[Any] = []
 
         async def decided() -> bool:
@@ -71,7 +75,56 @@ class FacebookDesk:
             return bool(found)
 
         await wait_until(decided, what="triage never decided about the comment")
-        return Comment(made.id, found[0].conversation_id, found[0].abuse)
+        return Comment(made, found[0].conversation_id, found[0].abuse)
+
+
+@dataclass
+class FacebookDesk(Desk):
+    meta: MetaState
+
+    async def commented(self, words: str) -> Comment:
+        """A customer comments ``words`` on the Page."""
+        made = self.meta.feed_comment("139560936744123", words, from_name="Jo Troll")
+        return await self.pushed("meta", self.meta.app_secret, made.payload, made.id, words)
+
+
+@dataclass
+class ThreadsDesk(Desk):
+    threads: ThreadsState
+
+    async def commented(self, words: str) -> Comment:
+        """A customer replies ``words`` to the brand's Threads post."""
+        made = self.threads.reply("jo.troll", words, self.threads.post("Our new fares"))
+        payload = self.threads.notification("replies", made)
+        return await self.pushed("threads", self.threads.app_secret, payload, made["id"], words)
+
+
+async def _services(
+    database_url: str,
+    aiohttp_client: Any,
+    fake: Any,
+    channel: tuple[str, str, str],
+    credentials: dict[str, str],
+    **secrets: Any,
+) -> dict[str, Any]:
+    """A workspace whose ``channel`` (platform, key, account id) is connected at the
+    ``fake`` platform's server with ``credentials``, and the inbox (with the webhook
+    ``secrets``, its loops running) and triage serving it."""
+    platform, key, account_id = channel
+    workspace, inbox = await inbox_holding(
+        aiohttp_client, database_url, {key: credentials}, workers=True, **secrets
+    )
+    await connect_channel(
+        inbox,
+        workspace.channels_token,
+        platform,
+        key,
+        account_id=account_id,
+        base_url=str(fake.make_url("/")),
+    )
+    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
+    base = str(triage.make_url("/"))
+    return {"base": base, "inbox": inbox, "triage": triage, "workspace": workspace}
 
 
 @pytest.fixture
@@ -80,30 +133,28 @@ async def facebook_desk(
 ) -> FacebookDesk:
     """The fixture: a test module takes it under its own name (``desk = facebook_desk``)."""
     state = MetaState()
-    fake = await aiohttp_server(create_fake_meta(state))
-    workspace, inbox = await inbox_holding(
-        aiohttp_client,
+    services = await _services(
         database_url,
-        {"meta": {"page_access_token": state.page_access_token}},
-        workers=True,
+        aiohttp_client,
+        await aiohttp_server(create_fake_meta(state)),
+        ("facebook", "acme-page", state.page_id),
+        {"page_access_token": state.page_access_token},
         meta_app_secret=state.app_secret,
         meta_verify_token=state.verify_token,
     )
-    await connect_channel(
-        inbox,
-        workspace.channels_token,
-        "facebook",
-        "acme-page",
-        account_id=state.page_id,
-        base_url=str(fake.make_url("/")),
-        credentials_ref="meta",
+    return FacebookDesk(**services, database_url=database_url, meta=state)
+
+
+@pytest.fixture
+async def threads_desk(database_url: str, aiohttp_server: Any, aiohttp_client: Any) -> ThreadsDesk:
+    """The same with a Threads account (webhooks only: no polling)."""
+    state = ThreadsState()
+    services = await _services(
+        database_url,
+        aiohttp_client,
+        await aiohttp_server(create_fake_threads(state)),
+        ("threads", "acme-threads", state.user_id),
+        {"access_token": state.access_token},
+        threads_app_secret=state.app_secret,
     )
-    triage = await aiohttp_client(create_triage(triage_settings(database_url)))
-    return FacebookDesk(
-        base=str(triage.make_url("/")),
-        inbox=inbox,
-        triage=triage,
-        meta=state,
-        workspace=workspace,
-        database_url=database_url,
-    )
+    return ThreadsDesk(**services, database_url=database_url, threads=state)

@@ -43,6 +43,17 @@ def target(**changes: object) -> Target:
             "Only comments can be moderated: this is a mention.",
         ),
         ("hide", {"erased": True}, "The message was erased."),
+        ("hide", {"platform": "threads", "kind": "reply"}, None),
+        (  # Threads deletes only the brand's own posts
+            "delete",
+            {"platform": "threads", "kind": "reply"},
+            "Threads does not let Écoute delete messages.",
+        ),
+        (
+            "hide",
+            {"platform": "threads", "kind": "mention"},
+            "Only comments can be moderated: this is a mention.",
+        ),
         ("hide", {"last_done": "delete"}, "The comment was deleted on Facebook already."),
     ],
 )

@@ -106,12 +106,7 @@ async def put_channel(request: web.Request) -> web.Response:
                 conn, request.app[CREDENTIALS_KEY], workspace, platform, key, settings
             )
         except usecases.InvalidChannel as error:
-            raise ProblemError(
-                422,
-                "Invalid channel",
-                str(error),
-                errors=[{"pointer": error.pointer, "detail": error.detail}],
-            ) from None
+            raise error.problem("Invalid channel") from None
         except channels.AccountTaken:
             detail = "This platform account is connected to another channel already."
             raise ProblemError(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import uuid
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +41,7 @@ from services.inbox.domain import polling
 from services.inbox.ingest.store import store_batch
 from services.inbox.metrics import InboxMetrics
 from services.infra.db import is_unavailable
+from services.infra.due_rows import claim_and_handle
 from services.infra.worker import Rotation, Wakeup, run_worker
 
 log = logging.getLogger("ecoute.inbox.poller")
@@ -88,20 +88,13 @@ class Poller:
         """Poll the channels due now (several at once) of the next workspace that has some
         (workspaces take turns); returns how many were polled."""
         now = self.clock()
-
-        async def next_after(after: uuid.UUID) -> uuid.UUID | None:
-            async with self.engine.connect() as conn:
-                return await store.next_workspace_due(conn, now, after)
-
-        async def claim(workspace_id: uuid.UUID) -> list[Channel]:
-            async with self.engine.begin() as conn:
-                return await store.claim_due(
-                    conn, now, self.lease_seconds, self.batch, workspace_id
-                )
-
-        due = await self.rotation.turn(next_after, claim) or []
-        await asyncio.gather(*(self.poll_channel(channel) for channel in due))
-        return len(due)
+        return await claim_and_handle(
+            self.engine,
+            self.rotation,
+            lambda conn, after: store.next_workspace_due(conn, now, after),
+            lambda conn, ws: store.claim_due(conn, now, self.lease_seconds, self.batch, ws),
+            self.poll_channel,
+        )
 
     async def poll_channel(self, channel: Channel) -> str:
         """Fetch and store everything new on one channel; returns the outcome.

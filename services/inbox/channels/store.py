@@ -297,12 +297,13 @@ async def channels_of_account(
 
 
 async def count_by_health(conn: AsyncConnection) -> dict[tuple[str, str], int]:
-    """Channels by (platform, health): polled ones, and Meta's and WhatsApp's pushed ones."""
+    """Channels by (platform, health): polled ones, and the pushed ones of Meta, WhatsApp and
+    Threads."""
     rows = (
         await conn.execute(
             text(
                 "SELECT platform, health, count(*) AS n FROM inbox.channels WHERE polling "
-                "OR platform IN ('facebook', 'instagram', 'messenger', 'whatsapp') "
+                "OR platform IN ('facebook', 'instagram', 'messenger', 'whatsapp', 'threads') "
                 "AND account_id <> '' "
                 "GROUP BY 1, 2"
             )

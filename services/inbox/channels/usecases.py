@@ -15,15 +15,11 @@ from services.inbox.channels.credentials import CredentialStore
 from services.inbox.connectors.base import Channel, SpendsQuota
 from services.inbox.connectors.registry import connector_for
 from services.inbox.connectors.whatsapp import Template, WhatsAppConnector
+from services.infra.invalid_field import InvalidField
 
 
-class InvalidChannel(ValueError):
+class InvalidChannel(InvalidField):
     """A channel the client can fix; ``pointer`` names the field of the request."""
-
-    def __init__(self, pointer: str, detail: str) -> None:
-        super().__init__(f"{pointer}: {detail}")
-        self.pointer = pointer
-        self.detail = detail
 
 
 async def connect(

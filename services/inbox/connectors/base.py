@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -156,6 +156,46 @@ def log_unforeseen(exc: BaseException, doing: str, channel: Channel, reason: str
             **describe_error(exc),
         },
     )
+
+
+TIMEOUT = aiohttp.ClientTimeout(total=20)
+NEVER_SENT: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorError,)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A platform's answer, whatever its status: the connector decides what it means."""
+
+    status: int
+    headers: Mapping[str, str]
+    raw: bytes
+
+
+async def exchange(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    lost: Callable[[BaseException], ConnectorError],
+    never_sent: tuple[type[BaseException], ...] = NEVER_SENT,
+    limits: aiohttp.ClientTimeout = TIMEOUT,
+    **request: Any,
+) -> Answer:
+    """One request to a platform (``request``: params, json, data, headers), redirects refused.
+
+    A request that never left (``never_sent``: a connection refused) is ``Unavailable``;
+    one whose answer was lost after it may have reached the platform (a timeout, a dropped
+    connection) is whatever ``lost`` says: each connector knows what a resend would do.
+    """
+    try:
+        async with session.request(
+            method, url, timeout=limits, allow_redirects=False, **request
+        ) as response:
+            return Answer(response.status, response.headers, await response.read())
+    except never_sent as exc:
+        raise Unavailable(type(exc).__name__) from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise lost(exc) from None
 
 
 def answer_json(raw: bytes) -> Any:

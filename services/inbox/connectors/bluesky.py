@@ -64,6 +64,7 @@ from services.inbox.connectors.base import (
     Sent,
     Unavailable,
     answer_json,
+    exchange,
 )
 from services.inbox.domain.bluesky import (
     POST,
@@ -195,23 +196,16 @@ class BlueskyConnector:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if chat:
             headers["atproto-proxy"] = CHAT_PROXY
-        try:
-            async with self.http.request(
-                method,
-                f"{self.base}/xrpc/{nsid}",
-                params=params,
-                json=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=20),
-                allow_redirects=False,
-            ) as response:
-                raw = await response.read()
-                status, response_headers = response.status, response.headers
-        except aiohttp.ClientConnectorError as exc:  # the request never left
-            raise Unavailable(type(exc).__name__) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:  # sent, maybe acted on, answer lost
-            raise _unavailable(type(exc).__name__, maybe_sent=method == "POST") from None
-        return _Answer(status, answer_json(raw), response_headers)
+        answer = await exchange(
+            self.http,
+            method,
+            f"{self.base}/xrpc/{nsid}",
+            lost=lambda exc: _unavailable(type(exc).__name__, maybe_sent=method == "POST"),
+            params=params,
+            json=body,
+            headers=headers,
+        )
+        return _Answer(answer.status, answer_json(answer.raw), answer.headers)
 
     def _check(self, answer: _Answer) -> None:
         """Raise the error that decides what the poller or the delivery loop does next."""

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
-
 from services.inbox.connectors.base import (
     AuthExpired,
     BearerConnector,
@@ -23,6 +21,7 @@ from services.inbox.connectors.base import (
     Sent,
     Unavailable,
     answer_json,
+    exchange,
     readable,
 )
 from services.inbox.domain.mastodon import id_key, parse_time, reset_at, status_message
@@ -43,22 +42,17 @@ class MastodonConnector(BearerConnector):
         data: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[Any, Any]:
-        try:
-            async with self.session.request(
-                method,
-                self.base + path,
-                params=params,
-                data=data,
-                headers={**self.headers, **(headers or {})},
-                timeout=aiohttp.ClientTimeout(total=20),
-                allow_redirects=False,
-            ) as response:
-                raw = await response.read()
-                status = response.status
-                response_headers = response.headers
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Unavailable(type(exc).__name__) from None
-        body = answer_json(raw)  # a proxy's HTML 502 page is a 502, not a parse error
+        answer = await exchange(
+            self.session,
+            method,
+            self.base + path,
+            lost=lambda exc: Unavailable(type(exc).__name__),
+            params=params,
+            data=data,
+            headers={**self.headers, **(headers or {})},
+        )
+        status, response_headers = answer.status, answer.headers
+        body = answer_json(answer.raw)  # a proxy's HTML 502 page is a 502, not a parse error
         detail = body.get("error", "") if isinstance(body, dict) else ""
         if status == 401:
             raise AuthExpired(str(detail))

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -75,6 +76,7 @@ from services.inbox.connectors.base import (
     Sent,
     Unavailable,
     answer_json,
+    exchange,
 )
 from services.inbox.domain.meta import graph_error, read_profile, regain_at
 
@@ -92,6 +94,8 @@ USAGE_HEADERS = ("X-Business-Use-Case-Usage", "X-Page-Usage", "X-App-Usage")
 _GRAPH_ID = re.compile(r"[A-Za-z0-9_]{1,256}")
 TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 PROFILE_TIMEOUT = aiohttp.ClientTimeout(total=5, connect=3)  # a webhook waits on it
+# Nothing reached Meta: no connection, or none within the connect timeout.
+NEVER_REACHED_META = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 PROFILE_FIELDS = {
     "messenger": "name,first_name,last_name",
     "instagram": "name,username",
@@ -208,30 +212,35 @@ class MetaConnector(PushOnly, BearerConnector):
         return self._answer(*answer)
 
     def _answer(self, status: int, usage: list[str | None], raw: bytes) -> Any:
-        """The body of a 2xx answer; otherwise the error Graph's code means (module doc)."""
-        body = answer_json(raw)
-        if 200 <= status < 300:
-            return body
-        error = graph_error(body)
-        detail = error.message or f"HTTP {status}"
-        code = error.code
-        if code in AUTH_CODES or status == 401:
-            raise AuthExpired(detail)
-        if code in THROTTLE_CODES or status == 429:
-            raise RateLimited(regain_at(usage, self.clock()), detail)
-        if error.subcode == WINDOW_SUBCODE or (
-            code == 10 and "outside of allowed window" in error.message
-        ):
-            raise Rejected("window_closed", detail)
-        if code == DUPLICATE_CODE:
-            raise Rejected("duplicate", detail)
-        if code == ALREADY_REPLIED_CODE:
-            raise Rejected("duplicate", f"{PRIVATE_ALREADY_SENT}: {detail}")
-        if code == MISSING_CODE and error.subcode == MISSING_SUBCODE:
-            raise Rejected("not_found", detail)
-        if status >= 500 or code in TRANSIENT_CODES or error.transient:
-            raise Unavailable(detail)
-        raise Rejected("rejected", detail)
+        return graph_answer(status, usage, raw, self.clock())
+
+
+def graph_answer(status: int, usage: list[str | None], raw: bytes, now: datetime) -> Any:
+    """The body of a 2xx Graph answer; otherwise the error its code means (module doc).
+    Threads speaks the same Graph errors (``connectors/threads.py``)."""
+    body = answer_json(raw)
+    if 200 <= status < 300:
+        return body
+    error = graph_error(body)
+    detail = error.message or f"HTTP {status}"
+    code = error.code
+    if code in AUTH_CODES or status == 401:
+        raise AuthExpired(detail)
+    if code in THROTTLE_CODES or status == 429:
+        raise RateLimited(regain_at(usage, now), detail)
+    if error.subcode == WINDOW_SUBCODE or (
+        code == 10 and "outside of allowed window" in error.message
+    ):
+        raise Rejected("window_closed", detail)
+    if code == DUPLICATE_CODE:
+        raise Rejected("duplicate", detail)
+    if code == ALREADY_REPLIED_CODE:
+        raise Rejected("duplicate", f"{PRIVATE_ALREADY_SENT}: {detail}")
+    if code == MISSING_CODE and error.subcode == MISSING_SUBCODE:
+        raise Rejected("not_found", detail)
+    if status >= 500 or code in TRANSIENT_CODES or error.transient:
+        raise Unavailable(detail)
+    raise Rejected("rejected", detail)
 
 
 async def graph_request(
@@ -248,22 +257,18 @@ async def graph_request(
     """One Graph API call (Pages, Instagram, WhatsApp): its status, usage headers and body.
     A connection never made is ``Unavailable``; an answer lost after the request may have
     reached Meta is whatever ``lost`` says (each product knows what a resend would do)."""
-    try:
-        async with session.request(
-            method,
-            url,
-            json=payload,
-            params=params,
-            headers=headers,
-            timeout=limits,
-            allow_redirects=False,
-        ) as response:
-            usage = [response.headers.get(name) for name in USAGE_HEADERS]
-            return response.status, usage, await response.read()
-    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-        raise Unavailable(type(exc).__name__) from None  # nothing reached Meta
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise lost(exc) from None
+    answer = await exchange(
+        session,
+        method,
+        url,
+        lost=lost,
+        never_sent=NEVER_REACHED_META,
+        limits=limits,
+        json=payload,
+        params=params,
+        headers=headers,
+    )
+    return answer.status, [answer.headers.get(name) for name in USAGE_HEADERS], answer.raw
 
 
 def _graph_id(value: str, what: str) -> str:

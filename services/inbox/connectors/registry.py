@@ -12,6 +12,7 @@ from services.inbox.connectors.base import Channel, Connector, Rejected
 from services.inbox.connectors.bluesky import BlueskyConnector
 from services.inbox.connectors.mastodon import MastodonConnector
 from services.inbox.connectors.meta import MetaConnector
+from services.inbox.connectors.threads import ThreadsConnector
 from services.inbox.connectors.whatsapp import WhatsAppConnector
 from services.inbox.connectors.x import XConnector
 from services.inbox.connectors.youtube import YouTubeConnector
@@ -29,6 +30,7 @@ CONNECTORS: dict[str, ConnectorClass] = {
     "instagram": MetaConnector,
     "messenger": MetaConnector,
     "whatsapp": WhatsAppConnector,
+    "threads": ThreadsConnector,
     "youtube": YouTubeConnector,
 }
 

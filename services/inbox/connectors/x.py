@@ -48,8 +48,6 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, timedelta
 from typing import Any
 
-import aiohttp
-
 from services.inbox.connectors.base import (
     AuthExpired,
     BearerConnector,
@@ -61,6 +59,7 @@ from services.inbox.connectors.base import (
     Sent,
     Unavailable,
     answer_json,
+    exchange,
     readable,
 )
 from services.inbox.domain.messages import Incoming
@@ -128,24 +127,17 @@ class XConnector(BearerConnector):
     ) -> Any:
         """The JSON answer of a 2xx; the errors of base.py otherwise."""
         write = method != "GET"
-        try:
-            async with self.session.request(
-                method,
-                self.base + path,
-                params=list(params),
-                json=body,
-                headers=self.headers,
-                timeout=aiohttp.ClientTimeout(total=20),
-                allow_redirects=False,
-            ) as response:
-                raw = await response.read()
-                status = response.status
-                headers = response.headers
-        except aiohttp.ClientConnectorError as exc:  # never reached X: nothing was written
-            raise Unavailable(type(exc).__name__) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise (_Uncertain if write else Unavailable)(type(exc).__name__) from None
-        answer = answer_json(raw)
+        exchanged = await exchange(
+            self.session,
+            method,
+            self.base + path,
+            lost=lambda exc: (_Uncertain if write else Unavailable)(type(exc).__name__),
+            params=list(params),
+            json=body,
+            headers=self.headers,
+        )
+        status, headers = exchanged.status, exchanged.headers
+        answer = answer_json(exchanged.raw)
         detail = problem_detail(answer)
         if status == 401 or (status == 403 and problem_kind(answer) in AUTH_PROBLEMS):
             raise AuthExpired(detail)

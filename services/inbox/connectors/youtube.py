@@ -54,6 +54,7 @@ from services.inbox.connectors.base import (
     Sent,
     Unavailable,
     answer_json,
+    exchange,
     readable,
 )
 from services.inbox.domain.messages import Incoming
@@ -77,7 +78,6 @@ MAX_PAGES = 10  # a poll reads at most this many pages; the next poll goes on
 MODERATION_STATUS = {"hide": "heldForReview", "unhide": "published", "delete": "rejected"}
 QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded"})
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
-TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
@@ -216,25 +216,25 @@ class YouTubeConnector(BearerConnector):
             raise QuotaSpent(resets, f"daily quota nearly spent ({self.used}/{self.daily})")
         self.used += COST[action]
         self.spent += COST[action]
-        try:
-            async with self.session.request(
-                method,
-                self.base + API + path,
-                params=params,
-                json=payload,
-                headers=self.headers,
-                timeout=TIMEOUT,
-                allow_redirects=False,
-            ) as response:
-                status, raw = response.status, await response.read()
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            raise Unavailable(type(exc).__name__) from None  # nothing reached YouTube
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Unavailable(type(exc).__name__, maybe_sent=method == "POST") from None
-        body = answer_json(raw)
-        if 200 <= status < 300:
+
+        def lost(exc: BaseException) -> Unavailable:
+            # A write may have been made: a reply is then found again (find_sent) before
+            # any resend; a moderation is simply made again (it is repeatable).
+            return Unavailable(type(exc).__name__, maybe_sent=method == "POST")
+
+        answer = await exchange(
+            self.session,
+            method,
+            self.base + API + path,
+            lost=lost,
+            params=params,
+            json=payload,
+            headers=self.headers,
+        )
+        body = answer_json(answer.raw)
+        if 200 <= answer.status < 300:
             return body
-        self._refuse(status, body)
+        self._refuse(answer.status, body)
 
     def _refuse(self, status: int, body: Any) -> None:
         """The error a Google JSON error answer means (see the module's docstring)."""

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.inbox.channels.credentials import CredentialStore
 from services.inbox.metrics import InboxMetrics
+from services.infra.due_rows import claim_and_handle
 from services.infra.worker import Rotation, run_worker
 
 
@@ -51,18 +52,13 @@ class PlatformLoop:
         """Claim the due rows of the next workspace that has some and handle them
         concurrently; how many were claimed."""
         now = self.clock()
-
-        async def next_after(after: uuid.UUID) -> uuid.UUID | None:
-            async with self.engine.connect() as conn:
-                return await self.next_workspace(conn, now, after)
-
-        async def claim(workspace_id: uuid.UUID) -> list[Any]:
-            async with self.engine.begin() as conn:
-                return await self.claim(conn, workspace_id, now)
-
-        claimed = await self.rotation.turn(next_after, claim) or []
-        await asyncio.gather(*(self.handle(row) for row in claimed))
-        return len(claimed)
+        return await claim_and_handle(
+            self.engine,
+            self.rotation,
+            lambda conn, after: self.next_workspace(conn, now, after),
+            lambda conn, ws: self.claim(conn, ws, now),
+            self.handle,
+        )
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
         async def step() -> float:

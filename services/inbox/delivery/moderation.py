@@ -39,7 +39,7 @@ from services.inbox.delivery import store
 from services.inbox.delivery.loop import PlatformLoop
 from services.inbox.domain.polling import next_attempt
 from services.infra.db import is_unavailable
-from services.infra.events import Event, publish, timestamp
+from services.infra.events import Event, publish, read_payload, timestamp
 from services.infra.platforms import MODERATED_KINDS
 
 log = logging.getLogger("ecoute.inbox.moderation")
@@ -56,9 +56,7 @@ async def record_moderation_requests(conn: AsyncConnection, events: list[Event])
     for event in events:
         if event.topic != REQUESTED:
             continue
-        request = events_pb2.ModerationRequested.FromString(event.payload)
-        if request.workspace_id != str(event.workspace_id):
-            raise ValueError("event workspace does not match its envelope")
+        request = read_payload(event, events_pb2.ModerationRequested)
         queued = await store.queue_moderation(
             conn,
             request.workspace_id,

@@ -78,6 +78,22 @@ class Notification:
     def message_count(self) -> int:
         return sum(len(found) for found in self.messages.values())
 
+    @property
+    def item_count(self) -> int:
+        """What the post held that the inbox keeps: its messages (WhatsApp adds statuses)."""
+        return self.message_count
+
+    def outcome(self, stored: int) -> str:
+        """The webhook's outcome as counted, given how many items were new (``stored``):
+        ``stored``, ``duplicate`` (all known already), ``malformed`` or ``ignored``."""
+        if stored:
+            return "stored"
+        if self.item_count:
+            return "duplicate"
+        if self.malformed:
+            return "malformed"
+        return "ignored"
+
 
 # --------------------------------------------------------------------------------------------
 # Values

@@ -21,7 +21,6 @@ customers wrote) and ``statuses[]`` (what became of the business's own messages)
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,6 +34,7 @@ from services.inbox.domain.meta import (
     epoch,
     platform_id,
 )
+from services.inbox.domain.meta import Notification as GraphNotification
 
 OBJECT = "whatsapp_business_account"
 STATUSES = ("sent", "delivered", "read", "failed")
@@ -59,21 +59,18 @@ class Status:
 
 
 @dataclass(frozen=True, slots=True)
-class Notification:
+class Notification(GraphNotification):
     """Messages and statuses per business phone number id, and what was left out."""
 
-    messages: dict[str, list[Incoming]] = field(default_factory=dict)
     statuses: dict[str, list[Status]] = field(default_factory=dict)
-    ignored: Counter[str] = field(default_factory=Counter)
-    malformed: int = 0
-
-    @property
-    def message_count(self) -> int:
-        return sum(len(found) for found in self.messages.values())
 
     @property
     def status_count(self) -> int:
         return sum(len(found) for found in self.statuses.values())
+
+    @property
+    def item_count(self) -> int:
+        return self.message_count + self.status_count
 
 
 def later_status(current: str | None, incoming: str) -> str:
@@ -173,7 +170,7 @@ def read_notification(payload: Any) -> Notification:
             continue
         for change in changes:
             malformed += _read_change(change, found)
-    return Notification(found.messages, found.statuses, found.ignored, malformed)
+    return Notification(found.messages, found.ignored, malformed, found.statuses)
 
 
 def _read_change(change: Any, found: Notification) -> int:

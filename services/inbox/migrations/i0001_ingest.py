@@ -4,7 +4,7 @@ Revision ID: i0001
 Revises:
 """
 
-from alembic import op
+from services.infra.schema_changes import create_index, create_schema, create_table, reversible
 
 revision = "i0001"
 down_revision = None
@@ -12,9 +12,9 @@ branch_labels = ("inbox",)
 depends_on = "e0001"
 
 
-def upgrade() -> None:
-    op.execute("CREATE SCHEMA IF NOT EXISTS inbox")
-    op.execute(
+upgrade, downgrade = reversible(
+    create_schema("inbox"),
+    create_table(
         """
         CREATE TABLE inbox.ingest_tokens (
             digest       bytea PRIMARY KEY,
@@ -24,9 +24,9 @@ def upgrade() -> None:
             revoked_at   timestamptz
         )
         """
-    )
-    op.execute("CREATE INDEX ingest_tokens_workspace ON inbox.ingest_tokens (workspace_id)")
-    op.execute(
+    ),
+    create_index("CREATE INDEX ingest_tokens_workspace ON inbox.ingest_tokens (workspace_id)"),
+    create_table(
         """
         CREATE TABLE inbox.channels (
             workspace_id uuid NOT NULL,
@@ -38,8 +38,8 @@ def upgrade() -> None:
             UNIQUE (workspace_id, platform, key)
         )
         """
-    )
-    op.execute(
+    ),
+    create_table(
         """
         CREATE TABLE inbox.authors (
             workspace_id  uuid NOT NULL,
@@ -53,8 +53,8 @@ def upgrade() -> None:
             UNIQUE (workspace_id, platform, external_id)
         )
         """
-    )
-    op.execute(
+    ),
+    create_table(
         """
         CREATE TABLE inbox.conversations (
             workspace_id uuid NOT NULL,
@@ -68,8 +68,8 @@ def upgrade() -> None:
             FOREIGN KEY (workspace_id, channel_id) REFERENCES inbox.channels (workspace_id, id)
         )
         """
-    )
-    op.execute(
+    ),
+    create_table(
         """
         CREATE TABLE inbox.messages (
             workspace_id    uuid NOT NULL,
@@ -91,11 +91,8 @@ def upgrade() -> None:
             UNIQUE (workspace_id, channel_id, external_id)
         )
         """
-    )
+    ),
     # No foreign keys on the hottest table: the ingest path is its only writer and resolves
     # channel, author and conversation in the same transaction; the FK triggers cost about
     # 40 % of the message insert (bench/ingest.py). Thread reads happen in triage's copy.
-
-
-def downgrade() -> None:
-    op.execute("DROP SCHEMA inbox CASCADE")
+)

@@ -4,7 +4,13 @@ Revision ID: i0002
 Revises: i0001
 """
 
-from alembic import op
+from services.infra.schema_changes import (
+    add_columns,
+    create_index,
+    create_table,
+    reversible,
+    subscribe,
+)
 
 revision = "i0002"
 down_revision = "i0001"
@@ -12,27 +18,25 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
-        """
-        ALTER TABLE inbox.channels
-            ADD COLUMN account_id      text NOT NULL DEFAULT '',
-            ADD COLUMN base_url        text NOT NULL DEFAULT '',
-            ADD COLUMN credentials_ref text NOT NULL DEFAULT '',
-            ADD COLUMN polling         boolean NOT NULL DEFAULT false,
-            ADD COLUMN poll_seconds    integer NOT NULL DEFAULT 60 CHECK (poll_seconds > 0),
-            ADD COLUMN cursor          jsonb NOT NULL DEFAULT '{}',
-            ADD COLUMN health          text NOT NULL DEFAULT 'ok'
-                CHECK (health IN ('ok', 'rate_limited', 'needs_reauth', 'failing')),
-            ADD COLUMN health_detail   text NOT NULL DEFAULT '',
-            ADD COLUMN failures        integer NOT NULL DEFAULT 0,
-            ADD COLUMN next_poll_at    timestamptz,
-            ADD COLUMN lease_until     timestamptz,
-            ADD COLUMN last_success_at timestamptz
-        """
-    )
-    op.execute("CREATE INDEX channels_due ON inbox.channels (next_poll_at) WHERE polling")
-    op.execute(
+upgrade, downgrade = reversible(
+    add_columns(
+        "inbox.channels",
+        "account_id text NOT NULL DEFAULT ''",
+        "base_url text NOT NULL DEFAULT ''",
+        "credentials_ref text NOT NULL DEFAULT ''",
+        "polling boolean NOT NULL DEFAULT false",
+        "poll_seconds integer NOT NULL DEFAULT 60 CHECK (poll_seconds > 0)",
+        "cursor jsonb NOT NULL DEFAULT '{}'",
+        "health text NOT NULL DEFAULT 'ok' "
+        "CHECK (health IN ('ok', 'rate_limited', 'needs_reauth', 'failing'))",
+        "health_detail text NOT NULL DEFAULT ''",
+        "failures integer NOT NULL DEFAULT 0",
+        "next_poll_at timestamptz",
+        "lease_until timestamptz",
+        "last_success_at timestamptz",
+    ),
+    create_index("CREATE INDEX channels_due ON inbox.channels (next_poll_at) WHERE polling"),
+    create_table(
         """
         CREATE TABLE inbox.deliveries (
             workspace_id        uuid NOT NULL,
@@ -54,27 +58,10 @@ def upgrade() -> None:
             PRIMARY KEY (workspace_id, reply_id)
         )
         """
-    )
-    op.execute(
+    ),
+    create_index(
         "CREATE INDEX deliveries_due ON inbox.deliveries (next_attempt_at) "
         "WHERE state IN ('queued', 'sending')"
-    )
-    op.execute(
-        "INSERT INTO events.subscription (topic, consumer) VALUES "
-        "('reply.requested', 'inbox') ON CONFLICT DO NOTHING"
-    )
-
-
-def downgrade() -> None:
-    op.execute("DELETE FROM events.subscription WHERE consumer = 'inbox'")
-    op.execute("DROP TABLE inbox.deliveries")
-    op.execute("DROP INDEX inbox.channels_due")
-    op.execute(
-        """
-        ALTER TABLE inbox.channels DROP COLUMN account_id, DROP COLUMN base_url,
-            DROP COLUMN credentials_ref, DROP COLUMN polling, DROP COLUMN poll_seconds,
-            DROP COLUMN cursor, DROP COLUMN health, DROP COLUMN health_detail,
-            DROP COLUMN failures, DROP COLUMN next_poll_at, DROP COLUMN lease_until,
-            DROP COLUMN last_success_at
-        """
-    )
+    ),
+    subscribe("inbox", "reply.requested"),
+)

@@ -10,7 +10,7 @@ row with no handle, name or platform id. The two indexes find a person's message
 conversation's messages without scanning the table.
 """
 
-from alembic import op
+from services.infra.schema_changes import add_columns, create_index, reversible, subscribe
 
 revision = "i0003"
 down_revision = "i0002"
@@ -18,30 +18,15 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute("ALTER TABLE inbox.messages ADD COLUMN erased_at timestamptz")
-    op.execute("ALTER TABLE inbox.authors ADD COLUMN erased_at timestamptz")
-    op.execute("CREATE INDEX messages_author ON inbox.messages (workspace_id, author_id)")
-    op.execute(
+upgrade, downgrade = reversible(
+    add_columns("inbox.messages", "erased_at timestamptz"),
+    add_columns("inbox.authors", "erased_at timestamptz"),
+    create_index("CREATE INDEX messages_author ON inbox.messages (workspace_id, author_id)"),
+    create_index(
         "CREATE INDEX messages_conversation ON inbox.messages (workspace_id, conversation_id)"
-    )
-    op.execute(
+    ),
+    create_index(
         "CREATE INDEX deliveries_in_reply_to ON inbox.deliveries (workspace_id, in_reply_to_id)"
-    )
-    op.execute(
-        "INSERT INTO events.subscription (topic, consumer) VALUES "
-        "('privacy.erasure_requested', 'inbox'), ('privacy.conversations_purged', 'inbox') "
-        "ON CONFLICT DO NOTHING"
-    )
-
-
-def downgrade() -> None:
-    op.execute(
-        "DELETE FROM events.subscription WHERE consumer = 'inbox' "
-        "AND topic IN ('privacy.erasure_requested', 'privacy.conversations_purged')"
-    )
-    op.execute("DROP INDEX inbox.deliveries_in_reply_to")
-    op.execute("DROP INDEX inbox.messages_conversation")
-    op.execute("DROP INDEX inbox.messages_author")
-    op.execute("ALTER TABLE inbox.authors DROP COLUMN erased_at")
-    op.execute("ALTER TABLE inbox.messages DROP COLUMN erased_at")
+    ),
+    subscribe("inbox", "privacy.erasure_requested", "privacy.conversations_purged"),
+)

@@ -15,7 +15,7 @@ WHERE account_id <> '' GROUP BY 1, 2 HAVING count(*) > 1`` and clear the wrong o
 ``account_id`` first.
 """
 
-from alembic import op
+from services.infra.schema_changes import add_columns, create_index, reversible
 
 revision = "i0004"
 down_revision = "i0003"
@@ -23,17 +23,13 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
-        "ALTER TABLE inbox.ingest_tokens ADD COLUMN scope text NOT NULL DEFAULT 'ingest' "
-        "CHECK (scope IN ('ingest', 'channels'))"
-    )
-    op.execute(
+upgrade, downgrade = reversible(
+    add_columns(
+        "inbox.ingest_tokens",
+        "scope text NOT NULL DEFAULT 'ingest' CHECK (scope IN ('ingest', 'channels'))",
+    ),
+    create_index(
         "CREATE UNIQUE INDEX channels_account ON inbox.channels (platform, account_id) "
         "WHERE account_id <> ''"
-    )
-
-
-def downgrade() -> None:
-    op.execute("DROP INDEX inbox.channels_account")
-    op.execute("ALTER TABLE inbox.ingest_tokens DROP COLUMN scope")
+    ),
+)

@@ -8,7 +8,7 @@ moderation loop claims due rows like reply deliveries and reports ``moderation.s
 rows hold ids only, never the comment's words, so erasure has nothing to blank here.
 """
 
-from alembic import op
+from services.infra.schema_changes import create_index, create_table, reversible, subscribe
 
 revision = "i0005"
 down_revision = "i0004"
@@ -16,8 +16,8 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
+upgrade, downgrade = reversible(
+    create_table(
         """
         CREATE TABLE inbox.moderations (
             workspace_id    uuid NOT NULL,
@@ -37,20 +37,10 @@ def upgrade() -> None:
             PRIMARY KEY (workspace_id, action_id)
         )
         """
-    )
-    op.execute(
+    ),
+    create_index(
         "CREATE INDEX moderations_due ON inbox.moderations (next_attempt_at) "
         "WHERE state IN ('queued', 'sending')"
-    )
-    op.execute(
-        "INSERT INTO events.subscription (topic, consumer) VALUES "
-        "('moderation.requested', 'inbox') ON CONFLICT DO NOTHING"
-    )
-
-
-def downgrade() -> None:
-    op.execute(
-        "DELETE FROM events.subscription WHERE consumer = 'inbox' "
-        "AND topic = 'moderation.requested'"
-    )
-    op.execute("DROP TABLE inbox.moderations")
+    ),
+    subscribe("inbox", "moderation.requested"),
+)

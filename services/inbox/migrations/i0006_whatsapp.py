@@ -11,7 +11,7 @@ and, for ``failed``, the platform's error code. Statuses are looked up by the pl
 message id within a channel, hence the partial index.
 """
 
-from alembic import op
+from services.infra.schema_changes import add_columns, create_index, reversible
 
 revision = "i0006"
 down_revision = "i0005"
@@ -19,26 +19,16 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
-        """
-        ALTER TABLE inbox.deliveries
-            ADD COLUMN template           jsonb,
-            ADD COLUMN platform_status    text
-                CHECK (platform_status IN ('sent', 'delivered', 'read', 'failed')),
-            ADD COLUMN platform_status_at timestamptz,
-            ADD COLUMN platform_error     integer
-        """
-    )
-    op.execute(
+upgrade, downgrade = reversible(
+    add_columns(
+        "inbox.deliveries",
+        "template jsonb",
+        "platform_status text CHECK (platform_status IN ('sent', 'delivered', 'read', 'failed'))",
+        "platform_status_at timestamptz",
+        "platform_error integer",
+    ),
+    create_index(
         "CREATE INDEX deliveries_platform_message ON inbox.deliveries "
         "(channel_id, platform_message_id) WHERE platform_message_id IS NOT NULL"
-    )
-
-
-def downgrade() -> None:
-    op.execute("DROP INDEX inbox.deliveries_platform_message")
-    op.execute(
-        "ALTER TABLE inbox.deliveries DROP COLUMN template, DROP COLUMN platform_status, "
-        "DROP COLUMN platform_status_at, DROP COLUMN platform_error"
-    )
+    ),
+)

@@ -9,7 +9,7 @@ asked, so the next message of the same person costs no call until the name is ol
 refresh. An erasure blanks the name and this time with it.
 """
 
-from alembic import op
+from services.infra.schema_changes import add_columns, reversible
 
 revision = "i0007"
 down_revision = "i0006"
@@ -17,9 +17,4 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute("ALTER TABLE inbox.authors ADD COLUMN profile_checked_at timestamptz")
-
-
-def downgrade() -> None:
-    op.execute("ALTER TABLE inbox.authors DROP COLUMN profile_checked_at")
+upgrade, downgrade = reversible(add_columns("inbox.authors", "profile_checked_at timestamptz"))

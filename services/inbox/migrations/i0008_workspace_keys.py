@@ -9,7 +9,7 @@ reference table (copied to every node; written only when a token is created). Th
 fills it from the tokens that exist, so every token already handed out keeps working.
 """
 
-from alembic import op
+from services.infra.schema_changes import create_table, primary_key, reversible, sql
 
 revision = "i0008"
 down_revision = "i0007"
@@ -17,24 +17,18 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
+upgrade, downgrade = reversible(
+    create_table(
         """
         CREATE TABLE inbox.token_directory (
             digest       bytea PRIMARY KEY,
             workspace_id uuid NOT NULL
         )
         """
-    )
-    op.execute(
+    ),
+    sql(
         "INSERT INTO inbox.token_directory (digest, workspace_id) "
         "SELECT digest, workspace_id FROM inbox.ingest_tokens"
-    )
-    op.execute("ALTER TABLE inbox.ingest_tokens DROP CONSTRAINT ingest_tokens_pkey")
-    op.execute("ALTER TABLE inbox.ingest_tokens ADD PRIMARY KEY (workspace_id, digest)")
-
-
-def downgrade() -> None:
-    op.execute("ALTER TABLE inbox.ingest_tokens DROP CONSTRAINT ingest_tokens_pkey")
-    op.execute("ALTER TABLE inbox.ingest_tokens ADD PRIMARY KEY (digest)")
-    op.execute("DROP TABLE inbox.token_directory")
+    ),
+    primary_key("inbox.ingest_tokens", "workspace_id, digest", before="digest"),
+)

@@ -8,7 +8,7 @@ Revises: i0008
 rather than a public reply under the comment.
 """
 
-from alembic import op
+from services.infra.schema_changes import add_columns, reversible
 
 revision = "i0009"
 down_revision = "i0008"
@@ -16,9 +16,6 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute("ALTER TABLE inbox.deliveries ADD COLUMN private boolean NOT NULL DEFAULT false")
-
-
-def downgrade() -> None:
-    op.execute("ALTER TABLE inbox.deliveries DROP COLUMN private")
+upgrade, downgrade = reversible(
+    add_columns("inbox.deliveries", "private boolean NOT NULL DEFAULT false")
+)

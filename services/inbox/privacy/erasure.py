@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.inbox.privacy import store
-from services.infra.events import Event, publish, timestamp
+from services.infra.events import Event, publish, read_payload, timestamp
 
 ERASURE_REQUESTED = "privacy.erasure_requested"
 CONVERSATIONS_PURGED = "privacy.conversations_purged"
@@ -68,9 +68,7 @@ async def scrub_events(
 async def erase_person(
     conn: AsyncConnection, event: Event, now: datetime, on_erased: OnErased | None
 ) -> None:
-    request = events_pb2.ErasureRequested.FromString(event.payload)
-    if request.workspace_id != str(event.workspace_id):
-        raise ValueError("event workspace does not match its envelope")
+    request = read_payload(event, events_pb2.ErasureRequested)
     ws = event.workspace_id
     who = orjson.dumps(
         [
@@ -104,9 +102,7 @@ async def erase_person(
 async def purge_conversations(
     conn: AsyncConnection, event: Event, now: datetime, on_erased: OnErased | None
 ) -> None:
-    purged = events_pb2.ConversationsPurged.FromString(event.payload)
-    if purged.workspace_id != str(event.workspace_id):
-        raise ValueError("event workspace does not match its envelope")
+    purged = read_payload(event, events_pb2.ConversationsPurged)
     erased, authors = await store.erase_messages(
         conn, event.workspace_id, [], list(purged.conversation_ids), now
     )

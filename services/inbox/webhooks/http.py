@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from services.inbox.webhooks import http_meta, http_whatsapp, http_x
+from services.inbox.webhooks import http_meta, http_threads, http_whatsapp, http_x
 from services.inbox.webhooks.hub import HUB_KEY, WebhookHub
 from services.infra.http import ProblemError
 
@@ -23,6 +23,7 @@ RECEIVERS: dict[str, Receiver] = {
     "x": http_x.receive,
     "meta": http_meta.receive,
     "whatsapp": http_whatsapp.receive,
+    "threads": http_threads.receive,
 }
 
 

@@ -110,13 +110,28 @@ async def receive(request: web.Request, hub: WebhookHub) -> web.StreamResponse:
     for account_id, messages in notification.messages.items():
         platforms = sorted({m.platform for m in messages})
         stored += await hub.store(platforms, account_id, messages)
-    outcome = _outcome(notification, stored)
-    hub.count(PLATFORM, outcome)
-    log.info(
-        "meta webhook received",
+    kind = payload.get("object") if isinstance(payload, dict) else None
+    return answer_post(hub, PLATFORM, log, notification, stored, object=kind)
+
+
+def answer_post(
+    hub: WebhookHub,
+    platform: str,
+    logger: logging.Logger,
+    notification: Notification,
+    stored: int,
+    **detail: object,
+) -> web.Response:
+    """A Graph webhook post (Meta, WhatsApp) counted by its outcome and logged (counts only,
+    never text), then acknowledged: Meta is answered 200 whatever the post held."""
+    outcome = notification.outcome(stored)
+    hub.count(platform, outcome)
+    logger.info(
+        "%s webhook received",
+        platform,
         extra={
             "outcome": outcome,
-            "object": payload.get("object") if isinstance(payload, dict) else None,
+            **detail,
             "messages": notification.message_count,
             "stored": stored,
             "ignored": dict(notification.ignored),
@@ -124,16 +139,6 @@ async def receive(request: web.Request, hub: WebhookHub) -> web.StreamResponse:
         },
     )
     return acknowledged()
-
-
-def _outcome(notification: Notification, stored: int) -> str:
-    if stored:
-        return "stored"
-    if notification.message_count:
-        return "duplicate"
-    if notification.malformed:
-        return "malformed"
-    return "ignored"
 
 
 def _handshake(request: web.Request, hub: WebhookHub) -> web.Response:

@@ -21,8 +21,8 @@ import logging
 from aiohttp import web
 
 from services.inbox.channels import store as channel_store
-from services.inbox.domain.whatsapp import Notification, Status, read_notification
-from services.inbox.webhooks.http_meta import NOT_JSON, handshake, signed_payload
+from services.inbox.domain.whatsapp import Status, read_notification
+from services.inbox.webhooks.http_meta import NOT_JSON, answer_post, handshake, signed_payload
 from services.inbox.webhooks.hub import WebhookHub, acknowledged
 from services.inbox.webhooks.statuses import apply_statuses
 
@@ -46,33 +46,11 @@ async def receive(request: web.Request, hub: WebhookHub) -> web.StreamResponse:
         stored += await hub.store([PLATFORM], number, messages)
     for number, statuses in notification.statuses.items():
         stored += await _record_statuses(hub, number, statuses)
-    outcome = _outcome(notification, stored)
-    hub.count(PLATFORM, outcome)
-    log.info(
-        "whatsapp webhook received",
-        extra={
-            "outcome": outcome,
-            "messages": notification.message_count,
-            "statuses": notification.status_count,
-            "stored": stored,
-            "ignored": dict(notification.ignored),
-            "malformed": notification.malformed,
-        },
-    )
-    return acknowledged()
+    counted = notification.status_count
+    return answer_post(hub, PLATFORM, log, notification, stored, statuses=counted)
 
 
 async def _record_statuses(hub: WebhookHub, number: str, statuses: list[Status]) -> int:
     async with hub.engine.begin() as conn:
         rows = await channel_store.channels_of_account(conn, [PLATFORM], number)
         return sum([await apply_statuses(conn, r.workspace_id, r.id, statuses) for r in rows])
-
-
-def _outcome(notification: Notification, stored: int) -> str:
-    if stored:
-        return "stored"
-    if notification.message_count or notification.status_count:
-        return "duplicate"
-    if notification.malformed:
-        return "malformed"
-    return "ignored"

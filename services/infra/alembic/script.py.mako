@@ -4,7 +4,7 @@ Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 """
 
-from alembic import op
+from services.infra.schema_changes import reversible
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
@@ -12,9 +12,6 @@ branch_labels = ${repr(branch_labels)}
 depends_on = ${repr(depends_on)}
 
 
-def upgrade() -> None:
-    ${upgrades if upgrades else "pass"}
-
-
-def downgrade() -> None:
-    ${downgrades if downgrades else "pass"}
+# Each change once, with how to take it back (services/infra/schema_changes.py):
+# create_table(...), create_index(...), add_columns(...), subscribe(...), sql(forward, *back).
+upgrade, downgrade = reversible()

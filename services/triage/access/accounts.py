@@ -34,6 +34,9 @@ class SessionLimits:
 
     idle: timedelta = timedelta(hours=2)
     absolute: timedelta = timedelta(hours=12)
+    touch_every: timedelta = timedelta(minutes=1)
+    """How stale a session's "last used" may get before a request marks it again: an idle
+    session ends at most this much early, and most requests write nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,7 @@ async def caller_of_session(
     conn: AsyncConnection, token: str, now: datetime, limits: SessionLimits
 ) -> Caller | None:
     """The caller of a live session (not revoked, not idle too long, not too old)."""
-    row = await store.touch_session(conn, token, now, now - limits.idle)
+    row = await store.touch_session(conn, token, now, now - limits.idle, now - limits.touch_every)
     if row is None:
         return None
     return Caller(

@@ -174,12 +174,7 @@ async def post_reply(request: web.Request) -> web.Response:
         try:
             posted = await usecases.post_reply(conn, caller, cid, draft, datetime.now(UTC))
         except usecases.InvalidReply as error:
-            raise ProblemError(
-                422,
-                "Invalid request",
-                str(error),
-                errors=[{"pointer": error.pointer, "detail": error.detail}],
-            ) from None
+            raise error.problem("Invalid request") from None
         except usecases.NoSuchConversation:
             raise _no_such_conversation() from None
         except usecases.ActionRefused as refused:

@@ -7,17 +7,18 @@ from typing import Any
 
 from aiohttp import web
 
+from services.infra.db import autocommit
 from services.infra.http import ENGINE_KEY, ProblemError, model_response
 from services.infra.platforms import PLATFORMS
 from services.triage.access.auth import authenticate
 from services.triage.desk.schemas import QueueOut, VocabularyOut
-from services.triage.desk.store import queue
+from services.triage.desk.store import QUEUE_PAGE_MAX, queue
 from services.triage.domain.conversation import PRIORITIES
 from services.triage.domain.model import INTENTS
 from services.triage.domain.sla import SLA_STATES
 from services.triage.sla.policy_cache import cached_policy
 
-MAX_LIMIT = 500
+MAX_LIMIT = QUEUE_PAGE_MAX  # the page the statement's kept plan is made for
 MAX_CHANNEL = 100  # a channel's name (the workspace's key for a connected account)
 
 
@@ -98,7 +99,7 @@ async def get_queue(request: web.Request) -> web.Response:
     caller = await authenticate(request)
     filters["mine"] = caller.user_id if filters["mine"] else None
     now = datetime.now(UTC)
-    async with request.app[ENGINE_KEY].connect() as conn:
+    async with autocommit(request.app[ENGINE_KEY]) as conn:
         policy = await cached_policy(request.app, conn, caller.workspace_id)
         items = await queue(conn, caller.workspace_id, limit, now, policy.calendar, filters)
     return model_response(QueueOut, {"items": items, "count": len(items), "as_of": now})

@@ -55,6 +55,7 @@ PUBLIC: dict[str, Limit] = {
     "facebook": Limit(8_000, "characters"),
     "messenger": Limit(2_000, "characters"),
     "whatsapp": Limit(4_096, "characters"),
+    "threads": Limit(500, "characters"),
     "youtube": Limit(10_000, "characters"),
 }
 PRIVATE: dict[str, Limit] = {

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.infra.events import publish
+from services.infra.invalid_field import InvalidField
 from services.triage.access.accounts import Caller
 from services.triage.access.store import audit
 from services.triage.composer import usecases as composer
@@ -46,13 +47,8 @@ class NoSuchConversation(LookupError):
     """No conversation with that id in the caller's workspace."""
 
 
-class InvalidReply(ValueError):
+class InvalidReply(InvalidField):
     """A reply the client can fix; ``pointer`` names the field of the request."""
-
-    def __init__(self, pointer: str, detail: str, message: str) -> None:
-        super().__init__(f"{pointer}: {message}")
-        self.pointer = pointer
-        self.detail = detail
 
 
 async def _log(

@@ -863,18 +863,18 @@ async def signal_baseline(
     return [_signal(r) for r in rows]
 
 
+ACTIVE_WORKSPACES = text(
+    """
+    SELECT DISTINCT workspace_id FROM triage.incident_signals WHERE at > :since
+    UNION
+    SELECT DISTINCT workspace_id FROM triage.incidents WHERE status = 'open'
+    """
+)
+
+
 async def active_workspaces(conn: AsyncConnection, since: datetime) -> list[uuid.UUID]:
     """Workspaces with recent signals or open incidents: the only ones with work to do."""
-    rows = await conn.execute(
-        text(
-            """
-        SELECT DISTINCT workspace_id FROM triage.incident_signals WHERE at > :since
-        UNION
-        SELECT DISTINCT workspace_id FROM triage.incidents WHERE status = 'open'
-        """
-        ),
-        {"since": since},
-    )
+    rows = await conn.execute(ACTIVE_WORKSPACES, {"since": since})
     return sorted(r.workspace_id for r in rows)
 
 

@@ -4,7 +4,13 @@ Revision ID: t0001
 Revises:
 """
 
-from alembic import op
+from services.infra.schema_changes import (
+    create_index,
+    create_schema,
+    create_table,
+    reversible,
+    subscribe,
+)
 
 revision = "t0001"
 down_revision = None
@@ -12,16 +18,19 @@ branch_labels = ("triage",)
 depends_on = "e0001"
 
 
-UPGRADE = (
-    "CREATE SCHEMA IF NOT EXISTS triage",
-    """
+upgrade, downgrade = reversible(
+    create_schema("triage"),
+    create_table(
+        """
         CREATE TABLE triage.workspaces (
             id         uuid PRIMARY KEY,
             name       text NOT NULL,
             created_at timestamptz NOT NULL DEFAULT now()
         )
-        """,
-    """
+        """
+    ),
+    create_table(
+        """
         CREATE TABLE triage.users (
             workspace_id  uuid NOT NULL REFERENCES triage.workspaces (id),
             id            uuid NOT NULL,
@@ -32,9 +41,11 @@ UPGRADE = (
             created_at    timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (workspace_id, id)
         )
-        """,
-    "CREATE UNIQUE INDEX users_email ON triage.users (workspace_id, lower(email))",
-    """
+        """
+    ),
+    create_index("CREATE UNIQUE INDEX users_email ON triage.users (workspace_id, lower(email))"),
+    create_table(
+        """
         CREATE TABLE triage.api_tokens (
             digest       bytea PRIMARY KEY,
             workspace_id uuid NOT NULL,
@@ -44,8 +55,10 @@ UPGRADE = (
             revoked_at   timestamptz,
             FOREIGN KEY (workspace_id, user_id) REFERENCES triage.users (workspace_id, id)
         )
-        """,
-    """
+        """
+    ),
+    create_table(
+        """
         CREATE TABLE triage.conversations (
             workspace_id     uuid NOT NULL,
             id               bigint NOT NULL,
@@ -66,10 +79,14 @@ UPGRADE = (
             updated_at       timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (workspace_id, id)
         )
-        """,
-    "CREATE INDEX conversations_queue ON triage.conversations "
-    "(workspace_id, priority, waiting_since, id) WHERE status = 'open' AND needs_answer",
-    """
+        """
+    ),
+    create_index(
+        "CREATE INDEX conversations_queue ON triage.conversations "
+        "(workspace_id, priority, waiting_since, id) WHERE status = 'open' AND needs_answer"
+    ),
+    create_table(
+        """
         CREATE TABLE triage.messages (
             workspace_id    uuid NOT NULL,
             id              bigint NOT NULL,
@@ -85,10 +102,14 @@ UPGRADE = (
             FOREIGN KEY (workspace_id, conversation_id)
                 REFERENCES triage.conversations (workspace_id, id)
         )
-        """,
-    "CREATE INDEX triage_messages_conversation ON triage.messages "
-    "(workspace_id, conversation_id, created_at)",
-    """
+        """
+    ),
+    create_index(
+        "CREATE INDEX triage_messages_conversation ON triage.messages "
+        "(workspace_id, conversation_id, created_at)"
+    ),
+    create_table(
+        """
         CREATE TABLE triage.decisions (
             workspace_id  uuid NOT NULL,
             message_id    bigint NOT NULL,
@@ -104,18 +125,7 @@ UPGRADE = (
             PRIMARY KEY (workspace_id, message_id),
             FOREIGN KEY (workspace_id, message_id) REFERENCES triage.messages (workspace_id, id)
         )
-        """,
-    "INSERT INTO events.subscription (topic, consumer) VALUES "
-    "('message.ingested', 'triage') ON CONFLICT DO NOTHING",
+        """
+    ),
+    subscribe("triage", "message.ingested"),
 )
-"""The statements of ``upgrade``, applied in order (one list keeps the function short)."""
-
-
-def upgrade() -> None:
-    for statement in UPGRADE:
-        op.execute(statement)
-
-
-def downgrade() -> None:
-    op.execute("DELETE FROM events.subscription WHERE consumer = 'triage'")
-    op.execute("DROP SCHEMA triage CASCADE")

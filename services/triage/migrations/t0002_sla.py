@@ -4,7 +4,14 @@ Revision ID: t0002
 Revises: t0001
 """
 
-from alembic import op
+from services.infra.schema_changes import (
+    add_columns,
+    create_index,
+    create_table,
+    reversible,
+    subscribe,
+    undo,
+)
 
 revision = "t0002"
 down_revision = "t0001"
@@ -12,16 +19,19 @@ branch_labels = None
 depends_on = None
 
 
-UPGRADE = (
-    """
+upgrade, downgrade = reversible(
+    create_table(
+        """
         CREATE TABLE triage.sla_policies (
             workspace_id uuid PRIMARY KEY REFERENCES triage.workspaces (id),
             policy       jsonb NOT NULL,
             updated_at   timestamptz NOT NULL DEFAULT now(),
             updated_by   uuid
         )
-        """,
-    """
+        """
+    ),
+    create_table(
+        """
         CREATE TABLE triage.sla_clocks (
             workspace_id       uuid NOT NULL,
             id                 bigint GENERATED ALWAYS AS IDENTITY,
@@ -42,13 +52,21 @@ UPGRADE = (
             FOREIGN KEY (workspace_id, conversation_id)
                 REFERENCES triage.conversations (workspace_id, id)
         )
-        """,
-    "CREATE INDEX sla_clocks_due ON triage.sla_clocks (next_transition_at) "
-    "WHERE next_transition_at IS NOT NULL",
-    "CREATE UNIQUE INDEX sla_clocks_running ON triage.sla_clocks "
-    "(workspace_id, conversation_id, kind) WHERE stopped_at IS NULL",
-    "CREATE INDEX sla_clocks_conversation ON triage.sla_clocks (workspace_id, conversation_id)",
-    """
+        """
+    ),
+    create_index(
+        "CREATE INDEX sla_clocks_due ON triage.sla_clocks (next_transition_at) "
+        "WHERE next_transition_at IS NOT NULL"
+    ),
+    create_index(
+        "CREATE UNIQUE INDEX sla_clocks_running ON triage.sla_clocks "
+        "(workspace_id, conversation_id, kind) WHERE stopped_at IS NULL"
+    ),
+    create_index(
+        "CREATE INDEX sla_clocks_conversation ON triage.sla_clocks (workspace_id, conversation_id)"
+    ),
+    create_table(
+        """
         CREATE TABLE triage.sla_clock_log (
             workspace_id uuid NOT NULL,
             id           bigint GENERATED ALWAYS AS IDENTITY,
@@ -58,44 +76,34 @@ UPGRADE = (
             state        text NOT NULL,
             PRIMARY KEY (workspace_id, id)
         )
-        """,
-    "CREATE INDEX sla_clock_log_clock ON triage.sla_clock_log (workspace_id, clock_id)",
-    """
+        """
+    ),
+    create_index(
+        "CREATE INDEX sla_clock_log_clock ON triage.sla_clock_log (workspace_id, clock_id)"
+    ),
+    create_table(
+        """
         CREATE TABLE triage.webhooks (
             workspace_id uuid PRIMARY KEY REFERENCES triage.workspaces (id),
             url          text NOT NULL,
             secret       text NOT NULL,
             created_at   timestamptz NOT NULL DEFAULT now()
         )
-        """,
-    """
-        ALTER TABLE triage.conversations
-            ADD COLUMN sla_rank   smallint NOT NULL DEFAULT 4,
-            ADD COLUMN sla_due_at timestamptz
-        """,
-    "DROP INDEX triage.conversations_queue",
-    "CREATE INDEX conversations_queue ON triage.conversations "
-    "(workspace_id, sla_rank, priority, sla_due_at, waiting_since, id) "
-    "WHERE status = 'open' AND needs_answer",
-    "INSERT INTO events.subscription (topic, consumer) VALUES "
-    "('sla.breached', 'triage-webhooks') ON CONFLICT DO NOTHING",
-)
-"""The statements of ``upgrade``, applied in order (one list keeps the function short)."""
-
-
-def upgrade() -> None:
-    for statement in UPGRADE:
-        op.execute(statement)
-
-
-def downgrade() -> None:
-    op.execute("DELETE FROM events.subscription WHERE consumer = 'triage-webhooks'")
-    op.execute("DROP INDEX triage.conversations_queue")
-    op.execute(
+        """
+    ),
+    add_columns(
+        "triage.conversations", "sla_rank smallint NOT NULL DEFAULT 4", "sla_due_at timestamptz"
+    ),
+    undo(
+        create_index(
+            "CREATE INDEX conversations_queue ON triage.conversations "
+            "(workspace_id, priority, waiting_since, id) WHERE status = 'open' AND needs_answer"
+        )
+    ),
+    create_index(
         "CREATE INDEX conversations_queue ON triage.conversations "
-        "(workspace_id, priority, waiting_since, id) WHERE status = 'open' AND needs_answer"
-    )
-    op.execute("ALTER TABLE triage.conversations DROP COLUMN sla_rank, DROP COLUMN sla_due_at")
-    op.execute(
-        "DROP TABLE triage.webhooks, triage.sla_clock_log, triage.sla_clocks, triage.sla_policies"
-    )
+        "(workspace_id, sla_rank, priority, sla_due_at, waiting_since, id) "
+        "WHERE status = 'open' AND needs_answer"
+    ),
+    subscribe("triage-webhooks", "sla.breached"),
+)

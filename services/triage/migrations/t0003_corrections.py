@@ -7,7 +7,7 @@ Revises: t0004d
 keep one head on the triage branch: ``triage@head`` must name a single revision.)
 """
 
-from alembic import op
+from services.infra.schema_changes import create_index, create_table, reversible
 
 revision = "t0003"
 down_revision = "t0004d"
@@ -15,8 +15,8 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
+upgrade, downgrade = reversible(
+    create_table(
         """
         CREATE TABLE triage.corrections (
             workspace_id uuid NOT NULL,
@@ -33,12 +33,9 @@ def upgrade() -> None:
             FOREIGN KEY (workspace_id, user_id) REFERENCES triage.users (workspace_id, id)
         )
         """
-    )
-    op.execute(
+    ),
+    create_index(
         "CREATE INDEX corrections_message ON triage.corrections "
         "(workspace_id, message_id, field, created_at, id)"
-    )
-
-
-def downgrade() -> None:
-    op.execute("DROP TABLE triage.corrections")
+    ),
+)

@@ -4,7 +4,13 @@ Revision ID: t0003d
 Revises: t0002
 """
 
-from alembic import op
+from services.infra.schema_changes import (
+    add_columns,
+    create_index,
+    create_table,
+    reversible,
+    subscribe,
+)
 
 revision = "t0003d"
 down_revision = "t0002"
@@ -12,10 +18,11 @@ branch_labels = None
 depends_on = None
 
 
-UPGRADE = (
-    "ALTER TABLE triage.api_tokens ADD COLUMN id uuid NOT NULL DEFAULT gen_random_uuid()",
-    "CREATE UNIQUE INDEX api_tokens_id ON triage.api_tokens (workspace_id, id)",
-    """
+upgrade, downgrade = reversible(
+    add_columns("triage.api_tokens", "id uuid NOT NULL DEFAULT gen_random_uuid()"),
+    create_index("CREATE UNIQUE INDEX api_tokens_id ON triage.api_tokens (workspace_id, id)"),
+    create_table(
+        """
         CREATE TABLE triage.sessions (
             digest       bytea PRIMARY KEY,
             workspace_id uuid NOT NULL,
@@ -27,21 +34,21 @@ UPGRADE = (
             revoked_at   timestamptz,
             FOREIGN KEY (workspace_id, user_id) REFERENCES triage.users (workspace_id, id)
         )
-        """,
-    "CREATE INDEX sessions_user ON triage.sessions (workspace_id, user_id)",
-    """
+        """
+    ),
+    create_index("CREATE INDEX sessions_user ON triage.sessions (workspace_id, user_id)"),
+    create_table(
+        """
         CREATE TABLE triage.login_attempts (
             key text NOT NULL,
             at  timestamptz NOT NULL DEFAULT now()
         )
-        """,
-    "CREATE INDEX login_attempts_key ON triage.login_attempts (key, at)",
-    """
-        ALTER TABLE triage.conversations
-            ADD COLUMN assignee_id      uuid,
-            ADD COLUMN claim_expires_at timestamptz
-        """,
-    """
+        """
+    ),
+    create_index("CREATE INDEX login_attempts_key ON triage.login_attempts (key, at)"),
+    add_columns("triage.conversations", "assignee_id uuid", "claim_expires_at timestamptz"),
+    create_table(
+        """
         CREATE TABLE triage.replies (
             workspace_id        uuid NOT NULL,
             id                  uuid NOT NULL,
@@ -64,12 +71,20 @@ UPGRADE = (
             FOREIGN KEY (workspace_id, conversation_id)
                 REFERENCES triage.conversations (workspace_id, id)
         )
-        """,
-    "CREATE UNIQUE INDEX replies_client_key ON triage.replies "
-    "(workspace_id, author_id, client_key) WHERE client_key IS NOT NULL",
-    "CREATE INDEX replies_conversation ON triage.replies (workspace_id, conversation_id)",
-    "CREATE INDEX replies_same_text ON triage.replies (workspace_id, text_digest, created_at)",
-    """
+        """
+    ),
+    create_index(
+        "CREATE UNIQUE INDEX replies_client_key ON triage.replies "
+        "(workspace_id, author_id, client_key) WHERE client_key IS NOT NULL"
+    ),
+    create_index(
+        "CREATE INDEX replies_conversation ON triage.replies (workspace_id, conversation_id)"
+    ),
+    create_index(
+        "CREATE INDEX replies_same_text ON triage.replies (workspace_id, text_digest, created_at)"
+    ),
+    create_table(
+        """
         CREATE TABLE triage.notes (
             workspace_id    uuid NOT NULL,
             id              uuid NOT NULL,
@@ -81,9 +96,11 @@ UPGRADE = (
             FOREIGN KEY (workspace_id, conversation_id)
                 REFERENCES triage.conversations (workspace_id, id)
         )
-        """,
-    "CREATE INDEX notes_conversation ON triage.notes (workspace_id, conversation_id)",
-    """
+        """
+    ),
+    create_index("CREATE INDEX notes_conversation ON triage.notes (workspace_id, conversation_id)"),
+    create_table(
+        """
         CREATE TABLE triage.saved_replies (
             workspace_id uuid NOT NULL,
             id           uuid NOT NULL,
@@ -93,8 +110,10 @@ UPGRADE = (
             created_at   timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (workspace_id, id)
         )
-        """,
-    """
+        """
+    ),
+    create_table(
+        """
         CREATE TABLE triage.audit_log (
             workspace_id    uuid NOT NULL,
             id              bigint GENERATED ALWAYS AS IDENTITY,
@@ -105,30 +124,10 @@ UPGRADE = (
             detail          jsonb NOT NULL DEFAULT '{}',
             PRIMARY KEY (workspace_id, id)
         )
-        """,
-    "CREATE INDEX audit_conversation ON triage.audit_log (workspace_id, conversation_id)",
-    "INSERT INTO events.subscription (topic, consumer) VALUES "
-    "('reply.delivered', 'triage'), ('reply.failed', 'triage') ON CONFLICT DO NOTHING",
+        """
+    ),
+    create_index(
+        "CREATE INDEX audit_conversation ON triage.audit_log (workspace_id, conversation_id)"
+    ),
+    subscribe("triage", "reply.delivered", "reply.failed"),
 )
-"""The statements of ``upgrade``, applied in order (one list keeps the function short)."""
-
-
-def upgrade() -> None:
-    for statement in UPGRADE:
-        op.execute(statement)
-
-
-def downgrade() -> None:
-    op.execute(
-        "DELETE FROM events.subscription WHERE consumer = 'triage' "
-        "AND topic IN ('reply.delivered', 'reply.failed')"
-    )
-    op.execute(
-        "DROP TABLE triage.audit_log, triage.saved_replies, triage.notes, triage.replies, "
-        "triage.login_attempts, triage.sessions"
-    )
-    op.execute(
-        "ALTER TABLE triage.conversations DROP COLUMN assignee_id, DROP COLUMN claim_expires_at"
-    )
-    op.execute("DROP INDEX triage.api_tokens_id")
-    op.execute("ALTER TABLE triage.api_tokens DROP COLUMN id")

@@ -4,7 +4,7 @@ Revision ID: t0004d
 Revises: t0003d
 """
 
-from alembic import op
+from services.infra.schema_changes import add_columns, create_index, create_table, reversible
 
 revision = "t0004d"
 down_revision = "t0003d"
@@ -12,8 +12,8 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
+upgrade, downgrade = reversible(
+    create_table(
         """
         CREATE TABLE triage.changes (
             workspace_id    uuid NOT NULL,
@@ -24,11 +24,7 @@ def upgrade() -> None:
             PRIMARY KEY (workspace_id, id)
         )
         """
-    )
-    op.execute("CREATE INDEX changes_recent ON triage.changes (workspace_id, at)")
-    op.execute("ALTER TABLE triage.sla_clocks ADD COLUMN elapsed_seconds double precision")
-
-
-def downgrade() -> None:
-    op.execute("ALTER TABLE triage.sla_clocks DROP COLUMN elapsed_seconds")
-    op.execute("DROP TABLE triage.changes")
+    ),
+    create_index("CREATE INDEX changes_recent ON triage.changes (workspace_id, at)"),
+    add_columns("triage.sla_clocks", "elapsed_seconds double precision"),
+)

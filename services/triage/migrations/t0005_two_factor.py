@@ -10,7 +10,7 @@ last TOTP step accepted, which a sign-in advances atomically so a code works onc
 waiting for their code: they grant nothing by themselves.
 """
 
-from alembic import op
+from services.infra.schema_changes import add_columns, create_index, create_table, reversible
 
 revision = "t0005"
 down_revision = "t0003"
@@ -18,12 +18,13 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
-        "ALTER TABLE triage.workspaces ADD COLUMN two_factor_policy text NOT NULL DEFAULT 'off' "
-        "CHECK (two_factor_policy IN ('off', 'leads_and_admins', 'everyone'))"
-    )
-    op.execute(
+upgrade, downgrade = reversible(
+    add_columns(
+        "triage.workspaces",
+        "two_factor_policy text NOT NULL DEFAULT 'off' "
+        "CHECK (two_factor_policy IN ('off', 'leads_and_admins', 'everyone'))",
+    ),
+    create_table(
         """
         CREATE TABLE triage.two_factor (
             workspace_id uuid NOT NULL,
@@ -37,8 +38,8 @@ def upgrade() -> None:
                 REFERENCES triage.users (workspace_id, id) ON DELETE CASCADE
         )
         """
-    )
-    op.execute(
+    ),
+    create_table(
         """
         CREATE TABLE triage.recovery_codes (
             workspace_id uuid NOT NULL,
@@ -50,8 +51,8 @@ def upgrade() -> None:
                 REFERENCES triage.users (workspace_id, id) ON DELETE CASCADE
         )
         """
-    )
-    op.execute(
+    ),
+    create_table(
         """
         CREATE TABLE triage.pending_logins (
             digest       bytea PRIMARY KEY,
@@ -65,23 +66,13 @@ def upgrade() -> None:
                 REFERENCES triage.users (workspace_id, id) ON DELETE CASCADE
         )
         """
-    )
-    op.execute(
-        "ALTER TABLE triage.sessions "
-        "ADD COLUMN id uuid NOT NULL DEFAULT gen_random_uuid(), "
-        "ADD COLUMN method text NOT NULL DEFAULT 'password' "
-        "CHECK (method IN ('password', 'totp', 'recovery_code')), "
-        "ADD COLUMN user_agent text NOT NULL DEFAULT ''"
-    )
-    op.execute("CREATE UNIQUE INDEX sessions_id ON triage.sessions (workspace_id, id)")
-
-
-def downgrade() -> None:
-    op.execute("DROP INDEX triage.sessions_id")
-    op.execute(
-        "ALTER TABLE triage.sessions DROP COLUMN user_agent, DROP COLUMN method, DROP COLUMN id"
-    )
-    op.execute("DROP TABLE triage.pending_logins")
-    op.execute("DROP TABLE triage.recovery_codes")
-    op.execute("DROP TABLE triage.two_factor")
-    op.execute("ALTER TABLE triage.workspaces DROP COLUMN two_factor_policy")
+    ),
+    add_columns(
+        "triage.sessions",
+        "id uuid NOT NULL DEFAULT gen_random_uuid()",
+        "method text NOT NULL DEFAULT 'password' "
+        "CHECK (method IN ('password', 'totp', 'recovery_code'))",
+        "user_agent text NOT NULL DEFAULT ''",
+    ),
+    create_index("CREATE UNIQUE INDEX sessions_id ON triage.sessions (workspace_id, id)"),
+)

@@ -10,7 +10,7 @@ inbound needs-answer or abusive message it has seen, with the similarity sketch 
 so that any worker can resume detection after a restart.
 """
 
-from alembic import op
+from services.infra.schema_changes import create_index, create_table, reversible
 
 revision = "t0006"
 down_revision = "t0005"
@@ -18,8 +18,9 @@ branch_labels = None
 depends_on = None
 
 
-UPGRADE = (
-    """
+upgrade, downgrade = reversible(
+    create_table(
+        """
         CREATE TABLE triage.incidents (
             workspace_id   uuid NOT NULL,
             id             bigint GENERATED ALWAYS AS IDENTITY,
@@ -47,10 +48,14 @@ UPGRADE = (
             CHECK ((status = 'closed') = (closed_at IS NOT NULL)),
             CHECK ((close_reason = 'merged') = (merged_into IS NOT NULL))
         )
-        """,
-    "CREATE INDEX incidents_open ON triage.incidents (workspace_id, last_seen) "
-    "WHERE status = 'open'",
-    """
+        """
+    ),
+    create_index(
+        "CREATE INDEX incidents_open ON triage.incidents (workspace_id, last_seen) "
+        "WHERE status = 'open'"
+    ),
+    create_table(
+        """
         CREATE TABLE triage.incident_members (
             workspace_id    uuid NOT NULL,
             incident_id     bigint NOT NULL,
@@ -67,12 +72,18 @@ UPGRADE = (
             FOREIGN KEY (workspace_id, incident_id) REFERENCES triage.incidents (workspace_id, id),
             FOREIGN KEY (workspace_id, message_id) REFERENCES triage.messages (workspace_id, id)
         )
-        """,
-    "CREATE INDEX incident_members_conversation ON triage.incident_members "
-    "(workspace_id, conversation_id)",
-    "CREATE UNIQUE INDEX incident_members_message ON triage.incident_members "
-    "(workspace_id, message_id)",
-    """
+        """
+    ),
+    create_index(
+        "CREATE INDEX incident_members_conversation ON triage.incident_members "
+        "(workspace_id, conversation_id)"
+    ),
+    create_index(
+        "CREATE UNIQUE INDEX incident_members_message ON triage.incident_members "
+        "(workspace_id, message_id)"
+    ),
+    create_table(
+        """
         CREATE TABLE triage.incident_signals (
             workspace_id    uuid NOT NULL,
             message_id      bigint NOT NULL,
@@ -88,10 +99,14 @@ UPGRADE = (
             PRIMARY KEY (workspace_id, message_id),
             FOREIGN KEY (workspace_id, message_id) REFERENCES triage.messages (workspace_id, id)
         )
-        """,
-    "CREATE INDEX incident_signals_window ON triage.incident_signals (workspace_id, at)",
-    "CREATE INDEX incident_signals_recent ON triage.incident_signals (at)",
-    """
+        """
+    ),
+    create_index(
+        "CREATE INDEX incident_signals_window ON triage.incident_signals (workspace_id, at)"
+    ),
+    create_index("CREATE INDEX incident_signals_recent ON triage.incident_signals (at)"),
+    create_table(
+        """
         CREATE TABLE triage.incident_history (
             workspace_id uuid NOT NULL,
             id           bigint GENERATED ALWAYS AS IDENTITY,
@@ -105,20 +120,10 @@ UPGRADE = (
             PRIMARY KEY (workspace_id, id),
             FOREIGN KEY (workspace_id, incident_id) REFERENCES triage.incidents (workspace_id, id)
         )
-        """,
-    "CREATE INDEX incident_history_incident ON triage.incident_history "
-    "(workspace_id, incident_id, id)",
+        """
+    ),
+    create_index(
+        "CREATE INDEX incident_history_incident ON triage.incident_history "
+        "(workspace_id, incident_id, id)"
+    ),
 )
-"""The statements of ``upgrade``, applied in order (one list keeps the function short)."""
-
-
-def upgrade() -> None:
-    for statement in UPGRADE:
-        op.execute(statement)
-
-
-def downgrade() -> None:
-    op.execute("DROP TABLE triage.incident_history")
-    op.execute("DROP TABLE triage.incident_signals")
-    op.execute("DROP TABLE triage.incident_members")
-    op.execute("DROP TABLE triage.incidents")

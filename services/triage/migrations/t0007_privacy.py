@@ -8,7 +8,13 @@ history and the inbox's de-duplication stay true. ``messages.author_external_id`
 erasure or export name a person by their platform id, not only by a handle they may change.
 """
 
-from alembic import op
+from services.infra.schema_changes import (
+    add_columns,
+    create_index,
+    create_table,
+    reversible,
+    subscribe,
+)
 
 revision = "t0007"
 down_revision = "t0006"
@@ -16,16 +22,12 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
-        """
-        ALTER TABLE triage.messages
-            ADD COLUMN author_external_id text NOT NULL DEFAULT '',
-            ADD COLUMN erased_at          timestamptz
-        """
-    )
-    op.execute("ALTER TABLE triage.conversations ADD COLUMN purged_at timestamptz")
-    op.execute(
+upgrade, downgrade = reversible(
+    add_columns(
+        "triage.messages", "author_external_id text NOT NULL DEFAULT ''", "erased_at timestamptz"
+    ),
+    add_columns("triage.conversations", "purged_at timestamptz"),
+    create_table(
         """
         CREATE TABLE triage.erasure_requests (
             workspace_id      uuid NOT NULL REFERENCES triage.workspaces (id),
@@ -42,12 +44,12 @@ def upgrade() -> None:
             PRIMARY KEY (workspace_id, id)
         )
         """
-    )
-    op.execute(
+    ),
+    create_index(
         "CREATE UNIQUE INDEX erasure_requests_pending ON triage.erasure_requests "
         "(workspace_id, identities_digest) WHERE triage_done_at IS NULL"
-    )
-    op.execute(
+    ),
+    create_table(
         """
         CREATE TABLE triage.retention_settings (
             workspace_id      uuid PRIMARY KEY REFERENCES triage.workspaces (id),
@@ -56,18 +58,6 @@ def upgrade() -> None:
             updated_at        timestamptz NOT NULL DEFAULT now()
         )
         """
-    )
-    op.execute(
-        "INSERT INTO events.subscription (topic, consumer) VALUES "
-        "('privacy.erasure_done', 'triage') ON CONFLICT DO NOTHING"
-    )
-
-
-def downgrade() -> None:
-    op.execute(
-        "DELETE FROM events.subscription WHERE consumer = 'triage' "
-        "AND topic = 'privacy.erasure_done'"
-    )
-    op.execute("DROP TABLE triage.retention_settings, triage.erasure_requests")
-    op.execute("ALTER TABLE triage.conversations DROP COLUMN purged_at")
-    op.execute("ALTER TABLE triage.messages DROP COLUMN author_external_id, DROP COLUMN erased_at")
+    ),
+    subscribe("triage", "privacy.erasure_done"),
+)

@@ -9,7 +9,7 @@ replayed). This table holds the ids the inbox reported erased, so the consumer s
 message as a tombstone instead of its text. Ids and a time only: nothing of the person.
 """
 
-from alembic import op
+from services.infra.schema_changes import create_table, reversible
 
 revision = "t0008"
 down_revision = "t0007"
@@ -17,8 +17,8 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
+upgrade, downgrade = reversible(
+    create_table(
         """
         CREATE TABLE triage.erased_messages (
             workspace_id uuid NOT NULL REFERENCES triage.workspaces (id),
@@ -28,7 +28,4 @@ def upgrade() -> None:
         )
         """
     )
-
-
-def downgrade() -> None:
-    op.execute("DROP TABLE triage.erased_messages")
+)

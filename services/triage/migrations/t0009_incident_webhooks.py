@@ -7,7 +7,7 @@ The same signed, retried delivery as SLA breaches (``services/triage/webhooks/se
 pages itself when a burst becomes an incident, without polling the desk.
 """
 
-from alembic import op
+from services.infra.schema_changes import reversible, subscribe
 
 revision = "t0009"
 down_revision = "t0008"
@@ -17,17 +17,4 @@ depends_on = None
 TOPICS = ("incident.opened", "incident.reopened", "incident.closed")
 
 
-def upgrade() -> None:
-    for topic in TOPICS:
-        op.execute(
-            "INSERT INTO events.subscription (topic, consumer) VALUES "
-            f"('{topic}', 'triage-webhooks') ON CONFLICT DO NOTHING"
-        )
-
-
-def downgrade() -> None:
-    for topic in TOPICS:
-        op.execute(
-            "DELETE FROM events.subscription "
-            f"WHERE topic = '{topic}' AND consumer = 'triage-webhooks'"
-        )
+upgrade, downgrade = reversible(subscribe("triage-webhooks", *TOPICS))

@@ -9,7 +9,7 @@ previous index (SLA state first) is left for the code still running during a rol
 upgrade; a later revision drops it (expand, deploy, contract).
 """
 
-from alembic import op
+from services.infra.schema_changes import create_index, reversible
 
 revision = "t0010"
 down_revision = "t0009"
@@ -17,13 +17,10 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
+upgrade, downgrade = reversible(
+    create_index(
         "CREATE INDEX IF NOT EXISTS conversations_queue_due ON triage.conversations "
         "(workspace_id, (priority <> 1), sla_due_at, priority, waiting_since, id) "
         "WHERE status = 'open' AND needs_answer"
     )
-
-
-def downgrade() -> None:
-    op.execute("DROP INDEX IF EXISTS triage.conversations_queue_due")
+)

@@ -11,7 +11,7 @@ link names its user. ``users.deactivated_at`` marks someone who left: no passwor
 session, no token. Sessions opened by a sign-in link say so (``method = 'link'``).
 """
 
-from alembic import op
+from services.infra.schema_changes import add_columns, create_index, create_table, reversible, sql
 
 revision = "t0011"
 down_revision = "t0010"
@@ -19,9 +19,9 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute("ALTER TABLE triage.users ADD COLUMN deactivated_at timestamptz")
-    op.execute(
+upgrade, downgrade = reversible(
+    add_columns("triage.users", "deactivated_at timestamptz"),
+    create_table(
         """
         CREATE TABLE triage.account_links (
             digest       bytea PRIMARY KEY,
@@ -44,25 +44,19 @@ def upgrade() -> None:
                 REFERENCES triage.users (workspace_id, id) ON DELETE CASCADE
         )
         """
-    )
-    op.execute("CREATE UNIQUE INDEX account_links_id ON triage.account_links (workspace_id, id)")
-    op.execute(
+    ),
+    create_index("CREATE UNIQUE INDEX account_links_id ON triage.account_links (workspace_id, id)"),
+    create_index(
         "CREATE INDEX account_links_user ON triage.account_links (workspace_id, user_id) "
         "WHERE user_id IS NOT NULL"
-    )
-    op.execute(
+    ),
+    sql(
         "ALTER TABLE triage.sessions DROP CONSTRAINT sessions_method_check, "
         "ADD CONSTRAINT sessions_method_check "
-        "CHECK (method IN ('password', 'totp', 'recovery_code', 'link'))"
-    )
-
-
-def downgrade() -> None:
-    op.execute("DELETE FROM triage.sessions WHERE method = 'link'")
-    op.execute(
+        "CHECK (method IN ('password', 'totp', 'recovery_code', 'link'))",
+        "DELETE FROM triage.sessions WHERE method = 'link'",
         "ALTER TABLE triage.sessions DROP CONSTRAINT sessions_method_check, "
         "ADD CONSTRAINT sessions_method_check "
-        "CHECK (method IN ('password', 'totp', 'recovery_code'))"
-    )
-    op.execute("DROP TABLE triage.account_links")
-    op.execute("ALTER TABLE triage.users DROP COLUMN deactivated_at")
+        "CHECK (method IN ('password', 'totp', 'recovery_code'))",
+    ),
+)

@@ -8,7 +8,7 @@ it read the whole workspace on every call even with nothing to purge (194-246 ms
 conversations). Ordered by last activity over this index, a call reads only what it purges.
 """
 
-from alembic import op
+from services.infra.schema_changes import create_index, reversible
 
 revision = "t0012"
 down_revision = "t0011"
@@ -16,13 +16,10 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
+upgrade, downgrade = reversible(
+    create_index(
         "CREATE INDEX IF NOT EXISTS conversations_idle ON triage.conversations "
         "(workspace_id, (greatest(last_inbound_at, last_outbound_at, updated_at)), id) "
         "WHERE purged_at IS NULL"
     )
-
-
-def downgrade() -> None:
-    op.execute("DROP INDEX IF EXISTS triage.conversations_idle")
+)

@@ -11,7 +11,7 @@ last assigned a conversation (the fairness order). The partial index counts an a
 claims without reading the queue.
 """
 
-from alembic import op
+from services.infra.schema_changes import create_index, create_table, reversible
 
 revision = "t0013"
 down_revision = "t0012"
@@ -19,8 +19,8 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
+upgrade, downgrade = reversible(
+    create_table(
         """
         CREATE TABLE triage.routing_settings (
             workspace_id    uuid PRIMARY KEY REFERENCES triage.workspaces (id),
@@ -30,8 +30,8 @@ def upgrade() -> None:
             updated_at      timestamptz NOT NULL DEFAULT now()
         )
         """
-    )
-    op.execute(
+    ),
+    create_table(
         """
         CREATE TABLE triage.agent_routing (
             workspace_id     uuid NOT NULL,
@@ -48,14 +48,9 @@ def upgrade() -> None:
                 REFERENCES triage.users (workspace_id, id) ON DELETE CASCADE
         )
         """
-    )
-    op.execute(
+    ),
+    create_index(
         "CREATE INDEX IF NOT EXISTS conversations_holder ON triage.conversations "
         "(workspace_id, assignee_id) WHERE assignee_id IS NOT NULL AND status = 'open'"
-    )
-
-
-def downgrade() -> None:
-    op.execute("DROP INDEX IF EXISTS triage.conversations_holder")
-    op.execute("DROP TABLE triage.agent_routing")
-    op.execute("DROP TABLE triage.routing_settings")
+    ),
+)

@@ -12,7 +12,7 @@ digits (booking references, order numbers) pass both parsers unstemmed, so the s
 serves their prefix matches. Erased messages are blank and outside the partial index.
 """
 
-from alembic import op
+from services.infra.schema_changes import create_index, reversible
 
 revision = "t0014"
 down_revision = "t0013"
@@ -28,14 +28,10 @@ SEARCH_INDEX = (
 """Also what the search bench rebuilds after its bulk load."""
 
 
-def upgrade() -> None:
-    op.execute(SEARCH_INDEX)
-    op.execute(
+upgrade, downgrade = reversible(
+    create_index(SEARCH_INDEX),
+    create_index(
         "CREATE INDEX messages_author_handle ON triage.messages "
         "(workspace_id, lower(author_handle)) WHERE erased_at IS NULL"
-    )
-
-
-def downgrade() -> None:
-    op.execute("DROP INDEX triage.messages_author_handle")
-    op.execute("DROP INDEX triage.messages_search")
+    ),
+)

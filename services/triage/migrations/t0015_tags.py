@@ -9,7 +9,7 @@ tag; its primary key answers "the tags of this conversation", and the second ind
 the queue's "conversations with this tag" (an EXISTS per waiting conversation).
 """
 
-from alembic import op
+from services.infra.schema_changes import create_index, create_table, reversible
 
 revision = "t0015"
 down_revision = "t0014"
@@ -17,8 +17,8 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
+upgrade, downgrade = reversible(
+    create_table(
         """
         CREATE TABLE triage.tags (
             workspace_id uuid NOT NULL REFERENCES triage.workspaces (id),
@@ -30,9 +30,9 @@ def upgrade() -> None:
             PRIMARY KEY (workspace_id, id)
         )
         """
-    )
-    op.execute("CREATE UNIQUE INDEX tags_name ON triage.tags (workspace_id, lower(name))")
-    op.execute(
+    ),
+    create_index("CREATE UNIQUE INDEX tags_name ON triage.tags (workspace_id, lower(name))"),
+    create_table(
         """
         CREATE TABLE triage.conversation_tags (
             workspace_id    uuid NOT NULL,
@@ -47,13 +47,9 @@ def upgrade() -> None:
                 REFERENCES triage.tags (workspace_id, id) ON DELETE CASCADE
         )
         """
-    )
-    op.execute(
+    ),
+    create_index(
         "CREATE INDEX conversation_tags_by_tag "
         "ON triage.conversation_tags (workspace_id, tag_id, conversation_id)"
-    )
-
-
-def downgrade() -> None:
-    op.execute("DROP TABLE triage.conversation_tags")
-    op.execute("DROP TABLE triage.tags")
+    ),
+)

@@ -11,7 +11,13 @@ message's own). The author index answers a rule's "author seen before". The webh
 consumer hears of rules that notify.
 """
 
-from alembic import op
+from services.infra.schema_changes import (
+    add_columns,
+    create_index,
+    create_table,
+    reversible,
+    subscribe,
+)
 
 revision = "t0016"
 down_revision = "t0015"
@@ -19,8 +25,8 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
+upgrade, downgrade = reversible(
+    create_table(
         """
         CREATE TABLE triage.rules (
             workspace_id uuid NOT NULL REFERENCES triage.workspaces (id),
@@ -35,27 +41,14 @@ def upgrade() -> None:
             PRIMARY KEY (workspace_id, id)
         )
         """
-    )
-    op.execute("CREATE UNIQUE INDEX rules_name ON triage.rules (workspace_id, lower(name))")
-    op.execute("ALTER TABLE triage.conversations ADD COLUMN route_language text")
-    op.execute("ALTER TABLE triage.conversations ADD COLUMN route_channel text")
-    op.execute(
+    ),
+    create_index("CREATE UNIQUE INDEX rules_name ON triage.rules (workspace_id, lower(name))"),
+    add_columns("triage.conversations", "route_language text"),
+    add_columns("triage.conversations", "route_channel text"),
+    create_index(
         "CREATE INDEX messages_author ON triage.messages "
         "(workspace_id, author_external_id, created_at) "
         "WHERE erased_at IS NULL AND direction = 'in'"
-    )
-    op.execute(
-        "INSERT INTO events.subscription (topic, consumer) VALUES "
-        "('rule.fired', 'triage-webhooks') ON CONFLICT DO NOTHING"
-    )
-
-
-def downgrade() -> None:
-    op.execute(
-        "DELETE FROM events.subscription "
-        "WHERE topic = 'rule.fired' AND consumer = 'triage-webhooks'"
-    )
-    op.execute("DROP INDEX triage.messages_author")
-    op.execute("ALTER TABLE triage.conversations DROP COLUMN route_channel")
-    op.execute("ALTER TABLE triage.conversations DROP COLUMN route_language")
-    op.execute("DROP TABLE triage.rules")
+    ),
+    subscribe("triage-webhooks", "rule.fired"),
+)

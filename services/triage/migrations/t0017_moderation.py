@@ -9,7 +9,7 @@ with a bounded reason and the platform's words otherwise. The desk shows each me
 latest action; who asked is in the row and in the audit log.
 """
 
-from alembic import op
+from services.infra.schema_changes import create_index, create_table, reversible, subscribe
 
 revision = "t0017"
 down_revision = "t0016"
@@ -17,8 +17,8 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
+upgrade, downgrade = reversible(
+    create_table(
         """
         CREATE TABLE triage.moderations (
             workspace_id    uuid NOT NULL,
@@ -37,19 +37,10 @@ def upgrade() -> None:
             PRIMARY KEY (workspace_id, id)
         )
         """
-    )
-    op.execute(
+    ),
+    create_index(
         "CREATE INDEX moderations_message ON triage.moderations "
         "(workspace_id, message_id, requested_at)"
-    )
-    op.execute(
-        "INSERT INTO events.subscription (topic, consumer) VALUES "
-        "('moderation.settled', 'triage') ON CONFLICT DO NOTHING"
-    )
-
-
-def downgrade() -> None:
-    op.execute(
-        "DELETE FROM events.subscription WHERE consumer = 'triage' AND topic = 'moderation.settled'"
-    )
-    op.execute("DROP TABLE triage.moderations")
+    ),
+    subscribe("triage", "moderation.settled"),
+)

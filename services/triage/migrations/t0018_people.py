@@ -14,7 +14,7 @@ were looking at. Both are workspace-scoped and erased with the person.
 conversation): the handle side already has ``messages_author_handle`` (t0014).
 """
 
-from alembic import op
+from services.infra.schema_changes import create_index, create_table, reversible
 
 revision = "t0018"
 down_revision = "t0017"
@@ -22,8 +22,8 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
+upgrade, downgrade = reversible(
+    create_table(
         """
         CREATE TABLE triage.person_links (
             workspace_id     uuid NOT NULL REFERENCES triage.workspaces (id),
@@ -40,16 +40,16 @@ def upgrade() -> None:
             CHECK (linked_author_id <> '' OR linked_handle <> '')
         )
         """
-    )
-    op.execute(
+    ),
+    create_index(
         "CREATE UNIQUE INDEX person_links_pair ON triage.person_links "
         "(workspace_id, platform, author_id, linked_platform, linked_author_id, linked_handle)"
-    )
-    op.execute(
+    ),
+    create_index(
         "CREATE INDEX person_links_linked ON triage.person_links "
         "(workspace_id, linked_platform, linked_author_id, linked_handle)"
-    )
-    op.execute(
+    ),
+    create_table(
         """
         CREATE TABLE triage.person_notes (
             workspace_id uuid NOT NULL REFERENCES triage.workspaces (id),
@@ -63,18 +63,13 @@ def upgrade() -> None:
             PRIMARY KEY (workspace_id, id)
         )
         """
-    )
-    op.execute(
+    ),
+    create_index(
         "CREATE INDEX person_notes_person ON triage.person_notes "
         "(workspace_id, platform, author_id, created_at)"
-    )
-    op.execute(
+    ),
+    create_index(
         "CREATE INDEX messages_author_id ON triage.messages "
         "(workspace_id, author_external_id) WHERE erased_at IS NULL AND direction = 'in'"
-    )
-
-
-def downgrade() -> None:
-    op.execute("DROP INDEX triage.messages_author_id")
-    op.execute("DROP TABLE triage.person_notes")
-    op.execute("DROP TABLE triage.person_links")
+    ),
+)

@@ -9,7 +9,7 @@ replies of one saved reply sent unchanged, which this partial index finds withou
 the workspace's other replies.
 """
 
-from alembic import op
+from services.infra.schema_changes import create_index, reversible
 
 revision = "t0019"
 down_revision = "t0018"
@@ -17,12 +17,9 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute(
+upgrade, downgrade = reversible(
+    create_index(
         "CREATE INDEX replies_saved_unchanged ON triage.replies (workspace_id, saved_reply_id) "
         "WHERE unchanged_saved AND saved_reply_id IS NOT NULL"
     )
-
-
-def downgrade() -> None:
-    op.execute("DROP INDEX triage.replies_saved_unchanged")
+)

@@ -20,7 +20,7 @@ The SLA scheduler now claims one workspace's due clocks at a time; an index on (
 next transition) serves that claim as the old one served the global one.
 """
 
-from alembic import op
+from services.infra.schema_changes import create_index, create_table, primary_key, reversible, sql
 
 revision = "t0021"
 down_revision = "t0019"
@@ -30,31 +30,28 @@ depends_on = None
 CREDENTIALS = ("sessions", "api_tokens", "account_links", "pending_logins")
 
 
-def upgrade() -> None:
-    op.execute(
+upgrade, downgrade = reversible(
+    create_table(
         """
         CREATE TABLE triage.credential_directory (
             digest       bytea PRIMARY KEY,
             workspace_id uuid NOT NULL
         )
         """
-    )
-    for table in CREDENTIALS:
-        op.execute(
-            f"INSERT INTO triage.credential_directory (digest, workspace_id) "
+    ),
+    *(
+        sql(
+            "INSERT INTO triage.credential_directory (digest, workspace_id) "
             f"SELECT digest, workspace_id FROM triage.{table} ON CONFLICT (digest) DO NOTHING"
         )
-        op.execute(f"ALTER TABLE triage.{table} DROP CONSTRAINT {table}_pkey")
-        op.execute(f"ALTER TABLE triage.{table} ADD PRIMARY KEY (workspace_id, digest)")
-    op.execute(
+        for table in CREDENTIALS
+    ),
+    *(
+        primary_key(f"triage.{table}", "workspace_id, digest", before="digest")
+        for table in CREDENTIALS
+    ),
+    create_index(
         "CREATE INDEX sla_clocks_due_by_workspace ON triage.sla_clocks "
         "(workspace_id, next_transition_at) WHERE next_transition_at IS NOT NULL"
-    )
-
-
-def downgrade() -> None:
-    op.execute("DROP INDEX triage.sla_clocks_due_by_workspace")
-    for table in CREDENTIALS:
-        op.execute(f"ALTER TABLE triage.{table} DROP CONSTRAINT {table}_pkey")
-        op.execute(f"ALTER TABLE triage.{table} ADD PRIMARY KEY (digest)")
-    op.execute("DROP TABLE triage.credential_directory")
+    ),
+)

@@ -7,7 +7,7 @@ A reply to a Facebook/Instagram comment may be sent as a private message to the 
 (issue 18); the desk shows which replies went that way.
 """
 
-from alembic import op
+from services.infra.schema_changes import add_columns, reversible
 
 revision = "t0022"
 down_revision = "t0021"
@@ -15,9 +15,6 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute("ALTER TABLE triage.replies ADD COLUMN private boolean NOT NULL DEFAULT false")
-
-
-def downgrade() -> None:
-    op.execute("ALTER TABLE triage.replies DROP COLUMN private")
+upgrade, downgrade = reversible(
+    add_columns("triage.replies", "private boolean NOT NULL DEFAULT false")
+)

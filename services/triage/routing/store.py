@@ -163,10 +163,8 @@ async def lock_workspace(conn: AsyncConnection, workspace_id: uuid.UUID) -> bool
 _WAITING = text(
     f"""
     SELECT c.id, coalesce(c.route_channel, c.channel) AS channel, c.waiting_since,
-           coalesce(c.route_language, d.language) AS language
+           coalesce(c.route_language, c.language) AS language
     FROM triage.conversations AS c
-    LEFT JOIN triage.decisions AS d
-      ON d.workspace_id = c.workspace_id AND d.message_id = c.last_message_id
     WHERE c.workspace_id = :ws AND c.status = 'open' AND c.needs_answer
       AND (c.assignee_id IS NULL OR c.claim_expires_at < :now)
     ORDER BY {queue_order_by("c")}
@@ -243,21 +241,19 @@ async def holder_view(
     ).one()
 
 
+LOAD_BY_CLAIMS = text(
+    """
+    SELECT n AS open_claims, count(*) AS agents FROM (
+        SELECT (SELECT count(*) FROM triage.conversations AS c
+                 WHERE c.workspace_id = r.workspace_id AND c.assignee_id = r.user_id
+                   AND c.status = 'open' AND c.claim_expires_at > :now) AS n
+        FROM triage.agent_routing AS r WHERE r.presence <> 'offline') AS per_agent
+    GROUP BY n
+    """
+)
+
+
 async def load_by_claims(conn: AsyncConnection, now: datetime) -> Sequence[Row[Any]]:
     """Present agents (who ever set a presence) by their open claims, every workspace:
     (open_claims, agents) rows, for the load gauge."""
-    return (
-        await conn.execute(
-            text(
-                """
-        SELECT n AS open_claims, count(*) AS agents FROM (
-            SELECT (SELECT count(*) FROM triage.conversations AS c
-                     WHERE c.workspace_id = r.workspace_id AND c.assignee_id = r.user_id
-                       AND c.status = 'open' AND c.claim_expires_at > :now) AS n
-            FROM triage.agent_routing AS r WHERE r.presence <> 'offline') AS per_agent
-        GROUP BY n
-        """
-            ),
-            {"now": now},
-        )
-    ).all()
+    return (await conn.execute(LOAD_BY_CLAIMS, {"now": now})).all()

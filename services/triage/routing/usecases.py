@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.triage.access.accounts import Caller, NoSuchUser
-from services.triage.access.store import audit, member
+from services.triage.access.store import audit, audit_many, member
 from services.triage.desk import store as desk
 from services.triage.domain.routing import (
     Agent,
@@ -180,16 +180,29 @@ async def assign_round(
     waiting = await store.lock_waiting(conn, workspace_id, now, config.batch_size)
     since = {r.id: r.waiting_since for r in waiting}
     candidates = [Waiting(r.id, r.channel, r.language) for r in waiting]
+    steps = plan(agents, candidates, now)
+    pairs = [(step.conversation.conversation_id, step.user_id) for step in steps]
+    claimed = await desk.claim_many(conn, workspace_id, pairs, now)
     made: list[Assignment] = []
     stamps: dict[uuid.UUID, datetime] = {}
-    for step in plan(agents, candidates, now):
+    for step in steps:
         cid, user_id = step.conversation.conversation_id, step.user_id
-        if await desk.claim(conn, workspace_id, cid, user_id, now) != "claimed":
-            continue
-        stamps[user_id] = step.at
-        made.append(Assignment(cid, user_id, "auto", _waited(since[cid], now)))
-        auto: dict[str, object] = {"assignee": str(user_id), "how": "auto"}
-        await audit(conn, workspace_id, None, "assigned", cid, auto)
+        if cid in claimed:
+            stamps[user_id] = step.at
+            made.append(Assignment(cid, user_id, "auto", _waited(since[cid], now)))
+    await audit_many(
+        conn,
+        [
+            (
+                workspace_id,
+                None,
+                "assigned",
+                a.conversation_id,
+                {"assignee": str(a.user_id), "how": "auto"},
+            )
+            for a in made
+        ],
+    )
     await store.mark_assigned(conn, workspace_id, stamps)
     await changes.record(conn, [(workspace_id, a.conversation_id) for a in made], "claim")
     return made

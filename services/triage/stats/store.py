@@ -117,49 +117,44 @@ async def figures(
 # --- The gauges (every workspace) -------------------------------------------------------
 
 
+RUNNING_CLOCKS = text(
+    """
+    SELECT kind, priority,
+           CASE WHEN paused_since IS NOT NULL THEN 'paused' ELSE state END AS state,
+           count(*) AS n
+    FROM triage.sla_clocks WHERE stopped_at IS NULL
+    GROUP BY 1, 2, 3
+    """
+)
+
+
 async def running_clocks(conn: AsyncConnection) -> Sequence[Row[Any]]:
     """Running clocks counted by kind, priority and state (paused counts as a state)."""
-    return (
-        await conn.execute(
-            text(
-                """
-        SELECT kind, priority,
-               CASE WHEN paused_since IS NOT NULL THEN 'paused' ELSE state END AS state,
-               count(*) AS n
-        FROM triage.sla_clocks WHERE stopped_at IS NULL
-        GROUP BY 1, 2, 3
-        """
-            )
-        )
-    ).all()
+    return (await conn.execute(RUNNING_CLOCKS)).all()
+
+
+OPEN_INCIDENTS = text(
+    "SELECT kind, count(*) AS n FROM triage.incidents WHERE status = 'open' GROUP BY kind"
+)
 
 
 async def open_incidents(conn: AsyncConnection) -> dict[str, int]:
     """Open incidents by kind."""
-    return {
-        r.kind: r.n
-        for r in await conn.execute(
-            text(
-                "SELECT kind, count(*) AS n FROM triage.incidents "
-                "WHERE status = 'open' GROUP BY kind"
-            )
-        )
-    }
+    return {r.kind: r.n for r in await conn.execute(OPEN_INCIDENTS)}
+
+
+QUEUE_BY_PRIORITY = text(
+    """
+    SELECT priority, count(*) AS n, min(waiting_since) AS oldest
+    FROM triage.conversations
+    WHERE status = 'open' AND needs_answer GROUP BY priority
+    """
+)
 
 
 async def queue_by_priority(conn: AsyncConnection) -> Sequence[Row[Any]]:
     """Open conversations waiting for an answer: how many and since when, by priority."""
-    return (
-        await conn.execute(
-            text(
-                """
-        SELECT priority, count(*) AS n, min(waiting_since) AS oldest
-        FROM triage.conversations
-        WHERE status = 'open' AND needs_answer GROUP BY priority
-        """
-            )
-        )
-    ).all()
+    return (await conn.execute(QUEUE_BY_PRIORITY)).all()
 
 
 async def oldest_workspaces(conn: AsyncConnection, limit: int) -> list[tuple[uuid.UUID, str]]:

@@ -90,6 +90,7 @@ export class ConversationView {
     this.fromIncident = byId("from-incident");
     this.suggestions = byId("suggestions");
     this.incidentLine = byId("conv-incident");
+    this.rulesLine = byId("conv-rules");
     this.noteForm = byId("note-form");
     this.noteText = byId("note-text");
     this.buttons = {
@@ -256,6 +257,7 @@ export class ConversationView {
       this.meta,
       priorityBadge(view.priority),
       h("span", { className: `status status-${view.status}` }, STATUSES[view.status] || view.status),
+      view.status !== "resolved" && !view.needs_answer ? h("span", { className: "no-answer" }, "no answer needed") : null,
       view.resolved_by_name ? h("span", { className: "resolved-by" }, `by ${view.resolved_by_name}`) : null,
       h("span", {}, `${view.channel} · ${view.kind}`),
       h("span", {}, `intent: ${view.intent || "—"}`),
@@ -282,6 +284,12 @@ export class ConversationView {
     this.buttons.reopen.hidden = open;
 
     this.rendered?.(view);
+    // What a rule did (its name, then the action): the conversation's reasons that no
+    // message's triage gave.
+    const triaged = new Set((view.messages || []).flatMap((m) => m.triage?.reasons || []));
+    const ruled = (view.reasons || []).filter((r) => !triaged.has(r));
+    this.rulesLine.hidden = !ruled.length;
+    fill(this.rulesLine, ruled.map((r) => h("li", {}, r)));
     this.incidentLine.hidden = !view.incident;
     fill(this.incidentLine, view.incident ? incidentBadge(view.incident, "conv-incident-link") : null);
     startFromNote({

@@ -27,6 +27,7 @@ export const PLATFORM_LABELS = {
   mastodon: "Mastodon",
   bluesky: "Bluesky",
   whatsapp: "WhatsApp",
+  threads: "Threads",
   youtube: "YouTube",
   other: "Other",
 };

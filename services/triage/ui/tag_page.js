@@ -1,16 +1,17 @@
 // The leads' tag page (#/tags, leads and admins): create, rename, recolour and delete the
 // workspace's tags (POST, PUT, DELETE /v1/tags), and the workspace's rules in the order they
-// run, each switched on or off (PUT /v1/rules/{id}) or removed; rules are written through the
-// API. The server does every check (agents get 403); names reach the page only through h().
+// run, each written or edited in the rule editor (rule_editor.js), switched on or off
+// (PUT /v1/rules/{id}) or removed. The server does every check (agents get 403); names reach
+// the page only through h().
 import * as api from "./api.js";
 import { PageView, fill, h } from "./dom.js";
+import { RuleEditor, rulePath } from "./rule_editor.js";
 import { tagChip } from "./tags.js";
 
 /** The desk's palette (tags.css colours each by name; the server accepts only these). */
 export const COLOURS = ["grey", "red", "orange", "yellow", "green", "teal", "blue", "purple", "pink"];
 
 const tagPath = (id) => `/v1/tags/${encodeURIComponent(String(id))}`;
-const rulePath = (id) => `/v1/rules/${encodeURIComponent(String(id))}`;
 
 function colourSelect(id, label, chosen) {
   return h("select", { id, name: "colour", "aria-label": label },
@@ -22,6 +23,21 @@ export class TagPage extends PageView {
     super(root, { titleId: "tags-title", refusal: "Only leads manage tags", alert });
     this.announce = announce;
     this.changed = changed; // the desk reads the tags again (filter, menus)
+    this.tags = [];
+    // Kept across refreshes (the page re-renders around it), so a rule half written survives
+    // a tag saved meanwhile.
+    this.editor = new RuleEditor({
+      saved: async (rule, said) => {
+        this.announce(said);
+        await this.refresh();
+        document.getElementById(`rule-edit-${rule.id}`)?.focus();
+      },
+    });
+  }
+
+  close() {
+    this.editor.close();
+    super.close();
   }
 
   async load() {
@@ -30,13 +46,19 @@ export class TagPage extends PageView {
   }
 
   render(tags, rules) {
+    this.tags = tags;
     fill(
       this.root,
       this.heading("Tags"),
       this.createForm(),
       this.list("tags-title", tags, (t) => this.tagRow(t), "No tag yet."),
       h("h3", { id: "rules-title" }, "Rules"),
-      h("p", { className: "hint" }, "Rules run in this order on every triaged message; write them with the API (POST /v1/rules)."),
+      h("p", { className: "hint" }, "Rules run in this order on every message, right after triage."),
+      h("button", {
+        type: "button", id: "rule-new",
+        on: { click: () => this.editor.edit(null, this.tags, () => document.getElementById("rule-new")) },
+      }, "New rule"),
+      this.editor.form,
       this.list("rules-title", rules, (r) => this.ruleRow(r), "No rule yet."),
     );
   }
@@ -86,9 +108,11 @@ export class TagPage extends PageView {
         `Rule ${rule.name} ${event.target.checked ? "on" : "off"}.`,
       ) },
     });
+    const edit = () => this.editor.edit(rule, this.tags, () => document.getElementById(`rule-edit-${rule.id}`));
     return h("li", { className: "team-row", dataset: { rule: rule.name } },
       h("span", { className: "team-who" }, h("strong", {}, rule.name), h("br"), h("span", { className: "hint" }, `${rule.position} · then ${kinds}`)),
       h("label", { for: `rule-on-${rule.id}` }, toggle, " On"),
+      h("button", { type: "button", id: `rule-edit-${rule.id}`, "aria-label": `Edit rule ${rule.name}`, on: { click: edit } }, "Edit"),
       h("button", {
         type: "button", "aria-label": `Delete rule ${rule.name}`,
         on: { click: () => this.act(() => api.request("DELETE", rulePath(rule.id)), `Rule ${rule.name} deleted.`) },

@@ -4,7 +4,7 @@ Revision ID: e0001
 Revises:
 """
 
-from alembic import op
+from services.infra.schema_changes import create_index, create_schema, create_table, reversible
 
 revision = "e0001"
 down_revision = None
@@ -12,9 +12,9 @@ branch_labels = ("events",)
 depends_on = None
 
 
-def upgrade() -> None:
-    op.execute("CREATE SCHEMA IF NOT EXISTS events")
-    op.execute(
+upgrade, downgrade = reversible(
+    create_schema("events"),
+    create_table(
         """
         CREATE TABLE events.subscription (
             topic    text NOT NULL,
@@ -22,8 +22,8 @@ def upgrade() -> None:
             PRIMARY KEY (topic, consumer)
         )
         """
-    )
-    op.execute(
+    ),
+    create_table(
         """
         CREATE TABLE events.outbox (
             id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -37,9 +37,9 @@ def upgrade() -> None:
             last_error   text
         )
         """
-    )
-    op.execute("CREATE INDEX outbox_claim ON events.outbox (consumer, id)")
-    op.execute(
+    ),
+    create_index("CREATE INDEX outbox_claim ON events.outbox (consumer, id)"),
+    create_table(
         """
         CREATE TABLE events.dead_letter (
             id           bigint PRIMARY KEY,
@@ -53,8 +53,5 @@ def upgrade() -> None:
             buried_at    timestamptz NOT NULL DEFAULT now()
         )
         """
-    )
-
-
-def downgrade() -> None:
-    op.execute("DROP SCHEMA events CASCADE")
+    ),
+)

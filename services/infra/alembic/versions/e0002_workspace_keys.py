@@ -12,7 +12,7 @@ stays), so nothing in flight is lost. ``events.subscription`` stays as it is: a 
 table (small, read by every publish, copied to every node).
 """
 
-from alembic import op
+from services.infra.schema_changes import create_index, primary_key, reversible, undo
 
 revision = "e0002"
 down_revision = "e0001"
@@ -20,19 +20,11 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
-    for table in ("outbox", "dead_letter"):
-        op.execute(f"ALTER TABLE events.{table} DROP CONSTRAINT {table}_pkey")
-        op.execute(f"ALTER TABLE events.{table} ADD PRIMARY KEY (workspace_id, id)")
-    op.execute(
+upgrade, downgrade = reversible(
+    primary_key("events.outbox", "workspace_id, id", before="id"),
+    primary_key("events.dead_letter", "workspace_id, id", before="id"),
+    create_index(
         "CREATE INDEX outbox_claim_by_workspace ON events.outbox (consumer, workspace_id, id)"
-    )
-    op.execute("DROP INDEX events.outbox_claim")
-
-
-def downgrade() -> None:
-    op.execute("CREATE INDEX outbox_claim ON events.outbox (consumer, id)")
-    op.execute("DROP INDEX events.outbox_claim_by_workspace")
-    for table in ("outbox", "dead_letter"):
-        op.execute(f"ALTER TABLE events.{table} DROP CONSTRAINT {table}_pkey")
-        op.execute(f"ALTER TABLE events.{table} ADD PRIMARY KEY (id)")
+    ),
+    undo(create_index("CREATE INDEX outbox_claim ON events.outbox (consumer, id)")),
+)
