@@ -896,7 +896,7 @@ class Demo:
         out = self._out(item)
         comment = state.write(
             state.brand_channel_id if out else person_id("youtube", author["external_id"]),
-            state.brand_name if out else author.get("display_name") or author["handle"],
+            state.brand_name if out else f"@{author['handle']}",
             item["text"],
             at,
             parent_id=self._parent(item) or "",

@@ -83,11 +83,12 @@ class YouTubeState:
     def customer_comments(
         self, name: str, text: str, at: datetime, *, status: str = "published"
     ) -> Comment:
-        """A customer starts a thread under one of the brand's videos."""
-        return self.write(f"UCc-{name}", name, text, at, status=status)
+        """A customer starts a thread under one of the brand's videos (YouTube shows their
+        @handle as ``authorDisplayName``)."""
+        return self.write(f"UCc-{name}", f"@{name}", text, at, status=status)
 
     def customer_replies(self, parent: Comment, name: str, text: str, at: datetime) -> Comment:
-        return self.write(f"UCc-{name}", name, text, at, parent_id=parent.id)
+        return self.write(f"UCc-{name}", f"@{name}", text, at, parent_id=parent.id)
 
     def expire_token(self) -> None:
         self.tokens.clear()

@@ -85,6 +85,11 @@ async def test_threads_and_their_replies_arrive_once_threaded_with_the_brands_ow
         ("reply", "out"),
     ]
     assert await world.scalar("SELECT count(DISTINCT conversation_id) FROM inbox.messages") == 1
+    # YouTube's authorDisplayName is the commenter's @handle: the desk's @jane.
+    jane_as = await world.rows(
+        "SELECT handle, display_name FROM inbox.authors WHERE external_id = 'UCc-jane'"
+    )
+    assert [tuple(r) for r in jane_as] == [("jane", "@jane")]
     replies_read = world.state.requests.count("GET /youtube/v3/comments")
     assert replies_read == 1
     assert await world.poll() == "ok"

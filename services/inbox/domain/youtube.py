@@ -42,6 +42,7 @@ def comment_message(
     author = snippet.get("authorChannelId") or {}
     author_id = str(author.get("value") or "") if isinstance(author, dict) else ""
     parent = str(snippet.get("parentId") or "")
+    name = str(snippet.get("authorDisplayName") or "")
     raw = dict(snippet)
     raw["moderationStatus"] = str(snippet.get("moderationStatus") or status or "published")
     return Incoming(
@@ -51,8 +52,9 @@ def comment_message(
         kind="reply" if parent else "comment",
         direction="out" if author_id and author_id == brand_channel_id else "in",
         author_external_id=author_id,
-        author_handle=str(snippet.get("authorDisplayName") or ""),
-        author_display_name=str(snippet.get("authorDisplayName") or ""),
+        # YouTube names commenters by their @handle now; an older channel's name is no handle.
+        author_handle=name[1:] if name.startswith("@") else "",
+        author_display_name=name,
         text=normalise_text(str(snippet.get("textOriginal") or snippet.get("textDisplay") or "")),
         created_at=parse_time(str(snippet["publishedAt"])),
         in_reply_to=parent,
