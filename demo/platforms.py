@@ -83,13 +83,14 @@ from fakes import meta as fake_meta
 from fakes import threads as fake_threads
 from fakes import whatsapp as fake_whatsapp
 from fakes import x as fake_x
+from fakes import youtube as fake_youtube
 from fakes.clock import wall_clock
 
 DEFAULT_INBOX = "http://127.0.0.1:8080"
 DEFAULT_PORT = 8090
 POLL_SECONDS = 5
 CURSOR_WAIT_SECONDS = 60.0
-FAKES = ("x", "mastodon", "bluesky", "meta", "whatsapp", "threads")
+FAKES = ("x", "mastodon", "bluesky", "meta", "whatsapp", "threads", "youtube")
 
 DEMO_WORKSPACE = uuid.UUID("0e5c07e0-0000-4000-8000-00000000de70")
 """The workspace ``make run`` creates: the demo's credentials are in its namespace."""
@@ -106,6 +107,7 @@ THREADS_POSTS = {  # the brand post the demo's Threads replies answer
     "fr": "Nouveautés de la rentrée : vos questions sur vos forfaits et factures, c'est ici 👇",
     "en": "Our winter timetable is live ✈️ Questions about your trips? Ask us here 👇",
 }
+DEMO_YOUTUBE_QUOTA = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class Brand:
     business_account_id: str  # its WhatsApp Business Account (templates)
     threads_user_id: str
     threads_username: str
+    youtube_channel_id: str  # its YouTube channel, where customers comment its videos
 
     def ref(self, fake: str) -> str:
         """The credentials reference of this brand's channels on ``fake``."""
@@ -150,6 +153,7 @@ BRANDS = (
         business_account_id="102290000000900",
         threads_user_id="25025320000000900",
         threads_username="volteo_fr",
+        youtube_channel_id="UCvolteoDemo00000000fr0",
     ),
     Brand(
         key="skylark",
@@ -167,6 +171,7 @@ BRANDS = (
         business_account_id="102290000000901",
         threads_user_id="25025320000000901",
         threads_username="skylarkair",
+        youtube_channel_id="UCskylarkDemo0000000en1",
     ),
 )
 
@@ -185,6 +190,12 @@ def _credentials(brand: Brand) -> dict[str, dict[str, str]]:
             "business_account_id": brand.business_account_id,
         },
         brand.ref("threads"): {"access_token": f"demo-threads-{brand.key}-token"},
+        # A 5-second poll lists 3 statuses: about 52,000 units a day, so the demo's quota
+        # is larger than YouTube's default (the fake's too).
+        brand.ref("youtube"): {
+            "access_token": f"demo-youtube-{brand.key}-token",
+            "daily_quota": str(DEMO_YOUTUBE_QUOTA),
+        },
     }
 
 
@@ -242,6 +253,7 @@ class World:
     meta: fake_meta.MetaState
     whatsapp: fake_whatsapp.WhatsAppState
     threads: fake_threads.ThreadsState
+    youtube: fake_youtube.YouTubeState
 
     def apps(self) -> dict[str, web.Application]:
         return {
@@ -251,6 +263,7 @@ class World:
             "meta": fake_meta.create_app(self.meta),
             "whatsapp": fake_whatsapp.create_app(self.whatsapp),
             "threads": fake_threads.create_app(self.threads),
+            "youtube": fake_youtube.create_app(self.youtube),
         }
 
 
@@ -323,7 +336,14 @@ def build_worlds(
             username=brand.threads_username,
             clock=wall_clock,
         )
-        worlds.append(World(brand, x, mastodon, bluesky, meta, whatsapp, threads))
+        youtube = fake_youtube.YouTubeState(
+            clock=wall_clock,
+            brand_channel_id=brand.youtube_channel_id,
+            brand_name=brand.name,
+            tokens={creds[brand.ref("youtube")]["access_token"]},
+            daily_quota=DEMO_YOUTUBE_QUOTA,
+        )
+        worlds.append(World(brand, x, mastodon, bluesky, meta, whatsapp, threads, youtube))
     return worlds
 
 
@@ -360,7 +380,8 @@ def channel_specs(
         brand = world.brand
         polled = (("x", brand.x_user_id), ("mastodon", brand.mastodon_id))
         also_pushed = ("threads", brand.threads_user_id)  # webhooks, and a polled catch-up
-        for platform, account in (*polled, ("bluesky", brand.bluesky_did), also_pushed):
+        youtube = ("youtube", brand.youtube_channel_id)
+        for platform, account in (*polled, ("bluesky", brand.bluesky_did), also_pushed, youtube):
             body = {
                 "account_id": account,
                 "base_url": urls[(brand.key, platform)],
@@ -533,9 +554,11 @@ def _number(author_id: str) -> int:
 
 def person_id(platform: str, author_id: str) -> str:
     """A corpus person's stable id on a platform (numeric ids; a ``did:plc`` on Bluesky)."""
-    if platform == "bluesky":
-        digest = hashlib.sha256(f"demo:{author_id}".encode()).digest()
-        return "did:plc:" + base64.b32encode(digest).decode().lower()[:24]
+    if platform in ("bluesky", "youtube"):
+        digest = base64.b32encode(hashlib.sha256(f"demo:{author_id}".encode()).digest())
+        if platform == "youtube":  # a channel id: UC and 22 characters
+            return "UC" + digest.decode()[:22]
+        return "did:plc:" + digest.decode().lower()[:24]
     base = {
         "x": 3_200_000_000,
         "facebook": 10_150_000_000_000,
@@ -628,6 +651,7 @@ class Demo:
             "instagram": self._instagram,
             "whatsapp": self._whatsapp,
             "threads": self._threads,
+            "youtube": self._youtube,
         }.get(platform)
         if writer is None:
             raise Unsupported(f"{item['external_id']}: no fake for {platform}")
@@ -861,6 +885,24 @@ class Demo:
         state.outbound_webhooks.clear()  # pushed here, once
         return str(reply["id"]), self._meta_push(state.notification("replies", reply), "threads")
 
+    # -- YouTube ---------------------------------------------------------------------------
+
+    def _youtube(
+        self, world: World, item: dict[str, Any], at: datetime
+    ) -> tuple[str, Delivery | None]:
+        """A comment (or a reply in its thread) under one of the brand's videos: the inbox's
+        poller finds it; the brand's own replies are read back as outbound."""
+        state, author = world.youtube, item["author"]
+        out = self._out(item)
+        comment = state.write(
+            state.brand_channel_id if out else person_id("youtube", author["external_id"]),
+            state.brand_name if out else f"@{author['handle']}",
+            item["text"],
+            at,
+            parent_id=self._parent(item) or "",
+        )
+        return comment.id, None
+
 
 # --------------------------------------------------------------------------------------------
 # The process
@@ -874,6 +916,7 @@ def _ports(first_port: int) -> str:
         "meta": "Meta",
         "whatsapp": "WhatsApp",
         "threads": "Threads",
+        "youtube": "YouTube",
     }
     spans = []
     for index, fake in enumerate(FAKES):

@@ -1,10 +1,11 @@
 """``make run``: Postgres, migrations, both services and demo traffic, stopped by Ctrl-C.
 
 The demo traffic comes from a third child, ``python -m demo.platforms``: local fake X, Mastodon,
-Bluesky, Meta, WhatsApp and Threads servers that the inbox's real pollers, webhook receivers and
-reply delivery talk to. The inbox gets the fakes' credentials and the demo's webhook secrets in its
-environment (``demo.platforms.inbox_environment``) before it starts; the demo platforms get the
-triage URL and the demo lead's token, for the desk's side of the demo (``demo.scenes``).
+Bluesky, Meta, WhatsApp, Threads and YouTube servers that the inbox's real pollers, webhook
+receivers and reply delivery talk to. The inbox gets the fakes' credentials and the demo's
+webhook secrets in its environment (``demo.platforms.inbox_environment``) before it starts; the
+demo platforms get the triage URL and the demo lead's token, for the desk's side of the demo
+(``demo.scenes``).
 
 What the launcher promises:
 
@@ -89,7 +90,7 @@ class Plan:
 
     def ports(self) -> list[tuple[int, str, str]]:
         """(port, what listens there, the variable that moves it) for every port needed."""
-        fakes = "DEMO_PLATFORMS_PORT (the first of 8 consecutive ports)"
+        fakes = f"DEMO_PLATFORMS_PORT (the first of {len(BRANDS) * len(FAKES)} consecutive ports)"
         return [
             (self.inbox_port, "the inbox", "INBOX_PORT"),
             (self.triage_port, "triage", "TRIAGE_PORT"),
@@ -375,7 +376,8 @@ def banner(plan: Plan, access: Access) -> str:
     Metrics:            {inbox}/metrics  {triage}/metrics
     Logs:               {logs}/inbox.log  {logs}/triage.log  {logs}/fakes.log  (JSON lines)
                         {logs}/setup.log{postgres}
-    Fake platforms:     X, Mastodon, Bluesky, Meta, WhatsApp and Threads on {plan.host}:{fakes},
+    Fake platforms:     X, Mastodon, Bluesky, Meta, WhatsApp, Threads and YouTube on
+                        {plan.host}:{fakes},
                         read by the inbox's real pollers and webhooks; agents' replies are
                         delivered there
   Below: what the demo does, errors (one line each, details in the logs) and a status line

@@ -26,17 +26,17 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65\x63oute/v1/message.proto\x12\tecoute.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n\x06\x41uthor\x12\x13\n\x0b\x65xternal_id\x18\x01 \x01(\t\x12\x0e\n\x06handle\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\"\xa9\x02\n\x11NormalizedMessage\x12\x10\n\x08platform\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x11\n\tdirection\x18\x05 \x01(\t\x12!\n\x06\x61uthor\x18\x06 \x01(\x0b\x32\x11.ecoute.v1.Author\x12\x0c\n\x04text\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bin_reply_to\x18\t \x01(\t\x12\x11\n\tthread_id\x18\n \x01(\t\x12\x0c\n\x04lang\x18\x0b \x01(\t\x12$\n\x03raw\x18\x0c \x01(\x0b\x32\x17.google.protobuf.Struct*\xe9\x01\n\x08Platform\x12\x18\n\x14PLATFORM_UNSPECIFIED\x10\x00\x12\x0e\n\nPLATFORM_X\x10\x01\x12\x15\n\x11PLATFORM_FACEBOOK\x10\x02\x12\x16\n\x12PLATFORM_INSTAGRAM\x10\x03\x12\x16\n\x12PLATFORM_MESSENGER\x10\x04\x12\x15\n\x11PLATFORM_MASTODON\x10\x05\x12\x14\n\x10PLATFORM_BLUESKY\x10\x06\x12\x12\n\x0ePLATFORM_OTHER\x10\x07\x12\x15\n\x11PLATFORM_WHATSAPP\x10\x08\x12\x14\n\x10PLATFORM_THREADS\x10\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x65\x63oute/v1/message.proto\x12\tecoute.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n\x06\x41uthor\x12\x13\n\x0b\x65xternal_id\x18\x01 \x01(\t\x12\x0e\n\x06handle\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\"\xb7\x02\n\x11NormalizedMessage\x12\x10\n\x08platform\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x11\n\tdirection\x18\x05 \x01(\t\x12!\n\x06\x61uthor\x18\x06 \x01(\x0b\x32\x11.ecoute.v1.Author\x12\x0c\n\x04text\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bin_reply_to\x18\t \x01(\t\x12\x11\n\tthread_id\x18\n \x01(\t\x12\x0c\n\x04lang\x18\x0b \x01(\t\x12$\n\x03raw\x18\x0c \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04held\x18\r \x01(\x08*\xff\x01\n\x08Platform\x12\x18\n\x14PLATFORM_UNSPECIFIED\x10\x00\x12\x0e\n\nPLATFORM_X\x10\x01\x12\x15\n\x11PLATFORM_FACEBOOK\x10\x02\x12\x16\n\x12PLATFORM_INSTAGRAM\x10\x03\x12\x16\n\x12PLATFORM_MESSENGER\x10\x04\x12\x15\n\x11PLATFORM_MASTODON\x10\x05\x12\x14\n\x10PLATFORM_BLUESKY\x10\x06\x12\x12\n\x0ePLATFORM_OTHER\x10\x07\x12\x15\n\x11PLATFORM_WHATSAPP\x10\x08\x12\x14\n\x10PLATFORM_THREADS\x10\t\x12\x14\n\x10PLATFORM_YOUTUBE\x10\nb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ecoute.v1.message_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PLATFORM']._serialized_start=471
-  _globals['_PLATFORM']._serialized_end=704
+  _globals['_PLATFORM']._serialized_start=485
+  _globals['_PLATFORM']._serialized_end=740
   _globals['_AUTHOR']._serialized_start=101
   _globals['_AUTHOR']._serialized_end=168
   _globals['_NORMALIZEDMESSAGE']._serialized_start=171
-  _globals['_NORMALIZEDMESSAGE']._serialized_end=468
+  _globals['_NORMALIZEDMESSAGE']._serialized_end=482
 # @@protoc_insertion_point(module_scope)

@@ -22,6 +22,7 @@ class Platform(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PLATFORM_OTHER: _ClassVar[Platform]
     PLATFORM_WHATSAPP: _ClassVar[Platform]
     PLATFORM_THREADS: _ClassVar[Platform]
+    PLATFORM_YOUTUBE: _ClassVar[Platform]
 PLATFORM_UNSPECIFIED: Platform
 PLATFORM_X: Platform
 PLATFORM_FACEBOOK: Platform
@@ -32,6 +33,7 @@ PLATFORM_BLUESKY: Platform
 PLATFORM_OTHER: Platform
 PLATFORM_WHATSAPP: Platform
 PLATFORM_THREADS: Platform
+PLATFORM_YOUTUBE: Platform
 
 class Author(_message.Message):
     __slots__ = ("external_id", "handle", "display_name")
@@ -44,7 +46,7 @@ class Author(_message.Message):
     def __init__(self, external_id: _Optional[str] = ..., handle: _Optional[str] = ..., display_name: _Optional[str] = ...) -> None: ...
 
 class NormalizedMessage(_message.Message):
-    __slots__ = ("platform", "channel", "external_id", "kind", "direction", "author", "text", "created_at", "in_reply_to", "thread_id", "lang", "raw")
+    __slots__ = ("platform", "channel", "external_id", "kind", "direction", "author", "text", "created_at", "in_reply_to", "thread_id", "lang", "raw", "held")
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +59,7 @@ class NormalizedMessage(_message.Message):
     THREAD_ID_FIELD_NUMBER: _ClassVar[int]
     LANG_FIELD_NUMBER: _ClassVar[int]
     RAW_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
     platform: str
     channel: str
     external_id: str
@@ -69,4 +72,5 @@ class NormalizedMessage(_message.Message):
     thread_id: str
     lang: str
     raw: _struct_pb2.Struct
-    def __init__(self, platform: _Optional[str] = ..., channel: _Optional[str] = ..., external_id: _Optional[str] = ..., kind: _Optional[str] = ..., direction: _Optional[str] = ..., author: _Optional[_Union[Author, _Mapping]] = ..., text: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., in_reply_to: _Optional[str] = ..., thread_id: _Optional[str] = ..., lang: _Optional[str] = ..., raw: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    held: bool
+    def __init__(self, platform: _Optional[str] = ..., channel: _Optional[str] = ..., external_id: _Optional[str] = ..., kind: _Optional[str] = ..., direction: _Optional[str] = ..., author: _Optional[_Union[Author, _Mapping]] = ..., text: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., in_reply_to: _Optional[str] = ..., thread_id: _Optional[str] = ..., lang: _Optional[str] = ..., raw: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., held: _Optional[bool] = ...) -> None: ...

@@ -43,6 +43,7 @@ def message_ingested(
             in_reply_to=m.in_reply_to,
             thread_id=m.thread_id,
             lang=m.lang,
+            held=m.held,
         ),
         received_at=received,
     )

@@ -35,6 +35,7 @@ MODERATION: dict[str, tuple[str, ...]] = {
     "facebook": MODERATION_ACTIONS,
     "instagram": MODERATION_ACTIONS,
     "threads": ("hide", "unhide"),  # Threads deletes only the brand's own posts
+    "youtube": MODERATION_ACTIONS,
 }
 """The moderation actions each platform's connector carries out (the inbox's ``Moderates``)."""
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.browser.harness import PHONE, World, audit, customer, shot
@@ -142,28 +143,33 @@ async def test_a_whatsapp_customer_is_named_by_their_profile_not_their_phone_num
     tab.assert_clean()
 
 
-async def test_a_threads_reply_is_named_on_threads_and_threads_is_a_filter(
-    world: World, browser: Browser
+@pytest.mark.parametrize(
+    ("platform", "label", "kind", "author_id"),
+    [("threads", "Threads", "reply", "lea_m"), ("youtube", "YouTube", "comment", "UCc-lea_m")],
+)
+async def test_a_reply_on_a_newer_platform_is_named_there_and_the_platform_is_a_filter(
+    world: World, browser: Browser, platform: str, label: str, kind: str, author_id: str
 ) -> None:
-    """A reply to the brand's Threads post: its conversation says where it was written, and
-    the queue's platform filter offers Threads by its name."""
+    """A reply to the brand's Threads post, a comment under its YouTube video: the
+    conversation says where it was written, and the queue's platform filter offers the
+    platform by its name."""
     await world.agent("ana@acme.test")
     await world.ingest(
         {
             **customer("t1", WORDS[1], "lea_m", minutes=2),
-            "platform": "threads",
-            "kind": "reply",
-            "author": {"external_id": "lea_m", "handle": "lea_m"},
+            "platform": platform,
+            "kind": kind,
+            "author": {"external_id": author_id, "handle": "lea_m"},
         },
     )
     await world.queue_settles(1)
     tab = await open_tab(browser, DESKTOP)
     page = tab.page
     await sign_in(tab, world, "ana@acme.test")
-    threads = page.locator("#f-platform option", has_text=re.compile("^Threads$"))
-    await expect(threads).to_have_count(1)
+    option = page.locator("#f-platform option", has_text=re.compile(f"^{label}$"))
+    await expect(option).to_have_count(1)
     await rows(page).first.locator(".row-link").click()
-    await expect(page.locator("#conv-title")).to_have_text("@lea_m on Threads")
+    await expect(page.locator("#conv-title")).to_have_text(f"@lea_m on {label}")
     tab.assert_clean()
 
 

@@ -41,6 +41,8 @@ from fakes.threads import ThreadsState
 from fakes.threads import create_app as create_threads
 from fakes.x import XState
 from fakes.x import create_app as create_x
+from fakes.youtube import YouTubeState
+from fakes.youtube import create_app as create_youtube
 from services.inbox.app import create_app as create_inbox
 from services.inbox.channels import store as channels
 from services.inbox.connectors.bluesky import forget_sessions
@@ -63,6 +65,8 @@ in_reply_to_id notifications cursor logs message sender did handle uri cid recor
 indexedAt accessJwt refreshJwt error errors title detail convo convos messages members sentAt
 dm_event_id message_id recipient_id event_type sender_id dm_conversation_id participant_ids
 $type rev displayName createdAt reply root parent
+items snippet topLevelComment replies comments totalReplyCount nextPageToken authorChannelId
+value textOriginal textDisplay authorDisplayName publishedAt parentId moderationStatus
 """
 FIELDS = FIELD_NAMES.split()
 ODD = [CANARY, "", "9" * 40, "2026-02-30T25:61:00Z", "-1", "\x00", HTML, 2**63, 10**40, 1e308]
@@ -240,6 +244,12 @@ def fake_platform(platform: str, clock: ManualClock) -> Fake:
         threads.mention("sam", "my refund?", at=recent)
         token = {"access_token": threads.access_token}
         return Fake(threads, create_threads(threads), threads.user_id, token)
+    if platform == "youtube":
+        tube = YouTubeState(clock=clock)
+        top = tube.customer_comments("lea", "my box blinks red", earlier)
+        tube.customer_replies(top, "sam", "mine too", earlier + timedelta(minutes=1))
+        token = {"access_token": next(iter(tube.tokens))}
+        return Fake(tube, create_youtube(tube), tube.brand_channel_id, token)
     meta = MetaState(clock=clock)
     token = {"page_access_token": meta.page_access_token}
     return Fake(meta, create_meta(meta), meta.page_id, token)
@@ -357,7 +367,7 @@ async def stage(
                     "account_id": fake.account_id,
                     "base_url": str(server.make_url("/")),
                     "credentials_ref": "creds",
-                    "polling": platform in ("x", "mastodon", "bluesky", "threads"),
+                    "polling": platform in ("x", "mastodon", "bluesky", "threads", "youtube"),
                     "poll_seconds": 60,
                 },
             )
@@ -378,7 +388,13 @@ async def stage(
     await engine.dispose()
 
 
-POLLED = [("x", "mention"), ("mastodon", "mention"), ("bluesky", "mention"), ("threads", "reply")]
+POLLED = [
+    ("x", "mention"),
+    ("mastodon", "mention"),
+    ("bluesky", "mention"),
+    ("threads", "reply"),
+    ("youtube", "comment"),
+]
 SENT = [
     ("x", "mention"),
     ("x", "dm"),
@@ -388,6 +404,7 @@ SENT = [
     ("facebook", "comment"),
     ("messenger", "dm"),
     ("threads", "reply"),
+    ("youtube", "comment"),
 ]
 
 

@@ -71,7 +71,7 @@ class Stage:
                 text("UPDATE inbox.channels SET next_poll_at = now(), lease_until = NULL")
             )
             due = await channels.claim_due(conn, datetime.now(UTC), 60, 100)
-        assert len(due) == 8  # x, mastodon, bluesky and threads for two brands
+        assert len(due) == 10  # x, mastodon, bluesky, threads and youtube for two brands
         for channel in due:
             self.polls.append(await self.poller.poll_channel(channel))
 
@@ -207,6 +207,9 @@ async def test_the_corpus_arrives_through_the_fakes_threaded_back_dated_and_once
     # brand's answer (pushed as webhooks, met again by the poll), beside another customer's.
     assert len({row[i].conversation_id for i in ("d-0005", "d-0107", "d-0120")}) == 1
     assert row["d-0120"].direction == "out" and outcome.injected["threads"] == 5
+    # YouTube comments under the brands' videos, found by the poller.
+    assert {row[i].direction for i in ("d-0064", "d-0065")} == {"in"}
+    assert outcome.injected["youtube"] == 2
 
     # The texts are the corpus's (a Bluesky post names the brand, to reach its notifications).
     handles = {w.brand.key: w.brand.bluesky_handle for w in worlds}
@@ -241,10 +244,10 @@ async def test_the_corpus_arrives_through_the_fakes_threaded_back_dated_and_once
     assert set(stage.polls) == {"ok"}
     assert len(await stage.stored()) == before
     connected = await stage.inbox.channels()
-    assert len(connected) == 16
+    assert len(connected) == 18
     assert {c["health"] for c in connected} == {"ok"}
     later_fakes = {c["base_url"] for c in connected}
-    assert len(later_fakes) == len(first_fakes) == 12 and not later_fakes & first_fakes
+    assert len(later_fakes) == len(first_fakes) == 14 and not later_fakes & first_fakes
 
 
 REPLIES = (  # corpus ids of the messages answered
@@ -258,6 +261,7 @@ REPLIES = (  # corpus ids of the messages answered
     "d-0053",  # an Instagram DM
     "d-0021",  # a WhatsApp message
     "d-0023",  # a Threads reply to the brand's post
+    "d-0065",  # a YouTube comment
 )
 
 
@@ -271,6 +275,7 @@ def _sent(world: World) -> int:
         + len(world.meta.sends)
         + len(world.whatsapp.sends)
         + len(world.threads.published)
+        + len(world.youtube.inserted)
     )
 
 
@@ -310,7 +315,7 @@ async def test_agents_replies_to_demo_messages_land_on_the_fakes(
     states = await stage.rows("SELECT state, count(*) AS n FROM inbox.deliveries GROUP BY state")
     assert {r.state: r.n for r in states} == {"delivered": len(REPLIES)}
     volteo, skylark = worlds
-    assert _sent(volteo) == 2 and _sent(skylark) == len(REPLIES) - 2
+    assert _sent(volteo) == 3 and _sent(skylark) == len(REPLIES) - 3
     assert [p.in_reply_to_tweet_id for p in skylark.x.sent_posts] == [demo.ids["d-0001"]]
     assert [d.participant_id for d in skylark.x.sent_dms] == [person_id("x", "u-101")]
     masto = skylark.mastodon
@@ -331,6 +336,8 @@ async def test_agents_replies_to_demo_messages_land_on_the_fakes(
     ]
     (answer,) = skylark.threads.brand_replies()
     assert answer["replied_to"] == {"id": demo.ids["d-0023"]}
+    (answer,) = [volteo.youtube.comments[i] for i in volteo.youtube.inserted]
+    assert answer.parent_id == demo.ids["d-0065"]
 
 
 async def test_a_corpus_loaded_by_the_ingest_feeder_counts_as_loaded(

@@ -928,19 +928,47 @@ def threads_replies(username: str, name: str, words: list[str]) -> list[dict[str
     ]
 
 
+def youtube_comments(channel_id: str, name: str, words: list[str]) -> list[dict[str, Any]]:
+    """A comment under the brand's video and a reply in its thread: YouTube knows the
+    commenter by channel id (``authorChannelId``, also in the raw snippets)."""
+    return [
+        item(
+            comment_id,
+            text,
+            author=(channel_id, name, name),
+            platform="youtube",
+            channel="volteo-yt",
+            kind=kind,
+            minutes_ago=40 - n,
+            thread_id="UgzTop1",
+            in_reply_to="" if kind == "comment" else "UgzTop1",
+            raw={
+                "authorChannelId": {"value": channel_id},
+                "authorDisplayName": name,
+                "textOriginal": text,
+                "moderationStatus": "published",
+            },
+        )
+        for n, (comment_id, kind, text) in enumerate(
+            [("UgzTop1", "comment", words[0]), ("UgzTop1.r1", "reply", words[1])], start=1
+        )
+    ]
+
+
 @pytest.mark.parametrize(
     ("platform", "person", "name", "written"),
     [
         ("whatsapp", "33612349876", "Léa Moreau", whatsapp_messages),
         ("threads", "lea.moreau.1987", "", threads_replies),
+        ("youtube", "UCq3vY2xLeaMoreauChannel0", "Léa Moreau", youtube_comments),
     ],
 )
 async def test_erasing_a_customer_known_by_number_or_username_removes_them(
     stage: Stage, platform: str, person: str, name: str, written: Any
 ) -> None:
-    """WhatsApp knows a person by phone number, Threads by username: erased by that id, they
-    are gone from the messages, the authors, the raw payloads and the events, in both
-    services."""
+    """WhatsApp knows a person by phone number, Threads by username, YouTube by channel id:
+    erased by that id, they are gone from the messages, the authors, the raw payloads and the
+    events, in both services."""
     words = ["my fibre box blinks red since the move", "still red this morning"]
     messages = written(person, name, words)
     async with inbox_consuming(stage.database_url):

@@ -53,13 +53,14 @@ from tests.support.world import (
 
 SHARED_REFS = ("brand-x", "brand-mastodon")
 """Reference names both workspaces hold, each with its own secret."""
-PLATFORMS = ("x", "mastodon", "bluesky", "facebook")
+PLATFORMS = ("x", "mastodon", "bluesky", "facebook", "youtube")
 PUBLIC_HOSTS = (
     "https://attacker.example",
     "https://api.x.com.attacker.example",
     "http://api.x.com",
     "https://api.x.com:8443",
     "https://mastodon.attacker.example",
+    "https://www.googleapis.com.attacker.example",  # a look-alike of YouTube's API host
     "https://api.x.com",  # the real API: the host is fine, a foreign reference is not
 )
 """Hosts no local server answers: the poller is never sent there (``polling`` false)."""

@@ -23,11 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.inbox.channels import store
 from services.inbox.channels.credentials import CredentialStore, NotAllowed
+from services.inbox.channels.usecases import record_spending
 from services.inbox.connectors.base import (
     AuthExpired,
     Channel,
     Connector,
     CursorRejected,
+    QuotaSpent,
     RateLimited,
     Rejected,
     Unavailable,
@@ -129,6 +131,7 @@ class Poller:
 
     async def _attempt(self, channel: Channel) -> _Result:
         """Poll the channel's streams; how it went, as the channel's health will say it."""
+        connector: Connector | None = None
         try:
             connector = connector_for(
                 channel, self.credentials.for_channel(channel), self.session, self.clock
@@ -138,7 +141,8 @@ class Poller:
                 raise RateLimited(limited)
         except RateLimited as exc:
             retry_at = exc.retry_at
-            detail = f"rate limited until {retry_at.isoformat() if retry_at else 'unknown'}"
+            limit = "daily quota spent" if isinstance(exc, QuotaSpent) else "rate limited"
+            detail = f"{limit} until {retry_at.isoformat() if retry_at else 'unknown'}"
             return _Result("rate_limited", "rate_limited", detail, retry_at=retry_at)
         except AuthExpired as exc:
             # The inbox's own refusal says why; a platform's words might quote a secret.
@@ -154,6 +158,8 @@ class Poller:
             if is_unavailable(exc):
                 raise
             return await self._broken(channel, exc)
+        finally:
+            await record_spending(self.engine, channel, connector)
         detail = f"held back by rate limits: {', '.join(held)}" if held else ""
         return _Result("ok", "ok", detail)
 
@@ -203,6 +209,8 @@ class Poller:
                 try:
                     await self._poll_stream(channel, connector, stream)
                     continue
+                except QuotaSpent:
+                    raise  # the channel's daily quota: no stream may go on
                 except RateLimited as exc:
                     held_until = exc.retry_at or self.clock() + timedelta(
                         seconds=channel.poll_seconds

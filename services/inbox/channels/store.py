@@ -187,6 +187,20 @@ async def save_cursor(conn: AsyncConnection, channel: Channel, stream: str, curs
     )
 
 
+async def spend_quota(conn: AsyncConnection, channel: Channel, day: str, units: int) -> None:
+    """Add ``units`` to the channel's count for ``day`` (``cursor.quota`` is ``day:units``; a
+    new day starts from zero). One statement, so a poll and a delivery never lose a count."""
+    await conn.execute(
+        text(
+            "UPDATE inbox.channels SET cursor = cursor || jsonb_build_object('quota', "
+            "CAST(:day AS text) || ':' || (CASE WHEN split_part(cursor->>'quota', ':', 1) = "
+            "CAST(:day AS text) THEN CAST(split_part(cursor->>'quota', ':', 2) AS int) ELSE 0 END"
+            " + CAST(:units AS int))) WHERE workspace_id = :ws AND id = :id"
+        ),
+        {"day": day, "units": units, "ws": channel.workspace_id, "id": channel.id},
+    )
+
+
 async def reset_cursor(conn: AsyncConnection, channel: Channel, stream: str) -> None:
     await conn.execute(
         text(

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.inbox.channels import store
 from services.inbox.channels.credentials import CredentialStore
+from services.inbox.connectors.base import Channel, SpendsQuota
 from services.inbox.connectors.registry import connector_for
 from services.inbox.connectors.whatsapp import Template, WhatsAppConnector
 from services.infra.invalid_field import InvalidField
@@ -63,3 +64,13 @@ async def templates(
     if not isinstance(connector, WhatsAppConnector):
         raise NoTemplates(key)
     return await connector.templates(str(secrets.get("business_account_id") or ""))
+
+
+async def record_spending(engine: AsyncEngine, channel: Channel, connector: object) -> None:
+    """Add what a connector spent of its platform's daily quota to the channel's count."""
+    if not isinstance(connector, SpendsQuota):
+        return
+    day, units = connector.quota_spent()
+    if units:
+        async with engine.begin() as conn:
+            await store.spend_quota(conn, channel, day, units)

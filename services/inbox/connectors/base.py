@@ -89,6 +89,11 @@ class RateLimited(ConnectorError):
         self.retry_at = retry_at
 
 
+class QuotaSpent(RateLimited):
+    """The platform's daily quota is spent (or nearly, as the connector keeps a share for
+    replies): nothing more until ``retry_at``, and the channel's health says why."""
+
+
 class AuthExpired(ConnectorError):
     """The credentials no longer work: a person must re-authorise the channel."""
 
@@ -284,6 +289,16 @@ class Moderates(Protocol):
     """
 
     async def moderate(self, request: Moderation) -> None: ...
+
+
+@runtime_checkable
+class SpendsQuota(Protocol):
+    """The optional part of a connector whose platform counts units a day (YouTube): what
+    this connector spent, which its caller adds to the channel's count once it is done."""
+
+    def quota_spent(self) -> tuple[str, int]:
+        """The quota's day and the units spent on it by this connector."""
+        ...
 
 
 class BearerConnector:

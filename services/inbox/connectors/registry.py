@@ -15,6 +15,7 @@ from services.inbox.connectors.meta import MetaConnector
 from services.inbox.connectors.threads import ThreadsConnector
 from services.inbox.connectors.whatsapp import WhatsAppConnector
 from services.inbox.connectors.x import XConnector
+from services.inbox.connectors.youtube import YouTubeConnector
 
 ConnectorClass = Callable[
     [Channel, dict[str, Any], aiohttp.ClientSession, Callable[[], datetime]], Connector
@@ -30,6 +31,7 @@ CONNECTORS: dict[str, ConnectorClass] = {
     "messenger": MetaConnector,
     "whatsapp": WhatsAppConnector,
     "threads": ThreadsConnector,
+    "youtube": YouTubeConnector,
 }
 
 

@@ -26,9 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.inbox.channels import store as channel_store
+from services.inbox.channels.usecases import record_spending
 from services.inbox.connectors.base import (
     AuthExpired,
     Channel,
+    Connector,
     RateLimited,
     Reconciles,
     Rejected,
@@ -118,6 +120,7 @@ class Deliverer(PlatformLoop):
         )
         interrupted = row.was == "sending"  # a previous attempt may have posted already
         reconciled = calling = False
+        connector: Connector | None = None
         try:
             connector = connector_for(
                 channel, self.credentials.for_channel(channel), self.session, self.clock
@@ -169,6 +172,8 @@ class Deliverer(PlatformLoop):
             unknown = calling or (interrupted and not reconciled)
             await self._broken(row, channel, exc, uncertain=unknown)
             return
+        finally:
+            await record_spending(self.engine, channel, connector)
         await self._delivered(row, channel, context, reply, sent)
 
     def _sent_by_status(self, row: Any) -> Sent | None:

@@ -21,9 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ecoute.v1 import events_pb2
 from services.inbox.channels import store as channel_store
+from services.inbox.channels.usecases import record_spending
 from services.inbox.connectors.base import (
     AuthExpired,
     Channel,
+    Connector,
     Moderates,
     Moderation,
     RateLimited,
@@ -113,6 +115,7 @@ class Moderator(PlatformLoop):
             )
         channel = channel_store.describe_channel(context)
         request = Moderation(row.action_id, row.action, context.comment_id, context.comment_kind)
+        connector: Connector | None = None
         try:
             connector = connector_for(
                 channel, self.credentials.for_channel(channel), self.session, self.clock
@@ -144,6 +147,8 @@ class Moderator(PlatformLoop):
             await self._retry(row, channel, reason, None)
         else:
             await self._settle(row, channel, True)
+        finally:
+            await record_spending(self.engine, channel, connector)
 
     async def _auth_expired(self, row: Any, channel: Channel, detail: str) -> None:
         """The token is refused: the channel needs re-authorisation, the action fails."""

@@ -22,6 +22,7 @@ API_HOSTS: Mapping[str, frozenset[str]] = {
     "messenger": _META,
     "whatsapp": frozenset({"graph.facebook.com"}),
     "threads": frozenset({"graph.threads.net"}),
+    "youtube": frozenset({"www.googleapis.com", "youtube.googleapis.com"}),
     # The entryway and Bluesky's own PDSes (app-password sign-in), and the AppView.
     "bluesky": frozenset(
         {"bsky.social", "*.host.bsky.network", "api.bsky.app", "public.api.bsky.app"}

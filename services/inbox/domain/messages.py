@@ -29,6 +29,7 @@ class Incoming:
     thread_id: str = ""
     lang: str = ""
     raw: dict[str, Any] | None = None
+    held: bool = False  # the platform holds it back from the public (YouTube's review)
 
 
 def normalise_text(text: str) -> str:

@@ -56,6 +56,7 @@ PUBLIC: dict[str, Limit] = {
     "messenger": Limit(2_000, "characters"),
     "whatsapp": Limit(4_096, "characters"),
     "threads": Limit(500, "characters"),
+    "youtube": Limit(10_000, "characters"),
 }
 PRIVATE: dict[str, Limit] = {
     "x": Limit(10_000, "characters"),
@@ -184,7 +185,7 @@ def check(text: str, platform: str, kind: str) -> Measured:
 
 def refusal(measured: Measured, platform: str) -> str:
     """What the agent (or an API client) reads when a reply is over the limit."""
-    label = {"x": "X", "whatsapp": "WhatsApp"}.get(platform, platform.title())
+    label = {"x": "X", "whatsapp": "WhatsApp", "youtube": "YouTube"}.get(platform, platform.title())
     return (
         f"A reply on {label} may be at most {measured.maximum:,} "
         f"{UNIT_WORDS[measured.unit]}: this one counts {measured.length:,}."

@@ -28,6 +28,7 @@ export const PLATFORM_LABELS = {
   bluesky: "Bluesky",
   whatsapp: "WhatsApp",
   threads: "Threads",
+  youtube: "YouTube",
   other: "Other",
 };
 
