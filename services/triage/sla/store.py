@@ -18,6 +18,7 @@ from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.db import all_rows
+from services.infra.worker import workspace_after
 from services.triage.domain.sla import DEFAULT_POLICY, Clock, Policy
 from services.triage.sla.policy import parse_policy
 
@@ -307,8 +308,7 @@ async def next_workspace_due(
     conn: AsyncConnection, now: datetime, after: uuid.UUID
 ) -> uuid.UUID | None:
     """The first workspace above ``after`` with a clock due (a read: it locks nothing)."""
-    found = await conn.scalar(_NEXT_WORKSPACE, {"now": now, "after": after})
-    return None if found is None else uuid.UUID(str(found))
+    return await workspace_after(conn, _NEXT_WORKSPACE, {"now": now, "after": after})
 
 
 async def claim_due(
