@@ -12,10 +12,17 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, get_args
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.infra.http import ENGINE_KEY, ProblemError, model_response, path_id, read_model
+from services.infra.http import (
+    ENGINE_KEY,
+    ProblemError,
+    RequestBody,
+    model_response,
+    path_id,
+    read_model,
+)
 from services.infra.strings import NO_NUL
 from services.triage.access.accounts import Caller
 from services.triage.access.auth import authenticate, authorised
@@ -36,18 +43,15 @@ KINDS: tuple[str, ...] = get_args(IncidentKind)
 WRITERS = ("lead", "admin")
 
 
-class IncidentNoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class IncidentNoteIn(RequestBody):
     text: Annotated[str, Field(max_length=MAX_REPLY, pattern=NO_NUL)]
 
 
-class MergeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MergeIn(RequestBody):
     incident_id: Annotated[int, Field(ge=1, lt=2**63)]
 
 
-class SplitIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SplitIn(RequestBody):
     conversation_ids: Annotated[
         list[Annotated[int, Field(ge=1, lt=2**63)]], Field(max_length=MAX_SPLIT)
     ]

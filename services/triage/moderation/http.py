@@ -12,9 +12,17 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response, path_id, read_model
+from services.infra.http import (
+    ENGINE_KEY,
+    Out,
+    ProblemError,
+    RequestBody,
+    model_response,
+    path_id,
+    read_model,
+)
 from services.triage.access.auth import authorised
 from services.triage.moderation.usecases import (
     MODERATORS,
@@ -24,8 +32,7 @@ from services.triage.moderation.usecases import (
 )
 
 
-class ModerationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ModerationIn(RequestBody):
     action: Literal["hide", "unhide", "delete"]
     message_id: Annotated[int, Field(ge=1, lt=2**63)]
 

@@ -1,13 +1,15 @@
 """The shapes of rules' API: conditions (``when``) and actions (``then``) as a lead writes
 them; a value outside its set is a 422 naming the field (``/then/0/set_priority/priority``)."""
 
+# ruff: noqa: RUF012  (list defaults of pydantic fields are copied per instance; ruff sees a
+# pydantic model only by a BaseModel base in the same file, not through RequestBody)
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from services.infra.http import Out
+from services.infra.http import Out, RequestBody
 from services.infra.platforms import Platform
 from services.infra.strings import NO_NUL
 from services.triage.domain.conversation import Priority
@@ -23,11 +25,7 @@ Word = Annotated[str, Field(min_length=1, max_length=100, pattern=ONE_LINE)]
 Reason = Annotated[str, Field(min_length=1, max_length=200, pattern=ONE_LINE)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class WhenIn(_Strict):
+class WhenIn(RequestBody):
     """Every condition given must hold; one left out does not constrain."""
 
     intents: Annotated[list[Intent], Field(max_length=20)] = []
@@ -41,17 +39,17 @@ class WhenIn(_Strict):
     in_incident: bool | None = None
 
 
-class TagAction(_Strict):
+class TagAction(RequestBody):
     kind: Literal["tag"]
     tag_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
-class PriorityAction(_Strict):
+class PriorityAction(RequestBody):
     kind: Literal["set_priority"]
     priority: Priority
 
 
-class RouteAction(_Strict):
+class RouteAction(RequestBody):
     """To agents with this skill (a language, a channel, or both)."""
 
     kind: Literal["route"]
@@ -65,17 +63,17 @@ class RouteAction(_Strict):
         return self
 
 
-class CloseAction(_Strict):
+class CloseAction(RequestBody):
     kind: Literal["close"]
     reason: Reason
 
 
-class AbuseAction(_Strict):
+class AbuseAction(RequestBody):
     kind: Literal["mark_abuse"]
     hide: bool = False
 
 
-class NotifyAction(_Strict):
+class NotifyAction(RequestBody):
     kind: Literal["notify"]
 
 
@@ -85,7 +83,7 @@ ActionIn = Annotated[
 ]
 
 
-class RuleIn(_Strict):
+class RuleIn(RequestBody):
     name: Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=ONE_LINE)]
     position: Annotated[int, Field(ge=0, le=1_000_000)] = 0
     enabled: bool = True

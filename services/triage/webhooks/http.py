@@ -8,9 +8,16 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response, read_model
+from services.infra.http import (
+    ENGINE_KEY,
+    Out,
+    ProblemError,
+    RequestBody,
+    model_response,
+    read_model,
+)
 from services.triage.access.auth import authorised
 from services.triage.webhooks import store
 
@@ -32,8 +39,7 @@ class NewWebhookOut(Out):
     events: list[str]
 
 
-class WebhookIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class WebhookIn(RequestBody):
     url: Annotated[
         str, Field(min_length=8, max_length=MAX_URL, pattern=r"^https?://[^\s/\x00]+[^\x00]*$")
     ]
