@@ -95,13 +95,6 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 Model = TypeVar("Model", bound=BaseModel)
 
 
-class RequestBody(BaseModel):
-    """A request's JSON body: a field the API does not know is refused (422 naming it), never
-    dropped silently, so a misspelt or misplaced field shows at once."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
 @with_config(ConfigDict(extra="forbid"))
 class Out(TypedDict):
     """The base of every answer's shape: a TypedDict pydantic checks, holding exactly the

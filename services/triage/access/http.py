@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.infra.client_address import client_address
-from services.infra.http import ENGINE_KEY, ProblemError, RequestBody, model_response, read_model
+from services.infra.http import ENGINE_KEY, ProblemError, model_response, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access import accounts, limits, sign_in, store, two_factor
 from services.triage.access.auth import (
@@ -36,18 +36,21 @@ from services.triage.access.schemas import (
 log = logging.getLogger("ecoute.triage.auth")
 
 
-class LoginIn(RequestBody):
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     email: Annotated[str, Field(min_length=3, max_length=320, pattern=NO_NUL)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
     workspace_id: uuid.UUID | None = None
 
 
-class LoginCodeIn(RequestBody):
+class LoginCodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     pending_token: Annotated[str, Field(min_length=1, max_length=200)]
     code: Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class TokenIn(RequestBody):
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
 
 

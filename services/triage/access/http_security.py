@@ -18,10 +18,10 @@ from typing import Annotated, TypeVar
 
 import segno
 from aiohttp import web
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.infra.client_address import client_address
-from services.infra.http import ENGINE_KEY, ProblemError, RequestBody, model_response, read_model
+from services.infra.http import ENGINE_KEY, ProblemError, model_response, read_model
 from services.infra.secretbox import SecretBox
 from services.triage.access import accounts, limits, store, two_factor
 from services.triage.access.accounts import Caller
@@ -56,16 +56,19 @@ bytes refused a valid change of two 1024-character passwords outside ASCII."""
 T = TypeVar("T")
 
 
-class CodeIn(RequestBody):
+class CodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     code: Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class PasswordIn(RequestBody):
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     current_password: Annotated[str, Field(min_length=1, max_length=1024)]
     new_password: Annotated[str, Field(min_length=MIN_PASSWORD, max_length=1024)]
 
 
-class TwoFactorPolicyIn(RequestBody):
+class TwoFactorPolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     policy: TwoFactorPolicy
 
 

@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.auth_failures import counted_refusal
 from services.infra.client_address import address_key, client_address
-from services.infra.http import ENGINE_KEY, ProblemError, RequestBody, model_response, read_model
+from services.infra.http import ENGINE_KEY, ProblemError, model_response, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access import accounts, links, mail, sign_in, team
 from services.triage.access.auth import authorised, token_cache
@@ -60,32 +60,38 @@ Name = Annotated[str, Field(max_length=200, pattern=NO_NUL)]
 Token = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class InvitationIn(RequestBody):
+class InvitationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     email: Email
     role: Role
     display_name: Name = ""
 
 
-class RoleIn(RequestBody):
+class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     role: Role
 
 
-class PasswordLinkIn(RequestBody):
+class PasswordLinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     force: bool = False
     """True: the current password stops working and the user's sessions end now."""
 
 
-class WorkspaceIn(RequestBody):
+class WorkspaceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
     admin_email: Email
     admin_name: Name = ""
 
 
-class LinkIn(RequestBody):
+class LinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     token: Token
 
 
-class AcceptIn(RequestBody):
+class AcceptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     token: Token
     password: Annotated[str, Field(min_length=MIN_PASSWORD, max_length=1024)] | None = None
 

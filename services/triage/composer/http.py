@@ -11,15 +11,9 @@ import uuid
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict
 
-from services.infra.http import (
-    ENGINE_KEY,
-    ProblemError,
-    RequestBody,
-    model_response,
-    path_id,
-    read_model,
-)
+from services.infra.http import ENGINE_KEY, ProblemError, model_response, path_id, read_model
 from services.triage.access.auth import authenticate
 from services.triage.composer import usecases
 from services.triage.composer.schemas import SuggestionsOut, UsedSuggestionOut
@@ -28,7 +22,8 @@ SUGGESTION_OUTCOME_KEY: web.AppKey[Any] = web.AppKey("suggestion_outcome", objec
 """Counts a suggestion's outcome: shown, used, sent_edited, sent_unchanged."""
 
 
-class UseIn(RequestBody):
+class UseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     suggestion_id: uuid.UUID
 
 

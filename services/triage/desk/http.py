@@ -10,16 +10,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.infra.http import (
-    ENGINE_KEY,
-    ProblemError,
-    RequestBody,
-    model_response,
-    path_id,
-    read_model,
-)
+from services.infra.http import ENGINE_KEY, ProblemError, model_response, path_id, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access.auth import authenticate, authorised
 from services.triage.composer.http import SUGGESTION_OUTCOME_KEY
@@ -47,14 +40,16 @@ from services.triage.sla.usecases import conversation_clocks
 REPLY_ORIGIN_KEY: web.AppKey[Any] = web.AppKey("reply_origin", object)
 
 
-class TemplateIn(RequestBody):
+class TemplateIn(BaseModel):
     """An approved WhatsApp message template, by name and language code."""
 
+    model_config = ConfigDict(extra="forbid")
     name: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,512}$")]
     language: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(_[A-Za-z0-9]{2,8})?$")]
 
 
-class ReplyIn(RequestBody):
+class ReplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     text: Annotated[str, Field(max_length=MAX_REPLY, pattern=NO_NUL)]
     client_key: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)] | None = None
     saved_reply_id: uuid.UUID | None = None
@@ -69,20 +64,24 @@ class ReplyIn(RequestBody):
     private: bool = False
 
 
-class ReplyCheckIn(RequestBody):
+class ReplyCheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     text: Annotated[str, Field(max_length=MAX_REPLY, pattern=NO_NUL)]
 
 
-class NoteIn(RequestBody):
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     text: Annotated[str, Field(min_length=1, max_length=MAX_REPLY, pattern=NO_NUL)]
 
 
-class CorrectionIn(RequestBody):
+class CorrectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     field: Literal["intent", "needs_answer", "abuse", "priority"]
     value: str | bool | int
 
 
-class SavedReplyIn(RequestBody):
+class SavedReplyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     title: Annotated[str, Field(min_length=1, max_length=120, pattern=NO_NUL)]
     text: Annotated[str, Field(min_length=1, max_length=MAX_REPLY, pattern=NO_NUL)]
 

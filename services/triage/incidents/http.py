@@ -12,17 +12,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, get_args
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.infra.http import (
-    ENGINE_KEY,
-    ProblemError,
-    RequestBody,
-    model_response,
-    path_id,
-    read_model,
-)
+from services.infra.http import ENGINE_KEY, ProblemError, model_response, path_id, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access.accounts import Caller
 from services.triage.access.auth import authenticate, authorised
@@ -43,15 +36,18 @@ KINDS: tuple[str, ...] = get_args(IncidentKind)
 WRITERS = ("lead", "admin")
 
 
-class IncidentNoteIn(RequestBody):
+class IncidentNoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     text: Annotated[str, Field(max_length=MAX_REPLY, pattern=NO_NUL)]
 
 
-class MergeIn(RequestBody):
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     incident_id: Annotated[int, Field(ge=1, lt=2**63)]
 
 
-class SplitIn(RequestBody):
+class SplitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     conversation_ids: Annotated[
         list[Annotated[int, Field(ge=1, lt=2**63)]], Field(max_length=MAX_SPLIT)
     ]

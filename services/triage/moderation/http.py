@@ -12,17 +12,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.infra.http import (
-    ENGINE_KEY,
-    Out,
-    ProblemError,
-    RequestBody,
-    model_response,
-    path_id,
-    read_model,
-)
+from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response, path_id, read_model
 from services.triage.access.auth import authorised
 from services.triage.moderation.usecases import (
     MODERATORS,
@@ -32,7 +24,8 @@ from services.triage.moderation.usecases import (
 )
 
 
-class ModerationIn(RequestBody):
+class ModerationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     action: Literal["hide", "unhide", "delete"]
     message_id: Annotated[int, Field(ge=1, lt=2**63)]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.infra.http import Out, RequestBody
+from services.infra.http import Out
 from services.infra.platforms import Platform
 from services.triage.domain.conversation import Status
 
@@ -17,15 +17,17 @@ NOT_BLANK = r"\S"  # something besides spaces
 ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
 
 
-class PersonLinkIn(RequestBody):
+class PersonLinkIn(BaseModel):
     """Another identity of the same person: its platform, and its handle or platform id."""
 
+    model_config = ConfigDict(extra="forbid")
     platform: Platform
     handle: Annotated[str, Field(max_length=MAX_REF, pattern=ONE_LINE)] = ""
     author_id: Annotated[str, Field(max_length=MAX_REF, pattern=ONE_LINE)] = ""
 
 
-class PersonNoteIn(RequestBody):
+class PersonNoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     text: Annotated[str, Field(min_length=1, max_length=MAX_NOTE, pattern=NOT_BLANK)]
 
 

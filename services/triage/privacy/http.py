@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from services.infra.http import ENGINE_KEY, ProblemError, RequestBody, model_response, read_model
+from services.infra.http import ENGINE_KEY, ProblemError, model_response, read_model
 from services.infra.platforms import Platform
 from services.triage.access.auth import authorised
 from services.triage.domain.privacy import Identity, normalise
@@ -39,19 +39,22 @@ def _no_nul(value: str) -> str:
 PlatformRef = Annotated[str, Field(max_length=200), AfterValidator(_no_nul)]
 
 
-class IdentityIn(RequestBody):
+class IdentityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     platform: Platform
     author_id: PlatformRef = ""
     handle: PlatformRef = ""
 
 
-class PersonIn(RequestBody):
+class PersonIn(BaseModel):
     """A person, as every platform account they use (the body of erasures and exports)."""
 
+    model_config = ConfigDict(extra="forbid")
     identities: Annotated[list[IdentityIn], Field(min_length=1, max_length=50)]
 
 
-class RetentionIn(RequestBody):
+class RetentionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     conversation_days: Annotated[int, Field(ge=1, le=36500)] | None
 
 

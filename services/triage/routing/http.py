@@ -4,8 +4,6 @@ skills, and assignment by hand. Handlers parse, call a use case, answer.
 Another workspace's conversation or user is a 404 (its existence is not disclosed).
 """
 
-# ruff: noqa: RUF012  (list defaults of pydantic fields are copied per instance; ruff sees a
-# pydantic model only by a BaseModel base in the same file, not through RequestBody)
 from __future__ import annotations
 
 import uuid
@@ -14,17 +12,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.infra.http import (
-    ENGINE_KEY,
-    Out,
-    ProblemError,
-    RequestBody,
-    model_response,
-    path_id,
-    read_model,
-)
+from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response, path_id, read_model
 from services.infra.strings import NO_NUL
 from services.triage.access.accounts import NoSuchUser
 from services.triage.access.auth import authenticate, authorised
@@ -42,7 +32,8 @@ Channel = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 MaxClaims = Annotated[int, Field(ge=1, le=100)]
 
 
-class PresenceIn(RequestBody):
+class PresenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     presence: Presence
 
 
@@ -69,7 +60,8 @@ class TeamPresenceOut(Out):
     as_of: datetime
 
 
-class RoutingIn(RequestBody):
+class RoutingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     auto_assign: bool
     max_open_claims: MaxClaims | None = None
 
@@ -80,7 +72,8 @@ class RoutingOut(Out):
     default_max_open_claims: int
 
 
-class SkillsIn(RequestBody):
+class SkillsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     max_open_claims: MaxClaims | None = None
     languages: Annotated[list[Language], Field(max_length=3)] = []
     channels: Annotated[list[Channel], Field(max_length=100)] = []
@@ -93,7 +86,8 @@ class SkillsOut(Out):
     channels: list[str]
 
 
-class AssignIn(RequestBody):
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     user_id: uuid.UUID
     note: Annotated[str, Field(min_length=1, max_length=MAX_REPLY, pattern=NO_NUL)] | None = None
 

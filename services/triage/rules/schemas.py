@@ -1,15 +1,13 @@
 """The shapes of rules' API: conditions (``when``) and actions (``then``) as a lead writes
 them; a value outside its set is a 422 naming the field (``/then/0/set_priority/priority``)."""
 
-# ruff: noqa: RUF012  (list defaults of pydantic fields are copied per instance; ruff sees a
-# pydantic model only by a BaseModel base in the same file, not through RequestBody)
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.infra.http import Out, RequestBody
+from services.infra.http import Out
 from services.infra.platforms import Platform
 from services.infra.strings import NO_NUL
 from services.triage.domain.conversation import Priority
@@ -25,7 +23,11 @@ Word = Annotated[str, Field(min_length=1, max_length=100, pattern=ONE_LINE)]
 Reason = Annotated[str, Field(min_length=1, max_length=200, pattern=ONE_LINE)]
 
 
-class WhenIn(RequestBody):
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WhenIn(_Strict):
     """Every condition given must hold; one left out does not constrain."""
 
     intents: Annotated[list[Intent], Field(max_length=20)] = []
@@ -39,17 +41,17 @@ class WhenIn(RequestBody):
     in_incident: bool | None = None
 
 
-class TagAction(RequestBody):
+class TagAction(_Strict):
     kind: Literal["tag"]
     tag_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
-class PriorityAction(RequestBody):
+class PriorityAction(_Strict):
     kind: Literal["set_priority"]
     priority: Priority
 
 
-class RouteAction(RequestBody):
+class RouteAction(_Strict):
     """To agents with this skill (a language, a channel, or both)."""
 
     kind: Literal["route"]
@@ -63,17 +65,17 @@ class RouteAction(RequestBody):
         return self
 
 
-class CloseAction(RequestBody):
+class CloseAction(_Strict):
     kind: Literal["close"]
     reason: Reason
 
 
-class AbuseAction(RequestBody):
+class AbuseAction(_Strict):
     kind: Literal["mark_abuse"]
     hide: bool = False
 
 
-class NotifyAction(RequestBody):
+class NotifyAction(_Strict):
     kind: Literal["notify"]
 
 
@@ -83,7 +85,7 @@ ActionIn = Annotated[
 ]
 
 
-class RuleIn(RequestBody):
+class RuleIn(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=ONE_LINE)]
     position: Annotated[int, Field(ge=0, le=1_000_000)] = 0
     enabled: bool = True

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.infra.http import Out, RequestBody
+from services.infra.http import Out
 
 MAX_NAME = 40
 ONE_LINE = r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"
@@ -15,7 +15,8 @@ Colour = Literal["grey", "red", "orange", "yellow", "green", "teal", "blue", "pu
 COLOURS: tuple[str, ...] = get_args(Colour)
 
 
-class TagIn(RequestBody):
+class TagIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     # One line, not blank: no control characters, something besides spaces.
     name: Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=ONE_LINE)]
     colour: Colour = "grey"

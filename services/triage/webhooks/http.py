@@ -8,16 +8,9 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.infra.http import (
-    ENGINE_KEY,
-    Out,
-    ProblemError,
-    RequestBody,
-    model_response,
-    read_model,
-)
+from services.infra.http import ENGINE_KEY, Out, ProblemError, model_response, read_model
 from services.triage.access.auth import authorised
 from services.triage.webhooks import store
 
@@ -39,7 +32,8 @@ class NewWebhookOut(Out):
     events: list[str]
 
 
-class WebhookIn(RequestBody):
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     url: Annotated[
         str, Field(min_length=8, max_length=MAX_URL, pattern=r"^https?://[^\s/\x00]+[^\x00]*$")
     ]
