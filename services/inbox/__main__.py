@@ -10,6 +10,7 @@ import uuid
 from services.inbox.ingest.store import SCOPES
 from services.inbox.settings import InboxSettings
 from services.infra import logs
+from services.infra.serve import add_service_commands, serve_or_work
 
 TOKEN_PREFIXES = {"ingest": "eci", "channels": "ecc"}
 """A leaked token's kind at a glance."""
@@ -20,15 +21,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m services.inbox", description="Écoute inbox: the edge to the platforms."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="serve the ingest API (INBOX_PORT, default 8080)")
-    commands.add_parser(
-        "worker", help="only poll channels and deliver replies (probes and metrics on INBOX_PORT)"
-    )
-    migrate = commands.add_parser("migrate", help="apply the inbox's database migrations")
-    migrate.add_argument(
-        "--check",
-        action="store_true",
-        help="apply nothing; exit 0 if up to date, 3 if migrations are pending",
+    add_service_commands(
+        commands,
+        serve="serve the ingest API (INBOX_PORT, default 8080)",
+        worker="only poll channels and deliver replies (probes and metrics on INBOX_PORT)",
+        migrate="apply the inbox's database migrations",
     )
     token = commands.add_parser(
         "create-token",
@@ -61,13 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         print(asyncio.run(_create_token(url, args.workspace, name, args.scope, args.token)))
         return 0
     from services.inbox.app import create_app
-    from services.infra.serve import run
 
-    worker = args.command == "worker"
-    if worker:
-        settings = settings.model_copy(update={"run_workers": True})
-    run(create_app(settings, api=not worker), settings)
-    return 0
+    return serve_or_work(args.command, settings, create_app, "run_workers")
 
 
 async def _create_token(

@@ -12,12 +12,12 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import asyncpg
-from sqlalchemy import event
+from sqlalchemy import Row, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -232,6 +232,38 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         dbapi_connection.ping()
     except Exception as error:
         raise sa_exc.DisconnectionError("stale pooled connection") from error
+
+
+# The stores' written-out statements, run the one way: SQL text and its named parameters in,
+# rows out. The statements stay in each area's store.py; only the ceremony lives here.
+
+
+async def first_row(conn: AsyncConnection, sql: str, params: Mapping[str, Any]) -> Row[Any] | None:
+    """The first row ``sql`` returns (a lookup, an ``INSERT … RETURNING``), or None."""
+    return (await conn.execute(text(sql), params)).first()
+
+
+async def returns_row(conn: AsyncConnection, sql: str, params: Mapping[str, Any]) -> bool:
+    """Whether ``sql`` returned a row: "was there such a thing?" for an existence check or
+    an ``UPDATE … RETURNING`` that matched."""
+    return await first_row(conn, sql, params) is not None
+
+
+async def all_rows(
+    conn: AsyncConnection, sql: str, params: Mapping[str, Any]
+) -> Sequence[Row[Any]]:
+    """Every row ``sql`` returns."""
+    return (await conn.execute(text(sql), params)).all()
+
+
+async def scalar_one(conn: AsyncConnection, sql: str, params: Mapping[str, Any]) -> Any:
+    """The single value of the single row ``sql`` returns (an error if there is none)."""
+    return (await conn.execute(text(sql), params)).scalar_one()
+
+
+async def row_count(conn: AsyncConnection, sql: str, params: Mapping[str, Any]) -> int:
+    """How many rows ``sql`` (an ``UPDATE`` or ``DELETE``) touched."""
+    return int((await conn.execute(text(sql), params)).rowcount)
 
 
 def socket_dir(url: str) -> str | None:

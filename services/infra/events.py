@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.infra.db import is_unavailable
-from services.infra.worker import Rotation, Wakeup, run_worker
+from services.infra.worker import Rotation, Wakeup, run_worker, workspace_after
 
 log = logging.getLogger("ecoute.events")
 
@@ -191,8 +191,8 @@ class Consumer:
         async with self.engine.connect() as conn, conn.begin():
 
             async def next_after(after: uuid.UUID) -> uuid.UUID | None:
-                found = await conn.scalar(_NEXT_WORKSPACE, {"consumer": self.name, "after": after})
-                return None if found is None else uuid.UUID(str(found))
+                params = {"consumer": self.name, "after": after}
+                return await workspace_after(conn, _NEXT_WORKSPACE, params)
 
             async def drain(workspace_id: uuid.UUID) -> int:
                 return await self._drain(conn, workspace_id, to_isolate)

@@ -7,10 +7,11 @@ Connections here are ``_TimedRequestHandler``s, which add those two deadlines.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -191,6 +192,40 @@ def run(app: web.Application, settings: ServiceSettings, grace_seconds: float = 
     tune_garbage_collector()
     app.on_startup.append(_freeze_after_start)  # after the app's own hooks
     asyncio.run(_serve_until_stopped(app, settings, grace_seconds))
+
+
+def add_service_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    *,
+    serve: str,
+    worker: str,
+    migrate: str,
+) -> None:
+    """The commands every service has (``serve``, ``worker``, ``migrate [--check]``), with
+    the service's own help; ``serve_or_work`` and ``migrate_command`` run them."""
+    commands.add_parser("serve", help=serve)
+    commands.add_parser("worker", help=worker)
+    migration = commands.add_parser("migrate", help=migrate)
+    migration.add_argument(
+        "--check",
+        action="store_true",
+        help="apply nothing; exit 0 if up to date, 3 if migrations are pending",
+    )
+
+
+def serve_or_work(
+    command: str,
+    settings: ServiceSettings,
+    create_app: Callable[..., web.Application],
+    workers_setting: str,
+) -> int:
+    """Start a service's process: ``worker`` runs its background loops (``workers_setting``
+    switched on) and no API; anything else serves the API. The same in every service."""
+    worker = command == "worker"
+    if worker:
+        settings = settings.model_copy(update={workers_setting: True})
+    run(create_app(settings, api=not worker), settings)
+    return 0
 
 
 async def run_until_stopped(stop: asyncio.Event) -> None:

@@ -13,11 +13,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
+from sqlalchemy import Executable
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.db import connect, describe_error, is_unavailable
 
@@ -61,6 +63,15 @@ class Rotation:
             done = await claim(workspace)
             if done:
                 return done
+
+
+async def workspace_after(
+    conn: AsyncConnection, statement: Executable, params: Mapping[str, Any]
+) -> uuid.UUID | None:
+    """What a ``Rotation``'s "first workspace above :after with work" statement finds (None:
+    no workspace has any)."""
+    found = await conn.scalar(statement, params)
+    return None if found is None else uuid.UUID(str(found))
 
 
 async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 
 from services.infra import logs
+from services.infra.serve import add_service_commands, serve_or_work
 from services.triage.access import admin_cli, reseal_two_factor
 from services.triage.settings import TriageSettings
 
@@ -21,16 +22,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m services.triage", description="Écoute triage: the agents' desk."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="serve the agent API and UI (TRIAGE_PORT, default 8081)")
-    commands.add_parser(
-        "worker",
-        help="only consume events and raise SLA transitions (probes and metrics on TRIAGE_PORT)",
-    )
-    migrate = commands.add_parser("migrate", help="apply triage's database migrations")
-    migrate.add_argument(
-        "--check",
-        action="store_true",
-        help="apply nothing; exit 0 if up to date, 3 if migrations are pending",
+    add_service_commands(
+        commands,
+        serve="serve the agent API and UI (TRIAGE_PORT, default 8081)",
+        worker="only consume events and raise SLA transitions (probes and metrics on TRIAGE_PORT)",
+        migrate="apply triage's database migrations",
     )
     workspace = commands.add_parser(
         "create-workspace", help="create a workspace with one user and an API token (JSON out)"
@@ -112,14 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in admin_cli.COMMANDS:
         print(orjson.dumps(asyncio.run(admin_cli.run(args, settings))).decode())
         return 0
-    from services.infra.serve import run
     from services.triage.app import create_app
 
-    worker = args.command == "worker"
-    if worker:
-        settings = settings.model_copy(update={"run_consumer": True})
-    run(create_app(settings, api=not worker), settings)
-    return 0
+    return serve_or_work(args.command, settings, create_app, "run_consumer")
 
 
 async def _create_workspace(url: str, args: argparse.Namespace) -> dict[str, str]:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.inbox.connectors.base import Channel
 from services.infra.platforms import MODERATION, NO_MODERATION
+from services.infra.worker import workspace_after
 
 WAKE_POLLER = "ecoute_channels"
 
@@ -131,7 +132,8 @@ async def next_workspace_due(
 ) -> uuid.UUID | None:
     """The first workspace above ``after`` with a channel due for a poll (a read: it locks
     nothing); claims name one workspace, and the workspaces take turns (``Rotation``)."""
-    found = await conn.scalar(
+    return await workspace_after(
+        conn,
         text(
             "SELECT workspace_id FROM inbox.channels WHERE polling AND next_poll_at <= :now "
             "AND (lease_until IS NULL OR lease_until < :now) AND workspace_id > :after "
@@ -139,7 +141,6 @@ async def next_workspace_due(
         ),
         {"now": now, "after": after},
     )
-    return None if found is None else uuid.UUID(str(found))
 
 
 async def claim_due(

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.infra.worker import workspace_after
+
 _QUEUE = text(
     """
     INSERT INTO inbox.deliveries (workspace_id, reply_id, conversation_id, channel_id,
@@ -110,8 +112,7 @@ async def next_workspace_due(
     conn: AsyncConnection, now: datetime, after: uuid.UUID
 ) -> uuid.UUID | None:
     """The first workspace above ``after`` with a reply due (a read: it locks nothing)."""
-    found = await conn.scalar(_NEXT_WORKSPACE, {"now": now, "after": after})
-    return None if found is None else uuid.UUID(str(found))
+    return await workspace_after(conn, _NEXT_WORKSPACE, {"now": now, "after": after})
 
 
 async def claim_due(
@@ -257,8 +258,7 @@ async def next_workspace_moderating(
     conn: AsyncConnection, now: datetime, after: uuid.UUID
 ) -> uuid.UUID | None:
     """The first workspace above ``after`` with a moderation due (a read: it locks nothing)."""
-    found = await conn.scalar(_NEXT_WORKSPACE_MODERATING, {"now": now, "after": after})
-    return None if found is None else uuid.UUID(str(found))
+    return await workspace_after(conn, _NEXT_WORKSPACE_MODERATING, {"now": now, "after": after})
 
 
 async def claim_moderations(

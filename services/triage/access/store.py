@@ -19,6 +19,7 @@ from sqlalchemy.engine import Result, Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.infra.auth import token_digest
+from services.infra.db import all_rows, first_row, returns_row, row_count, scalar_one
 
 # ---- workspaces, users, audit log ------------------------------------------------------
 
@@ -90,15 +91,12 @@ async def find_login(
     conn: AsyncConnection, email: str
 ) -> list[tuple[uuid.UUID, uuid.UUID, str, str | None]]:
     """(workspace, user, role, password hash) of every user with this e-mail."""
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT workspace_id, id, role, password_hash FROM triage.users "
-                "WHERE lower(email) = lower(:email)"
-            ),
-            {"email": email},
-        )
-    ).all()
+    rows = await all_rows(
+        conn,
+        "SELECT workspace_id, id, role, password_hash FROM triage.users "
+        "WHERE lower(email) = lower(:email)",
+        {"email": email},
+    )
     return [(r.workspace_id, r.id, r.role, r.password_hash) for r in rows]
 
 
@@ -143,22 +141,19 @@ async def email_of(conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid
 
 
 async def user_exists(conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-    found = (
-        await conn.execute(
-            text("SELECT 1 FROM triage.users WHERE workspace_id = :ws AND id = :id"),
-            {"ws": workspace_id, "id": user_id},
-        )
-    ).first()
-    return found is not None
+    return await returns_row(
+        conn,
+        "SELECT 1 FROM triage.users WHERE workspace_id = :ws AND id = :id",
+        {"ws": workspace_id, "id": user_id},
+    )
 
 
 async def users_and_two_factor(conn: AsyncConnection, workspace_id: uuid.UUID) -> list[Row[Any]]:
     """(id, email, display_name, role, two_factor, deactivated_at, has_password) of every user
     of the workspace."""
-    rows = (
-        await conn.execute(
-            text(
-                """
+    rows = await all_rows(
+        conn,
+        """
         SELECT u.id, u.email, u.display_name, u.role,
                coalesce(tf.enabled_at IS NOT NULL, false) AS two_factor,
                u.deactivated_at, u.password_hash IS NOT NULL AS has_password
@@ -166,23 +161,20 @@ async def users_and_two_factor(conn: AsyncConnection, workspace_id: uuid.UUID) -
         LEFT JOIN triage.two_factor AS tf
                ON tf.workspace_id = u.workspace_id AND tf.user_id = u.id
         WHERE u.workspace_id = :ws ORDER BY lower(u.email)
-        """
-            ),
-            {"ws": workspace_id},
-        )
-    ).all()
+        """,
+        {"ws": workspace_id},
+    )
     return list(rows)
 
 
 async def password_hash(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
 ) -> str | None:
-    stored = (
-        await conn.execute(
-            text("SELECT password_hash FROM triage.users WHERE workspace_id = :ws AND id = :id"),
-            {"ws": workspace_id, "id": user_id},
-        )
-    ).scalar_one()
+    stored = await scalar_one(
+        conn,
+        "SELECT password_hash FROM triage.users WHERE workspace_id = :ws AND id = :id",
+        {"ws": workspace_id, "id": user_id},
+    )
     return None if stored is None else str(stored)
 
 
@@ -253,10 +245,9 @@ async def recent_failures(
 ) -> dict[str, tuple[int, datetime]]:
     """(failures, the latest one's instant) of each key that failed since ``since``, counting
     no further than ``cap`` (an index range of at most ``cap`` rows per key)."""
-    rows = (
-        await conn.execute(
-            text(
-                """
+    rows = await all_rows(
+        conn,
+        """
         SELECT k.key, recent.n, recent.last
         FROM unnest(CAST(:keys AS text[])) AS k(key)
         CROSS JOIN LATERAL (
@@ -266,11 +257,9 @@ async def recent_failures(
             ) AS latest
         ) AS recent
         WHERE recent.n > 0
-        """
-            ),
-            {"keys": keys, "since": since, "cap": cap},
-        )
-    ).all()
+        """,
+        {"keys": keys, "since": since, "cap": cap},
+    )
     return {r.key: (int(r.n), r.last) for r in rows}
 
 
@@ -476,20 +465,17 @@ async def live_sessions(
 ) -> list[Row[Any]]:
     """(id, created_at, last_seen_at, expires_at, method, user_agent) of the user's live
     sessions, the most recently used first."""
-    rows = (
-        await conn.execute(
-            text(
-                """
+    rows = await all_rows(
+        conn,
+        """
         SELECT id, created_at, last_seen_at, expires_at, method, user_agent
         FROM triage.sessions
         WHERE workspace_id = :ws AND user_id = :user AND revoked_at IS NULL
           AND expires_at > :now AND last_seen_at > :idle
         ORDER BY last_seen_at DESC
-        """
-            ),
-            {"ws": workspace_id, "user": user_id, "now": now, "idle": idle_since},
-        )
-    ).all()
+        """,
+        {"ws": workspace_id, "user": user_id, "now": now, "idle": idle_since},
+    )
     return list(rows)
 
 
@@ -503,24 +489,21 @@ async def revoke_session(
 ) -> uuid.UUID | None:
     """End a session of ``user_id`` (of anyone in the workspace if ``any_user``); whose it
     was, or None if there is no such session."""
-    row = (
-        await conn.execute(
-            text(
-                """
+    row = await first_row(
+        conn,
+        """
         UPDATE triage.sessions SET revoked_at = coalesce(revoked_at, :now)
         WHERE workspace_id = :ws AND id = :id AND (user_id = :me OR :admin)
         RETURNING user_id
-        """
-            ),
-            {
-                "ws": workspace_id,
-                "id": session_id,
-                "me": user_id,
-                "admin": any_user,
-                "now": now,
-            },
-        )
-    ).first()
+        """,
+        {
+            "ws": workspace_id,
+            "id": session_id,
+            "me": user_id,
+            "admin": any_user,
+            "now": now,
+        },
+    )
     return None if row is None else uuid.UUID(str(row.user_id))
 
 
@@ -532,15 +515,13 @@ async def revoke_sessions(
     keep: uuid.UUID | None = None,
 ) -> int:
     """End every live session of the user but ``keep`` (the caller's own); how many ended."""
-    result = await conn.execute(
-        text(
-            "UPDATE triage.sessions SET revoked_at = :now "
-            "WHERE workspace_id = :ws AND user_id = :user AND revoked_at IS NULL "
-            "AND expires_at > :now AND id IS DISTINCT FROM :keep"
-        ),
+    return await row_count(
+        conn,
+        "UPDATE triage.sessions SET revoked_at = :now "
+        "WHERE workspace_id = :ws AND user_id = :user AND revoked_at IS NULL "
+        "AND expires_at > :now AND id IS DISTINCT FROM :keep",
         {"now": now, "ws": workspace_id, "user": user_id, "keep": keep},
     )
-    return int(result.rowcount)
 
 
 # ---- API tokens ------------------------------------------------------------------------
@@ -594,15 +575,12 @@ async def api_tokens(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
 ) -> list[dict[str, object]]:
     """Every API token of the user, revoked ones too (never their values)."""
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT id, name, created_at, revoked_at FROM triage.api_tokens "
-                "WHERE workspace_id = :ws AND user_id = :me ORDER BY created_at"
-            ),
-            {"ws": workspace_id, "me": user_id},
-        )
-    ).all()
+    rows = await all_rows(
+        conn,
+        "SELECT id, name, created_at, revoked_at FROM triage.api_tokens "
+        "WHERE workspace_id = :ws AND user_id = :me ORDER BY created_at",
+        {"ws": workspace_id, "me": user_id},
+    )
     return [
         {"id": r.id, "name": r.name, "created_at": r.created_at, "revoked_at": r.revoked_at}
         for r in rows
@@ -612,16 +590,13 @@ async def api_tokens(
 async def live_api_tokens(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
 ) -> list[dict[str, object]]:
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT id, name, created_at FROM triage.api_tokens "
-                "WHERE workspace_id = :ws AND user_id = :user AND revoked_at IS NULL "
-                "ORDER BY created_at"
-            ),
-            {"ws": workspace_id, "user": user_id},
-        )
-    ).all()
+    rows = await all_rows(
+        conn,
+        "SELECT id, name, created_at FROM triage.api_tokens "
+        "WHERE workspace_id = :ws AND user_id = :user AND revoked_at IS NULL "
+        "ORDER BY created_at",
+        {"ws": workspace_id, "user": user_id},
+    )
     return [{"id": r.id, "name": r.name, "created_at": r.created_at} for r in rows]
 
 
@@ -634,33 +609,27 @@ async def revoke_api_token(
 ) -> bool:
     """Revoke a token of ``user_id`` (of anyone in the workspace if ``any_user``); False if
     there is no such token."""
-    row = (
-        await conn.execute(
-            text(
-                """
+    return await returns_row(
+        conn,
+        """
         UPDATE triage.api_tokens SET revoked_at = coalesce(revoked_at, now())
         WHERE workspace_id = :ws AND id = :id AND (user_id = :me OR :admin)
         RETURNING id
-        """
-            ),
-            {"ws": workspace_id, "id": token_id, "me": user_id, "admin": any_user},
-        )
-    ).first()
-    return row is not None
+        """,
+        {"ws": workspace_id, "id": token_id, "me": user_id, "admin": any_user},
+    )
 
 
 async def revoke_tokens(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> int:
     """Revoke every API token of the user; how many were live."""
-    result = await conn.execute(
-        text(
-            "UPDATE triage.api_tokens SET revoked_at = :now "
-            "WHERE workspace_id = :ws AND user_id = :user AND revoked_at IS NULL"
-        ),
+    return await row_count(
+        conn,
+        "UPDATE triage.api_tokens SET revoked_at = :now "
+        "WHERE workspace_id = :ws AND user_id = :user AND revoked_at IS NULL",
         {"now": now, "ws": workspace_id, "user": user_id},
     )
-    return int(result.rowcount)
 
 
 # ---- the team: members, roles, one-time links ------------------------------------------
@@ -896,20 +865,17 @@ async def live_invitations(
 ) -> list[Row[Any]]:
     """(id, email, role, display_name, created_by, created_at, expires_at) of the workspace's
     invitations not yet accepted, revoked or expired, the newest first."""
-    rows = (
-        await conn.execute(
-            text(
-                """
+    rows = await all_rows(
+        conn,
+        """
         SELECT id, email, role, display_name, created_by, created_at, expires_at
         FROM triage.account_links
         WHERE workspace_id = :ws AND kind = 'invitation' AND used_at IS NULL
           AND revoked_at IS NULL AND expires_at > :now
         ORDER BY created_at DESC
-        """
-            ),
-            {"ws": workspace_id, "now": now},
-        )
-    ).all()
+        """,
+        {"ws": workspace_id, "now": now},
+    )
     return list(rows)
 
 
@@ -917,32 +883,26 @@ async def revoke_invitation(
     conn: AsyncConnection, workspace_id: uuid.UUID, link_id: uuid.UUID, now: datetime
 ) -> bool:
     """Revoke an unused invitation; False if there is no such one."""
-    row = (
-        await conn.execute(
-            text(
-                "UPDATE triage.account_links SET revoked_at = :now "
-                "WHERE workspace_id = :ws AND id = :id AND kind = 'invitation' "
-                "AND used_at IS NULL AND revoked_at IS NULL RETURNING 1"
-            ),
-            {"now": now, "ws": workspace_id, "id": link_id},
-        )
-    ).first()
-    return row is not None
+    return await returns_row(
+        conn,
+        "UPDATE triage.account_links SET revoked_at = :now "
+        "WHERE workspace_id = :ws AND id = :id AND kind = 'invitation' "
+        "AND used_at IS NULL AND revoked_at IS NULL RETURNING 1",
+        {"now": now, "ws": workspace_id, "id": link_id},
+    )
 
 
 async def revoke_user_links(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, now: datetime
 ) -> int:
     """Revoke every unused link of the user (password reset, sign-in); how many."""
-    result = await conn.execute(
-        text(
-            "UPDATE triage.account_links SET revoked_at = :now "
-            "WHERE workspace_id = :ws AND user_id = :user AND used_at IS NULL "
-            "AND revoked_at IS NULL"
-        ),
+    return await row_count(
+        conn,
+        "UPDATE triage.account_links SET revoked_at = :now "
+        "WHERE workspace_id = :ws AND user_id = :user AND used_at IS NULL "
+        "AND revoked_at IS NULL",
         {"now": now, "ws": workspace_id, "user": user_id},
     )
-    return int(result.rowcount)
 
 
 # ---- two-factor ------------------------------------------------------------------------
@@ -958,15 +918,12 @@ class Enrolment:
 async def enrolment(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID
 ) -> Enrolment | None:
-    row = (
-        await conn.execute(
-            text(
-                "SELECT secret, enabled_at IS NOT NULL AS enabled, last_step "
-                "FROM triage.two_factor WHERE workspace_id = :ws AND user_id = :user"
-            ),
-            {"ws": workspace_id, "user": user_id},
-        )
-    ).first()
+    row = await first_row(
+        conn,
+        "SELECT secret, enabled_at IS NOT NULL AS enabled, last_step "
+        "FROM triage.two_factor WHERE workspace_id = :ws AND user_id = :user",
+        {"ws": workspace_id, "user": user_id},
+    )
     return Enrolment(bytes(row.secret), row.enabled, row.last_step) if row else None
 
 
@@ -975,59 +932,47 @@ async def replace_secret(
 ) -> bool:
     """Store ``new`` only if the row still holds ``old`` (a new enrolment in between is
     left alone)."""
-    row = (
-        await conn.execute(
-            text(
-                "UPDATE triage.two_factor SET secret = :new "
-                "WHERE workspace_id = :ws AND user_id = :user AND secret = :old RETURNING 1"
-            ),
-            {"ws": workspace_id, "user": user_id, "old": old, "new": new},
-        )
-    ).first()
-    return row is not None
+    return await returns_row(
+        conn,
+        "UPDATE triage.two_factor SET secret = :new "
+        "WHERE workspace_id = :ws AND user_id = :user AND secret = :old RETURNING 1",
+        {"ws": workspace_id, "user": user_id, "old": old, "new": new},
+    )
 
 
 async def begin_enrolment(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, sealed: bytes, now: datetime
 ) -> bool:
     """Store a new secret awaiting its first code; False if two-factor is already on."""
-    row = (
-        await conn.execute(
-            text(
-                """
+    return await returns_row(
+        conn,
+        """
         INSERT INTO triage.two_factor (workspace_id, user_id, secret, created_at)
         VALUES (:ws, :user, :secret, :now)
         ON CONFLICT (workspace_id, user_id) DO UPDATE
             SET secret = EXCLUDED.secret, created_at = EXCLUDED.created_at, last_step = NULL
             WHERE triage.two_factor.enabled_at IS NULL
         RETURNING 1
-        """
-            ),
-            {"ws": workspace_id, "user": user_id, "secret": sealed, "now": now},
-        )
-    ).first()
-    return row is not None
+        """,
+        {"ws": workspace_id, "user": user_id, "secret": sealed, "now": now},
+    )
 
 
 async def take_step(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, step: int, *, enabled: bool
 ) -> bool:
     """Record ``step`` as used if it is later than every step used before (atomically)."""
-    row = (
-        await conn.execute(
-            text(
-                """
+    return await returns_row(
+        conn,
+        """
         UPDATE triage.two_factor SET last_step = :step
         WHERE workspace_id = :ws AND user_id = :user
           AND (enabled_at IS NOT NULL) = :enabled
           AND (last_step IS NULL OR last_step < :step)
         RETURNING 1
-        """
-            ),
-            {"ws": workspace_id, "user": user_id, "step": step, "enabled": enabled},
-        )
-    ).first()
-    return row is not None
+        """,
+        {"ws": workspace_id, "user": user_id, "step": step, "enabled": enabled},
+    )
 
 
 async def enable_two_factor(
@@ -1063,19 +1008,15 @@ async def spend_recovery_digest(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, digest: bytes, now: datetime
 ) -> bool:
     """Mark a recovery code used; False if unknown or already used."""
-    row = (
-        await conn.execute(
-            text(
-                """
+    return await returns_row(
+        conn,
+        """
         UPDATE triage.recovery_codes SET used_at = :now
         WHERE workspace_id = :ws AND user_id = :user AND digest = :digest AND used_at IS NULL
         RETURNING 1
-        """
-            ),
-            {"ws": workspace_id, "user": user_id, "digest": digest, "now": now},
-        )
-    ).first()
-    return row is not None
+        """,
+        {"ws": workspace_id, "user": user_id, "digest": digest, "now": now},
+    )
 
 
 async def recovery_codes_left(
@@ -1102,15 +1043,12 @@ async def remove_two_factor(
         text("DELETE FROM triage.recovery_codes WHERE workspace_id = :ws AND user_id = :user"),
         {"ws": workspace_id, "user": user_id},
     )
-    row = (
-        await conn.execute(
-            text(
-                "DELETE FROM triage.two_factor WHERE workspace_id = :ws AND user_id = :user "
-                "RETURNING enabled_at IS NOT NULL AS enabled"
-            ),
-            {"ws": workspace_id, "user": user_id},
-        )
-    ).first()
+    row = await first_row(
+        conn,
+        "DELETE FROM triage.two_factor WHERE workspace_id = :ws AND user_id = :user "
+        "RETURNING enabled_at IS NOT NULL AS enabled",
+        {"ws": workspace_id, "user": user_id},
+    )
     return bool(row and row.enabled)
 
 
@@ -1119,18 +1057,15 @@ async def lock_secrets_after(
 ) -> list[Row[Any]]:
     """(workspace_id, user_id, secret) of the next ``limit`` rows after ``after`` in key
     order, locked until the transaction ends."""
-    rows = (
-        await conn.execute(
-            text(
-                """
+    rows = await all_rows(
+        conn,
+        """
         SELECT workspace_id, user_id, secret FROM triage.two_factor
         WHERE (workspace_id, user_id) > (:ws, :user)
         ORDER BY workspace_id, user_id LIMIT :n FOR UPDATE
-        """
-            ),
-            {"ws": after[0], "user": after[1], "n": limit},
-        )
-    ).all()
+        """,
+        {"ws": after[0], "user": after[1], "n": limit},
+    )
     return list(rows)
 
 
@@ -1214,14 +1149,11 @@ async def two_factor_policy(conn: AsyncConnection, workspace_id: uuid.UUID) -> s
 
 async def set_two_factor_policy(conn: AsyncConnection, workspace_id: uuid.UUID, value: str) -> str:
     """Set the policy; returns the previous one."""
-    previous = (
-        await conn.execute(
-            text(
-                "UPDATE triage.workspaces AS w SET two_factor_policy = :p "
-                "FROM triage.workspaces AS old WHERE w.id = :ws AND old.id = w.id "
-                "RETURNING old.two_factor_policy"
-            ),
-            {"ws": workspace_id, "p": value},
-        )
-    ).scalar_one()
+    previous = await scalar_one(
+        conn,
+        "UPDATE triage.workspaces AS w SET two_factor_policy = :p "
+        "FROM triage.workspaces AS old WHERE w.id = :ws AND old.id = w.id "
+        "RETURNING old.two_factor_policy",
+        {"ws": workspace_id, "p": value},
+    )
     return str(previous)

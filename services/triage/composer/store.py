@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.infra.db import all_rows, first_row
+
 CANDIDATES = 2000
 """The newest matching inbound messages of resolved conversations that are ranked."""
 
@@ -90,34 +92,28 @@ async def brand_account(
     conn: AsyncConnection, workspace_id: uuid.UUID, channel: str
 ) -> tuple[str, str]:
     """(handle, platform account id) the brand last posted from on this channel, or ("", "")."""
-    row = (
-        await conn.execute(
-            text(
-                """
+    row = await first_row(
+        conn,
+        """
         SELECT m.author_handle, m.author_external_id FROM triage.messages m
         JOIN triage.conversations c
           ON c.workspace_id = m.workspace_id AND c.id = m.conversation_id
         WHERE m.workspace_id = :ws AND c.channel = :channel AND m.direction = 'out'
           AND m.author_handle <> ''
         ORDER BY m.id DESC LIMIT 1
-        """
-            ),
-            {"ws": workspace_id, "channel": channel},
-        )
-    ).first()
+        """,
+        {"ws": workspace_id, "channel": channel},
+    )
     return (row.author_handle, row.author_external_id) if row else ("", "")
 
 
 async def saved_replies(conn: AsyncConnection, workspace_id: uuid.UUID) -> list[dict[str, Any]]:
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT id, title, text, created_at FROM triage.saved_replies "
-                "WHERE workspace_id = :ws ORDER BY title"
-            ),
-            {"ws": workspace_id},
-        )
-    ).all()
+    rows = await all_rows(
+        conn,
+        "SELECT id, title, text, created_at FROM triage.saved_replies "
+        "WHERE workspace_id = :ws ORDER BY title",
+        {"ws": workspace_id},
+    )
     return [
         {"id": r.id, "title": r.title, "text": r.text, "created_at": r.created_at} for r in rows
     ]
@@ -126,12 +122,11 @@ async def saved_replies(conn: AsyncConnection, workspace_id: uuid.UUID) -> list[
 async def saved_reply_text(
     conn: AsyncConnection, workspace_id: uuid.UUID, saved_id: uuid.UUID
 ) -> str | None:
-    row = (
-        await conn.execute(
-            text("SELECT text FROM triage.saved_replies WHERE workspace_id = :ws AND id = :id"),
-            {"ws": workspace_id, "id": saved_id},
-        )
-    ).first()
+    row = await first_row(
+        conn,
+        "SELECT text FROM triage.saved_replies WHERE workspace_id = :ws AND id = :id",
+        {"ws": workspace_id, "id": saved_id},
+    )
     return str(row.text) if row else None
 
 
@@ -168,15 +163,12 @@ async def reply(
 ) -> tuple[str, int] | None:
     """(text, conversation id) of a reply of the workspace (a suggestion is an earlier
     reply), or None."""
-    row = (
-        await conn.execute(
-            text(
-                "SELECT text, conversation_id FROM triage.replies "
-                "WHERE workspace_id = :ws AND id = :id AND text <> ''"
-            ),
-            {"ws": workspace_id, "id": reply_id},
-        )
-    ).first()
+    row = await first_row(
+        conn,
+        "SELECT text, conversation_id FROM triage.replies "
+        "WHERE workspace_id = :ws AND id = :id AND text <> ''",
+        {"ws": workspace_id, "id": reply_id},
+    )
     return (str(row.text), int(row.conversation_id)) if row else None
 
 

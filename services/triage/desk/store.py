@@ -18,6 +18,7 @@ from sqlalchemy import TextClause, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.infra.db import all_rows, first_row, returns_row, scalar_one
 from services.infra.platforms import MODERATED_KINDS, MODERATION
 from services.triage.domain.calendar import Calendar, business_seconds
 from services.triage.domain.conversation import ConversationState
@@ -46,33 +47,29 @@ async def claim(
     now: datetime,
 ) -> str:
     """'claimed' (or renewed), 'held' by someone else, or 'missing'."""
-    row = (
-        await conn.execute(
-            text(
-                """
+    row = await first_row(
+        conn,
+        """
         UPDATE triage.conversations SET assignee_id = :me, claim_expires_at = :until
         WHERE workspace_id = :ws AND id = :id
           AND (assignee_id IS NULL OR assignee_id = :me OR claim_expires_at < :now)
         RETURNING id
-        """
-            ),
-            {
-                "ws": workspace_id,
-                "id": conversation_id,
-                "me": user_id,
-                "now": now,
-                "until": now + CLAIM_LEASE,
-            },
-        )
-    ).first()
+        """,
+        {
+            "ws": workspace_id,
+            "id": conversation_id,
+            "me": user_id,
+            "now": now,
+            "until": now + CLAIM_LEASE,
+        },
+    )
     if row is not None:
         return "claimed"
-    exists = (
-        await conn.execute(
-            text("SELECT 1 FROM triage.conversations WHERE workspace_id = :ws AND id = :id"),
-            {"ws": workspace_id, "id": conversation_id},
-        )
-    ).first()
+    exists = await first_row(
+        conn,
+        "SELECT 1 FROM triage.conversations WHERE workspace_id = :ws AND id = :id",
+        {"ws": workspace_id, "id": conversation_id},
+    )
     return "held" if exists else "missing"
 
 
@@ -173,37 +170,30 @@ async def release(
     user_id: uuid.UUID,
     any_holder: bool,
 ) -> bool:
-    row = (
-        await conn.execute(
-            text(
-                """
+    return await returns_row(
+        conn,
+        """
         UPDATE triage.conversations SET assignee_id = NULL, claim_expires_at = NULL
         WHERE workspace_id = :ws AND id = :id AND (assignee_id = :me OR :any)
         RETURNING id
-        """
-            ),
-            {"ws": workspace_id, "id": conversation_id, "me": user_id, "any": any_holder},
-        )
-    ).first()
-    return row is not None
+        """,
+        {"ws": workspace_id, "id": conversation_id, "me": user_id, "any": any_holder},
+    )
 
 
 async def holder(
     conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int, now: datetime
 ) -> tuple[str, uuid.UUID | None, int | None] | None:
     """(status, current holder, latest inbound message) of a conversation, or None."""
-    row = (
-        await conn.execute(
-            text(
-                """
+    row = await first_row(
+        conn,
+        """
         SELECT status, CASE WHEN claim_expires_at > :now THEN assignee_id END AS holder,
                last_message_id
         FROM triage.conversations WHERE workspace_id = :ws AND id = :id
-        """
-            ),
-            {"ws": workspace_id, "id": conversation_id, "now": now},
-        )
-    ).first()
+        """,
+        {"ws": workspace_id, "id": conversation_id, "now": now},
+    )
     return (row.status, row.holder, row.last_message_id) if row else None
 
 
@@ -211,15 +201,11 @@ async def platform_and_kind(
     conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int
 ) -> tuple[str, str] | None:
     """(platform, kind) of a conversation, or None: what a reply's length is measured by."""
-    row = (
-        await conn.execute(
-            text(
-                "SELECT platform, kind FROM triage.conversations "
-                "WHERE workspace_id = :ws AND id = :id"
-            ),
-            {"ws": workspace_id, "id": conversation_id},
-        )
-    ).first()
+    row = await first_row(
+        conn,
+        "SELECT platform, kind FROM triage.conversations WHERE workspace_id = :ws AND id = :id",
+        {"ws": workspace_id, "id": conversation_id},
+    )
     return (row.platform, row.kind) if row else None
 
 
@@ -227,15 +213,12 @@ async def last_customer_message_at(
     conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int
 ) -> datetime | None:
     """When the customer last wrote in the conversation (WhatsApp's window starts there)."""
-    found = (
-        await conn.execute(
-            text(
-                "SELECT max(created_at) FROM triage.messages WHERE workspace_id = :ws "
-                "AND conversation_id = :id AND direction = 'in'"
-            ),
-            {"ws": workspace_id, "id": conversation_id},
-        )
-    ).scalar_one()
+    found = await scalar_one(
+        conn,
+        "SELECT max(created_at) FROM triage.messages WHERE workspace_id = :ws "
+        "AND conversation_id = :id AND direction = 'in'",
+        {"ws": workspace_id, "id": conversation_id},
+    )
     return found if isinstance(found, datetime) else None
 
 
@@ -254,15 +237,12 @@ async def renew_claim(
 async def reply_by_client_key(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, client_key: str
 ) -> dict[str, Any] | None:
-    row = (
-        await conn.execute(
-            text(
-                "SELECT * FROM triage.replies WHERE workspace_id = :ws AND author_id = :me "
-                "AND client_key = :key"
-            ),
-            {"ws": workspace_id, "me": user_id, "key": client_key},
-        )
-    ).first()
+    row = await first_row(
+        conn,
+        "SELECT * FROM triage.replies WHERE workspace_id = :ws AND author_id = :me "
+        "AND client_key = :key",
+        {"ws": workspace_id, "me": user_id, "key": client_key},
+    )
     return reply_view(row) if row else None
 
 
@@ -298,10 +278,9 @@ async def identical_elsewhere(
 async def insert_reply(conn: AsyncConnection, values: dict[str, Any]) -> dict[str, Any] | None:
     """The new reply, or None when this author already sent one with the same client key
     (a double submit, even a concurrent one: the unique index decides)."""
-    row = (
-        await conn.execute(
-            text(
-                """
+    row = await first_row(
+        conn,
+        """
         INSERT INTO triage.replies (workspace_id, id, conversation_id, in_reply_to_id, author_id,
                                     text, text_digest, client_key, saved_reply_id,
                                     unchanged_saved, private, created_at, updated_at)
@@ -310,11 +289,9 @@ async def insert_reply(conn: AsyncConnection, values: dict[str, Any]) -> dict[st
         ON CONFLICT (workspace_id, author_id, client_key) WHERE client_key IS NOT NULL
         DO NOTHING
         RETURNING *
-        """
-            ),
-            values,
-        )
-    ).first()
+        """,
+        values,
+    )
     return reply_view(row) if row else None
 
 
@@ -405,42 +382,33 @@ async def conversation_view(
 ) -> dict[str, Any] | None:
     """The whole conversation as an agent sees it: thread, decisions, replies, notes, and
     its incident with the status note a reply may start from."""
-    c = (
-        await conn.execute(
-            text(
-                "SELECT c.*, u.display_name AS assignee_name FROM triage.conversations AS c "
-                "LEFT JOIN triage.users AS u "
-                "ON u.workspace_id = c.workspace_id AND u.id = c.assignee_id "
-                "WHERE c.workspace_id = :ws AND c.id = :id"
-            ),
-            {"ws": workspace_id, "id": conversation_id},
-        )
-    ).first()
+    c = await first_row(
+        conn,
+        "SELECT c.*, u.display_name AS assignee_name FROM triage.conversations AS c "
+        "LEFT JOIN triage.users AS u "
+        "ON u.workspace_id = c.workspace_id AND u.id = c.assignee_id "
+        "WHERE c.workspace_id = :ws AND c.id = :id",
+        {"ws": workspace_id, "id": conversation_id},
+    )
     if c is None:
         return None
     params = {"ws": workspace_id, "id": conversation_id}
     messages = await _thread(conn, params)
     corrected = await _corrections_by_message(conn, params)
-    replies = (
-        await conn.execute(
-            text(
-                "SELECT r.*, coalesce(u.display_name, u.email) AS author_name "
-                "FROM triage.replies AS r LEFT JOIN triage.users AS u "
-                "ON u.workspace_id = r.workspace_id AND u.id = r.author_id "
-                "WHERE r.workspace_id = :ws AND r.conversation_id = :id ORDER BY r.created_at"
-            ),
-            params,
-        )
-    ).all()
-    notes = (
-        await conn.execute(
-            text(
-                "SELECT * FROM triage.notes WHERE workspace_id = :ws AND conversation_id = :id "
-                "ORDER BY created_at"
-            ),
-            params,
-        )
-    ).all()
+    replies = await all_rows(
+        conn,
+        "SELECT r.*, coalesce(u.display_name, u.email) AS author_name "
+        "FROM triage.replies AS r LEFT JOIN triage.users AS u "
+        "ON u.workspace_id = r.workspace_id AND u.id = r.author_id "
+        "WHERE r.workspace_id = :ws AND r.conversation_id = :id ORDER BY r.created_at",
+        params,
+    )
+    notes = await all_rows(
+        conn,
+        "SELECT * FROM triage.notes WHERE workspace_id = :ws AND conversation_id = :id "
+        "ORDER BY created_at",
+        params,
+    )
     incident = await incident_of_conversation(conn, workspace_id, conversation_id)
     resolved = await _resolved_by(conn, params) if c.status == "resolved" else None
     moderated = await latest_by_message(conn, workspace_id, conversation_id)
@@ -514,17 +482,14 @@ async def _corrections_by_message(
     conn: AsyncConnection, params: dict[str, Any]
 ) -> dict[int, list[dict[str, Any]]]:
     """The agents' corrections of a conversation's messages, oldest first, by message."""
-    fixes = (
-        await conn.execute(
-            text(
-                "SELECT message_id, field, old_value, new_value, user_id, created_at "
-                "FROM triage.corrections WHERE workspace_id = :ws AND message_id IN "
-                "(SELECT id FROM triage.messages WHERE workspace_id = :ws "
-                "AND conversation_id = :id) ORDER BY created_at, id"
-            ),
-            params,
-        )
-    ).all()
+    fixes = await all_rows(
+        conn,
+        "SELECT message_id, field, old_value, new_value, user_id, created_at "
+        "FROM triage.corrections WHERE workspace_id = :ws AND message_id IN "
+        "(SELECT id FROM triage.messages WHERE workspace_id = :ws "
+        "AND conversation_id = :id) ORDER BY created_at, id",
+        params,
+    )
     corrected: dict[int, list[dict[str, Any]]] = {}
     for f in fixes:
         corrected.setdefault(f.message_id, []).append(
@@ -879,13 +844,11 @@ def _queue_item(r: Any, now: datetime, calendar: Calendar) -> dict[str, Any]:
 async def conversation_exists(
     conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int
 ) -> bool:
-    row = (
-        await conn.execute(
-            text("SELECT 1 FROM triage.conversations WHERE workspace_id = :ws AND id = :id"),
-            {"ws": workspace_id, "id": conversation_id},
-        )
-    ).first()
-    return row is not None
+    return await returns_row(
+        conn,
+        "SELECT 1 FROM triage.conversations WHERE workspace_id = :ws AND id = :id",
+        {"ws": workspace_id, "id": conversation_id},
+    )
 
 
 async def conversation_key(

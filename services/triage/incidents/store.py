@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.infra.db import all_rows, first_row, returns_row
 from services.triage.domain.incident_desk import IncidentState, Summary
 from services.triage.domain.incidents import Grown, Member, Opened, OpenIncident, Signal
 from services.triage.domain.sla import SLA_STATES
@@ -35,28 +36,22 @@ async def lock_incidents(
     conn: AsyncConnection, workspace_id: uuid.UUID, ids: Iterable[int]
 ) -> dict[int, Any]:
     """The incidents with these ids (those that exist in the workspace), locked in id order."""
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT * FROM triage.incidents WHERE workspace_id = :ws "
-                "AND id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE"
-            ),
-            {"ws": workspace_id, "ids": sorted(set(ids))},
-        )
-    ).all()
+    rows = await all_rows(
+        conn,
+        "SELECT * FROM triage.incidents WHERE workspace_id = :ws "
+        "AND id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE",
+        {"ws": workspace_id, "ids": sorted(set(ids))},
+    )
     return {r.id: r for r in rows}
 
 
 async def members(conn: AsyncConnection, workspace_id: uuid.UUID, incident_id: int) -> list[Member]:
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT message_id, conversation_id, author, platform, language, at, flooding "
-                "FROM triage.incident_members WHERE workspace_id = :ws AND incident_id = :id"
-            ),
-            {"ws": workspace_id, "id": incident_id},
-        )
-    ).all()
+    rows = await all_rows(
+        conn,
+        "SELECT message_id, conversation_id, author, platform, language, at, flooding "
+        "FROM triage.incident_members WHERE workspace_id = :ws AND incident_id = :id",
+        {"ws": workspace_id, "id": incident_id},
+    )
     return [
         Member(r.message_id, r.conversation_id, r.author, r.platform, r.language, r.at, r.flooding)
         for r in rows
@@ -74,26 +69,23 @@ async def move_members(
 ) -> list[int]:
     """Move the source's members (or only those of these conversations) to the target;
     returns the conversations moved."""
-    rows = (
-        await conn.execute(
-            text(
-                """
+    rows = await all_rows(
+        conn,
+        """
         UPDATE triage.incident_members SET incident_id = :target, added_at = :now, added_by = :me
         WHERE workspace_id = :ws AND incident_id = :source
           AND (CAST(:only AS bigint[]) IS NULL OR conversation_id = ANY(CAST(:only AS bigint[])))
         RETURNING conversation_id
-        """
-            ),
-            {
-                "ws": workspace_id,
-                "source": source,
-                "target": target,
-                "now": now,
-                "me": user_id,
-                "only": None if conversation_ids is None else list(conversation_ids),
-            },
-        )
-    ).all()
+        """,
+        {
+            "ws": workspace_id,
+            "source": source,
+            "target": target,
+            "now": now,
+            "me": user_id,
+            "only": None if conversation_ids is None else list(conversation_ids),
+        },
+    )
     return sorted({r.conversation_id for r in rows})
 
 
@@ -133,21 +125,18 @@ async def signals_of(
     conn: AsyncConnection, workspace_id: uuid.UUID, incident_id: int, conversation_ids: list[int]
 ) -> list[tuple[tuple[str, ...], tuple[int, ...]]]:
     """(terms, sketch) the detector kept for the incident's messages in these conversations."""
-    rows = (
-        await conn.execute(
-            text(
-                """
+    rows = await all_rows(
+        conn,
+        """
         SELECT s.terms, s.sketch FROM triage.incident_members AS im
         JOIN triage.incident_signals AS s
           ON s.workspace_id = im.workspace_id AND s.message_id = im.message_id
         WHERE im.workspace_id = :ws AND im.incident_id = :id
           AND im.conversation_id = ANY(CAST(:conversations AS bigint[]))
         ORDER BY im.at, im.message_id
-        """
-            ),
-            {"ws": workspace_id, "id": incident_id, "conversations": conversation_ids},
-        )
-    ).all()
+        """,
+        {"ws": workspace_id, "id": incident_id, "conversations": conversation_ids},
+    )
     return [(tuple(r.terms), tuple(r.sketch)) for r in rows]
 
 
@@ -273,43 +262,35 @@ async def add_history(
 async def member_conversations(
     conn: AsyncConnection, workspace_id: uuid.UUID, incident_id: int
 ) -> list[int]:
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT DISTINCT conversation_id FROM triage.incident_members "
-                "WHERE workspace_id = :ws AND incident_id = :id ORDER BY conversation_id"
-            ),
-            {"ws": workspace_id, "id": incident_id},
-        )
-    ).all()
+    rows = await all_rows(
+        conn,
+        "SELECT DISTINCT conversation_id FROM triage.incident_members "
+        "WHERE workspace_id = :ws AND incident_id = :id ORDER BY conversation_id",
+        {"ws": workspace_id, "id": incident_id},
+    )
     return [r.conversation_id for r in rows]
 
 
 async def is_member(
     conn: AsyncConnection, workspace_id: uuid.UUID, incident_id: int, conversation_id: int
 ) -> bool:
-    row = (
-        await conn.execute(
-            text(
-                "SELECT 1 FROM triage.incident_members WHERE workspace_id = :ws "
-                "AND incident_id = :id AND conversation_id = :conversation LIMIT 1"
-            ),
-            {"ws": workspace_id, "id": incident_id, "conversation": conversation_id},
-        )
-    ).first()
-    return row is not None
+    return await returns_row(
+        conn,
+        "SELECT 1 FROM triage.incident_members WHERE workspace_id = :ws "
+        "AND incident_id = :id AND conversation_id = :conversation LIMIT 1",
+        {"ws": workspace_id, "id": incident_id, "conversation": conversation_id},
+    )
 
 
 async def status_note(
     conn: AsyncConnection, workspace_id: uuid.UUID, incident_id: int
 ) -> str | None:
     """The incident's status note ('' when none is written), or None for no such incident."""
-    row = (
-        await conn.execute(
-            text("SELECT status_note FROM triage.incidents WHERE workspace_id = :ws AND id = :id"),
-            {"ws": workspace_id, "id": incident_id},
-        )
-    ).first()
+    row = await first_row(
+        conn,
+        "SELECT status_note FROM triage.incidents WHERE workspace_id = :ws AND id = :id",
+        {"ws": workspace_id, "id": incident_id},
+    )
     return None if row is None else str(row.status_note)
 
 
@@ -343,21 +324,18 @@ async def list_incidents(
     limit: int,
 ) -> list[dict[str, Any]]:
     """Open incidents first, then by latest activity."""
-    rows = (
-        await conn.execute(
-            text(
-                """
+    rows = await all_rows(
+        conn,
+        """
         SELECT * FROM triage.incidents
         WHERE workspace_id = :ws
           AND (CAST(:status AS text) IS NULL OR status = CAST(:status AS text))
           AND (CAST(:kind AS text) IS NULL OR kind = CAST(:kind AS text))
         ORDER BY status = 'open' DESC, last_seen DESC, id DESC
         LIMIT :limit
-        """
-            ),
-            {"ws": workspace_id, "status": status, "kind": kind, "limit": limit},
-        )
-    ).all()
+        """,
+        {"ws": workspace_id, "status": status, "kind": kind, "limit": limit},
+    )
     return [summary_view(r) for r in rows]
 
 
@@ -366,20 +344,17 @@ async def incident_view(
 ) -> dict[str, Any] | None:
     """An incident with its samples, its conversations in queue order, and its history."""
     params = {"ws": workspace_id, "id": incident_id}
-    row = (
-        await conn.execute(
-            text(
-                """
+    row = await first_row(
+        conn,
+        """
         SELECT i.*, u.display_name AS note_by_name, cu.display_name AS closed_by_name
         FROM triage.incidents AS i
         LEFT JOIN triage.users AS u ON u.workspace_id = i.workspace_id AND u.id = i.note_by
         LEFT JOIN triage.users AS cu ON cu.workspace_id = i.workspace_id AND cu.id = i.closed_by
         WHERE i.workspace_id = :ws AND i.id = :id
-        """
-            ),
-            params,
-        )
-    ).first()
+        """,
+        params,
+    )
     if row is None:
         return None
     samples = await _samples(conn, params)
@@ -401,10 +376,9 @@ async def incident_view(
 
 async def _samples(conn: AsyncConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
     """The incident's first few messages that are not flooding, with their authors."""
-    rows = (
-        await conn.execute(
-            text(
-                """
+    rows = await all_rows(
+        conn,
+        """
         SELECT m.id, m.conversation_id, m.text, m.author_handle, m.author_name, m.created_at,
                im.platform, im.language, im.flooding, coalesce(d.abuse, false) AS abuse
         FROM triage.incident_members AS im
@@ -413,11 +387,9 @@ async def _samples(conn: AsyncConnection, params: dict[str, Any]) -> list[dict[s
         WHERE im.workspace_id = :ws AND im.incident_id = :id AND NOT im.flooding
         ORDER BY im.at, im.message_id
         LIMIT :samples
-        """
-            ),
-            {**params, "samples": SAMPLES},
-        )
-    ).all()
+        """,
+        {**params, "samples": SAMPLES},
+    )
     return [
         {
             "message_id": s.id,
@@ -437,10 +409,9 @@ async def _conversations(
     conn: AsyncConnection, params: dict[str, Any], now: datetime
 ) -> list[dict[str, Any]]:
     """The incident's conversations, those waiting for an answer first, in queue order."""
-    rows = (
-        await conn.execute(
-            text(
-                f"""
+    rows = await all_rows(
+        conn,
+        f"""
         SELECT c.id, c.platform, c.channel, c.status, c.needs_answer, c.priority, c.intent,
                c.abuse, c.sla_rank, c.sla_due_at, c.waiting_since,
                CASE WHEN c.claim_expires_at > :now THEN c.assignee_id END AS assignee_id,
@@ -459,11 +430,9 @@ async def _conversations(
         LEFT JOIN triage.users AS u ON u.workspace_id = c.workspace_id AND u.id = c.assignee_id
         ORDER BY (c.status = 'open' AND c.needs_answer) DESC, {queue_order_by("c")}
         LIMIT :limit
-        """
-            ),
-            {**params, "now": now, "limit": MEMBER_CONVERSATIONS},
-        )
-    ).all()
+        """,
+        {**params, "now": now, "limit": MEMBER_CONVERSATIONS},
+    )
     return [_conversation_view(c) for c in rows]
 
 
@@ -496,20 +465,17 @@ def _conversation_view(c: Any) -> dict[str, Any]:
 
 async def _history(conn: AsyncConnection, params: dict[str, Any]) -> list[dict[str, Any]]:
     """The incident's latest changes, newest first, with who made them."""
-    rows = (
-        await conn.execute(
-            text(
-                """
+    rows = await all_rows(
+        conn,
+        """
         SELECT h.id, h.change, h.detail, h.user_id, h.at, u.display_name
         FROM triage.incident_history AS h
         LEFT JOIN triage.users AS u ON u.workspace_id = h.workspace_id AND u.id = h.user_id
         WHERE h.workspace_id = :ws AND h.incident_id = :id
         ORDER BY h.id DESC LIMIT :limit
-        """
-            ),
-            {**params, "limit": HISTORY},
-        )
-    ).all()
+        """,
+        {**params, "limit": HISTORY},
+    )
     return [
         {
             "id": h.id,
@@ -527,21 +493,18 @@ async def incident_of_conversation(
     conn: AsyncConnection, workspace_id: uuid.UUID, conversation_id: int
 ) -> dict[str, Any] | None:
     """The conversation's incident with its status note (the reply box starts from it)."""
-    row = (
-        await conn.execute(
-            text(
-                """
+    row = await first_row(
+        conn,
+        """
         SELECT i.id, i.label, i.status, i.kind, i.status_note, i.note_at
         FROM triage.incident_members AS im
         JOIN triage.incidents AS i ON i.workspace_id = im.workspace_id AND i.id = im.incident_id
         WHERE im.workspace_id = :ws AND im.conversation_id = :id
         ORDER BY i.status = 'open' DESC, i.last_seen DESC, i.id DESC
         LIMIT 1
-        """
-            ),
-            {"ws": workspace_id, "id": conversation_id},
-        )
-    ).first()
+        """,
+        {"ws": workspace_id, "id": conversation_id},
+    )
     if row is None:
         return None
     return {

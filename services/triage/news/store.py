@@ -17,6 +17,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.infra.db import all_rows
+
 WAKE_DESK = "ecoute_desk"
 LATE_COMMIT_MARGIN = timedelta(seconds=5)
 KEEP = timedelta(days=2)
@@ -45,23 +47,20 @@ async def since(
     conn: AsyncConnection, workspace_id: uuid.UUID, after_id: int, now: datetime, limit: int = 500
 ) -> list[dict[str, Any]]:
     """Changes after ``after_id``, plus those of the last seconds (late commits)."""
-    rows = (
-        await conn.execute(
-            text(
-                """
+    rows = await all_rows(
+        conn,
+        """
         SELECT id, conversation_id, change, at FROM triage.changes
         WHERE workspace_id = :ws AND (id > :after OR at > :recent)
         ORDER BY id LIMIT :limit
-        """
-            ),
-            {
-                "ws": workspace_id,
-                "after": after_id,
-                "recent": now - LATE_COMMIT_MARGIN,
-                "limit": limit,
-            },
-        )
-    ).all()
+        """,
+        {
+            "ws": workspace_id,
+            "after": after_id,
+            "recent": now - LATE_COMMIT_MARGIN,
+            "limit": limit,
+        },
+    )
     return [
         {"id": r.id, "conversation_id": r.conversation_id, "change": r.change, "at": r.at}
         for r in rows

@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.infra.db import all_rows, first_row, returns_row
 from services.triage.domain.privacy import Identity, erasure_locks, identities_digest
 
 _THEIR_MESSAGES = text(
@@ -147,15 +148,12 @@ _ERASE_TRACES = tuple(
 async def _forget_incident_words(conn: AsyncConnection, params: dict[str, Any]) -> None:
     """Erased members lose their author key; an incident made only of erased messages keeps
     its counts, not their words."""
-    incidents = (
-        await conn.execute(
-            text(
-                "UPDATE triage.incident_members SET author = '' WHERE workspace_id = :ws "
-                "AND message_id = ANY(CAST(:erased AS bigint[])) RETURNING incident_id"
-            ),
-            params,
-        )
-    ).all()
+    incidents = await all_rows(
+        conn,
+        "UPDATE triage.incident_members SET author = '' WHERE workspace_id = :ws "
+        "AND message_id = ANY(CAST(:erased AS bigint[])) RETURNING incident_id",
+        params,
+    )
     if incidents:
         await conn.execute(
             text(
@@ -207,27 +205,24 @@ async def open_request(
 ) -> tuple[dict[str, Any], bool]:
     """The pending request for these identities, or a new one; True if it is new."""
     digest = identities_digest(identities)
-    row = (
-        await conn.execute(
-            text(
-                """
+    row = await first_row(
+        conn,
+        """
         INSERT INTO triage.erasure_requests (workspace_id, id, identities, identities_digest,
                                              requested_by, requested_at)
         VALUES (:ws, :id, CAST(:who AS jsonb), :digest, :user, :now)
         ON CONFLICT (workspace_id, identities_digest) WHERE triage_done_at IS NULL DO NOTHING
         RETURNING *
-        """
-            ),
-            {
-                "ws": workspace_id,
-                "id": uuid.uuid4(),
-                "who": _who(identities),
-                "digest": digest,
-                "user": user_id,
-                "now": now,
-            },
-        )
-    ).first()
+        """,
+        {
+            "ws": workspace_id,
+            "id": uuid.uuid4(),
+            "who": _who(identities),
+            "digest": digest,
+            "user": user_id,
+            "now": now,
+        },
+    )
     if row is not None:
         return request_view(row), True
     existing = (
@@ -257,27 +252,23 @@ async def record_triage_pass(
 async def get_request(
     conn: AsyncConnection, workspace_id: uuid.UUID, request_id: uuid.UUID
 ) -> dict[str, Any] | None:
-    row = (
-        await conn.execute(
-            text("SELECT * FROM triage.erasure_requests WHERE workspace_id = :ws AND id = :id"),
-            {"ws": workspace_id, "id": request_id},
-        )
-    ).first()
+    row = await first_row(
+        conn,
+        "SELECT * FROM triage.erasure_requests WHERE workspace_id = :ws AND id = :id",
+        {"ws": workspace_id, "id": request_id},
+    )
     return None if row is None else request_view(row)
 
 
 async def list_requests(
     conn: AsyncConnection, workspace_id: uuid.UUID, limit: int = 100
 ) -> list[dict[str, Any]]:
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT * FROM triage.erasure_requests WHERE workspace_id = :ws "
-                "ORDER BY requested_at DESC, id LIMIT :limit"
-            ),
-            {"ws": workspace_id, "limit": limit},
-        )
-    ).all()
+    rows = await all_rows(
+        conn,
+        "SELECT * FROM triage.erasure_requests WHERE workspace_id = :ws "
+        "ORDER BY requested_at DESC, id LIMIT :limit",
+        {"ws": workspace_id, "limit": limit},
+    )
     return [request_view(r) for r in rows]
 
 
@@ -285,16 +276,11 @@ async def lock_request(
     conn: AsyncConnection, workspace_id: uuid.UUID, request_id: uuid.UUID
 ) -> bool:
     """Lock an erasure request until the transaction ends; False if there is none."""
-    row = (
-        await conn.execute(
-            text(
-                "SELECT id FROM triage.erasure_requests "
-                "WHERE workspace_id = :ws AND id = :id FOR UPDATE"
-            ),
-            {"ws": workspace_id, "id": request_id},
-        )
-    ).first()
-    return row is not None
+    return await returns_row(
+        conn,
+        "SELECT id FROM triage.erasure_requests WHERE workspace_id = :ws AND id = :id FOR UPDATE",
+        {"ws": workspace_id, "id": request_id},
+    )
 
 
 async def conversations_of_messages(
@@ -383,18 +369,15 @@ async def erased_among(
     """Which of these (workspace, inbox message id) an erasure already removed."""
     if not keys:
         return set()
-    rows = (
-        await conn.execute(
-            text(
-                """
+    rows = await all_rows(
+        conn,
+        """
         SELECT e.workspace_id, e.message_id FROM triage.erased_messages AS e
         JOIN unnest(CAST(:ws AS uuid[]), CAST(:ids AS bigint[])) AS k(workspace_id, id)
           ON e.workspace_id = k.workspace_id AND e.message_id = k.id
-        """
-            ),
-            {"ws": [k[0] for k in keys], "ids": [k[1] for k in keys]},
-        )
-    ).all()
+        """,
+        {"ws": [k[0] for k in keys], "ids": [k[1] for k in keys]},
+    )
     return {(r.workspace_id, r.message_id) for r in rows}
 
 
@@ -480,14 +463,11 @@ async def retention_setting(
     conn: AsyncConnection, workspace_id: uuid.UUID
 ) -> tuple[bool, int | None]:
     """(has its own setting, days or None for keep-forever)."""
-    row = (
-        await conn.execute(
-            text(
-                "SELECT conversation_days FROM triage.retention_settings WHERE workspace_id = :ws"
-            ),
-            {"ws": workspace_id},
-        )
-    ).first()
+    row = await first_row(
+        conn,
+        "SELECT conversation_days FROM triage.retention_settings WHERE workspace_id = :ws",
+        {"ws": workspace_id},
+    )
     return (False, None) if row is None else (True, row.conversation_days)
 
 

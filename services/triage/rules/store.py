@@ -11,6 +11,8 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.infra.db import first_row
+
 StateKey = tuple[uuid.UUID, int]
 
 
@@ -56,18 +58,15 @@ async def create_rule(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, rule: dict[str, Any]
 ) -> dict[str, Any]:
     """The new rule; ``NameTaken`` when the workspace has one of that name."""
-    row = (
-        await conn.execute(
-            text(
-                "INSERT INTO triage.rules "
-                "(workspace_id, name, position, enabled, conditions, actions, created_by) "
-                "VALUES (:ws, :name, :position, :enabled, CAST(:conditions AS jsonb), "
-                "        CAST(:actions AS jsonb), :user) "
-                f"ON CONFLICT (workspace_id, lower(name)) DO NOTHING RETURNING {_COLUMNS}"
-            ),
-            {**_values(workspace_id, rule), "user": user_id},
-        )
-    ).first()
+    row = await first_row(
+        conn,
+        "INSERT INTO triage.rules "
+        "(workspace_id, name, position, enabled, conditions, actions, created_by) "
+        "VALUES (:ws, :name, :position, :enabled, CAST(:conditions AS jsonb), "
+        "        CAST(:actions AS jsonb), :user) "
+        f"ON CONFLICT (workspace_id, lower(name)) DO NOTHING RETURNING {_COLUMNS}",
+        {**_values(workspace_id, rule), "user": user_id},
+    )
     if row is None:
         raise NameTaken(rule["name"])
     return _rule(row)
@@ -86,16 +85,13 @@ async def replace_rule(
     )
     if taken.first() is not None:
         raise NameTaken(rule["name"])
-    row = (
-        await conn.execute(
-            text(
-                "UPDATE triage.rules SET name = :name, position = :position, enabled = :enabled, "
-                "conditions = CAST(:conditions AS jsonb), actions = CAST(:actions AS jsonb), "
-                f"updated_at = now() WHERE workspace_id = :ws AND id = :id RETURNING {_COLUMNS}"
-            ),
-            {**_values(workspace_id, rule), "id": rule_id},
-        )
-    ).first()
+    row = await first_row(
+        conn,
+        "UPDATE triage.rules SET name = :name, position = :position, enabled = :enabled, "
+        "conditions = CAST(:conditions AS jsonb), actions = CAST(:actions AS jsonb), "
+        f"updated_at = now() WHERE workspace_id = :ws AND id = :id RETURNING {_COLUMNS}",
+        {**_values(workspace_id, rule), "id": rule_id},
+    )
     return _rule(row) if row else None
 
 

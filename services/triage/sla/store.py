@@ -17,6 +17,8 @@ import orjson
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.infra.db import all_rows
+from services.infra.worker import workspace_after
 from services.triage.domain.sla import DEFAULT_POLICY, Clock, Policy
 from services.triage.sla.policy import parse_policy
 
@@ -58,15 +60,12 @@ async def load_policies(
 ) -> dict[uuid.UUID, Policy]:
     """Each workspace's policy; the default one where none was set."""
     wanted = sorted(set(workspace_ids))
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT workspace_id, policy FROM triage.sla_policies "
-                "WHERE workspace_id = ANY(CAST(:ids AS uuid[]))"
-            ),
-            {"ids": wanted},
-        )
-    ).all()
+    rows = await all_rows(
+        conn,
+        "SELECT workspace_id, policy FROM triage.sla_policies "
+        "WHERE workspace_id = ANY(CAST(:ids AS uuid[]))",
+        {"ids": wanted},
+    )
     found = {r.workspace_id: parse_policy(r.policy) for r in rows}
     return {w: found.get(w, DEFAULT_POLICY) for w in wanted}
 
@@ -120,21 +119,18 @@ async def lock_running(conn: AsyncConnection, keys: Iterable[Key]) -> dict[Key, 
     behind someone who waits for that conversation (deadlock, SQLSTATE 40P01).
     """
     wanted = sorted(set(keys))
-    rows = (
-        await conn.execute(
-            text(
-                """
+    rows = await all_rows(
+        conn,
+        """
         SELECT c.* FROM triage.sla_clocks AS c
         JOIN json_to_recordset(CAST(:keys AS json)) AS k(w uuid, c bigint)
           ON c.workspace_id = k.w AND c.conversation_id = k.c
         WHERE c.stopped_at IS NULL
         ORDER BY c.workspace_id, c.id
         FOR UPDATE OF c
-        """
-            ),
-            {"keys": orjson.dumps([{"w": str(w), "c": c} for w, c in wanted]).decode()},
-        )
-    ).all()
+        """,
+        {"keys": orjson.dumps([{"w": str(w), "c": c} for w, c in wanted]).decode()},
+    )
     found: dict[Key, dict[str, Stored]] = {k: {} for k in wanted}
     for r in rows:
         found[(r.workspace_id, r.conversation_id)][r.kind] = Stored(r.id, clock_of_row(r), r.state)
@@ -312,8 +308,7 @@ async def next_workspace_due(
     conn: AsyncConnection, now: datetime, after: uuid.UUID
 ) -> uuid.UUID | None:
     """The first workspace above ``after`` with a clock due (a read: it locks nothing)."""
-    found = await conn.scalar(_NEXT_WORKSPACE, {"now": now, "after": after})
-    return None if found is None else uuid.UUID(str(found))
+    return await workspace_after(conn, _NEXT_WORKSPACE, {"now": now, "after": after})
 
 
 async def claim_due(

@@ -9,6 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.infra.db import first_row
+
 
 class NameTaken(Exception):
     """Another tag of the workspace has this name (whatever its case)."""
@@ -33,16 +35,13 @@ async def create_tag(
     conn: AsyncConnection, workspace_id: uuid.UUID, user_id: uuid.UUID, name: str, colour: str
 ) -> dict[str, Any]:
     """The new tag; ``NameTaken`` when the name is the workspace's already."""
-    row = (
-        await conn.execute(
-            text(
-                "INSERT INTO triage.tags (workspace_id, name, colour, created_by) "
-                "VALUES (:ws, :name, :colour, :user) "
-                "ON CONFLICT (workspace_id, lower(name)) DO NOTHING RETURNING id, name, colour"
-            ),
-            {"ws": workspace_id, "name": name, "colour": colour, "user": user_id},
-        )
-    ).first()
+    row = await first_row(
+        conn,
+        "INSERT INTO triage.tags (workspace_id, name, colour, created_by) "
+        "VALUES (:ws, :name, :colour, :user) "
+        "ON CONFLICT (workspace_id, lower(name)) DO NOTHING RETURNING id, name, colour",
+        {"ws": workspace_id, "name": name, "colour": colour, "user": user_id},
+    )
     if row is None:
         raise NameTaken(name)
     return _tag(row)
@@ -55,15 +54,12 @@ async def update_tag(
     another tag of the workspace has the name."""
     try:
         async with conn.begin_nested():
-            row = (
-                await conn.execute(
-                    text(
-                        "UPDATE triage.tags SET name = :name, colour = :colour "
-                        "WHERE workspace_id = :ws AND id = :tag RETURNING id, name, colour"
-                    ),
-                    {"ws": workspace_id, "tag": tag_id, "name": name, "colour": colour},
-                )
-            ).first()
+            row = await first_row(
+                conn,
+                "UPDATE triage.tags SET name = :name, colour = :colour "
+                "WHERE workspace_id = :ws AND id = :tag RETURNING id, name, colour",
+                {"ws": workspace_id, "tag": tag_id, "name": name, "colour": colour},
+            )
     except IntegrityError:
         raise NameTaken(name) from None
     return _tag(row) if row else None

@@ -46,6 +46,21 @@ function figures(incident) {
 }
 
 /** The incidents screen (#/incidents) and one incident (#/i/<id>), in the conversation pane. */
+/** An incident tool (split, merge): one labelled field and a button that runs `submit`. */
+function toolForm({ title, label, button, buttonId }, field, submit) {
+  const run = async (event) => {
+    event.preventDefault();
+    await submit();
+  };
+  return h(
+    "form",
+    { className: "incident-tool", "aria-label": title, on: { submit: run } },
+    h("label", { for: field.id }, label),
+    field,
+    h("button", { type: "submit", id: buttonId }, button),
+  );
+}
+
 export class IncidentView {
   constructor({ root, announce, alert, revealed, changed, showInQueue }) {
     this.root = root;
@@ -328,29 +343,18 @@ export class IncidentView {
 
   splitForm(incident) {
     const label = h("input", { type: "text", id: "split-label", name: "label", maxLength: 200, autocomplete: "off" });
-    return h(
-      "form",
-      {
-        className: "incident-tool",
-        "aria-label": "Split off the chosen conversations",
-        on: {
-          submit: async (event) => {
-            event.preventDefault();
-            const ids = [...this.chosen].map(Number);
-            const split = async () => {
-              const made = await api.splitIncident(this.id, ids, label.value.trim() || null);
-              this.chosen.clear();
-              return made;
-            };
-            const moved = (made) => `${ids.length} conversation${ids.length === 1 ? "" : "s"} moved to the new incident “${made.label}”.`;
-            await this.act(split, moved, "Not split: ");
-          },
-        },
-      },
-      h("label", { for: "split-label" }, "Label of the new incident (optional)"),
-      label,
-      h("button", { type: "submit", id: "split-submit" }, "Split off the chosen conversations"),
-    );
+    const submit = async () => {
+      const ids = [...this.chosen].map(Number);
+      const split = async () => {
+        const made = await api.splitIncident(this.id, ids, label.value.trim() || null);
+        this.chosen.clear();
+        return made;
+      };
+      const moved = (made) => `${ids.length} conversation${ids.length === 1 ? "" : "s"} moved to the new incident “${made.label}”.`;
+      await this.act(split, moved, "Not split: ");
+    };
+    const tool = { title: "Split off the chosen conversations", label: "Label of the new incident (optional)", button: "Split off the chosen conversations", buttonId: "split-submit" };
+    return toolForm(tool, label, submit);
   }
 
   mergeForm(incident, others) {
@@ -361,24 +365,13 @@ export class IncidentView {
       { id: "merge-source", name: "incident_id" },
       candidates.map((o) => h("option", { value: String(o.id) }, `${o.label} (${o.message_count} message${o.message_count === 1 ? "" : "s"}${o.status === "open" ? "" : ", closed"})`)),
     );
-    return h(
-      "form",
-      {
-        className: "incident-tool",
-        "aria-label": "Merge another incident into this one",
-        on: {
-          submit: async (event) => {
-            event.preventDefault();
-            const chosen = pick.selectedOptions[0]?.text || "";
-            const merge = () => api.mergeIncident(this.id, Number(pick.value));
-            await this.act(merge, `Merged “${chosen}” into this incident.`, "Not merged: ");
-          },
-        },
-      },
-      h("label", { for: "merge-source" }, "Merge into this incident"),
-      pick,
-      h("button", { type: "submit", id: "merge-submit" }, "Merge"),
-    );
+    const submit = async () => {
+      const chosen = pick.selectedOptions[0]?.text || "";
+      const merge = () => api.mergeIncident(this.id, Number(pick.value));
+      await this.act(merge, `Merged “${chosen}” into this incident.`, "Not merged: ");
+    };
+    const tool = { title: "Merge another incident into this one", label: "Merge into this incident", button: "Merge", buttonId: "merge-submit" };
+    return toolForm(tool, pick, submit);
   }
 
   samples(incident) {

@@ -7,6 +7,8 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.infra.db import first_row
+
 
 async def set_webhook(
     conn: AsyncConnection, workspace_id: uuid.UUID, url: str, secret: str
@@ -24,10 +26,9 @@ async def set_webhook(
 
 async def webhook(conn: AsyncConnection, workspace_id: uuid.UUID) -> tuple[str, str] | None:
     """The workspace's (url, secret), or None when it has no webhook."""
-    row = (
-        await conn.execute(
-            text("SELECT url, secret FROM triage.webhooks WHERE workspace_id = :ws"),
-            {"ws": workspace_id},
-        )
-    ).first()
+    row = await first_row(
+        conn,
+        "SELECT url, secret FROM triage.webhooks WHERE workspace_id = :ws",
+        {"ws": workspace_id},
+    )
     return (row.url, row.secret) if row else None
