@@ -144,15 +144,24 @@ async def test_a_whatsapp_customer_is_named_by_their_profile_not_their_phone_num
 
 
 @pytest.mark.parametrize(
-    ("platform", "label", "kind", "author_id"),
-    [("threads", "Threads", "reply", "lea_m"), ("youtube", "YouTube", "comment", "UCc-lea_m")],
+    ("platform", "label", "kind", "author_id", "held"),
+    [
+        ("threads", "Threads", "reply", "lea_m", False),
+        ("youtube", "YouTube", "comment", "UCc-lea_m", True),
+    ],
 )
 async def test_a_reply_on_a_newer_platform_is_named_there_and_the_platform_is_a_filter(
-    world: World, browser: Browser, platform: str, label: str, kind: str, author_id: str
+    world: World,
+    browser: Browser,
+    platform: str,
+    label: str,
+    kind: str,
+    author_id: str,
+    held: bool,
 ) -> None:
     """A reply to the brand's Threads post, a comment under its YouTube video: the
     conversation says where it was written, and the queue's platform filter offers the
-    platform by its name."""
+    platform by its name. A comment YouTube holds for review says it is not public."""
     await world.agent("ana@acme.test")
     await world.ingest(
         {
@@ -160,6 +169,7 @@ async def test_a_reply_on_a_newer_platform_is_named_there_and_the_platform_is_a_
             "platform": platform,
             "kind": kind,
             "author": {"external_id": author_id, "handle": "lea_m"},
+            "held": held,
         },
     )
     await world.queue_settles(1)
@@ -170,6 +180,10 @@ async def test_a_reply_on_a_newer_platform_is_named_there_and_the_platform_is_a_
     await expect(option).to_have_count(1)
     await rows(page).first.locator(".row-link").click()
     await expect(page.locator("#conv-title")).to_have_text(f"@lea_m on {label}")
+    note = page.locator(".msg.in .held")
+    await expect(note).to_have_count(1 if held else 0)
+    if held:
+        await expect(note).to_contain_text("held for review, not public")
     tab.assert_clean()
 
 

@@ -227,8 +227,13 @@ def _string(node: ast.AST, constants: dict[str, str]) -> str:
     return "{?}"
 
 
+# services.infra.db's helpers that run a statement given as a string (conn, sql, params).
+RUNNERS = frozenset({"first_row", "returns_row", "all_rows", "scalar_one", "row_count"})
+
+
 def statements_of(path: Path, source: str) -> list[Statement]:
-    """Every ``text(...)`` of a module, named by the constant or function holding it."""
+    """Every ``text(...)`` of a module, and every statement handed to one of
+    ``services.infra.db``'s runners, named by the constant or function holding it."""
     tree = ast.parse(source)
     constants: dict[str, str] = {}
     for node in tree.body:
@@ -247,8 +252,13 @@ def statements_of(path: Path, source: str) -> list[Statement]:
                 here = child.name
             elif isinstance(child, ast.Assign) and isinstance(child.targets[0], ast.Name):
                 here = child.targets[0].id if where == "<module>" else where
-            if isinstance(child, ast.Call) and getattr(child.func, "id", None) == "text":
-                found.append(Statement(str(path), here, _string(child.args[0], constants)))
+            if isinstance(child, ast.Call):
+                name = getattr(child.func, "id", None) or getattr(child.func, "attr", None)
+                if name == "text":
+                    found.append(Statement(str(path), here, _string(child.args[0], constants)))
+                elif name in RUNNERS and len(child.args) >= 2:
+                    # services.infra.db's runners take the statement's text as a string.
+                    found.append(Statement(str(path), here, _string(child.args[1], constants)))
             visit(child, here)
 
     visit(tree, "<module>")
@@ -337,11 +347,14 @@ def test_an_obstacle_added_to_a_store_module_fails(tmp_path: Path) -> None:
         "_TOUCH = text('UPDATE triage.sessions SET last_seen_at = now() WHERE digest = :d')\n"
         "async def revoke(conn):\n"
         "    await conn.execute(text(f'UPDATE triage.api_tokens SET revoked_at = now() {X}'))\n"
+        "async def find(conn, email):\n"
+        "    return await all_rows(conn, 'SELECT id FROM triage.users WHERE email = :e', {})\n"
     )
     module = tmp_path / "store.py"
     found = statement_obstacles(statements_of(module, source))
     assert found == [
         f"{module}:_TOUCH: no workspace predicate on triage.sessions",
+        f"{module}:find: no workspace predicate on triage.users",
         f"{module}:revoke: no workspace predicate on triage.api_tokens",
     ]
 

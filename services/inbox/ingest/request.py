@@ -75,6 +75,8 @@ class MessageIn(BaseModel):
     in_reply_to: OptionalRef = ""
     thread_id: OptionalRef = ""
     lang: Annotated[str, Field(max_length=35, pattern=r"^[A-Za-z0-9-]*$")] = ""
+    # The platform holds it back from the public (YouTube's review, likely spam).
+    held: bool = False
     raw: dict[str, Any] | None = None
 
 
@@ -151,6 +153,7 @@ def _to_incoming(batch: BatchIn) -> list[Incoming]:
                 in_reply_to=m.in_reply_to,
                 thread_id=m.thread_id,
                 lang=m.lang,
+                held=m.held,
                 raw=raw,
             )
         )
@@ -219,6 +222,7 @@ def parse_protobuf(body: bytes, max_messages: int) -> list[Incoming]:
             "in_reply_to": m.in_reply_to,
             "thread_id": m.thread_id,
             "lang": m.lang,
+            "held": m.held,
         }
         created = _timestamp(m)
         if created is not None:

@@ -115,6 +115,7 @@ class MessageOut(Out):
     direction: Literal["in", "out"]
     kind: str
     text: str
+    held: bool  # the platform holds it back from the public (YouTube's review, likely spam)
     created_at: datetime
     author: ThreadAuthorOut
     triage: DecisionOut | None

@@ -518,6 +518,7 @@ def _message_view(
         "direction": m.direction,
         "kind": m.kind,
         "text": m.text,
+        "held": m.held,
         "created_at": m.created_at,
         "author": {
             "handle": m.author_handle,

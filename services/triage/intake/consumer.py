@@ -135,6 +135,7 @@ def _message_row(m: events_pb2.MessageIngested, erased_at: datetime | None) -> d
         "created": m.message.created_at.ToDatetime(UTC),
         "received": m.received_at.ToDatetime(UTC),
         "erased": erased_at,
+        "held": m.message.held,
     }
 
 

@@ -13,13 +13,14 @@ _INSERT_MESSAGES = text(
     """
     INSERT INTO triage.messages (workspace_id, id, conversation_id, direction, kind,
                                  author_handle, author_external_id, author_name, text,
-                                 created_at, received_at, erased_at)
+                                 created_at, received_at, erased_at, held)
     SELECT * FROM unnest(CAST(:ws AS uuid[]), CAST(:ids AS bigint[]),
                          CAST(:conversation_ids AS bigint[]), CAST(:directions AS text[]),
                          CAST(:kinds AS text[]), CAST(:handles AS text[]),
                          CAST(:author_ids AS text[]), CAST(:names AS text[]),
                          CAST(:texts AS text[]), CAST(:created AS timestamptz[]),
-                         CAST(:received AS timestamptz[]), CAST(:erased AS timestamptz[]))
+                         CAST(:received AS timestamptz[]), CAST(:erased AS timestamptz[]),
+                         CAST(:held AS boolean[]))
     ON CONFLICT (workspace_id, id) DO NOTHING
     RETURNING workspace_id, id
     """

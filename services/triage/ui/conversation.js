@@ -443,6 +443,7 @@ export class ConversationView {
           h("span", { className: "kind" }, m.kind),
           " ",
           h("time", { dateTime: m.created_at }, clockTime(m.created_at)),
+          m.held ? h("span", { className: "held" }, " · held for review, not public") : null,
         ),
         maybeBlurred("p", m.text, {
           abusive: Boolean(m.triage?.abuse),
