@@ -1,11 +1,13 @@
-"""Draw labelling pool 2 (issue 15): posts the model has not been judged on, chosen for what
-it gets wrong: many brands and sectors, English hard negatives, French negatives, thread
+"""Draw labelling pool 2 (issue 15): posts the model has not been judged on, chosen for what it
+gets wrong: many brands and sectors, English hard negatives, French negatives, thread
 follow-ups shown with the post they answer, and insults in both languages.
 
 Half of each source's share is drawn at random (seeded) and half where the shipped model is
 least sure (its need probability nearest its threshold), so labelling effort goes where the
 model learns most while the random half keeps the figures honest. No dev or pool-1 row is
-drawn again. Writes ``data/labels/pool2.csv`` (id, lang, source, brand, parent, text).
+drawn again. The uncertain half depends on the model shipped when it runs (a later model
+draws another half), so the committed CSV, not a new run, is the pool. Writes
+``data/labels/pool2.csv`` (id, lang, source, brand, parent, text).
 
     python -m tools.draw_pool2
 """
@@ -162,8 +164,25 @@ def pick(candidates: list[Candidate], n: int, rng: random.Random) -> list[Candid
     return chosen + rest[: n - len(chosen)]
 
 
+Plan = list[tuple[list[Candidate], int]]
+
+
+def draw_from(plan: Plan, seed: int) -> list[Candidate]:
+    """Each source's share picked in turn (a post or text taken once), then shuffled."""
+    rng = random.Random(seed)
+    drawn: list[Candidate] = []
+    taken: set[str] = set()
+    for candidates, n in plan:
+        fresh = [c for c in candidates if c.id not in taken and c.text not in taken]
+        for c in pick(fresh, n, rng):
+            taken.update((c.id, c.text))
+            drawn.append(c)
+    rng.shuffle(drawn)
+    # A source may list one post twice (the airline file does): keep its first place.
+    return list({c.id: c for c in drawn}.values())
+
+
 def draw() -> list[Candidate]:
-    rng = random.Random(SEED)
     seen = _seen_ids()
     firsts, follow_ups = twcs(seen)
     free = free_posts(seen)
@@ -177,27 +196,17 @@ def draw() -> list[Candidate]:
         ([c for c in insults() if c.lang == "fr"], 60),
         ([c for c in insults() if c.lang == "en"], 50),
     ]
-    drawn: list[Candidate] = []
-    taken: set[str] = set()
-    for candidates, n in plan:
-        fresh = [c for c in candidates if c.id not in taken and c.text not in taken]
-        for c in pick(fresh, n, rng):
-            taken.update((c.id, c.text))
-            drawn.append(c)
-    rng.shuffle(drawn)
-    # A source may list one post twice (the airline file does): keep its first place.
-    return list({c.id: c for c in drawn}.values())
+    return draw_from(plan, SEED)
 
 
-def main() -> None:
-    rows = draw()
-    with OUT.open("w", encoding="utf-8", newline="") as handle:
+def write(rows: list[Candidate], out: Path) -> None:
+    with out.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(FIELDS)
         for c in rows:
             writer.writerow((c.id, c.lang, c.source, c.brand, c.parent, c.text))
-    print(f"{OUT}: {len(rows)} posts")
+    print(f"{out}: {len(rows)} posts")
 
 
 if __name__ == "__main__":
-    main()
+    write(draw(), OUT)

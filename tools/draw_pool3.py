@@ -5,8 +5,10 @@ label in training today), more first contacts and thread follow-ups to ~100 bran
 posts to Free (colloquial needs and commentary), airline praise and banter, French insults.
 
 Drawn the way pool 2 was (`tools.draw_pool2.pick`: half at random, half where the shipped
-model is least sure, at most 12 posts per brand), never a post of dev, pool 1 or pool 2.
-Writes ``data/labels/pool3.csv`` (id, lang, source, brand, parent, text).
+model is least sure, at most 12 posts per brand), never a post of dev, pool 1 or pool 2. The
+uncertain half depends on the model shipped when it runs (a later model draws another half),
+so the committed CSV, not a new run, is the pool. Writes ``data/labels/pool3.csv`` (id,
+lang, source, brand, parent, text).
 
     python -m tools.draw_pool3
 """
@@ -14,20 +16,19 @@ Writes ``data/labels/pool3.csv`` (id, lang, source, brand, parent, text).
 from __future__ import annotations
 
 import csv
-import random
 
 from tools.draw_pool2 import (
-    FIELDS,
     LABELS,
     SHARED_DATA,
     Candidate,
     _rows,
     _seen_ids,
     airline_negatives,
+    draw_from,
     free_posts,
     insults,
-    pick,
     twcs,
+    write,
 )
 
 SEED = 20261208
@@ -48,7 +49,6 @@ def support_non_complaints(seen: set[str]) -> list[Candidate]:
 
 
 def draw() -> list[Candidate]:
-    rng = random.Random(SEED)
     seen = _seen_ids() | {r["id"] for r in _rows(LABELS / "pool2.csv")}
     firsts, follow_ups = twcs(seen)
     free = [c for c in free_posts(seen) if c.source == "free"]
@@ -60,26 +60,8 @@ def draw() -> list[Candidate]:
         (free, 250),
         ([c for c in insults() if c.lang == "fr" and c.id not in seen], 50),
     ]
-    drawn: list[Candidate] = []
-    taken: set[str] = set()
-    for candidates, n in plan:
-        fresh = [c for c in candidates if c.id not in taken and c.text not in taken]
-        for c in pick(fresh, n, rng):
-            taken.update((c.id, c.text))
-            drawn.append(c)
-    rng.shuffle(drawn)
-    return list({c.id: c for c in drawn}.values())
-
-
-def main() -> None:
-    rows = draw()
-    with OUT.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(FIELDS)
-        for c in rows:
-            writer.writerow((c.id, c.lang, c.source, c.brand, c.parent, c.text))
-    print(f"{OUT}: {len(rows)} posts")
+    return draw_from(plan, SEED)
 
 
 if __name__ == "__main__":
-    main()
+    write(draw(), OUT)
