@@ -113,9 +113,9 @@ class MetaConnector(PushOnly, BearerConnector):
             return await self._message(reply)
         if platform in ("facebook", "instagram") and reply.kind in ("comment", "reply"):
             edge = "comments" if platform == "facebook" else "replies"
-            target = _graph_id(reply.in_reply_to, "the comment answered")
+            target = graph_id(reply.in_reply_to, "the comment answered")
             body = await self._post(f"/{GRAPH_VERSION}/{target}/{edge}", {"message": reply.text})
-            return Sent(_answer_id(body, "id"), self.clock())
+            return Sent(answer_id(body, "id"), self.clock())
         raise Rejected("unsupported", f"no {platform} reply to a {reply.kind}")
 
     async def moderate(self, request: Moderation) -> None:
@@ -123,7 +123,7 @@ class MetaConnector(PushOnly, BearerConnector):
         platform = self.channel.platform
         if platform not in ("facebook", "instagram") or request.kind not in ("comment", "reply"):
             raise Rejected("unsupported", f"no {request.action} of a {platform} {request.kind}")
-        path = f"/{GRAPH_VERSION}/{_graph_id(request.comment_id, 'the comment')}"
+        path = f"/{GRAPH_VERSION}/{graph_id(request.comment_id, 'the comment')}"
         if request.action == "delete":
             body = await self._call("DELETE", path, None, repeatable=True)
         elif request.action in ("hide", "unhide"):
@@ -136,7 +136,7 @@ class MetaConnector(PushOnly, BearerConnector):
             raise Rejected("rejected", "Meta did not confirm the change")
 
     async def _message(self, reply: Reply) -> Sent:
-        recipient = _graph_id(reply.thread_id or reply.author_external_id, "the recipient")
+        recipient = graph_id(reply.thread_id or reply.author_external_id, "the recipient")
         body = await self._post(
             f"/{GRAPH_VERSION}/{self._messages_account()}/messages",
             {
@@ -145,21 +145,21 @@ class MetaConnector(PushOnly, BearerConnector):
                 "message": {"text": reply.text},
             },
         )
-        return Sent(_answer_id(body, "message_id"), self.clock())
+        return Sent(answer_id(body, "message_id"), self.clock())
 
     def _messages_account(self) -> str:
         """Who sends through the Send API: the Page; for Instagram ``me``, the Page linked
         to the account (with a Page token)."""
         if self.channel.platform == "instagram":
             return "me"
-        return _graph_id(self.channel.account_id, "the channel's account")
+        return graph_id(self.channel.account_id, "the channel's account")
 
     async def _private_reply(self, reply: Reply) -> Sent:
         """Meta's private reply: a message to the person who wrote the comment answered."""
         platform = self.channel.platform
         if platform not in ("facebook", "instagram") or reply.kind not in ("comment", "reply"):
             raise Rejected("unsupported", f"no private reply to a {platform} {reply.kind}")
-        comment = _graph_id(reply.in_reply_to, "the comment answered")
+        comment = graph_id(reply.in_reply_to, "the comment answered")
         payload = {"recipient": {"comment_id": comment}, "message": {"text": reply.text}}
         try:
             body = await self._post(
@@ -171,14 +171,14 @@ class MetaConnector(PushOnly, BearerConnector):
                     "window_closed", f"{PRIVATE_WINDOW_CLOSED}: {refused.detail}"
                 ) from None
             raise
-        return Sent(_answer_id(body, "message_id"), self.clock())
+        return Sent(answer_id(body, "message_id"), self.clock())
 
     async def profile(self, user_id: str) -> Profile:
         """The name of a person who wrote to the Page (Messenger) or the IG account."""
         fields = PROFILE_FIELDS.get(self.channel.platform)
         if fields is None:
             raise Rejected("unsupported", f"no profile lookup on {self.channel.platform}")
-        person = _graph_id(user_id, "the person")
+        person = graph_id(user_id, "the person")
         answer = await graph_request(
             self.session,
             "GET",
@@ -271,14 +271,14 @@ async def graph_request(
     return answer.status, [answer.headers.get(name) for name in USAGE_HEADERS], answer.raw
 
 
-def _graph_id(value: str, what: str) -> str:
+def graph_id(value: str, what: str) -> str:
     """Ids go into URL paths: only what Graph ids are made of."""
     if not _GRAPH_ID.fullmatch(value or ""):
         raise Rejected("rejected", f"{what} is not a Graph id")
     return value
 
 
-def _answer_id(body: Any, key: str) -> str:
+def answer_id(body: Any, key: str) -> str:
     found = body.get(key) if isinstance(body, dict) else None
     if isinstance(found, int | str) and not isinstance(found, bool) and str(found):
         return str(found)

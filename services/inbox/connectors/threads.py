@@ -57,7 +57,7 @@ from services.inbox.connectors.base import (
     Unavailable,
     readable,
 )
-from services.inbox.connectors.meta import _answer_id, _graph_id, graph_answer, graph_request
+from services.inbox.connectors.meta import answer_id, graph_answer, graph_id, graph_request
 from services.inbox.domain.meta import epoch
 from services.inbox.domain.threads import (
     STREAM_KINDS,
@@ -86,7 +86,7 @@ class ThreadsConnector(BearerConnector):
 
     @property
     def _user(self) -> str:
-        return _graph_id(self.channel.account_id, "the channel's Threads user id")
+        return graph_id(self.channel.account_id, "the channel's Threads user id")
 
     async def poll(self, stream: str, cursor: str | None) -> AsyncIterator[Page]:
         kind = STREAM_KINDS.get(stream)
@@ -122,7 +122,7 @@ class ThreadsConnector(BearerConnector):
         body = await self._get(
             f"/{VERSION}/{self._user}/threads", {"fields": "id,timestamp", "limit": RECENT_POSTS}
         )
-        return [_graph_id(str(post.get("id")), "a post id") for post in _data(body)]
+        return [graph_id(str(post.get("id")), "a post id") for post in _data(body)]
 
     async def _newest_first(
         self, path: str, asked: dict[str, str], floor: datetime
@@ -144,20 +144,20 @@ class ThreadsConnector(BearerConnector):
     async def send(self, reply: Reply) -> Sent:
         if reply.kind not in ("reply", "mention"):
             raise Rejected("unsupported", f"no Threads reply to a {reply.kind}")
-        target = _graph_id(reply.in_reply_to, "the post answered")
+        target = graph_id(reply.in_reply_to, "the post answered")
         await self._reply_quota()
         container = await self._post(
             f"/{VERSION}/{self._user}/threads",
             {"media_type": "TEXT", "text": reply.text, "reply_to_id": target},
             lambda exc: Unavailable(type(exc).__name__),  # an unpublished container shows nothing
         )
-        creation = _answer_id(container, "id")
+        creation = answer_id(container, "id")
         published = await self._post(
             f"/{VERSION}/{self._user}/threads_publish",
             {"creation_id": creation},
             lambda exc: Unavailable(type(exc).__name__, maybe_sent=True),
         )
-        return Sent(_answer_id(published, "id"), self.clock())
+        return Sent(answer_id(published, "id"), self.clock())
 
     async def find_sent(self, reply: Reply) -> Sent | None:
         """The brand's reply to the same post with the same text, if an earlier attempt
@@ -176,7 +176,7 @@ class ThreadsConnector(BearerConnector):
                     and str(answered.get("id")) == reply.in_reply_to
                     and same_words(str(item.get("text") or ""), reply.text)
                 ):
-                    return Sent(_answer_id(item, "id"), published_at(item) or self.clock())
+                    return Sent(answer_id(item, "id"), published_at(item) or self.clock())
             after = _after(body)
             if not after:
                 return None
@@ -187,7 +187,7 @@ class ThreadsConnector(BearerConnector):
         if request.action not in ("hide", "unhide") or request.kind != "reply":
             raise Rejected("unsupported", f"no {request.action} of a Threads {request.kind}")
         body = await self._post(
-            f"/{VERSION}/{_graph_id(request.comment_id, 'the reply')}/manage_reply",
+            f"/{VERSION}/{graph_id(request.comment_id, 'the reply')}/manage_reply",
             {"hide": "true" if request.action == "hide" else "false"},
             lambda exc: Unavailable(type(exc).__name__, maybe_sent=True),  # repeatable
         )
